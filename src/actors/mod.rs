@@ -1,0 +1,2 @@
+//! Actors.
+pub mod range;

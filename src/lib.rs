@@ -1,0 +1,12 @@
+//! tandem: a distributed SQL database with physical cluster replication.
+//!
+//! Layers, each importing only those below it: [`storage`] (fjall, MVCC, raft log) ←
+//! [`actors::range`] (one actor per range replica, raft-rs) ← [`kv`] (range routing, transactions,
+//! rangefeeds, replication primitives). [`clock`] and [`ids`] are shared by all.
+
+pub mod actors;
+pub mod clock;
+pub mod ids;
+pub mod kv;
+pub mod settings;
+pub mod storage;

@@ -1,0 +1,267 @@
+//! The node's store: one fjall database with a partition ("keyspace" in fjall 3) per concern.
+//!
+//! | partition | contents | key |
+//! |---|---|---|
+//! | `mvcc` | committed MVCC versions and tombstones | [`keys::encode_mvcc_key`] |
+//! | `locks` | write intents (at most one per key) | user key |
+//! | `txns` | transaction records | anchor key ++ txn id |
+//! | `raft` | raft logs, hard states, apply states, range descriptors | range id ++ suffix |
+//! | `local` | node-local metadata (node id, store ident) | name |
+//!
+//! Invariants: the replicated partitions (`mvcc`, `locks`, `txns`) are only written by applying
+//! raft commands, and every applied batch also writes the replica's [`records::ApplyState`], in
+//! one atomic fjall batch; so after a crash a replica's data is exactly the result of the entries
+//! up to its applied index, and raft re-applies the rest from the durable log. The raft log is
+//! made durable through the [`sync::GroupSyncer`] before entries are acknowledged. A fjall write
+//! error poisons the database: callers treat [`StorageError::is_fatal`] errors by stopping the
+//! node.
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod fingerprint;
+pub mod keys;
+pub mod mvcc;
+pub mod raft_log;
+pub mod records;
+pub mod sync;
+
+pub use error::{Result, StorageError};
+
+use crate::clock::Timestamp;
+use crate::ids::TxnId;
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch};
+use records::{Intent, TxnRecord, encode};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use sync::GroupSyncer;
+
+/// Options for opening a store.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Block cache size in bytes (`--cache`).
+    pub cache_bytes: u64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { cache_bytes: 128 << 20 }
+    }
+}
+
+/// Handle to an open store. Cheap to clone; all clones share the database.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
+    path: PathBuf,
+    db: Database,
+    mvcc: Keyspace,
+    locks: Keyspace,
+    txns: Keyspace,
+    raft: Keyspace,
+    local: Keyspace,
+    syncer: GroupSyncer,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Engine({})", self.inner.path.display())
+    }
+}
+
+/// One replicated write, as carried inside a raft command and applied to the store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WriteOp {
+    /// Write an MVCC version (`None` = tombstone) at the given timestamp.
+    PutVersion {
+        /// User key.
+        key: Vec<u8>,
+        /// Version timestamp.
+        ts: Timestamp,
+        /// Value, or `None` for a delete.
+        value: Option<Vec<u8>>,
+    },
+    /// Remove one MVCC version (revert, GC).
+    DeleteVersion {
+        /// User key.
+        key: Vec<u8>,
+        /// Version timestamp.
+        ts: Timestamp,
+    },
+    /// Write (or replace) the intent on a key.
+    PutIntent {
+        /// User key.
+        key: Vec<u8>,
+        /// The intent.
+        intent: Intent,
+    },
+    /// Remove the intent on a key.
+    DeleteIntent {
+        /// User key.
+        key: Vec<u8>,
+    },
+    /// Write a transaction record at its anchor.
+    PutTxnRecord {
+        /// Anchor key.
+        anchor: Vec<u8>,
+        /// The record.
+        record: TxnRecord,
+    },
+    /// Remove a transaction record.
+    DeleteTxnRecord {
+        /// Anchor key.
+        anchor: Vec<u8>,
+        /// The transaction.
+        txn_id: TxnId,
+    },
+}
+
+impl WriteOp {
+    /// Approximate bytes this op adds to the store (for split sizing and metrics).
+    pub fn size(&self) -> usize {
+        match self {
+            WriteOp::PutVersion { key, value, .. } => key.len() + 14 + value.as_ref().map_or(1, |v| v.len() + 1),
+            WriteOp::PutIntent { key, intent } => key.len() * 2 + intent.value.as_ref().map_or(0, Vec::len) + 40,
+            WriteOp::PutTxnRecord { anchor, .. } => anchor.len() + 48,
+            _ => 0,
+        }
+    }
+
+    /// The user key the op touches (anchor for txn records).
+    pub fn key(&self) -> &[u8] {
+        match self {
+            WriteOp::PutVersion { key, .. }
+            | WriteOp::DeleteVersion { key, .. }
+            | WriteOp::PutIntent { key, .. }
+            | WriteOp::DeleteIntent { key } => key,
+            WriteOp::PutTxnRecord { anchor, .. } | WriteOp::DeleteTxnRecord { anchor, .. } => anchor,
+        }
+    }
+}
+
+/// Encodes an MVCC value: tag 0 = tombstone, tag 1 followed by the bytes.
+pub fn encode_mvcc_value(value: Option<&[u8]>) -> Vec<u8> {
+    match value {
+        None => vec![0],
+        Some(v) => {
+            let mut out = Vec::with_capacity(v.len() + 1);
+            out.push(1);
+            out.extend_from_slice(v);
+            out
+        }
+    }
+}
+
+/// Decodes [`encode_mvcc_value`].
+pub fn decode_mvcc_value(raw: &[u8]) -> Result<Option<&[u8]>> {
+    match raw.split_first() {
+        Some((0, [])) => Ok(None),
+        Some((1, rest)) => Ok(Some(rest)),
+        _ => Err(StorageError::Codec("bad mvcc value tag".into())),
+    }
+}
+
+/// The `txns` partition key of a record.
+pub fn txn_record_key(anchor: &[u8], txn_id: TxnId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(anchor.len() + 16);
+    k.extend_from_slice(anchor);
+    k.extend_from_slice(&txn_id.0.to_be_bytes());
+    k
+}
+
+impl Engine {
+    /// Opens (or creates) the store at `path`.
+    pub fn open(path: impl AsRef<Path>, opts: &EngineOptions) -> Result<Engine> {
+        let path = path.as_ref().to_path_buf();
+        std::fs::create_dir_all(&path)?;
+        let db = Database::builder(&path).cache_size(opts.cache_bytes).open()?;
+        let mvcc = db.keyspace("mvcc", KeyspaceCreateOptions::default)?;
+        let locks = db.keyspace("locks", KeyspaceCreateOptions::default)?;
+        let txns = db.keyspace("txns", KeyspaceCreateOptions::default)?;
+        let raft = db.keyspace("raft", KeyspaceCreateOptions::default)?;
+        let local = db.keyspace("local", KeyspaceCreateOptions::default)?;
+        let syncer = GroupSyncer::start(db.clone());
+        Ok(Engine { inner: Arc::new(EngineInner { path, db, mvcc, locks, txns, raft, local, syncer }) })
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The group-commit syncer.
+    pub fn syncer(&self) -> &GroupSyncer {
+        &self.inner.syncer
+    }
+
+    /// A new write batch (buffered durability; make it durable with the syncer).
+    pub fn batch(&self) -> OwnedWriteBatch {
+        self.inner.db.batch()
+    }
+
+    /// The MVCC partition.
+    pub fn mvcc(&self) -> &Keyspace {
+        &self.inner.mvcc
+    }
+
+    /// The intents partition.
+    pub fn locks(&self) -> &Keyspace {
+        &self.inner.locks
+    }
+
+    /// The transaction records partition.
+    pub fn txns(&self) -> &Keyspace {
+        &self.inner.txns
+    }
+
+    /// The raft-state partition.
+    pub fn raft(&self) -> &Keyspace {
+        &self.inner.raft
+    }
+
+    /// The node-local partition.
+    pub fn local(&self) -> &Keyspace {
+        &self.inner.local
+    }
+
+    /// The fjall database (for snapshots).
+    pub fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
+    /// Adds one replicated op to a batch.
+    pub fn add_op(&self, b: &mut OwnedWriteBatch, op: &WriteOp) {
+        match op {
+            WriteOp::PutVersion { key, ts, value } => {
+                b.insert(&self.inner.mvcc, keys::encode_mvcc_key(key, *ts), encode_mvcc_value(value.as_deref()))
+            }
+            WriteOp::DeleteVersion { key, ts } => b.remove(&self.inner.mvcc, keys::encode_mvcc_key(key, *ts)),
+            WriteOp::PutIntent { key, intent } => b.insert(&self.inner.locks, key.clone(), encode(intent)),
+            WriteOp::DeleteIntent { key } => b.remove(&self.inner.locks, key.clone()),
+            WriteOp::PutTxnRecord { anchor, record } => {
+                b.insert(&self.inner.txns, txn_record_key(anchor, record.txn_id), encode(record))
+            }
+            WriteOp::DeleteTxnRecord { anchor, txn_id } => b.remove(&self.inner.txns, txn_record_key(anchor, *txn_id)),
+        }
+    }
+
+    /// Reads a node-local value.
+    pub fn get_local(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.inner.local.get(name)?.map(|v| v.to_vec()))
+    }
+
+    /// Writes a node-local value durably.
+    pub fn put_local(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.inner.local.insert(name, value)?;
+        self.inner.syncer.sync_blocking()
+    }
+
+    /// Bytes on disk.
+    pub fn disk_space(&self) -> u64 {
+        self.inner.db.disk_space().unwrap_or(0)
+    }
+}
