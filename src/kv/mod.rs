@@ -1,1 +1,654 @@
-//! kv
+//! The KV layer: a node's ranges behind one key-addressed API.
+//!
+//! [`Store`] opens the node's storage, bootstraps the first two ranges on a new store (the meta
+//! range r1 `[/Min, 0x03)` and r2 `[0x03, /Max)`), starts one [`RangeActor`] per range
+//! descriptor found on disk, and routes every request to the replica whose span contains its
+//! keys. Range descriptors are authoritative in each range's raft state (written atomically with
+//! splits); the meta range holds a copy per range, keyed by end key, rewritten at start-up and on
+//! every split.
+//!
+//! Background loops split ranges larger than `kv.range.max_bytes` and garbage-collect MVCC
+//! history older than the GC TTL, never above a protected timestamp. Requests that hit a range
+//! mid-split see `KeyMismatch` and are re-routed after the new range starts.
+//!
+//! Actors live on a dedicated actix system thread ("tandem-ranges"); callers may be on any tokio
+//! runtime. Dropping the last [`Store`] handle does not stop it: call [`Store::shutdown`].
+
+pub mod error;
+pub mod protectedts;
+pub mod rangefeed;
+pub mod txn;
+
+pub use error::{KvError, Result};
+
+use crate::actors::range::command::SplitTrigger;
+use crate::actors::range::error::RangeError;
+use crate::actors::range::replica::{Replica, ReplicaShared};
+use crate::actors::range::transport::LocalTransport;
+use crate::actors::range::{RangeActor, RangeActorConfig, RangeMetrics, StopReplica};
+use crate::clock::{Clock, Timestamp};
+use crate::ids::{NodeId, RangeId, ReplicaId, TxnId};
+use crate::settings::KvSettings;
+use crate::storage::keys::{self, KEY_MAX, KEY_MIN, META_END, Span};
+use crate::storage::mvcc::{self, Limits, Version};
+use crate::storage::raft_log;
+use crate::storage::records::{RangeDescriptor, ReplicaDescriptor, TxnStatus};
+use crate::storage::{Engine, EngineOptions, records};
+use actix::prelude::*;
+use parking_lot::RwLock;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+pub use txn::Txn;
+
+const LOCAL_NODE_ID: &str = "node_id";
+/// How long a request keeps re-routing before giving up.
+const ROUTING_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Counters of the KV layer.
+#[derive(Debug, Default)]
+pub struct KvMetrics {
+    /// Transactions committed.
+    pub txn_commits: AtomicU64,
+    /// One-phase commits among them.
+    pub txn_commits_1pc: AtomicU64,
+    /// Retryable errors returned to clients.
+    pub txn_restarts: AtomicU64,
+    /// Range splits performed.
+    pub splits: AtomicU64,
+    /// MVCC versions removed by GC.
+    pub gc_versions: AtomicU64,
+    /// Per-range counters (shared by all ranges).
+    pub range: Arc<RangeMetrics>,
+}
+
+struct StoreInner {
+    node_id: NodeId,
+    engine: Engine,
+    clock: Arc<Clock>,
+    settings: Arc<KvSettings>,
+    /// Replicas by the start key of their span.
+    ranges: RwLock<BTreeMap<Vec<u8>, Replica>>,
+    next_range_id: AtomicU64,
+    arbiter: ArbiterHandle,
+    system: actix::System,
+    thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
+    split_tx: mpsc::UnboundedSender<SplitTrigger>,
+    metrics: KvMetrics,
+    stopping: AtomicBool,
+}
+
+/// Handle to the node's KV layer. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.inner.node_id)
+    }
+}
+
+type ActorThread = (ArbiterHandle, actix::System, std::thread::JoinHandle<()>);
+
+fn start_arbiter_thread() -> Result<ActorThread> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = std::thread::Builder::new()
+        .name("tandem-ranges".into())
+        .spawn(move || {
+            let sys = actix::System::new();
+            sys.block_on(async move {
+                let _ = tx.send((Arbiter::current(), actix::System::current()));
+            });
+            let _ = sys.run();
+        })
+        .map_err(|e| KvError::Unavailable(format!("start range thread: {e}")))?;
+    let (arbiter, system) = rx.recv().map_err(|_| KvError::Unavailable("range thread exited at start".into()))?;
+    Ok((arbiter, system, handle))
+}
+
+impl Store {
+    /// Opens the store at `path` (bootstrapping it if new) and starts its ranges.
+    pub fn open(path: impl AsRef<Path>, settings: KvSettings) -> Result<Store> {
+        settings.validate().map_err(|e| KvError::InvalidArgument(e.to_string()))?;
+        let engine = Engine::open(path, &EngineOptions { cache_bytes: settings.cache_bytes })?;
+        let clock = Arc::new(Clock::new(settings.max_offset));
+        let node_id = match engine.get_local(LOCAL_NODE_ID)? {
+            Some(raw) => NodeId(records::decode(&raw)?),
+            None => {
+                engine.put_local(LOCAL_NODE_ID, &records::encode(&1u64))?;
+                NodeId(1)
+            }
+        };
+        let mut descs = raft_log::load_descriptors(&engine)?;
+        if descs.is_empty() {
+            descs = bootstrap(&engine, node_id)?;
+        }
+        let (arbiter, system, thread) = start_arbiter_thread()?;
+        let (split_tx, split_rx) = mpsc::unbounded_channel();
+        let max_id = descs.iter().map(|d| d.range_id.0).max().unwrap_or(0);
+        let store = Store {
+            inner: Arc::new(StoreInner {
+                node_id,
+                engine,
+                clock,
+                settings: Arc::new(settings),
+                ranges: RwLock::new(BTreeMap::new()),
+                next_range_id: AtomicU64::new(max_id + 1),
+                arbiter,
+                system,
+                thread: parking_lot::Mutex::new(Some(thread)),
+                split_tx,
+                metrics: KvMetrics::default(),
+                stopping: AtomicBool::new(false),
+            }),
+        };
+        for d in descs {
+            store.start_replica(d)?;
+        }
+        store.spawn_background(split_rx);
+        Ok(store)
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> NodeId {
+        self.inner.node_id
+    }
+
+    /// The node's clock.
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.inner.clock
+    }
+
+    /// A fresh timestamp.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The store's engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The KV settings.
+    pub fn settings(&self) -> &KvSettings {
+        &self.inner.settings
+    }
+
+    /// Counters.
+    pub fn metrics(&self) -> &KvMetrics {
+        &self.inner.metrics
+    }
+
+    /// Starts the replica of `desc` on this node (idempotent).
+    fn start_replica(&self, desc: RangeDescriptor) -> Result<()> {
+        if self.inner.ranges.read().values().any(|r| r.range_id() == desc.range_id) {
+            return Ok(());
+        }
+        let floor = self.inner.clock.now();
+        let mut intents = HashMap::new();
+        for (k, i) in mvcc::scan_intents(&self.inner.engine, &desc.span, usize::MAX)? {
+            intents.insert(k, i.ts);
+        }
+        let shared = ReplicaShared::new(desc.clone(), floor, intents, 0);
+        let replica_id = desc.replicas.iter().find(|r| r.node_id == self.inner.node_id).map(|r| r.replica_id).unwrap_or(ReplicaId(1));
+        let cfg = RangeActorConfig {
+            engine: self.inner.engine.clone(),
+            shared: shared.clone(),
+            clock: self.inner.clock.clone(),
+            settings: self.inner.settings.clone(),
+            transport: Box::new(LocalTransport),
+            metrics: self.inner.metrics.range.clone(),
+            split_sink: Some(self.inner.split_tx.clone()),
+        };
+        let actor = RangeActor::create(cfg, replica_id)?;
+        let addr = RangeActor::start_in_arbiter(&self.inner.arbiter, move |_| actor);
+        let replica = Replica::new(shared, addr, self.inner.engine.clone(), self.inner.clock.clone(), self.inner.settings.clone());
+        self.inner.ranges.write().insert(desc.span.start.0.clone(), replica);
+        Ok(())
+    }
+
+    fn spawn_background(&self, mut split_rx: mpsc::UnboundedReceiver<SplitTrigger>) {
+        let store = self.clone();
+        self.inner.arbiter.spawn(async move {
+            while let Some(trigger) = split_rx.recv().await {
+                if let Err(e) = store.start_replica(trigger.right.clone()) {
+                    tracing::error!(range = %trigger.right.range_id, "failed to start range after split: {e}");
+                }
+                let s = store.clone();
+                actix::spawn(async move {
+                    for d in [trigger.left, trigger.right] {
+                        if let Err(e) = s.write_meta(&d).await {
+                            tracing::warn!(range = %d.range_id, "failed to update meta record: {e}");
+                        }
+                    }
+                });
+            }
+        });
+        let store = self.clone();
+        self.inner.arbiter.spawn(async move {
+            // Meta records of every range, refreshed at start-up.
+            for d in store.range_descriptors() {
+                if let Err(e) = store.write_meta(&d).await {
+                    tracing::warn!(range = %d.range_id, "failed to write meta record: {e}");
+                }
+            }
+            let mut split_tick = tokio::time::interval(Duration::from_millis(100));
+            let gc_every = (store.inner.settings.gc_ttl / 10).clamp(Duration::from_secs(1), Duration::from_secs(600));
+            let mut gc_tick = tokio::time::interval(gc_every);
+            loop {
+                if store.inner.stopping.load(Ordering::Relaxed) {
+                    break;
+                }
+                tokio::select! {
+                    _ = split_tick.tick() => {
+                        if let Err(e) = store.maybe_split_all().await {
+                            tracing::warn!("failed to split ranges: {e}");
+                        }
+                    }
+                    _ = gc_tick.tick() => {
+                        if let Err(e) = store.run_gc().await {
+                            tracing::warn!("failed to garbage-collect: {e}");
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    async fn write_meta(&self, d: &RangeDescriptor) -> Result<()> {
+        let key = keys::meta_key(d.span.end.as_bytes());
+        let r = self.replica_for(&key)?;
+        r.put_inline(vec![(key, Some(records::encode(d)))]).await?;
+        Ok(())
+    }
+
+    /// Every range descriptor, in key order.
+    pub fn range_descriptors(&self) -> Vec<RangeDescriptor> {
+        self.inner.ranges.read().values().map(|r| r.shared.desc()).collect()
+    }
+
+    /// The descriptors recorded in the meta range (read at the current time).
+    pub async fn meta_descriptors(&self) -> Result<Vec<RangeDescriptor>> {
+        let prefix = keys::META_PREFIX.to_vec();
+        let end = META_END.to_vec();
+        let mut txn = self.begin();
+        let rows = txn.scan(&Span::new(prefix, end), usize::MAX).await?;
+        rows.iter().map(|(_, v)| records::decode(v).map_err(KvError::from)).collect()
+    }
+
+    /// The replica whose span contains `key`.
+    pub fn replica_for(&self, key: &[u8]) -> Result<Replica> {
+        let ranges = self.inner.ranges.read();
+        match ranges.range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(key))).next_back() {
+            Some((_, r)) => Ok(r.clone()),
+            None => Err(KvError::Unavailable(format!("no range for key {}", keys::pretty(key)))),
+        }
+    }
+
+    /// Runs `f` against the replica for `key`, re-routing on `KeyMismatch` until it succeeds
+    /// or the routing timeout passes.
+    pub(crate) async fn with_replica<T, F, Fut>(&self, key: &[u8], mut f: F) -> std::result::Result<T, RangeError>
+    where
+        F: FnMut(Replica) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, RangeError>>,
+    {
+        let deadline = Instant::now() + ROUTING_TIMEOUT;
+        let mut backoff = Duration::from_micros(200);
+        loop {
+            let replica = self.replica_for(key).map_err(|e| RangeError::Unavailable { range: RangeId(0), reason: e.to_string() })?;
+            match f(replica).await {
+                Err(e) if e.is_key_mismatch() && Instant::now() < deadline => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Starts a read-write transaction at the current time.
+    pub fn begin(&self) -> Txn {
+        Txn::new(self.clone(), self.now(), false)
+    }
+
+    /// Starts a read-only transaction at a past timestamp (`AS OF SYSTEM TIME`).
+    pub fn begin_as_of(&self, ts: Timestamp) -> Result<Txn> {
+        self.inner.clock.update(ts).map_err(|e| KvError::InvalidArgument(e.to_string()))?;
+        Ok(Txn::new(self.clone(), ts, true))
+    }
+
+    /// Splits the range containing `key` at `key` (no-op if a range already starts there).
+    pub async fn split_at(&self, key: &[u8]) -> Result<()> {
+        if key < META_END {
+            return Err(KvError::InvalidArgument(format!("cannot split the meta range at {}", keys::pretty(key))));
+        }
+        let replica = self.replica_for(key)?;
+        let desc = replica.shared.desc();
+        if desc.span.start.as_bytes() == key {
+            return Ok(());
+        }
+        let right_id = RangeId(self.inner.next_range_id.fetch_add(1, Ordering::SeqCst));
+        self.with_replica(key, |r| async move {
+            if r.shared.desc().span.start.as_bytes() == key {
+                return Ok(());
+            }
+            r.split(key, right_id).await.map(|_| ())
+        })
+        .await?;
+        // The new range is started by the split sink; wait until it serves.
+        let deadline = Instant::now() + ROUTING_TIMEOUT;
+        while !self.inner.ranges.read().contains_key(key) {
+            if Instant::now() > deadline {
+                return Err(KvError::Unavailable(format!("range {right_id} did not start after split")));
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        self.inner.metrics.splits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn maybe_split_all(&self) -> Result<()> {
+        let candidates: Vec<Replica> = self
+            .inner
+            .ranges
+            .read()
+            .values()
+            .filter(|r| {
+                let s = r.shared.state.lock();
+                s.bytes > self.inner.settings.range_max_bytes && s.desc.span.start.as_bytes() >= META_END
+            })
+            .cloned()
+            .collect();
+        for r in candidates {
+            let span = r.shared.desc().span;
+            let engine = self.inner.engine.clone();
+            let sp = span.clone();
+            let (size, key) = tokio::task::spawn_blocking(move || -> crate::storage::Result<(u64, Option<Vec<u8>>)> {
+                let size = mvcc::span_bytes(&engine, &sp)?;
+                Ok((size, mvcc::split_key(&engine, &sp)?))
+            })
+            .await
+            .map_err(|e| KvError::Unavailable(e.to_string()))??;
+            r.shared.state.lock().bytes = size;
+            if size > self.inner.settings.range_max_bytes {
+                if let Some(k) = key {
+                    if k.as_slice() > span.start.as_bytes() {
+                        tracing::debug!(range = %r.range_id(), size, "splitting at {}", keys::pretty(&k));
+                        self.split_at(&k).await?;
+                        let right = self.replica_for(&k)?;
+                        let (engine, lspan, rspan) = (self.inner.engine.clone(), r.shared.desc().span, right.shared.desc().span);
+                        let (ls, rs) = tokio::task::spawn_blocking(move || (mvcc::span_bytes(&engine, &lspan).unwrap_or(0), mvcc::span_bytes(&engine, &rspan).unwrap_or(0)))
+                            .await
+                            .map_err(|e| KvError::Unavailable(e.to_string()))?;
+                        r.shared.state.lock().bytes = ls;
+                        right.shared.state.lock().bytes = rs;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ranges overlapping `span`, each with the part of `span` it holds, in key order.
+    pub fn ranges_for(&self, span: &Span) -> Vec<(Replica, Span)> {
+        let ranges = self.inner.ranges.read();
+        let mut out = Vec::new();
+        let first = ranges.range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(span.start.as_bytes()))).next_back().map(|(k, _)| k.clone());
+        let start = first.unwrap_or_default();
+        for (_, r) in ranges.range(start..) {
+            let d = r.shared.desc();
+            if d.span.start >= span.end {
+                break;
+            }
+            if let Some(part) = d.span.intersect(span) {
+                out.push((r.clone(), part));
+            }
+        }
+        out
+    }
+
+    /// Writes MVCC versions with their given timestamps through raft, bypassing transactions
+    /// (physical replication's bulk ingest). Versions may span several ranges.
+    pub async fn ingest(&self, mut versions: Vec<Version>) -> Result<()> {
+        versions.sort_by(|a, b| a.key.cmp(&b.key).then(b.ts.cmp(&a.ts)));
+        let mut i = 0;
+        while i < versions.len() {
+            let r = self.replica_for(&versions[i].key)?;
+            let span = r.shared.desc().span;
+            let mut j = i;
+            while j < versions.len() && span.contains_key(&versions[j].key) {
+                j += 1;
+            }
+            let chunk: Vec<Version> = versions[i..j].to_vec();
+            match r.ingest(chunk).await {
+                Ok(()) => i = j,
+                Err(e) if e.is_key_mismatch() => tokio::time::sleep(Duration::from_millis(1)).await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes every version above `ts` in `span`, in batches of `batch` ops; calls `progress`
+    /// with the fraction of ranges done. Safe to re-run after an interruption.
+    pub async fn revert_span(&self, span: &Span, ts: Timestamp, batch: usize, mut progress: impl FnMut(f64)) -> Result<()> {
+        let parts = self.ranges_for(span);
+        let total = parts.len().max(1);
+        for (n, (_, part)) in parts.into_iter().enumerate() {
+            let mut cursor = part.clone();
+            loop {
+                let c = cursor.clone();
+                let resume = self.with_replica(c.start.as_bytes(), |r| {
+                    let c = c.clone();
+                    async move {
+                        let d = r.shared.desc().span;
+                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch { range: r.range_id(), span: d })?;
+                        let res = r.revert(&sub, ts, batch).await?;
+                        Ok(res.or_else(|| (sub.end < c.end).then(|| sub.end.0.clone())))
+                    }
+                })
+                .await?;
+                match resume {
+                    Some(k) => cursor.start = k.into(),
+                    None => break,
+                }
+            }
+            progress((n + 1) as f64 / total as f64);
+        }
+        Ok(())
+    }
+
+    /// The fingerprint of `span` at `ts` (XOR over ranges; see `storage::fingerprint`).
+    pub async fn fingerprint(&self, span: &Span, ts: Timestamp, since: Option<Timestamp>) -> Result<u64> {
+        let mut acc = 0u64;
+        let mut cursor = span.clone();
+        while cursor.start < cursor.end {
+            let c = cursor.clone();
+            let (fp, end) = self
+                .with_replica(c.start.as_bytes(), |r| {
+                    let c = c.clone();
+                    async move {
+                        let d = r.shared.desc().span;
+                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch { range: r.range_id(), span: d })?;
+                        let fp = loop {
+                            match r.fingerprint(&sub, ts, since).await {
+                                Err(RangeError::WriteIntents { intents }) => {
+                                    self.handle_intents(intents, None).await?;
+                                }
+                                other => break other?,
+                            }
+                        };
+                        Ok((fp, sub.end))
+                    }
+                })
+                .await?;
+            acc ^= fp;
+            cursor.start = end;
+        }
+        Ok(acc)
+    }
+
+    /// All MVCC versions in `span` with `after < ts <= upto`, across ranges (an export).
+    pub async fn export(&self, span: &Span, after: Timestamp, upto: Timestamp, limits: Limits) -> Result<mvcc::ScanPage<Version>> {
+        let mut out = mvcc::ScanPage { rows: Vec::new(), resume: None, bytes: 0 };
+        let mut cursor = span.clone();
+        while cursor.start < cursor.end {
+            let c = cursor.clone();
+            let rest = Limits { max_rows: limits.max_rows.saturating_sub(out.rows.len()), max_bytes: limits.max_bytes.saturating_sub(out.bytes) };
+            if rest.max_rows == 0 || rest.max_bytes == 0 {
+                out.resume = Some(cursor.start.0.clone());
+                break;
+            }
+            let (page, end) = self
+                .with_replica(c.start.as_bytes(), |r| {
+                    let c = c.clone();
+                    async move {
+                        let d = r.shared.desc().span;
+                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch { range: r.range_id(), span: d })?;
+                        loop {
+                            match r.scan_versions(&sub, after, upto, rest).await {
+                                Err(RangeError::WriteIntents { intents }) => self.handle_intents(intents, None).await?,
+                                other => return Ok((other?, sub.end)),
+                            }
+                        }
+                    }
+                })
+                .await?;
+            out.bytes += page.bytes;
+            out.rows.extend(page.rows);
+            if let Some(resume) = page.resume {
+                out.resume = Some(resume);
+                break;
+            }
+            cursor.start = end;
+        }
+        Ok(out)
+    }
+
+    /// Deals with intents met by a request of `txn`: resolves finished transactions' intents,
+    /// aborts abandoned ones, and waits briefly for live ones. Returns when the caller should
+    /// retry.
+    pub(crate) async fn handle_intents(&self, intents: Vec<(Vec<u8>, records::Intent)>, _txn: Option<TxnId>) -> std::result::Result<(), RangeError> {
+        let mut by_txn: BTreeMap<TxnId, (records::Intent, Vec<Vec<u8>>)> = BTreeMap::new();
+        for (k, i) in intents {
+            by_txn.entry(i.txn_id).or_insert_with(|| (i.clone(), Vec::new())).1.push(k);
+        }
+        for (txn_id, (intent, keys)) in by_txn {
+            let anchor = intent.anchor.0.clone();
+            let rec = self.with_replica(&anchor, |r| {
+                let anchor = anchor.clone();
+                async move { r.push_txn(&anchor, txn_id).await }
+            });
+            match rec.await {
+                Ok(rec) => {
+                    let status = rec.status;
+                    let ts = rec.ts;
+                    self.resolve_keys(txn_id, keys, status, ts).await?;
+                }
+                Err(RangeError::TxnPending(_)) => {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves `txn`'s intents on `keys` across ranges.
+    pub(crate) async fn resolve_keys(&self, txn: TxnId, mut keys: Vec<Vec<u8>>, status: TxnStatus, ts: Timestamp) -> std::result::Result<(), RangeError> {
+        keys.sort();
+        while !keys.is_empty() {
+            let r = self.replica_for(&keys[0]).map_err(|e| RangeError::Unavailable { range: RangeId(0), reason: e.to_string() })?;
+            let span = r.shared.desc().span;
+            let n = keys.iter().take_while(|k| span.contains_key(k)).count().max(1);
+            let chunk: Vec<Vec<u8>> = keys[..n].to_vec();
+            match r.resolve_intents(txn, chunk, status, ts).await {
+                Ok(()) => {
+                    keys.drain(..n);
+                }
+                Err(e) if e.is_key_mismatch() => tokio::time::sleep(Duration::from_millis(1)).await,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Garbage-collects versions older than the GC TTL in every range, never above a protected
+    /// timestamp. Returns the number of versions removed.
+    pub async fn run_gc(&self) -> Result<u64> {
+        let now = self.now();
+        let ttl_threshold = now.sub_duration(self.inner.settings.gc_ttl);
+        self.gc_below(ttl_threshold).await
+    }
+
+    /// Garbage-collects versions no read at or above `threshold` can see (capped by protected
+    /// timestamps).
+    pub async fn gc_below(&self, threshold: Timestamp) -> Result<u64> {
+        let records = self.protected_timestamps().await?;
+        let mut removed = 0u64;
+        for (r, span) in self.ranges_for(&Span::new(KEY_MIN, KEY_MAX)) {
+            let mut t = threshold;
+            for p in &records {
+                if p.span.overlaps(&span) {
+                    t = t.min(p.ts);
+                }
+            }
+            if t.is_zero() {
+                continue;
+            }
+            let mut cursor = span.clone();
+            loop {
+                let (resume, n) = match r.gc(&cursor, t, 10_000).await {
+                    Ok(r) => r,
+                    Err(e) if e.is_key_mismatch() => break,
+                    Err(e) => return Err(e.into()),
+                };
+                removed += n as u64;
+                match resume {
+                    Some(k) => cursor.start = k.into(),
+                    None => break,
+                }
+            }
+            let mut st = r.shared.state.lock();
+            st.gc_threshold = st.gc_threshold.max(t);
+        }
+        self.inner.metrics.gc_versions.fetch_add(removed, Ordering::Relaxed);
+        Ok(removed)
+    }
+
+    /// Stops every range actor and the background loops; waits for the log to be durable.
+    pub async fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        let replicas: Vec<Replica> = self.inner.ranges.read().values().cloned().collect();
+        for r in replicas {
+            let _ = r.addr.send(StopReplica).await;
+        }
+        let _ = self.inner.engine.syncer().sync().await;
+        self.inner.system.stop();
+        let thread = self.inner.thread.lock().take();
+        if let Some(t) = thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+/// Writes the raft state of the first ranges of a new store.
+fn bootstrap(engine: &Engine, node_id: NodeId) -> Result<Vec<RangeDescriptor>> {
+    let replicas = vec![ReplicaDescriptor { node_id, replica_id: ReplicaId(1) }];
+    let descs = vec![
+        RangeDescriptor { range_id: RangeId(1), span: Span::new(KEY_MIN, META_END), replicas: replicas.clone(), generation: 0 },
+        RangeDescriptor { range_id: RangeId(2), span: Span::new(META_END, KEY_MAX), replicas, generation: 0 },
+    ];
+    let mut batch = engine.batch();
+    for d in &descs {
+        raft_log::write_initial_state(engine, &mut batch, d, raft_log::initial_apply_state());
+    }
+    batch.commit().map_err(crate::storage::StorageError::from)?;
+    engine.syncer().sync_blocking()?;
+    Ok(descs)
+}

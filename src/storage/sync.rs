@@ -18,6 +18,7 @@ type Waiter = oneshot::Sender<std::result::Result<(), String>>;
 #[derive(Clone)]
 pub struct GroupSyncer {
     tx: mpsc::Sender<Waiter>,
+    db: Database,
     stats: Arc<SyncStats>,
 }
 
@@ -36,6 +37,7 @@ impl GroupSyncer {
         let (tx, rx) = mpsc::channel::<Waiter>();
         let stats = Arc::new(SyncStats::default());
         let st = stats.clone();
+        let handle = db.clone();
         std::thread::Builder::new()
             .name("tandem-fsync".into())
             .spawn(move || {
@@ -53,7 +55,7 @@ impl GroupSyncer {
                 }
             })
             .expect("spawning the fsync thread at startup");
-        GroupSyncer { tx, stats }
+        GroupSyncer { tx, db: handle, stats }
     }
 
     /// Waits until everything written before this call is on disk.
@@ -67,15 +69,10 @@ impl GroupSyncer {
         }
     }
 
-    /// Blocking form of [`GroupSyncer::sync`] for threads outside any runtime.
+    /// Blocking form of [`GroupSyncer::sync`] for start-up and shutdown paths (fsyncs directly).
     pub fn sync_blocking(&self) -> Result<()> {
-        let (tx, rx) = oneshot::channel();
-        self.tx.send(tx).map_err(|_| StorageError::SyncerStopped)?;
-        match rx.blocking_recv() {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(StorageError::Io(std::io::Error::other(e))),
-            Err(_) => Err(StorageError::SyncerStopped),
-        }
+        self.db.persist(PersistMode::SyncData)?;
+        Ok(())
     }
 
     /// The syncer's counters.

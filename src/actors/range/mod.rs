@@ -1,1 +1,602 @@
-//! range
+//! The range actor: one per range replica, owning the raft group.
+//!
+//! The actor owns a raft-rs `RawNode` over [`FjallRaftStorage`], the proposals waiting for
+//! apply, and the rangefeed registrations. Requests are evaluated by callers through
+//! [`replica::Replica`]; the actor only proposes, persists, applies and publishes.
+//!
+//! `on_ready` follows raft-rs's documented order, with asynchronous persistence so the actor's
+//! thread never waits for an fsync:
+//!
+//! 1. send `messages` (may go before persisting);
+//! 2. apply a snapshot if there is one (never on a single node);
+//! 3. apply `committed_entries`: one atomic fjall batch with the commands' writes and the new
+//!    apply state, then publish rangefeed events and answer proposers;
+//! 4. append `entries` and the `HardState` to the log (one batch, buffered);
+//! 5. `advance_append_async`, then ask the group syncer for an fsync; when it is done, send the
+//!    `persisted_messages` and call `on_persist_ready` (a `Persisted` message to ourselves).
+//!
+//! Proposals arriving while an fsync runs are appended by the next ready and share the next
+//! fsync (group commit). If the actor stops, pending proposers get `Unavailable` (their oneshot
+//! is dropped) and rangefeed subscribers see their channel close. A storage error while applying
+//! is fatal: the actor logs it and stops, since its state would no longer match the log.
+
+pub mod command;
+pub mod error;
+pub mod latch;
+pub mod rangefeed;
+pub mod replica;
+pub mod transport;
+pub mod tscache;
+
+use crate::clock::{Clock, Timestamp};
+use crate::ids::{RangeId, RegistrationId, ReplicaId};
+use crate::settings::KvSettings;
+use crate::storage::mvcc::{self, Limits};
+use crate::storage::raft_log::{self, FjallRaftStorage};
+use crate::storage::records::ApplyState;
+use crate::storage::{Engine, StorageError, WriteOp};
+use actix::prelude::*;
+use command::RaftCommand;
+use error::RangeError;
+use raft::prelude::{Entry, EntryType, Message as RaftMessage};
+use raft::{RawNode, StateRole};
+use rangefeed::{RangefeedError, RangefeedEvent, Registration};
+use replica::ReplicaShared;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use transport::RaftTransport;
+
+/// Raft log entries kept after compaction, for followers that lag a little.
+const LOG_KEEP: u64 = 256;
+/// Compact the log once this many applied entries accumulate.
+const LOG_COMPACT_EVERY: u64 = 1024;
+
+/// Propose a command; the reply comes after it is applied.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Propose {
+    /// The command.
+    pub cmd: RaftCommand,
+    /// Answered after apply (or dropped if the proposal is lost).
+    pub reply: oneshot::Sender<error::Result<()>>,
+}
+
+/// Subscribe to the rangefeed of `span` (clamped to the range) from `start` (exclusive).
+#[derive(Message)]
+#[rtype(result = "Result<RegistrationId, RangeError>")]
+pub struct Subscribe {
+    /// The span to watch.
+    pub span: crate::storage::keys::Span,
+    /// Send versions newer than this.
+    pub start: Timestamp,
+    /// First send every value visible at `start`.
+    pub initial_scan: bool,
+    /// Where events go.
+    pub sender: mpsc::Sender<RangefeedEvent>,
+}
+
+/// The catch-up scan of a registration finished.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct CatchUpDone {
+    id: RegistrationId,
+    result: Result<(), String>,
+}
+
+/// The log entries of ready `number` are durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Persisted {
+    number: u64,
+    messages: Vec<RaftMessage>,
+    result: Result<(), String>,
+}
+
+/// Run the ready loop (coalesced).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ProcessReady;
+
+/// Stop the replica: fail pending proposals and end rangefeeds.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StopReplica;
+
+/// Information about the replica's raft group.
+#[derive(Message)]
+#[rtype(result = "RaftStatus")]
+pub struct GetRaftStatus;
+
+/// A snapshot of a replica's raft status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RaftStatus {
+    /// Whether this replica leads its group (and so holds the lease).
+    pub leader: bool,
+    /// Current term.
+    pub term: u64,
+    /// Applied index.
+    pub applied: u64,
+    /// Last log index.
+    pub last_index: u64,
+}
+
+/// Counters a replica exports.
+#[derive(Debug, Default)]
+pub struct RangeMetrics {
+    /// Raft entries applied.
+    pub entries_applied: std::sync::atomic::AtomicU64,
+    /// Ready iterations that appended entries.
+    pub appends: std::sync::atomic::AtomicU64,
+    /// Rangefeed events published.
+    pub rangefeed_events: std::sync::atomic::AtomicU64,
+}
+
+/// The actor of one range replica.
+pub struct RangeActor {
+    range_id: RangeId,
+    replica_id: ReplicaId,
+    raw: RawNode<FjallRaftStorage>,
+    engine: Engine,
+    shared: Arc<ReplicaShared>,
+    clock: Arc<Clock>,
+    settings: Arc<KvSettings>,
+    transport: Box<dyn RaftTransport>,
+    metrics: Arc<RangeMetrics>,
+    next_proposal: u64,
+    pending: HashMap<u64, oneshot::Sender<error::Result<()>>>,
+    ready_scheduled: bool,
+    registrations: HashMap<RegistrationId, Registration>,
+    next_registration: u64,
+    /// New ranges created by splits applied here, for the store to start.
+    split_sink: Option<mpsc::UnboundedSender<command::SplitTrigger>>,
+}
+
+impl std::fmt::Debug for RangeActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RangeActor({})", self.range_id)
+    }
+}
+
+/// Everything needed to start a range actor.
+pub struct RangeActorConfig {
+    /// The store.
+    pub engine: Engine,
+    /// State shared with request evaluation.
+    pub shared: Arc<ReplicaShared>,
+    /// This node's clock.
+    pub clock: Arc<Clock>,
+    /// KV settings.
+    pub settings: Arc<KvSettings>,
+    /// Outgoing raft messages.
+    pub transport: Box<dyn RaftTransport>,
+    /// Counters.
+    pub metrics: Arc<RangeMetrics>,
+    /// Where applied splits are reported.
+    pub split_sink: Option<mpsc::UnboundedSender<command::SplitTrigger>>,
+}
+
+impl RangeActor {
+    /// Loads the replica's raft state and builds the actor (not yet started).
+    pub fn create(cfg: RangeActorConfig, replica_id: ReplicaId) -> Result<RangeActor, RangeError> {
+        let range_id = cfg.shared.range_id;
+        let storage = FjallRaftStorage::load(&cfg.engine, range_id)?;
+        let applied = storage.apply_state().applied_index;
+        let raft_cfg = raft::Config {
+            id: replica_id.0,
+            election_tick: 10,
+            heartbeat_tick: 3,
+            applied,
+            max_size_per_msg: 1 << 20,
+            max_inflight_msgs: 256,
+            check_quorum: true,
+            pre_vote: true,
+            ..Default::default()
+        };
+        raft_cfg.validate().map_err(|e| RangeError::Unavailable { range: range_id, reason: format!("raft config: {e}") })?;
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let raw = RawNode::new(&raft_cfg, storage, &logger).map_err(|e| RangeError::Unavailable { range: range_id, reason: format!("raft: {e}") })?;
+        Ok(RangeActor {
+            range_id,
+            replica_id,
+            raw,
+            engine: cfg.engine,
+            shared: cfg.shared,
+            clock: cfg.clock,
+            settings: cfg.settings,
+            transport: cfg.transport,
+            metrics: cfg.metrics,
+            next_proposal: 1,
+            pending: HashMap::new(),
+            ready_scheduled: false,
+            registrations: HashMap::new(),
+            next_registration: 1,
+            split_sink: cfg.split_sink,
+        })
+    }
+
+    fn schedule_ready(&mut self, ctx: &mut Context<Self>) {
+        if !self.ready_scheduled {
+            self.ready_scheduled = true;
+            ctx.notify(ProcessReady);
+        }
+    }
+
+    fn fatal(&mut self, ctx: &mut Context<Self>, what: &str, e: impl std::fmt::Display) {
+        tracing::error!(range = %self.range_id, "failed to {what}: {e}; stopping replica");
+        self.shared.state.lock().stopped = true;
+        self.shared.notify.notify_waiters();
+        ctx.stop();
+    }
+
+    /// One pass of the ready loop (see the module docs for the order).
+    fn on_ready(&mut self, ctx: &mut Context<Self>) {
+        if !self.raw.has_ready() {
+            return;
+        }
+        let mut rd = self.raw.ready();
+        // 1. Messages that may be sent before persisting.
+        let msgs = rd.take_messages();
+        if !msgs.is_empty() {
+            self.transport.send(self.range_id, msgs);
+        }
+        // 2. Snapshots are never produced for single-voter groups.
+        if !rd.snapshot().is_empty() {
+            self.fatal(ctx, "apply a raft snapshot", "snapshots are not supported on this node");
+            return;
+        }
+        // 3. Committed entries.
+        let committed = rd.take_committed_entries();
+        if let Err(e) = self.apply_entries(committed) {
+            self.fatal(ctx, "apply committed raft entries", e);
+            return;
+        }
+        // 4. Append entries and hard state.
+        let needs_sync = !rd.entries().is_empty() || rd.hs().is_some() || rd.must_sync();
+        if needs_sync {
+            let mut batch = self.engine.batch();
+            self.raw.mut_store().append(&mut batch, rd.entries());
+            if let Some(hs) = rd.hs() {
+                self.raw.mut_store().set_hard_state(&mut batch, hs);
+            }
+            if let Err(e) = batch.commit() {
+                self.fatal(ctx, "append to the raft log", e);
+                return;
+            }
+            self.metrics.appends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let persisted = rd.take_persisted_messages();
+        let number = rd.number();
+        // 5. Persist asynchronously.
+        self.raw.advance_append_async(rd);
+        if needs_sync {
+            let syncer = self.engine.syncer().clone();
+            let addr = ctx.address();
+            actix::spawn(async move {
+                let result = syncer.sync().await.map_err(|e| e.to_string());
+                addr.do_send(Persisted { number, messages: persisted, result });
+            });
+        } else {
+            if !persisted.is_empty() {
+                self.transport.send(self.range_id, persisted);
+            }
+            self.raw.on_persist_ready(number);
+            self.schedule_ready(ctx);
+        }
+    }
+
+    fn apply_entries(&mut self, entries: Vec<Entry>) -> Result<(), RangeError> {
+        let Some(last) = entries.last() else { return Ok(()) };
+        let last_index = last.index;
+        let mut batch = self.engine.batch();
+        let mut applied_cmds: Vec<(Option<u64>, RaftCommand)> = Vec::with_capacity(entries.len());
+        for e in &entries {
+            if e.get_entry_type() != EntryType::EntryNormal || e.data.is_empty() {
+                continue;
+            }
+            let cmd = RaftCommand::decode(&e.data)?;
+            let id = (e.context.len() == 8).then(|| u64::from_be_bytes(e.context[..8].try_into().expect("length checked")));
+            for op in &cmd.ops {
+                self.engine.add_op(&mut batch, op);
+            }
+            if let Some(split) = &cmd.split {
+                raft_log::write_descriptor(&self.engine, &mut batch, &split.left);
+                raft_log::write_initial_state(&self.engine, &mut batch, &split.right, raft_log::initial_apply_state());
+            }
+            applied_cmds.push((id, cmd));
+        }
+        let mut apply = self.raw.store().apply_state();
+        apply.applied_index = last_index;
+        self.raw.mut_store().set_apply_state(&mut batch, apply);
+        if apply.applied_index - apply.truncated_index >= LOG_COMPACT_EVERY + LOG_KEEP {
+            self.raw.mut_store().compact(&mut batch, apply.applied_index - LOG_KEEP)?;
+        }
+        batch.commit().map_err(StorageError::from)?;
+        self.metrics.entries_applied.fetch_add(entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.raw.advance_apply_to(last_index);
+        for (id, cmd) in applied_cmds {
+            self.after_apply(&cmd);
+            if let Some(reply) = id.and_then(|id| self.pending.remove(&id)) {
+                let _ = reply.send(Ok(()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Updates in-memory state for an applied command and publishes rangefeed events.
+    fn after_apply(&mut self, cmd: &RaftCommand) {
+        {
+            let mut s = self.shared.state.lock();
+            for op in &cmd.ops {
+                s.bytes += op.size() as u64;
+                match op {
+                    WriteOp::PutIntent { key, intent } => {
+                        s.intents.insert(key.clone(), intent.ts);
+                    }
+                    WriteOp::DeleteIntent { key } => {
+                        s.intents.remove(key);
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(split) = &cmd.split {
+                s.desc = split.left.clone();
+                let right = split.right.span.clone();
+                s.intents.retain(|k, _| !right.contains_key(k));
+            }
+        }
+        if !self.registrations.is_empty() {
+            let mut dead = Vec::new();
+            for op in &cmd.ops {
+                if let WriteOp::PutVersion { key, ts, value } = op {
+                    for (id, reg) in self.registrations.iter_mut() {
+                        if reg.span.contains_key(key) {
+                            self.metrics.rangefeed_events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if !reg.publish(RangefeedEvent::Value { key: key.clone(), ts: *ts, value: value.clone() }) {
+                                dead.push(*id);
+                            }
+                        }
+                    }
+                }
+            }
+            for id in dead {
+                if let Some(reg) = self.registrations.remove(&id) {
+                    reg.end(RangefeedError::Overflow);
+                }
+            }
+        }
+        if let Some(split) = &cmd.split {
+            // Registrations that reach into the new range end; their clients re-subscribe.
+            let left = split.left.span.clone();
+            let ids: Vec<_> = self.registrations.iter().filter(|(_, r)| !left.contains(&r.span)).map(|(id, _)| *id).collect();
+            for id in ids {
+                if let Some(reg) = self.registrations.remove(&id) {
+                    reg.end(RangefeedError::RangeSplit);
+                }
+            }
+            if let Some(sink) = &self.split_sink {
+                let _ = sink.send(split.clone());
+            }
+            self.shared.notify.notify_waiters();
+        }
+    }
+
+    /// Advances the closed timestamp and publishes checkpoints.
+    fn close_timestamps(&mut self) {
+        let target = self.clock.now().sub_duration(self.settings.closed_ts_target);
+        let resolved = {
+            let mut s = self.shared.state.lock();
+            if target > s.closed_ts {
+                s.closed_ts = target;
+            }
+            s.resolved_ts()
+        };
+        let mut dead = Vec::new();
+        for (id, reg) in self.registrations.iter_mut() {
+            if reg.buffered.is_some() || resolved <= reg.resolved {
+                continue;
+            }
+            reg.resolved = resolved;
+            if !reg.publish(RangefeedEvent::Checkpoint { span: reg.span.clone(), ts: resolved }) {
+                dead.push(*id);
+            }
+        }
+        for id in dead {
+            if let Some(reg) = self.registrations.remove(&id) {
+                reg.end(RangefeedError::Overflow);
+            }
+        }
+    }
+}
+
+impl Actor for RangeActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(4096);
+        let voters = self.raw.raft.prs().conf().voters().ids().iter().collect::<Vec<_>>();
+        if voters == vec![self.replica_id.0] {
+            if let Err(e) = self.raw.campaign() {
+                tracing::warn!(range = %self.range_id, "failed to campaign: {e}");
+            }
+        }
+        ctx.run_interval(self.settings.raft_tick, |act, ctx| {
+            act.raw.tick();
+            act.schedule_ready(ctx);
+        });
+        ctx.run_interval(self.settings.closed_ts_interval, |act, _ctx| act.close_timestamps());
+        self.schedule_ready(ctx);
+        tracing::debug!(range = %self.range_id, "range replica started");
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        {
+            let mut s = self.shared.state.lock();
+            s.stopped = true;
+        }
+        self.shared.notify.notify_waiters();
+        for (_, reg) in self.registrations.drain() {
+            reg.end(RangefeedError::ReplicaStopped);
+        }
+        self.pending.clear();
+    }
+}
+
+impl Handler<ProcessReady> for RangeActor {
+    type Result = ();
+    /// Runs the ready loop once.
+    fn handle(&mut self, _: ProcessReady, ctx: &mut Context<Self>) {
+        self.ready_scheduled = false;
+        self.on_ready(ctx);
+    }
+}
+
+impl Handler<Propose> for RangeActor {
+    type Result = ();
+    /// Proposes a command to raft; answered after apply.
+    fn handle(&mut self, msg: Propose, ctx: &mut Context<Self>) {
+        if self.raw.raft.state != StateRole::Leader {
+            let _ = msg.reply.send(Err(RangeError::Unavailable { range: self.range_id, reason: "not the leaseholder".into() }));
+            return;
+        }
+        let id = self.next_proposal;
+        self.next_proposal += 1;
+        match self.raw.propose(id.to_be_bytes().to_vec(), msg.cmd.encode()) {
+            Ok(()) => {
+                self.pending.insert(id, msg.reply);
+                self.schedule_ready(ctx);
+            }
+            Err(e) => {
+                let _ = msg.reply.send(Err(RangeError::Unavailable { range: self.range_id, reason: format!("proposal dropped: {e}") }));
+            }
+        }
+    }
+}
+
+impl Handler<Persisted> for RangeActor {
+    type Result = ();
+    /// Finishes step 5 of the ready loop.
+    fn handle(&mut self, msg: Persisted, ctx: &mut Context<Self>) {
+        if let Err(e) = msg.result {
+            self.fatal(ctx, "sync the raft log", e);
+            return;
+        }
+        if !msg.messages.is_empty() {
+            self.transport.send(self.range_id, msg.messages);
+        }
+        self.raw.on_persist_ready(msg.number);
+        self.on_ready(ctx);
+    }
+}
+
+impl Handler<Subscribe> for RangeActor {
+    type Result = Result<RegistrationId, RangeError>;
+    /// Registers a rangefeed and starts its catch-up scan.
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        let desc_span = self.shared.desc().span;
+        if !desc_span.contains(&msg.span) {
+            return Err(RangeError::KeyMismatch { range: self.range_id, span: desc_span });
+        }
+        let span = msg.span.clone();
+        let id = RegistrationId(self.next_registration);
+        self.next_registration += 1;
+        self.registrations.insert(id, Registration { id, span: span.clone(), sender: msg.sender.clone(), buffered: Some(Vec::new()), resolved: msg.start });
+        let engine = self.engine.clone();
+        let addr = ctx.address();
+        let sender = msg.sender;
+        let (start, initial_scan) = (msg.start, msg.initial_scan);
+        actix::spawn(async move {
+            let result = catch_up(engine, span, start, initial_scan, sender).await;
+            addr.do_send(CatchUpDone { id, result });
+        });
+        Ok(id)
+    }
+}
+
+async fn catch_up(engine: Engine, span: crate::storage::keys::Span, start: Timestamp, initial_scan: bool, sender: mpsc::Sender<RangefeedEvent>) -> Result<(), String> {
+    let limits = Limits { max_rows: 1024, max_bytes: 4 << 20 };
+    let mut cursor = span.clone();
+    if initial_scan {
+        loop {
+            let (e, c) = (engine.clone(), cursor.clone());
+            let page = tokio::task::spawn_blocking(move || mvcc::scan(&e, &c, start, limits)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+            for (key, value) in page.rows {
+                sender.send(RangefeedEvent::Value { key, ts: start, value: Some(value) }).await.map_err(|_| "subscriber gone".to_string())?;
+            }
+            match page.resume {
+                Some(k) => cursor.start = k.into(),
+                None => break,
+            }
+        }
+        cursor = span.clone();
+    }
+    loop {
+        let (e, c) = (engine.clone(), cursor.clone());
+        let page = tokio::task::spawn_blocking(move || mvcc::scan_versions(&e, &c, start, Timestamp::MAX, limits)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        // Versions come newest first per key; subscribers expect each key's versions in order.
+        let mut rows = page.rows;
+        let mut i = 0;
+        while i < rows.len() {
+            let mut j = i;
+            while j < rows.len() && rows[j].key == rows[i].key {
+                j += 1;
+            }
+            rows[i..j].reverse();
+            i = j;
+        }
+        for v in rows {
+            sender.send(RangefeedEvent::Value { key: v.key, ts: v.ts, value: v.value }).await.map_err(|_| "subscriber gone".to_string())?;
+        }
+        match page.resume {
+            Some(k) => cursor.start = k.into(),
+            None => return Ok(()),
+        }
+    }
+}
+
+impl Handler<CatchUpDone> for RangeActor {
+    type Result = ();
+    /// Flushes the events buffered during catch-up and makes the registration live.
+    fn handle(&mut self, msg: CatchUpDone, _ctx: &mut Context<Self>) {
+        let Some(reg) = self.registrations.get_mut(&msg.id) else { return };
+        if let Err(e) = msg.result {
+            if let Some(reg) = self.registrations.remove(&msg.id) {
+                reg.end(RangefeedError::CatchUp(e));
+            }
+            return;
+        }
+        let buffered = reg.buffered.take().unwrap_or_default();
+        let mut ok = true;
+        for ev in buffered {
+            ok &= reg.publish(ev);
+        }
+        if !ok {
+            if let Some(reg) = self.registrations.remove(&msg.id) {
+                reg.end(RangefeedError::Overflow);
+            }
+        }
+    }
+}
+
+impl Handler<StopReplica> for RangeActor {
+    type Result = ();
+    /// Stops the actor.
+    fn handle(&mut self, _: StopReplica, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+impl Handler<GetRaftStatus> for RangeActor {
+    type Result = MessageResult<GetRaftStatus>;
+    /// Reports the raft status.
+    fn handle(&mut self, _: GetRaftStatus, _ctx: &mut Context<Self>) -> Self::Result {
+        let st = self.raw.store().apply_state();
+        let last = raft::Storage::last_index(self.raw.store()).unwrap_or(0);
+        MessageResult(RaftStatus { leader: self.raw.raft.state == StateRole::Leader, term: self.raw.raft.term, applied: st.applied_index, last_index: last })
+    }
+}
+
+/// The apply state of a range as stored (for tests and status pages).
+pub fn stored_apply_state(engine: &Engine, range: RangeId) -> Result<ApplyState, StorageError> {
+    Ok(FjallRaftStorage::load(engine, range)?.apply_state())
+}

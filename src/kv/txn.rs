@@ -1,0 +1,391 @@
+//! KV transactions: serializable, atomic across ranges.
+//!
+//! A [`Txn`] reads at its read timestamp and buffers its writes until commit (reads see the
+//! buffer first). Commit:
+//!
+//! - all writes in one range: a one-phase commit, one raft command, no intents;
+//! - otherwise: intents plus a pending transaction record at the anchor (first key) range, then
+//!   intents in the other ranges, then the record is flipped to committed (the commit point),
+//!   and the intents are resolved in the background. Readers that meet an intent push the
+//!   owner's record: committed → resolve, aborted/missing → discard, pending → wait, abandoned
+//!   (no heartbeat within `kv.transaction.abandoned_after`) → abort it.
+//!
+//! Serializability: a write lands above every other transaction's read of its key (timestamp
+//! cache) and above the newest committed version. If that pushes the commit timestamp above the
+//! read timestamp, the transaction refreshes: it checks that nothing it read changed in between;
+//! if something did, it fails with [`KvError::Retryable`] (SQLSTATE 40001) and leaves nothing
+//! behind. Intent conflicts while committing are waited out briefly, then the committer aborts
+//! itself (no deadlocks).
+
+use super::error::{KvError, Result};
+use super::Store;
+use crate::actors::range::error::RangeError;
+use crate::actors::range::replica::Mutation;
+use crate::clock::Timestamp;
+use crate::ids::TxnId;
+use crate::storage::keys::Span;
+use crate::storage::mvcc::{KeyValue, Limits};
+use crate::storage::records::{TxnRecord, TxnStatus};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// How long a request waits on other transactions' intents before giving up.
+const INTENT_WAIT: Duration = Duration::from_secs(20);
+/// How many times a committer retries intent conflicts before aborting itself.
+const COMMIT_CONFLICT_RETRIES: u32 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    Committed,
+    Aborted,
+}
+
+/// A KV transaction.
+pub struct Txn {
+    store: Store,
+    id: TxnId,
+    read_ts: Timestamp,
+    write_ts: Timestamp,
+    read_only: bool,
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    read_spans: Vec<Span>,
+    state: State,
+}
+
+impl std::fmt::Debug for Txn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Txn").field("id", &self.id).field("read_ts", &self.read_ts).field("writes", &self.writes.len()).finish()
+    }
+}
+
+impl Txn {
+    pub(super) fn new(store: Store, ts: Timestamp, read_only: bool) -> Txn {
+        Txn { store, id: TxnId::random(), read_ts: ts, write_ts: ts, read_only, writes: BTreeMap::new(), read_spans: Vec::new(), state: State::Open }
+    }
+
+    /// The transaction's id.
+    pub fn id(&self) -> TxnId {
+        self.id
+    }
+
+    /// The timestamp reads happen at.
+    pub fn read_timestamp(&self) -> Timestamp {
+        self.read_ts
+    }
+
+    fn check_open(&self) -> Result<()> {
+        match self.state {
+            State::Open => Ok(()),
+            State::Committed => Err(KvError::TxnFinished("committed")),
+            State::Aborted => Err(KvError::TxnFinished("aborted")),
+        }
+    }
+
+    /// Reads `key`.
+    pub async fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_open()?;
+        if let Some(v) = self.writes.get(key) {
+            return Ok(v.clone());
+        }
+        let (ts, id) = (self.read_ts, self.id);
+        let deadline = Instant::now() + INTENT_WAIT;
+        let store = self.store.clone();
+        let v = loop {
+            match store.with_replica(key, |r| async move { r.get(key, ts, Some(id)).await }).await {
+                Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => store.handle_intents(intents, Some(id)).await?,
+                other => break other?,
+            }
+        };
+        self.read_spans.push(Span::point(key));
+        Ok(v)
+    }
+
+    /// Reads up to `limit` rows of `span` in key order.
+    pub async fn scan(&mut self, span: &Span, limit: usize) -> Result<Vec<KeyValue>> {
+        self.check_open()?;
+        let buffered: Vec<(Vec<u8>, Option<Vec<u8>>)> = self.writes.range(span.start.0.clone()..span.end.0.clone()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let fetch = limit.saturating_add(buffered.len());
+        let (ts, id) = (self.read_ts, self.id);
+        let store = self.store.clone();
+        let mut rows: Vec<KeyValue> = Vec::new();
+        let mut cursor = span.clone();
+        let deadline = Instant::now() + INTENT_WAIT;
+        while cursor.start < cursor.end && rows.len() < fetch {
+            let c = cursor.clone();
+            let want = fetch - rows.len();
+            let res = store
+                .with_replica(c.start.as_bytes(), |r| {
+                    let c = c.clone();
+                    async move {
+                        let d = r.shared.desc().span;
+                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch { range: r.range_id(), span: d })?;
+                        let page = r.scan(&sub, ts, Some(id), Limits { max_rows: want, max_bytes: usize::MAX }).await?;
+                        Ok((page, sub.end))
+                    }
+                })
+                .await;
+            match res {
+                Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => store.handle_intents(intents, Some(id)).await?,
+                Err(e) => return Err(e.into()),
+                Ok((page, end)) => {
+                    rows.extend(page.rows);
+                    cursor.start = match page.resume {
+                        Some(k) => k.into(),
+                        None => end,
+                    };
+                }
+            }
+        }
+        // Merge the write buffer over what was read.
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = rows.into_iter().collect();
+        let scanned_to = cursor.start.clone();
+        for (k, v) in buffered {
+            if cursor.start < cursor.end && k.as_slice() >= scanned_to.as_bytes() {
+                continue;
+            }
+            match v {
+                Some(v) => merged.insert(k, v),
+                None => merged.remove(&k),
+            };
+        }
+        let out: Vec<KeyValue> = merged.into_iter().take(limit).collect();
+        let read_end = if out.len() == limit && limit > 0 { out.last().map(|(k, _)| Span::point(k).end).unwrap_or(span.end.clone()) } else { span.end.clone() };
+        self.read_spans.push(Span { start: span.start.clone(), end: read_end.min(span.end.clone()) });
+        Ok(out)
+    }
+
+    /// Writes `value` at `key` (visible to this transaction now, to others at commit).
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            return Err(KvError::ReadOnly);
+        }
+        self.writes.insert(key.to_vec(), Some(value.to_vec()));
+        Ok(())
+    }
+
+    /// Deletes `key`.
+    pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.check_open()?;
+        if self.read_only {
+            return Err(KvError::ReadOnly);
+        }
+        self.writes.insert(key.to_vec(), None);
+        Ok(())
+    }
+
+    /// Discards the transaction's writes.
+    pub fn rollback(&mut self) {
+        self.writes.clear();
+        self.state = State::Aborted;
+    }
+
+    fn fail(&mut self, e: KvError) -> KvError {
+        self.state = State::Aborted;
+        if e.is_retryable() {
+            self.store.metrics().txn_restarts.fetch_add(1, Ordering::Relaxed);
+        }
+        e
+    }
+
+    /// Commits; returns the commit timestamp.
+    pub async fn commit(&mut self) -> Result<Timestamp> {
+        self.check_open()?;
+        if self.writes.is_empty() {
+            self.state = State::Committed;
+            return Ok(self.read_ts);
+        }
+        let writes: Vec<Mutation> = std::mem::take(&mut self.writes).into_iter().collect();
+        let result = self.commit_writes(writes).await;
+        match result {
+            Ok(ts) => {
+                self.state = State::Committed;
+                self.store.metrics().txn_commits.fetch_add(1, Ordering::Relaxed);
+                Ok(ts)
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    async fn refresh_to(&mut self, ts: Timestamp) -> Result<()> {
+        if ts <= self.read_ts {
+            return Ok(());
+        }
+        let spans = std::mem::take(&mut self.read_spans);
+        for span in &spans {
+            let mut cursor = span.clone();
+            while cursor.start < cursor.end {
+                let c = cursor.clone();
+                let (from, id) = (self.read_ts, self.id);
+                let end = self
+                    .store
+                    .with_replica(c.start.as_bytes(), |r| {
+                        let c = c.clone();
+                        async move {
+                            let d = r.shared.desc().span;
+                            let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch { range: r.range_id(), span: d })?;
+                            r.refresh(std::slice::from_ref(&sub), from, ts, id).await?;
+                            Ok(sub.end)
+                        }
+                    })
+                    .await
+                    .map_err(|e| match e {
+                        RangeError::RefreshFailed { .. } => KvError::Retryable(format!("{e} (read at {from}, needed {ts})")),
+                        other => other.into(),
+                    })?;
+                cursor.start = end;
+            }
+        }
+        self.read_spans = spans;
+        self.read_ts = ts;
+        self.write_ts = self.write_ts.max(ts);
+        Ok(())
+    }
+
+    async fn commit_writes(&mut self, writes: Vec<Mutation>) -> Result<Timestamp> {
+        let store = self.store.clone();
+        let first = store.replica_for(&writes[0].0)?;
+        let span = first.shared.desc().span;
+        if writes.iter().all(|(k, _)| span.contains_key(k)) {
+            match self.commit_one_phase(first, writes.clone()).await {
+                Err(KvError::Range(RangeError::KeyMismatch { .. })) => {}
+                other => return other,
+            }
+        }
+        self.commit_two_phase(writes).await
+    }
+
+    async fn commit_one_phase(&mut self, replica: crate::actors::range::replica::Replica, writes: Vec<Mutation>) -> Result<Timestamp> {
+        let deadline = Instant::now() + INTENT_WAIT;
+        loop {
+            let can_bump = self.read_spans.is_empty();
+            match replica.commit_one_phase(self.id, self.write_ts, writes.clone(), can_bump).await {
+                Ok(ts) => {
+                    self.store.metrics().txn_commits_1pc.fetch_add(1, Ordering::Relaxed);
+                    return Ok(ts);
+                }
+                Err(RangeError::NeedsRefresh { ts }) => self.refresh_to(ts).await?,
+                Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => self.store.handle_intents(intents, Some(self.id)).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    async fn commit_two_phase(&mut self, writes: Vec<Mutation>) -> Result<Timestamp> {
+        let store = self.store.clone();
+        let anchor = writes[0].0.clone();
+        let id = self.id;
+        let record = TxnRecord { txn_id: id, status: TxnStatus::Pending, ts: self.write_ts, heartbeat_wall: store.now().wall };
+        let mut remaining = writes.clone();
+        let mut written: Vec<Vec<u8>> = Vec::new();
+        let mut commit_ts = self.write_ts;
+        let mut first = true;
+        let mut conflicts = 0;
+        while !remaining.is_empty() {
+            let r = store.replica_for(&remaining[0].0)?;
+            let span = r.shared.desc().span;
+            let n = remaining.iter().take_while(|(k, _)| span.contains_key(k)).count().max(1);
+            let chunk: Vec<Mutation> = remaining[..n].to_vec();
+            let rec = first.then(|| record.clone());
+            match r.write_intents(id, self.write_ts, &anchor, chunk.clone(), rec).await {
+                Ok(ts) => {
+                    commit_ts = commit_ts.max(ts);
+                    written.extend(chunk.into_iter().map(|(k, _)| k));
+                    remaining.drain(..n);
+                    first = false;
+                }
+                Err(e) if e.is_key_mismatch() => tokio::time::sleep(Duration::from_millis(1)).await,
+                Err(RangeError::WriteIntents { intents }) if conflicts < COMMIT_CONFLICT_RETRIES => {
+                    conflicts += 1;
+                    store.handle_intents(intents, Some(id)).await?;
+                }
+                Err(e) => {
+                    let err = match e {
+                        RangeError::WriteIntents { .. } => KvError::Retryable("write intent conflict while committing".into()),
+                        other => other.into(),
+                    };
+                    self.abort_written(&anchor, written, !first).await;
+                    return Err(err);
+                }
+            }
+        }
+        if commit_ts > self.read_ts && !self.read_spans.is_empty() {
+            if let Err(e) = self.refresh_to(commit_ts).await {
+                self.abort_written(&anchor, written, true).await;
+                return Err(e);
+            }
+        }
+        let end = store.with_replica(&anchor, |r| {
+            let anchor = anchor.clone();
+            async move { r.end_txn(&anchor, id, true, commit_ts).await }
+        });
+        if let Err(e) = end.await {
+            self.abort_written(&anchor, written, true).await;
+            return Err(e.into());
+        }
+        // Committed. Resolve intents in the background; readers resolve them on demand anyway.
+        let s = store.clone();
+        tokio::spawn(async move {
+            match s.resolve_keys(id, written, TxnStatus::Committed, commit_ts).await {
+                Ok(()) => {
+                    let del = s.with_replica(&anchor, |r| {
+                        let anchor = anchor.clone();
+                        async move { r.delete_txn_record(&anchor, id).await }
+                    });
+                    if let Err(e) = del.await {
+                        tracing::debug!(txn = %id, "failed to remove transaction record: {e}");
+                    }
+                }
+                Err(e) => tracing::debug!(txn = %id, "failed to resolve intents (readers will): {e}"),
+            }
+        });
+        Ok(commit_ts)
+    }
+
+    async fn abort_written(&self, anchor: &[u8], written: Vec<Vec<u8>>, has_record: bool) {
+        let store = &self.store;
+        let id = self.id;
+        if has_record {
+            let r = store.with_replica(anchor, |r| async move { r.end_txn(anchor, id, false, Timestamp::MIN).await }).await;
+            if let Err(e) = r {
+                tracing::debug!(txn = %id, "failed to abort transaction record: {e}");
+            }
+        }
+        if let Err(e) = store.resolve_keys(id, written, TxnStatus::Aborted, Timestamp::MIN).await {
+            tracing::debug!(txn = %id, "failed to clean up aborted intents: {e}");
+        }
+        if has_record {
+            let _ = store.with_replica(anchor, |r| async move { r.delete_txn_record(anchor, id).await }).await;
+        }
+    }
+}
+
+impl Store {
+    /// Runs `f` in a transaction, retrying it from scratch on retryable errors (up to
+    /// `max_attempts`); returns its result and the commit timestamp.
+    pub async fn run_txn<T, F>(&self, max_attempts: u32, mut f: F) -> Result<(T, Timestamp)>
+    where
+        F: for<'a> FnMut(&'a mut Txn) -> futures::future::BoxFuture<'a, Result<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut txn = self.begin();
+            let res = match f(&mut txn).await {
+                Ok(v) => txn.commit().await.map(|ts| (v, ts)),
+                Err(e) => {
+                    txn.rollback();
+                    Err(e)
+                }
+            };
+            match res {
+                Err(e) if e.is_retryable() && attempt < max_attempts => {
+                    tokio::time::sleep(Duration::from_micros(100 * u64::from(attempt.min(20)))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! KV engine scenarios through the public `kv::Store` API: transactions across ranges, splits,
+//! rangefeeds, replication primitives, GC and restarts. Each test opens its own store in a temp
+//! directory with `KvSettings::for_tests()` (tiny ranges, 50 ms closed timestamps).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tandem::actors::range::rangefeed::RangefeedEvent;
+use tandem::clock::Timestamp;
+use tandem::ids::TenantId;
+use tandem::kv::{KvError, Store};
+use tandem::settings::KvSettings;
+use tandem::storage::keys::{Span, index_key, index_span, tenant_span};
+use tandem::storage::mvcc::Version;
+
+fn key(table: u32, i: i64) -> Vec<u8> {
+    index_key(TenantId(2), table, 1, &i).expect("encode key")
+}
+
+fn open(dir: &std::path::Path) -> Store {
+    Store::open(dir, KvSettings::for_tests()).expect("open store")
+}
+
+async fn with_timeout<T>(what: &str, d: Duration, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(d, f).await.unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_put_get_scan_delete_and_read_your_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let mut t = store.begin();
+    t.put(&key(1, 1), b"one").expect("put");
+    t.put(&key(1, 2), b"two").expect("put");
+    assert_eq!(t.get(&key(1, 1)).await.expect("get"), Some(b"one".to_vec()));
+    let ts1 = t.commit().await.expect("commit");
+
+    let mut t = store.begin();
+    t.delete(&key(1, 1)).expect("delete");
+    let rows = t.scan(&index_span(TenantId(2), 1, 1), 100).await.expect("scan");
+    assert_eq!(rows, vec![(key(1, 2), b"two".to_vec())]);
+    t.commit().await.expect("commit");
+
+    // AS OF SYSTEM TIME sees the state at ts1.
+    let mut past = store.begin_as_of(ts1).expect("as of");
+    assert_eq!(past.get(&key(1, 1)).await.expect("get"), Some(b"one".to_vec()));
+    assert!(matches!(past.put(&key(1, 3), b"x"), Err(KvError::ReadOnly)));
+    let mut now = store.begin();
+    assert_eq!(now.get(&key(1, 1)).await.expect("get"), None);
+    store.shutdown().await;
+}
+
+/// Many concurrent transfers between accounts spread over several ranges: the total never
+/// changes, every transfer is applied exactly once, and conflicts surface as retryable errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_bank_transfers_keep_total_across_ranges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    const ACCOUNTS: i64 = 24;
+    const INITIAL: i64 = 1000;
+    let mut t = store.begin();
+    for a in 0..ACCOUNTS {
+        t.put(&key(7, a), &INITIAL.to_be_bytes()).expect("put");
+    }
+    t.commit().await.expect("seed");
+    for a in (4..ACCOUNTS).step_by(4) {
+        store.split_at(&key(7, a)).await.expect("split");
+    }
+    assert!(store.range_descriptors().len() >= 7, "expected forced splits: {:?}", store.range_descriptors());
+
+    let retries = Arc::new(AtomicU64::new(0));
+    let transfers = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for w in 0..8u64 {
+        let store = store.clone();
+        let retries = retries.clone();
+        let transfers = transfers.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = w * 7919 + 1;
+            for _ in 0..30 {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let from = ((rng >> 33) % ACCOUNTS as u64) as i64;
+                let to = ((rng >> 17) % ACCOUNTS as u64) as i64;
+                if from == to {
+                    continue;
+                }
+                loop {
+                    let mut t = store.begin();
+                    let res: Result<(), KvError> = async {
+                        let fb = t.get(&key(7, from)).await?.expect("account exists");
+                        let tb = t.get(&key(7, to)).await?.expect("account exists");
+                        let f = i64::from_be_bytes(fb.try_into().expect("8 bytes"));
+                        let tt = i64::from_be_bytes(tb.try_into().expect("8 bytes"));
+                        t.put(&key(7, from), &(f - 1).to_be_bytes())?;
+                        t.put(&key(7, to), &(tt + 1).to_be_bytes())?;
+                        t.commit().await.map(|_| ())
+                    }
+                    .await;
+                    match res {
+                        Ok(()) => {
+                            transfers.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        Err(e) if e.is_retryable() => {
+                            retries.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => panic!("transfer failed: {e}"),
+                    }
+                }
+            }
+        }));
+    }
+    // Meanwhile, readers check the invariant on consistent snapshots.
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                let mut t = store.begin();
+                let rows = t.scan(&index_span(TenantId(2), 7, 1), usize::MAX).await;
+                match rows {
+                    Ok(rows) => {
+                        let total: i64 = rows.iter().map(|(_, v)| i64::from_be_bytes(v.clone().try_into().expect("8 bytes"))).sum();
+                        assert_eq!(total, ACCOUNTS * INITIAL, "a reader saw a torn transfer");
+                    }
+                    Err(e) => assert!(e.is_retryable(), "reader failed: {e}"),
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    for t in tasks {
+        with_timeout("transfers", Duration::from_secs(120), t).await.expect("task");
+    }
+    reader.await.expect("reader");
+    let mut t = store.begin();
+    let rows = t.scan(&index_span(TenantId(2), 7, 1), usize::MAX).await.expect("final scan");
+    assert_eq!(rows.len() as i64, ACCOUNTS);
+    let total: i64 = rows.iter().map(|(_, v)| i64::from_be_bytes(v.clone().try_into().expect("8 bytes"))).sum();
+    assert_eq!(total, ACCOUNTS * INITIAL);
+    // Net flow check: each committed transfer moved exactly one unit.
+    let moved: i64 = rows.iter().map(|(_, v)| (i64::from_be_bytes(v.clone().try_into().expect("8 bytes")) - INITIAL).abs()).sum();
+    assert!(moved <= 2 * transfers.load(Ordering::Relaxed) as i64);
+    assert!(transfers.load(Ordering::Relaxed) > 100);
+    eprintln!("transfers={} retries={}", transfers.load(Ordering::Relaxed), retries.load(Ordering::Relaxed));
+    assert!(retries.load(Ordering::Relaxed) > 0, "8 writers over 24 accounts should conflict at least once");
+    store.shutdown().await;
+}
+
+/// Two transactions increment the same counter from the same snapshot: one must fail with a
+/// retryable error instead of losing the other's update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_no_lost_update_on_concurrent_increment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let k = key(3, 1);
+    let mut t = store.begin();
+    t.put(&k, &0i64.to_be_bytes()).expect("put");
+    t.commit().await.expect("seed");
+    let mut a = store.begin();
+    let mut b = store.begin();
+    let va = i64::from_be_bytes(a.get(&k).await.expect("get").expect("exists").try_into().expect("8"));
+    let vb = i64::from_be_bytes(b.get(&k).await.expect("get").expect("exists").try_into().expect("8"));
+    a.put(&k, &(va + 1).to_be_bytes()).expect("put");
+    b.put(&k, &(vb + 1).to_be_bytes()).expect("put");
+    a.commit().await.expect("first commit wins");
+    let err = b.commit().await.expect_err("second must not overwrite");
+    assert!(err.is_retryable(), "{err}");
+    assert!(err.to_string().contains("restart transaction"));
+    let mut r = store.begin();
+    assert_eq!(r.get(&k).await.expect("get"), Some(1i64.to_be_bytes().to_vec()));
+    store.shutdown().await;
+}
+
+/// Values and checkpoints arrive in order across a split: every value at or below a checkpoint's
+/// timestamp for its span is delivered before that checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_rangefeed_orders_values_before_checkpoints_across_split() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let span = index_span(TenantId(2), 9, 1);
+    let start = store.now();
+    let mut feed = store.rangefeed(span.clone(), start, false);
+    let mut committed: BTreeMap<Vec<u8>, Timestamp> = BTreeMap::new();
+    for i in 0..40i64 {
+        if i == 20 {
+            store.split_at(&key(9, 10)).await.expect("split");
+        }
+        let mut t = store.begin();
+        t.put(&key(9, i), format!("v{i}").as_bytes()).expect("put");
+        let ts = t.commit().await.expect("commit");
+        committed.insert(key(9, i), ts);
+    }
+    let mut seen: BTreeMap<Vec<u8>, Timestamp> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let max_ts = *committed.values().max().expect("some");
+    let mut left_ok = false;
+    let mut right_ok = false;
+    while !(left_ok && right_ok) {
+        assert!(Instant::now() < deadline, "rangefeed did not resolve all writes; seen {} values", seen.len());
+        let ev = with_timeout("rangefeed event", Duration::from_secs(10), feed.next()).await.expect("feed open");
+        match ev {
+            RangefeedEvent::Value { key, ts, .. } => {
+                seen.insert(key, ts);
+            }
+            RangefeedEvent::Checkpoint { span: cs, ts } => {
+                assert!(span.contains(&cs), "checkpoint span {cs} outside {span}");
+                for (k, cts) in &committed {
+                    if cs.contains_key(k) && *cts <= ts {
+                        assert_eq!(seen.get(k), Some(cts), "checkpoint {ts} for {cs} arrived before the value committed at {cts}");
+                    }
+                }
+                if ts >= max_ts {
+                    left_ok |= cs.contains_key(&key(9, 0));
+                    right_ok |= cs.contains_key(&key(9, 39));
+                }
+            }
+            RangefeedEvent::Error { .. } => panic!("client feed surfaced an internal error"),
+        }
+    }
+    assert_eq!(seen, committed);
+    store.shutdown().await;
+}
+
+/// Ingest versions with given timestamps, fingerprint, write more, revert to T: the fingerprint
+/// equals the one taken at T before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_ingest_revert_fingerprint_roundtrip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let span = tenant_span(TenantId(2));
+    let base = store.now().wall;
+    let mut versions = Vec::new();
+    for i in 0..500i64 {
+        for v in 0..3u64 {
+            versions.push(Version { key: key(11, i), ts: Timestamp::from_wall(base - 10_000 + v * 100 + i as u64), value: Some(format!("{i}-{v}").into_bytes()) });
+        }
+    }
+    store.ingest(versions.clone()).await.expect("ingest");
+    store.split_at(&key(11, 250)).await.expect("split");
+    let t = store.now();
+    let fp_t = store.fingerprint(&span, t, None).await.expect("fingerprint");
+    let fp_all = store.fingerprint(&span, t, Some(Timestamp::MIN)).await.expect("fingerprint revisions");
+    assert_ne!(fp_t, 0);
+    // Re-ingesting the same versions changes nothing.
+    store.ingest(versions).await.expect("ingest again");
+    assert_eq!(store.fingerprint(&span, t, None).await.expect("fp"), fp_t);
+    // Later writes change the fingerprint at now, not at t.
+    let mut txn = store.begin();
+    for i in 0..50i64 {
+        txn.put(&key(11, i * 7), b"later").expect("put");
+        txn.delete(&key(11, i * 7 + 1)).expect("delete");
+    }
+    txn.put(&key(12, 1), b"new table").expect("put");
+    txn.commit().await.expect("commit");
+    let now = store.now();
+    assert_ne!(store.fingerprint(&span, now, None).await.expect("fp"), fp_t);
+    assert_eq!(store.fingerprint(&span, t, None).await.expect("fp"), fp_t);
+    let mut progress = Vec::new();
+    store.revert_span(&span, t, 37, |p| progress.push(p)).await.expect("revert");
+    assert_eq!(progress.last().copied(), Some(1.0));
+    let after = store.now();
+    assert_eq!(store.fingerprint(&span, after, None).await.expect("fp"), fp_t);
+    assert_eq!(store.fingerprint(&span, after, Some(Timestamp::MIN)).await.expect("fp"), fp_all);
+    store.shutdown().await;
+}
+
+/// GC removes history older than the threshold but never above a protected timestamp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_gc_respects_protected_timestamps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let k = key(13, 1);
+    let mut stamps = Vec::new();
+    for v in 0..5i64 {
+        let mut t = store.begin();
+        t.put(&k, &v.to_be_bytes()).expect("put");
+        stamps.push(t.commit().await.expect("commit"));
+    }
+    let span = tenant_span(TenantId(2));
+    let pts = store.protect(span.clone(), stamps[1]).await.expect("protect");
+    let removed = store.gc_below(store.now()).await.expect("gc");
+    assert!(removed >= 1, "versions below the protected timestamp should go");
+    // Still readable at the protected timestamp.
+    let mut at = store.begin_as_of(stamps[1]).expect("protected time is readable");
+    assert_eq!(at.get(&k).await.expect("get"), Some(1i64.to_be_bytes().to_vec()));
+    let versions = store.export(&span, Timestamp::MIN, Timestamp::MAX, tandem::storage::mvcc::Limits::NONE).await.expect("export");
+    let mut ts: Vec<Timestamp> = versions.rows.iter().filter(|v| v.key == k).map(|v| v.ts).collect();
+    ts.sort();
+    assert_eq!(ts, stamps[1..].to_vec(), "exactly the versions visible at or above the protected time remain");
+    store.release_protected(pts).await.expect("release");
+    store.gc_below(store.now()).await.expect("gc");
+    let versions = store.export(&span, Timestamp::MIN, Timestamp::MAX, tandem::storage::mvcc::Limits::NONE).await.expect("export");
+    assert_eq!(versions.rows.iter().filter(|v| v.key == k).count(), 1);
+    let mut old = store.begin_as_of(stamps[0]).expect("begin");
+    assert!(matches!(old.get(&k).await, Err(KvError::BelowGcThreshold(..))), "reads below the GC threshold are refused");
+    store.shutdown().await;
+}
+
+/// Data, splits and raft state survive a restart; automatic splits happen past the size
+/// threshold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_restart_keeps_data_and_ranges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ranges_before;
+    {
+        let store = open(dir.path());
+        let value = vec![7u8; 1024];
+        for batch in 0..20i64 {
+            let mut t = store.begin();
+            for i in 0..20i64 {
+                t.put(&key(15, batch * 20 + i), &value).expect("put");
+            }
+            t.commit().await.expect("commit");
+        }
+        // 400 KiB over 64 KiB ranges: the size-based splitter must act.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while store.range_descriptors().len() < 4 {
+            assert!(Instant::now() < deadline, "no automatic split: {:?}", store.range_descriptors());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let meta_deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ranges_now = store.range_descriptors();
+            let meta = store.meta_descriptors().await.expect("meta");
+            if meta.len() == ranges_now.len() && meta.iter().all(|m| ranges_now.contains(m)) {
+                break;
+            }
+            assert!(Instant::now() < meta_deadline, "meta range out of date: {meta:?} vs {ranges_now:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        ranges_before = store.range_descriptors();
+        loop {
+            let meta = store.meta_descriptors().await.expect("meta");
+            if meta.len() == ranges_before.len() && meta.iter().all(|m| ranges_before.contains(m)) {
+                break;
+            }
+            assert!(Instant::now() < meta_deadline, "meta range out of date: {meta:?} vs {ranges_before:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        store.shutdown().await;
+    }
+    let store = open(dir.path());
+    let after = store.range_descriptors();
+    assert!(after.len() >= ranges_before.len());
+    let mut t = store.begin();
+    let rows = t.scan(&index_span(TenantId(2), 15, 1), usize::MAX).await.expect("scan");
+    assert_eq!(rows.len(), 400);
+    let mut t = store.begin();
+    t.put(&key(15, 1000), b"after restart").expect("put");
+    t.commit().await.expect("commit after restart");
+    store.shutdown().await;
+}
+
+#[test]
+fn kv_invalid_settings_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = KvSettings { range_max_bytes: 10, ..KvSettings::for_tests() };
+    let err = Store::open(dir.path(), s).expect_err("tiny range size");
+    assert!(err.to_string().contains("kv.range.max_bytes"), "{err}");
+    let _ = Span::all();
+}
