@@ -14,7 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A hybrid logical clock timestamp: wall time in nanoseconds since the Unix epoch plus a logical
 /// counter that orders events within one nanosecond.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 pub struct Timestamp {
     /// Nanoseconds since the Unix epoch.
     pub wall: u64,
@@ -24,9 +26,15 @@ pub struct Timestamp {
 
 impl Timestamp {
     /// The zero timestamp, below every real one.
-    pub const MIN: Timestamp = Timestamp { wall: 0, logical: 0 };
+    pub const MIN: Timestamp = Timestamp {
+        wall: 0,
+        logical: 0,
+    };
     /// The largest timestamp.
-    pub const MAX: Timestamp = Timestamp { wall: u64::MAX, logical: u32::MAX };
+    pub const MAX: Timestamp = Timestamp {
+        wall: u64::MAX,
+        logical: u32::MAX,
+    };
 
     /// A timestamp with the given wall time and logical 0.
     pub const fn from_wall(wall: u64) -> Timestamp {
@@ -41,18 +49,30 @@ impl Timestamp {
     /// The next timestamp (logical + 1, carrying into wall).
     pub fn next(&self) -> Timestamp {
         if self.logical == u32::MAX {
-            Timestamp { wall: self.wall.saturating_add(1), logical: 0 }
+            Timestamp {
+                wall: self.wall.saturating_add(1),
+                logical: 0,
+            }
         } else {
-            Timestamp { wall: self.wall, logical: self.logical + 1 }
+            Timestamp {
+                wall: self.wall,
+                logical: self.logical + 1,
+            }
         }
     }
 
     /// The previous timestamp (saturating at zero).
     pub fn prev(&self) -> Timestamp {
         if self.logical > 0 {
-            Timestamp { wall: self.wall, logical: self.logical - 1 }
+            Timestamp {
+                wall: self.wall,
+                logical: self.logical - 1,
+            }
         } else if self.wall > 0 {
-            Timestamp { wall: self.wall - 1, logical: u32::MAX }
+            Timestamp {
+                wall: self.wall - 1,
+                logical: u32::MAX,
+            }
         } else {
             Timestamp::MIN
         }
@@ -65,7 +85,10 @@ impl Timestamp {
 
     /// This timestamp moved forward by `d` of wall time.
     pub fn add_duration(&self, d: Duration) -> Timestamp {
-        Timestamp { wall: self.wall.saturating_add(d.as_nanos() as u64), logical: self.logical }
+        Timestamp {
+            wall: self.wall.saturating_add(d.as_nanos() as u64),
+            logical: self.logical,
+        }
     }
 
     /// Wall time as fractional seconds since the epoch.
@@ -87,7 +110,10 @@ impl Timestamp {
         w.copy_from_slice(&b[..8]);
         let mut l = [0u8; 4];
         l.copy_from_slice(&b[8..]);
-        Timestamp { wall: u64::from_be_bytes(w), logical: u32::from_be_bytes(l) }
+        Timestamp {
+            wall: u64::from_be_bytes(w),
+            logical: u32::from_be_bytes(l),
+        }
     }
 
     /// Parses CockroachDB's decimal form `<wall nanos>.<logical as 10 digits>` (also a bare
@@ -114,7 +140,9 @@ impl fmt::Display for Timestamp {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClockError {
     /// A remote timestamp is further ahead of our physical clock than the maximum offset.
-    #[error("clock: remote timestamp {remote} is {ahead:?} ahead of local clock (max offset {max:?})")]
+    #[error(
+        "clock: remote timestamp {remote} is {ahead:?} ahead of local clock (max offset {max:?})"
+    )]
     OffsetExceeded {
         /// The received timestamp.
         remote: Timestamp,
@@ -153,7 +181,10 @@ pub struct Clock {
 
 impl fmt::Debug for Clock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Clock").field("max_offset", &self.max_offset).field("last", &*self.last.lock()).finish()
+        f.debug_struct("Clock")
+            .field("max_offset", &self.max_offset)
+            .field("last", &*self.last.lock())
+            .finish()
     }
 }
 
@@ -165,7 +196,11 @@ impl Clock {
 
     /// A clock on the given physical time source.
     pub fn with_physical(physical: Box<dyn PhysicalClock>, max_offset: Duration) -> Clock {
-        Clock { physical, max_offset, last: Mutex::new(Timestamp::MIN) }
+        Clock {
+            physical,
+            max_offset,
+            last: Mutex::new(Timestamp::MIN),
+        }
     }
 
     /// The configured maximum clock offset.
@@ -182,7 +217,11 @@ impl Clock {
     pub fn now(&self) -> Timestamp {
         let phys = self.physical.now_nanos();
         let mut last = self.last.lock();
-        let next = if phys > last.wall { Timestamp::from_wall(phys) } else { last.next() };
+        let next = if phys > last.wall {
+            Timestamp::from_wall(phys)
+        } else {
+            last.next()
+        };
         *last = next;
         next
     }
@@ -193,7 +232,11 @@ impl Clock {
         if remote.wall > phys {
             let ahead = Duration::from_nanos(remote.wall - phys);
             if ahead > self.max_offset {
-                return Err(ClockError::OffsetExceeded { remote, ahead, max: self.max_offset });
+                return Err(ClockError::OffsetExceeded {
+                    remote,
+                    ahead,
+                    max: self.max_offset,
+                });
             }
         }
         let mut last = self.last.lock();
@@ -219,7 +262,10 @@ mod tests {
 
     fn manual(start: u64) -> (Clock, Arc<AtomicU64>) {
         let t = Arc::new(AtomicU64::new(start));
-        (Clock::with_physical(Box::new(Manual(t.clone())), Duration::from_millis(500)), t)
+        (
+            Clock::with_physical(Box::new(Manual(t.clone())), Duration::from_millis(500)),
+            t,
+        )
     }
 
     #[test]
@@ -228,7 +274,13 @@ mod tests {
         let a = c.now();
         let b = c.now();
         assert!(b > a);
-        assert_eq!(b, Timestamp { wall: 1000, logical: 1 });
+        assert_eq!(
+            b,
+            Timestamp {
+                wall: 1000,
+                logical: 1
+            }
+        );
     }
 
     #[test]
@@ -242,7 +294,10 @@ mod tests {
     #[test]
     fn clock_update_moves_past_remote() {
         let (c, _t) = manual(1000);
-        let remote = Timestamp { wall: 1000 + 100, logical: 7 };
+        let remote = Timestamp {
+            wall: 1000 + 100,
+            logical: 7,
+        };
         c.update(remote).expect("within offset");
         assert!(c.now() > remote);
     }
@@ -251,13 +306,19 @@ mod tests {
     fn clock_update_refuses_far_future() {
         let (c, _t) = manual(1000);
         let remote = Timestamp::from_wall(1000 + 600_000_000);
-        assert!(matches!(c.update(remote), Err(ClockError::OffsetExceeded { .. })));
+        assert!(matches!(
+            c.update(remote),
+            Err(ClockError::OffsetExceeded { .. })
+        ));
         assert!(c.now() < remote);
     }
 
     #[test]
     fn timestamp_bytes_roundtrip_and_order() {
-        let a = Timestamp { wall: 5, logical: u32::MAX };
+        let a = Timestamp {
+            wall: 5,
+            logical: u32::MAX,
+        };
         let b = a.next();
         assert!(a.to_be_bytes() < b.to_be_bytes());
         assert_eq!(Timestamp::from_be_bytes(a.to_be_bytes()), a);

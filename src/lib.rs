@@ -5,6 +5,7 @@
 //! rangefeeds, replication primitives). [`clock`] and [`ids`] are shared by all.
 
 pub mod actors;
+pub mod cli;
 pub mod clock;
 pub mod ids;
 pub mod kv;

@@ -91,12 +91,20 @@ impl KvSettings {
 
     /// Checks every setting's range.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        let bad = |name, reason: &str| Err(InvalidSetting { name, reason: reason.into() });
+        let bad = |name, reason: &str| {
+            Err(InvalidSetting {
+                name,
+                reason: reason.into(),
+            })
+        };
         if self.closed_ts_target.is_zero() {
             return bad("kv.closed_timestamp.target_duration", "must be positive");
         }
         if self.closed_ts_interval.is_zero() || self.closed_ts_interval > self.closed_ts_target {
-            return bad("kv.closed_timestamp.side_transport_interval", "must be positive and at most the target duration");
+            return bad(
+                "kv.closed_timestamp.side_transport_interval",
+                "must be positive and at most the target duration",
+            );
         }
         if self.range_max_bytes < 4096 {
             return bad("kv.range.max_bytes", "must be at least 4096");

@@ -23,7 +23,9 @@ fn open(dir: &std::path::Path) -> Store {
 }
 
 async fn with_timeout<T>(what: &str, d: Duration, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(d, f).await.unwrap_or_else(|_| panic!("timed out: {what}"))
+    tokio::time::timeout(d, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,13 +40,19 @@ async fn kv_put_get_scan_delete_and_read_your_writes() {
 
     let mut t = store.begin();
     t.delete(&key(1, 1)).expect("delete");
-    let rows = t.scan(&index_span(TenantId(2), 1, 1), 100).await.expect("scan");
+    let rows = t
+        .scan(&index_span(TenantId(2), 1, 1), 100)
+        .await
+        .expect("scan");
     assert_eq!(rows, vec![(key(1, 2), b"two".to_vec())]);
     t.commit().await.expect("commit");
 
     // AS OF SYSTEM TIME sees the state at ts1.
     let mut past = store.begin_as_of(ts1).expect("as of");
-    assert_eq!(past.get(&key(1, 1)).await.expect("get"), Some(b"one".to_vec()));
+    assert_eq!(
+        past.get(&key(1, 1)).await.expect("get"),
+        Some(b"one".to_vec())
+    );
     assert!(matches!(past.put(&key(1, 3), b"x"), Err(KvError::ReadOnly)));
     let mut now = store.begin();
     assert_eq!(now.get(&key(1, 1)).await.expect("get"), None);
@@ -67,7 +75,11 @@ async fn kv_bank_transfers_keep_total_across_ranges() {
     for a in (4..ACCOUNTS).step_by(4) {
         store.split_at(&key(7, a)).await.expect("split");
     }
-    assert!(store.range_descriptors().len() >= 7, "expected forced splits: {:?}", store.range_descriptors());
+    assert!(
+        store.range_descriptors().len() >= 7,
+        "expected forced splits: {:?}",
+        store.range_descriptors()
+    );
 
     let retries = Arc::new(AtomicU64::new(0));
     let transfers = Arc::new(AtomicU64::new(0));
@@ -79,7 +91,9 @@ async fn kv_bank_transfers_keep_total_across_ranges() {
         tasks.push(tokio::spawn(async move {
             let mut rng = w * 7919 + 1;
             for _ in 0..30 {
-                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let from = ((rng >> 33) % ACCOUNTS as u64) as i64;
                 let to = ((rng >> 17) % ACCOUNTS as u64) as i64;
                 if from == to {
@@ -120,7 +134,12 @@ async fn kv_bank_transfers_keep_total_across_ranges() {
                 let rows = t.scan(&index_span(TenantId(2), 7, 1), usize::MAX).await;
                 match rows {
                     Ok(rows) => {
-                        let total: i64 = rows.iter().map(|(_, v)| i64::from_be_bytes(v.clone().try_into().expect("8 bytes"))).sum();
+                        let total: i64 = rows
+                            .iter()
+                            .map(|(_, v)| {
+                                i64::from_be_bytes(v.clone().try_into().expect("8 bytes"))
+                            })
+                            .sum();
                         assert_eq!(total, ACCOUNTS * INITIAL, "a reader saw a torn transfer");
                     }
                     Err(e) => assert!(e.is_retryable(), "reader failed: {e}"),
@@ -130,20 +149,38 @@ async fn kv_bank_transfers_keep_total_across_ranges() {
         })
     };
     for t in tasks {
-        with_timeout("transfers", Duration::from_secs(120), t).await.expect("task");
+        with_timeout("transfers", Duration::from_secs(120), t)
+            .await
+            .expect("task");
     }
     reader.await.expect("reader");
     let mut t = store.begin();
-    let rows = t.scan(&index_span(TenantId(2), 7, 1), usize::MAX).await.expect("final scan");
+    let rows = t
+        .scan(&index_span(TenantId(2), 7, 1), usize::MAX)
+        .await
+        .expect("final scan");
     assert_eq!(rows.len() as i64, ACCOUNTS);
-    let total: i64 = rows.iter().map(|(_, v)| i64::from_be_bytes(v.clone().try_into().expect("8 bytes"))).sum();
+    let total: i64 = rows
+        .iter()
+        .map(|(_, v)| i64::from_be_bytes(v.clone().try_into().expect("8 bytes")))
+        .sum();
     assert_eq!(total, ACCOUNTS * INITIAL);
     // Net flow check: each committed transfer moved exactly one unit.
-    let moved: i64 = rows.iter().map(|(_, v)| (i64::from_be_bytes(v.clone().try_into().expect("8 bytes")) - INITIAL).abs()).sum();
+    let moved: i64 = rows
+        .iter()
+        .map(|(_, v)| (i64::from_be_bytes(v.clone().try_into().expect("8 bytes")) - INITIAL).abs())
+        .sum();
     assert!(moved <= 2 * transfers.load(Ordering::Relaxed) as i64);
     assert!(transfers.load(Ordering::Relaxed) > 100);
-    eprintln!("transfers={} retries={}", transfers.load(Ordering::Relaxed), retries.load(Ordering::Relaxed));
-    assert!(retries.load(Ordering::Relaxed) > 0, "8 writers over 24 accounts should conflict at least once");
+    eprintln!(
+        "transfers={} retries={}",
+        transfers.load(Ordering::Relaxed),
+        retries.load(Ordering::Relaxed)
+    );
+    assert!(
+        retries.load(Ordering::Relaxed) > 0,
+        "8 writers over 24 accounts should conflict at least once"
+    );
     store.shutdown().await;
 }
 
@@ -159,8 +196,22 @@ async fn kv_no_lost_update_on_concurrent_increment() {
     t.commit().await.expect("seed");
     let mut a = store.begin();
     let mut b = store.begin();
-    let va = i64::from_be_bytes(a.get(&k).await.expect("get").expect("exists").try_into().expect("8"));
-    let vb = i64::from_be_bytes(b.get(&k).await.expect("get").expect("exists").try_into().expect("8"));
+    let va = i64::from_be_bytes(
+        a.get(&k)
+            .await
+            .expect("get")
+            .expect("exists")
+            .try_into()
+            .expect("8"),
+    );
+    let vb = i64::from_be_bytes(
+        b.get(&k)
+            .await
+            .expect("get")
+            .expect("exists")
+            .try_into()
+            .expect("8"),
+    );
     a.put(&k, &(va + 1).to_be_bytes()).expect("put");
     b.put(&k, &(vb + 1).to_be_bytes()).expect("put");
     a.commit().await.expect("first commit wins");
@@ -168,7 +219,10 @@ async fn kv_no_lost_update_on_concurrent_increment() {
     assert!(err.is_retryable(), "{err}");
     assert!(err.to_string().contains("restart transaction"));
     let mut r = store.begin();
-    assert_eq!(r.get(&k).await.expect("get"), Some(1i64.to_be_bytes().to_vec()));
+    assert_eq!(
+        r.get(&k).await.expect("get"),
+        Some(1i64.to_be_bytes().to_vec())
+    );
     store.shutdown().await;
 }
 
@@ -197,8 +251,14 @@ async fn kv_rangefeed_orders_values_before_checkpoints_across_split() {
     let mut left_ok = false;
     let mut right_ok = false;
     while !(left_ok && right_ok) {
-        assert!(Instant::now() < deadline, "rangefeed did not resolve all writes; seen {} values", seen.len());
-        let ev = with_timeout("rangefeed event", Duration::from_secs(10), feed.next()).await.expect("feed open");
+        assert!(
+            Instant::now() < deadline,
+            "rangefeed did not resolve all writes; seen {} values",
+            seen.len()
+        );
+        let ev = with_timeout("rangefeed event", Duration::from_secs(10), feed.next())
+            .await
+            .expect("feed open");
         match ev {
             RangefeedEvent::Value { key, ts, .. } => {
                 seen.insert(key, ts);
@@ -207,7 +267,11 @@ async fn kv_rangefeed_orders_values_before_checkpoints_across_split() {
                 assert!(span.contains(&cs), "checkpoint span {cs} outside {span}");
                 for (k, cts) in &committed {
                     if cs.contains_key(k) && *cts <= ts {
-                        assert_eq!(seen.get(k), Some(cts), "checkpoint {ts} for {cs} arrived before the value committed at {cts}");
+                        assert_eq!(
+                            seen.get(k),
+                            Some(cts),
+                            "checkpoint {ts} for {cs} arrived before the value committed at {cts}"
+                        );
                     }
                 }
                 if ts >= max_ts {
@@ -233,14 +297,24 @@ async fn kv_ingest_revert_fingerprint_roundtrip() {
     let mut versions = Vec::new();
     for i in 0..500i64 {
         for v in 0..3u64 {
-            versions.push(Version { key: key(11, i), ts: Timestamp::from_wall(base - 10_000 + v * 100 + i as u64), value: Some(format!("{i}-{v}").into_bytes()) });
+            versions.push(Version {
+                key: key(11, i),
+                ts: Timestamp::from_wall(base - 10_000 + v * 100 + i as u64),
+                value: Some(format!("{i}-{v}").into_bytes()),
+            });
         }
     }
     store.ingest(versions.clone()).await.expect("ingest");
     store.split_at(&key(11, 250)).await.expect("split");
     let t = store.now();
-    let fp_t = store.fingerprint(&span, t, None).await.expect("fingerprint");
-    let fp_all = store.fingerprint(&span, t, Some(Timestamp::MIN)).await.expect("fingerprint revisions");
+    let fp_t = store
+        .fingerprint(&span, t, None)
+        .await
+        .expect("fingerprint");
+    let fp_all = store
+        .fingerprint(&span, t, Some(Timestamp::MIN))
+        .await
+        .expect("fingerprint revisions");
     assert_ne!(fp_t, 0);
     // Re-ingesting the same versions changes nothing.
     store.ingest(versions).await.expect("ingest again");
@@ -257,11 +331,23 @@ async fn kv_ingest_revert_fingerprint_roundtrip() {
     assert_ne!(store.fingerprint(&span, now, None).await.expect("fp"), fp_t);
     assert_eq!(store.fingerprint(&span, t, None).await.expect("fp"), fp_t);
     let mut progress = Vec::new();
-    store.revert_span(&span, t, 37, |p| progress.push(p)).await.expect("revert");
+    store
+        .revert_span(&span, t, 37, |p| progress.push(p))
+        .await
+        .expect("revert");
     assert_eq!(progress.last().copied(), Some(1.0));
     let after = store.now();
-    assert_eq!(store.fingerprint(&span, after, None).await.expect("fp"), fp_t);
-    assert_eq!(store.fingerprint(&span, after, Some(Timestamp::MIN)).await.expect("fp"), fp_all);
+    assert_eq!(
+        store.fingerprint(&span, after, None).await.expect("fp"),
+        fp_t
+    );
+    assert_eq!(
+        store
+            .fingerprint(&span, after, Some(Timestamp::MIN))
+            .await
+            .expect("fp"),
+        fp_all
+    );
     store.shutdown().await;
 }
 
@@ -278,22 +364,61 @@ async fn kv_gc_respects_protected_timestamps() {
         stamps.push(t.commit().await.expect("commit"));
     }
     let span = tenant_span(TenantId(2));
-    let pts = store.protect(span.clone(), stamps[1]).await.expect("protect");
+    let pts = store
+        .protect(span.clone(), stamps[1])
+        .await
+        .expect("protect");
     let removed = store.gc_below(store.now()).await.expect("gc");
-    assert!(removed >= 1, "versions below the protected timestamp should go");
+    assert!(
+        removed >= 1,
+        "versions below the protected timestamp should go"
+    );
     // Still readable at the protected timestamp.
-    let mut at = store.begin_as_of(stamps[1]).expect("protected time is readable");
-    assert_eq!(at.get(&k).await.expect("get"), Some(1i64.to_be_bytes().to_vec()));
-    let versions = store.export(&span, Timestamp::MIN, Timestamp::MAX, tandem::storage::mvcc::Limits::NONE).await.expect("export");
-    let mut ts: Vec<Timestamp> = versions.rows.iter().filter(|v| v.key == k).map(|v| v.ts).collect();
+    let mut at = store
+        .begin_as_of(stamps[1])
+        .expect("protected time is readable");
+    assert_eq!(
+        at.get(&k).await.expect("get"),
+        Some(1i64.to_be_bytes().to_vec())
+    );
+    let versions = store
+        .export(
+            &span,
+            Timestamp::MIN,
+            Timestamp::MAX,
+            tandem::storage::mvcc::Limits::NONE,
+        )
+        .await
+        .expect("export");
+    let mut ts: Vec<Timestamp> = versions
+        .rows
+        .iter()
+        .filter(|v| v.key == k)
+        .map(|v| v.ts)
+        .collect();
     ts.sort();
-    assert_eq!(ts, stamps[1..].to_vec(), "exactly the versions visible at or above the protected time remain");
+    assert_eq!(
+        ts,
+        stamps[1..].to_vec(),
+        "exactly the versions visible at or above the protected time remain"
+    );
     store.release_protected(pts).await.expect("release");
     store.gc_below(store.now()).await.expect("gc");
-    let versions = store.export(&span, Timestamp::MIN, Timestamp::MAX, tandem::storage::mvcc::Limits::NONE).await.expect("export");
+    let versions = store
+        .export(
+            &span,
+            Timestamp::MIN,
+            Timestamp::MAX,
+            tandem::storage::mvcc::Limits::NONE,
+        )
+        .await
+        .expect("export");
     assert_eq!(versions.rows.iter().filter(|v| v.key == k).count(), 1);
     let mut old = store.begin_as_of(stamps[0]).expect("begin");
-    assert!(matches!(old.get(&k).await, Err(KvError::BelowGcThreshold(..))), "reads below the GC threshold are refused");
+    assert!(
+        matches!(old.get(&k).await, Err(KvError::BelowGcThreshold(..))),
+        "reads below the GC threshold are refused"
+    );
     store.shutdown().await;
 }
 
@@ -316,7 +441,11 @@ async fn kv_restart_keeps_data_and_ranges() {
         // 400 KiB over 64 KiB ranges: the size-based splitter must act.
         let deadline = Instant::now() + Duration::from_secs(30);
         while store.range_descriptors().len() < 4 {
-            assert!(Instant::now() < deadline, "no automatic split: {:?}", store.range_descriptors());
+            assert!(
+                Instant::now() < deadline,
+                "no automatic split: {:?}",
+                store.range_descriptors()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let meta_deadline = Instant::now() + Duration::from_secs(30);
@@ -326,7 +455,10 @@ async fn kv_restart_keeps_data_and_ranges() {
             if meta.len() == ranges_now.len() && meta.iter().all(|m| ranges_now.contains(m)) {
                 break;
             }
-            assert!(Instant::now() < meta_deadline, "meta range out of date: {meta:?} vs {ranges_now:?}");
+            assert!(
+                Instant::now() < meta_deadline,
+                "meta range out of date: {meta:?} vs {ranges_now:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         ranges_before = store.range_descriptors();
@@ -335,7 +467,10 @@ async fn kv_restart_keeps_data_and_ranges() {
             if meta.len() == ranges_before.len() && meta.iter().all(|m| ranges_before.contains(m)) {
                 break;
             }
-            assert!(Instant::now() < meta_deadline, "meta range out of date: {meta:?} vs {ranges_before:?}");
+            assert!(
+                Instant::now() < meta_deadline,
+                "meta range out of date: {meta:?} vs {ranges_before:?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         store.shutdown().await;
@@ -344,7 +479,10 @@ async fn kv_restart_keeps_data_and_ranges() {
     let after = store.range_descriptors();
     assert!(after.len() >= ranges_before.len());
     let mut t = store.begin();
-    let rows = t.scan(&index_span(TenantId(2), 15, 1), usize::MAX).await.expect("scan");
+    let rows = t
+        .scan(&index_span(TenantId(2), 15, 1), usize::MAX)
+        .await
+        .expect("scan");
     assert_eq!(rows.len(), 400);
     let mut t = store.begin();
     t.put(&key(15, 1000), b"after restart").expect("put");
@@ -355,7 +493,10 @@ async fn kv_restart_keeps_data_and_ranges() {
 #[test]
 fn kv_invalid_settings_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let s = KvSettings { range_max_bytes: 10, ..KvSettings::for_tests() };
+    let s = KvSettings {
+        range_max_bytes: 10,
+        ..KvSettings::for_tests()
+    };
     let err = Store::open(dir.path(), s).expect_err("tiny range size");
     assert!(err.to_string().contains("kv.range.max_bytes"), "{err}");
     let _ = Span::all();

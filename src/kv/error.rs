@@ -44,9 +44,13 @@ impl From<RangeError> for KvError {
     fn from(e: RangeError) -> Self {
         match e {
             RangeError::Storage(s) => KvError::Storage(s),
-            RangeError::RefreshFailed { .. } | RangeError::TxnAborted(_) => KvError::Retryable(e.to_string()),
+            RangeError::RefreshFailed { .. } | RangeError::TxnAborted(_) => {
+                KvError::Retryable(e.to_string())
+            }
             RangeError::Unavailable { .. } => KvError::Unavailable(e.to_string()),
-            RangeError::BelowGcThreshold { ts, threshold } => KvError::BelowGcThreshold(ts, threshold),
+            RangeError::BelowGcThreshold { ts, threshold } => {
+                KvError::BelowGcThreshold(ts, threshold)
+            }
             other => KvError::Range(other),
         }
     }

@@ -107,15 +107,24 @@ fn start_arbiter_thread() -> Result<ActorThread> {
             let _ = sys.run();
         })
         .map_err(|e| KvError::Unavailable(format!("start range thread: {e}")))?;
-    let (arbiter, system) = rx.recv().map_err(|_| KvError::Unavailable("range thread exited at start".into()))?;
+    let (arbiter, system) = rx
+        .recv()
+        .map_err(|_| KvError::Unavailable("range thread exited at start".into()))?;
     Ok((arbiter, system, handle))
 }
 
 impl Store {
     /// Opens the store at `path` (bootstrapping it if new) and starts its ranges.
     pub fn open(path: impl AsRef<Path>, settings: KvSettings) -> Result<Store> {
-        settings.validate().map_err(|e| KvError::InvalidArgument(e.to_string()))?;
-        let engine = Engine::open(path, &EngineOptions { cache_bytes: settings.cache_bytes })?;
+        settings
+            .validate()
+            .map_err(|e| KvError::InvalidArgument(e.to_string()))?;
+        let engine = Engine::open(
+            path,
+            &EngineOptions {
+                cache_bytes: settings.cache_bytes,
+            },
+        )?;
         let clock = Arc::new(Clock::new(settings.max_offset));
         let node_id = match engine.get_local(LOCAL_NODE_ID)? {
             Some(raw) => NodeId(records::decode(&raw)?),
@@ -186,7 +195,13 @@ impl Store {
 
     /// Starts the replica of `desc` on this node (idempotent).
     fn start_replica(&self, desc: RangeDescriptor) -> Result<()> {
-        if self.inner.ranges.read().values().any(|r| r.range_id() == desc.range_id) {
+        if self
+            .inner
+            .ranges
+            .read()
+            .values()
+            .any(|r| r.range_id() == desc.range_id)
+        {
             return Ok(());
         }
         let floor = self.inner.clock.now();
@@ -195,7 +210,12 @@ impl Store {
             intents.insert(k, i.ts);
         }
         let shared = ReplicaShared::new(desc.clone(), floor, intents, 0);
-        let replica_id = desc.replicas.iter().find(|r| r.node_id == self.inner.node_id).map(|r| r.replica_id).unwrap_or(ReplicaId(1));
+        let replica_id = desc
+            .replicas
+            .iter()
+            .find(|r| r.node_id == self.inner.node_id)
+            .map(|r| r.replica_id)
+            .unwrap_or(ReplicaId(1));
         let cfg = RangeActorConfig {
             engine: self.inner.engine.clone(),
             shared: shared.clone(),
@@ -207,8 +227,17 @@ impl Store {
         };
         let actor = RangeActor::create(cfg, replica_id)?;
         let addr = RangeActor::start_in_arbiter(&self.inner.arbiter, move |_| actor);
-        let replica = Replica::new(shared, addr, self.inner.engine.clone(), self.inner.clock.clone(), self.inner.settings.clone());
-        self.inner.ranges.write().insert(desc.span.start.0.clone(), replica);
+        let replica = Replica::new(
+            shared,
+            addr,
+            self.inner.engine.clone(),
+            self.inner.clock.clone(),
+            self.inner.settings.clone(),
+        );
+        self.inner
+            .ranges
+            .write()
+            .insert(desc.span.start.0.clone(), replica);
         Ok(())
     }
 
@@ -238,7 +267,8 @@ impl Store {
                 }
             }
             let mut split_tick = tokio::time::interval(Duration::from_millis(100));
-            let gc_every = (store.inner.settings.gc_ttl / 10).clamp(Duration::from_secs(1), Duration::from_secs(600));
+            let gc_every = (store.inner.settings.gc_ttl / 10)
+                .clamp(Duration::from_secs(1), Duration::from_secs(600));
             let mut gc_tick = tokio::time::interval(gc_every);
             loop {
                 if store.inner.stopping.load(Ordering::Relaxed) {
@@ -269,7 +299,12 @@ impl Store {
 
     /// Every range descriptor, in key order.
     pub fn range_descriptors(&self) -> Vec<RangeDescriptor> {
-        self.inner.ranges.read().values().map(|r| r.shared.desc()).collect()
+        self.inner
+            .ranges
+            .read()
+            .values()
+            .map(|r| r.shared.desc())
+            .collect()
     }
 
     /// The descriptors recorded in the meta range (read at the current time).
@@ -278,21 +313,33 @@ impl Store {
         let end = META_END.to_vec();
         let mut txn = self.begin();
         let rows = txn.scan(&Span::new(prefix, end), usize::MAX).await?;
-        rows.iter().map(|(_, v)| records::decode(v).map_err(KvError::from)).collect()
+        rows.iter()
+            .map(|(_, v)| records::decode(v).map_err(KvError::from))
+            .collect()
     }
 
     /// The replica whose span contains `key`.
     pub fn replica_for(&self, key: &[u8]) -> Result<Replica> {
         let ranges = self.inner.ranges.read();
-        match ranges.range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(key))).next_back() {
+        match ranges
+            .range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(key)))
+            .next_back()
+        {
             Some((_, r)) => Ok(r.clone()),
-            None => Err(KvError::Unavailable(format!("no range for key {}", keys::pretty(key)))),
+            None => Err(KvError::Unavailable(format!(
+                "no range for key {}",
+                keys::pretty(key)
+            ))),
         }
     }
 
     /// Runs `f` against the replica for `key`, re-routing on `KeyMismatch` until it succeeds
     /// or the routing timeout passes.
-    pub(crate) async fn with_replica<T, F, Fut>(&self, key: &[u8], mut f: F) -> std::result::Result<T, RangeError>
+    pub(crate) async fn with_replica<T, F, Fut>(
+        &self,
+        key: &[u8],
+        mut f: F,
+    ) -> std::result::Result<T, RangeError>
     where
         F: FnMut(Replica) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, RangeError>>,
@@ -300,7 +347,10 @@ impl Store {
         let deadline = Instant::now() + ROUTING_TIMEOUT;
         let mut backoff = Duration::from_micros(200);
         loop {
-            let replica = self.replica_for(key).map_err(|e| RangeError::Unavailable { range: RangeId(0), reason: e.to_string() })?;
+            let replica = self.replica_for(key).map_err(|e| RangeError::Unavailable {
+                range: RangeId(0),
+                reason: e.to_string(),
+            })?;
             match f(replica).await {
                 Err(e) if e.is_key_mismatch() && Instant::now() < deadline => {
                     tokio::time::sleep(backoff).await;
@@ -318,14 +368,20 @@ impl Store {
 
     /// Starts a read-only transaction at a past timestamp (`AS OF SYSTEM TIME`).
     pub fn begin_as_of(&self, ts: Timestamp) -> Result<Txn> {
-        self.inner.clock.update(ts).map_err(|e| KvError::InvalidArgument(e.to_string()))?;
+        self.inner
+            .clock
+            .update(ts)
+            .map_err(|e| KvError::InvalidArgument(e.to_string()))?;
         Ok(Txn::new(self.clone(), ts, true))
     }
 
     /// Splits the range containing `key` at `key` (no-op if a range already starts there).
     pub async fn split_at(&self, key: &[u8]) -> Result<()> {
         if key < META_END {
-            return Err(KvError::InvalidArgument(format!("cannot split the meta range at {}", keys::pretty(key))));
+            return Err(KvError::InvalidArgument(format!(
+                "cannot split the meta range at {}",
+                keys::pretty(key)
+            )));
         }
         let replica = self.replica_for(key)?;
         let desc = replica.shared.desc();
@@ -344,7 +400,9 @@ impl Store {
         let deadline = Instant::now() + ROUTING_TIMEOUT;
         while !self.inner.ranges.read().contains_key(key) {
             if Instant::now() > deadline {
-                return Err(KvError::Unavailable(format!("range {right_id} did not start after split")));
+                return Err(KvError::Unavailable(format!(
+                    "range {right_id} did not start after split"
+                )));
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
@@ -360,7 +418,8 @@ impl Store {
             .values()
             .filter(|r| {
                 let s = r.shared.state.lock();
-                s.bytes > self.inner.settings.range_max_bytes && s.desc.span.start.as_bytes() >= META_END
+                s.bytes > self.inner.settings.range_max_bytes
+                    && s.desc.span.start.as_bytes() >= META_END
             })
             .cloned()
             .collect();
@@ -368,27 +427,37 @@ impl Store {
             let span = r.shared.desc().span;
             let engine = self.inner.engine.clone();
             let sp = span.clone();
-            let (size, key) = tokio::task::spawn_blocking(move || -> crate::storage::Result<(u64, Option<Vec<u8>>)> {
-                let size = mvcc::span_bytes(&engine, &sp)?;
-                Ok((size, mvcc::split_key(&engine, &sp)?))
-            })
+            let (size, key) = tokio::task::spawn_blocking(
+                move || -> crate::storage::Result<(u64, Option<Vec<u8>>)> {
+                    let size = mvcc::span_bytes(&engine, &sp)?;
+                    Ok((size, mvcc::split_key(&engine, &sp)?))
+                },
+            )
             .await
             .map_err(|e| KvError::Unavailable(e.to_string()))??;
             r.shared.state.lock().bytes = size;
-            if size > self.inner.settings.range_max_bytes {
-                if let Some(k) = key {
-                    if k.as_slice() > span.start.as_bytes() {
-                        tracing::debug!(range = %r.range_id(), size, "splitting at {}", keys::pretty(&k));
-                        self.split_at(&k).await?;
-                        let right = self.replica_for(&k)?;
-                        let (engine, lspan, rspan) = (self.inner.engine.clone(), r.shared.desc().span, right.shared.desc().span);
-                        let (ls, rs) = tokio::task::spawn_blocking(move || (mvcc::span_bytes(&engine, &lspan).unwrap_or(0), mvcc::span_bytes(&engine, &rspan).unwrap_or(0)))
-                            .await
-                            .map_err(|e| KvError::Unavailable(e.to_string()))?;
-                        r.shared.state.lock().bytes = ls;
-                        right.shared.state.lock().bytes = rs;
-                    }
-                }
+            if size > self.inner.settings.range_max_bytes
+                && let Some(k) = key
+                && k.as_slice() > span.start.as_bytes()
+            {
+                tracing::debug!(range = %r.range_id(), size, "splitting at {}", keys::pretty(&k));
+                self.split_at(&k).await?;
+                let right = self.replica_for(&k)?;
+                let (engine, lspan, rspan) = (
+                    self.inner.engine.clone(),
+                    r.shared.desc().span,
+                    right.shared.desc().span,
+                );
+                let (ls, rs) = tokio::task::spawn_blocking(move || {
+                    (
+                        mvcc::span_bytes(&engine, &lspan).unwrap_or(0),
+                        mvcc::span_bytes(&engine, &rspan).unwrap_or(0),
+                    )
+                })
+                .await
+                .map_err(|e| KvError::Unavailable(e.to_string()))?;
+                r.shared.state.lock().bytes = ls;
+                right.shared.state.lock().bytes = rs;
             }
         }
         Ok(())
@@ -398,7 +467,13 @@ impl Store {
     pub fn ranges_for(&self, span: &Span) -> Vec<(Replica, Span)> {
         let ranges = self.inner.ranges.read();
         let mut out = Vec::new();
-        let first = ranges.range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(span.start.as_bytes()))).next_back().map(|(k, _)| k.clone());
+        let first = ranges
+            .range::<[u8], _>((
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Included(span.start.as_bytes()),
+            ))
+            .next_back()
+            .map(|(k, _)| k.clone());
         let start = first.unwrap_or_default();
         for (_, r) in ranges.range(start..) {
             let d = r.shared.desc();
@@ -436,23 +511,33 @@ impl Store {
 
     /// Removes every version above `ts` in `span`, in batches of `batch` ops; calls `progress`
     /// with the fraction of ranges done. Safe to re-run after an interruption.
-    pub async fn revert_span(&self, span: &Span, ts: Timestamp, batch: usize, mut progress: impl FnMut(f64)) -> Result<()> {
+    pub async fn revert_span(
+        &self,
+        span: &Span,
+        ts: Timestamp,
+        batch: usize,
+        mut progress: impl FnMut(f64),
+    ) -> Result<()> {
         let parts = self.ranges_for(span);
         let total = parts.len().max(1);
         for (n, (_, part)) in parts.into_iter().enumerate() {
             let mut cursor = part.clone();
             loop {
                 let c = cursor.clone();
-                let resume = self.with_replica(c.start.as_bytes(), |r| {
-                    let c = c.clone();
-                    async move {
-                        let d = r.shared.desc().span;
-                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch { range: r.range_id(), span: d })?;
-                        let res = r.revert(&sub, ts, batch).await?;
-                        Ok(res.or_else(|| (sub.end < c.end).then(|| sub.end.0.clone())))
-                    }
-                })
-                .await?;
+                let resume = self
+                    .with_replica(c.start.as_bytes(), |r| {
+                        let c = c.clone();
+                        async move {
+                            let d = r.shared.desc().span;
+                            let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
+                                range: r.range_id(),
+                                span: d,
+                            })?;
+                            let res = r.revert(&sub, ts, batch).await?;
+                            Ok(res.or_else(|| (sub.end < c.end).then(|| sub.end.0.clone())))
+                        }
+                    })
+                    .await?;
                 match resume {
                     Some(k) => cursor.start = k.into(),
                     None => break,
@@ -464,7 +549,12 @@ impl Store {
     }
 
     /// The fingerprint of `span` at `ts` (XOR over ranges; see `storage::fingerprint`).
-    pub async fn fingerprint(&self, span: &Span, ts: Timestamp, since: Option<Timestamp>) -> Result<u64> {
+    pub async fn fingerprint(
+        &self,
+        span: &Span,
+        ts: Timestamp,
+        since: Option<Timestamp>,
+    ) -> Result<u64> {
         let mut acc = 0u64;
         let mut cursor = span.clone();
         while cursor.start < cursor.end {
@@ -474,7 +564,10 @@ impl Store {
                     let c = c.clone();
                     async move {
                         let d = r.shared.desc().span;
-                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch { range: r.range_id(), span: d })?;
+                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
+                            range: r.range_id(),
+                            span: d,
+                        })?;
                         let fp = loop {
                             match r.fingerprint(&sub, ts, since).await {
                                 Err(RangeError::WriteIntents { intents }) => {
@@ -494,12 +587,25 @@ impl Store {
     }
 
     /// All MVCC versions in `span` with `after < ts <= upto`, across ranges (an export).
-    pub async fn export(&self, span: &Span, after: Timestamp, upto: Timestamp, limits: Limits) -> Result<mvcc::ScanPage<Version>> {
-        let mut out = mvcc::ScanPage { rows: Vec::new(), resume: None, bytes: 0 };
+    pub async fn export(
+        &self,
+        span: &Span,
+        after: Timestamp,
+        upto: Timestamp,
+        limits: Limits,
+    ) -> Result<mvcc::ScanPage<Version>> {
+        let mut out = mvcc::ScanPage {
+            rows: Vec::new(),
+            resume: None,
+            bytes: 0,
+        };
         let mut cursor = span.clone();
         while cursor.start < cursor.end {
             let c = cursor.clone();
-            let rest = Limits { max_rows: limits.max_rows.saturating_sub(out.rows.len()), max_bytes: limits.max_bytes.saturating_sub(out.bytes) };
+            let rest = Limits {
+                max_rows: limits.max_rows.saturating_sub(out.rows.len()),
+                max_bytes: limits.max_bytes.saturating_sub(out.bytes),
+            };
             if rest.max_rows == 0 || rest.max_bytes == 0 {
                 out.resume = Some(cursor.start.0.clone());
                 break;
@@ -509,10 +615,15 @@ impl Store {
                     let c = c.clone();
                     async move {
                         let d = r.shared.desc().span;
-                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch { range: r.range_id(), span: d })?;
+                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
+                            range: r.range_id(),
+                            span: d,
+                        })?;
                         loop {
                             match r.scan_versions(&sub, after, upto, rest).await {
-                                Err(RangeError::WriteIntents { intents }) => self.handle_intents(intents, None).await?,
+                                Err(RangeError::WriteIntents { intents }) => {
+                                    self.handle_intents(intents, None).await?
+                                }
                                 other => return Ok((other?, sub.end)),
                             }
                         }
@@ -533,10 +644,18 @@ impl Store {
     /// Deals with intents met by a request of `txn`: resolves finished transactions' intents,
     /// aborts abandoned ones, and waits briefly for live ones. Returns when the caller should
     /// retry.
-    pub(crate) async fn handle_intents(&self, intents: Vec<(Vec<u8>, records::Intent)>, _txn: Option<TxnId>) -> std::result::Result<(), RangeError> {
+    pub(crate) async fn handle_intents(
+        &self,
+        intents: Vec<(Vec<u8>, records::Intent)>,
+        _txn: Option<TxnId>,
+    ) -> std::result::Result<(), RangeError> {
         let mut by_txn: BTreeMap<TxnId, (records::Intent, Vec<Vec<u8>>)> = BTreeMap::new();
         for (k, i) in intents {
-            by_txn.entry(i.txn_id).or_insert_with(|| (i.clone(), Vec::new())).1.push(k);
+            by_txn
+                .entry(i.txn_id)
+                .or_insert_with(|| (i.clone(), Vec::new()))
+                .1
+                .push(k);
         }
         for (txn_id, (intent, keys)) in by_txn {
             let anchor = intent.anchor.0.clone();
@@ -560,12 +679,27 @@ impl Store {
     }
 
     /// Resolves `txn`'s intents on `keys` across ranges.
-    pub(crate) async fn resolve_keys(&self, txn: TxnId, mut keys: Vec<Vec<u8>>, status: TxnStatus, ts: Timestamp) -> std::result::Result<(), RangeError> {
+    pub(crate) async fn resolve_keys(
+        &self,
+        txn: TxnId,
+        mut keys: Vec<Vec<u8>>,
+        status: TxnStatus,
+        ts: Timestamp,
+    ) -> std::result::Result<(), RangeError> {
         keys.sort();
         while !keys.is_empty() {
-            let r = self.replica_for(&keys[0]).map_err(|e| RangeError::Unavailable { range: RangeId(0), reason: e.to_string() })?;
+            let r = self
+                .replica_for(&keys[0])
+                .map_err(|e| RangeError::Unavailable {
+                    range: RangeId(0),
+                    reason: e.to_string(),
+                })?;
             let span = r.shared.desc().span;
-            let n = keys.iter().take_while(|k| span.contains_key(k)).count().max(1);
+            let n = keys
+                .iter()
+                .take_while(|k| span.contains_key(k))
+                .count()
+                .max(1);
             let chunk: Vec<Vec<u8>> = keys[..n].to_vec();
             match r.resolve_intents(txn, chunk, status, ts).await {
                 Ok(()) => {
@@ -617,7 +751,10 @@ impl Store {
             let mut st = r.shared.state.lock();
             st.gc_threshold = st.gc_threshold.max(t);
         }
-        self.inner.metrics.gc_versions.fetch_add(removed, Ordering::Relaxed);
+        self.inner
+            .metrics
+            .gc_versions
+            .fetch_add(removed, Ordering::Relaxed);
         Ok(removed)
     }
 
@@ -639,10 +776,23 @@ impl Store {
 
 /// Writes the raft state of the first ranges of a new store.
 fn bootstrap(engine: &Engine, node_id: NodeId) -> Result<Vec<RangeDescriptor>> {
-    let replicas = vec![ReplicaDescriptor { node_id, replica_id: ReplicaId(1) }];
+    let replicas = vec![ReplicaDescriptor {
+        node_id,
+        replica_id: ReplicaId(1),
+    }];
     let descs = vec![
-        RangeDescriptor { range_id: RangeId(1), span: Span::new(KEY_MIN, META_END), replicas: replicas.clone(), generation: 0 },
-        RangeDescriptor { range_id: RangeId(2), span: Span::new(META_END, KEY_MAX), replicas, generation: 0 },
+        RangeDescriptor {
+            range_id: RangeId(1),
+            span: Span::new(KEY_MIN, META_END),
+            replicas: replicas.clone(),
+            generation: 0,
+        },
+        RangeDescriptor {
+            range_id: RangeId(2),
+            span: Span::new(META_END, KEY_MAX),
+            replicas,
+            generation: 0,
+        },
     ];
     let mut batch = engine.batch();
     for d in &descs {

@@ -5,8 +5,8 @@
 //! they are as durable and replicated as any data. GC of a range never removes a version that a
 //! read at any protected timestamp over an overlapping span could see.
 
-use super::error::{KvError, Result};
 use super::Store;
+use super::error::{KvError, Result};
 use crate::clock::Timestamp;
 use crate::storage::keys::Span;
 use crate::storage::records::{decode, encode};
@@ -54,7 +54,9 @@ impl Store {
     pub async fn update_protected(&self, id: u128, ts: Timestamp) -> Result<()> {
         self.run_txn(100, |txn| {
             Box::pin(async move {
-                let raw = txn.get(&pts_key(id)).await?.ok_or_else(|| KvError::InvalidArgument(format!("no protected timestamp record {id:x}")))?;
+                let raw = txn.get(&pts_key(id)).await?.ok_or_else(|| {
+                    KvError::InvalidArgument(format!("no protected timestamp record {id:x}"))
+                })?;
                 let mut rec: ProtectedTimestamp = decode(&raw)?;
                 rec.ts = ts;
                 txn.put(&pts_key(id), &encode(&rec))
@@ -66,7 +68,8 @@ impl Store {
 
     /// Removes a protection record.
     pub async fn release_protected(&self, id: u128) -> Result<()> {
-        self.run_txn(100, |txn| Box::pin(async move { txn.delete(&pts_key(id)) })).await?;
+        self.run_txn(100, |txn| Box::pin(async move { txn.delete(&pts_key(id)) }))
+            .await?;
         Ok(())
     }
 
@@ -74,6 +77,8 @@ impl Store {
     pub async fn protected_timestamps(&self) -> Result<Vec<ProtectedTimestamp>> {
         let mut txn = self.begin();
         let rows = txn.scan(&pts_span(), usize::MAX).await?;
-        rows.iter().map(|(_, v)| decode(v).map_err(KvError::from)).collect()
+        rows.iter()
+            .map(|(_, v)| decode(v).map_err(KvError::from))
+            .collect()
     }
 }

@@ -44,7 +44,13 @@ impl Store {
         RangeFeed { rx }
     }
 
-    fn subscribe_span(&self, span: Span, start: Timestamp, initial_scan: bool, out: mpsc::Sender<RangefeedEvent>) {
+    fn subscribe_span(
+        &self,
+        span: Span,
+        start: Timestamp,
+        initial_scan: bool,
+        out: mpsc::Sender<RangefeedEvent>,
+    ) {
         let parts = self.ranges_for(&span);
         let covered = parts.first().is_some_and(|(_, p)| p.start == span.start)
             && parts.last().is_some_and(|(_, p)| p.end == span.end)
@@ -54,7 +60,12 @@ impl Store {
             let store = self.clone();
             actix::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(2)).await;
-                if !out.is_closed() && !store.inner.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                if !out.is_closed()
+                    && !store
+                        .inner
+                        .stopping
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                {
                     store.subscribe_span(span, start, initial_scan, out);
                 }
             });
@@ -65,10 +76,23 @@ impl Store {
             let out = out.clone();
             actix::spawn(async move {
                 let (tx, mut rx) = mpsc::channel(store.settings().rangefeed_buffer);
-                let sub = replica.addr.send(Subscribe { span: part.clone(), start, initial_scan, sender: tx }).await;
+                let sub = replica
+                    .addr
+                    .send(Subscribe {
+                        span: part.clone(),
+                        start,
+                        initial_scan,
+                        sender: tx,
+                    })
+                    .await;
                 if !matches!(sub, Ok(Ok(_))) {
                     // The range changed under us (split or stop): try again on the new layout.
-                    if out.is_closed() || store.inner.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                    if out.is_closed()
+                        || store
+                            .inner
+                            .stopping
+                            .load(std::sync::atomic::Ordering::Relaxed)
+                    {
                         return;
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
@@ -82,7 +106,11 @@ impl Store {
                         Some(RangefeedEvent::Checkpoint { span, ts }) => {
                             resolved = resolved.max(ts);
                             scanned = true;
-                            if out.send(RangefeedEvent::Checkpoint { span, ts }).await.is_err() {
+                            if out
+                                .send(RangefeedEvent::Checkpoint { span, ts })
+                                .await
+                                .is_err()
+                            {
                                 return;
                             }
                         }
@@ -94,7 +122,12 @@ impl Store {
                         }
                     }
                 }
-                if out.is_closed() || store.inner.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                if out.is_closed()
+                    || store
+                        .inner
+                        .stopping
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                {
                     return;
                 }
                 // Re-subscribe from the last checkpoint; an unfinished initial scan starts over.

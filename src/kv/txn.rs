@@ -17,8 +17,8 @@
 //! behind. Intent conflicts while committing are waited out briefly, then the committer aborts
 //! itself (no deadlocks).
 
-use super::error::{KvError, Result};
 use super::Store;
+use super::error::{KvError, Result};
 use crate::actors::range::error::RangeError;
 use crate::actors::range::replica::Mutation;
 use crate::clock::Timestamp;
@@ -56,13 +56,26 @@ pub struct Txn {
 
 impl std::fmt::Debug for Txn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Txn").field("id", &self.id).field("read_ts", &self.read_ts).field("writes", &self.writes.len()).finish()
+        f.debug_struct("Txn")
+            .field("id", &self.id)
+            .field("read_ts", &self.read_ts)
+            .field("writes", &self.writes.len())
+            .finish()
     }
 }
 
 impl Txn {
     pub(super) fn new(store: Store, ts: Timestamp, read_only: bool) -> Txn {
-        Txn { store, id: TxnId::random(), read_ts: ts, write_ts: ts, read_only, writes: BTreeMap::new(), read_spans: Vec::new(), state: State::Open }
+        Txn {
+            store,
+            id: TxnId::random(),
+            read_ts: ts,
+            write_ts: ts,
+            read_only,
+            writes: BTreeMap::new(),
+            read_spans: Vec::new(),
+            state: State::Open,
+        }
     }
 
     /// The transaction's id.
@@ -93,8 +106,13 @@ impl Txn {
         let deadline = Instant::now() + INTENT_WAIT;
         let store = self.store.clone();
         let v = loop {
-            match store.with_replica(key, |r| async move { r.get(key, ts, Some(id)).await }).await {
-                Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => store.handle_intents(intents, Some(id)).await?,
+            match store
+                .with_replica(key, |r| async move { r.get(key, ts, Some(id)).await })
+                .await
+            {
+                Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => {
+                    store.handle_intents(intents, Some(id)).await?
+                }
                 other => break other?,
             }
         };
@@ -105,7 +123,11 @@ impl Txn {
     /// Reads up to `limit` rows of `span` in key order.
     pub async fn scan(&mut self, span: &Span, limit: usize) -> Result<Vec<KeyValue>> {
         self.check_open()?;
-        let buffered: Vec<(Vec<u8>, Option<Vec<u8>>)> = self.writes.range(span.start.0.clone()..span.end.0.clone()).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let buffered: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
+            .writes
+            .range(span.start.0.clone()..span.end.0.clone())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let fetch = limit.saturating_add(buffered.len());
         let (ts, id) = (self.read_ts, self.id);
         let store = self.store.clone();
@@ -120,14 +142,29 @@ impl Txn {
                     let c = c.clone();
                     async move {
                         let d = r.shared.desc().span;
-                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch { range: r.range_id(), span: d })?;
-                        let page = r.scan(&sub, ts, Some(id), Limits { max_rows: want, max_bytes: usize::MAX }).await?;
+                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
+                            range: r.range_id(),
+                            span: d,
+                        })?;
+                        let page = r
+                            .scan(
+                                &sub,
+                                ts,
+                                Some(id),
+                                Limits {
+                                    max_rows: want,
+                                    max_bytes: usize::MAX,
+                                },
+                            )
+                            .await?;
                         Ok((page, sub.end))
                     }
                 })
                 .await;
             match res {
-                Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => store.handle_intents(intents, Some(id)).await?,
+                Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => {
+                    store.handle_intents(intents, Some(id)).await?
+                }
                 Err(e) => return Err(e.into()),
                 Ok((page, end)) => {
                     rows.extend(page.rows);
@@ -151,8 +188,17 @@ impl Txn {
             };
         }
         let out: Vec<KeyValue> = merged.into_iter().take(limit).collect();
-        let read_end = if out.len() == limit && limit > 0 { out.last().map(|(k, _)| Span::point(k).end).unwrap_or(span.end.clone()) } else { span.end.clone() };
-        self.read_spans.push(Span { start: span.start.clone(), end: read_end.min(span.end.clone()) });
+        let read_end = if out.len() == limit && limit > 0 {
+            out.last()
+                .map(|(k, _)| Span::point(k).end)
+                .unwrap_or(span.end.clone())
+        } else {
+            span.end.clone()
+        };
+        self.read_spans.push(Span {
+            start: span.start.clone(),
+            end: read_end.min(span.end.clone()),
+        });
         Ok(out)
     }
 
@@ -185,7 +231,10 @@ impl Txn {
     fn fail(&mut self, e: KvError) -> KvError {
         self.state = State::Aborted;
         if e.is_retryable() {
-            self.store.metrics().txn_restarts.fetch_add(1, Ordering::Relaxed);
+            self.store
+                .metrics()
+                .txn_restarts
+                .fetch_add(1, Ordering::Relaxed);
         }
         e
     }
@@ -202,7 +251,10 @@ impl Txn {
         match result {
             Ok(ts) => {
                 self.state = State::Committed;
-                self.store.metrics().txn_commits.fetch_add(1, Ordering::Relaxed);
+                self.store
+                    .metrics()
+                    .txn_commits
+                    .fetch_add(1, Ordering::Relaxed);
                 Ok(ts)
             }
             Err(e) => Err(self.fail(e)),
@@ -225,14 +277,19 @@ impl Txn {
                         let c = c.clone();
                         async move {
                             let d = r.shared.desc().span;
-                            let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch { range: r.range_id(), span: d })?;
+                            let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
+                                range: r.range_id(),
+                                span: d,
+                            })?;
                             r.refresh(std::slice::from_ref(&sub), from, ts, id).await?;
                             Ok(sub.end)
                         }
                     })
                     .await
                     .map_err(|e| match e {
-                        RangeError::RefreshFailed { .. } => KvError::Retryable(format!("{e} (read at {from}, needed {ts})")),
+                        RangeError::RefreshFailed { .. } => {
+                            KvError::Retryable(format!("{e} (read at {from}, needed {ts})"))
+                        }
                         other => other.into(),
                     })?;
                 cursor.start = end;
@@ -257,17 +314,29 @@ impl Txn {
         self.commit_two_phase(writes).await
     }
 
-    async fn commit_one_phase(&mut self, replica: crate::actors::range::replica::Replica, writes: Vec<Mutation>) -> Result<Timestamp> {
+    async fn commit_one_phase(
+        &mut self,
+        replica: crate::actors::range::replica::Replica,
+        writes: Vec<Mutation>,
+    ) -> Result<Timestamp> {
         let deadline = Instant::now() + INTENT_WAIT;
         loop {
             let can_bump = self.read_spans.is_empty();
-            match replica.commit_one_phase(self.id, self.write_ts, writes.clone(), can_bump).await {
+            match replica
+                .commit_one_phase(self.id, self.write_ts, writes.clone(), can_bump)
+                .await
+            {
                 Ok(ts) => {
-                    self.store.metrics().txn_commits_1pc.fetch_add(1, Ordering::Relaxed);
+                    self.store
+                        .metrics()
+                        .txn_commits_1pc
+                        .fetch_add(1, Ordering::Relaxed);
                     return Ok(ts);
                 }
                 Err(RangeError::NeedsRefresh { ts }) => self.refresh_to(ts).await?,
-                Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => self.store.handle_intents(intents, Some(self.id)).await?,
+                Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => {
+                    self.store.handle_intents(intents, Some(self.id)).await?
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -277,7 +346,12 @@ impl Txn {
         let store = self.store.clone();
         let anchor = writes[0].0.clone();
         let id = self.id;
-        let record = TxnRecord { txn_id: id, status: TxnStatus::Pending, ts: self.write_ts, heartbeat_wall: store.now().wall };
+        let record = TxnRecord {
+            txn_id: id,
+            status: TxnStatus::Pending,
+            ts: self.write_ts,
+            heartbeat_wall: store.now().wall,
+        };
         let mut remaining = writes.clone();
         let mut written: Vec<Vec<u8>> = Vec::new();
         let mut commit_ts = self.write_ts;
@@ -286,10 +360,17 @@ impl Txn {
         while !remaining.is_empty() {
             let r = store.replica_for(&remaining[0].0)?;
             let span = r.shared.desc().span;
-            let n = remaining.iter().take_while(|(k, _)| span.contains_key(k)).count().max(1);
+            let n = remaining
+                .iter()
+                .take_while(|(k, _)| span.contains_key(k))
+                .count()
+                .max(1);
             let chunk: Vec<Mutation> = remaining[..n].to_vec();
             let rec = first.then(|| record.clone());
-            match r.write_intents(id, self.write_ts, &anchor, chunk.clone(), rec).await {
+            match r
+                .write_intents(id, self.write_ts, &anchor, chunk.clone(), rec)
+                .await
+            {
                 Ok(ts) => {
                     commit_ts = commit_ts.max(ts);
                     written.extend(chunk.into_iter().map(|(k, _)| k));
@@ -297,13 +378,17 @@ impl Txn {
                     first = false;
                 }
                 Err(e) if e.is_key_mismatch() => tokio::time::sleep(Duration::from_millis(1)).await,
-                Err(RangeError::WriteIntents { intents }) if conflicts < COMMIT_CONFLICT_RETRIES => {
+                Err(RangeError::WriteIntents { intents })
+                    if conflicts < COMMIT_CONFLICT_RETRIES =>
+                {
                     conflicts += 1;
                     store.handle_intents(intents, Some(id)).await?;
                 }
                 Err(e) => {
                     let err = match e {
-                        RangeError::WriteIntents { .. } => KvError::Retryable("write intent conflict while committing".into()),
+                        RangeError::WriteIntents { .. } => {
+                            KvError::Retryable("write intent conflict while committing".into())
+                        }
                         other => other.into(),
                     };
                     self.abort_written(&anchor, written, !first).await;
@@ -311,11 +396,12 @@ impl Txn {
                 }
             }
         }
-        if commit_ts > self.read_ts && !self.read_spans.is_empty() {
-            if let Err(e) = self.refresh_to(commit_ts).await {
-                self.abort_written(&anchor, written, true).await;
-                return Err(e);
-            }
+        if commit_ts > self.read_ts
+            && !self.read_spans.is_empty()
+            && let Err(e) = self.refresh_to(commit_ts).await
+        {
+            self.abort_written(&anchor, written, true).await;
+            return Err(e);
         }
         let end = store.with_replica(&anchor, |r| {
             let anchor = anchor.clone();
@@ -328,7 +414,10 @@ impl Txn {
         // Committed. Resolve intents in the background; readers resolve them on demand anyway.
         let s = store.clone();
         tokio::spawn(async move {
-            match s.resolve_keys(id, written, TxnStatus::Committed, commit_ts).await {
+            match s
+                .resolve_keys(id, written, TxnStatus::Committed, commit_ts)
+                .await
+            {
                 Ok(()) => {
                     let del = s.with_replica(&anchor, |r| {
                         let anchor = anchor.clone();
@@ -338,7 +427,9 @@ impl Txn {
                         tracing::debug!(txn = %id, "failed to remove transaction record: {e}");
                     }
                 }
-                Err(e) => tracing::debug!(txn = %id, "failed to resolve intents (readers will): {e}"),
+                Err(e) => {
+                    tracing::debug!(txn = %id, "failed to resolve intents (readers will): {e}")
+                }
             }
         });
         Ok(commit_ts)
@@ -348,16 +439,28 @@ impl Txn {
         let store = &self.store;
         let id = self.id;
         if has_record {
-            let r = store.with_replica(anchor, |r| async move { r.end_txn(anchor, id, false, Timestamp::MIN).await }).await;
+            let r = store
+                .with_replica(anchor, |r| async move {
+                    r.end_txn(anchor, id, false, Timestamp::MIN).await
+                })
+                .await;
             if let Err(e) = r {
                 tracing::debug!(txn = %id, "failed to abort transaction record: {e}");
             }
         }
-        if let Err(e) = store.resolve_keys(id, written, TxnStatus::Aborted, Timestamp::MIN).await {
+        if let Err(e) = store
+            .resolve_keys(id, written, TxnStatus::Aborted, Timestamp::MIN)
+            .await
+        {
             tracing::debug!(txn = %id, "failed to clean up aborted intents: {e}");
         }
         if has_record {
-            let _ = store.with_replica(anchor, |r| async move { r.delete_txn_record(anchor, id).await }).await;
+            let _ = store
+                .with_replica(
+                    anchor,
+                    |r| async move { r.delete_txn_record(anchor, id).await },
+                )
+                .await;
         }
     }
 }
@@ -382,7 +485,8 @@ impl Store {
             };
             match res {
                 Err(e) if e.is_retryable() && attempt < max_attempts => {
-                    tokio::time::sleep(Duration::from_micros(100 * u64::from(attempt.min(20)))).await;
+                    tokio::time::sleep(Duration::from_micros(100 * u64::from(attempt.min(20))))
+                        .await;
                 }
                 other => return other,
             }

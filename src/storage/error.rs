@@ -25,7 +25,10 @@ pub enum StorageError {
 impl StorageError {
     /// Whether the store is unusable and the node must stop instead of retrying.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, StorageError::Fjall(fjall::Error::Poisoned) | StorageError::Fjall(fjall::Error::Io(_)))
+        matches!(
+            self,
+            StorageError::Fjall(fjall::Error::Poisoned) | StorageError::Fjall(fjall::Error::Io(_))
+        )
     }
 }
 

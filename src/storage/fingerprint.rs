@@ -15,7 +15,11 @@ use crate::storage::mvcc::{self, Limits};
 use xxhash_rust::xxh3::Xxh3;
 
 fn strip_tenant(key: &[u8]) -> &[u8] {
-    if decode_tenant(key).is_some() { &key[9..] } else { key }
+    if decode_tenant(key).is_some() {
+        &key[9..]
+    } else {
+        key
+    }
 }
 
 fn hash_kv(key: &[u8], ts: Option<Timestamp>, value: Option<&[u8]>) -> u64 {
@@ -37,11 +41,19 @@ fn hash_kv(key: &[u8], ts: Option<Timestamp>, value: Option<&[u8]>) -> u64 {
 }
 
 /// The fingerprint of `span` at `ts` (see the module docs).
-pub fn fingerprint(engine: &Engine, span: &Span, ts: Timestamp, all_revisions_since: Option<Timestamp>) -> Result<u64> {
+pub fn fingerprint(
+    engine: &Engine,
+    span: &Span,
+    ts: Timestamp,
+    all_revisions_since: Option<Timestamp>,
+) -> Result<u64> {
     let mut acc = 0u64;
     let mut cursor = span.clone();
     loop {
-        let page_limits = Limits { max_rows: 10_000, max_bytes: 16 << 20 };
+        let page_limits = Limits {
+            max_rows: 10_000,
+            max_bytes: 16 << 20,
+        };
         let resume = match all_revisions_since {
             None => {
                 let page = mvcc::scan(engine, &cursor, ts, page_limits)?;

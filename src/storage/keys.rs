@@ -93,7 +93,10 @@ pub struct Span {
 impl Span {
     /// A span from raw bytes.
     pub fn new(start: impl Into<Vec<u8>>, end: impl Into<Vec<u8>>) -> Span {
-        Span { start: Key(start.into()), end: Key(end.into()) }
+        Span {
+            start: Key(start.into()),
+            end: Key(end.into()),
+        }
     }
 
     /// The span of one key.
@@ -158,7 +161,11 @@ pub fn tenant_prefix(tenant: TenantId) -> Vec<u8> {
 
 /// The whole span of a tenant.
 pub fn tenant_span(tenant: TenantId) -> Span {
-    let end = if tenant.0 == u64::MAX { KEY_MAX.to_vec() } else { tenant_prefix(TenantId(tenant.0 + 1)) };
+    let end = if tenant.0 == u64::MAX {
+        KEY_MAX.to_vec()
+    } else {
+        tenant_prefix(TenantId(tenant.0 + 1))
+    };
     Span::new(tenant_prefix(tenant), end)
 }
 
@@ -200,9 +207,15 @@ pub fn index_span(tenant: TenantId, table: u32, index: u32) -> Span {
 
 /// `/Tenant/<t>/Table/<table>/<index>/<columns...>`: column values appended in memcomparable form,
 /// so byte order equals the order of the values.
-pub fn index_key<T: Serialize>(tenant: TenantId, table: u32, index: u32, columns: &T) -> Result<Vec<u8>, StorageError> {
+pub fn index_key<T: Serialize>(
+    tenant: TenantId,
+    table: u32,
+    index: u32,
+    columns: &T,
+) -> Result<Vec<u8>, StorageError> {
     let mut k = index_prefix(tenant, table, index);
-    let cols = memcomparable::to_vec(columns).map_err(|e| StorageError::Codec(format!("encode key columns: {e}")))?;
+    let cols = memcomparable::to_vec(columns)
+        .map_err(|e| StorageError::Codec(format!("encode key columns: {e}")))?;
     k.extend_from_slice(&cols);
     Ok(k)
 }
@@ -212,7 +225,8 @@ pub fn decode_index_key<'de, T: Deserialize<'de>>(key: &'de [u8]) -> Result<T, S
     if key.len() < 17 {
         return Err(StorageError::Codec("index key too short".into()));
     }
-    memcomparable::from_slice(&key[17..]).map_err(|e| StorageError::Codec(format!("decode key columns: {e}")))
+    memcomparable::from_slice(&key[17..])
+        .map_err(|e| StorageError::Codec(format!("decode key columns: {e}")))
 }
 
 /// The meta record key for a range whose span ends at `end_key`.
@@ -253,7 +267,10 @@ pub fn encode_mvcc_key(key: &[u8], ts: Timestamp) -> Vec<u8> {
 /// Decodes an mvcc partition key into the user key and timestamp.
 pub fn decode_mvcc_key(enc: &[u8]) -> Result<(Vec<u8>, Timestamp), StorageError> {
     if enc.len() < 2 + TS_LEN {
-        return Err(StorageError::Codec(format!("mvcc key too short ({} bytes)", enc.len())));
+        return Err(StorageError::Codec(format!(
+            "mvcc key too short ({} bytes)",
+            enc.len()
+        )));
     }
     let split = enc.len() - TS_LEN;
     let (head, ts_bytes) = enc.split_at(split);
@@ -314,7 +331,10 @@ pub fn pretty(key: &[u8]) -> String {
 }
 
 fn escape_bytes(b: &[u8]) -> String {
-    b.iter().flat_map(|c| std::ascii::escape_default(*c)).map(char::from).collect()
+    b.iter()
+        .flat_map(|c| std::ascii::escape_default(*c))
+        .map(char::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -325,7 +345,10 @@ mod tests {
     #[test]
     fn mvcc_key_roundtrip_with_zero_bytes() {
         let k = vec![0u8, 1, 0, 0xFF, 0];
-        let ts = Timestamp { wall: 42, logical: 7 };
+        let ts = Timestamp {
+            wall: 42,
+            logical: 7,
+        };
         let (dk, dts) = decode_mvcc_key(&encode_mvcc_key(&k, ts)).expect("decodes");
         assert_eq!(dk, k);
         assert_eq!(dts, ts);
@@ -345,7 +368,10 @@ mod tests {
         assert_eq!(&r[9..], &k[9..]);
         assert!(tenant_span(TenantId(5)).contains_key(&r));
         assert!(!tenant_span(TenantId(3)).contains_key(&r));
-        assert_eq!(pretty(&index_prefix(TenantId(3), 104, 1)), "/Tenant/3/Table/104/1");
+        assert_eq!(
+            pretty(&index_prefix(TenantId(3), 104, 1)),
+            "/Tenant/3/Table/104/1"
+        );
     }
 
     proptest! {

@@ -46,7 +46,9 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { cache_bytes: 128 << 20 }
+        EngineOptions {
+            cache_bytes: 128 << 20,
+        }
     }
 }
 
@@ -124,8 +126,12 @@ impl WriteOp {
     /// Approximate bytes this op adds to the store (for split sizing and metrics).
     pub fn size(&self) -> usize {
         match self {
-            WriteOp::PutVersion { key, value, .. } => key.len() + 14 + value.as_ref().map_or(1, |v| v.len() + 1),
-            WriteOp::PutIntent { key, intent } => key.len() * 2 + intent.value.as_ref().map_or(0, Vec::len) + 40,
+            WriteOp::PutVersion { key, value, .. } => {
+                key.len() + 14 + value.as_ref().map_or(1, |v| v.len() + 1)
+            }
+            WriteOp::PutIntent { key, intent } => {
+                key.len() * 2 + intent.value.as_ref().map_or(0, Vec::len) + 40
+            }
             WriteOp::PutTxnRecord { anchor, .. } => anchor.len() + 48,
             _ => 0,
         }
@@ -138,7 +144,9 @@ impl WriteOp {
             | WriteOp::DeleteVersion { key, .. }
             | WriteOp::PutIntent { key, .. }
             | WriteOp::DeleteIntent { key } => key,
-            WriteOp::PutTxnRecord { anchor, .. } | WriteOp::DeleteTxnRecord { anchor, .. } => anchor,
+            WriteOp::PutTxnRecord { anchor, .. } | WriteOp::DeleteTxnRecord { anchor, .. } => {
+                anchor
+            }
         }
     }
 }
@@ -178,14 +186,27 @@ impl Engine {
     pub fn open(path: impl AsRef<Path>, opts: &EngineOptions) -> Result<Engine> {
         let path = path.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)?;
-        let db = Database::builder(&path).cache_size(opts.cache_bytes).open()?;
+        let db = Database::builder(&path)
+            .cache_size(opts.cache_bytes)
+            .open()?;
         let mvcc = db.keyspace("mvcc", KeyspaceCreateOptions::default)?;
         let locks = db.keyspace("locks", KeyspaceCreateOptions::default)?;
         let txns = db.keyspace("txns", KeyspaceCreateOptions::default)?;
         let raft = db.keyspace("raft", KeyspaceCreateOptions::default)?;
         let local = db.keyspace("local", KeyspaceCreateOptions::default)?;
         let syncer = GroupSyncer::start(db.clone());
-        Ok(Engine { inner: Arc::new(EngineInner { path, db, mvcc, locks, txns, raft, local, syncer }) })
+        Ok(Engine {
+            inner: Arc::new(EngineInner {
+                path,
+                db,
+                mvcc,
+                locks,
+                txns,
+                raft,
+                local,
+                syncer,
+            }),
+        })
     }
 
     /// Where the store lives.
@@ -236,16 +257,26 @@ impl Engine {
     /// Adds one replicated op to a batch.
     pub fn add_op(&self, b: &mut OwnedWriteBatch, op: &WriteOp) {
         match op {
-            WriteOp::PutVersion { key, ts, value } => {
-                b.insert(&self.inner.mvcc, keys::encode_mvcc_key(key, *ts), encode_mvcc_value(value.as_deref()))
+            WriteOp::PutVersion { key, ts, value } => b.insert(
+                &self.inner.mvcc,
+                keys::encode_mvcc_key(key, *ts),
+                encode_mvcc_value(value.as_deref()),
+            ),
+            WriteOp::DeleteVersion { key, ts } => {
+                b.remove(&self.inner.mvcc, keys::encode_mvcc_key(key, *ts))
             }
-            WriteOp::DeleteVersion { key, ts } => b.remove(&self.inner.mvcc, keys::encode_mvcc_key(key, *ts)),
-            WriteOp::PutIntent { key, intent } => b.insert(&self.inner.locks, key.clone(), encode(intent)),
+            WriteOp::PutIntent { key, intent } => {
+                b.insert(&self.inner.locks, key.clone(), encode(intent))
+            }
             WriteOp::DeleteIntent { key } => b.remove(&self.inner.locks, key.clone()),
-            WriteOp::PutTxnRecord { anchor, record } => {
-                b.insert(&self.inner.txns, txn_record_key(anchor, record.txn_id), encode(record))
+            WriteOp::PutTxnRecord { anchor, record } => b.insert(
+                &self.inner.txns,
+                txn_record_key(anchor, record.txn_id),
+                encode(record),
+            ),
+            WriteOp::DeleteTxnRecord { anchor, txn_id } => {
+                b.remove(&self.inner.txns, txn_record_key(anchor, *txn_id))
             }
-            WriteOp::DeleteTxnRecord { anchor, txn_id } => b.remove(&self.inner.txns, txn_record_key(anchor, *txn_id)),
         }
     }
 

@@ -48,11 +48,17 @@ pub struct Limits {
 
 impl Limits {
     /// No limits.
-    pub const NONE: Limits = Limits { max_rows: usize::MAX, max_bytes: usize::MAX };
+    pub const NONE: Limits = Limits {
+        max_rows: usize::MAX,
+        max_bytes: usize::MAX,
+    };
 }
 
 fn mvcc_range(span: &Span) -> (Vec<u8>, Vec<u8>) {
-    (keys::mvcc_key_prefix(span.start.as_bytes()), keys::mvcc_key_prefix(span.end.as_bytes()))
+    (
+        keys::mvcc_key_prefix(span.start.as_bytes()),
+        keys::mvcc_key_prefix(span.end.as_bytes()),
+    )
 }
 
 /// The newest version of `key` with timestamp ≤ `ts` (tombstones included).
@@ -62,7 +68,11 @@ pub fn get_version(engine: &Engine, key: &[u8], ts: Timestamp) -> Result<Option<
     if let Some(item) = engine.mvcc().range(lo..=hi).next() {
         let (k, v) = item.into_inner()?;
         let (uk, vts) = keys::decode_mvcc_key(&k)?;
-        return Ok(Some(Version { key: uk, ts: vts, value: decode_mvcc_value(&v)?.map(<[u8]>::to_vec) }));
+        return Ok(Some(Version {
+            key: uk,
+            ts: vts,
+            value: decode_mvcc_value(&v)?.map(<[u8]>::to_vec),
+        }));
     }
     Ok(None)
 }
@@ -78,9 +88,18 @@ pub fn newest_version_ts(engine: &Engine, key: &[u8]) -> Result<Option<Timestamp
 }
 
 /// Visible key/values in `span` at `ts`, in key order, up to the limits.
-pub fn scan(engine: &Engine, span: &Span, ts: Timestamp, limits: Limits) -> Result<ScanPage<KeyValue>> {
+pub fn scan(
+    engine: &Engine,
+    span: &Span,
+    ts: Timestamp,
+    limits: Limits,
+) -> Result<ScanPage<KeyValue>> {
     let (lo, hi) = mvcc_range(span);
-    let mut page = ScanPage { rows: Vec::new(), resume: None, bytes: 0 };
+    let mut page = ScanPage {
+        rows: Vec::new(),
+        resume: None,
+        bytes: 0,
+    };
     let mut current: Option<Vec<u8>> = None;
     let mut decided = false;
     for item in engine.mvcc().range(lo..hi) {
@@ -107,9 +126,19 @@ pub fn scan(engine: &Engine, span: &Span, ts: Timestamp, limits: Limits) -> Resu
 }
 
 /// Every version in `span` with `after < ts <= upto`, in key order (newest first per key).
-pub fn scan_versions(engine: &Engine, span: &Span, after: Timestamp, upto: Timestamp, limits: Limits) -> Result<ScanPage<Version>> {
+pub fn scan_versions(
+    engine: &Engine,
+    span: &Span,
+    after: Timestamp,
+    upto: Timestamp,
+    limits: Limits,
+) -> Result<ScanPage<Version>> {
     let (lo, hi) = mvcc_range(span);
-    let mut page = ScanPage { rows: Vec::new(), resume: None, bytes: 0 };
+    let mut page = ScanPage {
+        rows: Vec::new(),
+        resume: None,
+        bytes: 0,
+    };
     let mut last_key: Option<Vec<u8>> = None;
     for item in engine.mvcc().range(lo..hi) {
         let (k, v) = item.into_inner()?;
@@ -118,25 +147,40 @@ pub fn scan_versions(engine: &Engine, span: &Span, after: Timestamp, upto: Times
             continue;
         }
         // Stop only between keys so a page never splits one key's versions.
-        if last_key.as_deref() != Some(&uk[..]) && (page.rows.len() >= limits.max_rows || page.bytes >= limits.max_bytes) {
+        if last_key.as_deref() != Some(&uk[..])
+            && (page.rows.len() >= limits.max_rows || page.bytes >= limits.max_bytes)
+        {
             page.resume = Some(uk);
             break;
         }
         let value = decode_mvcc_value(&v)?.map(<[u8]>::to_vec);
         page.bytes += uk.len() + 12 + value.as_ref().map_or(0, Vec::len);
         last_key = Some(uk.clone());
-        page.rows.push(Version { key: uk, ts: vts, value });
+        page.rows.push(Version {
+            key: uk,
+            ts: vts,
+            value,
+        });
     }
     Ok(page)
 }
 
 /// Every version in `span`, all timestamps (for GC and revert planning).
-pub fn scan_all_versions(engine: &Engine, span: &Span, limits: Limits) -> Result<ScanPage<Version>> {
+pub fn scan_all_versions(
+    engine: &Engine,
+    span: &Span,
+    limits: Limits,
+) -> Result<ScanPage<Version>> {
     scan_versions(engine, span, Timestamp::MIN, Timestamp::MAX, limits)
 }
 
 /// Whether any version in `span` has `after < ts <= upto` (the refresh check).
-pub fn has_versions_in(engine: &Engine, span: &Span, after: Timestamp, upto: Timestamp) -> Result<bool> {
+pub fn has_versions_in(
+    engine: &Engine,
+    span: &Span,
+    after: Timestamp,
+    upto: Timestamp,
+) -> Result<bool> {
     let (lo, hi) = mvcc_range(span);
     for item in engine.mvcc().range(lo..hi) {
         let k = item.key()?;
@@ -159,7 +203,10 @@ pub fn get_intent(engine: &Engine, key: &[u8]) -> Result<Option<Intent>> {
 /// Intents in `span`, in key order.
 pub fn scan_intents(engine: &Engine, span: &Span, max: usize) -> Result<Vec<(Vec<u8>, Intent)>> {
     let mut out = Vec::new();
-    for item in engine.locks().range(span.start.as_bytes()..span.end.as_bytes()) {
+    for item in engine
+        .locks()
+        .range(span.start.as_bytes()..span.end.as_bytes())
+    {
         if out.len() >= max {
             break;
         }
@@ -217,7 +264,13 @@ mod tests {
 
     pub(crate) fn new_test_engine() -> (tempfile::TempDir, Engine) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let e = Engine::open(dir.path(), &EngineOptions { cache_bytes: 8 << 20 }).expect("open");
+        let e = Engine::open(
+            dir.path(),
+            &EngineOptions {
+                cache_bytes: 8 << 20,
+            },
+        )
+        .expect("open");
         (dir, e)
     }
 
@@ -236,29 +289,82 @@ mod tests {
     #[test]
     fn mvcc_reads_see_newest_version_at_or_below() {
         let (_d, e) = new_test_engine();
-        write(&e, &[
-            WriteOp::PutVersion { key: b"a".to_vec(), ts: ts(10), value: Some(b"1".to_vec()) },
-            WriteOp::PutVersion { key: b"a".to_vec(), ts: ts(20), value: None },
-            WriteOp::PutVersion { key: b"a".to_vec(), ts: ts(30), value: Some(b"3".to_vec()) },
-            WriteOp::PutVersion { key: b"b".to_vec(), ts: ts(15), value: Some(b"b".to_vec()) },
-        ]);
+        write(
+            &e,
+            &[
+                WriteOp::PutVersion {
+                    key: b"a".to_vec(),
+                    ts: ts(10),
+                    value: Some(b"1".to_vec()),
+                },
+                WriteOp::PutVersion {
+                    key: b"a".to_vec(),
+                    ts: ts(20),
+                    value: None,
+                },
+                WriteOp::PutVersion {
+                    key: b"a".to_vec(),
+                    ts: ts(30),
+                    value: Some(b"3".to_vec()),
+                },
+                WriteOp::PutVersion {
+                    key: b"b".to_vec(),
+                    ts: ts(15),
+                    value: Some(b"b".to_vec()),
+                },
+            ],
+        );
         assert_eq!(get(&e, b"a", ts(5)).expect("read"), None);
         assert_eq!(get(&e, b"a", ts(10)).expect("read"), Some(b"1".to_vec()));
         assert_eq!(get(&e, b"a", ts(25)).expect("read"), None);
         assert_eq!(get(&e, b"a", ts(31)).expect("read"), Some(b"3".to_vec()));
-        let page = scan(&e, &Span::new(b"a".to_vec(), b"c".to_vec()), ts(25), Limits::NONE).expect("scan");
+        let page = scan(
+            &e,
+            &Span::new(b"a".to_vec(), b"c".to_vec()),
+            ts(25),
+            Limits::NONE,
+        )
+        .expect("scan");
         assert_eq!(page.rows, vec![(b"b".to_vec(), b"b".to_vec())]);
-        let w = scan_versions(&e, &Span::new(b"a".to_vec(), b"c".to_vec()), ts(10), ts(20), Limits::NONE).expect("scan");
-        assert_eq!(w.rows.iter().map(|v| (v.key.clone(), v.ts)).collect::<Vec<_>>(), vec![(b"a".to_vec(), ts(20)), (b"b".to_vec(), ts(15))]);
+        let w = scan_versions(
+            &e,
+            &Span::new(b"a".to_vec(), b"c".to_vec()),
+            ts(10),
+            ts(20),
+            Limits::NONE,
+        )
+        .expect("scan");
+        assert_eq!(
+            w.rows
+                .iter()
+                .map(|v| (v.key.clone(), v.ts))
+                .collect::<Vec<_>>(),
+            vec![(b"a".to_vec(), ts(20)), (b"b".to_vec(), ts(15))]
+        );
     }
 
     #[test]
     fn scan_resumes_at_limit() {
         let (_d, e) = new_test_engine();
-        let ops: Vec<_> = (0..10u8).map(|i| WriteOp::PutVersion { key: vec![b'k', i], ts: ts(1), value: Some(vec![i]) }).collect();
+        let ops: Vec<_> = (0..10u8)
+            .map(|i| WriteOp::PutVersion {
+                key: vec![b'k', i],
+                ts: ts(1),
+                value: Some(vec![i]),
+            })
+            .collect();
         write(&e, &ops);
         let span = Span::new(b"k".to_vec(), b"l".to_vec());
-        let p = scan(&e, &span, ts(2), Limits { max_rows: 4, max_bytes: usize::MAX }).expect("scan");
+        let p = scan(
+            &e,
+            &span,
+            ts(2),
+            Limits {
+                max_rows: 4,
+                max_bytes: usize::MAX,
+            },
+        )
+        .expect("scan");
         assert_eq!(p.rows.len(), 4);
         assert_eq!(p.resume, Some(vec![b'k', 4]));
     }

@@ -8,10 +8,13 @@
 //! commit makes durable. A new single-voter group starts at index/term 5 (like TiKV), so no
 //! snapshot is needed to initialise it.
 
+// rust-protobuf messages are built field by field, as raft-rs's own examples do.
+#![allow(clippy::field_reassign_with_default)]
+
 use crate::ids::RangeId;
+use crate::storage::Engine;
 use crate::storage::error::{Result, StorageError};
 use crate::storage::records::{ApplyState, RangeDescriptor, decode, encode};
-use crate::storage::Engine;
 use fjall::OwnedWriteBatch;
 use protobuf::Message as _;
 use raft::prelude::{ConfState, Entry, HardState, Snapshot};
@@ -54,32 +57,57 @@ pub struct FjallRaftStorage {
 
 impl std::fmt::Debug for FjallRaftStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FjallRaftStorage").field("range", &self.range_id).field("last_index", &self.last_index).field("apply", &self.apply).finish()
+        f.debug_struct("FjallRaftStorage")
+            .field("range", &self.range_id)
+            .field("last_index", &self.last_index)
+            .field("apply", &self.apply)
+            .finish()
     }
 }
 
 /// Writes the initial raft state of a new replica with the given voters into `batch`.
-pub fn write_initial_state(engine: &Engine, batch: &mut OwnedWriteBatch, desc: &RangeDescriptor, apply: ApplyState) {
+pub fn write_initial_state(
+    engine: &Engine,
+    batch: &mut OwnedWriteBatch,
+    desc: &RangeDescriptor,
+    apply: ApplyState,
+) {
     let mut hs = HardState::default();
     hs.term = apply.truncated_term.max(RAFT_INIT_TERM);
     hs.commit = apply.applied_index;
     let mut cs = ConfState::default();
     cs.voters = desc.replicas.iter().map(|r| r.replica_id.0).collect();
     let r = desc.range_id;
-    batch.insert(engine.raft(), state_key(r, TAG_HARD_STATE), hs.write_to_bytes().expect("encoding a hard state"));
-    batch.insert(engine.raft(), state_key(r, TAG_CONF_STATE), cs.write_to_bytes().expect("encoding a conf state"));
+    batch.insert(
+        engine.raft(),
+        state_key(r, TAG_HARD_STATE),
+        hs.write_to_bytes().expect("encoding a hard state"),
+    );
+    batch.insert(
+        engine.raft(),
+        state_key(r, TAG_CONF_STATE),
+        cs.write_to_bytes().expect("encoding a conf state"),
+    );
     batch.insert(engine.raft(), state_key(r, TAG_APPLY_STATE), encode(&apply));
     batch.insert(engine.raft(), state_key(r, TAG_DESCRIPTOR), encode(desc));
 }
 
 /// The initial apply state of a bootstrapped group.
 pub fn initial_apply_state() -> ApplyState {
-    ApplyState { applied_index: RAFT_INIT_INDEX, truncated_index: RAFT_INIT_INDEX, truncated_term: RAFT_INIT_TERM }
+    ApplyState {
+        applied_index: RAFT_INIT_INDEX,
+        truncated_index: RAFT_INIT_INDEX,
+        truncated_term: RAFT_INIT_TERM,
+    }
 }
 
 /// Writes a range descriptor into `batch`.
 pub fn write_descriptor(engine: &Engine, batch: &mut OwnedWriteBatch, desc: &RangeDescriptor) {
-    batch.insert(engine.raft(), state_key(desc.range_id, TAG_DESCRIPTOR), encode(desc));
+    batch.insert(
+        engine.raft(),
+        state_key(desc.range_id, TAG_DESCRIPTOR),
+        encode(desc),
+    );
 }
 
 /// Every range descriptor stored on this node.
@@ -98,13 +126,30 @@ impl FjallRaftStorage {
     /// Loads the raft state of `range_id`.
     pub fn load(engine: &Engine, range_id: RangeId) -> Result<FjallRaftStorage> {
         let raft = engine.raft();
-        let hs_raw = raft.get(state_key(range_id, TAG_HARD_STATE))?.ok_or(StorageError::MissingRangeState(range_id, "hard state"))?;
-        let cs_raw = raft.get(state_key(range_id, TAG_CONF_STATE))?.ok_or(StorageError::MissingRangeState(range_id, "conf state"))?;
-        let ap_raw = raft.get(state_key(range_id, TAG_APPLY_STATE))?.ok_or(StorageError::MissingRangeState(range_id, "apply state"))?;
-        let hard_state = HardState::parse_from_bytes(&hs_raw)?;
+        let hs_raw = raft
+            .get(state_key(range_id, TAG_HARD_STATE))?
+            .ok_or(StorageError::MissingRangeState(range_id, "hard state"))?;
+        let cs_raw = raft
+            .get(state_key(range_id, TAG_CONF_STATE))?
+            .ok_or(StorageError::MissingRangeState(range_id, "conf state"))?;
+        let ap_raw = raft
+            .get(state_key(range_id, TAG_APPLY_STATE))?
+            .ok_or(StorageError::MissingRangeState(range_id, "apply state"))?;
+        let mut hard_state = HardState::parse_from_bytes(&hs_raw)?;
         let conf_state = ConfState::parse_from_bytes(&cs_raw)?;
         let apply: ApplyState = decode(&ap_raw)?;
-        let mut s = FjallRaftStorage { engine: engine.clone(), range_id, hard_state, conf_state, apply, last_index: apply.truncated_index, last_term: apply.truncated_term };
+        // Applied entries were committed; a commit index persisted in an older hard state is
+        // raised to match (stores written before the append-then-apply order needed this).
+        hard_state.commit = hard_state.commit.max(apply.applied_index);
+        let mut s = FjallRaftStorage {
+            engine: engine.clone(),
+            range_id,
+            hard_state,
+            conf_state,
+            apply,
+            last_index: apply.truncated_index,
+            last_term: apply.truncated_term,
+        };
         let lo = entry_key(range_id, 0);
         let hi = entry_key(range_id, u64::MAX);
         if let Some(item) = raft.range(lo..=hi).next_back() {
@@ -125,27 +170,46 @@ impl FjallRaftStorage {
 
     /// The range's descriptor as stored with its raft state.
     pub fn descriptor(&self) -> Result<RangeDescriptor> {
-        let raw = self.engine.raft().get(state_key(self.range_id, TAG_DESCRIPTOR))?.ok_or(StorageError::MissingRangeState(self.range_id, "descriptor"))?;
+        let raw = self
+            .engine
+            .raft()
+            .get(state_key(self.range_id, TAG_DESCRIPTOR))?
+            .ok_or(StorageError::MissingRangeState(self.range_id, "descriptor"))?;
         decode(&raw)
     }
 
     /// Appends entries (replacing any conflicting suffix) into `batch`.
     pub fn append(&mut self, batch: &mut OwnedWriteBatch, entries: &[Entry]) {
-        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { return };
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return;
+        };
         for e in entries {
-            batch.insert(self.engine.raft(), entry_key(self.range_id, e.index), e.write_to_bytes().expect("encoding a raft entry"));
+            batch.insert(
+                self.engine.raft(),
+                entry_key(self.range_id, e.index),
+                e.write_to_bytes().expect("encoding a raft entry"),
+            );
         }
         for stale in last.index + 1..=self.last_index {
             batch.remove(self.engine.raft(), entry_key(self.range_id, stale));
         }
-        debug_assert!(first.index <= self.last_index + 1, "log gap: appending {} after {}", first.index, self.last_index);
+        debug_assert!(
+            first.index <= self.last_index + 1,
+            "log gap: appending {} after {}",
+            first.index,
+            self.last_index
+        );
         self.last_index = last.index;
         self.last_term = last.term;
     }
 
     /// Records a new hard state into `batch`.
     pub fn set_hard_state(&mut self, batch: &mut OwnedWriteBatch, hs: &HardState) {
-        batch.insert(self.engine.raft(), state_key(self.range_id, TAG_HARD_STATE), hs.write_to_bytes().expect("encoding a hard state"));
+        batch.insert(
+            self.engine.raft(),
+            state_key(self.range_id, TAG_HARD_STATE),
+            hs.write_to_bytes().expect("encoding a hard state"),
+        );
         self.hard_state = hs.clone();
     }
 
@@ -158,7 +222,11 @@ impl FjallRaftStorage {
 
     /// Records a new apply state into `batch` (committed together with the applied data).
     pub fn set_apply_state(&mut self, batch: &mut OwnedWriteBatch, apply: ApplyState) {
-        batch.insert(self.engine.raft(), state_key(self.range_id, TAG_APPLY_STATE), encode(&apply));
+        batch.insert(
+            self.engine.raft(),
+            state_key(self.range_id, TAG_APPLY_STATE),
+            encode(&apply),
+        );
         self.apply = apply;
     }
 
@@ -167,7 +235,8 @@ impl FjallRaftStorage {
         if index <= self.apply.truncated_index || index > self.apply.applied_index {
             return Ok(());
         }
-        let term = raft::Storage::term(self, index).map_err(|e| StorageError::Codec(format!("compact: {e}")))?;
+        let term = raft::Storage::term(self, index)
+            .map_err(|e| StorageError::Codec(format!("compact: {e}")))?;
         for i in self.apply.truncated_index + 1..=index {
             batch.remove(self.engine.raft(), entry_key(self.range_id, i));
         }
@@ -196,16 +265,26 @@ impl FjallRaftStorage {
             .get(entry_key(self.range_id, index))
             .map_err(|e| raft::Error::Store(raft::StorageError::Other(Box::new(e))))?
             .ok_or(raft::Error::Store(raft::StorageError::Unavailable))?;
-        Entry::parse_from_bytes(&raw).map_err(|e| raft::Error::Store(raft::StorageError::Other(Box::new(e))))
+        Entry::parse_from_bytes(&raw)
+            .map_err(|e| raft::Error::Store(raft::StorageError::Other(Box::new(e))))
     }
 }
 
 impl raft::Storage for FjallRaftStorage {
     fn initial_state(&self) -> raft::Result<RaftState> {
-        Ok(RaftState::new(self.hard_state.clone(), self.conf_state.clone()))
+        Ok(RaftState::new(
+            self.hard_state.clone(),
+            self.conf_state.clone(),
+        ))
     }
 
-    fn entries(&self, low: u64, high: u64, max_size: impl Into<Option<u64>>, _ctx: GetEntriesContext) -> raft::Result<Vec<Entry>> {
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        _ctx: GetEntriesContext,
+    ) -> raft::Result<Vec<Entry>> {
         if low <= self.apply.truncated_index {
             return Err(raft::Error::Store(raft::StorageError::Compacted));
         }
@@ -218,8 +297,11 @@ impl raft::Storage for FjallRaftStorage {
         let lo = entry_key(self.range_id, low);
         let hi = entry_key(self.range_id, high);
         for item in self.engine.raft().range(lo..hi) {
-            let (_, v) = item.into_inner().map_err(|e| raft::Error::Store(raft::StorageError::Other(Box::new(e))))?;
-            let e = Entry::parse_from_bytes(&v).map_err(|e| raft::Error::Store(raft::StorageError::Other(Box::new(e))))?;
+            let (_, v) = item
+                .into_inner()
+                .map_err(|e| raft::Error::Store(raft::StorageError::Other(Box::new(e))))?;
+            let e = Entry::parse_from_bytes(&v)
+                .map_err(|e| raft::Error::Store(raft::StorageError::Other(Box::new(e))))?;
             size += v.len() as u64;
             if !out.is_empty() && max.is_some_and(|m| size > m) {
                 break;
@@ -259,7 +341,9 @@ impl raft::Storage for FjallRaftStorage {
     fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
         // Single-node groups never need to send snapshots; multi-node snapshots stream the range's
         // span through the transport instead of through this call.
-        Err(raft::Error::Store(raft::StorageError::SnapshotTemporarilyUnavailable))
+        Err(raft::Error::Store(
+            raft::StorageError::SnapshotTemporarilyUnavailable,
+        ))
     }
 }
 
@@ -267,9 +351,9 @@ impl raft::Storage for FjallRaftStorage {
 mod tests {
     use super::*;
     use crate::ids::{NodeId, ReplicaId};
+    use crate::storage::EngineOptions;
     use crate::storage::keys::Span;
     use crate::storage::records::ReplicaDescriptor;
-    use crate::storage::EngineOptions;
     use raft::Storage;
 
     #[test]
@@ -278,7 +362,10 @@ mod tests {
         let desc = RangeDescriptor {
             range_id: RangeId(7),
             span: Span::all(),
-            replicas: vec![ReplicaDescriptor { node_id: NodeId(1), replica_id: ReplicaId(1) }],
+            replicas: vec![ReplicaDescriptor {
+                node_id: NodeId(1),
+                replica_id: ReplicaId(1),
+            }],
             generation: 0,
         };
         {
@@ -288,7 +375,15 @@ mod tests {
             b.commit().expect("commit");
             let mut s = FjallRaftStorage::load(&e, RangeId(7)).expect("load");
             let mut b = e.batch();
-            let ents: Vec<Entry> = (6..=9).map(|i| { let mut en = Entry::default(); en.index = i; en.term = 6; en.data = vec![i as u8].into(); en }).collect();
+            let ents: Vec<Entry> = (6..=9)
+                .map(|i| {
+                    let mut en = Entry::default();
+                    en.index = i;
+                    en.term = 6;
+                    en.data = vec![i as u8].into();
+                    en
+                })
+                .collect();
             s.append(&mut b, &ents);
             let mut hs = HardState::default();
             hs.term = 6;
@@ -305,8 +400,13 @@ mod tests {
         assert_eq!(s.term(8).expect("term"), 6);
         assert_eq!(s.initial_state().expect("state").hard_state.commit, 9);
         assert_eq!(s.initial_state().expect("state").conf_state.voters, vec![1]);
-        let ents = s.entries(6, 10, None, GetEntriesContext::empty(false)).expect("entries");
-        assert_eq!(ents.iter().map(|e| e.index).collect::<Vec<_>>(), vec![6, 7, 8, 9]);
+        let ents = s
+            .entries(6, 10, None, GetEntriesContext::empty(false))
+            .expect("entries");
+        assert_eq!(
+            ents.iter().map(|e| e.index).collect::<Vec<_>>(),
+            vec![6, 7, 8, 9]
+        );
         assert_eq!(s.descriptor().expect("desc"), desc);
         assert_eq!(load_descriptors(&e).expect("descs"), vec![desc]);
     }

@@ -9,7 +9,10 @@
 use crate::storage::error::{Result, StorageError};
 use fjall::{Database, PersistMode};
 use std::sync::mpsc;
-use std::sync::{Arc, atomic::{AtomicU64, Ordering}};
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 use tokio::sync::oneshot;
 
 type Waiter = oneshot::Sender<std::result::Result<(), String>>;
@@ -55,7 +58,11 @@ impl GroupSyncer {
                 }
             })
             .expect("spawning the fsync thread at startup");
-        GroupSyncer { tx, db: handle, stats }
+        GroupSyncer {
+            tx,
+            db: handle,
+            stats,
+        }
     }
 
     /// Waits until everything written before this call is on disk.

@@ -47,7 +47,14 @@ mod tests {
 
     #[test]
     fn raft_command_roundtrip() {
-        let c = RaftCommand { ops: vec![WriteOp::PutVersion { key: b"k".to_vec(), ts: Timestamp::from_wall(3), value: None }], split: None };
+        let c = RaftCommand {
+            ops: vec![WriteOp::PutVersion {
+                key: b"k".to_vec(),
+                ts: Timestamp::from_wall(3),
+                value: None,
+            }],
+            split: None,
+        };
         assert_eq!(RaftCommand::decode(&c.encode()).expect("decodes"), c);
         assert!(RaftCommand::decode(&[0xFF, 0xFF, 0xFF]).is_err());
     }

@@ -32,12 +32,16 @@ pub struct LatchSet {
 impl LatchSet {
     /// Whether a write over `spans` must wait.
     pub fn write_conflicts(&self, spans: &[Span]) -> bool {
-        self.held.values().any(|l| l.spans.iter().any(|a| spans.iter().any(|b| a.overlaps(b))))
+        self.held
+            .values()
+            .any(|l| l.spans.iter().any(|a| spans.iter().any(|b| a.overlaps(b))))
     }
 
     /// Whether a read of `span` at `ts` must wait.
     pub fn read_conflicts(&self, span: &Span, ts: Timestamp) -> bool {
-        self.held.values().any(|l| l.ts <= ts && l.spans.iter().any(|a| a.overlaps(span)))
+        self.held
+            .values()
+            .any(|l| l.ts <= ts && l.spans.iter().any(|a| a.overlaps(span)))
     }
 
     /// Takes a latch (the caller checked for conflicts).
@@ -102,7 +106,12 @@ impl std::fmt::Debug for LatchGuard {
 /// Waits (without holding the mutex) until `ready` is true under `mutex`, then runs `take` under
 /// the same lock. The notification is registered before the lock is dropped, so no release is
 /// missed.
-pub async fn wait_then<S, R>(mutex: &Mutex<S>, notify: &Notify, mut ready: impl FnMut(&S) -> bool, take: impl FnOnce(&mut S) -> R) -> R {
+pub async fn wait_then<S, R>(
+    mutex: &Mutex<S>,
+    notify: &Notify,
+    mut ready: impl FnMut(&S) -> bool,
+    take: impl FnOnce(&mut S) -> R,
+) -> R {
     loop {
         let notified = notify.notified();
         tokio::pin!(notified);

@@ -9,9 +9,10 @@
 //!
 //! 1. send `messages` (may go before persisting);
 //! 2. apply a snapshot if there is one (never on a single node);
-//! 3. apply `committed_entries`: one atomic fjall batch with the commands' writes and the new
+//! 3. append `entries` and the `HardState` to the log (one batch, buffered; written before the
+//!    apply batch so the stored commit index is never below the applied index);
+//! 4. apply `committed_entries`: one atomic fjall batch with the commands' writes and the new
 //!    apply state, then publish rangefeed events and answer proposers;
-//! 4. append `entries` and the `HardState` to the log (one batch, buffered);
 //! 5. `advance_append_async`, then ask the group syncer for an fsync; when it is done, send the
 //!    `persisted_messages` and call `on_persist_ready` (a `Persisted` message to ourselves).
 //!
@@ -193,9 +194,16 @@ impl RangeActor {
             pre_vote: true,
             ..Default::default()
         };
-        raft_cfg.validate().map_err(|e| RangeError::Unavailable { range: range_id, reason: format!("raft config: {e}") })?;
+        raft_cfg.validate().map_err(|e| RangeError::Unavailable {
+            range: range_id,
+            reason: format!("raft config: {e}"),
+        })?;
         let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let raw = RawNode::new(&raft_cfg, storage, &logger).map_err(|e| RangeError::Unavailable { range: range_id, reason: format!("raft: {e}") })?;
+        let raw =
+            RawNode::new(&raft_cfg, storage, &logger).map_err(|e| RangeError::Unavailable {
+                range: range_id,
+                reason: format!("raft: {e}"),
+            })?;
         Ok(RangeActor {
             range_id,
             replica_id,
@@ -242,16 +250,14 @@ impl RangeActor {
         }
         // 2. Snapshots are never produced for single-voter groups.
         if !rd.snapshot().is_empty() {
-            self.fatal(ctx, "apply a raft snapshot", "snapshots are not supported on this node");
+            self.fatal(
+                ctx,
+                "apply a raft snapshot",
+                "snapshots are not supported on this node",
+            );
             return;
         }
-        // 3. Committed entries.
-        let committed = rd.take_committed_entries();
-        if let Err(e) = self.apply_entries(committed) {
-            self.fatal(ctx, "apply committed raft entries", e);
-            return;
-        }
-        // 4. Append entries and hard state.
+        // 3. Append entries and hard state.
         let needs_sync = !rd.entries().is_empty() || rd.hs().is_some() || rd.must_sync();
         if needs_sync {
             let mut batch = self.engine.batch();
@@ -263,7 +269,16 @@ impl RangeActor {
                 self.fatal(ctx, "append to the raft log", e);
                 return;
             }
-            self.metrics.appends.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.metrics
+                .appends
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        // 4. Committed entries, after the hard state that commits them is written (so a crash
+        // never leaves an applied index above the stored commit index).
+        let committed = rd.take_committed_entries();
+        if let Err(e) = self.apply_entries(committed) {
+            self.fatal(ctx, "apply committed raft entries", e);
+            return;
         }
         let persisted = rd.take_persisted_messages();
         let number = rd.number();
@@ -274,7 +289,11 @@ impl RangeActor {
             let addr = ctx.address();
             actix::spawn(async move {
                 let result = syncer.sync().await.map_err(|e| e.to_string());
-                addr.do_send(Persisted { number, messages: persisted, result });
+                addr.do_send(Persisted {
+                    number,
+                    messages: persisted,
+                    result,
+                });
             });
         } else {
             if !persisted.is_empty() {
@@ -286,7 +305,9 @@ impl RangeActor {
     }
 
     fn apply_entries(&mut self, entries: Vec<Entry>) -> Result<(), RangeError> {
-        let Some(last) = entries.last() else { return Ok(()) };
+        let Some(last) = entries.last() else {
+            return Ok(());
+        };
         let last_index = last.index;
         let mut batch = self.engine.batch();
         let mut applied_cmds: Vec<(Option<u64>, RaftCommand)> = Vec::with_capacity(entries.len());
@@ -295,13 +316,19 @@ impl RangeActor {
                 continue;
             }
             let cmd = RaftCommand::decode(&e.data)?;
-            let id = (e.context.len() == 8).then(|| u64::from_be_bytes(e.context[..8].try_into().expect("length checked")));
+            let id = (e.context.len() == 8)
+                .then(|| u64::from_be_bytes(e.context[..8].try_into().expect("length checked")));
             for op in &cmd.ops {
                 self.engine.add_op(&mut batch, op);
             }
             if let Some(split) = &cmd.split {
                 raft_log::write_descriptor(&self.engine, &mut batch, &split.left);
-                raft_log::write_initial_state(&self.engine, &mut batch, &split.right, raft_log::initial_apply_state());
+                raft_log::write_initial_state(
+                    &self.engine,
+                    &mut batch,
+                    &split.right,
+                    raft_log::initial_apply_state(),
+                );
             }
             applied_cmds.push((id, cmd));
         }
@@ -309,10 +336,14 @@ impl RangeActor {
         apply.applied_index = last_index;
         self.raw.mut_store().set_apply_state(&mut batch, apply);
         if apply.applied_index - apply.truncated_index >= LOG_COMPACT_EVERY + LOG_KEEP {
-            self.raw.mut_store().compact(&mut batch, apply.applied_index - LOG_KEEP)?;
+            self.raw
+                .mut_store()
+                .compact(&mut batch, apply.applied_index - LOG_KEEP)?;
         }
         batch.commit().map_err(StorageError::from)?;
-        self.metrics.entries_applied.fetch_add(entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .entries_applied
+            .fetch_add(entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
         self.raw.advance_apply_to(last_index);
         for (id, cmd) in applied_cmds {
             self.after_apply(&cmd);
@@ -351,8 +382,14 @@ impl RangeActor {
                 if let WriteOp::PutVersion { key, ts, value } = op {
                     for (id, reg) in self.registrations.iter_mut() {
                         if reg.span.contains_key(key) {
-                            self.metrics.rangefeed_events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            if !reg.publish(RangefeedEvent::Value { key: key.clone(), ts: *ts, value: value.clone() }) {
+                            self.metrics
+                                .rangefeed_events
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if !reg.publish(RangefeedEvent::Value {
+                                key: key.clone(),
+                                ts: *ts,
+                                value: value.clone(),
+                            }) {
                                 dead.push(*id);
                             }
                         }
@@ -368,7 +405,12 @@ impl RangeActor {
         if let Some(split) = &cmd.split {
             // Registrations that reach into the new range end; their clients re-subscribe.
             let left = split.left.span.clone();
-            let ids: Vec<_> = self.registrations.iter().filter(|(_, r)| !left.contains(&r.span)).map(|(id, _)| *id).collect();
+            let ids: Vec<_> = self
+                .registrations
+                .iter()
+                .filter(|(_, r)| !left.contains(&r.span))
+                .map(|(id, _)| *id)
+                .collect();
             for id in ids {
                 if let Some(reg) = self.registrations.remove(&id) {
                     reg.end(RangefeedError::RangeSplit);
@@ -383,7 +425,10 @@ impl RangeActor {
 
     /// Advances the closed timestamp and publishes checkpoints.
     fn close_timestamps(&mut self) {
-        let target = self.clock.now().sub_duration(self.settings.closed_ts_target);
+        let target = self
+            .clock
+            .now()
+            .sub_duration(self.settings.closed_ts_target);
         let resolved = {
             let mut s = self.shared.state.lock();
             if target > s.closed_ts {
@@ -397,7 +442,10 @@ impl RangeActor {
                 continue;
             }
             reg.resolved = resolved;
-            if !reg.publish(RangefeedEvent::Checkpoint { span: reg.span.clone(), ts: resolved }) {
+            if !reg.publish(RangefeedEvent::Checkpoint {
+                span: reg.span.clone(),
+                ts: resolved,
+            }) {
                 dead.push(*id);
             }
         }
@@ -414,17 +462,27 @@ impl Actor for RangeActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
-        let voters = self.raw.raft.prs().conf().voters().ids().iter().collect::<Vec<_>>();
-        if voters == vec![self.replica_id.0] {
-            if let Err(e) = self.raw.campaign() {
-                tracing::warn!(range = %self.range_id, "failed to campaign: {e}");
-            }
+        let voters = self
+            .raw
+            .raft
+            .prs()
+            .conf()
+            .voters()
+            .ids()
+            .iter()
+            .collect::<Vec<_>>();
+        if voters == vec![self.replica_id.0]
+            && let Err(e) = self.raw.campaign()
+        {
+            tracing::warn!(range = %self.range_id, "failed to campaign: {e}");
         }
         ctx.run_interval(self.settings.raft_tick, |act, ctx| {
             act.raw.tick();
             act.schedule_ready(ctx);
         });
-        ctx.run_interval(self.settings.closed_ts_interval, |act, _ctx| act.close_timestamps());
+        ctx.run_interval(self.settings.closed_ts_interval, |act, _ctx| {
+            act.close_timestamps()
+        });
         self.schedule_ready(ctx);
         tracing::debug!(range = %self.range_id, "range replica started");
     }
@@ -456,18 +514,27 @@ impl Handler<Propose> for RangeActor {
     /// Proposes a command to raft; answered after apply.
     fn handle(&mut self, msg: Propose, ctx: &mut Context<Self>) {
         if self.raw.raft.state != StateRole::Leader {
-            let _ = msg.reply.send(Err(RangeError::Unavailable { range: self.range_id, reason: "not the leaseholder".into() }));
+            let _ = msg.reply.send(Err(RangeError::Unavailable {
+                range: self.range_id,
+                reason: "not the leaseholder".into(),
+            }));
             return;
         }
         let id = self.next_proposal;
         self.next_proposal += 1;
-        match self.raw.propose(id.to_be_bytes().to_vec(), msg.cmd.encode()) {
+        match self
+            .raw
+            .propose(id.to_be_bytes().to_vec(), msg.cmd.encode())
+        {
             Ok(()) => {
                 self.pending.insert(id, msg.reply);
                 self.schedule_ready(ctx);
             }
             Err(e) => {
-                let _ = msg.reply.send(Err(RangeError::Unavailable { range: self.range_id, reason: format!("proposal dropped: {e}") }));
+                let _ = msg.reply.send(Err(RangeError::Unavailable {
+                    range: self.range_id,
+                    reason: format!("proposal dropped: {e}"),
+                }));
             }
         }
     }
@@ -495,12 +562,24 @@ impl Handler<Subscribe> for RangeActor {
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
         let desc_span = self.shared.desc().span;
         if !desc_span.contains(&msg.span) {
-            return Err(RangeError::KeyMismatch { range: self.range_id, span: desc_span });
+            return Err(RangeError::KeyMismatch {
+                range: self.range_id,
+                span: desc_span,
+            });
         }
         let span = msg.span.clone();
         let id = RegistrationId(self.next_registration);
         self.next_registration += 1;
-        self.registrations.insert(id, Registration { id, span: span.clone(), sender: msg.sender.clone(), buffered: Some(Vec::new()), resolved: msg.start });
+        self.registrations.insert(
+            id,
+            Registration {
+                id,
+                span: span.clone(),
+                sender: msg.sender.clone(),
+                buffered: Some(Vec::new()),
+                resolved: msg.start,
+            },
+        );
         let engine = self.engine.clone();
         let addr = ctx.address();
         let sender = msg.sender;
@@ -513,15 +592,34 @@ impl Handler<Subscribe> for RangeActor {
     }
 }
 
-async fn catch_up(engine: Engine, span: crate::storage::keys::Span, start: Timestamp, initial_scan: bool, sender: mpsc::Sender<RangefeedEvent>) -> Result<(), String> {
-    let limits = Limits { max_rows: 1024, max_bytes: 4 << 20 };
+async fn catch_up(
+    engine: Engine,
+    span: crate::storage::keys::Span,
+    start: Timestamp,
+    initial_scan: bool,
+    sender: mpsc::Sender<RangefeedEvent>,
+) -> Result<(), String> {
+    let limits = Limits {
+        max_rows: 1024,
+        max_bytes: 4 << 20,
+    };
     let mut cursor = span.clone();
     if initial_scan {
         loop {
             let (e, c) = (engine.clone(), cursor.clone());
-            let page = tokio::task::spawn_blocking(move || mvcc::scan(&e, &c, start, limits)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+            let page = tokio::task::spawn_blocking(move || mvcc::scan(&e, &c, start, limits))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
             for (key, value) in page.rows {
-                sender.send(RangefeedEvent::Value { key, ts: start, value: Some(value) }).await.map_err(|_| "subscriber gone".to_string())?;
+                sender
+                    .send(RangefeedEvent::Value {
+                        key,
+                        ts: start,
+                        value: Some(value),
+                    })
+                    .await
+                    .map_err(|_| "subscriber gone".to_string())?;
             }
             match page.resume {
                 Some(k) => cursor.start = k.into(),
@@ -532,7 +630,12 @@ async fn catch_up(engine: Engine, span: crate::storage::keys::Span, start: Times
     }
     loop {
         let (e, c) = (engine.clone(), cursor.clone());
-        let page = tokio::task::spawn_blocking(move || mvcc::scan_versions(&e, &c, start, Timestamp::MAX, limits)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        let page = tokio::task::spawn_blocking(move || {
+            mvcc::scan_versions(&e, &c, start, Timestamp::MAX, limits)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
         // Versions come newest first per key; subscribers expect each key's versions in order.
         let mut rows = page.rows;
         let mut i = 0;
@@ -545,7 +648,14 @@ async fn catch_up(engine: Engine, span: crate::storage::keys::Span, start: Times
             i = j;
         }
         for v in rows {
-            sender.send(RangefeedEvent::Value { key: v.key, ts: v.ts, value: v.value }).await.map_err(|_| "subscriber gone".to_string())?;
+            sender
+                .send(RangefeedEvent::Value {
+                    key: v.key,
+                    ts: v.ts,
+                    value: v.value,
+                })
+                .await
+                .map_err(|_| "subscriber gone".to_string())?;
         }
         match page.resume {
             Some(k) => cursor.start = k.into(),
@@ -558,7 +668,9 @@ impl Handler<CatchUpDone> for RangeActor {
     type Result = ();
     /// Flushes the events buffered during catch-up and makes the registration live.
     fn handle(&mut self, msg: CatchUpDone, _ctx: &mut Context<Self>) {
-        let Some(reg) = self.registrations.get_mut(&msg.id) else { return };
+        let Some(reg) = self.registrations.get_mut(&msg.id) else {
+            return;
+        };
         if let Err(e) = msg.result {
             if let Some(reg) = self.registrations.remove(&msg.id) {
                 reg.end(RangefeedError::CatchUp(e));
@@ -570,10 +682,8 @@ impl Handler<CatchUpDone> for RangeActor {
         for ev in buffered {
             ok &= reg.publish(ev);
         }
-        if !ok {
-            if let Some(reg) = self.registrations.remove(&msg.id) {
-                reg.end(RangefeedError::Overflow);
-            }
+        if !ok && let Some(reg) = self.registrations.remove(&msg.id) {
+            reg.end(RangefeedError::Overflow);
         }
     }
 }
@@ -592,7 +702,12 @@ impl Handler<GetRaftStatus> for RangeActor {
     fn handle(&mut self, _: GetRaftStatus, _ctx: &mut Context<Self>) -> Self::Result {
         let st = self.raw.store().apply_state();
         let last = raft::Storage::last_index(self.raw.store()).unwrap_or(0);
-        MessageResult(RaftStatus { leader: self.raw.raft.state == StateRole::Leader, term: self.raw.raft.term, applied: st.applied_index, last_index: last })
+        MessageResult(RaftStatus {
+            leader: self.raw.raft.state == StateRole::Leader,
+            term: self.raw.raft.term,
+            applied: st.applied_index,
+            last_index: last,
+        })
     }
 }
 

@@ -88,6 +88,9 @@ impl Registration {
 
     /// Sends the terminal error (best effort).
     pub fn end(&self, reason: RangefeedError) {
-        let _ = self.sender.try_send(RangefeedEvent::Error { span: self.span.clone(), reason });
+        let _ = self.sender.try_send(RangefeedEvent::Error {
+            span: self.span.clone(),
+            reason,
+        });
     }
 }

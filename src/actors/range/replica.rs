@@ -87,7 +87,12 @@ impl LatchOwner for ReplicaShared {
 impl ReplicaShared {
     /// Shared state for a replica with `desc`, starting with the timestamp cache and closed
     /// timestamp at `floor`.
-    pub fn new(desc: RangeDescriptor, floor: Timestamp, intents: HashMap<Vec<u8>, Timestamp>, bytes: u64) -> Arc<ReplicaShared> {
+    pub fn new(
+        desc: RangeDescriptor,
+        floor: Timestamp,
+        intents: HashMap<Vec<u8>, Timestamp>,
+        bytes: u64,
+    ) -> Arc<ReplicaShared> {
         Arc::new(ReplicaShared {
             range_id: desc.range_id,
             state: Mutex::new(ReplicaState {
@@ -133,12 +138,18 @@ impl std::fmt::Debug for Replica {
 
 fn check_span(s: &ReplicaState, range: RangeId, spans: &[Span]) -> Result<()> {
     if s.stopped {
-        return Err(RangeError::Unavailable { range, reason: "replica stopped".into() });
+        return Err(RangeError::Unavailable {
+            range,
+            reason: "replica stopped".into(),
+        });
     }
     if spans.iter().all(|sp| s.desc.span.contains(sp)) {
         Ok(())
     } else {
-        Err(RangeError::KeyMismatch { range, span: s.desc.span.clone() })
+        Err(RangeError::KeyMismatch {
+            range,
+            span: s.desc.span.clone(),
+        })
     }
 }
 
@@ -165,8 +176,20 @@ impl Span {
 
 impl Replica {
     /// A handle over a started actor.
-    pub fn new(shared: Arc<ReplicaShared>, addr: Addr<RangeActor>, engine: Engine, clock: Arc<Clock>, settings: Arc<KvSettings>) -> Replica {
-        Replica { shared, addr, engine, clock, settings }
+    pub fn new(
+        shared: Arc<ReplicaShared>,
+        addr: Addr<RangeActor>,
+        engine: Engine,
+        clock: Arc<Clock>,
+        settings: Arc<KvSettings>,
+    ) -> Replica {
+        Replica {
+            shared,
+            addr,
+            engine,
+            clock,
+            settings,
+        }
     }
 
     /// The range id.
@@ -175,7 +198,13 @@ impl Replica {
     }
 
     /// Waits for conflicting writes below `ts`, then records the read in the timestamp cache.
-    async fn begin_read(&self, span: &Span, point: bool, ts: Timestamp, txn: Option<TxnId>) -> Result<()> {
+    async fn begin_read(
+        &self,
+        span: &Span,
+        point: bool,
+        ts: Timestamp,
+        txn: Option<TxnId>,
+    ) -> Result<()> {
         let range = self.shared.range_id;
         wait_then(
             &self.shared.state,
@@ -184,7 +213,10 @@ impl Replica {
             |s| {
                 check_span(s, range, std::slice::from_ref(span))?;
                 if ts < s.gc_threshold {
-                    return Err(RangeError::BelowGcThreshold { ts, threshold: s.gc_threshold });
+                    return Err(RangeError::BelowGcThreshold {
+                        ts,
+                        threshold: s.gc_threshold,
+                    });
                 }
                 if point {
                     s.tscache.add_point(span.start.as_bytes(), ts, txn);
@@ -199,12 +231,22 @@ impl Replica {
 
     /// Takes write latches on `spans` and returns the lowest timestamp a write may use there:
     /// above the closed timestamp and every other transaction's read of `keys`.
-    async fn begin_write(&self, spans: Vec<Span>, keys: &[Vec<u8>], txn: Option<TxnId>, respect_reads: bool) -> Result<(LatchGuard, Timestamp)> {
+    async fn begin_write(
+        &self,
+        spans: Vec<Span>,
+        keys: &[Vec<u8>],
+        txn: Option<TxnId>,
+        respect_reads: bool,
+    ) -> Result<(LatchGuard, Timestamp)> {
         let range = self.shared.range_id;
         let (id, floor) = wait_then(
             &self.shared.state,
             &self.shared.notify,
-            |s| s.stopped || !spans.iter().all(|sp| s.desc.span.contains(sp)) || !s.latches.write_conflicts(&spans),
+            |s| {
+                s.stopped
+                    || !spans.iter().all(|sp| s.desc.span.contains(sp))
+                    || !s.latches.write_conflicts(&spans)
+            },
             |s| -> Result<(u64, Timestamp)> {
                 check_span(s, range, &spans)?;
                 let mut floor = Timestamp::MIN;
@@ -219,7 +261,11 @@ impl Replica {
                         }
                     }
                 }
-                let latch_ts = if respect_reads { floor.next() } else { Timestamp::MIN };
+                let latch_ts = if respect_reads {
+                    floor.next()
+                } else {
+                    Timestamp::MIN
+                };
                 Ok((s.latches.insert(spans.clone(), latch_ts), floor))
             },
         )
@@ -230,17 +276,30 @@ impl Replica {
     /// Proposes a command and waits until it is applied.
     async fn propose(&self, cmd: RaftCommand) -> Result<()> {
         let (tx, rx) = oneshot::channel();
-        self.addr.try_send(Propose { cmd, reply: tx }).or_else(|e| match e {
-            actix::prelude::SendError::Full(m) => {
-                self.addr.do_send(m);
-                Ok(())
-            }
-            actix::prelude::SendError::Closed(_) => Err(RangeError::Unavailable { range: self.shared.range_id, reason: "range actor stopped".into() }),
-        })?;
-        rx.await.map_err(|_| RangeError::Unavailable { range: self.shared.range_id, reason: "proposal dropped".into() })?
+        self.addr
+            .try_send(Propose { cmd, reply: tx })
+            .or_else(|e| match e {
+                actix::prelude::SendError::Full(m) => {
+                    self.addr.do_send(m);
+                    Ok(())
+                }
+                actix::prelude::SendError::Closed(_) => Err(RangeError::Unavailable {
+                    range: self.shared.range_id,
+                    reason: "range actor stopped".into(),
+                }),
+            })?;
+        rx.await.map_err(|_| RangeError::Unavailable {
+            range: self.shared.range_id,
+            reason: "proposal dropped".into(),
+        })?
     }
 
-    fn conflicting_intent(&self, key: &[u8], txn: Option<TxnId>, read_ts: Option<Timestamp>) -> Result<Option<Intent>> {
+    fn conflicting_intent(
+        &self,
+        key: &[u8],
+        txn: Option<TxnId>,
+        read_ts: Option<Timestamp>,
+    ) -> Result<Option<Intent>> {
         match mvcc::get_intent(&self.engine, key)? {
             Some(i) if Some(i.txn_id) != txn && read_ts.is_none_or(|ts| i.ts <= ts) => Ok(Some(i)),
             _ => Ok(None),
@@ -248,17 +307,30 @@ impl Replica {
     }
 
     /// The value of `key` at `ts` as seen by `txn`.
-    pub async fn get(&self, key: &[u8], ts: Timestamp, txn: Option<TxnId>) -> Result<Option<Vec<u8>>> {
+    pub async fn get(
+        &self,
+        key: &[u8],
+        ts: Timestamp,
+        txn: Option<TxnId>,
+    ) -> Result<Option<Vec<u8>>> {
         let span = Span::point(key);
         self.begin_read(&span, true, ts, txn).await?;
         if let Some(i) = self.conflicting_intent(key, txn, Some(ts))? {
-            return Err(RangeError::WriteIntents { intents: vec![(key.to_vec(), i)] });
+            return Err(RangeError::WriteIntents {
+                intents: vec![(key.to_vec(), i)],
+            });
         }
         Ok(mvcc::get(&self.engine, key, ts)?)
     }
 
     /// Visible rows of `span` at `ts` as seen by `txn`.
-    pub async fn scan(&self, span: &Span, ts: Timestamp, txn: Option<TxnId>, limits: Limits) -> Result<ScanPage<KeyValue>> {
+    pub async fn scan(
+        &self,
+        span: &Span,
+        ts: Timestamp,
+        txn: Option<TxnId>,
+        limits: Limits,
+    ) -> Result<ScanPage<KeyValue>> {
         self.begin_read(span, false, ts, txn).await?;
         let intents: Vec<_> = mvcc::scan_intents(&self.engine, span, 1024)?
             .into_iter()
@@ -271,19 +343,42 @@ impl Replica {
     }
 
     /// Every version in `span` with `after < ts <= upto` (an export; records a read at `upto`).
-    pub async fn scan_versions(&self, span: &Span, after: Timestamp, upto: Timestamp, limits: Limits) -> Result<ScanPage<Version>> {
+    pub async fn scan_versions(
+        &self,
+        span: &Span,
+        after: Timestamp,
+        upto: Timestamp,
+        limits: Limits,
+    ) -> Result<ScanPage<Version>> {
         self.begin_read(span, false, upto, None).await?;
-        let intents: Vec<_> = mvcc::scan_intents(&self.engine, span, 1024)?.into_iter().filter(|(_, i)| i.ts <= upto).collect();
+        let intents: Vec<_> = mvcc::scan_intents(&self.engine, span, 1024)?
+            .into_iter()
+            .filter(|(_, i)| i.ts <= upto)
+            .collect();
         if !intents.is_empty() {
             return Err(RangeError::WriteIntents { intents });
         }
-        Ok(mvcc::scan_versions(&self.engine, span, after, upto, limits)?)
+        Ok(mvcc::scan_versions(
+            &self.engine,
+            span,
+            after,
+            upto,
+            limits,
+        )?)
     }
 
     /// The fingerprint of `span` at `ts` (see [`fingerprint::fingerprint`]).
-    pub async fn fingerprint(&self, span: &Span, ts: Timestamp, since: Option<Timestamp>) -> Result<u64> {
+    pub async fn fingerprint(
+        &self,
+        span: &Span,
+        ts: Timestamp,
+        since: Option<Timestamp>,
+    ) -> Result<u64> {
         self.begin_read(span, false, ts, None).await?;
-        let intents: Vec<_> = mvcc::scan_intents(&self.engine, span, 1024)?.into_iter().filter(|(_, i)| i.ts <= ts).collect();
+        let intents: Vec<_> = mvcc::scan_intents(&self.engine, span, 1024)?
+            .into_iter()
+            .filter(|(_, i)| i.ts <= ts)
+            .collect();
         if !intents.is_empty() {
             return Err(RangeError::WriteIntents { intents });
         }
@@ -292,14 +387,25 @@ impl Replica {
 
     /// Checks that nothing was written in `spans` in `(from, to]` by anyone but `txn`, and records
     /// reads at `to` so nothing can be written there later below `to`.
-    pub async fn refresh(&self, spans: &[Span], from: Timestamp, to: Timestamp, txn: TxnId) -> Result<()> {
+    pub async fn refresh(
+        &self,
+        spans: &[Span],
+        from: Timestamp,
+        to: Timestamp,
+        txn: TxnId,
+    ) -> Result<()> {
         for span in spans {
             self.begin_read(span, false, to, Some(txn)).await?;
-            if let Some((k, _)) = mvcc::scan_intents(&self.engine, span, 1024)?.into_iter().find(|(_, i)| i.txn_id != txn && i.ts <= to) {
+            if let Some((k, _)) = mvcc::scan_intents(&self.engine, span, 1024)?
+                .into_iter()
+                .find(|(_, i)| i.txn_id != txn && i.ts <= to)
+            {
                 return Err(RangeError::RefreshFailed { key: k });
             }
             if mvcc::has_versions_in(&self.engine, span, from, to)? {
-                return Err(RangeError::RefreshFailed { key: span.start.0.clone() });
+                return Err(RangeError::RefreshFailed {
+                    key: span.start.0.clone(),
+                });
             }
         }
         Ok(())
@@ -307,17 +413,22 @@ impl Replica {
 
     /// Evaluates a transaction's writes at or above `ts`: returns the timestamp they can be
     /// written at, or a conflict.
-    fn evaluate_writes(&self, writes: &[Mutation], txn: TxnId, mut ts: Timestamp) -> Result<Timestamp> {
+    fn evaluate_writes(
+        &self,
+        writes: &[Mutation],
+        txn: TxnId,
+        mut ts: Timestamp,
+    ) -> Result<Timestamp> {
         let mut conflicts = Vec::new();
         for (k, _) in writes {
             if let Some(i) = self.conflicting_intent(k, Some(txn), None)? {
                 conflicts.push((k.clone(), i));
                 continue;
             }
-            if let Some(newest) = mvcc::newest_version_ts(&self.engine, k)? {
-                if newest >= ts {
-                    ts = newest.next();
-                }
+            if let Some(newest) = mvcc::newest_version_ts(&self.engine, k)?
+                && newest >= ts
+            {
+                ts = newest.next();
             }
         }
         if !conflicts.is_empty() {
@@ -329,7 +440,13 @@ impl Replica {
     /// Commits a transaction whose writes all live in this range in one raft command (no intents,
     /// no transaction record). With `can_bump` false a needed timestamp increase is returned as
     /// [`RangeError::NeedsRefresh`] and nothing is written.
-    pub async fn commit_one_phase(&self, txn: TxnId, ts: Timestamp, writes: Vec<Mutation>, can_bump: bool) -> Result<Timestamp> {
+    pub async fn commit_one_phase(
+        &self,
+        txn: TxnId,
+        ts: Timestamp,
+        writes: Vec<Mutation>,
+        can_bump: bool,
+    ) -> Result<Timestamp> {
         let keys: Vec<Vec<u8>> = writes.iter().map(|(k, _)| k.clone()).collect();
         let spans = keys.iter().map(|k| Span::point(k)).collect();
         let (_guard, floor) = self.begin_write(spans, &keys, Some(txn), true).await?;
@@ -338,14 +455,28 @@ impl Replica {
         if write_ts != ts && !can_bump {
             return Err(RangeError::NeedsRefresh { ts: write_ts });
         }
-        let ops = writes.into_iter().map(|(key, value)| WriteOp::PutVersion { key, ts: write_ts, value }).collect();
+        let ops = writes
+            .into_iter()
+            .map(|(key, value)| WriteOp::PutVersion {
+                key,
+                ts: write_ts,
+                value,
+            })
+            .collect();
         self.propose(RaftCommand { ops, split: None }).await?;
         Ok(write_ts)
     }
 
     /// Writes intents for `writes` (and, if given, the pending transaction record at the anchor,
     /// which must be in this range). Returns the timestamp the intents were written at.
-    pub async fn write_intents(&self, txn: TxnId, ts: Timestamp, anchor: &[u8], writes: Vec<Mutation>, record: Option<TxnRecord>) -> Result<Timestamp> {
+    pub async fn write_intents(
+        &self,
+        txn: TxnId,
+        ts: Timestamp,
+        anchor: &[u8],
+        writes: Vec<Mutation>,
+        record: Option<TxnRecord>,
+    ) -> Result<Timestamp> {
         let keys: Vec<Vec<u8>> = writes.iter().map(|(k, _)| k.clone()).collect();
         let mut spans: Vec<Span> = keys.iter().map(|k| Span::point(k)).collect();
         if record.is_some() {
@@ -355,19 +486,38 @@ impl Replica {
         let write_ts = self.evaluate_writes(&writes, txn, ts.max(floor.next()))?;
         let mut ops: Vec<WriteOp> = writes
             .into_iter()
-            .map(|(key, value)| WriteOp::PutIntent { key, intent: Intent { txn_id: txn, ts: write_ts, value, anchor: anchor.to_vec().into() } })
+            .map(|(key, value)| WriteOp::PutIntent {
+                key,
+                intent: Intent {
+                    txn_id: txn,
+                    ts: write_ts,
+                    value,
+                    anchor: anchor.to_vec().into(),
+                },
+            })
             .collect();
         if let Some(mut r) = record {
             r.ts = r.ts.max(write_ts);
-            ops.push(WriteOp::PutTxnRecord { anchor: anchor.to_vec(), record: r });
+            ops.push(WriteOp::PutTxnRecord {
+                anchor: anchor.to_vec(),
+                record: r,
+            });
         }
         self.propose(RaftCommand { ops, split: None }).await?;
         Ok(write_ts)
     }
 
     /// Finalises a transaction record: commit at `ts` (only if still pending) or abort.
-    pub async fn end_txn(&self, anchor: &[u8], txn: TxnId, commit: bool, ts: Timestamp) -> Result<()> {
-        let (_guard, _) = self.begin_write(vec![Span::point(anchor)], &[], Some(txn), false).await?;
+    pub async fn end_txn(
+        &self,
+        anchor: &[u8],
+        txn: TxnId,
+        commit: bool,
+        ts: Timestamp,
+    ) -> Result<()> {
+        let (_guard, _) = self
+            .begin_write(vec![Span::point(anchor)], &[], Some(txn), false)
+            .await?;
         let rec = mvcc::get_txn_record(&self.engine, anchor, txn)?;
         let mut rec = match rec {
             Some(r) if r.status == TxnStatus::Pending => r,
@@ -376,26 +526,54 @@ impl Replica {
             None if !commit => return Ok(()),
             None => return Err(RangeError::TxnAborted("record not found".into())),
         };
-        rec.status = if commit { TxnStatus::Committed } else { TxnStatus::Aborted };
+        rec.status = if commit {
+            TxnStatus::Committed
+        } else {
+            TxnStatus::Aborted
+        };
         rec.ts = ts;
-        self.propose(RaftCommand { ops: vec![WriteOp::PutTxnRecord { anchor: anchor.to_vec(), record: rec }], split: None }).await
+        self.propose(RaftCommand {
+            ops: vec![WriteOp::PutTxnRecord {
+                anchor: anchor.to_vec(),
+                record: rec,
+            }],
+            split: None,
+        })
+        .await
     }
 
     /// Pushes the transaction that owns `intent`: returns its record if it is finalised, aborts
     /// it if it is abandoned, or fails with [`RangeError::TxnPending`] while it is alive.
     pub async fn push_txn(&self, anchor: &[u8], txn: TxnId) -> Result<TxnRecord> {
-        let (_guard, _) = self.begin_write(vec![Span::point(anchor)], &[], None, false).await?;
+        let (_guard, _) = self
+            .begin_write(vec![Span::point(anchor)], &[], None, false)
+            .await?;
         let now = self.clock.now();
         match mvcc::get_txn_record(&self.engine, anchor, txn)? {
-            None => Ok(TxnRecord { txn_id: txn, status: TxnStatus::Aborted, ts: now, heartbeat_wall: 0 }),
+            None => Ok(TxnRecord {
+                txn_id: txn,
+                status: TxnStatus::Aborted,
+                ts: now,
+                heartbeat_wall: 0,
+            }),
             Some(r) if r.status != TxnStatus::Pending => Ok(r),
             Some(r) => {
                 let age = now.wall.saturating_sub(r.heartbeat_wall);
                 if age < self.settings.txn_expiry.as_nanos() as u64 {
                     return Err(RangeError::TxnPending(txn.to_string()));
                 }
-                let aborted = TxnRecord { status: TxnStatus::Aborted, ..r };
-                self.propose(RaftCommand { ops: vec![WriteOp::PutTxnRecord { anchor: anchor.to_vec(), record: aborted.clone() }], split: None }).await?;
+                let aborted = TxnRecord {
+                    status: TxnStatus::Aborted,
+                    ..r
+                };
+                self.propose(RaftCommand {
+                    ops: vec![WriteOp::PutTxnRecord {
+                        anchor: anchor.to_vec(),
+                        record: aborted.clone(),
+                    }],
+                    split: None,
+                })
+                .await?;
                 Ok(aborted)
             }
         }
@@ -403,17 +581,29 @@ impl Replica {
 
     /// Resolves `txn`'s intents on `keys`: committed ones become versions at `commit_ts`,
     /// aborted ones disappear. Keys without an intent of `txn` are skipped.
-    pub async fn resolve_intents(&self, txn: TxnId, keys: Vec<Vec<u8>>, status: TxnStatus, commit_ts: Timestamp) -> Result<()> {
+    pub async fn resolve_intents(
+        &self,
+        txn: TxnId,
+        keys: Vec<Vec<u8>>,
+        status: TxnStatus,
+        commit_ts: Timestamp,
+    ) -> Result<()> {
         let spans = keys.iter().map(|k| Span::point(k)).collect();
         let (_guard, _) = self.begin_write(spans, &[], Some(txn), false).await?;
         let mut ops = Vec::new();
         for key in keys {
-            let Some(intent) = mvcc::get_intent(&self.engine, &key)? else { continue };
+            let Some(intent) = mvcc::get_intent(&self.engine, &key)? else {
+                continue;
+            };
             if intent.txn_id != txn {
                 continue;
             }
             if status == TxnStatus::Committed {
-                ops.push(WriteOp::PutVersion { key: key.clone(), ts: commit_ts, value: intent.value });
+                ops.push(WriteOp::PutVersion {
+                    key: key.clone(),
+                    ts: commit_ts,
+                    value: intent.value,
+                });
             }
             ops.push(WriteOp::DeleteIntent { key });
         }
@@ -425,16 +615,34 @@ impl Replica {
 
     /// Removes a finalised transaction record (after all its intents are resolved).
     pub async fn delete_txn_record(&self, anchor: &[u8], txn: TxnId) -> Result<()> {
-        let (_guard, _) = self.begin_write(vec![Span::point(anchor)], &[], Some(txn), false).await?;
-        self.propose(RaftCommand { ops: vec![WriteOp::DeleteTxnRecord { anchor: anchor.to_vec(), txn_id: txn }], split: None }).await
+        let (_guard, _) = self
+            .begin_write(vec![Span::point(anchor)], &[], Some(txn), false)
+            .await?;
+        self.propose(RaftCommand {
+            ops: vec![WriteOp::DeleteTxnRecord {
+                anchor: anchor.to_vec(),
+                txn_id: txn,
+            }],
+            split: None,
+        })
+        .await
     }
 
     /// Writes MVCC versions with their given timestamps, bypassing transactions (bulk ingest for
     /// physical replication into an offline tenant).
     pub async fn ingest(&self, versions: Vec<Version>) -> Result<()> {
-        let Some(span) = bounding_span(versions.iter().map(|v| v.key.clone())) else { return Ok(()) };
+        let Some(span) = bounding_span(versions.iter().map(|v| v.key.clone())) else {
+            return Ok(());
+        };
         let (_guard, _) = self.begin_write(vec![span], &[], None, false).await?;
-        let ops = versions.into_iter().map(|v| WriteOp::PutVersion { key: v.key, ts: v.ts, value: v.value }).collect();
+        let ops = versions
+            .into_iter()
+            .map(|v| WriteOp::PutVersion {
+                key: v.key,
+                ts: v.ts,
+                value: v.value,
+            })
+            .collect();
         self.propose(RaftCommand { ops, split: None }).await
     }
 
@@ -447,10 +655,33 @@ impl Replica {
 
     /// Deletes up to `max_ops` versions (and intents) in `span` above `ts`; returns where to
     /// continue, or `None` when the span holds nothing above `ts` any more.
-    pub async fn revert(&self, span: &Span, ts: Timestamp, max_ops: usize) -> Result<Option<Vec<u8>>> {
-        let (_guard, _) = self.begin_write(vec![span.clone()], &[], None, false).await?;
-        let page = mvcc::scan_versions(&self.engine, span, ts, Timestamp::MAX, Limits { max_rows: max_ops, max_bytes: usize::MAX })?;
-        let mut ops: Vec<WriteOp> = page.rows.into_iter().map(|v| WriteOp::DeleteVersion { key: v.key, ts: v.ts }).collect();
+    pub async fn revert(
+        &self,
+        span: &Span,
+        ts: Timestamp,
+        max_ops: usize,
+    ) -> Result<Option<Vec<u8>>> {
+        let (_guard, _) = self
+            .begin_write(vec![span.clone()], &[], None, false)
+            .await?;
+        let page = mvcc::scan_versions(
+            &self.engine,
+            span,
+            ts,
+            Timestamp::MAX,
+            Limits {
+                max_rows: max_ops,
+                max_bytes: usize::MAX,
+            },
+        )?;
+        let mut ops: Vec<WriteOp> = page
+            .rows
+            .into_iter()
+            .map(|v| WriteOp::DeleteVersion {
+                key: v.key,
+                ts: v.ts,
+            })
+            .collect();
         for (key, intent) in mvcc::scan_intents(&self.engine, span, max_ops)? {
             if intent.ts > ts {
                 ops.push(WriteOp::DeleteIntent { key });
@@ -465,9 +696,23 @@ impl Replica {
     /// Garbage-collects versions in `span` no read at or above `threshold` can see: for each
     /// key, everything older than its newest version at or below `threshold`, and that version
     /// too if it is a tombstone. Returns where to continue and how many versions were removed.
-    pub async fn gc(&self, span: &Span, threshold: Timestamp, max_ops: usize) -> Result<(Option<Vec<u8>>, usize)> {
-        let (_guard, _) = self.begin_write(vec![span.clone()], &[], None, false).await?;
-        let page = mvcc::scan_all_versions(&self.engine, span, Limits { max_rows: max_ops, max_bytes: usize::MAX })?;
+    pub async fn gc(
+        &self,
+        span: &Span,
+        threshold: Timestamp,
+        max_ops: usize,
+    ) -> Result<(Option<Vec<u8>>, usize)> {
+        let (_guard, _) = self
+            .begin_write(vec![span.clone()], &[], None, false)
+            .await?;
+        let page = mvcc::scan_all_versions(
+            &self.engine,
+            span,
+            Limits {
+                max_rows: max_ops,
+                max_bytes: usize::MAX,
+            },
+        )?;
         let mut ops = Vec::new();
         let mut i = 0;
         let rows = page.rows;
@@ -481,7 +726,10 @@ impl Replica {
             if let Some(p) = (i..j).find(|&p| rows[p].ts <= threshold) {
                 let from = if rows[p].value.is_none() { p } else { p + 1 };
                 for v in &rows[from..j] {
-                    ops.push(WriteOp::DeleteVersion { key: v.key.clone(), ts: v.ts });
+                    ops.push(WriteOp::DeleteVersion {
+                        key: v.key.clone(),
+                        ts: v.ts,
+                    });
                 }
             }
             i = j;
@@ -495,22 +743,37 @@ impl Replica {
 
     /// Splits the range at `key` into itself (left) and a new range `right_id`; returns both new
     /// descriptors. Writes are held back only while the split command applies.
-    pub async fn split(&self, key: &[u8], right_id: RangeId) -> Result<(RangeDescriptor, RangeDescriptor, Timestamp)> {
+    pub async fn split(
+        &self,
+        key: &[u8],
+        right_id: RangeId,
+    ) -> Result<(RangeDescriptor, RangeDescriptor, Timestamp)> {
         let desc = self.shared.desc();
         if !desc.span.contains_key(key) || key == desc.span.start.as_bytes() {
-            return Err(RangeError::KeyMismatch { range: desc.range_id, span: desc.span });
+            return Err(RangeError::KeyMismatch {
+                range: desc.range_id,
+                span: desc.span,
+            });
         }
-        let (_guard, _) = self.begin_write(vec![desc.span.clone()], &[], None, false).await?;
+        let (_guard, _) = self
+            .begin_write(vec![desc.span.clone()], &[], None, false)
+            .await?;
         let desc = self.shared.desc();
         if !desc.span.contains_key(key) || key == desc.span.start.as_bytes() {
-            return Err(RangeError::KeyMismatch { range: desc.range_id, span: desc.span });
+            return Err(RangeError::KeyMismatch {
+                range: desc.range_id,
+                span: desc.span,
+            });
         }
         let mut left = desc.clone();
         left.span.end = key.to_vec().into();
         left.generation += 1;
         let right = RangeDescriptor {
             range_id: right_id,
-            span: Span { start: key.to_vec().into(), end: desc.span.end.clone() },
+            span: Span {
+                start: key.to_vec().into(),
+                end: desc.span.end.clone(),
+            },
             replicas: desc.replicas.clone(),
             generation: left.generation,
         };
@@ -518,7 +781,14 @@ impl Replica {
             let s = self.shared.state.lock();
             s.tscache.max_for_span(&right.span).max(s.closed_ts)
         };
-        self.propose(RaftCommand { ops: vec![], split: Some(SplitTrigger { left: left.clone(), right: right.clone() }) }).await?;
+        self.propose(RaftCommand {
+            ops: vec![],
+            split: Some(SplitTrigger {
+                left: left.clone(),
+                right: right.clone(),
+            }),
+        })
+        .await?;
         Ok((left, right, floor))
     }
 }

@@ -31,7 +31,12 @@ fn merge(cur: &mut (Timestamp, Option<TxnId>), ts: Timestamp, txn: Option<TxnId>
 impl TimestampCache {
     /// An empty cache whose answer for every key is at least `low_water`.
     pub fn new(low_water: Timestamp, capacity: usize) -> TimestampCache {
-        TimestampCache { low_water, points: BTreeMap::new(), spans: Vec::new(), capacity: capacity.max(16) }
+        TimestampCache {
+            low_water,
+            points: BTreeMap::new(),
+            spans: Vec::new(),
+            capacity: capacity.max(16),
+        }
     }
 
     /// Records a read of `key` at `ts` by `txn`.
@@ -69,8 +74,18 @@ impl TimestampCache {
         if self.points.len() + self.spans.len() * 16 <= self.capacity {
             return;
         }
-        let max_point = self.points.values().map(|v| v.0).max().unwrap_or(Timestamp::MIN);
-        let max_span = self.spans.iter().map(|v| v.1).max().unwrap_or(Timestamp::MIN);
+        let max_point = self
+            .points
+            .values()
+            .map(|v| v.0)
+            .max()
+            .unwrap_or(Timestamp::MIN);
+        let max_span = self
+            .spans
+            .iter()
+            .map(|v| v.1)
+            .max()
+            .unwrap_or(Timestamp::MIN);
         self.low_water = self.low_water.max(max_point).max(max_span);
         self.points.clear();
         self.spans.clear();
@@ -80,10 +95,11 @@ impl TimestampCache {
     pub fn max_for(&self, key: &[u8], txn: Option<TxnId>) -> Timestamp {
         let mut m = self.low_water;
         let other = |t: Option<TxnId>| t.is_none() || t != txn;
-        if let Some((ts, t)) = self.points.get(key) {
-            if other(*t) && *ts > m {
-                m = *ts;
-            }
+        if let Some((ts, t)) = self.points.get(key)
+            && other(*t)
+            && *ts > m
+        {
+            m = *ts;
         }
         for (s, ts, t) in &self.spans {
             if *ts > m && other(*t) && s.contains_key(key) {
@@ -132,7 +148,10 @@ mod tests {
         c.add_span(&Span::new(b"a".to_vec(), b"z".to_vec()), ts(20), None);
         assert_eq!(c.max_for(b"m", a), ts(20));
         assert_eq!(c.max_for(b"zz", a), ts(1));
-        assert_eq!(c.max_for_span(&Span::new(b"j".to_vec(), b"l".to_vec())), ts(20));
+        assert_eq!(
+            c.max_for_span(&Span::new(b"j".to_vec(), b"l".to_vec())),
+            ts(20)
+        );
     }
 
     #[test]
