@@ -258,8 +258,11 @@ impl RangeActor {
             return;
         }
         // 3. Append entries and hard state.
-        let needs_sync = !rd.entries().is_empty() || rd.hs().is_some() || rd.must_sync();
-        if needs_sync {
+        // A hard state that only moves the commit index is written but needs no fsync
+        // (raft-rs's `must_sync`): the commit index is recoverable from the log.
+        let needs_write = !rd.entries().is_empty() || rd.hs().is_some();
+        let needs_sync = !rd.entries().is_empty() || rd.must_sync();
+        if needs_write {
             let mut batch = self.engine.batch();
             self.raw.mut_store().append(&mut batch, rd.entries());
             if let Some(hs) = rd.hs() {
