@@ -204,7 +204,7 @@ impl Replica {
         point: bool,
         ts: Timestamp,
         txn: Option<TxnId>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let range = self.shared.range_id;
         wait_then(
             &self.shared.state,
@@ -223,7 +223,7 @@ impl Replica {
                 } else {
                     s.tscache.add_span(span, ts, txn);
                 }
-                Ok(())
+                Ok(!s.intents.is_empty())
             },
         )
         .await
@@ -331,11 +331,15 @@ impl Replica {
         txn: Option<TxnId>,
         limits: Limits,
     ) -> Result<ScanPage<KeyValue>> {
-        self.begin_read(span, false, ts, txn).await?;
-        let intents: Vec<_> = mvcc::scan_intents(&self.engine, span, 1024)?
-            .into_iter()
-            .filter(|(_, i)| Some(i.txn_id) != txn && i.ts <= ts)
-            .collect();
+        let has_intents = self.begin_read(span, false, ts, txn).await?;
+        let intents: Vec<_> = if has_intents {
+            mvcc::scan_intents(&self.engine, span, 1024)?
+        } else {
+            Vec::new()
+        }
+        .into_iter()
+        .filter(|(_, i)| Some(i.txn_id) != txn && i.ts <= ts)
+        .collect();
         if !intents.is_empty() {
             return Err(RangeError::WriteIntents { intents });
         }
