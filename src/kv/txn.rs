@@ -32,6 +32,8 @@ use std::time::{Duration, Instant};
 
 /// How long a request waits on other transactions' intents before giving up.
 const INTENT_WAIT: Duration = Duration::from_secs(20);
+/// Read spans a transaction remembers before condensing them.
+const MAX_READ_SPANS: usize = 4096;
 /// How many times a committer retries intent conflicts before aborting itself.
 const COMMIT_CONFLICT_RETRIES: u32 = 20;
 
@@ -116,7 +118,7 @@ impl Txn {
                 other => break other?,
             }
         };
-        self.read_spans.push(Span::point(key));
+        self.record_read(Span::point(key));
         Ok(v)
     }
 
@@ -195,11 +197,22 @@ impl Txn {
         } else {
             span.end.clone()
         };
-        self.read_spans.push(Span {
+        self.record_read(Span {
             start: span.start.clone(),
             end: read_end.min(span.end.clone()),
         });
         Ok(out)
+    }
+
+    /// Remembers a read for refreshes; past `MAX_READ_SPANS` the spans are condensed into their
+    /// bounding span (refreshes then check more than was read, which is safe but may fail more).
+    fn record_read(&mut self, span: Span) {
+        self.read_spans.push(span);
+        if self.read_spans.len() > MAX_READ_SPANS {
+            let start = self.read_spans.iter().map(|s| s.start.clone()).min().unwrap_or_default();
+            let end = self.read_spans.iter().map(|s| s.end.clone()).max().unwrap_or_default();
+            self.read_spans = vec![Span { start, end }];
+        }
     }
 
     /// Writes `value` at `key` (visible to this transaction now, to others at commit).

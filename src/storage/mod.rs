@@ -24,6 +24,7 @@ pub mod keys;
 pub mod mvcc;
 pub mod raft_log;
 pub mod records;
+pub mod row_cache;
 pub mod sync;
 
 pub use error::{Result, StorageError};
@@ -67,6 +68,7 @@ struct EngineInner {
     raft: Keyspace,
     local: Keyspace,
     syncer: GroupSyncer,
+    rows: row_cache::RowCache,
 }
 
 impl std::fmt::Debug for Engine {
@@ -195,6 +197,7 @@ impl Engine {
         let raft = db.keyspace("raft", KeyspaceCreateOptions::default)?;
         let local = db.keyspace("local", KeyspaceCreateOptions::default)?;
         let syncer = GroupSyncer::start(db.clone());
+        let rows = row_cache::RowCache::new((opts.cache_bytes / 4).max(8 << 20) as usize);
         Ok(Engine {
             inner: Arc::new(EngineInner {
                 path,
@@ -205,6 +208,7 @@ impl Engine {
                 raft,
                 local,
                 syncer,
+                rows,
             }),
         })
     }
@@ -247,6 +251,22 @@ impl Engine {
     /// The node-local partition.
     pub fn local(&self) -> &Keyspace {
         &self.inner.local
+    }
+
+    /// The newest-version cache.
+    pub fn row_cache(&self) -> &row_cache::RowCache {
+        &self.inner.rows
+    }
+
+    /// Updates the newest-version cache for ops that were just committed.
+    pub fn after_commit(&self, ops: &[WriteOp]) {
+        for op in ops {
+            match op {
+                WriteOp::PutVersion { key, ts, value } => self.inner.rows.on_put(key, *ts, value.as_deref()),
+                WriteOp::DeleteVersion { key, .. } => self.inner.rows.on_delete(key),
+                _ => {}
+            }
+        }
     }
 
     /// The fjall database (for snapshots).

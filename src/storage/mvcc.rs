@@ -10,6 +10,7 @@ use crate::ids::TxnId;
 use crate::storage::error::Result;
 use crate::storage::keys::{self, Span};
 use crate::storage::records::{Intent, TxnRecord, decode};
+use crate::storage::row_cache::Newest;
 use crate::storage::{Engine, decode_mvcc_value, txn_record_key};
 
 /// A key/value pair returned by a scan.
@@ -77,14 +78,34 @@ pub fn get_version(engine: &Engine, key: &[u8], ts: Timestamp) -> Result<Option<
     Ok(None)
 }
 
+/// The newest version of `key` (through the newest-version cache).
+pub fn newest(engine: &Engine, key: &[u8]) -> Result<Newest> {
+    match engine.row_cache().get(key) {
+        Ok(n) => Ok(n),
+        Err(epoch) => {
+            let n = match get_version(engine, key, Timestamp::MAX)? {
+                Some(v) => Newest { ts: v.ts, value: v.value },
+                None => Newest { ts: Timestamp::MIN, value: None },
+            };
+            engine.row_cache().fill(key, n.clone(), epoch);
+            Ok(n)
+        }
+    }
+}
+
 /// The value of `key` visible at `ts`.
 pub fn get(engine: &Engine, key: &[u8], ts: Timestamp) -> Result<Option<Vec<u8>>> {
+    let n = newest(engine, key)?;
+    if n.ts <= ts {
+        return Ok(n.value);
+    }
     Ok(get_version(engine, key, ts)?.and_then(|v| v.value))
 }
 
 /// The timestamp of the newest version of `key`, if any.
 pub fn newest_version_ts(engine: &Engine, key: &[u8]) -> Result<Option<Timestamp>> {
-    Ok(get_version(engine, key, Timestamp::MAX)?.map(|v| v.ts))
+    let n = newest(engine, key)?;
+    Ok((!n.ts.is_zero()).then_some(n.ts))
 }
 
 /// Visible key/values in `span` at `ts`, in key order, up to the limits.
@@ -280,6 +301,7 @@ mod tests {
             e.add_op(&mut b, op);
         }
         b.commit().expect("commit");
+        e.after_commit(ops);
     }
 
     fn ts(w: u64) -> Timestamp {

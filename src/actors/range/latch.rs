@@ -44,6 +44,11 @@ impl LatchSet {
             .any(|l| l.ts <= ts && l.spans.iter().any(|a| a.overlaps(span)))
     }
 
+    /// Whether a read of one key at `ts` must wait.
+    pub fn read_conflicts_key(&self, key: &[u8], ts: Timestamp) -> bool {
+        self.held.values().any(|l| l.ts <= ts && l.spans.iter().any(|a| a.contains_key(key)))
+    }
+
     /// Takes a latch (the caller checked for conflicts).
     pub fn insert(&mut self, spans: Vec<Span>, ts: Timestamp) -> u64 {
         self.next_id += 1;

@@ -344,6 +344,10 @@ impl RangeActor {
                 .compact(&mut batch, apply.applied_index - LOG_KEEP)?;
         }
         batch.commit().map_err(StorageError::from)?;
+        // Before anyone is answered: the newest-version cache must match the store.
+        for (_, cmd) in &applied_cmds {
+            self.engine.after_commit(&cmd.ops);
+        }
         self.metrics
             .entries_applied
             .fetch_add(entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
