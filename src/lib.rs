@@ -7,7 +7,9 @@
 pub mod actors;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod ids;
 pub mod kv;
+pub mod security;
 pub mod settings;
 pub mod storage;

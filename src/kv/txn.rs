@@ -209,8 +209,18 @@ impl Txn {
     fn record_read(&mut self, span: Span) {
         self.read_spans.push(span);
         if self.read_spans.len() > MAX_READ_SPANS {
-            let start = self.read_spans.iter().map(|s| s.start.clone()).min().unwrap_or_default();
-            let end = self.read_spans.iter().map(|s| s.end.clone()).max().unwrap_or_default();
+            let start = self
+                .read_spans
+                .iter()
+                .map(|s| s.start.clone())
+                .min()
+                .unwrap_or_default();
+            let end = self
+                .read_spans
+                .iter()
+                .map(|s| s.end.clone())
+                .max()
+                .unwrap_or_default();
             self.read_spans = vec![Span { start, end }];
         }
     }

@@ -262,7 +262,9 @@ impl Engine {
     pub fn after_commit(&self, ops: &[WriteOp]) {
         for op in ops {
             match op {
-                WriteOp::PutVersion { key, ts, value } => self.inner.rows.on_put(key, *ts, value.as_deref()),
+                WriteOp::PutVersion { key, ts, value } => {
+                    self.inner.rows.on_put(key, *ts, value.as_deref())
+                }
                 WriteOp::DeleteVersion { key, .. } => self.inner.rows.on_delete(key),
                 _ => {}
             }

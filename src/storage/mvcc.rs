@@ -84,8 +84,14 @@ pub fn newest(engine: &Engine, key: &[u8]) -> Result<Newest> {
         Ok(n) => Ok(n),
         Err(epoch) => {
             let n = match get_version(engine, key, Timestamp::MAX)? {
-                Some(v) => Newest { ts: v.ts, value: v.value },
-                None => Newest { ts: Timestamp::MIN, value: None },
+                Some(v) => Newest {
+                    ts: v.ts,
+                    value: v.value,
+                },
+                None => Newest {
+                    ts: Timestamp::MIN,
+                    value: None,
+                },
             };
             engine.row_cache().fill(key, n.clone(), epoch);
             Ok(n)

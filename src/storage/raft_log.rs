@@ -26,6 +26,8 @@ pub const RAFT_INIT_INDEX: u64 = 5;
 pub const RAFT_INIT_TERM: u64 = 5;
 
 const TAG_ENTRY: u8 = 1;
+/// Entries kept in memory after append.
+const TAIL_ENTRIES: usize = 1024;
 const TAG_HARD_STATE: u8 = 2;
 const TAG_APPLY_STATE: u8 = 3;
 const TAG_DESCRIPTOR: u8 = 4;
@@ -53,6 +55,9 @@ pub struct FjallRaftStorage {
     apply: ApplyState,
     last_index: u64,
     last_term: u64,
+    /// The most recently appended entries (contiguous, ending at `last_index`), so committed
+    /// entries are applied without reading them back from fjall.
+    tail: std::collections::VecDeque<Entry>,
 }
 
 impl std::fmt::Debug for FjallRaftStorage {
@@ -149,6 +154,7 @@ impl FjallRaftStorage {
             apply,
             last_index: apply.truncated_index,
             last_term: apply.truncated_term,
+            tail: std::collections::VecDeque::new(),
         };
         let lo = entry_key(range_id, 0);
         let hi = entry_key(range_id, u64::MAX);
@@ -201,6 +207,16 @@ impl FjallRaftStorage {
         );
         self.last_index = last.index;
         self.last_term = last.term;
+        while self.tail.back().is_some_and(|e| e.index >= first.index) {
+            self.tail.pop_back();
+        }
+        if self.tail.back().is_some_and(|e| e.index + 1 != first.index) {
+            self.tail.clear();
+        }
+        self.tail.extend(entries.iter().cloned());
+        while self.tail.len() > TAIL_ENTRIES {
+            self.tail.pop_front();
+        }
     }
 
     /// Records a new hard state into `batch`.
@@ -294,6 +310,23 @@ impl raft::Storage for FjallRaftStorage {
         let max = max_size.into();
         let mut out = Vec::with_capacity((high - low) as usize);
         let mut size = 0u64;
+        if let Some(front) = self.tail.front()
+            && front.index <= low
+        {
+            for e in self
+                .tail
+                .iter()
+                .skip((low - front.index) as usize)
+                .take((high - low) as usize)
+            {
+                size += u64::from(protobuf::Message::compute_size(e));
+                if !out.is_empty() && max.is_some_and(|m| size > m) {
+                    break;
+                }
+                out.push(e.clone());
+            }
+            return Ok(out);
+        }
         let lo = entry_key(self.range_id, low);
         let hi = entry_key(self.range_id, high);
         for item in self.engine.raft().range(lo..hi) {
@@ -326,6 +359,12 @@ impl raft::Storage for FjallRaftStorage {
         }
         if idx > self.last_index {
             return Err(raft::Error::Store(raft::StorageError::Unavailable));
+        }
+        if let Some(front) = self.tail.front()
+            && front.index <= idx
+            && let Some(e) = self.tail.get((idx - front.index) as usize)
+        {
+            return Ok(e.term);
         }
         Ok(self.read_entry(idx)?.term)
     }

@@ -51,7 +51,15 @@ impl RowCache {
     /// A cache holding about `budget_bytes` of keys and values.
     pub fn new(budget_bytes: usize) -> RowCache {
         RowCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard { map: HashMap::new(), bytes: 0, epoch: 0 })).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        map: HashMap::new(),
+                        bytes: 0,
+                        epoch: 0,
+                    })
+                })
+                .collect(),
             shard_budget: (budget_bytes / SHARDS).max(4096),
             hasher: std::collections::hash_map::RandomState::new(),
         }
@@ -95,7 +103,10 @@ impl RowCache {
         let mut s = self.shard(key).lock();
         match s.map.get_mut(key) {
             Some(n) if n.ts <= ts => {
-                *n = Newest { ts, value: value.map(<[u8]>::to_vec) };
+                *n = Newest {
+                    ts,
+                    value: value.map(<[u8]>::to_vec),
+                };
             }
             Some(_) => {}
             None => s.epoch += 1,
@@ -125,15 +136,35 @@ mod tests {
         let c = RowCache::new(1 << 20);
         let epoch = c.get(b"k").expect_err("empty");
         c.on_put(b"k", ts(5), Some(b"new"));
-        c.fill(b"k", Newest { ts: ts(1), value: Some(b"old".to_vec()) }, epoch);
+        c.fill(
+            b"k",
+            Newest {
+                ts: ts(1),
+                value: Some(b"old".to_vec()),
+            },
+            epoch,
+        );
         assert!(c.get(b"k").is_err(), "a stale fill must be refused");
         let epoch = c.get(b"k").expect_err("still empty");
-        c.fill(b"k", Newest { ts: ts(5), value: Some(b"new".to_vec()) }, epoch);
+        c.fill(
+            b"k",
+            Newest {
+                ts: ts(5),
+                value: Some(b"new".to_vec()),
+            },
+            epoch,
+        );
         assert_eq!(c.get(b"k").expect("cached").ts, ts(5));
         c.on_put(b"k", ts(3), Some(b"older ingest"));
         assert_eq!(c.get(b"k").expect("cached").value, Some(b"new".to_vec()));
         c.on_put(b"k", ts(7), None);
-        assert_eq!(c.get(b"k").expect("cached"), Newest { ts: ts(7), value: None });
+        assert_eq!(
+            c.get(b"k").expect("cached"),
+            Newest {
+                ts: ts(7),
+                value: None
+            }
+        );
         c.on_delete(b"k");
         assert!(c.get(b"k").is_err());
     }
@@ -144,7 +175,14 @@ mod tests {
         for i in 0..10_000u32 {
             let k = i.to_be_bytes();
             let e = c.get(&k).expect_err("new");
-            c.fill(&k, Newest { ts: ts(1), value: Some(vec![0; 100]) }, e);
+            c.fill(
+                &k,
+                Newest {
+                    ts: ts(1),
+                    value: Some(vec![0; 100]),
+                },
+                e,
+            );
         }
         let total: usize = c.shards.iter().map(|s| s.lock().bytes).sum();
         assert!(total <= 64 * 4096, "{total}");

@@ -46,7 +46,9 @@ impl LatchSet {
 
     /// Whether a read of one key at `ts` must wait.
     pub fn read_conflicts_key(&self, key: &[u8], ts: Timestamp) -> bool {
-        self.held.values().any(|l| l.ts <= ts && l.spans.iter().any(|a| a.contains_key(key)))
+        self.held
+            .values()
+            .any(|l| l.ts <= ts && l.spans.iter().any(|a| a.contains_key(key)))
     }
 
     /// Takes a latch (the caller checked for conflicts).

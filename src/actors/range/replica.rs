@@ -307,19 +307,31 @@ impl Replica {
     }
 
     /// The value of `key` at `ts` as seen by `txn`.
-    pub async fn get(&self, key: &[u8], ts: Timestamp, txn: Option<TxnId>) -> Result<Option<Vec<u8>>> {
+    pub async fn get(
+        &self,
+        key: &[u8],
+        ts: Timestamp,
+        txn: Option<TxnId>,
+    ) -> Result<Option<Vec<u8>>> {
         let range = self.shared.range_id;
         // The point-read fast path: no span allocation, one lock, the newest-version cache.
         let has_intents = wait_then(
             &self.shared.state,
             &self.shared.notify,
-            |s| s.stopped || !s.desc.span.contains_key(key) || !s.latches.read_conflicts_key(key, ts),
+            |s| {
+                s.stopped
+                    || !s.desc.span.contains_key(key)
+                    || !s.latches.read_conflicts_key(key, ts)
+            },
             |s| {
                 if s.stopped || !s.desc.span.contains_key(key) {
                     return check_span(s, range, &[Span::point(key)]).map(|_| false);
                 }
                 if ts < s.gc_threshold {
-                    return Err(RangeError::BelowGcThreshold { ts, threshold: s.gc_threshold });
+                    return Err(RangeError::BelowGcThreshold {
+                        ts,
+                        threshold: s.gc_threshold,
+                    });
                 }
                 s.tscache.add_point(key, ts, txn);
                 Ok(!s.intents.is_empty())
@@ -327,7 +339,9 @@ impl Replica {
         )
         .await?;
         if has_intents && let Some(i) = self.conflicting_intent(key, txn, Some(ts))? {
-            return Err(RangeError::WriteIntents { intents: vec![(key.to_vec(), i)] });
+            return Err(RangeError::WriteIntents {
+                intents: vec![(key.to_vec(), i)],
+            });
         }
         Ok(mvcc::get(&self.engine, key, ts)?)
     }
