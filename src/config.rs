@@ -62,7 +62,13 @@ pub const DEFAULT_PROFILE: &str = "default";
 /// Prefix of the environment variables read as configuration (followed by `_`).
 pub const ENV_PREFIX: &str = "TANDEM";
 /// `TANDEM_*` variables that are not configuration keys and are skipped by the environment layer.
-pub const RESERVED_ENV_VARS: &[&str] = &[ENV_PROFILE, ENV_CONFIG, ENV_EXTRA_ARGS];
+pub const RESERVED_ENV_VARS: &[&str] = &[
+    ENV_PROFILE,
+    ENV_CONFIG,
+    ENV_EXTRA_ARGS,
+    ENV_READY_FILE,
+    "TANDEM_URL",
+];
 /// Names the profile when [`ConfigSources::profile`] is `None`.
 pub const ENV_PROFILE: &str = "TANDEM_PROFILE";
 /// Names the config file when [`ConfigSources::config_file`] is `None`.
@@ -70,6 +76,8 @@ pub const ENV_CONFIG: &str = "TANDEM_CONFIG";
 /// Extra command-line arguments for `tandem start` in the systemd environment file
 /// (`deploy/systemd/tandem.env.example`); read by systemd, not by tandem.
 pub const ENV_EXTRA_ARGS: &str = "TANDEM_EXTRA_ARGS";
+/// Where a node reports readiness and its addresses (`--background`, tests).
+pub const ENV_READY_FILE: &str = "TANDEM_READY_FILE";
 /// Default port of SQL and node-to-node addresses.
 pub const DEFAULT_SQL_PORT: u16 = 26257;
 /// Default port of the HTTP address.

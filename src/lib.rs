@@ -6,10 +6,14 @@
 
 pub mod actors;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod ids;
 pub mod kv;
+pub mod pgwire;
 pub mod security;
 pub mod settings;
+pub mod sql;
 pub mod storage;

@@ -21,9 +21,95 @@ struct Cli {
 enum Command {
     /// Print the version.
     Version,
+    /// Start a node that joins a cluster (the cluster is initialised with `tandem init`).
+    Start(tandem::cli::start::StartFlags),
+    /// Start a single-node cluster that initialises itself.
+    StartSingleNode(tandem::cli::start::StartFlags),
+    /// Initialise a cluster whose nodes were started with `tandem start`.
+    Init {
+        /// Address of a node (host:port).
+        #[arg(long)]
+        host: String,
+        /// Certificate directory (needs ca.crt and client.root.crt/key).
+        #[arg(long)]
+        certs_dir: Option<PathBuf>,
+        /// Plaintext.
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Create and list certificates.
+    #[command(subcommand)]
+    Cert(Cert),
+    /// An interactive SQL shell, or run statements with -e.
+    Sql {
+        /// Connection URL (postgresql://user@host:port/db?...).
+        #[arg(long)]
+        url: Option<String>,
+        /// Certificate directory.
+        #[arg(long)]
+        certs_dir: Option<PathBuf>,
+        /// Plaintext.
+        #[arg(long)]
+        insecure: bool,
+        /// Statements to run (repeatable); exits non-zero on the first error.
+        #[arg(short = 'e', long = "execute")]
+        execute: Vec<String>,
+        /// Output format: table, tsv or csv.
+        #[arg(long)]
+        format: Option<String>,
+        /// Print each statement before running it.
+        #[arg(long)]
+        echo_sql: bool,
+    },
     /// Tools for the storage and KV layers.
     #[command(subcommand)]
     Debug(Debug),
+}
+
+#[derive(clap::Args, Clone)]
+struct CertCommon {
+    /// Certificate directory.
+    #[arg(long)]
+    certs_dir: PathBuf,
+    /// Path of the CA key.
+    #[arg(long)]
+    ca_key: PathBuf,
+    /// Validity (e.g. 43800h, 365d, 10y).
+    #[arg(long)]
+    lifetime: Option<String>,
+    /// Replace existing files.
+    #[arg(long)]
+    overwrite: bool,
+    /// Reuse an existing CA key.
+    #[arg(long)]
+    allow_ca_key_reuse: bool,
+}
+
+#[derive(Subcommand)]
+enum Cert {
+    /// Create the CA certificate and key.
+    CreateCa(CertCommon),
+    /// Create a node certificate for the given hosts.
+    CreateNode {
+        /// Host names and IP addresses the node is reached at.
+        #[arg(required = true)]
+        hosts: Vec<String>,
+        #[command(flatten)]
+        common: CertCommon,
+    },
+    /// Create a client certificate for a SQL user.
+    CreateClient {
+        /// The SQL user.
+        user: String,
+        #[command(flatten)]
+        common: CertCommon,
+    },
+    /// List the certificates in a directory.
+    List {
+        /// Certificate directory.
+        #[arg(long)]
+        certs_dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -97,8 +183,94 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+fn cert_options(c: &CertCommon) -> anyhow::Result<tandem::security::certs::CertOptions> {
+    Ok(tandem::security::certs::CertOptions {
+        lifetime: c
+            .lifetime
+            .as_deref()
+            .map(tandem::security::certs::parse_lifetime)
+            .transpose()?,
+        overwrite: c.overwrite,
+        allow_ca_key_reuse: c.allow_ca_key_reuse,
+    })
+}
+
 fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    tandem::security::tls::install_crypto_provider();
     match cli.command {
+        Command::Start(flags) => tandem::actors::supervisor::main(flags, false),
+        Command::StartSingleNode(flags) => tandem::actors::supervisor::main(flags, true),
+        Command::Init {
+            host,
+            certs_dir,
+            insecure,
+        } => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("start runtime")?;
+            rt.block_on(tandem::cli::init::run(
+                &host,
+                certs_dir.as_deref(),
+                insecure,
+            ))?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Cert(c) => {
+            use tandem::security::certs;
+            match c {
+                Cert::CreateCa(c) => certs::create_ca(&c.certs_dir, &c.ca_key, &cert_options(&c)?)?,
+                Cert::CreateNode { hosts, common } => certs::create_node(
+                    &common.certs_dir,
+                    &common.ca_key,
+                    &hosts,
+                    &cert_options(&common)?,
+                )?,
+                Cert::CreateClient { user, common } => certs::create_client(
+                    &common.certs_dir,
+                    &common.ca_key,
+                    &user,
+                    &cert_options(&common)?,
+                )?,
+                Cert::List { certs_dir } => {
+                    println!("Certificate directory: {}", certs_dir.display());
+                    print!("{}", certs::format_list(&certs::list(&certs_dir)?));
+                }
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Sql {
+            url,
+            certs_dir,
+            insecure,
+            execute,
+            format,
+            echo_sql,
+        } => {
+            let format = match format.as_deref() {
+                None => None,
+                Some(f) => Some(
+                    f.parse::<tandem::cli::sql_shell::OutputFormat>()
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                ),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("start runtime")?;
+            let code = rt.block_on(tandem::cli::sql_shell::run(
+                tandem::cli::sql_shell::SqlShellOptions {
+                    url,
+                    certs_dir,
+                    insecure,
+                    execute,
+                    format,
+                    echo: echo_sql,
+                },
+            ))?;
+            Ok(std::process::ExitCode::from(code.clamp(0, 255) as u8))
+        }
         Command::Version => {
             println!(
                 "tandem {} (KV engine: fjall 3, raft-rs 0.7)",

@@ -1,0 +1,455 @@
+//! The node supervisor: starts storage, ranges, the tenant registry, the SQL (pgwire) server and
+//! the HTTP server, and drains on SIGTERM/SIGINT.
+//!
+//! Start-up order: configuration (validated before the store is touched) → store and ranges →
+//! cluster bootstrap (`start-single-node`) or wait for `tandem init` (`start`) → tenant registry
+//! → pgwire on `--listen-addr` → HTTP on `--http-addr` → readiness (`READY=1` to systemd, the
+//! ready file for `--background` and tests, a banner on stdout). Drain: `STOPPING=1`, mark not
+//! ready, stop accepting SQL, wait for sessions (up to `server.shutdown.query_wait`, default
+//! 10 s) then close them, stop HTTP, stop the ranges and make the log durable, exit 0.
+//!
+//! The supervisor is an actix actor; the tenant registry runs under `actix::Supervisor` and is
+//! restarted (reloading its directory from KV) if it panics. A failure to start any component
+//! is fatal: the process reports it and exits non-zero.
+
+use crate::actors::init_listener;
+use crate::actors::tenant_registry::{RegistryAdmin, RegistryInner, TenantRegistry};
+use crate::cli::start::{READY_FILE_ENV, StartFlags};
+use crate::config::NodeConfig;
+use crate::console::{ConsoleBackend, ConsoleServer, NodeRow, RunningConsole, VirtualClusterRow};
+use crate::ids::TenantId;
+use crate::kv::Store;
+use crate::pgwire::{ConnectionRouter, PgServer, PgServerHandle};
+use crate::sql::catalog::{Catalog, UserRecord};
+use crate::sql::error::SqlError;
+use crate::sql::session::SessionEnv;
+use actix::prelude::*;
+use anyhow::Context as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Entry point of `tandem start` / `start-single-node`.
+pub fn main(flags: StartFlags, single_node: bool) -> anyhow::Result<std::process::ExitCode> {
+    let cfg = match flags.load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            return Ok(std::process::ExitCode::from(2));
+        }
+    };
+    if single_node && !cfg.join.is_empty() {
+        anyhow::bail!("--join cannot be used with start-single-node");
+    }
+    if !single_node {
+        let me = cfg.advertise_addr().to_string();
+        let listen = cfg.listen_addr.to_string();
+        if let Some(other) = cfg
+            .join
+            .iter()
+            .map(|j| j.to_string())
+            .find(|j| *j != me && *j != listen)
+        {
+            anyhow::bail!(
+                "--join lists {other}, another node: multi-node clusters are not supported by this version yet; start each node with --join listing only itself"
+            );
+        }
+    }
+    if flags.background && std::env::var_os(READY_FILE_ENV).is_none() {
+        crate::cli::start::daemonize(&cfg.store)?;
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let code = actix::System::with_tokio_rt(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("building the node's tokio runtime at start-up")
+    })
+    .block_on(run(cfg, single_node))?;
+    Ok(code)
+}
+
+/// Tells systemd about state changes (`Type=notify`); a no-op without `NOTIFY_SOCKET`.
+fn sd_notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let sock = match std::os::unix::net::UnixDatagram::unbound() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("failed to notify systemd: {e}");
+            return;
+        }
+    };
+    let p = path.to_string_lossy().to_string();
+    let r = if let Some(abstract_name) = p.strip_prefix('@') {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
+            .and_then(|a| sock.send_to_addr(state.as_bytes(), &a))
+    } else {
+        sock.send_to(state.as_bytes(), &p)
+    };
+    if let Err(e) = r {
+        tracing::warn!("failed to notify systemd: {e}");
+    }
+}
+
+/// Routes pgwire connections through the tenant registry and reads users from each cluster's
+/// catalog.
+struct NodeRouter {
+    registry: Arc<RegistryInner>,
+    admin: RegistryAdmin,
+    store: Store,
+    draining: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl ConnectionRouter for NodeRouter {
+    async fn route(&self, cluster: Option<&str>) -> Result<(TenantId, String), SqlError> {
+        self.registry.route(cluster)
+    }
+    async fn user(&self, tenant: TenantId, user: &str) -> Result<Option<UserRecord>, SqlError> {
+        let mut txn = self.store.begin();
+        let r = Catalog::new(tenant).user(&mut txn, user).await;
+        txn.rollback();
+        r
+    }
+    fn session_env(&self, tenant: TenantId) -> SessionEnv {
+        let clusters: Option<Arc<dyn crate::sql::session::VirtualClusterAdmin>> =
+            if tenant == TenantId::SYSTEM {
+                Some(Arc::new(self.admin.clone()))
+            } else {
+                None
+            };
+        SessionEnv {
+            store: self.store.clone(),
+            clusters,
+        }
+    }
+    fn draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}
+
+/// The console's view of the node.
+struct NodeConsole {
+    registry: Arc<RegistryInner>,
+    store: Store,
+    ready: Arc<AtomicBool>,
+    started: SystemTime,
+    sql_addr: String,
+    advertise: String,
+}
+
+#[async_trait::async_trait]
+impl ConsoleBackend for NodeConsole {
+    async fn check_password(&self, user: &str, password: &str) -> bool {
+        let mut txn = self.store.begin();
+        let u = Catalog::new(TenantId::SYSTEM).user(&mut txn, user).await;
+        txn.rollback();
+        match u {
+            Ok(Some(u)) if u.login => u
+                .scram_verifier
+                .as_deref()
+                .is_some_and(|v| crate::sql::scram::check_password(v, password)),
+            _ => false,
+        }
+    }
+    async fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+    async fn nodes(&self) -> Vec<NodeRow> {
+        {
+            let ranges = self.store.range_descriptors().len() as u64;
+            vec![NodeRow {
+                id: self.store.node_id(),
+                address: self.advertise.clone(),
+                sql_address: self.sql_addr.clone(),
+                build: format!("tandem {}", env!("CARGO_PKG_VERSION")),
+                started_at: self.started,
+                is_live: true,
+                ranges,
+                leases: ranges,
+            }]
+        }
+    }
+    async fn virtual_clusters(&self) -> Vec<VirtualClusterRow> {
+        self.registry
+            .list()
+            .into_iter()
+            .map(|r| VirtualClusterRow {
+                id: r.id,
+                name: r.name,
+                data_state: r.data_state,
+                service_mode: r.service_mode,
+                replication: None,
+            })
+            .collect()
+    }
+}
+
+/// The running node's parts, owned by the supervisor actor.
+pub struct NodeSupervisor {
+    store: Store,
+    pg: PgServerHandle,
+    console: Option<RunningConsole>,
+    ready: Arc<AtomicBool>,
+    draining: Arc<AtomicBool>,
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+    query_wait: Duration,
+}
+
+impl Actor for NodeSupervisor {
+    type Context = Context<Self>;
+}
+
+/// Drain and stop the node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drain;
+
+impl Handler<Drain> for NodeSupervisor {
+    type Result = ResponseActFuture<Self, ()>;
+    /// Drains: stop accepting, wait for sessions, stop HTTP and storage.
+    fn handle(&mut self, _: Drain, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.draining.swap(true, Ordering::SeqCst) {
+            return Box::pin(actix::fut::ready(()));
+        }
+        sd_notify("STOPPING=1");
+        tracing::info!("draining");
+        self.ready.store(false, Ordering::SeqCst);
+        let pg = self.pg.clone();
+        let console = self.console.take();
+        let store = self.store.clone();
+        let wait = self.query_wait;
+        let done = self.done.take();
+        Box::pin(
+            async move {
+                pg.drain(wait).await;
+                if let Some(c) = console
+                    && let Err(e) = c.stop(true).await
+                {
+                    tracing::warn!("failed to stop the HTTP server cleanly: {e}");
+                }
+                store.shutdown().await;
+                tracing::info!("drained; exiting");
+                if let Some(d) = done {
+                    let _ = d.send(());
+                }
+            }
+            .into_actor(self),
+        )
+    }
+}
+
+async fn bootstrap_registry(store: Store, cfg: &NodeConfig) -> anyhow::Result<Arc<RegistryInner>> {
+    RegistryInner::load_or_bootstrap(store, &cfg.bootstrap)
+        .await
+        .map_err(|e| anyhow::anyhow!("bootstrap virtual clusters: {e}"))
+}
+
+async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process::ExitCode> {
+    let started = SystemTime::now();
+    let t0 = Instant::now();
+    let mut kv = cfg.kv_settings().context("KV settings")?;
+    kv.cache_bytes = cfg.cache_bytes().context("--cache")?;
+    let tls = match (&cfg.certs_dir, cfg.insecure) {
+        (_, true) => None,
+        (Some(dir), false) => Some(
+            crate::security::tls::server_config(dir, false).context("load node certificates")?,
+        ),
+        (None, false) => anyhow::bail!("--certs-dir is required unless --insecure is given"),
+    };
+    let store_path = cfg.store.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&store_path, kv))
+        .await
+        .context("open store")?
+        .with_context(|| format!("open store {}", cfg.store.display()))?;
+    let listen = cfg.listen_addr.to_string();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("listen on {listen}"))?;
+    let initialized = {
+        let mut txn = store.begin();
+        let r = Catalog::new(TenantId::SYSTEM)
+            .is_bootstrapped(&mut txn)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        txn.rollback();
+        r
+    };
+    let listener = if initialized || single_node {
+        listener
+    } else {
+        println!(
+            "initial startup completed.\nNode will now attempt to join a running cluster, or wait for `tandem init`.\nClient connections will be accepted after this completes successfully."
+        );
+        write_ready(&format!(
+            "waiting_for_init\nsql_addr: {}\n",
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        ));
+        let (s, boot) = (store.clone(), cfg.bootstrap.clone());
+        let bootstrap: init_listener::Bootstrap = Arc::new(move || {
+            let (s, boot) = (s.clone(), boot.clone());
+            Box::pin(async move {
+                RegistryInner::load_or_bootstrap(s.clone(), &boot)
+                    .await
+                    .map(|_| s.node_id().0.to_string())
+                    .map_err(|e| e.to_string())
+            })
+        });
+        init_listener::wait_for_init(listener, tls.clone(), bootstrap).await
+    };
+    let registry = bootstrap_registry(store.clone(), &cfg).await?;
+    let registry_inner = registry.clone();
+    let registry_addr =
+        actix::Supervisor::start(move |_| TenantRegistry::new(registry_inner.clone()));
+    let draining = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(AtomicBool::new(false));
+    let router = Arc::new(NodeRouter {
+        registry: registry.clone(),
+        admin: RegistryAdmin {
+            addr: registry_addr,
+        },
+        store: store.clone(),
+        draining: draining.clone(),
+    });
+    let pg = PgServer::start(listener, tls.clone(), router);
+    let sql_addr = pg.local_addr().to_string();
+    let http_tls = match &cfg.certs_dir {
+        Some(dir) if !cfg.insecure => Some(
+            crate::security::tls::server_config_with_alpn(dir, false, &[b"http/1.1"])
+                .context("load node certificates for HTTP")?,
+        ),
+        _ => None,
+    };
+    let http: std::net::SocketAddr = tokio::net::lookup_host(cfg.http_addr.to_string())
+        .await
+        .with_context(|| format!("resolve {}", cfg.http_addr))?
+        .next()
+        .context("no address for --http-addr")?;
+    let registry_metrics = prometheus::Registry::new();
+    let node_metrics = crate::console::metrics::NodeMetrics::new(&registry_metrics, t0)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let backend = Arc::new(NodeConsole {
+        registry: registry.clone(),
+        store: store.clone(),
+        ready: ready.clone(),
+        started,
+        sql_addr: sql_addr.clone(),
+        advertise: cfg.advertise_addr().to_string(),
+    });
+    let console = ConsoleServer::start(http, http_tls.clone(), backend, registry_metrics)
+        .map_err(|e| anyhow::anyhow!("start HTTP server on {http}: {e}"))?;
+    let http_addr = console.local_addr().to_string();
+    spawn_metrics_updater(store.clone(), pg.clone(), node_metrics);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let sup = NodeSupervisor {
+        store: store.clone(),
+        pg,
+        console: Some(console),
+        ready: ready.clone(),
+        draining,
+        done: Some(done_tx),
+        query_wait: Duration::from_secs(10),
+    }
+    .start();
+    ready.store(true, Ordering::SeqCst);
+    let scheme = if http_tls.is_some() { "https" } else { "http" };
+    let sql_url = match &cfg.certs_dir {
+        Some(d) if !cfg.insecure => format!(
+            "postgresql://root@{sql_addr}/defaultdb?sslcert={0}/client.root.crt&sslkey={0}/client.root.key&sslmode=verify-full&sslrootcert={0}/ca.crt",
+            d.display()
+        ),
+        _ => format!("postgresql://root@{sql_addr}/defaultdb?sslmode=disable"),
+    };
+    let banner = format!(
+        "tandem node starting at {}\nbuild:               tandem {}\nwebui:               {scheme}://{http_addr}\nsql:                 {sql_url}\nsql_addr:            {sql_addr}\nhttp_addr:           {http_addr}\nstore:               path={}\nprofile:             {}\nclusterID:           {}\nnodeID:              {}\nready\n",
+        humantime::format_rfc3339_seconds(started),
+        env!("CARGO_PKG_VERSION"),
+        cfg.store.display(),
+        cfg.profile,
+        store.node_id(),
+        store.node_id().0,
+    );
+    print!("{banner}");
+    write_ready(
+        &banner
+            .replace("sql_addr:            ", "sql_addr:")
+            .replace("http_addr:           ", "http_addr:"),
+    );
+    sd_notify("READY=1");
+    tracing::info!(%sql_addr, %http_addr, "node ready in {:?}", t0.elapsed());
+    // Signals → drain.
+    let s2 = sup.clone();
+    actix::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("failed to install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("received SIGTERM"),
+            _ = int.recv() => tracing::info!("received SIGINT"),
+        }
+        s2.do_send(Drain);
+    });
+    let _ = done_rx.await;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn write_ready(text: &str) {
+    if let Some(path) = std::env::var_os(READY_FILE_ENV) {
+        let path = PathBuf::from(path);
+        let tmp = path.with_extension("tmp");
+        if std::fs::write(&tmp, text)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .is_err()
+        {
+            tracing::warn!("failed to write the ready file {}", path.display());
+        }
+    }
+}
+
+fn spawn_metrics_updater(
+    store: Store,
+    pg: PgServerHandle,
+    m: crate::console::metrics::NodeMetrics,
+) {
+    actix::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let km = store.metrics();
+            let snapshot = crate::console::metrics::EngineTotals {
+                txn_commits: km.txn_commits.load(Ordering::Relaxed),
+                txn_commits_1pc: km.txn_commits_1pc.load(Ordering::Relaxed),
+                txn_restarts: km.txn_restarts.load(Ordering::Relaxed),
+                range_splits: km.splits.load(Ordering::Relaxed),
+                raft_entries_applied: km.range.entries_applied.load(Ordering::Relaxed),
+                raft_log_appends: km.range.appends.load(Ordering::Relaxed),
+                storage_fsyncs: store
+                    .engine()
+                    .syncer()
+                    .stats()
+                    .syncs
+                    .load(Ordering::Relaxed),
+            };
+            m.update_engine(&snapshot);
+            m.storage_disk_used_bytes
+                .set(store.engine().disk_space() as i64);
+            m.ranges.set(store.range_descriptors().len() as i64);
+            m.replicas_leaseholders
+                .set(store.range_descriptors().len() as i64);
+            m.sql_conns.set(pg.active_connections() as i64);
+        }
+    });
+}

@@ -1,0 +1,167 @@
+//! The node's HTTP side (DESIGN.md §2, §9, §10): health checks, Prometheus metrics and the DB
+//! Console, served by actix-web on `--http-addr`, over HTTPS with the node certificate unless the
+//! node runs `--insecure`.
+//!
+//! # Pieces
+//!
+//! - [`server`]: [`ConsoleServer::start`] binds and runs the actix-web `HttpServer` (two workers,
+//!   OS signals left to the node's supervisor) and returns a [`RunningConsole`] to stop it.
+//! - [`routes`]: the endpoints. `/health` and `/health?ready=1`; `/_status/vars` and `/metrics`
+//!   (Prometheus text format); the console pages `/`, `/nodes`, `/virtual-clusters` with
+//!   `POST /login` and `POST /logout`; the JSON API `/api/v1/nodes` and
+//!   `/api/v1/virtual-clusters`.
+//! - [`session`]: console logins, as random 128-bit tokens held in memory with an expiry.
+//! - [`pages`]: server-rendered HTML (inline CSS, no external assets, every value escaped).
+//! - [`metrics`]: [`NodeMetrics`], the node's metric families, and [`gather_text`].
+//! - [`error`]: [`ConsoleError`] (starting and stopping the server) and [`ApiError`] (every
+//!   failed request, rendered as JSON `{"msg": ...}`).
+//!
+//! # Decoupling
+//!
+//! The console reads the node only through the [`ConsoleBackend`] trait (password checks,
+//! readiness, the node list, the virtual cluster list) and a `prometheus::Registry`; the node
+//! implements the trait over its tenant registry, users and liveness and hands both to
+//! [`ConsoleServer::start`].
+//!
+//! # Failure behaviour
+//!
+//! Starting fails with a [`ConsoleError`] if the address cannot be bound or no tokio runtime is
+//! running; the node must then refuse to start. Once running, a failing request never affects
+//! other requests: backend answers are plain values, and rendering or encoding errors become an
+//! `ApiError` response. Sessions live in memory only, so a restart logs every user out.
+
+pub mod error;
+pub mod metrics;
+pub mod pages;
+pub mod routes;
+pub mod server;
+pub mod session;
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::ids::{NodeId, TenantId};
+
+pub use error::{ApiError, ConsoleError};
+pub use metrics::{EngineTotals, NodeMetrics, gather_text};
+pub use server::{ConsoleServer, RunningConsole};
+
+/// What the console needs from the node. Implemented by the node over its real state (users,
+/// liveness, tenant registry) with `#[async_trait::async_trait]`; every method is called per
+/// request, so answers are always current. Methods must not fail: an implementation that
+/// cannot reach some source answers `false` or an empty list and logs why. The returned
+/// futures must be `Send` (async-trait's default).
+#[async_trait::async_trait]
+pub trait ConsoleBackend: Send + Sync + 'static {
+    /// Whether `password` is the password of the SQL user `user` (who must be allowed to log
+    /// in). Used by the console login form.
+    async fn check_password(&self, user: &str, password: &str) -> bool;
+
+    /// Whether the node is ready to serve SQL (`/health?ready=1`): started, not draining.
+    async fn is_ready(&self) -> bool;
+
+    /// The nodes of the cluster, as this node knows them.
+    async fn nodes(&self) -> Vec<NodeRow>;
+
+    /// The virtual clusters of the cluster.
+    async fn virtual_clusters(&self) -> Vec<VirtualClusterRow>;
+}
+
+/// One node, as listed on the console's nodes page and by `/api/v1/nodes`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeRow {
+    /// The node's id.
+    pub id: NodeId,
+    /// The advertised inter-node address (`host:port`).
+    pub address: String,
+    /// The advertised SQL (pgwire) address.
+    pub sql_address: String,
+    /// The build the node runs (e.g. `tandem 0.1.0`).
+    pub build: String,
+    /// When the node process started; rendered as RFC 3339 in JSON.
+    #[serde(serialize_with = "ser::rfc3339")]
+    pub started_at: SystemTime,
+    /// Whether the node is live (heartbeating).
+    pub is_live: bool,
+    /// Range replicas stored on the node.
+    pub ranges: u64,
+    /// Range leases held by the node.
+    pub leases: u64,
+}
+
+/// One virtual cluster, as listed on the console's virtual clusters page and by
+/// `/api/v1/virtual-clusters`. The first four fields are those of `SHOW VIRTUAL CLUSTERS`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VirtualClusterRow {
+    /// The virtual cluster's (tenant) id.
+    pub id: TenantId,
+    /// Its name.
+    pub name: String,
+    /// Its data state, as `SHOW VIRTUAL CLUSTERS` prints it (`ready`, `replicating`, ...).
+    pub data_state: String,
+    /// Its service mode, as `SHOW VIRTUAL CLUSTERS` prints it (`none`, `shared`, ...).
+    pub service_mode: String,
+    /// The replication stream into this virtual cluster, if it is a standby.
+    pub replication: Option<ReplicationRow>,
+}
+
+/// The replication stream feeding a standby virtual cluster (DESIGN.md §8).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicationRow {
+    /// The replication job's id.
+    pub job_id: u64,
+    /// The job's status (e.g. `replicating`, `paused`).
+    pub status: String,
+    /// The source connection URI, already redacted (no password, no inline certificates).
+    pub source: String,
+    /// The name of the virtual cluster replicated from on the source.
+    pub source_virtual_cluster: String,
+    /// Everything up to this time has been replicated; `None` before the initial scan ends.
+    #[serde(serialize_with = "ser::opt_rfc3339")]
+    pub replicated_time: Option<SystemTime>,
+    /// How far `replicated_time` lags behind now; rendered as seconds in JSON.
+    #[serde(serialize_with = "ser::opt_secs")]
+    pub replication_lag: Option<Duration>,
+}
+
+/// `t` as RFC 3339 in UTC to the second (`2024-05-01T12:00:00Z`). Times before 1970 or after
+/// the year 9999 (which RFC 3339 cannot show) are clamped to those bounds rather than panicking.
+pub fn format_time(t: SystemTime) -> String {
+    // 9999-12-31T23:59:59Z, the last second humantime can format.
+    const MAX_SECS: u64 = 253_402_300_799;
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .min(MAX_SECS);
+    humantime::format_rfc3339_seconds(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+        .to_string()
+}
+
+/// Serde helpers for the row types: times as RFC 3339 strings, durations as seconds.
+mod ser {
+    use std::time::{Duration, SystemTime};
+
+    use serde::Serializer;
+
+    pub(super) fn rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_time(*t))
+    }
+
+    pub(super) fn opt_rfc3339<S: Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => rfc3339(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64(d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+}

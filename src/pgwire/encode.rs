@@ -1,0 +1,358 @@
+//! Conversions between the SQL layer and the wire: [`SqlError`] → `ErrorInfo` (the one SQLSTATE
+//! mapping), [`SqlType`] → PostgreSQL types, result rows → `DataRow`s in text or binary format,
+//! bind parameters (text or binary) → [`Datum`]s, and command tags.
+//!
+//! Binary formats follow PostgreSQL's `*send`/`*recv` functions: big-endian integers and IEEE
+//! floats, one byte for bool, raw bytes for text and bytea.
+
+use ::pgwire::api::Type;
+use ::pgwire::api::portal::Format;
+use ::pgwire::api::results::{FieldFormat, FieldInfo, Tag};
+use ::pgwire::error::{ErrorInfo, PgWireError, SEVERITY_ERROR, SEVERITY_FATAL};
+use ::pgwire::messages::data::DataRow;
+use bytes::{BufMut, BytesMut};
+
+use crate::sql::error::SqlError;
+use crate::sql::session::Column;
+use crate::sql::sqlstate::SqlState;
+use crate::sql::types::{Datum, SqlType};
+
+/// 22P03: a binary bind parameter that does not decode.
+pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
+/// 28000: the user may not log in (unknown in insecure mode, or `NOLOGIN`).
+pub const INVALID_AUTHORIZATION: SqlState = SqlState::INVALID_AUTHORIZATION_SPECIFICATION;
+
+/// The one mapping from SQL errors to wire errors: severity ERROR, the error's SQLSTATE, message
+/// and hint. Startup failures use [`fatal`], which only raises the severity.
+impl From<SqlError> for ErrorInfo {
+    fn from(e: SqlError) -> ErrorInfo {
+        let mut info = ErrorInfo::new(SEVERITY_ERROR.to_owned(), e.state.0.to_owned(), e.message);
+        info.hint = e.hint;
+        info
+    }
+}
+
+/// A statement-level error for pgwire.
+pub fn error(e: SqlError) -> PgWireError {
+    PgWireError::UserError(Box::new(e.into()))
+}
+
+/// A FATAL error: pgwire sends it and closes the connection (startup and authentication
+/// failures, drain).
+pub fn fatal(e: SqlError) -> PgWireError {
+    let mut info: ErrorInfo = e.into();
+    info.severity = SEVERITY_FATAL.to_owned();
+    PgWireError::UserError(Box::new(info))
+}
+
+/// The PostgreSQL type of a column type.
+pub fn pg_type(t: SqlType) -> Type {
+    match t {
+        SqlType::Int => Type::INT8,
+        SqlType::Float => Type::FLOAT8,
+        SqlType::String => Type::TEXT,
+        SqlType::Bool => Type::BOOL,
+        SqlType::Bytes => Type::BYTEA,
+    }
+}
+
+/// The format of result column `idx`. Unlike `Format::format_for`, a client that sent fewer
+/// format codes than there are columns gets text instead of a panic.
+pub fn format_for(format: &Format, idx: usize) -> FieldFormat {
+    match format {
+        Format::UnifiedText => FieldFormat::Text,
+        Format::UnifiedBinary => FieldFormat::Binary,
+        Format::Individual(codes) => codes
+            .get(idx)
+            .map_or(FieldFormat::Text, |c| FieldFormat::from(*c)),
+    }
+}
+
+/// Row description fields for `columns` in the requested result formats (text when `format` is
+/// None, as for simple queries and statement descriptions). Every tandem type has a binary form.
+pub fn fields(columns: &[Column], format: Option<&Format>) -> Vec<FieldInfo> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let f = format.map_or(FieldFormat::Text, |f| format_for(f, i));
+            FieldInfo::new(c.name.clone(), None, None, pg_type(c.ty), f)
+        })
+        .collect()
+}
+
+/// The column type a field was described with (None for a type tandem does not produce).
+fn sql_type_of(t: &Type) -> Option<SqlType> {
+    Some(match *t {
+        Type::INT8 => SqlType::Int,
+        Type::FLOAT8 => SqlType::Float,
+        Type::TEXT => SqlType::String,
+        Type::BOOL => SqlType::Bool,
+        Type::BYTEA => SqlType::Bytes,
+        _ => return None,
+    })
+}
+
+/// Encodes one row for `fields`: each value is converted to its field's described type (so a
+/// value whose runtime type differs from the description still decodes on the client), then
+/// written as text or binary.
+pub fn encode_row(fields: &[FieldInfo], row: &[Datum]) -> Result<DataRow, SqlError> {
+    if row.len() != fields.len() {
+        return Err(SqlError::internal(format!(
+            "row has {} values for {} columns",
+            row.len(),
+            fields.len()
+        )));
+    }
+    let mut buf = BytesMut::with_capacity(16 * row.len() + 8);
+    for (field, value) in fields.iter().zip(row) {
+        let typed;
+        let value = match (sql_type_of(field.datatype()), value.sql_type()) {
+            (Some(want), Some(have)) if want != have => {
+                typed = value.clone().coerce(want)?;
+                &typed
+            }
+            _ => value,
+        };
+        if value.is_null() {
+            buf.put_i32(-1);
+            continue;
+        }
+        let at = buf.len();
+        buf.put_i32(0);
+        match field.format() {
+            FieldFormat::Text => buf.put_slice(value.to_text().unwrap_or_default().as_bytes()),
+            FieldFormat::Binary => encode_binary(value, &mut buf),
+        }
+        let len = i32::try_from(buf.len() - at - 4).map_err(|_| {
+            SqlError::new(
+                SqlState::OUT_OF_MEMORY,
+                "value too large for the wire protocol",
+            )
+        })?;
+        buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+    let count = i16::try_from(fields.len())
+        .map_err(|_| SqlError::new(SqlState::INVALID_PARAMETER_VALUE, "too many result columns"))?;
+    Ok(DataRow::new(buf, count))
+}
+
+fn encode_binary(value: &Datum, buf: &mut BytesMut) {
+    match value {
+        Datum::Null => {}
+        Datum::Int(i) => buf.put_i64(*i),
+        Datum::Float(f) => buf.put_f64(*f),
+        Datum::Bool(b) => buf.put_u8(u8::from(*b)),
+        Datum::String(s) => buf.put_slice(s.as_bytes()),
+        Datum::Bytes(b) => buf.put_slice(b),
+    }
+}
+
+/// Decodes bind parameter `idx` (0-based) of type `ty`; `raw` None is SQL NULL.
+pub fn decode_param(
+    idx: usize,
+    raw: Option<&[u8]>,
+    ty: &Type,
+    binary: bool,
+) -> Result<Datum, SqlError> {
+    let Some(raw) = raw else {
+        return Ok(Datum::Null);
+    };
+    let n = idx + 1;
+    if binary {
+        return decode_binary(n, raw, ty);
+    }
+    let text = std::str::from_utf8(raw).map_err(|_| {
+        SqlError::new(
+            SqlState::INVALID_TEXT_REPRESENTATION,
+            format!("invalid UTF-8 in bind parameter ${n}"),
+        )
+    })?;
+    let s = Datum::String(text.to_owned());
+    let target = match *ty {
+        Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => SqlType::Int,
+        Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => SqlType::Float,
+        Type::BOOL => SqlType::Bool,
+        Type::BYTEA => SqlType::Bytes,
+        _ => return Ok(s),
+    };
+    s.coerce(target)
+        .map_err(|e| SqlError::new(e.state, format!("bind parameter ${n}: {}", e.message)))
+}
+
+fn decode_binary(n: usize, raw: &[u8], ty: &Type) -> Result<Datum, SqlError> {
+    let bad = || {
+        SqlError::new(
+            INVALID_BINARY_REPRESENTATION,
+            format!("incorrect binary data format in bind parameter ${n}"),
+        )
+    };
+    Ok(match *ty {
+        Type::INT2 => Datum::Int(i64::from(i16::from_be_bytes(
+            raw.try_into().map_err(|_| bad())?,
+        ))),
+        Type::INT4 => Datum::Int(i64::from(i32::from_be_bytes(
+            raw.try_into().map_err(|_| bad())?,
+        ))),
+        Type::OID => Datum::Int(i64::from(u32::from_be_bytes(
+            raw.try_into().map_err(|_| bad())?,
+        ))),
+        Type::INT8 => Datum::Int(i64::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
+        Type::FLOAT4 => Datum::Float(f64::from(f32::from_be_bytes(
+            raw.try_into().map_err(|_| bad())?,
+        ))),
+        Type::FLOAT8 => Datum::Float(f64::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
+        Type::BOOL => match raw {
+            [b] => Datum::Bool(*b != 0),
+            _ => return Err(bad()),
+        },
+        Type::BYTEA => Datum::Bytes(raw.to_vec()),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
+            Datum::String(String::from_utf8(raw.to_vec()).map_err(|_| bad())?)
+        }
+        ref other => {
+            return Err(SqlError::unsupported(format!(
+                "binary format for bind parameter ${n} of type {}",
+                other.name()
+            )));
+        }
+    })
+}
+
+/// The command tag of a statement's `QueryResult::Command` text: `INSERT 0 3` → INSERT with
+/// oid 0 and 3 rows, `UPDATE 2` / `DELETE 2` / `SELECT 2` with rows, anything else verbatim.
+pub fn command_tag(text: &str) -> Tag {
+    let parts: Vec<&str> = text.split(' ').collect();
+    match parts.as_slice() {
+        ["INSERT", oid, rows] => match (oid.parse(), rows.parse()) {
+            (Ok(oid), Ok(rows)) => Tag::new("INSERT").with_oid(oid).with_rows(rows),
+            _ => Tag::new(text),
+        },
+        [
+            cmd @ ("UPDATE" | "DELETE" | "SELECT" | "MOVE" | "FETCH" | "COPY" | "MERGE"),
+            rows,
+        ] => match rows.parse() {
+            Ok(rows) => Tag::new(cmd).with_rows(rows),
+            Err(_) => Tag::new(text),
+        },
+        _ => Tag::new(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ::pgwire::messages::response::CommandComplete;
+
+    fn tag_text(t: Tag) -> String {
+        CommandComplete::from(t).tag
+    }
+
+    #[test]
+    fn command_tags_keep_counts() {
+        assert_eq!(tag_text(command_tag("INSERT 0 1")), "INSERT 0 1");
+        assert_eq!(tag_text(command_tag("UPDATE 7")), "UPDATE 7");
+        assert_eq!(tag_text(command_tag("CREATE TABLE")), "CREATE TABLE");
+        assert_eq!(tag_text(command_tag("SELECT x")), "SELECT x");
+    }
+
+    #[test]
+    fn params_decode_in_both_formats() {
+        assert_eq!(
+            decode_param(0, Some(b"42"), &Type::INT8, false),
+            Ok(Datum::Int(42))
+        );
+        assert_eq!(
+            decode_param(0, Some(&42i64.to_be_bytes()), &Type::INT8, true),
+            Ok(Datum::Int(42))
+        );
+        assert_eq!(
+            decode_param(0, Some(&7i32.to_be_bytes()), &Type::INT4, true),
+            Ok(Datum::Int(7))
+        );
+        assert_eq!(
+            decode_param(0, Some(&1.5f64.to_be_bytes()), &Type::FLOAT8, true),
+            Ok(Datum::Float(1.5))
+        );
+        assert_eq!(
+            decode_param(0, Some(b"t"), &Type::BOOL, false),
+            Ok(Datum::Bool(true))
+        );
+        assert_eq!(
+            decode_param(0, Some(b"\\x01ff"), &Type::BYTEA, false),
+            Ok(Datum::Bytes(vec![1, 255]))
+        );
+        assert_eq!(
+            decode_param(0, Some(b"hi"), &Type::TEXT, true),
+            Ok(Datum::String("hi".into()))
+        );
+        assert_eq!(decode_param(0, None, &Type::INT8, true), Ok(Datum::Null));
+        assert_eq!(
+            decode_param(0, Some(b"abc"), &Type::INT8, true).map_err(|e| e.state),
+            Err(INVALID_BINARY_REPRESENTATION)
+        );
+        assert_eq!(
+            decode_param(1, Some(b"x"), &Type::INT8, false).map_err(|e| e.state),
+            Err(SqlState::INVALID_TEXT_REPRESENTATION)
+        );
+        assert_eq!(
+            decode_param(0, Some(b"\x00"), &Type::TIMESTAMP, true).map_err(|e| e.state),
+            Err(SqlState::FEATURE_NOT_SUPPORTED)
+        );
+    }
+
+    #[test]
+    fn rows_encode_text_and_binary() {
+        let cols = [
+            Column::new("k", SqlType::Int),
+            Column::new("v", SqlType::String),
+        ];
+        let text =
+            encode_row(&fields(&cols, None), &[Datum::Int(5), Datum::Null]).expect("text row");
+        assert_eq!(text.field_count, 2);
+        assert_eq!(&text.data[..], &[0, 0, 0, 1, b'5', 0xff, 0xff, 0xff, 0xff]);
+        let bin = encode_row(
+            &fields(&cols, Some(&Format::UnifiedBinary)),
+            &[Datum::Int(5), Datum::String("a".into())],
+        )
+        .expect("binary row");
+        assert_eq!(
+            &bin.data[..],
+            &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 1, b'a']
+        );
+        // A value whose runtime type differs from the description is converted to it.
+        let f = fields(
+            &[Column::new("x", SqlType::Float)],
+            Some(&Format::UnifiedBinary),
+        );
+        let row = encode_row(&f, &[Datum::Int(2)]).expect("coerced");
+        assert_eq!(&row.data[4..], &2.0f64.to_be_bytes());
+        // Too few format codes: text, not a panic.
+        assert_eq!(
+            format_for(&Format::Individual(vec![1]), 3),
+            FieldFormat::Text
+        );
+    }
+
+    #[test]
+    fn errors_keep_sqlstate_and_hint() {
+        let info: ErrorInfo = SqlError::new(SqlState::UNIQUE_VIOLATION, "dup")
+            .with_hint("h")
+            .into();
+        assert_eq!(
+            (
+                info.severity.as_str(),
+                info.code.as_str(),
+                info.message.as_str(),
+                info.hint.as_deref()
+            ),
+            ("ERROR", "23505", "dup", Some("h"))
+        );
+        match fatal(SqlError::new(SqlState::INVALID_PASSWORD, "no")) {
+            PgWireError::UserError(i) => {
+                assert_eq!((i.severity.as_str(), i.code.as_str()), ("FATAL", "28P01"))
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,651 @@
+//! Query handling for one connection: the simple protocol (`Query` → [`Session::run`]) and the
+//! extended protocol (Parse → [`parser::parse`] + [`exec::describe`], Bind/Execute →
+//! [`exec::execute`]).
+//!
+//! The transaction status in every ReadyForQuery comes from the session itself (idle, in a
+//! transaction, failed), not from guessing at command tags. Statement errors are answered with
+//! an ErrorResponse carrying their SQLSTATE; in the extended protocol the connection then skips
+//! to the next Sync, as PostgreSQL does.
+//!
+//! Parameter types: the client's declared types win; otherwise they are inferred from the
+//! statement where a placeholder meets a column (`col = $1`, `INSERT INTO t (col) VALUES ($1)`,
+//! `SET col = $1`, `$1::INT8`, `LIMIT $1`), and are `text` elsewhere.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use ::pgwire::api::portal::{Format, Portal};
+use ::pgwire::api::query::{
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
+    send_ready_for_query,
+};
+use ::pgwire::api::results::{FieldInfo, QueryResponse, Response};
+use ::pgwire::api::stmt::QueryParser;
+use ::pgwire::api::store::PortalStore;
+use ::pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type};
+use ::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use ::pgwire::messages::PgWireBackendMessage;
+use ::pgwire::messages::extendedquery::Execute;
+use ::pgwire::messages::response::EmptyQueryResponse;
+use ::pgwire::messages::simplequery::Query;
+use futures::{Sink, SinkExt};
+use sqlparser::ast::{
+    self as pg, AssignmentTarget, Expr, InTarget, LimitClause, SetExpr, TableObject, Value,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use super::encode::{self, error};
+use super::server::Conn;
+use crate::sql::ast::Statement;
+use crate::sql::catalog::Catalog;
+use crate::sql::error::SqlError;
+use crate::sql::exec::{self, Ctx};
+use crate::sql::parser;
+use crate::sql::session::{Column, QueryResult, Session, TxnState};
+use crate::sql::sqlstate::SqlState;
+use crate::sql::types::{Datum, SqlType};
+
+/// PostgreSQL's limit on bind parameters.
+const MAX_PARAMETERS: usize = u16::MAX as usize;
+/// 54023 too_many_arguments.
+const TOO_MANY_ARGUMENTS: SqlState = SqlState("54023");
+
+/// A prepared statement: the parsed statement, its parameter types and its result columns.
+#[derive(Debug, Clone)]
+pub(super) struct Prepared {
+    stmt: Arc<Statement>,
+    /// One type per parameter (`$1` is index 0): declared by the client, else inferred, else text.
+    param_types: Vec<Type>,
+    /// The result columns announced by Describe (empty: no rows).
+    columns: Vec<Column>,
+}
+
+/// The extended protocol's statement parser (it needs the session for Describe).
+pub(super) struct Parser {
+    conn: Arc<Conn>,
+}
+
+/// The simple and extended query handler of one connection.
+pub(super) struct QueryHandler {
+    conn: Arc<Conn>,
+    parser: Arc<Parser>,
+}
+
+/// PostgreSQL semantics: any error inside `BEGIN ... COMMIT` aborts the transaction (25P02 until
+/// ROLLBACK). The executor does this for the errors it returns; this covers the ones it never
+/// sees (a statement that fails to parse or describe) and the ones it leaves the transaction open
+/// after (25001 for a nested BEGIN).
+fn abort_explicit_txn(session: &mut Session) {
+    if matches!(session.txn, TxnState::Open(_))
+        && let TxnState::Open(mut txn) = std::mem::replace(&mut session.txn, TxnState::Aborted)
+    {
+        txn.rollback();
+    }
+}
+
+fn no_session() -> PgWireError {
+    error(SqlError::internal(
+        "no session: the connection is not authenticated",
+    ))
+}
+
+impl QueryHandler {
+    pub(super) fn new(conn: Arc<Conn>) -> QueryHandler {
+        QueryHandler {
+            parser: Arc::new(Parser { conn: conn.clone() }),
+            conn,
+        }
+    }
+
+    fn count_failure(&self) {
+        self.conn
+            .shared
+            .metrics
+            .failures
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Runs a simple-protocol query string; one response per statement, stopping at the first
+    /// error. Err only when the connection must close (drain).
+    async fn run_simple(&self, sql: &str) -> PgWireResult<Vec<Response>> {
+        let _work = self.conn.begin_work()?;
+        let start = Instant::now();
+        let results = {
+            let mut guard = self.conn.session.lock().await;
+            let session = guard.as_mut().ok_or_else(no_session)?;
+            let results = session.run(sql, &[]).await;
+            if results.iter().any(Result::is_err) {
+                abort_explicit_txn(session);
+            }
+            self.conn.note_txn(session);
+            results
+        };
+        self.conn.shared.router.observe_latency(start.elapsed());
+        if results.is_empty() {
+            return Ok(vec![Response::EmptyQuery]);
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| self.response(r, None, None))
+            .collect())
+    }
+
+    /// Turns one statement's result into a pgwire response (rows encoded eagerly, so an encoding
+    /// error becomes this statement's ErrorResponse instead of breaking the stream).
+    fn response(
+        &self,
+        result: Result<QueryResult, SqlError>,
+        described: Option<&[Column]>,
+        format: Option<&Format>,
+    ) -> Response {
+        self.conn
+            .shared
+            .metrics
+            .statements
+            .fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(QueryResult::Rows { columns, rows }) => {
+                // Extended protocol: encode as the client was told at Describe. Rows of another
+                // shape than described would break the client's decoding: refuse them.
+                let cols = match described {
+                    Some(d) if d.len() == columns.len() => d,
+                    Some(d) => {
+                        self.count_failure();
+                        let e = SqlError::unsupported(format!(
+                            "statement returned {} columns but was described with {}; run it with the simple query protocol",
+                            columns.len(),
+                            d.len()
+                        ));
+                        return Response::Error(Box::new(e.into()));
+                    }
+                    None => &columns[..],
+                };
+                let fields = Arc::new(encode::fields(cols, format));
+                match rows
+                    .iter()
+                    .map(|r| encode::encode_row(&fields, r))
+                    .collect::<Result<Vec<_>, _>>()
+                {
+                    Ok(encoded) => Response::Query(QueryResponse::new(
+                        fields,
+                        futures::stream::iter(encoded.into_iter().map(Ok)),
+                    )),
+                    Err(e) => {
+                        self.count_failure();
+                        Response::Error(Box::new(e.into()))
+                    }
+                }
+            }
+            Ok(QueryResult::Command(tag)) => {
+                let t = encode::command_tag(&tag);
+                match tag.as_str() {
+                    "BEGIN" | "START TRANSACTION" => Response::TransactionStart(t),
+                    "COMMIT" | "ROLLBACK" => Response::TransactionEnd(t),
+                    _ => Response::Execution(t),
+                }
+            }
+            Err(e) => {
+                self.count_failure();
+                Response::Error(Box::new(ErrorInfo::from(e)))
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl SimpleQueryHandler for QueryHandler {
+    /// Like pgwire's default, but the ReadyForQuery status comes from the session.
+    async fn on_query<C>(&self, client: &mut C, query: Query) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+            return Err(PgWireError::NotReadyForQuery);
+        }
+        client.set_state(PgWireConnectionState::QueryInProgress);
+        let responses = self.run_simple(&query.query).await?;
+        let status = self.conn.txn_status();
+        client.set_transaction_status(status);
+        for r in responses {
+            match r {
+                Response::Query(q) => send_query_response(client, q, true).await?,
+                Response::Execution(tag)
+                | Response::TransactionStart(tag)
+                | Response::TransactionEnd(tag) => send_execution_response(client, tag).await?,
+                Response::EmptyQuery => {
+                    client
+                        .feed(PgWireBackendMessage::EmptyQueryResponse(
+                            EmptyQueryResponse::new(),
+                        ))
+                        .await?
+                }
+                Response::Error(e) => {
+                    client
+                        .feed(PgWireBackendMessage::ErrorResponse((*e).into()))
+                        .await?
+                }
+                // tandem has no COPY.
+                Response::CopyIn(_) | Response::CopyOut(_) | Response::CopyBoth(_) => {}
+            }
+        }
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        send_ready_for_query(client, status).await
+    }
+
+    async fn do_query<C>(&self, _client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.run_simple(query).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ExtendedQueryHandler for QueryHandler {
+    type Statement = Prepared;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Parser> {
+        self.parser.clone()
+    }
+
+    /// pgwire's Execute, then: the transaction status from the session, and after an error
+    /// skip to Sync.
+    async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.conn.execute_failed.store(false, Ordering::Relaxed);
+        let result = self._on_execute(client, message).await;
+        client.set_transaction_status(self.conn.txn_status());
+        if result.is_ok() && self.conn.execute_failed.swap(false, Ordering::Relaxed) {
+            client.set_state(PgWireConnectionState::AwaitingSync);
+        }
+        result
+    }
+
+    async fn do_query<C>(
+        &self,
+        _client: &mut C,
+        portal: &Portal<Prepared>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let prepared = &portal.statement.statement;
+        let response = match bind_params(portal) {
+            Err(e) => {
+                self.count_failure();
+                Response::Error(Box::new(e.into()))
+            }
+            Ok(params) => {
+                let _work = self.conn.begin_work()?;
+                let start = Instant::now();
+                let result = {
+                    let mut guard = self.conn.session.lock().await;
+                    let session = guard.as_mut().ok_or_else(no_session)?;
+                    let r = exec::execute(session, &prepared.stmt, &params).await;
+                    if r.is_err() {
+                        abort_explicit_txn(session);
+                    }
+                    self.conn.note_txn(session);
+                    r
+                };
+                self.conn.shared.router.observe_latency(start.elapsed());
+                self.response(
+                    result,
+                    Some(&prepared.columns),
+                    Some(&portal.result_column_format),
+                )
+            }
+        };
+        if matches!(response, Response::Error(_)) {
+            self.conn.execute_failed.store(true, Ordering::Relaxed);
+        }
+        Ok(response)
+    }
+}
+
+/// Decodes a portal's bind parameters into datums (text or binary, by the statement's types).
+fn bind_params(portal: &Portal<Prepared>) -> Result<Vec<Datum>, SqlError> {
+    let prepared = &portal.statement.statement;
+    let given = portal.parameters.len();
+    let wanted = prepared.param_types.len();
+    if given != wanted {
+        return Err(SqlError::new(
+            SqlState::PROTOCOL_VIOLATION,
+            format!(
+                "bind message supplies {given} parameters, but prepared statement \"{}\" requires {wanted}",
+                statement_name(&portal.statement.id)
+            ),
+        ));
+    }
+    if let Format::Individual(codes) = &portal.parameter_format
+        && codes.len() != given
+    {
+        return Err(SqlError::new(
+            SqlState::PROTOCOL_VIOLATION,
+            format!(
+                "bind message has {} parameter formats but {given} parameters",
+                codes.len()
+            ),
+        ));
+    }
+    portal
+        .parameters
+        .iter()
+        .zip(&prepared.param_types)
+        .enumerate()
+        .map(|(i, (raw, ty))| {
+            encode::decode_param(
+                i,
+                raw.as_deref(),
+                ty,
+                encode::format_for(&portal.parameter_format, i)
+                    == ::pgwire::api::results::FieldFormat::Binary,
+            )
+        })
+        .collect()
+}
+
+fn statement_name(id: &str) -> &str {
+    if id == ::pgwire::api::DEFAULT_NAME {
+        ""
+    } else {
+        id
+    }
+}
+
+#[async_trait::async_trait]
+impl QueryParser for Parser {
+    type Statement = Prepared;
+
+    async fn parse_sql<C>(
+        &self,
+        _client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Prepared>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let _work = self.conn.begin_work()?;
+        let mut guard = self.conn.session.lock().await;
+        let session = guard.as_mut().ok_or_else(no_session)?;
+        match prepare(session, sql, types).await {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                self.conn
+                    .shared
+                    .metrics
+                    .failures
+                    .fetch_add(1, Ordering::Relaxed);
+                abort_explicit_txn(session);
+                self.conn.note_txn(session);
+                Err(error(e))
+            }
+        }
+    }
+
+    fn get_parameter_types(&self, stmt: &Prepared) -> PgWireResult<Vec<Type>> {
+        Ok(stmt.param_types.clone())
+    }
+
+    fn get_result_schema(
+        &self,
+        stmt: &Prepared,
+        column_format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
+        Ok(encode::fields(&stmt.columns, column_format))
+    }
+}
+
+/// Parses one statement, describes its result columns and settles its parameter types.
+async fn prepare(
+    session: &mut Session,
+    sql: &str,
+    types: &[Option<Type>],
+) -> Result<Option<Prepared>, SqlError> {
+    let mut stmts = parser::parse(sql).map_err(|e| SqlError::syntax(e.to_string()))?;
+    let stmt = match stmts.len() {
+        0 => return Ok(None),
+        1 => stmts.remove(0),
+        _ => {
+            return Err(SqlError::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+    };
+    let count = placeholder_count(sql).max(types.len());
+    if count > MAX_PARAMETERS {
+        return Err(SqlError::new(
+            TOO_MANY_ARGUMENTS,
+            format!("statements can have at most {MAX_PARAMETERS} parameters"),
+        ));
+    }
+    let columns = exec::describe(session, &stmt).await?;
+    let inferred = infer_param_types(session, &stmt).await;
+    let param_types = (0..count)
+        .map(|i| {
+            types
+                .get(i)
+                .cloned()
+                .flatten()
+                .or_else(|| inferred.get(&i).map(|t| encode::pg_type(*t)))
+                .unwrap_or(Type::TEXT)
+        })
+        .collect();
+    Ok(Some(Prepared {
+        stmt: Arc::new(stmt),
+        param_types,
+        columns,
+    }))
+}
+
+/// The highest `$n` in `sql` (0 when there is none).
+fn placeholder_count(sql: &str) -> usize {
+    let dialect = PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
+        return 0;
+    };
+    tokens
+        .iter()
+        .filter_map(|t| {
+            if let Token::Placeholder(p) = t {
+                placeholder_number(p)
+            } else {
+                None
+            }
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn placeholder_number(p: &str) -> Option<usize> {
+    p.strip_prefix('$')?.parse().ok()
+}
+
+/// The 0-based index of a bare `$n` placeholder expression.
+fn placeholder(e: &Expr) -> Option<usize> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Placeholder(p) => placeholder_number(p)?.checked_sub(1),
+            _ => None,
+        },
+        Expr::Nested(inner) => placeholder(inner),
+        _ => None,
+    }
+}
+
+fn column_name(e: &Expr) -> Option<String> {
+    let ident = match e {
+        Expr::Identifier(i) => i,
+        Expr::CompoundIdentifier(parts) => parts.last()?,
+        Expr::Nested(inner) => return column_name(inner),
+        _ => return None,
+    };
+    Some(crate::sql::expr::normalize(
+        &ident.value,
+        ident.quote_style.is_some(),
+    ))
+}
+
+/// Parameter types implied by where placeholders meet columns of the statement's tables (best
+/// effort: tables that do not resolve are skipped).
+async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<usize, SqlType> {
+    let mut out = HashMap::new();
+    let Statement::Pg(s) = stmt else { return out };
+    let s = s.as_ref();
+    let mut names = Vec::new();
+    if let pg::Statement::Insert(ins) = s
+        && let TableObject::TableName(n) = &ins.table
+    {
+        names.push(n.clone());
+    }
+    let _ = pg::visit_relations(s, |n| {
+        names.push(n.clone());
+        ControlFlow::<()>::Continue(())
+    });
+    let ctx = Ctx {
+        tenant: session.tenant,
+        user: &session.user,
+        database: &session.database,
+        catalog: Catalog::new(session.tenant),
+        now_nanos: 0,
+    };
+    let mut txn = session.env.store.begin();
+    let mut tables = Vec::new();
+    for n in &names {
+        if let Ok(t) = exec::resolve_table(&ctx, &mut txn, n).await {
+            tables.push(t);
+        }
+    }
+    txn.rollback();
+    let col_type = |name: &str| {
+        tables
+            .iter()
+            .flat_map(|t| t.columns.iter())
+            .find(|c| c.name == name)
+            .map(|c| c.ty)
+    };
+    let of_column = |e: &Expr| column_name(e).and_then(|n| col_type(&n));
+
+    let _ = pg::visit_expressions(s, |e| {
+        let mut pair = |col: &Expr, other: &Expr| {
+            if let (Some(i), Some(t)) = (placeholder(other), of_column(col)) {
+                out.entry(i).or_insert(t);
+            }
+        };
+        match e {
+            Expr::BinaryOp { left, right, .. } => {
+                pair(left, right);
+                pair(right, left);
+            }
+            Expr::In {
+                expr,
+                target: InTarget::List(list),
+                ..
+            } => list.iter().for_each(|item| pair(expr, item)),
+            Expr::Between {
+                expr, low, high, ..
+            } => {
+                pair(expr, low);
+                pair(expr, high);
+            }
+            Expr::Cast {
+                expr, data_type, ..
+            } => {
+                if let (Some(i), Ok(t)) = (placeholder(expr), SqlType::from_ast(data_type)) {
+                    out.entry(i).or_insert(t);
+                }
+            }
+            Expr::Like { pattern, .. } | Expr::ILike { pattern, .. } => {
+                if let Some(i) = placeholder(pattern) {
+                    out.entry(i).or_insert(SqlType::String);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+
+    match s {
+        pg::Statement::Insert(ins) => {
+            if let (Some(t), Some(source)) = (tables.first(), &ins.source)
+                && let SetExpr::Values(values) = source.body.as_ref()
+            {
+                let targets: Vec<SqlType> = if ins.columns.is_empty() {
+                    t.columns
+                        .iter()
+                        .filter(|c| !c.hidden)
+                        .map(|c| c.ty)
+                        .collect()
+                } else {
+                    ins.columns
+                        .iter()
+                        .filter_map(|c| t.column(&exec::object_last(c)).map(|c| c.ty))
+                        .collect()
+                };
+                for row in &values.rows {
+                    for (e, ty) in row.iter().zip(&targets) {
+                        if let Some(i) = placeholder(e) {
+                            out.entry(i).or_insert(*ty);
+                        }
+                    }
+                }
+            }
+        }
+        pg::Statement::Update(u) => {
+            for a in &u.assignments {
+                if let (AssignmentTarget::ColumnName(n), Some(i)) =
+                    (&a.target, placeholder(&a.value))
+                    && let Some(ty) = col_type(&exec::object_last(n))
+                {
+                    out.entry(i).or_insert(ty);
+                }
+            }
+        }
+        pg::Statement::Query(q) => {
+            if let Some(LimitClause::LimitOffset { limit, offset, .. }) = &q.limit_clause {
+                for e in limit.iter().chain(offset.iter().map(|o| &o.value)) {
+                    if let Some(i) = placeholder(e) {
+                        out.entry(i).or_insert(SqlType::Int);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_counted() {
+        assert_eq!(placeholder_count("SELECT 1"), 0);
+        assert_eq!(placeholder_count("INSERT INTO t VALUES ($1, $2)"), 2);
+        assert_eq!(placeholder_count("SELECT $3, '$9'"), 3);
+        assert_eq!(placeholder_count("SELECT $1 + $1"), 1);
+    }
+}

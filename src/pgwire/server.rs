@@ -1,0 +1,436 @@
+//! The listener: accepts TCP connections, runs each one in its own task through
+//! `::pgwire::tokio::process_socket`, tracks them, counts them, and drains them.
+//!
+//! A connection task owns its socket and (after authentication) one
+//! [`Session`]; both are dropped when the client disconnects, on a FATAL error, or when
+//! [`PgServerHandle::drain`] cancels the task. A panic in a connection task ends that task only.
+//!
+//! Drain: stop accepting (the listener is closed), refuse new statements of idle sessions with
+//! FATAL 57P01 and close idle connections outside a transaction, let running statements and open
+//! transactions finish until the timeout, then cancel whatever is left (dropping a task drops its
+//! session, which rolls back an open transaction).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ::pgwire::api::PgWireServerHandlers;
+use ::pgwire::api::auth::AuthDriver;
+use ::pgwire::api::auth::StartupHandler;
+use ::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use ::pgwire::error::PgWireResult;
+use ::pgwire::messages::response::TransactionStatus;
+use ::pgwire::tokio::TlsAcceptor;
+use ring::rand::SecureRandom;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinHandle};
+use tracing::Instrument;
+
+use super::ConnectionRouter;
+use super::auth::{ServerParams, Startup};
+use super::encode::fatal;
+use super::handler::QueryHandler;
+use crate::sql::error::SqlError;
+use crate::sql::session::Session;
+use crate::sql::sqlstate::SqlState;
+
+/// Counters of the SQL listener, as plain atomics the node exports (e.g. `sql_conns`,
+/// `sql_query_count`, `sql_failure_count`). All are cumulative except `connections_open`.
+#[derive(Debug, Default)]
+pub struct PgMetrics {
+    /// TCP connections accepted.
+    pub connections_total: AtomicU64,
+    /// Connections currently open (accepted and not yet closed).
+    pub connections_open: AtomicU64,
+    /// Sessions started (successful authentications).
+    pub sessions_total: AtomicU64,
+    /// Connections refused during startup (routing, TLS, authentication, drain).
+    pub auth_failures: AtomicU64,
+    /// SQL statements executed, successfully or not.
+    pub statements: AtomicU64,
+    /// Statements (including ones that failed to parse or bind) answered with an error.
+    pub failures: AtomicU64,
+}
+
+const IDLE: u8 = 0;
+const BUSY: u8 = 1;
+const CLOSING: u8 = 2;
+
+/// State shared by every connection of one server.
+pub(super) struct Shared {
+    pub(super) router: Arc<dyn ConnectionRouter>,
+    /// TLS configured: plaintext connections are refused and passwords or certificates required.
+    pub(super) tls: bool,
+    pub(super) metrics: Arc<PgMetrics>,
+    draining: AtomicBool,
+    pub(super) driver: AuthDriver<ServerParams>,
+    /// Key of the mock SCRAM verifiers of unknown users (random per process).
+    pub(super) mock_key: ring::hmac::Key,
+}
+
+impl Shared {
+    /// Whether new connections and new statements outside transactions are refused.
+    pub(super) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed) || self.router.draining()
+    }
+}
+
+/// One connection's state: its session and what drain needs to know about it.
+pub(super) struct Conn {
+    pub(super) shared: Arc<Shared>,
+    /// The session, created once authentication succeeds.
+    pub(super) session: tokio::sync::Mutex<Option<Session>>,
+    /// IDLE, BUSY (running a statement) or CLOSING (being closed by drain).
+    activity: AtomicU8,
+    /// The session's transaction status after its last statement.
+    txn_status: AtomicU8,
+    /// Set when an Execute answered with an error (the extended protocol then skips to Sync).
+    pub(super) execute_failed: AtomicBool,
+}
+
+/// Marks a connection busy while it lives.
+pub(super) struct WorkGuard(Arc<Conn>);
+
+impl Drop for WorkGuard {
+    fn drop(&mut self) {
+        let _ = self
+            .0
+            .activity
+            .compare_exchange(BUSY, IDLE, Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
+impl Conn {
+    fn new(shared: Arc<Shared>) -> Conn {
+        Conn {
+            shared,
+            session: tokio::sync::Mutex::new(None),
+            activity: AtomicU8::new(IDLE),
+            txn_status: AtomicU8::new(0),
+            execute_failed: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks the start of work on the session. While the server drains, a session outside a
+    /// transaction gets FATAL 57P01 instead (and the connection closes).
+    pub(super) fn begin_work(self: &Arc<Self>) -> PgWireResult<WorkGuard> {
+        if self.shared.is_draining() && self.txn_status() == TransactionStatus::Idle {
+            self.activity.store(CLOSING, Ordering::Release);
+            return Err(fatal(SqlError::new(
+                SqlState::ADMIN_SHUTDOWN,
+                "server is shutting down",
+            )));
+        }
+        match self
+            .activity
+            .compare_exchange(IDLE, BUSY, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) | Err(BUSY) => Ok(WorkGuard(self.clone())),
+            Err(_) => Err(fatal(SqlError::new(
+                SqlState::ADMIN_SHUTDOWN,
+                "server is shutting down",
+            ))),
+        }
+    }
+
+    /// Records the session's transaction status after a statement.
+    pub(super) fn note_txn(&self, session: &Session) {
+        let s = if session.in_failed_transaction() {
+            2
+        } else if session.in_transaction() {
+            1
+        } else {
+            0
+        };
+        self.txn_status.store(s, Ordering::Release);
+    }
+
+    /// The transaction status for ReadyForQuery.
+    pub(super) fn txn_status(&self) -> TransactionStatus {
+        match self.txn_status.load(Ordering::Acquire) {
+            1 => TransactionStatus::Transaction,
+            2 => TransactionStatus::Error,
+            _ => TransactionStatus::Idle,
+        }
+    }
+
+    /// Claims an idle connection outside a transaction for closing (drain).
+    fn claim_idle(&self) -> bool {
+        self.txn_status() == TransactionStatus::Idle
+            && self
+                .activity
+                .compare_exchange(IDLE, CLOSING, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+    }
+}
+
+/// The handlers of one connection (pgwire asks for them once per connection).
+struct ConnHandlers {
+    startup: Arc<Startup>,
+    query: Arc<QueryHandler>,
+}
+
+impl PgWireServerHandlers for ConnHandlers {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.query.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.query.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.startup.clone()
+    }
+}
+
+struct Tracked {
+    abort: Option<AbortHandle>,
+    conn: Arc<Conn>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    conns: parking_lot::Mutex<HashMap<u64, Tracked>>,
+    next_id: AtomicU64,
+    stop: watch::Sender<bool>,
+    accept_task: parking_lot::Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Removes a connection from the tracking map when its task ends (or is cancelled).
+struct Untrack {
+    inner: Arc<Inner>,
+    id: u64,
+}
+
+impl Drop for Untrack {
+    fn drop(&mut self) {
+        self.inner.conns.lock().remove(&self.id);
+        self.inner
+            .shared
+            .metrics
+            .connections_open
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The PostgreSQL wire protocol server.
+pub struct PgServer;
+
+impl PgServer {
+    /// Serves on an already-bound listener (tests bind 127.0.0.1:0). `tls` None means
+    /// `--insecure` (plaintext only; SSLRequest is answered 'N'); with TLS, plaintext connections
+    /// are refused with a clear error, like CockroachDB's secure mode. Must be called inside a
+    /// tokio runtime; the server runs until [`PgServerHandle::drain`] (dropping the handle does not
+    /// stop it).
+    pub fn start(
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        router: Arc<dyn ConnectionRouter>,
+    ) -> PgServerHandle {
+        let local_addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let mut seed = [0u8; 32];
+        if ring::rand::SystemRandom::new().fill(&mut seed).is_err() {
+            // No system randomness: mix the clock in; mock verifiers stay unguessable in practice
+            // and never match a password anyway.
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            seed[..16].copy_from_slice(&t.to_le_bytes());
+        }
+        let shared = Arc::new(Shared {
+            router,
+            tls: tls.is_some(),
+            metrics: Arc::new(PgMetrics::default()),
+            draining: AtomicBool::new(false),
+            driver: AuthDriver::new(ServerParams),
+            mock_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &seed),
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            shared,
+            local_addr,
+            conns: parking_lot::Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            stop,
+            accept_task: parking_lot::Mutex::new(None),
+        });
+        let acceptor = tls.map(TlsAcceptor::from);
+        let span = tracing::info_span!("pgwire_listener", addr = %local_addr);
+        let task =
+            tokio::spawn(accept_loop(inner.clone(), listener, acceptor, stop_rx).instrument(span));
+        *inner.accept_task.lock() = Some(task);
+        tracing::info!(addr = %local_addr, secure = inner.shared.tls, "pgwire server listening");
+        PgServerHandle { inner }
+    }
+}
+
+async fn accept_loop(
+    inner: Arc<Inner>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            r = listener.accept() => r,
+        };
+        match accepted {
+            Ok((tcp, peer)) => spawn_connection(&inner, tcp, peer, tls.clone()),
+            Err(e) => {
+                // E.g. EMFILE: back off instead of spinning; the listener stays up.
+                tracing::warn!("failed to accept a pgwire connection: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    tracing::info!("pgwire server stopped accepting connections");
+}
+
+fn spawn_connection(
+    inner: &Arc<Inner>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<TlsAcceptor>,
+) {
+    let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+    let metrics = &inner.shared.metrics;
+    metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+    metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+    let conn = Arc::new(Conn::new(inner.shared.clone()));
+    let handlers = ConnHandlers {
+        startup: Arc::new(Startup::new(conn.clone())),
+        query: Arc::new(QueryHandler::new(conn.clone())),
+    };
+    // Track before spawning so the task's Untrack always finds (and removes) its entry; the lock
+    // is not held across the spawn.
+    inner.conns.lock().insert(id, Tracked { abort: None, conn });
+    let untrack = Untrack {
+        inner: inner.clone(),
+        id,
+    };
+    let span = tracing::info_span!("pgwire_conn", conn = id, %peer);
+    let task = tokio::spawn(
+        async move {
+            let _untrack = untrack;
+            if let Err(e) = ::pgwire::tokio::process_socket(tcp, tls, handlers).await {
+                tracing::debug!("pgwire connection ended with an error: {e}");
+            }
+        }
+        .instrument(span),
+    );
+    if let Some(t) = inner.conns.lock().get_mut(&id) {
+        t.abort = Some(task.abort_handle());
+    }
+}
+
+/// A running [`PgServer`]. Cloning gives another handle to the same server.
+#[derive(Clone)]
+pub struct PgServerHandle {
+    inner: Arc<Inner>,
+}
+
+impl PgServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Connections currently open (including ones still in startup).
+    pub fn active_connections(&self) -> usize {
+        self.inner.conns.lock().len()
+    }
+
+    /// The server's counters.
+    pub fn metrics(&self) -> Arc<PgMetrics> {
+        self.inner.shared.metrics.clone()
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections_total(&self) -> u64 {
+        self.inner
+            .shared
+            .metrics
+            .connections_total
+            .load(Ordering::Relaxed)
+    }
+
+    /// Statements executed so far.
+    pub fn statements(&self) -> u64 {
+        self.inner.shared.metrics.statements.load(Ordering::Relaxed)
+    }
+
+    /// Statements answered with an error so far.
+    pub fn failures(&self) -> u64 {
+        self.inner.shared.metrics.failures.load(Ordering::Relaxed)
+    }
+
+    /// Whether [`PgServerHandle::drain`] has started.
+    pub fn is_draining(&self) -> bool {
+        self.inner.shared.draining.load(Ordering::Relaxed)
+    }
+
+    /// Stops accepting connections, waits up to `timeout` for sessions to finish (idle sessions
+    /// outside a transaction are closed at once; running statements and open transactions may
+    /// complete), then cancels the rest. Returns when every connection is gone (or, if a
+    /// cancelled task does not stop within 5 s more, gives up waiting).
+    pub async fn drain(&self, timeout: Duration) {
+        self.inner.shared.draining.store(true, Ordering::Relaxed);
+        let _ = self.inner.stop.send(true);
+        let accept = self.inner.accept_task.lock().take();
+        if let Some(task) = accept {
+            let _ = task.await;
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut cancelled = false;
+        loop {
+            {
+                let conns = self.inner.conns.lock();
+                if conns.is_empty() {
+                    break;
+                }
+                let now = tokio::time::Instant::now();
+                if now >= deadline && !cancelled {
+                    tracing::info!(
+                        remaining = conns.len(),
+                        "drain timeout: cancelling the remaining SQL connections"
+                    );
+                    cancelled = true;
+                }
+                if now >= deadline + Duration::from_secs(5) {
+                    tracing::warn!(
+                        remaining = conns.len(),
+                        "failed to stop every SQL connection during drain"
+                    );
+                    break;
+                }
+                for t in conns.values() {
+                    if let Some(a) = &t.abort
+                        && (cancelled || t.conn.claim_idle())
+                    {
+                        a.abort();
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::info!("pgwire server drained");
+    }
+}
+
+impl std::fmt::Debug for PgServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgServerHandle")
+            .field("local_addr", &self.inner.local_addr)
+            .field("active_connections", &self.active_connections())
+            .finish()
+    }
+}

@@ -1,0 +1,545 @@
+//! The catalog of one virtual cluster, stored in system tables inside the tenant's own span
+//! (`/Tenant/<id>/Table/<system table>/1/...`), so copying the span copies the catalog.
+//!
+//! | id | table | key | value |
+//! |---|---|---|---|
+//! | 1 | namespace | (parent id, name) | descriptor id |
+//! | 2 | descriptor | (id) | [`Descriptor`] |
+//! | 3 | users | (name) | [`UserRecord`] |
+//! | 4 | role_members | (role, member) | admin option |
+//! | 5 | system_privileges | (user) | privilege names |
+//! | 6 | settings | (name) | value text |
+//! | 7 | descriptor_id_seq | () | next id |
+//! | 8 | tenants (system cluster only) | (id) | tenant record |
+//! | 9 | jobs (system cluster only) | (id) | job record |
+//!
+//! All reads and writes go through the caller's KV transaction, so catalog changes are atomic
+//! with the statement that makes them. User descriptors start at id 100.
+
+use super::error::{Result, SqlError};
+use super::sqlstate::SqlState;
+use super::types::SqlType;
+use crate::ids::TenantId;
+use crate::kv::Txn;
+use crate::storage::keys::{self, Span};
+use crate::storage::records::{decode, encode};
+use serde::{Deserialize, Serialize};
+
+/// System table ids.
+pub mod tables {
+    /// namespace
+    pub const NAMESPACE: u32 = 1;
+    /// descriptor
+    pub const DESCRIPTOR: u32 = 2;
+    /// users
+    pub const USERS: u32 = 3;
+    /// role_members
+    pub const ROLE_MEMBERS: u32 = 4;
+    /// system_privileges
+    pub const SYSTEM_PRIVILEGES: u32 = 5;
+    /// settings
+    pub const SETTINGS: u32 = 6;
+    /// descriptor_id_seq
+    pub const DESCRIPTOR_ID_SEQ: u32 = 7;
+    /// tenants
+    pub const TENANTS: u32 = 8;
+    /// jobs
+    pub const JOBS: u32 = 9;
+    /// First id for user descriptors.
+    pub const FIRST_USER_ID: u32 = 100;
+}
+
+/// `defaultdb`'s id.
+pub const DEFAULTDB_ID: u32 = 50;
+/// `postgres`'s id.
+pub const POSTGRES_ID: u32 = 51;
+
+/// A column of a table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnDesc {
+    /// Column id (stable across renames).
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub ty: SqlType,
+    /// Whether NULL is allowed.
+    pub nullable: bool,
+    /// Default expression as SQL text.
+    pub default: Option<String>,
+    /// Hidden (the implicit `rowid`).
+    pub hidden: bool,
+}
+
+/// A table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableDesc {
+    /// Descriptor id (= table id in keys).
+    pub id: u32,
+    /// Parent database.
+    pub parent_id: u32,
+    /// Name.
+    pub name: String,
+    /// Columns in order.
+    pub columns: Vec<ColumnDesc>,
+    /// Primary key column ids, in key order.
+    pub primary_key: Vec<u32>,
+    /// Next column id.
+    pub next_column_id: u32,
+    /// Bumped on every schema change.
+    pub version: u64,
+}
+
+impl TableDesc {
+    /// A column by name.
+    pub fn column(&self, name: &str) -> Option<&ColumnDesc> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Index of the column with `id` in `columns`.
+    pub fn column_index(&self, id: u32) -> Option<usize> {
+        self.columns.iter().position(|c| c.id == id)
+    }
+}
+
+/// A database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseDesc {
+    /// Descriptor id.
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// Owner.
+    pub owner: String,
+}
+
+/// A descriptor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Descriptor {
+    /// A database.
+    Database(DatabaseDesc),
+    /// A table.
+    Table(TableDesc),
+}
+
+/// A SQL user or role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Name.
+    pub name: String,
+    /// SCRAM-SHA-256 verifier (`SCRAM-SHA-256$<iter>:<salt>$<stored>:<server>`), never a password.
+    pub scram_verifier: Option<String>,
+    /// May log in.
+    pub login: bool,
+    /// Is a role (CREATE ROLE) rather than a user.
+    pub is_role: bool,
+    /// Role options shown by SHOW USERS.
+    pub options: Vec<String>,
+}
+
+/// Catalog access for one tenant.
+#[derive(Clone, Copy, Debug)]
+pub struct Catalog {
+    /// The tenant.
+    pub tenant: TenantId,
+}
+
+fn key<T: Serialize>(tenant: TenantId, table: u32, cols: &T) -> Result<Vec<u8>> {
+    keys::index_key(tenant, table, 1, cols).map_err(|e| SqlError::internal(e.to_string()))
+}
+
+fn dec<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Result<T> {
+    decode(b).map_err(|e| SqlError::internal(format!("corrupt catalog record: {e}")))
+}
+
+impl Catalog {
+    /// Catalog of `tenant`.
+    pub fn new(tenant: TenantId) -> Catalog {
+        Catalog { tenant }
+    }
+
+    /// The span of a system table.
+    pub fn table_span(&self, table: u32) -> Span {
+        keys::index_span(self.tenant, table, 1)
+    }
+
+    /// Writes the initial catalog: `defaultdb`, `postgres`, the `root` user and the `admin` role.
+    pub async fn bootstrap(&self, txn: &mut Txn) -> Result<()> {
+        for (id, name) in [(DEFAULTDB_ID, "defaultdb"), (POSTGRES_ID, "postgres")] {
+            self.put_descriptor(
+                txn,
+                &Descriptor::Database(DatabaseDesc {
+                    id,
+                    name: name.into(),
+                    owner: "root".into(),
+                }),
+            )?;
+            txn.put(
+                &key(self.tenant, tables::NAMESPACE, &(0u32, name))?,
+                &encode(&id),
+            )?;
+        }
+        txn.put(
+            &key(self.tenant, tables::DESCRIPTOR_ID_SEQ, &())?,
+            &encode(&tables::FIRST_USER_ID),
+        )?;
+        for (name, is_role) in [("admin", true), ("root", false)] {
+            self.put_user(
+                txn,
+                &UserRecord {
+                    name: name.into(),
+                    scram_verifier: None,
+                    login: !is_role,
+                    is_role,
+                    options: vec![],
+                },
+            )?;
+        }
+        txn.put(
+            &key(self.tenant, tables::ROLE_MEMBERS, &("admin", "root"))?,
+            &encode(&true),
+        )?;
+        Ok(())
+    }
+
+    /// Whether the catalog was bootstrapped.
+    pub async fn is_bootstrapped(&self, txn: &mut Txn) -> Result<bool> {
+        Ok(txn
+            .get(&key(self.tenant, tables::DESCRIPTOR_ID_SEQ, &())?)
+            .await?
+            .is_some())
+    }
+
+    /// Allocates a descriptor id.
+    pub async fn next_id(&self, txn: &mut Txn) -> Result<u32> {
+        let k = key(self.tenant, tables::DESCRIPTOR_ID_SEQ, &())?;
+        let id: u32 = match txn.get(&k).await? {
+            Some(v) => dec(&v)?,
+            None => tables::FIRST_USER_ID,
+        };
+        txn.put(&k, &encode(&(id + 1)))?;
+        Ok(id)
+    }
+
+    fn put_descriptor(&self, txn: &mut Txn, d: &Descriptor) -> Result<()> {
+        let id = match d {
+            Descriptor::Database(db) => db.id,
+            Descriptor::Table(t) => t.id,
+        };
+        txn.put(&key(self.tenant, tables::DESCRIPTOR, &(id,))?, &encode(d))?;
+        Ok(())
+    }
+
+    async fn get_descriptor(&self, txn: &mut Txn, id: u32) -> Result<Option<Descriptor>> {
+        match txn
+            .get(&key(self.tenant, tables::DESCRIPTOR, &(id,))?)
+            .await?
+        {
+            Some(v) => Ok(Some(dec(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn lookup(&self, txn: &mut Txn, parent: u32, name: &str) -> Result<Option<u32>> {
+        match txn
+            .get(&key(self.tenant, tables::NAMESPACE, &(parent, name))?)
+            .await?
+        {
+            Some(v) => Ok(Some(dec(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A database by name.
+    pub async fn database(&self, txn: &mut Txn, name: &str) -> Result<Option<DatabaseDesc>> {
+        let Some(id) = self.lookup(txn, 0, name).await? else {
+            return Ok(None);
+        };
+        match self.get_descriptor(txn, id).await? {
+            Some(Descriptor::Database(d)) => Ok(Some(d)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Creates a database; error 42P04 if it exists (unless `if_not_exists`).
+    pub async fn create_database(
+        &self,
+        txn: &mut Txn,
+        name: &str,
+        owner: &str,
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        if self.database(txn, name).await?.is_some() {
+            if if_not_exists {
+                return Ok(false);
+            }
+            return Err(SqlError::new(
+                SqlState::DUPLICATE_DATABASE,
+                format!("database \"{name}\" already exists"),
+            ));
+        }
+        let id = self.next_id(txn).await?;
+        self.put_descriptor(
+            txn,
+            &Descriptor::Database(DatabaseDesc {
+                id,
+                name: name.into(),
+                owner: owner.into(),
+            }),
+        )?;
+        txn.put(
+            &key(self.tenant, tables::NAMESPACE, &(0u32, name))?,
+            &encode(&id),
+        )?;
+        Ok(true)
+    }
+
+    /// Every database.
+    pub async fn databases(&self, txn: &mut Txn) -> Result<Vec<DatabaseDesc>> {
+        let mut out = Vec::new();
+        for (_, v) in txn
+            .scan(&self.table_span(tables::DESCRIPTOR), usize::MAX)
+            .await?
+        {
+            if let Descriptor::Database(d) = dec(&v)? {
+                out.push(d);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Drops a database and its tables' descriptors (data is removed by the caller).
+    pub async fn drop_database(&self, txn: &mut Txn, db: &DatabaseDesc) -> Result<Vec<TableDesc>> {
+        let tables = self.tables(txn, db.id).await?;
+        for t in &tables {
+            self.drop_table(txn, t)?;
+        }
+        txn.delete(&key(
+            self.tenant,
+            tables::NAMESPACE,
+            &(0u32, db.name.as_str()),
+        )?)?;
+        txn.delete(&key(self.tenant, tables::DESCRIPTOR, &(db.id,))?)?;
+        Ok(tables)
+    }
+
+    /// A table by database and name.
+    pub async fn table(&self, txn: &mut Txn, db: u32, name: &str) -> Result<Option<TableDesc>> {
+        let Some(id) = self.lookup(txn, db, name).await? else {
+            return Ok(None);
+        };
+        match self.get_descriptor(txn, id).await? {
+            Some(Descriptor::Table(t)) => Ok(Some(t)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Creates a table (the caller filled everything but the id).
+    pub async fn create_table(&self, txn: &mut Txn, mut desc: TableDesc) -> Result<TableDesc> {
+        desc.id = self.next_id(txn).await?;
+        self.put_descriptor(txn, &Descriptor::Table(desc.clone()))?;
+        txn.put(
+            &key(
+                self.tenant,
+                tables::NAMESPACE,
+                &(desc.parent_id, desc.name.as_str()),
+            )?,
+            &encode(&desc.id),
+        )?;
+        Ok(desc)
+    }
+
+    /// Removes a table's descriptor and name.
+    pub fn drop_table(&self, txn: &mut Txn, t: &TableDesc) -> Result<()> {
+        txn.delete(&key(
+            self.tenant,
+            tables::NAMESPACE,
+            &(t.parent_id, t.name.as_str()),
+        )?)?;
+        txn.delete(&key(self.tenant, tables::DESCRIPTOR, &(t.id,))?)?;
+        Ok(())
+    }
+
+    /// Tables of a database, by name.
+    pub async fn tables(&self, txn: &mut Txn, db: u32) -> Result<Vec<TableDesc>> {
+        let mut out = Vec::new();
+        for (_, v) in txn
+            .scan(&self.table_span(tables::DESCRIPTOR), usize::MAX)
+            .await?
+        {
+            if let Descriptor::Table(t) = dec(&v)?
+                && t.parent_id == db
+            {
+                out.push(t);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// A user.
+    pub async fn user(&self, txn: &mut Txn, name: &str) -> Result<Option<UserRecord>> {
+        match txn.get(&key(self.tenant, tables::USERS, &(name,))?).await? {
+            Some(v) => Ok(Some(dec(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes a user.
+    pub fn put_user(&self, txn: &mut Txn, u: &UserRecord) -> Result<()> {
+        txn.put(
+            &key(self.tenant, tables::USERS, &(u.name.as_str(),))?,
+            &encode(u),
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a user with its memberships and privileges.
+    pub async fn delete_user(&self, txn: &mut Txn, name: &str) -> Result<()> {
+        txn.delete(&key(self.tenant, tables::USERS, &(name,))?)?;
+        txn.delete(&key(self.tenant, tables::SYSTEM_PRIVILEGES, &(name,))?)?;
+        for (role, member) in self.role_members(txn).await? {
+            if role == name || member == name {
+                txn.delete(&key(
+                    self.tenant,
+                    tables::ROLE_MEMBERS,
+                    &(role.as_str(), member.as_str()),
+                )?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every user, by name.
+    pub async fn users(&self, txn: &mut Txn) -> Result<Vec<UserRecord>> {
+        txn.scan(&self.table_span(tables::USERS), usize::MAX)
+            .await?
+            .iter()
+            .map(|(_, v)| dec(v))
+            .collect()
+    }
+
+    /// (role, member) pairs.
+    pub async fn role_members(&self, txn: &mut Txn) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for (k, _) in txn
+            .scan(&self.table_span(tables::ROLE_MEMBERS), usize::MAX)
+            .await?
+        {
+            let (r, m): (String, String) =
+                keys::decode_index_key(&k).map_err(|e| SqlError::internal(e.to_string()))?;
+            out.push((r, m));
+        }
+        Ok(out)
+    }
+
+    /// Grants `role` to `member`.
+    pub fn add_role_member(
+        &self,
+        txn: &mut Txn,
+        role: &str,
+        member: &str,
+        admin: bool,
+    ) -> Result<()> {
+        txn.put(
+            &key(self.tenant, tables::ROLE_MEMBERS, &(role, member))?,
+            &encode(&admin),
+        )?;
+        Ok(())
+    }
+
+    /// Revokes `role` from `member`.
+    pub fn remove_role_member(&self, txn: &mut Txn, role: &str, member: &str) -> Result<()> {
+        txn.delete(&key(self.tenant, tables::ROLE_MEMBERS, &(role, member))?)?;
+        Ok(())
+    }
+
+    /// The roles `user` belongs to, transitively (including itself).
+    pub async fn roles_of(&self, txn: &mut Txn, user: &str) -> Result<Vec<String>> {
+        let members = self.role_members(txn).await?;
+        let mut out = vec![user.to_string()];
+        let mut i = 0;
+        while i < out.len() {
+            let cur = out[i].clone();
+            for (r, m) in &members {
+                if *m == cur && !out.contains(r) {
+                    out.push(r.clone());
+                }
+            }
+            i += 1;
+        }
+        Ok(out)
+    }
+
+    /// A user's own system privileges (names).
+    pub async fn system_privileges(&self, txn: &mut Txn, user: &str) -> Result<Vec<String>> {
+        match txn
+            .get(&key(self.tenant, tables::SYSTEM_PRIVILEGES, &(user,))?)
+            .await?
+        {
+            Some(v) => dec(&v),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Replaces a user's system privileges.
+    pub fn set_system_privileges(&self, txn: &mut Txn, user: &str, privs: &[String]) -> Result<()> {
+        let k = key(self.tenant, tables::SYSTEM_PRIVILEGES, &(user,))?;
+        if privs.is_empty() {
+            txn.delete(&k)?;
+        } else {
+            txn.put(&k, &encode(&privs.to_vec()))?;
+        }
+        Ok(())
+    }
+
+    /// All (user, privileges) pairs.
+    pub async fn all_system_privileges(&self, txn: &mut Txn) -> Result<Vec<(String, Vec<String>)>> {
+        let mut out = Vec::new();
+        for (k, v) in txn
+            .scan(&self.table_span(tables::SYSTEM_PRIVILEGES), usize::MAX)
+            .await?
+        {
+            let (u,): (String,) =
+                keys::decode_index_key(&k).map_err(|e| SqlError::internal(e.to_string()))?;
+            out.push((u, dec(&v)?));
+        }
+        Ok(out)
+    }
+
+    /// A stored cluster setting value.
+    pub async fn setting(&self, txn: &mut Txn, name: &str) -> Result<Option<String>> {
+        match txn
+            .get(&key(self.tenant, tables::SETTINGS, &(name,))?)
+            .await?
+        {
+            Some(v) => Ok(Some(dec(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores (or with `None` resets) a cluster setting.
+    pub fn put_setting(&self, txn: &mut Txn, name: &str, value: Option<&str>) -> Result<()> {
+        let k = key(self.tenant, tables::SETTINGS, &(name,))?;
+        match value {
+            Some(v) => txn.put(&k, &encode(&v.to_string()))?,
+            None => txn.delete(&k)?,
+        }
+        Ok(())
+    }
+
+    /// Every stored setting.
+    pub async fn settings(&self, txn: &mut Txn) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for (k, v) in txn
+            .scan(&self.table_span(tables::SETTINGS), usize::MAX)
+            .await?
+        {
+            let (n,): (String,) =
+                keys::decode_index_key(&k).map_err(|e| SqlError::internal(e.to_string()))?;
+            out.push((n, dec(&v)?));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,1183 @@
+//! Statement execution for one session, on the KV transaction API.
+//!
+//! DDL changes descriptors in the tenant's catalog and DML reads and writes rows, all inside one
+//! KV transaction: the session's explicit one, or a fresh implicit one that is retried on
+//! serialization conflicts (up to [`IMPLICIT_RETRIES`] times) before the error reaches the client.
+//!
+//! Rows live at `/Tenant/<t>/Table/<table id>/1/<primary key>`; the value holds the non-NULL
+//! columns by column id (see [`super::types`]). Queries run over one table: a WHERE clause that
+//! fixes every primary-key column becomes a point read, anything else a scan of the table's span
+//! with the filter applied row by row.
+
+use super::admin;
+use super::ast::Statement;
+use super::catalog::{Catalog, ColumnDesc, TableDesc};
+use super::error::{Result, SqlError};
+use super::expr::{self, EvalContext, Row, normalize};
+use super::session::{Column, QueryResult, Session, TxnState};
+use super::sqlstate::SqlState;
+use super::types::{Datum, SqlType};
+use crate::ids::TenantId;
+use crate::kv::Txn;
+use crate::storage::keys::{self, Span};
+use crate::storage::records::{decode, encode};
+use sqlparser::ast::{self as pg, Expr, ObjectName, SelectItem, SetExpr, TableFactor};
+
+/// How often an implicit transaction is retried on a serialization conflict.
+pub const IMPLICIT_RETRIES: u32 = 50;
+
+/// Runs one statement in `session`.
+pub async fn execute(
+    session: &mut Session,
+    stmt: &Statement,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    // Transaction control.
+    if let Statement::Pg(s) = stmt {
+        match s.as_ref() {
+            pg::Statement::StartTransaction { .. } => {
+                return match session.txn {
+                    TxnState::Idle => {
+                        session.txn = TxnState::Open(Box::new(session.env.store.begin()));
+                        Ok(QueryResult::Command("BEGIN".into()))
+                    }
+                    _ => Err(SqlError::new(
+                        SqlState::ACTIVE_SQL_TRANSACTION,
+                        "there is already a transaction in progress",
+                    )),
+                };
+            }
+            pg::Statement::Commit { .. } => {
+                return match std::mem::replace(&mut session.txn, TxnState::Idle) {
+                    TxnState::Open(mut t) => {
+                        t.commit().await?;
+                        Ok(QueryResult::Command("COMMIT".into()))
+                    }
+                    TxnState::Aborted => Ok(QueryResult::Command("ROLLBACK".into())),
+                    TxnState::Idle => Ok(QueryResult::Command("COMMIT".into())),
+                };
+            }
+            pg::Statement::Rollback { .. } => {
+                if let TxnState::Open(mut t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
+                    t.rollback();
+                }
+                return Ok(QueryResult::Command("ROLLBACK".into()));
+            }
+            _ => {}
+        }
+    }
+    if session.in_failed_transaction() {
+        return Err(SqlError::new(
+            SqlState::IN_FAILED_SQL_TRANSACTION,
+            "current transaction is aborted, commands ignored until end of transaction block",
+        ));
+    }
+    // Statements that manage their own transactions or none.
+    if let Some(r) = admin::execute_non_transactional(session, stmt).await {
+        return r;
+    }
+    match std::mem::replace(&mut session.txn, TxnState::Idle) {
+        TxnState::Open(mut txn) => {
+            let r = execute_in_txn(session, &mut txn, stmt, params).await;
+            session.txn = if r.is_err() {
+                txn.rollback();
+                TxnState::Aborted
+            } else {
+                TxnState::Open(txn)
+            };
+            r
+        }
+        other => {
+            session.txn = other;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let mut txn = session.env.store.begin();
+                let r = match execute_in_txn(session, &mut txn, stmt, params).await {
+                    Ok(res) => txn.commit().await.map(|_| res).map_err(SqlError::from),
+                    Err(e) => {
+                        txn.rollback();
+                        Err(e)
+                    }
+                };
+                match r {
+                    Err(e) if e.is_retryable() && attempt < IMPLICIT_RETRIES => continue,
+                    other => return other,
+                }
+            }
+        }
+    }
+}
+
+/// Session facts an execution needs (borrowed separately from the transaction).
+pub struct Ctx<'a> {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The user.
+    pub user: &'a str,
+    /// Current database.
+    pub database: &'a str,
+    /// Catalog.
+    pub catalog: Catalog,
+    /// Statement time.
+    pub now_nanos: u64,
+}
+
+async fn execute_in_txn(
+    session: &mut Session,
+    txn: &mut Txn,
+    stmt: &Statement,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    let ctx = Ctx {
+        tenant: session.tenant,
+        user: &session.user.clone(),
+        database: &session.database.clone(),
+        catalog: Catalog::new(session.tenant),
+        now_nanos: txn.read_timestamp().wall,
+    };
+    match stmt {
+        Statement::Pg(s) => match s.as_ref() {
+            pg::Statement::CreateDatabase {
+                db_name,
+                if_not_exists,
+                ..
+            } => {
+                let name = object_last(db_name);
+                ctx.catalog
+                    .create_database(txn, &name, ctx.user, *if_not_exists)
+                    .await?;
+                Ok(QueryResult::Command("CREATE DATABASE".into()))
+            }
+            pg::Statement::CreateTable(ct) => create_table(&ctx, txn, ct).await,
+            pg::Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                ..
+            } => drop(&ctx, txn, object_type, *if_exists, names).await,
+            pg::Statement::Insert(ins) => insert(&ctx, txn, ins, params).await,
+            pg::Statement::Query(q) => query(&ctx, txn, q, params).await,
+            pg::Statement::Update(u) => update(&ctx, txn, u, params).await,
+            pg::Statement::Delete(d) => delete(&ctx, txn, d, params).await,
+            other => admin::execute_pg_misc(session, txn, other).await,
+        },
+        other => admin::execute_admin(session, txn, other).await,
+    }
+}
+
+/// The last part of a dotted name, normalized.
+pub fn object_last(n: &ObjectName) -> String {
+    n.0.last()
+        .and_then(|p| p.as_ident())
+        .map(|i| normalize(&i.value, i.quote_style.is_some()))
+        .unwrap_or_default()
+}
+
+fn object_parts(n: &ObjectName) -> Vec<String> {
+    n.0.iter()
+        .filter_map(|p| p.as_ident())
+        .map(|i| normalize(&i.value, i.quote_style.is_some()))
+        .collect()
+}
+
+/// Resolves `[db.][schema.]table` to a table descriptor (42P01 if missing).
+pub async fn resolve_table(ctx: &Ctx<'_>, txn: &mut Txn, name: &ObjectName) -> Result<TableDesc> {
+    let parts = object_parts(name);
+    let (db, table) = match parts.as_slice() {
+        [t] => (ctx.database.to_string(), t.clone()),
+        [s, t] if s == "public" => (ctx.database.to_string(), t.clone()),
+        [d, t] => (d.clone(), t.clone()),
+        [d, _, t] => (d.clone(), t.clone()),
+        _ => return Err(SqlError::syntax(format!("invalid table name {name}"))),
+    };
+    let dbd = ctx.catalog.database(txn, &db).await?.ok_or_else(|| {
+        SqlError::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("relation \"{name}\" does not exist"),
+        )
+    })?;
+    ctx.catalog
+        .table(txn, dbd.id, &table)
+        .await?
+        .ok_or_else(|| {
+            SqlError::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("relation \"{name}\" does not exist"),
+            )
+        })
+}
+
+async fn create_table(ctx: &Ctx<'_>, txn: &mut Txn, ct: &pg::CreateTable) -> Result<QueryResult> {
+    let parts = object_parts(&ct.name);
+    let (db, name) = match parts.as_slice() {
+        [t] => (ctx.database.to_string(), t.clone()),
+        [s, t] if s == "public" => (ctx.database.to_string(), t.clone()),
+        [d, t] | [d, _, t] => (d.clone(), t.clone()),
+        _ => return Err(SqlError::syntax("invalid table name")),
+    };
+    let dbd = ctx.catalog.database(txn, &db).await?.ok_or_else(|| {
+        SqlError::new(
+            SqlState::INVALID_CATALOG_NAME,
+            format!("database \"{db}\" does not exist"),
+        )
+    })?;
+    if ctx.catalog.table(txn, dbd.id, &name).await?.is_some() {
+        if ct.if_not_exists {
+            return Ok(QueryResult::Command("CREATE TABLE".into()));
+        }
+        return Err(SqlError::new(
+            SqlState::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let mut columns = Vec::new();
+    let mut pk: Vec<String> = Vec::new();
+    for (i, c) in ct.columns.iter().enumerate() {
+        let cname = normalize(&c.name.value, c.name.quote_style.is_some());
+        if columns.iter().any(|x: &ColumnDesc| x.name == cname) {
+            return Err(SqlError::new(
+                SqlState::DUPLICATE_OBJECT,
+                format!("duplicate column name: \"{cname}\""),
+            ));
+        }
+        let ty = SqlType::from_ast(&c.data_type)?;
+        let mut nullable = true;
+        let mut default = None;
+        let serial = matches!(&c.data_type, pg::DataType::Custom(n, _) if n.to_string().to_lowercase().contains("serial"));
+        if serial {
+            default = Some("unique_rowid()".to_string());
+        }
+        for opt in &c.options {
+            match &opt.option {
+                pg::ColumnOption::NotNull => nullable = false,
+                pg::ColumnOption::Null => nullable = true,
+                pg::ColumnOption::Default(e) => default = Some(e.to_string()),
+                pg::ColumnOption::PrimaryKey(_) => {
+                    pk.push(cname.clone());
+                    nullable = false;
+                }
+                pg::ColumnOption::Unique(_)
+                | pg::ColumnOption::Check(_)
+                | pg::ColumnOption::ForeignKey(_) => {
+                    return Err(SqlError::unsupported(format!(
+                        "column constraint {}",
+                        opt.option
+                    )));
+                }
+                _ => {}
+            }
+        }
+        columns.push(ColumnDesc {
+            id: i as u32 + 1,
+            name: cname,
+            ty,
+            nullable,
+            default,
+            hidden: false,
+        });
+    }
+    for c in &ct.constraints {
+        match c {
+            pg::TableConstraint::PrimaryKey(p) => {
+                if !pk.is_empty() {
+                    return Err(SqlError::new(
+                        SqlState::INVALID_TABLE_DEFINITION,
+                        format!("multiple primary keys for table \"{name}\" are not allowed"),
+                    ));
+                }
+                for ic in &p.columns {
+                    let n = match &ic.column.expr {
+                        Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
+                        other => {
+                            return Err(SqlError::unsupported(format!(
+                                "primary key expression {other}"
+                            )));
+                        }
+                    };
+                    pk.push(n);
+                }
+            }
+            other => return Err(SqlError::unsupported(format!("table constraint {other}"))),
+        }
+    }
+    let mut next = columns.len() as u32 + 1;
+    if pk.is_empty() {
+        columns.push(ColumnDesc {
+            id: next,
+            name: "rowid".into(),
+            ty: SqlType::Int,
+            nullable: false,
+            default: Some("unique_rowid()".into()),
+            hidden: true,
+        });
+        next += 1;
+        pk.push("rowid".into());
+    }
+    let mut primary_key = Vec::new();
+    for n in &pk {
+        let col = columns.iter_mut().find(|c| c.name == *n).ok_or_else(|| {
+            SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{n}\" does not exist"),
+            )
+        })?;
+        col.nullable = false;
+        primary_key.push(col.id);
+    }
+    let desc = TableDesc {
+        id: 0,
+        parent_id: dbd.id,
+        name,
+        columns,
+        primary_key,
+        next_column_id: next,
+        version: 1,
+    };
+    ctx.catalog.create_table(txn, desc).await?;
+    Ok(QueryResult::Command("CREATE TABLE".into()))
+}
+
+async fn drop(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    ty: &pg::ObjectType,
+    if_exists: bool,
+    names: &[ObjectName],
+) -> Result<QueryResult> {
+    match ty {
+        pg::ObjectType::Table => {
+            for n in names {
+                match resolve_table(ctx, txn, n).await {
+                    Ok(t) => {
+                        delete_span(txn, &table_span(ctx.tenant, &t)).await?;
+                        ctx.catalog.drop_table(txn, &t)?;
+                    }
+                    Err(e) if if_exists && e.state == SqlState::UNDEFINED_TABLE => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(QueryResult::Command("DROP TABLE".into()))
+        }
+        pg::ObjectType::Database => {
+            for n in names {
+                let name = object_last(n);
+                match ctx.catalog.database(txn, &name).await? {
+                    Some(d) => {
+                        if name == ctx.database {
+                            return Err(SqlError::new(
+                                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                                format!("cannot drop the current database \"{name}\""),
+                            ));
+                        }
+                        for t in ctx.catalog.drop_database(txn, &d).await? {
+                            delete_span(txn, &table_span(ctx.tenant, &t)).await?;
+                        }
+                    }
+                    None if if_exists => {}
+                    None => {
+                        return Err(SqlError::new(
+                            SqlState::INVALID_CATALOG_NAME,
+                            format!("database \"{name}\" does not exist"),
+                        ));
+                    }
+                }
+            }
+            Ok(QueryResult::Command("DROP DATABASE".into()))
+        }
+        other => Err(SqlError::unsupported(format!("DROP {other}"))),
+    }
+}
+
+async fn delete_span(txn: &mut Txn, span: &Span) -> Result<()> {
+    for (k, _) in txn.scan(span, usize::MAX).await? {
+        txn.delete(&k)?;
+    }
+    Ok(())
+}
+
+/// The key span of a table's rows.
+pub fn table_span(tenant: TenantId, t: &TableDesc) -> Span {
+    keys::index_span(tenant, t.id, 1)
+}
+
+fn row_key(tenant: TenantId, t: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
+    let mut k = keys::index_prefix(tenant, t.id, 1);
+    for id in &t.primary_key {
+        let i = t
+            .column_index(*id)
+            .ok_or_else(|| SqlError::internal("primary key column missing"))?;
+        row[i].encode_key(&mut k)?;
+    }
+    Ok(k)
+}
+
+fn encode_row(t: &TableDesc, row: &[Datum]) -> Vec<u8> {
+    let cols: Vec<(u32, Datum)> = t
+        .columns
+        .iter()
+        .zip(row)
+        .filter(|(_, d)| !d.is_null())
+        .map(|(c, d)| (c.id, d.clone()))
+        .collect();
+    encode(&cols)
+}
+
+fn decode_row(t: &TableDesc, raw: &[u8]) -> Result<Vec<Datum>> {
+    let cols: Vec<(u32, Datum)> =
+        decode(raw).map_err(|e| SqlError::internal(format!("corrupt row: {e}")))?;
+    let mut row = vec![Datum::Null; t.columns.len()];
+    for (id, d) in cols {
+        if let Some(i) = t.column_index(id) {
+            row[i] = d;
+        }
+    }
+    Ok(row)
+}
+
+fn eval_ctx<'a>(ctx: &'a Ctx<'a>, params: &'a [Datum]) -> EvalContext<'a> {
+    EvalContext {
+        params,
+        user: ctx.user,
+        database: ctx.database,
+        now_nanos: ctx.now_nanos,
+    }
+}
+
+fn default_value(ctx: &Ctx<'_>, c: &ColumnDesc, params: &[Datum]) -> Result<Datum> {
+    match c.default.as_deref() {
+        None => Ok(Datum::Null),
+        Some("unique_rowid()") => Ok(Datum::Int(unique_rowid(ctx.now_nanos))),
+        Some(text) => {
+            let e = parse_expr(text)?;
+            expr::eval(&e, None, &eval_ctx(ctx, params))?.coerce(c.ty)
+        }
+    }
+}
+
+static ROWID_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// CockroachDB-style `unique_rowid()`: microseconds in the high bits, a per-process counter low.
+pub fn unique_rowid(now_nanos: u64) -> i64 {
+    let seq = ROWID_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0x7FFF;
+    (((now_nanos / 1000) << 15) | seq) as i64 & i64::MAX
+}
+
+fn parse_expr(text: &str) -> Result<Expr> {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| SqlError::syntax(e.to_string()))
+}
+
+async fn insert(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    ins: &pg::Insert,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    let pg::TableObject::TableName(name) = &ins.table else {
+        return Err(SqlError::unsupported("INSERT into a table function"));
+    };
+    if ins.on.is_some() || ins.returning.is_some() {
+        return Err(SqlError::unsupported("INSERT ... ON CONFLICT / RETURNING"));
+    }
+    let t = resolve_table(ctx, txn, name).await?;
+    let targets: Vec<usize> = if ins.columns.is_empty() {
+        (0..t.columns.len())
+            .filter(|i| !t.columns[*i].hidden)
+            .collect()
+    } else {
+        ins.columns
+            .iter()
+            .map(|c| {
+                let n = object_last(c);
+                t.columns.iter().position(|x| x.name == n).ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{n}\" does not exist"),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    let source = ins
+        .source
+        .as_ref()
+        .ok_or_else(|| SqlError::unsupported("INSERT without VALUES"))?;
+    let SetExpr::Values(values) = source.body.as_ref() else {
+        return Err(SqlError::unsupported("INSERT ... SELECT"));
+    };
+    let ectx = eval_ctx(ctx, params);
+    let mut n = 0;
+    for row_exprs in &values.rows {
+        if row_exprs.len() > targets.len() {
+            return Err(SqlError::syntax(format!(
+                "INSERT has more expressions than target columns, {} expressions for {} targets",
+                row_exprs.len(),
+                targets.len()
+            )));
+        }
+        let mut row: Vec<Option<Datum>> = vec![None; t.columns.len()];
+        for (e, &i) in row_exprs.iter().zip(&targets) {
+            let v = match e {
+                Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") => {
+                    default_value(ctx, &t.columns[i], params)?
+                }
+                e => expr::eval(e, None, &ectx)?,
+            };
+            row[i] = Some(v.coerce(t.columns[i].ty)?);
+        }
+        let mut full = Vec::with_capacity(t.columns.len());
+        for (i, c) in t.columns.iter().enumerate() {
+            let v = match row[i].take() {
+                Some(v) => v,
+                None => default_value(ctx, c, params)?,
+            };
+            if v.is_null() && !c.nullable {
+                return Err(SqlError::new(
+                    SqlState::NOT_NULL_VIOLATION,
+                    format!(
+                        "null value in column \"{}\" violates not-null constraint",
+                        c.name
+                    ),
+                ));
+            }
+            full.push(v);
+        }
+        let key = row_key(ctx.tenant, &t, &full)?;
+        if txn.get(&key).await?.is_some() {
+            return Err(SqlError::new(
+                SqlState::UNIQUE_VIOLATION,
+                format!(
+                    "duplicate key value violates unique constraint \"{}_pkey\"",
+                    t.name
+                ),
+            ));
+        }
+        txn.put(&key, &encode_row(&t, &full))?;
+        n += 1;
+    }
+    Ok(QueryResult::Command(format!("INSERT 0 {n}")))
+}
+
+/// Rows of `t` matching `selection`, as (key, row) pairs.
+async fn matching_rows(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    selection: Option<&Expr>,
+    params: &[Datum],
+) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
+    let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+    let ectx = eval_ctx(ctx, params);
+    // Point lookup when every primary-key column is fixed by equality.
+    if let Some(sel) = selection {
+        let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
+        collect_equalities(sel, &names, &ectx, &mut fixed)?;
+        if t.primary_key
+            .iter()
+            .all(|id| t.column_index(*id).is_some_and(|i| fixed[i].is_some()))
+        {
+            let mut probe = vec![Datum::Null; t.columns.len()];
+            for id in &t.primary_key {
+                let i = t
+                    .column_index(*id)
+                    .ok_or_else(|| SqlError::internal("pk column"))?;
+                let v = fixed[i].take().unwrap_or(Datum::Null);
+                probe[i] = match v.coerce(t.columns[i].ty) {
+                    Ok(v) => v,
+                    Err(_) => return Ok(Vec::new()),
+                };
+            }
+            let key = row_key(ctx.tenant, t, &probe)?;
+            let mut out = Vec::new();
+            if let Some(raw) = txn.get(&key).await? {
+                let row = decode_row(t, &raw)?;
+                if passes(sel, &names, &row, &ectx)? {
+                    out.push((key, row));
+                }
+            }
+            return Ok(out);
+        }
+    }
+    let mut out = Vec::new();
+    for (k, v) in txn.scan(&table_span(ctx.tenant, t), usize::MAX).await? {
+        let row = decode_row(t, &v)?;
+        if selection
+            .map(|s| passes(s, &names, &row, &ectx))
+            .transpose()?
+            .unwrap_or(true)
+        {
+            out.push((k, row));
+        }
+    }
+    Ok(out)
+}
+
+fn passes(sel: &Expr, names: &[String], row: &[Datum], ectx: &EvalContext<'_>) -> Result<bool> {
+    Ok(matches!(
+        expr::eval(sel, Some(&Row { names, values: row }), ectx)?,
+        Datum::Bool(true)
+    ))
+}
+
+fn collect_equalities(
+    e: &Expr,
+    names: &[String],
+    ectx: &EvalContext<'_>,
+    fixed: &mut [Option<Datum>],
+) -> Result<()> {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: pg::BinaryOperator::And,
+            right,
+        } => {
+            collect_equalities(left, names, ectx, fixed)?;
+            collect_equalities(right, names, ectx, fixed)
+        }
+        Expr::Nested(inner) => collect_equalities(inner, names, ectx, fixed),
+        Expr::BinaryOp {
+            left,
+            op: pg::BinaryOperator::Eq,
+            right,
+        } => {
+            for (col, val) in [(left, right), (right, left)] {
+                let name = match col.as_ref() {
+                    Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
+                    Expr::CompoundIdentifier(p) => p
+                        .last()
+                        .map(|i| normalize(&i.value, i.quote_style.is_some()))
+                        .unwrap_or_default(),
+                    _ => continue,
+                };
+                if let Some(i) = names.iter().position(|n| *n == name)
+                    && let Ok(v) = expr::eval(val, None, ectx)
+                    && !v.is_null()
+                {
+                    fixed[i] = Some(v);
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn update(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    u: &pg::Update,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    let TableFactor::Table { name, .. } = &u.table.relation else {
+        return Err(SqlError::unsupported("UPDATE of this relation"));
+    };
+    if u.returning.is_some() || u.from.is_some() {
+        return Err(SqlError::unsupported("UPDATE ... FROM / RETURNING"));
+    }
+    let t = resolve_table(ctx, txn, name).await?;
+    let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+    let mut sets = Vec::new();
+    for a in &u.assignments {
+        let pg::AssignmentTarget::ColumnName(c) = &a.target else {
+            return Err(SqlError::unsupported("tuple assignment"));
+        };
+        let n = object_last(c);
+        let i = names.iter().position(|x| *x == n).ok_or_else(|| {
+            SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{n}\" does not exist"),
+            )
+        })?;
+        sets.push((i, &a.value));
+    }
+    let ectx = eval_ctx(ctx, params);
+    let rows = matching_rows(ctx, txn, &t, u.selection.as_ref(), params).await?;
+    let n = rows.len();
+    for (key, row) in rows {
+        let mut new = row.clone();
+        for (i, e) in &sets {
+            let v = expr::eval(
+                e,
+                Some(&Row {
+                    names: &names,
+                    values: &row,
+                }),
+                &ectx,
+            )?
+            .coerce(t.columns[*i].ty)?;
+            if v.is_null() && !t.columns[*i].nullable {
+                return Err(SqlError::new(
+                    SqlState::NOT_NULL_VIOLATION,
+                    format!(
+                        "null value in column \"{}\" violates not-null constraint",
+                        t.columns[*i].name
+                    ),
+                ));
+            }
+            new[*i] = v;
+        }
+        let new_key = row_key(ctx.tenant, &t, &new)?;
+        if new_key != key {
+            if txn.get(&new_key).await?.is_some() {
+                return Err(SqlError::new(
+                    SqlState::UNIQUE_VIOLATION,
+                    format!(
+                        "duplicate key value violates unique constraint \"{}_pkey\"",
+                        t.name
+                    ),
+                ));
+            }
+            txn.delete(&key)?;
+        }
+        txn.put(&new_key, &encode_row(&t, &new))?;
+    }
+    Ok(QueryResult::Command(format!("UPDATE {n}")))
+}
+
+async fn delete(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    d: &pg::Delete,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    let tables = match &d.from {
+        pg::FromTable::WithFromKeyword(t) | pg::FromTable::WithoutKeyword(t) => t,
+    };
+    let [tw] = tables.as_slice() else {
+        return Err(SqlError::unsupported("DELETE from several tables"));
+    };
+    let TableFactor::Table { name, .. } = &tw.relation else {
+        return Err(SqlError::unsupported("DELETE of this relation"));
+    };
+    if d.returning.is_some() || d.using.is_some() {
+        return Err(SqlError::unsupported("DELETE ... USING / RETURNING"));
+    }
+    let t = resolve_table(ctx, txn, name).await?;
+    let rows = matching_rows(ctx, txn, &t, d.selection.as_ref(), params).await?;
+    for (k, _) in &rows {
+        txn.delete(k)?;
+    }
+    Ok(QueryResult::Command(format!("DELETE {}", rows.len())))
+}
+
+enum Agg {
+    CountStar,
+    Count(Expr),
+    Sum(Expr),
+    Min(Expr),
+    Max(Expr),
+    Avg(Expr),
+}
+
+fn as_aggregate(e: &Expr) -> Option<Agg> {
+    let Expr::Function(f) = e else { return None };
+    let name = f.name.to_string().to_lowercase();
+    let pg::FunctionArguments::List(l) = &f.args else {
+        return None;
+    };
+    let arg = match l.args.as_slice() {
+        [pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Wildcard)] => None,
+        [pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Expr(x))] => Some(x.clone()),
+        _ => return None,
+    };
+    Some(match (name.as_str(), arg) {
+        ("count", None) => Agg::CountStar,
+        ("count", Some(x)) => Agg::Count(x),
+        ("sum", Some(x)) => Agg::Sum(x),
+        ("min", Some(x)) => Agg::Min(x),
+        ("max", Some(x)) => Agg::Max(x),
+        ("avg", Some(x)) => Agg::Avg(x),
+        _ => return None,
+    })
+}
+
+/// Output columns and rows of a SELECT.
+async fn query(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    q: &pg::Query,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    if q.with.is_some() {
+        return Err(SqlError::unsupported("WITH"));
+    }
+    let sel = match q.body.as_ref() {
+        SetExpr::Select(s) => s,
+        SetExpr::Values(v) => {
+            let ectx = eval_ctx(ctx, params);
+            let rows: Vec<Vec<Datum>> = v
+                .rows
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|e| expr::eval(e, None, &ectx))
+                        .collect::<Result<_>>()
+                })
+                .collect::<Result<_>>()?;
+            let columns = rows
+                .first()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| {
+                            Column::new(
+                                format!("column{}", i + 1),
+                                r[i].sql_type().unwrap_or(SqlType::String),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Ok(QueryResult::Rows { columns, rows });
+        }
+        _ => return Err(SqlError::unsupported("set operations")),
+    };
+    if !matches!(sel.group_by, pg::GroupByExpr::Expressions(ref v, _) if v.is_empty())
+        || sel.having.is_some()
+    {
+        return Err(SqlError::unsupported("GROUP BY / HAVING"));
+    }
+    let table = match sel.from.as_slice() {
+        [] => None,
+        [tw] if tw.joins.is_empty() => match &tw.relation {
+            TableFactor::Table { name, .. } => Some(resolve_table(ctx, txn, name).await?),
+            _ => return Err(SqlError::unsupported("subqueries in FROM")),
+        },
+        _ => return Err(SqlError::unsupported("joins")),
+    };
+    let ectx = eval_ctx(ctx, params);
+    let (names, types, rows): (Vec<String>, Vec<SqlType>, Vec<Vec<Datum>>) = match &table {
+        Some(t) => {
+            let rows = matching_rows(ctx, txn, t, sel.selection.as_ref(), params)
+                .await?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
+            (
+                t.columns.iter().map(|c| c.name.clone()).collect(),
+                t.columns.iter().map(|c| c.ty).collect(),
+                rows,
+            )
+        }
+        None => {
+            let keep = match &sel.selection {
+                Some(s) => matches!(expr::eval(s, None, &ectx)?, Datum::Bool(true)),
+                None => true,
+            };
+            (
+                Vec::new(),
+                Vec::new(),
+                if keep { vec![Vec::new()] } else { Vec::new() },
+            )
+        }
+    };
+    let typed: Vec<(String, SqlType)> = names.iter().cloned().zip(types.iter().copied()).collect();
+    // Projection.
+    let mut out_cols: Vec<Column> = Vec::new();
+    let mut exprs: Vec<Expr> = Vec::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                let t = table.as_ref().ok_or_else(|| {
+                    SqlError::syntax("SELECT * with no tables specified is not valid")
+                })?;
+                for c in t.columns.iter().filter(|c| !c.hidden) {
+                    out_cols.push(Column::new(c.name.clone(), c.ty));
+                    exprs.push(Expr::Identifier(pg::Ident::new(c.name.clone())));
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                out_cols.push(Column::new(column_label(e), expr_type(e, &typed)));
+                exprs.push(e.clone());
+            }
+            SelectItem::ExprWithAlias { expr: e, alias } => {
+                out_cols.push(Column::new(
+                    normalize(&alias.value, alias.quote_style.is_some()),
+                    expr_type(e, &typed),
+                ));
+                exprs.push(e.clone());
+            }
+            other => return Err(SqlError::unsupported(format!("select item {other}"))),
+        }
+    }
+    let aggs: Vec<Option<Agg>> = exprs.iter().map(as_aggregate).collect();
+    let mut result: Vec<Vec<Datum>> = if aggs.iter().any(Option::is_some) {
+        if aggs.iter().any(Option::is_none) {
+            return Err(SqlError::new(
+                SqlState::SYNTAX_ERROR,
+                "column must appear in the GROUP BY clause or be used in an aggregate function",
+            ));
+        }
+        let mut out = Vec::new();
+        for a in aggs.iter().flatten() {
+            out.push(aggregate(a, &names, &rows, &ectx)?);
+        }
+        vec![out]
+    } else {
+        // ORDER BY over input rows, then project.
+        let mut rows = rows;
+        if let Some(ob) = &q.order_by
+            && let pg::OrderByKind::Expressions(keys) = &ob.kind
+        {
+            let mut keyed: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::with_capacity(rows.len());
+            for r in rows {
+                let mut k = Vec::new();
+                for o in keys {
+                    let e = resolve_order_expr(&o.expr, &sel.projection, &exprs);
+                    k.push(expr::eval(
+                        &e,
+                        Some(&Row {
+                            names: &names,
+                            values: &r,
+                        }),
+                        &ectx,
+                    )?);
+                }
+                keyed.push((k, r));
+            }
+            keyed.sort_by(|a, b| {
+                for (i, o) in keys.iter().enumerate() {
+                    let asc = !matches!(o.options.sort, Some(pg::OrderBySort::Desc));
+                    let ord = match (a.0[i].is_null(), b.0[i].is_null()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Less,
+                        (false, true) => std::cmp::Ordering::Greater,
+                        _ => a.0[i].compare(&b.0[i]).unwrap_or(std::cmp::Ordering::Equal),
+                    };
+                    let ord = if asc { ord } else { ord.reverse() };
+                    if ord != std::cmp::Ordering::Equal {
+                        return ord;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            });
+            rows = keyed.into_iter().map(|(_, r)| r).collect();
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let row = Row {
+                names: &names,
+                values: r,
+            };
+            out.push(
+                exprs
+                    .iter()
+                    .map(|e| expr::eval(e, Some(&row), &ectx))
+                    .collect::<Result<Vec<_>>>()?,
+            );
+        }
+        out
+    };
+    if let Some(pg::LimitClause::LimitOffset { limit, offset, .. }) = &q.limit_clause {
+        let off = match offset {
+            Some(o) => as_count(&expr::eval(&o.value, None, &ectx)?)?,
+            None => 0,
+        };
+        let lim = match limit {
+            Some(l) => as_count(&expr::eval(l, None, &ectx)?)?,
+            None => usize::MAX,
+        };
+        result = result.into_iter().skip(off).take(lim).collect();
+    }
+    // Fix up result types from actual values where the static guess was unknown.
+    for (i, c) in out_cols.iter_mut().enumerate() {
+        if let Some(t) = result
+            .iter()
+            .find_map(|r| r.get(i).and_then(Datum::sql_type))
+        {
+            c.ty = t;
+        }
+    }
+    Ok(QueryResult::Rows {
+        columns: out_cols,
+        rows: result,
+    })
+}
+
+fn resolve_order_expr(e: &Expr, projection: &[SelectItem], exprs: &[Expr]) -> Expr {
+    if let Expr::Value(v) = e
+        && let pg::Value::Number(n, _) = &v.value
+        && let Ok(i) = n.parse::<usize>()
+        && i >= 1
+        && i <= exprs.len()
+    {
+        return exprs[i - 1].clone();
+    }
+    if let Expr::Identifier(id) = e {
+        for (i, p) in projection.iter().enumerate() {
+            if let SelectItem::ExprWithAlias { alias, .. } = p
+                && alias.value.eq_ignore_ascii_case(&id.value)
+            {
+                return exprs[i].clone();
+            }
+        }
+    }
+    e.clone()
+}
+
+fn as_count(d: &Datum) -> Result<usize> {
+    match d {
+        Datum::Int(i) if *i >= 0 => Ok(*i as usize),
+        _ => Err(SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "LIMIT/OFFSET must be a non-negative integer",
+        )),
+    }
+}
+
+fn aggregate(
+    a: &Agg,
+    names: &[String],
+    rows: &[Vec<Datum>],
+    ectx: &EvalContext<'_>,
+) -> Result<Datum> {
+    let vals = |e: &Expr| -> Result<Vec<Datum>> {
+        rows.iter()
+            .map(|r| expr::eval(e, Some(&Row { names, values: r }), ectx))
+            .filter(|v| !matches!(v, Ok(Datum::Null)))
+            .collect()
+    };
+    Ok(match a {
+        Agg::CountStar => Datum::Int(rows.len() as i64),
+        Agg::Count(e) => Datum::Int(vals(e)?.len() as i64),
+        Agg::Sum(e) | Agg::Avg(e) => {
+            let v = vals(e)?;
+            if v.is_empty() {
+                return Ok(Datum::Null);
+            }
+            let all_int = v.iter().all(|x| matches!(x, Datum::Int(_)));
+            if all_int && matches!(a, Agg::Sum(_)) {
+                let mut s: i64 = 0;
+                for x in &v {
+                    if let Datum::Int(i) = x {
+                        s = s.checked_add(*i).ok_or_else(|| {
+                            SqlError::new(
+                                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                                "integer out of range",
+                            )
+                        })?;
+                    }
+                }
+                Datum::Int(s)
+            } else {
+                let s: f64 = v
+                    .iter()
+                    .map(|x| match x {
+                        Datum::Int(i) => *i as f64,
+                        Datum::Float(f) => *f,
+                        _ => 0.0,
+                    })
+                    .sum();
+                if matches!(a, Agg::Avg(_)) {
+                    Datum::Float(s / v.len() as f64)
+                } else {
+                    Datum::Float(s)
+                }
+            }
+        }
+        Agg::Min(e) | Agg::Max(e) => {
+            let mut best: Option<Datum> = None;
+            for v in vals(e)? {
+                best = match best {
+                    None => Some(v),
+                    Some(b) => {
+                        let ord = v.compare(&b).unwrap_or(std::cmp::Ordering::Equal);
+                        let better = if matches!(a, Agg::Min(_)) {
+                            ord == std::cmp::Ordering::Less
+                        } else {
+                            ord == std::cmp::Ordering::Greater
+                        };
+                        Some(if better { v } else { b })
+                    }
+                };
+            }
+            best.unwrap_or(Datum::Null)
+        }
+    })
+}
+
+fn expr_type(e: &Expr, cols: &[(String, SqlType)]) -> SqlType {
+    match as_aggregate(e) {
+        Some(Agg::CountStar | Agg::Count(_)) => SqlType::Int,
+        Some(Agg::Avg(_)) => SqlType::Float,
+        Some(Agg::Sum(x) | Agg::Min(x) | Agg::Max(x)) => expr::infer_type(&x, cols),
+        None => expr::infer_type(e, cols),
+    }
+}
+
+/// The column label PostgreSQL gives an unaliased expression.
+fn column_label(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
+        Expr::CompoundIdentifier(p) => p
+            .last()
+            .map(|i| normalize(&i.value, i.quote_style.is_some()))
+            .unwrap_or_default(),
+        Expr::Function(f) => f.name.to_string().to_lowercase(),
+        Expr::Cast { expr, .. } => column_label(expr),
+        Expr::Nested(x) => column_label(x),
+        _ => "?column?".into(),
+    }
+}
+
+/// The output columns a statement will produce, without running it (for Describe).
+pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Column>> {
+    let Statement::Pg(s) = stmt else {
+        return admin::describe_admin(stmt);
+    };
+    let pg::Statement::Query(q) = s.as_ref() else {
+        return admin::describe_pg_misc(s);
+    };
+    let SetExpr::Select(sel) = q.body.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let mut txn = match &session.txn {
+        TxnState::Open(_) | TxnState::Aborted | TxnState::Idle => session.env.store.begin(),
+    };
+    let ctx = Ctx {
+        tenant: session.tenant,
+        user: &session.user.clone(),
+        database: &session.database.clone(),
+        catalog: Catalog::new(session.tenant),
+        now_nanos: 0,
+    };
+    let table = match sel.from.as_slice() {
+        [tw] if tw.joins.is_empty() => match &tw.relation {
+            TableFactor::Table { name, .. } => Some(resolve_table(&ctx, &mut txn, name).await?),
+            _ => None,
+        },
+        _ => None,
+    };
+    txn.rollback();
+    let typed: Vec<(String, SqlType)> = table
+        .as_ref()
+        .map(|t| t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect())
+        .unwrap_or_default();
+    let mut cols = Vec::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                if let Some(t) = &table {
+                    cols.extend(
+                        t.columns
+                            .iter()
+                            .filter(|c| !c.hidden)
+                            .map(|c| Column::new(c.name.clone(), c.ty)),
+                    );
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                cols.push(Column::new(column_label(e), expr_type(e, &typed)))
+            }
+            SelectItem::ExprWithAlias { expr: e, alias } => cols.push(Column::new(
+                normalize(&alias.value, alias.quote_style.is_some()),
+                expr_type(e, &typed),
+            )),
+            other => return Err(SqlError::unsupported(format!("select item {other}"))),
+        }
+    }
+    Ok(cols)
+}

@@ -1,0 +1,615 @@
+//! Scalar expression evaluation over [`Datum`]s with SQL's three-valued logic.
+//!
+//! Supported: literals, `$n` placeholders, column references (optionally qualified), arithmetic,
+//! comparison, `AND`/`OR`/`NOT`, `IS [NOT] NULL`, `IN (list)`, `BETWEEN`, `LIKE`/`ILIKE`, `||`,
+//! casts, `CASE`, and a handful of functions (`version()`, `current_user`, `current_database()`,
+//! `now()`, `lower`, `upper`, `length`, `abs`, `coalesce`). Anything else is a clear 0A000 or
+//! 42883 error, never a panic.
+
+use super::error::{Result, SqlError};
+use super::sqlstate::SqlState;
+use super::types::{Datum, SqlType, parse_float};
+use sqlparser::ast::{
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, InTarget, UnaryOperator,
+    Value,
+};
+
+/// What an expression can refer to besides columns.
+pub struct EvalContext<'a> {
+    /// `$1..$n` values.
+    pub params: &'a [Datum],
+    /// Session user.
+    pub user: &'a str,
+    /// Current database.
+    pub database: &'a str,
+    /// Statement timestamp (nanoseconds since the epoch).
+    pub now_nanos: u64,
+}
+
+/// The row an expression is evaluated against: column names and values, aligned.
+pub struct Row<'a> {
+    /// Column names (lowercase).
+    pub names: &'a [String],
+    /// Values.
+    pub values: &'a [Datum],
+}
+
+/// The product version string shown by `version()`.
+pub fn version_string() -> String {
+    format!(
+        "tandem {} (x86_64-linux, compatible with CockroachDB v24.3)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn ident_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Identifier(i) => Some(normalize(&i.value, i.quote_style.is_some())),
+        Expr::CompoundIdentifier(parts) => parts
+            .last()
+            .map(|i| normalize(&i.value, i.quote_style.is_some())),
+        _ => None,
+    }
+}
+
+/// Lowercases unquoted identifiers like PostgreSQL.
+pub fn normalize(s: &str, quoted: bool) -> String {
+    if quoted {
+        s.to_string()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+/// Parses a numeric literal.
+pub fn number(s: &str) -> Result<Datum> {
+    if let Ok(i) = s.parse::<i64>() {
+        return Ok(Datum::Int(i));
+    }
+    parse_float(s).map(Datum::Float).ok_or_else(|| {
+        SqlError::new(
+            SqlState::INVALID_TEXT_REPRESENTATION,
+            format!("invalid number {s}"),
+        )
+    })
+}
+
+/// Evaluates a literal value.
+pub fn literal(v: &Value, ctx: &EvalContext<'_>) -> Result<Datum> {
+    Ok(match v {
+        Value::Number(n, _) => number(n)?,
+        Value::SingleQuotedString(s)
+        | Value::DoubleQuotedString(s)
+        | Value::EscapedStringLiteral(s) => Datum::String(s.clone()),
+        Value::Boolean(b) => Datum::Bool(*b),
+        Value::Null => Datum::Null,
+        Value::Placeholder(p) => {
+            let n: usize = p
+                .trim_start_matches('$')
+                .parse()
+                .map_err(|_| SqlError::syntax(format!("invalid placeholder {p}")))?;
+            ctx.params.get(n.wrapping_sub(1)).cloned().ok_or_else(|| {
+                SqlError::new(
+                    SqlState::PROTOCOL_VIOLATION,
+                    format!("no value given for placeholder {p}"),
+                )
+            })?
+        }
+        other => return Err(SqlError::unsupported(format!("literal {other}"))),
+    })
+}
+
+fn truth(d: &Datum) -> Result<Option<bool>> {
+    match d {
+        Datum::Null => Ok(None),
+        Datum::Bool(b) => Ok(Some(*b)),
+        other => Err(SqlError::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "argument of boolean expression must be type bool, not {}",
+                other
+                    .sql_type()
+                    .map_or("unknown", |t| t.name())
+                    .to_lowercase()
+            ),
+        )),
+    }
+}
+
+/// Evaluates `e` against `row` (None when there is no FROM clause).
+pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Datum> {
+    match e {
+        Expr::Value(v) => literal(&v.value, ctx),
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+            let name = ident_name(e).unwrap_or_default();
+            if let Some(r) = row
+                && let Some(i) = r.names.iter().position(|n| *n == name)
+            {
+                return Ok(r.values[i].clone());
+            }
+            match name.as_str() {
+                "current_user" | "session_user" | "user" => Ok(Datum::String(ctx.user.to_string())),
+                "current_database" => Ok(Datum::String(ctx.database.to_string())),
+                "current_timestamp" | "now" => Ok(Datum::Int((ctx.now_nanos / 1000) as i64)),
+                _ => Err(SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{name}\" does not exist"),
+                )),
+            }
+        }
+        Expr::Nested(inner) => eval(inner, row, ctx),
+        Expr::IsNull(inner) => Ok(Datum::Bool(eval(inner, row, ctx)?.is_null())),
+        Expr::IsNotNull(inner) => Ok(Datum::Bool(!eval(inner, row, ctx)?.is_null())),
+        Expr::IsTrue(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)? == Some(true))),
+        Expr::IsFalse(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)? == Some(false))),
+        Expr::UnaryOp { op, expr } => {
+            let v = eval(expr, row, ctx)?;
+            match (op, v) {
+                (_, Datum::Null) => Ok(Datum::Null),
+                (UnaryOperator::Not, v) => Ok(truth(&v)?.map_or(Datum::Null, |b| Datum::Bool(!b))),
+                (UnaryOperator::Minus, Datum::Int(i)) => {
+                    i.checked_neg().map(Datum::Int).ok_or_else(|| {
+                        SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
+                    })
+                }
+                (UnaryOperator::Minus, Datum::Float(f)) => Ok(Datum::Float(-f)),
+                (UnaryOperator::Plus, v @ (Datum::Int(_) | Datum::Float(_))) => Ok(v),
+                (op, v) => Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!(
+                        "unsupported unary operator: {op} {}",
+                        v.sql_type().map_or("unknown", |t| t.name())
+                    ),
+                )),
+            }
+        }
+        Expr::BinaryOp { left, op, right } => {
+            let l = eval(left, row, ctx)?;
+            // Short-circuit AND/OR with three-valued logic.
+            match op {
+                BinaryOperator::And => {
+                    let lb = truth(&l)?;
+                    if lb == Some(false) {
+                        return Ok(Datum::Bool(false));
+                    }
+                    let rb = truth(&eval(right, row, ctx)?)?;
+                    return Ok(match (lb, rb) {
+                        (_, Some(false)) => Datum::Bool(false),
+                        (Some(true), Some(true)) => Datum::Bool(true),
+                        _ => Datum::Null,
+                    });
+                }
+                BinaryOperator::Or => {
+                    let lb = truth(&l)?;
+                    if lb == Some(true) {
+                        return Ok(Datum::Bool(true));
+                    }
+                    let rb = truth(&eval(right, row, ctx)?)?;
+                    return Ok(match (lb, rb) {
+                        (_, Some(true)) => Datum::Bool(true),
+                        (Some(false), Some(false)) => Datum::Bool(false),
+                        _ => Datum::Null,
+                    });
+                }
+                _ => {}
+            }
+            let r = eval(right, row, ctx)?;
+            binary(op, l, r)
+        }
+        Expr::In {
+            expr,
+            target: InTarget::List(list),
+            negated,
+            ..
+        } => {
+            let v = eval(expr, row, ctx)?;
+            if v.is_null() {
+                return Ok(Datum::Null);
+            }
+            let mut saw_null = false;
+            for item in list {
+                let x = eval(item, row, ctx)?;
+                match compare(&v, &x)? {
+                    None => saw_null = true,
+                    Some(std::cmp::Ordering::Equal) => return Ok(Datum::Bool(!negated)),
+                    Some(_) => {}
+                }
+            }
+            Ok(if saw_null {
+                Datum::Null
+            } else {
+                Datum::Bool(*negated)
+            })
+        }
+        Expr::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => {
+            let v = eval(expr, row, ctx)?;
+            let lo = binary(&BinaryOperator::GtEq, v.clone(), eval(low, row, ctx)?)?;
+            let hi = binary(&BinaryOperator::LtEq, v, eval(high, row, ctx)?)?;
+            let both = match (truth(&lo)?, truth(&hi)?) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (Some(true), Some(true)) => Some(true),
+                _ => None,
+            };
+            Ok(both.map_or(Datum::Null, |b| Datum::Bool(b != *negated)))
+        }
+        Expr::Like {
+            negated,
+            expr,
+            pattern,
+            ..
+        }
+        | Expr::ILike {
+            negated,
+            expr,
+            pattern,
+            ..
+        } => {
+            let ci = matches!(e, Expr::ILike { .. });
+            let (v, p) = (eval(expr, row, ctx)?, eval(pattern, row, ctx)?);
+            match (v, p) {
+                (Datum::String(s), Datum::String(p)) => {
+                    let m = if ci {
+                        like(&s.to_lowercase(), &p.to_lowercase())
+                    } else {
+                        like(&s, &p)
+                    };
+                    Ok(Datum::Bool(m != *negated))
+                }
+                (Datum::Null, _) | (_, Datum::Null) => Ok(Datum::Null),
+                _ => Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unsupported comparison operator: LIKE on non-strings",
+                )),
+            }
+        }
+        Expr::Cast {
+            expr, data_type, ..
+        } => {
+            let ty = SqlType::from_ast(data_type)?;
+            eval(expr, row, ctx)?.coerce(ty)
+        }
+        Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            let op = operand.as_ref().map(|o| eval(o, row, ctx)).transpose()?;
+            for cw in conditions {
+                let c = eval(&cw.condition, row, ctx)?;
+                let hit = match &op {
+                    Some(o) => compare(o, &c)? == Some(std::cmp::Ordering::Equal),
+                    None => truth(&c)? == Some(true),
+                };
+                if hit {
+                    return eval(&cw.result, row, ctx);
+                }
+            }
+            match else_result {
+                Some(e) => eval(e, row, ctx),
+                None => Ok(Datum::Null),
+            }
+        }
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_lowercase();
+            let args: Vec<Datum> = match &f.args {
+                FunctionArguments::None => Vec::new(),
+                FunctionArguments::List(l) => l
+                    .args
+                    .iter()
+                    .map(|a| match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => eval(x, row, ctx),
+                        _ => Err(SqlError::unsupported(format!("arguments of {name}"))),
+                    })
+                    .collect::<Result<_>>()?,
+                FunctionArguments::Subquery(_) => {
+                    return Err(SqlError::unsupported("subquery arguments"));
+                }
+            };
+            call(&name, args, ctx)
+        }
+        other => Err(SqlError::unsupported(format!("expression {other}"))),
+    }
+}
+
+fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Result<Datum> {
+    let one = |args: &[Datum]| -> Result<Datum> {
+        if args.len() != 1 {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("unknown signature: {name}() with {} arguments", args.len()),
+            ));
+        }
+        Ok(args[0].clone())
+    };
+    Ok(match name {
+        "version" => Datum::String(version_string()),
+        "current_user" | "session_user" => Datum::String(ctx.user.into()),
+        "current_database" => Datum::String(ctx.database.into()),
+        "now" | "current_timestamp" | "statement_timestamp" | "transaction_timestamp" => {
+            Datum::Int((ctx.now_nanos / 1000) as i64)
+        }
+        "lower" => match one(&args)? {
+            Datum::String(s) => Datum::String(s.to_lowercase()),
+            v => v,
+        },
+        "upper" => match one(&args)? {
+            Datum::String(s) => Datum::String(s.to_uppercase()),
+            v => v,
+        },
+        "length" | "char_length" => match one(&args)? {
+            Datum::String(s) => Datum::Int(s.chars().count() as i64),
+            Datum::Bytes(b) => Datum::Int(b.len() as i64),
+            Datum::Null => Datum::Null,
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unknown signature: {name}"),
+                ));
+            }
+        },
+        "abs" => match one(&args)? {
+            Datum::Int(i) => Datum::Int(i.checked_abs().ok_or_else(|| {
+                SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
+            })?),
+            Datum::Float(f) => Datum::Float(f.abs()),
+            Datum::Null => Datum::Null,
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unknown signature: {name}"),
+                ));
+            }
+        },
+        "coalesce" | "ifnull" => args
+            .into_iter()
+            .find(|a| !a.is_null())
+            .unwrap_or(Datum::Null),
+        _ => {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("unknown function: {name}()"),
+            ));
+        }
+    })
+}
+
+/// Compares two values; `Ok(None)` when either is NULL; an error when incomparable.
+pub fn compare(a: &Datum, b: &Datum) -> Result<Option<std::cmp::Ordering>> {
+    if a.is_null() || b.is_null() {
+        return Ok(None);
+    }
+    // Untyped string literals compare against the other side's type.
+    let (a, b) = match (a, b) {
+        (Datum::String(s), other) if !matches!(other, Datum::String(_)) => (
+            Datum::String(s.clone()).coerce(other.sql_type().unwrap_or(SqlType::String))?,
+            other.clone(),
+        ),
+        (other, Datum::String(s)) if !matches!(other, Datum::String(_)) => (
+            other.clone(),
+            Datum::String(s.clone()).coerce(other.sql_type().unwrap_or(SqlType::String))?,
+        ),
+        _ => (a.clone(), b.clone()),
+    };
+    a.compare(&b).map(Some).ok_or_else(|| {
+        SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!(
+                "unsupported comparison operator: <{}> = <{}>",
+                a.sql_type().map_or("unknown", |t| t.name()).to_lowercase(),
+                b.sql_type().map_or("unknown", |t| t.name()).to_lowercase()
+            ),
+        )
+    })
+}
+
+fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
+    use std::cmp::Ordering::*;
+    let cmp = |want: &dyn Fn(std::cmp::Ordering) -> bool| -> Result<Datum> {
+        Ok(compare(&l, &r)?.map_or(Datum::Null, |o| Datum::Bool(want(o))))
+    };
+    match op {
+        BinaryOperator::Eq => return cmp(&|o| o == Equal),
+        BinaryOperator::NotEq => return cmp(&|o| o != Equal),
+        BinaryOperator::Lt => return cmp(&|o| o == Less),
+        BinaryOperator::LtEq => return cmp(&|o| o != Greater),
+        BinaryOperator::Gt => return cmp(&|o| o == Greater),
+        BinaryOperator::GtEq => return cmp(&|o| o != Less),
+        _ => {}
+    }
+    if l.is_null() || r.is_null() {
+        return Ok(Datum::Null);
+    }
+    let overflow = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range");
+    match (op, l, r) {
+        (BinaryOperator::StringConcat, a, b) => Ok(Datum::String(format!(
+            "{}{}",
+            a.to_text().unwrap_or_default(),
+            b.to_text().unwrap_or_default()
+        ))),
+        (BinaryOperator::Plus, Datum::Int(a), Datum::Int(b)) => {
+            a.checked_add(b).map(Datum::Int).ok_or_else(overflow)
+        }
+        (BinaryOperator::Minus, Datum::Int(a), Datum::Int(b)) => {
+            a.checked_sub(b).map(Datum::Int).ok_or_else(overflow)
+        }
+        (BinaryOperator::Multiply, Datum::Int(a), Datum::Int(b)) => {
+            a.checked_mul(b).map(Datum::Int).ok_or_else(overflow)
+        }
+        (BinaryOperator::Divide | BinaryOperator::Modulo, Datum::Int(_), Datum::Int(0)) => Err(
+            SqlError::new(SqlState::DIVISION_BY_ZERO, "division by zero"),
+        ),
+        (BinaryOperator::Divide, Datum::Int(a), Datum::Int(b)) => {
+            Ok(Datum::Float(a as f64 / b as f64))
+        }
+        (BinaryOperator::Modulo, Datum::Int(a), Datum::Int(b)) => Ok(Datum::Int(a.wrapping_rem(b))),
+        (op, a @ (Datum::Int(_) | Datum::Float(_)), b @ (Datum::Int(_) | Datum::Float(_))) => {
+            let (x, y) = (as_f64(&a), as_f64(&b));
+            match op {
+                BinaryOperator::Plus => Ok(Datum::Float(x + y)),
+                BinaryOperator::Minus => Ok(Datum::Float(x - y)),
+                BinaryOperator::Multiply => Ok(Datum::Float(x * y)),
+                BinaryOperator::Divide if y == 0.0 => Err(SqlError::new(
+                    SqlState::DIVISION_BY_ZERO,
+                    "division by zero",
+                )),
+                BinaryOperator::Divide => Ok(Datum::Float(x / y)),
+                BinaryOperator::Modulo => Ok(Datum::Float(x % y)),
+                other => Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unsupported binary operator: {other}"),
+                )),
+            }
+        }
+        (op, a, b) => Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!(
+                "unsupported binary operator: <{}> {op} <{}>",
+                a.sql_type().map_or("unknown", |t| t.name()).to_lowercase(),
+                b.sql_type().map_or("unknown", |t| t.name()).to_lowercase()
+            ),
+        )),
+    }
+}
+
+fn as_f64(d: &Datum) -> f64 {
+    match d {
+        Datum::Int(i) => *i as f64,
+        Datum::Float(f) => *f,
+        _ => 0.0,
+    }
+}
+
+/// SQL LIKE with `%` and `_` (backslash escapes the next character).
+pub fn like(s: &str, p: &str) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let p: Vec<char> = p.chars().collect();
+    fn go(s: &[char], p: &[char]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some('%') => (0..=s.len()).any(|i| go(&s[i..], &p[1..])),
+            Some('_') => !s.is_empty() && go(&s[1..], &p[1..]),
+            Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && go(&s[1..], &p[2..]),
+            Some(c) => s.first() == Some(c) && go(&s[1..], &p[1..]),
+        }
+    }
+    go(&s, &p)
+}
+
+/// The static type of an expression, when it can be known before evaluation.
+pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
+    match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+            let n = ident_name(e).unwrap_or_default();
+            columns
+                .iter()
+                .find(|(c, _)| *c == n)
+                .map(|(_, t)| *t)
+                .unwrap_or(SqlType::String)
+        }
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => {
+                if n.parse::<i64>().is_ok() {
+                    SqlType::Int
+                } else {
+                    SqlType::Float
+                }
+            }
+            Value::Boolean(_) => SqlType::Bool,
+            _ => SqlType::String,
+        },
+        Expr::Nested(x) => infer_type(x, columns),
+        Expr::Cast { data_type, .. } => SqlType::from_ast(data_type).unwrap_or(SqlType::String),
+        Expr::BinaryOp { left, op, right } => match op {
+            BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+            | BinaryOperator::And
+            | BinaryOperator::Or => SqlType::Bool,
+            BinaryOperator::StringConcat => SqlType::String,
+            BinaryOperator::Divide => SqlType::Float,
+            _ => match (infer_type(left, columns), infer_type(right, columns)) {
+                (SqlType::Int, SqlType::Int) => SqlType::Int,
+                _ => SqlType::Float,
+            },
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            ..
+        }
+        | Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::In { .. }
+        | Expr::Between { .. }
+        | Expr::Like { .. }
+        | Expr::ILike { .. } => SqlType::Bool,
+        Expr::UnaryOp { expr, .. } => infer_type(expr, columns),
+        Expr::Function(f) => match f.name.to_string().to_lowercase().as_str() {
+            "length" | "char_length" | "now" | "count" => SqlType::Int,
+            _ => SqlType::String,
+        },
+        _ => SqlType::String,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(sql: &str) -> Result<Datum> {
+        let ctx = EvalContext {
+            params: &[Datum::Int(7)],
+            user: "root",
+            database: "defaultdb",
+            now_nanos: 0,
+        };
+        let stmt = crate::sql::parser::parse(&format!("SELECT {sql}")).expect("parse");
+        let crate::sql::ast::Statement::Pg(s) = &stmt[0] else {
+            panic!("not pg")
+        };
+        let sqlparser::ast::Statement::Query(q) = s.as_ref() else {
+            panic!("not query")
+        };
+        let sqlparser::ast::SetExpr::Select(sel) = q.body.as_ref() else {
+            panic!("not select")
+        };
+        let sqlparser::ast::SelectItem::UnnamedExpr(e) = &sel.projection[0] else {
+            panic!("not expr")
+        };
+        eval(e, None, &ctx)
+    }
+
+    #[test]
+    fn expressions_follow_sql_semantics() {
+        assert_eq!(ev("1 + 2 * 3").expect("eval"), Datum::Int(7));
+        assert_eq!(ev("NULL AND false").expect("eval"), Datum::Bool(false));
+        assert_eq!(ev("NULL OR false").expect("eval"), Datum::Null);
+        assert_eq!(ev("$1 IN (1, 7)").expect("eval"), Datum::Bool(true));
+        assert_eq!(ev("'abc' LIKE 'a%'").expect("eval"), Datum::Bool(true));
+        assert_eq!(ev("'12'::INT + 1").expect("eval"), Datum::Int(13));
+        assert_eq!(
+            ev("1 / 0").expect_err("div").state,
+            SqlState::DIVISION_BY_ZERO
+        );
+        assert_eq!(
+            ev("9223372036854775807 + 1").expect_err("overflow").state,
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE
+        );
+        assert_eq!(
+            ev("nosuch").expect_err("col").state,
+            SqlState::UNDEFINED_COLUMN
+        );
+        assert_eq!(
+            ev("CASE WHEN 1 = 2 THEN 'a' ELSE 'b' END").expect("eval"),
+            Datum::String("b".into())
+        );
+    }
+}

@@ -1,0 +1,191 @@
+//! A SQL session: one client connection's state in one virtual cluster.
+//!
+//! Holds the user, current database, session variables and the open explicit transaction (if
+//! any), and runs statements through [`super::exec`]. Transaction states follow PostgreSQL: after
+//! an error inside `BEGIN ... COMMIT` every statement fails with 25P02 until `ROLLBACK`.
+//! Statements outside an explicit transaction run in their own transaction and are retried
+//! automatically on serialization conflicts, like CockroachDB's implicit transactions.
+
+use super::ast::AlterVirtualClusterAction;
+use super::error::{Result, SqlError};
+use super::types::{Datum, SqlType};
+use crate::ids::TenantId;
+use crate::kv::{Store, Txn};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One result column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub ty: SqlType,
+}
+
+impl Column {
+    /// A column.
+    pub fn new(name: impl Into<String>, ty: SqlType) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+        }
+    }
+}
+
+/// The result of one statement.
+#[derive(Clone, Debug, PartialEq)]
+pub enum QueryResult {
+    /// Rows.
+    Rows {
+        /// Columns.
+        columns: Vec<Column>,
+        /// Rows, aligned with `columns`.
+        rows: Vec<Vec<Datum>>,
+    },
+    /// A command tag (e.g. `INSERT 0 1`, `CREATE TABLE`).
+    Command(String),
+}
+
+/// A virtual cluster as shown by `SHOW VIRTUAL CLUSTERS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VirtualClusterInfo {
+    /// Tenant id.
+    pub id: TenantId,
+    /// Name.
+    pub name: String,
+    /// `add`, `ready`, `dropping`.
+    pub data_state: String,
+    /// `none`, `shared`, `stopping`.
+    pub service_mode: String,
+}
+
+/// Operations on virtual clusters, provided by the node's tenant registry (SQL does not know
+/// how clusters are started or routed).
+#[async_trait::async_trait]
+pub trait VirtualClusterAdmin: Send + Sync + 'static {
+    /// Every virtual cluster.
+    async fn list(&self) -> Result<Vec<VirtualClusterInfo>>;
+    /// Creates a virtual cluster (optionally copying a template's settings).
+    async fn create(&self, name: &str, if_not_exists: bool, like: Option<&str>) -> Result<()>;
+    /// Alters one.
+    async fn alter(&self, name: &str, action: &AlterVirtualClusterAction) -> Result<QueryResult>;
+    /// Drops one.
+    async fn drop_cluster(&self, name: &str, if_exists: bool, immediate: bool) -> Result<()>;
+    /// Called after a cluster setting changed in `tenant`.
+    async fn setting_changed(&self, tenant: TenantId, name: &str, value: Option<&str>);
+}
+
+/// What a session needs from the node.
+#[derive(Clone)]
+pub struct SessionEnv {
+    /// The KV store.
+    pub store: Store,
+    /// Virtual cluster administration (system cluster sessions only).
+    pub clusters: Option<Arc<dyn VirtualClusterAdmin>>,
+}
+
+/// Explicit transaction state.
+pub enum TxnState {
+    /// No explicit transaction.
+    Idle,
+    /// Inside `BEGIN`.
+    Open(Box<Txn>),
+    /// An error happened inside `BEGIN`; only `ROLLBACK` is accepted.
+    Aborted,
+}
+
+/// A SQL session.
+pub struct Session {
+    /// The virtual cluster.
+    pub tenant: TenantId,
+    /// The virtual cluster's name.
+    pub cluster_name: String,
+    /// The authenticated user.
+    pub user: String,
+    /// Current database.
+    pub database: String,
+    /// Session variables (`SET x = y`).
+    pub vars: BTreeMap<String, String>,
+    /// Explicit transaction.
+    pub txn: TxnState,
+    /// Node services.
+    pub env: SessionEnv,
+}
+
+impl Session {
+    /// A new session.
+    pub fn new(
+        env: SessionEnv,
+        tenant: TenantId,
+        cluster_name: &str,
+        user: &str,
+        database: &str,
+    ) -> Session {
+        let mut vars = BTreeMap::new();
+        for (k, v) in [
+            ("application_name", ""),
+            ("client_encoding", "UTF8"),
+            ("datestyle", "ISO, MDY"),
+            ("timezone", "UTC"),
+            ("search_path", "\"$user\", public"),
+            ("transaction_isolation", "serializable"),
+            ("default_transaction_isolation", "serializable"),
+            ("standard_conforming_strings", "on"),
+            ("extra_float_digits", "0"),
+            ("server_version", "13.0.0"),
+            ("integer_datetimes", "on"),
+            ("statement_timeout", "0"),
+        ] {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        Session {
+            tenant,
+            cluster_name: cluster_name.into(),
+            user: user.into(),
+            database: database.into(),
+            vars,
+            txn: TxnState::Idle,
+            env,
+        }
+    }
+
+    /// Whether an explicit transaction is open (or aborted).
+    pub fn in_transaction(&self) -> bool {
+        !matches!(self.txn, TxnState::Idle)
+    }
+
+    /// Whether the explicit transaction failed.
+    pub fn in_failed_transaction(&self) -> bool {
+        matches!(self.txn, TxnState::Aborted)
+    }
+
+    /// Runs a SQL string (one or more statements) with parameters; one result per statement.
+    /// Stops at the first error, whose index is returned with it.
+    pub async fn run(&mut self, sql: &str, params: &[Datum]) -> Vec<Result<QueryResult>> {
+        let stmts = match super::parser::parse(sql) {
+            Ok(s) => s,
+            Err(e) => return vec![Err(SqlError::syntax(e.to_string()))],
+        };
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in &stmts {
+            let r = super::exec::execute(self, s, params).await;
+            let failed = r.is_err();
+            out.push(r);
+            if failed {
+                break;
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Session({}@{}/{})",
+            self.user, self.cluster_name, self.database
+        )
+    }
+}

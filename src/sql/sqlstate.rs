@@ -1,0 +1,86 @@
+//! SQLSTATE codes, as a newtype with named constants so raw strings never reach the wire.
+
+use std::fmt;
+
+/// A five-character SQLSTATE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SqlState(pub &'static str);
+
+impl SqlState {
+    /// 00000
+    pub const SUCCESSFUL_COMPLETION: SqlState = SqlState("00000");
+    /// 08P01
+    pub const PROTOCOL_VIOLATION: SqlState = SqlState("08P01");
+    /// 0A000
+    pub const FEATURE_NOT_SUPPORTED: SqlState = SqlState("0A000");
+    /// 22P02
+    pub const INVALID_TEXT_REPRESENTATION: SqlState = SqlState("22P02");
+    /// 22003
+    pub const NUMERIC_VALUE_OUT_OF_RANGE: SqlState = SqlState("22003");
+    /// 22012
+    pub const DIVISION_BY_ZERO: SqlState = SqlState("22012");
+    /// 22023
+    pub const INVALID_PARAMETER_VALUE: SqlState = SqlState("22023");
+    /// 23502
+    pub const NOT_NULL_VIOLATION: SqlState = SqlState("23502");
+    /// 23505
+    pub const UNIQUE_VIOLATION: SqlState = SqlState("23505");
+    /// 25P02
+    pub const IN_FAILED_SQL_TRANSACTION: SqlState = SqlState("25P02");
+    /// 25001
+    pub const ACTIVE_SQL_TRANSACTION: SqlState = SqlState("25001");
+    /// 28000
+    pub const INVALID_AUTHORIZATION_SPECIFICATION: SqlState = SqlState("28000");
+    /// 28P01
+    pub const INVALID_PASSWORD: SqlState = SqlState("28P01");
+    /// 3D000
+    pub const INVALID_CATALOG_NAME: SqlState = SqlState("3D000");
+    /// 40001
+    pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
+    /// 42501
+    pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");
+    /// 42601
+    pub const SYNTAX_ERROR: SqlState = SqlState("42601");
+    /// 42703
+    pub const UNDEFINED_COLUMN: SqlState = SqlState("42703");
+    /// 42704
+    pub const UNDEFINED_OBJECT: SqlState = SqlState("42704");
+    /// 42710
+    pub const DUPLICATE_OBJECT: SqlState = SqlState("42710");
+    /// 42P01
+    pub const UNDEFINED_TABLE: SqlState = SqlState("42P01");
+    /// 42P04
+    pub const DUPLICATE_DATABASE: SqlState = SqlState("42P04");
+    /// 42P07
+    pub const DUPLICATE_TABLE: SqlState = SqlState("42P07");
+    /// 42804
+    pub const DATATYPE_MISMATCH: SqlState = SqlState("42804");
+    /// 42883
+    pub const UNDEFINED_FUNCTION: SqlState = SqlState("42883");
+    /// 42P10
+    pub const INVALID_COLUMN_REFERENCE: SqlState = SqlState("42P10");
+    /// 42P16
+    pub const INVALID_TABLE_DEFINITION: SqlState = SqlState("42P16");
+    /// 53200
+    pub const OUT_OF_MEMORY: SqlState = SqlState("53200");
+    /// 55000
+    pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
+    /// 57014
+    pub const QUERY_CANCELED: SqlState = SqlState("57014");
+    /// 57P01
+    pub const ADMIN_SHUTDOWN: SqlState = SqlState("57P01");
+    /// 58030
+    pub const IO_ERROR: SqlState = SqlState("58030");
+    /// XX000
+    pub const INTERNAL_ERROR: SqlState = SqlState("XX000");
+    /// 3D000-like for virtual clusters: CockroachDB uses 42704 (undefined object).
+    pub const UNDEFINED_VIRTUAL_CLUSTER: SqlState = SqlState("42704");
+    /// 57P03: the virtual cluster is not serving.
+    pub const CANNOT_CONNECT_NOW: SqlState = SqlState("57P03");
+}
+
+impl fmt::Display for SqlState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}

@@ -1,0 +1,392 @@
+//! Shared helpers of the integration tests: `TestCluster` starts real `tandem` processes on
+//! ephemeral loopback ports (the node binds port 0 and reports its addresses through the ready
+//! file), with certificates made by `tandem cert`, and connects real clients to them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of the `tandem` binary under test.
+pub fn tandem_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_tandem")
+}
+
+/// Runs `tandem <args>` to completion; returns (exit code, stdout, stderr).
+pub fn run_tandem(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(tandem_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tandem");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls `f` until it returns `Some`, or panics after `timeout`.
+pub async fn succeeds_soon<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One running node process.
+pub struct TestNode {
+    /// The child process.
+    pub child: Option<Child>,
+    /// Its store directory.
+    pub store: PathBuf,
+    /// SQL address (host:port).
+    pub sql_addr: String,
+    /// HTTP address (host:port).
+    pub http_addr: String,
+    /// Arguments it was started with.
+    pub args: Vec<String>,
+    /// Where its output goes.
+    pub log: PathBuf,
+}
+
+/// A cluster of test nodes sharing a temp directory and certificates.
+pub struct TestCluster {
+    /// Temp directory holding everything.
+    pub dir: tempfile::TempDir,
+    /// `certs/` (None when insecure).
+    pub certs: Option<PathBuf>,
+    /// The nodes.
+    pub nodes: Vec<TestNode>,
+}
+
+/// Options for [`TestCluster::start`].
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// Plaintext, no auth.
+    pub insecure: bool,
+    /// `--config-profile`.
+    pub profile: &'static str,
+    /// Extra flags.
+    pub extra: Vec<String>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            insecure: false,
+            profile: "default",
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// Creates a CA, a node certificate for localhost/127.0.0.1 and client certificates for `users`.
+pub fn make_certs(dir: &Path, users: &[&str]) -> PathBuf {
+    let certs = dir.join("certs");
+    let ca_key = dir.join("safe/ca.key");
+    let (c, o, e) = run_tandem(&[
+        "cert",
+        "create-ca",
+        "--certs-dir",
+        certs.to_str().expect("utf8"),
+        "--ca-key",
+        ca_key.to_str().expect("utf8"),
+    ]);
+    assert_eq!(c, 0, "create-ca: {o}{e}");
+    let (c, o, e) = run_tandem(&[
+        "cert",
+        "create-node",
+        "localhost",
+        "127.0.0.1",
+        "--certs-dir",
+        certs.to_str().expect("utf8"),
+        "--ca-key",
+        ca_key.to_str().expect("utf8"),
+    ]);
+    assert_eq!(c, 0, "create-node: {o}{e}");
+    for u in users {
+        let (c, o, e) = run_tandem(&[
+            "cert",
+            "create-client",
+            u,
+            "--certs-dir",
+            certs.to_str().expect("utf8"),
+            "--ca-key",
+            ca_key.to_str().expect("utf8"),
+        ]);
+        assert_eq!(c, 0, "create-client: {o}{e}");
+    }
+    certs
+}
+
+impl TestCluster {
+    /// Starts one node with `start-single-node`.
+    pub async fn start(opts: ClusterOptions) -> TestCluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let certs = if opts.insecure {
+            None
+        } else {
+            Some(make_certs(dir.path(), &["root", "alice"]))
+        };
+        let mut c = TestCluster {
+            dir,
+            certs,
+            nodes: Vec::new(),
+        };
+        let store = c.dir.path().join("n1");
+        let mut args: Vec<String> = vec![
+            "start-single-node".into(),
+            format!("--store={}", store.display()),
+            "--listen-addr=127.0.0.1:0".into(),
+            "--http-addr=127.0.0.1:0".into(),
+            format!("--config-profile={}", opts.profile),
+        ];
+        match &c.certs {
+            Some(certs) => args.push(format!("--certs-dir={}", certs.display())),
+            None => args.push("--insecure".into()),
+        }
+        args.extend(opts.extra.iter().cloned());
+        let node = TestNode::spawn(&store, args).await;
+        c.nodes.push(node);
+        c
+    }
+
+    /// The first node.
+    pub fn node(&self) -> &TestNode {
+        &self.nodes[0]
+    }
+
+    /// A connection URL for `user` (cert auth) in `cluster`.
+    pub fn url(&self, user: &str, cluster: Option<&str>) -> String {
+        let n = self.node();
+        let opts = cluster
+            .map(|c| format!("&options=-ccluster%3D{c}"))
+            .unwrap_or_default();
+        match &self.certs {
+            Some(certs) => format!(
+                "postgresql://{user}@localhost:{}/defaultdb?sslmode=verify-full&sslrootcert={}&sslcert={}&sslkey={}{opts}",
+                port(&n.sql_addr),
+                certs.join("ca.crt").display(),
+                certs.join(format!("client.{user}.crt")).display(),
+                certs.join(format!("client.{user}.key")).display()
+            ),
+            None => format!(
+                "postgresql://{user}@127.0.0.1:{}/defaultdb?sslmode=disable{opts}",
+                port(&n.sql_addr)
+            ),
+        }
+    }
+
+    /// A password URL (no client certificate) for `user`.
+    pub fn password_url(&self, user: &str, password: &str, cluster: Option<&str>) -> String {
+        let n = self.node();
+        let opts = cluster
+            .map(|c| format!("&options=-ccluster%3D{c}"))
+            .unwrap_or_default();
+        let certs = self.certs.as_ref().expect("secure cluster");
+        format!(
+            "postgresql://{user}:{password}@localhost:{}/defaultdb?sslmode=verify-full&sslrootcert={}{opts}",
+            port(&n.sql_addr),
+            certs.join("ca.crt").display()
+        )
+    }
+
+    /// Connects with tandem's own client (URL rules of `tandem sql`).
+    pub async fn connect(
+        &self,
+        user: &str,
+        cluster: Option<&str>,
+    ) -> Result<tokio_postgres::Client, String> {
+        connect_url(&self.url(user, cluster)).await
+    }
+}
+
+/// Connects to `url` with tandem's client.
+pub async fn connect_url(url: &str) -> Result<tokio_postgres::Client, String> {
+    let u = tandem::client::ConnUrl::parse(url).map_err(|e| e.to_string())?;
+    let fut = tandem::client::connect(&u);
+    match tokio::time::timeout(Duration::from_secs(20), fut).await {
+        Ok(Ok((client, _))) => Ok(client),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("connect timed out".into()),
+    }
+}
+
+fn port(addr: &str) -> &str {
+    addr.rsplit_once(':').map(|(_, p)| p).unwrap_or(addr)
+}
+
+impl TestNode {
+    /// Spawns a node and waits until its ready file appears.
+    pub async fn spawn(store: &Path, args: Vec<String>) -> TestNode {
+        std::fs::create_dir_all(store).expect("store dir");
+        let ready = store.with_extension("ready");
+        let _ = std::fs::remove_file(&ready);
+        let log = store.with_extension("log");
+        let logf = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(tandem_bin())
+            .args(&args)
+            .env("TANDEM_READY_FILE", &ready)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(logf.try_clone().expect("dup"))
+            .stderr(logf)
+            .spawn()
+            .expect("spawn tandem");
+        let mut node = TestNode {
+            child: Some(child),
+            store: store.to_path_buf(),
+            sql_addr: String::new(),
+            http_addr: String::new(),
+            args,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&ready)
+                && (text.contains("\nready\n") || text.ends_with("ready\n"))
+            {
+                for line in text.lines() {
+                    if let Some(v) = line.strip_prefix("sql_addr:") {
+                        node.sql_addr = v.trim().to_string();
+                    }
+                    if let Some(v) = line.strip_prefix("http_addr:") {
+                        node.http_addr = v.trim().to_string();
+                    }
+                }
+                break;
+            }
+            if let Some(st) = node
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("node exited with {st} before ready:\n{}", node.log_text());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node not ready in 60s:\n{}",
+                node.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        node
+    }
+
+    /// The node's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for exit; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                return st.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Restarts the node with the same arguments.
+    pub async fn restart(&mut self) {
+        self.terminate();
+        let n = TestNode::spawn(&self.store.clone(), self.args.clone()).await;
+        *self = n;
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 client for the node's console (HTTPS with the cluster CA, or plain).
+pub async fn http_request(
+    addr: &str,
+    ca: Option<&Path>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sock = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect http");
+    let port = addr.rsplit_once(':').map(|(_, p)| p).unwrap_or("80");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    let mut raw = Vec::new();
+    match ca {
+        Some(ca) => {
+            let cfg = tandem::security::tls::client_config(
+                Some(ca),
+                None,
+                None,
+                tandem::security::tls::SslMode::VerifyFull,
+            )
+            .expect("tls config");
+            let mut cfg = (*cfg).clone();
+            cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+            let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+            let mut s = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+                .connect(name, sock)
+                .await
+                .expect("https handshake");
+            s.write_all(req.as_bytes()).await.expect("write");
+            let _ = s.read_to_end(&mut raw).await;
+        }
+        None => {
+            let mut s = sock;
+            s.write_all(req.as_bytes()).await.expect("write");
+            let _ = s.read_to_end(&mut raw).await;
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let hdrs = lines
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        })
+        .collect();
+    (status, hdrs, body.to_string())
+}
