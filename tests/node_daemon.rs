@@ -441,3 +441,122 @@ async fn node_console_and_metrics() {
     );
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+/// `tandem start` waits for `tandem init`; `--background` detaches once ready; `tandem sql -e`
+/// prints results and exits non-zero on errors; `tandem version`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_start_init_background_and_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // start + init (insecure).
+    let store = dir.path().join("n1");
+    let ready = dir.path().join("n1.ready");
+    let log = std::fs::File::create(dir.path().join("n1.log")).expect("log");
+    let mut child = std::process::Command::new(common::tandem_bin())
+        .args([
+            "start",
+            "--insecure",
+            &format!("--store={}", store.display()),
+            "--listen-addr=127.0.0.1:0",
+            "--http-addr=127.0.0.1:0",
+        ])
+        .env("TANDEM_READY_FILE", &ready)
+        .stdout(log.try_clone().expect("dup"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn");
+    let addr = common::succeeds_soon("waiting for init", Duration::from_secs(60), || {
+        let text = std::fs::read_to_string(&ready).unwrap_or_default();
+        async move {
+            text.lines()
+                .find_map(|l| l.strip_prefix("sql_addr:").map(|a| a.trim().to_string()))
+                .filter(|_| text.starts_with("waiting_for_init"))
+        }
+    })
+    .await;
+    // A SQL client before init is refused; init succeeds once; the node then serves SQL.
+    assert!(
+        connect_url(&format!(
+            "postgresql://root@{addr}/defaultdb?sslmode=disable"
+        ))
+        .await
+        .is_err()
+    );
+    let (c, out, err) = run_tandem(&["init", "--insecure", &format!("--host={addr}")]);
+    assert_eq!(c, 0, "init: {out}{err}");
+    assert!(out.contains("Cluster successfully initialized"), "{out}");
+    common::succeeds_soon("ready after init", Duration::from_secs(60), || {
+        let text = std::fs::read_to_string(&ready).unwrap_or_default();
+        async move { text.contains("\nready\n").then_some(()) }
+    })
+    .await;
+    let db = connect_url(&format!(
+        "postgresql://root@{addr}/defaultdb?sslmode=disable"
+    ))
+    .await
+    .expect("connect after init");
+    assert_eq!(
+        rows(&db, "SHOW VIRTUAL CLUSTERS").await,
+        vec![sv(&["1", "system", "ready", "shared"])]
+    );
+    // tandem sql -e: results, then an error exit code.
+    let url = format!("postgresql://root@{addr}/defaultdb?sslmode=disable");
+    let (c, out, err) = run_tandem(&[
+        "sql",
+        "--url",
+        &url,
+        "-e",
+        "CREATE TABLE t (k INT PRIMARY KEY, v STRING); INSERT INTO t VALUES (1, 'x')",
+        "-e",
+        "SELECT k, v FROM t",
+    ]);
+    assert_eq!(c, 0, "{out}{err}");
+    assert!(out.contains("k\tv") && out.contains("1\tx"), "{out}");
+    let (c, _, err) = run_tandem(&["sql", "--url", &url, "-e", "SELECT * FROM nosuch"]);
+    assert_ne!(c, 0);
+    assert!(err.contains("42P01"), "{err}");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    // --background: returns once ready, the node keeps running.
+    let bg_store = dir.path().join("bg");
+    let (c, out, err) = run_tandem(&[
+        "start-single-node",
+        "--insecure",
+        "--background",
+        &format!("--store={}", bg_store.display()),
+        "--listen-addr=127.0.0.1:0",
+        "--http-addr=127.0.0.1:0",
+    ]);
+    assert_eq!(c, 0, "{out}{err}");
+    let bg_addr = out
+        .lines()
+        .find_map(|l| l.strip_prefix("sql_addr:").map(|a| a.trim().to_string()))
+        .expect("banner has sql_addr");
+    let bg = connect_url(&format!(
+        "postgresql://root@{bg_addr}/defaultdb?sslmode=disable"
+    ))
+    .await
+    .expect("background node serves");
+    assert_eq!(rows(&bg, "SELECT 1 + 1").await, vec![sv(&["2"])]);
+    let (_, _, _) = run_tandem(&["version"]);
+    // Stop the background node through SQL-free means: find it by its store in /proc.
+    let pid = std::fs::read_dir("/proc")
+        .expect("proc")
+        .filter_map(|e| e.ok())
+        .find_map(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            (cmd.contains("start-single-node") && cmd.contains(&bg_store.display().to_string()))
+                .then(|| e.file_name().to_string_lossy().to_string())
+        });
+    if let Some(pid) = pid {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+    }
+    let (c, out, _) = run_tandem(&["version"]);
+    assert_eq!(c, 0);
+    assert!(out.starts_with("tandem "), "{out}");
+}

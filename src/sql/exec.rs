@@ -41,10 +41,17 @@ pub async fn execute(
                         session.txn = TxnState::Open(Box::new(session.env.store.begin()));
                         Ok(QueryResult::Command("BEGIN".into()))
                     }
-                    _ => Err(SqlError::new(
-                        SqlState::ACTIVE_SQL_TRANSACTION,
-                        "there is already a transaction in progress",
-                    )),
+                    _ => Err({
+                        if let TxnState::Open(mut t) =
+                            std::mem::replace(&mut session.txn, TxnState::Aborted)
+                        {
+                            t.rollback();
+                        }
+                        SqlError::new(
+                            SqlState::ACTIVE_SQL_TRANSACTION,
+                            "there is already a transaction in progress",
+                        )
+                    }),
                 };
             }
             pg::Statement::Commit { .. } => {
@@ -1134,9 +1141,6 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
     let SetExpr::Select(sel) = q.body.as_ref() else {
         return Ok(Vec::new());
     };
-    let mut txn = match &session.txn {
-        TxnState::Open(_) | TxnState::Aborted | TxnState::Idle => session.env.store.begin(),
-    };
     let ctx = Ctx {
         tenant: session.tenant,
         user: &session.user.clone(),
@@ -1144,14 +1148,26 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
         catalog: Catalog::new(session.tenant),
         now_nanos: 0,
     };
-    let table = match sel.from.as_slice() {
+    let name = match sel.from.as_slice() {
         [tw] if tw.joins.is_empty() => match &tw.relation {
-            TableFactor::Table { name, .. } => Some(resolve_table(&ctx, &mut txn, name).await?),
+            TableFactor::Table { name, .. } => Some(name.clone()),
             _ => None,
         },
         _ => None,
     };
-    txn.rollback();
+    // Inside an explicit transaction, describe sees that transaction's own schema changes.
+    let table = match name {
+        None => None,
+        Some(name) => match &mut session.txn {
+            TxnState::Open(t) => Some(resolve_table(&ctx, t, &name).await?),
+            _ => {
+                let mut txn = session.env.store.begin();
+                let r = resolve_table(&ctx, &mut txn, &name).await;
+                txn.rollback();
+                Some(r?)
+            }
+        },
+    };
     let typed: Vec<(String, SqlType)> = table
         .as_ref()
         .map(|t| t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect())

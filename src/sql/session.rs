@@ -165,7 +165,14 @@ impl Session {
     pub async fn run(&mut self, sql: &str, params: &[Datum]) -> Vec<Result<QueryResult>> {
         let stmts = match super::parser::parse(sql) {
             Ok(s) => s,
-            Err(e) => return vec![Err(SqlError::syntax(e.to_string()))],
+            Err(e) => {
+                // An error inside an explicit transaction aborts it, as in PostgreSQL.
+                if let TxnState::Open(mut t) = std::mem::replace(&mut self.txn, TxnState::Idle) {
+                    t.rollback();
+                    self.txn = TxnState::Aborted;
+                }
+                return vec![Err(SqlError::syntax(e.to_string()))];
+            }
         };
         let mut out = Vec::with_capacity(stmts.len());
         for s in &stmts {
