@@ -994,12 +994,10 @@ async fn startup_parameters_become_session_variables() {
     };
     assert_eq!(show("SHOW application_name").await, "myapp");
     assert_eq!(show("SHOW search_path").await, "foo");
-    // A statement whose result columns the SQL layer cannot describe in advance is refused in
-    // the extended protocol (instead of rows the client cannot decode) and works in the simple one.
-    let e = within("values", client.query("VALUES (1)", &[]))
-        .await
-        .expect_err("0A000");
-    assert_eq!(e.code(), Some(&SqlState::FEATURE_NOT_SUPPORTED));
+    // VALUES is described like any query and works in both protocols.
+    let rows = within("values", client.query("VALUES (1)", &[])).await.expect("extended VALUES");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, i64>(0), 1);
     assert_eq!(
         within("values simple", client.simple_query("VALUES (1)"))
             .await

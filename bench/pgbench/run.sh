@@ -12,7 +12,9 @@
 # Environment knobs (defaults in brackets):
 #   DURATION [15]  REPS [3]  CLIENTS [8]  THREADS [2]  ROWS [10000]  BATCH [500]
 #   PROTOCOLS ["simple extended"]  pgbench -M modes to run; one table each
-#   TANDEM_BIN [build target/release/tandem with cargo]   SKIP_BUILD [0]
+#   BENCH_TANDEM_BIN [build target/release/tandem with cargo]   SKIP_BUILD [0]
+#   (tandem reads TANDEM_* environment variables as configuration, so the script
+#   starts it with every TANDEM_* variable removed except TANDEM_READY_FILE)
 #   PG_BINDIR [dir of /usr/local/bin/postgres, else /usr/lib/postgresql/15/bin]
 #   PG_USER [nobody]  unprivileged user that runs PostgreSQL
 #   KEEP_LOGS [0]  1: copy the server and pgbench logs to bench/pgbench/last-run/
@@ -56,7 +58,8 @@ for b in initdb pg_ctl postgres; do
 done
 "$PG_BINDIR/postgres" --version | grep -q ' 15\.' || die "$PG_BINDIR/postgres is not PostgreSQL 15"
 
-if [[ -z ${TANDEM_BIN:-} ]]; then
+TANDEM_BIN=${BENCH_TANDEM_BIN:-}
+if [[ -z $TANDEM_BIN ]]; then
     TANDEM_BIN=$REPO/target/release/tandem
     if [[ $SKIP_BUILD != 1 ]]; then
         log "building tandem (cargo build --release --bin tandem)"
@@ -113,7 +116,10 @@ free_port() {
 log "starting tandem: $TANDEM_BIN"
 mkdir -p "$WORK/tandem"
 TANDEM_READY=$WORK/tandem.ready
-TANDEM_READY_FILE=$TANDEM_READY RUST_LOG=${RUST_LOG:-warn} "$TANDEM_BIN" start-single-node --insecure \
+unset_tandem=()
+for v in $(compgen -e | grep '^TANDEM_' || true); do unset_tandem+=(-u "$v"); done
+env "${unset_tandem[@]}" TANDEM_READY_FILE="$TANDEM_READY" RUST_LOG="${RUST_LOG:-warn}" \
+    "$TANDEM_BIN" start-single-node --insecure \
     --store="$WORK/tandem/store" --listen-addr=127.0.0.1:0 --http-addr=127.0.0.1:0 \
     >"$WORK/tandem.log" 2>&1 &
 TANDEM_PID=$!

@@ -21,7 +21,7 @@ use crate::ids::TenantId;
 use crate::kv::Txn;
 use crate::storage::keys::{self, Span};
 use crate::storage::records::{decode, encode};
-use sqlparser::ast::{self as pg, Expr, ObjectName, SelectItem, SetExpr, TableFactor};
+use sqlparser::ast::{self as pg, Expr, ObjectName, SetExpr, TableFactor};
 
 /// How often an implicit transaction is retried on a serialization conflict.
 pub const IMPLICIT_RETRIES: u32 = 50;
@@ -570,6 +570,17 @@ async fn insert(
 }
 
 /// Rows of `t` matching `selection`, as (key, row) pairs.
+/// Rows of `t` matching `selection` (a point read when the primary key is fixed).
+pub async fn matching_rows_pub(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    selection: Option<&Expr>,
+    params: &[Datum],
+) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
+    matching_rows(ctx, txn, t, selection, params).await
+}
+
 async fn matching_rows(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
@@ -771,363 +782,18 @@ async fn delete(
     Ok(QueryResult::Command(format!("DELETE {}", rows.len())))
 }
 
-enum Agg {
-    CountStar,
-    Count(Expr),
-    Sum(Expr),
-    Min(Expr),
-    Max(Expr),
-    Avg(Expr),
-}
-
-fn as_aggregate(e: &Expr) -> Option<Agg> {
-    let Expr::Function(f) = e else { return None };
-    let name = f.name.to_string().to_lowercase();
-    let pg::FunctionArguments::List(l) = &f.args else {
-        return None;
-    };
-    let arg = match l.args.as_slice() {
-        [pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Wildcard)] => None,
-        [pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Expr(x))] => Some(x.clone()),
-        _ => return None,
-    };
-    Some(match (name.as_str(), arg) {
-        ("count", None) => Agg::CountStar,
-        ("count", Some(x)) => Agg::Count(x),
-        ("sum", Some(x)) => Agg::Sum(x),
-        ("min", Some(x)) => Agg::Min(x),
-        ("max", Some(x)) => Agg::Max(x),
-        ("avg", Some(x)) => Agg::Avg(x),
-        _ => return None,
-    })
-}
-
-/// Output columns and rows of a SELECT.
+/// Output columns and rows of a query.
 async fn query(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
     q: &pg::Query,
     params: &[Datum],
 ) -> Result<QueryResult> {
-    if q.with.is_some() {
-        return Err(SqlError::unsupported("WITH"));
-    }
-    let sel = match q.body.as_ref() {
-        SetExpr::Select(s) => s,
-        SetExpr::Values(v) => {
-            let ectx = eval_ctx(ctx, params);
-            let rows: Vec<Vec<Datum>> = v
-                .rows
-                .iter()
-                .map(|r| {
-                    r.iter()
-                        .map(|e| expr::eval(e, None, &ectx))
-                        .collect::<Result<_>>()
-                })
-                .collect::<Result<_>>()?;
-            let columns = rows
-                .first()
-                .map(|r| {
-                    (0..r.len())
-                        .map(|i| {
-                            Column::new(
-                                format!("column{}", i + 1),
-                                r[i].sql_type().unwrap_or(SqlType::String),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            return Ok(QueryResult::Rows { columns, rows });
-        }
-        _ => return Err(SqlError::unsupported("set operations")),
-    };
-    if !matches!(sel.group_by, pg::GroupByExpr::Expressions(ref v, _) if v.is_empty())
-        || sel.having.is_some()
-    {
-        return Err(SqlError::unsupported("GROUP BY / HAVING"));
-    }
-    let table = match sel.from.as_slice() {
-        [] => None,
-        [tw] if tw.joins.is_empty() => match &tw.relation {
-            TableFactor::Table { name, .. } => Some(resolve_table(ctx, txn, name).await?),
-            _ => return Err(SqlError::unsupported("subqueries in FROM")),
-        },
-        _ => return Err(SqlError::unsupported("joins")),
-    };
-    let ectx = eval_ctx(ctx, params);
-    let (names, types, rows): (Vec<String>, Vec<SqlType>, Vec<Vec<Datum>>) = match &table {
-        Some(t) => {
-            let rows = matching_rows(ctx, txn, t, sel.selection.as_ref(), params)
-                .await?
-                .into_iter()
-                .map(|(_, r)| r)
-                .collect();
-            (
-                t.columns.iter().map(|c| c.name.clone()).collect(),
-                t.columns.iter().map(|c| c.ty).collect(),
-                rows,
-            )
-        }
-        None => {
-            let keep = match &sel.selection {
-                Some(s) => matches!(expr::eval(s, None, &ectx)?, Datum::Bool(true)),
-                None => true,
-            };
-            (
-                Vec::new(),
-                Vec::new(),
-                if keep { vec![Vec::new()] } else { Vec::new() },
-            )
-        }
-    };
-    let typed: Vec<(String, SqlType)> = names.iter().cloned().zip(types.iter().copied()).collect();
-    // Projection.
-    let mut out_cols: Vec<Column> = Vec::new();
-    let mut exprs: Vec<Expr> = Vec::new();
-    for item in &sel.projection {
-        match item {
-            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                let t = table.as_ref().ok_or_else(|| {
-                    SqlError::syntax("SELECT * with no tables specified is not valid")
-                })?;
-                for c in t.columns.iter().filter(|c| !c.hidden) {
-                    out_cols.push(Column::new(c.name.clone(), c.ty));
-                    exprs.push(Expr::Identifier(pg::Ident::new(c.name.clone())));
-                }
-            }
-            SelectItem::UnnamedExpr(e) => {
-                out_cols.push(Column::new(column_label(e), expr_type(e, &typed)));
-                exprs.push(e.clone());
-            }
-            SelectItem::ExprWithAlias { expr: e, alias } => {
-                out_cols.push(Column::new(
-                    normalize(&alias.value, alias.quote_style.is_some()),
-                    expr_type(e, &typed),
-                ));
-                exprs.push(e.clone());
-            }
-            other => return Err(SqlError::unsupported(format!("select item {other}"))),
-        }
-    }
-    let aggs: Vec<Option<Agg>> = exprs.iter().map(as_aggregate).collect();
-    let mut result: Vec<Vec<Datum>> = if aggs.iter().any(Option::is_some) {
-        if aggs.iter().any(Option::is_none) {
-            return Err(SqlError::new(
-                SqlState::SYNTAX_ERROR,
-                "column must appear in the GROUP BY clause or be used in an aggregate function",
-            ));
-        }
-        let mut out = Vec::new();
-        for a in aggs.iter().flatten() {
-            out.push(aggregate(a, &names, &rows, &ectx)?);
-        }
-        vec![out]
-    } else {
-        // ORDER BY over input rows, then project.
-        let mut rows = rows;
-        if let Some(ob) = &q.order_by
-            && let pg::OrderByKind::Expressions(keys) = &ob.kind
-        {
-            let mut keyed: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::with_capacity(rows.len());
-            for r in rows {
-                let mut k = Vec::new();
-                for o in keys {
-                    let e = resolve_order_expr(&o.expr, &sel.projection, &exprs);
-                    k.push(expr::eval(
-                        &e,
-                        Some(&Row {
-                            names: &names,
-                            values: &r,
-                        }),
-                        &ectx,
-                    )?);
-                }
-                keyed.push((k, r));
-            }
-            keyed.sort_by(|a, b| {
-                for (i, o) in keys.iter().enumerate() {
-                    let asc = !matches!(o.options.sort, Some(pg::OrderBySort::Desc));
-                    let ord = match (a.0[i].is_null(), b.0[i].is_null()) {
-                        (true, true) => std::cmp::Ordering::Equal,
-                        (true, false) => std::cmp::Ordering::Less,
-                        (false, true) => std::cmp::Ordering::Greater,
-                        _ => a.0[i].compare(&b.0[i]).unwrap_or(std::cmp::Ordering::Equal),
-                    };
-                    let ord = if asc { ord } else { ord.reverse() };
-                    if ord != std::cmp::Ordering::Equal {
-                        return ord;
-                    }
-                }
-                std::cmp::Ordering::Equal
-            });
-            rows = keyed.into_iter().map(|(_, r)| r).collect();
-        }
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let row = Row {
-                names: &names,
-                values: r,
-            };
-            out.push(
-                exprs
-                    .iter()
-                    .map(|e| expr::eval(e, Some(&row), &ectx))
-                    .collect::<Result<Vec<_>>>()?,
-            );
-        }
-        out
-    };
-    if let Some(pg::LimitClause::LimitOffset { limit, offset, .. }) = &q.limit_clause {
-        let off = match offset {
-            Some(o) => as_count(&expr::eval(&o.value, None, &ectx)?)?,
-            None => 0,
-        };
-        let lim = match limit {
-            Some(l) => as_count(&expr::eval(l, None, &ectx)?)?,
-            None => usize::MAX,
-        };
-        result = result.into_iter().skip(off).take(lim).collect();
-    }
-    // Fix up result types from actual values where the static guess was unknown.
-    for (i, c) in out_cols.iter_mut().enumerate() {
-        if let Some(t) = result
-            .iter()
-            .find_map(|r| r.get(i).and_then(Datum::sql_type))
-        {
-            c.ty = t;
-        }
-    }
+    let rel = super::query::run_query(ctx, txn, q, params, &Default::default()).await?;
     Ok(QueryResult::Rows {
-        columns: out_cols,
-        rows: result,
+        columns: rel.columns(),
+        rows: rel.rows,
     })
-}
-
-fn resolve_order_expr(e: &Expr, projection: &[SelectItem], exprs: &[Expr]) -> Expr {
-    if let Expr::Value(v) = e
-        && let pg::Value::Number(n, _) = &v.value
-        && let Ok(i) = n.parse::<usize>()
-        && i >= 1
-        && i <= exprs.len()
-    {
-        return exprs[i - 1].clone();
-    }
-    if let Expr::Identifier(id) = e {
-        for (i, p) in projection.iter().enumerate() {
-            if let SelectItem::ExprWithAlias { alias, .. } = p
-                && alias.value.eq_ignore_ascii_case(&id.value)
-            {
-                return exprs[i].clone();
-            }
-        }
-    }
-    e.clone()
-}
-
-fn as_count(d: &Datum) -> Result<usize> {
-    match d {
-        Datum::Int(i) if *i >= 0 => Ok(*i as usize),
-        _ => Err(SqlError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            "LIMIT/OFFSET must be a non-negative integer",
-        )),
-    }
-}
-
-fn aggregate(
-    a: &Agg,
-    names: &[String],
-    rows: &[Vec<Datum>],
-    ectx: &EvalContext<'_>,
-) -> Result<Datum> {
-    let vals = |e: &Expr| -> Result<Vec<Datum>> {
-        rows.iter()
-            .map(|r| expr::eval(e, Some(&Row { names, values: r }), ectx))
-            .filter(|v| !matches!(v, Ok(Datum::Null)))
-            .collect()
-    };
-    Ok(match a {
-        Agg::CountStar => Datum::Int(rows.len() as i64),
-        Agg::Count(e) => Datum::Int(vals(e)?.len() as i64),
-        Agg::Sum(e) | Agg::Avg(e) => {
-            let v = vals(e)?;
-            if v.is_empty() {
-                return Ok(Datum::Null);
-            }
-            let all_int = v.iter().all(|x| matches!(x, Datum::Int(_)));
-            if all_int && matches!(a, Agg::Sum(_)) {
-                let mut s: i64 = 0;
-                for x in &v {
-                    if let Datum::Int(i) = x {
-                        s = s.checked_add(*i).ok_or_else(|| {
-                            SqlError::new(
-                                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
-                                "integer out of range",
-                            )
-                        })?;
-                    }
-                }
-                Datum::Int(s)
-            } else {
-                let s: f64 = v
-                    .iter()
-                    .map(|x| match x {
-                        Datum::Int(i) => *i as f64,
-                        Datum::Float(f) => *f,
-                        _ => 0.0,
-                    })
-                    .sum();
-                if matches!(a, Agg::Avg(_)) {
-                    Datum::Float(s / v.len() as f64)
-                } else {
-                    Datum::Float(s)
-                }
-            }
-        }
-        Agg::Min(e) | Agg::Max(e) => {
-            let mut best: Option<Datum> = None;
-            for v in vals(e)? {
-                best = match best {
-                    None => Some(v),
-                    Some(b) => {
-                        let ord = v.compare(&b).unwrap_or(std::cmp::Ordering::Equal);
-                        let better = if matches!(a, Agg::Min(_)) {
-                            ord == std::cmp::Ordering::Less
-                        } else {
-                            ord == std::cmp::Ordering::Greater
-                        };
-                        Some(if better { v } else { b })
-                    }
-                };
-            }
-            best.unwrap_or(Datum::Null)
-        }
-    })
-}
-
-fn expr_type(e: &Expr, cols: &[(String, SqlType)]) -> SqlType {
-    match as_aggregate(e) {
-        Some(Agg::CountStar | Agg::Count(_)) => SqlType::Int,
-        Some(Agg::Avg(_)) => SqlType::Float,
-        Some(Agg::Sum(x) | Agg::Min(x) | Agg::Max(x)) => expr::infer_type(&x, cols),
-        None => expr::infer_type(e, cols),
-    }
-}
-
-/// The column label PostgreSQL gives an unaliased expression.
-fn column_label(e: &Expr) -> String {
-    match e {
-        Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
-        Expr::CompoundIdentifier(p) => p
-            .last()
-            .map(|i| normalize(&i.value, i.quote_style.is_some()))
-            .unwrap_or_default(),
-        Expr::Function(f) => f.name.to_string().to_lowercase(),
-        Expr::Cast { expr, .. } => column_label(expr),
-        Expr::Nested(x) => column_label(x),
-        _ => "?column?".into(),
-    }
 }
 
 /// The output columns a statement will produce, without running it (for Describe).
@@ -1138,9 +804,8 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
     let pg::Statement::Query(q) = s.as_ref() else {
         return admin::describe_pg_misc(s);
     };
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        return Ok(Vec::new());
-    };
+    // Run the query with NULL parameters (no side effects: it is a query) to learn its columns;
+    // inside an explicit transaction it sees that transaction's schema.
     let ctx = Ctx {
         tenant: session.tenant,
         user: &session.user.clone(),
@@ -1148,52 +813,17 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
         catalog: Catalog::new(session.tenant),
         now_nanos: 0,
     };
-    let name = match sel.from.as_slice() {
-        [tw] if tw.joins.is_empty() => match &tw.relation {
-            TableFactor::Table { name, .. } => Some(name.clone()),
-            _ => None,
-        },
-        _ => None,
-    };
-    // Inside an explicit transaction, describe sees that transaction's own schema changes.
-    let table = match name {
-        None => None,
-        Some(name) => match &mut session.txn {
-            TxnState::Open(t) => Some(resolve_table(&ctx, t, &name).await?),
-            _ => {
-                let mut txn = session.env.store.begin();
-                let r = resolve_table(&ctx, &mut txn, &name).await;
-                txn.rollback();
-                Some(r?)
-            }
-        },
-    };
-    let typed: Vec<(String, SqlType)> = table
-        .as_ref()
-        .map(|t| t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect())
-        .unwrap_or_default();
-    let mut cols = Vec::new();
-    for item in &sel.projection {
-        match item {
-            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                if let Some(t) = &table {
-                    cols.extend(
-                        t.columns
-                            .iter()
-                            .filter(|c| !c.hidden)
-                            .map(|c| Column::new(c.name.clone(), c.ty)),
-                    );
-                }
-            }
-            SelectItem::UnnamedExpr(e) => {
-                cols.push(Column::new(column_label(e), expr_type(e, &typed)))
-            }
-            SelectItem::ExprWithAlias { expr: e, alias } => cols.push(Column::new(
-                normalize(&alias.value, alias.quote_style.is_some()),
-                expr_type(e, &typed),
-            )),
-            other => return Err(SqlError::unsupported(format!("select item {other}"))),
+    let params = vec![Datum::Null; 1 + q.to_string().matches('$').count()];
+    let rel = match &mut session.txn {
+        TxnState::Open(t) => {
+            super::query::run_query(&ctx, t, q, &params, &Default::default()).await?
         }
-    }
-    Ok(cols)
+        _ => {
+            let mut txn = session.env.store.begin();
+            let r = super::query::run_query(&ctx, &mut txn, q, &params, &Default::default()).await;
+            txn.rollback();
+            r?
+        }
+    };
+    Ok(rel.columns())
 }

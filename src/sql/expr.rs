@@ -52,6 +52,39 @@ fn ident_name(e: &Expr) -> Option<String> {
     }
 }
 
+/// Finds the column a reference names: names in `names` are `column` or `table.column`; a
+/// bare reference matches either form by column, a qualified one matches `table.column`.
+pub fn lookup(names: &[String], e: &Expr) -> Option<usize> {
+    match e {
+        Expr::Identifier(i) => {
+            let n = normalize(&i.value, i.quote_style.is_some());
+            names.iter().position(|x| *x == n).or_else(|| {
+                names
+                    .iter()
+                    .position(|x| x.rsplit_once('.').is_some_and(|(_, c)| c == n))
+            })
+        }
+        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+            let t = &parts[parts.len() - 2];
+            let c = &parts[parts.len() - 1];
+            let full = format!(
+                "{}.{}",
+                normalize(&t.value, t.quote_style.is_some()),
+                normalize(&c.value, c.quote_style.is_some())
+            );
+            names.iter().position(|x| *x == full).or_else(|| {
+                names
+                    .iter()
+                    .position(|x| *x == normalize(&c.value, c.quote_style.is_some()))
+            })
+        }
+        Expr::CompoundIdentifier(parts) => parts
+            .first()
+            .and_then(|i| lookup(names, &Expr::Identifier(i.clone()))),
+        _ => None,
+    }
+}
+
 /// Lowercases unquoted identifiers like PostgreSQL.
 pub fn normalize(s: &str, quoted: bool) -> String {
     if quoted {
@@ -123,7 +156,7 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
         Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
             let name = ident_name(e).unwrap_or_default();
             if let Some(r) = row
-                && let Some(i) = r.names.iter().position(|n| *n == name)
+                && let Some(i) = lookup(r.names, e)
             {
                 return Ok(r.values[i].clone());
             }

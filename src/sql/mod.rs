@@ -7,6 +7,7 @@ pub mod error;
 pub mod exec;
 pub mod expr;
 pub mod parser;
+pub mod query;
 pub mod scram;
 pub mod session;
 pub mod sqlstate;
