@@ -995,7 +995,9 @@ async fn startup_parameters_become_session_variables() {
     assert_eq!(show("SHOW application_name").await, "myapp");
     assert_eq!(show("SHOW search_path").await, "foo");
     // VALUES is described like any query and works in both protocols.
-    let rows = within("values", client.query("VALUES (1)", &[])).await.expect("extended VALUES");
+    let rows = within("values", client.query("VALUES (1)", &[]))
+        .await
+        .expect("extended VALUES");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].get::<_, i64>(0), 1);
     assert_eq!(

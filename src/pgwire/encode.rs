@@ -53,6 +53,14 @@ pub fn pg_type(t: SqlType) -> Type {
         SqlType::String => Type::TEXT,
         SqlType::Bool => Type::BOOL,
         SqlType::Bytes => Type::BYTEA,
+        SqlType::Decimal => Type::NUMERIC,
+        SqlType::Uuid => Type::UUID,
+        SqlType::Timestamp => Type::TIMESTAMP,
+        SqlType::TimestampTz => Type::TIMESTAMPTZ,
+        SqlType::Date => Type::DATE,
+        SqlType::Time => Type::TIME,
+        SqlType::Interval => Type::INTERVAL,
+        SqlType::Jsonb => Type::JSONB,
     }
 }
 
@@ -89,6 +97,14 @@ fn sql_type_of(t: &Type) -> Option<SqlType> {
         Type::TEXT => SqlType::String,
         Type::BOOL => SqlType::Bool,
         Type::BYTEA => SqlType::Bytes,
+        Type::NUMERIC => SqlType::Decimal,
+        Type::UUID => SqlType::Uuid,
+        Type::TIMESTAMP => SqlType::Timestamp,
+        Type::TIMESTAMPTZ => SqlType::TimestampTz,
+        Type::DATE => SqlType::Date,
+        Type::TIME => SqlType::Time,
+        Type::INTERVAL => SqlType::Interval,
+        Type::JSONB | Type::JSON => SqlType::Jsonb,
         _ => return None,
     })
 }
@@ -145,7 +161,106 @@ fn encode_binary(value: &Datum, buf: &mut BytesMut) {
         Datum::Bool(b) => buf.put_u8(u8::from(*b)),
         Datum::String(s) => buf.put_slice(s.as_bytes()),
         Datum::Bytes(b) => buf.put_slice(b),
+        Datum::Decimal(d) => encode_numeric(d, buf),
+        Datum::Uuid(u) => buf.put_slice(u),
+        Datum::Timestamp(t) | Datum::TimestampTz(t) => buf.put_i64(t - PG_EPOCH_MICROS),
+        Datum::Date(d) => buf.put_i32(d - PG_EPOCH_DAYS),
+        Datum::Time(t) => buf.put_i64(*t),
+        Datum::Interval {
+            months,
+            days,
+            micros,
+        } => {
+            buf.put_i64(*micros);
+            buf.put_i32(*days);
+            buf.put_i32(*months);
+        }
+        Datum::Json(j) => {
+            buf.put_u8(1);
+            buf.put_slice(j.as_bytes());
+        }
     }
+}
+
+/// 2000-01-01 in microseconds since the Unix epoch (PostgreSQL's binary timestamp origin).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// 2000-01-01 in days since the Unix epoch.
+const PG_EPOCH_DAYS: i32 = 10_957;
+
+/// PostgreSQL's binary NUMERIC: base-10000 digits with weight, sign and display scale.
+fn encode_numeric(d: &rust_decimal::Decimal, buf: &mut BytesMut) {
+    let scale = d.scale() as u16;
+    let text = d.abs().to_string();
+    let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
+    let int_part = int_part.trim_start_matches('0');
+    // Group the integer part from the right and the fraction from the left, 4 digits each.
+    let pad_left = (4 - int_part.len() % 4) % 4;
+    let int_digits: String = "0".repeat(pad_left) + int_part;
+    let pad_right = (4 - frac_part.len() % 4) % 4;
+    let frac_digits: String = frac_part.to_string() + &"0".repeat(pad_right);
+    let mut digits: Vec<i16> = Vec::new();
+    for c in int_digits
+        .as_bytes()
+        .chunks(4)
+        .chain(frac_digits.as_bytes().chunks(4))
+    {
+        digits.push(
+            std::str::from_utf8(c)
+                .ok()
+                .and_then(|x| x.parse().ok())
+                .unwrap_or(0),
+        );
+    }
+    let mut weight = (int_digits.len() / 4) as i16 - 1;
+    while digits.first() == Some(&0) {
+        digits.remove(0);
+        weight -= 1;
+    }
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        weight = 0;
+    }
+    buf.put_i16(digits.len() as i16);
+    buf.put_i16(weight);
+    buf.put_u16(if d.is_sign_negative() && !d.is_zero() {
+        0x4000
+    } else {
+        0
+    });
+    buf.put_u16(scale);
+    for dg in digits {
+        buf.put_i16(dg);
+    }
+}
+
+fn decode_numeric(raw: &[u8]) -> Option<rust_decimal::Decimal> {
+    let rd =
+        |i: usize| -> Option<i16> { Some(i16::from_be_bytes([*raw.get(i)?, *raw.get(i + 1)?])) };
+    let n = rd(0)? as usize;
+    let weight = rd(2)? as i32;
+    let sign = rd(4)? as u16;
+    let scale = rd(6)? as u16;
+    let mut v = rust_decimal::Decimal::ZERO;
+    for k in 0..n {
+        let dg = rd(8 + 2 * k)?;
+        let power = weight - k as i32;
+        let mut term = rust_decimal::Decimal::from(dg);
+        let base = rust_decimal::Decimal::from(10_000i64);
+        for _ in 0..power.unsigned_abs() {
+            term = if power >= 0 {
+                term.checked_mul(base)?
+            } else {
+                term.checked_div(base)?
+            };
+        }
+        v = v.checked_add(term)?;
+    }
+    if sign == 0x4000 {
+        v = -v;
+    }
+    Some(v.round_dp(u32::from(scale)))
 }
 
 /// Decodes bind parameter `idx` (0-based) of type `ty`; `raw` None is SQL NULL.
@@ -171,9 +286,17 @@ pub fn decode_param(
     let s = Datum::String(text.to_owned());
     let target = match *ty {
         Type::INT2 | Type::INT4 | Type::INT8 | Type::OID => SqlType::Int,
-        Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => SqlType::Float,
+        Type::FLOAT4 | Type::FLOAT8 => SqlType::Float,
         Type::BOOL => SqlType::Bool,
         Type::BYTEA => SqlType::Bytes,
+        Type::NUMERIC => SqlType::Decimal,
+        Type::UUID => SqlType::Uuid,
+        Type::TIMESTAMP => SqlType::Timestamp,
+        Type::TIMESTAMPTZ => SqlType::TimestampTz,
+        Type::DATE => SqlType::Date,
+        Type::TIME => SqlType::Time,
+        Type::INTERVAL => SqlType::Interval,
+        Type::JSONB | Type::JSON => SqlType::Jsonb,
         _ => return Ok(s),
     };
     s.coerce(target)
@@ -207,9 +330,41 @@ fn decode_binary(n: usize, raw: &[u8], ty: &Type) -> Result<Datum, SqlError> {
             _ => return Err(bad()),
         },
         Type::BYTEA => Datum::Bytes(raw.to_vec()),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
             Datum::String(String::from_utf8(raw.to_vec()).map_err(|_| bad())?)
         }
+        Type::JSON => Datum::String(String::from_utf8(raw.to_vec()).map_err(|_| bad())?)
+            .coerce(SqlType::Jsonb)?,
+        Type::JSONB => match raw.split_first() {
+            Some((1, rest)) => Datum::String(String::from_utf8(rest.to_vec()).map_err(|_| bad())?)
+                .coerce(SqlType::Jsonb)?,
+            _ => return Err(bad()),
+        },
+        Type::UUID => Datum::Uuid(raw.try_into().map_err(|_| bad())?),
+        Type::TIMESTAMP => Datum::Timestamp(
+            i64::from_be_bytes(raw.try_into().map_err(|_| bad())?) + PG_EPOCH_MICROS,
+        ),
+        Type::TIMESTAMPTZ => Datum::TimestampTz(
+            i64::from_be_bytes(raw.try_into().map_err(|_| bad())?) + PG_EPOCH_MICROS,
+        ),
+        Type::DATE => {
+            Datum::Date(i32::from_be_bytes(raw.try_into().map_err(|_| bad())?) + PG_EPOCH_DAYS)
+        }
+        Type::TIME => Datum::Time(i64::from_be_bytes(raw.try_into().map_err(|_| bad())?)),
+        Type::INTERVAL => {
+            if raw.len() != 16 {
+                return Err(bad());
+            }
+            let micros = i64::from_be_bytes(raw[0..8].try_into().map_err(|_| bad())?);
+            let days = i32::from_be_bytes(raw[8..12].try_into().map_err(|_| bad())?);
+            let months = i32::from_be_bytes(raw[12..16].try_into().map_err(|_| bad())?);
+            Datum::Interval {
+                months,
+                days,
+                micros,
+            }
+        }
+        Type::NUMERIC => Datum::Decimal(decode_numeric(raw).ok_or_else(bad)?),
         ref other => {
             return Err(SqlError::unsupported(format!(
                 "binary format for bind parameter ${n} of type {}",
@@ -297,6 +452,31 @@ mod tests {
         );
         assert_eq!(
             decode_param(0, Some(b"\x00"), &Type::TIMESTAMP, true).map_err(|e| e.state),
+            Err(INVALID_BINARY_REPRESENTATION)
+        );
+        assert_eq!(
+            decode_param(
+                0,
+                Some(
+                    &946_684_800_000_000i64
+                        .wrapping_sub(946_684_800_000_000)
+                        .to_be_bytes()
+                ),
+                &Type::TIMESTAMP,
+                true
+            ),
+            Ok(Datum::Timestamp(946_684_800_000_000))
+        );
+        assert_eq!(
+            decode_param(0, Some(b"123.45"), &Type::NUMERIC, false).map(|d| d.to_text()),
+            Ok(Some("123.45".into()))
+        );
+        let mut buf = BytesMut::new();
+        let d = rust_decimal::Decimal::new(-1234567, 3);
+        encode_numeric(&d, &mut buf);
+        assert_eq!(decode_numeric(&buf), Some(d));
+        assert_eq!(
+            decode_param(0, Some(b"point"), &Type::POINT, true).map_err(|e| e.state),
             Err(SqlState::FEATURE_NOT_SUPPORTED)
         );
     }

@@ -163,7 +163,10 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
             match name.as_str() {
                 "current_user" | "session_user" | "user" => Ok(Datum::String(ctx.user.to_string())),
                 "current_database" => Ok(Datum::String(ctx.database.to_string())),
-                "current_timestamp" | "now" => Ok(Datum::Int((ctx.now_nanos / 1000) as i64)),
+                "current_timestamp" | "now" => {
+                    Ok(Datum::TimestampTz((ctx.now_nanos / 1000) as i64))
+                }
+                "current_date" => Ok(Datum::Date((ctx.now_nanos / 86_400_000_000_000) as i32)),
                 _ => Err(SqlError::new(
                     SqlState::UNDEFINED_COLUMN,
                     format!("column \"{name}\" does not exist"),
@@ -346,7 +349,158 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
             };
             call(&name, args, ctx)
         }
+        Expr::Interval(iv) => {
+            let text = match eval(&iv.value, row, ctx)? {
+                Datum::Null => return Ok(Datum::Null),
+                v => v.to_text().unwrap_or_default(),
+            };
+            let text = match &iv.leading_field {
+                Some(f) if !text.chars().any(|c| c.is_ascii_alphabetic()) => {
+                    format!("{text} {}", f.to_string().to_lowercase())
+                }
+                _ => text,
+            };
+            Datum::String(text).coerce(SqlType::Interval)
+        }
+        Expr::TypedString(ts) => {
+            let ty = SqlType::from_ast(&ts.data_type)?;
+            let text = match &ts.value.value {
+                Value::SingleQuotedString(v) | Value::DoubleQuotedString(v) => v.clone(),
+                other => other.to_string(),
+            };
+            Datum::String(text).coerce(ty)
+        }
+        Expr::Extract { field, expr: x, .. } => {
+            let v = eval(x, row, ctx)?;
+            extract(&field.to_string().to_lowercase(), &v)
+        }
+        Expr::Substring {
+            expr: x,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let v = eval(x, row, ctx)?;
+            let from = substring_from
+                .as_ref()
+                .map(|f| eval(f, row, ctx))
+                .transpose()?;
+            let len = substring_for
+                .as_ref()
+                .map(|f| eval(f, row, ctx))
+                .transpose()?;
+            let mut args = vec![v, from.unwrap_or(Datum::Int(1))];
+            if let Some(l) = len {
+                args.push(l);
+            }
+            call("substr", args, ctx)
+        }
+        Expr::Trim {
+            expr: x,
+            trim_where,
+            trim_what,
+            ..
+        } => {
+            let v = eval(x, row, ctx)?;
+            let what = trim_what.as_ref().map(|w| eval(w, row, ctx)).transpose()?;
+            let name = match trim_where {
+                Some(sqlparser::ast::TrimWhereField::Leading) => "ltrim",
+                Some(sqlparser::ast::TrimWhereField::Trailing) => "rtrim",
+                _ => "btrim",
+            };
+            let mut args = vec![v];
+            if let Some(w) = what {
+                args.push(w);
+            }
+            call(name, args, ctx)
+        }
+        Expr::Position { expr: x, r#in } => {
+            let (needle, hay) = (eval(x, row, ctx)?, eval(r#in, row, ctx)?);
+            call("strpos", vec![hay, needle], ctx)
+        }
+        Expr::Ceil { expr: x, .. } => call("ceil", vec![eval(x, row, ctx)?], ctx),
+        Expr::Floor { expr: x, .. } => call("floor", vec![eval(x, row, ctx)?], ctx),
         other => Err(SqlError::unsupported(format!("expression {other}"))),
+    }
+}
+
+fn extract(field: &str, v: &Datum) -> Result<Datum> {
+    use chrono::{Datelike, Timelike};
+    let micros = match v {
+        Datum::Null => return Ok(Datum::Null),
+        Datum::Timestamp(t) | Datum::TimestampTz(t) => *t,
+        Datum::Date(d) => i64::from(*d) * 86_400_000_000,
+        other => {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!(
+                    "unknown signature: extract(string, {})",
+                    other
+                        .sql_type()
+                        .map_or("unknown", |t| t.name())
+                        .to_lowercase()
+                ),
+            ));
+        }
+    };
+    let dt = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(|| {
+        SqlError::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            "timestamp out of range",
+        )
+    })?;
+    Ok(match field {
+        "year" => Datum::Float(f64::from(dt.year())),
+        "month" => Datum::Float(f64::from(dt.month())),
+        "day" => Datum::Float(f64::from(dt.day())),
+        "hour" => Datum::Float(f64::from(dt.hour())),
+        "minute" => Datum::Float(f64::from(dt.minute())),
+        "second" => Datum::Float(f64::from(dt.second()) + f64::from(dt.nanosecond()) / 1e9),
+        "dow" => Datum::Float(f64::from(dt.weekday().num_days_from_sunday())),
+        "doy" => Datum::Float(f64::from(dt.ordinal())),
+        "epoch" => Datum::Float(micros as f64 / 1e6),
+        "quarter" => Datum::Float(f64::from((dt.month() - 1) / 3 + 1)),
+        "week" => Datum::Float(f64::from(dt.iso_week().week())),
+        other => {
+            return Err(SqlError::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("unsupported timespan: {other}"),
+            ));
+        }
+    })
+}
+
+static ROWID_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// CockroachDB-style `unique_rowid()`: microseconds in the high bits, a per-process counter low.
+pub fn unique_rowid(now_nanos: u64) -> i64 {
+    let seq = ROWID_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0x7FFF;
+    (((now_nanos / 1000) << 15) | seq) as i64 & i64::MAX
+}
+
+fn json_get(j: &str, key: &Datum) -> Result<Option<serde_json::Value>> {
+    let v: serde_json::Value =
+        serde_json::from_str(j).map_err(|e| SqlError::internal(format!("stored JSON: {e}")))?;
+    Ok(match (v, key) {
+        (serde_json::Value::Object(mut m), Datum::String(k)) => m.remove(k),
+        (serde_json::Value::Array(a), Datum::Int(i)) => {
+            let idx = if *i < 0 { a.len() as i64 + *i } else { *i };
+            usize::try_from(idx).ok().and_then(|i| a.get(i).cloned())
+        }
+        _ => None,
+    })
+}
+
+fn json_contains(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a, b) {
+        (serde_json::Value::Object(x), serde_json::Value::Object(y)) => y
+            .iter()
+            .all(|(k, v)| x.get(k).is_some_and(|xv| json_contains(xv, v))),
+        (serde_json::Value::Array(x), serde_json::Value::Array(y)) => {
+            y.iter().all(|v| x.iter().any(|xv| json_contains(xv, v)))
+        }
+        (serde_json::Value::Array(x), v) if !v.is_object() && !v.is_array() => x.contains(v),
+        (x, y) => x == y,
     }
 }
 
@@ -361,12 +515,303 @@ fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Result<Datum> {
         Ok(args[0].clone())
     };
     Ok(match name {
+        "nullif" => match args.as_slice() {
+            [a, b] => {
+                if compare(a, b)? == Some(std::cmp::Ordering::Equal) {
+                    Datum::Null
+                } else {
+                    a.clone()
+                }
+            }
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: nullif",
+                ));
+            }
+        },
+        "gen_random_uuid" | "uuid_generate_v4" | "uuid_v4" => {
+            Datum::Uuid(*uuid::Uuid::new_v4().as_bytes())
+        }
+        "unique_rowid" => Datum::Int(unique_rowid(ctx.now_nanos)),
+        "current_date" => Datum::Date((ctx.now_nanos / 86_400_000_000_000) as i32),
+        "localtimestamp" => Datum::Timestamp((ctx.now_nanos / 1000) as i64),
+        "concat" => Datum::String(args.iter().filter_map(Datum::to_text).collect()),
+        "substr" | "substring" => match args.as_slice() {
+            [Datum::Null, ..] => Datum::Null,
+            [v, from, rest @ ..] => {
+                let s: Vec<char> = v.to_text().unwrap_or_default().chars().collect();
+                let from = match from {
+                    Datum::Int(i) => *i,
+                    _ => 1,
+                };
+                let len = match rest.first() {
+                    Some(Datum::Int(l)) => Some(*l),
+                    _ => None,
+                };
+                let start = ((from - 1).max(0) as usize).min(s.len());
+                let end = match len {
+                    Some(l) => ((from - 1 + l).max(0) as usize).min(s.len()),
+                    None => s.len(),
+                }
+                .max(start);
+                Datum::String(s[start..end].iter().collect())
+            }
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: substr",
+                ));
+            }
+        },
+        "btrim" | "ltrim" | "rtrim" => match args.as_slice() {
+            [Datum::Null, ..] => Datum::Null,
+            [v, rest @ ..] => {
+                let s = v.to_text().unwrap_or_default();
+                let chars: Vec<char> = match rest.first() {
+                    Some(c) => c.to_text().unwrap_or_default().chars().collect(),
+                    None => vec![' '],
+                };
+                let f = |c: char| chars.contains(&c);
+                Datum::String(match name {
+                    "ltrim" => s.trim_start_matches(f).to_string(),
+                    "rtrim" => s.trim_end_matches(f).to_string(),
+                    _ => s.trim_matches(f).to_string(),
+                })
+            }
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: trim",
+                ));
+            }
+        },
+        "strpos" => match args.as_slice() {
+            [Datum::String(h), Datum::String(n)] => Datum::Int(
+                h.find(n.as_str())
+                    .map_or(0, |i| h[..i].chars().count() as i64 + 1),
+            ),
+            _ => Datum::Null,
+        },
+        "replace" => match args.as_slice() {
+            [Datum::String(s), Datum::String(a), Datum::String(b)] => {
+                Datum::String(s.replace(a.as_str(), b))
+            }
+            _ => Datum::Null,
+        },
+        "split_part" => match args.as_slice() {
+            [Datum::String(s), Datum::String(d), Datum::Int(n)] if *n >= 1 => Datum::String(
+                s.split(d.as_str())
+                    .nth((*n - 1) as usize)
+                    .unwrap_or("")
+                    .to_string(),
+            ),
+            _ => Datum::Null,
+        },
+        "left" | "right" => match args.as_slice() {
+            [Datum::String(s), Datum::Int(n)] => {
+                let c: Vec<char> = s.chars().collect();
+                let k = (*n).clamp(0, c.len() as i64) as usize;
+                Datum::String(if name == "left" {
+                    c[..k].iter().collect()
+                } else {
+                    c[c.len() - k..].iter().collect()
+                })
+            }
+            _ => Datum::Null,
+        },
+        "repeat" => match args.as_slice() {
+            [Datum::String(s), Datum::Int(n)]
+                if *n >= 0 && (*n as usize).saturating_mul(s.len()) <= 1 << 26 =>
+            {
+                Datum::String(s.repeat(*n as usize))
+            }
+            [Datum::String(_), Datum::Int(_)] => {
+                return Err(SqlError::new(
+                    SqlState::OUT_OF_MEMORY,
+                    "requested length too large",
+                ));
+            }
+            _ => Datum::Null,
+        },
+        "reverse" => match one(&args)? {
+            Datum::String(s) => Datum::String(s.chars().rev().collect()),
+            v => v,
+        },
+        "md5" => match one(&args)? {
+            Datum::Null => Datum::Null,
+            v => Datum::String(format!(
+                "{:032x}",
+                md5_digest(v.to_text().unwrap_or_default().as_bytes())
+            )),
+        },
+        "round" | "floor" | "ceil" | "ceiling" | "trunc" | "sqrt" | "exp" | "ln" | "sign" => {
+            let v = args.first().cloned().unwrap_or(Datum::Null);
+            let places = match args.get(1) {
+                Some(Datum::Int(p)) => Some(*p),
+                _ => None,
+            };
+            match v {
+                Datum::Null => Datum::Null,
+                Datum::Decimal(d) if !matches!(name, "sqrt" | "exp" | "ln") => {
+                    Datum::Decimal(match name {
+                        "round" => d.round_dp(places.unwrap_or(0).max(0) as u32),
+                        "floor" => d.floor(),
+                        "ceil" | "ceiling" => d.ceil(),
+                        "trunc" => d.trunc(),
+                        _ => rust_decimal::Decimal::from(if d.is_zero() {
+                            0
+                        } else if d.is_sign_negative() {
+                            -1
+                        } else {
+                            1
+                        }),
+                    })
+                }
+                Datum::Int(i) if !matches!(name, "sqrt" | "exp" | "ln") => {
+                    if name == "sign" {
+                        Datum::Int(i.signum())
+                    } else {
+                        Datum::Int(i)
+                    }
+                }
+                other => {
+                    let f = match other.coerce(SqlType::Float)? {
+                        Datum::Float(f) => f,
+                        _ => f64::NAN,
+                    };
+                    Datum::Float(match name {
+                        "round" => {
+                            let m = 10f64.powi(places.unwrap_or(0) as i32);
+                            (f * m).round() / m
+                        }
+                        "floor" => f.floor(),
+                        "ceil" | "ceiling" => f.ceil(),
+                        "trunc" => f.trunc(),
+                        "sqrt" => {
+                            if f < 0.0 {
+                                return Err(SqlError::new(
+                                    SqlState::INVALID_PARAMETER_VALUE,
+                                    "cannot take square root of a negative number",
+                                ));
+                            }
+                            f.sqrt()
+                        }
+                        "exp" => f.exp(),
+                        "ln" => f.ln(),
+                        _ => f.signum(),
+                    })
+                }
+            }
+        }
+        "power" | "pow" => match args.as_slice() {
+            [a, b] if !a.is_null() && !b.is_null() => {
+                let x = match a.clone().coerce(SqlType::Float)? {
+                    Datum::Float(f) => f,
+                    _ => f64::NAN,
+                };
+                let y = match b.clone().coerce(SqlType::Float)? {
+                    Datum::Float(f) => f,
+                    _ => f64::NAN,
+                };
+                Datum::Float(x.powf(y))
+            }
+            _ => Datum::Null,
+        },
+        "mod" => match args.as_slice() {
+            [a, b] => binary(&BinaryOperator::Modulo, a.clone(), b.clone())?,
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: mod",
+                ));
+            }
+        },
+        "random" => Datum::Float(rand::random::<f64>()),
+        "greatest" | "least" => {
+            let mut best: Option<Datum> = None;
+            for a in args.into_iter().filter(|a| !a.is_null()) {
+                best = Some(match best {
+                    None => a,
+                    Some(b) => {
+                        let o = compare(&a, &b)?.unwrap_or(std::cmp::Ordering::Equal);
+                        let better = if name == "greatest" {
+                            o == std::cmp::Ordering::Greater
+                        } else {
+                            o == std::cmp::Ordering::Less
+                        };
+                        if better { a } else { b }
+                    }
+                });
+            }
+            best.unwrap_or(Datum::Null)
+        }
+        "date_trunc" => match args.as_slice() {
+            [
+                Datum::String(unit),
+                v @ (Datum::Timestamp(_) | Datum::TimestampTz(_)),
+            ] => {
+                let t = match v {
+                    Datum::Timestamp(t) | Datum::TimestampTz(t) => *t,
+                    _ => 0,
+                };
+                let unit_micros: i64 = match unit.to_lowercase().as_str() {
+                    "second" => 1_000_000,
+                    "minute" => 60_000_000,
+                    "hour" => 3_600_000_000,
+                    "day" => 86_400_000_000,
+                    other => {
+                        return Err(SqlError::new(
+                            SqlState::INVALID_PARAMETER_VALUE,
+                            format!("unsupported timespan: {other}"),
+                        ));
+                    }
+                };
+                let tr = t - t.rem_euclid(unit_micros);
+                if matches!(v, Datum::Timestamp(_)) {
+                    Datum::Timestamp(tr)
+                } else {
+                    Datum::TimestampTz(tr)
+                }
+            }
+            _ => Datum::Null,
+        },
+        "jsonb_typeof" | "json_typeof" => match one(&args)? {
+            Datum::Json(j) => Datum::String(
+                match serde_json::from_str::<serde_json::Value>(&j)
+                    .map_err(|e| SqlError::internal(e.to_string()))?
+                {
+                    serde_json::Value::Object(_) => "object",
+                    serde_json::Value::Array(_) => "array",
+                    serde_json::Value::String(_) => "string",
+                    serde_json::Value::Number(_) => "number",
+                    serde_json::Value::Bool(_) => "boolean",
+                    serde_json::Value::Null => "null",
+                }
+                .into(),
+            ),
+            _ => Datum::Null,
+        },
+        "jsonb_build_object" | "json_build_object" => {
+            let mut m = serde_json::Map::new();
+            for pair in args.chunks(2) {
+                if let [k, v] = pair {
+                    m.insert(k.to_text().unwrap_or_default(), datum_to_json(v));
+                }
+            }
+            Datum::Json(super::types::json_text(&serde_json::Value::Object(m)))
+        }
+        "to_jsonb" | "to_json" => {
+            Datum::Json(super::types::json_text(&datum_to_json(&one(&args)?)))
+        }
         "version" => Datum::String(version_string()),
         "current_user" | "session_user" => Datum::String(ctx.user.into()),
         "current_database" => Datum::String(ctx.database.into()),
-        "now" | "current_timestamp" | "statement_timestamp" | "transaction_timestamp" => {
-            Datum::Int((ctx.now_nanos / 1000) as i64)
-        }
+        "now"
+        | "current_timestamp"
+        | "statement_timestamp"
+        | "transaction_timestamp"
+        | "clock_timestamp" => Datum::TimestampTz((ctx.now_nanos / 1000) as i64),
         "lower" => match one(&args)? {
             Datum::String(s) => Datum::String(s.to_lowercase()),
             v => v,
@@ -459,6 +904,180 @@ fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
         return Ok(Datum::Null);
     }
     let overflow = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range");
+    // JSONB operators.
+    match (op, &l, &r) {
+        (BinaryOperator::Arrow, Datum::Json(j), k) => {
+            return Ok(
+                json_get(j, k)?.map_or(Datum::Null, |v| Datum::Json(super::types::json_text(&v)))
+            );
+        }
+        (BinaryOperator::LongArrow, Datum::Json(j), k) => {
+            return Ok(json_get(j, k)?.map_or(Datum::Null, |v| match v {
+                serde_json::Value::String(s) => Datum::String(s),
+                serde_json::Value::Null => Datum::Null,
+                other => Datum::String(super::types::json_text(&other)),
+            }));
+        }
+        (BinaryOperator::AtArrow, Datum::Json(a), b)
+        | (BinaryOperator::ArrowAt, b, Datum::Json(a)) => {
+            let b = match b {
+                Datum::Json(s) | Datum::String(s) => s.clone(),
+                other => other.to_text().unwrap_or_default(),
+            };
+            let av: serde_json::Value =
+                serde_json::from_str(a).map_err(|e| SqlError::internal(e.to_string()))?;
+            let bv: serde_json::Value = serde_json::from_str(&b).map_err(|_| {
+                SqlError::new(
+                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    format!("could not parse JSON: {b}"),
+                )
+            })?;
+            return Ok(Datum::Bool(json_contains(&av, &bv)));
+        }
+        _ => {}
+    }
+    // Decimal arithmetic (exact) when either side is DECIMAL and the other is exact.
+    if matches!(
+        (&l, &r),
+        (Datum::Decimal(_), Datum::Decimal(_) | Datum::Int(_)) | (Datum::Int(_), Datum::Decimal(_))
+    ) {
+        let (a, b) = match (
+            l.clone().coerce(SqlType::Decimal)?,
+            r.clone().coerce(SqlType::Decimal)?,
+        ) {
+            (Datum::Decimal(a), Datum::Decimal(b)) => (a, b),
+            _ => return Err(SqlError::internal("decimal coercion")),
+        };
+        let out = match op {
+            BinaryOperator::Plus => a.checked_add(b),
+            BinaryOperator::Minus => a.checked_sub(b),
+            BinaryOperator::Multiply => a.checked_mul(b),
+            BinaryOperator::Divide if b.is_zero() => {
+                return Err(SqlError::new(
+                    SqlState::DIVISION_BY_ZERO,
+                    "division by zero",
+                ));
+            }
+            BinaryOperator::Divide => a.checked_div(b),
+            BinaryOperator::Modulo if b.is_zero() => {
+                return Err(SqlError::new(
+                    SqlState::DIVISION_BY_ZERO,
+                    "division by zero",
+                ));
+            }
+            BinaryOperator::Modulo => a.checked_rem(b),
+            BinaryOperator::StringConcat => return Ok(Datum::String(format!("{a}{b}"))),
+            other => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unsupported binary operator: <decimal> {other} <decimal>"),
+                ));
+            }
+        };
+        return out.map(Datum::Decimal).ok_or_else(|| {
+            SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range")
+        });
+    }
+    // Date/time arithmetic.
+    match (op, &l, &r) {
+        (
+            BinaryOperator::Plus | BinaryOperator::Minus,
+            Datum::Timestamp(t) | Datum::TimestampTz(t),
+            Datum::Interval {
+                months,
+                days,
+                micros,
+            },
+        ) => {
+            let sign = if matches!(op, BinaryOperator::Minus) {
+                -1
+            } else {
+                1
+            };
+            let dt = chrono::DateTime::from_timestamp_micros(*t).ok_or_else(overflow)?;
+            let dt = if *months != 0 {
+                let m = chrono::Months::new(months.unsigned_abs());
+                if (*months > 0) == (sign > 0) {
+                    dt.checked_add_months(m)
+                } else {
+                    dt.checked_sub_months(m)
+                }
+                .ok_or_else(overflow)?
+            } else {
+                dt
+            };
+            let nt = dt.timestamp_micros() + sign * (i64::from(*days) * 86_400_000_000 + micros);
+            return Ok(if matches!(l, Datum::Timestamp(_)) {
+                Datum::Timestamp(nt)
+            } else {
+                Datum::TimestampTz(nt)
+            });
+        }
+        (
+            BinaryOperator::Plus,
+            Datum::Interval { .. },
+            Datum::Timestamp(_) | Datum::TimestampTz(_),
+        ) => return binary(op, r.clone(), l.clone()),
+        (
+            BinaryOperator::Minus,
+            Datum::Timestamp(a) | Datum::TimestampTz(a),
+            Datum::Timestamp(b) | Datum::TimestampTz(b),
+        ) => {
+            let d = a - b;
+            return Ok(Datum::Interval {
+                months: 0,
+                days: (d / 86_400_000_000) as i32,
+                micros: d % 86_400_000_000,
+            });
+        }
+        (BinaryOperator::Plus | BinaryOperator::Minus, Datum::Date(d), Datum::Int(n)) => {
+            let n = i32::try_from(*n).map_err(|_| overflow())?;
+            return Ok(Datum::Date(if matches!(op, BinaryOperator::Plus) {
+                d + n
+            } else {
+                d - n
+            }));
+        }
+        (BinaryOperator::Minus, Datum::Date(a), Datum::Date(b)) => {
+            return Ok(Datum::Int(i64::from(a - b)));
+        }
+        (
+            BinaryOperator::Plus | BinaryOperator::Minus,
+            Datum::Interval {
+                months: m1,
+                days: d1,
+                micros: u1,
+            },
+            Datum::Interval {
+                months: m2,
+                days: d2,
+                micros: u2,
+            },
+        ) => {
+            let s = if matches!(op, BinaryOperator::Minus) {
+                -1
+            } else {
+                1
+            };
+            return Ok(Datum::Interval {
+                months: m1 + s * m2,
+                days: d1 + s * d2,
+                micros: u1 + i64::from(s) * u2,
+            });
+        }
+        _ => {}
+    }
+    let (l, r) = match (&l, &r) {
+        (Datum::Decimal(d), Datum::Float(_)) => (
+            Datum::Float(rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(f64::NAN)),
+            r,
+        ),
+        (Datum::Float(_), Datum::Decimal(d)) => (
+            l,
+            Datum::Float(rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(f64::NAN)),
+        ),
+        _ => (l, r),
+    };
     match (op, l, r) {
         (BinaryOperator::StringConcat, a, b) => Ok(Datum::String(format!(
             "{}{}",
@@ -516,6 +1135,73 @@ fn as_f64(d: &Datum) -> f64 {
         Datum::Float(f) => *f,
         _ => 0.0,
     }
+}
+
+/// A JSON value for a datum (`to_jsonb`).
+pub fn datum_to_json(d: &Datum) -> serde_json::Value {
+    match d {
+        Datum::Null => serde_json::Value::Null,
+        Datum::Int(i) => serde_json::Value::from(*i),
+        Datum::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Datum::Bool(b) => serde_json::Value::Bool(*b),
+        Datum::Json(j) => serde_json::from_str(j).unwrap_or(serde_json::Value::Null),
+        Datum::Decimal(x) => {
+            serde_json::from_str(&x.to_string()).unwrap_or(serde_json::Value::Null)
+        }
+        other => serde_json::Value::String(other.to_text().unwrap_or_default()),
+    }
+}
+
+fn md5_digest(data: &[u8]) -> u128 {
+    // A small MD5 (RFC 1321) so md5() needs no extra crate.
+    let s: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
+    let (mut a0, mut b0, mut c0, mut d0): (u32, u32, u32, u32) =
+        (0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476);
+    let mut msg = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bits.to_le_bytes());
+    for chunk in msg.chunks(64) {
+        let m: Vec<u32> = chunk
+            .chunks(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let f2 = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(f2.rotate_left(s[i]));
+        }
+        a0 = a0.wrapping_add(a);
+        b0 = b0.wrapping_add(b);
+        c0 = c0.wrapping_add(c);
+        d0 = d0.wrapping_add(d);
+    }
+    let mut out = [0u8; 16];
+    out[..4].copy_from_slice(&a0.to_le_bytes());
+    out[4..8].copy_from_slice(&b0.to_le_bytes());
+    out[8..12].copy_from_slice(&c0.to_le_bytes());
+    out[12..].copy_from_slice(&d0.to_le_bytes());
+    u128::from_be_bytes(out)
 }
 
 /// SQL LIKE with `%` and `_` (backslash escapes the next character).

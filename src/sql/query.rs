@@ -799,6 +799,37 @@ pub fn literal_expr(d: Datum) -> Expr {
         }
         Datum::String(s) => pg::Value::SingleQuotedString(s),
         Datum::Bool(b) => pg::Value::Boolean(b),
+        other @ (Datum::Decimal(_)
+        | Datum::Uuid(_)
+        | Datum::Timestamp(_)
+        | Datum::TimestampTz(_)
+        | Datum::Date(_)
+        | Datum::Time(_)
+        | Datum::Interval { .. }
+        | Datum::Json(_)) => {
+            let ty = other.sql_type().map(|t| t.name()).unwrap_or("STRING");
+            let data_type = match ty {
+                "DECIMAL" => pg::DataType::Decimal(pg::ExactNumberInfo::None),
+                "UUID" => pg::DataType::Uuid,
+                "TIMESTAMP" => pg::DataType::Timestamp(None, pg::TimezoneInfo::None),
+                "TIMESTAMPTZ" => pg::DataType::Timestamp(None, pg::TimezoneInfo::WithTimeZone),
+                "DATE" => pg::DataType::Date,
+                "TIME" => pg::DataType::Time(None, pg::TimezoneInfo::None),
+                "INTERVAL" => pg::DataType::Interval {
+                    fields: None,
+                    precision: None,
+                },
+                _ => pg::DataType::JSONB,
+            };
+            return Expr::Cast {
+                kind: pg::CastKind::DoubleColon,
+                expr: Box::new(Expr::value(pg::Value::SingleQuotedString(
+                    other.to_text().unwrap_or_default(),
+                ))),
+                data_type,
+                format: None,
+            };
+        }
         Datum::Bytes(b) => {
             return Expr::Cast {
                 kind: pg::CastKind::DoubleColon,
@@ -986,6 +1017,28 @@ fn compute_agg(
         "sum" | "avg" => {
             if vals.is_empty() {
                 return Ok(Datum::Null);
+            }
+            if vals.iter().any(|v| matches!(v, Datum::Decimal(_)))
+                && vals
+                    .iter()
+                    .all(|v| matches!(v, Datum::Decimal(_) | Datum::Int(_)))
+            {
+                let mut acc = rust_decimal::Decimal::ZERO;
+                for v in &vals {
+                    if let Datum::Decimal(d) = v.clone().coerce(SqlType::Decimal)? {
+                        acc = acc.checked_add(d).ok_or_else(|| {
+                            SqlError::new(
+                                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                                "value out of range",
+                            )
+                        })?;
+                    }
+                }
+                return Ok(Datum::Decimal(if a.name == "avg" {
+                    acc / rust_decimal::Decimal::from(vals.len() as i64)
+                } else {
+                    acc
+                }));
             }
             if vals.iter().all(|v| matches!(v, Datum::Int(_))) && a.name == "sum" {
                 let mut s: i64 = 0;

@@ -24,6 +24,22 @@ pub enum SqlType {
     Bool,
     /// BYTES / BYTEA.
     Bytes,
+    /// DECIMAL / NUMERIC.
+    Decimal,
+    /// UUID.
+    Uuid,
+    /// TIMESTAMP (without time zone).
+    Timestamp,
+    /// TIMESTAMPTZ.
+    TimestampTz,
+    /// DATE.
+    Date,
+    /// TIME.
+    Time,
+    /// INTERVAL.
+    Interval,
+    /// JSONB.
+    Jsonb,
 }
 
 impl SqlType {
@@ -35,6 +51,14 @@ impl SqlType {
             SqlType::String => "STRING",
             SqlType::Bool => "BOOL",
             SqlType::Bytes => "BYTES",
+            SqlType::Decimal => "DECIMAL",
+            SqlType::Uuid => "UUID",
+            SqlType::Timestamp => "TIMESTAMP",
+            SqlType::TimestampTz => "TIMESTAMPTZ",
+            SqlType::Date => "DATE",
+            SqlType::Time => "TIME",
+            SqlType::Interval => "INTERVAL",
+            SqlType::Jsonb => "JSONB",
         }
     }
 
@@ -46,6 +70,14 @@ impl SqlType {
             SqlType::String => 25,
             SqlType::Bool => 16,
             SqlType::Bytes => 17,
+            SqlType::Decimal => 1700,
+            SqlType::Uuid => 2950,
+            SqlType::Timestamp => 1114,
+            SqlType::TimestampTz => 1184,
+            SqlType::Date => 1082,
+            SqlType::Time => 1083,
+            SqlType::Interval => 1186,
+            SqlType::Jsonb => 3802,
         }
     }
 
@@ -76,12 +108,28 @@ impl SqlType {
             | D::Character(_)
             | D::CharacterVarying(_) => SqlType::String,
             D::Bool | D::Boolean => SqlType::Bool,
+            D::Decimal(_) | D::Numeric(_) | D::Dec(_) => SqlType::Decimal,
+            D::Uuid => SqlType::Uuid,
+            D::Timestamp(_, tz) => match tz {
+                sqlparser::ast::TimezoneInfo::WithTimeZone | sqlparser::ast::TimezoneInfo::Tz => {
+                    SqlType::TimestampTz
+                }
+                _ => SqlType::Timestamp,
+            },
+            D::Date => SqlType::Date,
+            D::Time(..) => SqlType::Time,
+            D::Interval { .. } => SqlType::Interval,
+            D::JSON | D::JSONB => SqlType::Jsonb,
             D::Bytea | D::Bytes(_) | D::Blob(_) | D::Binary(_) | D::Varbinary(_) => SqlType::Bytes,
             D::Custom(name, _) => match name.to_string().to_ascii_lowercase().as_str() {
                 "string" => SqlType::String,
                 "int" | "int8" | "int4" | "int2" | "serial" | "bigserial" => SqlType::Int,
                 "bytes" => SqlType::Bytes,
                 "float" | "float8" | "float4" => SqlType::Float,
+                "timestamptz" => SqlType::TimestampTz,
+                "decimal" | "numeric" => SqlType::Decimal,
+                "json" | "jsonb" => SqlType::Jsonb,
+                "uuid" => SqlType::Uuid,
                 other => {
                     return Err(SqlError::new(
                         SqlState::UNDEFINED_OBJECT,
@@ -110,6 +158,29 @@ pub enum Datum {
     Bool(bool),
     /// Bytes.
     Bytes(Vec<u8>),
+    /// A decimal.
+    Decimal(#[serde(with = "rust_decimal::serde::str")] rust_decimal::Decimal),
+    /// A UUID.
+    Uuid([u8; 16]),
+    /// TIMESTAMP: microseconds since the Unix epoch, no zone.
+    Timestamp(i64),
+    /// TIMESTAMPTZ: microseconds since the Unix epoch, UTC.
+    TimestampTz(i64),
+    /// DATE: days since the Unix epoch.
+    Date(i32),
+    /// TIME: microseconds since midnight.
+    Time(i64),
+    /// INTERVAL.
+    Interval {
+        /// Months.
+        months: i32,
+        /// Days.
+        days: i32,
+        /// Microseconds.
+        micros: i64,
+    },
+    /// JSONB, as canonical text.
+    Json(String),
 }
 
 impl Datum {
@@ -127,6 +198,14 @@ impl Datum {
             Datum::String(_) => SqlType::String,
             Datum::Bool(_) => SqlType::Bool,
             Datum::Bytes(_) => SqlType::Bytes,
+            Datum::Decimal(_) => SqlType::Decimal,
+            Datum::Uuid(_) => SqlType::Uuid,
+            Datum::Timestamp(_) => SqlType::Timestamp,
+            Datum::TimestampTz(_) => SqlType::TimestampTz,
+            Datum::Date(_) => SqlType::Date,
+            Datum::Time(_) => SqlType::Time,
+            Datum::Interval { .. } => SqlType::Interval,
+            Datum::Json(_) => SqlType::Jsonb,
         })
     }
 
@@ -179,6 +258,112 @@ impl Datum {
             (SqlType::Bool, Datum::Int(i)) => Datum::Bool(i != 0),
             (SqlType::Bytes, Datum::Bytes(b)) => Datum::Bytes(b),
             (SqlType::Bytes, Datum::String(s)) => Datum::Bytes(parse_bytea(&s)),
+            (SqlType::Decimal, Datum::Decimal(d)) => Datum::Decimal(d),
+            (SqlType::Decimal, Datum::Int(i)) => Datum::Decimal(rust_decimal::Decimal::from(i)),
+            (SqlType::Decimal, Datum::Float(f)) => Datum::Decimal(
+                rust_decimal::Decimal::try_from(f).map_err(|_| bad(&Datum::Float(f)))?,
+            ),
+            (SqlType::Decimal, Datum::String(s)) => {
+                Datum::Decimal(parse_decimal(&s).ok_or_else(|| bad(&Datum::String(s.clone())))?)
+            }
+            (SqlType::Float, Datum::Decimal(d)) => {
+                Datum::Float(rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or(f64::NAN))
+            }
+            (SqlType::Int, Datum::Decimal(d)) => Datum::Int(
+                rust_decimal::prelude::ToPrimitive::to_i64(&d.round()).ok_or_else(|| {
+                    SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
+                })?,
+            ),
+            (SqlType::Uuid, Datum::Uuid(u)) => Datum::Uuid(u),
+            (SqlType::Uuid, Datum::String(s)) => Datum::Uuid(
+                *uuid::Uuid::parse_str(s.trim())
+                    .map_err(|_| {
+                        SqlError::new(
+                            SqlState::INVALID_TEXT_REPRESENTATION,
+                            format!("could not parse \"{s}\" as type uuid"),
+                        )
+                    })?
+                    .as_bytes(),
+            ),
+            (SqlType::Uuid, Datum::Bytes(b)) if b.len() == 16 => Datum::Uuid(
+                b.as_slice()
+                    .try_into()
+                    .map_err(|_| SqlError::internal("uuid length"))?,
+            ),
+            (SqlType::Timestamp, Datum::Timestamp(t) | Datum::TimestampTz(t)) => {
+                Datum::Timestamp(t)
+            }
+            (SqlType::TimestampTz, Datum::Timestamp(t) | Datum::TimestampTz(t)) => {
+                Datum::TimestampTz(t)
+            }
+            (SqlType::Timestamp, Datum::Date(d)) | (SqlType::TimestampTz, Datum::Date(d)) => {
+                let t = i64::from(d) * 86_400_000_000;
+                if ty == SqlType::Timestamp {
+                    Datum::Timestamp(t)
+                } else {
+                    Datum::TimestampTz(t)
+                }
+            }
+            (SqlType::Timestamp, Datum::String(s)) => {
+                Datum::Timestamp(parse_timestamp(&s).ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::INVALID_TEXT_REPRESENTATION,
+                        format!("parsing as type timestamp: could not parse \"{s}\""),
+                    )
+                })?)
+            }
+            (SqlType::TimestampTz, Datum::String(s)) => {
+                Datum::TimestampTz(parse_timestamp(&s).ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::INVALID_TEXT_REPRESENTATION,
+                        format!("parsing as type timestamptz: could not parse \"{s}\""),
+                    )
+                })?)
+            }
+            (SqlType::Date, Datum::Date(d)) => Datum::Date(d),
+            (SqlType::Date, Datum::Timestamp(t) | Datum::TimestampTz(t)) => {
+                Datum::Date(t.div_euclid(86_400_000_000) as i32)
+            }
+            (SqlType::Date, Datum::String(s)) => Datum::Date(parse_date(&s).ok_or_else(|| {
+                SqlError::new(
+                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    format!("parsing as type date: could not parse \"{s}\""),
+                )
+            })?),
+            (SqlType::Time, Datum::Time(t)) => Datum::Time(t),
+            (SqlType::Time, Datum::String(s)) => Datum::Time(parse_time(&s).ok_or_else(|| {
+                SqlError::new(
+                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    format!("parsing as type time: could not parse \"{s}\""),
+                )
+            })?),
+            (SqlType::Interval, v @ Datum::Interval { .. }) => v,
+            (SqlType::Interval, Datum::String(s)) => parse_interval(&s).ok_or_else(|| {
+                SqlError::new(
+                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    format!("could not parse \"{s}\" as type interval"),
+                )
+            })?,
+            (SqlType::Jsonb, Datum::Json(j)) => Datum::Json(j),
+            (SqlType::Jsonb, Datum::String(s)) => {
+                Datum::Json(canonical_json(&s).ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::INVALID_TEXT_REPRESENTATION,
+                        format!("could not parse JSON: {s}"),
+                    )
+                })?)
+            }
+            (
+                SqlType::String,
+                v @ (Datum::Decimal(_)
+                | Datum::Uuid(_)
+                | Datum::Timestamp(_)
+                | Datum::TimestampTz(_)
+                | Datum::Date(_)
+                | Datum::Time(_)
+                | Datum::Interval { .. }
+                | Datum::Json(_)),
+            ) => Datum::String(v.to_text().unwrap_or_default()),
             (ty, v) => {
                 return Err(SqlError::new(
                     SqlState::DATATYPE_MISMATCH,
@@ -214,6 +399,18 @@ impl Datum {
                 }
                 s
             }
+            Datum::Decimal(d) => d.to_string(),
+            Datum::Uuid(u) => uuid::Uuid::from_bytes(*u).hyphenated().to_string(),
+            Datum::Timestamp(t) => format_timestamp(*t, false),
+            Datum::TimestampTz(t) => format_timestamp(*t, true),
+            Datum::Date(d) => format_date(*d),
+            Datum::Time(t) => format_time(*t),
+            Datum::Interval {
+                months,
+                days,
+                micros,
+            } => format_interval(*months, *days, *micros),
+            Datum::Json(j) => j.clone(),
         })
     }
 
@@ -227,6 +424,42 @@ impl Datum {
             (Datum::String(a), Datum::String(b)) => Some(a.cmp(b)),
             (Datum::Bool(a), Datum::Bool(b)) => Some(a.cmp(b)),
             (Datum::Bytes(a), Datum::Bytes(b)) => Some(a.cmp(b)),
+            (Datum::Decimal(a), Datum::Decimal(b)) => Some(a.cmp(b)),
+            (Datum::Decimal(a), Datum::Int(b)) => Some(a.cmp(&rust_decimal::Decimal::from(*b))),
+            (Datum::Int(a), Datum::Decimal(b)) => Some(rust_decimal::Decimal::from(*a).cmp(b)),
+            (Datum::Decimal(a), Datum::Float(b)) => {
+                rust_decimal::prelude::ToPrimitive::to_f64(a).and_then(|x| x.partial_cmp(b))
+            }
+            (Datum::Float(a), Datum::Decimal(b)) => {
+                rust_decimal::prelude::ToPrimitive::to_f64(b).and_then(|y| a.partial_cmp(&y))
+            }
+            (Datum::Uuid(a), Datum::Uuid(b)) => Some(a.cmp(b)),
+            (
+                Datum::Timestamp(a) | Datum::TimestampTz(a),
+                Datum::Timestamp(b) | Datum::TimestampTz(b),
+            ) => Some(a.cmp(b)),
+            (Datum::Date(a), Datum::Date(b)) => Some(a.cmp(b)),
+            (Datum::Time(a), Datum::Time(b)) => Some(a.cmp(b)),
+            (
+                Datum::Interval {
+                    months: m1,
+                    days: d1,
+                    micros: u1,
+                },
+                Datum::Interval {
+                    months: m2,
+                    days: d2,
+                    micros: u2,
+                },
+            ) => {
+                let f = |m: i32, d: i32, u: i64| {
+                    i128::from(m) * 30 * 86_400_000_000
+                        + i128::from(d) * 86_400_000_000
+                        + i128::from(u)
+                };
+                Some(f(*m1, *d1, *u1).cmp(&f(*m2, *d2, *u2)))
+            }
+            (Datum::Json(a), Datum::Json(b)) => Some(a.cmp(b)),
             _ => None,
         }
     }
@@ -245,6 +478,20 @@ impl Datum {
             Datum::String(s) => memcomparable::to_vec(&(2u8, s)),
             Datum::Bool(b) => memcomparable::to_vec(&(3u8, *b)),
             Datum::Bytes(b) => memcomparable::to_vec(&(4u8, serde_bytes_vec(b))),
+            Datum::Uuid(u) => memcomparable::to_vec(&(5u8, u.to_vec())),
+            Datum::Timestamp(t) | Datum::TimestampTz(t) => memcomparable::to_vec(&(6u8, *t)),
+            Datum::Date(d) => memcomparable::to_vec(&(7u8, *d)),
+            Datum::Time(t) => memcomparable::to_vec(&(8u8, *t)),
+            Datum::Decimal(d) => {
+                // Ordered by value: a float prefix for order, then the exact text for uniqueness.
+                let f = rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(0.0);
+                memcomparable::to_vec(&(9u8, f, d.normalize().to_string()))
+            }
+            Datum::Interval { .. } | Datum::Json(_) => {
+                return Err(SqlError::unsupported(
+                    "INTERVAL and JSONB primary key columns",
+                ));
+            }
         }
         .map_err(|e| SqlError::internal(format!("encode key: {e}")))?;
         out.extend_from_slice(&enc);
@@ -306,6 +553,252 @@ pub fn format_float(f: f64) -> String {
     } else {
         let s = format!("{f}");
         s
+    }
+}
+
+/// Parses a decimal literal.
+pub fn parse_decimal(s: &str) -> Option<rust_decimal::Decimal> {
+    let t = s.trim();
+    t.parse::<rust_decimal::Decimal>()
+        .ok()
+        .or_else(|| rust_decimal::Decimal::from_scientific(t).ok())
+}
+
+const EPOCH_DATE: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => panic!("1970-01-01 is a valid date"),
+};
+
+/// Parses a timestamp (`2006-01-02 15:04:05.999999[-07:00]`, ISO with `T`, or a date) into
+/// microseconds since the epoch (UTC when a zone is given).
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let t = s.trim();
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Some(dt.timestamp_micros());
+    }
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M:%S%.f %:z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+    ] {
+        if let Ok(dt) = chrono::DateTime::parse_from_str(t, f) {
+            return Some(dt.timestamp_micros());
+        }
+    }
+    let t2 = t
+        .trim_end_matches(" UTC")
+        .trim_end_matches('Z')
+        .trim_end_matches("+00");
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t2, f) {
+            return Some(dt.and_utc().timestamp_micros());
+        }
+    }
+    parse_date(t2).map(|d| i64::from(d) * 86_400_000_000)
+}
+
+/// Parses `YYYY-MM-DD` into days since the epoch.
+pub fn parse_date(s: &str) -> Option<i32> {
+    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
+    i32::try_from((d - EPOCH_DATE).num_days()).ok()
+}
+
+/// Parses `HH:MM[:SS[.ffffff]]` into microseconds since midnight.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let t = chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M"))
+        .ok()?;
+    Some((t - chrono::NaiveTime::MIN).num_microseconds().unwrap_or(0))
+}
+
+/// Formats a timestamp like PostgreSQL (`2024-01-02 03:04:05.123456`, `+00` for TIMESTAMPTZ).
+pub fn format_timestamp(micros: i64, tz: bool) -> String {
+    let Some(dt) = chrono::DateTime::from_timestamp_micros(micros) else {
+        return micros.to_string();
+    };
+    let mut s = dt.format("%Y-%m-%d %H:%M:%S").to_string();
+    let frac = micros.rem_euclid(1_000_000);
+    if frac != 0 {
+        let f = format!("{frac:06}");
+        s.push('.');
+        s.push_str(f.trim_end_matches('0'));
+    }
+    if tz {
+        s.push_str("+00");
+    }
+    s
+}
+
+/// Formats a date (`YYYY-MM-DD`).
+pub fn format_date(days: i32) -> String {
+    (EPOCH_DATE + chrono::Duration::days(i64::from(days)))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// Formats a time of day.
+pub fn format_time(micros: i64) -> String {
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000);
+    let mut s = format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    );
+    if frac != 0 {
+        s.push('.');
+        s.push_str(format!("{frac:06}").trim_end_matches('0'));
+    }
+    s
+}
+
+/// Formats an interval like PostgreSQL (`1 year 2 mons 3 days 04:05:06`).
+pub fn format_interval(months: i32, days: i32, micros: i64) -> String {
+    let mut parts = Vec::new();
+    let (y, m) = (months / 12, months % 12);
+    let plural =
+        |n: i64, one: &str, many: &str| format!("{n} {}", if n.abs() == 1 { one } else { many });
+    if y != 0 {
+        parts.push(plural(i64::from(y), "year", "years"));
+    }
+    if m != 0 {
+        parts.push(plural(i64::from(m), "mon", "mons"));
+    }
+    if days != 0 {
+        parts.push(plural(i64::from(days), "day", "days"));
+    }
+    if micros != 0 || parts.is_empty() {
+        let neg = micros < 0;
+        let a = micros.unsigned_abs();
+        let secs = a / 1_000_000;
+        let frac = a % 1_000_000;
+        let mut t = format!(
+            "{}{:02}:{:02}:{:02}",
+            if neg { "-" } else { "" },
+            secs / 3600,
+            (secs / 60) % 60,
+            secs % 60
+        );
+        if frac != 0 {
+            t.push('.');
+            t.push_str(format!("{frac:06}").trim_end_matches('0'));
+        }
+        parts.push(t);
+    }
+    parts.join(" ")
+}
+
+/// Parses intervals like `1 day`, `2 hours 30 minutes`, `1h30m`, `-10s`, `00:05:00`, `3 days 04:00:00`.
+pub fn parse_interval(s: &str) -> Option<Datum> {
+    let (mut months, mut days, mut micros) = (0i64, 0i64, 0i64);
+    let t = s.trim().to_ascii_lowercase();
+    if t.is_empty() {
+        return None;
+    }
+    let mut tokens: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for c in t.chars() {
+        if c.is_whitespace() {
+            if !cur.is_empty() {
+                tokens.push(std::mem::take(&mut cur));
+            }
+        } else if !cur.is_empty()
+            && (c.is_ascii_alphabetic()
+                != cur.chars().last().is_some_and(|l| l.is_ascii_alphabetic()))
+            && !(c == ':' || cur.ends_with(':'))
+            && c != '.'
+            && !cur.ends_with('.')
+        {
+            tokens.push(std::mem::take(&mut cur));
+            cur.push(c);
+        } else {
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        tokens.push(cur);
+    }
+    let mut i = 0;
+    while i < tokens.len() {
+        let tok = &tokens[i];
+        if tok.contains(':') {
+            let neg = tok.starts_with('-');
+            let parts: Vec<&str> = tok.trim_start_matches('-').split(':').collect();
+            let (h, m, sec): (f64, f64, f64) = match parts.as_slice() {
+                [h, m] => (h.parse().ok()?, m.parse().ok()?, 0.0),
+                [h, m, s] => (h.parse().ok()?, m.parse().ok()?, s.parse().ok()?),
+                _ => return None,
+            };
+            let v = ((h * 3600.0 + m * 60.0 + sec) * 1e6) as i64;
+            micros += if neg { -v } else { v };
+            i += 1;
+            continue;
+        }
+        let n: f64 = tok.parse().ok()?;
+        let unit = tokens.get(i + 1).map(String::as_str).unwrap_or("s");
+        let u = match unit {
+            "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => "millisecond",
+            "us" | "usec" | "usecs" | "microsecond" | "microseconds" => "microsecond",
+            "s" | "sec" | "secs" | "second" | "seconds" => "second",
+            other => other.trim_end_matches('s'),
+        };
+        match u {
+            "year" | "y" | "yr" => months += (n * 12.0) as i64,
+            "mon" | "month" | "mo" => months += n as i64,
+            "week" | "w" => days += (n * 7.0) as i64,
+            "day" | "d" => days += n as i64,
+            "hour" | "h" | "hr" => micros += (n * 3_600_000_000.0) as i64,
+            "minute" | "min" | "m" => micros += (n * 60_000_000.0) as i64,
+            "second" | "sec" | "" => micros += (n * 1_000_000.0) as i64,
+            "millisecond" => micros += (n * 1000.0) as i64,
+            "microsecond" => micros += n as i64,
+            _ => return None,
+        }
+        i += 2;
+    }
+    Some(Datum::Interval {
+        months: i32::try_from(months).ok()?,
+        days: i32::try_from(days).ok()?,
+        micros,
+    })
+}
+
+/// Canonical JSONB text: PostgreSQL's spacing (`{"a": 1, "b": [1, 2]}`), keys sorted.
+pub fn canonical_json(s: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(s).ok()?;
+    Some(json_text(&v))
+}
+
+/// Formats a JSON value the way PostgreSQL prints JSONB.
+pub fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+            let inner: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}: {}",
+                        serde_json::Value::String((*k).clone()),
+                        json_text(&m[*k])
+                    )
+                })
+                .collect();
+            format!("{{{}}}", inner.join(", "))
+        }
+        serde_json::Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(json_text).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.to_string(),
     }
 }
 
