@@ -61,6 +61,9 @@ enum Command {
         #[arg(long)]
         echo_sql: bool,
     },
+    /// Load generators (`workload init movr`, `workload run movr`).
+    #[command(subcommand)]
+    Workload(tandem::cli::workload::WorkloadCommand),
     /// Tools for the storage and KV layers.
     #[command(subcommand)]
     Debug(Debug),
@@ -276,6 +279,14 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 "tandem {} (KV engine: fjall 3, raft-rs 0.7)",
                 env!("CARGO_PKG_VERSION")
             );
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Workload(w) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("start runtime")?;
+            rt.block_on(tandem::cli::workload::main(w))?;
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Debug(d) => {

@@ -11,6 +11,7 @@
 #
 # Environment knobs (defaults in brackets):
 #   DURATION [15]  REPS [3]  CLIENTS [8]  THREADS [2]  ROWS [10000]  BATCH [500]
+#   INSERT_KEYS [10^15]  key space of insert-1row (a small one provokes 23505 errors)
 #   PROTOCOLS ["simple extended"]  pgbench -M modes to run; one table each
 #   BENCH_TANDEM_BIN [build target/release/tandem with cargo]   SKIP_BUILD [0]
 #   (tandem reads TANDEM_* environment variables as configuration, so the script
@@ -26,6 +27,7 @@ CLIENTS=${CLIENTS:-8}
 THREADS=${THREADS:-2}
 ROWS=${ROWS:-10000}
 BATCH=${BATCH:-500}
+INSERT_KEYS=${INSERT_KEYS:-1000000000000000}
 PROTOCOLS=${PROTOCOLS:-simple extended}
 PG_USER=${PG_USER:-nobody}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -68,6 +70,11 @@ if [[ -z $TANDEM_BIN ]]; then
     fi
 fi
 [[ -x $TANDEM_BIN ]] || die "no tandem binary at $TANDEM_BIN"
+if [[ -n ${BENCH_TANDEM_BIN:-} ]]; then
+    TANDEM_DESC="$("$TANDEM_BIN" --version 2>/dev/null | head -1) (binary $TANDEM_BIN, built $(date -r "$TANDEM_BIN" '+%F %T'))"
+else
+    TANDEM_DESC="$("$TANDEM_BIN" --version 2>/dev/null | head -1) (built from $REPO at $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null)$(cd "$REPO" && [[ -n $(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]] && echo ' + uncommitted changes' || true))"
+fi
 id "$PG_USER" >/dev/null 2>&1 || die "user $PG_USER does not exist (set PG_USER)"
 
 # ---------------------------------------------------------------- cleanup
@@ -207,25 +214,29 @@ SELECT v FROM bench WHERE k = :k;
 EOF
 # 10^15 keys: with n inserts over the whole run a duplicate key (23505) has probability
 # about n^2 / 2e15, i.e. < 1e-3 for n up to 10^6.
-cat >"$WORK/insert-1row.sql" <<'EOF'
-\set k random(1, 1000000000000000)
+cat >"$WORK/insert-1row.sql" <<EOF
+\set k random(1, $INSERT_KEYS)
 INSERT INTO bench_ins VALUES (:k, 'x');
 EOF
 
 # results[proto,workload,system] = "tps lat ..." (one pair per rep)
-declare -A TPS LAT NOTES
+declare -A TPS LAT NOTES INSERTED
 run_one() { # proto workload system rep
     local p=$1 w=$2 s=$3 r=$4 out="$WORK/pgbench-$1-$2-$3-$4.out" rc=0
     timeout $((DURATION + 120)) "$PGBENCH" -n -M "$p" -c "$CLIENTS" -j "$THREADS" -T "$DURATION" \
         -f "$WORK/$w.sql" -h 127.0.0.1 -p "${HOSTPORT[$s]}" -U "${DBUSER[$s]}" "${DBNAME[$s]}" \
         >"$out" 2>&1 || rc=$?
-    local tps lat failed errs
+    local tps lat failed errs n
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out" | head -1)
     lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out" | head -1)
+    n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out" | head -1)
+    [[ $w == insert-1row ]] && INSERTED[$s]=$(( ${INSERTED[$s]:-0} + ${n:-0} ))
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out" | head -1)
-    errs=$(grep -E 'ERROR|FATAL|error|aborted|could not' "$out" | sort | uniq -c | sort -rn | head -5 || true)
+    errs=$(grep -E 'ERROR|FATAL|error|aborted|could not' "$out" \
+        | sed -E 's/client [0-9]+/client N/g; s/=\([^)]*\) already/=(...) already/' \
+        | sort | uniq -c | sort -rn | head -5 | sed -E 's/^ *([0-9]+) /\1x /; s/^/    /' || true)
     if [[ $rc != 0 || -z $tps || -n $errs || ${failed:-0} != 0 ]]; then
-        NOTES[$p,$w,$s]+="rep $r: pgbench exit $rc; failed=${failed:-?}; ${errs:-no error lines}"$'\n'
+        NOTES[$p,$w,$s]+="rep $r: pgbench exit $rc, failed transactions ${failed:-?}"$'\n'"${errs:+$errs$'\n'}"
         log "$s $w ($p) rep $r: problem (exit $rc); output:"; sed 's/^/    /' "$out" | tail -15 >&2
     fi
     # A run in which clients aborted does not count as a result.
@@ -235,10 +246,11 @@ run_one() { # proto workload system rep
     log "$s $w ($p) rep $r: tps=${tps:-n/a} lat_ms=${lat:-n/a} exit=$rc"
 }
 
-median() { # numbers on the command line -> median (mean of the middle two if even); "n/a" if none
+median() { # decimals, then numbers -> median (mean of the middle two if even); "n/a" if none
+    local d=$1; shift
     [[ $# -eq 0 ]] && { echo n/a; return; }
-    printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {
-        if (NR % 2) printf "%.2f", a[(NR+1)/2]; else printf "%.2f", (a[NR/2]+a[NR/2+1])/2 }'
+    printf '%s\n' "$@" | sort -g | awk -v d="$d" '{a[NR]=$1} END {
+        m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.*f", d, m }'
 }
 
 WORKLOADS=(point-select insert-1row)
@@ -254,9 +266,17 @@ for p in $PROTOCOLS; do
 done
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# Every insert pgbench counted must be in the table (no key collisions, nothing lost).
+ROWCHECK=
+for s in tandem postgres; do
+    c=$(sql "$s" -A -t -c "SELECT count(*) FROM bench_ins" 2>&1) || c="error: $c"
+    ROWCHECK+="$s: bench_ins has $c rows, pgbench reported ${INSERTED[$s]:-0} inserts"
+    [[ $c == "${INSERTED[$s]:-0}" ]] && ROWCHECK+=" (match)"$'\n' || ROWCHECK+=" (MISMATCH)"$'\n'
+done
+
 # ---------------------------------------------------------------- report
 echo
-echo "tandem $(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null)$(cd "$REPO" && [[ -n $(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]] && echo '+dirty') vs $("$PG_BINDIR/postgres" --version)"
+echo "$TANDEM_DESC vs $("$PG_BINDIR/postgres" --version)"
 echo "pgbench -n -c $CLIENTS -j $THREADS -T $DURATION, $REPS reps, medians; $ROWS rows; $(nproc) cores; fsync on in both"
 for p in $PROTOCOLS; do
     echo
@@ -264,13 +284,15 @@ for p in $PROTOCOLS; do
     printf '%-15s %-8s %-11s %-13s %-6s %-14s %s\n' workload clients tandem_tps postgres_tps ratio tandem_lat_ms postgres_lat_ms
     for w in "${WORKLOADS[@]}"; do
         # shellcheck disable=SC2086
-        tt=$(median ${TPS[$p,$w,tandem]:-}); pt=$(median ${TPS[$p,$w,postgres]:-})
+        tt=$(median 1 ${TPS[$p,$w,tandem]:-}); pt=$(median 1 ${TPS[$p,$w,postgres]:-})
         # shellcheck disable=SC2086
-        tl=$(median ${LAT[$p,$w,tandem]:-}); pl=$(median ${LAT[$p,$w,postgres]:-})
+        tl=$(median 3 ${LAT[$p,$w,tandem]:-}); pl=$(median 3 ${LAT[$p,$w,postgres]:-})
         ratio=$(awk -v a="$tt" -v b="$pt" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.3f", a/b; else print "n/a" }')
         printf '%-15s %-8s %-11s %-13s %-6s %-14s %s\n' "$w" "$CLIENTS" "$tt" "$pt" "$ratio" "$tl" "$pl"
     done
 done
+echo
+printf '%s' "$ROWCHECK"
 problems=0
 for key in "${!NOTES[@]}"; do
     if [[ $problems == 0 ]]; then echo; echo "problems:"; fi

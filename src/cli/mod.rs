@@ -4,3 +4,4 @@ pub mod init;
 pub mod kv_workload;
 pub mod sql_shell;
 pub mod start;
+pub mod workload;

@@ -530,6 +530,7 @@ async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<u
         database: &session.database,
         catalog: Catalog::new(session.tenant),
         now_nanos: 0,
+        describe_only: true,
     };
     let mut txn = session.env.store.begin();
     let mut tables = Vec::new();

@@ -758,6 +758,11 @@ pub fn describe_admin(stmt: &Statement) -> Result<Vec<Column>> {
             Column::new("service_mode", SqlType::String),
         ],
         Statement::ShowUsers => st(&["username", "options", "member_of"]),
+        Statement::AlterTableSplitAt { .. } => vec![
+            Column::new("key", SqlType::Bytes),
+            Column::new("pretty", SqlType::String),
+            Column::new("split_enforced_until", SqlType::Timestamp),
+        ],
         Statement::ShowSystemGrants { .. } => vec![
             Column::new("grantee", SqlType::String),
             Column::new("privilege_type", SqlType::String),

@@ -135,6 +135,19 @@ pub enum Statement {
         /// The database (current if `None`).
         database: Option<String>,
     },
+    /// `ALTER TABLE t SPLIT AT VALUES (...), (...)`: split ranges at primary-key values.
+    AlterTableSplitAt {
+        /// The table name as written.
+        table: sqlparser::ast::ObjectName,
+        /// One row of primary-key prefix values per split point.
+        rows: Vec<Vec<sqlparser::ast::Expr>>,
+    },
+    /// `ALTER TABLE t SCATTER [FROM (...) TO (...)]`: accepted; a single node has nowhere to move
+    /// replicas.
+    AlterTableScatter {
+        /// The table name as written.
+        table: sqlparser::ast::ObjectName,
+    },
     /// `SHOW EXPERIMENTAL_FINGERPRINTS FROM VIRTUAL CLUSTER x [AS OF SYSTEM TIME t]`.
     ShowFingerprints {
         /// The cluster.

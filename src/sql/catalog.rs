@@ -88,6 +88,50 @@ pub struct TableDesc {
     pub next_column_id: u32,
     /// Bumped on every schema change.
     pub version: u64,
+    /// Secondary indexes.
+    pub indexes: Vec<IndexDesc>,
+    /// CHECK constraints.
+    pub checks: Vec<CheckDesc>,
+    /// Outbound foreign keys.
+    pub foreign_keys: Vec<ForeignKeyDesc>,
+    /// Next index id (the primary index is 1).
+    pub next_index_id: u32,
+}
+
+/// A secondary index: `/Tenant/<t>/Table/<table>/<index id>/<columns...>/<pk...>` → empty, or
+/// for unique indexes `.../<columns...>` → primary key (when no indexed column is NULL).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDesc {
+    /// Index id (≥ 2).
+    pub id: u32,
+    /// Name.
+    pub name: String,
+    /// Indexed column ids, in order.
+    pub columns: Vec<u32>,
+    /// Whether values must be unique.
+    pub unique: bool,
+}
+
+/// A CHECK constraint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckDesc {
+    /// Name.
+    pub name: String,
+    /// The boolean expression, as SQL text.
+    pub expr: String,
+}
+
+/// A foreign key from this table's `columns` to `ref_table`'s `ref_columns`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForeignKeyDesc {
+    /// Name.
+    pub name: String,
+    /// Referencing column ids.
+    pub columns: Vec<u32>,
+    /// Referenced table id.
+    pub ref_table: u32,
+    /// Referenced column ids (the referenced table's primary key or a unique index).
+    pub ref_columns: Vec<u32>,
 }
 
 impl TableDesc {
@@ -348,6 +392,35 @@ impl Catalog {
             &encode(&desc.id),
         )?;
         Ok(desc)
+    }
+
+    /// Writes a changed table descriptor (bumping its version).
+    pub fn update_table(&self, txn: &mut Txn, t: &TableDesc) -> Result<()> {
+        let mut t = t.clone();
+        t.version += 1;
+        self.put_descriptor(txn, &Descriptor::Table(t))
+    }
+
+    /// A table by id.
+    pub async fn table_by_id(&self, txn: &mut Txn, id: u32) -> Result<Option<TableDesc>> {
+        match self.get_descriptor(txn, id).await? {
+            Some(Descriptor::Table(t)) => Ok(Some(t)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Writes a table's descriptor and name (after a rename).
+    pub fn reinsert_table(&self, txn: &mut Txn, t: &TableDesc) -> Result<()> {
+        self.put_descriptor(txn, &Descriptor::Table(t.clone()))?;
+        txn.put(
+            &key(
+                self.tenant,
+                tables::NAMESPACE,
+                &(t.parent_id, t.name.as_str()),
+            )?,
+            &encode(&t.id),
+        )?;
+        Ok(())
     }
 
     /// Removes a table's descriptor and name.

@@ -21,7 +21,7 @@ use crate::ids::TenantId;
 use crate::kv::Txn;
 use crate::storage::keys::{self, Span};
 use crate::storage::records::{decode, encode};
-use sqlparser::ast::{self as pg, Expr, ObjectName, SetExpr, TableFactor};
+use sqlparser::ast::{self as pg, Expr, ObjectName};
 
 /// How often an implicit transaction is retried on a serialization conflict.
 pub const IMPLICIT_RETRIES: u32 = 50;
@@ -128,6 +128,8 @@ pub struct Ctx<'a> {
     pub catalog: Catalog,
     /// Statement time.
     pub now_nanos: u64,
+    /// Only the result's shape is wanted (Describe): tables yield no rows.
+    pub describe_only: bool,
 }
 
 async fn execute_in_txn(
@@ -142,6 +144,7 @@ async fn execute_in_txn(
         database: &session.database.clone(),
         catalog: Catalog::new(session.tenant),
         now_nanos: txn.read_timestamp().wall,
+        describe_only: false,
     };
     match stmt {
         Statement::Pg(s) => match s.as_ref() {
@@ -163,12 +166,33 @@ async fn execute_in_txn(
                 names,
                 ..
             } => drop(&ctx, txn, object_type, *if_exists, names).await,
-            pg::Statement::Insert(ins) => insert(&ctx, txn, ins, params).await,
+            pg::Statement::Insert(ins) => super::dml::insert(&ctx, txn, ins, params).await,
             pg::Statement::Query(q) => query(&ctx, txn, q, params).await,
-            pg::Statement::Update(u) => update(&ctx, txn, u, params).await,
-            pg::Statement::Delete(d) => delete(&ctx, txn, d, params).await,
+            pg::Statement::AlterTable(at) => super::ddl::alter_table(&ctx, txn, at).await,
+            pg::Statement::CreateIndex(ci) => super::ddl::create_index(&ctx, txn, ci).await,
+            pg::Statement::Truncate(tr) => {
+                super::ddl::truncate(
+                    &ctx,
+                    txn,
+                    &tr.table_names
+                        .iter()
+                        .map(|t| t.name.clone())
+                        .collect::<Vec<_>>(),
+                )
+                .await
+            }
+            pg::Statement::Update(u) => super::dml::update(&ctx, txn, u, params).await,
+            pg::Statement::Delete(d) => super::dml::delete(&ctx, txn, d, params).await,
             other => admin::execute_pg_misc(session, txn, other).await,
         },
+        Statement::AlterTableSplitAt { table, rows } => {
+            let store = session.env.store.clone();
+            super::ddl::split_at(&ctx, txn, &store, table, rows).await
+        }
+        Statement::AlterTableScatter { table } => {
+            resolve_table(&ctx, txn, table).await?;
+            Ok(QueryResult::Command("SCATTER".into()))
+        }
         other => admin::execute_admin(session, txn, other).await,
     }
 }
@@ -189,6 +213,10 @@ fn object_parts(n: &ObjectName) -> Vec<String> {
 }
 
 /// Resolves `[db.][schema.]table` to a table descriptor (42P01 if missing).
+/// A foreign key declared in CREATE TABLE: name, columns, target table, target columns.
+type PendingFk = (Option<String>, Vec<String>, ObjectName, Vec<String>);
+
+/// Resolves `[db.][schema.]table` (see [`Ctx`]).
 pub async fn resolve_table(ctx: &Ctx<'_>, txn: &mut Txn, name: &ObjectName) -> Result<TableDesc> {
     let parts = object_parts(name);
     let (db, table) = match parts.as_slice() {
@@ -240,6 +268,9 @@ async fn create_table(ctx: &Ctx<'_>, txn: &mut Txn, ct: &pg::CreateTable) -> Res
     }
     let mut columns = Vec::new();
     let mut pk: Vec<String> = Vec::new();
+    let mut pending_indexes: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
+    let mut checks: Vec<(Option<String>, String)> = Vec::new();
+    let mut fks: Vec<PendingFk> = Vec::new();
     for (i, c) in ct.columns.iter().enumerate() {
         let cname = normalize(&c.name.value, c.name.quote_style.is_some());
         if columns.iter().any(|x: &ColumnDesc| x.name == cname) {
@@ -264,14 +295,27 @@ async fn create_table(ctx: &Ctx<'_>, txn: &mut Txn, ct: &pg::CreateTable) -> Res
                     pk.push(cname.clone());
                     nullable = false;
                 }
-                pg::ColumnOption::Unique(_)
-                | pg::ColumnOption::Check(_)
-                | pg::ColumnOption::ForeignKey(_) => {
-                    return Err(SqlError::unsupported(format!(
-                        "column constraint {}",
-                        opt.option
-                    )));
-                }
+                pg::ColumnOption::Unique(u) => pending_indexes.push((
+                    u.name
+                        .as_ref()
+                        .or(u.index_name.as_ref())
+                        .map(|n| n.value.clone()),
+                    vec![cname.clone()],
+                    true,
+                )),
+                pg::ColumnOption::Check(ck) => checks.push((
+                    ck.name.as_ref().map(|n| n.value.clone()),
+                    ck.expr.to_string(),
+                )),
+                pg::ColumnOption::ForeignKey(fk) => fks.push((
+                    fk.name.as_ref().map(|n| n.value.clone()),
+                    vec![cname.clone()],
+                    fk.foreign_table.clone(),
+                    fk.referred_columns
+                        .iter()
+                        .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                        .collect(),
+                )),
                 _ => {}
             }
         }
@@ -305,6 +349,41 @@ async fn create_table(ctx: &Ctx<'_>, txn: &mut Txn, ct: &pg::CreateTable) -> Res
                     pk.push(n);
                 }
             }
+            pg::TableConstraint::Unique(u) => pending_indexes.push((
+                u.name
+                    .as_ref()
+                    .or(u.index_name.as_ref())
+                    .map(|n| n.value.clone()),
+                u.columns
+                    .iter()
+                    .map(|ic| ic.column.expr.to_string().trim_matches('"').to_lowercase())
+                    .collect(),
+                true,
+            )),
+            pg::TableConstraint::Index(ix) => pending_indexes.push((
+                ix.name.as_ref().map(|n| n.value.clone()),
+                ix.columns
+                    .iter()
+                    .map(|ic| ic.column.expr.to_string().trim_matches('"').to_lowercase())
+                    .collect(),
+                false,
+            )),
+            pg::TableConstraint::Check(ck) => checks.push((
+                ck.name.as_ref().map(|n| n.value.clone()),
+                ck.expr.to_string(),
+            )),
+            pg::TableConstraint::ForeignKey(fk) => fks.push((
+                fk.name.as_ref().map(|n| n.value.clone()),
+                fk.columns
+                    .iter()
+                    .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                    .collect(),
+                fk.foreign_table.clone(),
+                fk.referred_columns
+                    .iter()
+                    .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                    .collect(),
+            )),
             other => return Err(SqlError::unsupported(format!("table constraint {other}"))),
         }
     }
@@ -332,7 +411,54 @@ async fn create_table(ctx: &Ctx<'_>, txn: &mut Txn, ct: &pg::CreateTable) -> Res
         col.nullable = false;
         primary_key.push(col.id);
     }
-    let desc = TableDesc {
+    let col_id = |columns: &[ColumnDesc], n: &str| -> Result<u32> {
+        columns
+            .iter()
+            .find(|c| c.name == n)
+            .map(|c| c.id)
+            .ok_or_else(|| {
+                SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{n}\" does not exist"),
+                )
+            })
+    };
+    let mut indexes = Vec::new();
+    let mut next_index_id = 2;
+    for (iname, cols, unique) in pending_indexes {
+        let ids = cols
+            .iter()
+            .map(|c| {
+                col_id(
+                    &columns,
+                    c.trim_end_matches(" asc").trim_end_matches(" desc").trim(),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let iname = iname.unwrap_or_else(|| {
+            format!(
+                "{name}_{}_{}",
+                cols.join("_"),
+                if unique { "key" } else { "idx" }
+            )
+        });
+        indexes.push(super::catalog::IndexDesc {
+            id: next_index_id,
+            name: iname,
+            columns: ids,
+            unique,
+        });
+        next_index_id += 1;
+    }
+    let checks = checks
+        .into_iter()
+        .enumerate()
+        .map(|(i, (n, e))| super::catalog::CheckDesc {
+            name: n.unwrap_or_else(|| format!("check_{i}")),
+            expr: e,
+        })
+        .collect();
+    let mut desc = TableDesc {
         id: 0,
         parent_id: dbd.id,
         name,
@@ -340,9 +466,87 @@ async fn create_table(ctx: &Ctx<'_>, txn: &mut Txn, ct: &pg::CreateTable) -> Res
         primary_key,
         next_column_id: next,
         version: 1,
+        indexes,
+        checks,
+        foreign_keys: Vec::new(),
+        next_index_id,
     };
+    let mut fk_descs = Vec::new();
+    for (fname, cols, target, ref_cols) in fks {
+        fk_descs.push(foreign_key(ctx, txn, &desc, fname, &cols, &target, &ref_cols).await?);
+    }
+    desc.foreign_keys = fk_descs;
     ctx.catalog.create_table(txn, desc).await?;
     Ok(QueryResult::Command("CREATE TABLE".into()))
+}
+
+/// Resolves a foreign key definition of `t` (`cols` → `target(ref_cols)`, default the target's
+/// primary key).
+pub async fn foreign_key(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    name: Option<String>,
+    cols: &[String],
+    target: &ObjectName,
+    ref_cols: &[String],
+) -> Result<super::catalog::ForeignKeyDesc> {
+    let parent = resolve_table(ctx, txn, target).await?;
+    let ids = cols
+        .iter()
+        .map(|c| {
+            t.column(c).map(|x| x.id).ok_or_else(|| {
+                SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{c}\" does not exist"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ref_ids = if ref_cols.is_empty() {
+        parent.primary_key.clone()
+    } else {
+        ref_cols
+            .iter()
+            .map(|c| {
+                parent.column(c).map(|x| x.id).ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{c}\" does not exist"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    if ids.len() != ref_ids.len() {
+        return Err(SqlError::syntax(format!(
+            "{} columns must reference exactly {} columns in referenced table (found {})",
+            ids.len(),
+            ids.len(),
+            ref_ids.len()
+        )));
+    }
+    let unique_target = ref_ids == parent.primary_key
+        || parent
+            .indexes
+            .iter()
+            .any(|i| i.unique && i.columns == ref_ids);
+    if !unique_target {
+        return Err(SqlError::new(
+            SqlState("42830"),
+            format!(
+                "there is no unique constraint matching given keys for referenced table {}",
+                parent.name
+            ),
+        ));
+    }
+    let name = name.unwrap_or_else(|| format!("{}_{}_fkey", t.name, cols.join("_")));
+    Ok(super::catalog::ForeignKeyDesc {
+        name,
+        columns: ids,
+        ref_table: parent.id,
+        ref_columns: ref_ids,
+    })
 }
 
 async fn drop(
@@ -392,6 +596,7 @@ async fn drop(
             }
             Ok(QueryResult::Command("DROP DATABASE".into()))
         }
+        pg::ObjectType::Index => super::ddl::drop_index(ctx, txn, names, if_exists).await,
         other => Err(SqlError::unsupported(format!("DROP {other}"))),
     }
 }
@@ -408,7 +613,7 @@ pub fn table_span(tenant: TenantId, t: &TableDesc) -> Span {
     keys::index_span(tenant, t.id, 1)
 }
 
-fn row_key(tenant: TenantId, t: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
+pub fn row_key(tenant: TenantId, t: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
     let mut k = keys::index_prefix(tenant, t.id, 1);
     for id in &t.primary_key {
         let i = t
@@ -419,7 +624,7 @@ fn row_key(tenant: TenantId, t: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
     Ok(k)
 }
 
-fn encode_row(t: &TableDesc, row: &[Datum]) -> Vec<u8> {
+pub fn encode_row(t: &TableDesc, row: &[Datum]) -> Vec<u8> {
     let cols: Vec<(u32, Datum)> = t
         .columns
         .iter()
@@ -430,7 +635,7 @@ fn encode_row(t: &TableDesc, row: &[Datum]) -> Vec<u8> {
     encode(&cols)
 }
 
-fn decode_row(t: &TableDesc, raw: &[u8]) -> Result<Vec<Datum>> {
+pub fn decode_row(t: &TableDesc, raw: &[u8]) -> Result<Vec<Datum>> {
     let cols: Vec<(u32, Datum)> =
         decode(raw).map_err(|e| SqlError::internal(format!("corrupt row: {e}")))?;
     let mut row = vec![Datum::Null; t.columns.len()];
@@ -442,7 +647,7 @@ fn decode_row(t: &TableDesc, raw: &[u8]) -> Result<Vec<Datum>> {
     Ok(row)
 }
 
-fn eval_ctx<'a>(ctx: &'a Ctx<'a>, params: &'a [Datum]) -> EvalContext<'a> {
+pub fn eval_ctx<'a>(ctx: &'a Ctx<'a>, params: &'a [Datum]) -> EvalContext<'a> {
     EvalContext {
         params,
         user: ctx.user,
@@ -451,26 +656,7 @@ fn eval_ctx<'a>(ctx: &'a Ctx<'a>, params: &'a [Datum]) -> EvalContext<'a> {
     }
 }
 
-fn default_value(ctx: &Ctx<'_>, c: &ColumnDesc, params: &[Datum]) -> Result<Datum> {
-    match c.default.as_deref() {
-        None => Ok(Datum::Null),
-        Some("unique_rowid()") => Ok(Datum::Int(unique_rowid(ctx.now_nanos))),
-        Some(text) => {
-            let e = parse_expr(text)?;
-            expr::eval(&e, None, &eval_ctx(ctx, params))?.coerce(c.ty)
-        }
-    }
-}
-
-static ROWID_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// CockroachDB-style `unique_rowid()`: microseconds in the high bits, a per-process counter low.
-pub fn unique_rowid(now_nanos: u64) -> i64 {
-    let seq = ROWID_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0x7FFF;
-    (((now_nanos / 1000) << 15) | seq) as i64 & i64::MAX
-}
-
-fn parse_expr(text: &str) -> Result<Expr> {
+pub fn parse_expr(text: &str) -> Result<Expr> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
@@ -478,98 +664,6 @@ fn parse_expr(text: &str) -> Result<Expr> {
         .map_err(|e| SqlError::syntax(e.to_string()))
 }
 
-async fn insert(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    ins: &pg::Insert,
-    params: &[Datum],
-) -> Result<QueryResult> {
-    let pg::TableObject::TableName(name) = &ins.table else {
-        return Err(SqlError::unsupported("INSERT into a table function"));
-    };
-    if ins.on.is_some() || ins.returning.is_some() {
-        return Err(SqlError::unsupported("INSERT ... ON CONFLICT / RETURNING"));
-    }
-    let t = resolve_table(ctx, txn, name).await?;
-    let targets: Vec<usize> = if ins.columns.is_empty() {
-        (0..t.columns.len())
-            .filter(|i| !t.columns[*i].hidden)
-            .collect()
-    } else {
-        ins.columns
-            .iter()
-            .map(|c| {
-                let n = object_last(c);
-                t.columns.iter().position(|x| x.name == n).ok_or_else(|| {
-                    SqlError::new(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!("column \"{n}\" does not exist"),
-                    )
-                })
-            })
-            .collect::<Result<_>>()?
-    };
-    let source = ins
-        .source
-        .as_ref()
-        .ok_or_else(|| SqlError::unsupported("INSERT without VALUES"))?;
-    let SetExpr::Values(values) = source.body.as_ref() else {
-        return Err(SqlError::unsupported("INSERT ... SELECT"));
-    };
-    let ectx = eval_ctx(ctx, params);
-    let mut n = 0;
-    for row_exprs in &values.rows {
-        if row_exprs.len() > targets.len() {
-            return Err(SqlError::syntax(format!(
-                "INSERT has more expressions than target columns, {} expressions for {} targets",
-                row_exprs.len(),
-                targets.len()
-            )));
-        }
-        let mut row: Vec<Option<Datum>> = vec![None; t.columns.len()];
-        for (e, &i) in row_exprs.iter().zip(&targets) {
-            let v = match e {
-                Expr::Identifier(id) if id.value.eq_ignore_ascii_case("default") => {
-                    default_value(ctx, &t.columns[i], params)?
-                }
-                e => expr::eval(e, None, &ectx)?,
-            };
-            row[i] = Some(v.coerce(t.columns[i].ty)?);
-        }
-        let mut full = Vec::with_capacity(t.columns.len());
-        for (i, c) in t.columns.iter().enumerate() {
-            let v = match row[i].take() {
-                Some(v) => v,
-                None => default_value(ctx, c, params)?,
-            };
-            if v.is_null() && !c.nullable {
-                return Err(SqlError::new(
-                    SqlState::NOT_NULL_VIOLATION,
-                    format!(
-                        "null value in column \"{}\" violates not-null constraint",
-                        c.name
-                    ),
-                ));
-            }
-            full.push(v);
-        }
-        let key = row_key(ctx.tenant, &t, &full)?;
-        if txn.get(&key).await?.is_some() {
-            return Err(SqlError::new(
-                SqlState::UNIQUE_VIOLATION,
-                format!(
-                    "duplicate key value violates unique constraint \"{}_pkey\"",
-                    t.name
-                ),
-            ));
-        }
-        txn.put(&key, &encode_row(&t, &full))?;
-        n += 1;
-    }
-    Ok(QueryResult::Command(format!("INSERT 0 {n}")))
-}
-
-/// Rows of `t` matching `selection`, as (key, row) pairs.
 /// Rows of `t` matching `selection` (a point read when the primary key is fixed).
 pub async fn matching_rows_pub(
     ctx: &Ctx<'_>,
@@ -618,6 +712,33 @@ async fn matching_rows(
                 }
             }
             return Ok(out);
+        }
+    }
+    // A secondary index whose columns are all fixed by equality.
+    if let Some(sel) = selection {
+        let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
+        collect_equalities(sel, &names, &ectx, &mut fixed)?;
+        for idx in &t.indexes {
+            let vals: Option<Vec<Datum>> = idx
+                .columns
+                .iter()
+                .map(|id| {
+                    t.column_index(*id).and_then(|i| {
+                        fixed[i]
+                            .clone()
+                            .and_then(|v| v.coerce(t.columns[i].ty).ok())
+                    })
+                })
+                .collect();
+            if let Some(vals) = vals {
+                let mut out = Vec::new();
+                for (k, row) in super::rows::rows_from_index(ctx, txn, t, idx, &vals).await? {
+                    if passes(sel, &names, &row, &ectx)? {
+                        out.push((k, row));
+                    }
+                }
+                return Ok(out);
+            }
         }
     }
     let mut out = Vec::new();
@@ -684,104 +805,6 @@ fn collect_equalities(
     }
 }
 
-async fn update(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    u: &pg::Update,
-    params: &[Datum],
-) -> Result<QueryResult> {
-    let TableFactor::Table { name, .. } = &u.table.relation else {
-        return Err(SqlError::unsupported("UPDATE of this relation"));
-    };
-    if u.returning.is_some() || u.from.is_some() {
-        return Err(SqlError::unsupported("UPDATE ... FROM / RETURNING"));
-    }
-    let t = resolve_table(ctx, txn, name).await?;
-    let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
-    let mut sets = Vec::new();
-    for a in &u.assignments {
-        let pg::AssignmentTarget::ColumnName(c) = &a.target else {
-            return Err(SqlError::unsupported("tuple assignment"));
-        };
-        let n = object_last(c);
-        let i = names.iter().position(|x| *x == n).ok_or_else(|| {
-            SqlError::new(
-                SqlState::UNDEFINED_COLUMN,
-                format!("column \"{n}\" does not exist"),
-            )
-        })?;
-        sets.push((i, &a.value));
-    }
-    let ectx = eval_ctx(ctx, params);
-    let rows = matching_rows(ctx, txn, &t, u.selection.as_ref(), params).await?;
-    let n = rows.len();
-    for (key, row) in rows {
-        let mut new = row.clone();
-        for (i, e) in &sets {
-            let v = expr::eval(
-                e,
-                Some(&Row {
-                    names: &names,
-                    values: &row,
-                }),
-                &ectx,
-            )?
-            .coerce(t.columns[*i].ty)?;
-            if v.is_null() && !t.columns[*i].nullable {
-                return Err(SqlError::new(
-                    SqlState::NOT_NULL_VIOLATION,
-                    format!(
-                        "null value in column \"{}\" violates not-null constraint",
-                        t.columns[*i].name
-                    ),
-                ));
-            }
-            new[*i] = v;
-        }
-        let new_key = row_key(ctx.tenant, &t, &new)?;
-        if new_key != key {
-            if txn.get(&new_key).await?.is_some() {
-                return Err(SqlError::new(
-                    SqlState::UNIQUE_VIOLATION,
-                    format!(
-                        "duplicate key value violates unique constraint \"{}_pkey\"",
-                        t.name
-                    ),
-                ));
-            }
-            txn.delete(&key)?;
-        }
-        txn.put(&new_key, &encode_row(&t, &new))?;
-    }
-    Ok(QueryResult::Command(format!("UPDATE {n}")))
-}
-
-async fn delete(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    d: &pg::Delete,
-    params: &[Datum],
-) -> Result<QueryResult> {
-    let tables = match &d.from {
-        pg::FromTable::WithFromKeyword(t) | pg::FromTable::WithoutKeyword(t) => t,
-    };
-    let [tw] = tables.as_slice() else {
-        return Err(SqlError::unsupported("DELETE from several tables"));
-    };
-    let TableFactor::Table { name, .. } = &tw.relation else {
-        return Err(SqlError::unsupported("DELETE of this relation"));
-    };
-    if d.returning.is_some() || d.using.is_some() {
-        return Err(SqlError::unsupported("DELETE ... USING / RETURNING"));
-    }
-    let t = resolve_table(ctx, txn, name).await?;
-    let rows = matching_rows(ctx, txn, &t, d.selection.as_ref(), params).await?;
-    for (k, _) in &rows {
-        txn.delete(k)?;
-    }
-    Ok(QueryResult::Command(format!("DELETE {}", rows.len())))
-}
-
 /// Output columns and rows of a query.
 async fn query(
     ctx: &Ctx<'_>,
@@ -801,6 +824,46 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
     let Statement::Pg(s) = stmt else {
         return admin::describe_admin(stmt);
     };
+    let returning = match s.as_ref() {
+        pg::Statement::Insert(i) => i.returning.as_ref().and_then(|r| match &i.table {
+            pg::TableObject::TableName(n) => Some((n.clone(), r.clone())),
+            _ => None,
+        }),
+        pg::Statement::Update(u) => match (&u.table.relation, &u.returning) {
+            (pg::TableFactor::Table { name, .. }, Some(r)) => Some((name.clone(), r.clone())),
+            _ => None,
+        },
+        pg::Statement::Delete(d) => match (&d.from, &d.returning) {
+            (pg::FromTable::WithFromKeyword(t) | pg::FromTable::WithoutKeyword(t), Some(r)) => {
+                match t.first().map(|t| &t.relation) {
+                    Some(pg::TableFactor::Table { name, .. }) => Some((name.clone(), r.clone())),
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some((table, items)) = returning {
+        let ctx = Ctx {
+            tenant: session.tenant,
+            user: &session.user.clone(),
+            database: &session.database.clone(),
+            catalog: Catalog::new(session.tenant),
+            now_nanos: 0,
+            describe_only: true,
+        };
+        let t = match &mut session.txn {
+            TxnState::Open(t) => resolve_table(&ctx, t, &table).await?,
+            _ => {
+                let mut txn = session.env.store.begin();
+                let r = resolve_table(&ctx, &mut txn, &table).await;
+                txn.rollback();
+                r?
+            }
+        };
+        return super::dml::returning_columns_of(&t, &items);
+    }
     let pg::Statement::Query(q) = s.as_ref() else {
         return admin::describe_pg_misc(s);
     };
@@ -812,6 +875,7 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
         database: &session.database.clone(),
         catalog: Catalog::new(session.tenant),
         now_nanos: 0,
+        describe_only: true,
     };
     let params = vec![Datum::Null; 1 + q.to_string().matches('$').count()];
     let rel = match &mut session.txn {

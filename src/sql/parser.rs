@@ -96,7 +96,51 @@ impl ParseError {
 /// `Vec`.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
     static DIALECT: PostgreSqlDialect = PostgreSqlDialect {};
-    let parser = Parser::new(&DIALECT)
+    static GENERIC: sqlparser::dialect::GenericDialect = sqlparser::dialect::GenericDialect {};
+    if has_inline_index(sql)
+        && let Ok(v) = parse_with(sql, &GENERIC)
+    {
+        return Ok(v);
+    }
+    match parse_with(sql, &DIALECT) {
+        Ok(v) => Ok(v),
+        // CockroachDB's inline `INDEX name (cols)` in CREATE TABLE is not PostgreSQL syntax;
+        // sqlparser's generic dialect accepts it (and is otherwise close enough for DDL).
+        Err(e)
+            if sql.to_ascii_uppercase().contains("INDEX")
+                && sql.to_ascii_uppercase().contains("CREATE TABLE") =>
+        {
+            parse_with(sql, &GENERIC).map_err(|_| e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a CREATE TABLE body holds CockroachDB's inline `INDEX name (...)` (which the
+/// PostgreSQL dialect would take for a column named `index`).
+fn has_inline_index(sql: &str) -> bool {
+    let norm: String = sql
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase();
+    norm.contains("CREATE TABLE")
+        && [
+            ", INDEX ",
+            ",INDEX ",
+            "( INDEX ",
+            ", UNIQUE INDEX ",
+            ",UNIQUE INDEX ",
+        ]
+        .iter()
+        .any(|p| norm.contains(p))
+}
+
+fn parse_with(
+    sql: &str,
+    dialect: &dyn sqlparser::dialect::Dialect,
+) -> Result<Vec<Statement>, ParseError> {
+    let parser = Parser::new(dialect)
         .try_with_sql(sql)
         .map_err(|e| ParseError::from_sqlparser(sql, e))?;
     let mut p = P { p: parser, sql };
@@ -108,6 +152,17 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
         }
         let stmt = match p.ours()? {
             Some(stmt) => stmt,
+            // UPSERT INTO t ... is an INSERT that overwrites existing rows (marked replace_into).
+            None if p.peek_is(0, "UPSERT") => {
+                let tok = p.p.next_token();
+                let mut st =
+                    p.p.parse_insert(tok)
+                        .map_err(|e| ParseError::from_sqlparser(sql, e))?;
+                if let sqlparser::ast::Statement::Insert(ins) = &mut st {
+                    ins.replace_into = true;
+                }
+                Statement::Pg(Box::new(st))
+            }
             None => Statement::Pg(Box::new(
                 p.p.parse_statement()
                     .map_err(|e| ParseError::from_sqlparser(sql, e))?,
@@ -319,6 +374,48 @@ impl<'a> P<'a> {
         // `VIRTUAL ...` / `TENANT` at token n: claimed, then `vc_words` requires `CLUSTER`.
         let vc = |p: &Self, n: usize| p.peek_is(n, "VIRTUAL") || p.peek_is(n, "TENANT");
         let user = |p: &Self, n: usize| p.peek_is(n, "USER") || p.peek_is(n, "ROLE");
+        if self.peek_is(0, "ALTER") && self.peek_is(1, "TABLE") {
+            // ALTER TABLE <name> SPLIT AT VALUES ... / SCATTER ...: find the word after the name.
+            let mut n = 2;
+            while matches!(self.peek(n), Token::Word(_) | Token::Period) {
+                n += 1;
+                if self.peek_is(n, "SPLIT") || self.peek_is(n, "SCATTER") {
+                    break;
+                }
+            }
+            if self.peek_is(n, "SPLIT") && self.peek_is(n + 1, "AT") {
+                self.advance(2);
+                let table = self
+                    .p
+                    .parse_object_name(false)
+                    .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
+                self.advance(2);
+                let q = self
+                    .p
+                    .parse_query()
+                    .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
+                let sqlparser::ast::SetExpr::Values(v) = *q.body else {
+                    return Err(self.err_next("expected VALUES after SPLIT AT"));
+                };
+                return Ok(Some(Statement::AlterTableSplitAt {
+                    table,
+                    rows: v.rows.into_iter().map(|r| r.to_vec()).collect(),
+                }));
+            }
+            if self.peek_is(n, "SCATTER") {
+                self.advance(2);
+                let table = self
+                    .p
+                    .parse_object_name(false)
+                    .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
+                self.advance(1);
+                // Skip an optional FROM (...) TO (...).
+                while !matches!(self.peek(0), Token::SemiColon | Token::EOF) {
+                    self.p.advance_token();
+                }
+                return Ok(Some(Statement::AlterTableScatter { table }));
+            }
+        }
         let stmt = if self.peek_is(0, "SHOW") {
             if self.peek_seq(&["SHOW", "VIRTUAL", "CLUSTERS"]) {
                 self.advance(3);

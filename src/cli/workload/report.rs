@@ -186,7 +186,7 @@ impl TickPrinter {
         let start_secs = start_elapsed.as_secs_f64().max(1e-9);
         let tick_secs = tick_elapsed.as_secs_f64().max(1e-9);
         for (name, tick, cumulative) in registry.take_ticks() {
-            if self.lines % 20 == 0 {
+            if self.lines.is_multiple_of(20) {
                 writeln!(out, "{TICK_HEADER}")?;
             }
             self.lines += 1;

@@ -353,9 +353,7 @@ impl Dialect {
         }
         match client.query_one("SELECT version()", &[]).await {
             Ok(row) => match row.try_get::<_, String>(0) {
-                Ok(v) if v.contains("CockroachDB") || v.starts_with("tandem") => {
-                    Dialect::Cockroach
-                }
+                Ok(v) if v.contains("CockroachDB") || v.starts_with("tandem") => Dialect::Cockroach,
                 Ok(v) if v.starts_with("PostgreSQL") => Dialect::Postgres,
                 _ => Dialect::Cockroach,
             },
@@ -453,7 +451,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         if num_len == 0 {
-            return Err(format!("invalid duration {s:?}: expected a number at {rest:?}"));
+            return Err(format!(
+                "invalid duration {s:?}: expected a number at {rest:?}"
+            ));
         }
         let number: f64 = rest[..num_len]
             .parse()
@@ -471,7 +471,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            "" => return Err(format!("invalid duration {s:?}: missing unit (e.g. 30s, 5m)")),
+            "" => {
+                return Err(format!(
+                    "invalid duration {s:?}: missing unit (e.g. 30s, 5m)"
+                ));
+            }
             other => return Err(format!("invalid duration {s:?}: unknown unit {other:?}")),
         };
         total += number * scale;

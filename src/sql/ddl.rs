@@ -1,0 +1,485 @@
+//! Schema changes beyond CREATE/DROP: `ALTER TABLE` (add/drop/rename column, add constraint
+//! including foreign keys, rename), `CREATE INDEX` (with backfill) and `DROP INDEX`,
+//! `TRUNCATE`, and `ALTER TABLE ... SPLIT AT VALUES` (a real range split).
+//!
+//! Descriptor changes and backfills run in the statement's transaction, so concurrent readers
+//! see either the old schema with the old data or the new schema with its indexes filled.
+
+use super::catalog::{CheckDesc, ColumnDesc, IndexDesc, TableDesc};
+use super::error::{Result, SqlError};
+use super::exec::{Ctx, decode_row, eval_ctx, foreign_key, object_last, resolve_table, table_span};
+use super::expr::{self, normalize};
+use super::rows;
+use super::session::{Column, QueryResult};
+use super::sqlstate::SqlState;
+use super::types::{Datum, SqlType};
+use crate::kv::{Store, Txn};
+use crate::storage::keys;
+use sqlparser::ast::{self as pg, Expr};
+
+fn col_names(cols: &[pg::IndexColumn]) -> Vec<String> {
+    cols.iter()
+        .map(|ic| match &ic.column.expr {
+            Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
+            other => other.to_string().to_lowercase(),
+        })
+        .collect()
+}
+
+/// `ALTER TABLE`.
+pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> Result<QueryResult> {
+    let mut t = match resolve_table(ctx, txn, &at.name).await {
+        Ok(t) => t,
+        Err(e) if at.if_exists && e.state == SqlState::UNDEFINED_TABLE => {
+            return Ok(QueryResult::Command("ALTER TABLE".into()));
+        }
+        Err(e) => return Err(e),
+    };
+    for op in &at.operations {
+        match op {
+            pg::AlterTableOperation::AddColumn {
+                if_not_exists,
+                column_def,
+                ..
+            } => {
+                let name = normalize(
+                    &column_def.name.value,
+                    column_def.name.quote_style.is_some(),
+                );
+                if t.column(&name).is_some() {
+                    if *if_not_exists {
+                        continue;
+                    }
+                    return Err(SqlError::new(
+                        SqlState::DUPLICATE_OBJECT,
+                        format!(
+                            "column \"{name}\" of relation \"{}\" already exists",
+                            t.name
+                        ),
+                    ));
+                }
+                let ty = SqlType::from_ast(&column_def.data_type)?;
+                let mut nullable = true;
+                let mut default = None;
+                for o in &column_def.options {
+                    match &o.option {
+                        pg::ColumnOption::NotNull => nullable = false,
+                        pg::ColumnOption::Default(e) => default = Some(e.to_string()),
+                        pg::ColumnOption::Null => {}
+                        other => {
+                            return Err(SqlError::unsupported(format!("ADD COLUMN ... {other}")));
+                        }
+                    }
+                }
+                let col = ColumnDesc {
+                    id: t.next_column_id,
+                    name,
+                    ty,
+                    nullable,
+                    default: default.clone(),
+                    hidden: false,
+                };
+                t.next_column_id += 1;
+                // Backfill existing rows with the default (NOT NULL without one fails on data).
+                let value = match &default {
+                    Some(d) => expr::eval(&super::exec::parse_expr(d)?, None, &eval_ctx(ctx, &[]))?
+                        .coerce(ty)?,
+                    None => Datum::Null,
+                };
+                let rows_ = txn.scan(&table_span(ctx.tenant, &t), usize::MAX).await?;
+                if value.is_null() && !nullable && !rows_.is_empty() {
+                    return Err(SqlError::new(
+                        SqlState::NOT_NULL_VIOLATION,
+                        format!(
+                            "null value in column \"{}\" violates not-null constraint",
+                            col.name
+                        ),
+                    ));
+                }
+                let old = t.clone();
+                t.columns.push(col);
+                if !value.is_null() {
+                    for (k, v) in rows_ {
+                        let mut r = decode_row(&old, &v)?;
+                        r.push(value.clone());
+                        txn.put(&k, &super::exec::encode_row(&t, &r))?;
+                    }
+                }
+            }
+            pg::AlterTableOperation::DropColumn {
+                column_names,
+                if_exists,
+                ..
+            } => {
+                for c in column_names {
+                    let n = normalize(&c.value, c.quote_style.is_some());
+                    let Some(col) = t.column(&n).cloned() else {
+                        if *if_exists {
+                            continue;
+                        }
+                        return Err(SqlError::new(
+                            SqlState::UNDEFINED_COLUMN,
+                            format!("column \"{n}\" does not exist"),
+                        ));
+                    };
+                    if t.primary_key.contains(&col.id) {
+                        return Err(SqlError::new(
+                            SqlState::INVALID_COLUMN_REFERENCE,
+                            format!("column \"{n}\" is referenced by the primary key"),
+                        ));
+                    }
+                    if t.indexes.iter().any(|i| i.columns.contains(&col.id))
+                        || t.foreign_keys.iter().any(|f| f.columns.contains(&col.id))
+                    {
+                        return Err(SqlError::new(
+                            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                            format!(
+                                "column \"{n}\" is referenced by an index or constraint; drop it first"
+                            ),
+                        ));
+                    }
+                    // Rows keep the old value under the dropped column id; it is never read again.
+                    t.columns.retain(|c| c.id != col.id);
+                }
+            }
+            pg::AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => {
+                let old = normalize(
+                    &old_column_name.value,
+                    old_column_name.quote_style.is_some(),
+                );
+                let new = normalize(
+                    &new_column_name.value,
+                    new_column_name.quote_style.is_some(),
+                );
+                if t.column(&new).is_some() {
+                    return Err(SqlError::new(
+                        SqlState::DUPLICATE_OBJECT,
+                        format!("column \"{new}\" already exists"),
+                    ));
+                }
+                let c = t
+                    .columns
+                    .iter_mut()
+                    .find(|c| c.name == old)
+                    .ok_or_else(|| {
+                        SqlError::new(
+                            SqlState::UNDEFINED_COLUMN,
+                            format!("column \"{old}\" does not exist"),
+                        )
+                    })?;
+                c.name = new;
+            }
+            pg::AlterTableOperation::RenameTable { table_name } => {
+                let (pg::RenameTableNameKind::As(n) | pg::RenameTableNameKind::To(n)) = table_name;
+                let new = object_last(n);
+                if ctx.catalog.table(txn, t.parent_id, &new).await?.is_some() {
+                    return Err(SqlError::new(
+                        SqlState::DUPLICATE_TABLE,
+                        format!("relation \"{new}\" already exists"),
+                    ));
+                }
+                ctx.catalog.drop_table(txn, &t)?;
+                t.name = new;
+                ctx.catalog.reinsert_table(txn, &t)?;
+            }
+            pg::AlterTableOperation::AddConstraint { constraint, .. } => match constraint {
+                pg::TableConstraint::ForeignKey(fk) => {
+                    let cols: Vec<String> = fk
+                        .columns
+                        .iter()
+                        .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                        .collect();
+                    let refs: Vec<String> = fk
+                        .referred_columns
+                        .iter()
+                        .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                        .collect();
+                    let f = foreign_key(
+                        ctx,
+                        txn,
+                        &t,
+                        fk.name.as_ref().map(|n| n.value.clone()),
+                        &cols,
+                        &fk.foreign_table,
+                        &refs,
+                    )
+                    .await?;
+                    if t.foreign_keys.iter().any(|x| x.columns == f.columns) {
+                        return Err(SqlError::new(
+                            SqlState::DUPLICATE_OBJECT,
+                            "columns cannot be used by multiple foreign key constraints",
+                        ));
+                    }
+                    t.foreign_keys.push(f);
+                    // Validate existing rows.
+                    for (_, v) in txn.scan(&table_span(ctx.tenant, &t), usize::MAX).await? {
+                        let r = decode_row(&t, &v)?;
+                        rows::check_constraints(ctx, txn, &t, &r).await?;
+                    }
+                }
+                pg::TableConstraint::Check(ck) => {
+                    t.checks.push(CheckDesc {
+                        name: ck
+                            .name
+                            .as_ref()
+                            .map(|n| n.value.clone())
+                            .unwrap_or_else(|| format!("check_{}", t.checks.len())),
+                        expr: ck.expr.to_string(),
+                    });
+                    for (_, v) in txn.scan(&table_span(ctx.tenant, &t), usize::MAX).await? {
+                        let r = decode_row(&t, &v)?;
+                        rows::check_constraints(ctx, txn, &t, &r).await?;
+                    }
+                }
+                pg::TableConstraint::Unique(u) => {
+                    let name = u
+                        .name
+                        .as_ref()
+                        .or(u.index_name.as_ref())
+                        .map(|n| n.value.clone());
+                    add_index(ctx, txn, &mut t, name, &col_names(&u.columns), true).await?;
+                }
+                other => return Err(SqlError::unsupported(format!("ADD CONSTRAINT {other}"))),
+            },
+            pg::AlterTableOperation::DropConstraint {
+                name, if_exists, ..
+            } => {
+                let n = normalize(&name.value, name.quote_style.is_some());
+                let before = t.checks.len() + t.foreign_keys.len() + t.indexes.len();
+                t.checks.retain(|c| c.name != n);
+                t.foreign_keys.retain(|c| c.name != n);
+                let dropped: Vec<IndexDesc> = t
+                    .indexes
+                    .iter()
+                    .filter(|i| i.name == n && i.unique)
+                    .cloned()
+                    .collect();
+                for i in &dropped {
+                    delete_index_entries(ctx, txn, &t, i).await?;
+                }
+                t.indexes.retain(|i| !(i.name == n && i.unique));
+                if before == t.checks.len() + t.foreign_keys.len() + t.indexes.len() && !if_exists {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!(
+                            "constraint \"{n}\" of relation \"{}\" does not exist",
+                            t.name
+                        ),
+                    ));
+                }
+            }
+            other => return Err(SqlError::unsupported(format!("ALTER TABLE ... {other}"))),
+        }
+    }
+    ctx.catalog.update_table(txn, &t)?;
+    Ok(QueryResult::Command("ALTER TABLE".into()))
+}
+
+async fn add_index(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &mut TableDesc,
+    name: Option<String>,
+    cols: &[String],
+    unique: bool,
+) -> Result<IndexDesc> {
+    let ids = cols
+        .iter()
+        .map(|c| {
+            t.column(c.trim_end_matches(" asc").trim_end_matches(" desc").trim())
+                .map(|x| x.id)
+                .ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{c}\" does not exist"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let name = name.unwrap_or_else(|| {
+        format!(
+            "{}_{}_{}",
+            t.name,
+            cols.join("_"),
+            if unique { "key" } else { "idx" }
+        )
+    });
+    if t.indexes.iter().any(|i| i.name == name) {
+        return Err(SqlError::new(
+            SqlState::DUPLICATE_OBJECT,
+            format!("index with name \"{name}\" already exists"),
+        ));
+    }
+    let idx = IndexDesc {
+        id: t.next_index_id,
+        name,
+        columns: ids,
+        unique,
+    };
+    t.next_index_id += 1;
+    rows::backfill_index(ctx, txn, t, &idx).await?;
+    t.indexes.push(idx.clone());
+    Ok(idx)
+}
+
+async fn delete_index_entries(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    idx: &IndexDesc,
+) -> Result<()> {
+    for (k, _) in txn
+        .scan(&keys::index_span(ctx.tenant, t.id, idx.id), usize::MAX)
+        .await?
+    {
+        txn.delete(&k)?;
+    }
+    Ok(())
+}
+
+/// `CREATE [UNIQUE] INDEX [IF NOT EXISTS] name ON t (cols)`.
+pub async fn create_index(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    ci: &pg::CreateIndex,
+) -> Result<QueryResult> {
+    let mut t = resolve_table(ctx, txn, &ci.table_name).await?;
+    let name = ci.name.as_ref().map(object_last);
+    if let Some(n) = &name
+        && t.indexes.iter().any(|i| i.name == *n)
+    {
+        if ci.if_not_exists {
+            return Ok(QueryResult::Command("CREATE INDEX".into()));
+        }
+        return Err(SqlError::new(
+            SqlState::DUPLICATE_OBJECT,
+            format!("index with name \"{n}\" already exists"),
+        ));
+    }
+    add_index(ctx, txn, &mut t, name, &col_names(&ci.columns), ci.unique).await?;
+    ctx.catalog.update_table(txn, &t)?;
+    Ok(QueryResult::Command("CREATE INDEX".into()))
+}
+
+/// `DROP INDEX [IF EXISTS] [t@]name`.
+pub async fn drop_index(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    names: &[pg::ObjectName],
+    if_exists: bool,
+) -> Result<QueryResult> {
+    for n in names {
+        let full = n.to_string();
+        let (table, index) = match full.split_once('@') {
+            Some((t, i)) => (Some(t.to_string()), i.to_lowercase()),
+            None => (None, object_last(n)),
+        };
+        let db = ctx
+            .catalog
+            .database(txn, ctx.database)
+            .await?
+            .ok_or_else(|| {
+                SqlError::new(
+                    SqlState::INVALID_CATALOG_NAME,
+                    "current database does not exist",
+                )
+            })?;
+        let mut found = None;
+        for t in ctx.catalog.tables(txn, db.id).await? {
+            if table.as_deref().is_some_and(|x| x.to_lowercase() != t.name) {
+                continue;
+            }
+            if t.indexes.iter().any(|i| i.name == index) {
+                found = Some(t);
+                break;
+            }
+        }
+        match found {
+            Some(mut t) => {
+                let idx = t
+                    .indexes
+                    .iter()
+                    .find(|i| i.name == index)
+                    .cloned()
+                    .ok_or_else(|| SqlError::internal("index vanished"))?;
+                delete_index_entries(ctx, txn, &t, &idx).await?;
+                t.indexes.retain(|i| i.id != idx.id);
+                ctx.catalog.update_table(txn, &t)?;
+            }
+            None if if_exists => {}
+            None => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!("index \"{index}\" does not exist"),
+                ));
+            }
+        }
+    }
+    Ok(QueryResult::Command("DROP INDEX".into()))
+}
+
+/// `TRUNCATE t, ...`.
+pub async fn truncate(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    names: &[pg::ObjectName],
+) -> Result<QueryResult> {
+    for n in names {
+        let t = resolve_table(ctx, txn, n).await?;
+        for (k, _) in txn.scan(&table_span(ctx.tenant, &t), usize::MAX).await? {
+            txn.delete(&k)?;
+        }
+        for idx in &t.indexes {
+            delete_index_entries(ctx, txn, &t, idx).await?;
+        }
+    }
+    Ok(QueryResult::Command("TRUNCATE".into()))
+}
+
+/// `ALTER TABLE t SPLIT AT VALUES (...)`: splits the range holding each primary-key prefix.
+pub async fn split_at(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    store: &Store,
+    table: &pg::ObjectName,
+    rows_: &[Vec<Expr>],
+) -> Result<QueryResult> {
+    let t = resolve_table(ctx, txn, table).await?;
+    let ectx = eval_ctx(ctx, &[]);
+    let mut out = Vec::new();
+    for r in rows_ {
+        if r.len() > t.primary_key.len() {
+            return Err(SqlError::syntax(format!(
+                "too many columns in SPLIT AT data: {} > {}",
+                r.len(),
+                t.primary_key.len()
+            )));
+        }
+        let mut key = keys::index_prefix(ctx.tenant, t.id, 1);
+        for (e, id) in r.iter().zip(&t.primary_key) {
+            let i = t
+                .column_index(*id)
+                .ok_or_else(|| SqlError::internal("pk column"))?;
+            expr::eval(e, None, &ectx)?
+                .coerce(t.columns[i].ty)?
+                .encode_key(&mut key)?;
+        }
+        store.split_at(&key).await?;
+        out.push(vec![
+            Datum::Bytes(key.clone()),
+            Datum::String(keys::pretty(&key)),
+            Datum::Null,
+        ]);
+    }
+    Ok(QueryResult::Rows {
+        columns: vec![
+            Column::new("key", SqlType::Bytes),
+            Column::new("pretty", SqlType::String),
+            Column::new("split_enforced_until", SqlType::Timestamp),
+        ],
+        rows: out,
+    })
+}

@@ -1,0 +1,444 @@
+//! INSERT, UPSERT, UPDATE and DELETE.
+//!
+//! Rows are written through [`super::rows`], which keeps secondary indexes, CHECK constraints
+//! and foreign keys consistent. `INSERT ... ON CONFLICT` handles conflicts on the primary key:
+//! `DO NOTHING` skips the row, `DO UPDATE SET ...` updates the existing row (with `excluded.col`
+//! naming the proposed values). `UPSERT` (CockroachDB) inserts or overwrites the listed columns.
+//! `RETURNING` returns the written rows (expressions over the table's columns).
+
+use super::catalog::{ColumnDesc, TableDesc};
+use super::error::{Result, SqlError};
+use super::exec::{Ctx, eval_ctx, matching_rows_pub, object_last, resolve_table, row_key};
+use super::expr::{self, Row, normalize};
+use super::rows;
+use super::session::{Column, QueryResult};
+use super::sqlstate::SqlState;
+use super::types::{Datum, SqlType};
+use crate::kv::Txn;
+use sqlparser::ast::{self as pg, Expr, SelectItem, SetExpr, TableFactor};
+
+fn default_value(ctx: &Ctx<'_>, c: &ColumnDesc, params: &[Datum]) -> Result<Datum> {
+    match c.default.as_deref() {
+        None => Ok(Datum::Null),
+        Some("unique_rowid()") => Ok(Datum::Int(expr::unique_rowid(ctx.now_nanos))),
+        Some(text) => {
+            let e = super::exec::parse_expr(text)?;
+            expr::eval(&e, None, &eval_ctx(ctx, params))?.coerce(c.ty)
+        }
+    }
+}
+
+/// The RETURNING projection: output columns and a function evaluating them for a row.
+fn returning_columns(t: &TableDesc, items: &[SelectItem]) -> Result<Vec<(String, Expr, SqlType)>> {
+    let cols: Vec<(String, SqlType)> = t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
+    let mut out = Vec::new();
+    for it in items {
+        match it {
+            SelectItem::Wildcard(_) => {
+                for c in t.columns.iter().filter(|c| !c.hidden) {
+                    out.push((
+                        c.name.clone(),
+                        Expr::Identifier(pg::Ident::with_quote('"', c.name.clone())),
+                        c.ty,
+                    ));
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                let name = match e {
+                    Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
+                    _ => "?column?".into(),
+                };
+                out.push((name, e.clone(), expr::infer_type(e, &cols)));
+            }
+            SelectItem::ExprWithAlias { expr: e, alias } => out.push((
+                normalize(&alias.value, alias.quote_style.is_some()),
+                e.clone(),
+                expr::infer_type(e, &cols),
+            )),
+            other => return Err(SqlError::unsupported(format!("RETURNING {other}"))),
+        }
+    }
+    Ok(out)
+}
+
+/// Result columns of a RETURNING clause (for Describe).
+pub fn returning_columns_of(t: &TableDesc, items: &[SelectItem]) -> Result<Vec<Column>> {
+    Ok(returning_columns(t, items)?
+        .into_iter()
+        .map(|(n, _, ty)| Column::new(n, ty))
+        .collect())
+}
+
+struct Returning {
+    cols: Vec<(String, Expr, SqlType)>,
+    rows: Vec<Vec<Datum>>,
+}
+
+impl Returning {
+    fn new(t: &TableDesc, items: Option<&Vec<SelectItem>>) -> Result<Option<Returning>> {
+        Ok(match items {
+            Some(items) => Some(Returning {
+                cols: returning_columns(t, items)?,
+                rows: Vec::new(),
+            }),
+            None => None,
+        })
+    }
+
+    fn push(
+        &mut self,
+        ctx: &Ctx<'_>,
+        t: &TableDesc,
+        row: &[Datum],
+        params: &[Datum],
+    ) -> Result<()> {
+        let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+        let ectx = eval_ctx(ctx, params);
+        let vals = self
+            .cols
+            .iter()
+            .map(|(_, e, _)| {
+                expr::eval(
+                    e,
+                    Some(&Row {
+                        names: &names,
+                        values: row,
+                    }),
+                    &ectx,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.rows.push(vals);
+        Ok(())
+    }
+
+    fn finish(self) -> QueryResult {
+        let mut columns: Vec<Column> = self
+            .cols
+            .iter()
+            .map(|(n, _, t)| Column::new(n.clone(), *t))
+            .collect();
+        for (i, c) in columns.iter_mut().enumerate() {
+            if let Some(t) = self
+                .rows
+                .iter()
+                .find_map(|r| r.get(i).and_then(Datum::sql_type))
+            {
+                c.ty = t;
+            }
+        }
+        QueryResult::Rows {
+            columns,
+            rows: self.rows,
+        }
+    }
+}
+
+fn not_null(t: &TableDesc, row: &[Datum]) -> Result<()> {
+    for (c, v) in t.columns.iter().zip(row) {
+        if v.is_null() && !c.nullable {
+            return Err(SqlError::new(
+                SqlState::NOT_NULL_VIOLATION,
+                format!(
+                    "null value in column \"{}\" violates not-null constraint",
+                    c.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// INSERT / UPSERT.
+pub async fn insert(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    ins: &pg::Insert,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    let pg::TableObject::TableName(name) = &ins.table else {
+        return Err(SqlError::unsupported("INSERT into a table function"));
+    };
+    let t = resolve_table(ctx, txn, name).await?;
+    let upsert = ins.replace_into;
+    let targets: Vec<usize> = if ins.columns.is_empty() {
+        (0..t.columns.len())
+            .filter(|i| !t.columns[*i].hidden)
+            .collect()
+    } else {
+        ins.columns
+            .iter()
+            .map(|c| {
+                let n = object_last(c);
+                t.columns.iter().position(|x| x.name == n).ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{n}\" does not exist"),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    let source = ins
+        .source
+        .as_ref()
+        .ok_or_else(|| SqlError::unsupported("INSERT without VALUES"))?;
+    // The rows to insert: VALUES (evaluated here, DEFAULT allowed) or any query.
+    let ectx = eval_ctx(ctx, params);
+    let mut input: Vec<Vec<Option<Datum>>> = Vec::new();
+    match source.body.as_ref() {
+        SetExpr::Values(values) => {
+            for row_exprs in &values.rows {
+                if row_exprs.len() > targets.len() {
+                    return Err(SqlError::syntax(format!(
+                        "INSERT has more expressions than target columns, {} expressions for {} targets",
+                        row_exprs.len(),
+                        targets.len()
+                    )));
+                }
+                let mut r = Vec::with_capacity(row_exprs.len());
+                for e in row_exprs.iter() {
+                    r.push(match e {
+                        Expr::Identifier(id)
+                            if id.value.eq_ignore_ascii_case("default")
+                                && id.quote_style.is_none() =>
+                        {
+                            None
+                        }
+                        e => Some(expr::eval(e, None, &ectx)?),
+                    });
+                }
+                input.push(r);
+            }
+        }
+        _ => {
+            let rel =
+                super::query::run_query(ctx, txn, source, params, &Default::default()).await?;
+            if rel.cols.len() > targets.len() {
+                return Err(SqlError::syntax(format!(
+                    "INSERT has more expressions than target columns, {} expressions for {} targets",
+                    rel.cols.len(),
+                    targets.len()
+                )));
+            }
+            input = rel
+                .rows
+                .into_iter()
+                .map(|r| r.into_iter().map(Some).collect())
+                .collect();
+        }
+    }
+    let mut returning = Returning::new(&t, ins.returning.as_ref())?;
+    let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+    let mut n = 0u64;
+    for r in input {
+        let mut given: Vec<Option<Datum>> = vec![None; t.columns.len()];
+        let mut listed = vec![false; t.columns.len()];
+        for (v, &i) in r.into_iter().zip(&targets) {
+            listed[i] = true;
+            given[i] = match v {
+                Some(v) => Some(v.coerce(t.columns[i].ty)?),
+                None => None,
+            };
+        }
+        let mut full = Vec::with_capacity(t.columns.len());
+        for (i, c) in t.columns.iter().enumerate() {
+            full.push(match given[i].take() {
+                Some(v) => v,
+                None => default_value(ctx, c, params)?,
+            });
+        }
+        not_null(&t, &full)?;
+        let key = row_key(ctx.tenant, &t, &full)?;
+        let existing = txn.get(&key).await?;
+        let written = match existing {
+            None => {
+                rows::write_row(ctx, txn, &t, None, &full).await?;
+                Some(full)
+            }
+            Some(raw) => {
+                let old = super::exec::decode_row(&t, &raw)?;
+                if upsert {
+                    // Overwrite the listed columns; keep the others.
+                    let merged: Vec<Datum> = (0..t.columns.len())
+                        .map(|i| {
+                            if listed[i] {
+                                full[i].clone()
+                            } else {
+                                old[i].clone()
+                            }
+                        })
+                        .collect();
+                    rows::write_row(ctx, txn, &t, Some((&key, &old)), &merged).await?;
+                    Some(merged)
+                } else {
+                    match &ins.on {
+                        Some(pg::OnInsert::OnConflict(oc)) => match &oc.action {
+                            pg::OnConflictAction::DoNothing => None,
+                            pg::OnConflictAction::DoUpdate(du) => {
+                                // Scope: the existing row's columns, plus excluded.<col>.
+                                let mut scope_names = names.clone();
+                                scope_names.extend(names.iter().map(|n| format!("excluded.{n}")));
+                                let mut scope_vals = old.clone();
+                                scope_vals.extend(full.iter().cloned());
+                                let scope = Row {
+                                    names: &scope_names,
+                                    values: &scope_vals,
+                                };
+                                if let Some(sel) = &du.selection
+                                    && !matches!(
+                                        expr::eval(sel, Some(&scope), &ectx)?,
+                                        Datum::Bool(true)
+                                    )
+                                {
+                                    continue;
+                                }
+                                let mut new = old.clone();
+                                for a in &du.assignments {
+                                    let pg::AssignmentTarget::ColumnName(c) = &a.target else {
+                                        return Err(SqlError::unsupported("tuple assignment"));
+                                    };
+                                    let cn = object_last(c);
+                                    let i =
+                                        names.iter().position(|x| *x == cn).ok_or_else(|| {
+                                            SqlError::new(
+                                                SqlState::UNDEFINED_COLUMN,
+                                                format!("column \"{cn}\" does not exist"),
+                                            )
+                                        })?;
+                                    new[i] = expr::eval(&a.value, Some(&scope), &ectx)?
+                                        .coerce(t.columns[i].ty)?;
+                                }
+                                not_null(&t, &new)?;
+                                rows::write_row(ctx, txn, &t, Some((&key, &old)), &new).await?;
+                                Some(new)
+                            }
+                        },
+                        Some(other) => return Err(SqlError::unsupported(format!("{other}"))),
+                        None => {
+                            return Err(SqlError::new(
+                                SqlState::UNIQUE_VIOLATION,
+                                format!(
+                                    "duplicate key value violates unique constraint \"{}_pkey\"",
+                                    t.name
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        };
+        if let Some(w) = written {
+            n += 1;
+            if let Some(r) = &mut returning {
+                r.push(ctx, &t, &w, params)?;
+            }
+        }
+    }
+    if let Some(r) = returning {
+        return Ok(r.finish());
+    }
+    Ok(QueryResult::Command(format!("INSERT 0 {n}")))
+}
+
+/// UPDATE.
+pub async fn update(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    u: &pg::Update,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    let TableFactor::Table { name, .. } = &u.table.relation else {
+        return Err(SqlError::unsupported("UPDATE of this relation"));
+    };
+    if u.from.is_some() {
+        return Err(SqlError::unsupported("UPDATE ... FROM"));
+    }
+    let t = resolve_table(ctx, txn, name).await?;
+    let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+    let mut sets = Vec::new();
+    for a in &u.assignments {
+        let pg::AssignmentTarget::ColumnName(c) = &a.target else {
+            return Err(SqlError::unsupported("tuple assignment"));
+        };
+        let n = object_last(c);
+        let i = names.iter().position(|x| *x == n).ok_or_else(|| {
+            SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{n}\" does not exist"),
+            )
+        })?;
+        sets.push((i, &a.value));
+    }
+    let ectx = eval_ctx(ctx, params);
+    let matched = matching_rows_pub(ctx, txn, &t, u.selection.as_ref(), params).await?;
+    let mut returning = Returning::new(&t, u.returning.as_ref())?;
+    let n = matched.len();
+    for (key, row) in matched {
+        let mut new = row.clone();
+        for (i, e) in &sets {
+            new[*i] = expr::eval(
+                e,
+                Some(&Row {
+                    names: &names,
+                    values: &row,
+                }),
+                &ectx,
+            )?
+            .coerce(t.columns[*i].ty)?;
+        }
+        not_null(&t, &new)?;
+        let new_key = row_key(ctx.tenant, &t, &new)?;
+        if new_key != key && txn.get(&new_key).await?.is_some() {
+            return Err(SqlError::new(
+                SqlState::UNIQUE_VIOLATION,
+                format!(
+                    "duplicate key value violates unique constraint \"{}_pkey\"",
+                    t.name
+                ),
+            ));
+        }
+        rows::write_row(ctx, txn, &t, Some((&key, &row)), &new).await?;
+        if let Some(r) = &mut returning {
+            r.push(ctx, &t, &new, params)?;
+        }
+    }
+    if let Some(r) = returning {
+        return Ok(r.finish());
+    }
+    Ok(QueryResult::Command(format!("UPDATE {n}")))
+}
+
+/// DELETE.
+pub async fn delete(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    d: &pg::Delete,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    let tables = match &d.from {
+        pg::FromTable::WithFromKeyword(t) | pg::FromTable::WithoutKeyword(t) => t,
+    };
+    let [tw] = tables.as_slice() else {
+        return Err(SqlError::unsupported("DELETE from several tables"));
+    };
+    let TableFactor::Table { name, .. } = &tw.relation else {
+        return Err(SqlError::unsupported("DELETE of this relation"));
+    };
+    if d.using.is_some() {
+        return Err(SqlError::unsupported("DELETE ... USING"));
+    }
+    let t = resolve_table(ctx, txn, name).await?;
+    let matched = matching_rows_pub(ctx, txn, &t, d.selection.as_ref(), params).await?;
+    let mut returning = Returning::new(&t, d.returning.as_ref())?;
+    for (k, row) in &matched {
+        rows::delete_row(ctx, txn, &t, k, row).await?;
+        if let Some(r) = &mut returning {
+            r.push(ctx, &t, row, params)?;
+        }
+    }
+    if let Some(r) = returning {
+        return Ok(r.finish());
+    }
+    Ok(QueryResult::Command(format!("DELETE {}", matched.len())))
+}
