@@ -230,4 +230,5 @@ slt_tests!(
     users_settings,
     types,
     functions,
+    constraints,
 );

@@ -8,7 +8,7 @@
 
 use super::catalog::{ColumnDesc, TableDesc};
 use super::error::{Result, SqlError};
-use super::exec::{Ctx, eval_ctx, matching_rows_pub, object_last, resolve_table, row_key};
+use super::exec::{Ctx, eval_ctx, object_last, resolve_table, row_key};
 use super::expr::{self, Row, normalize};
 use super::rows;
 use super::session::{Column, QueryResult};
@@ -147,6 +147,66 @@ fn not_null(t: &TableDesc, row: &[Datum]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Applies `ORDER BY ... LIMIT n` of UPDATE/DELETE to the matched rows.
+fn order_and_limit(
+    ctx: &Ctx<'_>,
+    t: &TableDesc,
+    mut rows_: Vec<(Vec<u8>, Vec<Datum>)>,
+    order: &[pg::OrderByExpr],
+    limit: Option<&Expr>,
+    params: &[Datum],
+) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
+    let ectx = eval_ctx(ctx, params);
+    if !order.is_empty() {
+        let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+        let mut keyed = Vec::with_capacity(rows_.len());
+        for (k, r) in rows_ {
+            let keys = order
+                .iter()
+                .map(|o| {
+                    expr::eval(
+                        &o.expr,
+                        Some(&Row {
+                            names: &names,
+                            values: &r,
+                        }),
+                        &ectx,
+                    )
+                })
+                .collect::<Result<Vec<_>>>()?;
+            keyed.push((keys, k, r));
+        }
+        keyed.sort_by(|a, b| {
+            for (i, o) in order.iter().enumerate() {
+                let mut ord = a.0[i]
+                    .compare(&b.0[i])
+                    .unwrap_or_else(|| a.0[i].is_null().cmp(&b.0[i].is_null()));
+                if matches!(o.options.sort, Some(pg::OrderBySort::Desc)) {
+                    ord = ord.reverse();
+                }
+                if ord != std::cmp::Ordering::Equal {
+                    return ord;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        rows_ = keyed.into_iter().map(|(_, k, r)| (k, r)).collect();
+    }
+    if let Some(l) = limit {
+        match expr::eval(l, None, &ectx)? {
+            Datum::Int(n) if n >= 0 => rows_.truncate(n as usize),
+            Datum::Null => {}
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    "LIMIT must be a non-negative integer",
+                ));
+            }
+        }
+    }
+    Ok(rows_)
 }
 
 /// INSERT / UPSERT.
@@ -348,9 +408,12 @@ pub async fn update(
     u: &pg::Update,
     params: &[Datum],
 ) -> Result<QueryResult> {
-    let TableFactor::Table { name, .. } = &u.table.relation else {
+    let TableFactor::Table { name, alias, .. } = &u.table.relation else {
         return Err(SqlError::unsupported("UPDATE of this relation"));
     };
+    let label = alias
+        .as_ref()
+        .map(|a| normalize(&a.name.value, a.name.quote_style.is_some()));
     if u.from.is_some() {
         return Err(SqlError::unsupported("UPDATE ... FROM"));
     }
@@ -371,7 +434,16 @@ pub async fn update(
         sets.push((i, &a.value));
     }
     let ectx = eval_ctx(ctx, params);
-    let matched = matching_rows_pub(ctx, txn, &t, u.selection.as_ref(), params).await?;
+    let matched = super::exec::matching_rows_labeled(
+        ctx,
+        txn,
+        &t,
+        u.selection.as_ref(),
+        params,
+        label.as_deref().unwrap_or(&t.name),
+    )
+    .await?;
+    let matched = order_and_limit(ctx, &t, matched, &u.order_by, u.limit.as_ref(), params)?;
     let mut returning = Returning::new(&t, u.returning.as_ref())?;
     let n = matched.len();
     for (key, row) in matched {
@@ -422,14 +494,26 @@ pub async fn delete(
     let [tw] = tables.as_slice() else {
         return Err(SqlError::unsupported("DELETE from several tables"));
     };
-    let TableFactor::Table { name, .. } = &tw.relation else {
+    let TableFactor::Table { name, alias, .. } = &tw.relation else {
         return Err(SqlError::unsupported("DELETE of this relation"));
     };
+    let label = alias
+        .as_ref()
+        .map(|a| normalize(&a.name.value, a.name.quote_style.is_some()));
     if d.using.is_some() {
         return Err(SqlError::unsupported("DELETE ... USING"));
     }
     let t = resolve_table(ctx, txn, name).await?;
-    let matched = matching_rows_pub(ctx, txn, &t, d.selection.as_ref(), params).await?;
+    let matched = super::exec::matching_rows_labeled(
+        ctx,
+        txn,
+        &t,
+        d.selection.as_ref(),
+        params,
+        label.as_deref().unwrap_or(&t.name),
+    )
+    .await?;
+    let matched = order_and_limit(ctx, &t, matched, &d.order_by, d.limit.as_ref(), params)?;
     let mut returning = Returning::new(&t, d.returning.as_ref())?;
     for (k, row) in &matched {
         rows::delete_row(ctx, txn, &t, k, row).await?;

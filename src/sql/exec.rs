@@ -672,7 +672,19 @@ pub async fn matching_rows_pub(
     selection: Option<&Expr>,
     params: &[Datum],
 ) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
-    matching_rows(ctx, txn, t, selection, params).await
+    matching_rows(ctx, txn, t, selection, params, None).await
+}
+
+/// [`matching_rows_pub`] with the name the query gave the table (its alias).
+pub async fn matching_rows_labeled(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    selection: Option<&Expr>,
+    params: &[Datum],
+    label: &str,
+) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
+    matching_rows(ctx, txn, t, selection, params, Some(label)).await
 }
 
 async fn matching_rows(
@@ -681,8 +693,14 @@ async fn matching_rows(
     t: &TableDesc,
     selection: Option<&Expr>,
     params: &[Datum],
+    label: Option<&str>,
 ) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
-    let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+    let label = label.unwrap_or(&t.name);
+    let names: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| format!("{label}.{}", c.name))
+        .collect();
     let ectx = eval_ctx(ctx, params);
     // Point lookup when every primary-key column is fixed by equality.
     if let Some(sel) = selection {
@@ -784,15 +802,13 @@ fn collect_equalities(
             right,
         } => {
             for (col, val) in [(left, right), (right, left)] {
-                let name = match col.as_ref() {
-                    Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
-                    Expr::CompoundIdentifier(p) => p
-                        .last()
-                        .map(|i| normalize(&i.value, i.quote_style.is_some()))
-                        .unwrap_or_default(),
-                    _ => continue,
-                };
-                if let Some(i) = names.iter().position(|n| *n == name)
+                if !matches!(
+                    col.as_ref(),
+                    Expr::Identifier(_) | Expr::CompoundIdentifier(_)
+                ) {
+                    continue;
+                }
+                if let Some(i) = expr::lookup(names, col)
                     && let Ok(v) = expr::eval(val, None, ectx)
                     && !v.is_null()
                 {

@@ -52,17 +52,58 @@ fn ident_name(e: &Expr) -> Option<String> {
     }
 }
 
+/// Prefix of a synthetic identifier naming a column by position (`*` expansions, where names
+/// may repeat).
+pub const POSITIONAL: &str = "\u{1}#";
+
+/// Prefix of scope names of hidden columns (see `query::Relation::scope_names`).
+pub const HIDDEN: &str = "\u{3}";
+
+/// Whether a bare column name matches columns of more than one table in `names`.
+pub fn is_ambiguous(names: &[String], e: &Expr) -> Option<String> {
+    let Expr::Identifier(i) = e else { return None };
+    if i.value.starts_with(POSITIONAL) {
+        return None;
+    }
+    let n = normalize(&i.value, i.quote_style.is_some());
+    if names.contains(&n) {
+        return None;
+    }
+    let tables: std::collections::BTreeSet<&str> = names
+        .iter()
+        .filter(|x| !x.starts_with(HIDDEN))
+        .filter_map(|x| x.rsplit_once('.').filter(|(_, c)| *c == n).map(|(t, _)| t))
+        .collect();
+    (tables.len() > 1).then_some(n)
+}
+
 /// Finds the column a reference names: names in `names` are `column` or `table.column`; a
 /// bare reference matches either form by column, a qualified one matches `table.column`.
 pub fn lookup(names: &[String], e: &Expr) -> Option<usize> {
+    let plain = |x: &String| {
+        x.strip_prefix(HIDDEN)
+            .map(str::to_string)
+            .unwrap_or_else(|| x.clone())
+    };
     match e {
         Expr::Identifier(i) => {
+            if let Some(pos) = i.value.strip_prefix(POSITIONAL) {
+                return pos.parse::<usize>().ok().filter(|p| *p < names.len());
+            }
             let n = normalize(&i.value, i.quote_style.is_some());
-            names.iter().position(|x| *x == n).or_else(|| {
-                names
-                    .iter()
-                    .position(|x| x.rsplit_once('.').is_some_and(|(_, c)| c == n))
-            })
+            names
+                .iter()
+                .position(|x| *x == n)
+                .or_else(|| {
+                    names.iter().position(|x| {
+                        !x.starts_with(HIDDEN) && x.rsplit_once('.').is_some_and(|(_, c)| c == n)
+                    })
+                })
+                .or_else(|| {
+                    names
+                        .iter()
+                        .position(|x| x.rsplit_once('.').is_some_and(|(_, c)| c == n))
+                })
         }
         Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
             let t = &parts[parts.len() - 2];
@@ -72,11 +113,11 @@ pub fn lookup(names: &[String], e: &Expr) -> Option<usize> {
                 normalize(&t.value, t.quote_style.is_some()),
                 normalize(&c.value, c.quote_style.is_some())
             );
-            names.iter().position(|x| *x == full).or_else(|| {
-                names
-                    .iter()
-                    .position(|x| *x == normalize(&c.value, c.quote_style.is_some()))
-            })
+            let bare = normalize(&c.value, c.quote_style.is_some());
+            names
+                .iter()
+                .position(|x| plain(x) == full)
+                .or_else(|| names.iter().position(|x| !x.contains('.') && *x == bare))
         }
         Expr::CompoundIdentifier(parts) => parts
             .first()
@@ -155,10 +196,16 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
         Expr::Value(v) => literal(&v.value, ctx),
         Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
             let name = ident_name(e).unwrap_or_default();
-            if let Some(r) = row
-                && let Some(i) = lookup(r.names, e)
-            {
-                return Ok(r.values[i].clone());
+            if let Some(r) = row {
+                if let Some(n) = is_ambiguous(r.names, e) {
+                    return Err(SqlError::new(
+                        SqlState("42702"),
+                        format!("column reference \"{n}\" is ambiguous"),
+                    ));
+                }
+                if let Some(i) = lookup(r.names, e) {
+                    return Ok(r.values[i].clone());
+                }
             }
             match name.as_str() {
                 "current_user" | "session_user" | "user" => Ok(Datum::String(ctx.user.to_string())),

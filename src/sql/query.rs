@@ -12,7 +12,7 @@
 
 use super::catalog::TableDesc;
 use super::error::{Result, SqlError};
-use super::exec::{Ctx, matching_rows_pub, resolve_table};
+use super::exec::{Ctx, matching_rows_labeled, resolve_table};
 use super::expr::{self, EvalContext, Row, normalize};
 use super::session::Column;
 use super::sqlstate::SqlState;
@@ -49,6 +49,8 @@ impl Relation {
         self.cols
             .iter()
             .map(|c| match &c.table {
+                // Hidden columns (rowid, merged USING columns) never make a bare name ambiguous.
+                Some(t) if c.hidden => format!("{}{t}.{}", expr::HIDDEN, c.name),
                 Some(t) => format!("{t}.{}", c.name),
                 None => c.name.clone(),
             })
@@ -337,7 +339,7 @@ fn load_factor<'a>(
                     cte.clone()
                 } else {
                     let t = resolve_table(ctx, txn, name).await?;
-                    scan_table(ctx, txn, &t, filter, params).await?
+                    scan_table(ctx, txn, &t, filter, params, &label).await?
                 };
                 if let Some(a) = alias {
                     rename_columns(
@@ -405,8 +407,13 @@ async fn scan_table(
     t: &TableDesc,
     filter: Option<&Expr>,
     params: &[Datum],
+    label: &str,
 ) -> Result<Relation> {
-    let rows = matching_rows_pub(ctx, txn, t, filter, params).await?;
+    let rows = if ctx.describe_only {
+        Vec::new()
+    } else {
+        matching_rows_labeled(ctx, txn, t, filter, params, label).await?
+    };
     Ok(Relation {
         cols: t
             .columns
@@ -474,6 +481,16 @@ fn join(
     };
     let mut cols = l.cols.clone();
     cols.extend(r.cols.iter().cloned());
+    // JOIN ... USING (c): the right side's `c` merges into the left's (shown once by `*`,
+    // not ambiguous as a bare name).
+    if let Some(pg::JoinConstraint::Using(using)) = constraint {
+        let merged: Vec<String> = using.iter().map(super::exec::object_last).collect();
+        for c in cols.iter_mut().skip(l.cols.len()) {
+            if merged.contains(&c.name) {
+                c.hidden = true;
+            }
+        }
+    }
     let names: Vec<String> = Relation {
         cols: cols.clone(),
         rows: vec![],
@@ -771,6 +788,34 @@ fn correlated(e: SqlError) -> SqlError {
     } else {
         e
     }
+}
+
+fn is_correlated(e: &SqlError) -> bool {
+    e.state == SqlState::FEATURE_NOT_SUPPORTED && e.message.contains("correlated")
+}
+
+/// Replaces references to the outer row's qualified columns (`t.c` present in `names`) by their
+/// values, so a correlated subquery can run for that row.
+fn bind_outer(e: &Expr, names: &[String], row: &[Datum]) -> Expr {
+    let mut out = e.clone();
+    let _ = pg::visit_expressions_mut(&mut out, |x| {
+        if let Expr::CompoundIdentifier(parts) = x
+            && parts.len() >= 2
+        {
+            let t = &parts[parts.len() - 2];
+            let c = &parts[parts.len() - 1];
+            let full = format!(
+                "{}.{}",
+                normalize(&t.value, t.quote_style.is_some()),
+                normalize(&c.value, c.quote_style.is_some())
+            );
+            if let Some(i) = names.iter().position(|n| *n == full) {
+                *x = literal_expr(row[i].clone());
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    out
 }
 
 fn contains_subquery(e: &Expr) -> bool {
@@ -1179,8 +1224,16 @@ async fn run_select(
     order: &[pg::OrderByExpr],
 ) -> Result<Relation> {
     // WHERE with subqueries replaced by values.
+    let mut correlated_where: Option<Expr> = None;
     let selection = match &sel.selection {
-        Some(w) if contains_subquery(w) => Some(materialize(ctx, txn, w, params, ctes).await?),
+        Some(w) if contains_subquery(w) => match materialize(ctx, txn, w, params, ctes).await {
+            Ok(e) => Some(e),
+            Err(e) if is_correlated(&e) => {
+                correlated_where = Some(w.clone());
+                None
+            }
+            Err(e) => return Err(e),
+        },
         other => other.clone(),
     };
     // FROM.
@@ -1210,6 +1263,28 @@ async fn run_select(
     };
     let names = input.scope_names();
     let ectx = ectx(ctx, params);
+    if let Some(w) = &correlated_where {
+        // Correlated subqueries: bind the outer row's values and run them per row.
+        let mut kept = Vec::new();
+        for r in std::mem::take(&mut input.rows) {
+            let bound = bind_outer(w, &names, &r);
+            let e = materialize(ctx, txn, &bound, params, ctes).await?;
+            if matches!(
+                expr::eval(
+                    &e,
+                    Some(&Row {
+                        names: &names,
+                        values: &r
+                    }),
+                    &ectx
+                )?,
+                Datum::Bool(true)
+            ) {
+                kept.push(r);
+            }
+        }
+        input.rows = kept;
+    }
     if let Some(w) = &selection {
         let mut kept = Vec::with_capacity(input.rows.len());
         for r in input.rows {
@@ -1231,6 +1306,7 @@ async fn run_select(
     }
     // The select list, expanded.
     let mut items: Vec<(String, Expr)> = Vec::new();
+    let mut correlated_items: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     for item in &sel.projection {
         match item {
             SelectItem::Wildcard(_) => {
@@ -1241,25 +1317,54 @@ async fn run_select(
                 }
                 for (i, c) in input.cols.iter().enumerate() {
                     if !c.hidden {
-                        items.push((c.name.clone(), col_ref(&names[i])));
+                        items.push((c.name.clone(), col_ref(i)));
                     }
                 }
             }
             SelectItem::QualifiedWildcard(kind, _) => {
-                let t = normalize(&kind.to_string(), false);
-                let t = t.rsplit('.').next().unwrap_or_default().to_string();
+                let t = match kind {
+                    pg::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                        super::exec::object_last(n)
+                    }
+                    other => return Err(SqlError::unsupported(format!("{other}.*"))),
+                };
+                if !input
+                    .cols
+                    .iter()
+                    .any(|c| c.table.as_deref() == Some(t.as_str()))
+                {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("no data source matches pattern: {t}.*"),
+                    ));
+                }
                 for (i, c) in input.cols.iter().enumerate() {
                     if !c.hidden && c.table.as_deref() == Some(t.as_str()) {
-                        items.push((c.name.clone(), col_ref(&names[i])));
+                        items.push((c.name.clone(), col_ref(i)));
                     }
                 }
             }
             SelectItem::UnnamedExpr(e) => {
-                items.push((label(e), materialize_if(ctx, txn, e, params, ctes).await?))
+                let x = match materialize_if(ctx, txn, e, params, ctes).await {
+                    Ok(x) => x,
+                    Err(err) if is_correlated(&err) => {
+                        correlated_items.insert(items.len());
+                        e.clone()
+                    }
+                    Err(err) => return Err(err),
+                };
+                items.push((label(e), x))
             }
             SelectItem::ExprWithAlias { expr: e, alias } => items.push((
                 normalize(&alias.value, alias.quote_style.is_some()),
-                materialize_if(ctx, txn, e, params, ctes).await?,
+                match materialize_if(ctx, txn, e, params, ctes).await {
+                    Ok(x) => x,
+                    Err(err) if is_correlated(&err) => {
+                        correlated_items.insert(items.len());
+                        e.clone()
+                    }
+                    Err(err) => return Err(err),
+                },
             )),
             other => return Err(SqlError::unsupported(format!("select item {other}"))),
         }
@@ -1341,23 +1446,57 @@ async fn run_select(
             {
                 continue;
             }
-            let vals: Vec<Datum> = rewritten
-                .iter()
-                .map(|e| expr::eval(e, Some(&row), &ectx))
-                .collect::<Result<_>>()?;
+            let mut vals: Vec<Datum> = Vec::with_capacity(rewritten.len());
+            for (i, e) in rewritten.iter().enumerate() {
+                if correlated_items.contains(&i) {
+                    let bound = bind_outer(e, &scope_names, &scope);
+                    let m = materialize(ctx, txn, &bound, params, ctes).await?;
+                    vals.push(expr::eval(&m, Some(&row), &ectx)?);
+                } else {
+                    vals.push(expr::eval(e, Some(&row), &ectx)?);
+                }
+            }
             let keys = sort_keys(&order_rewritten, &out_names, &vals, &row, &ectx)?;
             out.push((vals, keys));
         }
     } else {
+        if input.rows.is_empty() {
+            // Nothing to evaluate: still report unknown columns and functions, as PostgreSQL
+            // does at planning time.
+            let nulls = vec![Datum::Null; names.len()];
+            let row = Row {
+                names: &names,
+                values: &nulls,
+            };
+            let checks = rewritten
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !correlated_items.contains(i))
+                .map(|(_, e)| e)
+                .chain(selection.iter());
+            for e in checks {
+                if let Err(err) = expr::eval(e, Some(&row), &ectx)
+                    && matches!(err.state.0, "42703" | "42702" | "42883")
+                {
+                    return Err(err);
+                }
+            }
+        }
         for r in &input.rows {
             let row = Row {
                 names: &names,
                 values: r,
             };
-            let vals: Vec<Datum> = rewritten
-                .iter()
-                .map(|e| expr::eval(e, Some(&row), &ectx))
-                .collect::<Result<_>>()?;
+            let mut vals: Vec<Datum> = Vec::with_capacity(rewritten.len());
+            for (i, e) in rewritten.iter().enumerate() {
+                if correlated_items.contains(&i) {
+                    let bound = bind_outer(e, &names, r);
+                    let m = materialize(ctx, txn, &bound, params, ctes).await?;
+                    vals.push(expr::eval(&m, Some(&row), &ectx)?);
+                } else {
+                    vals.push(expr::eval(e, Some(&row), &ectx)?);
+                }
+            }
             let keys = sort_keys(&order_rewritten, &out_names, &vals, &row, &ectx)?;
             out.push((vals, keys));
         }
@@ -1411,14 +1550,8 @@ async fn materialize_if(
     }
 }
 
-fn col_ref(qualified: &str) -> Expr {
-    match qualified.split_once('.') {
-        Some((t, c)) => Expr::CompoundIdentifier(vec![
-            pg::Ident::with_quote('"', t),
-            pg::Ident::with_quote('"', c),
-        ]),
-        None => Expr::Identifier(pg::Ident::with_quote('"', qualified)),
-    }
+fn col_ref(pos: usize) -> Expr {
+    Expr::Identifier(pg::Ident::new(format!("{}{pos}", expr::POSITIONAL)))
 }
 
 /// ORDER BY / GROUP BY may name an output column by position or alias.
