@@ -15,3 +15,4 @@ pub mod scram;
 pub mod session;
 pub mod sqlstate;
 pub mod types;
+pub mod system_tables;

@@ -337,6 +337,8 @@ fn load_factor<'a>(
                     (parts.len(), parts.first().and_then(|p| ctes.get(p)))
                 {
                     cte.clone()
+                } else if let Some(rel) = super::system_tables::virtual_table(ctx, txn, &parts).await? {
+                    rel
                 } else {
                     let t = resolve_table(ctx, txn, name).await?;
                     scan_table(ctx, txn, &t, filter, params, &label).await?
