@@ -39,6 +39,8 @@ pub async fn execute(
                 return match session.txn {
                     TxnState::Idle => {
                         session.txn = TxnState::Open(Box::new(session.env.store.begin()));
+                        session.restart_savepoint = None;
+                        session.txn_statements = 0;
                         Ok(QueryResult::Command("BEGIN".into()))
                     }
                     _ => Err({
@@ -61,17 +63,106 @@ pub async fn execute(
                         Ok(QueryResult::Command("COMMIT".into()))
                     }
                     TxnState::Aborted => Ok(QueryResult::Command("ROLLBACK".into())),
-                    TxnState::Idle => Ok(QueryResult::Command("COMMIT".into())),
+                    TxnState::Idle | TxnState::Released => {
+                        Ok(QueryResult::Command("COMMIT".into()))
+                    }
                 };
+            }
+            pg::Statement::Rollback {
+                savepoint: Some(sp),
+                ..
+            } => {
+                let name = normalize(&sp.value, sp.quote_style.is_some());
+                if session.restart_savepoint.as_deref() != Some(name.as_str()) {
+                    return Err(match session.txn {
+                        TxnState::Idle => {
+                            SqlError::new(SqlState("25P01"), "there is no transaction in progress")
+                        }
+                        _ => SqlError::new(
+                            SqlState("3B001"),
+                            format!(
+                                "savepoint \"{name}\" does not exist or cannot be rolled back to (only a savepoint taken at the start of the transaction can)"
+                            ),
+                        ),
+                    });
+                }
+                // Restart: a fresh transaction, the savepoint still in place.
+                if let TxnState::Open(mut t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
+                    t.rollback();
+                }
+                session.txn = TxnState::Open(Box::new(session.env.store.begin()));
+                session.txn_statements = 0;
+                return Ok(QueryResult::Command("ROLLBACK".into()));
             }
             pg::Statement::Rollback { .. } => {
                 if let TxnState::Open(mut t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
                     t.rollback();
                 }
+                session.restart_savepoint = None;
                 return Ok(QueryResult::Command("ROLLBACK".into()));
+            }
+            pg::Statement::Savepoint { name } => {
+                let name = normalize(&name.value, name.quote_style.is_some());
+                return match &session.txn {
+                    TxnState::Idle => Err(SqlError::new(
+                        SqlState("25P01"),
+                        "there is no transaction in progress",
+                    )),
+                    TxnState::Aborted => Err(SqlError::new(
+                        SqlState::IN_FAILED_SQL_TRANSACTION,
+                        "current transaction is aborted, commands ignored until end of transaction block",
+                    )),
+                    TxnState::Released => Err(SqlError::new(
+                        SqlState::ACTIVE_SQL_TRANSACTION,
+                        "the transaction was already committed by RELEASE SAVEPOINT",
+                    )),
+                    TxnState::Open(_) => {
+                        if session.txn_statements == 0 && session.restart_savepoint.is_none() {
+                            session.restart_savepoint = Some(name);
+                            Ok(QueryResult::Command("SAVEPOINT".into()))
+                        } else {
+                            Err(SqlError::unsupported(
+                                "savepoints after the start of a transaction",
+                            ))
+                        }
+                    }
+                };
+            }
+            pg::Statement::ReleaseSavepoint { name } => {
+                let name = normalize(&name.value, name.quote_style.is_some());
+                if session.restart_savepoint.as_deref() != Some(name.as_str()) {
+                    return Err(SqlError::new(
+                        SqlState("3B001"),
+                        format!("savepoint \"{name}\" does not exist"),
+                    ));
+                }
+                return match std::mem::replace(&mut session.txn, TxnState::Aborted) {
+                    // RELEASE of the restart savepoint is the commit point (CockroachDB's
+                    // client-side retry protocol); a 40001 here is retried with ROLLBACK TO SAVEPOINT.
+                    TxnState::Open(mut t) => match t.commit().await {
+                        Ok(_) => {
+                            session.txn = TxnState::Released;
+                            Ok(QueryResult::Command("RELEASE".into()))
+                        }
+                        Err(e) => Err(e.into()),
+                    },
+                    other => {
+                        session.txn = other;
+                        Err(SqlError::new(
+                            SqlState::IN_FAILED_SQL_TRANSACTION,
+                            "current transaction is aborted, commands ignored until end of transaction block",
+                        ))
+                    }
+                };
             }
             _ => {}
         }
+    }
+    if matches!(session.txn, TxnState::Released) {
+        return Err(SqlError::new(
+            SqlState::ACTIVE_SQL_TRANSACTION,
+            "the transaction was committed by RELEASE SAVEPOINT; only COMMIT or ROLLBACK may follow",
+        ));
     }
     if session.in_failed_transaction() {
         return Err(SqlError::new(
@@ -85,6 +176,7 @@ pub async fn execute(
     }
     match std::mem::replace(&mut session.txn, TxnState::Idle) {
         TxnState::Open(mut txn) => {
+            session.txn_statements += 1;
             let r = execute_in_txn(session, &mut txn, stmt, params).await;
             session.txn = if r.is_err() {
                 txn.rollback();
@@ -727,6 +819,34 @@ async fn matching_rows(
                 let row = decode_row(t, &raw)?;
                 if passes(sel, &names, &row, &ectx)? {
                     out.push((key, row));
+                }
+            }
+            return Ok(out);
+        }
+    }
+    // A primary-key prefix fixed by equality: scan just that part of the table.
+    if let Some(sel) = selection {
+        let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
+        collect_equalities(sel, &names, &ectx, &mut fixed)?;
+        let mut prefix = keys::index_prefix(ctx.tenant, t.id, 1);
+        let mut n = 0;
+        for id in &t.primary_key {
+            let Some(i) = t.column_index(*id) else { break };
+            let Some(v) = fixed[i].clone() else { break };
+            let Ok(v) = v.coerce(t.columns[i].ty) else {
+                return Ok(Vec::new());
+            };
+            v.encode_key(&mut prefix)?;
+            n += 1;
+        }
+        if n > 0 {
+            let mut end = prefix.clone();
+            end.push(0xFF);
+            let mut out = Vec::new();
+            for (k, v) in txn.scan(&Span::new(prefix, end), usize::MAX).await? {
+                let row = decode_row(t, &v)?;
+                if passes(sel, &names, &row, &ectx)? {
+                    out.push((k, row));
                 }
             }
             return Ok(out);

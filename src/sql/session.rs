@@ -91,8 +91,11 @@ pub enum TxnState {
     Idle,
     /// Inside `BEGIN`.
     Open(Box<Txn>),
-    /// An error happened inside `BEGIN`; only `ROLLBACK` is accepted.
+    /// An error happened inside `BEGIN`; only `ROLLBACK` (or `ROLLBACK TO SAVEPOINT` of the
+    /// restart savepoint) is accepted.
     Aborted,
+    /// `RELEASE SAVEPOINT cockroach_restart` committed the transaction; `COMMIT` ends the block.
+    Released,
 }
 
 /// A SQL session.
@@ -109,6 +112,11 @@ pub struct Session {
     pub vars: BTreeMap<String, String>,
     /// Explicit transaction.
     pub txn: TxnState,
+    /// The savepoint taken at the start of the transaction (`SAVEPOINT cockroach_restart`):
+    /// rolling back to it restarts the transaction.
+    pub restart_savepoint: Option<String>,
+    /// Statements run in the current explicit transaction.
+    pub txn_statements: usize,
     /// Node services.
     pub env: SessionEnv,
 }
@@ -146,6 +154,8 @@ impl Session {
             database: database.into(),
             vars,
             txn: TxnState::Idle,
+            restart_savepoint: None,
+            txn_statements: 0,
             env,
         }
     }
