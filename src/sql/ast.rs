@@ -135,6 +135,13 @@ pub enum Statement {
         /// The database (current if `None`).
         database: Option<String>,
     },
+    /// A query with `AS OF SYSTEM TIME <time>`: read at a past timestamp.
+    AsOfSystemTime {
+        /// The time as written: `'-10s'`, a timestamp string, or a decimal HLC timestamp.
+        time: String,
+        /// The query.
+        stmt: Box<Statement>,
+    },
     /// `ALTER TABLE t SPLIT AT VALUES (...), (...)`: split ranges at primary-key values.
     AlterTableSplitAt {
         /// The table name as written.

@@ -158,6 +158,19 @@ pub async fn execute(
             _ => {}
         }
     }
+    if let Statement::AsOfSystemTime { time, stmt } = stmt {
+        if !matches!(session.txn, TxnState::Idle) {
+            return Err(SqlError::new(
+                SqlState::FEATURE_NOT_SUPPORTED,
+                "inconsistent AS OF SYSTEM TIME timestamp: only allowed outside explicit transactions",
+            ));
+        }
+        let ts = as_of_timestamp(session.env.store.now(), time)?;
+        let mut txn = session.env.store.begin_as_of(ts)?;
+        let r = execute_in_txn(session, &mut txn, stmt, params).await;
+        txn.rollback();
+        return r;
+    }
     if matches!(session.txn, TxnState::Released) {
         return Err(SqlError::new(
             SqlState::ACTIVE_SQL_TRANSACTION,
@@ -206,6 +219,62 @@ pub async fn execute(
             }
         }
     }
+}
+
+/// The timestamp an `AS OF SYSTEM TIME` value names: a negative interval relative to now
+/// (`'-10s'`), a decimal HLC timestamp, a timestamp string, or `follower_read_timestamp()`.
+pub fn as_of_timestamp(
+    now: crate::clock::Timestamp,
+    time: &str,
+) -> Result<crate::clock::Timestamp> {
+    use crate::clock::Timestamp;
+    let t = time.trim();
+    let bad = || {
+        SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("AS OF SYSTEM TIME: value is neither timestamp, decimal, nor interval: {t}"),
+        )
+    };
+    let ts = if t.eq_ignore_ascii_case("follower_read_timestamp()") {
+        now.sub_duration(std::time::Duration::from_millis(4800))
+    } else if t.starts_with('-') {
+        match super::types::parse_interval(t) {
+            Some(Datum::Interval {
+                months,
+                days,
+                micros,
+            }) => {
+                let total = i128::from(months) * 30 * 86_400_000_000
+                    + i128::from(days) * 86_400_000_000
+                    + i128::from(micros);
+                if total >= 0 {
+                    return Err(SqlError::new(
+                        SqlState::INVALID_PARAMETER_VALUE,
+                        "AS OF SYSTEM TIME: interval value must be negative",
+                    ));
+                }
+                let back = u64::try_from(-total).map_err(|_| bad())?;
+                now.sub_duration(std::time::Duration::from_micros(back))
+            }
+            _ => return Err(bad()),
+        }
+    } else if t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        Timestamp::parse_decimal(t).ok_or_else(bad)?
+    } else {
+        let micros = super::types::parse_timestamp(t).ok_or_else(bad)?;
+        Timestamp::from_wall(
+            u64::try_from(micros)
+                .map_err(|_| bad())?
+                .saturating_mul(1000),
+        )
+    };
+    if ts > now {
+        return Err(SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("AS OF SYSTEM TIME: cannot specify timestamp in the future ({ts} > {now})"),
+        ));
+    }
+    Ok(ts)
 }
 
 /// Session facts an execution needs (borrowed separately from the transaction).
@@ -957,6 +1026,9 @@ async fn query(
 
 /// The output columns a statement will produce, without running it (for Describe).
 pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Column>> {
+    if let Statement::AsOfSystemTime { stmt, .. } = stmt {
+        return Box::pin(describe(session, stmt)).await;
+    }
     let Statement::Pg(s) = stmt else {
         return admin::describe_admin(stmt);
     };

@@ -95,6 +95,89 @@ impl ParseError {
 /// Parses `sql` into its statements. Empty input, or input with only semicolons, gives an empty
 /// `Vec`.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
+    if let Some((rest, time)) = strip_as_of_system_time(sql) {
+        let mut stmts = parse_plain(&rest)?;
+        if stmts.len() != 1 {
+            return Err(ParseError {
+                message: "syntax error: AS OF SYSTEM TIME applies to exactly one statement".into(),
+                position: None,
+            });
+        }
+        let stmt = stmts.remove(0);
+        return Ok(vec![Statement::AsOfSystemTime {
+            time,
+            stmt: Box::new(stmt),
+        }]);
+    }
+    parse_plain(sql)
+}
+
+/// Removes CockroachDB's `AS OF SYSTEM TIME <value>` clause, returning the rest of the text and
+/// the value (a string literal's contents, a number, or a function call's text).
+fn strip_as_of_system_time(sql: &str) -> Option<(String, String)> {
+    if !sql.to_ascii_uppercase().contains("SYSTEM") {
+        return None;
+    }
+    let dialect = PostgreSqlDialect {};
+    let tokens = sqlparser::tokenizer::Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .ok()?;
+    let sig: Vec<usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
+        .map(|(i, _)| i)
+        .collect();
+    for w in 0..sig.len().saturating_sub(4) {
+        let words = ["AS", "OF", "SYSTEM", "TIME"];
+        if (0..4).all(|k| is_word(&tokens[sig[w + k]], words[k])) {
+            let start = sig[w];
+            let vstart = sig[w + 4];
+            // The value: one literal, or a function call `name(...)`.
+            let mut end = vstart + 1;
+            let time = match &tokens[vstart] {
+                Token::SingleQuotedString(s) => s.clone(),
+                Token::Number(n, _) => n.clone(),
+                Token::Minus => match tokens.get(vstart + 1) {
+                    Some(Token::Number(n, _)) => {
+                        end = vstart + 2;
+                        format!("-{n}")
+                    }
+                    _ => return None,
+                },
+                Token::Word(wd) => {
+                    let mut depth = 0;
+                    let mut text = wd.value.clone();
+                    let mut i = vstart + 1;
+                    while let Some(t) = tokens.get(i) {
+                        match t {
+                            Token::LParen => depth += 1,
+                            Token::RParen => depth -= 1,
+                            _ => {}
+                        }
+                        text.push_str(&t.to_string());
+                        i += 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    end = i;
+                    text
+                }
+                _ => return None,
+            };
+            let rest: String = tokens[..start]
+                .iter()
+                .chain(tokens[end..].iter())
+                .map(|t| t.to_string())
+                .collect();
+            return Some((rest, time));
+        }
+    }
+    None
+}
+
+fn parse_plain(sql: &str) -> Result<Vec<Statement>, ParseError> {
     static DIALECT: PostgreSqlDialect = PostgreSqlDialect {};
     static GENERIC: sqlparser::dialect::GenericDialect = sqlparser::dialect::GenericDialect {};
     if has_inline_index(sql)
