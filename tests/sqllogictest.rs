@@ -231,4 +231,5 @@ slt_tests!(
     types,
     functions,
     constraints,
+    catalogs,
 );

@@ -14,5 +14,5 @@ pub mod rows;
 pub mod scram;
 pub mod session;
 pub mod sqlstate;
-pub mod types;
 pub mod system_tables;
+pub mod types;

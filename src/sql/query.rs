@@ -337,7 +337,9 @@ fn load_factor<'a>(
                     (parts.len(), parts.first().and_then(|p| ctes.get(p)))
                 {
                     cte.clone()
-                } else if let Some(rel) = super::system_tables::virtual_table(ctx, txn, &parts).await? {
+                } else if let Some(rel) =
+                    super::system_tables::virtual_table(ctx, txn, &parts).await?
+                {
                     rel
                 } else {
                     let t = resolve_table(ctx, txn, name).await?;
