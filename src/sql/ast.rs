@@ -135,6 +135,11 @@ pub enum Statement {
         /// The database (current if `None`).
         database: Option<String>,
     },
+    /// `SHOW INDEX[ES] FROM t`.
+    ShowIndexes {
+        /// The table.
+        table: sqlparser::ast::ObjectName,
+    },
     /// A query with `AS OF SYSTEM TIME <time>`: read at a past timestamp.
     AsOfSystemTime {
         /// The time as written: `'-10s'`, a timestamp string, or a decimal HLC timestamp.

@@ -330,6 +330,26 @@ async fn execute_in_txn(
             pg::Statement::Insert(ins) => super::dml::insert(&ctx, txn, ins, params).await,
             pg::Statement::Query(q) => query(&ctx, txn, q, params).await,
             pg::Statement::AlterTable(at) => super::ddl::alter_table(&ctx, txn, at).await,
+            pg::Statement::ShowCreate { obj_type, obj_name } => {
+                super::show::check_create_kind(obj_type)?;
+                super::show::show_create(&ctx, txn, obj_name).await
+            }
+            pg::Statement::ShowColumns { show_options, .. } => match show_options
+                .show_in
+                .as_ref()
+                .and_then(|i| i.parent_name.as_ref())
+            {
+                Some(n) => super::show::show_columns(&ctx, txn, n).await,
+                None => Err(SqlError::syntax("SHOW COLUMNS needs FROM <table>")),
+            },
+            pg::Statement::Explain {
+                statement, analyze, ..
+            } => {
+                if *analyze {
+                    return Err(SqlError::unsupported("EXPLAIN ANALYZE"));
+                }
+                super::show::explain(&ctx, txn, statement).await
+            }
             pg::Statement::CreateIndex(ci) => super::ddl::create_index(&ctx, txn, ci).await,
             pg::Statement::Truncate(tr) => {
                 super::ddl::truncate(
@@ -350,6 +370,7 @@ async fn execute_in_txn(
             let store = session.env.store.clone();
             super::ddl::split_at(&ctx, txn, &store, table, rows).await
         }
+        Statement::ShowIndexes { table } => super::show::show_indexes(&ctx, txn, table).await,
         Statement::AlterTableScatter { table } => {
             resolve_table(&ctx, txn, table).await?;
             Ok(QueryResult::Command("SCATTER".into()))
@@ -1071,6 +1092,9 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
             }
         };
         return super::dml::returning_columns_of(&t, &items);
+    }
+    if let Some(cols) = super::show::describe(s) {
+        return Ok(cols);
     }
     let pg::Statement::Query(q) = s.as_ref() else {
         return admin::describe_pg_misc(s);

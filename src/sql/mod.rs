@@ -13,6 +13,7 @@ pub mod query;
 pub mod rows;
 pub mod scram;
 pub mod session;
+pub mod show;
 pub mod sqlstate;
 pub mod system_tables;
 pub mod types;

@@ -457,6 +457,17 @@ impl<'a> P<'a> {
         // `VIRTUAL ...` / `TENANT` at token n: claimed, then `vc_words` requires `CLUSTER`.
         let vc = |p: &Self, n: usize| p.peek_is(n, "VIRTUAL") || p.peek_is(n, "TENANT");
         let user = |p: &Self, n: usize| p.peek_is(n, "USER") || p.peek_is(n, "ROLE");
+        if self.peek_is(0, "SHOW")
+            && (self.peek_is(1, "INDEXES") || self.peek_is(1, "INDEX") || self.peek_is(1, "KEYS"))
+            && self.peek_is(2, "FROM")
+        {
+            self.advance(3);
+            let table = self
+                .p
+                .parse_object_name(false)
+                .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
+            return Ok(Some(Statement::ShowIndexes { table }));
+        }
         if self.peek_is(0, "ALTER") && self.peek_is(1, "TABLE") {
             // ALTER TABLE <name> SPLIT AT VALUES ... / SCATTER ...: find the word after the name.
             let mut n = 2;
