@@ -115,7 +115,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
 /// Removes CockroachDB's `AS OF SYSTEM TIME <value>` clause, returning the rest of the text and
 /// the value (a string literal's contents, a number, or a function call's text).
 fn strip_as_of_system_time(sql: &str) -> Option<(String, String)> {
-    if !sql.to_ascii_uppercase().contains("SYSTEM") {
+    let upper = sql.to_ascii_uppercase();
+    // SHOW EXPERIMENTAL_FINGERPRINTS parses its own AS OF SYSTEM TIME.
+    if !upper.contains("SYSTEM") || upper.contains("EXPERIMENTAL_FINGERPRINTS") {
         return None;
     }
     let dialect = PostgreSqlDialect {};
