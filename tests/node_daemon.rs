@@ -560,3 +560,34 @@ async fn node_start_init_background_and_cli() {
     assert_eq!(c, 0);
     assert!(out.starts_with("tandem "), "{out}");
 }
+
+/// `--max-sql-memory` bounds what one statement may hold: past it, SQLSTATE 53200, and the node
+/// keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_sql_memory_budget() {
+    let c = TestCluster::start(ClusterOptions {
+        insecure: true,
+        extra: vec!["--max-sql-memory=1MiB".into()],
+        ..Default::default()
+    })
+    .await;
+    let db = c.connect("root", None).await.expect("connect");
+    db.simple_query("CREATE TABLE big (k INT PRIMARY KEY, v STRING)")
+        .await
+        .expect("ddl");
+    let values: Vec<String> = (0..300)
+        .map(|i| format!("({i}, repeat('x', 1000))"))
+        .collect();
+    db.simple_query(&format!("INSERT INTO big VALUES {}", values.join(",")))
+        .await
+        .expect("load");
+    let err = db
+        .simple_query("SELECT count(*) FROM big AS a, big AS b")
+        .await
+        .expect_err("over budget");
+    assert_eq!(code(&err), "53200", "{err}");
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM big").await,
+        vec![sv(&["300"])]
+    );
+}

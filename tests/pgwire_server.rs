@@ -74,6 +74,7 @@ impl ConnectionRouter for TestRouter {
         SessionEnv {
             store: self.store.clone(),
             clusters: None,
+            max_sql_memory: 0,
         }
     }
 

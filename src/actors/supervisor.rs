@@ -99,6 +99,7 @@ fn sd_notify(state: &str) {
 /// Routes pgwire connections through the tenant registry and reads users from each cluster's
 /// catalog.
 struct NodeRouter {
+    max_sql_memory: u64,
     registry: Arc<RegistryInner>,
     admin: RegistryAdmin,
     store: Store,
@@ -126,6 +127,7 @@ impl ConnectionRouter for NodeRouter {
         SessionEnv {
             store: self.store.clone(),
             clusters,
+            max_sql_memory: self.max_sql_memory,
         }
     }
     fn draining(&self) -> bool {
@@ -311,7 +313,9 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         actix::Supervisor::start(move |_| TenantRegistry::new(registry_inner.clone()));
     let draining = Arc::new(AtomicBool::new(false));
     let ready = Arc::new(AtomicBool::new(false));
+    let max_sql_memory = cfg.max_sql_memory_bytes().context("--max-sql-memory")?;
     let router = Arc::new(NodeRouter {
+        max_sql_memory,
         registry: registry.clone(),
         admin: RegistryAdmin {
             addr: registry_addr,

@@ -531,6 +531,7 @@ async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<u
         catalog: Catalog::new(session.tenant),
         now_nanos: 0,
         describe_only: true,
+        memory: exec::MemoryAccount::default(),
     };
     let mut txn = session.env.store.begin();
     let mut tables = Vec::new();

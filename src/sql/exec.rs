@@ -291,6 +291,60 @@ pub struct Ctx<'a> {
     pub now_nanos: u64,
     /// Only the result's shape is wanted (Describe): tables yield no rows.
     pub describe_only: bool,
+    /// The statement's memory account (`--max-sql-memory`).
+    pub memory: MemoryAccount,
+}
+
+/// Bytes of rows a statement holds; past the budget the statement fails with SQLSTATE 53200
+/// instead of exhausting the node's memory.
+#[derive(Debug, Default)]
+pub struct MemoryAccount {
+    used: std::sync::atomic::AtomicU64,
+    budget: u64,
+}
+
+impl MemoryAccount {
+    /// An account with `budget` bytes (0 = unlimited).
+    pub fn new(budget: u64) -> MemoryAccount {
+        MemoryAccount {
+            used: std::sync::atomic::AtomicU64::new(0),
+            budget,
+        }
+    }
+
+    /// Charges the rows' approximate size.
+    pub fn charge<'a>(&self, rows: impl IntoIterator<Item = &'a Vec<Datum>>) -> Result<()> {
+        if self.budget == 0 {
+            return Ok(());
+        }
+        let bytes: u64 = rows
+            .into_iter()
+            .map(|r| 24 + r.iter().map(datum_size).sum::<u64>())
+            .sum();
+        let used = self
+            .used
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed)
+            + bytes;
+        if used > self.budget {
+            return Err(SqlError::new(
+                SqlState::OUT_OF_MEMORY,
+                format!(
+                    "root: memory budget exceeded: {used} bytes requested, {} bytes in budget",
+                    self.budget
+                ),
+            )
+            .with_hint("raise --max-sql-memory or make the query read less"));
+        }
+        Ok(())
+    }
+}
+
+fn datum_size(d: &Datum) -> u64 {
+    32 + match d {
+        Datum::String(s) | Datum::Json(s) => s.len() as u64,
+        Datum::Bytes(b) => b.len() as u64,
+        _ => 0,
+    }
 }
 
 async fn execute_in_txn(
@@ -306,6 +360,7 @@ async fn execute_in_txn(
         catalog: Catalog::new(session.tenant),
         now_nanos: txn.read_timestamp().wall,
         describe_only: false,
+        memory: MemoryAccount::new(session.env.max_sql_memory),
     };
     match stmt {
         Statement::Pg(s) => match s.as_ref() {
@@ -1081,6 +1136,7 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
             catalog: Catalog::new(session.tenant),
             now_nanos: 0,
             describe_only: true,
+            memory: MemoryAccount::default(),
         };
         let t = match &mut session.txn {
             TxnState::Open(t) => resolve_table(&ctx, t, &table).await?,
@@ -1108,6 +1164,7 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
         catalog: Catalog::new(session.tenant),
         now_nanos: 0,
         describe_only: true,
+        memory: MemoryAccount::default(),
     };
     let params = vec![Datum::Null; 1 + q.to_string().matches('$').count()];
     let rel = match &mut session.txn {

@@ -418,6 +418,7 @@ async fn scan_table(
     } else {
         matching_rows_labeled(ctx, txn, t, filter, params, label).await?
     };
+    ctx.memory.charge(rows.iter().map(|(_, r)| r))?;
     Ok(Relation {
         cols: t
             .columns
@@ -582,6 +583,7 @@ fn join(
                     if !residual || matches(lrow, &r.rows[ri])? {
                         let mut v = lrow.clone();
                         v.extend(r.rows[ri].iter().cloned());
+                        ctx.memory.charge(std::iter::once(&v))?;
                         out.push(v);
                         r_matched[ri] = true;
                         any = true;
@@ -591,6 +593,7 @@ fn join(
             if !any && matches!(kind, JoinKind::Left | JoinKind::Full) {
                 let mut v = lrow.clone();
                 v.extend(std::iter::repeat_n(Datum::Null, rw));
+                ctx.memory.charge(std::iter::once(&v))?;
                 out.push(v);
             }
         }
@@ -601,6 +604,7 @@ fn join(
                 if matches(lrow, rrow)? {
                     let mut v = lrow.clone();
                     v.extend(rrow.iter().cloned());
+                    ctx.memory.charge(std::iter::once(&v))?;
                     out.push(v);
                     r_matched[ri] = true;
                     any = true;
@@ -609,6 +613,7 @@ fn join(
             if !any && matches!(kind, JoinKind::Left | JoinKind::Full) {
                 let mut v = lrow.clone();
                 v.extend(std::iter::repeat_n(Datum::Null, rw));
+                ctx.memory.charge(std::iter::once(&v))?;
                 out.push(v);
             }
         }
@@ -618,6 +623,7 @@ fn join(
             if !r_matched[ri] {
                 let mut v: Vec<Datum> = std::iter::repeat_n(Datum::Null, lw).collect();
                 v.extend(rrow.iter().cloned());
+                ctx.memory.charge(std::iter::once(&v))?;
                 out.push(v);
             }
         }
