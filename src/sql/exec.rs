@@ -295,12 +295,26 @@ pub struct Ctx<'a> {
     pub memory: MemoryAccount,
 }
 
+/// The session's `statement_timeout` (`0` or unset: none; a bare number is milliseconds).
+fn statement_timeout(session: &Session) -> Option<std::time::Duration> {
+    let v = session.vars.get("statement_timeout")?.trim().to_string();
+    if v.is_empty() || v == "0" {
+        return None;
+    }
+    match v.parse::<u64>() {
+        Ok(ms) => Some(std::time::Duration::from_millis(ms)),
+        Err(_) => super::cluster_settings::parse_duration(&v).filter(|d| !d.is_zero()),
+    }
+}
+
 /// Bytes of rows a statement holds; past the budget the statement fails with SQLSTATE 53200
 /// instead of exhausting the node's memory.
 #[derive(Debug, Default)]
 pub struct MemoryAccount {
     used: std::sync::atomic::AtomicU64,
     budget: u64,
+    /// `statement_timeout`: checked whenever rows are charged, so long-running work stops too.
+    deadline: Option<std::time::Instant>,
 }
 
 impl MemoryAccount {
@@ -309,11 +323,26 @@ impl MemoryAccount {
         MemoryAccount {
             used: std::sync::atomic::AtomicU64::new(0),
             budget,
+            deadline: None,
         }
+    }
+
+    /// Fails charges after `timeout` from now (`statement_timeout`).
+    pub fn with_timeout(mut self, timeout: Option<std::time::Duration>) -> MemoryAccount {
+        self.deadline = timeout.map(|t| std::time::Instant::now() + t);
+        self
     }
 
     /// Charges the rows' approximate size.
     pub fn charge<'a>(&self, rows: impl IntoIterator<Item = &'a Vec<Datum>>) -> Result<()> {
+        if let Some(d) = self.deadline
+            && std::time::Instant::now() > d
+        {
+            return Err(SqlError::new(
+                SqlState::QUERY_CANCELED,
+                "query execution canceled due to statement timeout",
+            ));
+        }
         if self.budget == 0 {
             return Ok(());
         }
@@ -360,7 +389,8 @@ async fn execute_in_txn(
         catalog: Catalog::new(session.tenant),
         now_nanos: txn.read_timestamp().wall,
         describe_only: false,
-        memory: MemoryAccount::new(session.env.max_sql_memory),
+        memory: MemoryAccount::new(session.env.max_sql_memory)
+            .with_timeout(statement_timeout(session)),
     };
     match stmt {
         Statement::Pg(s) => match s.as_ref() {
