@@ -591,3 +591,42 @@ async fn node_sql_memory_budget() {
         vec![sv(&["300"])]
     );
 }
+
+/// psql's \dt, \l and \dn work against tandem's pg_catalog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_psql_meta_commands() {
+    if std::process::Command::new("psql")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("psql not installed; skipping");
+        return;
+    }
+    let c = TestCluster::start(ClusterOptions {
+        insecure: true,
+        ..Default::default()
+    })
+    .await;
+    let url = c.url("root", None);
+    let run = |cmd: &str| {
+        let out = std::process::Command::new("psql")
+            .arg(&url)
+            .args(["-X", "-c", cmd])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run("CREATE TABLE accounts (id INT PRIMARY KEY, balance INT)");
+    let dt = run("\\dt");
+    assert!(dt.contains("public | accounts | table | root"), "{dt}");
+    let l = run("\\l");
+    assert!(l.contains("defaultdb") && l.contains("postgres"), "{l}");
+    let dn = run("\\dn");
+    assert!(dn.contains("public"), "{dn}");
+}
