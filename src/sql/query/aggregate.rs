@@ -1,0 +1,318 @@
+//! Aggregates: extraction of aggregate calls from expressions (replaced by `__agg_<n>`
+//! references) and their computation over a group's rows.
+
+use crate::sql::error::{Result, SqlError};
+use crate::sql::expr::{self, EvalContext, Row};
+use crate::sql::sqlstate::SqlState;
+use crate::sql::types::{Datum, SqlType};
+use sqlparser::ast::{self as pg, Expr};
+
+#[derive(Clone, Debug)]
+pub(super) struct AggCall {
+    pub(super) name: String,
+    pub(super) distinct: bool,
+    pub(super) arg: Option<Expr>,
+    pub(super) separator: Option<Expr>,
+}
+
+const AGGREGATES: &[&str] = &[
+    "count",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "string_agg",
+    "array_agg",
+    "bool_and",
+    "bool_or",
+    "every",
+];
+
+/// Replaces aggregate calls in `e` by `__agg_<n>` identifiers, collecting them.
+pub(super) fn extract_aggs(e: &Expr, aggs: &mut Vec<(String, AggCall)>) -> Result<Expr> {
+    Ok(match e {
+        Expr::Function(f) if AGGREGATES.contains(&f.name.to_string().to_lowercase().as_str()) => {
+            let key = e.to_string();
+            let idx = match aggs.iter().position(|(k, _)| *k == key) {
+                Some(i) => i,
+                None => {
+                    let name = f.name.to_string().to_lowercase();
+                    let (distinct, args) = match &f.args {
+                        pg::FunctionArguments::List(l) => (
+                            matches!(
+                                l.duplicate_treatment,
+                                Some(pg::DuplicateTreatment::Distinct)
+                            ),
+                            l.args.clone(),
+                        ),
+                        pg::FunctionArguments::None => (false, Vec::new()),
+                        pg::FunctionArguments::Subquery(_) => {
+                            return Err(SqlError::unsupported("subquery aggregate arguments"));
+                        }
+                    };
+                    let mut exprs = Vec::new();
+                    let mut star = false;
+                    for a in args {
+                        match a {
+                            pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Expr(x)) => exprs.push(x),
+                            pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Wildcard) => star = true,
+                            other => {
+                                return Err(SqlError::unsupported(format!(
+                                    "aggregate argument {other}"
+                                )));
+                            }
+                        }
+                    }
+                    if star && name != "count" {
+                        return Err(SqlError::syntax(format!("{name}(*) is not valid")));
+                    }
+                    let arg = exprs.first().cloned();
+                    if arg.is_none() && !star {
+                        return Err(SqlError::new(
+                            SqlState::UNDEFINED_FUNCTION,
+                            format!("unknown signature: {name}()"),
+                        ));
+                    }
+                    let separator = exprs.get(1).cloned();
+                    aggs.push((
+                        key,
+                        AggCall {
+                            name,
+                            distinct,
+                            arg,
+                            separator,
+                        },
+                    ));
+                    aggs.len() - 1
+                }
+            };
+            Expr::Identifier(pg::Ident::new(format!("__agg_{idx}")))
+        }
+        Expr::BinaryOp { left, op, right } => Expr::BinaryOp {
+            left: Box::new(extract_aggs(left, aggs)?),
+            op: op.clone(),
+            right: Box::new(extract_aggs(right, aggs)?),
+        },
+        Expr::UnaryOp { op, expr: x } => Expr::UnaryOp {
+            op: *op,
+            expr: Box::new(extract_aggs(x, aggs)?),
+        },
+        Expr::Nested(x) => Expr::Nested(Box::new(extract_aggs(x, aggs)?)),
+        Expr::Cast {
+            kind,
+            expr: x,
+            data_type,
+            format,
+        } => Expr::Cast {
+            kind: kind.clone(),
+            expr: Box::new(extract_aggs(x, aggs)?),
+            data_type: data_type.clone(),
+            format: format.clone(),
+        },
+        Expr::IsNull(x) => Expr::IsNull(Box::new(extract_aggs(x, aggs)?)),
+        Expr::IsNotNull(x) => Expr::IsNotNull(Box::new(extract_aggs(x, aggs)?)),
+        Expr::Function(f) => {
+            let mut f = f.clone();
+            if let pg::FunctionArguments::List(l) = &mut f.args {
+                for a in &mut l.args {
+                    if let pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Expr(x)) = a {
+                        *x = extract_aggs(x, aggs)?;
+                    }
+                }
+            }
+            Expr::Function(f)
+        }
+        Expr::Case {
+            case_token,
+            end_token,
+            operand,
+            conditions,
+            else_result,
+        } => {
+            let mut conds = Vec::new();
+            for c in conditions {
+                conds.push(pg::CaseWhen {
+                    condition: extract_aggs(&c.condition, aggs)?,
+                    result: extract_aggs(&c.result, aggs)?,
+                });
+            }
+            Expr::Case {
+                case_token: case_token.clone(),
+                end_token: end_token.clone(),
+                operand: operand
+                    .as_ref()
+                    .map(|o| extract_aggs(o, aggs).map(Box::new))
+                    .transpose()?,
+                conditions: conds,
+                else_result: else_result
+                    .as_ref()
+                    .map(|o| extract_aggs(o, aggs).map(Box::new))
+                    .transpose()?,
+            }
+        }
+        other => other.clone(),
+    })
+}
+
+pub(super) fn compute_agg(
+    a: &AggCall,
+    rows: &[&Vec<Datum>],
+    names: &[String],
+    ectx: &EvalContext<'_>,
+) -> Result<Datum> {
+    let Some(arg) = &a.arg else {
+        return Ok(Datum::Int(rows.len() as i64));
+    };
+    let mut vals = Vec::new();
+    for r in rows {
+        let v = expr::eval(arg, Some(&Row { names, values: r }), ectx)?;
+        if !v.is_null() {
+            vals.push(v);
+        }
+    }
+    if a.distinct {
+        let mut seen = std::collections::HashSet::new();
+        vals.retain(|v| seen.insert(format!("{v:?}")));
+    }
+    Ok(match a.name.as_str() {
+        "count" => Datum::Int(vals.len() as i64),
+        "sum" | "avg" => {
+            if vals.is_empty() {
+                return Ok(Datum::Null);
+            }
+            if vals.iter().any(|v| matches!(v, Datum::Decimal(_)))
+                && vals
+                    .iter()
+                    .all(|v| matches!(v, Datum::Decimal(_) | Datum::Int(_)))
+            {
+                let mut acc = rust_decimal::Decimal::ZERO;
+                for v in &vals {
+                    if let Datum::Decimal(d) = v.clone().coerce(SqlType::Decimal)? {
+                        acc = acc.checked_add(d).ok_or_else(|| {
+                            SqlError::new(
+                                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                                "value out of range",
+                            )
+                        })?;
+                    }
+                }
+                return Ok(Datum::Decimal(if a.name == "avg" {
+                    acc / rust_decimal::Decimal::from(vals.len() as i64)
+                } else {
+                    acc
+                }));
+            }
+            if vals.iter().all(|v| matches!(v, Datum::Int(_))) && a.name == "sum" {
+                let mut s: i64 = 0;
+                for v in &vals {
+                    if let Datum::Int(i) = v {
+                        s = s.checked_add(*i).ok_or_else(|| {
+                            SqlError::new(
+                                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                                "integer out of range",
+                            )
+                        })?;
+                    }
+                }
+                Datum::Int(s)
+            } else {
+                let mut s = 0.0;
+                for v in &vals {
+                    s += match v {
+                        Datum::Int(i) => *i as f64,
+                        Datum::Float(f) => *f,
+                        other => {
+                            return Err(SqlError::new(
+                                SqlState::UNDEFINED_FUNCTION,
+                                format!(
+                                    "unknown signature: {}({})",
+                                    a.name,
+                                    other
+                                        .sql_type()
+                                        .map_or("unknown", |t| t.name())
+                                        .to_lowercase()
+                                ),
+                            ));
+                        }
+                    };
+                }
+                if a.name == "avg" {
+                    Datum::Float(s / vals.len() as f64)
+                } else {
+                    Datum::Float(s)
+                }
+            }
+        }
+        "min" | "max" => {
+            let mut best: Option<Datum> = None;
+            for v in vals {
+                best = Some(match best {
+                    None => v,
+                    Some(b) => {
+                        let o = v.compare(&b).unwrap_or(std::cmp::Ordering::Equal);
+                        if (a.name == "min" && o == std::cmp::Ordering::Less)
+                            || (a.name == "max" && o == std::cmp::Ordering::Greater)
+                        {
+                            v
+                        } else {
+                            b
+                        }
+                    }
+                });
+            }
+            best.unwrap_or(Datum::Null)
+        }
+        "string_agg" => {
+            if vals.is_empty() {
+                return Ok(Datum::Null);
+            }
+            let sep = match &a.separator {
+                Some(s) => expr::eval(s, None, ectx)?.to_text().unwrap_or_default(),
+                None => {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        "unknown signature: string_agg(string)",
+                    ));
+                }
+            };
+            Datum::String(
+                vals.iter()
+                    .map(|v| v.to_text().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(&sep),
+            )
+        }
+        "array_agg" => {
+            if vals.is_empty() {
+                return Ok(Datum::Null);
+            }
+            Datum::String(format!(
+                "{{{}}}",
+                vals.iter()
+                    .map(|v| v.to_text().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ))
+        }
+        "bool_and" | "every" | "bool_or" => {
+            if vals.is_empty() {
+                return Ok(Datum::Null);
+            }
+            let bools: Vec<bool> = vals
+                .iter()
+                .map(|v| matches!(v, Datum::Bool(true)))
+                .collect();
+            Datum::Bool(if a.name == "bool_or" {
+                bools.iter().any(|b| *b)
+            } else {
+                bools.iter().all(|b| *b)
+            })
+        }
+        other => {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("unknown function: {other}()"),
+            ));
+        }
+    })
+}
