@@ -1,4 +1,4 @@
-//! Schema changes beyond CREATE/DROP: `ALTER TABLE` (add/drop/rename column, add constraint
+//! Schema changes: CREATE TABLE (with its constraints), DROP, and `ALTER TABLE` (add/drop/rename column, add constraint
 //! including foreign keys, rename), `CREATE INDEX` (with backfill) and `DROP INDEX`,
 //! `TRUNCATE`, and `ALTER TABLE ... SPLIT AT VALUES` (a real range split).
 //!
@@ -7,7 +7,14 @@
 
 use super::catalog::{CheckDesc, ColumnDesc, IndexDesc, TableDesc};
 use super::error::{Result, SqlError};
-use super::exec::{Ctx, decode_row, eval_ctx, foreign_key, object_last, resolve_table, table_span};
+use super::exec::{
+    Ctx, decode_row, eval_ctx, object_last, object_parts, resolve_table, table_span,
+};
+use crate::storage::keys::Span;
+use sqlparser::ast::ObjectName;
+
+/// A foreign key declared in CREATE TABLE: name, columns, target table, target columns.
+type PendingFk = (Option<String>, Vec<String>, ObjectName, Vec<String>);
 use super::expr::{self, normalize};
 use super::rows;
 use super::session::{Column, QueryResult};
@@ -482,4 +489,373 @@ pub async fn split_at(
         ],
         rows: out,
     })
+}
+
+pub async fn create_table(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    ct: &pg::CreateTable,
+) -> Result<QueryResult> {
+    let parts = object_parts(&ct.name);
+    let (db, name) = match parts.as_slice() {
+        [t] => (ctx.database.to_string(), t.clone()),
+        [s, t] if s == "public" => (ctx.database.to_string(), t.clone()),
+        [d, t] | [d, _, t] => (d.clone(), t.clone()),
+        _ => return Err(SqlError::syntax("invalid table name")),
+    };
+    let dbd = ctx.catalog.database(txn, &db).await?.ok_or_else(|| {
+        SqlError::new(
+            SqlState::INVALID_CATALOG_NAME,
+            format!("database \"{db}\" does not exist"),
+        )
+    })?;
+    if ctx.catalog.table(txn, dbd.id, &name).await?.is_some() {
+        if ct.if_not_exists {
+            return Ok(QueryResult::Command("CREATE TABLE".into()));
+        }
+        return Err(SqlError::new(
+            SqlState::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let mut columns = Vec::new();
+    let mut pk: Vec<String> = Vec::new();
+    let mut pending_indexes: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
+    let mut checks: Vec<(Option<String>, String)> = Vec::new();
+    let mut fks: Vec<PendingFk> = Vec::new();
+    for (i, c) in ct.columns.iter().enumerate() {
+        let cname = normalize(&c.name.value, c.name.quote_style.is_some());
+        if columns.iter().any(|x: &ColumnDesc| x.name == cname) {
+            return Err(SqlError::new(
+                SqlState::DUPLICATE_OBJECT,
+                format!("duplicate column name: \"{cname}\""),
+            ));
+        }
+        let ty = SqlType::from_ast(&c.data_type)?;
+        let mut nullable = true;
+        let mut default = None;
+        let serial = matches!(&c.data_type, pg::DataType::Custom(n, _) if n.to_string().to_lowercase().contains("serial"));
+        if serial {
+            default = Some("unique_rowid()".to_string());
+        }
+        for opt in &c.options {
+            match &opt.option {
+                pg::ColumnOption::NotNull => nullable = false,
+                pg::ColumnOption::Null => nullable = true,
+                pg::ColumnOption::Default(e) => default = Some(e.to_string()),
+                pg::ColumnOption::PrimaryKey(_) => {
+                    pk.push(cname.clone());
+                    nullable = false;
+                }
+                pg::ColumnOption::Unique(u) => pending_indexes.push((
+                    u.name
+                        .as_ref()
+                        .or(u.index_name.as_ref())
+                        .map(|n| n.value.clone()),
+                    vec![cname.clone()],
+                    true,
+                )),
+                pg::ColumnOption::Check(ck) => checks.push((
+                    ck.name.as_ref().map(|n| n.value.clone()),
+                    ck.expr.to_string(),
+                )),
+                pg::ColumnOption::ForeignKey(fk) => fks.push((
+                    fk.name.as_ref().map(|n| n.value.clone()),
+                    vec![cname.clone()],
+                    fk.foreign_table.clone(),
+                    fk.referred_columns
+                        .iter()
+                        .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                        .collect(),
+                )),
+                _ => {}
+            }
+        }
+        columns.push(ColumnDesc {
+            id: i as u32 + 1,
+            name: cname,
+            ty,
+            nullable,
+            default,
+            hidden: false,
+        });
+    }
+    for c in &ct.constraints {
+        match c {
+            pg::TableConstraint::PrimaryKey(p) => {
+                if !pk.is_empty() {
+                    return Err(SqlError::new(
+                        SqlState::INVALID_TABLE_DEFINITION,
+                        format!("multiple primary keys for table \"{name}\" are not allowed"),
+                    ));
+                }
+                for ic in &p.columns {
+                    let n = match &ic.column.expr {
+                        Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
+                        other => {
+                            return Err(SqlError::unsupported(format!(
+                                "primary key expression {other}"
+                            )));
+                        }
+                    };
+                    pk.push(n);
+                }
+            }
+            pg::TableConstraint::Unique(u) => pending_indexes.push((
+                u.name
+                    .as_ref()
+                    .or(u.index_name.as_ref())
+                    .map(|n| n.value.clone()),
+                u.columns
+                    .iter()
+                    .map(|ic| ic.column.expr.to_string().trim_matches('"').to_lowercase())
+                    .collect(),
+                true,
+            )),
+            pg::TableConstraint::Index(ix) => pending_indexes.push((
+                ix.name.as_ref().map(|n| n.value.clone()),
+                ix.columns
+                    .iter()
+                    .map(|ic| ic.column.expr.to_string().trim_matches('"').to_lowercase())
+                    .collect(),
+                false,
+            )),
+            pg::TableConstraint::Check(ck) => checks.push((
+                ck.name.as_ref().map(|n| n.value.clone()),
+                ck.expr.to_string(),
+            )),
+            pg::TableConstraint::ForeignKey(fk) => fks.push((
+                fk.name.as_ref().map(|n| n.value.clone()),
+                fk.columns
+                    .iter()
+                    .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                    .collect(),
+                fk.foreign_table.clone(),
+                fk.referred_columns
+                    .iter()
+                    .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                    .collect(),
+            )),
+            other => return Err(SqlError::unsupported(format!("table constraint {other}"))),
+        }
+    }
+    let mut next = columns.len() as u32 + 1;
+    if pk.is_empty() {
+        columns.push(ColumnDesc {
+            id: next,
+            name: "rowid".into(),
+            ty: SqlType::Int,
+            nullable: false,
+            default: Some("unique_rowid()".into()),
+            hidden: true,
+        });
+        next += 1;
+        pk.push("rowid".into());
+    }
+    let mut primary_key = Vec::new();
+    for n in &pk {
+        let col = columns.iter_mut().find(|c| c.name == *n).ok_or_else(|| {
+            SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{n}\" does not exist"),
+            )
+        })?;
+        col.nullable = false;
+        primary_key.push(col.id);
+    }
+    let col_id = |columns: &[ColumnDesc], n: &str| -> Result<u32> {
+        columns
+            .iter()
+            .find(|c| c.name == n)
+            .map(|c| c.id)
+            .ok_or_else(|| {
+                SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{n}\" does not exist"),
+                )
+            })
+    };
+    let mut indexes = Vec::new();
+    let mut next_index_id = 2;
+    for (iname, cols, unique) in pending_indexes {
+        let ids = cols
+            .iter()
+            .map(|c| {
+                col_id(
+                    &columns,
+                    c.trim_end_matches(" asc").trim_end_matches(" desc").trim(),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let iname = iname.unwrap_or_else(|| {
+            format!(
+                "{name}_{}_{}",
+                cols.join("_"),
+                if unique { "key" } else { "idx" }
+            )
+        });
+        indexes.push(super::catalog::IndexDesc {
+            id: next_index_id,
+            name: iname,
+            columns: ids,
+            unique,
+        });
+        next_index_id += 1;
+    }
+    let checks = checks
+        .into_iter()
+        .enumerate()
+        .map(|(i, (n, e))| super::catalog::CheckDesc {
+            name: n.unwrap_or_else(|| format!("check_{i}")),
+            expr: e,
+        })
+        .collect();
+    let mut desc = TableDesc {
+        id: 0,
+        parent_id: dbd.id,
+        name,
+        columns,
+        primary_key,
+        next_column_id: next,
+        version: 1,
+        indexes,
+        checks,
+        foreign_keys: Vec::new(),
+        next_index_id,
+    };
+    let mut fk_descs = Vec::new();
+    for (fname, cols, target, ref_cols) in fks {
+        fk_descs.push(foreign_key(ctx, txn, &desc, fname, &cols, &target, &ref_cols).await?);
+    }
+    desc.foreign_keys = fk_descs;
+    ctx.catalog.create_table(txn, desc).await?;
+    Ok(QueryResult::Command("CREATE TABLE".into()))
+}
+
+/// Resolves a foreign key definition of `t` (`cols` → `target(ref_cols)`, default the target's
+/// primary key).
+pub async fn foreign_key(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    name: Option<String>,
+    cols: &[String],
+    target: &ObjectName,
+    ref_cols: &[String],
+) -> Result<super::catalog::ForeignKeyDesc> {
+    let parent = resolve_table(ctx, txn, target).await?;
+    let ids = cols
+        .iter()
+        .map(|c| {
+            t.column(c).map(|x| x.id).ok_or_else(|| {
+                SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{c}\" does not exist"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ref_ids = if ref_cols.is_empty() {
+        parent.primary_key.clone()
+    } else {
+        ref_cols
+            .iter()
+            .map(|c| {
+                parent.column(c).map(|x| x.id).ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{c}\" does not exist"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    if ids.len() != ref_ids.len() {
+        return Err(SqlError::syntax(format!(
+            "{} columns must reference exactly {} columns in referenced table (found {})",
+            ids.len(),
+            ids.len(),
+            ref_ids.len()
+        )));
+    }
+    let unique_target = ref_ids == parent.primary_key
+        || parent
+            .indexes
+            .iter()
+            .any(|i| i.unique && i.columns == ref_ids);
+    if !unique_target {
+        return Err(SqlError::new(
+            SqlState("42830"),
+            format!(
+                "there is no unique constraint matching given keys for referenced table {}",
+                parent.name
+            ),
+        ));
+    }
+    let name = name.unwrap_or_else(|| format!("{}_{}_fkey", t.name, cols.join("_")));
+    Ok(super::catalog::ForeignKeyDesc {
+        name,
+        columns: ids,
+        ref_table: parent.id,
+        ref_columns: ref_ids,
+    })
+}
+
+pub async fn drop(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    ty: &pg::ObjectType,
+    if_exists: bool,
+    names: &[ObjectName],
+) -> Result<QueryResult> {
+    match ty {
+        pg::ObjectType::Table => {
+            for n in names {
+                match resolve_table(ctx, txn, n).await {
+                    Ok(t) => {
+                        delete_span(txn, &table_span(ctx.tenant, &t)).await?;
+                        ctx.catalog.drop_table(txn, &t)?;
+                    }
+                    Err(e) if if_exists && e.state == SqlState::UNDEFINED_TABLE => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(QueryResult::Command("DROP TABLE".into()))
+        }
+        pg::ObjectType::Database => {
+            for n in names {
+                let name = object_last(n);
+                match ctx.catalog.database(txn, &name).await? {
+                    Some(d) => {
+                        if name == ctx.database {
+                            return Err(SqlError::new(
+                                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                                format!("cannot drop the current database \"{name}\""),
+                            ));
+                        }
+                        for t in ctx.catalog.drop_database(txn, &d).await? {
+                            delete_span(txn, &table_span(ctx.tenant, &t)).await?;
+                        }
+                    }
+                    None if if_exists => {}
+                    None => {
+                        return Err(SqlError::new(
+                            SqlState::INVALID_CATALOG_NAME,
+                            format!("database \"{name}\" does not exist"),
+                        ));
+                    }
+                }
+            }
+            Ok(QueryResult::Command("DROP DATABASE".into()))
+        }
+        pg::ObjectType::Index => super::ddl::drop_index(ctx, txn, names, if_exists).await,
+        other => Err(SqlError::unsupported(format!("DROP {other}"))),
+    }
+}
+
+async fn delete_span(txn: &mut Txn, span: &Span) -> Result<()> {
+    for (k, _) in txn.scan(span, usize::MAX).await? {
+        txn.delete(&k)?;
+    }
+    Ok(())
 }

@@ -11,16 +11,14 @@
 
 use super::admin;
 use super::ast::Statement;
-use super::catalog::{Catalog, ColumnDesc, TableDesc};
+use super::catalog::{Catalog, TableDesc};
 use super::error::{Result, SqlError};
-use super::expr::{self, EvalContext, Row, normalize};
+use super::expr::{EvalContext, normalize};
 use super::session::{Column, QueryResult, Session, TxnState};
 use super::sqlstate::SqlState;
-use super::types::{Datum, SqlType};
+use super::types::Datum;
 use crate::ids::TenantId;
 use crate::kv::Txn;
-use crate::storage::keys::{self, Span};
-use crate::storage::records::{decode, encode};
 use sqlparser::ast::{self as pg, Expr, ObjectName};
 
 /// How often an implicit transaction is retried on a serialization conflict.
@@ -405,13 +403,13 @@ async fn execute_in_txn(
                     .await?;
                 Ok(QueryResult::Command("CREATE DATABASE".into()))
             }
-            pg::Statement::CreateTable(ct) => create_table(&ctx, txn, ct).await,
+            pg::Statement::CreateTable(ct) => super::ddl::create_table(&ctx, txn, ct).await,
             pg::Statement::Drop {
                 object_type,
                 if_exists,
                 names,
                 ..
-            } => drop(&ctx, txn, object_type, *if_exists, names).await,
+            } => super::ddl::drop(&ctx, txn, object_type, *if_exists, names).await,
             pg::Statement::Insert(ins) => super::dml::insert(&ctx, txn, ins, params).await,
             pg::Statement::Query(q) => query(&ctx, txn, q, params).await,
             pg::Statement::AlterTable(at) => super::ddl::alter_table(&ctx, txn, at).await,
@@ -464,6 +462,11 @@ async fn execute_in_txn(
     }
 }
 
+pub use super::ddl::foreign_key;
+pub use super::scan::{
+    decode_row, encode_row, matching_rows_labeled, matching_rows_pub, row_key, table_span,
+};
+
 /// The last part of a dotted name, normalized.
 pub fn object_last(n: &ObjectName) -> String {
     n.0.last()
@@ -472,7 +475,7 @@ pub fn object_last(n: &ObjectName) -> String {
         .unwrap_or_default()
 }
 
-fn object_parts(n: &ObjectName) -> Vec<String> {
+pub fn object_parts(n: &ObjectName) -> Vec<String> {
     n.0.iter()
         .filter_map(|p| p.as_ident())
         .map(|i| normalize(&i.value, i.quote_style.is_some()))
@@ -480,10 +483,6 @@ fn object_parts(n: &ObjectName) -> Vec<String> {
 }
 
 /// Resolves `[db.][schema.]table` to a table descriptor (42P01 if missing).
-/// A foreign key declared in CREATE TABLE: name, columns, target table, target columns.
-type PendingFk = (Option<String>, Vec<String>, ObjectName, Vec<String>);
-
-/// Resolves `[db.][schema.]table` (see [`Ctx`]).
 pub async fn resolve_table(ctx: &Ctx<'_>, txn: &mut Txn, name: &ObjectName) -> Result<TableDesc> {
     let parts = object_parts(name);
     let (db, table) = match parts.as_slice() {
@@ -510,410 +509,6 @@ pub async fn resolve_table(ctx: &Ctx<'_>, txn: &mut Txn, name: &ObjectName) -> R
         })
 }
 
-async fn create_table(ctx: &Ctx<'_>, txn: &mut Txn, ct: &pg::CreateTable) -> Result<QueryResult> {
-    let parts = object_parts(&ct.name);
-    let (db, name) = match parts.as_slice() {
-        [t] => (ctx.database.to_string(), t.clone()),
-        [s, t] if s == "public" => (ctx.database.to_string(), t.clone()),
-        [d, t] | [d, _, t] => (d.clone(), t.clone()),
-        _ => return Err(SqlError::syntax("invalid table name")),
-    };
-    let dbd = ctx.catalog.database(txn, &db).await?.ok_or_else(|| {
-        SqlError::new(
-            SqlState::INVALID_CATALOG_NAME,
-            format!("database \"{db}\" does not exist"),
-        )
-    })?;
-    if ctx.catalog.table(txn, dbd.id, &name).await?.is_some() {
-        if ct.if_not_exists {
-            return Ok(QueryResult::Command("CREATE TABLE".into()));
-        }
-        return Err(SqlError::new(
-            SqlState::DUPLICATE_TABLE,
-            format!("relation \"{name}\" already exists"),
-        ));
-    }
-    let mut columns = Vec::new();
-    let mut pk: Vec<String> = Vec::new();
-    let mut pending_indexes: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
-    let mut checks: Vec<(Option<String>, String)> = Vec::new();
-    let mut fks: Vec<PendingFk> = Vec::new();
-    for (i, c) in ct.columns.iter().enumerate() {
-        let cname = normalize(&c.name.value, c.name.quote_style.is_some());
-        if columns.iter().any(|x: &ColumnDesc| x.name == cname) {
-            return Err(SqlError::new(
-                SqlState::DUPLICATE_OBJECT,
-                format!("duplicate column name: \"{cname}\""),
-            ));
-        }
-        let ty = SqlType::from_ast(&c.data_type)?;
-        let mut nullable = true;
-        let mut default = None;
-        let serial = matches!(&c.data_type, pg::DataType::Custom(n, _) if n.to_string().to_lowercase().contains("serial"));
-        if serial {
-            default = Some("unique_rowid()".to_string());
-        }
-        for opt in &c.options {
-            match &opt.option {
-                pg::ColumnOption::NotNull => nullable = false,
-                pg::ColumnOption::Null => nullable = true,
-                pg::ColumnOption::Default(e) => default = Some(e.to_string()),
-                pg::ColumnOption::PrimaryKey(_) => {
-                    pk.push(cname.clone());
-                    nullable = false;
-                }
-                pg::ColumnOption::Unique(u) => pending_indexes.push((
-                    u.name
-                        .as_ref()
-                        .or(u.index_name.as_ref())
-                        .map(|n| n.value.clone()),
-                    vec![cname.clone()],
-                    true,
-                )),
-                pg::ColumnOption::Check(ck) => checks.push((
-                    ck.name.as_ref().map(|n| n.value.clone()),
-                    ck.expr.to_string(),
-                )),
-                pg::ColumnOption::ForeignKey(fk) => fks.push((
-                    fk.name.as_ref().map(|n| n.value.clone()),
-                    vec![cname.clone()],
-                    fk.foreign_table.clone(),
-                    fk.referred_columns
-                        .iter()
-                        .map(|c| normalize(&c.value, c.quote_style.is_some()))
-                        .collect(),
-                )),
-                _ => {}
-            }
-        }
-        columns.push(ColumnDesc {
-            id: i as u32 + 1,
-            name: cname,
-            ty,
-            nullable,
-            default,
-            hidden: false,
-        });
-    }
-    for c in &ct.constraints {
-        match c {
-            pg::TableConstraint::PrimaryKey(p) => {
-                if !pk.is_empty() {
-                    return Err(SqlError::new(
-                        SqlState::INVALID_TABLE_DEFINITION,
-                        format!("multiple primary keys for table \"{name}\" are not allowed"),
-                    ));
-                }
-                for ic in &p.columns {
-                    let n = match &ic.column.expr {
-                        Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
-                        other => {
-                            return Err(SqlError::unsupported(format!(
-                                "primary key expression {other}"
-                            )));
-                        }
-                    };
-                    pk.push(n);
-                }
-            }
-            pg::TableConstraint::Unique(u) => pending_indexes.push((
-                u.name
-                    .as_ref()
-                    .or(u.index_name.as_ref())
-                    .map(|n| n.value.clone()),
-                u.columns
-                    .iter()
-                    .map(|ic| ic.column.expr.to_string().trim_matches('"').to_lowercase())
-                    .collect(),
-                true,
-            )),
-            pg::TableConstraint::Index(ix) => pending_indexes.push((
-                ix.name.as_ref().map(|n| n.value.clone()),
-                ix.columns
-                    .iter()
-                    .map(|ic| ic.column.expr.to_string().trim_matches('"').to_lowercase())
-                    .collect(),
-                false,
-            )),
-            pg::TableConstraint::Check(ck) => checks.push((
-                ck.name.as_ref().map(|n| n.value.clone()),
-                ck.expr.to_string(),
-            )),
-            pg::TableConstraint::ForeignKey(fk) => fks.push((
-                fk.name.as_ref().map(|n| n.value.clone()),
-                fk.columns
-                    .iter()
-                    .map(|c| normalize(&c.value, c.quote_style.is_some()))
-                    .collect(),
-                fk.foreign_table.clone(),
-                fk.referred_columns
-                    .iter()
-                    .map(|c| normalize(&c.value, c.quote_style.is_some()))
-                    .collect(),
-            )),
-            other => return Err(SqlError::unsupported(format!("table constraint {other}"))),
-        }
-    }
-    let mut next = columns.len() as u32 + 1;
-    if pk.is_empty() {
-        columns.push(ColumnDesc {
-            id: next,
-            name: "rowid".into(),
-            ty: SqlType::Int,
-            nullable: false,
-            default: Some("unique_rowid()".into()),
-            hidden: true,
-        });
-        next += 1;
-        pk.push("rowid".into());
-    }
-    let mut primary_key = Vec::new();
-    for n in &pk {
-        let col = columns.iter_mut().find(|c| c.name == *n).ok_or_else(|| {
-            SqlError::new(
-                SqlState::UNDEFINED_COLUMN,
-                format!("column \"{n}\" does not exist"),
-            )
-        })?;
-        col.nullable = false;
-        primary_key.push(col.id);
-    }
-    let col_id = |columns: &[ColumnDesc], n: &str| -> Result<u32> {
-        columns
-            .iter()
-            .find(|c| c.name == n)
-            .map(|c| c.id)
-            .ok_or_else(|| {
-                SqlError::new(
-                    SqlState::UNDEFINED_COLUMN,
-                    format!("column \"{n}\" does not exist"),
-                )
-            })
-    };
-    let mut indexes = Vec::new();
-    let mut next_index_id = 2;
-    for (iname, cols, unique) in pending_indexes {
-        let ids = cols
-            .iter()
-            .map(|c| {
-                col_id(
-                    &columns,
-                    c.trim_end_matches(" asc").trim_end_matches(" desc").trim(),
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let iname = iname.unwrap_or_else(|| {
-            format!(
-                "{name}_{}_{}",
-                cols.join("_"),
-                if unique { "key" } else { "idx" }
-            )
-        });
-        indexes.push(super::catalog::IndexDesc {
-            id: next_index_id,
-            name: iname,
-            columns: ids,
-            unique,
-        });
-        next_index_id += 1;
-    }
-    let checks = checks
-        .into_iter()
-        .enumerate()
-        .map(|(i, (n, e))| super::catalog::CheckDesc {
-            name: n.unwrap_or_else(|| format!("check_{i}")),
-            expr: e,
-        })
-        .collect();
-    let mut desc = TableDesc {
-        id: 0,
-        parent_id: dbd.id,
-        name,
-        columns,
-        primary_key,
-        next_column_id: next,
-        version: 1,
-        indexes,
-        checks,
-        foreign_keys: Vec::new(),
-        next_index_id,
-    };
-    let mut fk_descs = Vec::new();
-    for (fname, cols, target, ref_cols) in fks {
-        fk_descs.push(foreign_key(ctx, txn, &desc, fname, &cols, &target, &ref_cols).await?);
-    }
-    desc.foreign_keys = fk_descs;
-    ctx.catalog.create_table(txn, desc).await?;
-    Ok(QueryResult::Command("CREATE TABLE".into()))
-}
-
-/// Resolves a foreign key definition of `t` (`cols` → `target(ref_cols)`, default the target's
-/// primary key).
-pub async fn foreign_key(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    t: &TableDesc,
-    name: Option<String>,
-    cols: &[String],
-    target: &ObjectName,
-    ref_cols: &[String],
-) -> Result<super::catalog::ForeignKeyDesc> {
-    let parent = resolve_table(ctx, txn, target).await?;
-    let ids = cols
-        .iter()
-        .map(|c| {
-            t.column(c).map(|x| x.id).ok_or_else(|| {
-                SqlError::new(
-                    SqlState::UNDEFINED_COLUMN,
-                    format!("column \"{c}\" does not exist"),
-                )
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let ref_ids = if ref_cols.is_empty() {
-        parent.primary_key.clone()
-    } else {
-        ref_cols
-            .iter()
-            .map(|c| {
-                parent.column(c).map(|x| x.id).ok_or_else(|| {
-                    SqlError::new(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!("column \"{c}\" does not exist"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>>>()?
-    };
-    if ids.len() != ref_ids.len() {
-        return Err(SqlError::syntax(format!(
-            "{} columns must reference exactly {} columns in referenced table (found {})",
-            ids.len(),
-            ids.len(),
-            ref_ids.len()
-        )));
-    }
-    let unique_target = ref_ids == parent.primary_key
-        || parent
-            .indexes
-            .iter()
-            .any(|i| i.unique && i.columns == ref_ids);
-    if !unique_target {
-        return Err(SqlError::new(
-            SqlState("42830"),
-            format!(
-                "there is no unique constraint matching given keys for referenced table {}",
-                parent.name
-            ),
-        ));
-    }
-    let name = name.unwrap_or_else(|| format!("{}_{}_fkey", t.name, cols.join("_")));
-    Ok(super::catalog::ForeignKeyDesc {
-        name,
-        columns: ids,
-        ref_table: parent.id,
-        ref_columns: ref_ids,
-    })
-}
-
-async fn drop(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    ty: &pg::ObjectType,
-    if_exists: bool,
-    names: &[ObjectName],
-) -> Result<QueryResult> {
-    match ty {
-        pg::ObjectType::Table => {
-            for n in names {
-                match resolve_table(ctx, txn, n).await {
-                    Ok(t) => {
-                        delete_span(txn, &table_span(ctx.tenant, &t)).await?;
-                        ctx.catalog.drop_table(txn, &t)?;
-                    }
-                    Err(e) if if_exists && e.state == SqlState::UNDEFINED_TABLE => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(QueryResult::Command("DROP TABLE".into()))
-        }
-        pg::ObjectType::Database => {
-            for n in names {
-                let name = object_last(n);
-                match ctx.catalog.database(txn, &name).await? {
-                    Some(d) => {
-                        if name == ctx.database {
-                            return Err(SqlError::new(
-                                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                                format!("cannot drop the current database \"{name}\""),
-                            ));
-                        }
-                        for t in ctx.catalog.drop_database(txn, &d).await? {
-                            delete_span(txn, &table_span(ctx.tenant, &t)).await?;
-                        }
-                    }
-                    None if if_exists => {}
-                    None => {
-                        return Err(SqlError::new(
-                            SqlState::INVALID_CATALOG_NAME,
-                            format!("database \"{name}\" does not exist"),
-                        ));
-                    }
-                }
-            }
-            Ok(QueryResult::Command("DROP DATABASE".into()))
-        }
-        pg::ObjectType::Index => super::ddl::drop_index(ctx, txn, names, if_exists).await,
-        other => Err(SqlError::unsupported(format!("DROP {other}"))),
-    }
-}
-
-async fn delete_span(txn: &mut Txn, span: &Span) -> Result<()> {
-    for (k, _) in txn.scan(span, usize::MAX).await? {
-        txn.delete(&k)?;
-    }
-    Ok(())
-}
-
-/// The key span of a table's rows.
-pub fn table_span(tenant: TenantId, t: &TableDesc) -> Span {
-    keys::index_span(tenant, t.id, 1)
-}
-
-pub fn row_key(tenant: TenantId, t: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
-    let mut k = keys::index_prefix(tenant, t.id, 1);
-    for id in &t.primary_key {
-        let i = t
-            .column_index(*id)
-            .ok_or_else(|| SqlError::internal("primary key column missing"))?;
-        row[i].encode_key(&mut k)?;
-    }
-    Ok(k)
-}
-
-pub fn encode_row(t: &TableDesc, row: &[Datum]) -> Vec<u8> {
-    let cols: Vec<(u32, Datum)> = t
-        .columns
-        .iter()
-        .zip(row)
-        .filter(|(_, d)| !d.is_null())
-        .map(|(c, d)| (c.id, d.clone()))
-        .collect();
-    encode(&cols)
-}
-
-pub fn decode_row(t: &TableDesc, raw: &[u8]) -> Result<Vec<Datum>> {
-    let cols: Vec<(u32, Datum)> =
-        decode(raw).map_err(|e| SqlError::internal(format!("corrupt row: {e}")))?;
-    let mut row = vec![Datum::Null; t.columns.len()];
-    for (id, d) in cols {
-        if let Some(i) = t.column_index(id) {
-            row[i] = d;
-        }
-    }
-    Ok(row)
-}
-
 pub fn eval_ctx<'a>(ctx: &'a Ctx<'a>, params: &'a [Datum]) -> EvalContext<'a> {
     EvalContext {
         params,
@@ -929,191 +524,6 @@ pub fn parse_expr(text: &str) -> Result<Expr> {
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| SqlError::syntax(e.to_string()))
-}
-
-/// Rows of `t` matching `selection` (a point read when the primary key is fixed).
-pub async fn matching_rows_pub(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    t: &TableDesc,
-    selection: Option<&Expr>,
-    params: &[Datum],
-) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
-    matching_rows(ctx, txn, t, selection, params, None).await
-}
-
-/// [`matching_rows_pub`] with the name the query gave the table (its alias).
-pub async fn matching_rows_labeled(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    t: &TableDesc,
-    selection: Option<&Expr>,
-    params: &[Datum],
-    label: &str,
-) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
-    matching_rows(ctx, txn, t, selection, params, Some(label)).await
-}
-
-async fn matching_rows(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    t: &TableDesc,
-    selection: Option<&Expr>,
-    params: &[Datum],
-    label: Option<&str>,
-) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
-    let label = label.unwrap_or(&t.name);
-    let names: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| format!("{label}.{}", c.name))
-        .collect();
-    let ectx = eval_ctx(ctx, params);
-    // Point lookup when every primary-key column is fixed by equality.
-    if let Some(sel) = selection {
-        let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
-        collect_equalities(sel, &names, &ectx, &mut fixed)?;
-        if t.primary_key
-            .iter()
-            .all(|id| t.column_index(*id).is_some_and(|i| fixed[i].is_some()))
-        {
-            let mut probe = vec![Datum::Null; t.columns.len()];
-            for id in &t.primary_key {
-                let i = t
-                    .column_index(*id)
-                    .ok_or_else(|| SqlError::internal("pk column"))?;
-                let v = fixed[i].take().unwrap_or(Datum::Null);
-                probe[i] = match v.coerce(t.columns[i].ty) {
-                    Ok(v) => v,
-                    Err(_) => return Ok(Vec::new()),
-                };
-            }
-            let key = row_key(ctx.tenant, t, &probe)?;
-            let mut out = Vec::new();
-            if let Some(raw) = txn.get(&key).await? {
-                let row = decode_row(t, &raw)?;
-                if passes(sel, &names, &row, &ectx)? {
-                    out.push((key, row));
-                }
-            }
-            return Ok(out);
-        }
-    }
-    // A primary-key prefix fixed by equality: scan just that part of the table.
-    if let Some(sel) = selection {
-        let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
-        collect_equalities(sel, &names, &ectx, &mut fixed)?;
-        let mut prefix = keys::index_prefix(ctx.tenant, t.id, 1);
-        let mut n = 0;
-        for id in &t.primary_key {
-            let Some(i) = t.column_index(*id) else { break };
-            let Some(v) = fixed[i].clone() else { break };
-            let Ok(v) = v.coerce(t.columns[i].ty) else {
-                return Ok(Vec::new());
-            };
-            v.encode_key(&mut prefix)?;
-            n += 1;
-        }
-        if n > 0 {
-            let mut end = prefix.clone();
-            end.push(0xFF);
-            let mut out = Vec::new();
-            for (k, v) in txn.scan(&Span::new(prefix, end), usize::MAX).await? {
-                let row = decode_row(t, &v)?;
-                if passes(sel, &names, &row, &ectx)? {
-                    out.push((k, row));
-                }
-            }
-            return Ok(out);
-        }
-    }
-    // A secondary index whose columns are all fixed by equality.
-    if let Some(sel) = selection {
-        let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
-        collect_equalities(sel, &names, &ectx, &mut fixed)?;
-        for idx in &t.indexes {
-            let vals: Option<Vec<Datum>> = idx
-                .columns
-                .iter()
-                .map(|id| {
-                    t.column_index(*id).and_then(|i| {
-                        fixed[i]
-                            .clone()
-                            .and_then(|v| v.coerce(t.columns[i].ty).ok())
-                    })
-                })
-                .collect();
-            if let Some(vals) = vals {
-                let mut out = Vec::new();
-                for (k, row) in super::rows::rows_from_index(ctx, txn, t, idx, &vals).await? {
-                    if passes(sel, &names, &row, &ectx)? {
-                        out.push((k, row));
-                    }
-                }
-                return Ok(out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (k, v) in txn.scan(&table_span(ctx.tenant, t), usize::MAX).await? {
-        let row = decode_row(t, &v)?;
-        if selection
-            .map(|s| passes(s, &names, &row, &ectx))
-            .transpose()?
-            .unwrap_or(true)
-        {
-            out.push((k, row));
-        }
-    }
-    Ok(out)
-}
-
-fn passes(sel: &Expr, names: &[String], row: &[Datum], ectx: &EvalContext<'_>) -> Result<bool> {
-    Ok(matches!(
-        expr::eval(sel, Some(&Row { names, values: row }), ectx)?,
-        Datum::Bool(true)
-    ))
-}
-
-fn collect_equalities(
-    e: &Expr,
-    names: &[String],
-    ectx: &EvalContext<'_>,
-    fixed: &mut [Option<Datum>],
-) -> Result<()> {
-    match e {
-        Expr::BinaryOp {
-            left,
-            op: pg::BinaryOperator::And,
-            right,
-        } => {
-            collect_equalities(left, names, ectx, fixed)?;
-            collect_equalities(right, names, ectx, fixed)
-        }
-        Expr::Nested(inner) => collect_equalities(inner, names, ectx, fixed),
-        Expr::BinaryOp {
-            left,
-            op: pg::BinaryOperator::Eq,
-            right,
-        } => {
-            for (col, val) in [(left, right), (right, left)] {
-                if !matches!(
-                    col.as_ref(),
-                    Expr::Identifier(_) | Expr::CompoundIdentifier(_)
-                ) {
-                    continue;
-                }
-                if let Some(i) = expr::lookup(names, col)
-                    && let Ok(v) = expr::eval(val, None, ectx)
-                    && !v.is_null()
-                {
-                    fixed[i] = Some(v);
-                }
-            }
-            Ok(())
-        }
-        _ => Ok(()),
-    }
 }
 
 /// Output columns and rows of a query.

@@ -11,6 +11,7 @@ pub mod expr;
 pub mod parser;
 pub mod query;
 pub mod rows;
+pub mod scan;
 pub mod scram;
 pub mod session;
 pub mod show;
