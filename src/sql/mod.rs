@@ -8,6 +8,8 @@ pub mod dml;
 pub mod error;
 pub mod exec;
 pub mod expr;
+pub mod functions;
+pub mod operators;
 pub mod parser;
 pub mod query;
 pub mod rows;

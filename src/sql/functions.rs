@@ -1,0 +1,565 @@
+//! Built-in SQL functions (string, math, date/time, JSON, UUID and the pg_catalog helpers psql
+//! uses) and `EXTRACT`. Unknown functions are 42883; wrong argument types never panic.
+
+use super::error::{Result, SqlError};
+use super::expr::{EvalContext, version_string};
+use super::operators::{binary, compare};
+use super::sqlstate::SqlState;
+use super::types::{Datum, SqlType};
+use sqlparser::ast::BinaryOperator;
+
+pub(crate) fn extract(field: &str, v: &Datum) -> Result<Datum> {
+    use chrono::{Datelike, Timelike};
+    let micros = match v {
+        Datum::Null => return Ok(Datum::Null),
+        Datum::Timestamp(t) | Datum::TimestampTz(t) => *t,
+        Datum::Date(d) => i64::from(*d) * 86_400_000_000,
+        other => {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!(
+                    "unknown signature: extract(string, {})",
+                    other
+                        .sql_type()
+                        .map_or("unknown", |t| t.name())
+                        .to_lowercase()
+                ),
+            ));
+        }
+    };
+    let dt = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(|| {
+        SqlError::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            "timestamp out of range",
+        )
+    })?;
+    Ok(match field {
+        "year" => Datum::Float(f64::from(dt.year())),
+        "month" => Datum::Float(f64::from(dt.month())),
+        "day" => Datum::Float(f64::from(dt.day())),
+        "hour" => Datum::Float(f64::from(dt.hour())),
+        "minute" => Datum::Float(f64::from(dt.minute())),
+        "second" => Datum::Float(f64::from(dt.second()) + f64::from(dt.nanosecond()) / 1e9),
+        "dow" => Datum::Float(f64::from(dt.weekday().num_days_from_sunday())),
+        "doy" => Datum::Float(f64::from(dt.ordinal())),
+        "epoch" => Datum::Float(micros as f64 / 1e6),
+        "quarter" => Datum::Float(f64::from((dt.month() - 1) / 3 + 1)),
+        "week" => Datum::Float(f64::from(dt.iso_week().week())),
+        other => {
+            return Err(SqlError::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("unsupported timespan: {other}"),
+            ));
+        }
+    })
+}
+
+static ROWID_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// CockroachDB-style `unique_rowid()`: microseconds in the high bits, a per-process counter low.
+pub fn unique_rowid(now_nanos: u64) -> i64 {
+    let seq = ROWID_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0x7FFF;
+    (((now_nanos / 1000) << 15) | seq) as i64 & i64::MAX
+}
+
+pub(crate) fn json_get(j: &str, key: &Datum) -> Result<Option<serde_json::Value>> {
+    let v: serde_json::Value =
+        serde_json::from_str(j).map_err(|e| SqlError::internal(format!("stored JSON: {e}")))?;
+    Ok(match (v, key) {
+        (serde_json::Value::Object(mut m), Datum::String(k)) => m.remove(k),
+        (serde_json::Value::Array(a), Datum::Int(i)) => {
+            let idx = if *i < 0 { a.len() as i64 + *i } else { *i };
+            usize::try_from(idx).ok().and_then(|i| a.get(i).cloned())
+        }
+        _ => None,
+    })
+}
+
+pub(crate) fn json_contains(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a, b) {
+        (serde_json::Value::Object(x), serde_json::Value::Object(y)) => y
+            .iter()
+            .all(|(k, v)| x.get(k).is_some_and(|xv| json_contains(xv, v))),
+        (serde_json::Value::Array(x), serde_json::Value::Array(y)) => {
+            y.iter().all(|v| x.iter().any(|xv| json_contains(xv, v)))
+        }
+        (serde_json::Value::Array(x), v) if !v.is_object() && !v.is_array() => x.contains(v),
+        (x, y) => x == y,
+    }
+}
+
+pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Result<Datum> {
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+    let one = |args: &[Datum]| -> Result<Datum> {
+        if args.len() != 1 {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("unknown signature: {name}() with {} arguments", args.len()),
+            ));
+        }
+        Ok(args[0].clone())
+    };
+    Ok(match name {
+        "nullif" => match args.as_slice() {
+            [a, b] => {
+                if compare(a, b)? == Some(std::cmp::Ordering::Equal) {
+                    Datum::Null
+                } else {
+                    a.clone()
+                }
+            }
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: nullif",
+                ));
+            }
+        },
+        "pg_get_userbyid" => Datum::String("root".into()),
+        "pg_table_is_visible"
+        | "pg_type_is_visible"
+        | "pg_function_is_visible"
+        | "has_table_privilege"
+        | "has_schema_privilege"
+        | "has_database_privilege" => Datum::Bool(true),
+        "obj_description"
+        | "col_description"
+        | "shobj_description"
+        | "pg_get_expr"
+        | "pg_get_constraintdef"
+        | "pg_get_indexdef" => match args.first() {
+            Some(Datum::String(s)) if name == "pg_get_expr" => Datum::String(s.clone()),
+            _ => Datum::Null,
+        },
+        "current_schema" => Datum::String("public".into()),
+        "current_schemas" => Datum::String("{pg_catalog,public}".into()),
+        "pg_encoding_to_char" => Datum::String("UTF8".into()),
+        "array_to_string" => match args.as_slice() {
+            [Datum::String(a), Datum::String(sep), ..] => Datum::String(
+                a.trim_start_matches('{')
+                    .trim_end_matches('}')
+                    .split(',')
+                    .filter(|x| !x.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(sep),
+            ),
+            _ => Datum::Null,
+        },
+        "format_type" => match args.first() {
+            Some(Datum::Int(oid)) => Datum::String(
+                match oid {
+                    16 => "boolean",
+                    17 => "bytea",
+                    20 => "bigint",
+                    21 => "smallint",
+                    23 => "integer",
+                    25 => "text",
+                    700 => "real",
+                    701 => "double precision",
+                    1043 => "character varying",
+                    1082 => "date",
+                    1083 => "time without time zone",
+                    1114 => "timestamp without time zone",
+                    1184 => "timestamp with time zone",
+                    1186 => "interval",
+                    1700 => "numeric",
+                    2950 => "uuid",
+                    3802 => "jsonb",
+                    _ => "unknown",
+                }
+                .into(),
+            ),
+            _ => Datum::Null,
+        },
+        "gen_random_uuid" | "uuid_generate_v4" | "uuid_v4" => {
+            Datum::Uuid(*uuid::Uuid::new_v4().as_bytes())
+        }
+        "unique_rowid" => Datum::Int(unique_rowid(ctx.now_nanos)),
+        "current_date" => Datum::Date((ctx.now_nanos / 86_400_000_000_000) as i32),
+        "localtimestamp" => Datum::Timestamp((ctx.now_nanos / 1000) as i64),
+        "concat" => Datum::String(args.iter().filter_map(Datum::to_text).collect()),
+        "substr" | "substring" => match args.as_slice() {
+            [Datum::Null, ..] => Datum::Null,
+            [v, from, rest @ ..] => {
+                let s: Vec<char> = v.to_text().unwrap_or_default().chars().collect();
+                let from = match from {
+                    Datum::Int(i) => *i,
+                    _ => 1,
+                };
+                let len = match rest.first() {
+                    Some(Datum::Int(l)) => Some(*l),
+                    _ => None,
+                };
+                let start = ((from - 1).max(0) as usize).min(s.len());
+                let end = match len {
+                    Some(l) => ((from - 1 + l).max(0) as usize).min(s.len()),
+                    None => s.len(),
+                }
+                .max(start);
+                Datum::String(s[start..end].iter().collect())
+            }
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: substr",
+                ));
+            }
+        },
+        "btrim" | "ltrim" | "rtrim" => match args.as_slice() {
+            [Datum::Null, ..] => Datum::Null,
+            [v, rest @ ..] => {
+                let s = v.to_text().unwrap_or_default();
+                let chars: Vec<char> = match rest.first() {
+                    Some(c) => c.to_text().unwrap_or_default().chars().collect(),
+                    None => vec![' '],
+                };
+                let f = |c: char| chars.contains(&c);
+                Datum::String(match name {
+                    "ltrim" => s.trim_start_matches(f).to_string(),
+                    "rtrim" => s.trim_end_matches(f).to_string(),
+                    _ => s.trim_matches(f).to_string(),
+                })
+            }
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: trim",
+                ));
+            }
+        },
+        "strpos" => match args.as_slice() {
+            [Datum::String(h), Datum::String(n)] => Datum::Int(
+                h.find(n.as_str())
+                    .map_or(0, |i| h[..i].chars().count() as i64 + 1),
+            ),
+            _ => Datum::Null,
+        },
+        "replace" => match args.as_slice() {
+            [Datum::String(s), Datum::String(a), Datum::String(b)] => {
+                Datum::String(s.replace(a.as_str(), b))
+            }
+            _ => Datum::Null,
+        },
+        "split_part" => match args.as_slice() {
+            [Datum::String(s), Datum::String(d), Datum::Int(n)] if *n >= 1 => Datum::String(
+                s.split(d.as_str())
+                    .nth((*n - 1) as usize)
+                    .unwrap_or("")
+                    .to_string(),
+            ),
+            _ => Datum::Null,
+        },
+        "left" | "right" => match args.as_slice() {
+            [Datum::String(s), Datum::Int(n)] => {
+                let c: Vec<char> = s.chars().collect();
+                let k = (*n).clamp(0, c.len() as i64) as usize;
+                Datum::String(if name == "left" {
+                    c[..k].iter().collect()
+                } else {
+                    c[c.len() - k..].iter().collect()
+                })
+            }
+            _ => Datum::Null,
+        },
+        "repeat" => match args.as_slice() {
+            [Datum::String(s), Datum::Int(n)]
+                if *n >= 0 && (*n as usize).saturating_mul(s.len()) <= 1 << 26 =>
+            {
+                Datum::String(s.repeat(*n as usize))
+            }
+            [Datum::String(_), Datum::Int(_)] => {
+                return Err(SqlError::new(
+                    SqlState::OUT_OF_MEMORY,
+                    "requested length too large",
+                ));
+            }
+            _ => Datum::Null,
+        },
+        "reverse" => match one(&args)? {
+            Datum::String(s) => Datum::String(s.chars().rev().collect()),
+            v => v,
+        },
+        "md5" => match one(&args)? {
+            Datum::Null => Datum::Null,
+            v => Datum::String(format!(
+                "{:032x}",
+                md5_digest(v.to_text().unwrap_or_default().as_bytes())
+            )),
+        },
+        "round" | "floor" | "ceil" | "ceiling" | "trunc" | "sqrt" | "exp" | "ln" | "sign" => {
+            let v = args.first().cloned().unwrap_or(Datum::Null);
+            let places = match args.get(1) {
+                Some(Datum::Int(p)) => Some(*p),
+                _ => None,
+            };
+            match v {
+                Datum::Null => Datum::Null,
+                Datum::Decimal(d) if !matches!(name, "sqrt" | "exp" | "ln") => {
+                    Datum::Decimal(match name {
+                        "round" => d.round_dp(places.unwrap_or(0).max(0) as u32),
+                        "floor" => d.floor(),
+                        "ceil" | "ceiling" => d.ceil(),
+                        "trunc" => d.trunc(),
+                        _ => rust_decimal::Decimal::from(if d.is_zero() {
+                            0
+                        } else if d.is_sign_negative() {
+                            -1
+                        } else {
+                            1
+                        }),
+                    })
+                }
+                Datum::Int(i) if !matches!(name, "sqrt" | "exp" | "ln") => {
+                    if name == "sign" {
+                        Datum::Int(i.signum())
+                    } else {
+                        Datum::Int(i)
+                    }
+                }
+                other => {
+                    let f = match other.coerce(SqlType::Float)? {
+                        Datum::Float(f) => f,
+                        _ => f64::NAN,
+                    };
+                    Datum::Float(match name {
+                        "round" => {
+                            let m = 10f64.powi(places.unwrap_or(0) as i32);
+                            (f * m).round() / m
+                        }
+                        "floor" => f.floor(),
+                        "ceil" | "ceiling" => f.ceil(),
+                        "trunc" => f.trunc(),
+                        "sqrt" => {
+                            if f < 0.0 {
+                                return Err(SqlError::new(
+                                    SqlState::INVALID_PARAMETER_VALUE,
+                                    "cannot take square root of a negative number",
+                                ));
+                            }
+                            f.sqrt()
+                        }
+                        "exp" => f.exp(),
+                        "ln" => f.ln(),
+                        _ => f.signum(),
+                    })
+                }
+            }
+        }
+        "power" | "pow" => match args.as_slice() {
+            [a, b] if !a.is_null() && !b.is_null() => {
+                let x = match a.clone().coerce(SqlType::Float)? {
+                    Datum::Float(f) => f,
+                    _ => f64::NAN,
+                };
+                let y = match b.clone().coerce(SqlType::Float)? {
+                    Datum::Float(f) => f,
+                    _ => f64::NAN,
+                };
+                Datum::Float(x.powf(y))
+            }
+            _ => Datum::Null,
+        },
+        "mod" => match args.as_slice() {
+            [a, b] => binary(&BinaryOperator::Modulo, a.clone(), b.clone())?,
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: mod",
+                ));
+            }
+        },
+        "random" => Datum::Float(rand::random::<f64>()),
+        "greatest" | "least" => {
+            let mut best: Option<Datum> = None;
+            for a in args.into_iter().filter(|a| !a.is_null()) {
+                best = Some(match best {
+                    None => a,
+                    Some(b) => {
+                        let o = compare(&a, &b)?.unwrap_or(std::cmp::Ordering::Equal);
+                        let better = if name == "greatest" {
+                            o == std::cmp::Ordering::Greater
+                        } else {
+                            o == std::cmp::Ordering::Less
+                        };
+                        if better { a } else { b }
+                    }
+                });
+            }
+            best.unwrap_or(Datum::Null)
+        }
+        "date_trunc" => match args.as_slice() {
+            [
+                Datum::String(unit),
+                v @ (Datum::Timestamp(_) | Datum::TimestampTz(_)),
+            ] => {
+                let t = match v {
+                    Datum::Timestamp(t) | Datum::TimestampTz(t) => *t,
+                    _ => 0,
+                };
+                let unit_micros: i64 = match unit.to_lowercase().as_str() {
+                    "second" => 1_000_000,
+                    "minute" => 60_000_000,
+                    "hour" => 3_600_000_000,
+                    "day" => 86_400_000_000,
+                    other => {
+                        return Err(SqlError::new(
+                            SqlState::INVALID_PARAMETER_VALUE,
+                            format!("unsupported timespan: {other}"),
+                        ));
+                    }
+                };
+                let tr = t - t.rem_euclid(unit_micros);
+                if matches!(v, Datum::Timestamp(_)) {
+                    Datum::Timestamp(tr)
+                } else {
+                    Datum::TimestampTz(tr)
+                }
+            }
+            _ => Datum::Null,
+        },
+        "jsonb_typeof" | "json_typeof" => match one(&args)? {
+            Datum::Json(j) => Datum::String(
+                match serde_json::from_str::<serde_json::Value>(&j)
+                    .map_err(|e| SqlError::internal(e.to_string()))?
+                {
+                    serde_json::Value::Object(_) => "object",
+                    serde_json::Value::Array(_) => "array",
+                    serde_json::Value::String(_) => "string",
+                    serde_json::Value::Number(_) => "number",
+                    serde_json::Value::Bool(_) => "boolean",
+                    serde_json::Value::Null => "null",
+                }
+                .into(),
+            ),
+            _ => Datum::Null,
+        },
+        "jsonb_build_object" | "json_build_object" => {
+            let mut m = serde_json::Map::new();
+            for pair in args.chunks(2) {
+                if let [k, v] = pair {
+                    m.insert(k.to_text().unwrap_or_default(), datum_to_json(v));
+                }
+            }
+            Datum::Json(super::types::json_text(&serde_json::Value::Object(m)))
+        }
+        "to_jsonb" | "to_json" => {
+            Datum::Json(super::types::json_text(&datum_to_json(&one(&args)?)))
+        }
+        "version" => Datum::String(version_string()),
+        "current_user" | "session_user" => Datum::String(ctx.user.into()),
+        "current_database" => Datum::String(ctx.database.into()),
+        "now"
+        | "current_timestamp"
+        | "statement_timestamp"
+        | "transaction_timestamp"
+        | "clock_timestamp" => Datum::TimestampTz((ctx.now_nanos / 1000) as i64),
+        "lower" => match one(&args)? {
+            Datum::String(s) => Datum::String(s.to_lowercase()),
+            v => v,
+        },
+        "upper" => match one(&args)? {
+            Datum::String(s) => Datum::String(s.to_uppercase()),
+            v => v,
+        },
+        "length" | "char_length" => match one(&args)? {
+            Datum::String(s) => Datum::Int(s.chars().count() as i64),
+            Datum::Bytes(b) => Datum::Int(b.len() as i64),
+            Datum::Null => Datum::Null,
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unknown signature: {name}"),
+                ));
+            }
+        },
+        "abs" => match one(&args)? {
+            Datum::Int(i) => Datum::Int(i.checked_abs().ok_or_else(|| {
+                SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
+            })?),
+            Datum::Float(f) => Datum::Float(f.abs()),
+            Datum::Null => Datum::Null,
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unknown signature: {name}"),
+                ));
+            }
+        },
+        "coalesce" | "ifnull" => args
+            .into_iter()
+            .find(|a| !a.is_null())
+            .unwrap_or(Datum::Null),
+        _ => {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("unknown function: {name}()"),
+            ));
+        }
+    })
+}
+/// A JSON value for a datum (`to_jsonb`).
+pub fn datum_to_json(d: &Datum) -> serde_json::Value {
+    match d {
+        Datum::Null => serde_json::Value::Null,
+        Datum::Int(i) => serde_json::Value::from(*i),
+        Datum::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Datum::Bool(b) => serde_json::Value::Bool(*b),
+        Datum::Json(j) => serde_json::from_str(j).unwrap_or(serde_json::Value::Null),
+        Datum::Decimal(x) => {
+            serde_json::from_str(&x.to_string()).unwrap_or(serde_json::Value::Null)
+        }
+        other => serde_json::Value::String(other.to_text().unwrap_or_default()),
+    }
+}
+
+fn md5_digest(data: &[u8]) -> u128 {
+    // A small MD5 (RFC 1321) so md5() needs no extra crate.
+    let s: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
+    let (mut a0, mut b0, mut c0, mut d0): (u32, u32, u32, u32) =
+        (0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476);
+    let mut msg = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bits.to_le_bytes());
+    for chunk in msg.chunks(64) {
+        let m: Vec<u32> = chunk
+            .chunks(4)
+            .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+            .collect();
+        let (mut a, mut b, mut c, mut d) = (a0, b0, c0, d0);
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let f2 = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(f2.rotate_left(s[i]));
+        }
+        a0 = a0.wrapping_add(a);
+        b0 = b0.wrapping_add(b);
+        c0 = c0.wrapping_add(c);
+        d0 = d0.wrapping_add(d);
+    }
+    let mut out = [0u8; 16];
+    out[..4].copy_from_slice(&a0.to_le_bytes());
+    out[4..8].copy_from_slice(&b0.to_le_bytes());
+    out[8..12].copy_from_slice(&c0.to_le_bytes());
+    out[12..].copy_from_slice(&d0.to_le_bytes());
+    u128::from_be_bytes(out)
+}

@@ -1,0 +1,320 @@
+//! Comparison and binary operators over [`Datum`]s: arithmetic (exact for integers and
+//! decimals, with overflow errors), string concatenation, date/time arithmetic, JSONB operators
+//! and regular expressions.
+
+use super::error::{Result, SqlError};
+use super::functions::{json_contains, json_get};
+use super::sqlstate::SqlState;
+use super::types::{Datum, SqlType};
+use sqlparser::ast::BinaryOperator;
+
+/// Compares two values; `Ok(None)` when either is NULL; an error when incomparable.
+pub fn compare(a: &Datum, b: &Datum) -> Result<Option<std::cmp::Ordering>> {
+    if a.is_null() || b.is_null() {
+        return Ok(None);
+    }
+    // Untyped string literals compare against the other side's type.
+    let (a, b) = match (a, b) {
+        (Datum::String(s), other) if !matches!(other, Datum::String(_)) => (
+            Datum::String(s.clone()).coerce(other.sql_type().unwrap_or(SqlType::String))?,
+            other.clone(),
+        ),
+        (other, Datum::String(s)) if !matches!(other, Datum::String(_)) => (
+            other.clone(),
+            Datum::String(s.clone()).coerce(other.sql_type().unwrap_or(SqlType::String))?,
+        ),
+        _ => (a.clone(), b.clone()),
+    };
+    a.compare(&b).map(Some).ok_or_else(|| {
+        SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!(
+                "unsupported comparison operator: <{}> = <{}>",
+                a.sql_type().map_or("unknown", |t| t.name()).to_lowercase(),
+                b.sql_type().map_or("unknown", |t| t.name()).to_lowercase()
+            ),
+        )
+    })
+}
+
+pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
+    use std::cmp::Ordering::*;
+    let cmp = |want: &dyn Fn(std::cmp::Ordering) -> bool| -> Result<Datum> {
+        Ok(compare(&l, &r)?.map_or(Datum::Null, |o| Datum::Bool(want(o))))
+    };
+    match op {
+        BinaryOperator::Eq => return cmp(&|o| o == Equal),
+        BinaryOperator::NotEq => return cmp(&|o| o != Equal),
+        BinaryOperator::Lt => return cmp(&|o| o == Less),
+        BinaryOperator::LtEq => return cmp(&|o| o != Greater),
+        BinaryOperator::Gt => return cmp(&|o| o == Greater),
+        BinaryOperator::GtEq => return cmp(&|o| o != Less),
+        _ => {}
+    }
+    if l.is_null() || r.is_null() {
+        return Ok(Datum::Null);
+    }
+    let overflow = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range");
+    // JSONB operators.
+    match (op, &l, &r) {
+        (BinaryOperator::Arrow, Datum::Json(j), k) => {
+            return Ok(
+                json_get(j, k)?.map_or(Datum::Null, |v| Datum::Json(super::types::json_text(&v)))
+            );
+        }
+        (BinaryOperator::LongArrow, Datum::Json(j), k) => {
+            return Ok(json_get(j, k)?.map_or(Datum::Null, |v| match v {
+                serde_json::Value::String(s) => Datum::String(s),
+                serde_json::Value::Null => Datum::Null,
+                other => Datum::String(super::types::json_text(&other)),
+            }));
+        }
+        (BinaryOperator::AtArrow, Datum::Json(a), b)
+        | (BinaryOperator::ArrowAt, b, Datum::Json(a)) => {
+            let b = match b {
+                Datum::Json(s) | Datum::String(s) => s.clone(),
+                other => other.to_text().unwrap_or_default(),
+            };
+            let av: serde_json::Value =
+                serde_json::from_str(a).map_err(|e| SqlError::internal(e.to_string()))?;
+            let bv: serde_json::Value = serde_json::from_str(&b).map_err(|_| {
+                SqlError::new(
+                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    format!("could not parse JSON: {b}"),
+                )
+            })?;
+            return Ok(Datum::Bool(json_contains(&av, &bv)));
+        }
+        _ => {}
+    }
+    // Regular expressions (~, ~*, !~, !~*), also as OPERATOR(pg_catalog.~).
+    let regex_op = match op {
+        BinaryOperator::PGRegexMatch => Some((false, false)),
+        BinaryOperator::PGRegexIMatch => Some((true, false)),
+        BinaryOperator::PGRegexNotMatch => Some((false, true)),
+        BinaryOperator::PGRegexNotIMatch => Some((true, true)),
+        BinaryOperator::PGCustomBinaryOperator(parts) => match parts.last().map(String::as_str) {
+            Some("~") => Some((false, false)),
+            Some("~*") => Some((true, false)),
+            Some("!~") => Some((false, true)),
+            Some("!~*") => Some((true, true)),
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some((ci, negate)) = regex_op {
+        let (Some(text), Some(pattern)) = (l.to_text(), r.to_text()) else {
+            return Ok(Datum::Null);
+        };
+        let re = regex::RegexBuilder::new(&pattern)
+            .case_insensitive(ci)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| {
+                SqlError::new(
+                    SqlState("2201B"),
+                    format!("invalid regular expression: {e}"),
+                )
+            })?;
+        return Ok(Datum::Bool(re.is_match(&text) != negate));
+    }
+    // Decimal arithmetic (exact) when either side is DECIMAL and the other is exact.
+    if matches!(
+        (&l, &r),
+        (Datum::Decimal(_), Datum::Decimal(_) | Datum::Int(_)) | (Datum::Int(_), Datum::Decimal(_))
+    ) {
+        let (a, b) = match (
+            l.clone().coerce(SqlType::Decimal)?,
+            r.clone().coerce(SqlType::Decimal)?,
+        ) {
+            (Datum::Decimal(a), Datum::Decimal(b)) => (a, b),
+            _ => return Err(SqlError::internal("decimal coercion")),
+        };
+        let out = match op {
+            BinaryOperator::Plus => a.checked_add(b),
+            BinaryOperator::Minus => a.checked_sub(b),
+            BinaryOperator::Multiply => a.checked_mul(b),
+            BinaryOperator::Divide if b.is_zero() => {
+                return Err(SqlError::new(
+                    SqlState::DIVISION_BY_ZERO,
+                    "division by zero",
+                ));
+            }
+            BinaryOperator::Divide => a.checked_div(b),
+            BinaryOperator::Modulo if b.is_zero() => {
+                return Err(SqlError::new(
+                    SqlState::DIVISION_BY_ZERO,
+                    "division by zero",
+                ));
+            }
+            BinaryOperator::Modulo => a.checked_rem(b),
+            BinaryOperator::StringConcat => return Ok(Datum::String(format!("{a}{b}"))),
+            other => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unsupported binary operator: <decimal> {other} <decimal>"),
+                ));
+            }
+        };
+        return out.map(Datum::Decimal).ok_or_else(|| {
+            SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range")
+        });
+    }
+    // Date/time arithmetic.
+    match (op, &l, &r) {
+        (
+            BinaryOperator::Plus | BinaryOperator::Minus,
+            Datum::Timestamp(t) | Datum::TimestampTz(t),
+            Datum::Interval {
+                months,
+                days,
+                micros,
+            },
+        ) => {
+            let sign = if matches!(op, BinaryOperator::Minus) {
+                -1
+            } else {
+                1
+            };
+            let dt = chrono::DateTime::from_timestamp_micros(*t).ok_or_else(overflow)?;
+            let dt = if *months != 0 {
+                let m = chrono::Months::new(months.unsigned_abs());
+                if (*months > 0) == (sign > 0) {
+                    dt.checked_add_months(m)
+                } else {
+                    dt.checked_sub_months(m)
+                }
+                .ok_or_else(overflow)?
+            } else {
+                dt
+            };
+            let nt = dt.timestamp_micros() + sign * (i64::from(*days) * 86_400_000_000 + micros);
+            return Ok(if matches!(l, Datum::Timestamp(_)) {
+                Datum::Timestamp(nt)
+            } else {
+                Datum::TimestampTz(nt)
+            });
+        }
+        (
+            BinaryOperator::Plus,
+            Datum::Interval { .. },
+            Datum::Timestamp(_) | Datum::TimestampTz(_),
+        ) => return binary(op, r.clone(), l.clone()),
+        (
+            BinaryOperator::Minus,
+            Datum::Timestamp(a) | Datum::TimestampTz(a),
+            Datum::Timestamp(b) | Datum::TimestampTz(b),
+        ) => {
+            let d = a - b;
+            return Ok(Datum::Interval {
+                months: 0,
+                days: (d / 86_400_000_000) as i32,
+                micros: d % 86_400_000_000,
+            });
+        }
+        (BinaryOperator::Plus | BinaryOperator::Minus, Datum::Date(d), Datum::Int(n)) => {
+            let n = i32::try_from(*n).map_err(|_| overflow())?;
+            return Ok(Datum::Date(if matches!(op, BinaryOperator::Plus) {
+                d + n
+            } else {
+                d - n
+            }));
+        }
+        (BinaryOperator::Minus, Datum::Date(a), Datum::Date(b)) => {
+            return Ok(Datum::Int(i64::from(a - b)));
+        }
+        (
+            BinaryOperator::Plus | BinaryOperator::Minus,
+            Datum::Interval {
+                months: m1,
+                days: d1,
+                micros: u1,
+            },
+            Datum::Interval {
+                months: m2,
+                days: d2,
+                micros: u2,
+            },
+        ) => {
+            let s = if matches!(op, BinaryOperator::Minus) {
+                -1
+            } else {
+                1
+            };
+            return Ok(Datum::Interval {
+                months: m1 + s * m2,
+                days: d1 + s * d2,
+                micros: u1 + i64::from(s) * u2,
+            });
+        }
+        _ => {}
+    }
+    let (l, r) = match (&l, &r) {
+        (Datum::Decimal(d), Datum::Float(_)) => (
+            Datum::Float(rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(f64::NAN)),
+            r,
+        ),
+        (Datum::Float(_), Datum::Decimal(d)) => (
+            l,
+            Datum::Float(rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(f64::NAN)),
+        ),
+        _ => (l, r),
+    };
+    match (op, l, r) {
+        (BinaryOperator::StringConcat, a, b) => Ok(Datum::String(format!(
+            "{}{}",
+            a.to_text().unwrap_or_default(),
+            b.to_text().unwrap_or_default()
+        ))),
+        (BinaryOperator::Plus, Datum::Int(a), Datum::Int(b)) => {
+            a.checked_add(b).map(Datum::Int).ok_or_else(overflow)
+        }
+        (BinaryOperator::Minus, Datum::Int(a), Datum::Int(b)) => {
+            a.checked_sub(b).map(Datum::Int).ok_or_else(overflow)
+        }
+        (BinaryOperator::Multiply, Datum::Int(a), Datum::Int(b)) => {
+            a.checked_mul(b).map(Datum::Int).ok_or_else(overflow)
+        }
+        (BinaryOperator::Divide | BinaryOperator::Modulo, Datum::Int(_), Datum::Int(0)) => Err(
+            SqlError::new(SqlState::DIVISION_BY_ZERO, "division by zero"),
+        ),
+        (BinaryOperator::Divide, Datum::Int(a), Datum::Int(b)) => {
+            Ok(Datum::Float(a as f64 / b as f64))
+        }
+        (BinaryOperator::Modulo, Datum::Int(a), Datum::Int(b)) => Ok(Datum::Int(a.wrapping_rem(b))),
+        (op, a @ (Datum::Int(_) | Datum::Float(_)), b @ (Datum::Int(_) | Datum::Float(_))) => {
+            let (x, y) = (as_f64(&a), as_f64(&b));
+            match op {
+                BinaryOperator::Plus => Ok(Datum::Float(x + y)),
+                BinaryOperator::Minus => Ok(Datum::Float(x - y)),
+                BinaryOperator::Multiply => Ok(Datum::Float(x * y)),
+                BinaryOperator::Divide if y == 0.0 => Err(SqlError::new(
+                    SqlState::DIVISION_BY_ZERO,
+                    "division by zero",
+                )),
+                BinaryOperator::Divide => Ok(Datum::Float(x / y)),
+                BinaryOperator::Modulo => Ok(Datum::Float(x % y)),
+                other => Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unsupported binary operator: {other}"),
+                )),
+            }
+        }
+        (op, a, b) => Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!(
+                "unsupported binary operator: <{}> {op} <{}>",
+                a.sql_type().map_or("unknown", |t| t.name()).to_lowercase(),
+                b.sql_type().map_or("unknown", |t| t.name()).to_lowercase()
+            ),
+        )),
+    }
+}
+
+fn as_f64(d: &Datum) -> f64 {
+    match d {
+        Datum::Int(i) => *i as f64,
+        Datum::Float(f) => *f,
+        _ => 0.0,
+    }
+}
