@@ -1,0 +1,488 @@
+//! One SELECT block: FROM, WHERE, grouping and aggregates, the select list, DISTINCT and
+//! ORDER BY.
+
+use super::*;
+
+/// An aggregate call found in a select list, HAVING or ORDER BY.
+pub(super) fn label(e: &Expr) -> String {
+    match e {
+        Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
+        Expr::CompoundIdentifier(p) => p
+            .last()
+            .map(|i| normalize(&i.value, i.quote_style.is_some()))
+            .unwrap_or_default(),
+        Expr::Function(f) => f.name.to_string().to_lowercase(),
+        Expr::Cast { expr, .. } | Expr::Nested(expr) => label(expr),
+        Expr::Case { .. } => "case".into(),
+        Expr::Exists { .. } => "exists".into(),
+        _ => "?column?".into(),
+    }
+}
+
+pub(super) async fn run_select(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    sel: &pg::Select,
+    params: &[Datum],
+    ctes: &Ctes,
+    order: &[pg::OrderByExpr],
+) -> Result<Relation> {
+    // WHERE with subqueries replaced by values.
+    let mut correlated_where: Option<Expr> = None;
+    let selection = match &sel.selection {
+        Some(w) if contains_subquery(w) => match materialize(ctx, txn, w, params, ctes).await {
+            Ok(e) => Some(e),
+            Err(e) if is_correlated(&e) => {
+                correlated_where = Some(w.clone());
+                None
+            }
+            Err(e) => return Err(e),
+        },
+        other => other.clone(),
+    };
+    // FROM.
+    let mut input = match sel.from.as_slice() {
+        [] => Relation {
+            cols: Vec::new(),
+            rows: vec![Vec::new()],
+        },
+        [only] => load_from_item(ctx, txn, only, params, ctes, selection.as_ref()).await?,
+        items => {
+            let mut acc: Option<Relation> = None;
+            for it in items {
+                let rel = load_from_item(ctx, txn, it, params, ctes, None).await?;
+                acc = Some(match acc {
+                    None => rel,
+                    Some(l) => join(
+                        ctx,
+                        l,
+                        rel,
+                        &pg::JoinOperator::CrossJoin(pg::JoinConstraint::None),
+                        params,
+                    )?,
+                });
+            }
+            acc.unwrap_or_default()
+        }
+    };
+    let names = input.scope_names();
+    let ectx = ectx(ctx, params);
+    if let Some(w) = &correlated_where {
+        // Correlated subqueries: bind the outer row's values and run them per row.
+        let mut kept = Vec::new();
+        for r in std::mem::take(&mut input.rows) {
+            let bound = bind_outer(w, &names, &r);
+            let e = materialize(ctx, txn, &bound, params, ctes).await?;
+            if matches!(
+                expr::eval(
+                    &e,
+                    Some(&Row {
+                        names: &names,
+                        values: &r
+                    }),
+                    &ectx
+                )?,
+                Datum::Bool(true)
+            ) {
+                kept.push(r);
+            }
+        }
+        input.rows = kept;
+    }
+    if let Some(w) = &selection {
+        let mut kept = Vec::with_capacity(input.rows.len());
+        for r in input.rows {
+            if matches!(
+                expr::eval(
+                    w,
+                    Some(&Row {
+                        names: &names,
+                        values: &r
+                    }),
+                    &ectx
+                )?,
+                Datum::Bool(true)
+            ) {
+                kept.push(r);
+            }
+        }
+        input.rows = kept;
+    }
+    // The select list, expanded.
+    let mut items: Vec<(String, Expr)> = Vec::new();
+    let mut correlated_items: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
+    for item in &sel.projection {
+        match item {
+            SelectItem::Wildcard(_) => {
+                if input.cols.is_empty() {
+                    return Err(SqlError::syntax(
+                        "SELECT * with no tables specified is not valid",
+                    ));
+                }
+                for (i, c) in input.cols.iter().enumerate() {
+                    if !c.hidden {
+                        items.push((c.name.clone(), col_ref(i)));
+                    }
+                }
+            }
+            SelectItem::QualifiedWildcard(kind, _) => {
+                let t = match kind {
+                    pg::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                        crate::sql::exec::object_last(n)
+                    }
+                    other => return Err(SqlError::unsupported(format!("{other}.*"))),
+                };
+                if !input
+                    .cols
+                    .iter()
+                    .any(|c| c.table.as_deref() == Some(t.as_str()))
+                {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("no data source matches pattern: {t}.*"),
+                    ));
+                }
+                for (i, c) in input.cols.iter().enumerate() {
+                    if !c.hidden && c.table.as_deref() == Some(t.as_str()) {
+                        items.push((c.name.clone(), col_ref(i)));
+                    }
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                let x = match materialize_if(ctx, txn, e, params, ctes).await {
+                    Ok(x) => x,
+                    Err(err) if is_correlated(&err) => {
+                        correlated_items.insert(items.len());
+                        e.clone()
+                    }
+                    Err(err) => return Err(err),
+                };
+                items.push((label(e), x))
+            }
+            SelectItem::ExprWithAlias { expr: e, alias } => items.push((
+                normalize(&alias.value, alias.quote_style.is_some()),
+                match materialize_if(ctx, txn, e, params, ctes).await {
+                    Ok(x) => x,
+                    Err(err) if is_correlated(&err) => {
+                        correlated_items.insert(items.len());
+                        e.clone()
+                    }
+                    Err(err) => return Err(err),
+                },
+            )),
+            other => return Err(SqlError::unsupported(format!("select item {other}"))),
+        }
+    }
+    let group_exprs: Vec<Expr> = match &sel.group_by {
+        pg::GroupByExpr::Expressions(v, _) => v.clone(),
+        pg::GroupByExpr::All(_) => return Err(SqlError::unsupported("GROUP BY ALL")),
+    };
+    let mut aggs: Vec<(String, AggCall)> = Vec::new();
+    let rewritten: Vec<Expr> = items
+        .iter()
+        .map(|(_, e)| extract_aggs(e, &mut aggs))
+        .collect::<Result<_>>()?;
+    let having = sel
+        .having
+        .as_ref()
+        .map(|h| extract_aggs(h, &mut aggs))
+        .transpose()?;
+    let order_rewritten: Vec<Expr> = order
+        .iter()
+        .map(|o| extract_aggs(&resolve_order(&o.expr, &items), &mut aggs))
+        .collect::<Result<_>>()?;
+    let grouped = !aggs.is_empty() || !group_exprs.is_empty();
+    // Output rows with their sort keys.
+    let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new();
+    let out_names: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
+    if grouped {
+        let group_exprs: Vec<Expr> = group_exprs
+            .iter()
+            .map(|g| resolve_order(g, &items))
+            .collect();
+        let mut groups: Vec<(Vec<Datum>, Vec<&Vec<Datum>>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for r in &input.rows {
+            let key: Vec<Datum> = group_exprs
+                .iter()
+                .map(|g| {
+                    expr::eval(
+                        g,
+                        Some(&Row {
+                            names: &names,
+                            values: r,
+                        }),
+                        &ectx,
+                    )
+                })
+                .collect::<Result<_>>()?;
+            let k = hash_key(key.iter());
+            match index.get(&k) {
+                Some(&i) => groups[i].1.push(r),
+                None => {
+                    index.insert(k, groups.len());
+                    groups.push((key, vec![r]));
+                }
+            }
+        }
+        if groups.is_empty() && group_exprs.is_empty() {
+            groups.push((Vec::new(), Vec::new()));
+        }
+        let null_row: Vec<Datum> = vec![Datum::Null; input.cols.len()];
+        let mut scope_names = names.clone();
+        for i in 0..aggs.len() {
+            scope_names.push(format!("__agg_{i}"));
+        }
+        for (_, rows) in &groups {
+            let mut scope = rows
+                .first()
+                .map(|r| (*r).clone())
+                .unwrap_or_else(|| null_row.clone());
+            for (_, a) in &aggs {
+                scope.push(compute_agg(a, rows, &names, &ectx)?);
+            }
+            let row = Row {
+                names: &scope_names,
+                values: &scope,
+            };
+            if let Some(h) = &having
+                && !matches!(expr::eval(h, Some(&row), &ectx)?, Datum::Bool(true))
+            {
+                continue;
+            }
+            let mut vals: Vec<Datum> = Vec::with_capacity(rewritten.len());
+            for (i, e) in rewritten.iter().enumerate() {
+                if correlated_items.contains(&i) {
+                    let bound = bind_outer(e, &scope_names, &scope);
+                    let m = materialize(ctx, txn, &bound, params, ctes).await?;
+                    vals.push(expr::eval(&m, Some(&row), &ectx)?);
+                } else {
+                    vals.push(expr::eval(e, Some(&row), &ectx)?);
+                }
+            }
+            let keys = sort_keys(&order_rewritten, &out_names, &vals, &row, &ectx)?;
+            out.push((vals, keys));
+        }
+    } else {
+        if input.rows.is_empty() {
+            // Nothing to evaluate: still report unknown columns and functions, as PostgreSQL
+            // does at planning time.
+            let nulls = vec![Datum::Null; names.len()];
+            let row = Row {
+                names: &names,
+                values: &nulls,
+            };
+            let checks = rewritten
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !correlated_items.contains(i))
+                .map(|(_, e)| e)
+                .chain(selection.iter());
+            for e in checks {
+                if let Err(err) = expr::eval(e, Some(&row), &ectx)
+                    && matches!(err.state.0, "42703" | "42702" | "42883")
+                {
+                    return Err(err);
+                }
+            }
+        }
+        for r in &input.rows {
+            let row = Row {
+                names: &names,
+                values: r,
+            };
+            let mut vals: Vec<Datum> = Vec::with_capacity(rewritten.len());
+            for (i, e) in rewritten.iter().enumerate() {
+                if correlated_items.contains(&i) {
+                    let bound = bind_outer(e, &names, r);
+                    let m = materialize(ctx, txn, &bound, params, ctes).await?;
+                    vals.push(expr::eval(&m, Some(&row), &ectx)?);
+                } else {
+                    vals.push(expr::eval(e, Some(&row), &ectx)?);
+                }
+            }
+            let keys = sort_keys(&order_rewritten, &out_names, &vals, &row, &ectx)?;
+            out.push((vals, keys));
+        }
+    }
+    match &sel.distinct {
+        Some(pg::Distinct::Distinct) => {
+            let mut seen = std::collections::HashSet::new();
+            out.retain(|(v, _)| seen.insert(hash_key(v.iter())));
+        }
+        Some(pg::Distinct::On(_)) => return Err(SqlError::unsupported("DISTINCT ON")),
+        _ => {}
+    }
+    if !order.is_empty() {
+        sort_rows(&mut out, order);
+    }
+    let types: Vec<SqlType> = items
+        .iter()
+        .enumerate()
+        .map(|(i, (_, e))| {
+            out.iter()
+                .find_map(|(v, _)| v.get(i).and_then(Datum::sql_type))
+                .unwrap_or_else(|| static_type(e, &input, &aggs))
+        })
+        .collect();
+    Ok(Relation {
+        cols: items
+            .iter()
+            .zip(types)
+            .map(|((n, _), ty)| RelCol {
+                table: None,
+                name: n.clone(),
+                ty,
+                hidden: false,
+            })
+            .collect(),
+        rows: out.into_iter().map(|(v, _)| v).collect(),
+    })
+}
+
+pub(super) async fn materialize_if(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    e: &Expr,
+    params: &[Datum],
+    ctes: &Ctes,
+) -> Result<Expr> {
+    if contains_subquery(e) {
+        materialize(ctx, txn, e, params, ctes).await
+    } else {
+        Ok(e.clone())
+    }
+}
+
+pub(super) fn col_ref(pos: usize) -> Expr {
+    Expr::Identifier(pg::Ident::new(format!("{}{pos}", expr::POSITIONAL)))
+}
+
+/// ORDER BY / GROUP BY may name an output column by position or alias.
+pub(super) fn resolve_order(e: &Expr, items: &[(String, Expr)]) -> Expr {
+    if let Expr::Value(v) = e
+        && let pg::Value::Number(n, _) = &v.value
+        && let Ok(i) = n.parse::<usize>()
+        && i >= 1
+        && i <= items.len()
+    {
+        return items[i - 1].1.clone();
+    }
+    if let Expr::Identifier(id) = e {
+        let n = normalize(&id.value, id.quote_style.is_some());
+        if let Some((_, x)) = items.iter().find(|(name, x)| {
+            *name == n && !matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+        }) {
+            return x.clone();
+        }
+    }
+    e.clone()
+}
+
+pub(super) fn sort_keys(
+    order: &[Expr],
+    out_names: &[String],
+    out_vals: &[Datum],
+    row: &Row<'_>,
+    ectx: &EvalContext<'_>,
+) -> Result<Vec<Datum>> {
+    let mut keys = Vec::with_capacity(order.len());
+    for e in order {
+        // Output column names first (aliases), then the input scope.
+        if let Expr::Identifier(id) = e {
+            let n = normalize(&id.value, id.quote_style.is_some());
+            if let Some(i) = out_names.iter().position(|x| *x == n) {
+                keys.push(out_vals[i].clone());
+                continue;
+            }
+        }
+        keys.push(expr::eval(e, Some(row), ectx)?);
+    }
+    Ok(keys)
+}
+
+pub(super) fn sort_rows(rows: &mut [(Vec<Datum>, Vec<Datum>)], order: &[pg::OrderByExpr]) {
+    rows.sort_by(|a, b| {
+        for (i, o) in order.iter().enumerate() {
+            let desc = matches!(o.options.sort, Some(pg::OrderBySort::Desc));
+            // PostgreSQL: NULLs sort as larger than any value unless NULLS FIRST/LAST says otherwise.
+            let nulls_first = o.options.nulls_first.unwrap_or(desc);
+            let (x, y) = (&a.1[i], &b.1[i]);
+            let ord = match (x.is_null(), y.is_null()) {
+                (true, true) => std::cmp::Ordering::Equal,
+                (true, false) => {
+                    if nulls_first {
+                        std::cmp::Ordering::Less
+                    } else {
+                        std::cmp::Ordering::Greater
+                    }
+                }
+                (false, true) => {
+                    if nulls_first {
+                        std::cmp::Ordering::Greater
+                    } else {
+                        std::cmp::Ordering::Less
+                    }
+                }
+                _ => {
+                    let o = x.compare(y).unwrap_or(std::cmp::Ordering::Equal);
+                    if desc { o.reverse() } else { o }
+                }
+            };
+            if ord != std::cmp::Ordering::Equal {
+                return ord;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+}
+
+pub(super) fn sort_by_output(
+    ctx: &Ctx<'_>,
+    rel: &mut Relation,
+    order: &[pg::OrderByExpr],
+    params: &[Datum],
+) -> Result<()> {
+    let names: Vec<String> = rel.cols.iter().map(|c| c.name.clone()).collect();
+    let ectx = ectx(ctx, params);
+    let items: Vec<(String, Expr)> = names
+        .iter()
+        .map(|n| (n.clone(), Expr::Identifier(pg::Ident::with_quote('"', n))))
+        .collect();
+    let mut keyed = Vec::with_capacity(rel.rows.len());
+    for r in std::mem::take(&mut rel.rows) {
+        let row = Row {
+            names: &names,
+            values: &r,
+        };
+        let keys = order
+            .iter()
+            .map(|o| expr::eval(&resolve_order(&o.expr, &items), Some(&row), &ectx))
+            .collect::<Result<Vec<_>>>()?;
+        keyed.push((r, keys));
+    }
+    sort_rows(&mut keyed, order);
+    rel.rows = keyed.into_iter().map(|(r, _)| r).collect();
+    Ok(())
+}
+
+pub(super) fn static_type(e: &Expr, input: &Relation, aggs: &[(String, AggCall)]) -> SqlType {
+    let cols: Vec<(String, SqlType)> = input.cols.iter().map(|c| (c.name.clone(), c.ty)).collect();
+    if let Expr::Function(f) = e {
+        match f.name.to_string().to_lowercase().as_str() {
+            "count" => return SqlType::Int,
+            "avg" => return SqlType::Float,
+            "string_agg" | "array_agg" => return SqlType::String,
+            "bool_and" | "bool_or" | "every" => return SqlType::Bool,
+            "sum" | "min" | "max" => {
+                if let Some((_, a)) = aggs.iter().find(|(k, _)| *k == e.to_string())
+                    && let Some(arg) = &a.arg
+                {
+                    return expr::infer_type(arg, &cols);
+                }
+            }
+            _ => {}
+        }
+    }
+    expr::infer_type(e, &cols)
+}

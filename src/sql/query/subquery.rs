@@ -1,0 +1,199 @@
+//! Subqueries: uncorrelated ones are evaluated once and replaced by their values; correlated
+//! ones are re-run per outer row with the row's values bound in.
+
+use super::*;
+
+/// Replaces uncorrelated subqueries in `e` by their values.
+pub(super) fn materialize<'a>(
+    ctx: &'a Ctx<'a>,
+    txn: &'a mut Txn,
+    e: &'a Expr,
+    params: &'a [Datum],
+    ctes: &'a Ctes,
+) -> BoxFuture<'a, Result<Expr>> {
+    Box::pin(async move {
+        Ok(match e {
+            Expr::Subquery(q) => {
+                let rel = run_query(ctx, txn, q, params, ctes)
+                    .await
+                    .map_err(correlated)?;
+                if rel.cols.len() != 1 {
+                    return Err(SqlError::syntax(format!(
+                        "subquery must return only one column, found {}",
+                        rel.cols.len()
+                    )));
+                }
+                if rel.rows.len() > 1 {
+                    return Err(SqlError::new(
+                        SqlState::SYNTAX_ERROR,
+                        "more than one row returned by a subquery used as an expression",
+                    )
+                    .with_hint("scalar subqueries return at most one row"));
+                }
+                literal_expr(
+                    rel.rows
+                        .first()
+                        .map(|r| r[0].clone())
+                        .unwrap_or(Datum::Null),
+                )
+            }
+            Expr::Exists { subquery, negated } => {
+                let rel = run_query(ctx, txn, subquery, params, ctes)
+                    .await
+                    .map_err(correlated)?;
+                literal_expr(Datum::Bool(rel.rows.is_empty() == *negated))
+            }
+            Expr::In {
+                expr: x,
+                target: pg::InTarget::Subquery(q),
+                negated,
+                ..
+            } => {
+                let rel = run_query(ctx, txn, q, params, ctes)
+                    .await
+                    .map_err(correlated)?;
+                let inner = materialize(ctx, txn, x, params, ctes).await?;
+                let list: Vec<Expr> = rel
+                    .rows
+                    .into_iter()
+                    .map(|r| literal_expr(r.into_iter().next().unwrap_or(Datum::Null)))
+                    .collect();
+                if list.is_empty() {
+                    return Ok(literal_expr(Datum::Bool(*negated)));
+                }
+                Expr::In {
+                    expr: Box::new(inner),
+                    target: pg::InTarget::List(list),
+                    negated: *negated,
+                    global: false,
+                }
+            }
+            Expr::BinaryOp { left, op, right } => Expr::BinaryOp {
+                left: Box::new(materialize(ctx, txn, left, params, ctes).await?),
+                op: op.clone(),
+                right: Box::new(materialize(ctx, txn, right, params, ctes).await?),
+            },
+            Expr::UnaryOp { op, expr: x } => Expr::UnaryOp {
+                op: *op,
+                expr: Box::new(materialize(ctx, txn, x, params, ctes).await?),
+            },
+            Expr::Nested(x) => {
+                Expr::Nested(Box::new(materialize(ctx, txn, x, params, ctes).await?))
+            }
+            Expr::IsNull(x) => {
+                Expr::IsNull(Box::new(materialize(ctx, txn, x, params, ctes).await?))
+            }
+            Expr::IsNotNull(x) => {
+                Expr::IsNotNull(Box::new(materialize(ctx, txn, x, params, ctes).await?))
+            }
+            other => other.clone(),
+        })
+    })
+}
+
+pub(super) fn correlated(e: SqlError) -> SqlError {
+    if e.state == SqlState::UNDEFINED_COLUMN {
+        SqlError::unsupported(format!("correlated subqueries ({})", e.message))
+    } else {
+        e
+    }
+}
+
+pub(super) fn is_correlated(e: &SqlError) -> bool {
+    e.state == SqlState::FEATURE_NOT_SUPPORTED && e.message.contains("correlated")
+}
+
+/// Replaces references to the outer row's qualified columns (`t.c` present in `names`) by their
+/// values, so a correlated subquery can run for that row.
+pub(super) fn bind_outer(e: &Expr, names: &[String], row: &[Datum]) -> Expr {
+    let mut out = e.clone();
+    let _ = pg::visit_expressions_mut(&mut out, |x| {
+        if let Expr::CompoundIdentifier(parts) = x
+            && parts.len() >= 2
+        {
+            let t = &parts[parts.len() - 2];
+            let c = &parts[parts.len() - 1];
+            let full = format!(
+                "{}.{}",
+                normalize(&t.value, t.quote_style.is_some()),
+                normalize(&c.value, c.quote_style.is_some())
+            );
+            if let Some(i) = names.iter().position(|n| *n == full) {
+                *x = literal_expr(row[i].clone());
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    out
+}
+
+pub(super) fn contains_subquery(e: &Expr) -> bool {
+    let s = e.to_string().to_ascii_uppercase();
+    s.contains("SELECT ")
+}
+
+/// A literal expression for a value.
+pub fn literal_expr(d: Datum) -> Expr {
+    let v = match d {
+        Datum::Null => pg::Value::Null,
+        Datum::Int(i) => pg::Value::Number(i.to_string(), false),
+        Datum::Float(f) => {
+            if f.is_finite() {
+                pg::Value::Number(format!("{f:?}"), false)
+            } else {
+                return Expr::Cast {
+                    kind: pg::CastKind::DoubleColon,
+                    expr: Box::new(Expr::value(pg::Value::SingleQuotedString(
+                        crate::sql::types::format_float(f),
+                    ))),
+                    data_type: pg::DataType::Float8,
+                    format: None,
+                };
+            }
+        }
+        Datum::String(s) => pg::Value::SingleQuotedString(s),
+        Datum::Bool(b) => pg::Value::Boolean(b),
+        other @ (Datum::Decimal(_)
+        | Datum::Uuid(_)
+        | Datum::Timestamp(_)
+        | Datum::TimestampTz(_)
+        | Datum::Date(_)
+        | Datum::Time(_)
+        | Datum::Interval { .. }
+        | Datum::Json(_)) => {
+            let ty = other.sql_type().map(|t| t.name()).unwrap_or("STRING");
+            let data_type = match ty {
+                "DECIMAL" => pg::DataType::Decimal(pg::ExactNumberInfo::None),
+                "UUID" => pg::DataType::Uuid,
+                "TIMESTAMP" => pg::DataType::Timestamp(None, pg::TimezoneInfo::None),
+                "TIMESTAMPTZ" => pg::DataType::Timestamp(None, pg::TimezoneInfo::WithTimeZone),
+                "DATE" => pg::DataType::Date,
+                "TIME" => pg::DataType::Time(None, pg::TimezoneInfo::None),
+                "INTERVAL" => pg::DataType::Interval {
+                    fields: None,
+                    precision: None,
+                },
+                _ => pg::DataType::JSONB,
+            };
+            return Expr::Cast {
+                kind: pg::CastKind::DoubleColon,
+                expr: Box::new(Expr::value(pg::Value::SingleQuotedString(
+                    other.to_text().unwrap_or_default(),
+                ))),
+                data_type,
+                format: None,
+            };
+        }
+        Datum::Bytes(b) => {
+            return Expr::Cast {
+                kind: pg::CastKind::DoubleColon,
+                expr: Box::new(Expr::value(pg::Value::SingleQuotedString(
+                    Datum::Bytes(b).to_text().unwrap_or_default(),
+                ))),
+                data_type: pg::DataType::Bytea,
+                format: None,
+            };
+        }
+    };
+    Expr::value(v)
+}
