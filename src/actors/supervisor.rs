@@ -373,12 +373,11 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         _ => format!("postgresql://root@{sql_addr}/defaultdb?sslmode=disable"),
     };
     let banner = format!(
-        "tandem node starting at {}\nbuild:               tandem {}\nwebui:               {scheme}://{http_addr}\nsql:                 {sql_url}\nsql_addr:            {sql_addr}\nhttp_addr:           {http_addr}\nstore:               path={}\nprofile:             {}\nclusterID:           {}\nnodeID:              {}\nready\n",
+        "tandem node starting at {}\nbuild:               tandem {}\nwebui:               {scheme}://{http_addr}\nsql:                 {sql_url}\nsql_addr:            {sql_addr}\nhttp_addr:           {http_addr}\nstore:               path={}\nprofile:             {}\nnodeID:              {}\nready\n",
         humantime::format_rfc3339_seconds(started),
         env!("CARGO_PKG_VERSION"),
         cfg.store.display(),
         cfg.profile,
-        store.node_id(),
         store.node_id().0,
     );
     print!("{banner}");
