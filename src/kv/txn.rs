@@ -66,6 +66,9 @@ impl std::fmt::Debug for Txn {
     }
 }
 
+/// How often a one-phase commit may move its timestamp before falling back to two phases.
+const MAX_ONE_PHASE_REFRESHES: u32 = 2;
+
 impl Txn {
     pub(super) fn new(store: Store, ts: Timestamp, read_only: bool) -> Txn {
         Txn {
@@ -330,19 +333,26 @@ impl Txn {
         let span = first.shared.desc().span;
         if writes.iter().all(|(k, _)| span.contains_key(k)) {
             match self.commit_one_phase(first, writes.clone()).await {
-                Err(KvError::Range(RangeError::KeyMismatch { .. })) => {}
-                other => return other,
+                Err(KvError::Range(RangeError::KeyMismatch { .. })) | Ok(None) => {}
+                Ok(Some(ts)) => return Ok(ts),
+                Err(e) => return Err(e),
             }
         }
         self.commit_two_phase(writes).await
     }
 
+    /// Commits in one raft command when every write is in one range. `Ok(None)`: give up on
+    /// that and commit in two phases. That happens when the commit timestamp had to move (past a
+    /// read or the closed timestamp) [`MAX_ONE_PHASE_REFRESHES`] times: a large write set can take
+    /// longer to evaluate than the closed timestamp takes to pass it again, and retrying would
+    /// livelock, while intents, once written, hold their place.
     async fn commit_one_phase(
         &mut self,
         replica: crate::actors::range::replica::Replica,
         writes: Vec<Mutation>,
-    ) -> Result<Timestamp> {
+    ) -> Result<Option<Timestamp>> {
         let deadline = Instant::now() + INTENT_WAIT;
+        let mut refreshes = 0;
         loop {
             let can_bump = self.read_spans.is_empty();
             match replica
@@ -354,9 +364,15 @@ impl Txn {
                         .metrics()
                         .txn_commits_1pc
                         .fetch_add(1, Ordering::Relaxed);
-                    return Ok(ts);
+                    return Ok(Some(ts));
                 }
-                Err(RangeError::NeedsRefresh { ts }) => self.refresh_to(ts).await?,
+                Err(RangeError::NeedsRefresh { .. }) if refreshes >= MAX_ONE_PHASE_REFRESHES => {
+                    return Ok(None);
+                }
+                Err(RangeError::NeedsRefresh { ts }) => {
+                    refreshes += 1;
+                    self.refresh_to(ts).await?
+                }
                 Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => {
                     self.store.handle_intents(intents, Some(self.id)).await?
                 }

@@ -18,12 +18,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use ::pgwire::api::copy::send_copy_in_response;
 use ::pgwire::api::portal::{Format, Portal};
 use ::pgwire::api::query::{
     ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
     send_ready_for_query,
 };
-use ::pgwire::api::results::{FieldInfo, QueryResponse, Response};
+use ::pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response};
 use ::pgwire::api::stmt::QueryParser;
 use ::pgwire::api::store::PortalStore;
 use ::pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type};
@@ -39,6 +40,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
+use super::copy::CopyInProgress;
 use super::encode::{self, error};
 use super::server::Conn;
 use crate::sql::ast::Statement;
@@ -80,7 +82,7 @@ pub(super) struct QueryHandler {
 /// ROLLBACK). The executor does this for the errors it returns; this covers the ones it never
 /// sees (a statement that fails to parse or describe) and the ones it leaves the transaction open
 /// after (25001 for a nested BEGIN).
-fn abort_explicit_txn(session: &mut Session) {
+pub(super) fn abort_explicit_txn(session: &mut Session) {
     if matches!(session.txn, TxnState::Open(_))
         && let TxnState::Open(mut txn) = std::mem::replace(&mut session.txn, TxnState::Aborted)
     {
@@ -88,7 +90,7 @@ fn abort_explicit_txn(session: &mut Session) {
     }
 }
 
-fn no_session() -> PgWireError {
+pub(super) fn no_session() -> PgWireError {
     error(SqlError::internal(
         "no session: the connection is not authenticated",
     ))
@@ -181,6 +183,10 @@ impl QueryHandler {
                     }
                 }
             }
+            Ok(QueryResult::CopyIn { copy, columns }) => {
+                *self.conn.copy.lock() = Some(CopyInProgress::new(copy, columns));
+                Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
+            }
             Ok(QueryResult::Command(tag)) => {
                 let t = encode::command_tag(&tag);
                 match tag.as_str() {
@@ -232,8 +238,15 @@ impl SimpleQueryHandler for QueryHandler {
                         .feed(PgWireBackendMessage::ErrorResponse((*e).into()))
                         .await?
                 }
-                // tandem has no COPY.
-                Response::CopyIn(_) | Response::CopyOut(_) | Response::CopyBoth(_) => {}
+                // COPY FROM STDIN is always a query string's last statement: the data follows,
+                // and ReadyForQuery comes after CopyDone.
+                Response::CopyIn(c) => {
+                    send_copy_in_response(client, c).await?;
+                    client.set_state(PgWireConnectionState::CopyInProgress(false));
+                    return Ok(());
+                }
+                // tandem has no COPY TO.
+                Response::CopyOut(_) | Response::CopyBoth(_) => {}
             }
         }
         client.set_state(PgWireConnectionState::ReadyForQuery);

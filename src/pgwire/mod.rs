@@ -14,6 +14,7 @@
 //!                              │ Query ─► Session::run            (handler.rs)
 //!                              │ Parse/Bind/Describe/Execute ─► parser::parse, exec::describe,
 //!                              │                                exec::execute
+//!                              │ COPY FROM STDIN: CopyData/CopyDone ─► sql::copy (copy.rs)
 //!                              ▼
 //!                           Datum ⇄ text/binary wire values, SqlError ⇄ ErrorResponse (encode.rs)
 //! ```
@@ -25,6 +26,7 @@
 //! client sends can bring the listener down: a malformed or hostile connection only ends itself.
 
 mod auth;
+mod copy;
 pub mod encode;
 mod handler;
 mod server;

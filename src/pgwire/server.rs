@@ -19,6 +19,7 @@ use std::time::Duration;
 use ::pgwire::api::PgWireServerHandlers;
 use ::pgwire::api::auth::AuthDriver;
 use ::pgwire::api::auth::StartupHandler;
+use ::pgwire::api::copy::CopyHandler;
 use ::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use ::pgwire::error::PgWireResult;
 use ::pgwire::messages::response::TransactionStatus;
@@ -31,6 +32,7 @@ use tracing::Instrument;
 
 use super::ConnectionRouter;
 use super::auth::{ServerParams, Startup};
+use super::copy::{CopyIn, CopyInProgress};
 use super::encode::fatal;
 use super::handler::QueryHandler;
 use crate::sql::error::SqlError;
@@ -89,6 +91,8 @@ pub(super) struct Conn {
     txn_status: AtomicU8,
     /// Set when an Execute answered with an error (the extended protocol then skips to Sync).
     pub(super) execute_failed: AtomicBool,
+    /// The `COPY ... FROM STDIN` waiting for its data.
+    pub(super) copy: parking_lot::Mutex<Option<CopyInProgress>>,
 }
 
 /// Marks a connection busy while it lives.
@@ -111,6 +115,7 @@ impl Conn {
             activity: AtomicU8::new(IDLE),
             txn_status: AtomicU8::new(0),
             execute_failed: AtomicBool::new(false),
+            copy: parking_lot::Mutex::new(None),
         }
     }
 
@@ -171,6 +176,7 @@ impl Conn {
 struct ConnHandlers {
     startup: Arc<Startup>,
     query: Arc<QueryHandler>,
+    copy: Arc<CopyIn>,
 }
 
 impl PgWireServerHandlers for ConnHandlers {
@@ -184,6 +190,10 @@ impl PgWireServerHandlers for ConnHandlers {
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         self.startup.clone()
+    }
+
+    fn copy_handler(&self) -> Arc<impl CopyHandler> {
+        self.copy.clone()
     }
 }
 
@@ -309,6 +319,7 @@ fn spawn_connection(
     let handlers = ConnHandlers {
         startup: Arc::new(Startup::new(conn.clone())),
         query: Arc::new(QueryHandler::new(conn.clone())),
+        copy: Arc::new(CopyIn::new(conn.clone())),
     };
     // Track before spawning so the task's Untrack always finds (and removes) its entry; the lock
     // is not held across the spawn.

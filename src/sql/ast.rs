@@ -160,6 +160,23 @@ pub enum Statement {
         /// The table name as written.
         table: sqlparser::ast::ObjectName,
     },
+    /// `VACUUM ...` / `ANALYZE ...`: accepted for PostgreSQL tools (pgbench runs them). Storage
+    /// needs no vacuuming (old MVCC versions go with the GC TTL) and the planner keeps no
+    /// statistics, so after checking the tables exist there is nothing to do.
+    Maintenance {
+        /// `VACUUM` (else `ANALYZE`).
+        vacuum: bool,
+        /// The tables named (none: all).
+        tables: Vec<sqlparser::ast::ObjectName>,
+    },
+    /// The rows a `COPY ... FROM STDIN` received, inserted at CopyDone (never parsed from SQL:
+    /// the connection builds it, so the rows go through the session's transaction handling).
+    CopyRows {
+        /// The statement (table, columns, options).
+        copy: super::copy::CopyFromStdin,
+        /// The decoded rows.
+        rows: Vec<super::copy::CopyRow>,
+    },
     /// `SHOW EXPERIMENTAL_FINGERPRINTS FROM VIRTUAL CLUSTER x [AS OF SYSTEM TIME t]`.
     ShowFingerprints {
         /// The cluster.

@@ -20,7 +20,7 @@ use sqlparser::ast::{self as pg, Expr, SelectItem, SetExpr, TableFactor};
 fn default_value(ctx: &Ctx<'_>, c: &ColumnDesc, params: &[Datum]) -> Result<Datum> {
     match c.default.as_deref() {
         None => Ok(Datum::Null),
-        Some("unique_rowid()") => Ok(Datum::Int(expr::unique_rowid(ctx.now_nanos))),
+        Some("unique_rowid()") => Ok(Datum::Int(expr::unique_rowid())),
         Some(text) => {
             let e = super::exec::parse_expr(text)?;
             expr::eval(&e, None, &eval_ctx(ctx, params))?.coerce(c.ty)
@@ -221,24 +221,8 @@ pub async fn insert(
     };
     let t = resolve_table(ctx, txn, name).await?;
     let upsert = ins.replace_into;
-    let targets: Vec<usize> = if ins.columns.is_empty() {
-        (0..t.columns.len())
-            .filter(|i| !t.columns[*i].hidden)
-            .collect()
-    } else {
-        ins.columns
-            .iter()
-            .map(|c| {
-                let n = object_last(c);
-                t.columns.iter().position(|x| x.name == n).ok_or_else(|| {
-                    SqlError::new(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!("column \"{n}\" does not exist"),
-                    )
-                })
-            })
-            .collect::<Result<_>>()?
-    };
+    let listed_names: Vec<String> = ins.columns.iter().map(object_last).collect();
+    let targets = target_columns(&t, &listed_names)?;
     let source = ins
         .source
         .as_ref()
@@ -292,22 +276,7 @@ pub async fn insert(
     let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
     let mut n = 0u64;
     for r in input {
-        let mut given: Vec<Option<Datum>> = vec![None; t.columns.len()];
-        let mut listed = vec![false; t.columns.len()];
-        for (v, &i) in r.into_iter().zip(&targets) {
-            listed[i] = true;
-            given[i] = match v {
-                Some(v) => Some(v.coerce(t.columns[i].ty)?),
-                None => None,
-            };
-        }
-        let mut full = Vec::with_capacity(t.columns.len());
-        for (i, c) in t.columns.iter().enumerate() {
-            full.push(match given[i].take() {
-                Some(v) => v,
-                None => default_value(ctx, c, params)?,
-            });
-        }
+        let (full, listed) = complete_row(ctx, &t, &targets, r, params)?;
         not_null(&t, &full)?;
         let key = row_key(ctx.tenant, &t, &full)?;
         let existing = txn.get(&key).await?;
@@ -399,6 +368,95 @@ pub async fn insert(
         return Ok(r.finish());
     }
     Ok(QueryResult::Command(format!("INSERT 0 {n}")))
+}
+
+/// The columns an INSERT or COPY lists, as indexes into the table's columns (none listed: the
+/// visible columns in order). 42703 for an unknown column.
+pub fn target_columns(t: &TableDesc, names: &[String]) -> Result<Vec<usize>> {
+    if names.is_empty() {
+        return Ok((0..t.columns.len())
+            .filter(|i| !t.columns[*i].hidden)
+            .collect());
+    }
+    names
+        .iter()
+        .map(|n| {
+            t.columns.iter().position(|x| x.name == *n).ok_or_else(|| {
+                SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{n}\" does not exist"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A whole row from the values given for `targets` (`None`: DEFAULT), coerced to the columns'
+/// types, with defaults for the columns not given; also which columns were listed.
+fn complete_row(
+    ctx: &Ctx<'_>,
+    t: &TableDesc,
+    targets: &[usize],
+    values: Vec<Option<Datum>>,
+    params: &[Datum],
+) -> Result<(Vec<Datum>, Vec<bool>)> {
+    let mut given: Vec<Option<Datum>> = vec![None; t.columns.len()];
+    let mut listed = vec![false; t.columns.len()];
+    for (v, &i) in values.into_iter().zip(targets) {
+        listed[i] = true;
+        given[i] = match v {
+            Some(v) => Some(v.coerce(t.columns[i].ty)?),
+            None => None,
+        };
+    }
+    let mut full = Vec::with_capacity(t.columns.len());
+    for (i, c) in t.columns.iter().enumerate() {
+        full.push(match given[i].take() {
+            Some(v) => v,
+            None => default_value(ctx, c, params)?,
+        });
+    }
+    Ok((full, listed))
+}
+
+/// Inserts the rows of a `COPY ... FROM STDIN` (text fields, `None` = NULL) like a plain INSERT:
+/// defaults for unlisted columns, constraints checked, 23505 on a duplicate key. An error names
+/// the row's position in the data.
+pub async fn copy_rows(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    copy: &super::copy::CopyFromStdin,
+    data: &[super::copy::CopyRow],
+) -> Result<QueryResult> {
+    let t = resolve_table(ctx, txn, &copy.table).await?;
+    let targets = target_columns(&t, &copy.columns)?;
+    for (n, fields) in data.iter().enumerate() {
+        let at_row = |e: SqlError| SqlError {
+            message: format!("COPY {}, row {}: {}", t.name, n + 1, e.message),
+            ..e
+        };
+        let values: Vec<Option<Datum>> = fields
+            .iter()
+            .map(|f| Some(f.clone().map_or(Datum::Null, Datum::String)))
+            .collect();
+        let (full, _) = complete_row(ctx, &t, &targets, values, &[]).map_err(at_row)?;
+        ctx.memory.charge(std::iter::once(&full))?;
+        not_null(&t, &full).map_err(at_row)?;
+        let key = row_key(ctx.tenant, &t, &full)?;
+        if txn.get(&key).await?.is_some() {
+            return Err(at_row(SqlError::new(
+                SqlState::UNIQUE_VIOLATION,
+                format!(
+                    "duplicate key value violates unique constraint \"{}_pkey\"",
+                    t.name
+                ),
+            )));
+        }
+        rows::write_row(ctx, txn, &t, None, &full)
+            .await
+            .map_err(at_row)?;
+    }
+    Ok(QueryResult::Command(format!("COPY {}", data.len())))
 }
 
 /// UPDATE.

@@ -181,6 +181,20 @@ pub async fn execute(
             "current transaction is aborted, commands ignored until end of transaction block",
         ));
     }
+    if matches!(stmt, Statement::Maintenance { vacuum: true, .. })
+        && !matches!(session.txn, TxnState::Idle)
+    {
+        return Err(SqlError::new(
+            SqlState::ACTIVE_SQL_TRANSACTION,
+            "VACUUM cannot run inside a transaction block",
+        ));
+    }
+    // COPY FROM STDIN: check the table and columns now, take the data next.
+    if let Statement::Pg(s) = stmt
+        && let Some(copy) = super::copy::from_stdin(s)
+    {
+        return copy_in(session, copy?).await;
+    }
     // Statements that manage their own transactions or none.
     if let Some(r) = admin::execute_non_transactional(session, stmt).await {
         return r;
@@ -217,6 +231,31 @@ pub async fn execute(
             }
         }
     }
+}
+
+/// Starts a `COPY ... FROM STDIN`: the table and columns must exist (checked in the session's
+/// transaction, or a fresh one that only reads).
+async fn copy_in(session: &mut Session, copy: super::copy::CopyFromStdin) -> Result<QueryResult> {
+    let ctx = Ctx {
+        tenant: session.tenant,
+        user: &session.user.clone(),
+        database: &session.database.clone(),
+        catalog: Catalog::new(session.tenant),
+        now_nanos: 0,
+        describe_only: true,
+        memory: MemoryAccount::new(0),
+    };
+    let t = match &mut session.txn {
+        TxnState::Open(txn) => resolve_table(&ctx, txn, &copy.table).await?,
+        _ => {
+            let mut txn = session.env.store.begin();
+            let t = resolve_table(&ctx, &mut txn, &copy.table).await;
+            txn.rollback();
+            t?
+        }
+    };
+    let columns = super::dml::target_columns(&t, &copy.columns)?.len();
+    Ok(QueryResult::CopyIn { copy, columns })
 }
 
 /// The timestamp an `AS OF SYSTEM TIME` value names: a negative interval relative to now
@@ -457,6 +496,15 @@ async fn execute_in_txn(
         Statement::AlterTableScatter { table } => {
             resolve_table(&ctx, txn, table).await?;
             Ok(QueryResult::Command("SCATTER".into()))
+        }
+        Statement::CopyRows { copy, rows } => super::dml::copy_rows(&ctx, txn, copy, rows).await,
+        Statement::Maintenance { vacuum, tables } => {
+            for t in tables {
+                resolve_table(&ctx, txn, t).await?;
+            }
+            Ok(QueryResult::Command(
+                if *vacuum { "VACUUM" } else { "ANALYZE" }.into(),
+            ))
         }
         other => admin::execute_admin(session, txn, other).await,
     }

@@ -525,13 +525,23 @@ pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
             | BinaryOperator::Gt
             | BinaryOperator::GtEq
             | BinaryOperator::And
-            | BinaryOperator::Or => SqlType::Bool,
-            BinaryOperator::StringConcat => SqlType::String,
-            BinaryOperator::Divide => SqlType::Float,
-            _ => match (infer_type(left, columns), infer_type(right, columns)) {
-                (SqlType::Int, SqlType::Int) => SqlType::Int,
+            | BinaryOperator::Or
+            | BinaryOperator::AtArrow
+            | BinaryOperator::ArrowAt
+            | BinaryOperator::Question
+            | BinaryOperator::QuestionAnd
+            | BinaryOperator::QuestionPipe => SqlType::Bool,
+            BinaryOperator::StringConcat
+            | BinaryOperator::LongArrow
+            | BinaryOperator::HashLongArrow => SqlType::String,
+            BinaryOperator::Arrow | BinaryOperator::HashArrow => SqlType::Jsonb,
+            BinaryOperator::Divide => match (infer_type(left, columns), infer_type(right, columns))
+            {
+                (SqlType::Decimal, _) | (_, SqlType::Decimal) => SqlType::Decimal,
+                (SqlType::Interval, _) => SqlType::Interval,
                 _ => SqlType::Float,
             },
+            _ => arithmetic_type(op, infer_type(left, columns), infer_type(right, columns)),
         },
         Expr::UnaryOp {
             op: UnaryOperator::Not,
@@ -539,15 +549,94 @@ pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
         }
         | Expr::IsNull(_)
         | Expr::IsNotNull(_)
+        | Expr::IsTrue(_)
+        | Expr::IsFalse(_)
+        | Expr::IsDistinctFrom(..)
+        | Expr::IsNotDistinctFrom(..)
         | Expr::In { .. }
+        | Expr::Exists { .. }
+        | Expr::AnyOp { .. }
+        | Expr::AllOp { .. }
         | Expr::Between { .. }
         | Expr::Like { .. }
         | Expr::ILike { .. } => SqlType::Bool,
-        Expr::UnaryOp { expr, .. } => infer_type(expr, columns),
-        Expr::Function(f) => match f.name.to_string().to_lowercase().as_str() {
-            "length" | "char_length" | "now" | "count" => SqlType::Int,
-            _ => SqlType::String,
-        },
+        Expr::UnaryOp { expr, .. } | Expr::Ceil { expr, .. } | Expr::Floor { expr, .. } => {
+            infer_type(expr, columns)
+        }
+        Expr::TypedString(t) => SqlType::from_ast(&t.data_type).unwrap_or(SqlType::String),
+        Expr::Extract { .. } => SqlType::Float,
+        Expr::Position { .. } => SqlType::Int,
+        Expr::AtTimeZone { .. } => SqlType::Timestamp,
+        Expr::Case {
+            conditions,
+            else_result,
+            ..
+        } => conditions
+            .iter()
+            .map(|c| &c.result)
+            .chain(else_result.as_deref())
+            .map(|e| infer_type(e, columns))
+            .find(|t| *t != SqlType::String)
+            .unwrap_or(SqlType::String),
+        Expr::Function(f) => function_type(f, columns),
+        _ => SqlType::String,
+    }
+}
+
+/// The result type of `+ - * %` on operands of these types (PostgreSQL's rules for the
+/// common cases; unknown combinations are FLOAT).
+fn arithmetic_type(op: &BinaryOperator, l: SqlType, r: SqlType) -> SqlType {
+    use SqlType::*;
+    match (l, r) {
+        (Int, Int) => Int,
+        (Decimal, Int | Decimal) | (Int, Decimal) => Decimal,
+        (Timestamp | TimestampTz, Interval) | (Interval, Timestamp | TimestampTz) => {
+            if l == Interval { r } else { l }
+        }
+        (Timestamp | TimestampTz, Timestamp | TimestampTz) => Interval,
+        (Date, Int) | (Int, Date) => Date,
+        (Date, Date) if *op == BinaryOperator::Minus => Int,
+        (Date, Interval) | (Interval, Date) => Timestamp,
+        (Interval, Interval | Int | Float) | (Int | Float, Interval) => Interval,
+        _ => Float,
+    }
+}
+
+/// The result type of a function call, for describing results before any row exists.
+fn function_type(f: &sqlparser::ast::Function, columns: &[(String, SqlType)]) -> SqlType {
+    let first_arg = || match &f.args {
+        FunctionArguments::List(l) => l.args.first().and_then(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(infer_type(e, columns)),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let name = f.name.to_string().to_lowercase();
+    match name.trim_start_matches("pg_catalog.") {
+        "length" | "char_length" | "character_length" | "octet_length" | "bit_length"
+        | "strpos" | "count" | "unique_rowid" | "ascii" => SqlType::Int,
+        "now"
+        | "current_timestamp"
+        | "transaction_timestamp"
+        | "statement_timestamp"
+        | "clock_timestamp"
+        | "localtimestamp" => SqlType::TimestampTz,
+        "current_date" => SqlType::Date,
+        "date_part" | "sqrt" | "cbrt" | "power" | "pow" | "exp" | "ln" | "log" | "log10"
+        | "random" | "pi" | "degrees" | "radians" | "sin" | "cos" | "tan" | "atan" | "atan2" => {
+            SqlType::Float
+        }
+        "gen_random_uuid" | "uuid_generate_v4" => SqlType::Uuid,
+        "age" | "justify_days" | "justify_hours" | "make_interval" => SqlType::Interval,
+        "to_json" | "to_jsonb" | "json_build_object" | "jsonb_build_object"
+        | "json_build_array" | "jsonb_build_array" | "jsonb_set" | "json_agg" | "jsonb_agg"
+        | "json_object_agg" | "jsonb_object_agg" | "jsonb_strip_nulls" => SqlType::Jsonb,
+        "starts_with" | "ends_with" | "bool_and" | "bool_or" | "every" | "isnan" => SqlType::Bool,
+        "abs" | "round" | "trunc" | "ceil" | "ceiling" | "floor" | "sign" | "mod" | "greatest"
+        | "least" | "coalesce" | "ifnull" | "nullif" | "date_trunc" | "sum" | "min" | "max" => {
+            first_arg().unwrap_or(SqlType::String)
+        }
+        "avg" => SqlType::Float,
         _ => SqlType::String,
     }
 }

@@ -54,13 +54,31 @@ pub(crate) fn extract(field: &str, v: &Datum) -> Result<Datum> {
     })
 }
 
-static ROWID_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The last `unique_rowid()` timestamp handed out (10 µs units), so ids never repeat.
+static ROWID_LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// CockroachDB-style `unique_rowid()`: microseconds in the high bits, a per-process counter low.
-pub fn unique_rowid(now_nanos: u64) -> i64 {
-    let seq = ROWID_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) & 0x7FFF;
-    (((now_nanos / 1000) << 15) | seq) as i64 & i64::MAX
+/// CockroachDB's `unique_rowid()`: the wall clock in 10 µs units in the high bits and the node
+/// id in the low 15. Unique and increasing on this node however many rows one statement makes:
+/// when the clock has not moved, the timestamp part advances by one unit instead.
+pub fn unique_rowid() -> i64 {
+    use std::sync::atomic::Ordering;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_micros() / 10) as u64)
+        .unwrap_or(0);
+    let mut last = ROWID_LAST.load(Ordering::Relaxed);
+    let units = loop {
+        let next = now.max(last + 1);
+        match ROWID_LAST.compare_exchange_weak(last, next, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => break next,
+            Err(seen) => last = seen,
+        }
+    };
+    ((units << 15) | NODE_ID_BITS) as i64 & i64::MAX
 }
+
+/// The node id in `unique_rowid()` (single-node clusters are node 1).
+const NODE_ID_BITS: u64 = 1;
 
 pub(crate) fn json_get(j: &str, key: &Datum) -> Result<Option<serde_json::Value>> {
     let v: serde_json::Value =
@@ -174,7 +192,7 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
         "gen_random_uuid" | "uuid_generate_v4" | "uuid_v4" => {
             Datum::Uuid(*uuid::Uuid::new_v4().as_bytes())
         }
-        "unique_rowid" => Datum::Int(unique_rowid(ctx.now_nanos)),
+        "unique_rowid" => Datum::Int(unique_rowid()),
         "current_date" => Datum::Date((ctx.now_nanos / 86_400_000_000_000) as i32),
         "localtimestamp" => Datum::Timestamp((ctx.now_nanos / 1000) as i64),
         "concat" => Datum::String(args.iter().filter_map(Datum::to_text).collect()),

@@ -3,6 +3,7 @@ pub mod admin;
 pub mod ast;
 pub mod catalog;
 pub mod cluster_settings;
+pub mod copy;
 pub mod ddl;
 pub mod dml;
 pub mod error;

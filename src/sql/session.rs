@@ -45,6 +45,13 @@ pub enum QueryResult {
     },
     /// A command tag (e.g. `INSERT 0 1`, `CREATE TABLE`).
     Command(String),
+    /// `COPY ... FROM STDIN` accepted: the client now sends the data (see [`super::copy`]).
+    CopyIn {
+        /// The checked statement.
+        copy: super::copy::CopyFromStdin,
+        /// How many fields each row has.
+        columns: usize,
+    },
 }
 
 /// A virtual cluster as shown by `SHOW VIRTUAL CLUSTERS`.
@@ -187,9 +194,14 @@ impl Session {
             }
         };
         let mut out = Vec::with_capacity(stmts.len());
-        for s in &stmts {
-            let r = super::exec::execute(self, s, params).await;
-            let failed = r.is_err();
+        for (i, s) in stmts.iter().enumerate() {
+            let mut r = super::exec::execute(self, s, params).await;
+            if matches!(r, Ok(QueryResult::CopyIn { .. })) && i + 1 < stmts.len() {
+                r = Err(SqlError::unsupported(
+                    "statements after COPY ... FROM STDIN in the same query string",
+                ));
+            }
+            let failed = r.is_err() || matches!(r, Ok(QueryResult::CopyIn { .. }));
             out.push(r);
             if failed {
                 break;

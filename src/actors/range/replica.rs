@@ -167,6 +167,20 @@ fn bounding_span(keys: impl Iterator<Item = Vec<u8>>) -> Option<Span> {
     Some(Span::point(&hi?).with_start(lo?))
 }
 
+/// Above this many keys a write latches one span covering them all instead of a span per key:
+/// conflict checks compare every latch span with every other, so a bulk write (COPY, a large
+/// INSERT) with a span per key would make them quadratic. The covering span only makes
+/// concurrent work between the keys wait for the (short) write.
+const MAX_LATCH_POINTS: usize = 32;
+
+/// The latch spans for writing `keys`.
+fn latch_spans(keys: &[Vec<u8>]) -> Vec<Span> {
+    if keys.len() <= MAX_LATCH_POINTS {
+        return keys.iter().map(|k| Span::point(k)).collect();
+    }
+    bounding_span(keys.iter().cloned()).into_iter().collect()
+}
+
 impl Span {
     fn with_start(mut self, start: Vec<u8>) -> Span {
         self.start = start.into();
@@ -252,9 +266,7 @@ impl Replica {
                 let mut floor = Timestamp::MIN;
                 if respect_reads {
                     floor = s.closed_ts;
-                    for k in keys {
-                        floor = floor.max(s.tscache.max_for(k, txn));
-                    }
+                    floor = floor.max(s.tscache.max_for_keys(keys, txn));
                     for sp in &spans {
                         if keys.is_empty() {
                             floor = floor.max(s.tscache.max_for_span(sp));
@@ -475,7 +487,7 @@ impl Replica {
         can_bump: bool,
     ) -> Result<Timestamp> {
         let keys: Vec<Vec<u8>> = writes.iter().map(|(k, _)| k.clone()).collect();
-        let spans = keys.iter().map(|k| Span::point(k)).collect();
+        let spans = latch_spans(&keys);
         let (_guard, floor) = self.begin_write(spans, &keys, Some(txn), true).await?;
         let start = ts.max(floor.next());
         let write_ts = self.evaluate_writes(&writes, txn, start)?;
@@ -505,7 +517,7 @@ impl Replica {
         record: Option<TxnRecord>,
     ) -> Result<Timestamp> {
         let keys: Vec<Vec<u8>> = writes.iter().map(|(k, _)| k.clone()).collect();
-        let mut spans: Vec<Span> = keys.iter().map(|k| Span::point(k)).collect();
+        let mut spans: Vec<Span> = latch_spans(&keys);
         if record.is_some() {
             spans.push(Span::point(anchor));
         }
@@ -615,7 +627,7 @@ impl Replica {
         status: TxnStatus,
         commit_ts: Timestamp,
     ) -> Result<()> {
-        let spans = keys.iter().map(|k| Span::point(k)).collect();
+        let spans = latch_spans(&keys);
         let (_guard, _) = self.begin_write(spans, &[], Some(txn), false).await?;
         let mut ops = Vec::new();
         for key in keys {

@@ -109,6 +109,36 @@ impl TimestampCache {
         m
     }
 
+    /// [`TimestampCache::max_for`] over many keys at once: the highest read of any of them by
+    /// anyone else. Costs O(keys · log points + spans · log keys) instead of O(keys · spans),
+    /// which matters for bulk writes (a COPY of 100k rows against thousands of cached spans).
+    pub fn max_for_keys(&self, keys: &[Vec<u8>], txn: Option<TxnId>) -> Timestamp {
+        let mut sorted: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        if !sorted.is_sorted() {
+            sorted.sort_unstable();
+        }
+        let other = |t: Option<TxnId>| t.is_none() || t != txn;
+        let mut m = self.low_water;
+        for k in &sorted {
+            if let Some((ts, t)) = self.points.get(*k)
+                && other(*t)
+                && *ts > m
+            {
+                m = *ts;
+            }
+        }
+        for (s, ts, t) in &self.spans {
+            if *ts > m && other(*t) {
+                // The first key at or after the span's start: inside it if below its end.
+                let i = sorted.partition_point(|k| *k < s.start.as_bytes());
+                if i < sorted.len() && sorted[i] < s.end.as_bytes() {
+                    m = *ts;
+                }
+            }
+        }
+        m
+    }
+
     /// The highest read timestamp anywhere in `span` (used by splits and bulk writes).
     pub fn max_for_span(&self, span: &Span) -> Timestamp {
         let mut m = self.low_water;
@@ -132,6 +162,29 @@ impl TimestampCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_for_keys_agrees_with_max_for() {
+        let mut c = TimestampCache::new(ts(1), 1 << 20);
+        let me = Some(TxnId::random());
+        let them = Some(TxnId::random());
+        c.add_point(b"b", ts(5), them);
+        c.add_point(b"d", ts(9), me);
+        c.add_span(&Span::new(b"m".to_vec(), b"p".to_vec()), ts(7), them);
+        c.add_span(&Span::new(b"x".to_vec(), b"z".to_vec()), ts(11), them);
+        let keys = |ks: &[&[u8]]| ks.iter().map(|k| k.to_vec()).collect::<Vec<_>>();
+        for ks in [
+            keys(&[b"a"]),
+            keys(&[b"d", b"a"]),
+            keys(&[b"b", b"d"]),
+            keys(&[b"n", b"a", b"c"]),
+            keys(&[b"p", b"q", b"w"]),
+            keys(&[b"y", b"b"]),
+        ] {
+            let expect = ks.iter().map(|k| c.max_for(k, me)).max().unwrap();
+            assert_eq!(c.max_for_keys(&ks, me), expect, "{ks:?}");
+        }
+    }
 
     fn ts(w: u64) -> Timestamp {
         Timestamp::from_wall(w)

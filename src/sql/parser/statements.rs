@@ -5,6 +5,45 @@
 use super::*;
 
 impl<'a> P<'a> {
+    /// `VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [(options)] [table [(columns)], ...]` and
+    /// `ANALYZE [VERBOSE] [table [(columns)], ...]`.
+    fn maintenance(&mut self) -> R<Statement> {
+        let vacuum = self.peek_is(0, "VACUUM");
+        self.advance(1);
+        if matches!(self.peek(0), Token::LParen) {
+            while !matches!(self.peek(0), Token::RParen | Token::EOF) {
+                self.advance(1);
+            }
+            self.advance(1);
+        }
+        while ["FULL", "FREEZE", "VERBOSE", "ANALYZE", "ANALYSE"]
+            .iter()
+            .any(|w| self.peek_is(0, w))
+        {
+            self.advance(1);
+        }
+        let mut tables = Vec::new();
+        while !self.at_end() {
+            let t = self
+                .p
+                .parse_object_name(false)
+                .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
+            tables.push(t);
+            if matches!(self.peek(0), Token::LParen) {
+                while !matches!(self.peek(0), Token::RParen | Token::EOF) {
+                    self.advance(1);
+                }
+                self.advance(1);
+            }
+            if matches!(self.peek(0), Token::Comma) {
+                self.advance(1);
+            } else {
+                break;
+            }
+        }
+        Ok(Statement::Maintenance { vacuum, tables })
+    }
+
     /// Parses one of tandem's own statements if the next tokens start one; `None` (nothing
     /// consumed) for everything `sqlparser` should handle.
     pub(super) fn ours(&mut self) -> R<Option<Statement>> {
@@ -21,6 +60,9 @@ impl<'a> P<'a> {
                 .parse_object_name(false)
                 .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
             return Ok(Some(Statement::ShowIndexes { table }));
+        }
+        if self.peek_is(0, "VACUUM") || self.peek_is(0, "ANALYZE") || self.peek_is(0, "ANALYSE") {
+            return self.maintenance().map(Some);
         }
         if self.peek_is(0, "ALTER") && self.peek_is(1, "TABLE") {
             // ALTER TABLE <name> SPLIT AT VALUES ... / SCATTER ...: find the word after the name.

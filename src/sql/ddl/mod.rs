@@ -1,5 +1,5 @@
 //! Schema changes: CREATE TABLE (with its constraints), DROP, and `ALTER TABLE` (add/drop/rename column, add constraint
-//! including foreign keys, rename), `CREATE INDEX` (with backfill) and `DROP INDEX`,
+//! including foreign keys and a primary key ([`primary_key`]), rename), `CREATE INDEX` (with backfill) and `DROP INDEX`,
 //! `TRUNCATE`, and `ALTER TABLE ... SPLIT AT VALUES` (a real range split).
 //!
 //! Descriptor changes and backfills run in the statement's transaction, so concurrent readers
@@ -23,6 +23,8 @@ use super::types::{Datum, SqlType};
 use crate::kv::{Store, Txn};
 use crate::storage::keys;
 use sqlparser::ast::{self as pg, Expr};
+
+mod primary_key;
 
 fn col_names(cols: &[pg::IndexColumn]) -> Vec<String> {
     cols.iter()
@@ -249,6 +251,9 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
                         .map(|n| n.value.clone());
                     add_index(ctx, txn, &mut t, name, &col_names(&u.columns), true).await?;
                 }
+                pg::TableConstraint::PrimaryKey(pk) => {
+                    primary_key::add_primary_key(ctx, txn, &mut t, &col_names(&pk.columns)).await?;
+                }
                 other => return Err(SqlError::unsupported(format!("ADD CONSTRAINT {other}"))),
             },
             pg::AlterTableOperation::DropConstraint {
@@ -332,7 +337,7 @@ async fn add_index(
     Ok(idx)
 }
 
-async fn delete_index_entries(
+pub(super) async fn delete_index_entries(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
     t: &TableDesc,
