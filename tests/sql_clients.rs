@@ -315,3 +315,47 @@ async fn pgbench_init_and_tpcb_like_run() {
     assert_eq!(sum("pgbench_branches", "bbalance").await, history);
     assert_eq!(count(&c, "pgbench_history").await as u64, processed);
 }
+
+/// A pgwire cancel request (tokio-postgres's cancel token) stops a long query with 57014; the
+/// session stays usable and later statements are not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_request_stops_a_running_query() {
+    let cluster = insecure().await;
+    let c = std::sync::Arc::new(cluster.connect("root", None).await.expect("connect"));
+    c.batch_execute("CREATE TABLE n (i INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    let values: Vec<String> = (0..400).map(|i| format!("({i})")).collect();
+    c.batch_execute(&format!("INSERT INTO n VALUES {}", values.join(",")))
+        .await
+        .unwrap();
+    // A cancel request for an idle session does nothing.
+    let token = c.cancel_token();
+    token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+    assert_eq!(count(&c, "n").await, 400);
+
+    // 400^3 = 64M joined rows: far longer than the test waits.
+    let runner = c.clone();
+    let query = tokio::spawn(async move {
+        runner
+            .query_one("SELECT count(*) FROM n a, n b, n c", &[])
+            .await
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // Cancel until the query ends (the first request may arrive before it starts).
+    while !query.is_finished() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "query was not cancelled"
+        );
+        token.cancel_query(tokio_postgres::NoTls).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let err = query
+        .await
+        .unwrap()
+        .expect_err("the query must be cancelled");
+    assert_eq!(err.code().map(|c| c.code()), Some("57014"), "{err}");
+    // The session works afterwards.
+    assert_eq!(count(&c, "n").await, 400);
+}

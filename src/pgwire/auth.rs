@@ -387,6 +387,7 @@ impl Startup {
         if let Some(app) = login.application_name {
             session.vars.insert("application_name".to_owned(), app);
         }
+        session.cancel = self.conn.cancel.clone();
         *self.conn.session.lock().await = Some(session);
         self.conn
             .shared
@@ -398,7 +399,12 @@ impl Startup {
             .shared
             .driver
             .complete_authentication(client, final_message)
-            .await
+            .await?;
+        // The BackendKeyData just sent: a CancelRequest naming it stops this session's statement.
+        let (pid, secret) = client.pid_and_secret_key();
+        self.conn
+            .register_cancel_key(pid, secret.to_bytes().to_vec());
+        Ok(())
     }
 }
 

@@ -15,6 +15,8 @@
 //!                              │ Parse/Bind/Describe/Execute ─► parser::parse, exec::describe,
 //!                              │                                exec::execute
 //!                              │ COPY FROM STDIN: CopyData/CopyDone ─► sql::copy (copy.rs)
+//!                              │ CancelRequest (own connection, BackendKeyData) ─► the session's
+//!                              │   cancel flag; its running statement fails with 57014 (server.rs)
 //!                              ▼
 //!                           Datum ⇄ text/binary wire values, SqlError ⇄ ErrorResponse (encode.rs)
 //! ```

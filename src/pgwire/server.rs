@@ -12,16 +12,18 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ::pgwire::api::PgWireServerHandlers;
 use ::pgwire::api::auth::AuthDriver;
 use ::pgwire::api::auth::StartupHandler;
+use ::pgwire::api::cancel::CancelHandler;
 use ::pgwire::api::copy::CopyHandler;
 use ::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use ::pgwire::error::PgWireResult;
+use ::pgwire::messages::cancel::CancelRequest;
 use ::pgwire::messages::response::TransactionStatus;
 use ::pgwire::tokio::TlsAcceptor;
 use ring::rand::SecureRandom;
@@ -71,7 +73,12 @@ pub(super) struct Shared {
     pub(super) driver: AuthDriver<ServerParams>,
     /// Key of the mock SCRAM verifiers of unknown users (random per process).
     pub(super) mock_key: ring::hmac::Key,
+    /// Cancel keys (the BackendKeyData each session was given) to their connections.
+    cancel_keys: parking_lot::Mutex<HashMap<CancelKey, Weak<Conn>>>,
 }
+
+/// A session's BackendKeyData: process id and secret key.
+type CancelKey = (i32, Vec<u8>);
 
 impl Shared {
     /// Whether new connections and new statements outside transactions are refused.
@@ -93,6 +100,10 @@ pub(super) struct Conn {
     pub(super) execute_failed: AtomicBool,
     /// The `COPY ... FROM STDIN` waiting for its data.
     pub(super) copy: parking_lot::Mutex<Option<CopyInProgress>>,
+    /// Shared with the session: a cancel request sets it while a statement runs.
+    pub(super) cancel: Arc<AtomicBool>,
+    /// This connection's entry in [`Shared`]'s cancel keys, once authenticated.
+    cancel_key: parking_lot::Mutex<Option<CancelKey>>,
 }
 
 /// Marks a connection busy while it lives.
@@ -116,6 +127,25 @@ impl Conn {
             txn_status: AtomicU8::new(0),
             execute_failed: AtomicBool::new(false),
             copy: parking_lot::Mutex::new(None),
+            cancel: Arc::new(AtomicBool::new(false)),
+            cancel_key: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// Makes the connection cancellable with its BackendKeyData.
+    pub(super) fn register_cancel_key(self: &Arc<Self>, pid: i32, secret: Vec<u8>) {
+        let key = (pid, secret);
+        self.shared
+            .cancel_keys
+            .lock()
+            .insert(key.clone(), Arc::downgrade(self));
+        *self.cancel_key.lock() = Some(key);
+    }
+
+    /// Forgets the connection's cancel key (it is closing).
+    fn unregister_cancel_key(&self) {
+        if let Some(key) = self.cancel_key.lock().take() {
+            self.shared.cancel_keys.lock().remove(&key);
         }
     }
 
@@ -129,6 +159,8 @@ impl Conn {
                 "server is shutting down",
             )));
         }
+        // A cancel request aimed at an earlier statement must not stop this one.
+        self.cancel.store(false, Ordering::Release);
         match self
             .activity
             .compare_exchange(IDLE, BUSY, Ordering::AcqRel, Ordering::Acquire)
@@ -177,6 +209,7 @@ struct ConnHandlers {
     startup: Arc<Startup>,
     query: Arc<QueryHandler>,
     copy: Arc<CopyIn>,
+    cancel: Arc<Canceller>,
 }
 
 impl PgWireServerHandlers for ConnHandlers {
@@ -194,6 +227,41 @@ impl PgWireServerHandlers for ConnHandlers {
 
     fn copy_handler(&self) -> Arc<impl CopyHandler> {
         self.copy.clone()
+    }
+
+    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
+        self.cancel.clone()
+    }
+}
+
+/// Answers CancelRequest connections: the named session's running statement stops with 57014.
+/// As in PostgreSQL, nothing is sent back, an unknown key is ignored, and a session that is not
+/// running anything is unaffected.
+struct Canceller {
+    shared: Arc<Shared>,
+}
+
+#[async_trait::async_trait]
+impl CancelHandler for Canceller {
+    async fn on_cancel_request(&self, request: CancelRequest) {
+        let key = (request.pid, request.secret_key.to_bytes().to_vec());
+        let conn = self
+            .shared
+            .cancel_keys
+            .lock()
+            .get(&key)
+            .and_then(Weak::upgrade);
+        match conn {
+            Some(conn) if conn.activity.load(Ordering::Acquire) == BUSY => {
+                tracing::info!(
+                    pid = request.pid,
+                    "cancel request: stopping the running statement"
+                );
+                conn.cancel.store(true, Ordering::Release);
+            }
+            Some(_) => tracing::debug!(pid = request.pid, "cancel request for an idle session"),
+            None => tracing::debug!(pid = request.pid, "cancel request with an unknown key"),
+        }
     }
 }
 
@@ -219,7 +287,9 @@ struct Untrack {
 
 impl Drop for Untrack {
     fn drop(&mut self) {
-        self.inner.conns.lock().remove(&self.id);
+        if let Some(t) = self.inner.conns.lock().remove(&self.id) {
+            t.conn.unregister_cancel_key();
+        }
         self.inner
             .shared
             .metrics
@@ -262,6 +332,7 @@ impl PgServer {
             draining: AtomicBool::new(false),
             driver: AuthDriver::new(ServerParams),
             mock_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &seed),
+            cancel_keys: parking_lot::Mutex::new(HashMap::new()),
         });
         let (stop, stop_rx) = watch::channel(false);
         let inner = Arc::new(Inner {
@@ -320,6 +391,9 @@ fn spawn_connection(
         startup: Arc::new(Startup::new(conn.clone())),
         query: Arc::new(QueryHandler::new(conn.clone())),
         copy: Arc::new(CopyIn::new(conn.clone())),
+        cancel: Arc::new(Canceller {
+            shared: inner.shared.clone(),
+        }),
     };
     // Track before spawning so the task's Untrack always finds (and removes) its entry; the lock
     // is not held across the spawn.

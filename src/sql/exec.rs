@@ -352,6 +352,8 @@ pub struct MemoryAccount {
     budget: u64,
     /// `statement_timeout`: checked whenever rows are charged, so long-running work stops too.
     deadline: Option<std::time::Instant>,
+    /// The session's cancel flag (pgwire cancel request), checked with the deadline.
+    cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl MemoryAccount {
@@ -361,7 +363,40 @@ impl MemoryAccount {
             used: std::sync::atomic::AtomicU64::new(0),
             budget,
             deadline: None,
+            cancel: None,
         }
+    }
+
+    /// Fails charges once `flag` is set (a cancel request).
+    pub fn with_cancel(
+        mut self,
+        flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> MemoryAccount {
+        self.cancel = Some(flag);
+        self
+    }
+
+    /// 57014 when the statement was cancelled or ran past `statement_timeout`.
+    pub fn check(&self) -> Result<()> {
+        if self
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            return Err(SqlError::new(
+                SqlState::QUERY_CANCELED,
+                "canceling statement due to user request",
+            ));
+        }
+        if let Some(d) = self.deadline
+            && std::time::Instant::now() > d
+        {
+            return Err(SqlError::new(
+                SqlState::QUERY_CANCELED,
+                "query execution canceled due to statement timeout",
+            ));
+        }
+        Ok(())
     }
 
     /// Fails charges after `timeout` from now (`statement_timeout`).
@@ -372,14 +407,7 @@ impl MemoryAccount {
 
     /// Charges the rows' approximate size.
     pub fn charge<'a>(&self, rows: impl IntoIterator<Item = &'a Vec<Datum>>) -> Result<()> {
-        if let Some(d) = self.deadline
-            && std::time::Instant::now() > d
-        {
-            return Err(SqlError::new(
-                SqlState::QUERY_CANCELED,
-                "query execution canceled due to statement timeout",
-            ));
-        }
+        self.check()?;
         if self.budget == 0 {
             return Ok(());
         }
@@ -427,7 +455,8 @@ async fn execute_in_txn(
         now_nanos: txn.read_timestamp().wall,
         describe_only: false,
         memory: MemoryAccount::new(session.env.max_sql_memory)
-            .with_timeout(statement_timeout(session)),
+            .with_timeout(statement_timeout(session))
+            .with_cancel(session.cancel.clone()),
     };
     match stmt {
         Statement::Pg(s) => match s.as_ref() {

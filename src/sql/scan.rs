@@ -175,7 +175,15 @@ async fn matching_rows(
         }
     }
     let mut out = Vec::new();
-    for (k, v) in txn.scan(&table_span(ctx.tenant, t), usize::MAX).await? {
+    for (n, (k, v)) in txn
+        .scan(&table_span(ctx.tenant, t), usize::MAX)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
+        if n % 1024 == 0 {
+            ctx.memory.check()?;
+        }
         let row = decode_row(t, &v)?;
         if selection
             .map(|s| passes(s, &names, &row, &ectx))

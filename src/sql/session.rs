@@ -128,6 +128,9 @@ pub struct Session {
     pub txn_statements: usize,
     /// Node services.
     pub env: SessionEnv,
+    /// Set by a pgwire cancel request for the connection: the running statement stops with
+    /// 57014 at its next check (the connection clears it before each statement).
+    pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Session {
@@ -166,6 +169,7 @@ impl Session {
             restart_savepoint: None,
             txn_statements: 0,
             env,
+            cancel: Default::default(),
         }
     }
 
