@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # pgbench over pgwire: tandem vs PostgreSQL 15 on this machine, in the same run.
 #
-# Workloads (custom pgbench scripts, no pgbench -i):
+# Workloads:
 #   point-select  \set k random(1, ROWS)        SELECT v FROM bench WHERE k = :k;
 #   insert-1row   \set k random(1, 10^15)       INSERT INTO bench_ins VALUES (:k, 'x');
+#   tpcb-like     pgbench's builtin script on tables loaded by `pgbench -i -s SCALE` (timed);
+#                 --max-tries retries serialization failures (tandem is SERIALIZABLE,
+#                 PostgreSQL runs its default READ COMMITTED)
+#   movr          `tandem workload init movr` + `run movr --duration=DURATION` (tandem only:
+#                 the workload uses CockroachDB SQL such as UPSERT)
 # Each (workload, system) is run REPS times for DURATION seconds with CLIENTS
 # connections; the runs of the two systems are interleaved so that machine noise
 # hits both alike.  Prints the median TPS, the median average latency and the
@@ -12,6 +17,8 @@
 # Environment knobs (defaults in brackets):
 #   DURATION [15]  REPS [3]  CLIENTS [8]  THREADS [2]  ROWS [10000]  BATCH [500]
 #   INSERT_KEYS [10^15]  key space of insert-1row (a small one provokes 23505 errors)
+#   SCALE [1]  pgbench -i scale factor   MAX_TRIES [1000]  pgbench --max-tries for tpcb-like
+#   WORKLOADS ["point-select insert-1row tpcb-like"]   MOVR [1]  0 skips the movr run
 #   PROTOCOLS ["simple extended"]  pgbench -M modes to run; one table each
 #   BENCH_TANDEM_BIN [build target/release/tandem with cargo]   SKIP_BUILD [0]
 #   (tandem reads TANDEM_* environment variables as configuration, so the script
@@ -31,6 +38,10 @@ INSERT_KEYS=${INSERT_KEYS:-1000000000000000}
 PROTOCOLS=${PROTOCOLS:-simple extended}
 PG_USER=${PG_USER:-nobody}
 SKIP_BUILD=${SKIP_BUILD:-0}
+SCALE=${SCALE:-1}
+MAX_TRIES=${MAX_TRIES:-1000}
+MOVR=${MOVR:-1}
+read -r -a WORKLOADS <<<"${WORKLOADS:-point-select insert-1row tpcb-like}"
 KEEP_LOGS=${KEEP_LOGS:-0}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -207,6 +218,21 @@ for s in tandem postgres; do
 done
 [[ $(sql postgres -A -t -c "SELECT count(*) FROM bench") == "$ROWS" ]] || die "postgres: row count mismatch"
 
+# pgbench's own initialization (COPY load, VACUUM, primary keys), timed.
+declare -A INIT_S
+if [[ " ${WORKLOADS[*]} " == *" tpcb-like "* ]]; then
+    for s in tandem postgres; do
+        log "$s: pgbench -i -s $SCALE"
+        t0=$(date +%s.%N)
+        timeout 1800 "$PGBENCH" -i -s "$SCALE" -h 127.0.0.1 -p "${HOSTPORT[$s]}" -U "${DBUSER[$s]}" \
+            "${DBNAME[$s]}" >"$WORK/$s-init.out" 2>&1 \
+            || { cat "$WORK/$s-init.out" >&2; die "$s: pgbench -i failed"; }
+        t1=$(date +%s.%N)
+        INIT_S[$s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
+        log "$s: pgbench -i done in ${INIT_S[$s]} s"
+    done
+fi
+
 # ---------------------------------------------------------------- pgbench scripts
 cat >"$WORK/point-select.sql" <<EOF
 \set k random(1, $ROWS)
@@ -222,9 +248,14 @@ EOF
 # results[proto,workload,system] = "tps lat ..." (one pair per rep)
 declare -A TPS LAT NOTES INSERTED
 run_one() { # proto workload system rep
-    local p=$1 w=$2 s=$3 r=$4 out="$WORK/pgbench-$1-$2-$3-$4.out" rc=0
+    local p=$1 w=$2 s=$3 r=$4 out="$WORK/pgbench-$1-$2-$3-$4.out" rc=0 script
+    if [[ $w == tpcb-like ]]; then
+        script=(-b tpcb-like "--max-tries=$MAX_TRIES")
+    else
+        script=(-f "$WORK/$w.sql")
+    fi
     timeout $((DURATION + 120)) "$PGBENCH" -n -M "$p" -c "$CLIENTS" -j "$THREADS" -T "$DURATION" \
-        -f "$WORK/$w.sql" -h 127.0.0.1 -p "${HOSTPORT[$s]}" -U "${DBUSER[$s]}" "${DBNAME[$s]}" \
+        "${script[@]}" -h 127.0.0.1 -p "${HOSTPORT[$s]}" -U "${DBUSER[$s]}" "${DBNAME[$s]}" \
         >"$out" 2>&1 || rc=$?
     local tps lat failed errs n
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out" | head -1)
@@ -253,7 +284,6 @@ median() { # decimals, then numbers -> median (mean of the middle two if even); 
         m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2; printf "%.*f", d, m }'
 }
 
-WORKLOADS=(point-select insert-1row)
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for p in $PROTOCOLS; do
     for r in $(seq 1 "$REPS"); do
@@ -265,6 +295,19 @@ for p in $PROTOCOLS; do
     done
 done
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# movr (tandem only): the workload speaks CockroachDB SQL.
+MOVR_RESULT=
+if [[ $MOVR == 1 ]]; then
+    murl="postgresql://root@127.0.0.1:$TANDEM_PORT?sslmode=disable"
+    log "tandem: workload init movr"
+    "$TANDEM_BIN" workload init movr "$murl" >"$WORK/movr-init.out" 2>&1 \
+        || { tail -20 "$WORK/movr-init.out" >&2; die "movr init failed"; }
+    log "tandem: workload run movr --duration=${DURATION}s --concurrency=$CLIENTS"
+    "$TANDEM_BIN" workload run movr --duration="${DURATION}s" --concurrency="$CLIENTS" "$murl" \
+        >"$WORK/movr-run.out" 2>&1 || log "movr run exited with an error (see below)"
+    MOVR_RESULT=$(grep -A1 '__result$' "$WORK/movr-run.out" || tail -5 "$WORK/movr-run.out")
+fi
 
 # Every insert pgbench counted must be in the table (no key collisions, nothing lost).
 ROWCHECK=
@@ -291,6 +334,15 @@ for p in $PROTOCOLS; do
         printf '%-15s %-8s %-11s %-13s %-6s %-14s %s\n' "$w" "$CLIENTS" "$tt" "$pt" "$ratio" "$tl" "$pl"
     done
 done
+if [[ -n ${INIT_S[tandem]:-} ]]; then
+    echo
+    echo "pgbench -i -s $SCALE (COPY load + vacuum + primary keys): tandem ${INIT_S[tandem]} s, postgres ${INIT_S[postgres]} s"
+fi
+if [[ -n $MOVR_RESULT ]]; then
+    echo
+    echo "movr on tandem (workload run movr --concurrency=$CLIENTS --duration=${DURATION}s):"
+    printf '%s\n' "$MOVR_RESULT"
+fi
 echo
 printf '%s' "$ROWCHECK"
 problems=0
