@@ -232,4 +232,6 @@ slt_tests!(
     functions,
     constraints,
     catalogs,
+    index_selection,
+    window,
 );

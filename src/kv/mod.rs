@@ -15,6 +15,7 @@
 //! runtime. Dropping the last [`Store`] handle does not stop it: call [`Store::shutdown`].
 
 pub mod error;
+pub mod locks;
 pub mod protectedts;
 pub mod rangefeed;
 pub mod txn;
@@ -79,6 +80,8 @@ struct StoreInner {
     split_tx: mpsc::UnboundedSender<SplitTrigger>,
     metrics: KvMetrics,
     stopping: AtomicBool,
+    /// Row locks of UPDATE/DELETE (see [`locks`]).
+    locks: locks::LockTable,
 }
 
 /// Handle to the node's KV layer. Cheap to clone.
@@ -153,6 +156,7 @@ impl Store {
                 thread: parking_lot::Mutex::new(Some(thread)),
                 split_tx,
                 metrics: KvMetrics::default(),
+                locks: locks::LockTable::default(),
                 stopping: AtomicBool::new(false),
             }),
         };
@@ -186,6 +190,11 @@ impl Store {
     /// The KV settings.
     pub fn settings(&self) -> &KvSettings {
         &self.inner.settings
+    }
+
+    /// The node's row locks.
+    pub fn lock_table(&self) -> &locks::LockTable {
+        &self.inner.locks
     }
 
     /// Counters.

@@ -19,6 +19,7 @@
 
 use super::Store;
 use super::error::{KvError, Result};
+use super::locks::Acquired;
 use crate::actors::range::error::RangeError;
 use crate::actors::range::replica::Mutation;
 use crate::clock::Timestamp;
@@ -34,6 +35,8 @@ use std::time::{Duration, Instant};
 const INTENT_WAIT: Duration = Duration::from_secs(20);
 /// Read spans a transaction remembers before condensing them.
 const MAX_READ_SPANS: usize = 4096;
+/// How long a writer waits for another transaction's row lock before going on without it.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// How many times a committer retries intent conflicts before aborting itself.
 const COMMIT_CONFLICT_RETRIES: u32 = 20;
 
@@ -54,6 +57,8 @@ pub struct Txn {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     read_spans: Vec<Span>,
     state: State,
+    /// Row locks held (released at commit, rollback or drop).
+    locked: std::collections::BTreeSet<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Txn {
@@ -69,6 +74,12 @@ impl std::fmt::Debug for Txn {
 /// How often a one-phase commit may move its timestamp before falling back to two phases.
 const MAX_ONE_PHASE_REFRESHES: u32 = 2;
 
+impl Drop for Txn {
+    fn drop(&mut self) {
+        self.release_locks();
+    }
+}
+
 impl Txn {
     pub(super) fn new(store: Store, ts: Timestamp, read_only: bool) -> Txn {
         Txn {
@@ -80,6 +91,7 @@ impl Txn {
             writes: BTreeMap::new(),
             read_spans: Vec::new(),
             state: State::Open,
+            locked: std::collections::BTreeSet::new(),
         }
     }
 
@@ -248,8 +260,48 @@ impl Txn {
         Ok(())
     }
 
+    /// Takes this transaction's row lock on `key` before changing it (best effort, see
+    /// [`super::locks`]). When another transaction held the lock, this waits for it to finish,
+    /// then moves the read timestamp to now, checking that nothing read so far changed (40001
+    /// if something did): the caller must read `key` again, and will see the previous holder's
+    /// write. Returns whether that happened.
+    pub async fn lock_for_update(&mut self, key: &[u8]) -> Result<bool> {
+        self.check_open()?;
+        if self.read_only || self.locked.contains(key) {
+            return Ok(false);
+        }
+        match self
+            .store
+            .lock_table()
+            .acquire(key, self.id, LOCK_WAIT)
+            .await
+        {
+            Acquired::Immediately => {
+                self.locked.insert(key.to_vec());
+                Ok(false)
+            }
+            Acquired::AfterWaiting => {
+                self.locked.insert(key.to_vec());
+                let now = self.store.now();
+                if let Err(e) = self.refresh_to(now).await {
+                    self.release_locks();
+                    return Err(self.fail(e));
+                }
+                Ok(true)
+            }
+            Acquired::TimedOut => Ok(false),
+        }
+    }
+
+    fn release_locks(&mut self) {
+        for k in std::mem::take(&mut self.locked) {
+            self.store.lock_table().release(&k, self.id);
+        }
+    }
+
     /// Discards the transaction's writes.
     pub fn rollback(&mut self) {
+        self.release_locks();
         self.writes.clear();
         self.state = State::Aborted;
     }
@@ -270,10 +322,12 @@ impl Txn {
         self.check_open()?;
         if self.writes.is_empty() {
             self.state = State::Committed;
+            self.release_locks();
             return Ok(self.read_ts);
         }
         let writes: Vec<Mutation> = std::mem::take(&mut self.writes).into_iter().collect();
         let result = self.commit_writes(writes).await;
+        self.release_locks();
         match result {
             Ok(ts) => {
                 self.state = State::Committed;

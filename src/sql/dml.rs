@@ -459,6 +459,50 @@ pub async fn copy_rows(
     Ok(QueryResult::Command(format!("COPY {}", data.len())))
 }
 
+/// UPDATE/DELETE of one row by primary key: lock it before reading it, so that waiting for
+/// another writer ends with a fresh read instead of a stale one that the commit would reject.
+async fn lock_point(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    selection: Option<&Expr>,
+    params: &[Datum],
+    label: Option<&str>,
+) -> Result<()> {
+    if let Some(key) = super::scan::point_key(ctx, t, selection, params, label.unwrap_or(&t.name))?
+    {
+        txn.lock_for_update(&key).await?;
+    }
+    Ok(())
+}
+
+/// Locks the row at `key` before the statement changes it (see [`crate::kv::locks`]). When
+/// another transaction held the lock, the row is read again as of after that transaction and
+/// must still satisfy the WHERE clause; `None` when it is gone or no longer matches.
+#[allow(clippy::too_many_arguments)]
+async fn lock_row(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    key: &[u8],
+    row: Vec<Datum>,
+    selection: Option<&Expr>,
+    params: &[Datum],
+    label: &str,
+) -> Result<Option<Vec<Datum>>> {
+    if !txn.lock_for_update(key).await? {
+        return Ok(Some(row));
+    }
+    let Some(raw) = txn.get(key).await? else {
+        return Ok(None);
+    };
+    let row = super::exec::decode_row(t, &raw)?;
+    if !super::scan::row_matches(ctx, t, selection, params, label, &row)? {
+        return Ok(None);
+    }
+    Ok(Some(row))
+}
+
 /// UPDATE.
 pub async fn update(
     ctx: &Ctx<'_>,
@@ -492,6 +536,7 @@ pub async fn update(
         sets.push((i, &a.value));
     }
     let ectx = eval_ctx(ctx, params);
+    lock_point(ctx, txn, &t, u.selection.as_ref(), params, label.as_deref()).await?;
     let matched = super::exec::matching_rows_labeled(
         ctx,
         txn,
@@ -503,8 +548,15 @@ pub async fn update(
     .await?;
     let matched = order_and_limit(ctx, &t, matched, &u.order_by, u.limit.as_ref(), params)?;
     let mut returning = Returning::new(&t, u.returning.as_ref())?;
-    let n = matched.len();
+    let label = label.as_deref().unwrap_or(&t.name);
+    let mut n = 0;
     for (key, row) in matched {
+        let Some(row) =
+            lock_row(ctx, txn, &t, &key, row, u.selection.as_ref(), params, label).await?
+        else {
+            continue;
+        };
+        n += 1;
         let mut new = row.clone();
         for (i, e) in &sets {
             new[*i] = expr::eval(
@@ -562,6 +614,7 @@ pub async fn delete(
         return Err(SqlError::unsupported("DELETE ... USING"));
     }
     let t = resolve_table(ctx, txn, name).await?;
+    lock_point(ctx, txn, &t, d.selection.as_ref(), params, label.as_deref()).await?;
     let matched = super::exec::matching_rows_labeled(
         ctx,
         txn,
@@ -573,14 +626,22 @@ pub async fn delete(
     .await?;
     let matched = order_and_limit(ctx, &t, matched, &d.order_by, d.limit.as_ref(), params)?;
     let mut returning = Returning::new(&t, d.returning.as_ref())?;
-    for (k, row) in &matched {
-        rows::delete_row(ctx, txn, &t, k, row).await?;
+    let label = label.as_deref().unwrap_or(&t.name);
+    let mut n = 0;
+    for (k, row) in matched {
+        let Some(row) =
+            lock_row(ctx, txn, &t, &k, row, d.selection.as_ref(), params, label).await?
+        else {
+            continue;
+        };
+        n += 1;
+        rows::delete_row(ctx, txn, &t, &k, &row).await?;
         if let Some(r) = &mut returning {
-            r.push(ctx, &t, row, params)?;
+            r.push(ctx, &t, &row, params)?;
         }
     }
     if let Some(r) = returning {
         return Ok(r.finish());
     }
-    Ok(QueryResult::Command(format!("DELETE {}", matched.len())))
+    Ok(QueryResult::Command(format!("DELETE {n}")))
 }

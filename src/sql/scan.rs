@@ -74,6 +74,144 @@ pub async fn matching_rows_labeled(
     matching_rows(ctx, txn, t, selection, params, Some(label)).await
 }
 
+/// How a table is read for a WHERE clause, chosen by [`plan_access`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Access {
+    /// Every primary-key column is fixed by equality: one key.
+    Point(Vec<u8>),
+    /// Leading primary-key columns fixed by equality (`prefix` of them) and/or a range on the
+    /// next one (`ranged`): one span of the primary index.
+    PrimarySpan {
+        /// The span.
+        span: Span,
+        /// How many leading key columns are fixed.
+        prefix: usize,
+        /// Whether a range predicate bounds the next key column.
+        ranged: bool,
+    },
+    /// A secondary index whose columns are all fixed by equality.
+    Index {
+        /// Position of the index in the table's indexes.
+        index: usize,
+        /// The indexed columns' values.
+        values: Vec<Datum>,
+    },
+    /// No predicate narrows the read: the whole table.
+    Full,
+    /// A fixed value cannot be a value of its column (e.g. `int_col = 'abc'`): no rows.
+    Nothing,
+}
+
+impl Access {
+    /// The `spans:` line of EXPLAIN.
+    pub fn describe(&self, t: &TableDesc) -> String {
+        match self {
+            Access::Point(_) => "1 span (point lookup)".into(),
+            Access::PrimarySpan { ranged: true, .. } => "1 span (primary key range)".into(),
+            Access::PrimarySpan { .. } => "1 span (primary key prefix)".into(),
+            Access::Index { index, .. } => {
+                format!("1 span (index {})", t.indexes[*index].name)
+            }
+            Access::Full => "FULL SCAN".into(),
+            Access::Nothing => "no spans (contradiction)".into(),
+        }
+    }
+}
+
+/// Bounds on one column from `col > v`, `col >= v`, `col < v`, `col <= v`, `col BETWEEN a AND
+/// b` (either side of the operator). Lower bounds are inclusive here (the filter still drops an
+/// excluded endpoint); upper bounds remember whether they are inclusive.
+#[derive(Debug, Default)]
+struct Bounds {
+    lower: Option<Datum>,
+    upper: Option<(Datum, bool)>,
+}
+
+/// Picks the access path for `selection` over `t` (column names as `names`, qualified the way
+/// the query refers to them). Values that do not fit a column's type exactly never narrow a
+/// range (`int_col < 2.5` scans more, the filter decides).
+pub fn plan_access(
+    tenant: TenantId,
+    t: &TableDesc,
+    selection: Option<&Expr>,
+    names: &[String],
+    ectx: &EvalContext<'_>,
+) -> Result<Access> {
+    let Some(sel) = selection else {
+        return Ok(Access::Full);
+    };
+    let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
+    collect_equalities(sel, names, ectx, &mut fixed)?;
+    // The primary key: a fixed prefix, then maybe a range on the next column.
+    let mut prefix = keys::index_prefix(tenant, t.id, 1);
+    let mut n = 0;
+    let mut next_col = None;
+    for id in &t.primary_key {
+        let i = t
+            .column_index(*id)
+            .ok_or_else(|| SqlError::internal("primary key column missing"))?;
+        let Some(v) = fixed[i].clone() else {
+            next_col = Some(i);
+            break;
+        };
+        let Ok(v) = v.coerce(t.columns[i].ty) else {
+            return Ok(Access::Nothing);
+        };
+        v.encode_key(&mut prefix)?;
+        n += 1;
+    }
+    if n == t.primary_key.len() {
+        return Ok(Access::Point(prefix));
+    }
+    let mut bounds = Bounds::default();
+    if let Some(i) = next_col {
+        collect_bounds(sel, names, i, t.columns[i].ty, ectx, &mut bounds)?;
+    }
+    let ranged = bounds.lower.is_some() || bounds.upper.is_some();
+    if n > 0 || ranged {
+        let mut start = prefix.clone();
+        if let Some(lo) = &bounds.lower {
+            lo.encode_key(&mut start)?;
+        }
+        let mut end = prefix;
+        match &bounds.upper {
+            Some((hi, inclusive)) => {
+                hi.encode_key(&mut end)?;
+                if *inclusive {
+                    end.push(0xFF);
+                }
+            }
+            None => end.push(0xFF),
+        }
+        if start >= end {
+            return Ok(Access::Nothing);
+        }
+        return Ok(Access::PrimarySpan {
+            span: Span::new(start, end),
+            prefix: n,
+            ranged,
+        });
+    }
+    // A secondary index whose columns are all fixed.
+    for (index, idx) in t.indexes.iter().enumerate() {
+        let values: Option<Vec<Datum>> = idx
+            .columns
+            .iter()
+            .map(|id| {
+                t.column_index(*id).and_then(|i| {
+                    fixed[i]
+                        .clone()
+                        .and_then(|v| v.coerce(t.columns[i].ty).ok())
+                })
+            })
+            .collect();
+        if let Some(values) = values {
+            return Ok(Access::Index { index, values });
+        }
+    }
+    Ok(Access::Full)
+}
+
 async fn matching_rows(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
@@ -89,111 +227,99 @@ async fn matching_rows(
         .map(|c| format!("{label}.{}", c.name))
         .collect();
     let ectx = eval_ctx(ctx, params);
-    // Point lookup when every primary-key column is fixed by equality.
-    if let Some(sel) = selection {
-        let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
-        collect_equalities(sel, &names, &ectx, &mut fixed)?;
-        if t.primary_key
-            .iter()
-            .all(|id| t.column_index(*id).is_some_and(|i| fixed[i].is_some()))
-        {
-            let mut probe = vec![Datum::Null; t.columns.len()];
-            for id in &t.primary_key {
-                let i = t
-                    .column_index(*id)
-                    .ok_or_else(|| SqlError::internal("pk column"))?;
-                let v = fixed[i].take().unwrap_or(Datum::Null);
-                probe[i] = match v.coerce(t.columns[i].ty) {
-                    Ok(v) => v,
-                    Err(_) => return Ok(Vec::new()),
-                };
-            }
-            let key = row_key(ctx.tenant, t, &probe)?;
-            let mut out = Vec::new();
+    let keep = |row: &[Datum]| -> Result<bool> {
+        selection.map_or(Ok(true), |s| passes(s, &names, row, &ectx))
+    };
+    let mut out = Vec::new();
+    match plan_access(ctx.tenant, t, selection, &names, &ectx)? {
+        Access::Nothing => {}
+        Access::Point(key) => {
             if let Some(raw) = txn.get(&key).await? {
                 let row = decode_row(t, &raw)?;
-                if passes(sel, &names, &row, &ectx)? {
+                if keep(&row)? {
                     out.push((key, row));
                 }
             }
-            return Ok(out);
         }
-    }
-    // A primary-key prefix fixed by equality: scan just that part of the table.
-    if let Some(sel) = selection {
-        let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
-        collect_equalities(sel, &names, &ectx, &mut fixed)?;
-        let mut prefix = keys::index_prefix(ctx.tenant, t.id, 1);
-        let mut n = 0;
-        for id in &t.primary_key {
-            let Some(i) = t.column_index(*id) else { break };
-            let Some(v) = fixed[i].clone() else { break };
-            let Ok(v) = v.coerce(t.columns[i].ty) else {
-                return Ok(Vec::new());
-            };
-            v.encode_key(&mut prefix)?;
-            n += 1;
-        }
-        if n > 0 {
-            let mut end = prefix.clone();
-            end.push(0xFF);
-            let mut out = Vec::new();
-            for (k, v) in txn.scan(&Span::new(prefix, end), usize::MAX).await? {
-                let row = decode_row(t, &v)?;
-                if passes(sel, &names, &row, &ectx)? {
+        Access::Index { index, values } => {
+            let idx = &t.indexes[index];
+            for (k, row) in super::rows::rows_from_index(ctx, txn, t, idx, &values).await? {
+                if keep(&row)? {
                     out.push((k, row));
                 }
             }
-            return Ok(out);
+        }
+        Access::PrimarySpan { span, .. } => {
+            scan_span(ctx, txn, t, &span, &keep, &mut out).await?;
+        }
+        Access::Full => {
+            scan_span(ctx, txn, t, &table_span(ctx.tenant, t), &keep, &mut out).await?;
         }
     }
-    // A secondary index whose columns are all fixed by equality.
-    if let Some(sel) = selection {
-        let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
-        collect_equalities(sel, &names, &ectx, &mut fixed)?;
-        for idx in &t.indexes {
-            let vals: Option<Vec<Datum>> = idx
-                .columns
-                .iter()
-                .map(|id| {
-                    t.column_index(*id).and_then(|i| {
-                        fixed[i]
-                            .clone()
-                            .and_then(|v| v.coerce(t.columns[i].ty).ok())
-                    })
-                })
-                .collect();
-            if let Some(vals) = vals {
-                let mut out = Vec::new();
-                for (k, row) in super::rows::rows_from_index(ctx, txn, t, idx, &vals).await? {
-                    if passes(sel, &names, &row, &ectx)? {
-                        out.push((k, row));
-                    }
-                }
-                return Ok(out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (n, (k, v)) in txn
-        .scan(&table_span(ctx.tenant, t), usize::MAX)
-        .await?
-        .into_iter()
-        .enumerate()
-    {
+    Ok(out)
+}
+
+/// The rows of `span` that `keep` accepts, checking for cancellation every 1024 rows.
+async fn scan_span(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    span: &Span,
+    keep: &(dyn Fn(&[Datum]) -> Result<bool> + Sync),
+    out: &mut Vec<(Vec<u8>, Vec<Datum>)>,
+) -> Result<()> {
+    for (n, (k, v)) in txn.scan(span, usize::MAX).await?.into_iter().enumerate() {
         if n % 1024 == 0 {
             ctx.memory.check()?;
         }
         let row = decode_row(t, &v)?;
-        if selection
-            .map(|s| passes(s, &names, &row, &ectx))
-            .transpose()?
-            .unwrap_or(true)
-        {
+        if keep(&row)? {
             out.push((k, row));
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// The one primary key `selection` fixes, if it fixes one (the point-read access path).
+pub fn point_key(
+    ctx: &Ctx<'_>,
+    t: &TableDesc,
+    selection: Option<&Expr>,
+    params: &[Datum],
+    label: &str,
+) -> Result<Option<Vec<u8>>> {
+    let names: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| format!("{label}.{}", c.name))
+        .collect();
+    let ectx = eval_ctx(ctx, params);
+    Ok(
+        match plan_access(ctx.tenant, t, selection, &names, &ectx)? {
+            Access::Point(k) => Some(k),
+            _ => None,
+        },
+    )
+}
+
+/// Whether `row` of `t` (referred to as `label`) satisfies `selection`.
+pub fn row_matches(
+    ctx: &Ctx<'_>,
+    t: &TableDesc,
+    selection: Option<&Expr>,
+    params: &[Datum],
+    label: &str,
+    row: &[Datum],
+) -> Result<bool> {
+    let Some(sel) = selection else {
+        return Ok(true);
+    };
+    let names: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| format!("{label}.{}", c.name))
+        .collect();
+    passes(sel, &names, row, &eval_ctx(ctx, params))
 }
 
 fn passes(sel: &Expr, names: &[String], row: &[Datum], ectx: &EvalContext<'_>) -> Result<bool> {
@@ -242,4 +368,112 @@ fn collect_equalities(
         }
         _ => Ok(()),
     }
+}
+
+/// Range predicates on column `col` (of type `ty`) in the AND-ed conjuncts of `e`.
+fn collect_bounds(
+    e: &Expr,
+    names: &[String],
+    col: usize,
+    ty: super::types::SqlType,
+    ectx: &EvalContext<'_>,
+    b: &mut Bounds,
+) -> Result<()> {
+    use pg::BinaryOperator as Op;
+    use std::cmp::Ordering;
+    // The bound's value as the column's type, only when that conversion is exact.
+    let value = |x: &Expr| -> Option<Datum> {
+        let v = expr::eval(x, None, ectx).ok()?;
+        if v.is_null() {
+            return None;
+        }
+        let c = v.clone().coerce(ty).ok()?;
+        (c.compare(&v) == Some(Ordering::Equal)).then_some(c)
+    };
+    let is_col = |x: &Expr| {
+        matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+            && expr::lookup(names, x) == Some(col)
+    };
+    let lower = |v: Datum, b: &mut Bounds| {
+        if b.lower
+            .as_ref()
+            .is_none_or(|cur| v.compare(cur) == Some(Ordering::Greater))
+        {
+            b.lower = Some(v);
+        }
+    };
+    let upper = |v: Datum, inclusive: bool, b: &mut Bounds| {
+        let tighter = match &b.upper {
+            None => true,
+            Some((cur, cur_inc)) => match v.compare(cur) {
+                Some(Ordering::Less) => true,
+                Some(Ordering::Equal) => *cur_inc && !inclusive,
+                _ => false,
+            },
+        };
+        if tighter {
+            b.upper = Some((v, inclusive));
+        }
+    };
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: Op::And,
+            right,
+        } => {
+            collect_bounds(left, names, col, ty, ectx, b)?;
+            collect_bounds(right, names, col, ty, ectx, b)?;
+        }
+        Expr::Nested(inner) => collect_bounds(inner, names, col, ty, ectx, b)?,
+        Expr::Between {
+            expr: x,
+            negated: false,
+            low,
+            high,
+        } if is_col(x) => {
+            if let Some(v) = value(low) {
+                lower(v, b);
+            }
+            if let Some(v) = value(high) {
+                upper(v, true, b);
+            }
+        }
+        Expr::BinaryOp { left, op, right } => {
+            // Normalise to `col <op> value`.
+            let (op, other) = if is_col(left) {
+                (op.clone(), right)
+            } else if is_col(right) {
+                let flipped = match op {
+                    Op::Lt => Op::Gt,
+                    Op::LtEq => Op::GtEq,
+                    Op::Gt => Op::Lt,
+                    Op::GtEq => Op::LtEq,
+                    other => other.clone(),
+                };
+                (flipped, left)
+            } else {
+                return Ok(());
+            };
+            match op {
+                Op::Gt | Op::GtEq => {
+                    if let Some(v) = value(other) {
+                        lower(v, b);
+                    }
+                }
+                Op::Lt => {
+                    if let Some(v) = value(other) {
+                        upper(v, false, b);
+                    }
+                }
+                Op::LtEq => {
+                    if let Some(v) = value(other) {
+                        upper(v, true, b);
+                    }
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }

@@ -241,9 +241,13 @@ pub async fn explain(ctx: &Ctx<'_>, txn: &mut Txn, stmt: &pg::Statement) -> Resu
         let mut factors = vec![&tw.relation];
         factors.extend(tw.joins.iter().map(|j| &j.relation));
         for f in factors {
-            if let pg::TableFactor::Table { name, .. } = f {
+            if let pg::TableFactor::Table { name, alias, .. } = f {
                 if let Ok(t) = resolve_table(ctx, txn, name).await {
-                    let access = access_path(&t, sel.selection.as_ref());
+                    let label = alias
+                        .as_ref()
+                        .map(|a| a.name.value.clone())
+                        .unwrap_or_else(|| t.name.clone());
+                    let access = access_path(ctx, &t, &label, sel.selection.as_ref());
                     lines.push(format!("{}• scan", "  ".repeat(depth)));
                     lines.push(format!(
                         "{}  table: {}@{}_pkey",
@@ -261,25 +265,18 @@ pub async fn explain(ctx: &Ctx<'_>, txn: &mut Txn, stmt: &pg::Statement) -> Resu
     Ok(info(lines))
 }
 
-fn access_path(t: &TableDesc, sel: Option<&pg::Expr>) -> String {
-    let Some(sel) = sel else {
-        return "FULL SCAN".into();
-    };
-    let text = sel.to_string().to_lowercase();
-    let fixed = |id: &u32| {
-        let n = col_name(t, *id);
-        text.contains(&format!("{n} =")) || text.contains(&format!(".{n} ="))
-    };
-    if t.primary_key.iter().all(fixed) {
-        return "1 span (point lookup)".into();
+/// The access path the executor will take (the same planner, [`super::scan::plan_access`]).
+fn access_path(ctx: &Ctx<'_>, t: &TableDesc, label: &str, sel: Option<&pg::Expr>) -> String {
+    let names: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| format!("{label}.{}", c.name))
+        .collect();
+    let ectx = super::exec::eval_ctx(ctx, &[]);
+    match super::scan::plan_access(ctx.tenant, t, sel, &names, &ectx) {
+        Ok(a) => a.describe(t),
+        Err(_) => "FULL SCAN".into(),
     }
-    if t.primary_key.first().is_some_and(fixed) {
-        return "1 span (primary key prefix)".into();
-    }
-    if let Some(i) = t.indexes.iter().find(|i| i.columns.iter().all(fixed)) {
-        return format!("1 span (index {})", i.name);
-    }
-    "FULL SCAN".into()
 }
 
 fn info(lines: Vec<String>) -> QueryResult {

@@ -29,6 +29,11 @@ const AGGREGATES: &[&str] = &[
 ];
 
 /// Replaces aggregate calls in `e` by `__agg_<n>` identifiers, collecting them.
+/// Whether `name` (lower case) is an aggregate function.
+pub(super) fn is_aggregate(name: &str) -> bool {
+    AGGREGATES.contains(&name)
+}
+
 pub(super) fn extract_aggs(e: &Expr, aggs: &mut Vec<(String, AggCall)>) -> Result<Expr> {
     Ok(match e {
         Expr::Function(f) if AGGREGATES.contains(&f.name.to_string().to_lowercase().as_str()) => {

@@ -26,6 +26,7 @@ mod aggregate;
 mod join;
 mod select;
 mod subquery;
+mod window;
 
 use aggregate::{AggCall, compute_agg, extract_aggs};
 use join::{hash_key, join};

@@ -177,6 +177,11 @@ pub(super) async fn run_select(
         pg::GroupByExpr::Expressions(v, _) => v.clone(),
         pg::GroupByExpr::All(_) => return Err(SqlError::unsupported("GROUP BY ALL")),
     };
+    // Window calls become hidden columns computed below.
+    let mut wins = Vec::new();
+    for (_, e) in items.iter_mut() {
+        *e = super::window::extract_windows(e, &mut wins)?;
+    }
     let mut aggs: Vec<(String, AggCall)> = Vec::new();
     let rewritten: Vec<Expr> = items
         .iter()
@@ -187,11 +192,31 @@ pub(super) async fn run_select(
         .as_ref()
         .map(|h| extract_aggs(h, &mut aggs))
         .transpose()?;
+    // DISTINCT ON (exprs): evaluated like ORDER BY expressions and carried after the sort keys;
+    // after sorting, the first row of each run of equal values is kept (PostgreSQL's rule: the
+    // ORDER BY decides which row that is).
+    let distinct_on: &[Expr] = match &sel.distinct {
+        Some(pg::Distinct::On(exprs)) => exprs,
+        _ => &[],
+    };
     let order_rewritten: Vec<Expr> = order
         .iter()
-        .map(|o| extract_aggs(&resolve_order(&o.expr, &items), &mut aggs))
+        .map(|o| &o.expr)
+        .chain(distinct_on)
+        .map(|e| extract_aggs(&resolve_order(e, &items), &mut aggs))
         .collect::<Result<_>>()?;
     let grouped = !aggs.is_empty() || !group_exprs.is_empty();
+    let names = if wins.is_empty() {
+        names
+    } else {
+        if grouped {
+            return Err(SqlError::unsupported(
+                "window functions in a query with GROUP BY or aggregates",
+            ));
+        }
+        super::window::add_window_columns(&mut input, &wins, &ectx)?;
+        input.scope_names()
+    };
     // Output rows with their sort keys.
     let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new();
     let out_names: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
@@ -305,16 +330,18 @@ pub(super) async fn run_select(
             out.push((vals, keys));
         }
     }
-    match &sel.distinct {
-        Some(pg::Distinct::Distinct) => {
-            let mut seen = std::collections::HashSet::new();
-            out.retain(|(v, _)| seen.insert(hash_key(v.iter())));
-        }
-        Some(pg::Distinct::On(_)) => return Err(SqlError::unsupported("DISTINCT ON")),
-        _ => {}
+    if let Some(pg::Distinct::Distinct) = &sel.distinct {
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|(v, _)| seen.insert(hash_key(v.iter())));
     }
     if !order.is_empty() {
         sort_rows(&mut out, order);
+    }
+    if !distinct_on.is_empty() {
+        check_distinct_on_order(distinct_on, order, &items)?;
+        let on = order.len();
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|(_, keys)| seen.insert(hash_key(keys[on..].iter())));
     }
     let types: Vec<SqlType> = items
         .iter()
@@ -377,6 +404,25 @@ pub(super) fn resolve_order(e: &Expr, items: &[(String, Expr)]) -> Expr {
         }
     }
     e.clone()
+}
+
+/// PostgreSQL: "SELECT DISTINCT ON expressions must match initial ORDER BY expressions" (42P10).
+fn check_distinct_on_order(
+    on: &[Expr],
+    order: &[pg::OrderByExpr],
+    items: &[(String, Expr)],
+) -> Result<()> {
+    let norm = |e: &Expr| resolve_order(e, items).to_string().to_lowercase();
+    let on_set: Vec<String> = on.iter().map(norm).collect();
+    for o in order.iter().take(on.len()) {
+        if !on_set.contains(&norm(&o.expr)) {
+            return Err(SqlError::new(
+                SqlState::INVALID_COLUMN_REFERENCE,
+                "SELECT DISTINCT ON expressions must match initial ORDER BY expressions",
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn sort_keys(

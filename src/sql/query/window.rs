@@ -1,0 +1,334 @@
+//! Window functions: `f(...) OVER ([PARTITION BY ...] [ORDER BY ...])` in a select list.
+//!
+//! Window calls are taken out of the select list ([`extract_windows`]) and replaced by hidden
+//! columns `__win_<i>`; [`add_window_columns`] computes them over the rows that passed WHERE
+//! (before DISTINCT, ORDER BY and LIMIT, as in PostgreSQL) and appends them to the input
+//! relation, so the select list reads them like any column.
+//!
+//! Functions: `row_number`, `rank`, `dense_rank`, `percent_rank`, `cume_dist`, `ntile`, `lag`,
+//! `lead`, `first_value`, `last_value`, `nth_value`, and the aggregates (`count`, `sum`, `avg`,
+//! `min`, `max`, `string_agg`, `bool_and`, `bool_or`, ...). Frames are PostgreSQL's default: the
+//! whole partition without ORDER BY, else from the partition's start to the current row and its
+//! peers (rows with equal ORDER BY values). Explicit frame clauses (`ROWS BETWEEN ...`), named
+//! windows and window functions in a grouped query are refused with 0A000. Running aggregates
+//! are recomputed per peer group, O(rows × peer groups) per partition.
+
+use super::aggregate::{AggCall, compute_agg, is_aggregate};
+use super::*;
+
+/// One window call.
+#[derive(Debug, Clone)]
+pub(super) struct WindowCall {
+    func: String,
+    args: Vec<Expr>,
+    /// The call as an aggregate (for aggregate window functions).
+    agg: Option<AggCall>,
+    partition_by: Vec<Expr>,
+    order_by: Vec<pg::OrderByExpr>,
+}
+
+/// Replaces window calls in `e` with `__win_<i>` identifiers, recording them in `wins`.
+pub(super) fn extract_windows(e: &Expr, wins: &mut Vec<(String, WindowCall)>) -> Result<Expr> {
+    let mut out = e.clone();
+    let mut failed = None;
+    let _ = pg::visit_expressions_mut(&mut out, |x| {
+        if let Expr::Function(f) = x
+            && f.over.is_some()
+        {
+            match window_call(f) {
+                Ok(call) => {
+                    let key = f.to_string();
+                    let idx = wins.iter().position(|(k, _)| *k == key).unwrap_or_else(|| {
+                        wins.push((key, call));
+                        wins.len() - 1
+                    });
+                    *x = Expr::Identifier(pg::Ident::new(format!("__win_{idx}")));
+                }
+                Err(err) => failed = Some(err),
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    match failed {
+        Some(err) => Err(err),
+        None => Ok(out),
+    }
+}
+
+fn window_call(f: &pg::Function) -> Result<WindowCall> {
+    let spec = match &f.over {
+        Some(pg::WindowType::WindowSpec(s)) => s,
+        Some(pg::WindowType::NamedWindow(n)) => {
+            return Err(SqlError::unsupported(format!("named window {n}")));
+        }
+        None => return Err(SqlError::internal("not a window call")),
+    };
+    if spec.window_frame.is_some() {
+        return Err(SqlError::unsupported(
+            "window frame clauses (ROWS/RANGE/GROUPS BETWEEN)",
+        ));
+    }
+    if spec.window_name.is_some() {
+        return Err(SqlError::unsupported("window names in OVER (...)"));
+    }
+    let func = f.name.to_string().to_lowercase();
+    let mut args = Vec::new();
+    if let pg::FunctionArguments::List(l) = &f.args {
+        for a in &l.args {
+            match a {
+                pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Expr(x)) => args.push(x.clone()),
+                pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Wildcard) => {}
+                other => {
+                    return Err(SqlError::unsupported(format!(
+                        "window function argument {other}"
+                    )));
+                }
+            }
+        }
+    }
+    let agg = if is_aggregate(&func) {
+        // The same call without OVER, as the aggregate machinery parses it.
+        let mut plain = f.clone();
+        plain.over = None;
+        let mut aggs = Vec::new();
+        super::aggregate::extract_aggs(&Expr::Function(plain), &mut aggs)?;
+        aggs.pop().map(|(_, a)| a)
+    } else {
+        let known = [
+            "row_number",
+            "rank",
+            "dense_rank",
+            "percent_rank",
+            "cume_dist",
+            "ntile",
+            "lag",
+            "lead",
+            "first_value",
+            "last_value",
+            "nth_value",
+        ];
+        if !known.contains(&func.as_str()) {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("unknown window function: {func}()"),
+            ));
+        }
+        None
+    };
+    Ok(WindowCall {
+        func,
+        args,
+        agg,
+        partition_by: spec.partition_by.clone(),
+        order_by: spec.order_by.clone(),
+    })
+}
+
+/// Computes every window call over `input`'s rows and appends the results as hidden columns
+/// `__win_<i>` (types from the values, else from the call).
+pub(super) fn add_window_columns(
+    input: &mut Relation,
+    wins: &[(String, WindowCall)],
+    ectx: &EvalContext<'_>,
+) -> Result<()> {
+    let names = input.scope_names();
+    let mut columns = Vec::with_capacity(wins.len());
+    for (_, w) in wins {
+        columns.push(compute(w, &input.rows, &names, ectx)?);
+    }
+    for (i, (col, (_, w))) in columns.iter().zip(wins).enumerate() {
+        let ty = col
+            .iter()
+            .find_map(Datum::sql_type)
+            .unwrap_or(match w.func.as_str() {
+                "row_number" | "rank" | "dense_rank" | "ntile" | "count" => SqlType::Int,
+                "percent_rank" | "cume_dist" | "avg" => SqlType::Float,
+                _ => SqlType::String,
+            });
+        input.cols.push(RelCol {
+            table: None,
+            name: format!("__win_{i}"),
+            ty,
+            hidden: true,
+        });
+    }
+    for (r, row) in input.rows.iter_mut().enumerate() {
+        for col in &columns {
+            row.push(col[r].clone());
+        }
+    }
+    Ok(())
+}
+
+/// One window call's value for every row, in row order.
+fn compute(
+    w: &WindowCall,
+    rows: &[Vec<Datum>],
+    names: &[String],
+    ectx: &EvalContext<'_>,
+) -> Result<Vec<Datum>> {
+    let eval = |e: &Expr, r: &Vec<Datum>| expr::eval(e, Some(&Row { names, values: r }), ectx);
+    // Partitions, in first-seen order.
+    let mut partitions: Vec<Vec<usize>> = Vec::new();
+    let mut by_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let key: Vec<Datum> = w
+            .partition_by
+            .iter()
+            .map(|e| eval(e, r))
+            .collect::<Result<_>>()?;
+        let h = hash_key(key.iter());
+        let p = *by_key.entry(h).or_insert_with(|| {
+            partitions.push(Vec::new());
+            partitions.len() - 1
+        });
+        partitions[p].push(i);
+    }
+    let mut out = vec![Datum::Null; rows.len()];
+    for part in partitions {
+        // Sort the partition by the window's ORDER BY (stable: ties keep input order).
+        let mut keyed: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::with_capacity(part.len());
+        for &i in &part {
+            let keys = w
+                .order_by
+                .iter()
+                .map(|o| eval(&o.expr, &rows[i]))
+                .collect::<Result<Vec<_>>>()?;
+            keyed.push((vec![Datum::Int(i as i64)], keys));
+        }
+        if !w.order_by.is_empty() {
+            super::select::sort_rows(&mut keyed, &w.order_by);
+        }
+        let order: Vec<usize> = keyed
+            .iter()
+            .map(|(v, _)| match v[0] {
+                Datum::Int(i) => i as usize,
+                _ => 0,
+            })
+            .collect();
+        // Peer groups: runs of equal ORDER BY keys (the whole partition without ORDER BY).
+        let mut group_end = vec![0usize; keyed.len()];
+        let mut group_start = vec![0usize; keyed.len()];
+        let ordered = !w.order_by.is_empty();
+        let mut start = 0;
+        for j in 0..keyed.len() {
+            let last =
+                j + 1 == keyed.len() || (ordered && !same_keys(&keyed[j].1, &keyed[j + 1].1));
+            if last {
+                for g in start..=j {
+                    group_start[g] = start;
+                    group_end[g] = j;
+                }
+                start = j + 1;
+            }
+        }
+        let n = order.len();
+        let part_rows: Vec<&Vec<Datum>> = order.iter().map(|&i| &rows[i]).collect();
+        let mut dense = 0i64;
+        let mut prev_group = usize::MAX;
+        let mut frame_cache: Option<(usize, Datum)> = None;
+        for j in 0..n {
+            if group_start[j] != prev_group {
+                dense += 1;
+                prev_group = group_start[j];
+            }
+            let row = &rows[order[j]];
+            let arg = |k: usize| -> Result<Datum> {
+                w.args.get(k).map_or(Ok(Datum::Null), |e| eval(e, row))
+            };
+            let v = match w.func.as_str() {
+                "row_number" => Datum::Int(j as i64 + 1),
+                "rank" => Datum::Int(group_start[j] as i64 + 1),
+                "dense_rank" => Datum::Int(dense),
+                "percent_rank" => Datum::Float(if n > 1 {
+                    group_start[j] as f64 / (n - 1) as f64
+                } else {
+                    0.0
+                }),
+                "cume_dist" => Datum::Float((group_end[j] + 1) as f64 / n as f64),
+                "ntile" => {
+                    let buckets = match arg(0)? {
+                        Datum::Int(b) if b > 0 => b as usize,
+                        _ => {
+                            return Err(SqlError::new(
+                                SqlState("22014"),
+                                "argument of ntile must be greater than zero",
+                            ));
+                        }
+                    };
+                    // PostgreSQL: the first n % buckets buckets get one extra row.
+                    let (size, extra) = (n / buckets, n % buckets);
+                    let big = (size + 1) * extra;
+                    let b = if j < big {
+                        j / (size + 1)
+                    } else {
+                        extra + (j - big) / size.max(1)
+                    };
+                    Datum::Int(b as i64 + 1)
+                }
+                "lag" | "lead" => {
+                    let offset = match w.args.get(1) {
+                        Some(e) => match eval(e, row)? {
+                            Datum::Int(o) => o,
+                            Datum::Null => 0,
+                            _ => 1,
+                        },
+                        None => 1,
+                    };
+                    let target = if w.func == "lag" {
+                        j as i64 - offset
+                    } else {
+                        j as i64 + offset
+                    };
+                    match usize::try_from(target).ok().filter(|t| *t < n) {
+                        Some(t) => eval(&w.args[0], part_rows[t])?,
+                        None => arg(2)?,
+                    }
+                }
+                "first_value" => eval(&w.args[0], part_rows[0])?,
+                "last_value" => eval(&w.args[0], part_rows[group_end[j]])?,
+                "nth_value" => {
+                    let k = match arg(1)? {
+                        Datum::Int(k) if k > 0 => k as usize,
+                        _ => {
+                            return Err(SqlError::new(
+                                SqlState("22016"),
+                                "argument of nth_value must be greater than zero",
+                            ));
+                        }
+                    };
+                    if k - 1 <= group_end[j] {
+                        eval(&w.args[0], part_rows[k - 1])?
+                    } else {
+                        Datum::Null
+                    }
+                }
+                _ => {
+                    let a = w
+                        .agg
+                        .as_ref()
+                        .ok_or_else(|| SqlError::internal("window aggregate"))?;
+                    // The frame ends at the current row's last peer; one value per peer group.
+                    let end = group_end[j];
+                    match &frame_cache {
+                        Some((e, v)) if *e == end => v.clone(),
+                        _ => {
+                            let v = compute_agg(a, &part_rows[..=end], names, ectx)?;
+                            frame_cache = Some((end, v.clone()));
+                            v
+                        }
+                    }
+                }
+            };
+            out[order[j]] = v;
+        }
+    }
+    Ok(out)
+}
+
+fn same_keys(a: &[Datum], b: &[Datum]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            (x.is_null() && y.is_null()) || x.compare(y) == Some(std::cmp::Ordering::Equal)
+        })
+}
