@@ -1,6 +1,9 @@
 //! The `tandem` binary. Argument parsing and process setup only; everything else lives in the
 //! library. `anyhow` is used here, at the edge, and nowhere else.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -359,3 +359,36 @@ async fn cancel_request_stops_a_running_query() {
     // The session works afterwards.
     assert_eq!(count(&c, "n").await, 400);
 }
+
+/// psycopg 3 runs a small application (every common parameter type, executemany, RETURNING,
+/// transactions, SQLSTATE error classes, COPY, introspection): tests/clients/psycopg_app.py.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psycopg_application() {
+    let has_psycopg = Command::new("python3")
+        .args(["-c", "import psycopg"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_psycopg {
+        eprintln!("python3 with psycopg not installed (.ci/run installs it); skipping");
+        return;
+    }
+    let cluster = insecure().await;
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/psycopg_app.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(cluster.url("root", None))
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "psycopg app failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("psycopg app: ok"), "{stdout}");
+    assert!(
+        !stderr.contains("unimplemented"),
+        "psycopg hit something unimplemented: {stderr}"
+    );
+}

@@ -25,12 +25,12 @@ use ::pgwire::api::query::{
     send_ready_for_query,
 };
 use ::pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response};
-use ::pgwire::api::stmt::QueryParser;
+use ::pgwire::api::stmt::{QueryParser, StoredStatement};
 use ::pgwire::api::store::PortalStore;
-use ::pgwire::api::{ClientInfo, ClientPortalStore, PgWireConnectionState, Type};
+use ::pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use ::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use ::pgwire::messages::PgWireBackendMessage;
-use ::pgwire::messages::extendedquery::Execute;
+use ::pgwire::messages::extendedquery::{Bind, Execute, Parse, ParseComplete};
 use ::pgwire::messages::response::EmptyQueryResponse;
 use ::pgwire::messages::simplequery::Query;
 use futures::{Sink, SinkExt};
@@ -97,6 +97,29 @@ pub(super) fn no_session() -> PgWireError {
 }
 
 impl QueryHandler {
+    /// Applies the `DEALLOCATE`s the last statements ran to the connection's statements.
+    fn apply_deallocate<C>(&self, client: &C)
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        let pending = std::mem::take(&mut *self.conn.deallocate.lock());
+        for d in pending {
+            let names: Vec<String> = match d {
+                Some(n) => {
+                    self.conn.prepared.lock().remove(&n);
+                    vec![n]
+                }
+                None => std::mem::take(&mut *self.conn.prepared.lock())
+                    .into_iter()
+                    .collect(),
+            };
+            for n in names {
+                client.portal_store().rm_statement(&n);
+            }
+        }
+    }
+
     pub(super) fn new(conn: Arc<Conn>) -> QueryHandler {
         QueryHandler {
             parser: Arc::new(Parser { conn: conn.clone() }),
@@ -183,6 +206,15 @@ impl QueryHandler {
                     }
                 }
             }
+            Ok(QueryResult::Deallocate(name)) => {
+                let tag = if name.is_some() {
+                    "DEALLOCATE"
+                } else {
+                    "DEALLOCATE ALL"
+                };
+                self.conn.deallocate.lock().push(name);
+                Response::Execution(encode::command_tag(tag))
+            }
             Ok(QueryResult::CopyIn { copy, columns }) => {
                 *self.conn.copy.lock() = Some(CopyInProgress::new(copy, columns));
                 Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
@@ -218,6 +250,7 @@ impl SimpleQueryHandler for QueryHandler {
         }
         client.set_state(PgWireConnectionState::QueryInProgress);
         let responses = self.run_simple(&query.query).await?;
+        self.apply_deallocate(client);
         let status = self.conn.txn_status();
         client.set_transaction_status(status);
         for r in responses {
@@ -273,8 +306,42 @@ impl ExtendedQueryHandler for QueryHandler {
         self.parser.clone()
     }
 
-    /// pgwire's Execute, then: the transaction status from the session, and after an error
-    /// skip to Sync.
+    /// Bind, answered without a flush (see [`super::portal`]).
+    async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        super::portal::bind(client, message).await
+    }
+
+    /// pgwire's Parse, remembering the statement's name (for `DEALLOCATE ALL`).
+    async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let named = message.name.clone().filter(|n| !n.is_empty());
+        let name = named.clone().unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+            Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
+            None => client.portal_store().put_empty_statement(&name),
+        }
+        if let Some(n) = named {
+            self.conn.prepared.lock().insert(n);
+        }
+        client
+            .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// Execute (see [`super::portal`]), then: the transaction status from the session, and after
+    /// an error skip to Sync.
     async fn on_execute<C>(&self, client: &mut C, message: Execute) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -283,7 +350,8 @@ impl ExtendedQueryHandler for QueryHandler {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         self.conn.execute_failed.store(false, Ordering::Relaxed);
-        let result = self._on_execute(client, message).await;
+        let result = super::portal::execute(self, client, message).await;
+        self.apply_deallocate(client);
         client.set_transaction_status(self.conn.txn_status());
         if result.is_ok() && self.conn.execute_failed.swap(false, Ordering::Relaxed) {
             client.set_state(PgWireConnectionState::AwaitingSync);

@@ -31,6 +31,7 @@ mod auth;
 mod copy;
 pub mod encode;
 mod handler;
+mod portal;
 mod server;
 
 pub use auth::{StartupOptions, parse_options};

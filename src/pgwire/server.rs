@@ -100,6 +100,11 @@ pub(super) struct Conn {
     pub(super) execute_failed: AtomicBool,
     /// The `COPY ... FROM STDIN` waiting for its data.
     pub(super) copy: parking_lot::Mutex<Option<CopyInProgress>>,
+    /// Names of the statements prepared with Parse (for `DEALLOCATE ALL`).
+    pub(super) prepared: parking_lot::Mutex<std::collections::BTreeSet<String>>,
+    /// `DEALLOCATE`s run by the last statements, applied to the portal store by the handler
+    /// (`None`: all).
+    pub(super) deallocate: parking_lot::Mutex<Vec<Option<String>>>,
     /// Shared with the session: a cancel request sets it while a statement runs.
     pub(super) cancel: Arc<AtomicBool>,
     /// This connection's entry in [`Shared`]'s cancel keys, once authenticated.
@@ -127,6 +132,8 @@ impl Conn {
             txn_status: AtomicU8::new(0),
             execute_failed: AtomicBool::new(false),
             copy: parking_lot::Mutex::new(None),
+            prepared: parking_lot::Mutex::new(std::collections::BTreeSet::new()),
+            deallocate: parking_lot::Mutex::new(Vec::new()),
             cancel: Arc::new(AtomicBool::new(false)),
             cancel_key: parking_lot::Mutex::new(None),
         }

@@ -189,6 +189,13 @@ pub async fn execute(
             "VACUUM cannot run inside a transaction block",
         ));
     }
+    // DEALLOCATE: prepared statements belong to the connection, which acts on this result.
+    if let Statement::Pg(s) = stmt
+        && let pg::Statement::Deallocate { name, .. } = s.as_ref()
+    {
+        let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+        return Ok(QueryResult::Deallocate((!all).then(|| name.value.clone())));
+    }
     // COPY FROM STDIN: check the table and columns now, take the data next.
     if let Statement::Pg(s) = stmt
         && let Some(copy) = super::copy::from_stdin(s)

@@ -45,6 +45,9 @@ pub enum QueryResult {
     },
     /// A command tag (e.g. `INSERT 0 1`, `CREATE TABLE`).
     Command(String),
+    /// `DEALLOCATE [PREPARE] name | ALL`: the connection forgets the prepared statement(s)
+    /// (`None`: all of them).
+    Deallocate(Option<String>),
     /// `COPY ... FROM STDIN` accepted: the client now sends the data (see [`super::copy`]).
     CopyIn {
         /// The checked statement.

@@ -24,6 +24,17 @@ pub(super) fn join(
     op: &pg::JoinOperator,
     params: &[Datum],
 ) -> Result<Relation> {
+    let work = l.rows.len().saturating_mul(r.rows.len().max(1));
+    super::heavy(work, || join_rows(ctx, l, r, op, params))
+}
+
+fn join_rows(
+    ctx: &Ctx<'_>,
+    l: Relation,
+    r: Relation,
+    op: &pg::JoinOperator,
+    params: &[Datum],
+) -> Result<Relation> {
     let (kind, constraint) = match op {
         pg::JoinOperator::Join(c) | pg::JoinOperator::Inner(c) => (JoinKind::Inner, Some(c)),
         pg::JoinOperator::Left(c) | pg::JoinOperator::LeftOuter(c) => (JoinKind::Left, Some(c)),

@@ -80,6 +80,23 @@ impl Relation {
 
 type Ctes = BTreeMap<String, Relation>;
 
+/// Work (in row pairs) above which a synchronous step runs via [`heavy`]'s hand-off.
+const HEAVY_WORK: usize = 50_000;
+
+/// Runs CPU-heavy synchronous work (a large join) without stalling the node: on tokio's
+/// multi-threaded runtime the worker first hands its other tasks (new connections, cancel
+/// requests, other sessions' statements) to another thread, so a big query cannot starve the
+/// listener. Small work, or a single-threaded runtime (unit tests), runs inline.
+fn heavy<T>(work: usize, f: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if work >= HEAVY_WORK && multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
+
 /// Runs a query.
 pub fn run_query<'a>(
     ctx: &'a Ctx<'a>,

@@ -1,0 +1,176 @@
+//! Bind and Execute of the extended protocol, answered without flushing.
+//!
+//! BindComplete, DataRows and CommandComplete are buffered and reach the socket with the
+//! ReadyForQuery of the next Sync (or at a Flush message), as PostgreSQL does. pgwire's default
+//! handlers flush after BindComplete and after CommandComplete: for a point query those two
+//! extra socket writes, and the client wake-ups they cause, cost more than the query itself.
+//! Otherwise this follows pgwire's defaults: portals run once and are then fetched from
+//! (`max_rows` > 0 suspends), an empty statement answers EmptyQueryResponse, and an error sends
+//! ErrorResponse (the connection then skips to Sync).
+
+use std::fmt::Debug;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use ::pgwire::api::copy::send_copy_in_response;
+use ::pgwire::api::portal::{Portal, PortalExecutionState};
+use ::pgwire::api::query::ExtendedQueryHandler;
+use ::pgwire::api::results::{Response, Tag};
+use ::pgwire::api::store::{Entry, PortalStore};
+use ::pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState};
+use ::pgwire::error::{ErrorInfo, PgWireError, PgWireResult, SEVERITY_ERROR};
+use ::pgwire::messages::PgWireBackendMessage;
+use ::pgwire::messages::extendedquery::{Bind, BindComplete, Execute, PortalSuspended};
+use ::pgwire::messages::response::EmptyQueryResponse;
+use futures::{Sink, SinkExt, StreamExt};
+
+/// Bind: creates the portal and buffers BindComplete.
+pub(super) async fn bind<C, S>(client: &mut C, message: Bind) -> PgWireResult<()>
+where
+    C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+    C::PortalStore: PortalStore<Statement = S>,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    S: Clone + Send + Sync,
+{
+    let statement_name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+    let portal_name = message.portal_name.as_deref().unwrap_or(DEFAULT_NAME);
+    match client.portal_store().get_statement(statement_name) {
+        Some(Entry::Value(statement)) => {
+            let portal = Portal::try_new(&message, statement)?;
+            client.portal_store().put_portal(Arc::new(portal));
+        }
+        Some(Entry::Empty) => {
+            if !message.parameters.is_empty() {
+                return Err(PgWireError::UserError(Box::new(ErrorInfo::new(
+                    SEVERITY_ERROR.to_owned(),
+                    "08P01".to_owned(),
+                    format!(
+                        "bind message supplies {} parameters, but prepared statement {statement_name:?} requires 0",
+                        message.parameters.len()
+                    ),
+                ))));
+            }
+            client.portal_store().put_empty_portal(portal_name);
+        }
+        None => return Err(PgWireError::StatementNotFound(statement_name.to_owned())),
+    }
+    client
+        .feed(PgWireBackendMessage::BindComplete(BindComplete::new()))
+        .await?;
+    Ok(())
+}
+
+/// Execute: runs the portal (first time) and buffers its rows and CommandComplete.
+pub(super) async fn execute<H, C>(handler: &H, client: &mut C, message: Execute) -> PgWireResult<()>
+where
+    H: ExtendedQueryHandler,
+    C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+    C::PortalStore: PortalStore<Statement = H::Statement>,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    if !matches!(client.state(), PgWireConnectionState::ReadyForQuery) {
+        return Err(PgWireError::NotReadyForQuery);
+    }
+    let mut transaction_status = client.transaction_status();
+    client.set_state(PgWireConnectionState::QueryInProgress);
+    let portal_name = message.name.as_deref().unwrap_or(DEFAULT_NAME);
+    let max_rows = message.max_rows.max(0) as usize;
+    let portal = match client.portal_store().get_portal(portal_name) {
+        Some(Entry::Value(portal)) => portal,
+        Some(Entry::Empty) => {
+            client
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
+                .await?;
+            client.set_state(PgWireConnectionState::ReadyForQuery);
+            return Ok(());
+        }
+        None => return Err(PgWireError::PortalNotFound(portal_name.to_owned())),
+    };
+    let initial = matches!(
+        portal.state().lock().await.deref(),
+        PortalExecutionState::Initial
+    );
+    let needs_fetch = if initial {
+        match handler.do_query(client, portal.as_ref(), max_rows).await? {
+            Response::Query(results) => {
+                portal.start(results).await;
+                true
+            }
+            Response::EmptyQuery => {
+                client
+                    .feed(PgWireBackendMessage::EmptyQueryResponse(
+                        EmptyQueryResponse::new(),
+                    ))
+                    .await?;
+                false
+            }
+            Response::Execution(tag) => {
+                client
+                    .feed(PgWireBackendMessage::CommandComplete(tag.into()))
+                    .await?;
+                false
+            }
+            Response::TransactionStart(tag) => {
+                client
+                    .feed(PgWireBackendMessage::CommandComplete(tag.into()))
+                    .await?;
+                transaction_status = transaction_status.to_in_transaction_state();
+                false
+            }
+            Response::TransactionEnd(tag) => {
+                client
+                    .feed(PgWireBackendMessage::CommandComplete(tag.into()))
+                    .await?;
+                transaction_status = transaction_status.to_idle_state();
+                client.portal_store().rm_portal(DEFAULT_NAME);
+                false
+            }
+            Response::Error(err) => {
+                client
+                    .feed(PgWireBackendMessage::ErrorResponse((*err).into()))
+                    .await?;
+                transaction_status = transaction_status.to_error_state();
+                false
+            }
+            Response::CopyIn(result) => {
+                client.set_state(PgWireConnectionState::CopyInProgress(true));
+                send_copy_in_response(client, result).await?;
+                false
+            }
+            // tandem has no COPY TO.
+            Response::CopyOut(_) | Response::CopyBoth(_) => false,
+        }
+    } else {
+        true
+    };
+    if needs_fetch {
+        let fetched = portal.fetch(max_rows).await?;
+        let mut response = fetched.response;
+        let command_tag = response.command_tag().to_owned();
+        let mut rows = 0;
+        while let Some(row) = response.data_rows().next().await {
+            client.feed(PgWireBackendMessage::DataRow(row?)).await?;
+            rows += 1;
+        }
+        if fetched.suspended {
+            client
+                .feed(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))
+                .await?;
+        } else {
+            client
+                .feed(PgWireBackendMessage::CommandComplete(
+                    Tag::new(&command_tag).with_rows(rows).into(),
+                ))
+                .await?;
+        }
+    }
+    if !matches!(client.state(), PgWireConnectionState::CopyInProgress(_)) {
+        client.set_state(PgWireConnectionState::ReadyForQuery);
+        client.set_transaction_status(transaction_status);
+    }
+    Ok(())
+}
