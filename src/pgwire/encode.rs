@@ -16,6 +16,7 @@ use crate::sql::error::SqlError;
 use crate::sql::session::Column;
 use crate::sql::sqlstate::SqlState;
 use crate::sql::types::{Datum, SqlType};
+use crate::sql::typmod::TypeMod;
 
 /// 22P03: a binary bind parameter that does not decode.
 pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
@@ -64,6 +65,17 @@ pub fn pg_type(t: SqlType) -> Type {
     }
 }
 
+/// The PostgreSQL type of a column declared with type `t` and modifier `m` (`INT2` columns are
+/// int2, `FLOAT4` ones float4, ...).
+pub fn declared_pg_type(t: SqlType, m: TypeMod) -> Type {
+    match (t, m) {
+        (SqlType::Int, TypeMod::Int2) => Type::INT2,
+        (SqlType::Int, TypeMod::Int4) => Type::INT4,
+        (SqlType::Float, TypeMod::Float4) => Type::FLOAT4,
+        _ => pg_type(t),
+    }
+}
+
 /// The format of result column `idx`. Unlike `Format::format_for`, a client that sent fewer
 /// format codes than there are columns gets text instead of a panic.
 pub fn format_for(format: &Format, idx: usize) -> FieldFormat {
@@ -84,7 +96,13 @@ pub fn fields(columns: &[Column], format: Option<&Format>) -> Vec<FieldInfo> {
         .enumerate()
         .map(|(i, c)| {
             let f = format.map_or(FieldFormat::Text, |f| format_for(f, i));
-            FieldInfo::new(c.name.clone(), None, None, pg_type(c.ty), f)
+            FieldInfo::new(
+                c.name.clone(),
+                None,
+                None,
+                declared_pg_type(c.ty, c.typmod),
+                f,
+            )
         })
         .collect()
 }
@@ -92,8 +110,8 @@ pub fn fields(columns: &[Column], format: Option<&Format>) -> Vec<FieldInfo> {
 /// The column type a field was described with (None for a type tandem does not produce).
 fn sql_type_of(t: &Type) -> Option<SqlType> {
     Some(match *t {
-        Type::INT8 => SqlType::Int,
-        Type::FLOAT8 => SqlType::Float,
+        Type::INT8 | Type::INT4 | Type::INT2 => SqlType::Int,
+        Type::FLOAT8 | Type::FLOAT4 => SqlType::Float,
         Type::TEXT => SqlType::String,
         Type::BOOL => SqlType::Bool,
         Type::BYTEA => SqlType::Bytes,
@@ -138,7 +156,13 @@ pub fn encode_row(fields: &[FieldInfo], row: &[Datum]) -> Result<DataRow, SqlErr
         buf.put_i32(0);
         match field.format() {
             FieldFormat::Text => buf.put_slice(value.to_text().unwrap_or_default().as_bytes()),
-            FieldFormat::Binary => encode_binary(value, &mut buf),
+            FieldFormat::Binary => match (field.datatype(), value) {
+                // Narrow types: the value was checked against the width when it was written.
+                (&Type::INT2, Datum::Int(i)) => buf.put_i16(*i as i16),
+                (&Type::INT4, Datum::Int(i)) => buf.put_i32(*i as i32),
+                (&Type::FLOAT4, Datum::Float(f)) => buf.put_f32(*f as f32),
+                _ => encode_binary(value, &mut buf),
+            },
         }
         let len = i32::try_from(buf.len() - at - 4).map_err(|_| {
             SqlError::new(

@@ -530,7 +530,7 @@ async fn prepare(
                 .get(i)
                 .cloned()
                 .flatten()
-                .or_else(|| inferred.get(&i).map(|t| encode::pg_type(*t)))
+                .or_else(|| inferred.get(&i).cloned())
                 .unwrap_or(Type::TEXT)
         })
         .collect();
@@ -591,7 +591,7 @@ fn column_name(e: &Expr) -> Option<String> {
 
 /// Parameter types implied by where placeholders meet columns of the statement's tables (best
 /// effort: tables that do not resolve are skipped).
-async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<usize, SqlType> {
+async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<usize, Type> {
     let mut out = HashMap::new();
     let Statement::Pg(s) = stmt else { return out };
     let s = s.as_ref();
@@ -627,7 +627,7 @@ async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<u
             .iter()
             .flat_map(|t| t.columns.iter())
             .find(|c| c.name == name)
-            .map(|c| c.ty)
+            .map(|c| encode::declared_pg_type(c.ty, c.typmod))
     };
     let of_column = |e: &Expr| column_name(e).and_then(|n| col_type(&n));
 
@@ -657,12 +657,13 @@ async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<u
                 expr, data_type, ..
             } => {
                 if let (Some(i), Ok(t)) = (placeholder(expr), SqlType::from_ast(data_type)) {
-                    out.entry(i).or_insert(t);
+                    let m = crate::sql::typmod::TypeMod::from_ast(data_type).unwrap_or_default();
+                    out.entry(i).or_insert(encode::declared_pg_type(t, m));
                 }
             }
             Expr::Like { pattern, .. } | Expr::ILike { pattern, .. } => {
                 if let Some(i) = placeholder(pattern) {
-                    out.entry(i).or_insert(SqlType::String);
+                    out.entry(i).or_insert(Type::TEXT);
                 }
             }
             _ => {}
@@ -675,22 +676,24 @@ async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<u
             if let (Some(t), Some(source)) = (tables.first(), &ins.source)
                 && let SetExpr::Values(values) = source.body.as_ref()
             {
-                let targets: Vec<SqlType> = if ins.columns.is_empty() {
+                let declared =
+                    |c: &crate::sql::catalog::ColumnDesc| encode::declared_pg_type(c.ty, c.typmod);
+                let targets: Vec<Type> = if ins.columns.is_empty() {
                     t.columns
                         .iter()
                         .filter(|c| !c.hidden)
-                        .map(|c| c.ty)
+                        .map(declared)
                         .collect()
                 } else {
                     ins.columns
                         .iter()
-                        .filter_map(|c| t.column(&exec::object_last(c)).map(|c| c.ty))
+                        .filter_map(|c| t.column(&exec::object_last(c)).map(declared))
                         .collect()
                 };
                 for row in &values.rows {
                     for (e, ty) in row.iter().zip(&targets) {
                         if let Some(i) = placeholder(e) {
-                            out.entry(i).or_insert(*ty);
+                            out.entry(i).or_insert(ty.clone());
                         }
                     }
                 }
@@ -710,7 +713,7 @@ async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<u
             if let Some(LimitClause::LimitOffset { limit, offset, .. }) = &q.limit_clause {
                 for e in limit.iter().chain(offset.iter().map(|o| &o.value)) {
                     if let Some(i) = placeholder(e) {
-                        out.entry(i).or_insert(SqlType::Int);
+                        out.entry(i).or_insert(Type::INT8);
                     }
                 }
             }

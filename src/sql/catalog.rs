@@ -18,7 +18,8 @@
 
 use super::error::{Result, SqlError};
 use super::sqlstate::SqlState;
-use super::types::SqlType;
+use super::types::{Datum, SqlType};
+use super::typmod::TypeMod;
 use crate::ids::TenantId;
 use crate::kv::Txn;
 use crate::storage::keys::{self, Span};
@@ -69,6 +70,16 @@ pub struct ColumnDesc {
     pub default: Option<String>,
     /// Hidden (the implicit `rowid`).
     pub hidden: bool,
+    /// Width, length or precision beyond the type family (`INT2`, `VARCHAR(20)`, ...).
+    pub typmod: TypeMod,
+}
+
+impl ColumnDesc {
+    /// `v` as a value of this column: converted to its type, then checked (and rounded) by its
+    /// modifier.
+    pub fn coerce(&self, v: Datum) -> Result<Datum> {
+        self.typmod.apply(v.coerce(self.ty)?)
+    }
 }
 
 /// A table.
@@ -158,12 +169,102 @@ pub struct DatabaseDesc {
 }
 
 /// A descriptor.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Descriptor {
     /// A database.
     Database(DatabaseDesc),
     /// A table.
     Table(TableDesc),
+}
+
+/// A descriptor as stored. Variants are only ever appended (postcard encodes the variant
+/// index), so a store written by an older tandem still decodes: tables written before column
+/// type modifiers existed are `TableV1` and read as columns without one.
+#[derive(Serialize, Deserialize)]
+enum StoredDescriptor {
+    Database(DatabaseDesc),
+    TableV1(TableDescV1),
+    Table(TableDesc),
+}
+
+/// The table layout before [`ColumnDesc::typmod`].
+#[derive(Serialize, Deserialize)]
+struct TableDescV1 {
+    id: u32,
+    parent_id: u32,
+    name: String,
+    columns: Vec<ColumnDescV1>,
+    primary_key: Vec<u32>,
+    next_column_id: u32,
+    version: u64,
+    indexes: Vec<IndexDesc>,
+    checks: Vec<CheckDesc>,
+    foreign_keys: Vec<ForeignKeyDesc>,
+    next_index_id: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ColumnDescV1 {
+    id: u32,
+    name: String,
+    ty: SqlType,
+    nullable: bool,
+    default: Option<String>,
+    hidden: bool,
+}
+
+impl From<StoredDescriptor> for Descriptor {
+    fn from(d: StoredDescriptor) -> Descriptor {
+        match d {
+            StoredDescriptor::Database(db) => Descriptor::Database(db),
+            StoredDescriptor::Table(t) => Descriptor::Table(t),
+            StoredDescriptor::TableV1(t) => Descriptor::Table(TableDesc {
+                id: t.id,
+                parent_id: t.parent_id,
+                name: t.name,
+                columns: t
+                    .columns
+                    .into_iter()
+                    .map(|c| ColumnDesc {
+                        id: c.id,
+                        name: c.name,
+                        ty: c.ty,
+                        nullable: c.nullable,
+                        default: c.default,
+                        hidden: c.hidden,
+                        typmod: TypeMod::None,
+                    })
+                    .collect(),
+                primary_key: t.primary_key,
+                next_column_id: t.next_column_id,
+                version: t.version,
+                indexes: t.indexes,
+                checks: t.checks,
+                foreign_keys: t.foreign_keys,
+                next_index_id: t.next_index_id,
+            }),
+        }
+    }
+}
+
+fn encode_descriptor(d: &Descriptor) -> Vec<u8> {
+    match d {
+        Descriptor::Database(db) => encode(&StoredDescriptorRef::Database(db)),
+        Descriptor::Table(t) => encode(&StoredDescriptorRef::Table(t)),
+    }
+}
+
+fn decode_descriptor(b: &[u8]) -> Result<Descriptor> {
+    dec::<StoredDescriptor>(b).map(Descriptor::from)
+}
+
+/// [`StoredDescriptor`] by reference, for encoding without a clone (same variant indexes).
+#[derive(Serialize)]
+enum StoredDescriptorRef<'a> {
+    Database(&'a DatabaseDesc),
+    #[allow(dead_code)]
+    TableV1(()),
+    Table(&'a TableDesc),
 }
 
 /// A SQL user or role.
@@ -270,7 +371,10 @@ impl Catalog {
             Descriptor::Database(db) => db.id,
             Descriptor::Table(t) => t.id,
         };
-        txn.put(&key(self.tenant, tables::DESCRIPTOR, &(id,))?, &encode(d))?;
+        txn.put(
+            &key(self.tenant, tables::DESCRIPTOR, &(id,))?,
+            &encode_descriptor(d),
+        )?;
         Ok(())
     }
 
@@ -279,7 +383,7 @@ impl Catalog {
             .get(&key(self.tenant, tables::DESCRIPTOR, &(id,))?)
             .await?
         {
-            Some(v) => Ok(Some(dec(&v)?)),
+            Some(v) => Ok(Some(decode_descriptor(&v)?)),
             None => Ok(None),
         }
     }
@@ -345,7 +449,7 @@ impl Catalog {
             .scan(&self.table_span(tables::DESCRIPTOR), usize::MAX)
             .await?
         {
-            if let Descriptor::Database(d) = dec(&v)? {
+            if let Descriptor::Database(d) = decode_descriptor(&v)? {
                 out.push(d);
             }
         }
@@ -441,7 +545,7 @@ impl Catalog {
             .scan(&self.table_span(tables::DESCRIPTOR), usize::MAX)
             .await?
         {
-            if let Descriptor::Table(t) = dec(&v)?
+            if let Descriptor::Table(t) = decode_descriptor(&v)?
                 && t.parent_id == db
             {
                 out.push(t);

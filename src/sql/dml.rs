@@ -335,8 +335,11 @@ pub async fn insert(
                                                 format!("column \"{cn}\" does not exist"),
                                             )
                                         })?;
-                                    new[i] = expr::eval(&a.value, Some(&scope), &ectx)?
-                                        .coerce(t.columns[i].ty)?;
+                                    new[i] = t.columns[i].coerce(expr::eval(
+                                        &a.value,
+                                        Some(&scope),
+                                        &ectx,
+                                    )?)?;
                                 }
                                 not_null(&t, &new)?;
                                 rows::write_row(ctx, txn, &t, Some((&key, &old)), &new).await?;
@@ -405,7 +408,7 @@ fn complete_row(
     for (v, &i) in values.into_iter().zip(targets) {
         listed[i] = true;
         given[i] = match v {
-            Some(v) => Some(v.coerce(t.columns[i].ty)?),
+            Some(v) => Some(t.columns[i].coerce(v)?),
             None => None,
         };
     }
@@ -559,15 +562,14 @@ pub async fn update(
         n += 1;
         let mut new = row.clone();
         for (i, e) in &sets {
-            new[*i] = expr::eval(
+            new[*i] = t.columns[*i].coerce(expr::eval(
                 e,
                 Some(&Row {
                     names: &names,
                     values: &row,
                 }),
                 &ectx,
-            )?
-            .coerce(t.columns[*i].ty)?;
+            )?)?;
         }
         not_null(&t, &new)?;
         let new_key = row_key(ctx.tenant, &t, &new)?;

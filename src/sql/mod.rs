@@ -21,3 +21,4 @@ pub mod show;
 pub mod sqlstate;
 pub mod system_tables;
 pub mod types;
+pub mod typmod;

@@ -21,6 +21,9 @@ pub struct Column {
     pub name: String,
     /// Type.
     pub ty: SqlType,
+    /// The declared width of a table column it shows (`INT2`, `FLOAT4`, ...), which decides the
+    /// type clients are told.
+    pub typmod: crate::sql::typmod::TypeMod,
 }
 
 impl Column {
@@ -29,6 +32,7 @@ impl Column {
         Column {
             name: name.into(),
             ty,
+            typmod: Default::default(),
         }
     }
 }

@@ -36,7 +36,11 @@ fn quote(n: &str) -> String {
 pub async fn create_statement(ctx: &Ctx<'_>, txn: &mut Txn, t: &TableDesc) -> Result<String> {
     let mut lines = Vec::new();
     for c in t.columns.iter().filter(|c| !c.hidden) {
-        let mut l = format!("\t{} {}", quote(&c.name), c.ty.name());
+        let ty = c
+            .typmod
+            .type_name(c.ty)
+            .unwrap_or_else(|| c.ty.name().to_string());
+        let mut l = format!("\t{} {}", quote(&c.name), ty);
         l.push_str(if c.nullable { " NULL" } else { " NOT NULL" });
         if let Some(d) = &c.default {
             l.push_str(&format!(" DEFAULT {d}"));
@@ -129,7 +133,9 @@ pub async fn show_columns(ctx: &Ctx<'_>, txn: &mut Txn, name: &ObjectName) -> Re
         );
         rows.push(vec![
             s(c.name.clone()),
-            s(c.ty.name()),
+            s(c.typmod
+                .type_name(c.ty)
+                .unwrap_or_else(|| c.ty.name().to_string())),
             Datum::Bool(c.nullable),
             c.default.clone().map_or(Datum::Null, s),
             s(""),

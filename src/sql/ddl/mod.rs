@@ -20,6 +20,7 @@ use super::rows;
 use super::session::{Column, QueryResult};
 use super::sqlstate::SqlState;
 use super::types::{Datum, SqlType};
+use super::typmod::TypeMod;
 use crate::kv::{Store, Txn};
 use crate::storage::keys;
 use sqlparser::ast::{self as pg, Expr};
@@ -87,12 +88,16 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
                     nullable,
                     default: default.clone(),
                     hidden: false,
+                    typmod: TypeMod::from_ast(&column_def.data_type)?,
                 };
                 t.next_column_id += 1;
                 // Backfill existing rows with the default (NOT NULL without one fails on data).
                 let value = match &default {
-                    Some(d) => expr::eval(&super::exec::parse_expr(d)?, None, &eval_ctx(ctx, &[]))?
-                        .coerce(ty)?,
+                    Some(d) => col.coerce(expr::eval(
+                        &super::exec::parse_expr(d)?,
+                        None,
+                        &eval_ctx(ctx, &[]),
+                    )?)?,
                     None => Datum::Null,
                 };
                 let rows_ = txn.scan(&table_span(ctx.tenant, &t), usize::MAX).await?;
@@ -583,6 +588,7 @@ pub async fn create_table(
             nullable,
             default,
             hidden: false,
+            typmod: TypeMod::from_ast(&c.data_type)?,
         });
     }
     for c in &ct.constraints {
@@ -653,6 +659,7 @@ pub async fn create_table(
             nullable: false,
             default: Some("unique_rowid()".into()),
             hidden: true,
+            typmod: TypeMod::None,
         });
         next += 1;
         pk.push("rowid".into());

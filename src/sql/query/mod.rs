@@ -45,6 +45,8 @@ pub struct RelCol {
     pub ty: SqlType,
     /// Hidden from `*` (the implicit `rowid`).
     pub hidden: bool,
+    /// The table column's declared width, for plain references to it.
+    pub typmod: crate::sql::typmod::TypeMod,
 }
 
 /// Rows with named columns.
@@ -73,7 +75,10 @@ impl Relation {
     pub fn columns(&self) -> Vec<Column> {
         self.cols
             .iter()
-            .map(|c| Column::new(c.name.clone(), c.ty))
+            .map(|c| Column {
+                typmod: c.typmod,
+                ..Column::new(c.name.clone(), c.ty)
+            })
             .collect()
     }
 }
@@ -227,6 +232,7 @@ fn run_set_expr<'a>(
                             .find_map(|r| r.get(i).and_then(Datum::sql_type))
                             .unwrap_or(SqlType::String),
                         hidden: false,
+                        typmod: Default::default(),
                     })
                     .collect();
                 Ok(Relation { cols, rows })
@@ -457,6 +463,7 @@ async fn scan_table(
                 name: c.name.clone(),
                 ty: c.ty,
                 hidden: c.hidden,
+                typmod: c.typmod,
             })
             .collect(),
         rows: rows.into_iter().map(|(_, r)| r).collect(),

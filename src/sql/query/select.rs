@@ -352,15 +352,27 @@ pub(super) async fn run_select(
                 .unwrap_or_else(|| static_type(e, &input, &aggs))
         })
         .collect();
+    // A plain reference to a table column keeps the column's declared width.
+    let typmod_of = |e: &Expr, ty: SqlType| {
+        if !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+            return Default::default();
+        }
+        expr::lookup(&names, e)
+            .and_then(|i| input.cols.get(i))
+            .filter(|c| c.ty == ty)
+            .map(|c| c.typmod)
+            .unwrap_or_default()
+    };
     Ok(Relation {
         cols: items
             .iter()
             .zip(types)
-            .map(|((n, _), ty)| RelCol {
+            .map(|((n, e), ty)| RelCol {
                 table: None,
                 name: n.clone(),
                 ty,
                 hidden: false,
+                typmod: typmod_of(e, ty),
             })
             .collect(),
         rows: out.into_iter().map(|(v, _)| v).collect(),
@@ -513,6 +525,12 @@ pub(super) fn sort_by_output(
 }
 
 pub(super) fn static_type(e: &Expr, input: &Relation, aggs: &[(String, AggCall)]) -> SqlType {
+    // A column reference (including `*`'s positional ones) has its column's type.
+    if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+        && let Some(c) = expr::lookup(&input.scope_names(), e).and_then(|i| input.cols.get(i))
+    {
+        return c.ty;
+    }
     let cols: Vec<(String, SqlType)> = input.cols.iter().map(|c| (c.name.clone(), c.ty)).collect();
     if let Expr::Function(f) = e {
         match f.name.to_string().to_lowercase().as_str() {

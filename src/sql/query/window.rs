@@ -150,6 +150,7 @@ pub(super) fn add_window_columns(
             name: format!("__win_{i}"),
             ty,
             hidden: true,
+            typmod: Default::default(),
         });
     }
     for (r, row) in input.rows.iter_mut().enumerate() {

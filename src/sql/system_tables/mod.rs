@@ -53,6 +53,7 @@ fn rel(cols: &[(&str, SqlType)], rows: Vec<Vec<Datum>>) -> Relation {
                 name: (*n).to_string(),
                 ty: *t,
                 hidden: false,
+                typmod: Default::default(),
             })
             .collect(),
         rows,
