@@ -234,4 +234,5 @@ slt_tests!(
     catalogs,
     index_selection,
     window,
+    schemas,
 );

@@ -609,12 +609,27 @@ pub async fn execute_admin(
                     format!("database \"{db}\" does not exist"),
                 )
             })?;
-            let out = catalog
+            let schemas: std::collections::HashMap<u32, String> = catalog
+                .schemas(txn, d.id)
+                .await?
+                .into_iter()
+                .map(|s| (s.id, s.name))
+                .collect();
+            let mut out: Vec<Vec<Datum>> = catalog
                 .tables(txn, d.id)
                 .await?
                 .into_iter()
-                .map(|t| vec![s("public"), s(t.name), s("table"), s(d.owner.clone())])
+                .map(|t| {
+                    let schema = schemas
+                        .get(&t.schema_id)
+                        .cloned()
+                        .unwrap_or_else(|| "public".into());
+                    vec![s(schema), s(t.name), s("table"), s(d.owner.clone())]
+                })
                 .collect();
+            out.sort_by(|a, b| {
+                (a[0].to_text(), a[1].to_text()).cmp(&(b[0].to_text(), b[1].to_text()))
+            });
             Ok(rows(&["schema_name", "table_name", "type", "owner"], out))
         }
         Statement::SetClusterSetting { name, value } => {

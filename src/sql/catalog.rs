@@ -12,9 +12,15 @@
 //! | 7 | descriptor_id_seq | () | next id |
 //! | 8 | tenants (system cluster only) | (id) | tenant record |
 //! | 9 | jobs (system cluster only) | (id) | job record |
+//! | 10 | schemas | (database id, name) | [`SchemaDesc`] |
 //!
 //! All reads and writes go through the caller's KV transaction, so catalog changes are atomic
 //! with the statement that makes them. User descriptors start at id 100.
+//!
+//! Schemas: every database has the implicit `public` schema (no record); `CREATE SCHEMA` adds
+//! one to the schemas table with an id from the descriptor sequence. A table's namespace entry
+//! is `(database id, name)` in `public` and `(schema id, name)` in another schema
+//! ([`TableDesc::namespace_parent`]); ids never collide because both come from one sequence.
 
 use super::error::{Result, SqlError};
 use super::sqlstate::SqlState;
@@ -46,6 +52,8 @@ pub mod tables {
     pub const TENANTS: u32 = 8;
     /// jobs
     pub const JOBS: u32 = 9;
+    /// schemas
+    pub const SCHEMAS: u32 = 10;
     /// First id for user descriptors.
     pub const FIRST_USER_ID: u32 = 100;
 }
@@ -89,6 +97,8 @@ pub struct TableDesc {
     pub id: u32,
     /// Parent database.
     pub parent_id: u32,
+    /// Schema: 0 for `public`, else the [`SchemaDesc`] id.
+    pub schema_id: u32,
     /// Name.
     pub name: String,
     /// Columns in order.
@@ -145,7 +155,29 @@ pub struct ForeignKeyDesc {
     pub ref_columns: Vec<u32>,
 }
 
+/// A schema other than `public`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaDesc {
+    /// Id (from the descriptor sequence).
+    pub id: u32,
+    /// Database.
+    pub parent_id: u32,
+    /// Name.
+    pub name: String,
+    /// Owner.
+    pub owner: String,
+}
+
 impl TableDesc {
+    /// The parent of the table's namespace entry: its database in `public`, else its schema.
+    pub fn namespace_parent(&self) -> u32 {
+        if self.schema_id == 0 {
+            self.parent_id
+        } else {
+            self.schema_id
+        }
+    }
+
     /// A column by name.
     pub fn column(&self, name: &str) -> Option<&ColumnDesc> {
         self.columns.iter().find(|c| c.name == name)
@@ -221,6 +253,7 @@ impl From<StoredDescriptor> for Descriptor {
             StoredDescriptor::TableV1(t) => Descriptor::Table(TableDesc {
                 id: t.id,
                 parent_id: t.parent_id,
+                schema_id: 0,
                 name: t.name,
                 columns: t
                     .columns
@@ -457,11 +490,14 @@ impl Catalog {
         Ok(out)
     }
 
-    /// Drops a database and its tables' descriptors (data is removed by the caller).
+    /// Drops a database, its schemas and its tables' descriptors (data is removed by the caller).
     pub async fn drop_database(&self, txn: &mut Txn, db: &DatabaseDesc) -> Result<Vec<TableDesc>> {
         let tables = self.tables(txn, db.id).await?;
         for t in &tables {
             self.drop_table(txn, t)?;
+        }
+        for s in self.schemas(txn, db.id).await? {
+            self.drop_schema(txn, &s)?;
         }
         txn.delete(&key(
             self.tenant,
@@ -472,7 +508,75 @@ impl Catalog {
         Ok(tables)
     }
 
-    /// A table by database and name.
+    /// A schema of a database (`None` for `public`, which has no record, and unknown names).
+    pub async fn schema(&self, txn: &mut Txn, db: u32, name: &str) -> Result<Option<SchemaDesc>> {
+        match txn
+            .get(&key(self.tenant, tables::SCHEMAS, &(db, name))?)
+            .await?
+        {
+            Some(v) => Ok(Some(dec(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The schemas of a database (without `public`), by name.
+    pub async fn schemas(&self, txn: &mut Txn, db: u32) -> Result<Vec<SchemaDesc>> {
+        let mut out = Vec::new();
+        for (_, v) in txn
+            .scan(&self.table_span(tables::SCHEMAS), usize::MAX)
+            .await?
+        {
+            let s: SchemaDesc = dec(&v)?;
+            if s.parent_id == db {
+                out.push(s);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Creates a schema; false if it exists and `if_not_exists` (42P06 otherwise).
+    pub async fn create_schema(
+        &self,
+        txn: &mut Txn,
+        db: u32,
+        name: &str,
+        owner: &str,
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        if name == "public" || self.schema(txn, db, name).await?.is_some() {
+            if if_not_exists {
+                return Ok(false);
+            }
+            return Err(SqlError::new(
+                SqlState("42P06"),
+                format!("schema \"{name}\" already exists"),
+            ));
+        }
+        let s = SchemaDesc {
+            id: self.next_id(txn).await?,
+            parent_id: db,
+            name: name.into(),
+            owner: owner.into(),
+        };
+        txn.put(
+            &key(self.tenant, tables::SCHEMAS, &(db, name))?,
+            &encode(&s),
+        )?;
+        Ok(true)
+    }
+
+    /// Removes a schema's record (its tables are the caller's business).
+    pub fn drop_schema(&self, txn: &mut Txn, s: &SchemaDesc) -> Result<()> {
+        txn.delete(&key(
+            self.tenant,
+            tables::SCHEMAS,
+            &(s.parent_id, s.name.as_str()),
+        )?)?;
+        Ok(())
+    }
+
+    /// A table by namespace parent (its database for `public`, else its schema) and name.
     pub async fn table(&self, txn: &mut Txn, db: u32, name: &str) -> Result<Option<TableDesc>> {
         let Some(id) = self.lookup(txn, db, name).await? else {
             return Ok(None);
@@ -491,7 +595,7 @@ impl Catalog {
             &key(
                 self.tenant,
                 tables::NAMESPACE,
-                &(desc.parent_id, desc.name.as_str()),
+                &(desc.namespace_parent(), desc.name.as_str()),
             )?,
             &encode(&desc.id),
         )?;
@@ -520,7 +624,7 @@ impl Catalog {
             &key(
                 self.tenant,
                 tables::NAMESPACE,
-                &(t.parent_id, t.name.as_str()),
+                &(t.namespace_parent(), t.name.as_str()),
             )?,
             &encode(&t.id),
         )?;
@@ -532,7 +636,7 @@ impl Catalog {
         txn.delete(&key(
             self.tenant,
             tables::NAMESPACE,
-            &(t.parent_id, t.name.as_str()),
+            &(t.namespace_parent(), t.name.as_str()),
         )?)?;
         txn.delete(&key(self.tenant, tables::DESCRIPTOR, &(t.id,))?)?;
         Ok(())

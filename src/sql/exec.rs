@@ -11,7 +11,7 @@
 
 use super::admin;
 use super::ast::Statement;
-use super::catalog::{Catalog, TableDesc};
+use super::catalog::{Catalog, DatabaseDesc, SchemaDesc, TableDesc};
 use super::error::{Result, SqlError};
 use super::expr::{EvalContext, normalize};
 use super::session::{Column, QueryResult, Session, TxnState};
@@ -480,11 +480,23 @@ async fn execute_in_txn(
             }
             pg::Statement::CreateTable(ct) => super::ddl::create_table(&ctx, txn, ct).await,
             pg::Statement::Drop {
+                object_type: pg::ObjectType::Schema,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => super::ddl::drop_schemas(&ctx, txn, names, *if_exists, *cascade).await,
+            pg::Statement::Drop {
                 object_type,
                 if_exists,
                 names,
                 ..
             } => super::ddl::drop(&ctx, txn, object_type, *if_exists, names).await,
+            pg::Statement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => super::ddl::create_schema(&ctx, txn, schema_name, *if_not_exists).await,
             pg::Statement::Insert(ins) => super::dml::insert(&ctx, txn, ins, params).await,
             pg::Statement::Query(q) => query(&ctx, txn, q, params).await,
             pg::Statement::AlterTable(at) => super::ddl::alter_table(&ctx, txn, at).await,
@@ -566,31 +578,63 @@ pub fn object_parts(n: &ObjectName) -> Vec<String> {
         .collect()
 }
 
+/// Where a `[db.][schema.]name` points: the database, the schema (`None`: `public`) and the
+/// name. `a.b` is schema `a` of the current database when that schema exists, else table `b`
+/// of database `a` (CockroachDB's rule). Unknown database or schema: `missing(what)`.
+pub async fn resolve_name(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    name: &ObjectName,
+    missing: impl Fn(&str) -> SqlError,
+) -> Result<(DatabaseDesc, Option<SchemaDesc>, String)> {
+    let parts = object_parts(name);
+    let (db, schema, table) = match parts.as_slice() {
+        [t] => (ctx.database.to_string(), None, t.clone()),
+        [s, t] => {
+            if s == "public" {
+                (ctx.database.to_string(), None, t.clone())
+            } else if let Some(d) = ctx.catalog.database(txn, ctx.database).await?
+                && ctx.catalog.schema(txn, d.id, s).await?.is_some()
+            {
+                (ctx.database.to_string(), Some(s.clone()), t.clone())
+            } else {
+                (s.clone(), None, t.clone())
+            }
+        }
+        [d, s, t] => (d.clone(), (s != "public").then(|| s.clone()), t.clone()),
+        _ => return Err(SqlError::syntax(format!("invalid name {name}"))),
+    };
+    let dbd = ctx
+        .catalog
+        .database(txn, &db)
+        .await?
+        .ok_or_else(|| missing(&format!("database \"{db}\"")))?;
+    let schema = match schema {
+        None => None,
+        Some(s) => Some(
+            ctx.catalog
+                .schema(txn, dbd.id, &s)
+                .await?
+                .ok_or_else(|| missing(&format!("schema \"{s}\"")))?,
+        ),
+    };
+    Ok((dbd, schema, table))
+}
+
 /// Resolves `[db.][schema.]table` to a table descriptor (42P01 if missing).
 pub async fn resolve_table(ctx: &Ctx<'_>, txn: &mut Txn, name: &ObjectName) -> Result<TableDesc> {
-    let parts = object_parts(name);
-    let (db, table) = match parts.as_slice() {
-        [t] => (ctx.database.to_string(), t.clone()),
-        [s, t] if s == "public" => (ctx.database.to_string(), t.clone()),
-        [d, t] => (d.clone(), t.clone()),
-        [d, _, t] => (d.clone(), t.clone()),
-        _ => return Err(SqlError::syntax(format!("invalid table name {name}"))),
-    };
-    let dbd = ctx.catalog.database(txn, &db).await?.ok_or_else(|| {
+    let undefined = || {
         SqlError::new(
             SqlState::UNDEFINED_TABLE,
             format!("relation \"{name}\" does not exist"),
         )
-    })?;
+    };
+    let (dbd, schema, table) = resolve_name(ctx, txn, name, |_| undefined()).await?;
+    let parent = schema.as_ref().map_or(dbd.id, |s| s.id);
     ctx.catalog
-        .table(txn, dbd.id, &table)
+        .table(txn, parent, &table)
         .await?
-        .ok_or_else(|| {
-            SqlError::new(
-                SqlState::UNDEFINED_TABLE,
-                format!("relation \"{name}\" does not exist"),
-            )
-        })
+        .ok_or_else(undefined)
 }
 
 pub fn eval_ctx<'a>(ctx: &'a Ctx<'a>, params: &'a [Datum]) -> EvalContext<'a> {

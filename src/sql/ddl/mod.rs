@@ -26,6 +26,9 @@ use crate::storage::keys;
 use sqlparser::ast::{self as pg, Expr};
 
 mod primary_key;
+mod schema;
+
+pub use schema::{create_schema, drop_schemas};
 
 fn col_names(cols: &[pg::IndexColumn]) -> Vec<String> {
     cols.iter()
@@ -189,7 +192,12 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
             pg::AlterTableOperation::RenameTable { table_name } => {
                 let (pg::RenameTableNameKind::As(n) | pg::RenameTableNameKind::To(n)) = table_name;
                 let new = object_last(n);
-                if ctx.catalog.table(txn, t.parent_id, &new).await?.is_some() {
+                if ctx
+                    .catalog
+                    .table(txn, t.namespace_parent(), &new)
+                    .await?
+                    .is_some()
+                {
                     return Err(SqlError::new(
                         SqlState::DUPLICATE_TABLE,
                         format!("relation \"{new}\" already exists"),
@@ -506,20 +514,23 @@ pub async fn create_table(
     txn: &mut Txn,
     ct: &pg::CreateTable,
 ) -> Result<QueryResult> {
-    let parts = object_parts(&ct.name);
-    let (db, name) = match parts.as_slice() {
-        [t] => (ctx.database.to_string(), t.clone()),
-        [s, t] if s == "public" => (ctx.database.to_string(), t.clone()),
-        [d, t] | [d, _, t] => (d.clone(), t.clone()),
-        _ => return Err(SqlError::syntax("invalid table name")),
-    };
-    let dbd = ctx.catalog.database(txn, &db).await?.ok_or_else(|| {
+    let (dbd, schema, name) = super::exec::resolve_name(ctx, txn, &ct.name, |_| {
         SqlError::new(
-            SqlState::INVALID_CATALOG_NAME,
-            format!("database \"{db}\" does not exist"),
+            SqlState("3F000"),
+            format!(
+                "cannot create \"{}\" because the target database or schema does not exist",
+                ct.name
+            ),
         )
-    })?;
-    if ctx.catalog.table(txn, dbd.id, &name).await?.is_some() {
+    })
+    .await?;
+    let schema_id = schema.as_ref().map_or(0, |s| s.id);
+    if ctx
+        .catalog
+        .table(txn, if schema_id == 0 { dbd.id } else { schema_id }, &name)
+        .await?
+        .is_some()
+    {
         if ct.if_not_exists {
             return Ok(QueryResult::Command("CREATE TABLE".into()));
         }
@@ -723,6 +734,7 @@ pub async fn create_table(
         })
         .collect();
     let mut desc = TableDesc {
+        schema_id,
         id: 0,
         parent_id: dbd.id,
         name,

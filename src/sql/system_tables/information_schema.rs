@@ -12,23 +12,38 @@ pub(super) async fn information_schema(
     if !INFORMATION_SCHEMA_TABLES.contains(&table) {
         return Ok(None);
     }
-    let (db_name, db_owner, tables) = match target_database(ctx, txn, parts).await? {
+    let (db_name, db_owner, tables, user_schemas) = match target_database(ctx, txn, parts).await? {
         Some(d) => {
             let tables = ctx.catalog.tables(txn, d.id).await?;
-            (d.name, d.owner, tables)
+            let schemas = ctx.catalog.schemas(txn, d.id).await?;
+            (d.name, d.owner, tables, schemas)
         }
-        None => (ctx.database.to_string(), String::new(), Vec::new()),
+        None => (
+            ctx.database.to_string(),
+            String::new(),
+            Vec::new(),
+            Vec::new(),
+        ),
     };
+    let schema_names: HashMap<u32, String> = user_schemas
+        .iter()
+        .map(|s| (s.id, s.name.clone()))
+        .collect();
     let by_id: HashMap<u32, &TableDesc> = tables.iter().map(|t| (t.id, t)).collect();
     let cat = || s(db_name.clone());
-    let public = || s("public");
+    let schema_of = |t: &TableDesc| {
+        s(schema_names
+            .get(&t.schema_id)
+            .cloned()
+            .unwrap_or_else(|| "public".into()))
+    };
     let mut rows = Vec::new();
     let r = match table {
         "tables" => {
             for t in &tables {
                 rows.push(vec![
                     cat(),
-                    public(),
+                    schema_of(t),
                     s(t.name.clone()),
                     s("BASE TABLE"),
                     yes_no(true),
@@ -53,7 +68,7 @@ pub(super) async fn information_schema(
                     let (precision, radix, scale) = numeric_info(c.ty);
                     rows.push(vec![
                         cat(),
-                        public(),
+                        schema_of(t),
                         s(t.name.clone()),
                         s(c.name.clone()),
                         i(ix as i64 + 1),
@@ -98,6 +113,17 @@ pub(super) async fn information_schema(
             )
         }
         "schemata" => {
+            for us in &user_schemas {
+                rows.push(vec![
+                    cat(),
+                    s(us.name.clone()),
+                    s(us.owner.clone()),
+                    Datum::Null,
+                    Datum::Null,
+                    Datum::Null,
+                    Datum::Null,
+                ]);
+            }
             for (name, _) in SCHEMAS {
                 let owner = if name == "public" {
                     db_owner.clone()
@@ -132,10 +158,10 @@ pub(super) async fn information_schema(
                 for c in constraints(t, &by_id) {
                     rows.push(vec![
                         cat(),
-                        public(),
+                        schema_of(t),
                         s(c.name.clone()),
                         cat(),
-                        public(),
+                        schema_of(t),
                         s(t.name.clone()),
                         s(c.type_name()),
                         yes_no(false),
@@ -166,10 +192,10 @@ pub(super) async fn information_schema(
                     for (pos, col) in c.columns.iter().enumerate() {
                         rows.push(vec![
                             cat(),
-                            public(),
+                            schema_of(t),
                             s(c.name.clone()),
                             cat(),
-                            public(),
+                            schema_of(t),
                             s(t.name.clone()),
                             s(column_name(t, *col)),
                             i(pos as i64 + 1),
@@ -203,10 +229,10 @@ pub(super) async fn information_schema(
                     let unique = c.index.and_then(|ix| index_constraint_name(&by_id, ix));
                     rows.push(vec![
                         cat(),
-                        public(),
+                        schema_of(t),
                         s(c.name.clone()),
                         cat(),
-                        public(),
+                        schema_of(t),
                         unique.map_or(Datum::Null, s),
                         s("NONE"),
                         s("NO ACTION"),
@@ -241,7 +267,7 @@ pub(super) async fn information_schema(
                 for c in constraints(t, &by_id).into_iter().filter(|c| c.kind == 'c') {
                     rows.push(vec![
                         cat(),
-                        public(),
+                        schema_of(t),
                         s(c.name),
                         s(c.check.unwrap_or_default()),
                     ]);

@@ -37,6 +37,15 @@ const CRDB_INTERNAL_OID: i64 = 14000;
 /// The btree access method's oid (`pg_am`).
 const BTREE_AM_OID: i64 = 403;
 
+/// The oid of the schema with catalog id `id` (0: `public`).
+fn schema_oid(id: u32) -> i64 {
+    if id == 0 {
+        PUBLIC_OID
+    } else {
+        100_000 + i64::from(id)
+    }
+}
+
 const SCHEMAS: [(&str, i64); 4] = [
     ("crdb_internal", CRDB_INTERNAL_OID),
     ("information_schema", INFORMATION_SCHEMA_OID),

@@ -37,6 +37,16 @@ pub(super) async fn pg_catalog(
     let mut rows = Vec::new();
     let r = match table {
         "pg_namespace" => {
+            if let Some(d) = target_database(ctx, txn, parts).await? {
+                for us in ctx.catalog.schemas(txn, d.id).await? {
+                    rows.push(vec![
+                        i(schema_oid(us.id)),
+                        s(us.name),
+                        i(name_oid("role", &us.owner)),
+                        Datum::Null,
+                    ]);
+                }
+            }
             for (name, oid) in SCHEMAS {
                 let owner = if name == "public" {
                     name_oid("role", "admin")
@@ -392,12 +402,19 @@ pub(super) async fn per_database(
     table: &str,
 ) -> Result<Relation> {
     use SqlType::{Bool, Float, Int, String as Str};
-    let (owner, tables) = match target_database(ctx, txn, parts).await? {
+    let (owner, tables, user_schemas) = match target_database(ctx, txn, parts).await? {
         Some(d) => {
             let tables = ctx.catalog.tables(txn, d.id).await?;
-            (d.owner, tables)
+            let schemas = ctx.catalog.schemas(txn, d.id).await?;
+            (d.owner, tables, schemas)
         }
-        None => (String::new(), Vec::new()),
+        None => (String::new(), Vec::new(), Vec::new()),
+    };
+    let schema_name = |t: &TableDesc| {
+        user_schemas
+            .iter()
+            .find(|s| s.id == t.schema_id)
+            .map_or_else(|| "public".to_string(), |s| s.name.clone())
     };
     let owner_oid = name_oid("role", &owner);
     let by_id: HashMap<u32, &TableDesc> = tables.iter().map(|t| (t.id, t)).collect();
@@ -410,7 +427,7 @@ pub(super) async fn per_database(
                 rows.push(vec![
                     i(t.id),
                     s(t.name.clone()),
-                    i(PUBLIC_OID),
+                    i(schema_oid(t.schema_id)),
                     i(0),
                     i(owner_oid),
                     i(0),
@@ -430,7 +447,7 @@ pub(super) async fn per_database(
                     rows.push(vec![
                         i(oid),
                         s(name),
-                        i(PUBLIC_OID),
+                        i(schema_oid(t.schema_id)),
                         i(0),
                         i(owner_oid),
                         i(BTREE_AM_OID),
@@ -608,7 +625,7 @@ pub(super) async fn per_database(
                 for (_, name, unique, _, cols) in all_indexes(t) {
                     let def = index_def(t, &name, unique, &cols);
                     rows.push(vec![
-                        s("public"),
+                        s(schema_name(t)),
                         s(t.name.clone()),
                         s(name),
                         Datum::Null,
@@ -630,7 +647,7 @@ pub(super) async fn per_database(
         "pg_tables" => {
             for t in &tables {
                 rows.push(vec![
-                    s("public"),
+                    s(schema_name(t)),
                     s(t.name.clone()),
                     s(owner.clone()),
                     Datum::Null,
@@ -675,7 +692,7 @@ pub(super) async fn per_database(
                     rows.push(vec![
                         i(name_oid("constraint", &format!("{}.{}", t.id, c.name))),
                         s(c.name.clone()),
-                        i(PUBLIC_OID),
+                        i(schema_oid(t.schema_id)),
                         s(c.kind.to_string()),
                         b(false),
                         b(false),
