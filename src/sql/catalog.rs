@@ -587,9 +587,11 @@ impl Catalog {
         }
     }
 
-    /// Creates a table (the caller filled everything but the id).
+    /// Creates a table (an id of 0 is allocated here).
     pub async fn create_table(&self, txn: &mut Txn, mut desc: TableDesc) -> Result<TableDesc> {
-        desc.id = self.next_id(txn).await?;
+        if desc.id == 0 {
+            desc.id = self.next_id(txn).await?;
+        }
         self.put_descriptor(txn, &Descriptor::Table(desc.clone()))?;
         txn.put(
             &key(

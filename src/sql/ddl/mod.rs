@@ -747,6 +747,8 @@ pub async fn create_table(
         foreign_keys: Vec::new(),
         next_index_id,
     };
+    // The id first, so that a foreign key to the table itself can name it.
+    desc.id = ctx.catalog.next_id(txn).await?;
     let mut fk_descs = Vec::new();
     for (fname, cols, target, ref_cols) in fks {
         fk_descs.push(foreign_key(ctx, txn, &desc, fname, &cols, &target, &ref_cols).await?);
@@ -767,7 +769,18 @@ pub async fn foreign_key(
     target: &ObjectName,
     ref_cols: &[String],
 ) -> Result<super::catalog::ForeignKeyDesc> {
-    let parent = resolve_table(ctx, txn, target).await?;
+    let parent = match resolve_table(ctx, txn, target).await {
+        Ok(p) => p,
+        // A self-reference in CREATE TABLE: the table is not in the catalog yet.
+        Err(e)
+            if e.state == SqlState::UNDEFINED_TABLE
+                && t.id != 0
+                && object_last(target) == t.name =>
+        {
+            t.clone()
+        }
+        Err(e) => return Err(e),
+    };
     let ids = cols
         .iter()
         .map(|c| {
