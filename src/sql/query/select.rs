@@ -225,47 +225,58 @@ pub(super) async fn run_select(
             .iter()
             .map(|g| resolve_order(g, &items))
             .collect();
-        let mut groups: Vec<(Vec<Datum>, Vec<&Vec<Datum>>)> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        for r in &input.rows {
-            let key: Vec<Datum> = group_exprs
-                .iter()
-                .map(|g| {
-                    expr::eval(
-                        g,
-                        Some(&Row {
-                            names: &names,
-                            values: r,
-                        }),
-                        &ectx,
-                    )
-                })
-                .collect::<Result<_>>()?;
-            let k = hash_key(key.iter());
-            match index.get(&k) {
-                Some(&i) => groups[i].1.push(r),
-                None => {
-                    index.insert(k, groups.len());
-                    groups.push((key, vec![r]));
-                }
-            }
-        }
-        if groups.is_empty() && group_exprs.is_empty() {
-            groups.push((Vec::new(), Vec::new()));
-        }
-        let null_row: Vec<Datum> = vec![Datum::Null; input.cols.len()];
         let mut scope_names = names.clone();
         for i in 0..aggs.len() {
             scope_names.push(format!("__agg_{i}"));
         }
-        for (_, rows) in &groups {
-            let mut scope = rows
-                .first()
-                .map(|r| (*r).clone())
-                .unwrap_or_else(|| null_row.clone());
-            for (_, a) in &aggs {
-                scope.push(compute_agg(a, rows, &names, &ectx)?);
+        // Grouping and aggregation are synchronous and can be long: see `heavy`.
+        let scopes = super::heavy(input.rows.len(), || -> Result<Vec<Vec<Datum>>> {
+            let mut groups: Vec<(Vec<Datum>, Vec<&Vec<Datum>>)> = Vec::new();
+            let mut index: HashMap<String, usize> = HashMap::new();
+            for (n, r) in input.rows.iter().enumerate() {
+                if n % 4096 == 0 {
+                    ctx.memory.check()?;
+                }
+                let key: Vec<Datum> = group_exprs
+                    .iter()
+                    .map(|g| {
+                        expr::eval(
+                            g,
+                            Some(&Row {
+                                names: &names,
+                                values: r,
+                            }),
+                            &ectx,
+                        )
+                    })
+                    .collect::<Result<_>>()?;
+                let k = hash_key(key.iter());
+                match index.get(&k) {
+                    Some(&i) => groups[i].1.push(r),
+                    None => {
+                        index.insert(k, groups.len());
+                        groups.push((key, vec![r]));
+                    }
+                }
             }
+            if groups.is_empty() && group_exprs.is_empty() {
+                groups.push((Vec::new(), Vec::new()));
+            }
+            let null_row: Vec<Datum> = vec![Datum::Null; input.cols.len()];
+            let mut scopes = Vec::with_capacity(groups.len());
+            for (_, rows) in &groups {
+                let mut scope = rows
+                    .first()
+                    .map(|r| (*r).clone())
+                    .unwrap_or_else(|| null_row.clone());
+                for (_, a) in &aggs {
+                    scope.push(compute_agg(a, rows, &names, &ectx)?);
+                }
+                scopes.push(scope);
+            }
+            Ok(scopes)
+        })?;
+        for scope in scopes {
             let row = Row {
                 names: &scope_names,
                 values: &scope,
