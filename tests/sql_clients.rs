@@ -596,3 +596,40 @@ async fn binary_parameters_of_every_type() {
         1
     );
 }
+
+/// Connections reuse parsed statements, but never across a schema change, made by themselves or
+/// by another connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parsed_statements_follow_schema_changes() {
+    let cluster = insecure().await;
+    let a = cluster.connect("root", None).await.expect("connect");
+    let b = cluster.connect("root", None).await.expect("connect");
+    a.batch_execute("CREATE TABLE evolve (k INT PRIMARY KEY); INSERT INTO evolve VALUES (1)")
+        .await
+        .unwrap();
+    let width = |rows: Vec<tokio_postgres::Row>| rows[0].len();
+    assert_eq!(
+        width(a.query("SELECT * FROM evolve", &[]).await.unwrap()),
+        1
+    );
+    assert_eq!(
+        width(a.query("SELECT * FROM evolve", &[]).await.unwrap()),
+        1
+    );
+    b.batch_execute("ALTER TABLE evolve ADD COLUMN v STRING DEFAULT 'x'")
+        .await
+        .unwrap();
+    let rows = a.query("SELECT * FROM evolve", &[]).await.unwrap();
+    assert_eq!(width(rows.clone()), 2);
+    assert_eq!(rows[0].get::<_, String>(1), "x");
+    a.batch_execute("ALTER TABLE evolve DROP COLUMN v")
+        .await
+        .unwrap();
+    assert_eq!(
+        width(a.query("SELECT * FROM evolve", &[]).await.unwrap()),
+        1
+    );
+    b.batch_execute("DROP TABLE evolve").await.unwrap();
+    let e = a.query("SELECT * FROM evolve", &[]).await.unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("42P01"));
+}

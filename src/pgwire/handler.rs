@@ -52,6 +52,8 @@ use crate::sql::session::{Column, QueryResult, Session, TxnState};
 use crate::sql::sqlstate::SqlState;
 use crate::sql::types::{Datum, SqlType};
 
+/// Statements a connection keeps parsed (the cache starts over when full).
+const PARSE_CACHE_ENTRIES: usize = 256;
 /// PostgreSQL's limit on bind parameters.
 const MAX_PARAMETERS: usize = u16::MAX as usize;
 /// 54023 too_many_arguments.
@@ -469,10 +471,28 @@ impl QueryParser for Parser {
         C: ClientInfo + Unpin + Send + Sync,
     {
         let _work = self.conn.begin_work()?;
+        // Drivers parse the same unnamed statements again and again: reuse the description while
+        // no statement that could change it has run.
+        let key = (sql.to_string(), types.to_vec());
+        let generation = exec::schema_generation();
+        if let Some((g, p)) = self.conn.parse_cache.lock().get(&key)
+            && *g == generation
+        {
+            return Ok(Some(p.clone()));
+        }
         let mut guard = self.conn.session.lock().await;
         let session = guard.as_mut().ok_or_else(no_session)?;
         match prepare(session, sql, types).await {
-            Ok(p) => Ok(p),
+            Ok(p) => {
+                if let Some(prepared) = &p {
+                    let mut cache = self.conn.parse_cache.lock();
+                    if cache.len() >= PARSE_CACHE_ENTRIES {
+                        cache.clear();
+                    }
+                    cache.insert(key, (generation, prepared.clone()));
+                }
+                Ok(p)
+            }
             Err(e) => {
                 self.conn
                     .shared

@@ -36,7 +36,7 @@ use super::ConnectionRouter;
 use super::auth::{ServerParams, Startup};
 use super::copy::{CopyIn, CopyInProgress};
 use super::encode::fatal;
-use super::handler::QueryHandler;
+use super::handler::{Prepared, QueryHandler};
 use crate::sql::error::SqlError;
 use crate::sql::session::Session;
 use crate::sql::sqlstate::SqlState;
@@ -77,6 +77,9 @@ pub(super) struct Shared {
     cancel_keys: parking_lot::Mutex<HashMap<CancelKey, Weak<Conn>>>,
 }
 
+/// A parse-cache key: the SQL text and the parameter types the client declared.
+pub(super) type ParseKey = (String, Vec<Option<::pgwire::api::Type>>);
+
 /// A session's BackendKeyData: process id and secret key.
 type CancelKey = (i32, Vec<u8>);
 
@@ -100,6 +103,9 @@ pub(super) struct Conn {
     pub(super) execute_failed: AtomicBool,
     /// The `COPY ... FROM STDIN` waiting for its data.
     pub(super) copy: parking_lot::Mutex<Option<CopyInProgress>>,
+    /// Parsed and described statements by SQL text and declared parameter types, valid while
+    /// [`crate::sql::exec::schema_generation`] has the value stored with them.
+    pub(super) parse_cache: parking_lot::Mutex<HashMap<ParseKey, (u64, Prepared)>>,
     /// Names of the statements prepared with Parse (for `DEALLOCATE ALL`).
     pub(super) prepared: parking_lot::Mutex<std::collections::BTreeSet<String>>,
     /// `DEALLOCATE`s run by the last statements, applied to the portal store by the handler
@@ -132,6 +138,7 @@ impl Conn {
             txn_status: AtomicU8::new(0),
             execute_failed: AtomicBool::new(false),
             copy: parking_lot::Mutex::new(None),
+            parse_cache: parking_lot::Mutex::new(HashMap::new()),
             prepared: parking_lot::Mutex::new(std::collections::BTreeSet::new()),
             deallocate: parking_lot::Mutex::new(Vec::new()),
             cancel: Arc::new(AtomicBool::new(false)),

@@ -21,11 +21,54 @@ use crate::ids::TenantId;
 use crate::kv::Txn;
 use sqlparser::ast::{self as pg, Expr, ObjectName};
 
+/// Bumped before and after every statement that may change what a statement describes as
+/// (DDL, ROLLBACK, settings...): connections cache their parsed and described statements under
+/// this value and drop them when it moves.
+static SCHEMA_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The current [`SCHEMA_GENERATION`].
+pub fn schema_generation() -> u64 {
+    SCHEMA_GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Whether `stmt` leaves every description as it was (queries, DML, COPY, BEGIN/COMMIT).
+fn keeps_descriptions(stmt: &Statement) -> bool {
+    match stmt {
+        Statement::Pg(s) => matches!(
+            s.as_ref(),
+            pg::Statement::Query(_)
+                | pg::Statement::Insert(_)
+                | pg::Statement::Update(_)
+                | pg::Statement::Delete(_)
+                | pg::Statement::StartTransaction { .. }
+                | pg::Statement::Commit { .. }
+                | pg::Statement::Copy { .. }
+                | pg::Statement::Deallocate { .. }
+        ),
+        Statement::CopyRows { .. } | Statement::AsOfSystemTime { .. } => true,
+        _ => false,
+    }
+}
+
 /// How often an implicit transaction is retried on a serialization conflict.
 pub const IMPLICIT_RETRIES: u32 = 50;
 
 /// Runs one statement in `session`.
 pub async fn execute(
+    session: &mut Session,
+    stmt: &Statement,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    if keeps_descriptions(stmt) {
+        return execute_statement(session, stmt, params).await;
+    }
+    SCHEMA_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let r = execute_statement(session, stmt, params).await;
+    SCHEMA_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    r
+}
+
+async fn execute_statement(
     session: &mut Session,
     stmt: &Statement,
     params: &[Datum],
