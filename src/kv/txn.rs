@@ -468,7 +468,17 @@ impl Txn {
                     commit_ts = commit_ts.max(ts);
                     written.extend(chunk.into_iter().map(|(k, _)| k));
                     remaining.drain(..n);
-                    first = false;
+                    if first {
+                        first = false;
+                        // The record is in place: the other ranges' intents can go in parallel.
+                        // What fails here is left to this loop, which retries or gives up.
+                        let (ts, keys, left) = self
+                            .write_intents_parallel(&anchor, std::mem::take(&mut remaining))
+                            .await;
+                        commit_ts = commit_ts.max(ts);
+                        written.extend(keys);
+                        remaining = left;
+                    }
                 }
                 Err(e) if e.is_key_mismatch() => tokio::time::sleep(Duration::from_millis(1)).await,
                 Err(RangeError::WriteIntents { intents })
@@ -526,6 +536,53 @@ impl Txn {
             }
         });
         Ok(commit_ts)
+    }
+
+    /// Writes intents for `writes` (sorted, outside the anchor's range) to all their ranges at
+    /// once, one request per range. Returns the highest intent timestamp, the keys written, and
+    /// the writes whose range refused them (split, conflict), for the caller to retry in order.
+    async fn write_intents_parallel(
+        &self,
+        anchor: &[u8],
+        writes: Vec<Mutation>,
+    ) -> (Timestamp, Vec<Vec<u8>>, Vec<Mutation>) {
+        let mut groups = Vec::new();
+        let mut rest = writes.as_slice();
+        while !rest.is_empty() {
+            let Ok(r) = self.store.replica_for(&rest[0].0) else {
+                break;
+            };
+            let span = r.shared.desc().span;
+            let n = rest
+                .iter()
+                .take_while(|(k, _)| span.contains_key(k))
+                .count()
+                .max(1);
+            groups.push((r, rest[..n].to_vec()));
+            rest = &rest[n..];
+        }
+        let unplanned = rest.to_vec();
+        let (id, ts) = (self.id, self.write_ts);
+        let results = futures::future::join_all(groups.into_iter().map(|(r, chunk)| async move {
+            let res = r.write_intents(id, ts, anchor, chunk.clone(), None).await;
+            (res, chunk)
+        }))
+        .await;
+        let mut max_ts = ts;
+        let mut written = Vec::new();
+        let mut left = Vec::new();
+        for (res, chunk) in results {
+            match res {
+                Ok(t) => {
+                    max_ts = max_ts.max(t);
+                    written.extend(chunk.into_iter().map(|(k, _)| k));
+                }
+                Err(_) => left.extend(chunk),
+            }
+        }
+        left.extend(unplanned);
+        left.sort_by(|a, b| a.0.cmp(&b.0));
+        (max_ts, written, left)
     }
 
     async fn abort_written(&self, anchor: &[u8], written: Vec<Vec<u8>>, has_record: bool) {
