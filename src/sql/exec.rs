@@ -286,26 +286,33 @@ async fn execute_statement(
 /// Starts a `COPY ... FROM STDIN`: the table and columns must exist (checked in the session's
 /// transaction, or a fresh one that only reads).
 async fn copy_in(session: &mut Session, copy: super::copy::CopyFromStdin) -> Result<QueryResult> {
+    let t = resolve_for_session(session, &copy.table).await?;
+    let columns = super::dml::target_columns(&t, &copy.columns)?.len();
+    Ok(QueryResult::CopyIn { copy, columns })
+}
+
+/// Resolves `name` for a statement that only looks at the table (Describe, the start of a
+/// COPY): in the session's explicit transaction, else in a fresh one that is rolled back.
+async fn resolve_for_session(session: &mut Session, name: &ObjectName) -> Result<TableDesc> {
+    let (user, database) = (session.user.clone(), session.database.clone());
     let ctx = Ctx {
         tenant: session.tenant,
-        user: &session.user.clone(),
-        database: &session.database.clone(),
+        user: &user,
+        database: &database,
         catalog: Catalog::new(session.tenant),
         now_nanos: 0,
         describe_only: true,
-        memory: MemoryAccount::new(0),
+        memory: MemoryAccount::default(),
     };
-    let t = match &mut session.txn {
-        TxnState::Open(txn) => resolve_table(&ctx, txn, &copy.table).await?,
+    match &mut session.txn {
+        TxnState::Open(txn) => resolve_table(&ctx, txn, name).await,
         _ => {
             let mut txn = session.env.store.begin();
-            let t = resolve_table(&ctx, &mut txn, &copy.table).await;
+            let t = resolve_table(&ctx, &mut txn, name).await;
             txn.rollback();
-            t?
+            t
         }
-    };
-    let columns = super::dml::target_columns(&t, &copy.columns)?.len();
-    Ok(QueryResult::CopyIn { copy, columns })
+    }
 }
 
 /// The timestamp an `AS OF SYSTEM TIME` value names: a negative interval relative to now
@@ -740,24 +747,7 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
         _ => None,
     };
     if let Some((table, items)) = returning {
-        let ctx = Ctx {
-            tenant: session.tenant,
-            user: &session.user.clone(),
-            database: &session.database.clone(),
-            catalog: Catalog::new(session.tenant),
-            now_nanos: 0,
-            describe_only: true,
-            memory: MemoryAccount::default(),
-        };
-        let t = match &mut session.txn {
-            TxnState::Open(t) => resolve_table(&ctx, t, &table).await?,
-            _ => {
-                let mut txn = session.env.store.begin();
-                let r = resolve_table(&ctx, &mut txn, &table).await;
-                txn.rollback();
-                r?
-            }
-        };
+        let t = resolve_for_session(session, &table).await?;
         return super::dml::returning_columns_of(&t, &items);
     }
     if let Some(cols) = super::show::describe(s) {

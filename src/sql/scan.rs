@@ -74,6 +74,14 @@ pub async fn matching_rows_labeled(
     matching_rows(ctx, txn, t, selection, params, Some(label)).await
 }
 
+/// The names a query uses for `t`'s columns when it calls the table `label` (`label.column`).
+pub fn column_names(t: &TableDesc, label: &str) -> Vec<String> {
+    t.columns
+        .iter()
+        .map(|c| format!("{label}.{}", c.name))
+        .collect()
+}
+
 /// How a table is read for a WHERE clause, chosen by [`plan_access`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Access {
@@ -221,11 +229,7 @@ async fn matching_rows(
     label: Option<&str>,
 ) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
     let label = label.unwrap_or(&t.name);
-    let names: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| format!("{label}.{}", c.name))
-        .collect();
+    let names = column_names(t, label);
     let ectx = eval_ctx(ctx, params);
     let keep = |row: &[Datum]| -> Result<bool> {
         selection.map_or(Ok(true), |s| passes(s, &names, row, &ectx))
@@ -288,11 +292,7 @@ pub fn point_key(
     params: &[Datum],
     label: &str,
 ) -> Result<Option<Vec<u8>>> {
-    let names: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| format!("{label}.{}", c.name))
-        .collect();
+    let names = column_names(t, label);
     let ectx = eval_ctx(ctx, params);
     Ok(
         match plan_access(ctx.tenant, t, selection, &names, &ectx)? {
@@ -314,11 +314,7 @@ pub fn row_matches(
     let Some(sel) = selection else {
         return Ok(true);
     };
-    let names: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| format!("{label}.{}", c.name))
-        .collect();
+    let names = column_names(t, label);
     passes(sel, &names, row, &eval_ctx(ctx, params))
 }
 

@@ -273,11 +273,7 @@ pub async fn explain(ctx: &Ctx<'_>, txn: &mut Txn, stmt: &pg::Statement) -> Resu
 
 /// The access path the executor will take (the same planner, [`super::scan::plan_access`]).
 fn access_path(ctx: &Ctx<'_>, t: &TableDesc, label: &str, sel: Option<&pg::Expr>) -> String {
-    let names: Vec<String> = t
-        .columns
-        .iter()
-        .map(|c| format!("{label}.{}", c.name))
-        .collect();
+    let names = super::scan::column_names(t, label);
     let ectx = super::exec::eval_ctx(ctx, &[]);
     match super::scan::plan_access(ctx.tenant, t, sel, &names, &ectx) {
         Ok(a) => a.describe(t),
