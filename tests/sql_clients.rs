@@ -597,6 +597,119 @@ async fn binary_parameters_of_every_type() {
     );
 }
 
+/// Arrays travel in PostgreSQL's binary array format both ways: typed `Vec`s as parameters
+/// (with NULL elements and empty arrays), array columns and `array_agg` results read back as
+/// `Vec`s, and `= ANY($1)` infers an array parameter from the column it is compared with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_array_parameters_and_results() {
+    let cluster = insecure().await;
+    let c = cluster.connect("root", None).await.expect("connect");
+    c.batch_execute(
+        "CREATE TABLE arr (id INT PRIMARY KEY, tags STRING[], nums INT8[], fs FLOAT8[])",
+    )
+    .await
+    .unwrap();
+    let insert = c
+        .prepare("INSERT INTO arr VALUES ($1, $2, $3, $4)")
+        .await
+        .unwrap();
+    let tags = vec![Some("a b".to_string()), None, Some("{c}".to_string())];
+    c.execute(&insert, &[&1i64, &tags, &vec![1i64, -2, 3], &vec![0.5f64]])
+        .await
+        .expect("insert arrays");
+    c.execute(
+        &insert,
+        &[
+            &2i64,
+            &Vec::<String>::new(),
+            &Vec::<i64>::new(),
+            &None::<Vec<f64>>,
+        ],
+    )
+    .await
+    .expect("insert empty arrays");
+
+    let r = c
+        .query_one("SELECT tags, nums, fs FROM arr WHERE id = $1", &[&1i64])
+        .await
+        .unwrap();
+    assert_eq!(r.columns()[0].type_().name(), "_text");
+    assert_eq!(r.columns()[1].type_().name(), "_int8");
+    assert_eq!(r.get::<_, Vec<Option<String>>>(0), tags);
+    assert_eq!(r.get::<_, Vec<i64>>(1), vec![1, -2, 3]);
+    assert_eq!(r.get::<_, Vec<f64>>(2), vec![0.5]);
+    let r = c
+        .query_one("SELECT tags, nums, fs FROM arr WHERE id = 2", &[])
+        .await
+        .unwrap();
+    assert!(r.get::<_, Vec<String>>(0).is_empty());
+    assert!(r.get::<_, Vec<i64>>(1).is_empty());
+    assert_eq!(r.get::<_, Option<Vec<f64>>>(2), None);
+
+    // The text form of the same values, over the simple protocol.
+    let rows = c
+        .simple_query("SELECT tags FROM arr WHERE id = 1")
+        .await
+        .unwrap();
+    let text = rows.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+        _ => None,
+    });
+    assert_eq!(text.as_deref(), Some(r#"{"a b",NULL,"{c}"}"#));
+
+    let ids: Vec<i64> = c
+        .query(
+            "SELECT id FROM arr WHERE id = ANY($1) ORDER BY id",
+            &[&vec![2i64, 5, 1]],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, vec![1, 2]);
+    let agg: Vec<i64> = c
+        .query_one("SELECT array_agg(id ORDER BY id DESC) FROM arr", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(agg, vec![2, 1]);
+    let agg: Vec<i64> = c
+        .query_one(
+            "SELECT array_agg(n) FROM (SELECT unnest_n AS n FROM (VALUES (3), (4)) AS v(unnest_n))",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(agg, vec![3, 4]);
+    // A malformed binary array is 22P03, not a panic.
+    let err = c
+        .query("SELECT $1::INT8[]", &[&RawArray(vec![0, 0, 0, 1])])
+        .await
+        .expect_err("truncated array");
+    assert_eq!(err.code().map(|c| c.code()), Some("22P03"));
+}
+
+/// Bytes sent as an `int8[]` parameter as they are (to send malformed arrays).
+#[derive(Debug)]
+struct RawArray(Vec<u8>);
+
+impl tokio_postgres::types::ToSql for RawArray {
+    fn to_sql(
+        &self,
+        _ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&self.0);
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+    fn accepts(_ty: &tokio_postgres::types::Type) -> bool {
+        true
+    }
+    tokio_postgres::types::to_sql_checked!();
+}
+
 /// Connections reuse parsed statements, but never across a schema change, made by themselves or
 /// by another connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

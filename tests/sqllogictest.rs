@@ -235,4 +235,5 @@ slt_tests!(
     index_selection,
     window,
     schemas,
+    arrays,
 );

@@ -11,6 +11,7 @@ use ::pgwire::api::results::{FieldFormat, FieldInfo, Tag};
 use ::pgwire::error::{ErrorInfo, PgWireError, SEVERITY_ERROR, SEVERITY_FATAL};
 use ::pgwire::messages::data::DataRow;
 use bytes::{BufMut, BytesMut};
+use postgres_types::Kind;
 
 use crate::sql::error::SqlError;
 use crate::sql::session::Column;
@@ -62,6 +63,7 @@ pub fn pg_type(t: SqlType) -> Type {
         SqlType::Time => Type::TIME,
         SqlType::Interval => Type::INTERVAL,
         SqlType::Jsonb => Type::JSONB,
+        SqlType::Array(_) => Type::from_oid(t.oid()).unwrap_or(Type::TEXT_ARRAY),
     }
 }
 
@@ -107,6 +109,19 @@ pub fn fields(columns: &[Column], format: Option<&Format>) -> Vec<FieldInfo> {
         .collect()
 }
 
+/// The array type whose elements have wire type `t` (`int4` -> `int4[]`); text[] when `t` has
+/// no array type tandem produces.
+pub fn array_type_of(t: &Type) -> Type {
+    match *t {
+        Type::INT2 => Type::INT2_ARRAY,
+        Type::INT4 => Type::INT4_ARRAY,
+        Type::FLOAT4 => Type::FLOAT4_ARRAY,
+        _ => sql_type_of(t)
+            .and_then(SqlType::array_of)
+            .map_or(Type::TEXT_ARRAY, pg_type),
+    }
+}
+
 /// The column type a field was described with (None for a type tandem does not produce).
 fn sql_type_of(t: &Type) -> Option<SqlType> {
     Some(match *t {
@@ -123,7 +138,10 @@ fn sql_type_of(t: &Type) -> Option<SqlType> {
         Type::TIME => SqlType::Time,
         Type::INTERVAL => SqlType::Interval,
         Type::JSONB | Type::JSON => SqlType::Jsonb,
-        _ => return None,
+        _ => match t.kind() {
+            Kind::Array(inner) => sql_type_of(inner)?.array_of()?,
+            _ => return None,
+        },
     })
 }
 
@@ -161,6 +179,13 @@ pub fn encode_row(fields: &[FieldInfo], row: &[Datum]) -> Result<DataRow, SqlErr
                 (&Type::INT2, Datum::Int(i)) => buf.put_i16(*i as i16),
                 (&Type::INT4, Datum::Int(i)) => buf.put_i32(*i as i32),
                 (&Type::FLOAT4, Datum::Float(f)) => buf.put_f32(*f as f32),
+                // The described element type, also for an empty array.
+                (t, Datum::Array(items)) if matches!(t.kind(), Kind::Array(_)) => {
+                    let Kind::Array(elem) = t.kind() else {
+                        return Err(SqlError::internal("array kind"));
+                    };
+                    encode_array(items, elem.oid(), &mut buf)
+                }
                 _ => encode_binary(value, &mut buf),
             },
         }
@@ -203,7 +228,83 @@ fn encode_binary(value: &Datum, buf: &mut BytesMut) {
             buf.put_u8(1);
             buf.put_slice(j.as_bytes());
         }
+        Datum::Array(items) => {
+            let elem = value
+                .sql_type()
+                .and_then(SqlType::elem)
+                .unwrap_or(SqlType::String);
+            encode_array(items, elem.oid(), buf);
+        }
     }
+}
+
+/// array_send: dimensions, has-nulls flag, element oid, (length, lower bound) per dimension,
+/// then each element as length + binary value (-1 for NULL).
+fn encode_array(items: &[Datum], elem_oid: u32, buf: &mut BytesMut) {
+    buf.put_i32(i32::from(!items.is_empty()));
+    buf.put_i32(i32::from(items.iter().any(Datum::is_null)));
+    buf.put_u32(elem_oid);
+    if !items.is_empty() {
+        buf.put_i32(items.len() as i32);
+        buf.put_i32(1);
+    }
+    for item in items {
+        if item.is_null() {
+            buf.put_i32(-1);
+            continue;
+        }
+        let at = buf.len();
+        buf.put_i32(0);
+        encode_binary(item, buf);
+        let len = (buf.len() - at - 4) as i32;
+        buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    }
+}
+
+/// Decodes PostgreSQL's binary array (array_recv) of one dimension (or none: empty).
+fn decode_binary_array(n: usize, raw: &[u8], elem_ty: &Type) -> Result<Datum, SqlError> {
+    let bad = || {
+        SqlError::new(
+            INVALID_BINARY_REPRESENTATION,
+            format!("incorrect binary array format in bind parameter ${n}"),
+        )
+    };
+    let word = |at: usize| -> Result<i32, SqlError> {
+        raw.get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(i32::from_be_bytes)
+            .ok_or_else(bad)
+    };
+    let ndim = word(0)?;
+    let elem_oid = word(8)? as u32;
+    if ndim == 0 {
+        return Ok(Datum::Array(Vec::new()));
+    }
+    if ndim != 1 {
+        return Err(SqlError::unsupported(format!(
+            "{ndim}-dimensional arrays (bind parameter ${n})"
+        )));
+    }
+    let elem_ty = Type::from_oid(elem_oid).unwrap_or_else(|| elem_ty.clone());
+    let count = usize::try_from(word(12)?).map_err(|_| bad())?;
+    let mut at = 20;
+    let mut items = Vec::with_capacity(count.min(raw.len() / 4));
+    for _ in 0..count {
+        let len = word(at)?;
+        at += 4;
+        if len < 0 {
+            items.push(Datum::Null);
+            continue;
+        }
+        let end = at + len as usize;
+        let bytes = raw.get(at..end).ok_or_else(bad)?;
+        items.push(decode_binary(n, bytes, &elem_ty)?);
+        at = end;
+    }
+    if at != raw.len() {
+        return Err(bad());
+    }
+    Ok(Datum::Array(items))
 }
 
 /// 2000-01-01 in microseconds since the Unix epoch (PostgreSQL's binary timestamp origin).
@@ -321,7 +422,13 @@ pub fn decode_param(
         Type::TIME => SqlType::Time,
         Type::INTERVAL => SqlType::Interval,
         Type::JSONB | Type::JSON => SqlType::Jsonb,
-        _ => return Ok(s),
+        ref other => match other.kind() {
+            Kind::Array(inner) => match sql_type_of(inner).and_then(SqlType::array_of) {
+                Some(t) => t,
+                None => return Ok(s),
+            },
+            _ => return Ok(s),
+        },
     };
     s.coerce(target)
         .map_err(|e| SqlError::new(e.state, format!("bind parameter ${n}: {}", e.message)))
@@ -389,6 +496,12 @@ fn decode_binary(n: usize, raw: &[u8], ty: &Type) -> Result<Datum, SqlError> {
             }
         }
         Type::NUMERIC => Datum::Decimal(decode_numeric(raw).ok_or_else(bad)?),
+        ref other if matches!(other.kind(), Kind::Array(_)) => {
+            let Kind::Array(inner) = other.kind() else {
+                return Err(bad());
+            };
+            return decode_binary_array(n, raw, inner);
+        }
         ref other => {
             return Err(SqlError::unsupported(format!(
                 "binary format for bind parameter ${n} of type {}",

@@ -681,6 +681,11 @@ async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<u
                     out.entry(i).or_insert(encode::declared_pg_type(t, m));
                 }
             }
+            Expr::AnyOp { left, right, .. } | Expr::AllOp { left, right, .. } => {
+                if let (Some(i), Some(t)) = (placeholder(right), of_column(left)) {
+                    out.entry(i).or_insert(encode::array_type_of(&t));
+                }
+            }
             Expr::Like { pattern, .. } | Expr::ILike { pattern, .. } => {
                 if let Some(i) = placeholder(pattern) {
                     out.entry(i).or_insert(Type::TEXT);

@@ -10,8 +10,8 @@ use super::error::{Result, SqlError};
 use super::sqlstate::SqlState;
 use super::types::{Datum, SqlType, parse_float};
 use sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, InTarget, UnaryOperator,
-    Value,
+    AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, InTarget,
+    Subscript, UnaryOperator, Value,
 };
 
 /// What an expression can refer to besides columns.
@@ -473,7 +473,197 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
         }
         Expr::Ceil { expr: x, .. } => call("ceil", vec![eval(x, row, ctx)?], ctx),
         Expr::Floor { expr: x, .. } => call("floor", vec![eval(x, row, ctx)?], ctx),
+        Expr::Array(a) => {
+            let items = a
+                .elem
+                .iter()
+                .map(|x| eval(x, row, ctx))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Datum::Array(unify_elements(items)?))
+        }
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            let mut v = eval(root, row, ctx)?;
+            for access in access_chain {
+                v = match access {
+                    AccessExpr::Subscript(sub) => subscript(v, sub, row, ctx)?,
+                    AccessExpr::Dot(_) => {
+                        return Err(SqlError::unsupported(format!("field access {e}")));
+                    }
+                };
+            }
+            Ok(v)
+        }
+        Expr::AnyOp {
+            left,
+            compare_op,
+            right,
+            ..
+        }
+        | Expr::AllOp {
+            left,
+            compare_op,
+            right,
+        } => {
+            let all = matches!(e, Expr::AllOp { .. });
+            let l = eval(left, row, ctx)?;
+            let items = match eval(right, row, ctx)? {
+                Datum::Null => return Ok(Datum::Null),
+                Datum::Array(items) => items,
+                Datum::String(s) => {
+                    let ty = l
+                        .sql_type()
+                        .and_then(SqlType::array_of)
+                        .unwrap_or(SqlType::Array(super::types::ElemType::String));
+                    match Datum::String(s).coerce(ty)? {
+                        Datum::Array(items) => items,
+                        _ => Vec::new(),
+                    }
+                }
+                other => {
+                    return Err(SqlError::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        format!(
+                            "op {} {} <{}>: right operand must be an array or a subquery",
+                            compare_op,
+                            if all { "ALL" } else { "ANY" },
+                            other
+                                .sql_type()
+                                .map_or("unknown", |t| t.name())
+                                .to_lowercase()
+                        ),
+                    ));
+                }
+            };
+            quantified(compare_op, &l, items, all)
+        }
         other => Err(SqlError::unsupported(format!("expression {other}"))),
+    }
+}
+
+/// `l op ANY(items)` (or ALL) with SQL's three-valued logic: ANY is true if some comparison
+/// is, else NULL if some comparison is NULL, else false; ALL dually.
+pub fn quantified(op: &BinaryOperator, l: &Datum, items: Vec<Datum>, all: bool) -> Result<Datum> {
+    let mut saw_null = false;
+    for item in items {
+        match truth(&binary(op, l.clone(), item)?)? {
+            None => saw_null = true,
+            Some(b) if b != all => return Ok(Datum::Bool(b)),
+            Some(_) => {}
+        }
+    }
+    Ok(if saw_null {
+        Datum::Null
+    } else {
+        Datum::Bool(all)
+    })
+}
+
+/// Gives an array literal's elements one type: mixed numbers widen (INT to FLOAT or DECIMAL),
+/// untyped strings take the type of the other elements; other mixes are 42804.
+pub fn unify_elements(items: Vec<Datum>) -> Result<Vec<Datum>> {
+    let mut target: Option<SqlType> = None;
+    for t in items.iter().filter_map(Datum::sql_type) {
+        target = Some(match (target, t) {
+            (None, t) => t,
+            (Some(a), b) if a == b => a,
+            (Some(SqlType::String), b) | (Some(b), SqlType::String) => b,
+            (Some(SqlType::Int), SqlType::Float) | (Some(SqlType::Float), SqlType::Int) => {
+                SqlType::Float
+            }
+            (Some(SqlType::Decimal), SqlType::Int | SqlType::Float)
+            | (Some(SqlType::Int | SqlType::Float), SqlType::Decimal) => SqlType::Decimal,
+            (Some(SqlType::Timestamp), SqlType::TimestampTz)
+            | (Some(SqlType::TimestampTz), SqlType::Timestamp) => SqlType::TimestampTz,
+            (Some(a), b) => {
+                return Err(SqlError::new(
+                    SqlState::DATATYPE_MISMATCH,
+                    format!(
+                        "expected {} to be of type {}, found type {}",
+                        "ARRAY element",
+                        a.name().to_lowercase(),
+                        b.name().to_lowercase()
+                    ),
+                ));
+            }
+        });
+    }
+    if let Some(SqlType::Array(_)) = target {
+        return Err(SqlError::unsupported("nested arrays (arrays of arrays)"));
+    }
+    match target {
+        Some(t) => items.into_iter().map(|d| d.coerce(t)).collect(),
+        None => Ok(items),
+    }
+}
+
+/// `v[i]` (1-based; NULL out of range) or `v[lo:hi]` (a slice, bounds clamped).
+fn subscript(
+    v: Datum,
+    sub: &Subscript,
+    row: Option<&Row<'_>>,
+    ctx: &EvalContext<'_>,
+) -> Result<Datum> {
+    let index = |x: &Option<Expr>| -> Result<Option<Option<i64>>> {
+        match x {
+            None => Ok(Some(None)),
+            Some(x) => match eval(x, row, ctx)? {
+                Datum::Null => Ok(None),
+                other => match other.coerce(SqlType::Int)? {
+                    Datum::Int(i) => Ok(Some(Some(i))),
+                    _ => Ok(None),
+                },
+            },
+        }
+    };
+    let items = match v {
+        Datum::Null => return Ok(Datum::Null),
+        Datum::Array(items) => items,
+        Datum::Json(j) => {
+            // jsonb['key'] / jsonb[0] is the same as ->.
+            let Subscript::Index { index: k } = sub else {
+                return Err(SqlError::unsupported("jsonb slices"));
+            };
+            return binary(&BinaryOperator::Arrow, Datum::Json(j), eval(k, row, ctx)?);
+        }
+        other => {
+            return Err(SqlError::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "cannot subscript type {} because it is not an array",
+                    other
+                        .sql_type()
+                        .map_or("unknown", |t| t.name())
+                        .to_lowercase()
+                ),
+            ));
+        }
+    };
+    match sub {
+        Subscript::Index { index: i } => {
+            let Some(Some(i)) = index(&Some(i.clone()))? else {
+                return Ok(Datum::Null);
+            };
+            Ok(usize::try_from(i - 1)
+                .ok()
+                .and_then(|i| items.get(i).cloned())
+                .unwrap_or(Datum::Null))
+        }
+        Subscript::Slice {
+            lower_bound,
+            upper_bound,
+            stride: None,
+        } => {
+            let (Some(lo), Some(hi)) = (index(lower_bound)?, index(upper_bound)?) else {
+                return Ok(Datum::Null);
+            };
+            let lo = lo.unwrap_or(1).max(1);
+            let hi = hi.unwrap_or(items.len() as i64).min(items.len() as i64);
+            if lo > hi {
+                return Ok(Datum::Array(Vec::new()));
+            }
+            Ok(Datum::Array(items[(lo - 1) as usize..hi as usize].to_vec()))
+        }
+        Subscript::Slice { .. } => Err(SqlError::unsupported("array slices with a stride")),
     }
 }
 
@@ -531,9 +721,13 @@ pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
             | BinaryOperator::Question
             | BinaryOperator::QuestionAnd
             | BinaryOperator::QuestionPipe => SqlType::Bool,
-            BinaryOperator::StringConcat
-            | BinaryOperator::LongArrow
-            | BinaryOperator::HashLongArrow => SqlType::String,
+            BinaryOperator::StringConcat => {
+                match (infer_type(left, columns), infer_type(right, columns)) {
+                    (t @ SqlType::Array(_), _) | (_, t @ SqlType::Array(_)) => t,
+                    _ => SqlType::String,
+                }
+            }
+            BinaryOperator::LongArrow | BinaryOperator::HashLongArrow => SqlType::String,
             BinaryOperator::Arrow | BinaryOperator::HashArrow => SqlType::Jsonb,
             BinaryOperator::Divide => match (infer_type(left, columns), infer_type(right, columns))
             {
@@ -579,6 +773,24 @@ pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
             .find(|t| *t != SqlType::String)
             .unwrap_or(SqlType::String),
         Expr::Function(f) => function_type(f, columns),
+        Expr::Array(a) => a
+            .elem
+            .iter()
+            .map(|x| infer_type(x, columns))
+            .find(|t| *t != SqlType::String)
+            .unwrap_or(SqlType::String)
+            .array_of()
+            .unwrap_or(SqlType::Array(super::types::ElemType::String)),
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            let t = infer_type(root, columns);
+            match (t, access_chain.as_slice()) {
+                (SqlType::Array(e), [AccessExpr::Subscript(Subscript::Index { .. })]) => {
+                    e.sql_type()
+                }
+                (SqlType::Jsonb, _) => SqlType::Jsonb,
+                _ => t,
+            }
+        }
         _ => SqlType::String,
     }
 }
@@ -637,6 +849,20 @@ fn function_type(f: &sqlparser::ast::Function, columns: &[(String, SqlType)]) ->
             first_arg().unwrap_or(SqlType::String)
         }
         "avg" => SqlType::Float,
+        "array_agg" => first_arg()
+            .and_then(SqlType::array_of)
+            .unwrap_or(SqlType::Array(super::types::ElemType::String)),
+        "current_schemas" => SqlType::Array(super::types::ElemType::String),
+        n if super::functions::array_names().contains(&n) => {
+            let second = match &f.args {
+                FunctionArguments::List(l) => l.args.get(1).and_then(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(infer_type(e, columns)),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            super::functions::array_result_type(n, first_arg(), second)
+        }
         _ => SqlType::String,
     }
 }

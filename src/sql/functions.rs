@@ -106,6 +106,10 @@ pub(crate) fn json_contains(a: &serde_json::Value, b: &serde_json::Value) -> boo
     }
 }
 
+mod arrays;
+
+pub use arrays::result_type as array_result_type;
+
 pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Result<Datum> {
     let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
     let one = |args: &[Datum]| -> Result<Datum> {
@@ -117,6 +121,9 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
         }
         Ok(args[0].clone())
     };
+    if arrays::NAMES.contains(&name) {
+        return arrays::call(name, args);
+    }
     Ok(match name {
         "nullif" => match args.as_slice() {
             [a, b] => {
@@ -150,19 +157,11 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
             _ => Datum::Null,
         },
         "current_schema" => Datum::String("public".into()),
-        "current_schemas" => Datum::String("{pg_catalog,public}".into()),
+        "current_schemas" => Datum::Array(vec![
+            Datum::String("pg_catalog".into()),
+            Datum::String("public".into()),
+        ]),
         "pg_encoding_to_char" => Datum::String("UTF8".into()),
-        "array_to_string" => match args.as_slice() {
-            [Datum::String(a), Datum::String(sep), ..] => Datum::String(
-                a.trim_start_matches('{')
-                    .trim_end_matches('}')
-                    .split(',')
-                    .filter(|x| !x.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(sep),
-            ),
-            _ => Datum::Null,
-        },
         "format_type" => match args.first() {
             Some(Datum::Int(oid)) => Datum::String(
                 match oid {
@@ -527,6 +526,7 @@ pub fn datum_to_json(d: &Datum) -> serde_json::Value {
         Datum::Decimal(x) => {
             serde_json::from_str(&x.to_string()).unwrap_or(serde_json::Value::Null)
         }
+        Datum::Array(items) => serde_json::Value::Array(items.iter().map(datum_to_json).collect()),
         other => serde_json::Value::String(other.to_text().unwrap_or_default()),
     }
 }
@@ -580,4 +580,9 @@ fn md5_digest(data: &[u8]) -> u128 {
     out[8..12].copy_from_slice(&c0.to_le_bytes());
     out[12..].copy_from_slice(&d0.to_le_bytes());
     u128::from_be_bytes(out)
+}
+
+/// The names of the array functions (for static typing).
+pub fn array_names() -> &'static [&'static str] {
+    arrays::NAMES
 }

@@ -87,6 +87,9 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
         }
         _ => {}
     }
+    if let Some(d) = array_op(op, &l, &r)? {
+        return Ok(d);
+    }
     // Regular expressions (~, ~*, !~, !~*), also as OPERATOR(pg_catalog.~).
     let regex_op = match op {
         BinaryOperator::PGRegexMatch => Some((false, false)),
@@ -316,5 +319,113 @@ fn as_f64(d: &Datum) -> f64 {
         Datum::Int(i) => *i as f64,
         Datum::Float(f) => *f,
         _ => 0.0,
+    }
+}
+
+/// `other` as an array shaped like `like` (a string literal `'{1,2}'` is parsed with the
+/// element type of `like`).
+fn as_array(other: &Datum, like: &Datum) -> Result<Option<Vec<Datum>>> {
+    Ok(match other {
+        Datum::Array(items) => Some(items.clone()),
+        Datum::String(s) if s.trim_start().starts_with('{') => {
+            let ty = like
+                .sql_type()
+                .unwrap_or(SqlType::Array(super::types::ElemType::String));
+            match Datum::String(s.clone()).coerce(ty)? {
+                Datum::Array(items) => Some(items),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}
+
+/// Whether every non-NULL element of `needles` equals some element of `hay` (a NULL element
+/// is never contained, as in PostgreSQL).
+fn array_contains(hay: &[Datum], needles: &[Datum]) -> Result<bool> {
+    for n in needles {
+        let mut found = false;
+        for h in hay {
+            if compare(h, n)? == Some(std::cmp::Ordering::Equal) {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Array operators: `@>` and `<@` (containment), `&&` (overlap), `||` (concatenation of two
+/// arrays, or of an array and an element). None when neither side is an array.
+fn array_op(op: &BinaryOperator, l: &Datum, r: &Datum) -> Result<Option<Datum>> {
+    if !matches!(l, Datum::Array(_)) && !matches!(r, Datum::Array(_)) {
+        return Ok(None);
+    }
+    let pair = || -> Result<Option<(Vec<Datum>, Vec<Datum>)>> {
+        match (as_array(l, r)?, as_array(r, l)?) {
+            (Some(a), Some(b)) => Ok(Some((a, b))),
+            _ => Ok(None),
+        }
+    };
+    Ok(Some(match op {
+        BinaryOperator::AtArrow | BinaryOperator::ArrowAt | BinaryOperator::PGOverlap => {
+            let Some((a, b)) = pair()? else {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unsupported binary operator: {op} between an array and a non-array"),
+                ));
+            };
+            match op {
+                BinaryOperator::AtArrow => Datum::Bool(array_contains(&a, &b)?),
+                BinaryOperator::ArrowAt => Datum::Bool(array_contains(&b, &a)?),
+                _ => {
+                    let mut any = false;
+                    for x in &a {
+                        if !x.is_null() && array_contains(&b, std::slice::from_ref(x))? {
+                            any = true;
+                            break;
+                        }
+                    }
+                    Datum::Bool(any)
+                }
+            }
+        }
+        BinaryOperator::StringConcat => match (l, r) {
+            (Datum::Array(a), Datum::Array(b)) => {
+                Datum::Array(a.iter().chain(b).cloned().collect())
+            }
+            (Datum::Array(a), x) => {
+                if let Some(b) = as_array(x, l)? {
+                    Datum::Array(a.iter().chain(&b).cloned().collect())
+                } else {
+                    let mut out = a.clone();
+                    out.push(elem_like(x.clone(), l)?);
+                    Datum::Array(out)
+                }
+            }
+            (x, Datum::Array(b)) => {
+                let mut out = vec![elem_like(x.clone(), r)?];
+                out.extend(b.iter().cloned());
+                Datum::Array(out)
+            }
+            _ => return Ok(None),
+        },
+        _ => return Ok(None),
+    }))
+}
+
+/// `x` converted to the element type of array `like`.
+fn elem_like(x: Datum, like: &Datum) -> Result<Datum> {
+    match like {
+        Datum::Array(items) if items.iter().any(|d| !d.is_null()) => {
+            match like.sql_type().and_then(SqlType::elem) {
+                Some(t) => x.coerce(t),
+                None => Ok(x),
+            }
+        }
+        _ => Ok(x),
     }
 }

@@ -40,9 +40,96 @@ pub enum SqlType {
     Interval,
     /// JSONB.
     Jsonb,
+    /// A one-dimensional array of a scalar type (`INT8[]`, `STRING[]`, ...).
+    Array(ElemType),
+}
+
+/// The element type of an array: any scalar [`SqlType`]. Arrays do not nest (as in CockroachDB).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ElemType {
+    /// INT8.
+    Int,
+    /// FLOAT8.
+    Float,
+    /// STRING.
+    String,
+    /// BOOL.
+    Bool,
+    /// BYTES.
+    Bytes,
+    /// DECIMAL.
+    Decimal,
+    /// UUID.
+    Uuid,
+    /// TIMESTAMP.
+    Timestamp,
+    /// TIMESTAMPTZ.
+    TimestampTz,
+    /// DATE.
+    Date,
+    /// TIME.
+    Time,
+    /// INTERVAL.
+    Interval,
+    /// JSONB.
+    Jsonb,
+}
+
+impl ElemType {
+    /// The element's scalar type.
+    pub fn sql_type(self) -> SqlType {
+        match self {
+            ElemType::Int => SqlType::Int,
+            ElemType::Float => SqlType::Float,
+            ElemType::String => SqlType::String,
+            ElemType::Bool => SqlType::Bool,
+            ElemType::Bytes => SqlType::Bytes,
+            ElemType::Decimal => SqlType::Decimal,
+            ElemType::Uuid => SqlType::Uuid,
+            ElemType::Timestamp => SqlType::Timestamp,
+            ElemType::TimestampTz => SqlType::TimestampTz,
+            ElemType::Date => SqlType::Date,
+            ElemType::Time => SqlType::Time,
+            ElemType::Interval => SqlType::Interval,
+            ElemType::Jsonb => SqlType::Jsonb,
+        }
+    }
+
+    /// The element type for scalar `t` (None for an array: arrays do not nest).
+    pub fn of(t: SqlType) -> Option<ElemType> {
+        Some(match t {
+            SqlType::Int => ElemType::Int,
+            SqlType::Float => ElemType::Float,
+            SqlType::String => ElemType::String,
+            SqlType::Bool => ElemType::Bool,
+            SqlType::Bytes => ElemType::Bytes,
+            SqlType::Decimal => ElemType::Decimal,
+            SqlType::Uuid => ElemType::Uuid,
+            SqlType::Timestamp => ElemType::Timestamp,
+            SqlType::TimestampTz => ElemType::TimestampTz,
+            SqlType::Date => ElemType::Date,
+            SqlType::Time => ElemType::Time,
+            SqlType::Interval => ElemType::Interval,
+            SqlType::Jsonb => ElemType::Jsonb,
+            SqlType::Array(_) => return None,
+        })
+    }
 }
 
 impl SqlType {
+    /// The array type whose elements are `self` (None when `self` is an array).
+    pub fn array_of(self) -> Option<SqlType> {
+        ElemType::of(self).map(SqlType::Array)
+    }
+
+    /// The element type of an array type (None for a scalar).
+    pub fn elem(self) -> Option<SqlType> {
+        match self {
+            SqlType::Array(e) => Some(e.sql_type()),
+            _ => None,
+        }
+    }
+
     /// The CockroachDB name shown by SHOW COLUMNS / SHOW CREATE.
     pub fn name(&self) -> &'static str {
         match self {
@@ -59,6 +146,21 @@ impl SqlType {
             SqlType::Time => "TIME",
             SqlType::Interval => "INTERVAL",
             SqlType::Jsonb => "JSONB",
+            SqlType::Array(e) => match e {
+                ElemType::Int => "INT8[]",
+                ElemType::Float => "FLOAT8[]",
+                ElemType::String => "STRING[]",
+                ElemType::Bool => "BOOL[]",
+                ElemType::Bytes => "BYTES[]",
+                ElemType::Decimal => "DECIMAL[]",
+                ElemType::Uuid => "UUID[]",
+                ElemType::Timestamp => "TIMESTAMP[]",
+                ElemType::TimestampTz => "TIMESTAMPTZ[]",
+                ElemType::Date => "DATE[]",
+                ElemType::Time => "TIME[]",
+                ElemType::Interval => "INTERVAL[]",
+                ElemType::Jsonb => "JSONB[]",
+            },
         }
     }
 
@@ -78,6 +180,21 @@ impl SqlType {
             SqlType::Time => 1083,
             SqlType::Interval => 1186,
             SqlType::Jsonb => 3802,
+            SqlType::Array(e) => match e {
+                ElemType::Int => 1016,
+                ElemType::Float => 1022,
+                ElemType::String => 1009,
+                ElemType::Bool => 1000,
+                ElemType::Bytes => 1001,
+                ElemType::Decimal => 1231,
+                ElemType::Uuid => 2951,
+                ElemType::Timestamp => 1115,
+                ElemType::TimestampTz => 1185,
+                ElemType::Date => 1182,
+                ElemType::Time => 1183,
+                ElemType::Interval => 1187,
+                ElemType::Jsonb => 3807,
+            },
         }
     }
 
@@ -121,6 +238,14 @@ impl SqlType {
             D::Interval { .. } => SqlType::Interval,
             D::JSON | D::JSONB => SqlType::Jsonb,
             D::Bytea | D::Bytes(_) | D::Blob(_) | D::Binary(_) | D::Varbinary(_) => SqlType::Bytes,
+            D::Array(
+                sqlparser::ast::ArrayElemTypeDef::SquareBracket(inner, _)
+                | sqlparser::ast::ArrayElemTypeDef::Qualified(inner, _)
+                | sqlparser::ast::ArrayElemTypeDef::AngleBracket(inner)
+                | sqlparser::ast::ArrayElemTypeDef::Parenthesis(inner),
+            ) => SqlType::from_ast(inner)?
+                .array_of()
+                .ok_or_else(|| SqlError::unsupported("nested arrays (arrays of arrays)"))?,
             D::Custom(name, _) => match name.to_string().to_ascii_lowercase().as_str() {
                 "string" => SqlType::String,
                 "int" | "int8" | "int4" | "int2" | "serial" | "bigserial" => SqlType::Int,
@@ -181,6 +306,8 @@ pub enum Datum {
     },
     /// JSONB, as canonical text.
     Json(String),
+    /// A one-dimensional array (elements of one type, or NULL), 1-based in SQL.
+    Array(Vec<Datum>),
 }
 
 impl Datum {
@@ -206,6 +333,13 @@ impl Datum {
             Datum::Time(_) => SqlType::Time,
             Datum::Interval { .. } => SqlType::Interval,
             Datum::Json(_) => SqlType::Jsonb,
+            Datum::Array(items) => SqlType::Array(
+                items
+                    .iter()
+                    .find_map(Datum::sql_type)
+                    .and_then(ElemType::of)
+                    .unwrap_or(ElemType::String),
+            ),
         })
     }
 
@@ -353,9 +487,22 @@ impl Datum {
                     )
                 })?)
             }
+            (SqlType::Array(e), Datum::Array(items)) => Datum::Array(
+                items
+                    .into_iter()
+                    .map(|d| d.coerce(e.sql_type()))
+                    .collect::<Result<_>>()?,
+            ),
+            (SqlType::Array(e), Datum::String(s)) => Datum::Array(
+                parse_array(&s)?
+                    .into_iter()
+                    .map(|d| d.coerce(e.sql_type()))
+                    .collect::<Result<_>>()?,
+            ),
             (
                 SqlType::String,
-                v @ (Datum::Decimal(_)
+                v @ (Datum::Array(_)
+                | Datum::Decimal(_)
                 | Datum::Uuid(_)
                 | Datum::Timestamp(_)
                 | Datum::TimestampTz(_)
@@ -411,6 +558,7 @@ impl Datum {
                 micros,
             } => format_interval(*months, *days, *micros),
             Datum::Json(j) => j.clone(),
+            Datum::Array(items) => format_array(items),
         })
     }
 
@@ -460,6 +608,21 @@ impl Datum {
                 Some(f(*m1, *d1, *u1).cmp(&f(*m2, *d2, *u2)))
             }
             (Datum::Json(a), Datum::Json(b)) => Some(a.cmp(b)),
+            // Element by element, NULL elements after all others, then by length (PostgreSQL).
+            (Datum::Array(a), Datum::Array(b)) => {
+                for (x, y) in a.iter().zip(b) {
+                    let o = match (x.is_null(), y.is_null()) {
+                        (true, true) => Ordering::Equal,
+                        (true, false) => Ordering::Greater,
+                        (false, true) => Ordering::Less,
+                        (false, false) => x.compare(y)?,
+                    };
+                    if o != Ordering::Equal {
+                        return Some(o);
+                    }
+                }
+                Some(a.len().cmp(&b.len()))
+            }
             _ => None,
         }
     }
@@ -487,6 +650,22 @@ impl Datum {
                 let f = rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(0.0);
                 memcomparable::to_vec(&(9u8, f, d.normalize().to_string()))
             }
+            Datum::Array(items) => {
+                // Each element is preceded by 1 (then 0 for NULL or 1 and its encoding); a
+                // final 0 ends the array, so a prefix sorts before any longer array.
+                out.push(10);
+                for item in items {
+                    out.push(1);
+                    if item.is_null() {
+                        out.push(2);
+                    } else {
+                        out.push(1);
+                        item.encode_key(out)?;
+                    }
+                }
+                out.push(0);
+                return Ok(());
+            }
             Datum::Interval { .. } | Datum::Json(_) => {
                 return Err(SqlError::unsupported(
                     "INTERVAL and JSONB primary key columns",
@@ -501,6 +680,134 @@ impl Datum {
 
 fn serde_bytes_vec(b: &[u8]) -> Vec<u8> {
     b.to_vec()
+}
+
+/// 22P02 for a malformed array literal.
+fn malformed_array(s: &str, detail: &str) -> SqlError {
+    SqlError::new(
+        SqlState::INVALID_TEXT_REPRESENTATION,
+        format!("malformed array literal: \"{s}\""),
+    )
+    .with_hint(detail.to_string())
+}
+
+/// Parses PostgreSQL's array text form (`{1,2,NULL}`, `{"a b","c\\"d"}`) into string elements
+/// (NULL for an unquoted `NULL`); the caller converts them to the element type.
+pub fn parse_array(s: &str) -> Result<Vec<Datum>> {
+    let t = s.trim();
+    let inner = t
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .ok_or_else(|| {
+            malformed_array(s, "array value must start with \"{\" and end with \"}\"")
+        })?;
+    let mut out = Vec::new();
+    if inner.trim().is_empty() {
+        return Ok(out);
+    }
+    let mut chars = inner.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut item = String::new();
+        let mut quoted = false;
+        if chars.peek() == Some(&'"') {
+            quoted = true;
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err(malformed_array(s, "unterminated quoted element")),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some(c) => item.push(c),
+                        None => return Err(malformed_array(s, "unexpected end of input")),
+                    },
+                    Some(c) => item.push(c),
+                }
+            }
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                match c {
+                    ',' => break,
+                    '{' if item.is_empty() => {
+                        return Err(SqlError::unsupported(format!(
+                            "multi-dimensional arrays ({s})"
+                        )));
+                    }
+                    '{' | '}' | '"' => {
+                        return Err(malformed_array(
+                            s,
+                            "only one-dimensional arrays are supported; quote special characters",
+                        ));
+                    }
+                    '\\' => {
+                        chars.next();
+                        match chars.next() {
+                            Some(e) => item.push(e),
+                            None => return Err(malformed_array(s, "unexpected end of input")),
+                        }
+                    }
+                    _ => {
+                        item.push(c);
+                        chars.next();
+                    }
+                }
+            }
+            let trimmed = item.trim_end().len();
+            item.truncate(trimmed);
+            if item.is_empty() {
+                return Err(malformed_array(s, "unexpected \",\" or empty element"));
+            }
+        }
+        if !quoted && item.eq_ignore_ascii_case("null") {
+            out.push(Datum::Null);
+        } else {
+            out.push(Datum::String(item));
+        }
+        match chars.next() {
+            None => return Ok(out),
+            Some(',') => {}
+            Some(_) => return Err(malformed_array(s, "junk after a quoted element")),
+        }
+    }
+}
+
+/// PostgreSQL's array text output: elements that are empty, `NULL`, or contain a delimiter,
+/// brace, quote, backslash or space are double-quoted with `"` and `\` escaped.
+pub fn format_array(items: &[Datum]) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match item.to_text() {
+            None => out.push_str("NULL"),
+            Some(t) => {
+                let quote = t.is_empty()
+                    || t.eq_ignore_ascii_case("null")
+                    || t.chars()
+                        .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_whitespace());
+                if quote {
+                    out.push('"');
+                    for c in t.chars() {
+                        if c == '"' || c == '\\' {
+                            out.push('\\');
+                        }
+                        out.push(c);
+                    }
+                    out.push('"');
+                } else {
+                    out.push_str(&t);
+                }
+            }
+        }
+    }
+    out.push('}');
+    out
 }
 
 /// Parses a float the way PostgreSQL does (including NaN and Infinity).
@@ -855,5 +1162,46 @@ mod tests {
             Datum::Bytes(vec![1, 255]).to_text().as_deref(),
             Some("\\x01ff")
         );
+    }
+
+    #[test]
+    fn array_text_round_trips() {
+        let a = Datum::Array(vec![
+            Datum::String("a b".into()),
+            Datum::Null,
+            Datum::String("NULL".into()),
+            Datum::String("q\"\\".into()),
+            Datum::String(String::new()),
+        ]);
+        let text = a.to_text().expect("text");
+        assert_eq!(text, r#"{"a b",NULL,"NULL","q\"\\",""}"#);
+        assert_eq!(
+            Datum::String(text)
+                .coerce(SqlType::Array(ElemType::String))
+                .expect("parse"),
+            a
+        );
+        assert_eq!(
+            Datum::String(" { 1 , 2 } ".into())
+                .coerce(SqlType::Array(ElemType::Int))
+                .expect("ints"),
+            Datum::Array(vec![Datum::Int(1), Datum::Int(2)])
+        );
+        for bad in ["1,2", "{1,,2}", "{\"a}", "{a\"b}"] {
+            assert_eq!(
+                parse_array(bad).expect_err(bad).state,
+                SqlState::INVALID_TEXT_REPRESENTATION,
+                "{bad}"
+            );
+        }
+        let mut short = Vec::new();
+        Datum::Array(vec![Datum::Int(1)])
+            .encode_key(&mut short)
+            .expect("key");
+        let mut long = Vec::new();
+        Datum::Array(vec![Datum::Int(1), Datum::Int(0)])
+            .encode_key(&mut long)
+            .expect("key");
+        assert!(short < long, "a prefix sorts first");
     }
 }

@@ -13,6 +13,8 @@ pub(super) struct AggCall {
     pub(super) distinct: bool,
     pub(super) arg: Option<Expr>,
     pub(super) separator: Option<Expr>,
+    /// `agg(x ORDER BY y)`: the order the inputs are fed in.
+    pub(super) order_by: Vec<pg::OrderByExpr>,
 }
 
 const AGGREGATES: &[&str] = &[
@@ -42,14 +44,29 @@ pub(super) fn extract_aggs(e: &Expr, aggs: &mut Vec<(String, AggCall)>) -> Resul
                 Some(i) => i,
                 None => {
                     let name = f.name.to_string().to_lowercase();
+                    let mut order_by = Vec::new();
                     let (distinct, args) = match &f.args {
-                        pg::FunctionArguments::List(l) => (
-                            matches!(
-                                l.duplicate_treatment,
-                                Some(pg::DuplicateTreatment::Distinct)
-                            ),
-                            l.args.clone(),
-                        ),
+                        pg::FunctionArguments::List(l) => {
+                            for clause in &l.clauses {
+                                match clause {
+                                    pg::FunctionArgumentClause::OrderBy(o) => {
+                                        order_by.extend(o.iter().cloned())
+                                    }
+                                    other => {
+                                        return Err(SqlError::unsupported(format!(
+                                            "{other} in an aggregate"
+                                        )));
+                                    }
+                                }
+                            }
+                            (
+                                matches!(
+                                    l.duplicate_treatment,
+                                    Some(pg::DuplicateTreatment::Distinct)
+                                ),
+                                l.args.clone(),
+                            )
+                        }
                         pg::FunctionArguments::None => (false, Vec::new()),
                         pg::FunctionArguments::Subquery(_) => {
                             return Err(SqlError::unsupported("subquery aggregate arguments"));
@@ -86,6 +103,7 @@ pub(super) fn extract_aggs(e: &Expr, aggs: &mut Vec<(String, AggCall)>) -> Resul
                             distinct,
                             arg,
                             separator,
+                            order_by,
                         },
                     ));
                     aggs.len() - 1
@@ -168,10 +186,33 @@ pub(super) fn compute_agg(
     let Some(arg) = &a.arg else {
         return Ok(Datum::Int(rows.len() as i64));
     };
+    // ORDER BY inside the call: feed the rows in that order.
+    let mut ordered: Vec<&Vec<Datum>> = rows.to_vec();
+    if !a.order_by.is_empty() {
+        let order: Vec<Expr> = a.order_by.iter().map(|o| o.expr.clone()).collect();
+        let mut keyed = Vec::with_capacity(rows.len());
+        for (i, r) in rows.iter().enumerate() {
+            let row = Row { names, values: r };
+            let keys = order
+                .iter()
+                .map(|e| expr::eval(e, Some(&row), ectx))
+                .collect::<Result<Vec<_>>>()?;
+            keyed.push((vec![Datum::Int(i as i64)], keys));
+        }
+        super::select::sort_rows(&mut keyed, &a.order_by);
+        ordered = keyed
+            .iter()
+            .filter_map(|(i, _)| match i.first() {
+                Some(Datum::Int(i)) => rows.get(*i as usize).copied(),
+                _ => None,
+            })
+            .collect();
+    }
     let mut vals = Vec::new();
-    for r in rows {
+    for r in ordered {
         let v = expr::eval(arg, Some(&Row { names, values: r }), ectx)?;
-        if !v.is_null() {
+        // array_agg keeps NULL inputs as NULL elements; the other aggregates skip them.
+        if !v.is_null() || a.name == "array_agg" {
             vals.push(v);
         }
     }
@@ -291,13 +332,7 @@ pub(super) fn compute_agg(
             if vals.is_empty() {
                 return Ok(Datum::Null);
             }
-            Datum::String(format!(
-                "{{{}}}",
-                vals.iter()
-                    .map(|v| v.to_text().unwrap_or_default())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ))
+            Datum::Array(expr::unify_elements(vals)?)
         }
         "bool_and" | "every" | "bool_or" => {
             if vals.is_empty() {

@@ -547,7 +547,17 @@ pub(super) fn static_type(e: &Expr, input: &Relation, aggs: &[(String, AggCall)]
         match f.name.to_string().to_lowercase().as_str() {
             "count" => return SqlType::Int,
             "avg" => return SqlType::Float,
-            "string_agg" | "array_agg" => return SqlType::String,
+            "string_agg" => return SqlType::String,
+            "array_agg" => {
+                let elem = aggs
+                    .iter()
+                    .find(|(k, _)| *k == e.to_string())
+                    .and_then(|(_, a)| a.arg.as_ref())
+                    .map_or(SqlType::String, |arg| expr::infer_type(arg, &cols));
+                return elem
+                    .array_of()
+                    .unwrap_or(SqlType::Array(crate::sql::types::ElemType::String));
+            }
             "bool_and" | "bool_or" | "every" => return SqlType::Bool,
             "sum" | "min" | "max" => {
                 if let Some((_, a)) = aggs.iter().find(|(k, _)| *k == e.to_string())

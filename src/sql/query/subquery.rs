@@ -68,6 +68,37 @@ pub(super) fn materialize<'a>(
                     global: false,
                 }
             }
+            // `x op ANY (SELECT ...)` / `ALL`: the subquery's column becomes an array.
+            Expr::AnyOp {
+                left,
+                compare_op,
+                right,
+                is_some,
+            } if matches!(right.as_ref(), Expr::Subquery(_)) => Expr::AnyOp {
+                left: Box::new(materialize(ctx, txn, left, params, ctes).await?),
+                compare_op: compare_op.clone(),
+                right: Box::new(column_array(ctx, txn, right, params, ctes).await?),
+                is_some: *is_some,
+            },
+            Expr::AllOp {
+                left,
+                compare_op,
+                right,
+            } if matches!(right.as_ref(), Expr::Subquery(_)) => Expr::AllOp {
+                left: Box::new(materialize(ctx, txn, left, params, ctes).await?),
+                compare_op: compare_op.clone(),
+                right: Box::new(column_array(ctx, txn, right, params, ctes).await?),
+            },
+            // ARRAY(SELECT ...).
+            Expr::Function(f)
+                if matches!(f.args, pg::FunctionArguments::Subquery(_))
+                    && f.name.to_string().eq_ignore_ascii_case("array") =>
+            {
+                let pg::FunctionArguments::Subquery(q) = &f.args else {
+                    return Err(SqlError::internal("ARRAY subquery"));
+                };
+                column_array(ctx, txn, &Expr::Subquery(q.clone()), params, ctes).await?
+            }
             Expr::BinaryOp { left, op, right } => Expr::BinaryOp {
                 left: Box::new(materialize(ctx, txn, left, params, ctes).await?),
                 op: op.clone(),
@@ -89,6 +120,77 @@ pub(super) fn materialize<'a>(
             other => other.clone(),
         })
     })
+}
+
+/// Runs the one-column subquery `e` and returns its values as an array literal.
+async fn column_array<'a>(
+    ctx: &'a Ctx<'a>,
+    txn: &'a mut Txn,
+    e: &'a Expr,
+    params: &'a [Datum],
+    ctes: &'a Ctes,
+) -> Result<Expr> {
+    let Expr::Subquery(q) = e else {
+        return Ok(e.clone());
+    };
+    let rel = run_query(ctx, txn, q, params, ctes)
+        .await
+        .map_err(correlated)?;
+    if rel.cols.len() != 1 {
+        return Err(SqlError::syntax(format!(
+            "subquery must return only one column, found {}",
+            rel.cols.len()
+        )));
+    }
+    let items: Vec<Datum> = rel
+        .rows
+        .into_iter()
+        .map(|r| r.into_iter().next().unwrap_or(Datum::Null))
+        .collect();
+    if items.is_empty() {
+        let ty = rel.cols[0].ty.array_of();
+        return Ok(match ty {
+            Some(t) => Expr::Cast {
+                kind: pg::CastKind::DoubleColon,
+                expr: Box::new(Expr::value(pg::Value::SingleQuotedString("{}".into()))),
+                data_type: array_data_type(t),
+                format: None,
+            },
+            None => literal_expr(Datum::Array(Vec::new())),
+        });
+    }
+    Ok(literal_expr(Datum::Array(items)))
+}
+
+/// A parsed type naming array type `t` (for literals).
+fn array_data_type(t: SqlType) -> pg::DataType {
+    let elem = t.elem().unwrap_or(SqlType::String);
+    pg::DataType::Array(pg::ArrayElemTypeDef::SquareBracket(
+        Box::new(scalar_data_type(elem)),
+        None,
+    ))
+}
+
+/// A parsed type naming scalar type `t`.
+fn scalar_data_type(t: SqlType) -> pg::DataType {
+    match t {
+        SqlType::Int => pg::DataType::Int8(None),
+        SqlType::Float => pg::DataType::Float8,
+        SqlType::Bool => pg::DataType::Bool,
+        SqlType::Bytes => pg::DataType::Bytea,
+        SqlType::Decimal => pg::DataType::Decimal(pg::ExactNumberInfo::None),
+        SqlType::Uuid => pg::DataType::Uuid,
+        SqlType::Timestamp => pg::DataType::Timestamp(None, pg::TimezoneInfo::None),
+        SqlType::TimestampTz => pg::DataType::Timestamp(None, pg::TimezoneInfo::WithTimeZone),
+        SqlType::Date => pg::DataType::Date,
+        SqlType::Time => pg::DataType::Time(None, pg::TimezoneInfo::None),
+        SqlType::Interval => pg::DataType::Interval {
+            fields: None,
+            precision: None,
+        },
+        SqlType::Jsonb => pg::DataType::JSONB,
+        SqlType::String | SqlType::Array(_) => pg::DataType::Text,
+    }
 }
 
 pub(super) fn correlated(e: SqlError) -> SqlError {
@@ -153,6 +255,20 @@ pub fn literal_expr(d: Datum) -> Expr {
         }
         Datum::String(s) => pg::Value::SingleQuotedString(s),
         Datum::Bool(b) => pg::Value::Boolean(b),
+        Datum::Array(items) if !items.is_empty() => {
+            return Expr::Array(pg::Array {
+                elem: items.into_iter().map(literal_expr).collect(),
+                named: true,
+            });
+        }
+        Datum::Array(_) => {
+            return Expr::Cast {
+                kind: pg::CastKind::DoubleColon,
+                expr: Box::new(Expr::value(pg::Value::SingleQuotedString("{}".into()))),
+                data_type: array_data_type(SqlType::Array(crate::sql::types::ElemType::String)),
+                format: None,
+            };
+        }
         other @ (Datum::Decimal(_)
         | Datum::Uuid(_)
         | Datum::Timestamp(_)
@@ -161,20 +277,7 @@ pub fn literal_expr(d: Datum) -> Expr {
         | Datum::Time(_)
         | Datum::Interval { .. }
         | Datum::Json(_)) => {
-            let ty = other.sql_type().map(|t| t.name()).unwrap_or("STRING");
-            let data_type = match ty {
-                "DECIMAL" => pg::DataType::Decimal(pg::ExactNumberInfo::None),
-                "UUID" => pg::DataType::Uuid,
-                "TIMESTAMP" => pg::DataType::Timestamp(None, pg::TimezoneInfo::None),
-                "TIMESTAMPTZ" => pg::DataType::Timestamp(None, pg::TimezoneInfo::WithTimeZone),
-                "DATE" => pg::DataType::Date,
-                "TIME" => pg::DataType::Time(None, pg::TimezoneInfo::None),
-                "INTERVAL" => pg::DataType::Interval {
-                    fields: None,
-                    precision: None,
-                },
-                _ => pg::DataType::JSONB,
-            };
+            let data_type = scalar_data_type(other.sql_type().unwrap_or(SqlType::String));
             return Expr::Cast {
                 kind: pg::CastKind::DoubleColon,
                 expr: Box::new(Expr::value(pg::Value::SingleQuotedString(

@@ -23,7 +23,7 @@ use super::catalog::{DatabaseDesc, TableDesc};
 use super::error::Result;
 use super::exec::Ctx;
 use super::query::{RelCol, Relation};
-use super::types::{Datum, SqlType};
+use super::types::{Datum, ElemType, SqlType};
 use crate::kv::Txn;
 
 /// `pg_catalog`'s oid.
@@ -117,6 +117,7 @@ fn pg_type_name(ty: SqlType) -> &'static str {
         SqlType::Time => "time without time zone",
         SqlType::Interval => "interval",
         SqlType::Jsonb => "jsonb",
+        SqlType::Array(_) => "ARRAY",
     }
 }
 
@@ -136,6 +137,21 @@ fn typname(ty: SqlType) -> &'static str {
         SqlType::Time => "time",
         SqlType::Interval => "interval",
         SqlType::Jsonb => "jsonb",
+        SqlType::Array(e) => match e {
+            ElemType::Int => "_int8",
+            ElemType::Float => "_float8",
+            ElemType::String => "_text",
+            ElemType::Bool => "_bool",
+            ElemType::Bytes => "_bytea",
+            ElemType::Decimal => "_numeric",
+            ElemType::Uuid => "_uuid",
+            ElemType::Timestamp => "_timestamp",
+            ElemType::TimestampTz => "_timestamptz",
+            ElemType::Date => "_date",
+            ElemType::Time => "_time",
+            ElemType::Interval => "_interval",
+            ElemType::Jsonb => "_jsonb",
+        },
     }
 }
 

@@ -212,10 +212,19 @@ pub(super) async fn pg_catalog(
             )
         }
         "pg_type" => {
-            for &(oid, name, len, byval, category, array) in PG_TYPES {
+            // Each base type, then its array type (`_int8`, category A, typelem = base).
+            let types = PG_TYPES
+                .iter()
+                .flat_map(|&(oid, name, len, byval, category, array)| {
+                    [
+                        (oid, name.to_string(), len, byval, category, 0, array),
+                        (array, format!("_{name}"), -1, false, "A", oid, 0),
+                    ]
+                });
+            for (oid, name, len, byval, category, elem, array) in types {
                 rows.push(vec![
                     i(oid),
-                    s(name),
+                    s(&name),
                     i(PG_CATALOG_OID),
                     i(name_oid("role", "node")),
                     i(len),
@@ -224,7 +233,7 @@ pub(super) async fn pg_catalog(
                     s(category),
                     s(","),
                     i(0),
-                    i(0),
+                    i(elem),
                     i(array),
                     b(false),
                     i(0),
