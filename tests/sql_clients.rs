@@ -597,6 +597,95 @@ async fn binary_parameters_of_every_type() {
     );
 }
 
+/// psql's describe meta-commands run without an error and print what PostgreSQL's would: the
+/// columns with their declared types, defaults and nullability, indexes, check constraints,
+/// foreign keys in both directions (`\d`), index details, roles (`\du`), databases (`\l`),
+/// schemas, and the `+` variants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn psql_meta_commands() {
+    if !installed("psql") {
+        return;
+    }
+    let cluster = insecure().await;
+    let url = cluster.url("root", None);
+    let run = |cmd: &str| {
+        let out = Command::new("psql")
+            .arg(&url)
+            .args(["-X", "-v", "ON_ERROR_STOP=1", "-c", cmd])
+            .output()
+            .expect("psql");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && stderr.is_empty(), "{cmd}: {stderr}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run(
+        "CREATE TABLE users (id INT8 PRIMARY KEY, name VARCHAR(20) NOT NULL DEFAULT 'x', \
+         city TEXT, tags TEXT[], n INT4 CONSTRAINT n_positive CHECK (n > 0), \
+         balance DECIMAL(10,2) CHECK (balance >= 0))",
+    );
+    run("CREATE INDEX users_city_idx ON users (city)");
+    run("CREATE TABLE rides (id INT8 PRIMARY KEY, user_id INT8 REFERENCES users(id))");
+    run("CREATE USER alice");
+
+    let d = run("\\d users");
+    for want in [
+        "Table \"public.users\"",
+        " id      | bigint                |           | not null | ",
+        " name    | character varying(20) |           | not null | 'x'",
+        " tags    | text[]                |           |          | ",
+        " n       | integer               |           |          | ",
+        " balance | numeric(10,2)         |           |          | ",
+        "\"users_pkey\" PRIMARY KEY, btree (id ASC)",
+        "\"users_city_idx\" btree (city ASC)",
+        "Check constraints:",
+        "\"n_positive\" CHECK ((n > 0))",
+        "\"check_balance\" CHECK ((balance >= 0))",
+        "Referenced by:",
+        "TABLE \"rides\" CONSTRAINT \"rides_user_id_fkey\" FOREIGN KEY (user_id) REFERENCES users(id)",
+    ] {
+        assert!(d.contains(want), "\\d users lacks {want:?}:\n{d}");
+    }
+    let d = run("\\d rides");
+    assert!(d.contains("Foreign-key constraints:"), "{d}");
+    assert!(
+        d.contains("\"rides_user_id_fkey\" FOREIGN KEY (user_id) REFERENCES users(id)"),
+        "{d}"
+    );
+    let d = run("\\d+ users");
+    assert!(d.contains("Storage") && d.contains("extended"), "{d}");
+    let d = run("\\d users_city_idx");
+    assert!(d.contains("Index \"public.users_city_idx\""), "{d}");
+    assert!(d.contains("btree, for table \"public.users\""), "{d}");
+    let du = run("\\du");
+    assert!(du.contains(" alice "), "{du}");
+    assert!(du.contains(" root ") && du.contains("{admin}"), "{du}");
+    let dt = run("\\dt");
+    assert!(dt.contains("public | users | table | root"), "{dt}");
+    let di = run("\\di");
+    assert!(
+        di.contains("users_city_idx | index | root  | users"),
+        "{di}"
+    );
+    let l = run("\\l");
+    assert!(l.contains("defaultdb") && l.contains("postgres"), "{l}");
+    let dn = run("\\dn");
+    assert!(dn.contains("public"), "{dn}");
+    for cmd in ["\\dt+", "\\di+", "\\l+", "\\dn+", "\\du+", "\\d"] {
+        run(cmd);
+    }
+    // A name that does not exist is psql's own message, not a server error.
+    let out = Command::new("psql")
+        .arg(&url)
+        .args(["-X", "-c", "\\d nosuch"])
+        .output()
+        .expect("psql");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Did not find any relation named"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Arrays travel in PostgreSQL's binary array format both ways: typed `Vec`s as parameters
 /// (with NULL elements and empty arrays), array columns and `array_agg` results read back as
 /// `Vec`s, and `= ANY($1)` infers an array parameter from the column it is compared with.

@@ -633,6 +633,7 @@ async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<u
         now_nanos: 0,
         describe_only: true,
         memory: exec::MemoryAccount::default(),
+        oids: None,
     };
     let mut txn = session.env.store.begin();
     let mut tables = Vec::new();

@@ -303,6 +303,7 @@ async fn resolve_for_session(session: &mut Session, name: &ObjectName) -> Result
         now_nanos: 0,
         describe_only: true,
         memory: MemoryAccount::default(),
+        oids: None,
     };
     match &mut session.txn {
         TxnState::Open(txn) => resolve_table(&ctx, txn, name).await,
@@ -387,6 +388,9 @@ pub struct Ctx<'a> {
     pub describe_only: bool,
     /// The statement's memory account (`--max-sql-memory`).
     pub memory: MemoryAccount,
+    /// Object names by oid, for statements with `reg*` casts or catalog functions
+    /// ([`super::system_tables::oids`]).
+    pub oids: Option<std::sync::Arc<super::system_tables::oids::OidNames>>,
 }
 
 /// The session's `statement_timeout` (`0` or unset: none; a bare number is milliseconds).
@@ -504,7 +508,7 @@ async fn execute_in_txn(
     stmt: &Statement,
     params: &[Datum],
 ) -> Result<QueryResult> {
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         tenant: session.tenant,
         user: &session.user.clone(),
         database: &session.database.clone(),
@@ -514,7 +518,14 @@ async fn execute_in_txn(
         memory: MemoryAccount::new(session.env.max_sql_memory)
             .with_timeout(statement_timeout(session))
             .with_cancel(session.cancel.clone()),
+        oids: None,
     };
+    if let Statement::Pg(s) = stmt
+        && super::system_tables::oids::needs_oid_names(s)
+    {
+        let names = super::system_tables::oids::OidNames::load(&ctx, txn).await?;
+        ctx.oids = Some(std::sync::Arc::new(names));
+    }
     match stmt {
         Statement::Pg(s) => match s.as_ref() {
             pg::Statement::CreateDatabase {
@@ -693,6 +704,7 @@ pub fn eval_ctx<'a>(ctx: &'a Ctx<'a>, params: &'a [Datum]) -> EvalContext<'a> {
         user: ctx.user,
         database: ctx.database,
         now_nanos: ctx.now_nanos,
+        oids: ctx.oids.as_deref(),
     }
 }
 
@@ -766,15 +778,29 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
         now_nanos: 0,
         describe_only: true,
         memory: MemoryAccount::default(),
+        oids: None,
     };
     let params = vec![Datum::Null; 1 + q.to_string().matches('$').count()];
+    let needs_oids = super::system_tables::oids::needs_oid_names(s);
+    let mut ctx = ctx;
     let rel = match &mut session.txn {
         TxnState::Open(t) => {
+            if needs_oids {
+                let names = super::system_tables::oids::OidNames::load(&ctx, t).await?;
+                ctx.oids = Some(std::sync::Arc::new(names));
+            }
             super::query::run_query(&ctx, t, q, &params, &Default::default()).await?
         }
         _ => {
             let mut txn = session.env.store.begin();
-            let r = super::query::run_query(&ctx, &mut txn, q, &params, &Default::default()).await;
+            let r = async {
+                if needs_oids {
+                    let names = super::system_tables::oids::OidNames::load(&ctx, &mut txn).await?;
+                    ctx.oids = Some(std::sync::Arc::new(names));
+                }
+                super::query::run_query(&ctx, &mut txn, q, &params, &Default::default()).await
+            }
+            .await;
             txn.rollback();
             r?
         }

@@ -24,6 +24,8 @@ pub struct EvalContext<'a> {
     pub database: &'a str,
     /// Statement timestamp (nanoseconds since the epoch).
     pub now_nanos: u64,
+    /// Object names by oid (`reg*` casts, catalog functions), when the statement uses them.
+    pub oids: Option<&'a super::system_tables::oids::OidNames>,
 }
 
 /// The row an expression is evaluated against: column names and values, aligned.
@@ -358,6 +360,10 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
         Expr::Cast {
             expr, data_type, ..
         } => {
+            if let Some(kind) = super::system_tables::oids::RegKind::of(data_type) {
+                let v = eval(expr, row, ctx)?;
+                return super::system_tables::oids::reg_cast(kind, v, ctx.oids, true);
+            }
             let ty = SqlType::from_ast(data_type)?;
             eval(expr, row, ctx)?.coerce(ty)
         }
@@ -874,6 +880,7 @@ mod tests {
     fn ev(sql: &str) -> Result<Datum> {
         let ctx = EvalContext {
             params: &[Datum::Int(7)],
+            oids: None,
             user: "root",
             database: "defaultdb",
             now_nanos: 0,

@@ -140,52 +140,120 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
                 ));
             }
         },
-        "pg_get_userbyid" => Datum::String("root".into()),
         "pg_table_is_visible"
         | "pg_type_is_visible"
         | "pg_function_is_visible"
         | "has_table_privilege"
         | "has_schema_privilege"
         | "has_database_privilege" => Datum::Bool(true),
-        "obj_description"
-        | "col_description"
-        | "shobj_description"
-        | "pg_get_expr"
-        | "pg_get_constraintdef"
-        | "pg_get_indexdef" => match args.first() {
-            Some(Datum::String(s)) if name == "pg_get_expr" => Datum::String(s.clone()),
+        "obj_description" | "col_description" | "shobj_description" => Datum::Null,
+        "pg_get_expr" => match args.first() {
+            Some(Datum::String(e)) => Datum::String(e.clone()),
             _ => Datum::Null,
         },
+        "pg_get_userbyid" => match args.first() {
+            Some(Datum::Int(oid)) => Datum::String(
+                ctx.oids
+                    .and_then(|n| n.role_name(*oid))
+                    .unwrap_or_else(|| format!("unknown (OID={oid})")),
+            ),
+            _ => Datum::Null,
+        },
+        "pg_get_indexdef" => match (args.first(), args.get(1)) {
+            (Some(Datum::Int(oid)), col) => {
+                let col = match col {
+                    Some(Datum::Int(c)) => *c,
+                    _ => 0,
+                };
+                ctx.oids
+                    .and_then(|n| n.index_def(*oid, col))
+                    .map_or(Datum::Null, Datum::String)
+            }
+            _ => Datum::Null,
+        },
+        "pg_get_constraintdef" => match args.first() {
+            Some(Datum::Int(oid)) => ctx
+                .oids
+                .and_then(|n| n.constraint_def(*oid))
+                .map_or(Datum::Null, Datum::String),
+            _ => Datum::Null,
+        },
+        "to_regclass" | "to_regtype" | "to_regnamespace" | "to_regrole" => {
+            use super::system_tables::oids::{RegKind, reg_cast};
+            let kind = match name {
+                "to_regclass" => RegKind::Class,
+                "to_regtype" => RegKind::Type,
+                "to_regnamespace" => RegKind::Namespace,
+                _ => RegKind::Role,
+            };
+            match one(&args)? {
+                Datum::String(s) => reg_cast(kind, Datum::String(s), ctx.oids, false)?,
+                Datum::Null => Datum::Null,
+                other => {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!(
+                            "unknown signature: {name}({})",
+                            other
+                                .sql_type()
+                                .map_or("unknown", |t| t.name())
+                                .to_lowercase()
+                        ),
+                    ));
+                }
+            }
+        }
+        // No table is partitioned: a relation's only "ancestor" is itself.
+        "pg_partition_ancestors" | "pg_partition_root" => match one(&args)? {
+            Datum::Null => Datum::Null,
+            v => super::system_tables::oids::reg_cast(
+                super::system_tables::oids::RegKind::Class,
+                match v {
+                    Datum::Int(i) => Datum::String(i.to_string()),
+                    other => other,
+                },
+                ctx.oids,
+                true,
+            )?,
+        },
+        "pg_relation_is_publishable" => Datum::Bool(false),
+        // Sizes are not tracked per relation: unknown (NULL), never a made-up number.
+        "pg_table_size"
+        | "pg_relation_size"
+        | "pg_total_relation_size"
+        | "pg_indexes_size"
+        | "pg_database_size" => Datum::Null,
+        "pg_size_pretty" => match one(&args)? {
+            Datum::Null => Datum::Null,
+            v => match v.coerce(SqlType::Int)? {
+                Datum::Int(n) => Datum::String(size_pretty(n)),
+                _ => Datum::Null,
+            },
+        },
+        "pg_collation_is_visible" | "pg_is_in_recovery" => Datum::Bool(name != "pg_is_in_recovery"),
+        "pg_get_serial_sequence"
+        | "pg_get_statisticsobjdef_columns"
+        | "pg_get_triggerdef"
+        | "pg_get_viewdef"
+        | "pg_get_functiondef"
+        | "pg_get_function_result"
+        | "pg_get_function_arguments"
+        | "pg_get_function_identity_arguments"
+        | "pg_tablespace_location" => Datum::Null,
         "current_schema" => Datum::String("public".into()),
         "current_schemas" => Datum::Array(vec![
             Datum::String("pg_catalog".into()),
             Datum::String("public".into()),
         ]),
         "pg_encoding_to_char" => Datum::String("UTF8".into()),
-        "format_type" => match args.first() {
-            Some(Datum::Int(oid)) => Datum::String(
-                match oid {
-                    16 => "boolean",
-                    17 => "bytea",
-                    20 => "bigint",
-                    21 => "smallint",
-                    23 => "integer",
-                    25 => "text",
-                    700 => "real",
-                    701 => "double precision",
-                    1043 => "character varying",
-                    1082 => "date",
-                    1083 => "time without time zone",
-                    1114 => "timestamp without time zone",
-                    1184 => "timestamp with time zone",
-                    1186 => "interval",
-                    1700 => "numeric",
-                    2950 => "uuid",
-                    3802 => "jsonb",
-                    _ => "unknown",
-                }
-                .into(),
-            ),
+        "format_type" => match (args.first(), args.get(1)) {
+            (Some(Datum::Int(oid)), typmod) => {
+                let typmod = match typmod {
+                    Some(Datum::Int(m)) => *m,
+                    _ => -1,
+                };
+                Datum::String(super::system_tables::oids::format_type(*oid, typmod))
+            }
             _ => Datum::Null,
         },
         "gen_random_uuid" | "uuid_generate_v4" | "uuid_v4" => {
@@ -580,6 +648,18 @@ fn md5_digest(data: &[u8]) -> u128 {
     out[8..12].copy_from_slice(&c0.to_le_bytes());
     out[12..].copy_from_slice(&d0.to_le_bytes());
     u128::from_be_bytes(out)
+}
+
+/// PostgreSQL's `pg_size_pretty`: bytes up to 10 kB, then kB, MB, GB, TB, rounding half up.
+fn size_pretty(n: i64) -> String {
+    let mut v = n;
+    for unit in ["bytes", "kB", "MB", "GB", "TB"] {
+        if v.unsigned_abs() < 10 * 1024 || unit == "TB" {
+            return format!("{v} {unit}");
+        }
+        v = (v + v.signum() * 512) / 1024;
+    }
+    format!("{v} PB")
 }
 
 /// The names of the array functions (for static typing).

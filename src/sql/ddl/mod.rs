@@ -244,11 +244,10 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
                 }
                 pg::TableConstraint::Check(ck) => {
                     t.checks.push(CheckDesc {
-                        name: ck
-                            .name
-                            .as_ref()
-                            .map(|n| n.value.clone())
-                            .unwrap_or_else(|| format!("check_{}", t.checks.len())),
+                        name: ck.name.as_ref().map_or_else(
+                            || default_check_name(&ck.expr.to_string(), &t.checks),
+                            |n| n.value.clone(),
+                        ),
                         expr: ck.expr.to_string(),
                     });
                     for (_, v) in txn.scan(&table_span(ctx.tenant, &t), usize::MAX).await? {
@@ -572,16 +571,23 @@ pub async fn create_table(
                     u.name
                         .as_ref()
                         .or(u.index_name.as_ref())
+                        .or(opt.name.as_ref())
                         .map(|n| n.value.clone()),
                     vec![cname.clone()],
                     true,
                 )),
                 pg::ColumnOption::Check(ck) => checks.push((
-                    ck.name.as_ref().map(|n| n.value.clone()),
+                    ck.name
+                        .as_ref()
+                        .or(opt.name.as_ref())
+                        .map(|n| n.value.clone()),
                     ck.expr.to_string(),
                 )),
                 pg::ColumnOption::ForeignKey(fk) => fks.push((
-                    fk.name.as_ref().map(|n| n.value.clone()),
+                    fk.name
+                        .as_ref()
+                        .or(opt.name.as_ref())
+                        .map(|n| n.value.clone()),
                     vec![cname.clone()],
                     fk.foreign_table.clone(),
                     fk.referred_columns
@@ -725,14 +731,15 @@ pub async fn create_table(
         });
         next_index_id += 1;
     }
-    let checks = checks
-        .into_iter()
-        .enumerate()
-        .map(|(i, (n, e))| super::catalog::CheckDesc {
-            name: n.unwrap_or_else(|| format!("check_{i}")),
-            expr: e,
-        })
-        .collect();
+    let mut named: Vec<super::catalog::CheckDesc> = Vec::new();
+    for (n, e) in checks {
+        let name = match n {
+            Some(n) => n,
+            None => default_check_name(&e, &named),
+        };
+        named.push(super::catalog::CheckDesc { name, expr: e });
+    }
+    let checks = named;
     let mut desc = TableDesc {
         schema_id,
         id: 0,
@@ -895,4 +902,34 @@ async fn delete_span(txn: &mut Txn, span: &Span) -> Result<()> {
         txn.delete(&k)?;
     }
     Ok(())
+}
+
+/// CockroachDB's name for an unnamed CHECK: `check_` and the columns it mentions (`check_n`,
+/// `check_a_b`), with a number appended when a table already has that name.
+fn default_check_name(expr: &str, existing: &[super::catalog::CheckDesc]) -> String {
+    let mut cols: Vec<String> = Vec::new();
+    if let Ok(e) = super::exec::parse_expr(expr) {
+        let _ = pg::visit_expressions(&e, |x| {
+            if let pg::Expr::Identifier(i) = x {
+                let n = normalize(&i.value, i.quote_style.is_some());
+                if !cols.contains(&n) {
+                    cols.push(n);
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
+    let base = if cols.is_empty() {
+        "check".to_string()
+    } else {
+        format!("check_{}", cols.join("_"))
+    };
+    let taken = |n: &str| existing.iter().any(|c| c.name == n);
+    if !taken(&base) {
+        return base;
+    }
+    (1..)
+        .map(|k| format!("{base}{k}"))
+        .find(|n| !taken(n))
+        .unwrap_or(base)
 }

@@ -26,6 +26,7 @@ mod aggregate;
 mod join;
 mod select;
 mod subquery;
+mod table_functions;
 mod window;
 
 use aggregate::{AggCall, compute_agg, extract_aggs};
@@ -172,6 +173,7 @@ fn ectx<'a>(ctx: &'a Ctx<'a>, params: &'a [Datum]) -> EvalContext<'a> {
         user: ctx.user,
         database: ctx.database,
         now_nanos: ctx.now_nanos,
+        oids: ctx.oids.as_deref(),
     }
 }
 
@@ -352,11 +354,42 @@ fn load_factor<'a>(
     Box::pin(async move {
         match f {
             TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args: Some(args),
+                with_ordinality,
+                ..
             } => {
-                if args.is_some() {
-                    return Err(SqlError::unsupported(format!("table function {name}")));
-                }
+                let exprs = function_args(&args.args)?;
+                let fname = name.to_string().to_lowercase();
+                let Some(rel) =
+                    table_functions::table_function(ctx, &fname, &exprs, params, *with_ordinality)?
+                else {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        format!("unknown table function: {name}()"),
+                    ));
+                };
+                Ok(label_function_rel(rel, alias, &fname))
+            }
+            TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_ordinality,
+                with_offset: false,
+                ..
+            } => {
+                let rel = table_functions::table_function(
+                    ctx,
+                    "unnest",
+                    array_exprs,
+                    params,
+                    *with_ordinality,
+                )?
+                .ok_or_else(|| SqlError::internal("unnest"))?;
+                Ok(label_function_rel(rel, alias, "unnest"))
+            }
+            TableFactor::Table { name, alias, .. } => {
                 let parts: Vec<String> = name
                     .0
                     .iter()
@@ -438,6 +471,47 @@ fn load_factor<'a>(
             other => Err(SqlError::unsupported(format!("FROM item {other}"))),
         }
     })
+}
+
+/// The plain expressions of a table function's arguments.
+fn function_args(args: &[pg::FunctionArg]) -> Result<Vec<Expr>> {
+    args.iter()
+        .map(|a| match a {
+            pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Expr(e)) => Ok(e.clone()),
+            other => Err(SqlError::unsupported(format!(
+                "table function argument {other}"
+            ))),
+        })
+        .collect()
+}
+
+/// Names a table function's result by its alias (`AS s(n)`), else by the function's name; a
+/// one-column result takes the alias as its column name too, as in PostgreSQL.
+fn label_function_rel(mut rel: Relation, alias: &Option<pg::TableAlias>, fname: &str) -> Relation {
+    let short = fname.rsplit('.').next().unwrap_or(fname).to_string();
+    let label = alias
+        .as_ref()
+        .map(|a| normalize(&a.name.value, a.name.quote_style.is_some()))
+        .unwrap_or(short);
+    let names: Vec<String> = alias
+        .as_ref()
+        .map(|a| {
+            a.columns
+                .iter()
+                .map(|c| normalize(&c.name.value, c.name.quote_style.is_some()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty() && alias.is_some() && rel.cols.len() == 1 {
+        rel.cols[0].name = label.clone();
+    }
+    for (c, n) in rel.cols.iter_mut().zip(&names) {
+        c.name = n.clone();
+    }
+    for c in &mut rel.cols {
+        c.table = Some(label.clone());
+    }
+    rel
 }
 
 async fn scan_table(

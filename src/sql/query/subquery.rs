@@ -117,9 +117,81 @@ pub(super) fn materialize<'a>(
             Expr::IsNotNull(x) => {
                 Expr::IsNotNull(Box::new(materialize(ctx, txn, x, params, ctes).await?))
             }
-            other => other.clone(),
+            // Anything else (CASE, function arguments, casts, ...): materialize the outermost
+            // subqueries inside it and substitute their values.
+            other => {
+                let found = outermost_subqueries(other);
+                if found.is_empty() {
+                    return Ok(other.clone());
+                }
+                let mut values = Vec::with_capacity(found.len());
+                for f in &found {
+                    values.push(materialize(ctx, txn, f, params, ctes).await?);
+                }
+                let mut out = other.clone();
+                let _ = pg::visit_expressions_mut(&mut out, |x| {
+                    if let Some(i) = found.iter().position(|f| f == x) {
+                        *x = values[i].clone();
+                    }
+                    std::ops::ControlFlow::<()>::Continue(())
+                });
+                out
+            }
         })
     })
+}
+
+/// Whether `e` itself is a subquery form [`materialize`] evaluates.
+fn is_subquery_form(e: &Expr) -> bool {
+    match e {
+        Expr::Subquery(_)
+        | Expr::Exists { .. }
+        | Expr::In {
+            target: pg::InTarget::Subquery(_),
+            ..
+        } => true,
+        Expr::AnyOp { right, .. } | Expr::AllOp { right, .. } => {
+            matches!(right.as_ref(), Expr::Subquery(_))
+        }
+        Expr::Function(f) => {
+            matches!(f.args, pg::FunctionArguments::Subquery(_))
+                && f.name.to_string().eq_ignore_ascii_case("array")
+        }
+        _ => false,
+    }
+}
+
+/// The subquery forms inside `e` that are not themselves inside another one (nor `e`).
+fn outermost_subqueries(e: &Expr) -> Vec<Expr> {
+    let mut all = Vec::new();
+    let _ = pg::visit_expressions(e, |x| {
+        if is_subquery_form(x) && x != e {
+            all.push(x.clone());
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    let contains = |outer: &Expr, inner: &Expr| {
+        let mut hit = false;
+        let _ = pg::visit_expressions(outer, |x| {
+            if x == inner && !std::ptr::eq(x, outer) {
+                hit = true;
+                return std::ops::ControlFlow::Break(());
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+        hit
+    };
+    let mut out: Vec<Expr> = Vec::new();
+    for (i, x) in all.iter().enumerate() {
+        let nested = all
+            .iter()
+            .enumerate()
+            .any(|(j, y)| i != j && y != x && contains(y, x));
+        if !nested && !out.contains(x) {
+            out.push(x.clone());
+        }
+    }
+    out
 }
 
 /// Runs the one-column subquery `e` and returns its values as an array literal.

@@ -13,6 +13,7 @@
 //! database (or the database named in a three-part name), like PostgreSQL.
 
 mod information_schema;
+pub mod oids;
 mod pg_catalog;
 
 use information_schema::information_schema;
@@ -54,6 +55,10 @@ const SCHEMAS: [(&str, i64); 4] = [
 ];
 
 fn rel(cols: &[(&str, SqlType)], rows: Vec<Vec<Datum>>) -> Relation {
+    debug_assert!(
+        rows.iter().all(|r| r.len() == cols.len()),
+        "virtual table rows must have one value per column"
+    );
     Relation {
         cols: cols
             .iter()
@@ -311,21 +316,15 @@ fn column_name(t: &TableDesc, id: u32) -> String {
         .unwrap_or_default()
 }
 
-/// An `int2[]` literal of attribute numbers, as text (`{1,2}`).
+/// An `int2[]` of attribute numbers (`conkey`, `confkey`).
 fn attnum_array(t: &TableDesc, ids: &[u32]) -> Datum {
-    s(format!(
-        "{{{}}}",
-        ids.iter()
-            .map(|id| attnum(t, *id).to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    ))
+    Datum::Array(ids.iter().map(|id| Datum::Int(attnum(t, *id))).collect())
 }
 
 /// `CREATE [UNIQUE] INDEX ...` text for `pg_indexes.indexdef`.
-fn index_def(t: &TableDesc, name: &str, unique: bool, cols: &[u32]) -> String {
+fn index_def(t: &TableDesc, schema: &str, name: &str, unique: bool, cols: &[u32]) -> String {
     format!(
-        "CREATE {}INDEX {name} ON public.{} USING btree ({})",
+        "CREATE {}INDEX {name} ON {schema}.{} USING btree ({})",
         if unique { "UNIQUE " } else { "" },
         t.name,
         cols.iter()

@@ -22,7 +22,184 @@ const PG_CATALOG_TABLES: &[&str] = &[
     "pg_description",
     "pg_inherits",
     "pg_am",
+    "pg_collation",
+    "pg_policy",
+    "pg_statistic_ext",
+    "pg_publication",
+    "pg_publication_namespace",
+    "pg_publication_rel",
+    "pg_trigger",
+    "pg_sequence",
+    "pg_opclass",
+    "pg_proc",
+    "pg_rewrite",
+    "pg_extension",
+    "pg_depend",
+    "pg_tablespace",
 ];
+
+/// Catalogs tandem has nothing to put in (no collations beyond the default, policies, extended
+/// statistics, publications, triggers, sequences, operator classes, functions, rules or
+/// extensions): their columns, so clients' queries over them run and find no rows.
+const EMPTY_CATALOGS: &[(&str, &[(&str, SqlType)])] = {
+    use SqlType::{Bool, Int, String as Str};
+    const INT2_ARRAY: SqlType = SqlType::Array(crate::sql::types::ElemType::Int);
+    const TEXT_ARRAY: SqlType = SqlType::Array(crate::sql::types::ElemType::String);
+    &[
+        (
+            "pg_collation",
+            &[
+                ("oid", Int),
+                ("collname", Str),
+                ("collnamespace", Int),
+                ("collowner", Int),
+                ("collprovider", Str),
+                ("collisdeterministic", Bool),
+                ("collencoding", Int),
+                ("collcollate", Str),
+                ("collctype", Str),
+            ],
+        ),
+        (
+            "pg_policy",
+            &[
+                ("oid", Int),
+                ("polname", Str),
+                ("polrelid", Int),
+                ("polcmd", Str),
+                ("polpermissive", Bool),
+                ("polroles", INT2_ARRAY),
+                ("polqual", Str),
+                ("polwithcheck", Str),
+            ],
+        ),
+        (
+            "pg_statistic_ext",
+            &[
+                ("oid", Int),
+                ("stxrelid", Int),
+                ("stxname", Str),
+                ("stxnamespace", Int),
+                ("stxowner", Int),
+                ("stxstattarget", Int),
+                ("stxkeys", Str),
+                ("stxkind", TEXT_ARRAY),
+            ],
+        ),
+        (
+            "pg_publication",
+            &[
+                ("oid", Int),
+                ("pubname", Str),
+                ("pubowner", Int),
+                ("puballtables", Bool),
+                ("pubinsert", Bool),
+                ("pubupdate", Bool),
+                ("pubdelete", Bool),
+                ("pubtruncate", Bool),
+                ("pubviaroot", Bool),
+            ],
+        ),
+        (
+            "pg_publication_namespace",
+            &[("oid", Int), ("pnpubid", Int), ("pnnspid", Int)],
+        ),
+        (
+            "pg_publication_rel",
+            &[
+                ("oid", Int),
+                ("prpubid", Int),
+                ("prrelid", Int),
+                ("prqual", Str),
+                ("prattrs", INT2_ARRAY),
+            ],
+        ),
+        (
+            "pg_trigger",
+            &[
+                ("oid", Int),
+                ("tgrelid", Int),
+                ("tgparentid", Int),
+                ("tgname", Str),
+                ("tgfoid", Int),
+                ("tgtype", Int),
+                ("tgenabled", Str),
+                ("tgisinternal", Bool),
+                ("tgconstraint", Int),
+            ],
+        ),
+        (
+            "pg_sequence",
+            &[
+                ("seqrelid", Int),
+                ("seqtypid", Int),
+                ("seqstart", Int),
+                ("seqincrement", Int),
+                ("seqmax", Int),
+                ("seqmin", Int),
+                ("seqcache", Int),
+                ("seqcycle", Bool),
+            ],
+        ),
+        (
+            "pg_opclass",
+            &[
+                ("oid", Int),
+                ("opcmethod", Int),
+                ("opcname", Str),
+                ("opcnamespace", Int),
+                ("opcowner", Int),
+                ("opcfamily", Int),
+                ("opcintype", Int),
+                ("opcdefault", Bool),
+                ("opckeytype", Int),
+            ],
+        ),
+        (
+            "pg_proc",
+            &[
+                ("oid", Int),
+                ("proname", Str),
+                ("pronamespace", Int),
+                ("proowner", Int),
+                ("prokind", Str),
+                ("prorettype", Int),
+                ("proargtypes", Str),
+            ],
+        ),
+        (
+            "pg_rewrite",
+            &[
+                ("oid", Int),
+                ("rulename", Str),
+                ("ev_class", Int),
+                ("ev_type", Str),
+            ],
+        ),
+        (
+            "pg_depend",
+            &[
+                ("classid", Int),
+                ("objid", Int),
+                ("objsubid", Int),
+                ("refclassid", Int),
+                ("refobjid", Int),
+                ("refobjsubid", Int),
+                ("deptype", Str),
+            ],
+        ),
+        (
+            "pg_extension",
+            &[
+                ("oid", Int),
+                ("extname", Str),
+                ("extowner", Int),
+                ("extnamespace", Int),
+                ("extversion", Str),
+            ],
+        ),
+    ]
+};
 
 pub(super) async fn pg_catalog(
     ctx: &Ctx<'_>,
@@ -35,6 +212,9 @@ pub(super) async fn pg_catalog(
         return Ok(None);
     }
     let mut rows = Vec::new();
+    if let Some((_, cols)) = EMPTY_CATALOGS.iter().find(|(n, _)| *n == table) {
+        return Ok(Some(rel(cols, rows)));
+    }
     let r = match table {
         "pg_namespace" => {
             if let Some(d) = target_database(ctx, txn, parts).await? {
@@ -83,6 +263,8 @@ pub(super) async fn pg_catalog(
                     i(-1),
                     i(0),
                     Datum::Null,
+                    Datum::Null,
+                    s("c"),
                 ]);
             }
             rel(
@@ -97,7 +279,12 @@ pub(super) async fn pg_catalog(
                     ("datallowconn", Bool),
                     ("datconnlimit", Int),
                     ("dattablespace", Int),
-                    ("datacl", Str),
+                    (
+                        "datacl",
+                        SqlType::Array(crate::sql::types::ElemType::String),
+                    ),
+                    ("daticulocale", Str),
+                    ("datlocprovider", Str),
                 ],
                 rows,
             )
@@ -239,6 +426,7 @@ pub(super) async fn pg_catalog(
                     i(0),
                     i(-1),
                     i(0),
+                    i(0),
                 ]);
             }
             rel(
@@ -259,6 +447,7 @@ pub(super) async fn pg_catalog(
                     ("typbasetype", Int),
                     ("typtypmod", Int),
                     ("typndims", Int),
+                    ("typcollation", Int),
                 ],
                 rows,
             )
@@ -391,9 +580,41 @@ pub(super) async fn pg_catalog(
             rows,
         ),
         "pg_inherits" => rel(
-            &[("inhrelid", Int), ("inhparent", Int), ("inhseqno", Int)],
+            &[
+                ("inhrelid", Int),
+                ("inhparent", Int),
+                ("inhseqno", Int),
+                ("inhdetachpending", Bool),
+            ],
             rows,
         ),
+        "pg_tablespace" => {
+            for (oid, name) in [(1663, "pg_default"), (1664, "pg_global")] {
+                rows.push(vec![
+                    i(oid),
+                    s(name),
+                    i(name_oid("role", "node")),
+                    Datum::Null,
+                    Datum::Null,
+                ]);
+            }
+            rel(
+                &[
+                    ("oid", Int),
+                    ("spcname", Str),
+                    ("spcowner", Int),
+                    (
+                        "spcacl",
+                        SqlType::Array(crate::sql::types::ElemType::String),
+                    ),
+                    (
+                        "spcoptions",
+                        SqlType::Array(crate::sql::types::ElemType::String),
+                    ),
+                ],
+                rows,
+            )
+        }
         "pg_am" => {
             rows.push(vec![i(BTREE_AM_OID), s("btree"), s("i")]);
             rel(&[("oid", Int), ("amname", Str), ("amtype", Str)], rows)
@@ -451,6 +672,9 @@ pub(super) async fn per_database(
                     b(false),
                     b(false),
                 ]);
+                if let Some(r) = rows.last_mut() {
+                    r.extend(class_tail(true));
+                }
                 for (id, name, _, _, cols) in indexes {
                     let oid = index_oid(t.id, id);
                     rows.push(vec![
@@ -471,6 +695,9 @@ pub(super) async fn per_database(
                         b(false),
                         b(false),
                     ]);
+                    if let Some(r) = rows.last_mut() {
+                        r.extend(class_tail(false));
+                    }
                 }
             }
             rel(
@@ -491,6 +718,24 @@ pub(super) async fn per_database(
                     ("relchecks", Int),
                     ("relispartition", Bool),
                     ("relrowsecurity", Bool),
+                    ("relforcerowsecurity", Bool),
+                    ("relhasrules", Bool),
+                    ("relhastriggers", Bool),
+                    ("relhassubclass", Bool),
+                    ("reltoastrelid", Int),
+                    ("reloftype", Int),
+                    ("relreplident", Str),
+                    ("relpartbound", Str),
+                    (
+                        "reloptions",
+                        SqlType::Array(crate::sql::types::ElemType::String),
+                    ),
+                    (
+                        "relacl",
+                        SqlType::Array(crate::sql::types::ElemType::String),
+                    ),
+                    ("relpages", Int),
+                    ("relallvisible", Int),
                 ],
                 rows,
             )
@@ -498,11 +743,12 @@ pub(super) async fn per_database(
         "pg_attribute" => {
             for t in &tables {
                 for (ix, c) in t.columns.iter().enumerate().filter(|(_, c)| !c.hidden) {
+                    let (typid, typmod) = declared_type(c.ty, c.typmod);
                     rows.push(vec![
                         i(t.id),
                         s(c.name.clone()),
-                        i(c.ty.oid()),
-                        i(-1),
+                        i(typid),
+                        i(typmod),
                         i(ix as i64 + 1),
                         i(0),
                         b(!c.nullable),
@@ -514,17 +760,20 @@ pub(super) async fn per_database(
                         b(true),
                         i(0),
                     ]);
+                    if let Some(r) = rows.last_mut() {
+                        r.extend(attribute_tail(c.ty));
+                    }
                 }
                 for (id, _, _, _, cols) in all_indexes(t) {
                     for (k, col) in cols.iter().enumerate() {
-                        let ty = t
-                            .column_index(*col)
-                            .map_or(SqlType::Int, |ix| t.columns[ix].ty);
+                        let (typid, typmod) = t.column_index(*col).map_or((20, -1), |ix| {
+                            declared_type(t.columns[ix].ty, t.columns[ix].typmod)
+                        });
                         rows.push(vec![
                             i(index_oid(t.id, id)),
                             s(column_name(t, *col)),
-                            i(ty.oid()),
-                            i(-1),
+                            i(typid),
+                            i(typmod),
                             i(k as i64 + 1),
                             i(0),
                             b(false),
@@ -536,6 +785,9 @@ pub(super) async fn per_database(
                             b(true),
                             i(0),
                         ]);
+                        if let Some(r) = rows.last_mut() {
+                            r.extend(attribute_tail(SqlType::Int));
+                        }
                     }
                 }
             }
@@ -555,6 +807,23 @@ pub(super) async fn per_database(
                     ("atthasmissing", Bool),
                     ("attislocal", Bool),
                     ("attcollation", Int),
+                    ("attstorage", Str),
+                    ("attcompression", Str),
+                    ("attstattarget", Int),
+                    ("attlen", Int),
+                    ("attinhcount", Int),
+                    (
+                        "attoptions",
+                        SqlType::Array(crate::sql::types::ElemType::String),
+                    ),
+                    (
+                        "attfdwoptions",
+                        SqlType::Array(crate::sql::types::ElemType::String),
+                    ),
+                    (
+                        "attacl",
+                        SqlType::Array(crate::sql::types::ElemType::String),
+                    ),
                 ],
                 rows,
             )
@@ -607,6 +876,13 @@ pub(super) async fn per_database(
                         s(keys),
                         Datum::Null,
                         Datum::Null,
+                        b(false),
+                        b(false),
+                        b(true),
+                        b(false),
+                        s(vec!["0"; cols.len()].join(" ")),
+                        s(vec!["0"; cols.len()].join(" ")),
+                        s(vec!["0"; cols.len()].join(" ")),
                     ]);
                 }
             }
@@ -625,6 +901,13 @@ pub(super) async fn per_database(
                     ("indkey", Str),
                     ("indexprs", Str),
                     ("indpred", Str),
+                    ("indisreplident", Bool),
+                    ("indisexclusion", Bool),
+                    ("indimmediate", Bool),
+                    ("indnullsnotdistinct", Bool),
+                    ("indoption", Str),
+                    ("indclass", Str),
+                    ("indcollation", Str),
                 ],
                 rows,
             )
@@ -632,7 +915,7 @@ pub(super) async fn per_database(
         "pg_indexes" => {
             for t in &tables {
                 for (_, name, unique, _, cols) in all_indexes(t) {
-                    let def = index_def(t, &name, unique, &cols);
+                    let def = index_def(t, &schema_name(t), &name, unique, &cols);
                     rows.push(vec![
                         s(schema_name(t)),
                         s(t.name.clone()),
@@ -699,7 +982,7 @@ pub(super) async fn per_database(
                         (" ", " ")
                     };
                     rows.push(vec![
-                        i(name_oid("constraint", &format!("{}.{}", t.id, c.name))),
+                        i(oids::constraint_oid(t, &c.name)),
                         s(c.name.clone()),
                         i(schema_oid(t.schema_id)),
                         s(c.kind.to_string()),
@@ -721,6 +1004,10 @@ pub(super) async fn per_database(
                         confkey,
                         c.check.clone().map_or(Datum::Null, s),
                         c.check.map_or(Datum::Null, |e| s(format!("CHECK ({e})"))),
+                        i(0),
+                        b(true),
+                        i(0),
+                        b(false),
                     ]);
                 }
             }
@@ -740,13 +1027,80 @@ pub(super) async fn per_database(
                     ("confupdtype", Str),
                     ("confdeltype", Str),
                     ("confmatchtype", Str),
-                    ("conkey", Str),
-                    ("confkey", Str),
+                    ("conkey", SqlType::Array(crate::sql::types::ElemType::Int)),
+                    ("confkey", SqlType::Array(crate::sql::types::ElemType::Int)),
                     ("conbin", Str),
                     ("consrc", Str),
+                    ("conparentid", Int),
+                    ("conislocal", Bool),
+                    ("coninhcount", Int),
+                    ("connoinherit", Bool),
                 ],
                 rows,
             )
         }
     })
+}
+
+/// The `pg_class` columns past the basics: no row security, rules, inheritance, TOAST, typed
+/// tables, partitions, options, ACLs or page counts. `relhastriggers` is set on tables, as
+/// PostgreSQL sets it wherever foreign keys are checked (psql lists foreign keys only then).
+fn class_tail(table: bool) -> [Datum; 12] {
+    [
+        b(false),
+        b(false),
+        b(table),
+        b(false),
+        i(0),
+        i(0),
+        s("d"),
+        Datum::Null,
+        Datum::Null,
+        Datum::Null,
+        i(0),
+        i(0),
+    ]
+}
+
+/// A column's `atttypid` and `atttypmod` as PostgreSQL records them: the declared width
+/// (`int4`, `varchar(n)`, `numeric(p,s)`) rather than the storage family.
+fn declared_type(ty: SqlType, m: crate::sql::typmod::TypeMod) -> (i64, i64) {
+    use crate::sql::typmod::TypeMod;
+    match (ty, m) {
+        (SqlType::Int, TypeMod::Int2) => (21, -1),
+        (SqlType::Int, TypeMod::Int4) => (23, -1),
+        (SqlType::Float, TypeMod::Float4) => (700, -1),
+        (SqlType::String, TypeMod::MaxChars(n)) => (1043, i64::from(n) + 4),
+        (SqlType::Decimal, TypeMod::Numeric { precision, scale }) => {
+            (1700, ((i64::from(precision) << 16) | i64::from(scale)) + 4)
+        }
+        _ => (i64::from(ty.oid()), -1),
+    }
+}
+
+/// The `pg_attribute` columns past the basics: storage (`p` plain for fixed-width types, `x`
+/// extended for the others), no compression, statistics target, length, no inheritance, options
+/// or ACLs.
+fn attribute_tail(ty: SqlType) -> [Datum; 8] {
+    let fixed: Option<i64> = match ty {
+        SqlType::Int
+        | SqlType::Float
+        | SqlType::Timestamp
+        | SqlType::TimestampTz
+        | SqlType::Time => Some(8),
+        SqlType::Bool => Some(1),
+        SqlType::Date => Some(4),
+        SqlType::Uuid | SqlType::Interval => Some(16),
+        _ => None,
+    };
+    [
+        s(if fixed.is_some() { "p" } else { "x" }),
+        s(""),
+        i(-1),
+        i(fixed.unwrap_or(-1)),
+        i(0),
+        Datum::Null,
+        Datum::Null,
+        Datum::Null,
+    ]
 }

@@ -1,0 +1,261 @@
+//! Set-returning functions in FROM: `generate_series(start, stop[, step])` over integers,
+//! decimals or timestamps (with an interval step), `unnest(array[, array ...])` (arrays side by
+//! side, padded with NULLs) and `generate_subscripts(array, dim)`, each optionally `WITH
+//! ORDINALITY` (a 1-based `ordinality` column).
+//!
+//! Arguments are evaluated once, without an outer row: a reference to an outer column is a
+//! correlated use and reported as such (42703 becomes the correlated-subquery path). Rows are
+//! charged to the statement's memory account as they are produced, so a huge series ends with
+//! 53200, and a zero step is 22023, as in PostgreSQL.
+
+use super::*;
+
+/// Rows charged to the memory account at a time while a series is produced.
+const CHARGE_EVERY: usize = 1024;
+
+/// The rows of table function `name` called with `args`, or None when `name` is not one.
+pub(super) fn table_function(
+    ctx: &Ctx<'_>,
+    name: &str,
+    args: &[Expr],
+    params: &[Datum],
+    with_ordinality: bool,
+) -> Result<Option<Relation>> {
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+    let ectx = ectx(ctx, params);
+    let values =
+        || -> Result<Vec<Datum>> { args.iter().map(|a| expr::eval(a, None, &ectx)).collect() };
+    let (cols, mut rows): (Vec<(String, SqlType)>, Vec<Vec<Datum>>) = match name {
+        "generate_series" => {
+            let v = values()?;
+            let (ty, rows) = generate_series(ctx, &v)?;
+            (vec![("generate_series".into(), ty)], rows)
+        }
+        "unnest" => {
+            let v = values()?;
+            if v.is_empty() {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: unnest()",
+                ));
+            }
+            let mut arrays = Vec::with_capacity(v.len());
+            let mut cols = Vec::with_capacity(v.len());
+            for d in v {
+                let ty = d.sql_type();
+                let items = match d {
+                    Datum::Null => Vec::new(),
+                    Datum::Array(items) => items,
+                    Datum::String(s) => crate::sql::types::parse_array(&s)?,
+                    other => {
+                        return Err(SqlError::new(
+                            SqlState::UNDEFINED_FUNCTION,
+                            format!(
+                                "unknown signature: unnest({})",
+                                other
+                                    .sql_type()
+                                    .map_or("unknown", |t| t.name())
+                                    .to_lowercase()
+                            ),
+                        ));
+                    }
+                };
+                cols.push((
+                    "unnest".to_string(),
+                    ty.and_then(SqlType::elem).unwrap_or(SqlType::String),
+                ));
+                arrays.push(items);
+            }
+            let n = arrays.iter().map(Vec::len).max().unwrap_or(0);
+            let rows = (0..n)
+                .map(|i| {
+                    arrays
+                        .iter()
+                        .map(|a| a.get(i).cloned().unwrap_or(Datum::Null))
+                        .collect()
+                })
+                .collect();
+            (cols, rows)
+        }
+        "generate_subscripts" => {
+            let v = values()?;
+            let n = match v.first() {
+                Some(Datum::Array(items)) if matches!(v.get(1), Some(Datum::Int(1))) => items.len(),
+                _ => 0,
+            };
+            let rows = (1..=n).map(|i| vec![Datum::Int(i as i64)]).collect();
+            (vec![("generate_subscripts".into(), SqlType::Int)], rows)
+        }
+        // No table is partitioned: a relation's only ancestor is itself.
+        "pg_partition_ancestors" => {
+            let v = values()?;
+            let oid = match v.as_slice() {
+                [d] => crate::sql::system_tables::oids::reg_cast(
+                    crate::sql::system_tables::oids::RegKind::Class,
+                    match d {
+                        Datum::Int(i) => Datum::String(i.to_string()),
+                        other => other.clone(),
+                    },
+                    ctx.oids.as_deref(),
+                    true,
+                )?,
+                _ => {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_FUNCTION,
+                        "unknown signature: pg_partition_ancestors",
+                    ));
+                }
+            };
+            let rows = if oid.is_null() {
+                Vec::new()
+            } else {
+                vec![vec![oid]]
+            };
+            (vec![("relid".into(), SqlType::Int)], rows)
+        }
+        _ => return Ok(None),
+    };
+    let mut cols = cols;
+    if with_ordinality {
+        cols.push(("ordinality".into(), SqlType::Int));
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.push(Datum::Int(i as i64 + 1));
+        }
+    }
+    Ok(Some(Relation {
+        cols: cols
+            .into_iter()
+            .map(|(name, ty)| RelCol {
+                table: None,
+                name,
+                ty,
+                hidden: false,
+                typmod: Default::default(),
+            })
+            .collect(),
+        rows,
+    }))
+}
+
+fn generate_series(ctx: &Ctx<'_>, v: &[Datum]) -> Result<(SqlType, Vec<Vec<Datum>>)> {
+    let zero_step = || {
+        SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            "step size cannot equal zero",
+        )
+    };
+    let mut rows = Vec::new();
+    let push = |rows: &mut Vec<Vec<Datum>>, d: Datum| -> Result<()> {
+        rows.push(vec![d]);
+        if rows.len() % CHARGE_EVERY == 0 {
+            ctx.memory
+                .charge(rows[rows.len() - CHARGE_EVERY..].iter())?;
+        }
+        Ok(())
+    };
+    if v.iter().any(Datum::is_null) {
+        return Ok((SqlType::Int, rows));
+    }
+    let ty = match v {
+        [Datum::Int(a), Datum::Int(b)] | [Datum::Int(a), Datum::Int(b), Datum::Int(_)] => {
+            let step = match v.get(2) {
+                Some(Datum::Int(s)) => *s,
+                _ => 1,
+            };
+            if step == 0 {
+                return Err(zero_step());
+            }
+            let (mut x, end) = (*a, *b);
+            while (step > 0 && x <= end) || (step < 0 && x >= end) {
+                push(&mut rows, Datum::Int(x))?;
+                match x.checked_add(step) {
+                    Some(n) => x = n,
+                    None => break,
+                }
+            }
+            SqlType::Int
+        }
+        [
+            a @ (Datum::Timestamp(_) | Datum::TimestampTz(_) | Datum::String(_)),
+            b,
+            step @ Datum::Interval { .. },
+        ] => {
+            let ty = match (a, b) {
+                (Datum::TimestampTz(_), _) | (_, Datum::TimestampTz(_)) => SqlType::TimestampTz,
+                _ => SqlType::Timestamp,
+            };
+            let start = a.clone().coerce(ty)?;
+            let end = b.clone().coerce(ty)?;
+            if matches!(
+                step,
+                Datum::Interval {
+                    months: 0,
+                    days: 0,
+                    micros: 0
+                }
+            ) {
+                return Err(zero_step());
+            }
+            let forward = crate::sql::operators::binary(
+                &pg::BinaryOperator::Plus,
+                start.clone(),
+                step.clone(),
+            )?
+            .compare(&start)
+                == Some(std::cmp::Ordering::Greater);
+            let mut x = start;
+            loop {
+                let past = match x.compare(&end) {
+                    Some(std::cmp::Ordering::Greater) => forward,
+                    Some(std::cmp::Ordering::Less) => !forward,
+                    _ => false,
+                };
+                if past {
+                    break;
+                }
+                push(&mut rows, x.clone())?;
+                x = crate::sql::operators::binary(&pg::BinaryOperator::Plus, x, step.clone())?;
+            }
+            ty
+        }
+        [a, b] | [a, b, _]
+            if matches!(a, Datum::Decimal(_) | Datum::Float(_) | Datum::Int(_))
+                && matches!(b, Datum::Decimal(_) | Datum::Float(_) | Datum::Int(_)) =>
+        {
+            let dec = |d: &Datum| -> Result<rust_decimal::Decimal> {
+                match d.clone().coerce(SqlType::Decimal)? {
+                    Datum::Decimal(x) => Ok(x),
+                    _ => Err(SqlError::internal("decimal")),
+                }
+            };
+            let (mut x, end) = (dec(a)?, dec(b)?);
+            let step = match v.get(2) {
+                Some(s) => dec(s)?,
+                None => rust_decimal::Decimal::ONE,
+            };
+            if step.is_zero() {
+                return Err(zero_step());
+            }
+            let positive = step.is_sign_positive();
+            while (positive && x <= end) || (!positive && x >= end) {
+                push(&mut rows, Datum::Decimal(x))?;
+                match x.checked_add(step) {
+                    Some(n) => x = n,
+                    None => break,
+                }
+            }
+            SqlType::Decimal
+        }
+        other => {
+            let types: Vec<String> = other
+                .iter()
+                .map(|d| d.sql_type().map_or("unknown", |t| t.name()).to_lowercase())
+                .collect();
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("unknown signature: generate_series({})", types.join(", ")),
+            ));
+        }
+    };
+    Ok((ty, rows))
+}
