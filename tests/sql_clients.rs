@@ -1,7 +1,8 @@
 //! PostgreSQL clients unchanged against a real tandem node: COPY FROM STDIN through
 //! tokio-postgres (extended protocol) and psql's `\copy` (simple protocol), pgbench's own
 //! `pgbench -i` (COPY-based load, VACUUM, ALTER TABLE ADD PRIMARY KEY) and a tpcb-like run,
-//! and query cancellation with the pgwire cancel request.
+//! query cancellation with the pgwire cancel request, psql's describe meta-commands, psycopg and
+//! SQLAlchemy applications, binary arrays, and streamed results of large scans.
 
 mod common;
 
@@ -393,6 +394,39 @@ async fn psycopg_application() {
     );
 }
 
+/// SQLAlchemy 2's stock PostgreSQL dialect (over psycopg 3) runs a small application: first-connect
+/// checks, Inspector reflection (tables, columns, keys, foreign keys, indexes, unique and check
+/// constraints), metadata.create_all, ORM inserts with RETURNING, queries and relationships:
+/// tests/clients/sqlalchemy_app.py.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlalchemy_application() {
+    let has_sqlalchemy = Command::new("python3")
+        .args(["-c", "import psycopg, sqlalchemy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_sqlalchemy {
+        eprintln!(
+            "python3 with psycopg and SQLAlchemy not installed (.ci/run installs them); skipping"
+        );
+        return;
+    }
+    let cluster = insecure().await;
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/sqlalchemy_app.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(cluster.url("root", None))
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "SQLAlchemy app failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("sqlalchemy app: ok"), "{stdout}");
+}
+
 /// tokio-postgres sends parameters and reads results in the binary format: every type round-trips
 /// through a table, and binary parameters compare correctly in WHERE clauses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -684,6 +718,67 @@ async fn psql_meta_commands() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A large single-table scan streams: 5 MB of rows come back from a node whose statements may
+/// hold 1 MiB, over the simple and the extended protocol, in key order, with range predicates,
+/// LIMIT/OFFSET and computed columns; a query that must hold them all (a sort) still stops with
+/// 53200 and the node keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_scans_stream_within_the_memory_budget() {
+    let cluster = TestCluster::start(ClusterOptions {
+        insecure: true,
+        extra: vec!["--max-sql-memory=1MiB".into()],
+        ..Default::default()
+    })
+    .await;
+    let c = cluster.connect("root", None).await.expect("connect");
+    c.batch_execute("CREATE TABLE big (k INT PRIMARY KEY, v STRING)")
+        .await
+        .unwrap();
+    for chunk in 0..10 {
+        c.batch_execute(&format!(
+            "INSERT INTO big SELECT g, repeat('x', 1000) FROM generate_series({}, {}) AS g",
+            chunk * 500 + 1,
+            chunk * 500 + 500
+        ))
+        .await
+        .unwrap();
+    }
+    // Simple protocol.
+    let msgs = c.simple_query("SELECT * FROM big").await.expect("streamed");
+    let keys: Vec<i64> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(|k| k.parse().unwrap()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(keys, (1..=5000).collect::<Vec<i64>>());
+    // Extended protocol, binary results, a computed column.
+    let rows = c
+        .query(
+            "SELECT k, length(v) AS n FROM big WHERE k > $1",
+            &[&1000i64],
+        )
+        .await
+        .expect("streamed");
+    assert_eq!(rows.len(), 4000);
+    assert_eq!(rows[0].get::<_, i64>(0), 1001);
+    assert!(rows.iter().all(|r| r.get::<_, i64>(1) == 1000));
+    let rows = c
+        .query("SELECT k FROM big WHERE k >= 2000 LIMIT 3 OFFSET 2", &[])
+        .await
+        .unwrap();
+    let keys: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(keys, vec![2002, 2003, 2004]);
+    // A sort has to hold every row: over budget.
+    let err = c
+        .query("SELECT * FROM big ORDER BY v DESC, k", &[])
+        .await
+        .expect_err("a sort holds all rows");
+    assert_eq!(err.code().map(|c| c.code()), Some("53200"), "{err}");
+    assert_eq!(count(&c, "big WHERE k <= 10").await, 10);
 }
 
 /// Arrays travel in PostgreSQL's binary array format both ways: typed `Vec`s as parameters

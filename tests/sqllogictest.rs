@@ -236,4 +236,5 @@ slt_tests!(
     window,
     schemas,
     arrays,
+    table_functions,
 );

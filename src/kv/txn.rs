@@ -47,6 +47,12 @@ enum State {
     Aborted,
 }
 
+/// The buffered writes of a [`Txn`] at a SQL savepoint ([`Txn::savepoint`]).
+#[derive(Clone, Debug)]
+pub struct TxnSavepoint {
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
 /// A KV transaction.
 pub struct Txn {
     store: Store,
@@ -297,6 +303,27 @@ impl Txn {
         for k in std::mem::take(&mut self.locked) {
             self.store.lock_table().release(&k, self.id);
         }
+    }
+
+    /// A savepoint: the writes buffered so far (SQL `SAVEPOINT`). Reads made after it stay in
+    /// the read set when the transaction goes back to it, which can only cause a retry, never
+    /// a missed conflict; row locks taken after it are kept until the transaction ends.
+    pub fn savepoint(&self) -> TxnSavepoint {
+        TxnSavepoint {
+            writes: self.writes.clone(),
+        }
+    }
+
+    /// Goes back to `sp`: the writes buffered since it are discarded. Fails when the
+    /// transaction has already committed or aborted.
+    pub fn rollback_to(&mut self, sp: &TxnSavepoint) -> Result<()> {
+        match self.state {
+            State::Open => {}
+            State::Committed => return Err(KvError::TxnFinished("committed")),
+            State::Aborted => return Err(KvError::TxnFinished("aborted")),
+        }
+        self.writes = sp.writes.clone();
+        Ok(())
     }
 
     /// Discards the transaction's writes.

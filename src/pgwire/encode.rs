@@ -74,6 +74,7 @@ pub fn declared_pg_type(t: SqlType, m: TypeMod) -> Type {
         (SqlType::Int, TypeMod::Int2) => Type::INT2,
         (SqlType::Int, TypeMod::Int4) => Type::INT4,
         (SqlType::Float, TypeMod::Float4) => Type::FLOAT4,
+        (SqlType::Array(_), TypeMod::Int2Vector) => Type::INT2_VECTOR,
         _ => pg_type(t),
     }
 }
@@ -173,12 +174,34 @@ pub fn encode_row(fields: &[FieldInfo], row: &[Datum]) -> Result<DataRow, SqlErr
         let at = buf.len();
         buf.put_i32(0);
         match field.format() {
+            // int2vector's text form: the elements separated by spaces.
+            FieldFormat::Text if *field.datatype() == Type::INT2_VECTOR => {
+                if let Datum::Array(items) = value {
+                    let parts: Vec<String> = items.iter().filter_map(Datum::to_text).collect();
+                    buf.put_slice(parts.join(" ").as_bytes());
+                }
+            }
             FieldFormat::Text => buf.put_slice(value.to_text().unwrap_or_default().as_bytes()),
             FieldFormat::Binary => match (field.datatype(), value) {
                 // Narrow types: the value was checked against the width when it was written.
                 (&Type::INT2, Datum::Int(i)) => buf.put_i16(*i as i16),
                 (&Type::INT4, Datum::Int(i)) => buf.put_i32(*i as i32),
                 (&Type::FLOAT4, Datum::Float(f)) => buf.put_f32(*f as f32),
+                (&Type::INT2_VECTOR, Datum::Array(items)) => {
+                    // array_send with int2 elements (int2vectorsend).
+                    buf.put_i32(1);
+                    buf.put_i32(0);
+                    buf.put_u32(Type::INT2.oid());
+                    buf.put_i32(items.len() as i32);
+                    buf.put_i32(0);
+                    for item in items {
+                        buf.put_i32(2);
+                        buf.put_i16(match item {
+                            Datum::Int(i) => *i as i16,
+                            _ => 0,
+                        });
+                    }
+                }
                 // The described element type, also for an empty array.
                 (t, Datum::Array(items)) if matches!(t.kind(), Kind::Array(_)) => {
                     let Kind::Array(elem) = t.kind() else {

@@ -86,9 +86,9 @@ pub(super) struct QueryHandler {
 /// after (25001 for a nested BEGIN).
 pub(super) fn abort_explicit_txn(session: &mut Session) {
     if matches!(session.txn, TxnState::Open(_))
-        && let TxnState::Open(mut txn) = std::mem::replace(&mut session.txn, TxnState::Aborted)
+        && let TxnState::Open(txn) = std::mem::replace(&mut session.txn, TxnState::Aborted)
     {
-        txn.rollback();
+        session.abort_txn(txn, false);
     }
 }
 
@@ -207,6 +207,27 @@ impl QueryHandler {
                         Response::Error(Box::new(e.into()))
                     }
                 }
+            }
+            Ok(QueryResult::Stream { columns, rows }) => {
+                let cols = match described {
+                    Some(d) if d.len() == columns.len() => d.to_vec(),
+                    Some(_) => {
+                        self.count_failure();
+                        let e = SqlError::internal("streamed columns differ from the description");
+                        return Response::Error(Box::new(e.into()));
+                    }
+                    None => columns,
+                };
+                let fields = Arc::new(encode::fields(&cols, format));
+                let encode_with = fields.clone();
+                let stream = futures::StreamExt::map(
+                    rows.0,
+                    move |r: Result<Vec<crate::sql::types::Datum>, SqlError>| {
+                        r.and_then(|row| encode::encode_row(&encode_with, &row))
+                            .map_err(encode::error)
+                    },
+                );
+                Response::Query(QueryResponse::new(fields, stream))
             }
             Ok(QueryResult::Deallocate(name)) => {
                 let tag = if name.is_some() {

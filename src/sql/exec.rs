@@ -50,6 +50,42 @@ fn keeps_descriptions(stmt: &Statement) -> bool {
     }
 }
 
+/// The savepoint name of CockroachDB's client-side retry protocol.
+const RESTART_SAVEPOINT: &str = "cockroach_restart";
+
+/// `ROLLBACK TO SAVEPOINT` of nested savepoint `at`: the transaction's writes go back to what they
+/// were when it was taken, later savepoints are forgotten (this one stays), and an aborted
+/// transaction is open again.
+fn rollback_to_savepoint(session: &mut Session, at: usize) -> Result<QueryResult> {
+    let mut txn = match std::mem::replace(&mut session.txn, TxnState::Idle) {
+        TxnState::Open(t) => t,
+        TxnState::Aborted => match session.aborted_txn.take() {
+            Some(t) => t,
+            None => {
+                session.txn = TxnState::Aborted;
+                return Err(SqlError::new(
+                    SqlState::IN_FAILED_SQL_TRANSACTION,
+                    "current transaction is aborted, commands ignored until end of transaction block",
+                ));
+            }
+        },
+        other => {
+            session.txn = other;
+            return Err(SqlError::new(
+                SqlState::ACTIVE_SQL_TRANSACTION,
+                "the transaction was already committed by RELEASE SAVEPOINT",
+            ));
+        }
+    };
+    if let Err(e) = txn.rollback_to(&session.savepoints[at].1) {
+        session.abort_txn(txn, true);
+        return Err(e.into());
+    }
+    session.savepoints.truncate(at + 1);
+    session.txn = TxnState::Open(txn);
+    Ok(QueryResult::Command("ROLLBACK".into()))
+}
+
 /// How often an implicit transaction is retried on a serialization conflict.
 pub const IMPLICIT_RETRIES: u32 = 50;
 
@@ -81,14 +117,15 @@ async fn execute_statement(
                     TxnState::Idle => {
                         session.txn = TxnState::Open(Box::new(session.env.store.begin()));
                         session.restart_savepoint = None;
+                        session.clear_savepoints();
                         session.txn_statements = 0;
                         Ok(QueryResult::Command("BEGIN".into()))
                     }
                     _ => Err({
-                        if let TxnState::Open(mut t) =
+                        if let TxnState::Open(t) =
                             std::mem::replace(&mut session.txn, TxnState::Aborted)
                         {
-                            t.rollback();
+                            session.abort_txn(t, false);
                         }
                         SqlError::new(
                             SqlState::ACTIVE_SQL_TRANSACTION,
@@ -98,6 +135,7 @@ async fn execute_statement(
                 };
             }
             pg::Statement::Commit { .. } => {
+                session.clear_savepoints();
                 return match std::mem::replace(&mut session.txn, TxnState::Idle) {
                     TxnState::Open(mut t) => {
                         t.commit().await?;
@@ -114,6 +152,9 @@ async fn execute_statement(
                 ..
             } => {
                 let name = normalize(&sp.value, sp.quote_style.is_some());
+                if let Some(at) = session.savepoints.iter().rposition(|(n, _)| *n == name) {
+                    return rollback_to_savepoint(session, at);
+                }
                 if session.restart_savepoint.as_deref() != Some(name.as_str()) {
                     return Err(match session.txn {
                         TxnState::Idle => {
@@ -131,6 +172,7 @@ async fn execute_statement(
                 if let TxnState::Open(mut t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
                     t.rollback();
                 }
+                session.clear_savepoints();
                 session.txn = TxnState::Open(Box::new(session.env.store.begin()));
                 session.txn_statements = 0;
                 return Ok(QueryResult::Command("ROLLBACK".into()));
@@ -139,6 +181,7 @@ async fn execute_statement(
                 if let TxnState::Open(mut t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
                     t.rollback();
                 }
+                session.clear_savepoints();
                 session.restart_savepoint = None;
                 return Ok(QueryResult::Command("ROLLBACK".into()));
             }
@@ -157,20 +200,40 @@ async fn execute_statement(
                         SqlState::ACTIVE_SQL_TRANSACTION,
                         "the transaction was already committed by RELEASE SAVEPOINT",
                     )),
-                    TxnState::Open(_) => {
-                        if session.txn_statements == 0 && session.restart_savepoint.is_none() {
-                            session.restart_savepoint = Some(name);
-                            Ok(QueryResult::Command("SAVEPOINT".into()))
+                    TxnState::Open(t) => {
+                        if name == RESTART_SAVEPOINT {
+                            // CockroachDB's client-side retry protocol: only as the first
+                            // statement, and RELEASE of it commits.
+                            if session.txn_statements == 0 && session.restart_savepoint.is_none() {
+                                session.restart_savepoint = Some(name);
+                                Ok(QueryResult::Command("SAVEPOINT".into()))
+                            } else {
+                                Err(SqlError::unsupported(
+                                    "SAVEPOINT cockroach_restart after the start of a transaction \
+                                     (it must be the transaction's first statement)",
+                                ))
+                            }
                         } else {
-                            Err(SqlError::unsupported(
-                                "savepoints after the start of a transaction",
-                            ))
+                            let sp = t.savepoint();
+                            session.savepoints.push((name, sp));
+                            Ok(QueryResult::Command("SAVEPOINT".into()))
                         }
                     }
                 };
             }
             pg::Statement::ReleaseSavepoint { name } => {
                 let name = normalize(&name.value, name.quote_style.is_some());
+                if let Some(at) = session.savepoints.iter().rposition(|(n, _)| *n == name) {
+                    if session.in_failed_transaction() {
+                        return Err(SqlError::new(
+                            SqlState::IN_FAILED_SQL_TRANSACTION,
+                            "current transaction is aborted, commands ignored until end of transaction block",
+                        ));
+                    }
+                    // Releasing keeps the writes; it forgets this savepoint and the later ones.
+                    session.savepoints.truncate(at);
+                    return Ok(QueryResult::Command("RELEASE".into()));
+                }
                 if session.restart_savepoint.as_deref() != Some(name.as_str()) {
                     return Err(SqlError::new(
                         SqlState("3B001"),
@@ -253,16 +316,22 @@ async fn execute_statement(
         TxnState::Open(mut txn) => {
             session.txn_statements += 1;
             let r = execute_in_txn(session, &mut txn, stmt, params).await;
-            session.txn = if r.is_err() {
-                txn.rollback();
-                TxnState::Aborted
-            } else {
-                TxnState::Open(txn)
-            };
+            match &r {
+                Err(e) => session.abort_txn(txn, e.is_retryable()),
+                Ok(_) => session.txn = TxnState::Open(txn),
+            }
             r
         }
         other => {
             session.txn = other;
+            // A large single-table scan streams its rows instead of materialising them.
+            if matches!(session.txn, TxnState::Idle)
+                && let Statement::Pg(s) = stmt
+                && let pg::Statement::Query(q) = s.as_ref()
+                && let Some(r) = super::stream::try_stream(session, stmt, q, params).await?
+            {
+                return Ok(r);
+            }
             let mut attempt = 0;
             loop {
                 attempt += 1;
@@ -394,7 +463,7 @@ pub struct Ctx<'a> {
 }
 
 /// The session's `statement_timeout` (`0` or unset: none; a bare number is milliseconds).
-fn statement_timeout(session: &Session) -> Option<std::time::Duration> {
+pub(crate) fn statement_timeout(session: &Session) -> Option<std::time::Duration> {
     let v = session.vars.get("statement_timeout")?.trim().to_string();
     if v.is_empty() || v == "0" {
         return None;

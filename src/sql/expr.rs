@@ -41,10 +41,12 @@ pub use super::functions::{datum_to_json, unique_rowid};
 use super::operators::binary;
 pub use super::operators::compare;
 
-/// The product version string shown by `version()`.
+/// The product version string shown by `version()`: tandem's version, the CockroachDB version
+/// it is compatible with, and the PostgreSQL version of its wire protocol and catalogs (the one
+/// `server_version` reports), which PostgreSQL drivers and ORMs parse out of this string.
 pub fn version_string() -> String {
     format!(
-        "tandem {} (x86_64-linux, compatible with CockroachDB v24.3)",
+        "tandem {} (x86_64-linux, compatible with CockroachDB v24.3 and PostgreSQL 13.0)",
         env!("CARGO_PKG_VERSION")
     )
 }
@@ -363,6 +365,23 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
             if let Some(kind) = super::system_tables::oids::RegKind::of(data_type) {
                 let v = eval(expr, row, ctx)?;
                 return super::system_tables::oids::reg_cast(kind, v, ctx.oids, true);
+            }
+            // `x::regclass::oid`: the object's oid, not its display name.
+            if let (
+                sqlparser::ast::DataType::Custom(n, _),
+                Expr::Cast {
+                    expr: inner,
+                    data_type: inner_type,
+                    ..
+                },
+            ) = (data_type, expr.as_ref())
+                && n.to_string().eq_ignore_ascii_case("oid")
+                && let Some(kind) = super::system_tables::oids::RegKind::of(inner_type)
+            {
+                return match eval(inner, row, ctx)? {
+                    v @ Datum::Int(_) => Ok(v),
+                    v => super::system_tables::oids::reg_cast(kind, v, ctx.oids, true),
+                };
             }
             let ty = SqlType::from_ast(data_type)?;
             eval(expr, row, ctx)?.coerce(ty)

@@ -19,6 +19,7 @@ pub mod scram;
 pub mod session;
 pub mod show;
 pub mod sqlstate;
+pub mod stream;
 pub mod system_tables;
 pub mod types;
 pub mod typmod;

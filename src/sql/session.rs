@@ -38,7 +38,7 @@ impl Column {
 }
 
 /// The result of one statement.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub enum QueryResult {
     /// Rows.
     Rows {
@@ -46,6 +46,13 @@ pub enum QueryResult {
         columns: Vec<Column>,
         /// Rows, aligned with `columns`.
         rows: Vec<Vec<Datum>>,
+    },
+    /// Rows produced while the client reads them (a large scan, see [`super::stream`]).
+    Stream {
+        /// Columns.
+        columns: Vec<Column>,
+        /// Rows, aligned with `columns`; an error ends the result.
+        rows: RowStream,
     },
     /// A command tag (e.g. `INSERT 0 1`, `CREATE TABLE`).
     Command(String),
@@ -59,6 +66,22 @@ pub enum QueryResult {
         /// How many fields each row has.
         columns: usize,
     },
+}
+
+/// The rows of a [`QueryResult::Stream`]. Taken once by whoever sends them; a result is never
+/// equal to another (there is nothing to compare before the rows are read).
+pub struct RowStream(pub futures::stream::BoxStream<'static, Result<Vec<Datum>>>);
+
+impl std::fmt::Debug for RowStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RowStream")
+    }
+}
+
+impl PartialEq for RowStream {
+    fn eq(&self, _: &RowStream) -> bool {
+        false
+    }
 }
 
 /// A virtual cluster as shown by `SHOW VIRTUAL CLUSTERS`.
@@ -131,6 +154,12 @@ pub struct Session {
     /// The savepoint taken at the start of the transaction (`SAVEPOINT cockroach_restart`):
     /// rolling back to it restarts the transaction.
     pub restart_savepoint: Option<String>,
+    /// Nested savepoints of the explicit transaction (`SAVEPOINT x` anywhere in it), oldest
+    /// first, each with the transaction's buffered writes when it was taken.
+    pub savepoints: Vec<(String, crate::kv::TxnSavepoint)>,
+    /// The KV transaction of an aborted explicit transaction that has savepoints: kept so that
+    /// `ROLLBACK TO SAVEPOINT` can resume it.
+    pub aborted_txn: Option<Box<crate::kv::Txn>>,
     /// Statements run in the current explicit transaction.
     pub txn_statements: usize,
     /// Node services.
@@ -174,6 +203,8 @@ impl Session {
             vars,
             txn: TxnState::Idle,
             restart_savepoint: None,
+            savepoints: Vec::new(),
+            aborted_txn: None,
             txn_statements: 0,
             env,
             cancel: Default::default(),
@@ -183,6 +214,27 @@ impl Session {
     /// Whether an explicit transaction is open (or aborted).
     pub fn in_transaction(&self) -> bool {
         !matches!(self.txn, TxnState::Idle)
+    }
+
+    /// Aborts the explicit transaction after a statement failed in it (25P02 until ROLLBACK).
+    /// When the transaction has savepoints and the error does not require a restart, its KV
+    /// transaction is kept so `ROLLBACK TO SAVEPOINT` can resume it; otherwise it is rolled back.
+    pub fn abort_txn(&mut self, mut txn: Box<crate::kv::Txn>, retryable: bool) {
+        if self.savepoints.is_empty() || retryable {
+            txn.rollback();
+            self.savepoints.clear();
+        } else {
+            self.aborted_txn = Some(txn);
+        }
+        self.txn = TxnState::Aborted;
+    }
+
+    /// Forgets the explicit transaction's savepoints (it ended), rolling back a kept one.
+    pub fn clear_savepoints(&mut self) {
+        self.savepoints.clear();
+        if let Some(mut t) = self.aborted_txn.take() {
+            t.rollback();
+        }
     }
 
     /// Whether the explicit transaction failed.
@@ -197,9 +249,8 @@ impl Session {
             Ok(s) => s,
             Err(e) => {
                 // An error inside an explicit transaction aborts it, as in PostgreSQL.
-                if let TxnState::Open(mut t) = std::mem::replace(&mut self.txn, TxnState::Idle) {
-                    t.rollback();
-                    self.txn = TxnState::Aborted;
+                if let TxnState::Open(t) = std::mem::replace(&mut self.txn, TxnState::Idle) {
+                    self.abort_txn(t, false);
                 }
                 return vec![Err(SqlError::syntax(e.to_string()))];
             }

@@ -246,8 +246,17 @@ impl SqlType {
             ) => SqlType::from_ast(inner)?
                 .array_of()
                 .ok_or_else(|| SqlError::unsupported("nested arrays (arrays of arrays)"))?,
-            D::Custom(name, _) => match name.to_string().to_ascii_lowercase().as_str() {
-                "string" => SqlType::String,
+            D::Custom(name, _) => match name
+                .to_string()
+                .to_ascii_lowercase()
+                .trim_start_matches("pg_catalog.")
+            {
+                "string" | "text" | "name" | "varchar" | "bpchar" | "char" | "\"char\"" => {
+                    SqlType::String
+                }
+                "oid" | "regproc" | "xid" | "cid" => SqlType::Int,
+                "bool" | "boolean" => SqlType::Bool,
+                "int2vector" | "oidvector" => SqlType::Array(ElemType::Int),
                 "int" | "int8" | "int4" | "int2" | "serial" | "bigserial" => SqlType::Int,
                 "bytes" => SqlType::Bytes,
                 "float" | "float8" | "float4" => SqlType::Float,

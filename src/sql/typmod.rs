@@ -39,6 +39,9 @@ pub enum TypeMod {
         /// Digits after the decimal point.
         scale: u32,
     },
+    /// An `INT8[]` that clients see as PostgreSQL's `int2vector` (`pg_index.indkey`): text form
+    /// `1 2`, but unnest-able and subscriptable like an array. Only catalog columns have it.
+    Int2Vector,
 }
 
 impl TypeMod {
@@ -160,6 +163,7 @@ impl TypeMod {
             (TypeMod::Float4, _) => "FLOAT4".into(),
             (TypeMod::MaxChars(n), _) => format!("VARCHAR({n})"),
             (TypeMod::Numeric { precision, scale }, _) => format!("DECIMAL({precision},{scale})"),
+            (TypeMod::Int2Vector, _) => "INT2VECTOR".into(),
             (TypeMod::None, _) => return None,
         })
     }

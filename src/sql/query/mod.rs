@@ -167,6 +167,15 @@ pub fn run_query<'a>(
     })
 }
 
+/// Whether a call makes a select list produce a different number of rows than its input: an
+/// aggregate, a window function or a set-returning function.
+pub fn changes_row_count(f: &pg::Function) -> bool {
+    let name = f.name.to_string().to_lowercase();
+    f.over.is_some()
+        || aggregate::is_aggregate(name.trim_start_matches("pg_catalog."))
+        || table_functions::is_set_returning(&name)
+}
+
 fn ectx<'a>(ctx: &'a Ctx<'a>, params: &'a [Datum]) -> EvalContext<'a> {
     EvalContext {
         params,

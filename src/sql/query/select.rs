@@ -182,6 +182,19 @@ pub(super) async fn run_select(
     for (_, e) in items.iter_mut() {
         *e = super::window::extract_windows(e, &mut wins)?;
     }
+    // Set-returning functions in the select list (`SELECT unnest(a), generate_subscripts(a, 1)`):
+    // each input row yields as many rows as the longest of them, the others padded with NULL.
+    let srf_items: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, e))| match e {
+            Expr::Function(f) => {
+                super::table_functions::is_set_returning(&f.name.to_string().to_lowercase())
+            }
+            _ => false,
+        })
+        .map(|(i, _)| i)
+        .collect();
     let mut aggs: Vec<(String, AggCall)> = Vec::new();
     let rewritten: Vec<Expr> = items
         .iter()
@@ -206,6 +219,11 @@ pub(super) async fn run_select(
         .map(|e| extract_aggs(&resolve_order(e, &items), &mut aggs))
         .collect::<Result<_>>()?;
     let grouped = !aggs.is_empty() || !group_exprs.is_empty();
+    if grouped && !srf_items.is_empty() {
+        return Err(SqlError::unsupported(
+            "set-returning functions in the select list of a grouped query",
+        ));
+    }
     let names = if wins.is_empty() {
         names
     } else {
@@ -311,7 +329,7 @@ pub(super) async fn run_select(
             let checks = rewritten
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| !correlated_items.contains(i))
+                .filter(|(i, _)| !correlated_items.contains(i) && !srf_items.contains(i))
                 .map(|(_, e)| e)
                 .chain(selection.iter());
             for e in checks {
@@ -328,17 +346,38 @@ pub(super) async fn run_select(
                 values: r,
             };
             let mut vals: Vec<Datum> = Vec::with_capacity(rewritten.len());
+            let mut sets: Vec<(usize, Vec<Datum>)> = Vec::new();
             for (i, e) in rewritten.iter().enumerate() {
                 if correlated_items.contains(&i) {
                     let bound = bind_outer(e, &names, r);
                     let m = materialize(ctx, txn, &bound, params, ctes).await?;
                     vals.push(expr::eval(&m, Some(&row), &ectx)?);
+                } else if let (true, Expr::Function(f)) = (srf_items.contains(&i), e) {
+                    sets.push((
+                        i,
+                        super::table_functions::select_list_values(ctx, f, &row, &ectx)?,
+                    ));
+                    vals.push(Datum::Null);
                 } else {
                     vals.push(expr::eval(e, Some(&row), &ectx)?);
                 }
             }
-            let keys = sort_keys(&order_rewritten, &out_names, &vals, &row, &ectx)?;
-            out.push((vals, keys));
+            if srf_items.is_empty() {
+                let keys = sort_keys(&order_rewritten, &out_names, &vals, &row, &ectx)?;
+                out.push((vals, keys));
+                continue;
+            }
+            let n = sets.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
+            for k in 0..n {
+                let mut v = vals.clone();
+                for (i, set) in &sets {
+                    v[*i] = set.get(k).cloned().unwrap_or(Datum::Null);
+                }
+                let keys = sort_keys(&order_rewritten, &out_names, &v, &row, &ectx)?;
+                out.push((v, keys));
+            }
+            ctx.memory
+                .charge(out[out.len() - n..].iter().map(|(v, _)| v))?;
         }
     }
     if let Some(pg::Distinct::Distinct) = &sel.distinct {

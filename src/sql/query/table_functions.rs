@@ -22,10 +22,85 @@ pub(super) fn table_function(
     with_ordinality: bool,
 ) -> Result<Option<Relation>> {
     let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
+    if !is_set_returning(name) {
+        return Ok(None);
+    }
     let ectx = ectx(ctx, params);
-    let values =
-        || -> Result<Vec<Datum>> { args.iter().map(|a| expr::eval(a, None, &ectx)).collect() };
-    let (cols, mut rows): (Vec<(String, SqlType)>, Vec<Vec<Datum>>) = match name {
+    let values = args
+        .iter()
+        .map(|a| expr::eval(a, None, &ectx))
+        .collect::<Result<Vec<_>>>()?;
+    let Some((mut cols, mut rows)) = rows_of(ctx, name, values)? else {
+        return Ok(None);
+    };
+    if with_ordinality {
+        cols.push(("ordinality".into(), SqlType::Int));
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.push(Datum::Int(i as i64 + 1));
+        }
+    }
+    Ok(Some(Relation {
+        cols: cols
+            .into_iter()
+            .map(|(name, ty)| RelCol {
+                table: None,
+                name,
+                ty,
+                hidden: false,
+                typmod: Default::default(),
+            })
+            .collect(),
+        rows,
+    }))
+}
+
+/// Whether `name` (without `pg_catalog.`) is a set-returning function tandem knows.
+pub(super) fn is_set_returning(name: &str) -> bool {
+    matches!(
+        name.strip_prefix("pg_catalog.").unwrap_or(name),
+        "generate_series" | "unnest" | "generate_subscripts" | "pg_partition_ancestors"
+    )
+}
+
+/// The values of set-returning call `f` in a select list (`SELECT unnest(a) FROM t`), for the
+/// row `row`: the first column of its rows.
+pub(super) fn select_list_values(
+    ctx: &Ctx<'_>,
+    f: &pg::Function,
+    row: &Row<'_>,
+    ectx: &EvalContext<'_>,
+) -> Result<Vec<Datum>> {
+    let name = f.name.to_string().to_lowercase();
+    let args: Vec<Expr> = match &f.args {
+        pg::FunctionArguments::List(l) => super::function_args(&l.args)?,
+        pg::FunctionArguments::None => Vec::new(),
+        pg::FunctionArguments::Subquery(_) => {
+            return Err(SqlError::unsupported(format!("{name}(subquery)")));
+        }
+    };
+    let values = args
+        .iter()
+        .map(|a| expr::eval(a, Some(row), ectx))
+        .collect::<Result<Vec<_>>>()?;
+    let name = name.strip_prefix("pg_catalog.").unwrap_or(&name);
+    Ok(rows_of(ctx, name, values)?
+        .map(|(_, rows)| {
+            rows.into_iter()
+                .map(|r| r.into_iter().next().unwrap_or(Datum::Null))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// A set-returning function's columns and rows for argument values `v`.
+#[allow(clippy::type_complexity)]
+fn rows_of(
+    ctx: &Ctx<'_>,
+    name: &str,
+    v: Vec<Datum>,
+) -> Result<Option<(Vec<(String, SqlType)>, Vec<Vec<Datum>>)>> {
+    let values = || -> Result<Vec<Datum>> { Ok(v.clone()) };
+    let (cols, rows): (Vec<(String, SqlType)>, Vec<Vec<Datum>>) = match name {
         "generate_series" => {
             let v = values()?;
             let (ty, rows) = generate_series(ctx, &v)?;
@@ -115,26 +190,7 @@ pub(super) fn table_function(
         }
         _ => return Ok(None),
     };
-    let mut cols = cols;
-    if with_ordinality {
-        cols.push(("ordinality".into(), SqlType::Int));
-        for (i, r) in rows.iter_mut().enumerate() {
-            r.push(Datum::Int(i as i64 + 1));
-        }
-    }
-    Ok(Some(Relation {
-        cols: cols
-            .into_iter()
-            .map(|(name, ty)| RelCol {
-                table: None,
-                name,
-                ty,
-                hidden: false,
-                typmod: Default::default(),
-            })
-            .collect(),
-        rows,
-    }))
+    Ok(Some((cols, rows)))
 }
 
 fn generate_series(ctx: &Ctx<'_>, v: &[Datum]) -> Result<(SqlType, Vec<Vec<Datum>>)> {
@@ -147,7 +203,7 @@ fn generate_series(ctx: &Ctx<'_>, v: &[Datum]) -> Result<(SqlType, Vec<Vec<Datum
     let mut rows = Vec::new();
     let push = |rows: &mut Vec<Vec<Datum>>, d: Datum| -> Result<()> {
         rows.push(vec![d]);
-        if rows.len() % CHARGE_EVERY == 0 {
+        if rows.len().is_multiple_of(CHARGE_EVERY) {
             ctx.memory
                 .charge(rows[rows.len() - CHARGE_EVERY..].iter())?;
         }
@@ -156,6 +212,20 @@ fn generate_series(ctx: &Ctx<'_>, v: &[Datum]) -> Result<(SqlType, Vec<Vec<Datum
     if v.iter().any(Datum::is_null) {
         return Ok((SqlType::Int, rows));
     }
+    // A timestamp series takes an untyped string step as an interval ('1 hour').
+    let v: Vec<Datum> = match v {
+        [
+            a @ (Datum::Timestamp(_) | Datum::TimestampTz(_)),
+            b,
+            Datum::String(step),
+        ] => vec![
+            a.clone(),
+            b.clone(),
+            Datum::String(step.clone()).coerce(SqlType::Interval)?,
+        ],
+        other => other.to_vec(),
+    };
+    let v = v.as_slice();
     let ty = match v {
         [Datum::Int(a), Datum::Int(b)] | [Datum::Int(a), Datum::Int(b), Datum::Int(_)] => {
             let step = match v.get(2) {

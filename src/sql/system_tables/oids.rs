@@ -38,8 +38,10 @@ pub enum RegKind {
 impl RegKind {
     /// The `reg*` type a parsed type names, if it is one.
     pub fn of(dt: &DataType) -> Option<RegKind> {
-        let DataType::Custom(name, _) = dt else {
-            return None;
+        let name = match dt {
+            DataType::Regclass => return Some(RegKind::Class),
+            DataType::Custom(name, _) => name,
+            _ => return None,
         };
         let last = name.0.last()?.to_string().to_ascii_lowercase();
         Some(match last.as_str() {

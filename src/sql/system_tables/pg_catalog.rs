@@ -857,11 +857,9 @@ pub(super) async fn per_database(
         "pg_index" => {
             for t in &tables {
                 for (id, _, unique, primary, cols) in all_indexes(t) {
-                    let keys = cols
-                        .iter()
-                        .map(|c| attnum(t, *c).to_string())
-                        .collect::<Vec<_>>()
-                        .join(" ");
+                    // int2vector / oidvector columns, as arrays.
+                    let keys = attnum_array(t, &cols);
+                    let zeros = Datum::Array(vec![i(0); cols.len()]);
                     rows.push(vec![
                         i(index_oid(t.id, id)),
                         i(t.id),
@@ -873,20 +871,20 @@ pub(super) async fn per_database(
                         b(true),
                         b(true),
                         b(true),
-                        s(keys),
+                        keys,
                         Datum::Null,
                         Datum::Null,
                         b(false),
                         b(false),
                         b(true),
                         b(false),
-                        s(vec!["0"; cols.len()].join(" ")),
-                        s(vec!["0"; cols.len()].join(" ")),
-                        s(vec!["0"; cols.len()].join(" ")),
+                        zeros.clone(),
+                        zeros.clone(),
+                        zeros,
                     ]);
                 }
             }
-            rel(
+            let mut r = rel(
                 &[
                     ("indexrelid", Int),
                     ("indrelid", Int),
@@ -898,19 +896,34 @@ pub(super) async fn per_database(
                     ("indisvalid", Bool),
                     ("indisready", Bool),
                     ("indislive", Bool),
-                    ("indkey", Str),
+                    ("indkey", SqlType::Array(crate::sql::types::ElemType::Int)),
                     ("indexprs", Str),
                     ("indpred", Str),
                     ("indisreplident", Bool),
                     ("indisexclusion", Bool),
                     ("indimmediate", Bool),
                     ("indnullsnotdistinct", Bool),
-                    ("indoption", Str),
-                    ("indclass", Str),
-                    ("indcollation", Str),
+                    (
+                        "indoption",
+                        SqlType::Array(crate::sql::types::ElemType::Int),
+                    ),
+                    ("indclass", SqlType::Array(crate::sql::types::ElemType::Int)),
+                    (
+                        "indcollation",
+                        SqlType::Array(crate::sql::types::ElemType::Int),
+                    ),
                 ],
                 rows,
-            )
+            );
+            for c in &mut r.cols {
+                if matches!(
+                    c.name.as_str(),
+                    "indkey" | "indoption" | "indclass" | "indcollation"
+                ) {
+                    c.typmod = crate::sql::typmod::TypeMod::Int2Vector;
+                }
+            }
+            r
         }
         "pg_indexes" => {
             for t in &tables {
