@@ -781,6 +781,73 @@ async fn large_scans_stream_within_the_memory_budget() {
     assert_eq!(count(&c, "big WHERE k <= 10").await, 10);
 }
 
+/// Two transactions that update two rows in opposite orders deadlock on their row locks: one
+/// is restarted at once with 40001 (a detected deadlock, not a lock-wait timeout), the other then
+/// commits, and
+/// the table shows exactly the committed transaction's writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_lock_deadlock_restarts_one_transaction_at_once() {
+    let cluster = insecure().await;
+    let a = cluster.connect("root", None).await.expect("connect");
+    let b = cluster.connect("root", None).await.expect("connect");
+    a.batch_execute(
+        "CREATE TABLE acct (id INT PRIMARY KEY, n INT); INSERT INTO acct VALUES (1, 0), (2, 0)",
+    )
+    .await
+    .unwrap();
+    a.batch_execute("BEGIN; UPDATE acct SET n = 10 WHERE id = 1")
+        .await
+        .unwrap();
+    b.batch_execute("BEGIN; UPDATE acct SET n = 20 WHERE id = 2")
+        .await
+        .unwrap();
+    let a = std::sync::Arc::new(a);
+    let a2 = a.clone();
+    let a_waits = tokio::spawn(async move {
+        a2.batch_execute("UPDATE acct SET n = 11 WHERE id = 2")
+            .await
+    });
+    // Let a queue behind b's lock before b closes the cycle.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let b_result = b.batch_execute("UPDATE acct SET n = 21 WHERE id = 1").await;
+    let (winner, loser_err) = match b_result {
+        Err(e) => {
+            // b closed the cycle and was restarted; a gets its lock once b rolls back.
+            b.batch_execute("ROLLBACK").await.unwrap();
+            a_waits.await.unwrap().expect("a proceeds");
+            a.batch_execute("COMMIT").await.unwrap();
+            ('a', e)
+        }
+        Ok(()) => {
+            let e = a_waits.await.unwrap().expect_err("one side must restart");
+            a.batch_execute("ROLLBACK").await.unwrap();
+            b.batch_execute("COMMIT").await.unwrap();
+            ('b', e)
+        }
+    };
+    assert_eq!(
+        loser_err.code().map(|c| c.code()),
+        Some("40001"),
+        "{loser_err}"
+    );
+    // Detected as a deadlock, not resolved by a lock-wait timeout and a commit-time check.
+    let message = loser_err
+        .as_db_error()
+        .map(|d| d.message().to_string())
+        .unwrap_or_default();
+    assert!(message.contains("deadlock detected"), "{message}");
+    let rows = a
+        .query("SELECT n FROM acct ORDER BY id", &[])
+        .await
+        .unwrap();
+    let n: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    if winner == 'a' {
+        assert_eq!(n, vec![10, 11]);
+    } else {
+        assert_eq!(n, vec![21, 20]);
+    }
+}
+
 /// Arrays travel in PostgreSQL's binary array format both ways: typed `Vec`s as parameters
 /// (with NULL elements and empty arrays), array columns and `array_agg` results read back as
 /// `Vec`s, and `= ANY($1)` infers an array parameter from the column it is compared with.

@@ -296,6 +296,13 @@ impl Txn {
                 Ok(true)
             }
             Acquired::TimedOut => Ok(false),
+            Acquired::Deadlock => {
+                self.release_locks();
+                Err(self.fail(KvError::Retryable(
+                    "deadlock detected: this transaction and another wait for each other's row locks"
+                        .into(),
+                )))
+            }
         }
     }
 

@@ -48,6 +48,9 @@ pub struct RelCol {
     pub hidden: bool,
     /// The table column's declared width, for plain references to it.
     pub typmod: crate::sql::typmod::TypeMod,
+    /// Part of its table's primary key: grouping by all of a table's key columns determines
+    /// the table's other columns (functional dependency, as in PostgreSQL and CockroachDB).
+    pub key: bool,
 }
 
 /// Rows with named columns.
@@ -244,6 +247,7 @@ fn run_set_expr<'a>(
                             .unwrap_or(SqlType::String),
                         hidden: false,
                         typmod: Default::default(),
+                        key: false,
                     })
                     .collect();
                 Ok(Relation { cols, rows })
@@ -547,6 +551,7 @@ async fn scan_table(
                 ty: c.ty,
                 hidden: c.hidden,
                 typmod: c.typmod,
+                key: t.primary_key.contains(&c.id),
             })
             .collect(),
         rows: rows.into_iter().map(|(_, r)| r).collect(),

@@ -239,10 +239,30 @@ pub(super) async fn run_select(
     let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new();
     let out_names: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
     if grouped {
+        // GROUP BY names an input column first, else an output column's alias.
         let group_exprs: Vec<Expr> = group_exprs
             .iter()
-            .map(|g| resolve_order(g, &items))
+            .map(|g| {
+                let r = resolve_order(g, &items);
+                if let Expr::Identifier(id) = &r
+                    && expr::lookup(&names, &r).is_none()
+                {
+                    let n = normalize(&id.value, id.quote_style.is_some());
+                    if let Some((_, x)) = items.iter().find(|(name, _)| *name == n) {
+                        return x.clone();
+                    }
+                }
+                r
+            })
             .collect();
+        let checked = rewritten
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !correlated_items.contains(i))
+            .map(|(_, e)| e)
+            .chain(having.iter())
+            .chain(order_rewritten.iter());
+        check_grouping(checked, &group_exprs, &names, &input)?;
         let mut scope_names = names.clone();
         for i in 0..aggs.len() {
             scope_names.push(format!("__agg_{i}"));
@@ -423,6 +443,7 @@ pub(super) async fn run_select(
                 ty,
                 hidden: false,
                 typmod: typmod_of(e, ty),
+                key: false,
             })
             .collect(),
         rows: out.into_iter().map(|(v, _)| v).collect(),
@@ -466,6 +487,89 @@ pub(super) fn resolve_order(e: &Expr, items: &[(String, Expr)]) -> Expr {
         }
     }
     e.clone()
+}
+
+/// 42803 unless every column a grouped query's output, HAVING or ORDER BY uses outside an
+/// aggregate is grouped: it is a GROUP BY expression, lies inside one, or belongs to a table
+/// whose whole primary key is grouped (functional dependency). Subqueries are not looked into.
+fn check_grouping<'e>(
+    exprs: impl Iterator<Item = &'e Expr>,
+    group_exprs: &[Expr],
+    names: &[String],
+    input: &Relation,
+) -> Result<()> {
+    struct Mask<'g>(&'g [Expr]);
+    impl pg::VisitorMut for Mask<'_> {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &mut Expr) -> std::ops::ControlFlow<()> {
+            let masked = self.0.contains(e)
+                || matches!(
+                    e,
+                    Expr::Subquery(_)
+                        | Expr::Exists { .. }
+                        | Expr::In {
+                            target: pg::InTarget::Subquery(_),
+                            ..
+                        }
+                );
+            if masked {
+                *e = Expr::Identifier(pg::Ident::new("__grouped"));
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let grouped: std::collections::HashSet<usize> = group_exprs
+        .iter()
+        .filter_map(|g| expr::lookup(names, g))
+        .collect();
+    // Tables whose primary key is entirely grouped.
+    let mut determined: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for c in &input.cols {
+        if let Some(t) = &c.table
+            && c.key
+        {
+            let all = input.cols.iter().enumerate().all(|(i, d)| {
+                !(d.key && d.table.as_deref() == Some(t.as_str())) || grouped.contains(&i)
+            });
+            if all {
+                determined.insert(t.as_str());
+            }
+        }
+    }
+    for e in exprs {
+        let mut masked = e.clone();
+        let _ = pg::VisitMut::visit(&mut masked, &mut Mask(group_exprs));
+        let mut bad: Option<String> = None;
+        let _ = pg::visit_expressions(&masked, |x| {
+            if !matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+                return std::ops::ControlFlow::Continue(());
+            }
+            let text = x.to_string();
+            if text.starts_with("__agg_") || text == "__grouped" {
+                return std::ops::ControlFlow::Continue(());
+            }
+            if let Some(i) = expr::lookup(names, x)
+                && !grouped.contains(&i)
+                && !input.cols[i]
+                    .table
+                    .as_deref()
+                    .is_some_and(|t| determined.contains(t))
+            {
+                bad = Some(text);
+                return std::ops::ControlFlow::Break(());
+            }
+            std::ops::ControlFlow::Continue(())
+        });
+        if let Some(col) = bad {
+            return Err(SqlError::new(
+                SqlState("42803"),
+                format!(
+                    "column \"{col}\" must appear in the GROUP BY clause or be used in an aggregate function"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// PostgreSQL: "SELECT DISTINCT ON expressions must match initial ORDER BY expressions" (42P10).

@@ -48,6 +48,7 @@ pub(super) fn table_function(
                 ty,
                 hidden: false,
                 typmod: Default::default(),
+                key: false,
             })
             .collect(),
         rows,

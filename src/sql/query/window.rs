@@ -151,6 +151,7 @@ pub(super) fn add_window_columns(
             ty,
             hidden: true,
             typmod: Default::default(),
+            key: false,
         });
     }
     for (r, row) in input.rows.iter_mut().enumerate() {

@@ -68,6 +68,7 @@ fn rel(cols: &[(&str, SqlType)], rows: Vec<Vec<Datum>>) -> Relation {
                 ty: *t,
                 hidden: false,
                 typmod: Default::default(),
+                key: false,
             })
             .collect(),
         rows,
