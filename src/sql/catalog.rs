@@ -105,6 +105,9 @@ pub struct TableDesc {
     pub columns: Vec<ColumnDesc>,
     /// Primary key column ids, in key order.
     pub primary_key: Vec<u32>,
+    /// The primary-key column ids stored in descending order (`PRIMARY KEY (a ASC, b DESC)`):
+    /// their key bytes are complemented, so a scan meets larger values first.
+    pub descending: Vec<u32>,
     /// Next column id.
     pub next_column_id: u32,
     /// Bumped on every schema change.
@@ -211,12 +214,31 @@ pub enum Descriptor {
 
 /// A descriptor as stored. Variants are only ever appended (postcard encodes the variant
 /// index), so a store written by an older tandem still decodes: tables written before column
-/// type modifiers existed are `TableV1` and read as columns without one.
+/// type modifiers existed are `TableV1` and read as columns without one; tables written before
+/// key directions existed are `TableV2` and read as all-ascending keys.
 #[derive(Serialize, Deserialize)]
 enum StoredDescriptor {
     Database(DatabaseDesc),
     TableV1(TableDescV1),
+    TableV2(TableDescV2),
     Table(TableDesc),
+}
+
+/// The table layout before [`TableDesc::descending`].
+#[derive(Serialize, Deserialize)]
+struct TableDescV2 {
+    id: u32,
+    parent_id: u32,
+    schema_id: u32,
+    name: String,
+    columns: Vec<ColumnDesc>,
+    primary_key: Vec<u32>,
+    next_column_id: u32,
+    version: u64,
+    indexes: Vec<IndexDesc>,
+    checks: Vec<CheckDesc>,
+    foreign_keys: Vec<ForeignKeyDesc>,
+    next_index_id: u32,
 }
 
 /// The table layout before [`ColumnDesc::typmod`].
@@ -250,6 +272,21 @@ impl From<StoredDescriptor> for Descriptor {
         match d {
             StoredDescriptor::Database(db) => Descriptor::Database(db),
             StoredDescriptor::Table(t) => Descriptor::Table(t),
+            StoredDescriptor::TableV2(t) => Descriptor::Table(TableDesc {
+                id: t.id,
+                parent_id: t.parent_id,
+                schema_id: t.schema_id,
+                name: t.name,
+                columns: t.columns,
+                primary_key: t.primary_key,
+                descending: Vec::new(),
+                next_column_id: t.next_column_id,
+                version: t.version,
+                indexes: t.indexes,
+                checks: t.checks,
+                foreign_keys: t.foreign_keys,
+                next_index_id: t.next_index_id,
+            }),
             StoredDescriptor::TableV1(t) => Descriptor::Table(TableDesc {
                 id: t.id,
                 parent_id: t.parent_id,
@@ -269,6 +306,7 @@ impl From<StoredDescriptor> for Descriptor {
                     })
                     .collect(),
                 primary_key: t.primary_key,
+                descending: Vec::new(),
                 next_column_id: t.next_column_id,
                 version: t.version,
                 indexes: t.indexes,
@@ -297,6 +335,8 @@ enum StoredDescriptorRef<'a> {
     Database(&'a DatabaseDesc),
     #[allow(dead_code)]
     TableV1(()),
+    #[allow(dead_code)]
+    TableV2(()),
     Table(&'a TableDesc),
 }
 
@@ -824,5 +864,51 @@ impl Catalog {
             out.push((n, dec(&v)?));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table descriptor written before key directions existed (the `TableV2` layout, stored
+    /// under the variant index the current layout had then) still decodes, all-ascending.
+    #[test]
+    fn descriptors_written_before_key_directions_decode() {
+        let old = StoredDescriptor::TableV2(TableDescV2 {
+            id: 7,
+            parent_id: 1,
+            schema_id: 0,
+            name: "t".into(),
+            columns: vec![ColumnDesc {
+                id: 1,
+                name: "k".into(),
+                ty: SqlType::Int,
+                nullable: false,
+                default: None,
+                hidden: false,
+                typmod: TypeMod::Int4,
+            }],
+            primary_key: vec![1],
+            next_column_id: 2,
+            version: 3,
+            indexes: Vec::new(),
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+            next_index_id: 2,
+        });
+        let bytes = encode(&old);
+        let Descriptor::Table(t) = decode_descriptor(&bytes).expect("decodes") else {
+            panic!("not a table");
+        };
+        assert_eq!((t.id, t.primary_key.clone(), t.version), (7, vec![1], 3));
+        assert!(t.descending.is_empty());
+        assert_eq!(t.columns[0].typmod, TypeMod::Int4);
+        // And the current layout round-trips with its directions.
+        let mut now = t;
+        now.descending = vec![1];
+        let back = decode_descriptor(&encode_descriptor(&Descriptor::Table(now.clone())))
+            .expect("round trip");
+        assert_eq!(back, Descriptor::Table(now));
     }
 }

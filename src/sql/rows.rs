@@ -51,8 +51,14 @@ fn index_key(
     }
     let unique = idx.unique && !has_null;
     if !unique {
-        for v in column_values(t, row, &t.primary_key)? {
-            v.encode_key(&mut k)?;
+        // The primary key exactly as the primary index encodes it: readers take this suffix
+        // as the row's key.
+        for (id, v) in t
+            .primary_key
+            .iter()
+            .zip(column_values(t, row, &t.primary_key)?)
+        {
+            crate::sql::scan::encode_key_column(t, *id, &v, &mut k)?;
         }
     }
     Ok((k, unique))
@@ -70,8 +76,7 @@ pub fn index_prefix_span(
         k.push(0x01);
         v.encode_key(&mut k)?;
     }
-    let mut end = k.clone();
-    end.push(0xFF);
+    let end = crate::sql::scan::prefix_end(k.clone());
     Ok(crate::storage::keys::Span::new(k, end))
 }
 

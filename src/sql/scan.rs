@@ -23,9 +23,37 @@ pub fn row_key(tenant: TenantId, t: &TableDesc, row: &[Datum]) -> Result<Vec<u8>
         let i = t
             .column_index(*id)
             .ok_or_else(|| SqlError::internal("primary key column missing"))?;
-        row[i].encode_key(&mut k)?;
+        encode_key_column(t, *id, &row[i], &mut k)?;
     }
     Ok(k)
+}
+
+/// The first key after every key that starts with `prefix` (DESC columns complement their
+/// bytes, so a key may continue with 0xFF and appending 0xFF is not enough).
+pub fn prefix_end(mut prefix: Vec<u8>) -> Vec<u8> {
+    while let Some(last) = prefix.pop() {
+        if last < 0xFF {
+            prefix.push(last + 1);
+            return prefix;
+        }
+    }
+    // All 0xFF (never a table key): everything after.
+    vec![0xFF; 64]
+}
+
+/// Appends the key encoding of primary-key column `id`'s value `v`: memcomparable, with every
+/// byte complemented when the column is DESC (the encoding is prefix-free, so complemented
+/// keys sort in reverse value order).
+pub fn encode_key_column(t: &TableDesc, id: u32, v: &Datum, out: &mut Vec<u8>) -> Result<()> {
+    if !t.descending.contains(&id) {
+        return v.encode_key(out);
+    }
+    let at = out.len();
+    v.encode_key(out)?;
+    for b in &mut out[at..] {
+        *b = !*b;
+    }
+    Ok(())
 }
 
 pub fn encode_row(t: &TableDesc, row: &[Datum]) -> Vec<u8> {
@@ -165,14 +193,17 @@ pub fn plan_access(
         let Ok(v) = v.coerce(t.columns[i].ty) else {
             return Ok(Access::Nothing);
         };
-        v.encode_key(&mut prefix)?;
+        encode_key_column(t, *id, &v, &mut prefix)?;
         n += 1;
     }
     if n == t.primary_key.len() {
         return Ok(Access::Point(prefix));
     }
     let mut bounds = Bounds::default();
-    if let Some(i) = next_col {
+    // A range narrows the scan only on an ascending column (a DESC one is filtered instead).
+    if let Some(i) = next_col
+        && !t.descending.contains(&t.columns[i].id)
+    {
         collect_bounds(sel, names, i, t.columns[i].ty, ectx, &mut bounds)?;
     }
     let ranged = bounds.lower.is_some() || bounds.upper.is_some();
@@ -186,10 +217,10 @@ pub fn plan_access(
             Some((hi, inclusive)) => {
                 hi.encode_key(&mut end)?;
                 if *inclusive {
-                    end.push(0xFF);
+                    end = prefix_end(end);
                 }
             }
-            None => end.push(0xFF),
+            None => end = prefix_end(end),
         }
         if start >= end {
             return Ok(Access::Nothing);

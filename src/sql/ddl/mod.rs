@@ -487,9 +487,8 @@ pub async fn split_at(
             let i = t
                 .column_index(*id)
                 .ok_or_else(|| SqlError::internal("pk column"))?;
-            expr::eval(e, None, &ectx)?
-                .coerce(t.columns[i].ty)?
-                .encode_key(&mut key)?;
+            let v = expr::eval(e, None, &ectx)?.coerce(t.columns[i].ty)?;
+            super::scan::encode_key_column(&t, *id, &v, &mut key)?;
         }
         store.split_at(&key).await?;
         out.push(vec![
@@ -540,6 +539,8 @@ pub async fn create_table(
     }
     let mut columns = Vec::new();
     let mut pk: Vec<String> = Vec::new();
+    // Primary-key columns declared DESC.
+    let mut pk_desc: Vec<String> = Vec::new();
     let mut pending_indexes: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
     let mut checks: Vec<(Option<String>, String)> = Vec::new();
     let mut fks: Vec<PendingFk> = Vec::new();
@@ -626,6 +627,9 @@ pub async fn create_table(
                             )));
                         }
                     };
+                    if matches!(ic.column.options.sort, Some(pg::OrderBySort::Desc)) {
+                        pk_desc.push(n.clone());
+                    }
                     pk.push(n);
                 }
             }
@@ -682,6 +686,7 @@ pub async fn create_table(
         pk.push("rowid".into());
     }
     let mut primary_key = Vec::new();
+    let mut descending = Vec::new();
     for n in &pk {
         let col = columns.iter_mut().find(|c| c.name == *n).ok_or_else(|| {
             SqlError::new(
@@ -691,6 +696,9 @@ pub async fn create_table(
         })?;
         col.nullable = false;
         primary_key.push(col.id);
+        if pk_desc.contains(n) {
+            descending.push(col.id);
+        }
     }
     let col_id = |columns: &[ColumnDesc], n: &str| -> Result<u32> {
         columns
@@ -747,6 +755,7 @@ pub async fn create_table(
         name,
         columns,
         primary_key,
+        descending,
         next_column_id: next,
         version: 1,
         indexes,

@@ -54,6 +54,7 @@ pub(super) async fn add_primary_key(
     }
     t.columns.remove(rowid);
     t.primary_key = ids;
+    t.descending.clear();
     for c in &mut t.columns {
         if t.primary_key.contains(&c.id) {
             c.nullable = false;

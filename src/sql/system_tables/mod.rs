@@ -329,7 +329,15 @@ fn index_def(t: &TableDesc, schema: &str, name: &str, unique: bool, cols: &[u32]
         if unique { "UNIQUE " } else { "" },
         t.name,
         cols.iter()
-            .map(|c| format!("{} ASC", column_name(t, *c)))
+            .map(|c| {
+                // Only the primary index (the one over exactly the key) has DESC columns.
+                let desc = cols == t.primary_key.as_slice() && t.descending.contains(c);
+                format!(
+                    "{} {}",
+                    column_name(t, *c),
+                    if desc { "DESC" } else { "ASC" }
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ")
     )
