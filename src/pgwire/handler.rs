@@ -655,6 +655,7 @@ async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<u
         describe_only: true,
         memory: exec::MemoryAccount::default(),
         oids: None,
+        search_path: session.search_path(),
     };
     let mut txn = session.env.store.begin();
     let mut tables = Vec::new();

@@ -373,6 +373,7 @@ async fn resolve_for_session(session: &mut Session, name: &ObjectName) -> Result
         describe_only: true,
         memory: MemoryAccount::default(),
         oids: None,
+        search_path: session.search_path(),
     };
     match &mut session.txn {
         TxnState::Open(txn) => resolve_table(&ctx, txn, name).await,
@@ -460,6 +461,9 @@ pub struct Ctx<'a> {
     /// Object names by oid, for statements with `reg*` casts or catalog functions
     /// ([`super::system_tables::oids`]).
     pub oids: Option<std::sync::Arc<super::system_tables::oids::OidNames>>,
+    /// The session's `search_path` (schemas for unqualified names), empty for the default
+    /// (`"$user", public`).
+    pub search_path: Vec<String>,
 }
 
 /// The session's `statement_timeout` (`0` or unset: none; a bare number is milliseconds).
@@ -588,6 +592,7 @@ async fn execute_in_txn(
             .with_timeout(statement_timeout(session))
             .with_cancel(session.cancel.clone()),
         oids: None,
+        search_path: session.search_path(),
     };
     if let Statement::Pg(s) = stmt
         && super::system_tables::oids::needs_oid_names(s)
@@ -719,6 +724,10 @@ pub async fn resolve_name(
 ) -> Result<(DatabaseDesc, Option<SchemaDesc>, String)> {
     let parts = object_parts(name);
     let (db, schema, table) = match parts.as_slice() {
+        [t] if !ctx.search_path.is_empty() => {
+            let (dbd, schema) = search_schema(ctx, txn, t, &missing).await?;
+            return Ok((dbd, schema, t.clone()));
+        }
         [t] => (ctx.database.to_string(), None, t.clone()),
         [s, t] => {
             if s == "public" {
@@ -749,6 +758,42 @@ pub async fn resolve_name(
         ),
     };
     Ok((dbd, schema, table))
+}
+
+/// The schema an unqualified name `t` means under a custom `search_path`: the first schema of
+/// the path that has a table `t`, else (for a name about to be created, or to report as
+/// missing) the first schema of the path that exists; `public` when none does. `$user` is the
+/// schema named like the session's user, if there is one; the virtual schemas are skipped.
+async fn search_schema(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &str,
+    missing: &impl Fn(&str) -> SqlError,
+) -> Result<(DatabaseDesc, Option<SchemaDesc>)> {
+    let db = ctx.database;
+    let dbd = ctx
+        .catalog
+        .database(txn, db)
+        .await?
+        .ok_or_else(|| missing(&format!("database \"{db}\"")))?;
+    let mut first: Option<Option<SchemaDesc>> = None;
+    for s in &ctx.search_path {
+        let name = if s == "$user" { ctx.user } else { s.as_str() };
+        let schema = match name {
+            "public" => None,
+            "pg_catalog" | "information_schema" | "crdb_internal" => continue,
+            other => match ctx.catalog.schema(txn, dbd.id, other).await? {
+                Some(sc) => Some(sc),
+                None => continue,
+            },
+        };
+        let parent = schema.as_ref().map_or(dbd.id, |sc| sc.id);
+        if ctx.catalog.table(txn, parent, t).await?.is_some() {
+            return Ok((dbd, schema));
+        }
+        first.get_or_insert(schema);
+    }
+    Ok((dbd, first.unwrap_or(None)))
 }
 
 /// Resolves `[db.][schema.]table` to a table descriptor (42P01 if missing).
@@ -848,6 +893,7 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
         describe_only: true,
         memory: MemoryAccount::default(),
         oids: None,
+        search_path: session.search_path(),
     };
     let params = vec![Datum::Null; 1 + q.to_string().matches('$').count()];
     let needs_oids = super::system_tables::oids::needs_oid_names(s);

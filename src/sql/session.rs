@@ -237,6 +237,27 @@ impl Session {
         }
     }
 
+    /// The schemas of `search_path` in order (`"$user"` kept as is), or empty when it is the
+    /// default `"$user", public` (names then resolve in `public` without extra lookups).
+    pub fn search_path(&self) -> Vec<String> {
+        let Some(v) = self.vars.get("search_path") else {
+            return Vec::new();
+        };
+        let path: Vec<String> = v
+            .split(',')
+            .map(|p| {
+                let p = p.trim();
+                match p.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
+                    Some(q) => q.to_string(),
+                    None => p.to_lowercase(),
+                }
+            })
+            .filter(|p| !p.is_empty())
+            .collect();
+        let default = path.iter().all(|p| p == "$user" || p == "public");
+        if default { Vec::new() } else { path }
+    }
+
     /// Whether the explicit transaction failed.
     pub fn in_failed_transaction(&self) -> bool {
         matches!(self.txn, TxnState::Aborted)
