@@ -997,3 +997,69 @@ async fn parsed_statements_follow_schema_changes() {
     let e = a.query("SELECT * FROM evolve", &[]).await.unwrap_err();
     assert_eq!(e.code().map(|c| c.code()), Some("42P01"));
 }
+
+/// Cached table descriptors follow the catalog exactly: another connection's uncommitted schema
+/// change is invisible, its commit visible to the next statement; a transaction sees its own
+/// uncommitted change; a dropped and recreated table is the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_descriptors_follow_committed_schema_changes() {
+    let cluster = insecure().await;
+    let a = cluster.connect("root", None).await.expect("connect");
+    let b = cluster.connect("root", None).await.expect("connect");
+    a.batch_execute("CREATE TABLE cached (k INT PRIMARY KEY); INSERT INTO cached VALUES (1)")
+        .await
+        .unwrap();
+    let width = |rows: Vec<tokio_postgres::SimpleQueryMessage>| {
+        rows.iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(r.len()),
+                _ => None,
+            })
+            .unwrap_or(0)
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            width(a.simple_query("SELECT * FROM cached").await.unwrap()),
+            1
+        );
+    }
+    b.batch_execute("BEGIN; ALTER TABLE cached ADD COLUMN v INT DEFAULT 7")
+        .await
+        .unwrap();
+    assert_eq!(
+        width(b.simple_query("SELECT * FROM cached").await.unwrap()),
+        2,
+        "a transaction sees its own schema change"
+    );
+    assert_eq!(
+        width(a.simple_query("SELECT * FROM cached").await.unwrap()),
+        1,
+        "an uncommitted schema change is invisible to others"
+    );
+    b.batch_execute("COMMIT").await.unwrap();
+    let rows = a.simple_query("SELECT * FROM cached").await.unwrap();
+    assert_eq!(width(rows), 2, "the committed change is visible at once");
+    a.batch_execute("INSERT INTO cached (k) VALUES (2)")
+        .await
+        .unwrap();
+    let v = a
+        .query_one("SELECT v FROM cached WHERE k = 2", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        v.get::<_, i64>(0),
+        7,
+        "inserts use the new column's default"
+    );
+    b.batch_execute("DROP TABLE cached; CREATE TABLE cached (name STRING PRIMARY KEY)")
+        .await
+        .unwrap();
+    a.batch_execute("INSERT INTO cached VALUES ('new')")
+        .await
+        .unwrap();
+    let n = a
+        .query_one("SELECT count(*) FROM cached", &[])
+        .await
+        .unwrap();
+    assert_eq!(n.get::<_, i64>(0), 1);
+}

@@ -18,6 +18,7 @@ pub mod error;
 pub mod locks;
 pub mod protectedts;
 pub mod rangefeed;
+pub mod system_writes;
 pub mod txn;
 
 pub use error::{KvError, Result};
@@ -82,6 +83,12 @@ struct StoreInner {
     stopping: AtomicBool,
     /// Row locks of UPDATE/DELETE (see [`locks`]).
     locks: locks::LockTable,
+    /// Commits that write system tables (see [`system_writes`]).
+    system_writes: system_writes::SystemWrites,
+    /// Per-store state of the layers above (see [`Store::extension`]).
+    extensions: parking_lot::Mutex<
+        std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>,
+    >,
 }
 
 /// Handle to the node's KV layer. Cheap to clone.
@@ -157,6 +164,8 @@ impl Store {
                 split_tx,
                 metrics: KvMetrics::default(),
                 locks: locks::LockTable::default(),
+                system_writes: Default::default(),
+                extensions: Default::default(),
                 stopping: AtomicBool::new(false),
             }),
         };
@@ -195,6 +204,24 @@ impl Store {
     /// The node's row locks.
     pub fn lock_table(&self) -> &locks::LockTable {
         &self.inner.locks
+    }
+
+    /// The tracker of commits that write system tables.
+    pub fn system_writes(&self) -> &system_writes::SystemWrites {
+        &self.inner.system_writes
+    }
+
+    /// This store's instance of `T`, created on first use: state that layers above keep per
+    /// node (the SQL descriptor cache), living and dying with the store.
+    pub fn extension<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut map = self.inner.extensions.lock();
+        let any = map
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()))
+            .clone();
+        // The map holds a `T` under `T`'s TypeId.
+        any.downcast::<T>()
+            .unwrap_or_else(|_| Arc::new(T::default()))
     }
 
     /// Counters.

@@ -61,6 +61,8 @@ pub struct Txn {
     write_ts: Timestamp,
     read_only: bool,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Whether `writes` has a system-table key (kept up to date by every change of `writes`).
+    system_writes: bool,
     read_spans: Vec<Span>,
     state: State,
     /// Row locks held (released at commit, rollback or drop).
@@ -95,6 +97,7 @@ impl Txn {
             write_ts: ts,
             read_only,
             writes: BTreeMap::new(),
+            system_writes: false,
             read_spans: Vec::new(),
             state: State::Open,
             locked: std::collections::BTreeSet::new(),
@@ -252,6 +255,7 @@ impl Txn {
         if self.read_only {
             return Err(KvError::ReadOnly);
         }
+        self.system_writes |= super::system_writes::is_system_key(key);
         self.writes.insert(key.to_vec(), Some(value.to_vec()));
         Ok(())
     }
@@ -262,6 +266,7 @@ impl Txn {
         if self.read_only {
             return Err(KvError::ReadOnly);
         }
+        self.system_writes |= super::system_writes::is_system_key(key);
         self.writes.insert(key.to_vec(), None);
         Ok(())
     }
@@ -312,6 +317,29 @@ impl Txn {
         }
     }
 
+    /// The store this transaction runs on.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Whether any buffered write is to a system table (the catalog).
+    pub fn has_system_writes(&self) -> bool {
+        self.system_writes
+    }
+
+    /// The epoch under which this transaction may use cached system-table reads (see
+    /// [`super::system_writes`]), or None when it must read them.
+    pub fn system_cache_epoch(&self) -> Option<u64> {
+        self.store
+            .system_writes()
+            .epoch_for(self.read_ts, self.has_system_writes())
+    }
+
+    /// Whether `epoch` is still current for caching.
+    pub fn system_cache_current(&self, epoch: u64) -> bool {
+        self.store.system_writes().is_current(epoch)
+    }
+
     /// A savepoint: the writes buffered so far (SQL `SAVEPOINT`). Reads made after it stay in
     /// the read set when the transaction goes back to it, which can only cause a retry, never
     /// a missed conflict; row locks taken after it are kept until the transaction ends.
@@ -330,6 +358,10 @@ impl Txn {
             State::Aborted => return Err(KvError::TxnFinished("aborted")),
         }
         self.writes = sp.writes.clone();
+        self.system_writes = self
+            .writes
+            .keys()
+            .any(|k| super::system_writes::is_system_key(k));
         Ok(())
     }
 
@@ -337,6 +369,7 @@ impl Txn {
     pub fn rollback(&mut self) {
         self.release_locks();
         self.writes.clear();
+        self.system_writes = false;
         self.state = State::Aborted;
     }
 
@@ -359,8 +392,22 @@ impl Txn {
             self.release_locks();
             return Ok(self.read_ts);
         }
+        let system = self.has_system_writes();
+        let store = self.store.clone();
+        if system {
+            // See `system_writes`: commit after every transaction already running.
+            store.system_writes().begin();
+            if let Err(e) = self.refresh_to(store.now()).await {
+                store.system_writes().end(None);
+                self.release_locks();
+                return Err(self.fail(e));
+            }
+        }
         let writes: Vec<Mutation> = std::mem::take(&mut self.writes).into_iter().collect();
         let result = self.commit_writes(writes).await;
+        if system {
+            store.system_writes().end(result.as_ref().ok().copied());
+        }
         self.release_locks();
         match result {
             Ok(ts) => {

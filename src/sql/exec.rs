@@ -796,8 +796,37 @@ async fn search_schema(
     Ok((dbd, first.unwrap_or(None)))
 }
 
-/// Resolves `[db.][schema.]table` to a table descriptor (42P01 if missing).
+/// Resolves `[db.][schema.]table` to a table descriptor (42P01 if missing), from the node's
+/// descriptor cache when the transaction may use it ([`super::descriptor_cache`]).
 pub async fn resolve_table(ctx: &Ctx<'_>, txn: &mut Txn, name: &ObjectName) -> Result<TableDesc> {
+    let Some(epoch) = txn.system_cache_epoch() else {
+        return resolve_table_uncached(ctx, txn, name).await;
+    };
+    let cache = txn
+        .store()
+        .extension::<super::descriptor_cache::DescriptorCache>();
+    let key = (
+        ctx.tenant,
+        ctx.database.to_string(),
+        ctx.search_path.clone(),
+        object_parts(name),
+    );
+    if let Some(t) = cache.get(epoch, &key) {
+        return Ok(t);
+    }
+    let t = resolve_table_uncached(ctx, txn, name).await?;
+    if txn.system_cache_current(epoch) {
+        cache.put(epoch, key, t.clone());
+    }
+    Ok(t)
+}
+
+/// [`resolve_table`] reading the catalog.
+async fn resolve_table_uncached(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    name: &ObjectName,
+) -> Result<TableDesc> {
     let undefined = || {
         SqlError::new(
             SqlState::UNDEFINED_TABLE,

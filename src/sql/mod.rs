@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod cluster_settings;
 pub mod copy;
 pub mod ddl;
+pub mod descriptor_cache;
 pub mod dml;
 pub mod error;
 pub mod exec;
