@@ -399,13 +399,17 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
             tracing::error!("failed to install signal handlers");
             return;
         };
-        tokio::select! {
-            _ = term.recv() => tracing::info!("received SIGTERM"),
-            _ = int.recv() => tracing::info!("received SIGINT"),
-        }
+        let sig = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!("received {sig}");
+        // Operators watching the terminal or the journal see the shutdown, as with CockroachDB.
+        println!("received {sig}: initiating graceful shutdown of the node (draining)");
         s2.do_send(Drain);
     });
     let _ = done_rx.await;
+    println!("node drained and shut down");
     Ok(std::process::ExitCode::SUCCESS)
 }
 

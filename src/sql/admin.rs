@@ -283,6 +283,12 @@ fn show_var(session: &Session, variable: &[pg::Ident]) -> Result<QueryResult> {
         .map(|i| i.value.to_lowercase())
         .collect::<Vec<_>>()
         .join(" ");
+    // `SHOW TIME ZONE` is `SHOW timezone`.
+    let name = if name == "time zone" {
+        "timezone".to_string()
+    } else {
+        name
+    };
     let value = match name.as_str() {
         "database" => session.database.clone(),
         "session_user" | "current_user" => session.user.clone(),
