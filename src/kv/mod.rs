@@ -527,6 +527,23 @@ impl Store {
     /// (physical replication's bulk ingest). Versions may span several ranges.
     pub async fn ingest(&self, mut versions: Vec<Version>) -> Result<()> {
         versions.sort_by(|a, b| a.key.cmp(&b.key).then(b.ts.cmp(&a.ts)));
+        // System-table versions void what the layers above cached (see `system_writes`).
+        let system = versions
+            .iter()
+            .filter(|v| system_writes::is_system_key(&v.key))
+            .map(|v| v.ts)
+            .max();
+        if system.is_some() {
+            self.system_writes().begin();
+        }
+        let r = self.ingest_sorted(&versions).await;
+        if system.is_some() {
+            self.system_writes().end(system);
+        }
+        r
+    }
+
+    async fn ingest_sorted(&self, versions: &[Version]) -> Result<()> {
         let mut i = 0;
         while i < versions.len() {
             let r = self.replica_for(&versions[i].key)?;
@@ -553,6 +570,20 @@ impl Store {
         ts: Timestamp,
         batch: usize,
         mut progress: impl FnMut(f64),
+    ) -> Result<()> {
+        // The span may hold system tables: what was cached from them is void afterwards.
+        self.system_writes().begin();
+        let r = self.revert_span_inner(span, ts, batch, &mut progress).await;
+        self.system_writes().end(Some(self.now()));
+        r
+    }
+
+    async fn revert_span_inner(
+        &self,
+        span: &Span,
+        ts: Timestamp,
+        batch: usize,
+        progress: &mut impl FnMut(f64),
     ) -> Result<()> {
         let parts = self.ranges_for(span);
         let total = parts.len().max(1);
