@@ -848,6 +848,25 @@ async fn row_lock_deadlock_restarts_one_transaction_at_once() {
     }
 }
 
+/// `[SHOW ...]` sources work over the extended protocol too: described, bound and executed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_sources_over_the_extended_protocol() {
+    let cluster = insecure().await;
+    let c = cluster.connect("root", None).await.expect("connect");
+    c.batch_execute("CREATE TABLE shown (k INT PRIMARY KEY, v STRING, w INT)")
+        .await
+        .unwrap();
+    let rows = c
+        .query(
+            "SELECT column_name FROM [SHOW COLUMNS FROM shown] WHERE column_name <> $1 ORDER BY column_name",
+            &[&"v"],
+        )
+        .await
+        .expect("extended protocol");
+    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(names, vec!["k".to_string(), "w".to_string()]);
+}
+
 /// Arrays travel in PostgreSQL's binary array format both ways: typed `Vec`s as parameters
 /// (with NULL elements and empty arrays), array columns and `array_agg` results read back as
 /// `Vec`s, and `= ANY($1)` infers an array parameter from the column it is compared with.

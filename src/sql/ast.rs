@@ -140,6 +140,14 @@ pub enum Statement {
         /// The table.
         table: sqlparser::ast::ObjectName,
     },
+    /// A statement reading CockroachDB's `[SHOW ...]` sources (`SELECT ... FROM [SHOW JOBS]`):
+    /// each SHOW runs first and its rows become the named relation the statement reads.
+    WithShowSources {
+        /// The placeholder names (`__show_0`, ...) and the SHOW statements behind them.
+        sources: Vec<(String, Statement)>,
+        /// The statement, naming each source by its placeholder.
+        stmt: Box<Statement>,
+    },
     /// A query with `AS OF SYSTEM TIME <time>`: read at a past timestamp.
     AsOfSystemTime {
         /// The time as written: `'-10s'`, a timestamp string, or a decimal HLC timestamp.

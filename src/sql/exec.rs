@@ -50,6 +50,94 @@ fn keeps_descriptions(stmt: &Statement) -> bool {
     }
 }
 
+/// Runs a statement that reads `[SHOW ...]` sources: each SHOW runs first, then the statement
+/// runs with the rows as common table expressions named by the placeholders.
+async fn with_show_sources(
+    session: &mut Session,
+    sources: &[(String, Statement)],
+    stmt: &Statement,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    let mut ctes = Vec::with_capacity(sources.len());
+    for (name, show) in sources {
+        let r = Box::pin(execute(session, show, params)).await?;
+        let QueryResult::Rows { columns, rows } = r else {
+            return Err(SqlError::syntax(format!(
+                "a [{}] source must be a statement that returns rows",
+                "SHOW ..."
+            )));
+        };
+        let cols: Vec<String> = columns
+            .iter()
+            .map(|c| format!("\"{}\"", c.name.replace('"', "\"\"")))
+            .collect();
+        let body = if rows.is_empty() {
+            let nulls: Vec<String> = columns
+                .iter()
+                .map(|c| format!("NULL::{}", c.ty.name()))
+                .collect();
+            format!("SELECT {} WHERE false", nulls.join(", "))
+        } else {
+            let values: Vec<String> = rows
+                .into_iter()
+                .map(|r| {
+                    let v: Vec<String> = r
+                        .into_iter()
+                        .map(|d| super::query::literal_expr(d).to_string())
+                        .collect();
+                    format!("({})", v.join(", "))
+                })
+                .collect();
+            format!("VALUES {}", values.join(", "))
+        };
+        ctes.push(format!("{name} ({}) AS ({body})", cols.join(", ")));
+    }
+    let with_sql = format!("WITH {} SELECT 1", ctes.join(", "));
+    let parsed =
+        sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::PostgreSqlDialect {}, &with_sql)
+            .map_err(|e| SqlError::internal(format!("[SHOW ...] source: {e}")))?;
+    let Some(pg::Statement::Query(q)) = parsed.into_iter().next() else {
+        return Err(SqlError::internal(
+            "[SHOW ...] source did not parse as a query",
+        ));
+    };
+    let Some(with) = q.with else {
+        return Err(SqlError::internal("[SHOW ...] source lost its WITH"));
+    };
+    // Put the sources in front of the statement's own WITH clause.
+    let attach = |s: &Statement| -> Result<Statement> {
+        let Statement::Pg(p) = s else {
+            return Err(SqlError::unsupported(
+                "[SHOW ...] sources in this statement",
+            ));
+        };
+        let pg::Statement::Query(q) = p.as_ref() else {
+            return Err(SqlError::unsupported("[SHOW ...] sources outside a query"));
+        };
+        let mut q = q.clone();
+        match &mut q.with {
+            Some(w) => {
+                let mut all = with.cte_tables.clone();
+                all.append(&mut w.cte_tables);
+                w.cte_tables = all;
+            }
+            None => q.with = Some(with.clone()),
+        }
+        Ok(Statement::Pg(Box::new(pg::Statement::Query(q))))
+    };
+    let rewritten = match stmt {
+        Statement::AsOfSystemTime { time, stmt } => Statement::AsOfSystemTime {
+            time: time.clone(),
+            stmt: Box::new(attach(stmt)?),
+        },
+        other => attach(other)?,
+    };
+    Box::pin(execute(session, &rewritten, params)).await
+}
+
+/// Parameters given (as NULL) when a statement is run to describe it.
+const MAX_DESCRIBE_PARAMS: usize = 64;
+
 /// The savepoint name of CockroachDB's client-side retry protocol.
 const RESTART_SAVEPOINT: &str = "cockroach_restart";
 
@@ -109,6 +197,9 @@ async fn execute_statement(
     stmt: &Statement,
     params: &[Datum],
 ) -> Result<QueryResult> {
+    if let Statement::WithShowSources { sources, stmt } = stmt {
+        return with_show_sources(session, sources, stmt, params).await;
+    }
     // Transaction control.
     if let Statement::Pg(s) = stmt {
         match s.as_ref() {
@@ -877,6 +968,14 @@ async fn query(
 pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Column>> {
     if let Statement::AsOfSystemTime { stmt, .. } = stmt {
         return Box::pin(describe(session, stmt)).await;
+    }
+    // `[SHOW ...]` sources only read: run the statement (NULL parameters) to learn its columns.
+    if let Statement::WithShowSources { .. } = stmt {
+        let params = vec![Datum::Null; MAX_DESCRIBE_PARAMS];
+        return match Box::pin(execute(session, stmt, &params)).await? {
+            QueryResult::Rows { columns, .. } => Ok(columns),
+            _ => Ok(Vec::new()),
+        };
     }
     let Statement::Pg(s) = stmt else {
         return admin::describe_admin(stmt);

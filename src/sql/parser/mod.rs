@@ -100,6 +100,30 @@ impl ParseError {
 /// Parses `sql` into its statements. Empty input, or input with only semicolons, gives an empty
 /// `Vec`.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
+    if let Some((outer, shows)) = extract_show_sources(sql) {
+        let mut stmts = parse(&outer)?;
+        if stmts.len() != 1 {
+            return Err(ParseError {
+                message: "syntax error: [SHOW ...] sources apply to exactly one statement".into(),
+                position: None,
+            });
+        }
+        let mut sources = Vec::with_capacity(shows.len());
+        for (name, text) in shows {
+            let mut inner = parse(&text)?;
+            let (1, Some(first)) = (inner.len(), inner.pop()) else {
+                return Err(ParseError {
+                    message: format!("syntax error: [{text}] must hold one SHOW statement"),
+                    position: None,
+                });
+            };
+            sources.push((name, first));
+        }
+        return Ok(vec![Statement::WithShowSources {
+            sources,
+            stmt: Box::new(stmts.remove(0)),
+        }]);
+    }
     if let Some((rest, time)) = strip_as_of_system_time(sql) {
         let mut stmts = parse_plain(&rest)?;
         if stmts.len() != 1 {
@@ -115,6 +139,83 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
         }]);
     }
     parse_plain(sql)
+}
+
+/// Replaces each CockroachDB `[SHOW ...]` source in `sql` by a placeholder name
+/// (`__show_<n>`), returning the rewritten text and the SHOW statements' texts. None when there
+/// is none. `AS OF SYSTEM TIME` after a `[SHOW EXPERIMENTAL_FINGERPRINTS ...]` source belongs to
+/// the fingerprint (it is moved inside).
+fn extract_show_sources(sql: &str) -> Option<(String, Vec<(String, String)>)> {
+    if !sql.contains('[') {
+        return None;
+    }
+    let upper = sql.to_ascii_uppercase();
+    if !upper.contains("SHOW") {
+        return None;
+    }
+    let dialect = PostgreSqlDialect {};
+    let tokens = sqlparser::tokenizer::Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .ok()?;
+    let mut out = String::with_capacity(sql.len());
+    let mut shows: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let starts_show = matches!(tokens[i], Token::LBracket)
+            && tokens[i + 1..]
+                .iter()
+                .find(|t| !matches!(t, Token::Whitespace(_)))
+                .is_some_and(|t| is_word(t, "SHOW"));
+        if !starts_show {
+            out.push_str(&tokens[i].to_string());
+            i += 1;
+            continue;
+        }
+        let mut depth = 0;
+        let mut j = i;
+        let mut end = None;
+        while j < tokens.len() {
+            match tokens[j] {
+                Token::LBracket => depth += 1,
+                Token::RBracket => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(j);
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+        let end = end?;
+        let inner: String = tokens[i + 1..end].iter().map(|t| t.to_string()).collect();
+        let name = format!("__show_{}", shows.len());
+        out.push_str(&name);
+        shows.push((name, inner.trim().to_string()));
+        i = end + 1;
+    }
+    if shows.is_empty() {
+        return None;
+    }
+    // `... FROM [SHOW EXPERIMENTAL_FINGERPRINTS ...] AS OF SYSTEM TIME t`: the time is the
+    // fingerprint's.
+    if shows
+        .iter()
+        .any(|(_, t)| t.to_ascii_uppercase().contains("EXPERIMENTAL_FINGERPRINTS"))
+        && let Some((rest, _)) = strip_as_of_system_time(&out)
+        && let Some(pos) = out.to_ascii_uppercase().find("AS OF SYSTEM TIME")
+    {
+        let clause = out[pos..].trim_end().trim_end_matches(';').to_string();
+        for (_, t) in shows.iter_mut() {
+            if t.to_ascii_uppercase().contains("EXPERIMENTAL_FINGERPRINTS") {
+                t.push(' ');
+                t.push_str(&clause);
+            }
+        }
+        out = rest;
+    }
+    Some((out, shows))
 }
 
 /// Removes CockroachDB's `AS OF SYSTEM TIME <value>` clause, returning the rest of the text and
