@@ -1,0 +1,387 @@
+//! `CREATE TABLE`: columns with their types, defaults and constraints, the primary key (with
+//! directions; a hidden `rowid` when none is declared), inline and table-level indexes, CHECKs
+//! (named `check_<cols>` when unnamed, as in CockroachDB) and foreign keys, all written in the
+//! statement's transaction.
+
+use super::*;
+
+/// `CREATE TABLE [IF NOT EXISTS] ...`.
+pub async fn create_table(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    ct: &pg::CreateTable,
+) -> Result<QueryResult> {
+    let (dbd, schema, name) = crate::sql::exec::resolve_name(ctx, txn, &ct.name, |_| {
+        SqlError::new(
+            SqlState("3F000"),
+            format!(
+                "cannot create \"{}\" because the target database or schema does not exist",
+                ct.name
+            ),
+        )
+    })
+    .await?;
+    let schema_id = schema.as_ref().map_or(0, |s| s.id);
+    if ctx
+        .catalog
+        .table(txn, if schema_id == 0 { dbd.id } else { schema_id }, &name)
+        .await?
+        .is_some()
+    {
+        if ct.if_not_exists {
+            return Ok(QueryResult::Command("CREATE TABLE".into()));
+        }
+        return Err(SqlError::new(
+            SqlState::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let mut columns = Vec::new();
+    let mut pk: Vec<String> = Vec::new();
+    // Primary-key columns declared DESC.
+    let mut pk_desc: Vec<String> = Vec::new();
+    let mut pending_indexes: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
+    let mut checks: Vec<(Option<String>, String)> = Vec::new();
+    let mut fks: Vec<PendingFk> = Vec::new();
+    for (i, c) in ct.columns.iter().enumerate() {
+        let cname = normalize(&c.name.value, c.name.quote_style.is_some());
+        if columns.iter().any(|x: &ColumnDesc| x.name == cname) {
+            return Err(SqlError::new(
+                SqlState::DUPLICATE_OBJECT,
+                format!("duplicate column name: \"{cname}\""),
+            ));
+        }
+        let ty = SqlType::from_ast(&c.data_type)?;
+        let mut nullable = true;
+        let mut default = None;
+        let serial = matches!(&c.data_type, pg::DataType::Custom(n, _) if n.to_string().to_lowercase().contains("serial"));
+        if serial {
+            default = Some("unique_rowid()".to_string());
+        }
+        for opt in &c.options {
+            match &opt.option {
+                pg::ColumnOption::NotNull => nullable = false,
+                pg::ColumnOption::Null => nullable = true,
+                pg::ColumnOption::Default(e) => default = Some(e.to_string()),
+                pg::ColumnOption::PrimaryKey(_) => {
+                    pk.push(cname.clone());
+                    nullable = false;
+                }
+                pg::ColumnOption::Unique(u) => pending_indexes.push((
+                    u.name
+                        .as_ref()
+                        .or(u.index_name.as_ref())
+                        .or(opt.name.as_ref())
+                        .map(|n| n.value.clone()),
+                    vec![cname.clone()],
+                    true,
+                )),
+                pg::ColumnOption::Check(ck) => checks.push((
+                    ck.name
+                        .as_ref()
+                        .or(opt.name.as_ref())
+                        .map(|n| n.value.clone()),
+                    ck.expr.to_string(),
+                )),
+                pg::ColumnOption::ForeignKey(fk) => fks.push((
+                    fk.name
+                        .as_ref()
+                        .or(opt.name.as_ref())
+                        .map(|n| n.value.clone()),
+                    vec![cname.clone()],
+                    fk.foreign_table.clone(),
+                    fk.referred_columns
+                        .iter()
+                        .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                        .collect(),
+                )),
+                _ => {}
+            }
+        }
+        columns.push(ColumnDesc {
+            id: i as u32 + 1,
+            name: cname,
+            ty,
+            nullable,
+            default,
+            hidden: false,
+            typmod: TypeMod::from_ast(&c.data_type)?,
+        });
+    }
+    for c in &ct.constraints {
+        match c {
+            pg::TableConstraint::PrimaryKey(p) => {
+                if !pk.is_empty() {
+                    return Err(SqlError::new(
+                        SqlState::INVALID_TABLE_DEFINITION,
+                        format!("multiple primary keys for table \"{name}\" are not allowed"),
+                    ));
+                }
+                for ic in &p.columns {
+                    let n = match &ic.column.expr {
+                        Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
+                        other => {
+                            return Err(SqlError::unsupported(format!(
+                                "primary key expression {other}"
+                            )));
+                        }
+                    };
+                    if matches!(ic.column.options.sort, Some(pg::OrderBySort::Desc)) {
+                        pk_desc.push(n.clone());
+                    }
+                    pk.push(n);
+                }
+            }
+            pg::TableConstraint::Unique(u) => pending_indexes.push((
+                u.name
+                    .as_ref()
+                    .or(u.index_name.as_ref())
+                    .map(|n| n.value.clone()),
+                u.columns
+                    .iter()
+                    .map(|ic| ic.column.expr.to_string().trim_matches('"').to_lowercase())
+                    .collect(),
+                true,
+            )),
+            pg::TableConstraint::Index(ix) => pending_indexes.push((
+                ix.name.as_ref().map(|n| n.value.clone()),
+                ix.columns
+                    .iter()
+                    .map(|ic| ic.column.expr.to_string().trim_matches('"').to_lowercase())
+                    .collect(),
+                false,
+            )),
+            pg::TableConstraint::Check(ck) => checks.push((
+                ck.name.as_ref().map(|n| n.value.clone()),
+                ck.expr.to_string(),
+            )),
+            pg::TableConstraint::ForeignKey(fk) => fks.push((
+                fk.name.as_ref().map(|n| n.value.clone()),
+                fk.columns
+                    .iter()
+                    .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                    .collect(),
+                fk.foreign_table.clone(),
+                fk.referred_columns
+                    .iter()
+                    .map(|c| normalize(&c.value, c.quote_style.is_some()))
+                    .collect(),
+            )),
+            other => return Err(SqlError::unsupported(format!("table constraint {other}"))),
+        }
+    }
+    let mut next = columns.len() as u32 + 1;
+    if pk.is_empty() {
+        columns.push(ColumnDesc {
+            id: next,
+            name: "rowid".into(),
+            ty: SqlType::Int,
+            nullable: false,
+            default: Some("unique_rowid()".into()),
+            hidden: true,
+            typmod: TypeMod::None,
+        });
+        next += 1;
+        pk.push("rowid".into());
+    }
+    let mut primary_key = Vec::new();
+    let mut descending = Vec::new();
+    for n in &pk {
+        let col = columns.iter_mut().find(|c| c.name == *n).ok_or_else(|| {
+            SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{n}\" does not exist"),
+            )
+        })?;
+        col.nullable = false;
+        primary_key.push(col.id);
+        if pk_desc.contains(n) {
+            descending.push(col.id);
+        }
+    }
+    let col_id = |columns: &[ColumnDesc], n: &str| -> Result<u32> {
+        columns
+            .iter()
+            .find(|c| c.name == n)
+            .map(|c| c.id)
+            .ok_or_else(|| {
+                SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{n}\" does not exist"),
+                )
+            })
+    };
+    let mut indexes = Vec::new();
+    let mut next_index_id = 2;
+    for (iname, cols, unique) in pending_indexes {
+        let ids = cols
+            .iter()
+            .map(|c| {
+                col_id(
+                    &columns,
+                    c.trim_end_matches(" asc").trim_end_matches(" desc").trim(),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let iname = iname.unwrap_or_else(|| {
+            format!(
+                "{name}_{}_{}",
+                cols.join("_"),
+                if unique { "key" } else { "idx" }
+            )
+        });
+        indexes.push(crate::sql::catalog::IndexDesc {
+            id: next_index_id,
+            name: iname,
+            columns: ids,
+            unique,
+        });
+        next_index_id += 1;
+    }
+    let mut named: Vec<crate::sql::catalog::CheckDesc> = Vec::new();
+    for (n, e) in checks {
+        let name = match n {
+            Some(n) => n,
+            None => default_check_name(&e, &named),
+        };
+        named.push(crate::sql::catalog::CheckDesc { name, expr: e });
+    }
+    let checks = named;
+    let mut desc = TableDesc {
+        schema_id,
+        id: 0,
+        parent_id: dbd.id,
+        name,
+        columns,
+        primary_key,
+        descending,
+        next_column_id: next,
+        version: 1,
+        indexes,
+        checks,
+        foreign_keys: Vec::new(),
+        next_index_id,
+    };
+    // The id first, so that a foreign key to the table itself can name it.
+    desc.id = ctx.catalog.next_id(txn).await?;
+    let mut fk_descs = Vec::new();
+    for (fname, cols, target, ref_cols) in fks {
+        fk_descs.push(foreign_key(ctx, txn, &desc, fname, &cols, &target, &ref_cols).await?);
+    }
+    desc.foreign_keys = fk_descs;
+    ctx.catalog.create_table(txn, desc).await?;
+    Ok(QueryResult::Command("CREATE TABLE".into()))
+}
+
+/// Resolves a foreign key definition of `t` (`cols` → `target(ref_cols)`, default the target's
+/// primary key).
+pub async fn foreign_key(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    name: Option<String>,
+    cols: &[String],
+    target: &ObjectName,
+    ref_cols: &[String],
+) -> Result<crate::sql::catalog::ForeignKeyDesc> {
+    let parent = match resolve_table(ctx, txn, target).await {
+        Ok(p) => p,
+        // A self-reference in CREATE TABLE: the table is not in the catalog yet.
+        Err(e)
+            if e.state == SqlState::UNDEFINED_TABLE
+                && t.id != 0
+                && object_last(target) == t.name =>
+        {
+            t.clone()
+        }
+        Err(e) => return Err(e),
+    };
+    let ids = cols
+        .iter()
+        .map(|c| {
+            t.column(c).map(|x| x.id).ok_or_else(|| {
+                SqlError::new(
+                    SqlState::UNDEFINED_COLUMN,
+                    format!("column \"{c}\" does not exist"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let ref_ids = if ref_cols.is_empty() {
+        parent.primary_key.clone()
+    } else {
+        ref_cols
+            .iter()
+            .map(|c| {
+                parent.column(c).map(|x| x.id).ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!("column \"{c}\" does not exist"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    if ids.len() != ref_ids.len() {
+        return Err(SqlError::syntax(format!(
+            "{} columns must reference exactly {} columns in referenced table (found {})",
+            ids.len(),
+            ids.len(),
+            ref_ids.len()
+        )));
+    }
+    let unique_target = ref_ids == parent.primary_key
+        || parent
+            .indexes
+            .iter()
+            .any(|i| i.unique && i.columns == ref_ids);
+    if !unique_target {
+        return Err(SqlError::new(
+            SqlState("42830"),
+            format!(
+                "there is no unique constraint matching given keys for referenced table {}",
+                parent.name
+            ),
+        ));
+    }
+    let name = name.unwrap_or_else(|| format!("{}_{}_fkey", t.name, cols.join("_")));
+    Ok(crate::sql::catalog::ForeignKeyDesc {
+        name,
+        columns: ids,
+        ref_table: parent.id,
+        ref_columns: ref_ids,
+    })
+}
+
+/// CockroachDB's name for an unnamed CHECK: `check_` and the columns it mentions (`check_n`,
+/// `check_a_b`), with a number appended when a table already has that name.
+pub(super) fn default_check_name(
+    expr: &str,
+    existing: &[crate::sql::catalog::CheckDesc],
+) -> String {
+    let mut cols: Vec<String> = Vec::new();
+    if let Ok(e) = crate::sql::exec::parse_expr(expr) {
+        let _ = pg::visit_expressions(&e, |x| {
+            if let pg::Expr::Identifier(i) = x {
+                let n = normalize(&i.value, i.quote_style.is_some());
+                if !cols.contains(&n) {
+                    cols.push(n);
+                }
+            }
+            std::ops::ControlFlow::<()>::Continue(())
+        });
+    }
+    let base = if cols.is_empty() {
+        "check".to_string()
+    } else {
+        format!("check_{}", cols.join("_"))
+    };
+    let taken = |n: &str| existing.iter().any(|c| c.name == n);
+    if !taken(&base) {
+        return base;
+    }
+    (1..)
+        .map(|k| format!("{base}{k}"))
+        .find(|n| !taken(n))
+        .unwrap_or(base)
+}

@@ -1,0 +1,188 @@
+//! Static typing of expressions: the type a result column is described with before any row
+//! exists (Describe, empty results). Unknown shapes are STRING; evaluation decides the value.
+
+use super::*;
+
+/// The static type of an expression, when it can be known before evaluation.
+pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
+    match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+            let n = ident_name(e).unwrap_or_default();
+            columns
+                .iter()
+                .find(|(c, _)| *c == n)
+                .map(|(_, t)| *t)
+                .unwrap_or(SqlType::String)
+        }
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => {
+                if n.parse::<i64>().is_ok() {
+                    SqlType::Int
+                } else {
+                    SqlType::Float
+                }
+            }
+            Value::Boolean(_) => SqlType::Bool,
+            _ => SqlType::String,
+        },
+        Expr::Nested(x) => infer_type(x, columns),
+        Expr::Cast { data_type, .. } => SqlType::from_ast(data_type).unwrap_or(SqlType::String),
+        Expr::BinaryOp { left, op, right } => match op {
+            BinaryOperator::Eq
+            | BinaryOperator::NotEq
+            | BinaryOperator::Lt
+            | BinaryOperator::LtEq
+            | BinaryOperator::Gt
+            | BinaryOperator::GtEq
+            | BinaryOperator::And
+            | BinaryOperator::Or
+            | BinaryOperator::AtArrow
+            | BinaryOperator::ArrowAt
+            | BinaryOperator::Question
+            | BinaryOperator::QuestionAnd
+            | BinaryOperator::QuestionPipe => SqlType::Bool,
+            BinaryOperator::StringConcat => {
+                match (infer_type(left, columns), infer_type(right, columns)) {
+                    (t @ SqlType::Array(_), _) | (_, t @ SqlType::Array(_)) => t,
+                    _ => SqlType::String,
+                }
+            }
+            BinaryOperator::LongArrow | BinaryOperator::HashLongArrow => SqlType::String,
+            BinaryOperator::Arrow | BinaryOperator::HashArrow => SqlType::Jsonb,
+            BinaryOperator::Divide => match (infer_type(left, columns), infer_type(right, columns))
+            {
+                (SqlType::Decimal, _) | (_, SqlType::Decimal) => SqlType::Decimal,
+                (SqlType::Interval, _) => SqlType::Interval,
+                _ => SqlType::Float,
+            },
+            _ => arithmetic_type(op, infer_type(left, columns), infer_type(right, columns)),
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            ..
+        }
+        | Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::IsTrue(_)
+        | Expr::IsFalse(_)
+        | Expr::IsDistinctFrom(..)
+        | Expr::IsNotDistinctFrom(..)
+        | Expr::In { .. }
+        | Expr::Exists { .. }
+        | Expr::AnyOp { .. }
+        | Expr::AllOp { .. }
+        | Expr::Between { .. }
+        | Expr::Like { .. }
+        | Expr::ILike { .. } => SqlType::Bool,
+        Expr::UnaryOp { expr, .. } | Expr::Ceil { expr, .. } | Expr::Floor { expr, .. } => {
+            infer_type(expr, columns)
+        }
+        Expr::TypedString(t) => SqlType::from_ast(&t.data_type).unwrap_or(SqlType::String),
+        Expr::Extract { .. } => SqlType::Float,
+        Expr::Position { .. } => SqlType::Int,
+        Expr::AtTimeZone { .. } => SqlType::Timestamp,
+        Expr::Case {
+            conditions,
+            else_result,
+            ..
+        } => conditions
+            .iter()
+            .map(|c| &c.result)
+            .chain(else_result.as_deref())
+            .map(|e| infer_type(e, columns))
+            .find(|t| *t != SqlType::String)
+            .unwrap_or(SqlType::String),
+        Expr::Function(f) => function_type(f, columns),
+        Expr::Array(a) => a
+            .elem
+            .iter()
+            .map(|x| infer_type(x, columns))
+            .find(|t| *t != SqlType::String)
+            .unwrap_or(SqlType::String)
+            .array_of()
+            .unwrap_or(SqlType::Array(crate::sql::types::ElemType::String)),
+        Expr::CompoundFieldAccess { root, access_chain } => {
+            let t = infer_type(root, columns);
+            match (t, access_chain.as_slice()) {
+                (SqlType::Array(e), [AccessExpr::Subscript(Subscript::Index { .. })]) => {
+                    e.sql_type()
+                }
+                (SqlType::Jsonb, _) => SqlType::Jsonb,
+                _ => t,
+            }
+        }
+        _ => SqlType::String,
+    }
+}
+
+/// The result type of `+ - * %` on operands of these types (PostgreSQL's rules for the
+/// common cases; unknown combinations are FLOAT).
+fn arithmetic_type(op: &BinaryOperator, l: SqlType, r: SqlType) -> SqlType {
+    use SqlType::*;
+    match (l, r) {
+        (Int, Int) => Int,
+        (Decimal, Int | Decimal) | (Int, Decimal) => Decimal,
+        (Timestamp | TimestampTz, Interval) | (Interval, Timestamp | TimestampTz) => {
+            if l == Interval { r } else { l }
+        }
+        (Timestamp | TimestampTz, Timestamp | TimestampTz) => Interval,
+        (Date, Int) | (Int, Date) => Date,
+        (Date, Date) if *op == BinaryOperator::Minus => Int,
+        (Date, Interval) | (Interval, Date) => Timestamp,
+        (Interval, Interval | Int | Float) | (Int | Float, Interval) => Interval,
+        _ => Float,
+    }
+}
+
+/// The result type of a function call, for describing results before any row exists.
+fn function_type(f: &sqlparser::ast::Function, columns: &[(String, SqlType)]) -> SqlType {
+    let first_arg = || match &f.args {
+        FunctionArguments::List(l) => l.args.first().and_then(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(infer_type(e, columns)),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let name = f.name.to_string().to_lowercase();
+    match name.trim_start_matches("pg_catalog.") {
+        "length" | "char_length" | "character_length" | "octet_length" | "bit_length"
+        | "strpos" | "count" | "unique_rowid" | "ascii" => SqlType::Int,
+        "now"
+        | "current_timestamp"
+        | "transaction_timestamp"
+        | "statement_timestamp"
+        | "clock_timestamp"
+        | "localtimestamp" => SqlType::TimestampTz,
+        "current_date" => SqlType::Date,
+        "date_part" | "sqrt" | "cbrt" | "power" | "pow" | "exp" | "ln" | "log" | "log10"
+        | "random" | "pi" | "degrees" | "radians" | "sin" | "cos" | "tan" | "atan" | "atan2" => {
+            SqlType::Float
+        }
+        "gen_random_uuid" | "uuid_generate_v4" => SqlType::Uuid,
+        "age" | "justify_days" | "justify_hours" | "make_interval" => SqlType::Interval,
+        "to_json" | "to_jsonb" | "json_build_object" | "jsonb_build_object"
+        | "json_build_array" | "jsonb_build_array" | "jsonb_set" | "json_agg" | "jsonb_agg"
+        | "json_object_agg" | "jsonb_object_agg" | "jsonb_strip_nulls" => SqlType::Jsonb,
+        "starts_with" | "ends_with" | "bool_and" | "bool_or" | "every" | "isnan" => SqlType::Bool,
+        "abs" | "round" | "trunc" | "ceil" | "ceiling" | "floor" | "sign" | "mod" | "greatest"
+        | "least" | "coalesce" | "ifnull" | "nullif" | "date_trunc" | "sum" | "min" | "max" => {
+            first_arg().unwrap_or(SqlType::String)
+        }
+        "avg" => SqlType::Float,
+        "array_agg" => first_arg()
+            .and_then(SqlType::array_of)
+            .unwrap_or(SqlType::Array(crate::sql::types::ElemType::String)),
+        "current_schemas" => SqlType::Array(crate::sql::types::ElemType::String),
+        n if crate::sql::functions::array_names().contains(&n) => {
+            let second = match &f.args {
+                FunctionArguments::List(l) => l.args.get(1).and_then(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(infer_type(e, columns)),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            crate::sql::functions::array_result_type(n, first_arg(), second)
+        }
+        _ => SqlType::String,
+    }
+}
