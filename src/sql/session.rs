@@ -137,6 +137,9 @@ pub enum TxnState {
     Released,
 }
 
+/// `search_path` until a session sets it.
+const DEFAULT_SEARCH_PATH: &str = "\"$user\", public";
+
 /// A SQL session.
 pub struct Session {
     /// The virtual cluster.
@@ -184,7 +187,7 @@ impl Session {
             ("client_encoding", "UTF8"),
             ("datestyle", "ISO, MDY"),
             ("timezone", "UTC"),
-            ("search_path", "\"$user\", public"),
+            ("search_path", DEFAULT_SEARCH_PATH),
             ("transaction_isolation", "serializable"),
             ("default_transaction_isolation", "serializable"),
             ("standard_conforming_strings", "on"),
@@ -240,7 +243,12 @@ impl Session {
     /// The schemas of `search_path` in order (`"$user"` kept as is), or empty when it is the
     /// default `"$user", public` (names then resolve in `public` without extra lookups).
     pub fn search_path(&self) -> Vec<String> {
-        let Some(v) = self.vars.get("search_path") else {
+        // Every statement asks: the default costs no parsing and no allocation.
+        let Some(v) = self
+            .vars
+            .get("search_path")
+            .filter(|v| v.as_str() != DEFAULT_SEARCH_PATH)
+        else {
             return Vec::new();
         };
         let path: Vec<String> = v
