@@ -42,6 +42,10 @@ id_newtype!(
     TxnId, u128, "{:032x}"
 );
 id_newtype!(
+    /// A job (a replication ingestion or producer job), as `SHOW JOBS` lists it.
+    JobId, u64, "{}"
+);
+id_newtype!(
     /// A rangefeed registration on one replica.
     RegistrationId, u64, "{}"
 );

@@ -72,6 +72,7 @@ impl ConnectionRouter for TestRouter {
 
     fn session_env(&self, _tenant: TenantId) -> SessionEnv {
         SessionEnv {
+            replication: None,
             store: self.store.clone(),
             clusters: None,
             max_sql_memory: 0,

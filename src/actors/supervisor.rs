@@ -102,6 +102,7 @@ struct NodeRouter {
     max_sql_memory: u64,
     registry: Arc<RegistryInner>,
     admin: RegistryAdmin,
+    replication: Arc<crate::replication::service::NodeReplication>,
     store: Store,
     draining: Arc<AtomicBool>,
 }
@@ -118,15 +119,15 @@ impl ConnectionRouter for NodeRouter {
         r
     }
     fn session_env(&self, tenant: TenantId) -> SessionEnv {
+        let system = tenant == TenantId::SYSTEM;
         let clusters: Option<Arc<dyn crate::sql::session::VirtualClusterAdmin>> =
-            if tenant == TenantId::SYSTEM {
-                Some(Arc::new(self.admin.clone()))
-            } else {
-                None
-            };
+            system.then(|| Arc::new(self.admin.clone()) as _);
+        let replication: Option<Arc<dyn crate::sql::replication::ReplicationService>> =
+            system.then(|| self.replication.clone() as _);
         SessionEnv {
             store: self.store.clone(),
             clusters,
+            replication,
             max_sql_memory: self.max_sql_memory,
         }
     }
@@ -314,12 +315,25 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
     let draining = Arc::new(AtomicBool::new(false));
     let ready = Arc::new(AtomicBool::new(false));
     let max_sql_memory = cfg.max_sql_memory_bytes().context("--max-sql-memory")?;
+    let registry_metrics = prometheus::Registry::new();
+    let sql_listen_addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .context("SQL listener address")?;
+    let replication = Arc::new(start_replication(
+        &store,
+        &registry,
+        cfg.certs_dir.clone(),
+        advertised_sql_addr(&cfg, &sql_listen_addr),
+        &registry_metrics,
+    )?);
     let router = Arc::new(NodeRouter {
         max_sql_memory,
         registry: registry.clone(),
         admin: RegistryAdmin {
             addr: registry_addr,
         },
+        replication,
         store: store.clone(),
         draining: draining.clone(),
     });
@@ -337,7 +351,6 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         .with_context(|| format!("resolve {}", cfg.http_addr))?
         .next()
         .context("no address for --http-addr")?;
-    let registry_metrics = prometheus::Registry::new();
     let node_metrics = crate::console::metrics::NodeMetrics::new(&registry_metrics, t0)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let backend = Arc::new(NodeConsole {
@@ -411,6 +424,54 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
     let _ = done_rx.await;
     println!("node drained and shut down");
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The SQL address other clusters dial for this node: `--advertise-addr`'s host with the SQL
+/// port actually bound.
+fn advertised_sql_addr(cfg: &NodeConfig, bound: &str) -> String {
+    let port = bound.rsplit(':').next().unwrap_or("26257");
+    let adv = cfg.advertise_addr().to_string();
+    match adv.rsplit_once(':') {
+        Some((host, _)) => format!("{host}:{port}"),
+        None => bound.to_string(),
+    }
+}
+
+/// Starts the node's replication producer and consumer (resuming its ingestion jobs).
+fn start_replication(
+    store: &Store,
+    registry: &Arc<RegistryInner>,
+    certs_dir: Option<std::path::PathBuf>,
+    sql_address: String,
+    metrics: &prometheus::Registry,
+) -> anyhow::Result<crate::replication::service::NodeReplication> {
+    use crate::actors::replication_consumer::ReplicationConsumer;
+    use crate::actors::replication_producer::ReplicationProducer;
+    use crate::replication::ingestion::{IngestionEnv, IngestionSettings};
+    let reg = registry.clone();
+    let lookup: crate::actors::replication_producer::TenantLookup =
+        Arc::new(move |name: &str| reg.find(name).map(|r| (r.id, r.name)));
+    let producer_store = store.clone();
+    let producer = actix::Supervisor::start(move |_| {
+        ReplicationProducer::new(producer_store.clone(), sql_address.clone(), lookup.clone())
+    });
+    let env = IngestionEnv {
+        store: store.clone(),
+        registry: registry.clone(),
+        certs_dir,
+        metrics: crate::replication::metrics::ReplicationMetrics::new(metrics)
+            .map_err(|e| anyhow::anyhow!("replication metrics: {e}"))?,
+        live: Default::default(),
+        settings: IngestionSettings::default(),
+    };
+    let consumer_env = env.clone();
+    let consumer =
+        actix::Supervisor::start(move |_| ReplicationConsumer::new(consumer_env.clone()));
+    Ok(crate::replication::service::NodeReplication {
+        producer,
+        consumer,
+        env,
+    })
 }
 
 fn write_ready(text: &str) {

@@ -74,7 +74,8 @@ fn not_found(name: &str) -> SqlError {
     )
 }
 
-fn validate_name(name: &str) -> SqlResult<()> {
+/// Checks a virtual cluster name (lowercase letters, digits and hyphens).
+pub fn validate_name(name: &str) -> SqlResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && name
@@ -200,6 +201,72 @@ impl RegistryInner {
         self.clusters.read().values().cloned().collect()
     }
 
+    /// The cluster named `name`.
+    pub fn find(&self, name: &str) -> Option<TenantRecord> {
+        self.by_name(name)
+    }
+
+    /// The cluster with id `id`.
+    pub fn get(&self, id: TenantId) -> Option<TenantRecord> {
+        self.clusters.read().get(&id).cloned()
+    }
+
+    fn next_id(&self) -> TenantId {
+        TenantId(
+            self.clusters
+                .read()
+                .keys()
+                .map(|k| k.0)
+                .max()
+                .unwrap_or(1)
+                .max(1)
+                + 1,
+        )
+    }
+
+    /// Creates the record of a virtual cluster that physical replication fills: `data_state`
+    /// `add`, service `none`, and no catalog (its whole keyspace comes from the source).
+    pub async fn create_replication_target(&self, name: &str) -> SqlResult<TenantId> {
+        validate_name(name)?;
+        if self.by_name(name).is_some() {
+            return Err(SqlError::new(
+                SqlState::DUPLICATE_OBJECT,
+                format!("virtual cluster with name \"{name}\" already exists"),
+            ));
+        }
+        let rec = TenantRecord {
+            id: self.next_id(),
+            name: name.into(),
+            data_state: DataState::Add.as_str().into(),
+            service_mode: ServiceMode::None.as_str().into(),
+        };
+        self.save(&rec).await?;
+        Ok(rec.id)
+    }
+
+    /// Sets a cluster's `data_state` (physical replication marks a failed-over cluster
+    /// `ready`).
+    pub async fn set_data_state(&self, id: TenantId, state: DataState) -> SqlResult<()> {
+        let mut rec = self.get(id).ok_or_else(|| not_found(&id.to_string()))?;
+        rec.data_state = state.as_str().into();
+        self.save(&rec).await
+    }
+
+    /// Removes a cluster's record (undoing [`RegistryInner::create_replication_target`] when a
+    /// later step fails; the cluster holds no data yet).
+    pub async fn remove_record(&self, id: TenantId) -> SqlResult<()> {
+        let key = Self::record_key(id)?;
+        self.store
+            .run_txn(20, |txn| {
+                let key = key.clone();
+                Box::pin(async move { txn.delete(&key) })
+            })
+            .await
+            .map_err(kv_err)?;
+        self.clusters.write().remove(&id);
+        Ok(())
+    }
+
     fn by_name(&self, name: &str) -> Option<TenantRecord> {
         self.clusters
             .read()
@@ -256,16 +323,7 @@ impl RegistryInner {
             Some(t) => Some(self.by_name(t).ok_or_else(|| not_found(t))?),
             None => None,
         };
-        let id = TenantId(
-            self.clusters
-                .read()
-                .keys()
-                .map(|k| k.0)
-                .max()
-                .unwrap_or(1)
-                .max(1)
-                + 1,
-        );
+        let id = self.next_id();
         let rec = TenantRecord {
             id,
             name: name.into(),

@@ -14,6 +14,7 @@
 //! Actors live on a dedicated actix system thread ("tandem-ranges"); callers may be on any tokio
 //! runtime. Dropping the last [`Store`] handle does not stop it: call [`Store::shutdown`].
 
+pub mod cluster_id;
 pub mod error;
 pub mod locks;
 pub mod protectedts;

@@ -21,8 +21,7 @@ use std::time::Instant;
 use ::pgwire::api::copy::send_copy_in_response;
 use ::pgwire::api::portal::{Format, Portal};
 use ::pgwire::api::query::{
-    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_query_response,
-    send_ready_for_query,
+    ExtendedQueryHandler, SimpleQueryHandler, send_execution_response, send_ready_for_query,
 };
 use ::pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response};
 use ::pgwire::api::stmt::{QueryParser, StoredStatement};
@@ -278,7 +277,7 @@ impl SimpleQueryHandler for QueryHandler {
         client.set_transaction_status(status);
         for r in responses {
             match r {
-                Response::Query(q) => send_query_response(client, q, true).await?,
+                Response::Query(q) => super::portal::send_query(client, q).await?,
                 Response::Execution(tag)
                 | Response::TransactionStart(tag)
                 | Response::TransactionEnd(tag) => send_execution_response(client, tag).await?,
@@ -634,6 +633,12 @@ fn column_name(e: &Expr) -> Option<String> {
 /// effort: tables that do not resolve are skipped).
 async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<usize, Type> {
     let mut out = HashMap::new();
+    if let Statement::ReplicationBuiltin { func, .. } = stmt {
+        for (i, t) in func.arg_types().iter().enumerate() {
+            out.insert(i, encode::declared_pg_type(*t, Default::default()));
+        }
+        return out;
+    }
     let Statement::Pg(s) = stmt else { return out };
     let s = s.as_ref();
     let mut names = Vec::new();

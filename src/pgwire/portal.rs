@@ -15,14 +15,69 @@ use std::sync::Arc;
 use ::pgwire::api::copy::send_copy_in_response;
 use ::pgwire::api::portal::{Portal, PortalExecutionState};
 use ::pgwire::api::query::ExtendedQueryHandler;
+use ::pgwire::api::results::{QueryResponse, SendableRowStream};
 use ::pgwire::api::results::{Response, Tag};
 use ::pgwire::api::store::{Entry, PortalStore};
 use ::pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState};
 use ::pgwire::error::{ErrorInfo, PgWireError, PgWireResult, SEVERITY_ERROR};
 use ::pgwire::messages::PgWireBackendMessage;
+use ::pgwire::messages::data::RowDescription;
 use ::pgwire::messages::extendedquery::{Bind, BindComplete, Execute, PortalSuspended};
 use ::pgwire::messages::response::EmptyQueryResponse;
-use futures::{Sink, SinkExt, StreamExt};
+use futures::{FutureExt, Sink, SinkExt, StreamExt};
+
+/// Feeds the DataRows of `rows`, flushing whenever the next row is not ready yet: rows of a
+/// streamed result (a large scan, a replication stream) reach the client as they are produced
+/// instead of waiting for the send buffer to fill, and a client that went away is noticed at
+/// the flush. Rows that are all ready (an in-memory result) go out without extra flushes.
+/// Returns how many rows were sent.
+pub(super) async fn feed_rows<C>(
+    client: &mut C,
+    rows: &mut SendableRowStream,
+) -> PgWireResult<usize>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let mut n = 0;
+    loop {
+        let next = match rows.next().now_or_never() {
+            Some(next) => next,
+            None => {
+                client.flush().await?;
+                rows.next().await
+            }
+        };
+        match next {
+            Some(row) => {
+                client.feed(PgWireBackendMessage::DataRow(row?)).await?;
+                n += 1;
+            }
+            None => return Ok(n),
+        }
+    }
+}
+
+/// A whole query response of the simple protocol: RowDescription, the rows ([`feed_rows`]),
+/// CommandComplete.
+pub(super) async fn send_query<C>(client: &mut C, mut response: QueryResponse) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    let desc = RowDescription::new(response.row_schema().iter().map(Into::into).collect());
+    client
+        .feed(PgWireBackendMessage::RowDescription(desc))
+        .await?;
+    let rows = feed_rows(client, response.data_rows()).await?;
+    let tag = Tag::new(response.command_tag()).with_rows(rows);
+    client
+        .feed(PgWireBackendMessage::CommandComplete(tag.into()))
+        .await?;
+    Ok(())
+}
 
 /// Bind: creates the portal and buffers BindComplete.
 pub(super) async fn bind<C, S>(client: &mut C, message: Bind) -> PgWireResult<()>
@@ -96,6 +151,25 @@ where
     );
     let needs_fetch = if initial {
         match handler.do_query(client, portal.as_ref(), max_rows).await? {
+            // Without a row limit the rows stream straight to the client: pgwire's portal would
+            // collect them all first, which an endless or very large result cannot afford.
+            Response::Query(mut results) if max_rows == 0 => {
+                let rows = feed_rows(client, results.data_rows()).await?;
+                client
+                    .feed(PgWireBackendMessage::CommandComplete(
+                        Tag::new(results.command_tag()).with_rows(rows).into(),
+                    ))
+                    .await?;
+                // Leave the portal finished, as if fetched to the end.
+                portal
+                    .start(QueryResponse::new(
+                        results.row_schema(),
+                        futures::stream::empty(),
+                    ))
+                    .await;
+                let _ = portal.fetch(0).await?;
+                false
+            }
             Response::Query(results) => {
                 portal.start(results).await;
                 true
@@ -151,11 +225,7 @@ where
         let fetched = portal.fetch(max_rows).await?;
         let mut response = fetched.response;
         let command_tag = response.command_tag().to_owned();
-        let mut rows = 0;
-        while let Some(row) = response.data_rows().next().await {
-            client.feed(PgWireBackendMessage::DataRow(row?)).await?;
-            rows += 1;
-        }
+        let rows = feed_rows(client, response.data_rows()).await?;
         if fetched.suspended {
             client
                 .feed(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))

@@ -6,7 +6,9 @@
 //! user management needs `CREATEROLE` (or admin); cluster settings need `MODIFYCLUSTERSETTING`
 //! (or admin). A missing privilege is SQLSTATE 42501.
 
-use super::ast::{RoleOptions, SettingValue, Statement, SystemPrivilege};
+use super::ast::{
+    AlterVirtualClusterAction, RoleOptions, SettingValue, Statement, SystemPrivilege,
+};
 use super::catalog::{Catalog, UserRecord};
 use super::cluster_settings;
 use super::error::{Result, SqlError};
@@ -90,7 +92,9 @@ pub async fn execute_non_transactional(
     stmt: &Statement,
 ) -> Option<Result<QueryResult>> {
     match stmt {
+        Statement::ShowJobs => Some(super::replication::show_jobs(session).await),
         Statement::ShowVirtualClusters { .. }
+        | Statement::ShowFingerprints { .. }
         | Statement::CreateVirtualCluster { .. }
         | Statement::AlterVirtualCluster { .. }
         | Statement::DropVirtualCluster { .. } => Some(virtual_cluster(session, stmt).await),
@@ -143,7 +147,11 @@ async fn virtual_cluster(session: &mut Session, stmt: &Statement) -> Result<Quer
         r?;
     }
     match stmt {
-        Statement::ShowVirtualClusters { name, .. } => {
+        Statement::ShowVirtualClusters {
+            name,
+            with_replication_status,
+            with_prior_replication_details,
+        } => {
             let mut list = admin.list().await?;
             if let Some(n) = name {
                 list.retain(|c| c.name == *n);
@@ -155,25 +163,27 @@ async fn virtual_cluster(session: &mut Session, stmt: &Statement) -> Result<Quer
                 }
             }
             list.sort_by_key(|c| c.id);
-            Ok(QueryResult::Rows {
-                columns: vec![
-                    Column::new("id", SqlType::Int),
-                    Column::new("name", SqlType::String),
-                    Column::new("data_state", SqlType::String),
-                    Column::new("service_mode", SqlType::String),
-                ],
-                rows: list
-                    .into_iter()
-                    .map(|c| {
-                        vec![
-                            Datum::Int(c.id.0 as i64),
-                            s(c.name),
-                            s(c.data_state),
-                            s(c.service_mode),
-                        ]
-                    })
-                    .collect(),
-            })
+            super::replication::show_virtual_clusters(
+                session,
+                list,
+                *with_replication_status,
+                *with_prior_replication_details,
+            )
+            .await
+        }
+        Statement::ShowFingerprints { name, as_of } => {
+            let info = admin
+                .list()
+                .await?
+                .into_iter()
+                .find(|c| c.name == *name)
+                .ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::UNDEFINED_OBJECT,
+                        format!("virtual cluster \"{name}\" does not exist"),
+                    )
+                })?;
+            super::replication::show_fingerprints(session, info, as_of.as_deref()).await
         }
         Statement::CreateVirtualCluster {
             name,
@@ -181,25 +191,53 @@ async fn virtual_cluster(session: &mut Session, stmt: &Statement) -> Result<Quer
             like,
             replication,
         } => {
-            if replication.is_some() {
-                return Err(SqlError::unsupported(
-                    "CREATE VIRTUAL CLUSTER ... FROM REPLICATION OF (physical cluster replication)",
-                ));
+            if let Some(source) = replication {
+                replication_service(session)?
+                    .create_replication(
+                        name,
+                        *if_not_exists,
+                        like.as_deref(),
+                        source,
+                        &session.user,
+                    )
+                    .await?;
+            } else {
+                admin.create(name, *if_not_exists, like.as_deref()).await?;
             }
-            admin.create(name, *if_not_exists, like.as_deref()).await?;
             Ok(QueryResult::Command("CREATE VIRTUAL CLUSTER".into()))
         }
-        Statement::AlterVirtualCluster { name, action } => admin.alter(name, action).await,
+        Statement::AlterVirtualCluster { name, action } => {
+            if super::replication::is_replication_action(action) {
+                replication_service(session)?
+                    .alter_replication(name, action)
+                    .await
+            } else {
+                admin.alter(name, action).await
+            }
+        }
         Statement::DropVirtualCluster {
             name,
             if_exists,
             immediate,
         } => {
+            if let Some(svc) = &session.env.replication {
+                svc.cancel_replication(name).await?;
+            }
             admin.drop_cluster(name, *if_exists, *immediate).await?;
             Ok(QueryResult::Command("DROP VIRTUAL CLUSTER".into()))
         }
         _ => Err(SqlError::internal("not a virtual cluster statement")),
     }
+}
+
+fn replication_service(
+    session: &Session,
+) -> Result<std::sync::Arc<dyn super::replication::ReplicationService>> {
+    session
+        .env
+        .replication
+        .clone()
+        .ok_or_else(|| SqlError::internal("physical cluster replication is not available"))
 }
 
 async fn set_database(session: &mut Session, name: &str) -> Result<()> {
@@ -736,9 +774,6 @@ pub async fn execute_admin(
                 rows: out,
             })
         }
-        Statement::ShowFingerprints { .. } => Err(SqlError::unsupported(
-            "SHOW EXPERIMENTAL_FINGERPRINTS (physical cluster replication)",
-        )),
         _ => Err(SqlError::internal("statement routed to the wrong executor")),
     }
 }
@@ -772,12 +807,22 @@ pub fn describe_admin(stmt: &Statement) -> Result<Vec<Column>> {
             .collect::<Vec<_>>()
     };
     Ok(match stmt {
-        Statement::ShowVirtualClusters { .. } => vec![
-            Column::new("id", SqlType::Int),
-            Column::new("name", SqlType::String),
-            Column::new("data_state", SqlType::String),
-            Column::new("service_mode", SqlType::String),
-        ],
+        Statement::ShowVirtualClusters {
+            with_replication_status,
+            with_prior_replication_details,
+            ..
+        } => super::replication::show_columns(
+            *with_replication_status,
+            *with_prior_replication_details,
+        ),
+        Statement::ShowFingerprints { .. } => super::replication::fingerprint_columns(),
+        Statement::ShowJobs => super::replication::jobs_columns(),
+        Statement::AlterVirtualCluster {
+            action:
+                AlterVirtualClusterAction::CompleteReplicationToLatest
+                | AlterVirtualClusterAction::CompleteReplicationToSystemTime(_),
+            ..
+        } => vec![Column::new("cutover_time", SqlType::Decimal)],
         Statement::ShowUsers => st(&["username", "options", "member_of"]),
         Statement::ShowIndexes { .. } => {
             let mut c = st(&["table_name", "index_name"]);

@@ -192,6 +192,87 @@ pub enum Statement {
         /// `AS OF SYSTEM TIME` expression text.
         as_of: Option<String>,
     },
+    /// `SHOW JOBS`.
+    ShowJobs,
+    /// A physical replication builtin called as a whole statement
+    /// (`SELECT crdb_internal.start_replication_stream($1)`,
+    /// `SELECT * FROM crdb_internal.stream_partition($1, $2)`, ...): it has side effects and
+    /// may stream forever, so it runs outside the query engine.
+    ReplicationBuiltin {
+        /// Which builtin.
+        func: ReplicationBuiltin,
+        /// Its arguments.
+        args: Vec<sqlparser::ast::Expr>,
+    },
+}
+
+/// The producer builtins of physical cluster replication (`crdb_internal.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicationBuiltin {
+    /// `start_replication_stream(tenant_name STRING) -> BYTES`.
+    StartReplicationStream,
+    /// `replication_stream_spec(stream_id INT) -> BYTES`.
+    ReplicationStreamSpec,
+    /// `stream_partition(stream_id INT, spec BYTES) -> SETOF (stream_event BYTES)`.
+    StreamPartition,
+    /// `replication_stream_progress(stream_id INT, frontier_ts STRING) -> BYTES`.
+    ReplicationStreamProgress,
+    /// `complete_replication_stream(stream_id INT, successful_ingestion BOOL) -> INT`.
+    CompleteReplicationStream,
+}
+
+impl ReplicationBuiltin {
+    /// Every builtin with its name.
+    pub const ALL: &'static [(ReplicationBuiltin, &'static str)] = &[
+        (
+            ReplicationBuiltin::StartReplicationStream,
+            "start_replication_stream",
+        ),
+        (
+            ReplicationBuiltin::ReplicationStreamSpec,
+            "replication_stream_spec",
+        ),
+        (ReplicationBuiltin::StreamPartition, "stream_partition"),
+        (
+            ReplicationBuiltin::ReplicationStreamProgress,
+            "replication_stream_progress",
+        ),
+        (
+            ReplicationBuiltin::CompleteReplicationStream,
+            "complete_replication_stream",
+        ),
+    ];
+
+    /// The function's name (without `crdb_internal.`).
+    pub fn name(self) -> &'static str {
+        ReplicationBuiltin::ALL
+            .iter()
+            .find(|(b, _)| *b == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("?")
+    }
+
+    /// The argument types.
+    pub fn arg_types(self) -> &'static [super::types::SqlType] {
+        use super::types::SqlType::*;
+        match self {
+            ReplicationBuiltin::StartReplicationStream => &[String],
+            ReplicationBuiltin::ReplicationStreamSpec => &[Int],
+            ReplicationBuiltin::StreamPartition => &[Int, Bytes],
+            ReplicationBuiltin::ReplicationStreamProgress => &[Int, String],
+            ReplicationBuiltin::CompleteReplicationStream => &[Int, Bool],
+        }
+    }
+
+    /// The result column.
+    pub fn result_column(self) -> (&'static str, super::types::SqlType) {
+        use super::types::SqlType::*;
+        match self {
+            ReplicationBuiltin::StreamPartition => ("stream_event", Bytes),
+            ReplicationBuiltin::CompleteReplicationStream => ("complete_replication_stream", Int),
+            other => (other.name(), Bytes),
+        }
+    }
 }
 
 /// Where a replicating virtual cluster streams from.

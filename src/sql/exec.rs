@@ -52,7 +52,11 @@ fn keeps_descriptions(stmt: &Statement) -> bool {
                 | pg::Statement::Copy { .. }
                 | pg::Statement::Deallocate { .. }
         ),
-        Statement::CopyRows { .. } | Statement::AsOfSystemTime { .. } => true,
+        Statement::CopyRows { .. }
+        | Statement::AsOfSystemTime { .. }
+        | Statement::ReplicationBuiltin { .. }
+        | Statement::ShowJobs
+        | Statement::ShowFingerprints { .. } => true,
         _ => false,
     }
 }
@@ -118,6 +122,9 @@ async fn execute_statement(
 ) -> Result<QueryResult> {
     if let Statement::WithShowSources { sources, stmt } = stmt {
         return with_show_sources(session, sources, stmt, params).await;
+    }
+    if let Statement::ReplicationBuiltin { func, args } = stmt {
+        return super::replication::execute_builtin(session, *func, args, params).await;
     }
     // Transaction control.
     if let Statement::Pg(s) = stmt {
@@ -655,6 +662,9 @@ pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Col
             QueryResult::Rows { columns, .. } => Ok(columns),
             _ => Ok(Vec::new()),
         };
+    }
+    if let Statement::ReplicationBuiltin { func, .. } = stmt {
+        return Ok(super::replication::builtin_columns(*func));
     }
     let Statement::Pg(s) = stmt else {
         return admin::describe_admin(stmt);

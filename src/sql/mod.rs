@@ -14,6 +14,7 @@ pub mod functions;
 pub mod operators;
 pub mod parser;
 pub mod query;
+pub mod replication;
 pub mod rows;
 pub mod scan;
 pub mod scram;

@@ -120,6 +120,8 @@ pub struct SessionEnv {
     pub store: Store,
     /// Virtual cluster administration (system cluster sessions only).
     pub clusters: Option<Arc<dyn VirtualClusterAdmin>>,
+    /// Physical cluster replication (system cluster sessions only).
+    pub replication: Option<Arc<dyn super::replication::ReplicationService>>,
     /// Bytes one statement may hold in memory (`--max-sql-memory`); 0 means no limit.
     pub max_sql_memory: u64,
 }

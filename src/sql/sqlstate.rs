@@ -77,6 +77,50 @@ impl SqlState {
     pub const UNDEFINED_VIRTUAL_CLUSTER: SqlState = SqlState("42704");
     /// 57P03: the virtual cluster is not serving.
     pub const CANNOT_CONNECT_NOW: SqlState = SqlState("57P03");
+    /// 08006: a connection (e.g. to a replication source) failed.
+    pub const CONNECTION_FAILURE: SqlState = SqlState("08006");
+
+    /// Every named code, for [`SqlState::from_code`].
+    const ALL: &'static [SqlState] = &[
+        SqlState::SUCCESSFUL_COMPLETION,
+        SqlState::PROTOCOL_VIOLATION,
+        SqlState::FEATURE_NOT_SUPPORTED,
+        SqlState::INVALID_TEXT_REPRESENTATION,
+        SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+        SqlState::DIVISION_BY_ZERO,
+        SqlState::INVALID_PARAMETER_VALUE,
+        SqlState::NOT_NULL_VIOLATION,
+        SqlState::UNIQUE_VIOLATION,
+        SqlState::IN_FAILED_SQL_TRANSACTION,
+        SqlState::ACTIVE_SQL_TRANSACTION,
+        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+        SqlState::INVALID_PASSWORD,
+        SqlState::INVALID_CATALOG_NAME,
+        SqlState::SERIALIZATION_FAILURE,
+        SqlState::INSUFFICIENT_PRIVILEGE,
+        SqlState::SYNTAX_ERROR,
+        SqlState::UNDEFINED_COLUMN,
+        SqlState::UNDEFINED_OBJECT,
+        SqlState::DUPLICATE_OBJECT,
+        SqlState::UNDEFINED_TABLE,
+        SqlState::DATATYPE_MISMATCH,
+        SqlState::UNDEFINED_FUNCTION,
+        SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+        SqlState::QUERY_CANCELED,
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+        SqlState::CONNECTION_FAILURE,
+    ];
+
+    /// The named code for a SQLSTATE received from another server (e.g. a replication
+    /// source); codes tandem does not name map to XX000.
+    pub fn from_code(code: &str) -> SqlState {
+        SqlState::ALL
+            .iter()
+            .copied()
+            .find(|s| s.0 == code)
+            .unwrap_or(SqlState::INTERNAL_ERROR)
+    }
 }
 
 impl fmt::Display for SqlState {

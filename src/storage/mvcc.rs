@@ -17,7 +17,7 @@ use crate::storage::{Engine, decode_mvcc_value, txn_record_key};
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// One MVCC version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Version {
     /// User key.
     pub key: Vec<u8>,

@@ -354,10 +354,13 @@ fn parse_with(
                 }
                 Statement::Pg(Box::new(st))
             }
-            None => Statement::Pg(Box::new(
-                p.p.parse_statement()
-                    .map_err(|e| ParseError::from_sqlparser(sql, e))?,
-            )),
+            None => {
+                let st =
+                    p.p.parse_statement()
+                        .map_err(|e| ParseError::from_sqlparser(sql, e))?;
+                crate::sql::replication::builtin_statement(&st)
+                    .unwrap_or_else(|| Statement::Pg(Box::new(st)))
+            }
         };
         p.expect_end()?;
         out.push(stmt);

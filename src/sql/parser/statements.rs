@@ -160,6 +160,9 @@ impl<'a> P<'a> {
                     None
                 };
                 Statement::ShowTables { database }
+            } else if self.peek_is(1, "JOBS") {
+                self.advance(2);
+                Statement::ShowJobs
             } else if self.peek_is(1, "EXPERIMENTAL_FINGERPRINTS") {
                 self.advance(2);
                 self.show_fingerprints()?

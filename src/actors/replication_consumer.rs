@@ -1,0 +1,602 @@
+//! The replication consumer (standby side of physical cluster replication), one per node.
+//!
+//! It owns the node's `REPLICATION STREAM INGESTION` jobs: [`CreateReplication`] validates the
+//! source URI, connects, starts a stream on the primary (which checks the credentials, the
+//! `REPLICATION` privilege and that the source cluster exists), and only then creates the
+//! destination virtual cluster (`data_state = add`, no catalog: its whole keyspace comes from
+//! the source) and the job; a failure at any step leaves nothing behind on the standby and
+//! cancels the stream on the primary. [`AlterReplication`] pauses, resumes, changes the
+//! retention or sets the failover time; [`CancelReplication`] stops a job before its cluster
+//! is dropped. Each job runs as a task ([`crate::replication::ingestion::run_job`]) woken
+//! through a watch channel whenever its record changes.
+//!
+//! On start the actor resumes every unfinished job from its record. If the actor restarts its
+//! tasks are aborted with it (they hold no state that is not persisted) and resumed.
+
+use crate::clock::Timestamp;
+use crate::ids::JobId;
+use crate::jobs::{self, IngestionDetails, JobDetails, JobRecord, JobStatus, JobType};
+use crate::kv::KvError;
+use crate::replication::ingestion::{self, IngestionEnv};
+use crate::replication::spec::ProducerSpec;
+use crate::replication::status::ReplicationStatus;
+use crate::sql::ast::{AlterVirtualClusterAction, ReplicationSource};
+use crate::sql::error::SqlError;
+use crate::sql::session::{Column, QueryResult};
+use crate::sql::sqlstate::SqlState;
+use crate::sql::types::{Datum, SqlType};
+use actix::prelude::*;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::watch;
+
+type SqlResult<T> = Result<T, SqlError>;
+
+/// Default `RETENTION` (CockroachDB's `defaultRetentionTTLSeconds`: 4 h).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(4 * 3600);
+
+struct RunningJob {
+    task: tokio::task::JoinHandle<()>,
+    control: watch::Sender<u64>,
+}
+
+/// The consumer actor.
+pub struct ReplicationConsumer {
+    env: IngestionEnv,
+    running: HashMap<JobId, RunningJob>,
+}
+
+impl ReplicationConsumer {
+    /// A consumer over the node's services.
+    pub fn new(env: IngestionEnv) -> ReplicationConsumer {
+        ReplicationConsumer {
+            env,
+            running: HashMap::new(),
+        }
+    }
+
+    fn spawn_job(&mut self, id: JobId) {
+        if let Some(j) = self.running.get(&id)
+            && !j.task.is_finished()
+        {
+            j.control.send_modify(|n| *n += 1);
+            return;
+        }
+        let (tx, rx) = watch::channel(0u64);
+        let task = tokio::spawn(ingestion::run_job(self.env.clone(), id, rx));
+        self.running.insert(id, RunningJob { task, control: tx });
+    }
+
+    fn poke(&mut self, id: JobId) {
+        self.spawn_job(id);
+    }
+}
+
+impl Actor for ReplicationConsumer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let store = self.env.store.clone();
+        ctx.spawn(
+            async move { jobs::list(&store).await }
+                .into_actor(self)
+                .map(|r, act, _| match r {
+                    Ok(all) => {
+                        for j in all {
+                            if j.job_type == JobType::ReplicationStreamIngestion
+                                && !j.status.is_terminal()
+                            {
+                                tracing::info!(job = %j.id, "resuming replication ingestion job");
+                                act.spawn_job(j.id);
+                            }
+                        }
+                    }
+                    Err(e) => tracing::error!(%e, "could not load replication jobs"),
+                }),
+        );
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        for (_, j) in self.running.drain() {
+            j.task.abort();
+        }
+    }
+}
+
+impl Supervised for ReplicationConsumer {
+    fn restarting(&mut self, _ctx: &mut Self::Context) {
+        tracing::warn!("replication consumer restarting");
+        for (_, j) in self.running.drain() {
+            j.task.abort();
+        }
+    }
+}
+
+fn kv(e: KvError) -> SqlError {
+    SqlError::from(e)
+}
+
+/// Seconds of a positive interval text (`'36h'`, `'1 day'`, `'30m'`).
+pub fn parse_retention(text: &str) -> SqlResult<u64> {
+    let bad = || {
+        SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("invalid RETENTION {text:?}: expected a positive interval such as '4h'"),
+        )
+    };
+    match crate::sql::types::parse_interval(text) {
+        Some(Datum::Interval {
+            months,
+            days,
+            micros,
+        }) => {
+            let total = i128::from(months) * 30 * 86_400_000_000
+                + i128::from(days) * 86_400_000_000
+                + i128::from(micros);
+            if total < 1_000_000 {
+                return Err(bad());
+            }
+            u64::try_from(total / 1_000_000).map_err(|_| bad())
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// The failover time `COMPLETE REPLICATION TO SYSTEM TIME` names: a decimal HLC timestamp, a
+/// timestamp string, or an interval relative to now (`'-1h'`, `'+5m'`).
+pub fn parse_failover_time(now: Timestamp, text: &str) -> SqlResult<Timestamp> {
+    let t = text.trim();
+    let bad = || {
+        SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!(
+                "invalid failover time {t:?}: expected a timestamp, a decimal HLC timestamp or an interval such as '-1h'"
+            ),
+        )
+    };
+    if let Some(rest) = t
+        .strip_prefix('+')
+        .or_else(|| t.starts_with('-').then_some(t))
+    {
+        let Some(Datum::Interval {
+            months,
+            days,
+            micros,
+        }) = crate::sql::types::parse_interval(rest)
+        else {
+            return Err(bad());
+        };
+        let total = i128::from(months) * 30 * 86_400_000_000
+            + i128::from(days) * 86_400_000_000
+            + i128::from(micros);
+        let d = Duration::from_micros(u64::try_from(total.unsigned_abs()).map_err(|_| bad())?);
+        return Ok(if total < 0 {
+            now.sub_duration(d)
+        } else {
+            now.add_duration(d)
+        });
+    }
+    if t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Timestamp::parse_decimal(t).ok_or_else(bad);
+    }
+    let micros = crate::sql::types::parse_timestamp(t).ok_or_else(bad)?;
+    Ok(Timestamp::from_wall(
+        u64::try_from(micros)
+            .map_err(|_| bad())?
+            .saturating_mul(1000),
+    ))
+}
+
+fn connect_failed(e: impl std::fmt::Display) -> SqlError {
+    SqlError::new(
+        SqlState::CONNECTION_FAILURE,
+        format!("could not connect to the source cluster: {e}"),
+    )
+}
+
+/// A remote (primary) error, keeping its SQLSTATE.
+fn source_error(e: &tokio_postgres::Error) -> SqlError {
+    match e.as_db_error() {
+        Some(db) => SqlError::new(
+            SqlState::from_code(db.code().code()),
+            format!("source cluster: {}", db.message()),
+        ),
+        None => connect_failed(crate::client::describe_pg_error(e)),
+    }
+}
+
+/// `CREATE VIRTUAL CLUSTER <dest> [LIKE t] FROM REPLICATION OF <src> ON '<uri>' [WITH ...]`.
+#[derive(Message)]
+#[rtype(result = "SqlResult<()>")]
+pub struct CreateReplication {
+    /// The destination virtual cluster.
+    pub dest: String,
+    /// `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+    /// `LIKE <template>` (must exist; tandem virtual clusters have no capabilities to copy and
+    /// their settings arrive with the replicated keyspace).
+    pub like: Option<String>,
+    /// The source.
+    pub source: ReplicationSource,
+    /// The user running the statement.
+    pub user: String,
+}
+
+impl Handler<CreateReplication> for ReplicationConsumer {
+    type Result = ResponseActFuture<Self, SqlResult<()>>;
+    fn handle(&mut self, m: CreateReplication, _: &mut Context<Self>) -> Self::Result {
+        let env = self.env.clone();
+        let fut = async move {
+            let registry = &env.registry;
+            if registry.find(&m.dest).is_some() {
+                if m.if_not_exists {
+                    return Ok(None);
+                }
+                return Err(SqlError::new(
+                    SqlState::DUPLICATE_OBJECT,
+                    format!("virtual cluster with name \"{}\" already exists", m.dest),
+                ));
+            }
+            crate::actors::tenant_registry::validate_name(&m.dest)?;
+            if let Some(t) = &m.like
+                && registry.find(t).is_none()
+            {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_OBJECT,
+                    format!("virtual cluster \"{t}\" does not exist"),
+                ));
+            }
+            let retention = match &m.source.retention {
+                Some(r) => parse_retention(r)?,
+                None => DEFAULT_RETENTION.as_secs(),
+            };
+            let url = crate::client::ConnUrl::parse_with_certs_dir(
+                &m.source.uri,
+                env.certs_dir.as_deref(),
+            )
+            .map_err(|e| {
+                SqlError::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    format!("invalid source cluster URI: {e}"),
+                )
+            })?;
+            let client = ingestion::connect_source(
+                &m.source.uri,
+                env.certs_dir.as_deref(),
+                env.settings.connect_timeout,
+            )
+            .await
+            .map_err(|e| match e {
+                crate::replication::ReplicationError::Remote(r) => connect_failed(r),
+                other => connect_failed(other),
+            })?;
+            let row = client
+                .query_one(
+                    "SELECT crdb_internal.start_replication_stream($1)",
+                    &[&m.source.source],
+                )
+                .await
+                .map_err(|e| source_error(&e))?;
+            let bytes: Vec<u8> = row.try_get(0).map_err(|e| source_error(&e))?;
+            let spec = ProducerSpec::decode(&bytes).map_err(|e| {
+                SqlError::new(SqlState::PROTOCOL_VIOLATION, format!("source cluster: {e}"))
+            })?;
+            let cancel_source = |why: SqlError| async {
+                let _ = client
+                    .query_one(
+                        "SELECT crdb_internal.complete_replication_stream($1, false)",
+                        &[&(spec.stream_id.0 as i64)],
+                    )
+                    .await;
+                why
+            };
+            let dest = match registry.create_replication_target(&m.dest).await {
+                Ok(id) => id,
+                Err(e) => return Err(cancel_source(e).await),
+            };
+            let now = env.store.now();
+            let rec = JobRecord {
+                id: jobs::new_job_id(),
+                job_type: JobType::ReplicationStreamIngestion,
+                description: format!(
+                    "CREATE VIRTUAL CLUSTER {} FROM REPLICATION OF {} ON '{}'",
+                    m.dest,
+                    m.source.source,
+                    url.redacted()
+                ),
+                user: m.user,
+                status: JobStatus::Running,
+                coordinator: env.store.node_id().0,
+                created: now,
+                modified: now,
+                finished: None,
+                error: None,
+                details: JobDetails::Ingestion(IngestionDetails {
+                    dest_tenant: dest,
+                    source_tenant_name: m.source.source.clone(),
+                    source_tenant_id: spec.source_tenant_id,
+                    source_cluster_id: spec.source_cluster_id.clone(),
+                    source_uri: m.source.uri.clone(),
+                    stream_id: spec.stream_id,
+                    start_time: spec.start_time,
+                    retention_secs: retention,
+                    replicated_time: None,
+                    dest_pts: None,
+                    status: ReplicationStatus::Initializing,
+                    cutover_time: None,
+                    failover_progress: 0.0,
+                    last_error: None,
+                }),
+            };
+            if let Err(e) = jobs::create(&env.store, &rec).await {
+                let _ = registry.remove_record(dest).await;
+                return Err(cancel_source(kv(e)).await);
+            }
+            Ok(Some(rec.id))
+        };
+        Box::pin(fut.into_actor(self).map(|r, act, _| {
+            if let Ok(Some(id)) = &r {
+                act.spawn_job(*id);
+            }
+            r.map(|_| ())
+        }))
+    }
+}
+
+/// Finds the unfinished ingestion job replicating into virtual cluster `name`.
+async fn job_for(env: &IngestionEnv, name: &str) -> SqlResult<JobRecord> {
+    let rec = env.registry.find(name).ok_or_else(|| {
+        SqlError::new(
+            SqlState::UNDEFINED_OBJECT,
+            format!("virtual cluster \"{name}\" does not exist"),
+        )
+    })?;
+    let all = jobs::list(&env.store).await.map_err(kv)?;
+    all.into_iter()
+        .rev()
+        .find(|j| !j.status.is_terminal() && j.ingestion().is_some_and(|d| d.dest_tenant == rec.id))
+        .ok_or_else(|| {
+            SqlError::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("virtual cluster \"{name}\" is not replicating"),
+            )
+        })
+}
+
+/// `ALTER VIRTUAL CLUSTER <name> PAUSE | RESUME | SET REPLICATION RETENTION | COMPLETE ...`.
+#[derive(Message)]
+#[rtype(result = "SqlResult<QueryResult>")]
+pub struct AlterReplication {
+    /// The replicating virtual cluster.
+    pub name: String,
+    /// The action.
+    pub action: AlterVirtualClusterAction,
+}
+
+impl Handler<AlterReplication> for ReplicationConsumer {
+    type Result = ResponseActFuture<Self, SqlResult<QueryResult>>;
+    fn handle(&mut self, m: AlterReplication, _: &mut Context<Self>) -> Self::Result {
+        let env = self.env.clone();
+        let fut = async move {
+            let job = job_for(&env, &m.name).await?;
+            let id = job.id;
+            let live = env.live.lock().get(&id).cloned();
+            let now = env.store.now();
+            type A = AlterVirtualClusterAction;
+            let refuse = |msg: String| KvError::InvalidArgument(msg);
+            let result = match &m.action {
+                A::PauseReplication => {
+                    jobs::update(&env.store, id, |r| {
+                        if r.status == JobStatus::Running {
+                            r.status = JobStatus::Paused;
+                            if let JobDetails::Ingestion(d) = &mut r.details {
+                                if d.status == ReplicationStatus::FailingOver {
+                                    return Err(refuse(
+                                        "cannot pause replication while failing over".into(),
+                                    ));
+                                }
+                                d.status = ReplicationStatus::Paused;
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await
+                    .map_err(alter_err)?;
+                    QueryResult::Command("ALTER VIRTUAL CLUSTER".into())
+                }
+                A::ResumeReplication => {
+                    jobs::update(&env.store, id, |r| {
+                        if r.status == JobStatus::Paused {
+                            r.status = JobStatus::Running;
+                            if let JobDetails::Ingestion(d) = &mut r.details {
+                                d.status = if d.cutover_time.is_some() {
+                                    ReplicationStatus::PendingFailover
+                                } else if d.replicated_time.is_some() {
+                                    ReplicationStatus::Replicating
+                                } else {
+                                    ReplicationStatus::Initializing
+                                };
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await
+                    .map_err(alter_err)?;
+                    QueryResult::Command("ALTER VIRTUAL CLUSTER".into())
+                }
+                A::SetReplicationRetention(text) => {
+                    let secs = parse_retention(text)?;
+                    jobs::update(&env.store, id, |r| {
+                        if let JobDetails::Ingestion(d) = &mut r.details {
+                            d.retention_secs = secs;
+                        }
+                        Ok(())
+                    })
+                    .await
+                    .map_err(alter_err)?;
+                    QueryResult::Command("ALTER VIRTUAL CLUSTER".into())
+                }
+                A::CompleteReplicationToLatest | A::CompleteReplicationToSystemTime(_) => {
+                    let requested = match &m.action {
+                        A::CompleteReplicationToSystemTime(t) => Some(parse_failover_time(now, t)?),
+                        _ => None,
+                    };
+                    let live_replicated = live.and_then(|l| l.replicated_time);
+                    let rec = jobs::update(&env.store, id, |r| {
+                        let JobDetails::Ingestion(d) = &mut r.details else {
+                            return Ok(());
+                        };
+                        if d.status == ReplicationStatus::FailingOver {
+                            return Err(refuse(format!(
+                                "job {} already started cutting over to timestamp {}",
+                                r.id,
+                                d.cutover_time.unwrap_or_default()
+                            )));
+                        }
+                        let replicated = d.replicated_time.max(live_replicated);
+                        let at = match requested {
+                            Some(t) => t,
+                            None => replicated.ok_or_else(|| {
+                                refuse("cannot complete replication to LATEST: the initial scan has not finished and there is no replicated time yet".into())
+                            })?,
+                        };
+                        let earliest = d.retained_time();
+                        if at < earliest {
+                            return Err(refuse(format!(
+                                "cutover time {at} is before earliest safe cutover time {earliest}"
+                            )));
+                        }
+                        // The live replicated time may be ahead of the persisted one.
+                        if let Some(rt) = replicated
+                            && d.replicated_time.is_none_or(|p| p < rt)
+                        {
+                            d.replicated_time = Some(rt);
+                        }
+                        d.cutover_time = Some(at);
+                        d.status = ReplicationStatus::PendingFailover;
+                        r.status = JobStatus::Running;
+                        Ok(())
+                    })
+                    .await
+                    .map_err(alter_err)?;
+                    let at = rec
+                        .ingestion()
+                        .and_then(|d| d.cutover_time)
+                        .unwrap_or_default();
+                    QueryResult::Rows {
+                        columns: vec![Column::new("cutover_time", SqlType::Decimal)],
+                        rows: vec![vec![decimal(at)]],
+                    }
+                }
+                other => {
+                    return Err(SqlError::internal(format!(
+                        "{other:?} is not a replication action"
+                    )));
+                }
+            };
+            Ok((id, result))
+        };
+        Box::pin(fut.into_actor(self).map(|r, act, _| {
+            r.map(|(id, res)| {
+                act.poke(id);
+                res
+            })
+        }))
+    }
+}
+
+/// A timestamp as CockroachDB's decimal (`<wall nanos>.<logical, 10 digits>`).
+pub fn decimal(ts: Timestamp) -> Datum {
+    match ts.to_string().parse::<rust_decimal::Decimal>() {
+        Ok(d) => Datum::Decimal(d),
+        Err(_) => Datum::String(ts.to_string()),
+    }
+}
+
+fn alter_err(e: KvError) -> SqlError {
+    match e {
+        KvError::InvalidArgument(m) => SqlError::new(SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE, m),
+        other => SqlError::from(other),
+    }
+}
+
+/// Stops the replication into virtual cluster `name` (before `DROP VIRTUAL CLUSTER`): the job
+/// is canceled and the primary's stream completed as unsuccessful (best effort). Nothing to do
+/// if the cluster is not replicating.
+#[derive(Message)]
+#[rtype(result = "SqlResult<()>")]
+pub struct CancelReplication {
+    /// The virtual cluster.
+    pub name: String,
+}
+
+impl Handler<CancelReplication> for ReplicationConsumer {
+    type Result = ResponseActFuture<Self, SqlResult<()>>;
+    fn handle(&mut self, m: CancelReplication, _: &mut Context<Self>) -> Self::Result {
+        let env = self.env.clone();
+        let fut = async move {
+            let job = match job_for(&env, &m.name).await {
+                Ok(j) => j,
+                Err(e) if e.state == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE => return Ok(None),
+                Err(e) if e.state == SqlState::UNDEFINED_OBJECT => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let now = env.store.now();
+            let rec = jobs::update(&env.store, job.id, |r| {
+                r.status = JobStatus::Canceled;
+                r.finished = Some(now);
+                r.error = Some("virtual cluster dropped".into());
+                Ok(())
+            })
+            .await
+            .map_err(kv)?;
+            Ok(Some(rec))
+        };
+        Box::pin(fut.into_actor(self).map(|r, act, ctx| {
+            r.map(|rec| {
+                if let Some(rec) = rec {
+                    if let Some(j) = act.running.remove(&rec.id) {
+                        j.task.abort();
+                    }
+                    act.env.live.lock().remove(&rec.id);
+                    act.env.metrics.set_replicated(rec.id, None);
+                    if let Some(d) = rec.ingestion().cloned() {
+                        let env = act.env.clone();
+                        ctx.spawn(
+                            async move {
+                                if let Some(id) = d.dest_pts {
+                                    let _ = env.store.release_protected(id).await;
+                                }
+                                ingestion::complete_source(&env, &d, false).await;
+                            }
+                            .into_actor(act),
+                        );
+                    }
+                }
+            })
+        }))
+    }
+}
+
+/// Every ingestion job with its freshest state (live progress of jobs running here overlaid on
+/// the records).
+pub async fn ingestion_jobs(env: &IngestionEnv) -> SqlResult<Vec<JobRecord>> {
+    let mut all = jobs::list(&env.store).await.map_err(kv)?;
+    let live = env.live.lock().clone();
+    for j in &mut all {
+        if let JobDetails::Ingestion(d) = &mut j.details
+            && let Some(l) = live.get(&j.id)
+            && !j.status.is_terminal()
+        {
+            if l.replicated_time > d.replicated_time {
+                d.replicated_time = l.replicated_time;
+            }
+            if j.status == JobStatus::Running {
+                d.status = l.status;
+                d.last_error = l.last_error.clone();
+            }
+            d.failover_progress = l.failover_progress;
+        }
+    }
+    Ok(all)
+}

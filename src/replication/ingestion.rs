@@ -1,0 +1,575 @@
+//! The consumer's work for one `REPLICATION STREAM INGESTION` job: connect to the primary,
+//! stream, ingest, persist progress, heartbeat, and fail over when asked.
+//!
+//! The job loop reads the job record and acts on it: a paused job waits; a job whose failover
+//! time is reached reverts and completes; otherwise it streams. Streaming opens two connections
+//! to the primary's system virtual cluster (control: spec and heartbeats; data: the endless
+//! `stream_partition` result). Versions are re-keyed from `/Tenant/<src>` to `/Tenant/<dst>`
+//! and buffered; a checkpoint first flushes the buffer through [`Store::ingest`] (raft, durable)
+//! and only then forwards the [`SpanFrontier`], whose minimum is the replicated time. Progress
+//! (replicated time, and the destination's protected timestamp at the retained time) is
+//! persisted every `persist_every` in the job record, so a restart, pause or lost connection
+//! resumes from the replicated time with no new initial scan (versions above it are replayed,
+//! which is idempotent).
+//!
+//! Failure: any error (connection refused or lost, remote error, malformed event) marks the job
+//! `replication error` with the reason and retries with exponential back-off (250 ms up to
+//! 15 s, reset once progress is made). The job never fails or stops by itself; only a user
+//! (failover, DROP) ends it.
+
+use super::ReplicationError;
+use super::event::{EventBody, StreamEvent};
+use super::frontier::SpanFrontier;
+use super::metrics::ReplicationMetrics;
+use super::spec::{PartitionSpec, StreamSpec, StreamState, StreamStatus};
+use super::status::ReplicationStatus;
+use crate::actors::tenant_registry::RegistryInner;
+use crate::client::{self, ConnUrl};
+use crate::clock::Timestamp;
+use crate::config::DataState;
+use crate::ids::JobId;
+use crate::jobs::{self, IngestionDetails, JobDetails, JobStatus};
+use crate::kv::Store;
+use crate::storage::keys::{decode_tenant, rewrite_tenant, tenant_span};
+use crate::storage::mvcc::Version;
+use futures::StreamExt;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Live views of the jobs running on this node (fresher than the persisted records).
+pub type LiveJobs = Arc<Mutex<HashMap<JobId, IngestionDetails>>>;
+
+/// Timing of the ingestion loop.
+#[derive(Clone, Debug)]
+pub struct IngestionSettings {
+    /// How often the replicated time is persisted.
+    pub persist_every: Duration,
+    /// How often the source is heartbeated.
+    pub heartbeat_every: Duration,
+    /// Longest back-off between retries.
+    pub max_backoff: Duration,
+    /// Flush the buffer once it holds this many bytes, even without a checkpoint.
+    pub flush_bytes: usize,
+    /// Connecting to the primary gives up after this long.
+    pub connect_timeout: Duration,
+}
+
+impl Default for IngestionSettings {
+    fn default() -> Self {
+        IngestionSettings {
+            persist_every: Duration::from_millis(250),
+            heartbeat_every: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(15),
+            flush_bytes: 16 << 20,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a job needs from the node.
+#[derive(Clone)]
+pub struct IngestionEnv {
+    /// The store.
+    pub store: Store,
+    /// The tenant registry (marks the tenant `ready` after failover).
+    pub registry: Arc<RegistryInner>,
+    /// Relative `sslrootcert` paths are looked up here.
+    pub certs_dir: Option<PathBuf>,
+    /// Metrics.
+    pub metrics: ReplicationMetrics,
+    /// Live views.
+    pub live: LiveJobs,
+    /// Timing.
+    pub settings: IngestionSettings,
+}
+
+fn remote(e: impl std::fmt::Display) -> ReplicationError {
+    ReplicationError::Remote(e.to_string())
+}
+
+fn pg(e: tokio_postgres::Error) -> ReplicationError {
+    ReplicationError::Remote(client::describe_pg_error(&e))
+}
+
+/// Connects to the primary's URI.
+pub async fn connect_source(
+    uri: &str,
+    certs_dir: Option<&std::path::Path>,
+    timeout: Duration,
+) -> Result<tokio_postgres::Client, ReplicationError> {
+    let url = ConnUrl::parse_with_certs_dir(uri, certs_dir).map_err(remote)?;
+    let target = url.host_port();
+    let (c, _) = tokio::time::timeout(timeout, client::connect(&url))
+        .await
+        .map_err(|_| {
+            remote(format!(
+                "cannot connect to {target}: timed out after {timeout:?}"
+            ))
+        })?
+        .map_err(remote)?;
+    Ok(c)
+}
+
+/// Runs the job until it completes or is canceled (the task is aborted).
+pub async fn run_job(env: IngestionEnv, job: JobId, mut control: watch::Receiver<u64>) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let rec = match jobs::load(&env.store, job).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(%e, %job, "load ingestion job");
+                wait(&mut control, Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(d) = rec.ingestion().cloned() else {
+            return;
+        };
+        if rec.status.is_terminal() {
+            env.live.lock().remove(&job);
+            env.metrics.set_replicated(job, None);
+            return;
+        }
+        env.live.lock().insert(job, d.clone());
+        if rec.status == JobStatus::Paused {
+            env.metrics.set_replicated(job, None);
+            let _ = control.changed().await;
+            continue;
+        }
+        let cutover_due = d.status == ReplicationStatus::FailingOver
+            || matches!((d.cutover_time, d.replicated_time), (Some(c), Some(r)) if r >= c);
+        let result = if cutover_due {
+            match cutover(&env, job, &d).await {
+                Ok(()) => return,
+                Err(e) => Err((e, false)),
+            }
+        } else {
+            env.metrics.running.inc();
+            let r = stream(&env, job, d.clone(), &mut control).await;
+            env.metrics.running.dec();
+            r
+        };
+        match result {
+            Ok(()) => backoff = Duration::from_millis(250),
+            Err((e, progressed)) => {
+                if progressed {
+                    backoff = Duration::from_millis(250);
+                }
+                let reason = e.to_string();
+                tracing::warn!(%job, error = %reason, retry_in = ?backoff, "replication stream failed; retrying");
+                env.metrics.set_replicated(job, None);
+                let r = jobs::update(&env.store, job, |r| {
+                    if let JobDetails::Ingestion(d) = &mut r.details
+                        && d.status != ReplicationStatus::FailingOver
+                    {
+                        d.status = ReplicationStatus::Error;
+                        d.last_error = Some(reason.clone());
+                    }
+                    Ok(())
+                })
+                .await;
+                if let Ok(r) = r
+                    && let Some(d) = r.ingestion()
+                {
+                    env.live.lock().insert(job, d.clone());
+                }
+                wait(&mut control, backoff).await;
+                backoff = (backoff * 2).min(env.settings.max_backoff);
+            }
+        }
+    }
+}
+
+/// Sleeps `d` or until the job's control changes.
+async fn wait(control: &mut watch::Receiver<u64>, d: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => {}
+        _ = control.changed() => {}
+    }
+}
+
+/// Streams until the control changes, the failover time is reached (`Ok`), or an error
+/// (`Err((error, whether progress was made))`).
+async fn stream(
+    env: &IngestionEnv,
+    job: JobId,
+    mut d: IngestionDetails,
+    control: &mut watch::Receiver<u64>,
+) -> Result<(), (ReplicationError, bool)> {
+    let mut progressed = false;
+    macro_rules! tryp {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(e) => return Err((e.into(), progressed)),
+            }
+        };
+    }
+    let s = &env.settings;
+    let ctl =
+        tryp!(connect_source(&d.source_uri, env.certs_dir.as_deref(), s.connect_timeout).await);
+    let data =
+        tryp!(connect_source(&d.source_uri, env.certs_dir.as_deref(), s.connect_timeout).await);
+    tryp!(
+        data.batch_execute("SET statement_timeout = 0")
+            .await
+            .map_err(pg)
+    );
+    let stream_id = d.stream_id.0 as i64;
+    let row = tryp!(
+        ctl.query_one(
+            "SELECT crdb_internal.replication_stream_spec($1)",
+            &[&stream_id]
+        )
+        .await
+        .map_err(pg)
+    );
+    let spec_bytes: Vec<u8> = tryp!(row.try_get(0).map_err(pg));
+    let spec = tryp!(StreamSpec::decode(&spec_bytes));
+    let src_span = tenant_span(d.source_tenant_id);
+    let spans: Vec<_> = spec
+        .partitions
+        .iter()
+        .flat_map(|p| p.spans.clone())
+        .collect();
+    if spans.is_empty() || !spans.iter().all(|sp| src_span.contains(sp)) {
+        return Err((
+            remote("the source's stream spec does not cover the source virtual cluster"),
+            false,
+        ));
+    }
+    // One subscription for every partition: clusters have one node until multi-node lands, and
+    // the URI's node serves them all.
+    let pspec = PartitionSpec {
+        spans,
+        initial_scan_ts: d.start_time,
+        previous_replicated_ts: d.replicated_time,
+        compressed: true,
+        batch_bytes: 1 << 20,
+    };
+    let want = if d.replicated_time.is_some() {
+        ReplicationStatus::Replicating
+    } else {
+        ReplicationStatus::InitialScan
+    };
+    d = tryp!(set_status(env, job, want).await);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&stream_id, &pspec.encode()];
+    let rows = tryp!(
+        data.query_raw(
+            "SELECT * FROM crdb_internal.stream_partition($1, $2)",
+            params.iter().copied()
+        )
+        .await
+        .map_err(pg)
+    );
+    let mut rows = std::pin::pin!(rows);
+    let mut frontier = SpanFrontier::new(
+        src_span.clone(),
+        d.replicated_time.unwrap_or(Timestamp::MIN),
+    );
+    let mut buffer: Vec<Version> = Vec::new();
+    let mut buffered = 0usize;
+    let mut last_persist = Instant::now();
+    let mut persisted = d.replicated_time;
+    let mut heartbeat = tokio::time::interval(s.heartbeat_every);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut persist_tick = tokio::time::interval(s.persist_every);
+    persist_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            row = rows.next() => {
+                let row = match row {
+                    None => return Err((remote("the source ended the replication stream"), progressed)),
+                    Some(r) => tryp!(r.map_err(pg)),
+                };
+                let bytes: &[u8] = tryp!(row.try_get(0).map_err(pg));
+                let ev = tryp!(StreamEvent::decode(bytes));
+                env.metrics.logical_bytes.inc_by(ev.logical_bytes());
+                match ev.body {
+                    EventBody::Batch(vs) => {
+                        env.metrics.events_ingested.inc_by(vs.len() as u64);
+                        for mut v in vs {
+                            if decode_tenant(&v.key) != Some(d.source_tenant_id) {
+                                return Err((remote("the source sent a key outside the replicated virtual cluster"), progressed));
+                            }
+                            let Some(k) = rewrite_tenant(&v.key, d.dest_tenant) else {
+                                return Err((remote("the source sent a malformed key"), progressed));
+                            };
+                            buffered += k.len() + v.value.as_ref().map_or(0, Vec::len) + 16;
+                            v.key = k;
+                            buffer.push(v);
+                        }
+                        if buffered >= s.flush_bytes {
+                            tryp!(flush(env, &mut buffer).await);
+                            buffered = 0;
+                        }
+                    }
+                    EventBody::Checkpoint(resolved) => {
+                        env.metrics.resolved_events_ingested.inc();
+                        if !buffer.is_empty() {
+                            tryp!(flush(env, &mut buffer).await);
+                            buffered = 0;
+                        }
+                        let mut advanced = false;
+                        for r in &resolved {
+                            advanced |= frontier.forward(&r.span, r.ts);
+                        }
+                        let f = frontier.frontier();
+                        if advanced && f >= d.start_time && d.replicated_time.is_none_or(|r| f > r) {
+                            progressed = true;
+                            d.replicated_time = Some(f);
+                            env.metrics.set_replicated(job, Some(f.wall));
+                            if d.status == ReplicationStatus::InitialScan {
+                                d = tryp!(persist(env, job, f).await);
+                                persisted = Some(f);
+                                last_persist = Instant::now();
+                            }
+                            env.live.lock().insert(job, d.clone());
+                            if d.cutover_time.is_some_and(|c| f >= c) {
+                                tryp!(persist(env, job, f).await);
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            }
+            _ = persist_tick.tick() => {
+                if d.replicated_time != persisted
+                    && last_persist.elapsed() >= s.persist_every
+                    && let Some(f) = d.replicated_time
+                {
+                    let fresh = tryp!(persist(env, job, f).await);
+                    d.cutover_time = fresh.cutover_time;
+                    d.retention_secs = fresh.retention_secs;
+                    d.status = fresh.status;
+                    persisted = Some(f);
+                    last_persist = Instant::now();
+                }
+            }
+            _ = heartbeat.tick() => {
+                let retained = d.retained_time().to_string();
+                let row = tryp!(
+                    ctl.query_one(
+                        "SELECT crdb_internal.replication_stream_progress($1, $2)",
+                        &[&stream_id, &retained],
+                    )
+                    .await
+                    .map_err(pg)
+                );
+                let b: Vec<u8> = tryp!(row.try_get(0).map_err(pg));
+                let st = tryp!(StreamStatus::decode(&b));
+                if st.state == StreamState::Inactive {
+                    return Err((
+                        remote(format!("replication stream {} is no longer active on the source", d.stream_id)),
+                        progressed,
+                    ));
+                }
+            }
+            _ = control.changed() => {
+                if let Some(f) = d.replicated_time && persisted != Some(f) {
+                    tryp!(persist(env, job, f).await);
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Writes buffered versions durably (through raft) with their source timestamps.
+async fn flush(env: &IngestionEnv, buffer: &mut Vec<Version>) -> Result<(), ReplicationError> {
+    let versions = std::mem::take(buffer);
+    let max = versions.iter().map(|v| v.ts).max();
+    let t0 = Instant::now();
+    env.store.ingest(versions).await?;
+    env.metrics.flushes.inc();
+    env.metrics
+        .flush_seconds
+        .observe(t0.elapsed().as_secs_f64());
+    // Local writes after failover must be above everything replicated.
+    if let Some(ts) = max
+        && let Err(e) = env.store.clock().update(ts)
+    {
+        tracing::warn!(%e, "replicated timestamp is ahead of the local clock");
+    }
+    Ok(())
+}
+
+/// Sets the replication status (clearing the last error).
+async fn set_status(
+    env: &IngestionEnv,
+    job: JobId,
+    status: ReplicationStatus,
+) -> Result<IngestionDetails, ReplicationError> {
+    let rec = jobs::update(&env.store, job, |r| {
+        if let JobDetails::Ingestion(d) = &mut r.details {
+            if !matches!(
+                d.status,
+                ReplicationStatus::PendingFailover | ReplicationStatus::FailingOver
+            ) {
+                d.status = status;
+            }
+            d.last_error = None;
+        }
+        Ok(())
+    })
+    .await?;
+    let d = rec
+        .ingestion()
+        .cloned()
+        .ok_or_else(|| remote("job record changed kind"))?;
+    env.live.lock().insert(job, d.clone());
+    Ok(d)
+}
+
+/// Persists the replicated time and moves the destination's protected timestamp to the
+/// retained time. Returns the record's details as written (with the latest user changes:
+/// failover time, retention).
+async fn persist(
+    env: &IngestionEnv,
+    job: JobId,
+    replicated: Timestamp,
+) -> Result<IngestionDetails, ReplicationError> {
+    let rec = jobs::update(&env.store, job, |r| {
+        if let JobDetails::Ingestion(d) = &mut r.details {
+            if d.replicated_time.is_none_or(|t| t < replicated) {
+                d.replicated_time = Some(replicated);
+            }
+            if matches!(
+                d.status,
+                ReplicationStatus::InitialScan
+                    | ReplicationStatus::Initializing
+                    | ReplicationStatus::Error
+            ) {
+                d.status = ReplicationStatus::Replicating;
+            }
+            d.last_error = None;
+        }
+        Ok(())
+    })
+    .await?;
+    let mut d = rec
+        .ingestion()
+        .cloned()
+        .ok_or_else(|| remote("job record changed kind"))?;
+    let retained = d.retained_time();
+    match d.dest_pts {
+        Some(id) => env.store.update_protected(id, retained).await?,
+        None => {
+            let id = env
+                .store
+                .protect(tenant_span(d.dest_tenant), retained)
+                .await?;
+            let rec = jobs::update(&env.store, job, |r| {
+                if let JobDetails::Ingestion(x) = &mut r.details {
+                    x.dest_pts = Some(id);
+                }
+                Ok(())
+            })
+            .await?;
+            if let Some(x) = rec.ingestion() {
+                d = x.clone();
+            }
+        }
+    }
+    env.live.lock().insert(job, d.clone());
+    Ok(d)
+}
+
+/// Fails over: reverts the destination to the failover time, marks it `ready`, completes the
+/// job and (best effort) the source's producer job. Safe to re-run after an interruption.
+async fn cutover(
+    env: &IngestionEnv,
+    job: JobId,
+    d: &IngestionDetails,
+) -> Result<(), ReplicationError> {
+    let Some(at) = d.cutover_time else {
+        return Err(remote("no failover time set"));
+    };
+    tracing::info!(%job, cutover = %at, "failing over");
+    let rec = jobs::update(&env.store, job, |r| {
+        if let JobDetails::Ingestion(d) = &mut r.details {
+            d.status = ReplicationStatus::FailingOver;
+            d.last_error = None;
+        }
+        Ok(())
+    })
+    .await?;
+    if let Some(x) = rec.ingestion() {
+        env.live.lock().insert(job, x.clone());
+    }
+    env.metrics.set_replicated(job, None);
+    let span = tenant_span(d.dest_tenant);
+    let total = env.store.ranges_for(&span).len().max(1) as i64;
+    env.metrics.failover_progress.set(total);
+    let m = env.metrics.clone();
+    let live = env.live.clone();
+    env.store
+        .revert_span(&span, at, 10_000, move |f| {
+            m.failover_progress
+                .set(((1.0 - f) * total as f64).round() as i64);
+            if let Some(x) = live.lock().get_mut(&job) {
+                x.failover_progress = f;
+            }
+        })
+        .await?;
+    env.metrics.failover_progress.set(0);
+    env.registry
+        .set_data_state(d.dest_tenant, DataState::Ready)
+        .await
+        .map_err(|e| remote(e.message))?;
+    if let Some(id) = d.dest_pts
+        && let Err(e) = env.store.release_protected(id).await
+    {
+        tracing::debug!(%e, "release destination protected timestamp");
+    }
+    let now = env.store.now();
+    jobs::update(&env.store, job, |r| {
+        r.status = JobStatus::Succeeded;
+        r.finished = Some(now);
+        if let JobDetails::Ingestion(d) = &mut r.details {
+            d.status = ReplicationStatus::Completed;
+            d.failover_progress = 1.0;
+            d.dest_pts = None;
+        }
+        Ok(())
+    })
+    .await?;
+    env.live.lock().remove(&job);
+    tracing::info!(%job, cutover = %at, "failover complete");
+    complete_source(env, d, true).await;
+    Ok(())
+}
+
+/// Tells the source its stream is finished (best effort, bounded wait).
+pub async fn complete_source(env: &IngestionEnv, d: &IngestionDetails, ok: bool) {
+    let r = tokio::time::timeout(Duration::from_secs(10), async {
+        let c = connect_source(
+            &d.source_uri,
+            env.certs_dir.as_deref(),
+            env.settings.connect_timeout,
+        )
+        .await?;
+        c.query_one(
+            "SELECT crdb_internal.complete_replication_stream($1, $2)",
+            &[&(d.stream_id.0 as i64), &ok],
+        )
+        .await
+        .map_err(pg)?;
+        Ok::<(), ReplicationError>(())
+    })
+    .await;
+    match r {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(%e, stream = %d.stream_id, "could not complete the source's replication stream")
+        }
+        Err(_) => {
+            tracing::warn!(stream = %d.stream_id, "completing the source's replication stream timed out")
+        }
+    }
+}
