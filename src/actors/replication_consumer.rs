@@ -600,3 +600,76 @@ pub async fn ingestion_jobs(env: &IngestionEnv) -> SqlResult<Vec<JobRecord>> {
     }
     Ok(all)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_and_failover_times_parse() {
+        assert_eq!(parse_retention("36h").unwrap(), 36 * 3600);
+        assert_eq!(parse_retention("1 day").unwrap(), 86_400);
+        for bad in ["", "forever", "-1h", "0s", "500ms"] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
+        }
+        let now = Timestamp {
+            wall: 10_000_000_000_000,
+            logical: 0,
+        };
+        assert_eq!(
+            parse_failover_time(now, "-1s").unwrap().wall,
+            now.wall - 1_000_000_000
+        );
+        assert_eq!(
+            parse_failover_time(now, "+5m").unwrap().wall,
+            now.wall + 300_000_000_000
+        );
+        assert_eq!(
+            parse_failover_time(now, "1795739921101223217.0000000005").unwrap(),
+            Timestamp {
+                wall: 1_795_739_921_101_223_217,
+                logical: 5
+            }
+        );
+        assert_eq!(
+            parse_failover_time(now, "2026-01-01 00:00:00")
+                .unwrap()
+                .wall,
+            1_767_225_600_000_000_000
+        );
+        for bad in ["", "soon", "+", "12.34.56"] {
+            assert!(parse_failover_time(now, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn retained_time_is_bounded_by_start_and_cutover() {
+        let ts = |s: u64| Timestamp {
+            wall: s * 1_000_000_000,
+            logical: 0,
+        };
+        let mut d = IngestionDetails {
+            dest_tenant: crate::ids::TenantId(3),
+            source_tenant_name: "application".into(),
+            source_tenant_id: crate::ids::TenantId(3),
+            source_cluster_id: "c".into(),
+            source_uri: "postgresql://x".into(),
+            stream_id: JobId(1),
+            start_time: ts(1000),
+            retention_secs: 100,
+            replicated_time: None,
+            dest_pts: None,
+            status: ReplicationStatus::Replicating,
+            cutover_time: None,
+            failover_progress: 0.0,
+            last_error: None,
+        };
+        assert_eq!(d.retained_time(), ts(1000));
+        d.replicated_time = Some(ts(1050));
+        assert_eq!(d.retained_time(), ts(1000));
+        d.replicated_time = Some(ts(1500));
+        assert_eq!(d.retained_time(), ts(1400));
+        d.cutover_time = Some(ts(1200));
+        assert_eq!(d.retained_time(), ts(1200));
+    }
+}

@@ -12,6 +12,17 @@ pub(crate) fn extract(field: &str, v: &Datum) -> Result<Datum> {
     use chrono::{Datelike, Timelike};
     let micros = match v {
         Datum::Null => return Ok(Datum::Null),
+        Datum::Interval {
+            months,
+            days,
+            micros,
+        } if field == "epoch" => {
+            // PostgreSQL: a month is 30 days, a day 24 hours.
+            let secs = f64::from(*months) * 30.0 * 86_400.0
+                + f64::from(*days) * 86_400.0
+                + *micros as f64 / 1e6;
+            return Ok(Datum::Float(secs));
+        }
         Datum::Timestamp(t) | Datum::TimestampTz(t) => *t,
         Datum::Date(d) => i64::from(*d) * 86_400_000_000,
         other => {

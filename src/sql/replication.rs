@@ -559,3 +559,49 @@ pub async fn show_jobs(session: &Session) -> Result<QueryResult> {
         rows,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(sql: &str) -> Statement {
+        crate::sql::parser::parse_one(sql).unwrap()
+    }
+
+    #[test]
+    fn recognises_builtin_statements_only_in_their_exact_shape() {
+        let s = parse("SELECT crdb_internal.start_replication_stream('application')");
+        assert!(matches!(
+            s,
+            Statement::ReplicationBuiltin {
+                func: ReplicationBuiltin::StartReplicationStream,
+                ref args
+            } if args.len() == 1
+        ));
+        let s = parse("SELECT * FROM crdb_internal.stream_partition($1, $2)");
+        assert!(matches!(
+            s,
+            Statement::ReplicationBuiltin {
+                func: ReplicationBuiltin::StreamPartition,
+                ref args
+            } if args.len() == 2
+        ));
+        assert!(matches!(
+            parse("select CRDB_INTERNAL.replication_stream_progress(1, '5.0')"),
+            Statement::ReplicationBuiltin {
+                func: ReplicationBuiltin::ReplicationStreamProgress,
+                ..
+            }
+        ));
+        // Other shapes stay ordinary queries (and fail there as unknown functions).
+        for sql in [
+            "SELECT crdb_internal.start_replication_stream('a'), 1",
+            "SELECT crdb_internal.stream_partition(1, 'x')",
+            "SELECT * FROM crdb_internal.replication_stream_spec(1)",
+            "SELECT pg_catalog.start_replication_stream('a')",
+            "SELECT crdb_internal.start_replication_stream('a') FROM t",
+        ] {
+            assert!(matches!(parse(sql), Statement::Pg(_)), "{sql}");
+        }
+    }
+}

@@ -15,6 +15,8 @@ pub(super) struct AggCall {
     pub(super) separator: Option<Expr>,
     /// `agg(x ORDER BY y)`: the order the inputs are fed in.
     pub(super) order_by: Vec<pg::OrderByExpr>,
+    /// `agg(x) FILTER (WHERE p)`: only rows where `p` is true are aggregated.
+    pub(super) filter: Option<Expr>,
 }
 
 const AGGREGATES: &[&str] = &[
@@ -104,6 +106,7 @@ pub(super) fn extract_aggs(e: &Expr, aggs: &mut Vec<(String, AggCall)>) -> Resul
                             arg,
                             separator,
                             order_by,
+                            filter: f.filter.as_deref().cloned(),
                         },
                     ));
                     aggs.len() - 1
@@ -183,6 +186,20 @@ pub(super) fn compute_agg(
     names: &[String],
     ectx: &EvalContext<'_>,
 ) -> Result<Datum> {
+    let filtered: Vec<&Vec<Datum>>;
+    let rows = match &a.filter {
+        Some(p) => {
+            let mut keep = Vec::with_capacity(rows.len());
+            for r in rows {
+                if expr::eval(p, Some(&Row { names, values: r }), ectx)? == Datum::Bool(true) {
+                    keep.push(*r);
+                }
+            }
+            filtered = keep;
+            &filtered[..]
+        }
+        None => rows,
+    };
     let Some(arg) = &a.arg else {
         return Ok(Datum::Int(rows.len() as i64));
     };

@@ -1,0 +1,621 @@
+//! Physical cluster replication end to end: a primary and a standby tandem process
+//! (`ReplicationClusters`), real clients (psql and tokio-postgres) over verify-full TLS.
+
+mod common;
+
+use common::replication::{
+    ReplicationClusters, connect_soon, fingerprint, kill_hard, now_text, restart_same_ports, rows,
+    try_rows, value,
+};
+use common::{http_request, succeeds_soon};
+use std::process::Command;
+use std::time::Duration;
+
+fn installed(bin: &str) -> bool {
+    let ok = Command::new(bin)
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("note: {bin} is not installed; skipping");
+    }
+    ok
+}
+
+/// Runs SQL through psql (verify-full TLS with client certificates) and returns stdout.
+fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+async fn load_rows(c: &tokio_postgres::Client, from: i64, to: i64) {
+    c.batch_execute(&format!(
+        "INSERT INTO kv SELECT g, 'v' || g::STRING FROM generate_series({from}, {to}) AS g"
+    ))
+    .await
+    .expect("insert");
+}
+
+async fn metrics_text(node: &common::TestNode, certs: Option<&std::path::Path>) -> String {
+    let ca = certs.map(|c| c.join("ca.crt"));
+    let (status, _, body) = http_request(
+        &node.http_addr,
+        ca.as_deref(),
+        "GET",
+        "/_status/vars",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, 200);
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_flow_with_psql_over_verify_full_tls() {
+    if !installed("psql") {
+        return;
+    }
+    let rc = ReplicationClusters::start().await;
+    let psys = rc.primary.url("root", Some("system"));
+    let papp = rc.primary.url("root", Some("application"));
+    let ssys = rc.standby.url("root", Some("system"));
+    psql(&papp, "CREATE TABLE kv (k INT PRIMARY KEY, v STRING)");
+    psql(
+        &papp,
+        "INSERT INTO kv SELECT g, 'v' || g::STRING FROM generate_series(1, 2000) AS g",
+    );
+    assert_eq!(
+        psql(
+            &psys,
+            "SELECT name, data_state, service_mode FROM [SHOW VIRTUAL CLUSTERS] ORDER BY id"
+        ),
+        "system|ready|shared\ntemplate|ready|none\napplication|ready|shared"
+    );
+    psql(
+        &ssys,
+        &format!(
+            "CREATE VIRTUAL CLUSTER application LIKE template FROM REPLICATION OF application ON '{}'",
+            rc.source_uri()
+        ),
+    );
+    // The seed's listing: the replicating cluster shows its replication state.
+    let listing = succeeds_soon("replicating", Duration::from_secs(60), || {
+        let ssys = ssys.clone();
+        async move {
+            let out = psql(&ssys, "SHOW VIRTUAL CLUSTERS");
+            out.contains("application|replicating|none").then_some(out)
+        }
+    })
+    .await;
+    assert!(listing.starts_with("1|system|ready|shared"), "{listing}");
+    // Exactly the seed's columns, then replication_lag and status.
+    let header = Command::new("psql")
+        .arg(&ssys)
+        .args([
+            "-X",
+            "-A",
+            "-c",
+            "SHOW VIRTUAL CLUSTER application WITH REPLICATION STATUS",
+        ])
+        .output()
+        .expect("psql");
+    let text = String::from_utf8_lossy(&header.stdout).into_owned();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap_or_default(),
+        "id|name|data_state|service_mode|source_tenant_name|source_cluster_uri|replication_job_id|replicated_time|retained_time|cutover_time|replication_lag|status"
+    );
+    let row: Vec<&str> = lines.next().unwrap_or_default().split('|').collect();
+    assert_eq!(row[1], "application");
+    assert_eq!(row[2], "replicating");
+    assert_eq!(row[4], "application");
+    assert!(
+        row[5].contains("redacted") && !row[5].contains(&rc.repl_password),
+        "{}",
+        row[5]
+    );
+    assert!(!row[7].is_empty() && !row[8].is_empty(), "times: {row:?}");
+    assert_eq!(row[9], "");
+    assert_eq!(row[11], "replicating");
+
+    // Changes after the initial scan arrive with low lag.
+    psql(&papp, "UPDATE kv SET v = 'changed' WHERE k <= 100");
+    psql(&papp, "DELETE FROM kv WHERE k > 1900");
+    psql(&papp, "INSERT INTO kv VALUES (5000, 'late')");
+    let after = psql(&papp, "SELECT now()::STRING");
+    rc.wait_replicated_past("application", &after).await;
+    let lag = psql(
+        &ssys,
+        "SELECT extract(epoch FROM replication_lag) FROM [SHOW VIRTUAL CLUSTER application WITH REPLICATION STATUS]",
+    );
+    let lag: f64 = lag.parse().unwrap_or(f64::MAX);
+    assert!(lag < 5.0, "replication lag {lag}s");
+
+    // Both jobs are listed.
+    assert_eq!(
+        psql(&ssys, "SELECT job_type, status FROM [SHOW JOBS]"),
+        "REPLICATION STREAM INGESTION|running"
+    );
+    assert_eq!(
+        psql(&psys, "SELECT job_type, status FROM [SHOW JOBS]"),
+        "REPLICATION STREAM PRODUCER|running"
+    );
+    // Metrics on the standby.
+    let vars = metrics_text(rc.standby.node(), rc.standby.certs.as_deref()).await;
+    for m in [
+        "physical_replication_replicated_time_seconds",
+        "physical_replication_logical_bytes",
+        "physical_replication_events_ingested",
+        "physical_replication_resolved_events_ingested",
+        "physical_replication_flushes",
+        "physical_replication_running 1",
+        "physical_replication_failover_progress",
+        "physical_replication_replication_lag_seconds",
+    ] {
+        assert!(vars.contains(m), "missing {m} in /_status/vars");
+    }
+
+    // Failover to the latest replicated time.
+    let cutover = psql(
+        &ssys,
+        "ALTER VIRTUAL CLUSTER application COMPLETE REPLICATION TO LATEST",
+    );
+    assert!(cutover.contains('.'), "cutover_time {cutover}");
+    rc.wait_ready("application").await;
+    psql(
+        &ssys,
+        "ALTER VIRTUAL CLUSTER application START SERVICE SHARED",
+    );
+    assert!(
+        psql(&ssys, "SHOW VIRTUAL CLUSTERS").contains("application|ready|shared"),
+        "not serving"
+    );
+    let fp_primary = psql(
+        &psys,
+        &format!(
+            "SELECT fingerprint FROM [SHOW EXPERIMENTAL_FINGERPRINTS FROM VIRTUAL CLUSTER application] AS OF SYSTEM TIME '{cutover}'"
+        ),
+    );
+    let fp_standby = psql(
+        &ssys,
+        &format!(
+            "SELECT fingerprint FROM [SHOW EXPERIMENTAL_FINGERPRINTS FROM VIRTUAL CLUSTER application] AS OF SYSTEM TIME '{cutover}'"
+        ),
+    );
+    assert_eq!(fp_primary, fp_standby);
+    let sapp = rc.standby.url("root", Some("application"));
+    let q = "SELECT count(*), sum(k), count(*) FILTER (WHERE v = 'changed') FROM kv";
+    assert_eq!(psql(&sapp, q), "1901|1810950|100");
+    assert_eq!(
+        psql(
+            &papp,
+            &format!(
+                "SELECT count(*), sum(k), count(*) FILTER (WHERE v = 'changed') FROM kv AS OF SYSTEM TIME '{cutover}'"
+            )
+        ),
+        psql(&sapp, q)
+    );
+    // The promoted cluster takes writes; lineage is recorded; the producer finished.
+    psql(&sapp, "INSERT INTO kv VALUES (9999, 'standby')");
+    let prior = psql(
+        &ssys,
+        "SELECT source_id, activation_time FROM [SHOW VIRTUAL CLUSTER application WITH PRIOR REPLICATION DETAILS]",
+    );
+    assert!(prior.ends_with(&format!(":3|{cutover}")), "{prior}");
+    assert_eq!(
+        psql(&ssys, "SELECT job_type, status FROM [SHOW JOBS]"),
+        "REPLICATION STREAM INGESTION|succeeded"
+    );
+    succeeds_soon("producer finished", Duration::from_secs(30), || {
+        let psys = psys.clone();
+        async move { (psql(&psys, "SELECT status FROM [SHOW JOBS]") == "succeeded").then_some(()) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_retention_and_failover_to_a_past_time() {
+    let rc = ReplicationClusters::start().await;
+    let app = rc.primary_app().await;
+    app.batch_execute("CREATE TABLE kv (k INT PRIMARY KEY, v STRING)")
+        .await
+        .expect("create");
+    load_rows(&app, 1, 500).await;
+    rc.start_replication("standbyapp").await;
+    let t0 = now_text(&app).await;
+    rc.wait_replicated_past("standbyapp", &t0).await;
+    let ssys = rc.standby_sys().await;
+
+    // Pause: the replicated time stops; writes pile up on the primary.
+    ssys.batch_execute("ALTER VIRTUAL CLUSTER standbyapp PAUSE REPLICATION")
+        .await
+        .expect("pause");
+    let paused_at = succeeds_soon("paused", Duration::from_secs(20), || {
+        let (rc, ssys) = (&rc, &ssys);
+        async move {
+            let (status, rt) = rc.status(ssys, "standbyapp").await;
+            (status == "replication paused").then_some(rt)
+        }
+    })
+    .await;
+    assert_eq!(
+        value(
+            &ssys,
+            "SELECT data_state FROM [SHOW VIRTUAL CLUSTER standbyapp]"
+        )
+        .await
+        .as_deref(),
+        Some("replication paused")
+    );
+    load_rows(&app, 501, 800).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(rc.status(&ssys, "standbyapp").await.1, paused_at);
+    assert_eq!(
+        value(
+            &ssys,
+            "SELECT status FROM [SHOW JOBS] WHERE job_type = 'REPLICATION STREAM INGESTION'"
+        )
+        .await
+        .as_deref(),
+        Some("paused")
+    );
+
+    // Resume: catches up with what was written meanwhile.
+    ssys.batch_execute("ALTER VIRTUAL CLUSTER standbyapp RESUME REPLICATION")
+        .await
+        .expect("resume");
+    let t1 = now_text(&app).await;
+    rc.wait_replicated_past("standbyapp", &t1).await;
+
+    // Retention: a longer window keeps the retained time at the start.
+    ssys.batch_execute("ALTER VIRTUAL CLUSTER standbyapp SET REPLICATION RETENTION = '36h'")
+        .await
+        .expect("retention");
+    let bad = try_rows(
+        &ssys,
+        "ALTER VIRTUAL CLUSTER standbyapp SET REPLICATION RETENTION = 'forever'",
+    )
+    .await;
+    assert!(bad.is_err_and(|e| e.contains("22023")));
+
+    // A consistent point in the past: everything up to t1 is there, later writes are not.
+    let t1_decimal = value(
+        &app,
+        &format!("SELECT (extract(epoch FROM '{t1}'::TIMESTAMPTZ) * 1000000)::INT8::STRING"),
+    )
+    .await
+    .expect("t1");
+    let t1_hlc = format!("{t1_decimal}000.0000000000");
+    app.batch_execute("UPDATE kv SET v = 'after-t1' WHERE k <= 50; DELETE FROM kv WHERE k > 700")
+        .await
+        .expect("later writes");
+    let t2 = now_text(&app).await;
+    rc.wait_replicated_past("standbyapp", &t2).await;
+
+    // Before the retained time is refused; a time in the past within the window works.
+    let early = try_rows(
+        &ssys,
+        "ALTER VIRTUAL CLUSTER standbyapp COMPLETE REPLICATION TO SYSTEM TIME '2000-01-01 00:00:00'",
+    )
+    .await;
+    assert!(
+        early
+            .as_ref()
+            .is_err_and(|e| e.contains("before earliest safe cutover time")),
+        "{early:?}"
+    );
+    let r = rows(
+        &ssys,
+        &format!("ALTER VIRTUAL CLUSTER standbyapp COMPLETE REPLICATION TO SYSTEM TIME '{t1_hlc}'"),
+    )
+    .await;
+    assert_eq!(r[0][0].as_deref(), Some(t1_hlc.as_str()));
+    rc.wait_ready("standbyapp").await;
+    let psys = rc.primary_sys().await;
+    assert_eq!(
+        fingerprint(&psys, "application", &t1_hlc).await,
+        fingerprint(&ssys, "standbyapp", &t1_hlc).await
+    );
+    ssys.batch_execute("ALTER VIRTUAL CLUSTER standbyapp START SERVICE SHARED")
+        .await
+        .expect("start service");
+    let standby = rc
+        .standby_vc("standbyapp")
+        .await
+        .expect("connect standby-app");
+    let q = "SELECT count(*), count(*) FILTER (WHERE v = 'after-t1') FROM kv";
+    assert_eq!(
+        rows(&standby, q).await,
+        vec![vec![Some("800".into()), Some("0".into())]]
+    );
+    assert_eq!(
+        rows(&app, &format!("SELECT count(*), count(*) FILTER (WHERE v = 'after-t1') FROM kv AS OF SYSTEM TIME '{t1_hlc}'")).await,
+        rows(&standby, q).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standby_restart_resumes_without_a_new_initial_scan() {
+    let mut rc = ReplicationClusters::start().await;
+    let app = rc.primary_app().await;
+    app.batch_execute("CREATE TABLE kv (k INT PRIMARY KEY, v STRING)")
+        .await
+        .expect("create");
+    load_rows(&app, 1, 3000).await;
+    rc.start_replication("application").await;
+    let t0 = now_text(&app).await;
+    rc.wait_replicated_past("application", &t0).await;
+
+    rc.standby.nodes[0].restart().await;
+    load_rows(&app, 3001, 3100).await;
+    let t1 = now_text(&app).await;
+    rc.wait_replicated_past("application", &t1).await;
+    // After the restart only the new versions (and system-table churn) were ingested, not the
+    // 3000 rows of an initial scan.
+    let vars = metrics_text(rc.standby.node(), rc.standby.certs.as_deref()).await;
+    let events: u64 = vars
+        .lines()
+        .find_map(|l| l.strip_prefix("physical_replication_events_ingested "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("events metric");
+    assert!(events < 1000, "{events} events ingested after restart");
+
+    let ssys = rc.standby_sys().await;
+    let cut = value(
+        &ssys,
+        "ALTER VIRTUAL CLUSTER application COMPLETE REPLICATION TO LATEST",
+    )
+    .await
+    .expect("cutover");
+    rc.wait_ready("application").await;
+    let psys = rc.primary_sys().await;
+    assert_eq!(
+        fingerprint(&psys, "application", &cut).await,
+        fingerprint(&ssys, "application", &cut).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_killed_then_restarted_replication_resumes() {
+    let mut rc = ReplicationClusters::start().await;
+    let app = rc.primary_app().await;
+    app.batch_execute("CREATE TABLE kv (k INT PRIMARY KEY, v STRING)")
+        .await
+        .expect("create");
+    load_rows(&app, 1, 300).await;
+    rc.start_replication("application").await;
+    let t0 = now_text(&app).await;
+    rc.wait_replicated_past("application", &t0).await;
+    load_rows(&app, 301, 400).await;
+    drop(app);
+
+    kill_hard(&mut rc.primary.nodes[0]);
+    let ssys = rc.standby_sys().await;
+    let reason = succeeds_soon("replication error", Duration::from_secs(30), || {
+        let ssys = &ssys;
+        async move {
+            let r = rows(
+                ssys,
+                "SELECT status FROM [SHOW VIRTUAL CLUSTER application WITH REPLICATION STATUS]",
+            )
+            .await;
+            r[0][0]
+                .clone()
+                .filter(|s| s.starts_with("replication error"))
+        }
+    })
+    .await;
+    assert!(
+        reason.contains("connect") || reason.contains("closed"),
+        "{reason}"
+    );
+    assert_eq!(
+        value(&ssys, "SELECT status FROM [SHOW JOBS]")
+            .await
+            .as_deref(),
+        Some("running"),
+        "the job never stops by itself"
+    );
+
+    restart_same_ports(&mut rc.primary.nodes[0]).await;
+    let app = connect_soon(&rc.primary.url("root", Some("application"))).await;
+    load_rows(&app, 401, 500).await;
+    let t1 = now_text(&app).await;
+    rc.wait_replicated_past("application", &t1).await;
+    let cut = value(
+        &ssys,
+        "ALTER VIRTUAL CLUSTER application COMPLETE REPLICATION TO LATEST",
+    )
+    .await
+    .expect("cutover");
+    rc.wait_ready("application").await;
+    let psys = rc.primary_sys().await;
+    assert_eq!(
+        fingerprint(&psys, "application", &cut).await,
+        fingerprint(&ssys, "application", &cut).await
+    );
+    ssys.batch_execute("ALTER VIRTUAL CLUSTER application START SERVICE SHARED")
+        .await
+        .expect("serve");
+    let s = rc.standby_vc("application").await.expect("standby app");
+    assert_eq!(
+        value(&s, "SELECT count(*) FROM kv").await.as_deref(),
+        Some("500")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_sources_fail_clearly_and_leave_nothing_behind() {
+    let rc = ReplicationClusters::start().await;
+    let psys = rc.primary_sys().await;
+    psys.batch_execute("CREATE USER nopriv WITH PASSWORD 'nopriv-pw'")
+        .await
+        .expect("user");
+    let ssys = rc.standby_sys().await;
+    let before = rows(&ssys, "SHOW VIRTUAL CLUSTERS").await;
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let cases = [
+        (
+            rc.source_uri_with("repl", "wrong-password", "ca_primary.crt"),
+            "password authentication failed",
+        ),
+        (
+            rc.source_uri_with("nopriv", "nopriv-pw", "ca_primary.crt"),
+            "REPLICATION",
+        ),
+        // The standby's own CA does not sign the primary's certificate.
+        (
+            rc.source_uri_with("repl", &rc.repl_password, "ca.crt"),
+            "certificate",
+        ),
+        (
+            format!(
+                "postgresql://repl:{}@127.0.0.1:{closed_port}/defaultdb?options=-ccluster%3Dsystem&sslmode=verify-full&sslrootcert=ca_primary.crt",
+                rc.repl_password
+            ),
+            "could not connect",
+        ),
+        (
+            rc.source_uri_with("repl", &rc.repl_password, "no-such-ca.crt"),
+            "no-such-ca.crt",
+        ),
+        (
+            "mysql://somewhere".to_string(),
+            "invalid source cluster URI",
+        ),
+    ];
+    for (uri, expect) in &cases {
+        let err = try_rows(
+            &ssys,
+            &format!("CREATE VIRTUAL CLUSTER app2 FROM REPLICATION OF application ON '{uri}'"),
+        )
+        .await
+        .expect_err("CREATE must fail");
+        assert!(err.contains(expect), "{uri}: {err}");
+        assert!(!err.contains(&rc.repl_password), "password leaked: {err}");
+    }
+    let unknown = try_rows(
+        &ssys,
+        &format!(
+            "CREATE VIRTUAL CLUSTER app2 FROM REPLICATION OF nosuchcluster ON '{}'",
+            rc.source_uri()
+        ),
+    )
+    .await
+    .expect_err("unknown source");
+    assert!(
+        unknown.contains("\"nosuchcluster\" does not exist"),
+        "{unknown}"
+    );
+    let retention = try_rows(
+        &ssys,
+        &format!(
+            "CREATE VIRTUAL CLUSTER app2 FROM REPLICATION OF application ON '{}' WITH RETENTION = 'soon'",
+            rc.source_uri()
+        ),
+    )
+    .await
+    .expect_err("bad retention");
+    assert!(retention.contains("RETENTION"), "{retention}");
+    // Nothing left behind on either side.
+    assert_eq!(rows(&ssys, "SHOW VIRTUAL CLUSTERS").await, before);
+    assert!(rows(&ssys, "SHOW JOBS").await.is_empty());
+    assert!(
+        rows(
+            &psys,
+            "SELECT status FROM [SHOW JOBS] WHERE status = 'running'"
+        )
+        .await
+        .is_empty(),
+        "a producer job is still running on the primary"
+    );
+    // The builtins themselves are guarded.
+    let nopriv = common::connect_url(&format!(
+        "postgresql://nopriv:nopriv-pw@localhost:{}/defaultdb?options=-ccluster%3Dsystem&sslmode=verify-full&sslrootcert={}",
+        rc.primary_port(),
+        rc.primary.certs.as_ref().expect("certs").join("ca.crt").display()
+    ))
+    .await
+    .expect("nopriv connects");
+    let e = try_rows(
+        &nopriv,
+        "SELECT crdb_internal.start_replication_stream('application')",
+    )
+    .await
+    .expect_err("privilege");
+    assert!(e.contains("42501"), "{e}");
+    let app = rc.primary_app().await;
+    let e = try_rows(&app, "SELECT crdb_internal.replication_stream_spec(1)")
+        .await
+        .expect_err("system only");
+    assert!(e.contains("system virtual cluster"), "{e}");
+    let e = try_rows(&psys, "SELECT crdb_internal.replication_stream_spec(12345)")
+        .await
+        .expect_err("unknown stream");
+    assert!(e.contains("does not exist"), "{e}");
+    let e = try_rows(
+        &psys,
+        "SELECT * FROM crdb_internal.stream_partition(1, 'garbage'::BYTES)",
+    )
+    .await
+    .expect_err("bad spec");
+    assert!(
+        e.contains("does not exist") || e.contains("malformed"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_replicating_cluster_stops_its_job_and_releases_the_producer() {
+    let rc = ReplicationClusters::start().await;
+    let app = rc.primary_app().await;
+    app.batch_execute("CREATE TABLE kv (k INT PRIMARY KEY, v STRING)")
+        .await
+        .expect("create");
+    load_rows(&app, 1, 200).await;
+    rc.start_replication("application").await;
+    let t0 = now_text(&app).await;
+    rc.wait_replicated_past("application", &t0).await;
+    let ssys = rc.standby_sys().await;
+    ssys.batch_execute("DROP VIRTUAL CLUSTER application")
+        .await
+        .expect("drop");
+    let names = rows(&ssys, "SELECT name FROM [SHOW VIRTUAL CLUSTERS]").await;
+    assert!(
+        !names.iter().any(|r| r[0].as_deref() == Some("application")),
+        "{names:?}"
+    );
+    assert_eq!(
+        value(&ssys, "SELECT status FROM [SHOW JOBS]")
+            .await
+            .as_deref(),
+        Some("canceled")
+    );
+    let psys = rc.primary_sys().await;
+    succeeds_soon("producer released", Duration::from_secs(30), || {
+        let psys = &psys;
+        async move {
+            let r = rows(psys, "SELECT status FROM [SHOW JOBS]").await;
+            (r[0][0].as_deref() == Some("failed")).then_some(())
+        }
+    })
+    .await;
+    // The name can be used again for a new stream.
+    rc.start_replication("application").await;
+    let t1 = now_text(&app).await;
+    rc.wait_replicated_past("application", &t1).await;
+}
