@@ -614,8 +614,80 @@ async fn dropping_a_replicating_cluster_stops_its_job_and_releases_the_producer(
         }
     })
     .await;
-    // The name can be used again for a new stream.
-    rc.start_replication("application").await;
+    // The name can be used again for a new stream, here with the primary's CA inline.
+    let pem = std::fs::read_to_string(rc.primary.certs.as_ref().expect("certs").join("ca.crt"))
+        .expect("read CA");
+    let inline = format!(
+        "postgresql://repl:{}@localhost:{}/defaultdb?options=-ccluster%3Dsystem&sslmode=verify-full&sslinline=true&sslrootcert={}",
+        rc.repl_password,
+        rc.primary_port(),
+        percent_encoding::utf8_percent_encode(&pem, percent_encoding::NON_ALPHANUMERIC)
+    );
+    ssys.batch_execute(&format!(
+        "CREATE VIRTUAL CLUSTER application FROM REPLICATION OF application ON '{inline}' WITH RETENTION = '10m'"
+    ))
+    .await
+    .expect("create with sslinline");
+    let shown = value(
+        &ssys,
+        "SELECT source_cluster_uri FROM [SHOW VIRTUAL CLUSTER application WITH REPLICATION STATUS]",
+    )
+    .await
+    .unwrap_or_default();
+    assert!(
+        !shown.contains("BEGIN") && !shown.contains(&rc.repl_password),
+        "{shown}"
+    );
     let t1 = now_text(&app).await;
     rc.wait_replicated_past("application", &t1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn producer_needs_rangefeeds_and_expires_without_heartbeats() {
+    let primary = common::TestCluster::start(common::ClusterOptions::default()).await;
+    let sys = primary
+        .connect("root", Some("system"))
+        .await
+        .expect("connect");
+    let e = try_rows(
+        &sys,
+        "SELECT crdb_internal.start_replication_stream('system')",
+    )
+    .await
+    .expect_err("rangefeeds are off by default");
+    assert!(e.contains("kv.rangefeed.enabled"), "{e}");
+    sys.batch_execute(
+        "SET CLUSTER SETTING kv.rangefeed.enabled = true; \
+         SET CLUSTER SETTING stream_replication.job_liveness.timeout = '1s'",
+    )
+    .await
+    .expect("settings");
+    let spec = value(
+        &sys,
+        "SELECT crdb_internal.start_replication_stream('system')",
+    )
+    .await;
+    assert!(spec.is_some_and(|s| s.starts_with("\\x")));
+    let running = rows(
+        &sys,
+        "SELECT job_type, status, description FROM [SHOW JOBS]",
+    )
+    .await;
+    assert_eq!(
+        running[0][0].as_deref(),
+        Some("REPLICATION STREAM PRODUCER")
+    );
+    assert_eq!(
+        running[0][2].as_deref(),
+        Some("History Retention for Physical Replication of system")
+    );
+    let error = succeeds_soon("producer to expire", Duration::from_secs(20), || {
+        let sys = &sys;
+        async move {
+            let r = rows(sys, "SELECT status, error FROM [SHOW JOBS]").await;
+            (r[0][0].as_deref() == Some("failed")).then(|| r[0][1].clone())
+        }
+    })
+    .await;
+    assert!(error.is_some_and(|e| e.contains("timed out")));
 }

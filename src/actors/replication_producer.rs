@@ -11,7 +11,7 @@
 //!
 //! Invariants: the protected timestamp never moves down, so the source keeps every version the
 //! consumer may still need (down to its retained time); a job that is not `running` serves no
-//! stream. Every `liveness_check` the actor fails the jobs whose expiration passed without a
+//! stream. Every second the actor fails the jobs whose expiration passed without a
 //! heartbeat ("replication stream N timed out") and releases their protection; completing a
 //! stream releases it too. State lives in the job records: if the actor restarts, it reloads
 //! nothing and serves from KV; open partition streams of a finished job stop within a second.
@@ -36,7 +36,8 @@ use std::time::Duration;
 
 type SqlResult<T> = Result<T, SqlError>;
 
-/// Default expiration window of a producer job (CockroachDB: 24 h).
+/// Default expiration window of a producer job (CockroachDB: 24 h); the cluster setting
+/// `stream_replication.job_liveness.timeout` overrides it for new streams.
 pub const DEFAULT_EXPIRATION_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// Looks up a virtual cluster by name (the tenant registry answers).
@@ -61,16 +62,9 @@ impl ReplicationProducer {
             sql_address,
             lookup,
             expiration_window: DEFAULT_EXPIRATION_WINDOW,
-            liveness_check: Duration::from_secs(10),
+            liveness_check: Duration::from_secs(1),
             live: Default::default(),
         }
-    }
-
-    /// Sets the expiration window and how often expirations are checked.
-    pub fn with_expiration(mut self, window: Duration, check: Duration) -> ReplicationProducer {
-        self.expiration_window = window;
-        self.liveness_check = check;
-        self
     }
 }
 
@@ -133,6 +127,25 @@ async fn finish(
         tracing::debug!(%e, job = %id, "release protected timestamp");
     }
     Ok(())
+}
+
+/// `kv.rangefeed.enabled` and the expiration window (`stream_replication.job_liveness.timeout`,
+/// `default` when unset) from the system virtual cluster's settings.
+async fn stream_settings(store: &Store, default: Duration) -> SqlResult<(bool, Duration)> {
+    use crate::sql::catalog::Catalog;
+    let cat = Catalog::new(TenantId::SYSTEM);
+    let mut txn = store.begin();
+    let rangefeed = cat.setting(&mut txn, "kv.rangefeed.enabled").await;
+    let window = cat
+        .setting(&mut txn, "stream_replication.job_liveness.timeout")
+        .await;
+    txn.rollback();
+    let rangefeed = rangefeed?.is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let window = window?
+        .and_then(|v| crate::sql::cluster_settings::parse_duration(&v))
+        .filter(|d| !d.is_zero())
+        .unwrap_or(default);
+    Ok((rangefeed, window))
 }
 
 impl Actor for ReplicationProducer {
@@ -204,6 +217,13 @@ impl Handler<StartStream> for ReplicationProducer {
                     format!("virtual cluster \"{}\" does not exist", m.tenant_name),
                 )
             })?;
+            let (rangefeeds, window) = stream_settings(&store, window).await?;
+            if !rangefeeds {
+                return Err(SqlError::new(
+                    SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    "kv.rangefeed.enabled must be true to start a replication stream (SET CLUSTER SETTING kv.rangefeed.enabled = true on the source)",
+                ));
+            }
             let start = store.now();
             let pts_id = store
                 .protect(tenant_span(tenant), start)
