@@ -70,6 +70,9 @@ enum Command {
     /// Tools for the storage and KV layers.
     #[command(subcommand)]
     Debug(Debug),
+    /// Physical cluster replication end to end: a primary and a standby cluster on this
+    /// machine, movr on the primary, replication, cutover and a check that the data matches.
+    Demo(tandem::cli::demo::DemoFlags),
 }
 
 #[derive(clap::Args, Clone)]
@@ -291,6 +294,13 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .context("start runtime")?;
             rt.block_on(tandem::cli::workload::main(w))?;
             Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Demo(flags) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("start runtime")?;
+            rt.block_on(tandem::cli::demo::run(flags))
         }
         Command::Debug(d) => {
             let rt = tokio::runtime::Builder::new_multi_thread()

@@ -3,9 +3,10 @@
 //! Owns the checks that the layering `config/default.toml` < profile < `--config FILE` <
 //! `TANDEM_*` environment < flags holds at every layer, that each built-in profile bootstraps the
 //! virtual clusters DESIGN.md §7 names, that unknown keys and bad values in every layer are
-//! rejected with the key and the source named, and that the systemd environment example is a
-//! valid environment layer. Everything runs in-process on temporary directories; nothing starts
-//! a node.
+//! rejected with the key and the source named, that the systemd environment example is a
+//! valid environment layer, and that the Prometheus configuration loads alerting rules over
+//! metrics the node really exports (checked and unit-tested with `promtool` when it is
+//! installed). Everything runs in-process on temporary directories; nothing starts a node.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -551,5 +552,138 @@ fn systemd_environment_example_loads() {
             "{var} used by tandem.service has no value in tandem.env.example"
         );
         rest = &after[end..];
+    }
+}
+
+/// Runs `program args` in `dir`; `None` when the program is not installed.
+fn run_tool(dir: &Path, program: &str, args: &[&str]) -> Option<std::process::Output> {
+    match std::process::Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+    {
+        Ok(out) => Some(out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => panic!("run {program}: {e}"),
+    }
+}
+
+/// `deploy/prometheus`: prometheus.yml loads replication-alerts.yml; every alert there has an
+/// expression, a `for`, a severity and both annotations, and names only metrics the node
+/// exports. With `promtool` the config and rules are checked and the rules' unit tests
+/// (replication-alerts.test.yml) run; without it PyYAML parses the files if present, else a note
+/// is printed.
+#[test]
+fn prometheus_alert_rules_cover_replication_metrics() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus");
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
+    };
+    let config = read("prometheus.yml");
+    let rules = read("replication-alerts.yml");
+    let lines: Vec<&str> = config.lines().map(str::trim_end).collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == "rule_files:")
+        .expect("prometheus.yml has rule_files");
+    assert_eq!(
+        lines.get(at + 1).copied(),
+        Some("  - replication-alerts.yml")
+    );
+
+    let blocks: Vec<&str> = rules.split("- alert: ").skip(1).collect();
+    let names: Vec<&str> = blocks
+        .iter()
+        .map(|b| b.lines().next().unwrap_or_default().trim())
+        .collect();
+    for alert in [
+        "TandemReplicationLagHigh",
+        "TandemReplicationStalled",
+        "TandemReplicationStreamDown",
+    ] {
+        assert!(names.contains(&alert), "{alert} missing from {names:?}");
+    }
+    for block in &blocks {
+        for key in ["expr:", "for:", "summary:", "description:"] {
+            assert!(block.contains(key), "{key} missing in alert {block}");
+        }
+        assert!(
+            block.contains("severity: warning") || block.contains("severity: critical"),
+            "no severity in alert {block}"
+        );
+    }
+    assert!(rules.contains("physical_replication_replication_lag_seconds > 5\n"));
+    assert!(rules.contains("physical_replication_replication_lag_seconds > 60\n"));
+
+    // Every metric the rules name is one the node exports at /_status/vars.
+    let registry = prometheus::Registry::new();
+    tandem::replication::metrics::ReplicationMetrics::new(&registry).expect("register metrics");
+    let exported: Vec<String> = registry
+        .gather()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect();
+    let used: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("physical_replication_"))
+        .collect();
+    assert!(used.len() >= 4, "{used:?}");
+    for metric in used {
+        assert!(
+            exported.iter().any(|e| e == metric),
+            "{metric} is not exported (exported: {exported:?})"
+        );
+    }
+
+    let ok = |what: &str, out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{what} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    if let Some(out) = run_tool(
+        &dir,
+        "promtool",
+        &["check", "rules", "replication-alerts.yml"],
+    ) {
+        ok("promtool check rules", out);
+        let out = run_tool(
+            &dir,
+            "promtool",
+            &["test", "rules", "replication-alerts.test.yml"],
+        )
+        .expect("promtool is installed");
+        ok("promtool test rules", out);
+        let out = run_tool(
+            &dir,
+            "promtool",
+            &["check", "config", "--syntax-only", "prometheus.yml"],
+        )
+        .expect("promtool is installed");
+        ok("promtool check config", out);
+        return;
+    }
+    let parse = "import sys, yaml\nfor f in sys.argv[1:]:\n    yaml.safe_load(open(f))";
+    match run_tool(
+        &dir,
+        "python3",
+        &[
+            "-c",
+            parse,
+            "prometheus.yml",
+            "replication-alerts.yml",
+            "replication-alerts.test.yml",
+        ],
+    ) {
+        Some(out) if out.status.success() => {
+            eprintln!("note: promtool is not installed; checked the YAML syntax only")
+        }
+        Some(out) if String::from_utf8_lossy(&out.stderr).contains("No module named") => {
+            eprintln!("note: neither promtool nor PyYAML is installed; YAML not validated")
+        }
+        Some(out) => ok("parsing the YAML", out),
+        None => eprintln!("note: neither promtool nor python3 is installed; YAML not validated"),
     }
 }

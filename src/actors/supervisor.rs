@@ -136,7 +136,9 @@ impl ConnectionRouter for NodeRouter {
     }
 }
 
-/// The console's view of the node.
+/// The console's view of the node. Replication streams come from the same
+/// [`crate::replication::service::NodeReplication`] SQL uses, so the console and
+/// `SHOW VIRTUAL CLUSTER ... WITH REPLICATION STATUS` agree.
 struct NodeConsole {
     registry: Arc<RegistryInner>,
     store: Store,
@@ -144,6 +146,45 @@ struct NodeConsole {
     started: SystemTime,
     sql_addr: String,
     advertise: String,
+    replication: Arc<crate::replication::service::NodeReplication>,
+}
+
+impl NodeConsole {
+    /// The stream of one ingestion job, its lag measured at `now`.
+    fn stream_row(
+        &self,
+        job: &crate::jobs::JobRecord,
+        d: &crate::jobs::IngestionDetails,
+        now: crate::clock::Timestamp,
+    ) -> crate::console::StreamRow {
+        use crate::console::wall_time;
+        let status = if job.status == crate::jobs::JobStatus::Paused {
+            crate::replication::status::ReplicationStatus::Paused
+        } else {
+            d.status
+        };
+        crate::console::StreamRow {
+            virtual_cluster: self
+                .registry
+                .get(d.dest_tenant)
+                .map_or_else(|| format!("[{}]", d.dest_tenant), |r| r.name),
+            virtual_cluster_id: d.dest_tenant,
+            job_id: job.id.0,
+            job_status: job.status.as_str().to_string(),
+            status: status.as_str().to_string(),
+            source_virtual_cluster: d.source_tenant_name.clone(),
+            source: crate::client::ConnUrl::parse(&d.source_uri)
+                .map(|u| u.redacted())
+                .unwrap_or_else(|_| "<unparseable URI>".into()),
+            replicated_time: d.replicated_time.map(|r| wall_time(r.wall)),
+            retained_time: wall_time(d.retained_time().wall),
+            replication_lag: d
+                .replicated_time
+                .map(|r| Duration::from_nanos(now.wall.saturating_sub(r.wall))),
+            cutover_time: d.cutover_time.map(|c| wall_time(c.wall)),
+            last_error: d.last_error.clone(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -179,17 +220,70 @@ impl ConsoleBackend for NodeConsole {
         }
     }
     async fn virtual_clusters(&self) -> Vec<VirtualClusterRow> {
+        let streams = self.replication().await.streams;
         self.registry
             .list()
             .into_iter()
-            .map(|r| VirtualClusterRow {
-                id: r.id,
-                name: r.name,
-                data_state: r.data_state,
-                service_mode: r.service_mode,
-                replication: None,
+            .map(|r| {
+                let stream = streams.iter().find(|s| s.virtual_cluster_id == r.id);
+                // As SHOW VIRTUAL CLUSTERS: a cluster still being added shows its stream's state.
+                let data_state = match stream {
+                    Some(s) if r.data_state == "add" => s.status.clone(),
+                    _ => r.data_state,
+                };
+                VirtualClusterRow {
+                    id: r.id,
+                    name: r.name,
+                    data_state,
+                    service_mode: r.service_mode,
+                    replication: stream.map(|s| crate::console::ReplicationRow {
+                        job_id: s.job_id,
+                        status: s.status.clone(),
+                        source: s.source.clone(),
+                        source_virtual_cluster: s.source_virtual_cluster.clone(),
+                        replicated_time: s.replicated_time,
+                        replication_lag: s.replication_lag,
+                    }),
+                }
             })
             .collect()
+    }
+    async fn replication(&self) -> crate::console::ReplicationView {
+        use crate::console::{ProducerRow, ReplicationView, wall_time};
+        use crate::sql::replication::ReplicationService as _;
+        let now = self.store.now();
+        let mut view = ReplicationView::empty(wall_time(now.wall));
+        let jobs = match self.replication.jobs().await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!("console: cannot read the replication jobs: {e}");
+                view.error = Some(e.to_string());
+                return view;
+            }
+        };
+        // The newest job that has not ended, per standby virtual cluster (jobs come oldest
+        // first), as SHOW VIRTUAL CLUSTERS picks it.
+        let mut seen = std::collections::HashSet::new();
+        for job in jobs.iter().rev().filter(|j| !j.status.is_terminal()) {
+            if let Some(d) = job.ingestion()
+                && seen.insert(d.dest_tenant)
+            {
+                view.streams.push(self.stream_row(job, d, now));
+            }
+            if let Some(p) = job.producer() {
+                view.producers.push(ProducerRow {
+                    virtual_cluster: p.tenant_name.clone(),
+                    job_id: job.id.0,
+                    job_status: job.status.as_str().to_string(),
+                    protected_time: wall_time(p.protected_time.wall),
+                    expiration: wall_time(p.expiration.wall),
+                });
+            }
+        }
+        view.streams
+            .sort_by(|a, b| a.virtual_cluster.cmp(&b.virtual_cluster));
+        view.producers.reverse();
+        view
     }
 }
 
@@ -333,7 +427,7 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         admin: RegistryAdmin {
             addr: registry_addr,
         },
-        replication,
+        replication: replication.clone(),
         store: store.clone(),
         draining: draining.clone(),
     });
@@ -360,6 +454,7 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         started,
         sql_addr: sql_addr.clone(),
         advertise: cfg.advertise_addr().to_string(),
+        replication,
     });
     let console = ConsoleServer::start(http, http_tls.clone(), backend, registry_metrics)
         .map_err(|e| anyhow::anyhow!("start HTTP server on {http}: {e}"))?;

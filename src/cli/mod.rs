@@ -1,5 +1,6 @@
 //! Command-line entry points of the `tandem` binary (argument parsing lives in `main.rs`).
 
+pub mod demo;
 pub mod init;
 pub mod kv_workload;
 pub mod sql_shell;

@@ -7,19 +7,21 @@
 //! - [`server`]: [`ConsoleServer::start`] binds and runs the actix-web `HttpServer` (two workers,
 //!   OS signals left to the node's supervisor) and returns a [`RunningConsole`] to stop it.
 //! - [`routes`]: the endpoints. `/health` and `/health?ready=1`; `/_status/vars` and `/metrics`
-//!   (Prometheus text format); the console pages `/`, `/nodes`, `/virtual-clusters` with
-//!   `POST /login` and `POST /logout`; the JSON API `/api/v1/nodes` and
-//!   `/api/v1/virtual-clusters`.
+//!   (Prometheus text format); the console pages `/`, `/nodes`, `/virtual-clusters`,
+//!   `/replication` with `POST /login` and `POST /logout`; the JSON API `/api/v1/nodes`,
+//!   `/api/v1/virtual-clusters` and `/_status/replication`.
 //! - [`session`]: console logins, as random 128-bit tokens held in memory with an expiry.
 //! - [`pages`]: server-rendered HTML (inline CSS, no external assets, every value escaped).
 //! - [`metrics`]: [`NodeMetrics`], the node's metric families, and [`gather_text`].
+//! - [`lag_history`]: the replication page's lag chart data, a bounded in-memory ring buffer of
+//!   per-virtual-cluster lag samples taken every second by a task the server starts.
 //! - [`error`]: [`ConsoleError`] (starting and stopping the server) and [`ApiError`] (every
 //!   failed request, rendered as JSON `{"msg": ...}`).
 //!
 //! # Decoupling
 //!
 //! The console reads the node only through the [`ConsoleBackend`] trait (password checks,
-//! readiness, the node list, the virtual cluster list) and a `prometheus::Registry`; the node
+//! readiness, the node list, the virtual cluster list, the replication streams) and a `prometheus::Registry`; the node
 //! implements the trait over its tenant registry, users and liveness and hands both to
 //! [`ConsoleServer::start`].
 //!
@@ -31,6 +33,7 @@
 //! `ApiError` response. Sessions live in memory only, so a restart logs every user out.
 
 pub mod error;
+pub mod lag_history;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
@@ -66,6 +69,14 @@ pub trait ConsoleBackend: Send + Sync + 'static {
 
     /// The virtual clusters of the cluster.
     async fn virtual_clusters(&self) -> Vec<VirtualClusterRow>;
+
+    /// The physical replication streams this cluster takes part in: ingestion into its standby
+    /// virtual clusters and producer streams out of its virtual clusters. Polled every second
+    /// for the lag chart, so it should be cheap. The default (a node without replication)
+    /// answers no streams.
+    async fn replication(&self) -> ReplicationView {
+        ReplicationView::empty(SystemTime::now())
+    }
 }
 
 /// One node, as listed on the console's nodes page and by `/api/v1/nodes`.
@@ -125,6 +136,92 @@ pub struct ReplicationRow {
     pub replication_lag: Option<Duration>,
 }
 
+/// The replication streams of the cluster, as the replication page and `/_status/replication`
+/// show them. Everything comes from the node's job records (with live progress), read at `now`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReplicationView {
+    /// The node's clock when the view was read; lags are measured from it.
+    #[serde(serialize_with = "ser::rfc3339")]
+    pub now: SystemTime,
+    /// One entry per standby virtual cluster with a replication job that has not ended, in
+    /// virtual cluster name order.
+    pub streams: Vec<StreamRow>,
+    /// The producer jobs (this cluster as a primary) that have not ended.
+    pub producers: Vec<ProducerRow>,
+    /// Why the streams could not be read, when they could not; the lists are empty then.
+    pub error: Option<String>,
+}
+
+impl ReplicationView {
+    /// No streams, read at `now`.
+    pub fn empty(now: SystemTime) -> ReplicationView {
+        ReplicationView {
+            now,
+            streams: Vec::new(),
+            producers: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+/// One ingestion (standby-side) replication stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamRow {
+    /// The standby virtual cluster written to.
+    pub virtual_cluster: String,
+    /// Its (tenant) id.
+    pub virtual_cluster_id: TenantId,
+    /// The ingestion job's id, as a string (job ids exceed JavaScript's exact integers).
+    #[serde(serialize_with = "ser::display")]
+    pub job_id: u64,
+    /// The job's status (`running`, `paused`, ...).
+    pub job_status: String,
+    /// The replication state, as `SHOW VIRTUAL CLUSTER ... WITH REPLICATION STATUS` prints
+    /// it (`replicating`, `running initial scan`, `replication paused`, ...).
+    pub status: String,
+    /// The virtual cluster replicated from, on the primary.
+    pub source_virtual_cluster: String,
+    /// The primary's connection URI, redacted (no password, no inline certificates).
+    pub source: String,
+    /// Everything up to this time has been replicated; `None` before the initial scan ends.
+    #[serde(serialize_with = "ser::opt_rfc3339")]
+    pub replicated_time: Option<SystemTime>,
+    /// The standby can fail over to any time from this one on.
+    #[serde(serialize_with = "ser::rfc3339")]
+    pub retained_time: SystemTime,
+    /// `now - replicated_time`; rendered as seconds in JSON.
+    #[serde(serialize_with = "ser::opt_secs")]
+    pub replication_lag: Option<Duration>,
+    /// The failover time, once `COMPLETE REPLICATION` set one.
+    #[serde(serialize_with = "ser::opt_rfc3339")]
+    pub cutover_time: Option<SystemTime>,
+    /// The last error of the stream, while it retries.
+    pub last_error: Option<String>,
+}
+
+/// One producer (primary-side) replication stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProducerRow {
+    /// The virtual cluster streamed out.
+    pub virtual_cluster: String,
+    /// The producer job's id, as a string.
+    #[serde(serialize_with = "ser::display")]
+    pub job_id: u64,
+    /// The job's status.
+    pub job_status: String,
+    /// History is retained (protected from garbage collection) since this time.
+    #[serde(serialize_with = "ser::rfc3339")]
+    pub protected_time: SystemTime,
+    /// The job ends unless the standby heartbeats before this time.
+    #[serde(serialize_with = "ser::rfc3339")]
+    pub expiration: SystemTime,
+}
+
+/// A node timestamp's wall time (Unix nanoseconds) as a `SystemTime`.
+pub fn wall_time(wall_nanos: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_nanos(wall_nanos)
+}
+
 /// `t` as RFC 3339 in UTC to the second (`2024-05-01T12:00:00Z`). Times before 1970 or after
 /// the year 9999 (which RFC 3339 cannot show) are clamped to those bounds rather than panicking.
 pub fn format_time(t: SystemTime) -> String {
@@ -156,6 +253,13 @@ mod ser {
             Some(t) => rfc3339(t, s),
             None => s.serialize_none(),
         }
+    }
+
+    pub(super) fn display<T: std::fmt::Display, S: Serializer>(
+        v: &T,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
     }
 
     pub(super) fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {

@@ -9,7 +9,10 @@
 //! | `POST /login` (form `user`, `password`) | anyone | 303 to `/` with a session cookie; 401 + login page on a bad password |
 //! | `POST /logout` | anyone | ends the session, clears the cookie, 303 to `/` |
 //! | `GET /nodes`, `GET /virtual-clusters` | logged in | HTML tables (303 to `/` when not logged in) |
+//! | `GET /replication` | logged in | replication streams with lag charts (303 to `/` when not logged in) |
 //! | `GET /api/v1/nodes`, `GET /api/v1/virtual-clusters` | logged in | JSON (401 when not logged in) |
+//! | `GET /_status/replication` | logged in | JSON: the streams and their lag history (401 when not logged in) |
+//! | `GET /console/replication.js` | anyone | the replication page's script (static, no data) |
 //!
 //! Every failure is an [`ApiError`] (JSON `{"msg": ...}`), including malformed query strings and
 //! forms, unknown paths and wrong methods; the login form is the one exception, answering a
@@ -30,10 +33,15 @@ use prometheus::Registry;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
+use super::lag_history::{LagHistory, LagSeries, unix_millis};
 use super::metrics::gather_text;
 use super::pages;
 use super::session::{SESSION_COOKIE, SessionStore};
-use super::{ConsoleBackend, NodeRow, VirtualClusterRow};
+use super::{ConsoleBackend, NodeRow, ReplicationView, VirtualClusterRow};
+
+/// The replication page's script: polls `/_status/replication` every second and redraws the
+/// page's values and lag charts.
+const REPLICATION_JS: &str = include_str!("replication.js");
 
 /// What every handler shares: the node behind the console, the metrics registry and the
 /// sessions. One instance per server, shared by all workers.
@@ -44,6 +52,8 @@ pub struct ConsoleState {
     pub registry: Registry,
     /// Console logins.
     pub sessions: SessionStore,
+    /// The replication lag samples of the lag charts, filled by the server's sampler.
+    pub lag_history: Arc<LagHistory>,
     /// Whether session cookies are marked `Secure` (the server runs TLS).
     pub secure_cookies: bool,
 }
@@ -69,7 +79,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(resource("/nodes").route(web::get().to(nodes_page)))
     .service(resource("/virtual-clusters").route(web::get().to(virtual_clusters_page)))
     .service(resource("/api/v1/nodes").route(web::get().to(api_nodes)))
-    .service(resource("/api/v1/virtual-clusters").route(web::get().to(api_virtual_clusters)));
+    .service(resource("/api/v1/virtual-clusters").route(web::get().to(api_virtual_clusters)))
+    .service(resource("/replication").route(web::get().to(replication_page)))
+    .service(resource("/_status/replication").route(web::get().to(api_replication)))
+    .service(resource("/console/replication.js").route(web::get().to(replication_js)));
 }
 
 /// A resource whose other methods answer 405 as an [`ApiError`].
@@ -296,4 +309,46 @@ async fn api_virtual_clusters(state: web::Data<ConsoleState>, _who: LoggedIn) ->
     HttpResponse::Ok().json(VirtualClustersBody {
         virtual_clusters: &clusters,
     })
+}
+
+/// The body of `/_status/replication`: the [`ReplicationView`] fields, the view's time in Unix
+/// milliseconds (the lag charts' right edge), the charts' span and every lag series.
+#[derive(Serialize)]
+struct ReplicationBody<'a> {
+    #[serde(flatten)]
+    view: &'a ReplicationView,
+    now_unix_ms: u64,
+    window_seconds: u64,
+    lag_history: Vec<LagSeries>,
+}
+
+async fn replication_page(state: web::Data<ConsoleState>, who: Option<LoggedIn>) -> HttpResponse {
+    let Some(who) = who else {
+        return redirect_home();
+    };
+    let view = state.backend.replication().await;
+    let history = state.lag_history.snapshot();
+    html(
+        StatusCode::OK,
+        pages::replication_page(&who.user, &view, &history, state.lag_history.window()),
+    )
+}
+
+async fn api_replication(state: web::Data<ConsoleState>, _who: LoggedIn) -> HttpResponse {
+    let view = state.backend.replication().await;
+    HttpResponse::Ok()
+        .insert_header(header::CacheControl(vec![header::CacheDirective::NoStore]))
+        .json(ReplicationBody {
+            view: &view,
+            now_unix_ms: unix_millis(view.now),
+            window_seconds: state.lag_history.window().as_secs(),
+            lag_history: state.lag_history.snapshot(),
+        })
+}
+
+async fn replication_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header(header::CacheControl(vec![header::CacheDirective::NoCache]))
+        .body(REPLICATION_JS)
 }

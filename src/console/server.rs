@@ -9,6 +9,10 @@
 //! threads. OS signals are not handled here (`disable_signals`): the node's supervisor owns
 //! them and calls [`RunningConsole::stop`] when it drains.
 //!
+//! Alongside the server it starts the lag sampler ([`lag_history::spawn_sampler`]), which reads
+//! the backend's replication streams once a second for the replication page's chart; it stops
+//! with the server.
+//!
 //! With TLS the given rustls config is used as is, except its ALPN list, which actix-web sets
 //! to `h2`, `http/1.1` (a pgwire config's `postgresql` entry is dropped).
 //!
@@ -30,6 +34,7 @@ use tracing::Instrument as _;
 
 use super::ConsoleBackend;
 use super::error::ConsoleError;
+use super::lag_history::{self, LagHistory};
 use super::routes::{self, ConsoleState};
 use super::session::{SESSION_TTL, SessionStore};
 
@@ -39,10 +44,12 @@ const WORKERS: usize = 2;
 /// How long a graceful stop waits for open requests before closing connections.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Content-Security-Policy of every response: the pages use inline CSS only and post forms to
-/// this origin; nothing else may load, and no other site may frame them.
-const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
+/// Content-Security-Policy of every response: the pages use inline CSS, scripts served by this
+/// origin (no inline scripts), fetch from this origin and post forms to it; nothing else may
+/// load, and no other site may frame them.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+                   base-uri 'none'";
 
 /// The console HTTP server of a node. See the module docs.
 #[derive(Debug)]
@@ -64,8 +71,10 @@ impl ConsoleServer {
     ) -> Result<RunningConsole, ConsoleError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConsoleError::NoRuntime)?;
         let is_tls = tls.is_some();
+        let lag_history = Arc::new(LagHistory::default());
         let state = web::Data::new(ConsoleState {
-            backend,
+            backend: backend.clone(),
+            lag_history: lag_history.clone(),
             registry,
             sessions: SessionStore::new(SESSION_TTL),
             secure_cookies: is_tls,
@@ -106,12 +115,19 @@ impl ConsoleServer {
         let span = tracing::info_span!("console", addr = %local_addr);
         span.in_scope(|| tracing::info!("console listening on {scheme}://{local_addr}"));
         let task = runtime.spawn(server.instrument(span));
+        let sampler = lag_history::spawn_sampler(
+            &runtime,
+            backend,
+            lag_history,
+            lag_history::SAMPLE_INTERVAL,
+        );
 
         Ok(RunningConsole {
             local_addr,
             is_tls,
             handle,
             task,
+            sampler,
             state,
         })
     }
@@ -131,6 +147,7 @@ pub struct RunningConsole {
     is_tls: bool,
     handle: ServerHandle,
     task: tokio::task::JoinHandle<io::Result<()>>,
+    sampler: tokio::task::JoinHandle<()>,
     state: web::Data<ConsoleState>,
 }
 
@@ -169,6 +186,7 @@ impl RunningConsole {
     /// up to 5 s to finish; without, connections are closed at once. Returns when the server
     /// has stopped.
     pub async fn stop(self, graceful: bool) -> Result<(), ConsoleError> {
+        self.sampler.abort();
         self.handle.stop(graceful).await;
         match self.task.await {
             Ok(Ok(())) => Ok(()),

@@ -157,7 +157,7 @@ pub fn builtin_statement(stmt: &pg::Statement) -> Option<Statement> {
                 return None;
             };
             let func = builtin_named(name)?;
-            if func != ReplicationBuiltin::StreamPartition || !args.settings.is_none() {
+            if func != ReplicationBuiltin::StreamPartition || args.settings.is_some() {
                 return None;
             }
             let args = args

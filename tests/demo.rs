@@ -1,0 +1,237 @@
+//! `tandem demo` end to end, through the built binary: two clusters on loopback, movr on the
+//! primary, replication into the standby, cutover, matching fingerprints and row counts, the
+//! connection strings printed, and no node process left behind when the demo exits. Also the
+//! flag checks that fail before any node starts.
+//!
+//! The demo runs in its own process group, so the check that nothing outlives it covers every
+//! process it started, and a demo that hangs past the timeout is killed with its whole group.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(240);
+
+/// Whether any process of process group `pgid` is alive.
+fn group_alive(pgid: u32) -> bool {
+    Command::new("kill")
+        .args(["-0", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn kill_group(pgid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Runs `tandem <args>` in its own process group with output to files; returns (exit code,
+/// stdout, stderr, process group). Kills the group and panics after [`TIMEOUT`].
+fn run_demo(dir: &Path, args: &[&str]) -> (i32, String, String, u32) {
+    let out_path = dir.join("demo.stdout");
+    let err_path = dir.join("demo.stderr");
+    let out = std::fs::File::create(&out_path).expect("stdout file");
+    let err = std::fs::File::create(&err_path).expect("stderr file");
+    let mut child: Child = Command::new(env!("CARGO_BIN_EXE_tandem"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .expect("spawn tandem demo");
+    let pgid = child.id();
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll tandem demo") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            kill_group(pgid);
+            let _ = child.wait();
+            panic!(
+                "tandem demo did not finish within {}s\nstdout:\n{}\nstderr:\n{}",
+                TIMEOUT.as_secs(),
+                std::fs::read_to_string(&out_path).unwrap_or_default(),
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(&out_path).unwrap_or_default(),
+        std::fs::read_to_string(&err_path).unwrap_or_default(),
+        pgid,
+    )
+}
+
+/// The value after `key` up to the next space, comma or parenthesis on every line with it.
+fn values_after<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter_map(|l| l.split_once(key).map(|(_, rest)| rest))
+        .map(|rest| rest.split([' ', ',', ')']).next().unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn demo_replicates_cuts_over_and_leaves_nothing_running() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let work = tmp.path().join("work");
+    let work_s = work.to_str().expect("utf8 path");
+    let (code, out, err, pgid) =
+        run_demo(tmp.path(), &["demo", "--duration", "5s", "--dir", work_s]);
+    let context = format!("stdout:\n{out}\nstderr:\n{err}");
+    let alive = group_alive(pgid);
+    kill_group(pgid);
+    assert_eq!(code, 0, "tandem demo failed\n{context}");
+    assert!(!alive, "a process of the demo outlived it\n{context}");
+
+    // Every step, from the real clusters.
+    for needle in [
+        "[primary] started (pid ",
+        "[standby] started (pid ",
+        "GRANT SYSTEM REPLICATION TO repl",
+        "[standby] CREATE VIRTUAL CLUSTER application LIKE template FROM REPLICATION OF application ON 'postgresql://repl:***@localhost:",
+        "[standby] replicating, replicated time ",
+        "[primary] movr finished: ",
+        "[standby] caught up: replicating",
+        "COMPLETE REPLICATION TO LATEST: cutover time ",
+        "[standby] application: data_state ready",
+        "START SERVICE SHARED",
+        "serves SQL",
+        "[verify] fingerprints match",
+        "[verify] movr.rides: primary ",
+        "[verify] the standby holds exactly the primary's data at the cutover time",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?}\n{context}");
+    }
+    assert!(
+        !out.contains("DIFFER"),
+        "the clusters differ at cutover\n{context}"
+    );
+    assert!(
+        out.contains("replication lag during the workload ("),
+        "no lag statistics\n{context}"
+    );
+    // The password of repl is never printed.
+    assert!(
+        !out.contains("postgresql://repl:") || out.contains("postgresql://repl:***@"),
+        "{context}"
+    );
+
+    // Fingerprints: the same non-empty number on both sides.
+    let fp_line = out
+        .lines()
+        .find(|l| l.starts_with("[verify] fingerprint of application"))
+        .unwrap_or_else(|| panic!("no fingerprint line\n{context}"));
+    let primary_fp = values_after(fp_line, "primary ");
+    let standby_fp = values_after(fp_line, "standby ");
+    assert_eq!(primary_fp, standby_fp, "{context}");
+    assert!(
+        primary_fp
+            .first()
+            .is_some_and(|f| !f.is_empty() && f.trim_start_matches('-').parse::<i64>().is_ok()),
+        "{context}"
+    );
+
+    // Connection strings for both clusters and both virtual clusters, with certificate paths
+    // that exist, and the DB Consoles.
+    for (cluster, vc) in [
+        ("primary", "system"),
+        ("primary", "application"),
+        ("standby", "system"),
+        ("standby", "application"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| {
+                let mut w = l.split_whitespace();
+                w.next() == Some(cluster) && w.next() == Some(vc)
+            })
+            .unwrap_or_else(|| panic!("no connection string for {cluster} {vc}\n{context}"));
+        assert!(
+            line.contains("postgresql://root@localhost:")
+                && line.contains(&format!("options=-ccluster%3D{vc}"))
+                && line.contains("sslmode=verify-full"),
+            "{line}"
+        );
+        let certs = work.join(cluster).join("certs");
+        for file in ["ca.crt", "client.root.crt", "client.root.key"] {
+            let path = certs.join(file);
+            assert!(
+                line.contains(path.to_str().expect("utf8")),
+                "{line} lacks {}",
+                path.display()
+            );
+            assert!(path.exists(), "{} missing", path.display());
+        }
+    }
+    assert!(out.contains("DB Console (log in as user demo"), "{context}");
+    assert_eq!(
+        values_after(&out, "  primary  https://localhost:").len()
+            + values_after(&out, "  standby  https://localhost:").len(),
+        2,
+        "{context}"
+    );
+
+    // Nothing left running: the nodes' PIDs are gone, their SQL ports refuse connections and
+    // their ready files are removed; their logs and the movr log stay in --dir.
+    let pids = values_after(&out, "started (pid ");
+    assert_eq!(pids.len(), 2, "{context}");
+    for pid in pids {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "node pid {pid} still exists\n{context}"
+        );
+    }
+    let addrs = values_after(&out, ": SQL ");
+    assert_eq!(addrs.len(), 2, "{context}");
+    for addr in addrs {
+        assert!(
+            std::net::TcpStream::connect_timeout(
+                &addr.parse().expect("socket address"),
+                Duration::from_secs(2)
+            )
+            .is_err(),
+            "{addr} still accepts connections\n{context}"
+        );
+    }
+    for node in ["primary", "standby"] {
+        assert!(!work.join(node).join("node.ready").exists(), "{context}");
+        assert!(work.join(node).join("node.log").exists(), "{context}");
+    }
+    assert!(work.join("movr.log").exists(), "{context}");
+    assert!(out.contains("[primary] stopped: "), "{context}");
+    assert!(out.contains("[standby] stopped: "), "{context}");
+}
+
+#[test]
+fn demo_rejects_bad_flags_before_starting_anything() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let busy = tmp.path().join("busy");
+    std::fs::create_dir_all(&busy).expect("mkdir");
+    std::fs::write(busy.join("file"), "x").expect("write");
+    let busy_s = busy.to_str().expect("utf8 path");
+    let (code, out, err, pgid) = run_demo(tmp.path(), &["demo", "--dir", busy_s]);
+    kill_group(pgid);
+    assert_ne!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("is not empty"), "stderr:\n{err}");
+    assert!(!out.contains("started (pid"), "stdout:\n{out}");
+
+    let (code, _, err, pgid) = run_demo(tmp.path(), &["demo", "--duration", "0s"]);
+    kill_group(pgid);
+    assert_ne!(code, 0);
+    assert!(err.contains("--duration must be at least 1s"), "{err}");
+
+    let (code, _, err, pgid) = run_demo(tmp.path(), &["demo", "--duration", "soon"]);
+    kill_group(pgid);
+    assert_ne!(code, 0);
+    assert!(err.contains("--duration"), "{err}");
+}
