@@ -553,8 +553,7 @@ impl Store {
             while j < versions.len() && span.contains_key(&versions[j].key) {
                 j += 1;
             }
-            let chunk: Vec<Version> = versions[i..j].to_vec();
-            match r.ingest(chunk).await {
+            match r.ingest(&versions[i..j]).await {
                 Ok(()) => i = j,
                 Err(e) if e.is_key_mismatch() => tokio::time::sleep(Duration::from_millis(1)).await,
                 Err(e) => return Err(e.into()),

@@ -18,7 +18,7 @@
 //! (failover, DROP) ends it.
 
 use super::ReplicationError;
-use super::event::{EventBody, StreamEvent};
+use super::event::{EventBody, ResolvedSpan, StreamEvent};
 use super::frontier::SpanFrontier;
 use super::metrics::ReplicationMetrics;
 use super::spec::{PartitionSpec, StreamSpec, StreamState, StreamStatus};
@@ -274,14 +274,68 @@ async fn stream(
     );
     let mut buffer: Vec<Version> = Vec::new();
     let mut buffered = 0usize;
+    // One flush runs while the next events are received; the resolved spans of the checkpoints
+    // that followed its data wait with it and are applied once it is durable.
+    let mut inflight: Option<(FlushTask, Vec<ResolvedSpan>)> = None;
+    let mut waiting: Vec<ResolvedSpan> = Vec::new();
     let mut last_persist = Instant::now();
     let mut persisted = d.replicated_time;
     let mut heartbeat = tokio::time::interval(s.heartbeat_every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut persist_tick = tokio::time::interval(s.persist_every);
     persist_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Forwards durable resolved spans; returns whether the failover time is reached.
+    macro_rules! advance {
+        ($resolved:expr) => {{
+            let mut advanced = false;
+            for r in &$resolved {
+                advanced |= frontier.forward(&r.span, r.ts);
+            }
+            let f = frontier.frontier();
+            let mut reached = false;
+            if advanced && f >= d.start_time && d.replicated_time.is_none_or(|r| f > r) {
+                progressed = true;
+                d.replicated_time = Some(f);
+                env.metrics.set_replicated(job, Some(f.wall));
+                if d.status == ReplicationStatus::InitialScan {
+                    d = tryp!(persist(env, job, f).await);
+                    persisted = Some(f);
+                    last_persist = Instant::now();
+                }
+                env.live.lock().insert(job, d.clone());
+                if d.cutover_time.is_some_and(|c| f >= c) {
+                    tryp!(persist(env, job, f).await);
+                    reached = true;
+                }
+            }
+            reached
+        }};
+    }
+    // Waits for the flush in flight and applies what waited on it.
+    macro_rules! settle {
+        () => {{
+            let mut reached = false;
+            if let Some((mut h, resolved)) = inflight.take() {
+                tryp!(
+                    (&mut h.0)
+                        .await
+                        .map_err(|e| remote(format!("flush task failed: {e}")))
+                        .and_then(|r| r)
+                );
+                reached = advance!(resolved);
+            }
+            reached
+        }};
+    }
     loop {
         tokio::select! {
+            done = async { match inflight.as_mut() { Some((h, _)) => (&mut h.0).await, None => std::future::pending().await } } => {
+                let (_, resolved) = inflight.take().unwrap_or_else(|| unreachable!());
+                tryp!(done.map_err(|e| remote(format!("flush task failed: {e}"))).and_then(|r| r));
+                if advance!(resolved) {
+                    return Ok(());
+                }
+            }
             row = rows.next() => {
                 let row = match row {
                     None => return Err((remote("the source ended the replication stream"), progressed)),
@@ -305,35 +359,36 @@ async fn stream(
                             buffer.push(v);
                         }
                         if buffered >= s.flush_bytes {
-                            tryp!(flush(env, &mut buffer).await);
+                            if settle!() {
+                                return Ok(());
+                            }
+                            let task = FlushTask(tokio::spawn(flush(env.clone(), std::mem::take(&mut buffer))));
+                            inflight = Some((task, std::mem::take(&mut waiting)));
                             buffered = 0;
                         }
                     }
                     EventBody::Checkpoint(resolved) => {
                         env.metrics.resolved_events_ingested.inc();
-                        if !buffer.is_empty() {
-                            tryp!(flush(env, &mut buffer).await);
-                            buffered = 0;
-                        }
-                        let mut advanced = false;
-                        for r in &resolved {
-                            advanced |= frontier.forward(&r.span, r.ts);
-                        }
-                        let f = frontier.frontier();
-                        if advanced && f >= d.start_time && d.replicated_time.is_none_or(|r| f > r) {
-                            progressed = true;
-                            d.replicated_time = Some(f);
-                            env.metrics.set_replicated(job, Some(f.wall));
-                            if d.status == ReplicationStatus::InitialScan {
-                                d = tryp!(persist(env, job, f).await);
-                                persisted = Some(f);
-                                last_persist = Instant::now();
+                        waiting.extend(resolved);
+                        if buffer.is_empty() {
+                            // Nothing new to write: the spans are resolved once what is in
+                            // flight (if anything) is durable.
+                            match inflight.as_mut() {
+                                Some((_, after)) => after.append(&mut waiting),
+                                None => {
+                                    let w = std::mem::take(&mut waiting);
+                                    if advance!(w) {
+                                        return Ok(());
+                                    }
+                                }
                             }
-                            env.live.lock().insert(job, d.clone());
-                            if d.cutover_time.is_some_and(|c| f >= c) {
-                                tryp!(persist(env, job, f).await);
+                        } else {
+                            if settle!() {
                                 return Ok(());
                             }
+                            let task = FlushTask(tokio::spawn(flush(env.clone(), std::mem::take(&mut buffer))));
+                            inflight = Some((task, std::mem::take(&mut waiting)));
+                            buffered = 0;
                         }
                     }
                 }
@@ -380,9 +435,18 @@ async fn stream(
     }
 }
 
+/// A flush running in its own task; aborted if the stream ends first (a canceled job must not
+/// write after its cluster is dropped; an interrupted flush is redone after a resume).
+struct FlushTask(tokio::task::JoinHandle<Result<(), ReplicationError>>);
+
+impl Drop for FlushTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Writes buffered versions durably (through raft) with their source timestamps.
-async fn flush(env: &IngestionEnv, buffer: &mut Vec<Version>) -> Result<(), ReplicationError> {
-    let versions = std::mem::take(buffer);
+async fn flush(env: IngestionEnv, versions: Vec<Version>) -> Result<(), ReplicationError> {
     let max = versions.iter().map(|v| v.ts).max();
     let t0 = Instant::now();
     env.store.ingest(versions).await?;

@@ -669,17 +669,20 @@ impl Replica {
 
     /// Writes MVCC versions with their given timestamps, bypassing transactions (bulk ingest for
     /// physical replication into an offline tenant).
-    pub async fn ingest(&self, versions: Vec<Version>) -> Result<()> {
-        let Some(span) = bounding_span(versions.iter().map(|v| v.key.clone())) else {
+    pub async fn ingest(&self, versions: &[Version]) -> Result<()> {
+        let lo = versions.iter().map(|v| &v.key).min();
+        let hi = versions.iter().map(|v| &v.key).max();
+        let (Some(lo), Some(hi)) = (lo, hi) else {
             return Ok(());
         };
+        let span = Span::point(hi).with_start(lo.clone());
         let (_guard, _) = self.begin_write(vec![span], &[], None, false).await?;
         let ops = versions
-            .into_iter()
+            .iter()
             .map(|v| WriteOp::PutVersion {
-                key: v.key,
+                key: v.key.clone(),
                 ts: v.ts,
-                value: v.value,
+                value: v.value.clone(),
             })
             .collect();
         self.propose(RaftCommand { ops, split: None }).await
