@@ -691,3 +691,71 @@ async fn producer_needs_rangefeeds_and_expires_without_heartbeats() {
     .await;
     assert!(error.is_some_and(|e| e.contains("timed out")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_cut_is_reported_and_replication_resumes_when_it_heals() {
+    let rc = ReplicationClusters::start().await;
+    let ssys = rc.standby_sys().await;
+    ssys.batch_execute(
+        "SET CLUSTER SETTING physical_replication.consumer.stream_idle_timeout = '2s'",
+    )
+    .await
+    .expect("setting");
+    let proxy = common::replication::CutProxy::start(rc.primary.node().sql_addr.clone()).await;
+    let app = rc.primary_app().await;
+    app.batch_execute("CREATE TABLE kv (k INT PRIMARY KEY, v STRING)")
+        .await
+        .expect("create");
+    load_rows(&app, 1, 300).await;
+    let uri = rc.source_uri_at(
+        &proxy.port.to_string(),
+        "repl",
+        &rc.repl_password,
+        "ca_primary.crt",
+    );
+    ssys.batch_execute(&format!(
+        "CREATE VIRTUAL CLUSTER application FROM REPLICATION OF application ON '{uri}'"
+    ))
+    .await
+    .expect("create replication");
+    let t0 = now_text(&app).await;
+    rc.wait_replicated_past("application", &t0).await;
+
+    proxy.cut();
+    load_rows(&app, 301, 600).await;
+    let reason = succeeds_soon("replication error", Duration::from_secs(30), || {
+        let ssys = &ssys;
+        async move {
+            let r = rows(
+                ssys,
+                "SELECT status FROM [SHOW VIRTUAL CLUSTER application WITH REPLICATION STATUS]",
+            )
+            .await;
+            r[0][0]
+                .clone()
+                .filter(|s| s.starts_with("replication error"))
+        }
+    })
+    .await;
+    assert!(
+        reason.contains("no events")
+            || reason.contains("did not answer")
+            || reason.contains("timed out"),
+        "{reason}"
+    );
+    proxy.heal();
+    let t1 = now_text(&app).await;
+    rc.wait_replicated_past("application", &t1).await;
+    let cut = value(
+        &ssys,
+        "ALTER VIRTUAL CLUSTER application COMPLETE REPLICATION TO LATEST",
+    )
+    .await
+    .expect("cutover");
+    rc.wait_ready("application").await;
+    let psys = rc.primary_sys().await;
+    assert_eq!(
+        fingerprint(&psys, "application", &cut).await,
+        fingerprint(&ssys, "application", &cut).await
+    );
+}

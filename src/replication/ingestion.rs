@@ -54,8 +54,10 @@ pub struct IngestionSettings {
     pub max_backoff: Duration,
     /// Flush the buffer once it holds this many bytes, even without a checkpoint.
     pub flush_bytes: usize,
-    /// Connecting to the primary gives up after this long.
+    /// Connecting to the primary (and any control query) gives up after this long.
     pub connect_timeout: Duration,
+    /// A stream with no event for this long is broken (a network cut leaves no error).
+    pub idle_timeout: Duration,
 }
 
 impl Default for IngestionSettings {
@@ -66,6 +68,7 @@ impl Default for IngestionSettings {
             max_backoff: Duration::from_secs(15),
             flush_bytes: 16 << 20,
             connect_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -210,7 +213,8 @@ async fn stream(
             }
         };
     }
-    let s = &env.settings;
+    let settings = tryp!(current_settings(env).await);
+    let s = &settings;
     let ctl =
         tryp!(connect_source(&d.source_uri, env.certs_dir.as_deref(), s.connect_timeout).await);
     let data =
@@ -222,12 +226,14 @@ async fn stream(
     );
     let stream_id = d.stream_id.0 as i64;
     let row = tryp!(
-        ctl.query_one(
-            "SELECT crdb_internal.replication_stream_spec($1)",
-            &[&stream_id]
+        bounded(
+            s.connect_timeout,
+            ctl.query_one(
+                "SELECT crdb_internal.replication_stream_spec($1)",
+                &[&stream_id]
+            )
         )
         .await
-        .map_err(pg)
     );
     let spec_bytes: Vec<u8> = tryp!(row.try_get(0).map_err(pg));
     let spec = tryp!(StreamSpec::decode(&spec_bytes));
@@ -279,6 +285,7 @@ async fn stream(
     let mut inflight: Option<(FlushTask, Vec<ResolvedSpan>)> = None;
     let mut waiting: Vec<ResolvedSpan> = Vec::new();
     let mut last_persist = Instant::now();
+    let mut last_event = Instant::now();
     let mut persisted = d.replicated_time;
     let mut heartbeat = tokio::time::interval(s.heartbeat_every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -341,6 +348,7 @@ async fn stream(
                     None => return Err((remote("the source ended the replication stream"), progressed)),
                     Some(r) => tryp!(r.map_err(pg)),
                 };
+                last_event = Instant::now();
                 let bytes: &[u8] = tryp!(row.try_get(0).map_err(pg));
                 let ev = tryp!(StreamEvent::decode(bytes));
                 env.metrics.logical_bytes.inc_by(ev.logical_bytes());
@@ -394,6 +402,15 @@ async fn stream(
                 }
             }
             _ = persist_tick.tick() => {
+                if last_event.elapsed() >= s.idle_timeout {
+                    return Err((
+                        remote(format!(
+                            "no events from the source for {:?} (network cut or source unresponsive)",
+                            last_event.elapsed()
+                        )),
+                        progressed,
+                    ));
+                }
                 if d.replicated_time != persisted
                     && last_persist.elapsed() >= s.persist_every
                     && let Some(f) = d.replicated_time
@@ -409,12 +426,14 @@ async fn stream(
             _ = heartbeat.tick() => {
                 let retained = d.retained_time().to_string();
                 let row = tryp!(
-                    ctl.query_one(
-                        "SELECT crdb_internal.replication_stream_progress($1, $2)",
-                        &[&stream_id, &retained],
+                    bounded(
+                        s.connect_timeout,
+                        ctl.query_one(
+                            "SELECT crdb_internal.replication_stream_progress($1, $2)",
+                            &[&stream_id, &retained],
+                        )
                     )
                     .await
-                    .map_err(pg)
                 );
                 let b: Vec<u8> = tryp!(row.try_get(0).map_err(pg));
                 let st = tryp!(StreamStatus::decode(&b));
@@ -433,6 +452,50 @@ async fn stream(
             }
         }
     }
+}
+
+/// A control query to the source, bounded in time (a cut network gives no error by itself).
+async fn bounded<T>(
+    limit: Duration,
+    q: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, ReplicationError> {
+    tokio::time::timeout(limit, q)
+        .await
+        .map_err(|_| remote(format!("the source did not answer within {limit:?}")))?
+        .map_err(pg)
+}
+
+/// The node's timing with the consumer's cluster settings applied
+/// (`physical_replication.consumer.heartbeat_frequency`, `...stream_idle_timeout`).
+async fn current_settings(env: &IngestionEnv) -> Result<IngestionSettings, ReplicationError> {
+    let cat = crate::sql::catalog::Catalog::new(crate::ids::TenantId::SYSTEM);
+    let mut txn = env.store.begin();
+    let hb = cat
+        .setting(
+            &mut txn,
+            "physical_replication.consumer.heartbeat_frequency",
+        )
+        .await;
+    let idle = cat
+        .setting(
+            &mut txn,
+            "physical_replication.consumer.stream_idle_timeout",
+        )
+        .await;
+    txn.rollback();
+    let dur = |v: Result<Option<String>, crate::sql::error::SqlError>| -> Result<Option<Duration>, ReplicationError> {
+        Ok(v.map_err(|e| remote(e.message))?
+            .and_then(|t| crate::sql::cluster_settings::parse_duration(&t))
+            .filter(|d| !d.is_zero()))
+    };
+    let mut s = env.settings.clone();
+    if let Some(d) = dur(hb)? {
+        s.heartbeat_every = d;
+    }
+    if let Some(d) = dur(idle)? {
+        s.idle_timeout = d;
+    }
+    Ok(s)
 }
 
 /// A flush running in its own task; aborted if the stream ends first (a canceled job must not

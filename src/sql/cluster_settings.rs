@@ -163,6 +163,22 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "the minimum time between flushes of ingested data",
     },
     SettingDef {
+        name: "physical_replication.consumer.heartbeat_frequency",
+        ty: SettingType::Duration,
+        default: "5s",
+        public: false,
+        system_only: true,
+        description: "how often a replication consumer heartbeats the source (moving its protected timestamp to the retained time)",
+    },
+    SettingDef {
+        name: "physical_replication.consumer.stream_idle_timeout",
+        ty: SettingType::Duration,
+        default: "15s",
+        public: false,
+        system_only: true,
+        description: "a replication stream that delivers no event (checkpoints arrive several times a second) for this long is treated as broken and reconnected",
+    },
+    SettingDef {
         name: "stream_replication.job_liveness.timeout",
         ty: SettingType::Duration,
         default: "24h",

@@ -104,9 +104,13 @@ impl ReplicationClusters {
 
     /// A source URI with other credentials or root certificate.
     pub fn source_uri_with(&self, user: &str, password: &str, rootcert: &str) -> String {
+        self.source_uri_at(&self.primary_port(), user, password, rootcert)
+    }
+
+    /// A source URI through another port (a proxy in front of the primary).
+    pub fn source_uri_at(&self, port: &str, user: &str, password: &str, rootcert: &str) -> String {
         format!(
-            "postgresql://{user}:{password}@localhost:{}/defaultdb?options=-ccluster%3Dsystem&sslmode=verify-full&sslrootcert={rootcert}",
-            self.primary_port()
+            "postgresql://{user}:{password}@localhost:{port}/defaultdb?options=-ccluster%3Dsystem&sslmode=verify-full&sslrootcert={rootcert}"
         )
     }
 
@@ -258,4 +262,101 @@ pub async fn connect_soon(url: &str) -> tokio_postgres::Client {
         connect_url(url).await.ok()
     })
     .await
+}
+
+/// A TCP proxy on an ephemeral loopback port in front of `target` that can cut the network:
+/// while cut, no byte is forwarded and connections stay open (as when packets are dropped, so
+/// neither side sees an error); [`CutProxy::heal`] closes the connections that were frozen and
+/// forwards new ones again.
+pub struct CutProxy {
+    /// The proxy's port.
+    pub port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CutProxy {
+    /// Starts forwarding to `target` (`host:port`).
+    pub async fn start(target: String) -> CutProxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let generation = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (c, g) = (cut.clone(), generation.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                    continue;
+                };
+                let born = g.load(Ordering::SeqCst);
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                for (mut r, mut w) in [
+                    (
+                        Box::new(cr) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                        Box::new(sw) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+                    ),
+                    (Box::new(sr), Box::new(cw)),
+                ] {
+                    let (c, g) = (c.clone(), g.clone());
+                    tokio::spawn(async move {
+                        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                        let mut buf = vec![0u8; 64 << 10];
+                        loop {
+                            if g.load(Ordering::SeqCst) != born {
+                                return;
+                            }
+                            let n = match tokio::time::timeout(
+                                Duration::from_millis(100),
+                                r.read(&mut buf),
+                            )
+                            .await
+                            {
+                                Err(_) => continue,
+                                Ok(Ok(0)) | Ok(Err(_)) => return,
+                                Ok(Ok(n)) => n,
+                            };
+                            while c.load(Ordering::SeqCst) {
+                                if g.load(Ordering::SeqCst) != born {
+                                    return;
+                                }
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                            if w.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        CutProxy {
+            port,
+            cut,
+            generation,
+            task,
+        }
+    }
+
+    /// Stops forwarding (connections stay open, silently).
+    pub fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Closes the frozen connections and forwards again.
+    pub fn heal(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for CutProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
