@@ -371,13 +371,19 @@ async fn standby_restart_resumes_without_a_new_initial_scan() {
         .expect("events metric");
     assert!(events < 1000, "{events} events ingested after restart");
 
+    // A failover time in the future: the job keeps replicating until it is reached.
     let ssys = rc.standby_sys().await;
     let cut = value(
         &ssys,
-        "ALTER VIRTUAL CLUSTER application COMPLETE REPLICATION TO LATEST",
+        "ALTER VIRTUAL CLUSTER application COMPLETE REPLICATION TO SYSTEM TIME '+2s'",
     )
     .await
     .expect("cutover");
+    assert_eq!(
+        rc.status(&ssys, "application").await.0,
+        "replication pending failover"
+    );
+    load_rows(&app, 3101, 3200).await;
     rc.wait_ready("application").await;
     let psys = rc.primary_sys().await;
     assert_eq!(

@@ -591,7 +591,14 @@ pub async fn ingestion_jobs(env: &IngestionEnv) -> SqlResult<Vec<JobRecord>> {
             if l.replicated_time > d.replicated_time {
                 d.replicated_time = l.replicated_time;
             }
-            if j.status == JobStatus::Running {
+            // States a user sets (pending failover) win over the task's view until it has
+            // reloaded the record.
+            if j.status == JobStatus::Running
+                && !matches!(
+                    d.status,
+                    ReplicationStatus::PendingFailover | ReplicationStatus::FailingOver
+                )
+            {
                 d.status = l.status;
                 d.last_error = l.last_error.clone();
             }
