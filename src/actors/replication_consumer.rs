@@ -552,31 +552,46 @@ impl Handler<CancelReplication> for ReplicationConsumer {
             .map_err(kv)?;
             Ok(Some(rec))
         };
-        Box::pin(fut.into_actor(self).map(|r, act, ctx| {
-            r.map(|rec| {
-                if let Some(rec) = rec {
-                    if let Some(j) = act.running.remove(&rec.id) {
-                        j.task.abort();
-                    }
-                    act.env.live.lock().remove(&rec.id);
-                    act.env.metrics.set_replicated(rec.id, None);
-                    if let Some(d) = rec.ingestion().cloned() {
-                        let env = act.env.clone();
-                        ctx.spawn(
-                            async move {
-                                if let Some(id) = d.dest_pts {
-                                    let _ = env.store.release_protected(id).await;
-                                }
-                                ingestion::complete_source(&env, &d, false).await;
-                            }
-                            .into_actor(act),
-                        );
-                    }
+        Box::pin(fut.into_actor(self).then(|r, act, _| {
+            let env = act.env.clone();
+            // The job's task sees the canceled record, lets its flush in flight finish and
+            // ends; only then may the cluster's data be removed.
+            let running = match &r {
+                Ok(Some(rec)) => act.running.remove(&rec.id),
+                _ => None,
+            };
+            if let Some(j) = &running {
+                j.control.send_modify(|n| *n += 1);
+            }
+            async move {
+                let Some(rec) = r? else {
+                    return Ok(());
+                };
+                if let Some(mut j) = running
+                    && tokio::time::timeout(CANCEL_WAIT, &mut j.task).await.is_err()
+                {
+                    tracing::warn!(job = %rec.id, "replication job did not stop in time; aborting it");
+                    j.task.abort();
                 }
-            })
+                env.live.lock().remove(&rec.id);
+                env.metrics.set_replicated(rec.id, None);
+                if let Some(d) = rec.ingestion().cloned() {
+                    if let Some(id) = d.dest_pts {
+                        let _ = env.store.release_protected(id).await;
+                    }
+                    tokio::spawn(async move {
+                        ingestion::complete_source(&env, &d, false).await;
+                    });
+                }
+                Ok(())
+            }
+            .into_actor(act)
         }))
     }
 }
+
+/// How long a canceled job may take to stop before its task is aborted.
+const CANCEL_WAIT: Duration = Duration::from_secs(30);
 
 /// Every ingestion job with its freshest state (live progress of jobs running here overlaid on
 /// the records).

@@ -201,8 +201,27 @@ async fn wait(control: &mut watch::Receiver<u64>, d: Duration) {
 async fn stream(
     env: &IngestionEnv,
     job: JobId,
+    d: IngestionDetails,
+    control: &mut watch::Receiver<u64>,
+) -> Result<(), (ReplicationError, bool)> {
+    // Whatever ends the stream, the flush in flight finishes before anything else happens: a
+    // revert (failover, DROP) must never race with versions still being written.
+    let mut inflight: Option<(FlushTask, Vec<ResolvedSpan>)> = None;
+    let r = stream_until_done(env, job, d, control, &mut inflight).await;
+    if let Some((mut task, _)) = inflight.take()
+        && let Ok(Err(e)) = (&mut task.0).await
+    {
+        tracing::debug!(%e, %job, "flush in flight when the stream ended failed");
+    }
+    r
+}
+
+async fn stream_until_done(
+    env: &IngestionEnv,
+    job: JobId,
     mut d: IngestionDetails,
     control: &mut watch::Receiver<u64>,
+    inflight: &mut Option<(FlushTask, Vec<ResolvedSpan>)>,
 ) -> Result<(), (ReplicationError, bool)> {
     let mut progressed = false;
     macro_rules! tryp {
@@ -282,7 +301,6 @@ async fn stream(
     let mut buffered = 0usize;
     // One flush runs while the next events are received; the resolved spans of the checkpoints
     // that followed its data wait with it and are applied once it is durable.
-    let mut inflight: Option<(FlushTask, Vec<ResolvedSpan>)> = None;
     let mut waiting: Vec<ResolvedSpan> = Vec::new();
     let mut last_persist = Instant::now();
     let mut last_event = Instant::now();
@@ -371,7 +389,7 @@ async fn stream(
                                 return Ok(());
                             }
                             let task = FlushTask(tokio::spawn(flush(env.clone(), std::mem::take(&mut buffer))));
-                            inflight = Some((task, std::mem::take(&mut waiting)));
+                            *inflight = Some((task, std::mem::take(&mut waiting)));
                             buffered = 0;
                         }
                     }
@@ -395,7 +413,7 @@ async fn stream(
                                 return Ok(());
                             }
                             let task = FlushTask(tokio::spawn(flush(env.clone(), std::mem::take(&mut buffer))));
-                            inflight = Some((task, std::mem::take(&mut waiting)));
+                            *inflight = Some((task, std::mem::take(&mut waiting)));
                             buffered = 0;
                         }
                     }
@@ -498,8 +516,9 @@ async fn current_settings(env: &IngestionEnv) -> Result<IngestionSettings, Repli
     Ok(s)
 }
 
-/// A flush running in its own task; aborted if the stream ends first (a canceled job must not
-/// write after its cluster is dropped; an interrupted flush is redone after a resume).
+/// A flush running in its own task. The stream waits for it when it ends; only if the whole job
+/// task is aborted (the actor stopping) is it aborted too (an interrupted flush is redone after
+/// a resume).
 struct FlushTask(tokio::task::JoinHandle<Result<(), ReplicationError>>);
 
 impl Drop for FlushTask {

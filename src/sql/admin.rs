@@ -22,6 +22,9 @@ use crate::ids::TenantId;
 use crate::kv::Txn;
 use sqlparser::ast as pg;
 
+mod virtual_clusters;
+use virtual_clusters::virtual_cluster;
+
 fn s(v: impl Into<String>) -> Datum {
     Datum::String(v.into())
 }
@@ -119,125 +122,6 @@ pub async fn execute_non_transactional(
         },
         _ => None,
     }
-}
-
-async fn virtual_cluster(session: &mut Session, stmt: &Statement) -> Result<QueryResult> {
-    if session.tenant != TenantId::SYSTEM {
-        return Err(SqlError::new(
-            SqlState::INSUFFICIENT_PRIVILEGE,
-            "virtual cluster statements can only be run from the system virtual cluster",
-        ));
-    }
-    let admin = session
-        .env
-        .clusters
-        .clone()
-        .ok_or_else(|| SqlError::internal("virtual cluster administration is not available"))?;
-    {
-        let catalog = Catalog::new(session.tenant);
-        let mut txn = session.env.store.begin();
-        let r = require(
-            &mut txn,
-            &catalog,
-            &session.user,
-            SystemPrivilege::ManageVirtualCluster,
-        )
-        .await;
-        txn.rollback();
-        r?;
-    }
-    match stmt {
-        Statement::ShowVirtualClusters {
-            name,
-            with_replication_status,
-            with_prior_replication_details,
-        } => {
-            let mut list = admin.list().await?;
-            if let Some(n) = name {
-                list.retain(|c| c.name == *n);
-                if list.is_empty() {
-                    return Err(SqlError::new(
-                        SqlState::UNDEFINED_OBJECT,
-                        format!("virtual cluster \"{n}\" does not exist"),
-                    ));
-                }
-            }
-            list.sort_by_key(|c| c.id);
-            super::replication::show_virtual_clusters(
-                session,
-                list,
-                *with_replication_status,
-                *with_prior_replication_details,
-            )
-            .await
-        }
-        Statement::ShowFingerprints { name, as_of } => {
-            let info = admin
-                .list()
-                .await?
-                .into_iter()
-                .find(|c| c.name == *name)
-                .ok_or_else(|| {
-                    SqlError::new(
-                        SqlState::UNDEFINED_OBJECT,
-                        format!("virtual cluster \"{name}\" does not exist"),
-                    )
-                })?;
-            super::replication::show_fingerprints(session, info, as_of.as_deref()).await
-        }
-        Statement::CreateVirtualCluster {
-            name,
-            if_not_exists,
-            like,
-            replication,
-        } => {
-            if let Some(source) = replication {
-                replication_service(session)?
-                    .create_replication(
-                        name,
-                        *if_not_exists,
-                        like.as_deref(),
-                        source,
-                        &session.user,
-                    )
-                    .await?;
-            } else {
-                admin.create(name, *if_not_exists, like.as_deref()).await?;
-            }
-            Ok(QueryResult::Command("CREATE VIRTUAL CLUSTER".into()))
-        }
-        Statement::AlterVirtualCluster { name, action } => {
-            if super::replication::is_replication_action(action) {
-                replication_service(session)?
-                    .alter_replication(name, action)
-                    .await
-            } else {
-                admin.alter(name, action).await
-            }
-        }
-        Statement::DropVirtualCluster {
-            name,
-            if_exists,
-            immediate,
-        } => {
-            if let Some(svc) = &session.env.replication {
-                svc.cancel_replication(name).await?;
-            }
-            admin.drop_cluster(name, *if_exists, *immediate).await?;
-            Ok(QueryResult::Command("DROP VIRTUAL CLUSTER".into()))
-        }
-        _ => Err(SqlError::internal("not a virtual cluster statement")),
-    }
-}
-
-fn replication_service(
-    session: &Session,
-) -> Result<std::sync::Arc<dyn super::replication::ReplicationService>> {
-    session
-        .env
-        .replication
-        .clone()
-        .ok_or_else(|| SqlError::internal("physical cluster replication is not available"))
 }
 
 async fn set_database(session: &mut Session, name: &str) -> Result<()> {
