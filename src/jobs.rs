@@ -197,6 +197,17 @@ impl JobRecord {
         }
     }
 
+    /// The replication state shown for an ingestion job: `replication paused` while the job is
+    /// paused, the job's own state otherwise.
+    pub fn replication_status(&self) -> Option<ReplicationStatus> {
+        let d = self.ingestion()?;
+        Some(if self.status == JobStatus::Paused {
+            ReplicationStatus::Paused
+        } else {
+            d.status
+        })
+    }
+
     /// `SHOW JOBS`'s `running_status`.
     pub fn running_status(&self) -> String {
         match &self.details {

@@ -24,7 +24,7 @@ use crate::sql::ast::{AlterVirtualClusterAction, ReplicationSource};
 use crate::sql::error::SqlError;
 use crate::sql::session::{Column, QueryResult};
 use crate::sql::sqlstate::SqlState;
-use crate::sql::types::{Datum, SqlType};
+use crate::sql::types::SqlType;
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -124,22 +124,11 @@ pub fn parse_retention(text: &str) -> SqlResult<u64> {
             format!("invalid RETENTION {text:?}: expected a positive interval such as '4h'"),
         )
     };
-    match crate::sql::types::parse_interval(text) {
-        Some(Datum::Interval {
-            months,
-            days,
-            micros,
-        }) => {
-            let total = i128::from(months) * 30 * 86_400_000_000
-                + i128::from(days) * 86_400_000_000
-                + i128::from(micros);
-            if total < 1_000_000 {
-                return Err(bad());
-            }
-            u64::try_from(total / 1_000_000).map_err(|_| bad())
-        }
-        _ => Err(bad()),
+    let total = crate::sql::types::interval_total_micros(text).ok_or_else(bad)?;
+    if total < 1_000_000 {
+        return Err(bad());
     }
+    u64::try_from(total / 1_000_000).map_err(|_| bad())
 }
 
 /// The failover time `COMPLETE REPLICATION TO SYSTEM TIME` names: a decimal HLC timestamp, a
@@ -158,17 +147,7 @@ pub fn parse_failover_time(now: Timestamp, text: &str) -> SqlResult<Timestamp> {
         .strip_prefix('+')
         .or_else(|| t.starts_with('-').then_some(t))
     {
-        let Some(Datum::Interval {
-            months,
-            days,
-            micros,
-        }) = crate::sql::types::parse_interval(rest)
-        else {
-            return Err(bad());
-        };
-        let total = i128::from(months) * 30 * 86_400_000_000
-            + i128::from(days) * 86_400_000_000
-            + i128::from(micros);
+        let total = crate::sql::types::interval_total_micros(rest).ok_or_else(bad)?;
         let d = Duration::from_micros(u64::try_from(total.unsigned_abs()).map_err(|_| bad())?);
         return Ok(if total < 0 {
             now.sub_duration(d)
@@ -176,15 +155,7 @@ pub fn parse_failover_time(now: Timestamp, text: &str) -> SqlResult<Timestamp> {
             now.add_duration(d)
         });
     }
-    if t.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return Timestamp::parse_decimal(t).ok_or_else(bad);
-    }
-    let micros = crate::sql::types::parse_timestamp(t).ok_or_else(bad)?;
-    Ok(Timestamp::from_wall(
-        u64::try_from(micros)
-            .map_err(|_| bad())?
-            .saturating_mul(1000),
-    ))
+    crate::sql::exec::absolute_timestamp(t).ok_or_else(bad)
 }
 
 fn connect_failed(e: impl std::fmt::Display) -> SqlError {
@@ -485,7 +456,7 @@ impl Handler<AlterReplication> for ReplicationConsumer {
                         .unwrap_or_default();
                     QueryResult::Rows {
                         columns: vec![Column::new("cutover_time", SqlType::Decimal)],
-                        rows: vec![vec![decimal(at)]],
+                        rows: vec![vec![crate::sql::replication::decimal(at)]],
                     }
                 }
                 other => {
@@ -502,14 +473,6 @@ impl Handler<AlterReplication> for ReplicationConsumer {
                 res
             })
         }))
-    }
-}
-
-/// A timestamp as CockroachDB's decimal (`<wall nanos>.<logical, 10 digits>`).
-pub fn decimal(ts: Timestamp) -> Datum {
-    match ts.to_string().parse::<rust_decimal::Decimal>() {
-        Ok(d) => Datum::Decimal(d),
-        Err(_) => Datum::String(ts.to_string()),
     }
 }
 

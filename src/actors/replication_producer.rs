@@ -132,19 +132,20 @@ async fn finish(
 /// `kv.rangefeed.enabled` and the expiration window (`stream_replication.job_liveness.timeout`,
 /// `default` when unset) from the system virtual cluster's settings.
 async fn stream_settings(store: &Store, default: Duration) -> SqlResult<(bool, Duration)> {
-    use crate::sql::catalog::Catalog;
-    let cat = Catalog::new(TenantId::SYSTEM);
-    let mut txn = store.begin();
-    let rangefeed = cat.setting(&mut txn, "kv.rangefeed.enabled").await;
-    let window = cat
-        .setting(&mut txn, "stream_replication.job_liveness.timeout")
-        .await;
-    txn.rollback();
-    let rangefeed = rangefeed?.is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let window = window?
-        .and_then(|v| crate::sql::cluster_settings::parse_duration(&v))
-        .filter(|d| !d.is_zero())
-        .unwrap_or(default);
+    let rangefeed = {
+        let mut txn = store.begin();
+        let v = crate::sql::catalog::Catalog::new(TenantId::SYSTEM)
+            .setting(&mut txn, "kv.rangefeed.enabled")
+            .await;
+        txn.rollback();
+        v?.is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    };
+    let window = crate::sql::cluster_settings::system_duration(
+        store,
+        "stream_replication.job_liveness.timeout",
+    )
+    .await?
+    .unwrap_or(default);
     Ok((rangefeed, window))
 }
 

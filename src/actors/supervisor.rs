@@ -158,11 +158,7 @@ impl NodeConsole {
         now: crate::clock::Timestamp,
     ) -> crate::console::StreamRow {
         use crate::console::wall_time;
-        let status = if job.status == crate::jobs::JobStatus::Paused {
-            crate::replication::status::ReplicationStatus::Paused
-        } else {
-            d.status
-        };
+        let status = job.replication_status().unwrap_or(d.status);
         crate::console::StreamRow {
             virtual_cluster: self
                 .registry

@@ -252,8 +252,8 @@ impl RegistryInner {
         self.save(&rec).await
     }
 
-    /// Removes a cluster's record (undoing [`RegistryInner::create_replication_target`] when a
-    /// later step fails; the cluster holds no data yet).
+    /// Removes a cluster's record (after its data is gone, or undoing
+    /// [`RegistryInner::create_replication_target`] when a later step fails).
     pub async fn remove_record(&self, id: TenantId) -> SqlResult<()> {
         let key = Self::record_key(id)?;
         self.store
@@ -450,16 +450,7 @@ impl RegistryInner {
             .revert_span(&tenant_span(rec.id), Timestamp::MIN, 10_000, |_| {})
             .await
             .map_err(kv_err)?;
-        let key = Self::record_key(rec.id)?;
-        self.store
-            .run_txn(20, |txn| {
-                let key = key.clone();
-                Box::pin(async move { txn.delete(&key) })
-            })
-            .await
-            .map_err(kv_err)?;
-        self.clusters.write().remove(&rec.id);
-        Ok(())
+        self.remove_record(rec.id).await
     }
 }
 

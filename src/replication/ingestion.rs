@@ -486,31 +486,17 @@ async fn bounded<T>(
 /// The node's timing with the consumer's cluster settings applied
 /// (`physical_replication.consumer.heartbeat_frequency`, `...stream_idle_timeout`).
 async fn current_settings(env: &IngestionEnv) -> Result<IngestionSettings, ReplicationError> {
-    let cat = crate::sql::catalog::Catalog::new(crate::ids::TenantId::SYSTEM);
-    let mut txn = env.store.begin();
-    let hb = cat
-        .setting(
-            &mut txn,
-            "physical_replication.consumer.heartbeat_frequency",
-        )
-        .await;
-    let idle = cat
-        .setting(
-            &mut txn,
-            "physical_replication.consumer.stream_idle_timeout",
-        )
-        .await;
-    txn.rollback();
-    let dur = |v: Result<Option<String>, crate::sql::error::SqlError>| -> Result<Option<Duration>, ReplicationError> {
-        Ok(v.map_err(|e| remote(e.message))?
-            .and_then(|t| crate::sql::cluster_settings::parse_duration(&t))
-            .filter(|d| !d.is_zero()))
+    use crate::sql::cluster_settings::system_duration;
+    let read = |name| async move {
+        system_duration(&env.store, name)
+            .await
+            .map_err(|e| remote(e.message))
     };
     let mut s = env.settings.clone();
-    if let Some(d) = dur(hb)? {
+    if let Some(d) = read("physical_replication.consumer.heartbeat_frequency").await? {
         s.heartbeat_every = d;
     }
-    if let Some(d) = dur(idle)? {
+    if let Some(d) = read("physical_replication.consumer.stream_idle_timeout").await? {
         s.idle_timeout = d;
     }
     Ok(s)

@@ -196,6 +196,21 @@ pub const SETTINGS: &[SettingDef] = &[
     },
 ];
 
+/// A duration setting of the system virtual cluster as set (`None` when unset, zero or not a
+/// duration), read in its own transaction; for node services that read their tuning when
+/// they start a unit of work.
+pub async fn system_duration(
+    store: &crate::kv::Store,
+    name: &str,
+) -> Result<Option<std::time::Duration>> {
+    let mut txn = store.begin();
+    let v = super::catalog::Catalog::new(crate::ids::TenantId::SYSTEM)
+        .setting(&mut txn, name)
+        .await;
+    txn.rollback();
+    Ok(v?.and_then(|t| parse_duration(&t)).filter(|d| !d.is_zero()))
+}
+
 /// Looks up a setting.
 pub fn lookup(name: &str) -> Result<&'static SettingDef> {
     SETTINGS.iter().find(|s| s.name == name).ok_or_else(|| {

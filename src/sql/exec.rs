@@ -409,7 +409,6 @@ pub fn as_of_timestamp(
     now: crate::clock::Timestamp,
     time: &str,
 ) -> Result<crate::clock::Timestamp> {
-    use crate::clock::Timestamp;
     let t = time.trim();
     let bad = || {
         SqlError::new(
@@ -420,35 +419,17 @@ pub fn as_of_timestamp(
     let ts = if t.eq_ignore_ascii_case("follower_read_timestamp()") {
         now.sub_duration(std::time::Duration::from_millis(4800))
     } else if t.starts_with('-') {
-        match super::types::parse_interval(t) {
-            Some(Datum::Interval {
-                months,
-                days,
-                micros,
-            }) => {
-                let total = i128::from(months) * 30 * 86_400_000_000
-                    + i128::from(days) * 86_400_000_000
-                    + i128::from(micros);
-                if total >= 0 {
-                    return Err(SqlError::new(
-                        SqlState::INVALID_PARAMETER_VALUE,
-                        "AS OF SYSTEM TIME: interval value must be negative",
-                    ));
-                }
-                let back = u64::try_from(-total).map_err(|_| bad())?;
-                now.sub_duration(std::time::Duration::from_micros(back))
-            }
-            _ => return Err(bad()),
+        let total = super::types::interval_total_micros(t).ok_or_else(bad)?;
+        if total >= 0 {
+            return Err(SqlError::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                "AS OF SYSTEM TIME: interval value must be negative",
+            ));
         }
-    } else if t.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        Timestamp::parse_decimal(t).ok_or_else(bad)?
+        let back = u64::try_from(-total).map_err(|_| bad())?;
+        now.sub_duration(std::time::Duration::from_micros(back))
     } else {
-        let micros = super::types::parse_timestamp(t).ok_or_else(bad)?;
-        Timestamp::from_wall(
-            u64::try_from(micros)
-                .map_err(|_| bad())?
-                .saturating_mul(1000),
-        )
+        absolute_timestamp(t).ok_or_else(bad)?
     };
     if ts > now {
         return Err(SqlError::new(
@@ -457,6 +438,17 @@ pub fn as_of_timestamp(
         ));
     }
     Ok(ts)
+}
+
+/// A timestamp written as CockroachDB's decimal HLC form (`<wall nanos>.<logical>`) or as a
+/// timestamp string (`2026-01-01 00:00:00`).
+pub fn absolute_timestamp(t: &str) -> Option<crate::clock::Timestamp> {
+    use crate::clock::Timestamp;
+    if t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Timestamp::parse_decimal(t);
+    }
+    let micros = u64::try_from(super::types::parse_timestamp(t)?).ok()?;
+    Some(Timestamp::from_wall(micros.saturating_mul(1000)))
 }
 
 /// Session facts an execution needs (borrowed separately from the transaction).

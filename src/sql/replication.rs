@@ -327,7 +327,8 @@ fn tz(ts: Timestamp) -> Datum {
     Datum::TimestampTz((ts.wall / 1000) as i64)
 }
 
-fn decimal(ts: Timestamp) -> Datum {
+/// A timestamp as CockroachDB's decimal (`<wall nanos>.<logical, 10 digits>`).
+pub fn decimal(ts: Timestamp) -> Datum {
     match ts.to_string().parse::<rust_decimal::Decimal>() {
         Ok(d) => Datum::Decimal(d),
         Err(_) => Datum::String(ts.to_string()),
@@ -394,15 +395,8 @@ pub async fn show_virtual_clusters(
     let mut rows = Vec::with_capacity(clusters.len());
     for c in clusters {
         let job = active(c.id);
-        let state = match job.and_then(JobRecord::ingestion) {
-            Some(d) if c.data_state == "add" => {
-                let status = if job.is_some_and(|j| j.status == JobStatus::Paused) {
-                    crate::replication::status::ReplicationStatus::Paused
-                } else {
-                    d.status
-                };
-                status.as_str().to_string()
-            }
+        let state = match job.and_then(JobRecord::replication_status) {
+            Some(status) if c.data_state == "add" => status.as_str().to_string(),
             _ => c.data_state.clone(),
         };
         let mut row = vec![

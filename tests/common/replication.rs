@@ -188,6 +188,43 @@ impl ReplicationClusters {
         .await;
     }
 
+    /// Waits until `dest`'s status is `replication error: <reason>`; returns it.
+    pub async fn wait_replication_error(&self, dest: &str) -> String {
+        let c = self.standby_sys().await;
+        let sql =
+            format!("SELECT status FROM [SHOW VIRTUAL CLUSTER {dest} WITH REPLICATION STATUS]");
+        succeeds_soon("replication error", Duration::from_secs(30), || {
+            let (c, sql) = (&c, &sql);
+            async move {
+                let r = rows(c, sql).await;
+                r[0][0]
+                    .clone()
+                    .filter(|s| s.starts_with("replication error"))
+            }
+        })
+        .await
+    }
+
+    /// Fails `dest` over to the latest replicated time, waits until it is `ready`, and asserts
+    /// that the primary's `application` and `dest` have equal fingerprints at the cutover time,
+    /// which it returns.
+    pub async fn fail_over_to_latest(&self, dest: &str) -> String {
+        let ssys = self.standby_sys().await;
+        let cut = value(
+            &ssys,
+            &format!("ALTER VIRTUAL CLUSTER {dest} COMPLETE REPLICATION TO LATEST"),
+        )
+        .await
+        .expect("cutover");
+        self.wait_ready(dest).await;
+        let psys = self.primary_sys().await;
+        assert_eq!(
+            fingerprint(&psys, "application", &cut).await,
+            fingerprint(&ssys, dest, &cut).await
+        );
+        cut
+    }
+
     /// Waits until `dest`'s data state is `ready` (failover done).
     pub async fn wait_ready(&self, dest: &str) {
         let c = self.standby_sys().await;

@@ -136,6 +136,23 @@ pub fn format_interval(months: i32, days: i32, micros: i64) -> String {
     parts.join(" ")
 }
 
+/// The length of an interval text in microseconds, a month counting 30 days and a day 24 hours
+/// (as PostgreSQL's `extract(epoch FROM interval)`); `None` if it is not an interval.
+pub fn interval_total_micros(s: &str) -> Option<i128> {
+    match parse_interval(s)? {
+        Datum::Interval {
+            months,
+            days,
+            micros,
+        } => Some(
+            i128::from(months) * 30 * 86_400_000_000
+                + i128::from(days) * 86_400_000_000
+                + i128::from(micros),
+        ),
+        _ => None,
+    }
+}
+
 /// Parses intervals like `1 day`, `2 hours 30 minutes`, `1h30m`, `-10s`, `00:05:00`, `3 days 04:00:00`.
 pub fn parse_interval(s: &str) -> Option<Datum> {
     let (mut months, mut days, mut micros) = (0i64, 0i64, 0i64);
