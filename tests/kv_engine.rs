@@ -512,3 +512,61 @@ fn kv_invalid_settings_are_refused() {
     assert!(err.to_string().contains("kv.range.max_bytes"), "{err}");
     let _ = Span::all();
 }
+
+/// A bulk ingest bigger than one raft command is cut into chunks proposed together, across a
+/// range boundary, with a key's versions never split between chunks: the result equals
+/// ingesting the same versions one at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_ingest_in_chunks_equals_one_by_one() {
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let (chunked, single) = (open(dir_a.path()), open(dir_b.path()));
+    chunked.split_at(&key(60, 600)).await.expect("split");
+    let span = tenant_span(TenantId(2));
+    let base = chunked.now().wall - 1_000_000;
+    let mut versions = Vec::new();
+    for i in 0..1200i64 {
+        for v in 0..2u64 {
+            versions.push(Version {
+                key: key(60, i),
+                ts: Timestamp::from_wall(base + v * 10 + i as u64),
+                // ~1.1 MiB per 600 keys: a few 512 KiB chunks on each side of the split.
+                value: (v == 0 || i % 5 != 0).then(|| vec![(i % 251) as u8; 1000]),
+            });
+        }
+    }
+    chunked
+        .ingest(versions.clone())
+        .await
+        .expect("chunked ingest");
+    for pair in versions.chunks(2) {
+        single
+            .ingest(pair.to_vec())
+            .await
+            .expect("one key at a time");
+    }
+    let t = chunked.now();
+    for at in [Timestamp::from_wall(base + 600), t] {
+        assert_eq!(
+            chunked
+                .fingerprint(&span, at, Some(Timestamp::MIN))
+                .await
+                .expect("fp"),
+            single
+                .fingerprint(&span, at, Some(Timestamp::MIN))
+                .await
+                .expect("fp"),
+            "revisions up to {at}"
+        );
+        assert_eq!(
+            chunked.fingerprint(&span, at, None).await.expect("fp"),
+            single.fingerprint(&span, at, None).await.expect("fp"),
+            "values at {at}"
+        );
+    }
+    assert_ne!(chunked.fingerprint(&span, t, None).await.expect("fp"), 0);
+    chunked.shutdown().await;
+    single.shutdown().await;
+}

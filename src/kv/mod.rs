@@ -50,6 +50,8 @@ pub use txn::{Txn, TxnSavepoint};
 const LOCAL_NODE_ID: &str = "node_id";
 /// How long a request keeps re-routing before giving up.
 const ROUTING_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest raft command a bulk ingest proposes (see `Store::ingest_sorted`).
+const INGEST_CHUNK_BYTES: usize = 512 << 10;
 
 /// Counters of the KV layer.
 #[derive(Debug, Default)]
@@ -464,37 +466,21 @@ impl Store {
             let span = r.shared.desc().span;
             let engine = self.inner.engine.clone();
             let sp = span.clone();
-            let (size, key) = tokio::task::spawn_blocking(
-                move || -> crate::storage::Result<(u64, Option<Vec<u8>>)> {
-                    let size = mvcc::span_bytes(&engine, &sp)?;
-                    Ok((size, mvcc::split_key(&engine, &sp)?))
-                },
-            )
-            .await
-            .map_err(|e| KvError::Unavailable(e.to_string()))??;
+            let (size, point) =
+                tokio::task::spawn_blocking(move || mvcc::split_point(&engine, &sp))
+                    .await
+                    .map_err(|e| KvError::Unavailable(e.to_string()))??;
             r.shared.state.lock().bytes = size;
             if size > self.inner.settings.range_max_bytes
-                && let Some(k) = key
+                && let Some((k, left)) = point
                 && k.as_slice() > span.start.as_bytes()
             {
                 tracing::debug!(range = %r.range_id(), size, "splitting at {}", keys::pretty(&k));
                 self.split_at(&k).await?;
                 let right = self.replica_for(&k)?;
-                let (engine, lspan, rspan) = (
-                    self.inner.engine.clone(),
-                    r.shared.desc().span,
-                    right.shared.desc().span,
-                );
-                let (ls, rs) = tokio::task::spawn_blocking(move || {
-                    (
-                        mvcc::span_bytes(&engine, &lspan).unwrap_or(0),
-                        mvcc::span_bytes(&engine, &rspan).unwrap_or(0),
-                    )
-                })
-                .await
-                .map_err(|e| KvError::Unavailable(e.to_string()))?;
-                r.shared.state.lock().bytes = ls;
-                right.shared.state.lock().bytes = rs;
+                // Writes racing the split land on either side; the next size check corrects it.
+                r.shared.state.lock().bytes = left;
+                right.shared.state.lock().bytes = size - left;
             }
         }
         Ok(())
@@ -544,7 +530,35 @@ impl Store {
         r
     }
 
+    /// Cuts sorted versions into chunks of at most [`INGEST_CHUNK_BYTES`] within one range and
+    /// proposes them all at once: raft pipelines them, so one chunk is applied while the next
+    /// ones are written to the log and synced (a single big command would run those steps one
+    /// after the other). A key's versions stay in one chunk, so chunks cover disjoint key spans and
+    /// their latches never conflict.
     async fn ingest_sorted(&self, versions: &[Version]) -> Result<()> {
+        let mut chunks = Vec::new();
+        let mut i = 0;
+        while i < versions.len() {
+            let span = self.replica_for(&versions[i].key)?.shared.desc().span;
+            let mut j = i;
+            let mut bytes = 0;
+            while j < versions.len()
+                && span.contains_key(&versions[j].key)
+                && (j == i || bytes < INGEST_CHUNK_BYTES || versions[j].key == versions[j - 1].key)
+            {
+                bytes += versions[j].key.len() + versions[j].value.as_ref().map_or(0, Vec::len);
+                j += 1;
+            }
+            chunks.push(&versions[i..j]);
+            i = j;
+        }
+        futures::future::try_join_all(chunks.into_iter().map(|c| self.ingest_chunk(c))).await?;
+        Ok(())
+    }
+
+    /// Ingests sorted versions range by range (a chunk normally lies in one range, but the range
+    /// may split before it is proposed).
+    async fn ingest_chunk(&self, versions: &[Version]) -> Result<()> {
         let mut i = 0;
         while i < versions.len() {
             let r = self.replica_for(&versions[i].key)?;

@@ -41,7 +41,7 @@ const TERMINATOR: [u8; 2] = [0x00, 0x01];
 
 /// An owned key in the addressable keyspace.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
-pub struct Key(pub Vec<u8>);
+pub struct Key(#[serde(with = "serde_bytes")] pub Vec<u8>);
 
 impl Key {
     /// Borrow the bytes.

@@ -26,6 +26,7 @@ pub mod raft_log;
 pub mod records;
 pub mod row_cache;
 pub mod sync;
+pub mod worker_priority;
 
 pub use error::{Result, StorageError};
 
@@ -83,15 +84,18 @@ pub enum WriteOp {
     /// Write an MVCC version (`None` = tombstone) at the given timestamp.
     PutVersion {
         /// User key.
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
         /// Version timestamp.
         ts: Timestamp,
         /// Value, or `None` for a delete.
+        #[serde(with = "serde_bytes")]
         value: Option<Vec<u8>>,
     },
     /// Remove one MVCC version (revert, GC).
     DeleteVersion {
         /// User key.
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
         /// Version timestamp.
         ts: Timestamp,
@@ -99,6 +103,7 @@ pub enum WriteOp {
     /// Write (or replace) the intent on a key.
     PutIntent {
         /// User key.
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
         /// The intent.
         intent: Intent,
@@ -106,11 +111,13 @@ pub enum WriteOp {
     /// Remove the intent on a key.
     DeleteIntent {
         /// User key.
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
     },
     /// Write a transaction record at its anchor.
     PutTxnRecord {
         /// Anchor key.
+        #[serde(with = "serde_bytes")]
         anchor: Vec<u8>,
         /// The record.
         record: TxnRecord,
@@ -118,6 +125,7 @@ pub enum WriteOp {
     /// Remove a transaction record.
     DeleteTxnRecord {
         /// Anchor key.
+        #[serde(with = "serde_bytes")]
         anchor: Vec<u8>,
         /// The transaction.
         txn_id: TxnId,
@@ -188,9 +196,11 @@ impl Engine {
     pub fn open(path: impl AsRef<Path>, opts: &EngineOptions) -> Result<Engine> {
         let path = path.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)?;
-        let db = Database::builder(&path)
-            .cache_size(opts.cache_bytes)
-            .open()?;
+        // fjall's flush and compaction workers run below normal priority (see the module).
+        let (p, cache) = (path.clone(), opts.cache_bytes);
+        let db = worker_priority::with_lowered_priority(move || {
+            Database::builder(&p).cache_size(cache).open()
+        })??;
         let mvcc = db.keyspace("mvcc", KeyspaceCreateOptions::default)?;
         let locks = db.keyspace("locks", KeyspaceCreateOptions::default)?;
         let txns = db.keyspace("txns", KeyspaceCreateOptions::default)?;

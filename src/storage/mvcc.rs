@@ -20,10 +20,12 @@ pub type KeyValue = (Vec<u8>, Vec<u8>);
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Version {
     /// User key.
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
     /// Version timestamp.
     pub ts: Timestamp,
     /// Value, `None` for a tombstone.
+    #[serde(with = "serde_bytes")]
     pub value: Option<Vec<u8>>,
 }
 
@@ -262,24 +264,31 @@ pub fn span_bytes(engine: &Engine, span: &Span) -> Result<u64> {
     Ok(n)
 }
 
-/// A key near the middle of `span` by bytes, at a key boundary, usable as a split point; `None`
-/// when the span holds fewer than two keys.
-pub fn split_key(engine: &Engine, span: &Span) -> Result<Option<Vec<u8>>> {
+/// A split key and the bytes of the span before it.
+pub type SplitAt = (Vec<u8>, u64);
+
+/// Where to split `span`: its size in bytes and, when it holds at least two keys, a key near
+/// its middle by bytes (at a key boundary) with the bytes before that key. One pass to size the
+/// span and half a pass to find the middle, so a split reads its range about 1.5 times.
+pub fn split_point(engine: &Engine, span: &Span) -> Result<(u64, Option<SplitAt>)> {
     let total = span_bytes(engine, span)?;
     let (lo, hi) = mvcc_range(span);
-    let mut n = 0u64;
-    let mut first: Option<Vec<u8>> = None;
+    let mut before = 0u64;
+    let mut current: Option<Vec<u8>> = None;
     for item in engine.mvcc().range(lo..hi) {
         let (k, v) = item.into_inner()?;
-        n += (k.len() + v.len()) as u64;
         let (uk, _) = keys::decode_mvcc_key(&k)?;
-        match &first {
-            None => first = Some(uk),
-            Some(f) if *f != uk && n >= total / 2 => return Ok(Some(uk)),
-            _ => {}
+        if current.as_ref() != Some(&uk) {
+            // A key starts here with `before` bytes ahead of it: the first such boundary past
+            // the middle is the split point.
+            if current.is_some() && before >= total / 2 {
+                return Ok((total, Some((uk, before))));
+            }
+            current = Some(uk);
         }
+        before += (k.len() + v.len()) as u64;
     }
-    Ok(None)
+    Ok((total, None))
 }
 
 #[cfg(test)]
@@ -312,6 +321,34 @@ mod tests {
 
     fn ts(w: u64) -> Timestamp {
         Timestamp::from_wall(w)
+    }
+
+    #[test]
+    fn split_point_halves_by_bytes_at_a_key_boundary() {
+        let (_d, e) = new_test_engine();
+        let span = Span::new(b"k".to_vec(), b"l".to_vec());
+        assert_eq!(split_point(&e, &span).expect("sized"), (0, None));
+        // Ten keys of two versions each: the split key never separates a key's versions.
+        let ops: Vec<WriteOp> = (0..10u8)
+            .flat_map(|i| {
+                [1, 2].map(|w| WriteOp::PutVersion {
+                    key: vec![b'k', b'0' + i],
+                    ts: ts(w),
+                    value: Some(vec![i; 100]),
+                })
+            })
+            .collect();
+        write(&e, &ops);
+        let (total, point) = split_point(&e, &span).expect("sized");
+        assert_eq!(total, span_bytes(&e, &span).expect("sized"));
+        let (key, left) = point.expect("ten keys split");
+        assert_eq!(key, b"k5".to_vec());
+        let left_span = Span::new(b"k".to_vec(), key.clone());
+        assert_eq!(left, span_bytes(&e, &left_span).expect("sized"));
+        assert_eq!(left * 2, total);
+        // One key (however many versions) cannot split.
+        let one = Span::new(b"k3".to_vec(), b"k4".to_vec());
+        assert!(split_point(&e, &one).expect("sized").1.is_none());
     }
 
     #[test]

@@ -26,8 +26,10 @@ pub const RAFT_INIT_INDEX: u64 = 5;
 pub const RAFT_INIT_TERM: u64 = 5;
 
 const TAG_ENTRY: u8 = 1;
-/// Entries kept in memory after append.
+/// Entries kept in memory after append: at most this many...
 const TAIL_ENTRIES: usize = 1024;
+/// ...holding at most this many bytes of command data (bulk-ingest entries are 512 KiB each).
+const TAIL_BYTES: usize = 32 << 20;
 const TAG_HARD_STATE: u8 = 2;
 const TAG_APPLY_STATE: u8 = 3;
 const TAG_DESCRIPTOR: u8 = 4;
@@ -58,6 +60,8 @@ pub struct FjallRaftStorage {
     /// The most recently appended entries (contiguous, ending at `last_index`), so committed
     /// entries are applied without reading them back from fjall.
     tail: std::collections::VecDeque<Entry>,
+    /// Sum of the `data` lengths in `tail`.
+    tail_bytes: usize,
 }
 
 impl std::fmt::Debug for FjallRaftStorage {
@@ -155,6 +159,7 @@ impl FjallRaftStorage {
             last_index: apply.truncated_index,
             last_term: apply.truncated_term,
             tail: std::collections::VecDeque::new(),
+            tail_bytes: 0,
         };
         let lo = entry_key(range_id, 0);
         let hi = entry_key(range_id, u64::MAX);
@@ -208,14 +213,22 @@ impl FjallRaftStorage {
         self.last_index = last.index;
         self.last_term = last.term;
         while self.tail.back().is_some_and(|e| e.index >= first.index) {
-            self.tail.pop_back();
+            if let Some(e) = self.tail.pop_back() {
+                self.tail_bytes -= e.data.len();
+            }
         }
         if self.tail.back().is_some_and(|e| e.index + 1 != first.index) {
             self.tail.clear();
+            self.tail_bytes = 0;
         }
+        self.tail_bytes += entries.iter().map(|e| e.data.len()).sum::<usize>();
         self.tail.extend(entries.iter().cloned());
-        while self.tail.len() > TAIL_ENTRIES {
-            self.tail.pop_front();
+        while self.tail.len() > 1
+            && (self.tail.len() > TAIL_ENTRIES || self.tail_bytes > TAIL_BYTES)
+        {
+            if let Some(e) = self.tail.pop_front() {
+                self.tail_bytes -= e.data.len();
+            }
         }
     }
 

@@ -16,6 +16,7 @@ pub struct Intent {
     /// The provisional write timestamp.
     pub ts: Timestamp,
     /// The value; `None` is a delete.
+    #[serde(with = "serde_bytes")]
     pub value: Option<Vec<u8>>,
     /// Where the transaction record lives.
     pub anchor: Key,
@@ -87,4 +88,47 @@ pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 /// Decodes a record written by [`encode`].
 pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Result<T> {
     Ok(postcard::from_bytes(b)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::WriteOp;
+
+    /// Byte strings are encoded with `serde_bytes`; postcard writes them exactly as it wrote the
+    /// former `Vec<u8>` sequences, so stores and raft logs written before still decode.
+    #[test]
+    fn byte_strings_keep_the_sequence_encoding() {
+        #[derive(Serialize)]
+        enum OldOp {
+            PutVersion {
+                key: Vec<u8>,
+                ts: Timestamp,
+                value: Option<Vec<u8>>,
+            },
+        }
+        let key = b"\x00tenant/key".to_vec();
+        let value = vec![7u8; 300];
+        let ts = Timestamp::from_wall(42);
+        let old = encode(&OldOp::PutVersion {
+            key: key.clone(),
+            ts,
+            value: Some(value.clone()),
+        });
+        let new = WriteOp::PutVersion {
+            key,
+            ts,
+            value: Some(value),
+        };
+        assert_eq!(encode(&new), old);
+        assert_eq!(decode::<WriteOp>(&old).expect("decodes"), new);
+        let intent = Intent {
+            txn_id: TxnId(9),
+            ts,
+            value: None,
+            anchor: Key(b"a".to_vec()),
+        };
+        let old_intent = encode(&(TxnId(9), ts, None::<Vec<u8>>, b"a".to_vec()));
+        assert_eq!(encode(&intent), old_intent);
+    }
 }

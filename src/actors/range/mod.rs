@@ -50,8 +50,17 @@ use transport::RaftTransport;
 
 /// Raft log entries kept after compaction, for followers that lag a little.
 const LOG_KEEP: u64 = 256;
-/// Compact the log once this many applied entries accumulate.
+/// Compact the log once this many applied entries accumulate...
 const LOG_COMPACT_EVERY: u64 = 1024;
+/// ...or once the entries applied since the last compaction carry this many bytes. Bulk ingest
+/// proposes 512 KiB entries: counting entries alone, the log would hold over half a gigabyte
+/// that fjall writes to table files and compacts only to delete it. A size-triggered
+/// compaction keeps only `LOG_KEEP_BULK` entries, like CockroachDB's size-based raft log
+/// truncation; a follower further behind catches up from a snapshot. (A 4 MiB threshold was
+/// measured too: fewer log bytes reached table files, but the scan was not faster.)
+const LOG_COMPACT_BYTES: u64 = 32 << 20;
+/// Entries kept by a size-triggered compaction.
+const LOG_KEEP_BULK: u64 = 8;
 
 /// Propose a command; the reply comes after it is applied.
 #[derive(Message)]
@@ -147,6 +156,8 @@ pub struct RangeActor {
     next_proposal: u64,
     pending: HashMap<u64, oneshot::Sender<error::Result<()>>>,
     ready_scheduled: bool,
+    /// Command bytes applied since the log was last compacted (in memory; a restart starts at 0).
+    applied_log_bytes: u64,
     registrations: HashMap<RegistrationId, Registration>,
     next_registration: u64,
     /// New ranges created by splits applied here, for the store to start.
@@ -217,6 +228,7 @@ impl RangeActor {
             next_proposal: 1,
             pending: HashMap::new(),
             ready_scheduled: false,
+            applied_log_bytes: 0,
             registrations: HashMap::new(),
             next_registration: 1,
             split_sink: cfg.split_sink,
@@ -338,10 +350,20 @@ impl RangeActor {
         let mut apply = self.raw.store().apply_state();
         apply.applied_index = last_index;
         self.raw.mut_store().set_apply_state(&mut batch, apply);
-        if apply.applied_index - apply.truncated_index >= LOG_COMPACT_EVERY + LOG_KEEP {
+        self.applied_log_bytes += entries.iter().map(|e| e.data.len() as u64).sum::<u64>();
+        let in_log = apply.applied_index - apply.truncated_index;
+        let keep = if in_log >= LOG_COMPACT_EVERY + LOG_KEEP {
+            Some(LOG_KEEP)
+        } else if self.applied_log_bytes >= LOG_COMPACT_BYTES && in_log > LOG_KEEP_BULK {
+            Some(LOG_KEEP_BULK)
+        } else {
+            None
+        };
+        if let Some(keep) = keep {
             self.raw
                 .mut_store()
-                .compact(&mut batch, apply.applied_index - LOG_KEEP)?;
+                .compact(&mut batch, apply.applied_index - keep)?;
+            self.applied_log_bytes = 0;
         }
         batch.commit().map_err(StorageError::from)?;
         // Before anyone is answered: the newest-version cache must match the store.
