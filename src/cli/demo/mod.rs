@@ -132,6 +132,11 @@ pub async fn run(flags: DemoFlags) -> anyhow::Result<ExitCode> {
         println!("[demo] the clusters differ at the cutover time: the demo exits with status 1");
         ExitCode::FAILURE
     };
+    if !flags.keep_running {
+        println!(
+            "[demo] stopping both clusters; `tandem demo --keep-running` leaves them up for the connection strings above"
+        );
+    }
     if flags.keep_running {
         println!("[demo] both clusters keep running; press Ctrl-C to stop them");
         tokio::select! {
