@@ -43,6 +43,9 @@ enum Command {
     /// Create and list certificates.
     #[command(subcommand)]
     Cert(Cert),
+    /// Inspect the nodes of a cluster.
+    #[command(subcommand)]
+    Node(Node),
     /// An interactive SQL shell, or run statements with -e.
     Sql {
         /// Connection URL (postgresql://user@host:port/db?...).
@@ -92,6 +95,22 @@ struct CertCommon {
     /// Reuse an existing CA key.
     #[arg(long)]
     allow_ca_key_reuse: bool,
+}
+
+#[derive(Subcommand)]
+enum Node {
+    /// Every node of the cluster: addresses, build, liveness, replicas and leases.
+    Status {
+        /// Address of any node (host:port).
+        #[arg(long, default_value = "localhost:26257")]
+        host: String,
+        /// Certificate directory (needs ca.crt and client.root.crt/key).
+        #[arg(long)]
+        certs_dir: Option<PathBuf>,
+        /// Plaintext.
+        #[arg(long)]
+        insecure: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,6 +228,22 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Start(flags) => tandem::actors::supervisor::main(flags, false),
         Command::StartSingleNode(flags) => tandem::actors::supervisor::main(flags, true),
+        Command::Node(Node::Status {
+            host,
+            certs_dir,
+            insecure,
+        }) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("start runtime")?;
+            rt.block_on(tandem::cli::node::node_status(
+                &host,
+                certs_dir.as_deref(),
+                insecure,
+            ))?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         Command::Init {
             host,
             certs_dir,
@@ -218,7 +253,7 @@ fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .enable_all()
                 .build()
                 .context("start runtime")?;
-            rt.block_on(tandem::cli::init::run(
+            rt.block_on(tandem::cli::node::run(
                 &host,
                 certs_dir.as_deref(),
                 insecure,

@@ -1,5 +1,4 @@
 //! Actors.
-pub mod init_listener;
 pub mod range;
 pub mod replication_consumer;
 pub mod replication_producer;

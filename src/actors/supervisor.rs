@@ -12,13 +12,13 @@
 //! restarted (reloading its directory from KV) if it panics. A failure to start any component
 //! is fatal: the process reports it and exits non-zero.
 
-use crate::actors::init_listener;
 use crate::actors::tenant_registry::{RegistryAdmin, RegistryInner, TenantRegistry};
 use crate::cli::start::{READY_FILE_ENV, StartFlags};
 use crate::config::NodeConfig;
 use crate::console::{ConsoleBackend, ConsoleServer, NodeRow, RunningConsole, VirtualClusterRow};
 use crate::ids::TenantId;
 use crate::kv::Store;
+use crate::node::service::NodeService;
 use crate::pgwire::{ConnectionRouter, PgServer, PgServerHandle};
 use crate::sql::catalog::{Catalog, UserRecord};
 use crate::sql::error::SqlError;
@@ -41,20 +41,6 @@ pub fn main(flags: StartFlags, single_node: bool) -> anyhow::Result<std::process
     };
     if single_node && !cfg.join.is_empty() {
         anyhow::bail!("--join cannot be used with start-single-node");
-    }
-    if !single_node {
-        let me = cfg.advertise_addr().to_string();
-        let listen = cfg.listen_addr.to_string();
-        if let Some(other) = cfg
-            .join
-            .iter()
-            .map(|j| j.to_string())
-            .find(|j| *j != me && *j != listen)
-        {
-            anyhow::bail!(
-                "--join lists {other}, another node: multi-node clusters are not supported by this version yet; start each node with --join listing only itself"
-            );
-        }
     }
     if flags.background && std::env::var_os(READY_FILE_ENV).is_none() {
         crate::cli::start::daemonize(&cfg.store)?;
@@ -143,9 +129,6 @@ struct NodeConsole {
     registry: Arc<RegistryInner>,
     store: Store,
     ready: Arc<AtomicBool>,
-    started: SystemTime,
-    sql_addr: String,
-    advertise: String,
     replication: Arc<crate::replication::service::NodeReplication>,
 }
 
@@ -201,18 +184,28 @@ impl ConsoleBackend for NodeConsole {
         self.ready.load(Ordering::SeqCst)
     }
     async fn nodes(&self) -> Vec<NodeRow> {
-        {
-            let ranges = self.store.range_descriptors().len() as u64;
-            vec![NodeRow {
-                id: self.store.node_id(),
-                address: self.advertise.clone(),
-                sql_address: self.sql_addr.clone(),
-                build: format!("tandem {}", env!("CARGO_PKG_VERSION")),
-                started_at: self.started,
-                is_live: true,
-                ranges,
-                leases: ranges,
-            }]
+        let now = self.store.now();
+        match self.store.nodes().await {
+            Ok(nodes) => nodes
+                .into_iter()
+                .map(|(d, l)| {
+                    let st = crate::node::status::NodeStatus::new(d, l, now);
+                    NodeRow {
+                        id: st.node_id,
+                        address: st.address,
+                        sql_address: st.sql_address,
+                        build: st.build,
+                        started_at: std::time::UNIX_EPOCH + Duration::from_nanos(st.started_at),
+                        is_live: st.is_live,
+                        ranges: st.ranges,
+                        leases: st.leases,
+                    }
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!("console: cannot read the node records: {e}");
+                Vec::new()
+            }
         }
     }
     async fn virtual_clusters(&self) -> Vec<VirtualClusterRow> {
@@ -292,6 +285,8 @@ pub struct NodeSupervisor {
     draining: Arc<AtomicBool>,
     done: Option<tokio::sync::oneshot::Sender<()>>,
     query_wait: Duration,
+    heartbeat: Option<crate::node::liveness::Heartbeat>,
+    node_listener: tokio::task::JoinHandle<()>,
 }
 
 impl Actor for NodeSupervisor {
@@ -318,15 +313,21 @@ impl Handler<Drain> for NodeSupervisor {
         let store = self.store.clone();
         let wait = self.query_wait;
         let done = self.done.take();
+        let heartbeat = self.heartbeat.take();
+        let node_listener = self.node_listener.abort_handle();
         Box::pin(
             async move {
                 pg.drain(wait).await;
+                if let Some(h) = heartbeat {
+                    h.drain().await;
+                }
                 if let Some(c) = console
                     && let Err(e) = c.stop(true).await
                 {
                     tracing::warn!("failed to stop the HTTP server cleanly: {e}");
                 }
                 store.shutdown().await;
+                node_listener.abort();
                 tracing::info!("drained; exiting");
                 if let Some(d) = done {
                     let _ = d.send(());
@@ -356,49 +357,115 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         (None, false) => anyhow::bail!("--certs-dir is required unless --insecure is given"),
     };
     let store_path = cfg.store.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&store_path, kv))
-        .await
-        .context("open store")?
-        .with_context(|| format!("open store {}", cfg.store.display()))?;
+    let store = tokio::task::spawn_blocking(move || {
+        if single_node {
+            Store::open(&store_path, kv)
+        } else {
+            Store::open_member(&store_path, kv)
+        }
+    })
+    .await
+    .context("open store")?
+    .with_context(|| format!("open store {}", cfg.store.display()))?;
     let listen = cfg.listen_addr.to_string();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| format!("listen on {listen}"))?;
-    let initialized = {
-        let mut txn = store.begin();
-        let r = Catalog::new(TenantId::SYSTEM)
-            .is_bootstrapped(&mut txn)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        txn.rollback();
-        r
+    let listen_bound = listener.local_addr().context("listener address")?;
+    // With --sql-addr, SQL gets its own listener and the node port carries node traffic only.
+    let sql_listener = match &cfg.sql_addr {
+        Some(a) => Some(
+            tokio::net::TcpListener::bind(a.to_string())
+                .await
+                .with_context(|| format!("listen on --sql-addr {a}"))?,
+        ),
+        None => None,
     };
-    let listener = if initialized || single_node {
-        listener
-    } else {
+    let sql_bound = match &sql_listener {
+        Some(l) => l.local_addr().context("SQL listener address")?,
+        None => listen_bound,
+    };
+    let advertise = advertised_addr(&cfg, &listen_bound.to_string());
+    let peers = crate::node::membership::node_peers(cfg.certs_dir.as_deref(), cfg.insecure)?;
+    peers.set_self_address(advertise.clone());
+    peers.add_seeds(cfg.join.iter().map(|j| j.to_string()));
+    store.set_peers(peers.clone());
+    let initialized = store.is_member();
+    let (s, boot) = (store.clone(), cfg.bootstrap.clone());
+    let bootstrap: crate::node::service::Bootstrap = Arc::new(move || {
+        let (s, boot) = (s.clone(), boot.clone());
+        Box::pin(async move {
+            let s2 = s.clone();
+            tokio::task::spawn_blocking(move || s2.bootstrap_cluster())
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("bootstrap the first ranges: {e}"))?;
+            RegistryInner::load_or_bootstrap(s.clone(), &boot)
+                .await
+                .map(|_| s.node_id().0.to_string())
+                .map_err(|e| e.to_string())
+        })
+    });
+    let service = NodeService::new(store.clone(), initialized, bootstrap);
+    let node_tls = match &cfg.certs_dir {
+        Some(dir) if !cfg.insecure => Some(
+            crate::security::tls::server_config_with_alpn(dir, true, &[])
+                .context("load node certificates for inter-node traffic")?,
+        ),
+        _ => None,
+    };
+    let (sql_tx, mut sql_rx) = tokio::sync::mpsc::channel(1024);
+    let node_listener = crate::rpc::listener::spawn(
+        listener,
+        node_tls,
+        service.clone(),
+        sql_listener.is_none().then_some(sql_tx),
+    );
+    if !(initialized || single_node) {
         println!(
             "initial startup completed.\nNode will now attempt to join a running cluster, or wait for `tandem init`.\nClient connections will be accepted after this completes successfully."
         );
         write_ready(&format!(
-            "waiting_for_init\nsql_addr: {}\n",
-            listener
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default()
+            "waiting_for_init\nsql_addr: {sql_bound}\nlisten_addr: {listen_bound}\n"
         ));
-        let (s, boot) = (store.clone(), cfg.bootstrap.clone());
-        let bootstrap: init_listener::Bootstrap = Arc::new(move || {
-            let (s, boot) = (s.clone(), boot.clone());
-            Box::pin(async move {
-                RegistryInner::load_or_bootstrap(s.clone(), &boot)
-                    .await
-                    .map(|_| s.node_id().0.to_string())
-                    .map_err(|e| e.to_string())
-            })
-        });
-        init_listener::wait_for_init(listener, tls.clone(), bootstrap).await
-    };
+        // SQL clients are turned away (their connection closes) until init or join.
+        let init = service.wait_initialized();
+        tokio::pin!(init);
+        let join = crate::node::membership::join(&peers, &advertise);
+        tokio::pin!(join);
+        loop {
+            tokio::select! {
+                _ = &mut init => break,
+                joined = &mut join => {
+                    let id = joined.node_id;
+                    for (n, a) in joined.nodes {
+                        peers.set_address(n, a);
+                    }
+                    let s = store.clone();
+                    tokio::task::spawn_blocking(move || s.join_cluster(id))
+                        .await
+                        .context("join")?
+                        .map_err(|e| anyhow::anyhow!("record the node id: {e}"))?;
+                    store.system_writes().set_shared();
+                    println!("joined the cluster {} as node {}", joined.cluster_id, id.0);
+                    service.mark_initialized();
+                    break;
+                }
+                c = sql_rx.recv() => drop(c),
+            }
+        }
+    }
     let registry = bootstrap_registry(store.clone(), &cfg).await?;
+    let cluster_id = store
+        .cluster_id()
+        .await
+        .map_err(|e| anyhow::anyhow!("read the cluster id: {e}"))?;
+    let hello = crate::rpc::Hello {
+        cluster_id: Some(cluster_id),
+        node_id: Some(store.node_id()),
+    };
+    service.set_hello(hello.clone());
+    peers.set_hello(hello);
     let registry_inner = registry.clone();
     let registry_addr =
         actix::Supervisor::start(move |_| TenantRegistry::new(registry_inner.clone()));
@@ -406,15 +473,12 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
     let ready = Arc::new(AtomicBool::new(false));
     let max_sql_memory = cfg.max_sql_memory_bytes().context("--max-sql-memory")?;
     let registry_metrics = prometheus::Registry::new();
-    let sql_listen_addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .context("SQL listener address")?;
+    let sql_listen_addr = sql_bound.to_string();
     let replication = Arc::new(start_replication(
         &store,
         &registry,
         cfg.certs_dir.clone(),
-        advertised_sql_addr(&cfg, &sql_listen_addr),
+        advertised_addr(&cfg, &sql_listen_addr),
         &registry_metrics,
     )?);
     let router = Arc::new(NodeRouter {
@@ -427,7 +491,11 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         store: store.clone(),
         draining: draining.clone(),
     });
-    let pg = PgServer::start(listener, tls.clone(), router);
+    let source = match sql_listener {
+        Some(l) => crate::pgwire::Connections::Listener(l),
+        None => crate::pgwire::Connections::Channel(sql_rx),
+    };
+    let pg = PgServer::start_with(source, sql_bound, tls.clone(), router);
     let sql_addr = pg.local_addr().to_string();
     let http_tls = match &cfg.certs_dir {
         Some(dir) if !cfg.insecure => Some(
@@ -447,14 +515,29 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         registry: registry.clone(),
         store: store.clone(),
         ready: ready.clone(),
-        started,
-        sql_addr: sql_addr.clone(),
-        advertise: cfg.advertise_addr().to_string(),
         replication,
     });
     let console = ConsoleServer::start(http, http_tls.clone(), backend, registry_metrics)
         .map_err(|e| anyhow::anyhow!("start HTTP server on {http}: {e}"))?;
     let http_addr = console.local_addr().to_string();
+    let started_nanos = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    store
+        .put_node_descriptor(&crate::kv::nodes::NodeDescriptor {
+            node_id: store.node_id(),
+            address: advertise.clone(),
+            sql_address: advertised_addr(&cfg, &sql_listen_addr),
+            http_address: http_addr.clone(),
+            build: format!("tandem {}", env!("CARGO_PKG_VERSION")),
+            started_at: started_nanos,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("write the node descriptor: {e}"))?;
+    let heartbeat = crate::node::liveness::Heartbeat::start(store.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("first liveness heartbeat: {e}"))?;
     spawn_metrics_updater(store.clone(), pg.clone(), node_metrics);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let sup = NodeSupervisor {
@@ -465,6 +548,8 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         draining,
         done: Some(done_tx),
         query_wait: Duration::from_secs(10),
+        heartbeat: Some(heartbeat),
+        node_listener,
     }
     .start();
     ready.store(true, Ordering::SeqCst);
@@ -477,7 +562,7 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         _ => format!("postgresql://root@{sql_addr}/defaultdb?sslmode=disable"),
     };
     let banner = format!(
-        "tandem node starting at {}\nbuild:               tandem {}\nwebui:               {scheme}://{http_addr}\nsql:                 {sql_url}\nsql_addr:            {sql_addr}\nhttp_addr:           {http_addr}\nstore:               path={}\nprofile:             {}\nnodeID:              {}\nready\n",
+        "tandem node starting at {}\nbuild:               tandem {}\nwebui:               {scheme}://{http_addr}\nsql:                 {sql_url}\nsql_addr:            {sql_addr}\nlisten_addr:         {listen_bound}\nhttp_addr:           {http_addr}\nstore:               path={}\nprofile:             {}\nnodeID:              {}\nready\n",
         humantime::format_rfc3339_seconds(started),
         env!("CARGO_PKG_VERSION"),
         cfg.store.display(),
@@ -488,6 +573,7 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
     write_ready(
         &banner
             .replace("sql_addr:            ", "sql_addr:")
+            .replace("listen_addr:         ", "listen_addr:")
             .replace("http_addr:           ", "http_addr:"),
     );
     sd_notify("READY=1");
@@ -517,12 +603,13 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// The SQL address other clusters dial for this node: `--advertise-addr`'s host with the SQL
-/// port actually bound.
-fn advertised_sql_addr(cfg: &NodeConfig, bound: &str) -> String {
+/// The address others dial for a port of this node: `--advertise-addr`'s host with the port
+/// actually bound.
+fn advertised_addr(cfg: &NodeConfig, bound: &str) -> String {
     let port = bound.rsplit(':').next().unwrap_or("26257");
     let adv = cfg.advertise_addr().to_string();
     match adv.rsplit_once(':') {
+        Some(("", _)) => format!("localhost:{port}"),
         Some((host, _)) => format!("{host}:{port}"),
         None => bound.to_string(),
     }

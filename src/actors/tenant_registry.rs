@@ -7,6 +7,9 @@
 //! when it is `ready` and `shared`. If the actor dies, the supervisor restarts it and it reloads
 //! the directory from KV; requests in flight fail with an internal error.
 //!
+//! In a cluster of several nodes, other nodes change the directory too: the actor then reloads
+//! it from KV every second (a reload failure is logged and retried at the next tick).
+//!
 //! On first start the node bootstraps the clusters of its configuration profile (system, and
 //! for `replication-source` also template and application), each with its own catalog, plus the
 //! profile's cluster settings.
@@ -468,11 +471,25 @@ impl TenantRegistry {
 
 impl Actor for TenantRegistry {
     type Context = Context<Self>;
-    fn started(&mut self, _ctx: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
         tracing::debug!(
             clusters = self.inner.list().len(),
             "tenant registry started"
         );
+        ctx.run_interval(std::time::Duration::from_secs(1), |act, ctx| {
+            if !act.inner.store.system_writes().is_shared() {
+                return;
+            }
+            let inner = act.inner.clone();
+            ctx.spawn(
+                async move {
+                    if let Err(e) = inner.reload().await {
+                        tracing::warn!("cannot reload the virtual cluster directory: {e}");
+                    }
+                }
+                .into_actor(act),
+            );
+        });
     }
 }
 

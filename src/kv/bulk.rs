@@ -48,7 +48,7 @@ impl Store {
         let mut chunks = Vec::new();
         let mut i = 0;
         while i < versions.len() {
-            let span = self.replica_for(&versions[i].key)?.shared.desc().span;
+            let span = self.route(&versions[i].key).await?.desc().span;
             let mut j = i;
             let mut bytes = 0;
             while j < versions.len()
@@ -70,15 +70,15 @@ impl Store {
     async fn ingest_chunk(&self, versions: &[Version]) -> Result<()> {
         let mut i = 0;
         while i < versions.len() {
-            let r = self.replica_for(&versions[i].key)?;
-            let span = r.shared.desc().span;
+            let r = self.route(&versions[i].key).await?;
+            let span = r.desc().span;
             let mut j = i;
             while j < versions.len() && span.contains_key(&versions[j].key) {
                 j += 1;
             }
             match r.ingest(&versions[i..j]).await {
                 Ok(()) => i = j,
-                Err(e) if e.is_key_mismatch() => tokio::time::sleep(Duration::from_millis(1)).await,
+                Err(e) if e.is_routing() => tokio::time::sleep(Duration::from_millis(1)).await,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -108,7 +108,7 @@ impl Store {
         batch: usize,
         progress: &mut impl FnMut(f64),
     ) -> Result<()> {
-        let parts = self.ranges_for(span);
+        let parts = self.ranges_for(span).await?;
         let total = parts.len().max(1);
         for (n, (_, part)) in parts.into_iter().enumerate() {
             let mut cursor = part.clone();
@@ -118,7 +118,7 @@ impl Store {
                     .with_replica(c.start.as_bytes(), |r| {
                         let c = c.clone();
                         async move {
-                            let d = r.shared.desc().span;
+                            let d = r.desc().span;
                             let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
                                 range: r.range_id(),
                                 span: d,
@@ -153,7 +153,7 @@ impl Store {
                 .with_replica(c.start.as_bytes(), |r| {
                     let c = c.clone();
                     async move {
-                        let d = r.shared.desc().span;
+                        let d = r.desc().span;
                         let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
                             range: r.range_id(),
                             span: d,
@@ -204,7 +204,7 @@ impl Store {
                 .with_replica(c.start.as_bytes(), |r| {
                     let c = c.clone();
                     async move {
-                        let d = r.shared.desc().span;
+                        let d = r.desc().span;
                         let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
                             range: r.range_id(),
                             span: d,
@@ -244,7 +244,11 @@ impl Store {
     pub async fn gc_below(&self, threshold: Timestamp) -> Result<u64> {
         let records = self.protected_timestamps().await?;
         let mut removed = 0u64;
-        for (r, span) in self.ranges_for(&Span::new(KEY_MIN, KEY_MAX)) {
+        // Each node collects the ranges it holds the lease of; GC is a raft command.
+        for (r, span) in self.local_ranges_for(&Span::new(KEY_MIN, KEY_MAX)) {
+            if !r.shared.is_leaseholder() {
+                continue;
+            }
             let mut t = threshold;
             for p in &records {
                 if p.span.overlaps(&span) {

@@ -21,8 +21,11 @@ mod bulk;
 pub mod cluster_id;
 pub mod error;
 pub mod locks;
+pub mod nodes;
 pub mod protectedts;
 pub mod rangefeed;
+pub mod remote;
+mod routing;
 pub mod system_writes;
 pub mod txn;
 
@@ -73,7 +76,13 @@ pub struct KvMetrics {
 }
 
 struct StoreInner {
-    node_id: NodeId,
+    /// 0 until the node is part of a cluster (bootstrapped it or joined it).
+    node_id: AtomicU64,
+    /// How this node reaches its peers (set by the node at start-up; without it, only local
+    /// ranges are reachable).
+    peers: std::sync::OnceLock<crate::rpc::peers::Peers>,
+    /// Where ranges without a local leaseholder are served (see `routing`).
+    range_cache: routing::RangeCache,
     engine: Engine,
     clock: Arc<Clock>,
     settings: Arc<KvSettings>,
@@ -104,7 +113,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Store({})", self.inner.node_id)
+        write!(f, "Store({})", self.node_id())
     }
 }
 
@@ -129,8 +138,24 @@ fn start_arbiter_thread() -> Result<ActorThread> {
 }
 
 impl Store {
-    /// Opens the store at `path` (bootstrapping it if new) and starts its ranges.
+    /// Opens the store at `path` (bootstrapping it as node 1 of a new cluster if it is new)
+    /// and starts its ranges.
     pub fn open(path: impl AsRef<Path>, settings: KvSettings) -> Result<Store> {
+        Self::open_with(path, settings, true)
+    }
+
+    /// Opens the store of a node started with `tandem start`: a new store stays empty (no node
+    /// id, no ranges) until [`Store::bootstrap_cluster`] (`tandem init`) or
+    /// [`Store::join_cluster`].
+    pub fn open_member(path: impl AsRef<Path>, settings: KvSettings) -> Result<Store> {
+        Self::open_with(path, settings, false)
+    }
+
+    fn open_with(
+        path: impl AsRef<Path>,
+        settings: KvSettings,
+        bootstrap_if_empty: bool,
+    ) -> Result<Store> {
         settings
             .validate()
             .map_err(|e| KvError::InvalidArgument(e.to_string()))?;
@@ -141,15 +166,17 @@ impl Store {
             },
         )?;
         let clock = Arc::new(Clock::new(settings.max_offset));
+        let mut descs = raft_log::load_descriptors(&engine)?;
         let node_id = match engine.get_local(LOCAL_NODE_ID)? {
             Some(raw) => NodeId(records::decode(&raw)?),
-            None => {
+            None if bootstrap_if_empty || !descs.is_empty() => {
+                // A store bootstrapped before node ids were recorded belongs to node 1.
                 engine.put_local(LOCAL_NODE_ID, &records::encode(&1u64))?;
                 NodeId(1)
             }
+            None => NodeId(0),
         };
-        let mut descs = raft_log::load_descriptors(&engine)?;
-        if descs.is_empty() {
+        if descs.is_empty() && bootstrap_if_empty {
             descs = bootstrap(&engine, node_id)?;
         }
         let (arbiter, system, thread) = start_arbiter_thread()?;
@@ -157,7 +184,9 @@ impl Store {
         let max_id = descs.iter().map(|d| d.range_id.0).max().unwrap_or(0);
         let store = Store {
             inner: Arc::new(StoreInner {
-                node_id,
+                node_id: AtomicU64::new(node_id.0),
+                peers: std::sync::OnceLock::new(),
+                range_cache: Default::default(),
                 engine,
                 clock,
                 settings: Arc::new(settings),
@@ -181,9 +210,58 @@ impl Store {
         Ok(store)
     }
 
-    /// This node's id.
+    /// This node's id (`n0` until it bootstrapped or joined a cluster).
     pub fn node_id(&self) -> NodeId {
-        self.inner.node_id
+        NodeId(self.inner.node_id.load(Ordering::SeqCst))
+    }
+
+    /// Whether this node belongs to a cluster yet.
+    pub fn is_member(&self) -> bool {
+        self.node_id().0 != 0
+    }
+
+    /// Makes this node node 1 of a new cluster: writes and starts the first ranges. Fails if
+    /// the node already belongs to a cluster.
+    pub fn bootstrap_cluster(&self) -> Result<()> {
+        if self.is_member() {
+            return Err(KvError::InvalidArgument(
+                "this node already belongs to a cluster".into(),
+            ));
+        }
+        let engine = &self.inner.engine;
+        let descs = bootstrap(engine, NodeId(1))?;
+        engine.put_local(LOCAL_NODE_ID, &records::encode(&1u64))?;
+        engine.syncer().sync_blocking()?;
+        self.inner.node_id.store(1, Ordering::SeqCst);
+        for d in descs {
+            self.start_replica(d)?;
+        }
+        Ok(())
+    }
+
+    /// Records the node id this node was given when it joined a cluster.
+    pub fn join_cluster(&self, id: NodeId) -> Result<()> {
+        if self.is_member() {
+            return Err(KvError::InvalidArgument(
+                "this node already belongs to a cluster".into(),
+            ));
+        }
+        self.inner
+            .engine
+            .put_local(LOCAL_NODE_ID, &records::encode(&id.0))?;
+        self.inner.engine.syncer().sync_blocking()?;
+        self.inner.node_id.store(id.0, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Gives the store its connections to the other nodes (once, at node start-up).
+    pub fn set_peers(&self, peers: crate::rpc::peers::Peers) {
+        let _ = self.inner.peers.set(peers);
+    }
+
+    /// The connections to the other nodes, if the node set them.
+    pub fn peers(&self) -> Option<&crate::rpc::peers::Peers> {
+        self.inner.peers.get()
     }
 
     /// The node's clock.
@@ -254,7 +332,7 @@ impl Store {
         let replica_id = desc
             .replicas
             .iter()
-            .find(|r| r.node_id == self.inner.node_id)
+            .find(|r| r.node_id == self.node_id())
             .map(|r| r.replica_id)
             .unwrap_or(ReplicaId(1));
         let cfg = RangeActorConfig {
@@ -333,9 +411,35 @@ impl Store {
 
     async fn write_meta(&self, d: &RangeDescriptor) -> Result<()> {
         let key = keys::meta_key(d.span.end.as_bytes());
-        let r = self.replica_for(&key)?;
-        r.put_inline(vec![(key, Some(records::encode(d)))]).await?;
+        let value = records::encode(d);
+        self.with_replica(&key, |r| {
+            let w = vec![(key.clone(), Some(value.clone()))];
+            async move { r.put_inline(w).await }
+        })
+        .await?;
         Ok(())
+    }
+
+    /// A range id no other range of the cluster has: from the counter at `0x04 "rid"`, never
+    /// below the ids this node already knows.
+    async fn allocate_range_id(&self) -> Result<RangeId> {
+        const RANGE_ID_GEN: &[u8] = &[0x04, b'r', b'i', b'd'];
+        let floor = self.inner.next_range_id.load(Ordering::SeqCst).max(3) - 1;
+        let (id, _) = self
+            .run_txn(50, |txn| {
+                Box::pin(async move {
+                    let last: u64 = match txn.get(RANGE_ID_GEN).await? {
+                        Some(raw) => records::decode(&raw)?,
+                        None => 0,
+                    };
+                    let next = last.max(floor) + 1;
+                    txn.put(RANGE_ID_GEN, &records::encode(&next))?;
+                    Ok(next)
+                })
+            })
+            .await?;
+        self.inner.next_range_id.fetch_max(id + 1, Ordering::SeqCst);
+        Ok(RangeId(id))
     }
 
     /// Every range descriptor, in key order.
@@ -348,6 +452,21 @@ impl Store {
             .collect()
     }
 
+    /// Replicas on this node, and how many of them hold their range's lease (lead its raft
+    /// group).
+    pub async fn replica_counts(&self) -> (u64, u64) {
+        let replicas: Vec<Replica> = self.inner.ranges.read().values().cloned().collect();
+        let mut leases = 0;
+        for r in &replicas {
+            if let Ok(st) = r.addr.send(crate::actors::range::GetRaftStatus).await
+                && st.leader
+            {
+                leases += 1;
+            }
+        }
+        (replicas.len() as u64, leases)
+    }
+
     /// The descriptors recorded in the meta range (read at the current time).
     pub async fn meta_descriptors(&self) -> Result<Vec<RangeDescriptor>> {
         let prefix = keys::META_PREFIX.to_vec();
@@ -357,49 +476,6 @@ impl Store {
         rows.iter()
             .map(|(_, v)| records::decode(v).map_err(KvError::from))
             .collect()
-    }
-
-    /// The replica whose span contains `key`.
-    pub fn replica_for(&self, key: &[u8]) -> Result<Replica> {
-        let ranges = self.inner.ranges.read();
-        match ranges
-            .range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(key)))
-            .next_back()
-        {
-            Some((_, r)) => Ok(r.clone()),
-            None => Err(KvError::Unavailable(format!(
-                "no range for key {}",
-                keys::pretty(key)
-            ))),
-        }
-    }
-
-    /// Runs `f` against the replica for `key`, re-routing on `KeyMismatch` until it succeeds
-    /// or the routing timeout passes.
-    pub(crate) async fn with_replica<T, F, Fut>(
-        &self,
-        key: &[u8],
-        mut f: F,
-    ) -> std::result::Result<T, RangeError>
-    where
-        F: FnMut(Replica) -> Fut,
-        Fut: std::future::Future<Output = std::result::Result<T, RangeError>>,
-    {
-        let deadline = Instant::now() + ROUTING_TIMEOUT;
-        let mut backoff = Duration::from_micros(200);
-        loop {
-            let replica = self.replica_for(key).map_err(|e| RangeError::Unavailable {
-                range: RangeId(0),
-                reason: e.to_string(),
-            })?;
-            match f(replica).await {
-                Err(e) if e.is_key_mismatch() && Instant::now() < deadline => {
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_millis(20));
-                }
-                other => return other,
-            }
-        }
     }
 
     /// Starts a read-write transaction at the current time.
@@ -424,14 +500,12 @@ impl Store {
                 keys::pretty(key)
             )));
         }
-        let replica = self.replica_for(key)?;
-        let desc = replica.shared.desc();
-        if desc.span.start.as_bytes() == key {
+        if self.route(key).await?.desc().span.start.as_bytes() == key {
             return Ok(());
         }
-        let right_id = RangeId(self.inner.next_range_id.fetch_add(1, Ordering::SeqCst));
+        let right_id = self.allocate_range_id().await?;
         self.with_replica(key, |r| async move {
-            if r.shared.desc().span.start.as_bytes() == key {
+            if r.desc().span.start.as_bytes() == key {
                 return Ok(());
             }
             r.split(key, right_id).await.map(|_| ())
@@ -439,7 +513,7 @@ impl Store {
         .await?;
         // The new range is started by the split sink; wait until it serves.
         let deadline = Instant::now() + ROUTING_TIMEOUT;
-        while !self.inner.ranges.read().contains_key(key) {
+        while self.route(key).await?.desc().span.start.as_bytes() != key {
             if Instant::now() > deadline {
                 return Err(KvError::Unavailable(format!(
                     "range {right_id} did not start after split"
@@ -459,7 +533,9 @@ impl Store {
             .values()
             .filter(|r| {
                 let s = r.shared.state.lock();
-                s.bytes > self.inner.settings.range_max_bytes
+                // The leaseholder decides splits (a split is a raft command).
+                (r.shared.is_leaseholder() || s.desc.replicas.len() == 1)
+                    && s.bytes > self.inner.settings.range_max_bytes
                     && s.desc.span.start.as_bytes() >= META_END
             })
             .cloned()
@@ -486,30 +562,6 @@ impl Store {
             }
         }
         Ok(())
-    }
-
-    /// Ranges overlapping `span`, each with the part of `span` it holds, in key order.
-    pub fn ranges_for(&self, span: &Span) -> Vec<(Replica, Span)> {
-        let ranges = self.inner.ranges.read();
-        let mut out = Vec::new();
-        let first = ranges
-            .range::<[u8], _>((
-                std::ops::Bound::Unbounded,
-                std::ops::Bound::Included(span.start.as_bytes()),
-            ))
-            .next_back()
-            .map(|(k, _)| k.clone());
-        let start = first.unwrap_or_default();
-        for (_, r) in ranges.range(start..) {
-            let d = r.shared.desc();
-            if d.span.start >= span.end {
-                break;
-            }
-            if let Some(part) = d.span.intersect(span) {
-                out.push((r.clone(), part));
-            }
-        }
-        out
     }
 
     /// Deals with intents met by a request of `txn`: resolves finished transactions' intents,
@@ -560,12 +612,9 @@ impl Store {
         keys.sort();
         while !keys.is_empty() {
             let r = self
-                .replica_for(&keys[0])
-                .map_err(|e| RangeError::Unavailable {
-                    range: RangeId(0),
-                    reason: e.to_string(),
-                })?;
-            let span = r.shared.desc().span;
+                .with_replica(&keys[0], |h| async move { Ok(h) })
+                .await?;
+            let span = r.desc().span;
             let n = keys
                 .iter()
                 .take_while(|k| span.contains_key(k))
@@ -576,7 +625,7 @@ impl Store {
                 Ok(()) => {
                     keys.drain(..n);
                 }
-                Err(e) if e.is_key_mismatch() => tokio::time::sleep(Duration::from_millis(1)).await,
+                Err(e) if e.is_routing() => tokio::time::sleep(Duration::from_millis(1)).await,
                 Err(e) => return Err(e),
             }
         }
@@ -591,6 +640,9 @@ impl Store {
             let _ = r.addr.send(StopReplica).await;
         }
         let _ = self.inner.engine.syncer().sync().await;
+        if let Some(p) = self.peers() {
+            p.shutdown();
+        }
         self.inner.system.stop();
         let thread = self.inner.thread.lock().take();
         if let Some(t) = thread {

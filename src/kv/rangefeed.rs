@@ -51,7 +51,7 @@ impl Store {
         initial_scan: bool,
         out: mpsc::Sender<RangefeedEvent>,
     ) {
-        let parts = self.ranges_for(&span);
+        let parts = self.local_ranges_for(&span);
         let covered = parts.first().is_some_and(|(_, p)| p.start == span.start)
             && parts.last().is_some_and(|(_, p)| p.end == span.end)
             && parts.windows(2).all(|w| w[0].1.end == w[1].1.start);

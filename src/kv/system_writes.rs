@@ -14,6 +14,10 @@
 //! return: every system commit before it is reflected (the epoch changed after it), and every
 //! later one will commit at a later timestamp. Bulk writes that bypass transactions (ingest,
 //! revert) must call [`SystemWrites::bump`].
+//!
+//! The tracker sees the commits of this node only. Once the node knows the cluster has other
+//! nodes ([`SystemWrites::set_shared`]), whose system commits it would not see, nothing may be
+//! cached: every reader reads.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -39,6 +43,8 @@ pub struct SystemWrites {
     epoch: AtomicU64,
     in_flight: AtomicUsize,
     last_commit: parking_lot::Mutex<Timestamp>,
+    /// Other nodes may commit system writes too.
+    shared: std::sync::atomic::AtomicBool,
 }
 
 impl SystemWrites {
@@ -66,9 +72,25 @@ impl SystemWrites {
         self.end(Some(at));
     }
 
+    /// Records that other nodes belong to the cluster (see the module docs). Never undone
+    /// while the process runs.
+    pub fn set_shared(&self) {
+        if !self.shared.swap(true, Ordering::SeqCst) {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether other nodes belong to the cluster.
+    pub fn is_shared(&self) -> bool {
+        self.shared.load(Ordering::SeqCst)
+    }
+
     /// The epoch a reader at `read_ts` may cache under, or None when it must read.
     pub fn epoch_for(&self, read_ts: Timestamp, own_system_writes: bool) -> Option<u64> {
-        if own_system_writes || self.in_flight.load(Ordering::SeqCst) > 0 {
+        if own_system_writes
+            || self.in_flight.load(Ordering::SeqCst) > 0
+            || self.shared.load(Ordering::SeqCst)
+        {
             return None;
         }
         let epoch = self.epoch.load(Ordering::SeqCst);
@@ -80,7 +102,9 @@ impl SystemWrites {
 
     /// Whether `epoch` is still current (no system commit started since it was read).
     pub fn is_current(&self, epoch: u64) -> bool {
-        self.in_flight.load(Ordering::SeqCst) == 0 && self.epoch.load(Ordering::SeqCst) == epoch
+        self.in_flight.load(Ordering::SeqCst) == 0
+            && !self.shared.load(Ordering::SeqCst)
+            && self.epoch.load(Ordering::SeqCst) == epoch
     }
 }
 
@@ -117,5 +141,11 @@ mod tests {
         let e2 = sw.epoch_for(ts(25), false).expect("after it");
         assert_ne!(e, e2);
         assert!(sw.is_current(e2));
+        sw.set_shared();
+        assert!(!sw.is_current(e2), "caches from before are void");
+        assert!(
+            sw.epoch_for(ts(30), false).is_none(),
+            "nothing is cached once other nodes commit too"
+        );
     }
 }

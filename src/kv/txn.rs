@@ -167,7 +167,7 @@ impl Txn {
                 .with_replica(c.start.as_bytes(), |r| {
                     let c = c.clone();
                     async move {
-                        let d = r.shared.desc().span;
+                        let d = r.desc().span;
                         let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
                             range: r.range_id(),
                             span: d,
@@ -437,7 +437,7 @@ impl Txn {
                     .with_replica(c.start.as_bytes(), |r| {
                         let c = c.clone();
                         async move {
-                            let d = r.shared.desc().span;
+                            let d = r.desc().span;
                             let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
                                 range: r.range_id(),
                                 span: d,
@@ -464,11 +464,12 @@ impl Txn {
 
     async fn commit_writes(&mut self, writes: Vec<Mutation>) -> Result<Timestamp> {
         let store = self.store.clone();
-        let first = store.replica_for(&writes[0].0)?;
-        let span = first.shared.desc().span;
+        let first = store.route(&writes[0].0).await?;
+        let span = first.desc().span;
         if writes.iter().all(|(k, _)| span.contains_key(k)) {
             match self.commit_one_phase(first, writes.clone()).await {
-                Err(KvError::Range(RangeError::KeyMismatch { .. })) | Ok(None) => {}
+                Err(KvError::Range(e)) if e.is_routing() => {}
+                Ok(None) => {}
                 Ok(Some(ts)) => return Ok(ts),
                 Err(e) => return Err(e),
             }
@@ -483,7 +484,7 @@ impl Txn {
     /// livelock, while intents, once written, hold their place.
     async fn commit_one_phase(
         &mut self,
-        replica: crate::actors::range::replica::Replica,
+        replica: super::remote::RangeHandle,
         writes: Vec<Mutation>,
     ) -> Result<Option<Timestamp>> {
         let deadline = Instant::now() + INTENT_WAIT;
@@ -532,8 +533,8 @@ impl Txn {
         let mut first = true;
         let mut conflicts = 0;
         while !remaining.is_empty() {
-            let r = store.replica_for(&remaining[0].0)?;
-            let span = r.shared.desc().span;
+            let r = store.route(&remaining[0].0).await?;
+            let span = r.desc().span;
             let n = remaining
                 .iter()
                 .take_while(|(k, _)| span.contains_key(k))
@@ -561,7 +562,7 @@ impl Txn {
                         remaining = left;
                     }
                 }
-                Err(e) if e.is_key_mismatch() => tokio::time::sleep(Duration::from_millis(1)).await,
+                Err(e) if e.is_routing() => tokio::time::sleep(Duration::from_millis(1)).await,
                 Err(RangeError::WriteIntents { intents })
                     if conflicts < COMMIT_CONFLICT_RETRIES =>
                 {
@@ -630,10 +631,10 @@ impl Txn {
         let mut groups = Vec::new();
         let mut rest = writes.as_slice();
         while !rest.is_empty() {
-            let Ok(r) = self.store.replica_for(&rest[0].0) else {
+            let Ok(r) = self.store.route(&rest[0].0).await else {
                 break;
             };
-            let span = r.shared.desc().span;
+            let span = r.desc().span;
             let n = rest
                 .iter()
                 .take_while(|(k, _)| span.contains_key(k))

@@ -35,7 +35,7 @@ mod portal;
 mod server;
 
 pub use auth::{StartupOptions, parse_options};
-pub use server::{PgMetrics, PgServer, PgServerHandle};
+pub use server::{Connections, PgMetrics, PgServer, PgServerHandle};
 
 use crate::ids::TenantId;
 use crate::sql::catalog::UserRecord;

@@ -329,6 +329,18 @@ impl PgServer {
         let local_addr = listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        Self::start_with(Connections::Listener(listener), local_addr, tls, router)
+    }
+
+    /// Serves the connections of `source`; `local_addr` is the address clients dialled (the
+    /// node's listener, when it hands SQL connections over after telling them from node
+    /// traffic).
+    pub fn start_with(
+        source: Connections,
+        local_addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        router: Arc<dyn ConnectionRouter>,
+    ) -> PgServerHandle {
         let mut seed = [0u8; 32];
         if ring::rand::SystemRandom::new().fill(&mut seed).is_err() {
             // No system randomness: mix the clock in; mock verifiers stay unguessable in practice
@@ -360,23 +372,40 @@ impl PgServer {
         let acceptor = tls.map(TlsAcceptor::from);
         let span = tracing::info_span!("pgwire_listener", addr = %local_addr);
         let task =
-            tokio::spawn(accept_loop(inner.clone(), listener, acceptor, stop_rx).instrument(span));
+            tokio::spawn(accept_loop(inner.clone(), source, acceptor, stop_rx).instrument(span));
         *inner.accept_task.lock() = Some(task);
         tracing::info!(addr = %local_addr, secure = inner.shared.tls, "pgwire server listening");
         PgServerHandle { inner }
     }
 }
 
+/// Where a [`PgServer`] gets its connections.
+pub enum Connections {
+    /// Its own listener.
+    Listener(TcpListener),
+    /// Sockets accepted (and told from node traffic) by the node's listener.
+    Channel(tokio::sync::mpsc::Receiver<(TcpStream, SocketAddr)>),
+}
+
 async fn accept_loop(
     inner: Arc<Inner>,
-    listener: TcpListener,
+    mut source: Connections,
     tls: Option<TlsAcceptor>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let accepted = tokio::select! {
-            _ = stop.changed() => break,
-            r = listener.accept() => r,
+        let accepted = match &mut source {
+            Connections::Listener(listener) => tokio::select! {
+                _ = stop.changed() => break,
+                r = listener.accept() => r,
+            },
+            Connections::Channel(rx) => tokio::select! {
+                _ = stop.changed() => break,
+                r = rx.recv() => match r {
+                    Some(c) => Ok(c),
+                    None => break,
+                },
+            },
         };
         match accepted {
             Ok((tcp, peer)) => spawn_connection(&inner, tcp, peer, tls.clone()),

@@ -133,6 +133,11 @@ pub async fn run_job(env: IngestionEnv, job: JobId, mut control: watch::Receiver
         let Some(d) = rec.ingestion().cloned() else {
             return;
         };
+        // The job runs on its coordinator node only; statements on other nodes change its
+        // record, which the coordinator re-reads (at the latest every second while paused).
+        if rec.coordinator != env.store.node_id().0 {
+            return;
+        }
         if rec.status.is_terminal() {
             env.live.lock().remove(&job);
             env.metrics.set_replicated(job, None);
@@ -141,7 +146,7 @@ pub async fn run_job(env: IngestionEnv, job: JobId, mut control: watch::Receiver
         env.live.lock().insert(job, d.clone());
         if rec.status == JobStatus::Paused {
             env.metrics.set_replicated(job, None);
-            let _ = control.changed().await;
+            wait(&mut control, Duration::from_secs(1)).await;
             continue;
         }
         let cutover_due = d.status == ReplicationStatus::FailingOver
@@ -636,7 +641,11 @@ async fn cutover(
     }
     env.metrics.set_replicated(job, None);
     let span = tenant_span(d.dest_tenant);
-    let total = env.store.ranges_for(&span).len().max(1) as i64;
+    let total = env
+        .store
+        .ranges_for(&span)
+        .await
+        .map_or(1, |r| r.len().max(1)) as i64;
     env.metrics.failover_progress.set(total);
     let m = env.metrics.clone();
     let live = env.live.clone();

@@ -30,7 +30,7 @@ pub struct Version {
 }
 
 /// A page of a scan, with where to resume if limits were hit.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ScanPage<T> {
     /// The rows, in key order.
     pub rows: Vec<T>,
@@ -41,7 +41,7 @@ pub struct ScanPage<T> {
 }
 
 /// Limits of one scan page.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Most rows to return.
     pub max_rows: usize,

@@ -55,6 +55,8 @@ pub struct TestNode {
     pub sql_addr: String,
     /// HTTP address (host:port).
     pub http_addr: String,
+    /// Inter-node address (`--listen-addr` as bound).
+    pub listen_addr: String,
     /// Arguments it was started with.
     pub args: Vec<String>,
     /// Where its output goes.
@@ -163,6 +165,70 @@ impl TestCluster {
         c
     }
 
+    /// Starts `n` nodes with `tandem start`: node 1 without `--join`, the others joining it,
+    /// then `tandem init` on node 1; returns when every node is ready.
+    pub async fn start_nodes(n: usize, opts: ClusterOptions) -> TestCluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let certs = if opts.insecure {
+            None
+        } else {
+            Some(make_certs(dir.path(), &["root", "alice"]))
+        };
+        let mut c = TestCluster {
+            dir,
+            certs,
+            nodes: Vec::new(),
+        };
+        let mut first = TestNode::launch(&c.dir.path().join("n1"), c.node_args(1, &opts, None));
+        first.wait_for("waiting_for_init").await;
+        let join = first.listen_addr.clone();
+        c.nodes.push(first);
+        for i in 2..=n {
+            let args = c.node_args(i, &opts, Some(&join));
+            c.nodes
+                .push(TestNode::launch(&c.dir.path().join(format!("n{i}")), args));
+        }
+        let (code, out, err) = c.tool(&["init", &format!("--host={join}")]);
+        assert_eq!(code, 0, "init: {out}{err}");
+        for node in &mut c.nodes {
+            node.wait_for("ready").await;
+        }
+        c
+    }
+
+    /// Arguments of node `i` of a multi-node cluster.
+    pub fn node_args(&self, i: usize, opts: &ClusterOptions, join: Option<&str>) -> Vec<String> {
+        let store = self.dir.path().join(format!("n{i}"));
+        let mut args: Vec<String> = vec![
+            "start".into(),
+            format!("--store={}", store.display()),
+            "--listen-addr=127.0.0.1:0".into(),
+            "--http-addr=127.0.0.1:0".into(),
+            format!("--config-profile={}", opts.profile),
+        ];
+        if let Some(j) = join {
+            args.push(format!("--join={j}"));
+        }
+        match &self.certs {
+            Some(certs) => args.push(format!("--certs-dir={}", certs.display())),
+            None => args.push("--insecure".into()),
+        }
+        args.extend(opts.extra.iter().cloned());
+        args
+    }
+
+    /// Runs a `tandem` operator command against this cluster (`--certs-dir` or `--insecure`
+    /// appended).
+    pub fn tool(&self, args: &[&str]) -> (i32, String, String) {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        match &self.certs {
+            Some(certs) => all.push(format!("--certs-dir={}", certs.display())),
+            None => all.push("--insecure".into()),
+        }
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        run_tandem(&refs)
+    }
+
     /// The first node.
     pub fn node(&self) -> &TestNode {
         &self.nodes[0]
@@ -170,7 +236,12 @@ impl TestCluster {
 
     /// A connection URL for `user` (cert auth) in `cluster`.
     pub fn url(&self, user: &str, cluster: Option<&str>) -> String {
-        let n = self.node();
+        self.url_on(0, user, cluster)
+    }
+
+    /// A connection URL for `user` (cert auth) in `cluster` on node `i` (0-based).
+    pub fn url_on(&self, i: usize, user: &str, cluster: Option<&str>) -> String {
+        let n = &self.nodes[i];
         let opts = cluster
             .map(|c| format!("&options=-ccluster%3D{c}"))
             .unwrap_or_default();
@@ -231,6 +302,13 @@ fn port(addr: &str) -> &str {
 impl TestNode {
     /// Spawns a node and waits until its ready file appears.
     pub async fn spawn(store: &Path, args: Vec<String>) -> TestNode {
+        let mut node = TestNode::launch(store, args);
+        node.wait_for("ready").await;
+        node
+    }
+
+    /// Spawns a node without waiting for it.
+    pub fn launch(store: &Path, args: Vec<String>) -> TestNode {
         std::fs::create_dir_all(store).expect("store dir");
         let ready = store.with_extension("ready");
         let _ = std::fs::remove_file(&ready);
@@ -245,44 +323,53 @@ impl TestNode {
             .stderr(logf)
             .spawn()
             .expect("spawn tandem");
-        let mut node = TestNode {
+        TestNode {
             child: Some(child),
             store: store.to_path_buf(),
             sql_addr: String::new(),
             http_addr: String::new(),
+            listen_addr: String::new(),
             args,
             log,
-        };
+        }
+    }
+
+    /// Waits until the ready file says `state` (`ready`, or `waiting_for_init` for a node
+    /// started with `tandem start`) and reads the addresses from it.
+    pub async fn wait_for(&mut self, state: &str) {
+        let ready = self.store.with_extension("ready");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(text) = std::fs::read_to_string(&ready)
-                && (text.contains("\nready\n") || text.ends_with("ready\n"))
+                && text.lines().any(|l| l == state)
             {
                 for line in text.lines() {
                     if let Some(v) = line.strip_prefix("sql_addr:") {
-                        node.sql_addr = v.trim().to_string();
+                        self.sql_addr = v.trim().to_string();
                     }
                     if let Some(v) = line.strip_prefix("http_addr:") {
-                        node.http_addr = v.trim().to_string();
+                        self.http_addr = v.trim().to_string();
+                    }
+                    if let Some(v) = line.strip_prefix("listen_addr:") {
+                        self.listen_addr = v.trim().to_string();
                     }
                 }
-                break;
+                return;
             }
-            if let Some(st) = node
+            if let Some(st) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("node exited with {st} before ready:\n{}", node.log_text());
+                panic!("node exited with {st} before {state}:\n{}", self.log_text());
             }
             assert!(
                 Instant::now() < deadline,
-                "node not ready in 60s:\n{}",
-                node.log_text()
+                "node not {state} in 60s:\n{}",
+                self.log_text()
             );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        node
     }
 
     /// The node's log so far.

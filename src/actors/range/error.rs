@@ -50,6 +50,15 @@ pub enum RangeError {
         /// Why.
         reason: String,
     },
+    /// This replica does not hold the range's lease; `leaseholder` is the node that does, if
+    /// known. The client re-routes and retries.
+    #[error("range: {range}: not the leaseholder (leaseholder {})", .leaseholder.map_or("unknown".to_string(), |n| n.to_string()))]
+    NotLeaseholder {
+        /// The range.
+        range: RangeId,
+        /// The node holding the lease, if known.
+        leaseholder: Option<crate::ids::NodeId>,
+    },
     /// The read is below the range's GC threshold.
     #[error("range: read timestamp {ts} is below the GC threshold {threshold}")]
     BelowGcThreshold {
@@ -67,6 +76,14 @@ impl RangeError {
     /// Whether the client should refresh its range cache and retry.
     pub fn is_key_mismatch(&self) -> bool {
         matches!(self, RangeError::KeyMismatch { .. })
+    }
+
+    /// Whether the request went to the wrong node or range and should be re-routed.
+    pub fn is_routing(&self) -> bool {
+        matches!(
+            self,
+            RangeError::KeyMismatch { .. } | RangeError::NotLeaseholder { .. }
+        )
     }
 }
 

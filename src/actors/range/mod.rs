@@ -210,6 +210,9 @@ impl RangeActor {
             reason: format!("raft config: {e}"),
         })?;
         let logger = slog::Logger::root(slog::Discard, slog::o!());
+        cfg.shared
+            .replica_id
+            .store(replica_id.0, std::sync::atomic::Ordering::Relaxed);
         let raw =
             RawNode::new(&raft_cfg, storage, &logger).map_err(|e| RangeError::Unavailable {
                 range: range_id,
@@ -255,6 +258,11 @@ impl RangeActor {
             return;
         }
         let mut rd = self.raw.ready();
+        if let Some(ss) = rd.ss() {
+            self.shared
+                .leader
+                .store(ss.leader_id, std::sync::atomic::Ordering::Relaxed);
+        }
         // 1. Messages that may be sent before persisting.
         let msgs = rd.take_messages();
         if !msgs.is_empty() {

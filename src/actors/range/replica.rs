@@ -75,6 +75,11 @@ pub struct ReplicaShared {
     pub state: Mutex<ReplicaState>,
     /// Woken when a latch is released or the descriptor changes.
     pub notify: Notify,
+    /// The raft leader's replica id as this replica last saw it (0: unknown). The leader holds
+    /// the range's lease.
+    pub leader: std::sync::atomic::AtomicU64,
+    /// This replica's id in the group.
+    pub replica_id: std::sync::atomic::AtomicU64,
 }
 
 impl LatchOwner for ReplicaShared {
@@ -106,7 +111,31 @@ impl ReplicaShared {
                 stopped: false,
             }),
             notify: Notify::new(),
+            leader: Default::default(),
+            replica_id: Default::default(),
         })
+    }
+
+    /// Whether this replica holds the lease (leads its raft group).
+    pub fn is_leaseholder(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let me = self.replica_id.load(Relaxed);
+        me != 0 && self.leader.load(Relaxed) == me
+    }
+
+    /// The node of the leaseholder, if this replica knows it.
+    pub fn leaseholder_node(&self) -> Option<crate::ids::NodeId> {
+        let leader = self.leader.load(std::sync::atomic::Ordering::Relaxed);
+        if leader == 0 {
+            return None;
+        }
+        self.state
+            .lock()
+            .desc
+            .replicas
+            .iter()
+            .find(|r| r.replica_id.0 == leader)
+            .map(|r| r.node_id)
     }
 
     /// The current descriptor.

@@ -1,0 +1,285 @@
+//! The listener of `--listen-addr`: tells node connections from SQL clients and serves the
+//! node side.
+//!
+//! Each accepted socket is classified by peeking its first four bytes (10 s at most): the
+//! preface `TNDM` makes it a node connection, anything else is handed, unread, to the SQL server
+//! through a channel (or closed when SQL has its own `--sql-addr`, or while the node drains).
+//! A node connection then runs the TLS handshake (client certificate required: CN `node`, or
+//! `root` for the `tandem init` / `tandem node status` tools, which may only call
+//! [`Service::Init`] and [`Service::Status`]) and the hello exchange, and then serves frames:
+//! raft messages go to [`NodeHandler::raft`], requests run concurrently (at most
+//! [`MAX_INFLIGHT`] per connection; the reader waits when that many run) and their responses
+//! share one writer task. A broken or misbehaving connection is closed; nothing it sends can
+//! stop the accept loop.
+
+use super::{Frame, Hello, NodeStream, PREFACE, RpcError, Service, framed, recv, send};
+use crate::ids::RangeId;
+use futures::{SinkExt, StreamExt};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+/// Requests of one connection running at once.
+pub const MAX_INFLIGHT: usize = 256;
+/// How long a new connection may take to send its first bytes, TLS handshake and hello.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The other end of a node connection, as authenticated.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Its socket address.
+    pub addr: SocketAddr,
+    /// The CN of its certificate (`None` on an insecure node).
+    pub common_name: Option<String>,
+    /// What it said about itself.
+    pub hello: Hello,
+}
+
+impl Peer {
+    /// Whether this peer is another node (not an operator tool). Every peer of an insecure
+    /// node counts as one.
+    pub fn is_node(&self) -> bool {
+        self.common_name.as_deref().is_none_or(|cn| cn == "node")
+    }
+
+    fn may_call(&self, service: Service) -> bool {
+        self.is_node() || matches!(service, Service::Init | Service::Status)
+    }
+}
+
+/// What a node does with the traffic of its peers.
+#[async_trait::async_trait]
+pub trait NodeHandler: Send + Sync + 'static {
+    /// The hello this node answers with.
+    fn hello(&self) -> Hello;
+    /// Handles one call; the error is a message for the caller.
+    async fn call(
+        &self,
+        peer: &Peer,
+        service: Service,
+        body: Vec<u8>,
+    ) -> std::result::Result<Vec<u8>, String>;
+    /// Delivers a raft message to the replica of `range` on this node.
+    fn raft(&self, peer: &Peer, range: RangeId, msg: Vec<u8>);
+}
+
+/// Where SQL connections go.
+pub type SqlSink = mpsc::Sender<(TcpStream, SocketAddr)>;
+
+/// Accepts connections on `listener` until the task is aborted. `tls` None means `--insecure`;
+/// `sql` None closes SQL connections (SQL has its own listener).
+pub fn spawn(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handler: Arc<dyn NodeHandler>,
+    sql: Option<SqlSink>,
+) -> JoinHandle<()> {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tokio::spawn(
+        async move {
+            loop {
+                let (sock, addr) = match listener.accept().await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // E.g. EMFILE: back off instead of spinning.
+                        tracing::warn!("failed to accept a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let (acceptor, handler, sql) = (acceptor.clone(), handler.clone(), sql.clone());
+                tokio::spawn(async move {
+                    match classify(&sock).await {
+                        Ok(true) => serve_node(sock, addr, acceptor, handler).await,
+                        Ok(false) => match sql {
+                            Some(sql) => {
+                                if sql.send((sock, addr)).await.is_err() {
+                                    tracing::debug!(%addr, "SQL connection refused: not serving SQL");
+                                }
+                            }
+                            None => tracing::debug!(%addr, "SQL connection on the node port closed: SQL is served on --sql-addr"),
+                        },
+                        Err(e) => tracing::debug!(%addr, "connection closed before it was classified: {e}"),
+                    }
+                });
+            }
+        }
+        .instrument(tracing::info_span!("listener", addr = %local)),
+    )
+}
+
+/// Whether the socket starts with the node preface (without consuming anything).
+async fn classify(sock: &TcpStream) -> std::io::Result<bool> {
+    let work = async {
+        let mut buf = [0u8; 4];
+        loop {
+            let n = sock.peek(&mut buf).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            if buf[..n] != PREFACE[..n] {
+                return Ok(false);
+            }
+            if n == PREFACE.len() {
+                return Ok(true);
+            }
+            // A prefix of the preface arrived; the rest is on its way.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, work)
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
+}
+
+async fn handshake(
+    mut sock: TcpStream,
+    addr: SocketAddr,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    handler: &Arc<dyn NodeHandler>,
+) -> Result<(super::FramedConn, Peer), RpcError> {
+    let proto = |e: std::io::Error| RpcError::Protocol(e.to_string());
+    let mut preface = [0u8; 4];
+    sock.read_exact(&mut preface).await.map_err(proto)?;
+    let _ = sock.set_nodelay(true);
+    let (stream, common_name): (Box<dyn NodeStream>, Option<String>) = match acceptor {
+        None => (Box::new(sock), None),
+        Some(acc) => {
+            let tls = acc.accept(sock).await.map_err(proto)?;
+            let cn = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| crate::security::tls::peer_common_name(c).ok());
+            match cn.as_deref() {
+                Some("node") | Some("root") => (Box::new(tls), cn),
+                other => {
+                    return Err(RpcError::Protocol(format!(
+                        "node connections need a node or root certificate, got CN {other:?}"
+                    )));
+                }
+            }
+        }
+    };
+    let mut conn = framed(stream);
+    let hello = match recv(&mut conn).await? {
+        Some(Frame::Hello(h)) => h,
+        other => {
+            return Err(RpcError::Protocol(format!(
+                "expected a hello, got {other:?}"
+            )));
+        }
+    };
+    let mine = handler.hello();
+    if let Err(e) = mine.compatible(&hello) {
+        let _ = send(
+            &mut conn,
+            &Frame::Response {
+                id: 0,
+                result: Err(e.clone()),
+            },
+        )
+        .await;
+        return Err(RpcError::Protocol(e));
+    }
+    send(&mut conn, &Frame::Hello(mine)).await?;
+    Ok((
+        conn,
+        Peer {
+            addr,
+            common_name,
+            hello,
+        },
+    ))
+}
+
+async fn serve_node(
+    sock: TcpStream,
+    addr: SocketAddr,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    handler: Arc<dyn NodeHandler>,
+) {
+    let (conn, peer) =
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(sock, addr, acceptor, &handler))
+            .await
+        {
+            Ok(Ok(x)) => x,
+            Ok(Err(e)) => {
+                tracing::debug!(%addr, "node connection refused: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%addr, "node connection handshake timed out");
+                return;
+            }
+        };
+    let peer = Arc::new(peer);
+    let (mut sink, mut stream) = conn.split();
+    let (tx, mut rx) = mpsc::channel::<bytes::Bytes>(MAX_INFLIGHT);
+    let writer = tokio::spawn(async move {
+        while let Some(b) = rx.recv().await {
+            if sink.send(b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT));
+    while let Some(item) = stream.next().await {
+        let frame = match item
+            .map_err(|e| RpcError::Protocol(e.to_string()))
+            .and_then(|b| super::decode(&b))
+        {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::debug!(%addr, "closing node connection: {e}");
+                break;
+            }
+        };
+        match frame {
+            Frame::Raft { range, msg } if peer.is_node() => handler.raft(&peer, range, msg),
+            Frame::Request { id, service, body } => {
+                let Ok(permit) = inflight.clone().acquire_owned().await else {
+                    break;
+                };
+                let (handler, peer, tx) = (handler.clone(), peer.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let result = if peer.may_call(service) {
+                        handler.call(&peer, service, body).await
+                    } else {
+                        Err(format!(
+                            "a {} certificate may not call {service:?}",
+                            peer.common_name.as_deref().unwrap_or("client")
+                        ))
+                    };
+                    let frame = Frame::Response {
+                        id,
+                        result: result.map(serde_bytes::ByteBuf::from),
+                    };
+                    match super::encode(&frame) {
+                        Ok(b) => {
+                            let _ = tx.send(b).await;
+                        }
+                        Err(e) => tracing::warn!("cannot encode a response: {e}"),
+                    }
+                    drop(permit);
+                });
+            }
+            other => {
+                tracing::debug!(%addr, "unexpected frame from a peer: {other:?}");
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
+}
