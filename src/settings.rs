@@ -26,6 +26,9 @@ pub mod defaults {
     pub const TXN_EXPIRY: Duration = Duration::from_secs(5);
     /// `kv.rangefeed.buffer_events`: events queued per registration before it is disconnected.
     pub const RANGEFEED_BUFFER: usize = 16 * 1024;
+    /// `kv.replication_factor` (CockroachDB's zone setting `num_replicas`): voters per range,
+    /// capped by the number of live nodes.
+    pub const REPLICATION_FACTOR: usize = 3;
 }
 
 /// The KV layer's settings.
@@ -47,6 +50,8 @@ pub struct KvSettings {
     pub txn_expiry: Duration,
     /// Rangefeed events queued per registration.
     pub rangefeed_buffer: usize,
+    /// Voters per range (capped by the live nodes).
+    pub replication_factor: usize,
     /// Block cache bytes.
     pub cache_bytes: u64,
 }
@@ -62,6 +67,7 @@ impl Default for KvSettings {
             max_offset: defaults::MAX_OFFSET,
             txn_expiry: defaults::TXN_EXPIRY,
             rangefeed_buffer: defaults::RANGEFEED_BUFFER,
+            replication_factor: defaults::REPLICATION_FACTOR,
             cache_bytes: 128 << 20,
         }
     }
@@ -114,6 +120,9 @@ impl KvSettings {
         }
         if self.rangefeed_buffer == 0 {
             return bad("kv.rangefeed.buffer_events", "must be positive");
+        }
+        if !(1..=7).contains(&self.replication_factor) {
+            return bad("kv.replication_factor", "must be between 1 and 7");
         }
         Ok(())
     }

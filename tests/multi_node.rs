@@ -24,6 +24,18 @@ async fn rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// (id, ranges) of each node in `tandem node status`.
+fn status_ranges(out: &str) -> Vec<(String, u64)> {
+    out.lines()
+        .skip(2)
+        .filter(|l| l.contains('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[0].to_string(), cells[9].parse().unwrap_or(0))
+        })
+        .collect()
+}
+
 fn status_ids(out: &str) -> Vec<(String, String)> {
     // id | address | ... | is_available | is_live | ...
     out.lines()
@@ -55,6 +67,20 @@ async fn three_nodes_join_serve_sql_from_any_node_and_a_fourth_joins_later() {
             "{out}"
         );
     }
+    // Every range gets a replica on every node (replication factor 3), through snapshots.
+    let host = c.nodes[0].listen_addr.clone();
+    succeeds_soon(
+        "every range on three nodes",
+        Duration::from_secs(30),
+        || {
+            let (_, out, _) = c.tool(&["node", "status", &format!("--host={host}")]);
+            async move {
+                let r = status_ranges(&out);
+                (r.len() == 3 && r.iter().all(|(_, n)| *n >= 2 && *n == r[0].1)).then_some(())
+            }
+        },
+    )
+    .await;
     // A second init is refused.
     let host = c.nodes[1].listen_addr.clone();
     let (code, _, err) = c.tool(&["init", &format!("--host={host}")]);

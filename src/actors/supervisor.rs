@@ -357,11 +357,13 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         (None, false) => anyhow::bail!("--certs-dir is required unless --insecure is given"),
     };
     let store_path = cfg.store.clone();
+    let peers = crate::node::membership::node_peers(cfg.certs_dir.as_deref(), cfg.insecure)?;
+    let store_peers = peers.clone();
     let store = tokio::task::spawn_blocking(move || {
         if single_node {
-            Store::open(&store_path, kv)
+            Store::open_single(&store_path, kv, store_peers)
         } else {
-            Store::open_member(&store_path, kv)
+            Store::open_member(&store_path, kv, store_peers)
         }
     })
     .await
@@ -386,10 +388,17 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         None => listen_bound,
     };
     let advertise = advertised_addr(&cfg, &listen_bound.to_string());
-    let peers = crate::node::membership::node_peers(cfg.certs_dir.as_deref(), cfg.insecure)?;
     peers.set_self_address(advertise.clone());
     peers.add_seeds(cfg.join.iter().map(|j| j.to_string()));
-    store.set_peers(peers.clone());
+    for (n, a) in crate::node::liveness::remembered_peers(&store) {
+        peers.set_address(n, a);
+    }
+    if store.is_member() {
+        peers.set_hello(crate::rpc::Hello {
+            cluster_id: None,
+            node_id: Some(store.node_id()),
+        });
+    }
     let initialized = store.is_member();
     let (s, boot) = (store.clone(), cfg.bootstrap.clone());
     let bootstrap: crate::node::service::Bootstrap = Arc::new(move || {
@@ -447,6 +456,10 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
                         .context("join")?
                         .map_err(|e| anyhow::anyhow!("record the node id: {e}"))?;
                     store.system_writes().set_shared();
+                    peers.set_hello(crate::rpc::Hello {
+                        cluster_id: Some(joined.cluster_id.clone()),
+                        node_id: Some(id),
+                    });
                     println!("joined the cluster {} as node {}", joined.cluster_id, id.0);
                     service.mark_initialized();
                     break;

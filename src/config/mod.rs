@@ -225,6 +225,8 @@ pub struct KvConfig {
     pub txn_expiry: Duration,
     /// [`KvSettings::rangefeed_buffer`].
     pub rangefeed_buffer: usize,
+    /// [`KvSettings::replication_factor`].
+    pub replication_factor: usize,
 }
 
 impl Default for KvConfig {
@@ -239,6 +241,7 @@ impl Default for KvConfig {
             max_offset: d::MAX_OFFSET,
             txn_expiry: d::TXN_EXPIRY,
             rangefeed_buffer: d::RANGEFEED_BUFFER,
+            replication_factor: d::REPLICATION_FACTOR,
         }
     }
 }
@@ -336,6 +339,7 @@ impl NodeConfig {
             max_offset: kv.max_offset,
             txn_expiry: kv.txn_expiry,
             rangefeed_buffer: kv.rangefeed_buffer,
+            replication_factor: kv.replication_factor,
             cache_bytes: self.cache_bytes()?,
         };
         s.validate().map_err(kv_setting_error)?;
@@ -494,6 +498,7 @@ fn kv_setting_error(e: InvalidSetting) -> ConfigError {
         "gc.ttlseconds" => "kv.gc_ttl",
         "server.clock.max_offset" => "kv.max_offset",
         "kv.transaction.abandoned_after" => "kv.txn_expiry",
+        "kv.replication_factor" => "kv.replication_factor",
         _ => "kv",
     };
     ConfigError::invalid(key, format!("{} (setting {})", e.reason, e.name))

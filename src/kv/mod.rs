@@ -25,6 +25,7 @@ pub mod nodes;
 pub mod protectedts;
 pub mod rangefeed;
 pub mod remote;
+mod replicas;
 mod routing;
 pub mod system_writes;
 pub mod txn;
@@ -33,9 +34,8 @@ pub use error::{KvError, Result};
 
 use crate::actors::range::command::SplitTrigger;
 use crate::actors::range::error::RangeError;
-use crate::actors::range::replica::{Replica, ReplicaShared};
-use crate::actors::range::transport::LocalTransport;
-use crate::actors::range::{RangeActor, RangeActorConfig, RangeMetrics, StopReplica};
+use crate::actors::range::replica::Replica;
+use crate::actors::range::{RangeMetrics, StopReplica};
 use crate::clock::{Clock, Timestamp};
 use crate::ids::{NodeId, RangeId, ReplicaId, TxnId};
 use crate::settings::KvSettings;
@@ -86,8 +86,12 @@ struct StoreInner {
     engine: Engine,
     clock: Arc<Clock>,
     settings: Arc<KvSettings>,
-    /// Replicas by the start key of their span.
+    /// Initialised replicas by the start key of their span.
     ranges: RwLock<BTreeMap<Vec<u8>, Replica>>,
+    /// Every replica by range id, including uninitialised ones (waiting for a snapshot).
+    by_id: RwLock<HashMap<RangeId, Replica>>,
+    /// Replicas initialised by a snapshot report here.
+    init_tx: mpsc::UnboundedSender<RangeDescriptor>,
     next_range_id: AtomicU64,
     arbiter: ArbiterHandle,
     system: actix::System,
@@ -141,20 +145,34 @@ impl Store {
     /// Opens the store at `path` (bootstrapping it as node 1 of a new cluster if it is new)
     /// and starts its ranges.
     pub fn open(path: impl AsRef<Path>, settings: KvSettings) -> Result<Store> {
-        Self::open_with(path, settings, true)
+        Self::open_with(path, settings, true, None)
+    }
+
+    /// [`Store::open`] for a node with connections to its peers (`start-single-node`).
+    pub fn open_single(
+        path: impl AsRef<Path>,
+        settings: KvSettings,
+        peers: crate::rpc::peers::Peers,
+    ) -> Result<Store> {
+        Self::open_with(path, settings, true, Some(peers))
     }
 
     /// Opens the store of a node started with `tandem start`: a new store stays empty (no node
     /// id, no ranges) until [`Store::bootstrap_cluster`] (`tandem init`) or
     /// [`Store::join_cluster`].
-    pub fn open_member(path: impl AsRef<Path>, settings: KvSettings) -> Result<Store> {
-        Self::open_with(path, settings, false)
+    pub fn open_member(
+        path: impl AsRef<Path>,
+        settings: KvSettings,
+        peers: crate::rpc::peers::Peers,
+    ) -> Result<Store> {
+        Self::open_with(path, settings, false, Some(peers))
     }
 
     fn open_with(
         path: impl AsRef<Path>,
         settings: KvSettings,
         bootstrap_if_empty: bool,
+        peers: Option<crate::rpc::peers::Peers>,
     ) -> Result<Store> {
         settings
             .validate()
@@ -181,6 +199,7 @@ impl Store {
         }
         let (arbiter, system, thread) = start_arbiter_thread()?;
         let (split_tx, split_rx) = mpsc::unbounded_channel();
+        let (init_tx, init_rx) = mpsc::unbounded_channel();
         let max_id = descs.iter().map(|d| d.range_id.0).max().unwrap_or(0);
         let store = Store {
             inner: Arc::new(StoreInner {
@@ -191,6 +210,8 @@ impl Store {
                 clock,
                 settings: Arc::new(settings),
                 ranges: RwLock::new(BTreeMap::new()),
+                by_id: RwLock::new(HashMap::new()),
+                init_tx,
                 next_range_id: AtomicU64::new(max_id + 1),
                 arbiter,
                 system,
@@ -203,10 +224,14 @@ impl Store {
                 stopping: AtomicBool::new(false),
             }),
         };
+        if let Some(p) = peers {
+            store.set_peers(p);
+        }
         for d in descs {
             store.start_replica(d)?;
         }
         store.spawn_background(split_rx);
+        store.spawn_replica_lifecycle(init_rx);
         Ok(store)
     }
 
@@ -310,54 +335,6 @@ impl Store {
     /// Counters.
     pub fn metrics(&self) -> &KvMetrics {
         &self.inner.metrics
-    }
-
-    /// Starts the replica of `desc` on this node (idempotent).
-    fn start_replica(&self, desc: RangeDescriptor) -> Result<()> {
-        if self
-            .inner
-            .ranges
-            .read()
-            .values()
-            .any(|r| r.range_id() == desc.range_id)
-        {
-            return Ok(());
-        }
-        let floor = self.inner.clock.now();
-        let mut intents = HashMap::new();
-        for (k, i) in mvcc::scan_intents(&self.inner.engine, &desc.span, usize::MAX)? {
-            intents.insert(k, i.ts);
-        }
-        let shared = ReplicaShared::new(desc.clone(), floor, intents, 0);
-        let replica_id = desc
-            .replicas
-            .iter()
-            .find(|r| r.node_id == self.node_id())
-            .map(|r| r.replica_id)
-            .unwrap_or(ReplicaId(1));
-        let cfg = RangeActorConfig {
-            engine: self.inner.engine.clone(),
-            shared: shared.clone(),
-            clock: self.inner.clock.clone(),
-            settings: self.inner.settings.clone(),
-            transport: Box::new(LocalTransport),
-            metrics: self.inner.metrics.range.clone(),
-            split_sink: Some(self.inner.split_tx.clone()),
-        };
-        let actor = RangeActor::create(cfg, replica_id)?;
-        let addr = RangeActor::start_in_arbiter(&self.inner.arbiter, move |_| actor);
-        let replica = Replica::new(
-            shared,
-            addr,
-            self.inner.engine.clone(),
-            self.inner.clock.clone(),
-            self.inner.settings.clone(),
-        );
-        self.inner
-            .ranges
-            .write()
-            .insert(desc.span.start.0.clone(), replica);
-        Ok(())
     }
 
     fn spawn_background(&self, mut split_rx: mpsc::UnboundedReceiver<SplitTrigger>) {

@@ -412,6 +412,15 @@ impl RemoteRange {
             .await
         {
             Ok(raw) => raw,
+            Err(crate::rpc::RpcError::NotSent { reason, .. }) => {
+                // Nothing reached the node: re-route (the lease may have moved).
+                tracing::debug!(range = %self.desc.range_id, node = %self.node, "not sent: {reason}");
+                self.store.forget_location(&self.desc);
+                return Err(RangeError::NotLeaseholder {
+                    range: self.desc.range_id,
+                    leaseholder: None,
+                });
+            }
             Err(e) => {
                 self.store.forget_location(&self.desc);
                 return Err(unavailable(e.to_string()));

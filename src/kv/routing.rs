@@ -3,7 +3,8 @@
 //! A key goes to its range's leaseholder (the raft leader). In order:
 //! 1. the local replica whose span holds the key, if it holds the lease (always, for a range
 //!    whose only replica is here);
-//! 2. if the local replica knows another node leads the group, that node;
+//! 2. if the local replica knows another node leads the group, that node (if it knows no
+//!    leader, routing goes on as if there were no local replica);
 //! 3. the range cache: locations learned earlier from other nodes;
 //! 4. otherwise every known node is asked ([`KvCall::Locate`]) until one that has a replica
 //!    and knows the leaseholder answers; the answer is cached.
@@ -170,10 +171,13 @@ impl Store {
             if r.shared.is_leaseholder() || self.is_sole_replica(&desc) {
                 return Ok(RangeHandle::Local(r));
             }
-            match r.shared.leaseholder_node() {
-                Some(n) if n != self.node_id() => return Ok(self.remote(n, desc)),
-                _ => return Err(no_route(key, "the range has no leaseholder yet")),
+            if let Some(n) = r.shared.leaseholder_node()
+                && n != self.node_id()
+            {
+                return Ok(self.remote(n, desc));
             }
+            // The local replica does not know the leaseholder (an election, or the leader cannot
+            // reach this node): ask the other nodes below.
         }
         if let Some((d, n)) = self.inner.range_cache.lookup(key) {
             return Ok(self.remote(n, d));

@@ -12,8 +12,38 @@ use tokio::sync::watch;
 
 /// How often a node heartbeats.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the draining heartbeat may take.
+const DRAIN_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a heartbeat keeps the node live.
 pub const LIVENESS_DURATION: Duration = Duration::from_millis(4500);
+
+/// Where the addresses of the other nodes are kept on this node (for a restart, before it can
+/// read the node descriptors).
+const PEERS_KEY: &str = "peer_addresses";
+
+fn remember_peers(store: &Store, known: &[(crate::ids::NodeId, String)]) {
+    let Ok(raw) = postcard::to_stdvec(known) else {
+        return;
+    };
+    let engine = store.engine();
+    if engine.get_local(PEERS_KEY).ok().flatten().as_deref() == Some(&raw[..]) {
+        return;
+    }
+    if let Err(e) = engine.put_local(PEERS_KEY, &raw) {
+        tracing::warn!("cannot record the peer addresses: {e}");
+    }
+}
+
+/// The peer addresses recorded by an earlier run (empty if none or unreadable).
+pub fn remembered_peers(store: &Store) -> Vec<(crate::ids::NodeId, String)> {
+    store
+        .engine()
+        .get_local(PEERS_KEY)
+        .ok()
+        .flatten()
+        .and_then(|raw| postcard::from_bytes(&raw).ok())
+        .unwrap_or_default()
+}
 
 /// The running heartbeat loop.
 pub struct Heartbeat {
@@ -40,11 +70,14 @@ async fn beat(store: &Store, draining: bool, new_epoch: bool) -> crate::kv::Resu
                 if nodes.len() > 1 {
                     store.system_writes().set_shared();
                 }
+                let mut known: Vec<(crate::ids::NodeId, String)> = Vec::new();
                 for (d, _) in nodes {
                     if d.node_id != store.node_id() {
-                        peers.set_address(d.node_id, d.address);
+                        peers.set_address(d.node_id, d.address.clone());
+                        known.push((d.node_id, d.address));
                     }
                 }
+                remember_peers(store, &known);
             }
             Err(e) => tracing::debug!("cannot read the node records: {e}"),
         }
@@ -77,9 +110,13 @@ impl Heartbeat {
     /// Stops the loop after a last heartbeat that marks the node draining.
     pub async fn drain(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
-        if let Err(e) = beat(&self.store, true, false).await {
-            tracing::warn!("final liveness heartbeat failed: {e}");
+        // A heartbeat in flight may wait for a quorum that is gone: stop it.
+        self.task.abort();
+        // Bounded: without a quorum (the other nodes stopping too) the write cannot succeed.
+        match tokio::time::timeout(DRAIN_HEARTBEAT_TIMEOUT, beat(&self.store, true, false)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("final liveness heartbeat failed: {e}"),
+            Err(_) => tracing::warn!("final liveness heartbeat timed out"),
         }
     }
 }

@@ -7,13 +7,13 @@
 //! - [`Service::Kv`]: a KV request forwarded to a range this node serves (see
 //!   [`crate::kv::remote`]).
 //! - [`Service::Status`]: every node's [`NodeStatus`], read from the node records.
-//! - Raft messages and snapshots need ranges replicated across nodes, which this version does
-//!   not do yet: snapshots are refused and raft messages are dropped and logged.
+//! - Raft messages go to the store's replicas (see `kv::replicas`); raft snapshots travel as
+//!   raft messages, so [`Service::Snapshot`] is not served.
 //!
 //! Before init every service but Init answers "node is waiting for cluster initialization".
 
 use super::status::NodeStatus;
-use crate::ids::RangeId;
+use crate::ids::{NodeId, RangeId};
 use crate::kv::Store;
 use crate::rpc::listener::{NodeHandler, Peer};
 use crate::rpc::{Hello, Service};
@@ -100,6 +100,9 @@ impl NodeService {
             .into_iter()
             .map(|(d, _)| (d.node_id, d.address))
             .collect();
+        if let Some(p) = self.store.peers() {
+            p.set_address(node_id, req.address.clone());
+        }
         tracing::info!(%node_id, address = %req.address, "node joined the cluster");
         crate::rpc::encode_body(&JoinResponse {
             node_id,
@@ -166,7 +169,9 @@ impl NodeHandler for NodeService {
         }
     }
 
-    fn raft(&self, peer: &Peer, range: RangeId, _msg: Vec<u8>) {
-        tracing::warn!(peer = %peer.addr, %range, "raft message from another node dropped: ranges do not replicate across nodes in this version");
+    fn raft(&self, _peer: &Peer, from: Option<NodeId>, range: RangeId, msg: Vec<u8>) {
+        if self.initialized.load(Ordering::SeqCst) {
+            self.store.deliver_raft(from, range, &msg);
+        }
     }
 }

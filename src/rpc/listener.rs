@@ -13,7 +13,7 @@
 //! stop the accept loop.
 
 use super::{Frame, Hello, NodeStream, PREFACE, RpcError, Service, framed, recv, send};
-use crate::ids::RangeId;
+use crate::ids::{NodeId, RangeId};
 use futures::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,8 +64,8 @@ pub trait NodeHandler: Send + Sync + 'static {
         service: Service,
         body: Vec<u8>,
     ) -> std::result::Result<Vec<u8>, String>;
-    /// Delivers a raft message to the replica of `range` on this node.
-    fn raft(&self, peer: &Peer, range: RangeId, msg: Vec<u8>);
+    /// Delivers a raft message from node `from` to the replica of `range` on this node.
+    fn raft(&self, peer: &Peer, from: Option<NodeId>, range: RangeId, msg: Vec<u8>);
 }
 
 /// Where SQL connections go.
@@ -246,7 +246,9 @@ async fn serve_node(
             }
         };
         match frame {
-            Frame::Raft { range, msg } if peer.is_node() => handler.raft(&peer, range, msg),
+            Frame::Raft { range, from, msg } if peer.is_node() => {
+                handler.raft(&peer, from, range, msg)
+            }
             Frame::Request { id, service, body } => {
                 let Ok(permit) = inflight.clone().acquire_owned().await else {
                     break;

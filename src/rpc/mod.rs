@@ -47,6 +47,15 @@ pub enum RpcError {
         /// Why.
         reason: String,
     },
+    /// The call was not sent (peer address unknown, peer known to be down): retrying elsewhere
+    /// is safe.
+    #[error("node {addr} unreachable: {reason}")]
+    NotSent {
+        /// The peer's address (or node id).
+        addr: String,
+        /// Why.
+        reason: String,
+    },
     /// The call did not finish in time.
     #[error("call to node {addr} timed out")]
     Timeout {
@@ -109,6 +118,8 @@ pub enum Frame {
     Raft {
         /// The range.
         range: RangeId,
+        /// The sending node.
+        from: Option<NodeId>,
         /// The encoded `raft::eraftpb::Message`.
         #[serde(with = "serde_bytes")]
         msg: Vec<u8>,

@@ -195,7 +195,8 @@ impl Peers {
             return false;
         };
         let conn = self.conn(&addr);
-        match super::encode(&Frame::Raft { range, msg }) {
+        let from = self.inner.hello.read().node_id;
+        match super::encode(&Frame::Raft { range, from, msg }) {
             Ok(b) => conn.tx.try_send(b).is_ok(),
             Err(_) => false,
         }
@@ -209,7 +210,7 @@ impl Peers {
         body: Vec<u8>,
         timeout: Duration,
     ) -> Result<Vec<u8>> {
-        let addr = self.address(to).ok_or_else(|| RpcError::Unavailable {
+        let addr = self.address(to).ok_or_else(|| RpcError::NotSent {
             addr: to.to_string(),
             reason: "address unknown".into(),
         })?;
@@ -226,7 +227,7 @@ impl Peers {
     ) -> Result<Vec<u8>> {
         let conn = self.conn(addr);
         if let State::Down(reason) = conn.state.lock().clone() {
-            return Err(RpcError::Unavailable {
+            return Err(RpcError::NotSent {
                 addr: addr.to_string(),
                 reason,
             });
@@ -236,13 +237,10 @@ impl Peers {
         let (tx, rx) = oneshot::channel();
         conn.pending.lock().insert(id, tx);
         let work = async {
-            conn.tx
-                .send(frame)
-                .await
-                .map_err(|_| RpcError::Unavailable {
-                    addr: addr.to_string(),
-                    reason: "connection closed".into(),
-                })?;
+            conn.tx.send(frame).await.map_err(|_| RpcError::NotSent {
+                addr: addr.to_string(),
+                reason: "connection closed".into(),
+            })?;
             rx.await.map_err(|_| RpcError::Unavailable {
                 addr: addr.to_string(),
                 reason: "connection closed".into(),

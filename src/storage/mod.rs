@@ -25,6 +25,7 @@ pub mod mvcc;
 pub mod raft_log;
 pub mod records;
 pub mod row_cache;
+pub mod snapshot;
 pub mod sync;
 
 pub use error::{Result, StorageError};

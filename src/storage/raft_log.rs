@@ -101,6 +101,40 @@ pub fn write_initial_state(
     batch.insert(engine.raft(), state_key(r, TAG_DESCRIPTOR), encode(desc));
 }
 
+/// Writes the raft state of a replica created by a message from a peer, before a snapshot
+/// gives it data: no log, no voters, and a descriptor with only its range id (an empty span).
+pub fn write_uninitialized_state(engine: &Engine, batch: &mut OwnedWriteBatch, range: RangeId) {
+    let desc = RangeDescriptor {
+        range_id: range,
+        ..Default::default()
+    };
+    let apply = ApplyState::default();
+    batch.insert(
+        engine.raft(),
+        state_key(range, TAG_HARD_STATE),
+        HardState::default()
+            .write_to_bytes()
+            .expect("encoding a hard state"),
+    );
+    batch.insert(
+        engine.raft(),
+        state_key(range, TAG_CONF_STATE),
+        ConfState::default()
+            .write_to_bytes()
+            .expect("encoding a conf state"),
+    );
+    batch.insert(
+        engine.raft(),
+        state_key(range, TAG_APPLY_STATE),
+        encode(&apply),
+    );
+    batch.insert(
+        engine.raft(),
+        state_key(range, TAG_DESCRIPTOR),
+        encode(&desc),
+    );
+}
+
 /// The initial apply state of a bootstrapped group.
 pub fn initial_apply_state() -> ApplyState {
     ApplyState {
@@ -259,6 +293,46 @@ impl FjallRaftStorage {
         self.apply = apply;
     }
 
+    /// Replaces the log by a snapshot's position: no entries, applied and truncated at the
+    /// snapshot's index, its conf state (the caller writes the snapshot's data in `batch`).
+    pub fn apply_snapshot(&mut self, batch: &mut OwnedWriteBatch, snap: &Snapshot) -> Result<()> {
+        let meta = snap.get_metadata();
+        let lo = entry_key(self.range_id, 0);
+        let hi = entry_key(self.range_id, u64::MAX);
+        for item in self.engine.raft().range(lo..=hi) {
+            let k = item.key()?;
+            batch.remove(self.engine.raft(), k);
+        }
+        self.tail.clear();
+        self.tail_bytes = 0;
+        self.last_index = meta.index;
+        self.last_term = meta.term;
+        let mut hs = self.hard_state.clone();
+        hs.commit = hs.commit.max(meta.index);
+        hs.term = hs.term.max(meta.term);
+        self.set_hard_state(batch, &hs);
+        self.set_conf_state(batch, meta.get_conf_state().clone());
+        self.set_apply_state(
+            batch,
+            ApplyState {
+                applied_index: meta.index,
+                truncated_index: meta.index,
+                truncated_term: meta.term,
+            },
+        );
+        Ok(())
+    }
+
+    /// Records a new conf state (after a membership change is applied).
+    pub fn set_conf_state(&mut self, batch: &mut OwnedWriteBatch, cs: ConfState) {
+        batch.insert(
+            self.engine.raft(),
+            state_key(self.range_id, TAG_CONF_STATE),
+            cs.write_to_bytes().expect("encoding a conf state"),
+        );
+        self.conf_state = cs;
+    }
+
     /// Deletes log entries up to and including `index` (must be applied) into `batch`.
     pub fn compact(&mut self, batch: &mut OwnedWriteBatch, index: u64) -> Result<()> {
         if index <= self.apply.truncated_index || index > self.apply.applied_index {
@@ -391,11 +465,20 @@ impl raft::Storage for FjallRaftStorage {
     }
 
     fn snapshot(&self, _request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        // Single-node groups never need to send snapshots; multi-node snapshots stream the range's
-        // span through the transport instead of through this call.
-        Err(raft::Error::Store(
-            raft::StorageError::SnapshotTemporarilyUnavailable,
-        ))
+        // Built between applies on the actor's thread, so the engine holds exactly the state at
+        // the applied index.
+        let other = |e: StorageError| raft::Error::Store(raft::StorageError::Other(Box::new(e)));
+        let desc = self.descriptor().map_err(other)?;
+        let data = crate::storage::snapshot::build(&self.engine, &desc).map_err(other)?;
+        let index = self.apply.applied_index;
+        let term = self.term(index)?;
+        let mut snap = Snapshot::default();
+        snap.data = data.into();
+        let meta = snap.mut_metadata();
+        meta.index = index;
+        meta.term = term;
+        meta.set_conf_state(self.conf_state.clone());
+        Ok(snap)
     }
 }
 

@@ -57,7 +57,7 @@ pub struct ReplicaDescriptor {
 }
 
 /// A range: its span, its replicas and its generation (bumped by every split).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RangeDescriptor {
     /// The range.
     pub range_id: RangeId,

@@ -113,6 +113,16 @@ impl RowCache {
         }
     }
 
+    /// Drops every entry (a raft snapshot replaced a span wholesale).
+    pub fn clear(&self) {
+        for shard in &self.shards {
+            let mut s = shard.lock();
+            s.map.clear();
+            s.bytes = 0;
+            s.epoch += 1;
+        }
+    }
+
     /// A version of `key` was removed (revert, GC).
     pub fn on_delete(&self, key: &[u8]) {
         let mut s = self.shard(key).lock();

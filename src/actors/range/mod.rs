@@ -8,7 +8,8 @@
 //! thread never waits for an fsync:
 //!
 //! 1. send `messages` (may go before persisting);
-//! 2. apply a snapshot if there is one (never on a single node);
+//! 2. apply a snapshot if there is one (a new or lagging replica on another node; see
+//!    `membership.rs`, which also holds membership changes and leadership tracking);
 //! 3. append `entries` and the `HardState` to the log (one batch, buffered; written before the
 //!    apply batch so the stored commit index is never below the applied index);
 //! 4. apply `committed_entries`: one atomic fjall batch with the commands' writes and the new
@@ -24,6 +25,7 @@
 pub mod command;
 pub mod error;
 pub mod latch;
+pub mod membership;
 pub mod rangefeed;
 pub mod replica;
 pub mod transport;
@@ -119,7 +121,7 @@ pub struct StopReplica;
 pub struct GetRaftStatus;
 
 /// A snapshot of a replica's raft status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RaftStatus {
     /// Whether this replica leads its group (and so holds the lease).
     pub leader: bool,
@@ -129,6 +131,11 @@ pub struct RaftStatus {
     pub applied: u64,
     /// Last log index.
     pub last_index: u64,
+    /// On the leader: voters whose log is behind the commit index (0 elsewhere).
+    pub lagging_voters: usize,
+    /// On the leader: learners (replica id) and whether each has caught up with the commit
+    /// index (empty elsewhere).
+    pub learners: Vec<(u64, bool)>,
 }
 
 /// Counters a replica exports.
@@ -162,6 +169,10 @@ pub struct RangeActor {
     next_registration: u64,
     /// New ranges created by splits applied here, for the store to start.
     split_sink: Option<mpsc::UnboundedSender<command::SplitTrigger>>,
+    /// Where a replica initialised by a snapshot reports its descriptor.
+    init_sink: Option<mpsc::UnboundedSender<crate::storage::records::RangeDescriptor>>,
+    /// The index of a snapshot written but not yet synced; applied once it is.
+    snapshot_applied: Option<u64>,
 }
 
 impl std::fmt::Debug for RangeActor {
@@ -186,6 +197,8 @@ pub struct RangeActorConfig {
     pub metrics: Arc<RangeMetrics>,
     /// Where applied splits are reported.
     pub split_sink: Option<mpsc::UnboundedSender<command::SplitTrigger>>,
+    /// Where a replica initialised by a snapshot is reported.
+    pub init_sink: Option<mpsc::UnboundedSender<crate::storage::records::RangeDescriptor>>,
 }
 
 impl RangeActor {
@@ -235,6 +248,8 @@ impl RangeActor {
             registrations: HashMap::new(),
             next_registration: 1,
             split_sink: cfg.split_sink,
+            init_sink: cfg.init_sink,
+            snapshot_applied: None,
         })
     }
 
@@ -259,29 +274,25 @@ impl RangeActor {
         }
         let mut rd = self.raw.ready();
         if let Some(ss) = rd.ss() {
-            self.shared
-                .leader
-                .store(ss.leader_id, std::sync::atomic::Ordering::Relaxed);
+            self.on_leader_change(ss.leader_id);
         }
         // 1. Messages that may be sent before persisting.
         let msgs = rd.take_messages();
         if !msgs.is_empty() {
             self.transport.send(self.range_id, msgs);
         }
-        // 2. Snapshots are never produced for single-voter groups.
-        if !rd.snapshot().is_empty() {
-            self.fatal(
-                ctx,
-                "apply a raft snapshot",
-                "snapshots are not supported on this node",
-            );
+        // 2. A snapshot replaces the replica's state (written and synced before anything else).
+        if !rd.snapshot().is_empty()
+            && let Err(e) = self.apply_snapshot(rd.snapshot())
+        {
+            self.fatal(ctx, "apply a raft snapshot", e);
             return;
         }
         // 3. Append entries and hard state.
         // A hard state that only moves the commit index is written but needs no fsync
         // (raft-rs's `must_sync`): the commit index is recoverable from the log.
         let needs_write = !rd.entries().is_empty() || rd.hs().is_some();
-        let needs_sync = !rd.entries().is_empty() || rd.must_sync();
+        let needs_sync = !rd.entries().is_empty() || rd.must_sync() || !rd.snapshot().is_empty();
         if needs_write {
             let mut batch = self.engine.batch();
             self.raw.mut_store().append(&mut batch, rd.entries());
@@ -334,13 +345,19 @@ impl RangeActor {
         let last_index = last.index;
         let mut batch = self.engine.batch();
         let mut applied_cmds: Vec<(Option<u64>, RaftCommand)> = Vec::with_capacity(entries.len());
+        let mut conf_replies = Vec::new();
         for e in &entries {
+            if e.get_entry_type() == EntryType::EntryConfChange {
+                if let Some(id) = self.apply_conf_change(e, &mut batch)? {
+                    conf_replies.push(id);
+                }
+                continue;
+            }
             if e.get_entry_type() != EntryType::EntryNormal || e.data.is_empty() {
                 continue;
             }
             let cmd = RaftCommand::decode(&e.data)?;
-            let id = (e.context.len() == 8)
-                .then(|| u64::from_be_bytes(e.context[..8].try_into().expect("length checked")));
+            let id = self.own_proposal(&e.context);
             for op in &cmd.ops {
                 self.engine.add_op(&mut batch, op);
             }
@@ -382,6 +399,11 @@ impl RangeActor {
             .entries_applied
             .fetch_add(entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
         self.raw.advance_apply_to(last_index);
+        for id in conf_replies {
+            if let Some(reply) = self.pending.remove(&id) {
+                let _ = reply.send(Ok(()));
+            }
+        }
         for (id, cmd) in applied_cmds {
             self.after_apply(&cmd);
             if let Some(reply) = id.and_then(|id| self.pending.remove(&id)) {
@@ -551,17 +573,14 @@ impl Handler<Propose> for RangeActor {
     /// Proposes a command to raft; answered after apply.
     fn handle(&mut self, msg: Propose, ctx: &mut Context<Self>) {
         if self.raw.raft.state != StateRole::Leader {
-            let _ = msg.reply.send(Err(RangeError::Unavailable {
-                range: self.range_id,
-                reason: "not the leaseholder".into(),
-            }));
+            let _ = msg.reply.send(Err(self.not_leaseholder()));
             return;
         }
         let id = self.next_proposal;
         self.next_proposal += 1;
         match self
             .raw
-            .propose(id.to_be_bytes().to_vec(), msg.cmd.encode())
+            .propose(self.proposal_context(id), msg.cmd.encode())
         {
             Ok(()) => {
                 self.pending.insert(id, msg.reply);
@@ -589,6 +608,9 @@ impl Handler<Persisted> for RangeActor {
             self.transport.send(self.range_id, msg.messages);
         }
         self.raw.on_persist_ready(msg.number);
+        if let Some(index) = self.snapshot_applied.take() {
+            self.raw.advance_apply_to(index);
+        }
         self.on_ready(ctx);
     }
 }
@@ -739,8 +761,28 @@ impl Handler<GetRaftStatus> for RangeActor {
     fn handle(&mut self, _: GetRaftStatus, _ctx: &mut Context<Self>) -> Self::Result {
         let st = self.raw.store().apply_state();
         let last = raft::Storage::last_index(self.raw.store()).unwrap_or(0);
+        let leader = self.raw.raft.state == StateRole::Leader;
+        let committed = self.raw.raft.raft_log.committed;
+        let (lagging_voters, learners) = if leader {
+            let prs = self.raw.raft.prs();
+            let lagging = prs
+                .iter()
+                .filter(|(id, pr)| prs.conf().voters().contains(**id) && pr.matched < committed)
+                .count();
+            let learners = prs
+                .conf()
+                .learners()
+                .iter()
+                .map(|id| (*id, prs.get(*id).is_some_and(|pr| pr.matched >= committed)))
+                .collect();
+            (lagging, learners)
+        } else {
+            (0, Vec::new())
+        };
         MessageResult(RaftStatus {
-            leader: self.raw.raft.state == StateRole::Leader,
+            lagging_voters,
+            learners,
+            leader,
             term: self.raw.raft.term,
             applied: st.applied_index,
             last_index: last,

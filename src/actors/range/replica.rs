@@ -80,6 +80,9 @@ pub struct ReplicaShared {
     pub leader: std::sync::atomic::AtomicU64,
     /// This replica's id in the group.
     pub replica_id: std::sync::atomic::AtomicU64,
+    /// Nodes of peer replicas learned from their messages (replies of a replica whose
+    /// descriptor does not list its peers yet: an uninitialised one).
+    pub peer_nodes: Mutex<HashMap<u64, crate::ids::NodeId>>,
 }
 
 impl LatchOwner for ReplicaShared {
@@ -113,6 +116,7 @@ impl ReplicaShared {
             notify: Notify::new(),
             leader: Default::default(),
             replica_id: Default::default(),
+            peer_nodes: Mutex::new(HashMap::new()),
         })
     }
 
@@ -129,13 +133,20 @@ impl ReplicaShared {
         if leader == 0 {
             return None;
         }
-        self.state
+        self.node_of(leader)
+    }
+
+    /// The node of peer replica `replica`, from the descriptor or from its messages.
+    pub fn node_of(&self, replica: u64) -> Option<crate::ids::NodeId> {
+        let from_desc = self
+            .state
             .lock()
             .desc
             .replicas
             .iter()
-            .find(|r| r.replica_id.0 == leader)
-            .map(|r| r.node_id)
+            .find(|r| r.replica_id.0 == replica)
+            .map(|r| r.node_id);
+        from_desc.or_else(|| self.peer_nodes.lock().get(&replica).copied())
     }
 
     /// The current descriptor.

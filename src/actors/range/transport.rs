@@ -1,12 +1,17 @@
 //! How a replica's raft messages reach its peers.
 //!
-//! The range actor hands every outgoing raft message to a [`RaftTransport`]. On a single node the
-//! groups have one voter and never produce messages for other peers, so [`LocalTransport`] only
-//! has to account for (and log) anything addressed elsewhere; the multi-node transport plugs in
-//! here without changing the actor.
+//! The range actor hands every outgoing raft message to a [`RaftTransport`]. [`NodeTransport`]
+//! looks up the node of the addressed replica in the range descriptor and queues the message's
+//! protobuf bytes on the connection to that node (best effort: a full queue or an unknown node
+//! drops it, and raft retransmits). [`LocalTransport`] serves stores without peers (tests of the
+//! KV layer), whose groups have one voter and never address anyone else.
 
+use super::replica::ReplicaShared;
 use crate::ids::RangeId;
+use crate::rpc::peers::Peers;
+use protobuf::Message as _;
 use raft::prelude::Message as RaftMessage;
+use std::sync::Arc;
 
 /// Delivers raft messages to other replicas.
 pub trait RaftTransport: Send + 'static {
@@ -22,6 +27,40 @@ impl RaftTransport for LocalTransport {
     fn send(&self, range: RangeId, msgs: Vec<RaftMessage>) {
         for m in msgs {
             tracing::warn!(%range, to = m.to, msg_type = ?m.get_msg_type(), "raft message for a peer on another node dropped: no inter-node transport");
+        }
+    }
+}
+
+/// The transport of a replica on a node with peers.
+pub struct NodeTransport {
+    peers: Peers,
+    shared: Arc<ReplicaShared>,
+}
+
+impl NodeTransport {
+    /// Sends `shared`'s messages over `peers`.
+    pub fn new(peers: Peers, shared: Arc<ReplicaShared>) -> NodeTransport {
+        NodeTransport { peers, shared }
+    }
+}
+
+impl RaftTransport for NodeTransport {
+    fn send(&self, range: RangeId, msgs: Vec<RaftMessage>) {
+        for m in msgs {
+            let Some(node) = self.shared.node_of(m.to) else {
+                tracing::debug!(%range, to = m.to, "raft message for an unknown replica dropped");
+                continue;
+            };
+            let bytes = match m.write_to_bytes() {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(%range, "cannot encode a raft message: {e}");
+                    continue;
+                }
+            };
+            if !self.peers.send_raft(node, range, bytes) {
+                tracing::debug!(%range, %node, "raft message dropped (queue full or address unknown)");
+            }
         }
     }
 }

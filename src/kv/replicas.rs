@@ -1,0 +1,296 @@
+//! The replicas on this node: starting them, delivering raft messages from peers, creating
+//! replicas that peers address before this node has any state for their range, and the
+//! replicate queue that gives every range its voters.
+//!
+//! - A replica is started for each range descriptor found on disk, for each range a split
+//!   creates, and for each raft message of a leader (append, heartbeat, snapshot) addressed to a
+//!   range this node does not have: that replica starts *uninitialised* (no span, no log, its
+//!   replica id recorded in a placeholder descriptor) and is routable only after raft's snapshot
+//!   initialises it. Messages of other kinds (votes) for unknown ranges are dropped: they come
+//!   from the other replicas of a range whose split has not applied here yet, and the split
+//!   will create it.
+//! - A split that creates a range this node already holds uninitialised replaces that replica
+//!   with the split's state (the split's batch already wrote it).
+//! - The replicate queue runs every second on each node. For every range this node holds the
+//!   lease of with fewer replicas than `kv.replication_factor` (capped by the live nodes), it
+//!   adds a learner on the reachable live node with the fewest replicas, and promotes it to
+//!   voter once it has caught up (after its snapshot); one change per range per pass, and only
+//!   while every voter is caught up. Failures are logged and retried on the next pass.
+
+use super::{KvError, Result, Store};
+use crate::actors::range::membership::{AddVoter, Step};
+use crate::actors::range::replica::{Replica, ReplicaShared};
+use crate::actors::range::transport::{LocalTransport, NodeTransport, RaftTransport};
+use crate::actors::range::{GetRaftStatus, RangeActor, RangeActorConfig, StopReplica};
+use crate::ids::{NodeId, RangeId, ReplicaId};
+use crate::storage::mvcc;
+use crate::storage::raft_log;
+use crate::storage::records::{RangeDescriptor, ReplicaDescriptor};
+use actix::prelude::*;
+use protobuf::Message as _;
+use raft::prelude::{Message as RaftMessage, MessageType};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How often the replicate queue looks for under-replicated ranges.
+const REPLICATE_EVERY: Duration = Duration::from_secs(1);
+
+impl Store {
+    /// Starts the replica of `desc` on this node (idempotent; see the module docs).
+    pub(super) fn start_replica(&self, desc: RangeDescriptor) -> Result<()> {
+        let existing = self.inner.by_id.read().get(&desc.range_id).cloned();
+        if let Some(r) = existing {
+            if !r.shared.desc().span.is_empty() || desc.span.is_empty() {
+                return Ok(());
+            }
+            r.addr.do_send(StopReplica);
+        }
+        let floor = self.inner.clock.now();
+        let mut intents = HashMap::new();
+        if !desc.span.is_empty() {
+            for (k, i) in mvcc::scan_intents(&self.inner.engine, &desc.span, usize::MAX)? {
+                intents.insert(k, i.ts);
+            }
+        }
+        let shared = ReplicaShared::new(desc.clone(), floor, intents, 0);
+        let replica_id = desc
+            .replicas
+            .iter()
+            .find(|r| r.node_id == self.node_id())
+            .map(|r| r.replica_id)
+            .unwrap_or(ReplicaId(1));
+        let transport: Box<dyn RaftTransport> = match self.peers() {
+            Some(p) => Box::new(NodeTransport::new(p.clone(), shared.clone())),
+            None => Box::new(LocalTransport),
+        };
+        let cfg = RangeActorConfig {
+            engine: self.inner.engine.clone(),
+            shared: shared.clone(),
+            clock: self.inner.clock.clone(),
+            settings: self.inner.settings.clone(),
+            transport,
+            metrics: self.inner.metrics.range.clone(),
+            split_sink: Some(self.inner.split_tx.clone()),
+            init_sink: Some(self.inner.init_tx.clone()),
+        };
+        let actor = RangeActor::create(cfg, replica_id)?;
+        let addr = RangeActor::start_in_arbiter(&self.inner.arbiter, move |_| actor);
+        let replica = Replica::new(
+            shared,
+            addr,
+            self.inner.engine.clone(),
+            self.inner.clock.clone(),
+            self.inner.settings.clone(),
+        );
+        self.inner
+            .by_id
+            .write()
+            .insert(desc.range_id, replica.clone());
+        if !desc.span.is_empty() {
+            self.inner
+                .ranges
+                .write()
+                .insert(desc.span.start.0.clone(), replica);
+        }
+        Ok(())
+    }
+
+    /// Delivers a raft message from a peer (node `from`, if it said) to this node's replica of
+    /// `range`.
+    pub fn deliver_raft(&self, from: Option<NodeId>, range: RangeId, raw: &[u8]) {
+        let msg = match RaftMessage::parse_from_bytes(raw) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(%range, "undecodable raft message dropped: {e}");
+                return;
+            }
+        };
+        let existing = self.inner.by_id.read().get(&range).cloned();
+        let replica = match existing {
+            Some(r) => r,
+            None => {
+                let from_leader = matches!(
+                    msg.get_msg_type(),
+                    MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot
+                );
+                if !from_leader || !self.is_member() {
+                    return;
+                }
+                match self.create_uninitialized(range, ReplicaId(msg.to)) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!(%range, "cannot create a replica for a peer's message: {e}");
+                        return;
+                    }
+                }
+            }
+        };
+        if let Some(node) = from {
+            replica.shared.peer_nodes.lock().insert(msg.from, node);
+        }
+        replica.addr.do_send(Step { msg });
+    }
+
+    fn create_uninitialized(&self, range: RangeId, replica_id: ReplicaId) -> Result<Replica> {
+        let engine = &self.inner.engine;
+        let mut batch = engine.batch();
+        raft_log::write_uninitialized_state(engine, &mut batch, range);
+        let desc = RangeDescriptor {
+            range_id: range,
+            replicas: vec![ReplicaDescriptor {
+                node_id: self.node_id(),
+                replica_id,
+            }],
+            ..Default::default()
+        };
+        raft_log::write_descriptor(engine, &mut batch, &desc);
+        batch.commit().map_err(crate::storage::StorageError::from)?;
+        tracing::info!(%range, %replica_id, "created an uninitialised replica for a peer");
+        self.start_replica(desc)?;
+        self.inner
+            .by_id
+            .read()
+            .get(&range)
+            .cloned()
+            .ok_or_else(|| KvError::Unavailable(format!("replica of {range} did not start")))
+    }
+
+    /// Routes to replicas once a snapshot initialised them; runs the replicate queue.
+    pub(super) fn spawn_replica_lifecycle(
+        &self,
+        mut init_rx: mpsc::UnboundedReceiver<RangeDescriptor>,
+    ) {
+        let store = self.clone();
+        self.inner.arbiter.spawn(async move {
+            while let Some(desc) = init_rx.recv().await {
+                let r = store.inner.by_id.read().get(&desc.range_id).cloned();
+                if let Some(r) = r {
+                    store
+                        .inner
+                        .ranges
+                        .write()
+                        .insert(desc.span.start.0.clone(), r);
+                }
+            }
+        });
+        let store = self.clone();
+        self.inner.arbiter.spawn(async move {
+            let mut tick = tokio::time::interval(REPLICATE_EVERY);
+            loop {
+                tick.tick().await;
+                if store
+                    .inner
+                    .stopping
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    break;
+                }
+                if store.peers().is_none() || !store.is_member() {
+                    continue;
+                }
+                if let Err(e) = store.replicate_once().await {
+                    tracing::debug!("replicate queue: {e}");
+                }
+            }
+        });
+    }
+
+    /// One pass of the replicate queue (see the module docs).
+    async fn replicate_once(&self) -> Result<()> {
+        let factor = self.inner.settings.replication_factor;
+        let under: Vec<Replica> = self
+            .inner
+            .ranges
+            .read()
+            .values()
+            .filter(|r| r.shared.is_leaseholder())
+            .cloned()
+            .collect();
+        if under.is_empty() {
+            return Ok(());
+        }
+        let Some(peers) = self.peers().cloned() else {
+            return Ok(());
+        };
+        let now = self.now();
+        let mut live: Vec<(u64, NodeId)> = self
+            .nodes()
+            .await?
+            .into_iter()
+            .filter_map(|(d, l)| {
+                let l = l?;
+                (l.is_live(now) && !l.draining).then_some((l.ranges, d.node_id))
+            })
+            .collect();
+        live.sort();
+        let target = factor.min(live.len());
+        for r in under {
+            let desc = r.shared.desc();
+            let status = r
+                .addr
+                .send(GetRaftStatus)
+                .await
+                .map_err(|e| KvError::Unavailable(e.to_string()))?;
+            if !status.leader || status.lagging_voters > 0 {
+                continue;
+            }
+            // A learner that caught up becomes a voter; one still catching up is waited for.
+            let change = if let Some((id, caught_up)) = status.learners.first() {
+                if !caught_up {
+                    continue;
+                }
+                let Some(rep) = desc.replicas.iter().find(|x| x.replica_id.0 == *id) else {
+                    continue;
+                };
+                (*rep, false)
+            } else {
+                if desc.replicas.len() >= target {
+                    continue;
+                }
+                // Only nodes this node can reach: their address is known.
+                let Some(node) = live.iter().map(|(_, n)| *n).find(|n| {
+                    !desc.replicas.iter().any(|x| x.node_id == *n) && peers.address(*n).is_some()
+                }) else {
+                    continue;
+                };
+                let replica_id = ReplicaId(
+                    desc.replicas
+                        .iter()
+                        .map(|x| x.replica_id.0)
+                        .max()
+                        .unwrap_or(0)
+                        + 1,
+                );
+                if let Some(e) = live.iter_mut().find(|(_, n)| *n == node) {
+                    e.0 += 1;
+                }
+                (
+                    ReplicaDescriptor {
+                        node_id: node,
+                        replica_id,
+                    },
+                    true,
+                )
+            };
+            let (replica, learner) = change;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            r.addr.do_send(AddVoter {
+                replica,
+                learner,
+                reply: tx,
+            });
+            let what = if learner { "learner" } else { "voter" };
+            match tokio::time::timeout(Duration::from_secs(10), rx).await {
+                Ok(Ok(Ok(()))) => {
+                    tracing::info!(range = %desc.range_id, node = %replica.node_id, replica_id = %replica.replica_id, "added a {what}");
+                }
+                Ok(Ok(Err(e))) => {
+                    tracing::debug!(range = %desc.range_id, "adding a {what} failed: {e}")
+                }
+                _ => tracing::debug!(range = %desc.range_id, "adding a {what} timed out"),
+            }
+        }
+        Ok(())
+    }
+}
