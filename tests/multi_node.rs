@@ -76,7 +76,14 @@ async fn three_nodes_join_serve_sql_from_any_node_and_a_fourth_joins_later() {
             let (_, out, _) = c.tool(&["node", "status", &format!("--host={host}")]);
             async move {
                 let r = status_ranges(&out);
-                (r.len() == 3 && r.iter().all(|(_, n)| *n >= 2 && *n == r[0].1)).then_some(())
+                let under: u64 = out
+                    .lines()
+                    .skip(2)
+                    .filter_map(|l| l.split('|').nth(10))
+                    .map(|x| x.trim().parse::<u64>().unwrap_or(0))
+                    .sum();
+                (r.len() == 3 && under == 0 && r.iter().all(|(_, n)| *n >= 2 && *n == r[0].1))
+                    .then_some(())
             }
         },
     )

@@ -84,6 +84,7 @@ pub fn status_table(rows: &[NodeStatus]) -> String {
         "is_live",
         "replicas_leaseholders",
         "ranges",
+        "ranges_underreplicated",
     ];
     let body: Vec<Vec<String>> = rows
         .iter()
@@ -99,6 +100,7 @@ pub fn status_table(rows: &[NodeStatus]) -> String {
                 r.is_live.to_string(),
                 r.leases.to_string(),
                 r.ranges.to_string(),
+                r.underreplicated.to_string(),
             ]
         })
         .collect();
@@ -191,12 +193,16 @@ mod tests {
             draining: false,
             ranges: 12,
             leases: 12,
+            underreplicated: 0,
         };
         let t = status_table(&[row]);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with(" id | address"), "{t}");
         assert!(lines[2].contains("| 2023-11-14T22:13:20Z | NULL"), "{t}");
-        assert!(lines[2].ends_with("| 12                    | 12"), "{t}");
+        assert!(
+            lines[2].ends_with("| 12                    | 12     | 0"),
+            "{t}"
+        );
         assert_eq!(lines[3], "(1 row)");
     }
 }

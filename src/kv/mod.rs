@@ -429,19 +429,22 @@ impl Store {
             .collect()
     }
 
-    /// Replicas on this node, and how many of them hold their range's lease (lead its raft
-    /// group).
-    pub async fn replica_counts(&self) -> (u64, u64) {
+    /// Replicas on this node, how many of them hold their range's lease (lead its raft group),
+    /// and how many of those leased ranges have fewer than `target` voters.
+    pub async fn replica_counts(&self, target: usize) -> (u64, u64, u64) {
         let replicas: Vec<Replica> = self.inner.ranges.read().values().cloned().collect();
-        let mut leases = 0;
+        let (mut leases, mut under) = (0, 0);
         for r in &replicas {
             if let Ok(st) = r.addr.send(crate::actors::range::GetRaftStatus).await
                 && st.leader
             {
                 leases += 1;
+                if st.voters < target {
+                    under += 1;
+                }
             }
         }
-        (replicas.len() as u64, leases)
+        (replicas.len() as u64, leases, under)
     }
 
     /// The descriptors recorded in the meta range (read at the current time).

@@ -57,6 +57,8 @@ pub struct Liveness {
     pub ranges: u64,
     /// Leases held by the node at the heartbeat.
     pub leases: u64,
+    /// Ranges it holds the lease of with fewer voters than the replication factor allows.
+    pub underreplicated: u64,
 }
 
 impl Liveness {

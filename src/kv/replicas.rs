@@ -274,23 +274,56 @@ impl Store {
                 )
             };
             let (replica, learner) = change;
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            r.addr.do_send(AddVoter {
-                replica,
-                learner,
-                reply: tx,
-            });
-            let what = if learner { "learner" } else { "voter" };
-            match tokio::time::timeout(Duration::from_secs(10), rx).await {
-                Ok(Ok(Ok(()))) => {
-                    tracing::info!(range = %desc.range_id, node = %replica.node_id, replica_id = %replica.replica_id, "added a {what}");
+            if !change_membership(&r, replica, learner).await || !learner {
+                continue;
+            }
+            // Promote the new learner as soon as its snapshot has caught it up, so the range
+            // spends as little time as possible one voter short.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            while tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let Ok(st) = r.addr.send(GetRaftStatus).await else {
+                    break;
+                };
+                if !st.leader {
+                    break;
                 }
-                Ok(Ok(Err(e))) => {
-                    tracing::debug!(range = %desc.range_id, "adding a {what} failed: {e}")
+                if st
+                    .learners
+                    .iter()
+                    .any(|(id, caught_up)| *id == replica.replica_id.0 && *caught_up)
+                {
+                    change_membership(&r, replica, false).await;
+                    break;
                 }
-                _ => tracing::debug!(range = %desc.range_id, "adding a {what} timed out"),
             }
         }
         Ok(())
+    }
+}
+
+/// Proposes one membership change on the leaseholder `r` and waits for it; true if applied.
+async fn change_membership(r: &Replica, replica: ReplicaDescriptor, learner: bool) -> bool {
+    let range = r.range_id();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    r.addr.do_send(AddVoter {
+        replica,
+        learner,
+        reply: tx,
+    });
+    let what = if learner { "learner" } else { "voter" };
+    match tokio::time::timeout(Duration::from_secs(10), rx).await {
+        Ok(Ok(Ok(()))) => {
+            tracing::info!(%range, node = %replica.node_id, replica_id = %replica.replica_id, "added a {what}");
+            true
+        }
+        Ok(Ok(Err(e))) => {
+            tracing::debug!(%range, "adding a {what} failed: {e}");
+            false
+        }
+        _ => {
+            tracing::debug!(%range, "adding a {what} timed out");
+            false
+        }
     }
 }

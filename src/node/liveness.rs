@@ -53,7 +53,9 @@ pub struct Heartbeat {
 }
 
 async fn beat(store: &Store, draining: bool, new_epoch: bool) -> crate::kv::Result<Liveness> {
-    let (ranges, leases) = store.replica_counts().await;
+    let live = store.peers().map_or(0, |p| p.known_addresses().len()) + 1;
+    let target = store.settings().replication_factor.min(live);
+    let (ranges, leases, underreplicated) = store.replica_counts(target).await;
     let l = Liveness {
         node_id: store.node_id(),
         epoch: 0,
@@ -61,6 +63,7 @@ async fn beat(store: &Store, draining: bool, new_epoch: bool) -> crate::kv::Resu
         draining,
         ranges,
         leases,
+        underreplicated,
     };
     let l = store.heartbeat(l, new_epoch).await?;
     // Learn where the other nodes are (for forwarding and, later, raft traffic).

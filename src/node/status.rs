@@ -31,6 +31,8 @@ pub struct NodeStatus {
     pub ranges: u64,
     /// Leases held by the node.
     pub leases: u64,
+    /// Leased ranges with fewer voters than the replication factor allows.
+    pub underreplicated: u64,
 }
 
 impl NodeStatus {
@@ -48,6 +50,7 @@ impl NodeStatus {
             draining: l.as_ref().is_some_and(|l| l.draining),
             ranges: l.as_ref().map_or(0, |l| l.ranges),
             leases: l.as_ref().map_or(0, |l| l.leases),
+            underreplicated: l.as_ref().map_or(0, |l| l.underreplicated),
         }
     }
 }

@@ -20,7 +20,9 @@
 //!   quorum keeps serving reads until check-quorum demotes it, at most one election timeout:
 //!   CockroachDB closes this window with epoch leases, which tandem does not have yet.) A
 //!   replica that loses the lease fails its pending proposals as ambiguous (they may still
-//!   commit).
+//!   commit) and ends its rangefeed registrations: rangefeeds (and closed timestamps) are
+//!   served by the leaseholder only, so a follower never checkpoints past writes it has not
+//!   applied yet.
 
 use super::error::RangeError;
 use super::{RangeActor, StateRole};
@@ -97,6 +99,9 @@ impl RangeActor {
             tracing::debug!(range = %self.range_id, "acquired the lease");
         }
         if was == me && leader != me {
+            for (_, reg) in self.registrations.drain() {
+                reg.end(super::rangefeed::RangefeedError::LeaseLost);
+            }
             for (_, reply) in self.pending.drain() {
                 let _ = reply.send(Err(RangeError::Unavailable {
                     range: self.range_id,

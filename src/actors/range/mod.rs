@@ -133,6 +133,8 @@ pub struct RaftStatus {
     pub last_index: u64,
     /// On the leader: voters whose log is behind the commit index (0 elsewhere).
     pub lagging_voters: usize,
+    /// Voters in the group's configuration.
+    pub voters: usize,
     /// On the leader: learners (replica id) and whether each has caught up with the commit
     /// index (empty elsewhere).
     pub learners: Vec<(u64, bool)>,
@@ -484,6 +486,10 @@ impl RangeActor {
 
     /// Advances the closed timestamp and publishes checkpoints.
     fn close_timestamps(&mut self) {
+        // Only the leaseholder knows no write can still come below a timestamp.
+        if self.raw.raft.state != StateRole::Leader {
+            return;
+        }
         let target = self
             .clock
             .now()
@@ -619,6 +625,9 @@ impl Handler<Subscribe> for RangeActor {
     type Result = Result<RegistrationId, RangeError>;
     /// Registers a rangefeed and starts its catch-up scan.
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        if self.raw.raft.state != StateRole::Leader {
+            return Err(self.not_leaseholder());
+        }
         let desc_span = self.shared.desc().span;
         if !desc_span.contains(&msg.span) {
             return Err(RangeError::KeyMismatch {
@@ -781,6 +790,7 @@ impl Handler<GetRaftStatus> for RangeActor {
         };
         MessageResult(RaftStatus {
             lagging_voters,
+            voters: self.raw.raft.prs().conf().voters().ids().len(),
             learners,
             leader,
             term: self.raw.raft.term,

@@ -56,6 +56,9 @@ pub enum RangefeedError {
     /// The replica is stopping.
     #[error("rangefeed: replica stopped")]
     ReplicaStopped,
+    /// The replica lost its lease; rangefeeds are served by the leaseholder only.
+    #[error("rangefeed: the replica lost its lease")]
+    LeaseLost,
     /// Reading the catch-up scan failed.
     #[error("rangefeed: catch-up scan failed: {0}")]
     CatchUp(String),
