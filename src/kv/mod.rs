@@ -258,9 +258,17 @@ impl Store {
         engine.put_local(LOCAL_NODE_ID, &records::encode(&1u64))?;
         engine.syncer().sync_blocking()?;
         self.inner.node_id.store(1, Ordering::SeqCst);
-        for d in descs {
+        for d in descs.iter().cloned() {
             self.start_replica(d)?;
         }
+        let store = self.clone();
+        self.inner.arbiter.spawn(async move {
+            for d in descs {
+                if let Err(e) = store.write_meta(&d).await {
+                    tracing::warn!(range = %d.range_id, "failed to write meta record: {e}");
+                }
+            }
+        });
         Ok(())
     }
 
@@ -344,6 +352,15 @@ impl Store {
                 if let Err(e) = store.start_replica(trigger.right.clone()) {
                     tracing::error!(range = %trigger.right.range_id, "failed to start range after split: {e}");
                 }
+                // Every replica applies the split; the leaseholder records it in the meta range.
+                let leaseholder = store
+                    .local_replica_for(trigger.left.span.start.as_bytes())
+                    .is_some_and(|r| {
+                        r.shared.is_leaseholder() || trigger.left.replicas.len() == 1
+                    });
+                if !leaseholder {
+                    continue;
+                }
                 let s = store.clone();
                 actix::spawn(async move {
                     for d in [trigger.left, trigger.right] {
@@ -356,8 +373,14 @@ impl Store {
         });
         let store = self.clone();
         self.inner.arbiter.spawn(async move {
-            // Meta records of every range, refreshed at start-up.
-            for d in store.range_descriptors() {
+            // Meta records of every range, refreshed at start-up (by a node holding a range's
+            // only replica; the records of replicated ranges are kept by their leaseholders'
+            // splits).
+            for d in store
+                .range_descriptors()
+                .into_iter()
+                .filter(|d| d.replicas.len() == 1)
+            {
                 if let Err(e) = store.write_meta(&d).await {
                     tracing::warn!(range = %d.range_id, "failed to write meta record: {e}");
                 }

@@ -284,3 +284,40 @@ impl Store {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(id: u64, start: &[u8], end: &[u8]) -> RangeDescriptor {
+        RangeDescriptor {
+            range_id: RangeId(id),
+            span: Span::new(start.to_vec(), end.to_vec()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_range_cache_finds_keys_and_forgets_overlapped_views() {
+        let c = RangeCache::default();
+        c.insert(desc(2, b"a", b"m"), NodeId(1));
+        c.insert(desc(3, b"m", b"z"), NodeId(2));
+        assert_eq!(
+            c.lookup(b"b").map(|(d, n)| (d.range_id, n)),
+            Some((RangeId(2), NodeId(1)))
+        );
+        assert_eq!(
+            c.lookup(b"m").map(|(d, n)| (d.range_id, n)),
+            Some((RangeId(3), NodeId(2)))
+        );
+        assert!(c.lookup(b"z").is_none(), "past every cached span");
+        assert!(c.lookup(b"0").is_none(), "before every cached span");
+        // r2 split into [a, f) and [f, m): the newer view replaces the old one.
+        c.insert(desc(4, b"f", b"m"), NodeId(3));
+        assert!(c.lookup(b"b").is_none(), "the stale r2 entry is gone");
+        assert_eq!(c.lookup(b"g").map(|(d, _)| d.range_id), Some(RangeId(4)));
+        c.forget(RangeId(4));
+        assert!(c.lookup(b"g").is_none());
+        assert!(c.lookup(b"n").is_some());
+    }
+}

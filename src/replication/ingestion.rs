@@ -425,6 +425,17 @@ async fn stream_until_done(
                 }
             }
             _ = persist_tick.tick() => {
+                // In a cluster of several nodes, statements on other nodes (pause, drop) change
+                // the record without reaching this task's control channel: look at it.
+                if env.store.system_writes().is_shared()
+                    && let Ok(Some(rec)) = jobs::load(&env.store, job).await
+                    && rec.status != JobStatus::Running
+                {
+                    if let Some(f) = d.replicated_time && persisted != Some(f) {
+                        tryp!(persist(env, job, f).await);
+                    }
+                    return Ok(());
+                }
                 if last_event.elapsed() >= s.idle_timeout {
                     return Err((
                         remote(format!(

@@ -285,3 +285,151 @@ async fn serve_node(
     drop(tx);
     let _ = writer.await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::peers::Peers;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncWriteExt;
+
+    struct Echo {
+        raft: AtomicUsize,
+        hello: Hello,
+    }
+
+    #[async_trait::async_trait]
+    impl NodeHandler for Echo {
+        fn hello(&self) -> Hello {
+            self.hello.clone()
+        }
+        async fn call(
+            &self,
+            _peer: &Peer,
+            service: Service,
+            body: Vec<u8>,
+        ) -> std::result::Result<Vec<u8>, String> {
+            match service {
+                Service::Status => Ok(body.into_iter().rev().collect()),
+                _ => Err(format!("{service:?} refused")),
+            }
+        }
+        fn raft(&self, _peer: &Peer, from: Option<NodeId>, _range: RangeId, _msg: Vec<u8>) {
+            if from == Some(NodeId(7)) {
+                self.raft.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    async fn serve(
+        cluster: Option<&str>,
+    ) -> (
+        String,
+        Arc<Echo>,
+        mpsc::Receiver<(TcpStream, SocketAddr)>,
+        JoinHandle<()>,
+    ) {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = l.local_addr().expect("addr").to_string();
+        let h = Arc::new(Echo {
+            raft: AtomicUsize::new(0),
+            hello: Hello {
+                cluster_id: cluster.map(str::to_string),
+                node_id: Some(NodeId(1)),
+            },
+        });
+        let (tx, rx) = mpsc::channel(4);
+        let task = spawn(l, None, h.clone(), Some(tx));
+        (addr, h, rx, task)
+    }
+
+    #[tokio::test]
+    async fn one_port_serves_calls_raft_frames_and_hands_sql_over() {
+        let (addr, h, mut sql, task) = serve(Some("c1")).await;
+        let peers = Peers::new(
+            None,
+            Hello {
+                cluster_id: Some("c1".into()),
+                node_id: Some(NodeId(7)),
+            },
+        );
+        let out = peers
+            .call(
+                &addr,
+                Service::Status,
+                vec![1, 2, 3],
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("call");
+        assert_eq!(out, vec![3, 2, 1]);
+        let err = peers
+            .call(&addr, Service::Kv, vec![], Duration::from_secs(5))
+            .await
+            .expect_err("refused");
+        assert_eq!(err, RpcError::Remote("Kv refused".into()));
+        peers.set_address(NodeId(1), addr.clone());
+        for _ in 0..3 {
+            assert!(peers.send_raft(NodeId(1), RangeId(5), vec![0; 10]));
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while h.raft.load(Ordering::SeqCst) < 3 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "raft frames not delivered"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // A PostgreSQL startup packet goes to the SQL side, unread.
+        let mut pg = TcpStream::connect(&addr).await.expect("connect");
+        pg.write_all(&[0, 0, 0, 8, 4, 210, 22, 47])
+            .await
+            .expect("write");
+        let (mut got, _) = tokio::time::timeout(Duration::from_secs(5), sql.recv())
+            .await
+            .expect("in time")
+            .expect("a SQL connection");
+        let mut buf = [0u8; 8];
+        tokio::io::AsyncReadExt::read_exact(&mut got, &mut buf)
+            .await
+            .expect("bytes kept");
+        assert_eq!(buf, [0, 0, 0, 8, 4, 210, 22, 47]);
+        peers.shutdown();
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn other_clusters_and_dead_peers_are_refused_quickly() {
+        let (addr, _h, _sql, task) = serve(Some("c1")).await;
+        let stranger = Peers::new(
+            None,
+            Hello {
+                cluster_id: Some("c2".into()),
+                node_id: Some(NodeId(9)),
+            },
+        );
+        let e = stranger
+            .call(&addr, Service::Status, vec![], Duration::from_secs(5))
+            .await
+            .expect_err("other cluster");
+        assert!(e.to_string().contains("cluster"), "{e}");
+        task.abort();
+        // Nothing listens any more: once the connection is known to be down, calls fail at once.
+        let peers = Peers::new(None, Hello::default());
+        let dead = {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            l.local_addr().expect("addr").to_string()
+        };
+        let _ = peers
+            .call(&dead, Service::Status, vec![], Duration::from_secs(5))
+            .await;
+        let t = std::time::Instant::now();
+        let e = peers
+            .call(&dead, Service::Status, vec![], Duration::from_secs(5))
+            .await
+            .expect_err("down");
+        assert!(matches!(e, RpcError::NotSent { .. }), "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(1));
+        peers.shutdown();
+    }
+}
