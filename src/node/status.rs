@@ -21,7 +21,7 @@ pub struct NodeStatus {
     pub build: String,
     /// Process start (Unix nanoseconds).
     pub started_at: u64,
-    /// Last heartbeat's expiration (Unix nanoseconds), 0 if it never heartbeat.
+    /// When the node last heartbeat (Unix nanoseconds), 0 if it never did.
     pub updated_at: u64,
     /// Heartbeating.
     pub is_live: bool,
@@ -45,7 +45,11 @@ impl NodeStatus {
             http_address: d.http_address,
             build: d.build,
             started_at: d.started_at,
-            updated_at: l.as_ref().map_or(0, |l| l.expiration.wall),
+            updated_at: l.as_ref().map_or(0, |l| {
+                l.expiration
+                    .wall
+                    .saturating_sub(super::liveness::LIVENESS_DURATION.as_nanos() as u64)
+            }),
             is_live: l.as_ref().is_some_and(|l| l.is_live(now)),
             draining: l.as_ref().is_some_and(|l| l.draining),
             ranges: l.as_ref().map_or(0, |l| l.ranges),
