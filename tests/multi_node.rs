@@ -231,3 +231,83 @@ async fn node_port_refuses_garbage_and_foreign_certificates() {
         .expect("still serving");
     assert_eq!(rows(&db, "SELECT 1").await, vec![vec!["1"]]);
 }
+
+/// Physical replication between two three-node clusters: the stream is read from the primary
+/// node holding the leases, ingested through the standby's nodes, and the cutover data equals
+/// the primary's. A stream pointed at a primary node without the leases fails with a clear
+/// replication error instead of stalling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn physical_replication_between_three_node_clusters() {
+    use common::replication::{ReplicationClusters, now_text, rows as text_rows};
+    let rc = ReplicationClusters::start_nodes(3, 3).await;
+    let app = rc.primary_app().await;
+    app.batch_execute(
+        "CREATE TABLE acct (id INT PRIMARY KEY, bal INT);
+         INSERT INTO acct SELECT i, 100 FROM generate_series(1, 200) AS g(i)",
+    )
+    .await
+    .expect("load the primary");
+    rc.start_replication("standby").await;
+    let psys = rc.primary_sys().await;
+    let t = now_text(&psys).await;
+    rc.wait_replicated_past("standby", &t).await;
+    app.batch_execute(
+        "UPDATE acct SET bal = bal + 1 WHERE id <= 50; DELETE FROM acct WHERE id > 190",
+    )
+    .await
+    .expect("more writes");
+    let t = now_text(&psys).await;
+    rc.wait_replicated_past("standby", &t).await;
+    rc.fail_over_to_latest("standby").await;
+    let ssys = rc.standby_sys().await;
+    ssys.batch_execute("ALTER VIRTUAL CLUSTER standby START SERVICE SHARED")
+        .await
+        .expect("start service");
+    // Read the promoted cluster through another standby node.
+    let url = rc.standby.url_on(2, "root", Some("standby"));
+    let db = succeeds_soon(
+        "promoted cluster routable on n3",
+        Duration::from_secs(30),
+        || {
+            let u = url.clone();
+            async move { connect_url(&u).await.ok() }
+        },
+    )
+    .await;
+    assert_eq!(
+        text_rows(&db, "SELECT count(*), sum(bal) FROM acct").await,
+        vec![vec![Some("190".to_string()), Some("19050".to_string())]]
+    );
+
+    // A stream from a primary node that holds none of the leases is refused, not stalled.
+    let holder = |out: &str, node: &str| -> u64 {
+        out.lines()
+            .skip(2)
+            .find(|l| l.split('|').next().map(str::trim) == Some(node))
+            .and_then(|l| l.split('|').nth(8))
+            .map_or(0, |x| x.trim().parse().unwrap_or(0))
+    };
+    let host = rc.primary.nodes[0].listen_addr.clone();
+    let (_, out, _) = rc
+        .primary
+        .tool(&["node", "status", &format!("--host={host}")]);
+    // Splits keep their leases where the left-hand side's was: node 1 holds them all.
+    let idle = (0..3)
+        .find(|i| holder(&out, &(i + 1).to_string()) == 0)
+        .unwrap_or_else(|| panic!("a primary node without leases:\n{out}"));
+    {
+        let port = rc.primary.nodes[idle]
+            .sql_addr
+            .rsplit_once(':')
+            .map(|(_, p)| p.to_string())
+            .expect("port");
+        let uri = rc.source_uri_at(&port, "repl", &rc.repl_password, "ca_primary.crt");
+        ssys.batch_execute(&format!(
+            "CREATE VIRTUAL CLUSTER elsewhere FROM REPLICATION OF application ON '{uri}'"
+        ))
+        .await
+        .expect("create");
+        let err = rc.wait_replication_error("elsewhere").await;
+        assert!(err.contains("lease"), "{err}");
+    }
+}

@@ -30,31 +30,41 @@ async fn rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Waits until every range has a replica on each of the three nodes.
+/// Waits until every range has a voter on each of the three nodes (panics with the last
+/// `tandem node status` output after a minute).
 async fn fully_replicated(c: &TestCluster) {
     let host = c.nodes[0].listen_addr.clone();
-    succeeds_soon(
-        "every range on three nodes",
-        Duration::from_secs(60),
-        || {
-            let (_, out, _) = c.tool(&["node", "status", &format!("--host={host}")]);
-            async move {
-                let cell = |l: &str, i: usize| -> u64 {
-                    l.split('|')
-                        .nth(i)
-                        .map_or(0, |x| x.trim().parse().unwrap_or(0))
-                };
-                let rows: Vec<&str> = out.lines().skip(2).filter(|l| l.contains('|')).collect();
-                let counts: Vec<u64> = rows.iter().map(|l| cell(l, 9)).collect();
-                let under: u64 = rows.iter().map(|l| cell(l, 10)).sum();
-                (counts.len() == 3
-                    && under == 0
-                    && counts.iter().all(|n| *n >= 2 && *n == counts[0]))
-                .then_some(())
-            }
-        },
-    )
-    .await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, out, err) = c.tool(&["node", "status", &format!("--host={host}")]);
+        let cell = |l: &str, i: usize| -> u64 {
+            l.split('|')
+                .nth(i)
+                .map_or(0, |x| x.trim().parse().unwrap_or(0))
+        };
+        let rows: Vec<&str> = out.lines().skip(2).filter(|l| l.contains('|')).collect();
+        let counts: Vec<u64> = rows.iter().map(|l| cell(l, 9)).collect();
+        let under: u64 = rows.iter().map(|l| cell(l, 10)).sum();
+        if counts.len() == 3 && under == 0 && counts.iter().all(|n| *n >= 2 && *n == counts[0]) {
+            return;
+        }
+        if Instant::now() > deadline {
+            let logs: Vec<String> = c
+                .nodes
+                .iter()
+                .map(|n| {
+                    let t = n.log_text();
+                    let tail: Vec<&str> = t.lines().rev().take(15).collect();
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                })
+                .collect();
+            panic!(
+                "not fully replicated after 60 s:\n{out}{err}\n{}",
+                logs.join("\n----\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// One transfer and one insert of `id`, through `db`, within a deadline. `Ok(true)` when both

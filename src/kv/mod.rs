@@ -352,6 +352,15 @@ impl Store {
                 if let Err(e) = store.start_replica(trigger.right.clone()) {
                     tracing::error!(range = %trigger.right.range_id, "failed to start range after split: {e}");
                 }
+                let left_leader = store
+                    .local_replica_for(trigger.left.span.start.as_bytes())
+                    .is_some_and(|r| r.shared.is_leaseholder());
+                if left_leader && trigger.right.replicas.len() > 1 {
+                    let right = store.inner.by_id.read().get(&trigger.right.range_id).cloned();
+                    if let Some(r) = right {
+                        r.addr.do_send(crate::actors::range::membership::Campaign);
+                    }
+                }
                 // Every replica applies the split; the leaseholder records it in the meta range.
                 let leaseholder = store
                     .local_replica_for(trigger.left.span.start.as_bytes())

@@ -6,14 +6,23 @@
 //! delivered, so nothing at or above that checkpoint is missed (delivery is at-least-once). A
 //! checkpoint event carries the span it resolves, which is always within the subscribed span.
 //! The feed stops when the [`RangeFeed`] is dropped.
+//!
+//! Registrations are served by the leaseholder, and this version subscribes on this node's
+//! replicas only. A part of the span whose lease stays on another node (or that has no replica
+//! here) for [`LEASE_WAIT`] ends with [`RangefeedError::LeaseElsewhere`] instead of waiting
+//! forever; shorter gaps (an election, a split being applied) are waited out.
 
 use super::Store;
 use crate::actors::range::Subscribe;
-use crate::actors::range::rangefeed::RangefeedEvent;
+use crate::actors::range::error::RangeError;
+use crate::actors::range::rangefeed::{RangefeedError, RangefeedEvent};
 use crate::clock::Timestamp;
 use crate::storage::keys::Span;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+
+/// How long a part of a feed waits for this node to hold its lease.
+pub const LEASE_WAIT: Duration = Duration::from_secs(10);
 
 /// Events of one client-side rangefeed.
 pub struct RangeFeed {
@@ -39,7 +48,7 @@ impl Store {
         let (tx, rx) = mpsc::channel(self.settings().rangefeed_buffer);
         let store = self.clone();
         self.inner.arbiter.spawn(async move {
-            store.subscribe_span(span, start, initial_scan, tx);
+            store.subscribe_span(span, start, initial_scan, tx, None);
         });
         RangeFeed { rx }
     }
@@ -50,13 +59,23 @@ impl Store {
         start: Timestamp,
         initial_scan: bool,
         out: mpsc::Sender<RangefeedEvent>,
+        waiting_since: Option<Instant>,
     ) {
         let parts = self.local_ranges_for(&span);
         let covered = parts.first().is_some_and(|(_, p)| p.start == span.start)
             && parts.last().is_some_and(|(_, p)| p.end == span.end)
             && parts.windows(2).all(|w| w[0].1.end == w[1].1.start);
         if !covered {
-            // A split is being applied and the new range is not routable yet: try again shortly.
+            // A split is being applied and the new range is not routable yet, or this node has no
+            // replica of part of the span: try again shortly, for a while.
+            let since = waiting_since.unwrap_or_else(Instant::now);
+            if since.elapsed() >= LEASE_WAIT {
+                let _ = out.try_send(RangefeedEvent::Error {
+                    span,
+                    reason: RangefeedError::LeaseElsewhere("no replica on this node".into()),
+                });
+                return;
+            }
             let store = self.clone();
             actix::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(2)).await;
@@ -66,7 +85,7 @@ impl Store {
                         .stopping
                         .load(std::sync::atomic::Ordering::Relaxed)
                 {
-                    store.subscribe_span(span, start, initial_scan, out);
+                    store.subscribe_span(span, start, initial_scan, out, Some(since));
                 }
             });
             return;
@@ -86,7 +105,28 @@ impl Store {
                     })
                     .await;
                 if !matches!(sub, Ok(Ok(_))) {
-                    // The range changed under us (split or stop): try again on the new layout.
+                    // The range changed under us (split, stop, lease moved): try again on the new
+                    // layout; a lease that stays elsewhere ends this part of the feed.
+                    let since = match &sub {
+                        Ok(Err(RangeError::NotLeaseholder { leaseholder, .. })) => {
+                            let since = waiting_since.unwrap_or_else(Instant::now);
+                            if since.elapsed() >= LEASE_WAIT {
+                                let who =
+                                    leaseholder.map_or("another node".into(), |n| n.to_string());
+                                let _ = out
+                                    .send(RangefeedEvent::Error {
+                                        span: part,
+                                        reason: RangefeedError::LeaseElsewhere(format!(
+                                            "the lease is held by {who}"
+                                        )),
+                                    })
+                                    .await;
+                                return;
+                            }
+                            Some(since)
+                        }
+                        _ => None,
+                    };
                     if out.is_closed()
                         || store
                             .inner
@@ -96,7 +136,7 @@ impl Store {
                         return;
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
-                    store.subscribe_span(part, start, initial_scan, out);
+                    store.subscribe_span(part, start, initial_scan, out, since);
                     return;
                 }
                 let mut resolved = start;
@@ -131,7 +171,7 @@ impl Store {
                     return;
                 }
                 // Re-subscribe from the last checkpoint; an unfinished initial scan starts over.
-                store.subscribe_span(part, resolved, initial_scan && !scanned, out);
+                store.subscribe_span(part, resolved, initial_scan && !scanned, out, None);
             });
         }
     }

@@ -17,7 +17,7 @@
 
 use super::event::{EventBody, ResolvedSpan, StreamEvent};
 use super::spec::PartitionSpec;
-use crate::actors::range::rangefeed::RangefeedEvent;
+use crate::actors::range::rangefeed::{RangefeedError, RangefeedEvent};
 use crate::kv::Store;
 use crate::sql::error::SqlError;
 use crate::sql::session::RowStream;
@@ -155,6 +155,17 @@ async fn run(
                     }
                 }
                 RangefeedEvent::Checkpoint { span, ts } => resolved.push(ResolvedSpan { span, ts }),
+                RangefeedEvent::Error {
+                    reason: reason @ RangefeedError::LeaseElsewhere(_),
+                    ..
+                } => {
+                    return Err(SqlError::new(
+                        SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                        format!(
+                            "replication stream {stream_id}: {reason}; streams are served by the node holding the leases of the virtual cluster (partitions across nodes are not supported yet)"
+                        ),
+                    ));
+                }
                 RangefeedEvent::Error { span, reason } => {
                     tracing::debug!(%reason, ?span, stream_id, "rangefeed registration ended; re-subscribing");
                 }

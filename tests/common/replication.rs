@@ -60,16 +60,25 @@ pub async fn value(c: &tokio_postgres::Client, sql: &str) -> Option<String> {
 impl ReplicationClusters {
     /// Starts both clusters and creates the replication user `repl` on the primary.
     pub async fn start() -> ReplicationClusters {
-        let primary = TestCluster::start(ClusterOptions {
-            profile: "replication-source",
-            ..Default::default()
-        })
-        .await;
-        let standby = TestCluster::start(ClusterOptions {
-            profile: "replication-target",
-            ..Default::default()
-        })
-        .await;
+        Self::start_nodes(1, 1).await
+    }
+
+    /// [`ReplicationClusters::start`] with clusters of several nodes (`tandem start --join` +
+    /// `tandem init`; one node means `start-single-node`).
+    pub async fn start_nodes(primary_nodes: usize, standby_nodes: usize) -> ReplicationClusters {
+        let cluster = |n: usize, profile: &'static str| async move {
+            let opts = ClusterOptions {
+                profile,
+                ..Default::default()
+            };
+            if n == 1 {
+                TestCluster::start(opts).await
+            } else {
+                TestCluster::start_nodes(n, opts).await
+            }
+        };
+        let primary = cluster(primary_nodes, "replication-source").await;
+        let standby = cluster(standby_nodes, "replication-target").await;
         // The standby trusts the primary's CA through a copy in its certs directory.
         let (pc, sc) = (
             primary.certs.clone().expect("certs"),

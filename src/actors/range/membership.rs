@@ -42,6 +42,12 @@ pub struct Step {
     pub msg: RaftMessage,
 }
 
+/// Start an election now (the right-hand side of a split, on the node that led the left-hand
+/// side, so the lease stays where it was instead of going to whichever replica times out first).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Campaign;
+
 /// Add a replica as a learner, or promote a learner to voter; answered once the change is
 /// applied here.
 #[derive(Message)]
@@ -198,6 +204,18 @@ impl Handler<Step> for RangeActor {
     fn handle(&mut self, msg: Step, ctx: &mut Context<Self>) {
         if let Err(e) = self.raw.step(msg.msg) {
             tracing::debug!(range = %self.range_id, "raft message refused: {e}");
+        }
+        self.schedule_ready(ctx);
+    }
+}
+
+impl Handler<Campaign> for RangeActor {
+    type Result = ();
+    fn handle(&mut self, _: Campaign, ctx: &mut Context<Self>) {
+        if self.raw.raft.state != StateRole::Leader
+            && let Err(e) = self.raw.campaign()
+        {
+            tracing::debug!(range = %self.range_id, "cannot campaign: {e}");
         }
         self.schedule_ready(ctx);
     }

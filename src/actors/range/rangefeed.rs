@@ -59,6 +59,10 @@ pub enum RangefeedError {
     /// The replica lost its lease; rangefeeds are served by the leaseholder only.
     #[error("rangefeed: the replica lost its lease")]
     LeaseLost,
+    /// This node does not serve part of the span (its lease stays on another node); the feed
+    /// gives up on that part.
+    #[error("rangefeed: not served by this node: {0}")]
+    LeaseElsewhere(String),
     /// Reading the catch-up scan failed.
     #[error("rangefeed: catch-up scan failed: {0}")]
     CatchUp(String),
