@@ -4,25 +4,8 @@
 
 mod common;
 
-use common::{ClusterOptions, TestCluster, TestNode, connect_url, succeeds_soon};
+use common::{ClusterOptions, TestCluster, TestNode, connect_url, rows, succeeds_soon};
 use std::time::Duration;
-
-async fn rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
-    let msgs = c
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    msgs.into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
 
 /// (id, ranges) of each node in `tandem node status`.
 fn status_ranges(out: &str) -> Vec<(String, u64)> {

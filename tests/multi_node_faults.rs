@@ -6,29 +6,12 @@
 mod common;
 
 use common::replication::{kill_hard, restart_same_ports};
-use common::{ClusterOptions, TestCluster, connect_url, succeeds_soon};
+use common::{ClusterOptions, TestCluster, connect_url, rows, succeeds_soon};
 use rand::{Rng, SeedableRng};
 use std::time::{Duration, Instant};
 
 const ACCOUNTS: i64 = 10;
 const INITIAL: i64 = 100;
-
-async fn rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
-    let msgs = c
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    msgs.into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
 
 /// Waits until every range has a voter on each of the three nodes (panics with the last
 /// `tandem node status` output after a minute).

@@ -4,25 +4,8 @@
 
 mod common;
 
-use common::{ClusterOptions, TestCluster, connect_url, http_request, run_tandem};
+use common::{ClusterOptions, TestCluster, connect_url, http_request, rows, run_tandem};
 use std::time::Duration;
-
-async fn rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
-    let msgs = c
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    msgs.into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect()
-}
 
 fn code(e: &tokio_postgres::Error) -> String {
     e.code()

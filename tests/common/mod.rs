@@ -45,6 +45,24 @@ where
     }
 }
 
+/// The rows of a simple query as text (`NULL` for nulls); panics on a query error.
+pub async fn rows(c: &tokio_postgres::Client, sql: &str) -> Vec<Vec<String>> {
+    let msgs = c
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    msgs.into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                (0..r.len())
+                    .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
 /// One running node process.
 pub struct TestNode {
     /// The child process.
@@ -134,19 +152,24 @@ pub fn make_certs(dir: &Path, users: &[&str]) -> PathBuf {
 }
 
 impl TestCluster {
-    /// Starts one node with `start-single-node`.
-    pub async fn start(opts: ClusterOptions) -> TestCluster {
+    /// A temp directory with certificates for root and alice (unless insecure), no nodes yet.
+    fn empty(opts: &ClusterOptions) -> TestCluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let certs = if opts.insecure {
             None
         } else {
             Some(make_certs(dir.path(), &["root", "alice"]))
         };
-        let mut c = TestCluster {
+        TestCluster {
             dir,
             certs,
             nodes: Vec::new(),
-        };
+        }
+    }
+
+    /// Starts one node with `start-single-node`.
+    pub async fn start(opts: ClusterOptions) -> TestCluster {
+        let mut c = TestCluster::empty(&opts);
         let store = c.dir.path().join("n1");
         let mut args: Vec<String> = vec![
             "start-single-node".into(),
@@ -168,17 +191,7 @@ impl TestCluster {
     /// Starts `n` nodes with `tandem start`: node 1 without `--join`, the others joining it,
     /// then `tandem init` on node 1; returns when every node is ready.
     pub async fn start_nodes(n: usize, opts: ClusterOptions) -> TestCluster {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let certs = if opts.insecure {
-            None
-        } else {
-            Some(make_certs(dir.path(), &["root", "alice"]))
-        };
-        let mut c = TestCluster {
-            dir,
-            certs,
-            nodes: Vec::new(),
-        };
+        let mut c = TestCluster::empty(&opts);
         let mut first = TestNode::launch(&c.dir.path().join("n1"), c.node_args(1, &opts, None));
         first.wait_for("waiting_for_init").await;
         let join = first.listen_addr.clone();
