@@ -11,9 +11,14 @@
 //! falls `kv.rangefeed.buffer_events` behind, or whose range splits, is ended with an error
 //! event; the client re-subscribes from its last checkpoint.
 
+use super::error::RangeError;
+use super::{RangeActor, StateRole};
 use crate::clock::Timestamp;
 use crate::ids::RegistrationId;
+use crate::storage::Engine;
 use crate::storage::keys::Span;
+use crate::storage::mvcc::{self, Limits};
+use actix::prelude::*;
 use tokio::sync::mpsc;
 
 /// An event delivered to a rangefeed subscriber.
@@ -99,5 +104,162 @@ impl Registration {
             span: self.span.clone(),
             reason,
         });
+    }
+}
+
+/// Subscribe to the rangefeed of `span` (clamped to the range) from `start` (exclusive).
+#[derive(Message)]
+#[rtype(result = "Result<RegistrationId, RangeError>")]
+pub struct Subscribe {
+    /// The span to watch.
+    pub span: crate::storage::keys::Span,
+    /// Send versions newer than this.
+    pub start: Timestamp,
+    /// First send every value visible at `start`.
+    pub initial_scan: bool,
+    /// Where events go.
+    pub sender: mpsc::Sender<RangefeedEvent>,
+}
+
+/// The catch-up scan of a registration finished.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct CatchUpDone {
+    id: RegistrationId,
+    result: Result<(), String>,
+}
+
+impl Handler<Subscribe> for RangeActor {
+    type Result = Result<RegistrationId, RangeError>;
+    /// Registers a rangefeed and starts its catch-up scan.
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) -> Self::Result {
+        if self.raw.raft.state != StateRole::Leader {
+            return Err(self.not_leaseholder());
+        }
+        let desc_span = self.shared.desc().span;
+        if !desc_span.contains(&msg.span) {
+            return Err(RangeError::KeyMismatch {
+                range: self.range_id,
+                span: desc_span,
+            });
+        }
+        let span = msg.span.clone();
+        let id = RegistrationId(self.next_registration);
+        self.next_registration += 1;
+        self.registrations.insert(
+            id,
+            Registration {
+                id,
+                span: span.clone(),
+                sender: msg.sender.clone(),
+                buffered: Some(Vec::new()),
+                resolved: msg.start,
+            },
+        );
+        let engine = self.engine.clone();
+        let addr = ctx.address();
+        let sender = msg.sender;
+        let (start, initial_scan) = (msg.start, msg.initial_scan);
+        actix::spawn(async move {
+            let result = catch_up(engine, span, start, initial_scan, sender).await;
+            addr.do_send(CatchUpDone { id, result });
+        });
+        Ok(id)
+    }
+}
+
+async fn catch_up(
+    engine: Engine,
+    span: crate::storage::keys::Span,
+    start: Timestamp,
+    initial_scan: bool,
+    sender: mpsc::Sender<RangefeedEvent>,
+) -> Result<(), String> {
+    let limits = Limits {
+        max_rows: 1024,
+        max_bytes: 4 << 20,
+    };
+    let mut cursor = span.clone();
+    if initial_scan {
+        loop {
+            let (e, c) = (engine.clone(), cursor.clone());
+            let page = tokio::task::spawn_blocking(move || mvcc::scan(&e, &c, start, limits))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            for (key, value) in page.rows {
+                sender
+                    .send(RangefeedEvent::Value {
+                        key,
+                        ts: start,
+                        value: Some(value),
+                    })
+                    .await
+                    .map_err(|_| "subscriber gone".to_string())?;
+            }
+            match page.resume {
+                Some(k) => cursor.start = k.into(),
+                None => break,
+            }
+        }
+        cursor = span.clone();
+    }
+    loop {
+        let (e, c) = (engine.clone(), cursor.clone());
+        let page = tokio::task::spawn_blocking(move || {
+            mvcc::scan_versions(&e, &c, start, Timestamp::MAX, limits)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        // Versions come newest first per key; subscribers expect each key's versions in order.
+        let mut rows = page.rows;
+        let mut i = 0;
+        while i < rows.len() {
+            let mut j = i;
+            while j < rows.len() && rows[j].key == rows[i].key {
+                j += 1;
+            }
+            rows[i..j].reverse();
+            i = j;
+        }
+        for v in rows {
+            sender
+                .send(RangefeedEvent::Value {
+                    key: v.key,
+                    ts: v.ts,
+                    value: v.value,
+                })
+                .await
+                .map_err(|_| "subscriber gone".to_string())?;
+        }
+        match page.resume {
+            Some(k) => cursor.start = k.into(),
+            None => return Ok(()),
+        }
+    }
+}
+
+impl Handler<CatchUpDone> for RangeActor {
+    type Result = ();
+    /// Flushes the events buffered during catch-up and makes the registration live.
+    fn handle(&mut self, msg: CatchUpDone, _ctx: &mut Context<Self>) {
+        let Some(reg) = self.registrations.get_mut(&msg.id) else {
+            return;
+        };
+        if let Err(e) = msg.result {
+            if let Some(reg) = self.registrations.remove(&msg.id) {
+                reg.end(RangefeedError::CatchUp(e));
+            }
+            return;
+        }
+        let buffered = reg.buffered.take().unwrap_or_default();
+        let mut ok = true;
+        for ev in buffered {
+            ok &= reg.publish(ev);
+        }
+        if !ok && let Some(reg) = self.registrations.remove(&msg.id) {
+            reg.end(RangefeedError::Overflow);
+        }
     }
 }

@@ -120,35 +120,6 @@ impl ReplicaShared {
         })
     }
 
-    /// Whether this replica holds the lease (leads its raft group).
-    pub fn is_leaseholder(&self) -> bool {
-        use std::sync::atomic::Ordering::Relaxed;
-        let me = self.replica_id.load(Relaxed);
-        me != 0 && self.leader.load(Relaxed) == me
-    }
-
-    /// The node of the leaseholder, if this replica knows it.
-    pub fn leaseholder_node(&self) -> Option<crate::ids::NodeId> {
-        let leader = self.leader.load(std::sync::atomic::Ordering::Relaxed);
-        if leader == 0 {
-            return None;
-        }
-        self.node_of(leader)
-    }
-
-    /// The node of peer replica `replica`, from the descriptor or from its messages.
-    pub fn node_of(&self, replica: u64) -> Option<crate::ids::NodeId> {
-        let from_desc = self
-            .state
-            .lock()
-            .desc
-            .replicas
-            .iter()
-            .find(|r| r.replica_id.0 == replica)
-            .map(|r| r.node_id);
-        from_desc.or_else(|| self.peer_nodes.lock().get(&replica).copied())
-    }
-
     /// The current descriptor.
     pub fn desc(&self) -> RangeDescriptor {
         self.state.lock().desc.clone()
