@@ -71,6 +71,40 @@ async fn three_nodes_join_serve_sql_from_any_node_and_a_fourth_joins_later() {
         },
     )
     .await;
+    // The DB Console of any node lists every node.
+    let sys = connect_url(&c.url_on(0, "root", Some("system")))
+        .await
+        .expect("system");
+    sys.batch_execute("CREATE USER webuser WITH PASSWORD 'web-pw'")
+        .await
+        .expect("user");
+    let ca = c.certs.as_ref().expect("certs").join("ca.crt");
+    let http = c.nodes[2].http_addr.clone();
+    let (_, hdrs, _) = common::http_request(
+        &http,
+        Some(&ca),
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "user=webuser&password=web-pw",
+    )
+    .await;
+    let cookie = hdrs
+        .iter()
+        .find(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.split(';').next().unwrap_or_default().to_string())
+        .expect("session cookie");
+    let (st, _, body) = common::http_request(
+        &http,
+        Some(&ca),
+        "GET",
+        "/api/v1/nodes",
+        &[("Cookie", &cookie)],
+        "",
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body.matches("\"is_live\":true").count(), 3, "{body}");
     // A second init is refused.
     let host = c.nodes[1].listen_addr.clone();
     let (code, _, err) = c.tool(&["init", &format!("--host={host}")]);
