@@ -14,10 +14,13 @@ const ACCOUNTS: i64 = 10;
 const INITIAL: i64 = 100;
 
 /// Waits until every range has a voter on each of the three nodes (panics with the last
-/// `tandem node status` output after a minute).
+/// `tandem node status` output after a minute). Node status reports what each node saw at its
+/// last heartbeat (every second), so the condition must hold for 2.5 s running: a record from
+/// before a node learned of its peers could otherwise pass for a settled cluster.
 async fn fully_replicated(c: &TestCluster) {
     let host = c.nodes[0].listen_addr.clone();
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut settled_since: Option<Instant> = None;
     loop {
         let (_, out, err) = c.tool(&["node", "status", &format!("--host={host}")]);
         let cell = |l: &str, i: usize| -> u64 {
@@ -29,7 +32,12 @@ async fn fully_replicated(c: &TestCluster) {
         let counts: Vec<u64> = rows.iter().map(|l| cell(l, 9)).collect();
         let under: u64 = rows.iter().map(|l| cell(l, 10)).sum();
         if counts.len() == 3 && under == 0 && counts.iter().all(|n| *n >= 2 && *n == counts[0]) {
-            return;
+            let since = *settled_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_millis(2500) {
+                return;
+            }
+        } else {
+            settled_since = None;
         }
         if Instant::now() > deadline {
             let logs: Vec<String> = c

@@ -1,18 +1,21 @@
-//! The KV layer: a node's ranges behind one key-addressed API.
+//! The KV layer: the cluster's ranges behind one key-addressed API, from any node.
 //!
-//! [`Store`] opens the node's storage, bootstraps the first two ranges on a new store (the meta
-//! range r1 `[/Min, 0x03)` and r2 `[0x03, /Max)`), starts one [`RangeActor`] per range
-//! descriptor found on disk, and routes every request to the replica whose span contains its
-//! keys. Range descriptors are authoritative in each range's raft state (written atomically with
-//! splits); the meta range holds a copy per range, keyed by end key, rewritten at start-up and on
-//! every split.
+//! [`Store`] opens the node's storage, bootstraps the first two ranges when it starts a new
+//! cluster (the meta range r1 `[/Min, 0x03)` and r2 `[0x03, /Max)`: at open for
+//! `start-single-node`, at `tandem init` otherwise), starts one [`RangeActor`] per replica found
+//! on disk (`kv/replicas.rs`, which also creates replicas that peers address, and the replicate
+//! queue), and routes every request to the leaseholder of the range whose span contains its keys:
+//! the local replica or another node (`kv/routing.rs`, `kv/remote.rs`). Range descriptors are
+//! authoritative in each range's raft state (written atomically with splits and membership
+//! changes); the meta range holds a copy per range, keyed by end key, written by leaseholders.
 //!
 //! Background loops split ranges larger than `kv.range.max_bytes` and garbage-collect MVCC
-//! history older than the GC TTL, never above a protected timestamp. Requests that hit a range
-//! mid-split see `KeyMismatch` and are re-routed after the new range starts.
+//! history older than the GC TTL, never above a protected timestamp (both on the ranges this node
+//! holds the lease of). Requests that hit a range mid-split or a node that lost the lease are
+//! re-routed.
 //!
 //! Operations over whole spans across ranges (bulk ingest, revert, fingerprint, export, GC) are
-//! in `kv/bulk.rs`.
+//! in `kv/bulk.rs`; node records (descriptors, liveness, ids) in `kv/nodes.rs`.
 //!
 //! Actors live on a dedicated actix system thread ("tandem-ranges"); callers may be on any tokio
 //! runtime. Dropping the last [`Store`] handle does not stop it: call [`Store::shutdown`].
