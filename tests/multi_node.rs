@@ -80,20 +80,7 @@ async fn three_nodes_join_serve_sql_from_any_node_and_a_fourth_joins_later() {
         .expect("user");
     let ca = c.certs.as_ref().expect("certs").join("ca.crt");
     let http = c.nodes[2].http_addr.clone();
-    let (_, hdrs, _) = common::http_request(
-        &http,
-        Some(&ca),
-        "POST",
-        "/login",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        "user=webuser&password=web-pw",
-    )
-    .await;
-    let cookie = hdrs
-        .iter()
-        .find(|(k, _)| k == "set-cookie")
-        .map(|(_, v)| v.split(';').next().unwrap_or_default().to_string())
-        .expect("session cookie");
+    let cookie = common::console_login(&http, Some(&ca), "webuser", "web-pw").await;
     let (st, _, body) = common::http_request(
         &http,
         Some(&ca),

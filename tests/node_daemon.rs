@@ -393,21 +393,7 @@ async fn node_console_and_metrics() {
     )
     .await;
     assert_eq!(st, 401);
-    let (st, hdrs, _) = http_request(
-        &http,
-        Some(&ca),
-        "POST",
-        "/login",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        "user=webuser&password=web-pw",
-    )
-    .await;
-    assert!(st == 303 || st == 302 || st == 200, "login status {st}");
-    let cookie = hdrs
-        .iter()
-        .find(|(k, _)| k == "set-cookie")
-        .map(|(_, v)| v.split(';').next().unwrap_or_default().to_string())
-        .expect("session cookie");
+    let cookie = common::console_login(&http, Some(&ca), "webuser", "web-pw").await;
     let (st, _, page) = http_request(
         &http,
         Some(&ca),

@@ -118,11 +118,7 @@ impl Store {
                     .with_replica(c.start.as_bytes(), |r| {
                         let c = c.clone();
                         async move {
-                            let d = r.desc().span;
-                            let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
-                                range: r.range_id(),
-                                span: d,
-                            })?;
+                            let sub = r.part_of(&c)?;
                             let res = r.revert(&sub, ts, batch).await?;
                             Ok(res.or_else(|| (sub.end < c.end).then(|| sub.end.0.clone())))
                         }
@@ -153,11 +149,7 @@ impl Store {
                 .with_replica(c.start.as_bytes(), |r| {
                     let c = c.clone();
                     async move {
-                        let d = r.desc().span;
-                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
-                            range: r.range_id(),
-                            span: d,
-                        })?;
+                        let sub = r.part_of(&c)?;
                         let fp = loop {
                             match r.fingerprint(&sub, ts, since).await {
                                 Err(RangeError::WriteIntents { intents }) => {
@@ -204,11 +196,7 @@ impl Store {
                 .with_replica(c.start.as_bytes(), |r| {
                     let c = c.clone();
                     async move {
-                        let d = r.desc().span;
-                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
-                            range: r.range_id(),
-                            span: d,
-                        })?;
+                        let sub = r.part_of(&c)?;
                         loop {
                             match r.scan_versions(&sub, after, upto, rest).await {
                                 Err(RangeError::WriteIntents { intents }) => {

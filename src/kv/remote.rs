@@ -415,14 +415,14 @@ impl RemoteRange {
             Err(crate::rpc::RpcError::NotSent { reason, .. }) => {
                 // Nothing reached the node: re-route (the lease may have moved).
                 tracing::debug!(range = %self.desc.range_id, node = %self.node, "not sent: {reason}");
-                self.store.forget_location(&self.desc);
+                self.store.forget_location(self.desc.range_id);
                 return Err(RangeError::NotLeaseholder {
                     range: self.desc.range_id,
                     leaseholder: None,
                 });
             }
             Err(e) => {
-                self.store.forget_location(&self.desc);
+                self.store.forget_location(self.desc.range_id);
                 return Err(unavailable(e.to_string()));
             }
         };
@@ -451,6 +451,15 @@ impl RangeHandle {
             RangeHandle::Local(r) => r.shared.desc(),
             RangeHandle::Remote(r) => r.desc.clone(),
         }
+    }
+
+    /// The part of `span` this range holds; `KeyMismatch` (re-route) if none.
+    pub fn part_of(&self, span: &Span) -> Result<Span> {
+        let d = self.desc();
+        d.span.intersect(span).ok_or(RangeError::KeyMismatch {
+            range: d.range_id,
+            span: d.span,
+        })
     }
 
     /// The local replica, if this node holds the lease.

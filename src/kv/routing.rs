@@ -79,7 +79,9 @@ impl Store {
         let (_, r) = ranges
             .range::<[u8], _>((std::ops::Bound::Unbounded, std::ops::Bound::Included(key)))
             .next_back()?;
-        r.shared.desc().span.contains_key(key).then(|| r.clone())
+        // Under the lock, without copying the descriptor: this runs for every request.
+        let holds = r.shared.state.lock().desc.span.contains_key(key);
+        holds.then(|| r.clone())
     }
 
     /// The local replicas overlapping `span`, each with the part of `span` it holds, in key
@@ -156,8 +158,8 @@ impl Store {
     }
 
     /// Forgets a cached location (after a transport failure or routing error).
-    pub(crate) fn forget_location(&self, d: &RangeDescriptor) {
-        self.inner.range_cache.forget(d.range_id);
+    pub(crate) fn forget_location(&self, range: RangeId) {
+        self.inner.range_cache.forget(range);
     }
 
     fn remote(&self, node: NodeId, desc: RangeDescriptor) -> RangeHandle {
@@ -167,14 +169,13 @@ impl Store {
     /// The handle serving `key` now (one routing attempt; see the module docs).
     pub async fn range_for(&self, key: &[u8]) -> Result<RangeHandle, RangeError> {
         if let Some(r) = self.local_replica_for(key) {
-            let desc = r.shared.desc();
-            if r.shared.is_leaseholder() || self.is_sole_replica(&desc) {
+            if r.shared.is_leaseholder() || self.is_sole_replica(&r.shared.state.lock().desc) {
                 return Ok(RangeHandle::Local(r));
             }
             if let Some(n) = r.shared.leaseholder_node()
                 && n != self.node_id()
             {
-                return Ok(self.remote(n, desc));
+                return Ok(self.remote(n, r.shared.desc()));
             }
             // The local replica does not know the leaseholder (an election, or the leader cannot
             // reach this node): ask the other nodes below.
@@ -247,10 +248,10 @@ impl Store {
             let routed = self.range_for(key).await;
             let err = match routed {
                 Ok(h) => {
-                    let desc = h.desc();
+                    let range = h.range_id();
                     match f(h).await {
                         Err(e) if e.is_routing() => {
-                            self.forget_location(&desc);
+                            self.forget_location(range);
                             e
                         }
                         other => return other,

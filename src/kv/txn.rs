@@ -167,11 +167,7 @@ impl Txn {
                 .with_replica(c.start.as_bytes(), |r| {
                     let c = c.clone();
                     async move {
-                        let d = r.desc().span;
-                        let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
-                            range: r.range_id(),
-                            span: d,
-                        })?;
+                        let sub = r.part_of(&c)?;
                         let page = r
                             .scan(
                                 &sub,
@@ -437,11 +433,7 @@ impl Txn {
                     .with_replica(c.start.as_bytes(), |r| {
                         let c = c.clone();
                         async move {
-                            let d = r.desc().span;
-                            let sub = d.intersect(&c).ok_or(RangeError::KeyMismatch {
-                                range: r.range_id(),
-                                span: d,
-                            })?;
+                            let sub = r.part_of(&c)?;
                             r.refresh(std::slice::from_ref(&sub), from, ts, id).await?;
                             Ok(sub.end)
                         }

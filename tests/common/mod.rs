@@ -427,6 +427,27 @@ impl Drop for TestNode {
     }
 }
 
+/// Logs `user` in to the DB Console at `addr`; returns the session cookie (`name=value`).
+pub async fn console_login(addr: &str, ca: Option<&Path>, user: &str, password: &str) -> String {
+    let (st, hdrs, body) = http_request(
+        addr,
+        ca,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &format!("user={user}&password={password}"),
+    )
+    .await;
+    assert!(
+        st == 303 || st == 302 || st == 200,
+        "login status {st}: {body}"
+    );
+    hdrs.iter()
+        .find(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.split(';').next().unwrap_or_default().to_string())
+        .expect("session cookie")
+}
+
 /// A minimal HTTP/1.1 client for the node's console (HTTPS with the cluster CA, or plain).
 pub async fn http_request(
     addr: &str,

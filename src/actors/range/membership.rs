@@ -71,6 +71,35 @@ impl RangeActor {
         c
     }
 
+    /// Proposes through `propose` (given the entry context) and answers `reply` after apply,
+    /// or at once if raft drops the proposal.
+    pub(super) fn propose_tracked(
+        &mut self,
+        reply: oneshot::Sender<Result<(), RangeError>>,
+        ctx: &mut Context<Self>,
+        what: &str,
+        propose: impl FnOnce(
+            &mut raft::RawNode<raft_log::FjallRaftStorage>,
+            Vec<u8>,
+        ) -> raft::Result<()>,
+    ) {
+        let id = self.next_proposal;
+        self.next_proposal += 1;
+        let context = self.proposal_context(id);
+        match propose(&mut self.raw, context) {
+            Ok(()) => {
+                self.pending.insert(id, reply);
+                self.schedule_ready(ctx);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(RangeError::Unavailable {
+                    range: self.range_id,
+                    reason: format!("{what} dropped: {e}"),
+                }));
+            }
+        }
+    }
+
     /// The proposal id of an entry this replica proposed.
     pub(super) fn own_proposal(&self, context: &[u8]) -> Option<u64> {
         if context.len() != 16 {
@@ -243,20 +272,9 @@ impl Handler<AddVoter> for RangeActor {
         });
         cc.node_id = msg.replica.replica_id.0;
         cc.context = encode(&msg.replica).into();
-        let id = self.next_proposal;
-        self.next_proposal += 1;
-        match self.raw.propose_conf_change(self.proposal_context(id), cc) {
-            Ok(()) => {
-                self.pending.insert(id, msg.reply);
-                self.schedule_ready(ctx);
-            }
-            Err(e) => {
-                let _ = msg.reply.send(Err(RangeError::Unavailable {
-                    range: self.range_id,
-                    reason: format!("membership change dropped: {e}"),
-                }));
-            }
-        }
+        self.propose_tracked(msg.reply, ctx, "membership change", |raw, context| {
+            raw.propose_conf_change(context, cc)
+        });
     }
 }
 

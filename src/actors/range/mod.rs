@@ -560,23 +560,9 @@ impl Handler<Propose> for RangeActor {
             let _ = msg.reply.send(Err(self.not_leaseholder()));
             return;
         }
-        let id = self.next_proposal;
-        self.next_proposal += 1;
-        match self
-            .raw
-            .propose(self.proposal_context(id), msg.cmd.encode())
-        {
-            Ok(()) => {
-                self.pending.insert(id, msg.reply);
-                self.schedule_ready(ctx);
-            }
-            Err(e) => {
-                let _ = msg.reply.send(Err(RangeError::Unavailable {
-                    range: self.range_id,
-                    reason: format!("proposal dropped: {e}"),
-                }));
-            }
-        }
+        self.propose_tracked(msg.reply, ctx, "proposal", |raw, context| {
+            raw.propose(context, msg.cmd.encode())
+        });
     }
 }
 
