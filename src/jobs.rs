@@ -106,6 +106,10 @@ pub struct IngestionDetails {
     pub failover_progress: f64,
     /// The last error, while retrying.
     pub last_error: Option<String>,
+    /// SQL addresses of the source's nodes, learned from its stream specs: where the job
+    /// reconnects (with the URI's credentials) when the node the URI names is down, whichever
+    /// standby node runs it.
+    pub source_nodes: Vec<String>,
 }
 
 impl IngestionDetails {

@@ -237,9 +237,8 @@ async fn node_port_refuses_garbage_and_foreign_certificates() {
 }
 
 /// Physical replication between two three-node clusters: the stream is read from the primary
-/// node holding the leases, ingested through the standby's nodes, and the cutover data equals
-/// the primary's. A stream pointed at a primary node without the leases fails with a clear
-/// replication error instead of stalling.
+/// nodes holding the leases, ingested through the standby's nodes, and the cutover data equals
+/// the primary's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn physical_replication_between_three_node_clusters() {
     use common::replication::{ReplicationClusters, now_text, rows as text_rows};
@@ -283,35 +282,168 @@ async fn physical_replication_between_three_node_clusters() {
         vec![vec![Some("190".to_string()), Some("19050".to_string())]]
     );
 
-    // A stream from a primary node that holds none of the leases is refused, not stalled.
-    let holder = |out: &str, node: &str| -> u64 {
-        out.lines()
-            .skip(2)
-            .find(|l| l.split('|').next().map(str::trim) == Some(node))
-            .and_then(|l| l.split('|').nth(8))
-            .map_or(0, |x| x.trim().parse().unwrap_or(0))
+    assert_eq!(
+        rows(&db, "SELECT 1").await.len(),
+        1,
+        "the promoted cluster answers"
+    );
+}
+
+/// (node id, leases) per node from `tandem node status`.
+fn status_leases(out: &str) -> Vec<(String, u64)> {
+    out.lines()
+        .skip(2)
+        .filter(|l| l.contains('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[0].to_string(), cells[8].parse().unwrap_or(0))
+        })
+        .collect()
+}
+
+/// Leases spread over the primary's nodes (rebalancing), so the stream spec has one partition
+/// per node holding leases, each with that node's SQL address; the standby's ingestion
+/// connects to each. Then the primary node the URI names and the standby node coordinating
+/// the job are killed during streaming: the job is adopted by a live standby node, re-plans
+/// against the surviving primary nodes, and replicates past writes made after the deaths; the
+/// cutover's fingerprints match and no acknowledged row is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn physical_replication_survives_a_primary_and_a_standby_node_dying() {
+    use common::replication::{
+        ReplicationClusters, connect_soon, kill_hard, now_text, rows as text_rows,
     };
+    use tandem::replication::spec::{ProducerSpec, StreamSpec};
+    let mut rc = ReplicationClusters::start_nodes(3, 3).await;
+    let app = rc.primary_app().await;
+    app.batch_execute(
+        "CREATE TABLE acct (id INT PRIMARY KEY, bal INT);
+         INSERT INTO acct SELECT i, 100 FROM generate_series(1, 400) AS g(i);
+         ALTER TABLE acct SPLIT AT VALUES (100), (200), (300);
+         CREATE TABLE log (id INT PRIMARY KEY, note STRING)",
+    )
+    .await
+    .expect("load the primary");
+
+    // Leases spread over the three primary nodes.
     let host = rc.primary.nodes[0].listen_addr.clone();
-    let (_, out, _) = rc
-        .primary
-        .tool(&["node", "status", &format!("--host={host}")]);
-    // Splits keep their leases where the left-hand side's was: node 1 holds them all.
-    let idle = (0..3)
-        .find(|i| holder(&out, &(i + 1).to_string()) == 0)
-        .unwrap_or_else(|| panic!("a primary node without leases:\n{out}"));
-    {
-        let port = rc.primary.nodes[idle]
-            .sql_addr
-            .rsplit_once(':')
-            .map(|(_, p)| p.to_string())
-            .expect("port");
-        let uri = rc.source_uri_at(&port, "repl", &rc.repl_password, "ca_primary.crt");
-        ssys.batch_execute(&format!(
-            "CREATE VIRTUAL CLUSTER elsewhere FROM REPLICATION OF application ON '{uri}'"
-        ))
+    let spread = succeeds_soon("leases on every primary node", Duration::from_secs(60), || {
+        let (_, out, _) = rc
+            .primary
+            .tool(&["node", "status", &format!("--host={host}")]);
+        let leases = status_leases(&out);
+        let ok = leases.len() == 3 && leases.iter().all(|(_, n)| *n > 0);
+        async move { ok.then_some(leases) }
+    })
+    .await;
+    eprintln!("leases per node: {spread:?}");
+
+    // The spec names one partition per node holding leases, at that node's SQL address.
+    let psys = rc.primary_sys().await;
+    let row = psys
+        .query_one("SELECT crdb_internal.start_replication_stream('application')", &[])
         .await
-        .expect("create");
-        let err = rc.wait_replication_error("elsewhere").await;
-        assert!(err.contains("lease"), "{err}");
+        .expect("start a stream");
+    let producer = ProducerSpec::decode(&row.get::<_, Vec<u8>>(0)).expect("producer spec");
+    let id = producer.stream_id.0 as i64;
+    let row = psys
+        .query_one("SELECT crdb_internal.replication_stream_spec($1)", &[&id])
+        .await
+        .expect("spec");
+    let spec = StreamSpec::decode(&row.get::<_, Vec<u8>>(0)).expect("stream spec");
+    let mut nodes: Vec<u64> = spec.partitions.iter().map(|p| p.node_id.0).collect();
+    nodes.dedup();
+    assert!(spec.partitions.len() >= 2, "partitions: {:?}", spec.partitions);
+    assert_eq!(nodes.len(), spec.partitions.len(), "one partition per node");
+    let sql_addrs: Vec<String> = rc.primary.nodes.iter().map(|n| n.sql_addr.clone()).collect();
+    for p in &spec.partitions {
+        assert!(
+            sql_addrs.iter().any(|a| a.ends_with(&format!(":{}", p.sql_address.rsplit(':').next().unwrap_or("")))),
+            "partition address {} is a primary node's SQL address ({sql_addrs:?})",
+            p.sql_address
+        );
     }
+    psys.execute("SELECT crdb_internal.complete_replication_stream($1, false)", &[&id])
+        .await
+        .expect("complete the probe stream");
+
+    // Replicate, with the URI naming primary node 2 and the job coordinated by standby node 2.
+    let port = rc.primary.nodes[1]
+        .sql_addr
+        .rsplit_once(':')
+        .map(|(_, p)| p.to_string())
+        .expect("port");
+    let uri = rc.source_uri_at(&port, "repl", &rc.repl_password, "ca_primary.crt");
+    let s2 = connect_soon(&rc.standby.url_on(1, "root", Some("system"))).await;
+    s2.batch_execute(&format!(
+        "CREATE VIRTUAL CLUSTER standby FROM REPLICATION OF application ON '{uri}'"
+    ))
+    .await
+    .expect("create the replication through standby node 2");
+    drop(s2);
+
+    // A writer through primary node 1 for the whole test.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let url = rc.primary.url_on(0, "root", Some("application"));
+        tokio::spawn(async move {
+            let c = connect_soon(&url).await;
+            let mut acked = Vec::new();
+            let mut i = 0i64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                i += 1;
+                if c.execute("INSERT INTO log VALUES ($1, 'x')", &[&i]).await.is_ok() {
+                    acked.push(i);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            acked
+        })
+    };
+    let t = now_text(&psys).await;
+    rc.wait_replicated_past("standby", &t).await;
+
+    kill_hard(&mut rc.primary.nodes[1]);
+    kill_hard(&mut rc.standby.nodes[1]);
+    app.batch_execute("UPDATE acct SET bal = bal + 1 WHERE id % 7 = 0")
+        .await
+        .expect("write after the deaths");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked = writer.await.expect("writer");
+    assert!(acked.len() > 10, "the writer made progress: {}", acked.len());
+    let t = now_text(&psys).await;
+    rc.wait_replicated_past("standby", &t).await;
+
+    let cut = rc.fail_over_to_latest("standby").await;
+    let ssys = rc.standby_sys().await;
+    ssys.batch_execute("ALTER VIRTUAL CLUSTER standby START SERVICE SHARED")
+        .await
+        .expect("start service");
+    let db = succeeds_soon("promoted cluster", Duration::from_secs(30), || {
+        let u = rc.standby.url_on(0, "root", Some("standby"));
+        async move { connect_url(&u).await.ok() }
+    })
+    .await;
+    let got: Vec<i64> = db
+        .query("SELECT id FROM log ORDER BY id", &[])
+        .await
+        .expect("promoted log")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let on_primary: Vec<i64> = app
+        .query(&format!("SELECT id FROM log AS OF SYSTEM TIME '{cut}' ORDER BY id"), &[])
+        .await
+        .expect("primary log")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(got, on_primary, "the log at the cutover time");
+    let missing: Vec<&i64> = acked.iter().filter(|i| !got.contains(i)).collect();
+    assert!(missing.is_empty(), "acknowledged rows missing after cutover: {missing:?}");
+    assert_eq!(
+        text_rows(&db, "SELECT count(*) FROM acct WHERE bal = 101").await,
+        vec![vec![Some("57".to_string())]],
+        "the update made after the deaths arrived"
+    );
 }

@@ -94,6 +94,21 @@ impl Actor for ReplicationConsumer {
                     Err(e) => tracing::error!(%e, "could not load replication jobs"),
                 }),
         );
+        ctx.run_interval(ADOPT_EVERY, |act, ctx| {
+            if !act.env.store.system_writes().is_shared() {
+                return;
+            }
+            let store = act.env.store.clone();
+            ctx.spawn(
+                async move { adopt_orphans(&store).await }
+                    .into_actor(act)
+                    .map(|adopted, act, _| {
+                        for id in adopted {
+                            act.spawn_job(id);
+                        }
+                    }),
+            );
+        });
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
@@ -110,6 +125,55 @@ impl Supervised for ReplicationConsumer {
             j.task.abort();
         }
     }
+}
+
+/// How often a node of a multi-node cluster looks for ingestion jobs whose coordinator died.
+const ADOPT_EVERY: Duration = Duration::from_secs(2);
+
+/// Takes over the unfinished ingestion jobs whose coordinator node is not live (its liveness
+/// record expired), if this node is live: one transaction per job moves `coordinator` here
+/// only if it still names the dead node, so one node wins. Returns the adopted jobs. The old
+/// coordinator, should it come back, sees another node in the record and stops its task; its
+/// progress writes are refused meanwhile ([`ingestion`] fences on the coordinator).
+async fn adopt_orphans(store: &crate::kv::Store) -> Vec<JobId> {
+    let me = store.node_id();
+    let now = store.now();
+    let Ok(all) = jobs::list(store).await else {
+        return Vec::new();
+    };
+    match store.liveness(me).await {
+        Ok(Some(l)) if l.is_live(now) && !l.draining => {}
+        _ => return Vec::new(),
+    }
+    let mut adopted = Vec::new();
+    for j in all {
+        if j.job_type != JobType::ReplicationStreamIngestion
+            || j.status.is_terminal()
+            || j.coordinator == me.0
+        {
+            continue;
+        }
+        let dead = j.coordinator;
+        match store.liveness(crate::ids::NodeId(dead)).await {
+            Ok(Some(l)) if l.is_live(now) => continue,
+            Ok(_) => {}
+            Err(_) => continue,
+        }
+        let r = jobs::update(store, j.id, |r| {
+            if r.coordinator == dead {
+                r.coordinator = me.0;
+            }
+            Ok(())
+        })
+        .await;
+        if let Ok(r) = r
+            && r.coordinator == me.0
+        {
+            tracing::warn!(job = %j.id, from = dead, "adopted a replication job whose coordinator node is not live");
+            adopted.push(j.id);
+        }
+    }
+    adopted
 }
 
 fn kv(e: KvError) -> SqlError {
@@ -297,6 +361,7 @@ impl Handler<CreateReplication> for ReplicationConsumer {
                     cutover_time: None,
                     failover_progress: 0.0,
                     last_error: None,
+                    source_nodes: Vec::new(),
                 }),
             };
             if let Err(e) = jobs::create(&env.store, &rec).await {
@@ -648,6 +713,7 @@ mod tests {
             cutover_time: None,
             failover_progress: 0.0,
             last_error: None,
+            source_nodes: Vec::new(),
         };
         assert_eq!(d.retained_time(), ts(1000));
         d.replicated_time = Some(ts(1050));

@@ -3,7 +3,7 @@
 //! It serves the `crdb_internal` builtins the standby calls over pgwire:
 //! [`StartStream`] creates a `REPLICATION STREAM PRODUCER` job for a virtual cluster and
 //! protects its span at the start time; [`GetStreamSpec`] plans the stream (one partition per
-//! node serving the span — this node while clusters have one node); [`OpenPartition`] starts
+//! node holding leases in the tenant span, with its SQL address); [`OpenPartition`] starts
 //! the event stream of one partition ([`crate::replication::producer_stream`]);
 //! [`Heartbeat`] moves the protected timestamp up to the consumer's retained time and extends
 //! the job's expiration; [`CompleteStream`] finishes the job. Privileges are checked by the SQL
@@ -26,10 +26,10 @@ use crate::replication::spec::{
 use crate::sql::error::SqlError;
 use crate::sql::session::RowStream;
 use crate::sql::sqlstate::SqlState;
-use crate::storage::keys::tenant_span;
+use crate::storage::keys::{Span, tenant_span};
 use actix::prelude::*;
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -161,6 +161,17 @@ impl Actor for ReplicationProducer {
                     return;
                 };
                 let now = store.now();
+                // Partitions this node serves for streams that ended through another node stop
+                // too (a job missing from the list was created after it was read).
+                live.lock().retain(|id, flag| {
+                    let ended = all
+                        .iter()
+                        .any(|j| j.id == *id && j.status != JobStatus::Running);
+                    if ended {
+                        flag.store(false, Ordering::Relaxed);
+                    }
+                    !ended
+                });
                 for j in all {
                     if j.status != JobStatus::Running {
                         continue;
@@ -282,17 +293,63 @@ impl Handler<GetStreamSpec> for ReplicationProducer {
         let (store, addr) = (self.store.clone(), self.sql_address.clone());
         Box::pin(async move {
             let (_, d) = running_job(&store, m.id).await?;
+            let partitions = plan_partitions(&store, &addr, &tenant_span(d.tenant)).await?;
             Ok(StreamSpec {
                 source_tenant_id: d.tenant,
-                partitions: vec![Partition {
-                    node_id: NodeId(store.node_id().0),
-                    sql_address: addr,
-                    spans: vec![tenant_span(d.tenant)],
-                }],
+                partitions,
             }
             .encode())
         })
     }
+}
+
+/// One partition per node holding leases in `span`, with that node's SQL address (`local_sql`
+/// for this node), the node's spans merged where adjacent, in node order.
+async fn plan_partitions(store: &Store, local_sql: &str, span: &Span) -> SqlResult<Vec<Partition>> {
+    let ranges = store
+        .ranges_for(span)
+        .await
+        .map_err(|e| kv(KvError::from(e)))?;
+    let me = store.node_id();
+    let mut by_node: BTreeMap<NodeId, Vec<Span>> = BTreeMap::new();
+    for (h, part) in ranges {
+        let spans = by_node.entry(h.node(me)).or_default();
+        match spans.last_mut() {
+            Some(last) if last.end == part.start => last.end = part.end,
+            _ => spans.push(part),
+        }
+    }
+    let addresses: HashMap<NodeId, String> = if by_node.keys().any(|n| *n != me) {
+        store
+            .nodes()
+            .await
+            .map_err(kv)?
+            .into_iter()
+            .map(|(d, _)| (d.node_id, d.sql_address))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    by_node
+        .into_iter()
+        .map(|(node, spans)| {
+            let sql_address = if node == me {
+                local_sql.to_string()
+            } else {
+                addresses.get(&node).cloned().ok_or_else(|| {
+                    SqlError::new(
+                        SqlState::INTERNAL_ERROR,
+                        format!("node {node} holds leases but has no node descriptor"),
+                    )
+                })?
+            };
+            Ok(Partition {
+                node_id: node,
+                sql_address,
+                spans,
+            })
+        })
+        .collect()
 }
 
 /// `crdb_internal.stream_partition(id, spec)`: the partition's endless event rows.

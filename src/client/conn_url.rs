@@ -480,6 +480,22 @@ impl ConnUrl {
         label
     }
 
+    /// The same URL pointed at `addr` (`host:port`, IPv6 hosts in brackets): how a consumer
+    /// reaches the other nodes of the cluster its URI names, with the same credentials.
+    pub fn with_address(&self, addr: &str) -> Result<ConnUrl, ClientError> {
+        let bad = || ClientError::invalid(format!("invalid node address {addr:?}: expected host:port"));
+        let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || port == 0 {
+            return Err(bad());
+        }
+        let mut url = self.clone();
+        url.host = host.to_string();
+        url.port = port;
+        Ok(url)
+    }
+
     /// `host:port` (IPv6 addresses in brackets).
     pub fn host_port(&self) -> String {
         if self.host.contains(':') && !self.host.starts_with('[') {

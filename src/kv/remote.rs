@@ -462,6 +462,14 @@ impl RangeHandle {
         })
     }
 
+    /// The node serving the range (`local` when it is this node's replica).
+    pub fn node(&self, local: NodeId) -> NodeId {
+        match self {
+            RangeHandle::Local(_) => local,
+            RangeHandle::Remote(r) => r.node,
+        }
+    }
+
     /// The local replica, if this node holds the lease.
     pub fn local(&self) -> Option<&Replica> {
         match self {

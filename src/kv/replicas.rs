@@ -16,9 +16,17 @@
 //!   adds a learner on the reachable live node with the fewest replicas, and promotes it to
 //!   voter once it has caught up (after its snapshot); one change per range per pass, and only
 //!   while every voter is caught up. Failures are logged and retried on the next pass.
+//! - Lease rebalancing (every [`BALANCE_EVERY`]): a node holding more leases than its share
+//!   (the live nodes' leases, from their liveness records, divided among them, rounded up)
+//!   hands leases of fully replicated, caught-up ranges to the voter on the node with the
+//!   fewest leases, as long as that strictly narrows the gap (no back-and-forth), at most
+//!   [`BALANCE_MAX_MOVES`] per pass. So leases, which start where the first node or a split's
+//!   left-hand side had them, end up spread over the nodes, and so do rangefeeds and
+//!   replication partitions. A transfer stops the leaseholder serving first, waits for its
+//!   proposals in flight, then lets raft hand leadership over (see `TransferLease`).
 
 use super::{KvError, Result, Store};
-use crate::actors::range::membership::{AddVoter, Step};
+use crate::actors::range::membership::{AddVoter, Step, TransferLease};
 use crate::actors::range::replica::{Replica, ReplicaShared};
 use crate::actors::range::transport::{LocalTransport, NodeTransport, RaftTransport};
 use crate::actors::range::{GetRaftStatus, RangeActor, RangeActorConfig, StopReplica};
@@ -35,6 +43,13 @@ use tokio::sync::mpsc;
 
 /// How often the replicate queue looks for under-replicated ranges.
 const REPLICATE_EVERY: Duration = Duration::from_secs(1);
+
+/// How often a node looks at its share of leases: longer than a heartbeat, so each pass sees
+/// the lease counts the previous pass's transfers produced.
+const BALANCE_EVERY: Duration = Duration::from_secs(3);
+
+/// At most this many lease transfers per node per pass.
+const BALANCE_MAX_MOVES: u64 = 8;
 
 impl Store {
     /// Starts the replica of `desc` on this node (idempotent; see the module docs).
@@ -61,7 +76,11 @@ impl Store {
             .map(|r| r.replica_id)
             .unwrap_or(ReplicaId(1));
         let transport: Box<dyn RaftTransport> = match self.peers() {
-            Some(p) => Box::new(NodeTransport::new(p.clone(), shared.clone())),
+            Some(p) => Box::new(NodeTransport::new(
+                p.clone(),
+                shared.clone(),
+                self.inner.clock.clone(),
+            )),
             None => Box::new(LocalTransport),
         };
         let cfg = RangeActorConfig {
@@ -177,6 +196,7 @@ impl Store {
         let store = self.clone();
         self.inner.arbiter.spawn(async move {
             let mut tick = tokio::time::interval(REPLICATE_EVERY);
+            let mut last_balance = std::time::Instant::now();
             loop {
                 tick.tick().await;
                 if store
@@ -191,6 +211,14 @@ impl Store {
                 }
                 if let Err(e) = store.replicate_once().await {
                     tracing::debug!("replicate queue: {e}");
+                }
+                if last_balance.elapsed() >= BALANCE_EVERY {
+                    last_balance = std::time::Instant::now();
+                    match store.balance_leases().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(moved = n, "lease rebalancing moved leases"),
+                        Err(e) => tracing::debug!("lease rebalancing: {e}"),
+                    }
                 }
             }
         });
@@ -299,6 +327,81 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// One pass of lease rebalancing (see the module docs); returns how many transfers
+    /// started.
+    async fn balance_leases(&self) -> Result<usize> {
+        let me = self.node_id();
+        let now = self.now();
+        let mine: Vec<Replica> = self
+            .inner
+            .ranges
+            .read()
+            .values()
+            .filter(|r| r.shared.is_leaseholder())
+            .cloned()
+            .collect();
+        let mut counts: HashMap<NodeId, u64> = self
+            .nodes()
+            .await?
+            .into_iter()
+            .filter_map(|(d, l)| {
+                let l = l?;
+                (l.is_live(now) && !l.draining).then_some((d.node_id, l.leases))
+            })
+            .collect();
+        if counts.len() < 2 || !counts.contains_key(&me) {
+            return Ok(0);
+        }
+        counts.insert(me, mine.len() as u64);
+        let total: u64 = counts.values().sum();
+        let share = total.div_ceil(counts.len() as u64);
+        let mut excess = (mine.len() as u64).saturating_sub(share).min(BALANCE_MAX_MOVES);
+        let mut moved = 0;
+        for r in mine {
+            if excess == 0 {
+                break;
+            }
+            let desc = r.shared.desc();
+            let Ok(status) = r.addr.send(GetRaftStatus).await else {
+                continue;
+            };
+            if !status.leader
+                || status.lagging_voters > 0
+                || !status.learners.is_empty()
+                || status.voters != desc.replicas.len()
+            {
+                continue;
+            }
+            let mine_now = counts.get(&me).copied().unwrap_or(0);
+            let Some((target, replica)) = desc
+                .replicas
+                .iter()
+                .filter(|x| x.node_id != me)
+                .filter_map(|x| counts.get(&x.node_id).map(|c| (*c, x.node_id, x.replica_id)))
+                .min()
+                .filter(|(c, _, _)| c + 1 < mine_now)
+                .map(|(_, n, id)| (n, id))
+            else {
+                continue;
+            };
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            r.addr.do_send(TransferLease {
+                to: replica,
+                reply: tx,
+            });
+            if let Ok(Ok(())) = rx.await {
+                *counts.entry(me).or_default() -= 1;
+                *counts.entry(target).or_default() += 1;
+                excess -= 1;
+                moved += 1;
+                tracing::debug!(range = %desc.range_id, to = %target, "moving a lease to balance nodes");
+            }
+        }
+        Ok(moved)
     }
 }
 

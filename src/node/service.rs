@@ -169,9 +169,22 @@ impl NodeHandler for NodeService {
         }
     }
 
-    fn raft(&self, _peer: &Peer, from: Option<NodeId>, range: RangeId, msg: Vec<u8>) {
-        if self.initialized.load(Ordering::SeqCst) {
-            self.store.deliver_raft(from, range, &msg);
+    fn raft(
+        &self,
+        _peer: &Peer,
+        from: Option<NodeId>,
+        range: RangeId,
+        now: crate::clock::Timestamp,
+        msg: Vec<u8>,
+    ) {
+        if !self.initialized.load(Ordering::SeqCst) {
+            return;
         }
+        // The sender's clock first (see `Frame::Raft`); a sender too far ahead is not heard.
+        if let Err(e) = self.store.clock().update(now) {
+            tracing::warn!(?from, %range, "raft message dropped: {e}");
+            return;
+        }
+        self.store.deliver_raft(from, range, &msg);
     }
 }

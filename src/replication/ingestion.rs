@@ -105,8 +105,16 @@ pub async fn connect_source(
     timeout: Duration,
 ) -> Result<tokio_postgres::Client, ReplicationError> {
     let url = ConnUrl::parse_with_certs_dir(uri, certs_dir).map_err(remote)?;
+    connect_url(&url, timeout).await
+}
+
+/// Connects to one node.
+async fn connect_url(
+    url: &ConnUrl,
+    timeout: Duration,
+) -> Result<tokio_postgres::Client, ReplicationError> {
     let target = url.host_port();
-    let (c, _) = tokio::time::timeout(timeout, client::connect(&url))
+    let (c, _) = tokio::time::timeout(timeout, client::connect(url))
         .await
         .map_err(|_| {
             remote(format!(
@@ -115,6 +123,45 @@ pub async fn connect_source(
         })?
         .map_err(remote)?;
     Ok(c)
+}
+
+/// Connects to the source through its URI or, if that node is down, through any other node a
+/// stream spec named (same credentials); the error is the URI's.
+async fn connect_any(
+    env: &IngestionEnv,
+    d: &IngestionDetails,
+    timeout: Duration,
+) -> Result<(ConnUrl, tokio_postgres::Client), ReplicationError> {
+    let url =
+        ConnUrl::parse_with_certs_dir(&d.source_uri, env.certs_dir.as_deref()).map_err(remote)?;
+    let first = match connect_url(&url, timeout).await {
+        Ok(c) => return Ok((url, c)),
+        Err(e) => e,
+    };
+    for addr in &d.source_nodes {
+        let addr = addr.as_str();
+        let Ok(u) = url.with_address(&addr) else {
+            continue;
+        };
+        if u.host_port() == url.host_port() {
+            continue;
+        }
+        if let Ok(c) = connect_url(&u, timeout).await {
+            tracing::info!(stream = %d.stream_id, node = %addr, "source URI unreachable; using another source node");
+            return Ok((url, c));
+        }
+    }
+    Err(first)
+}
+
+/// Whether `spans` exactly tile `root` (in any order, no gaps, no overlaps).
+fn tiles(root: &crate::storage::keys::Span, spans: &[crate::storage::keys::Span]) -> bool {
+    let mut sorted: Vec<_> = spans.iter().collect();
+    sorted.sort_by(|a, b| a.start.cmp(&b.start));
+    sorted.first().is_some_and(|s| s.start == root.start)
+        && sorted.last().is_some_and(|s| s.end == root.end)
+        && sorted.windows(2).all(|w| w[0].end == w[1].start)
+        && sorted.iter().all(|s| s.start < s.end)
 }
 
 /// Runs the job until it completes or is canceled (the task is aborted).
@@ -136,6 +183,8 @@ pub async fn run_job(env: IngestionEnv, job: JobId, mut control: watch::Receiver
         // The job runs on its coordinator node only; statements on other nodes change its
         // record, which the coordinator re-reads (at the latest every second while paused).
         if rec.coordinator != env.store.node_id().0 {
+            env.live.lock().remove(&job);
+            env.metrics.set_replicated(job, None);
             return;
         }
         if rec.status.is_terminal() {
@@ -171,8 +220,10 @@ pub async fn run_job(env: IngestionEnv, job: JobId, mut control: watch::Receiver
                 let reason = e.to_string();
                 tracing::warn!(%job, error = %reason, retry_in = ?backoff, "replication stream failed; retrying");
                 env.metrics.set_replicated(job, None);
+                let me = env.store.node_id().0;
                 let r = jobs::update(&env.store, job, |r| {
-                    if let JobDetails::Ingestion(d) = &mut r.details
+                    if r.coordinator == me
+                        && let JobDetails::Ingestion(d) = &mut r.details
                         && d.status != ReplicationStatus::FailingOver
                     {
                         d.status = ReplicationStatus::Error;
@@ -239,15 +290,7 @@ async fn stream_until_done(
     }
     let settings = tryp!(current_settings(env).await);
     let s = &settings;
-    let ctl =
-        tryp!(connect_source(&d.source_uri, env.certs_dir.as_deref(), s.connect_timeout).await);
-    let data =
-        tryp!(connect_source(&d.source_uri, env.certs_dir.as_deref(), s.connect_timeout).await);
-    tryp!(
-        data.batch_execute("SET statement_timeout = 0")
-            .await
-            .map_err(pg)
-    );
+    let (url, ctl) = tryp!(connect_any(env, &d, s.connect_timeout).await);
     let stream_id = d.stream_id.0 as i64;
     let row = tryp!(
         bounded(
@@ -267,37 +310,86 @@ async fn stream_until_done(
         .iter()
         .flat_map(|p| p.spans.clone())
         .collect();
-    if spans.is_empty() || !spans.iter().all(|sp| src_span.contains(sp)) {
+    if !tiles(&src_span, &spans) {
         return Err((
             remote("the source's stream spec does not cover the source virtual cluster"),
             false,
         ));
     }
-    // One subscription for every partition: clusters have one node until multi-node lands, and
-    // the URI's node serves them all.
-    let pspec = PartitionSpec {
-        spans,
-        initial_scan_ts: d.start_time,
-        previous_replicated_ts: d.replicated_time,
-        compressed: true,
-        batch_bytes: 1 << 20,
-    };
+    let learned: Vec<String> = spec
+        .partitions
+        .iter()
+        .map(|p| p.sql_address.clone())
+        .filter(|a| !d.source_nodes.contains(a))
+        .collect();
+    if !learned.is_empty() {
+        let rec = tryp!(
+            jobs::update(&env.store, job, |r| {
+                if let JobDetails::Ingestion(x) = &mut r.details {
+                    for a in &learned {
+                        if !x.source_nodes.contains(a) {
+                            x.source_nodes.push(a.clone());
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .await
+        );
+        if let Some(x) = rec.ingestion() {
+            d.source_nodes = x.source_nodes.clone();
+        }
+    }
     let want = if d.replicated_time.is_some() {
         ReplicationStatus::Replicating
     } else {
         ReplicationStatus::InitialScan
     };
     d = tryp!(set_status(env, job, want).await);
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&stream_id, &pspec.encode()];
-    let rows = tryp!(
-        data.query_raw(
-            "SELECT * FROM crdb_internal.stream_partition($1, $2)",
-            params.iter().copied()
-        )
-        .await
-        .map_err(pg)
-    );
-    let mut rows = std::pin::pin!(rows);
+    // One data connection per partition, to the node serving it; their events are merged. A
+    // partition that ends or fails ends the whole attempt: the job re-plans (a new spec, from
+    // the replicated time).
+    let mut partitions = Vec::new();
+    let mut clients = Vec::new();
+    let mut streams = Vec::new();
+    for (i, p) in spec.partitions.iter().enumerate() {
+        let target = format!("{} ({})", p.node_id, p.sql_address);
+        let at = |e: ReplicationError| remote(format!("partition on source node {target}: {e}"));
+        let purl = tryp!(url.with_address(&p.sql_address).map_err(remote).map_err(at));
+        let data = tryp!(connect_url(&purl, s.connect_timeout).await.map_err(at));
+        tryp!(
+            data.batch_execute("SET statement_timeout = 0")
+                .await
+                .map_err(pg)
+                .map_err(at)
+        );
+        let pspec = PartitionSpec {
+            spans: p.spans.clone(),
+            initial_scan_ts: d.start_time,
+            previous_replicated_ts: d.replicated_time,
+            compressed: true,
+            batch_bytes: 1 << 20,
+        };
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+            [&stream_id, &pspec.encode()];
+        let rows = tryp!(
+            data.query_raw(
+                "SELECT * FROM crdb_internal.stream_partition($1, $2)",
+                params.iter().copied()
+            )
+            .await
+            .map_err(pg)
+            .map_err(at)
+        );
+        partitions.push(target);
+        clients.push(data);
+        streams.push(
+            rows.map(move |r| (i, Some(r)))
+                .chain(futures::stream::once(async move { (i, None) }))
+                .boxed(),
+        );
+    }
+    let mut rows = futures::stream::select_all(streams);
     let mut frontier = SpanFrontier::new(
         src_span.clone(),
         d.replicated_time.unwrap_or(Timestamp::MIN),
@@ -368,8 +460,11 @@ async fn stream_until_done(
             }
             row = rows.next() => {
                 let row = match row {
-                    None => return Err((remote("the source ended the replication stream"), progressed)),
-                    Some(r) => tryp!(r.map_err(pg)),
+                    None | Some((_, None)) => {
+                        let which = row.and_then(|(i, _)| partitions.get(i)).map_or("", String::as_str);
+                        return Err((remote(format!("source node {which} ended its partition of the replication stream")), progressed));
+                    }
+                    Some((i, Some(r))) => tryp!(r.map_err(|e| remote(format!("partition on source node {}: {}", partitions[i], client::describe_pg_error(&e))))),
                 };
                 last_event = Instant::now();
                 let bytes: &[u8] = tryp!(row.try_get(0).map_err(pg));
@@ -582,7 +677,14 @@ async fn persist(
     job: JobId,
     replicated: Timestamp,
 ) -> Result<IngestionDetails, ReplicationError> {
+    let me = env.store.node_id().0;
     let rec = jobs::update(&env.store, job, |r| {
+        if r.coordinator != me {
+            return Err(crate::kv::KvError::InvalidArgument(format!(
+                "job {job} is now coordinated by node {}",
+                r.coordinator
+            )));
+        }
         if let JobDetails::Ingestion(d) = &mut r.details {
             if d.replicated_time.is_none_or(|t| t < replicated) {
                 d.replicated_time = Some(replicated);
@@ -700,12 +802,7 @@ async fn cutover(
 /// Tells the source its stream is finished (best effort, bounded wait).
 pub async fn complete_source(env: &IngestionEnv, d: &IngestionDetails, ok: bool) {
     let r = tokio::time::timeout(Duration::from_secs(10), async {
-        let c = connect_source(
-            &d.source_uri,
-            env.certs_dir.as_deref(),
-            env.settings.connect_timeout,
-        )
-        .await?;
+        let (_, c) = connect_any(env, d, env.settings.connect_timeout).await?;
         c.query_one(
             "SELECT crdb_internal.complete_replication_stream($1, $2)",
             &[&(d.stream_id.0 as i64), &ok],

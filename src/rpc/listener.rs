@@ -65,7 +65,14 @@ pub trait NodeHandler: Send + Sync + 'static {
         body: Vec<u8>,
     ) -> std::result::Result<Vec<u8>, String>;
     /// Delivers a raft message from node `from` to the replica of `range` on this node.
-    fn raft(&self, peer: &Peer, from: Option<NodeId>, range: RangeId, msg: Vec<u8>);
+    fn raft(
+        &self,
+        peer: &Peer,
+        from: Option<NodeId>,
+        range: RangeId,
+        now: crate::clock::Timestamp,
+        msg: Vec<u8>,
+    );
 }
 
 /// Where SQL connections go.
@@ -246,9 +253,12 @@ async fn serve_node(
             }
         };
         match frame {
-            Frame::Raft { range, from, msg } if peer.is_node() => {
-                handler.raft(&peer, from, range, msg)
-            }
+            Frame::Raft {
+                range,
+                from,
+                now,
+                msg,
+            } if peer.is_node() => handler.raft(&peer, from, range, now, msg),
             Frame::Request { id, service, body } => {
                 let Ok(permit) = inflight.clone().acquire_owned().await else {
                     break;
@@ -314,7 +324,14 @@ mod tests {
                 _ => Err(format!("{service:?} refused")),
             }
         }
-        fn raft(&self, _peer: &Peer, from: Option<NodeId>, _range: RangeId, _msg: Vec<u8>) {
+        fn raft(
+            &self,
+            _peer: &Peer,
+            from: Option<NodeId>,
+            _range: RangeId,
+            _now: crate::clock::Timestamp,
+            _msg: Vec<u8>,
+        ) {
             if from == Some(NodeId(7)) {
                 self.raft.fetch_add(1, Ordering::SeqCst);
             }
@@ -370,7 +387,12 @@ mod tests {
         assert_eq!(err, RpcError::Remote("Kv refused".into()));
         peers.set_address(NodeId(1), addr.clone());
         for _ in 0..3 {
-            assert!(peers.send_raft(NodeId(1), RangeId(5), vec![0; 10]));
+            assert!(peers.send_raft(
+                NodeId(1),
+                RangeId(5),
+                crate::clock::Timestamp::MIN,
+                vec![0; 10]
+            ));
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while h.raft.load(Ordering::SeqCst) < 3 {

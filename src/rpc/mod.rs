@@ -120,6 +120,10 @@ pub enum Frame {
         range: RangeId,
         /// The sending node.
         from: Option<NodeId>,
+        /// The sender's clock when it sent the message: the receiver's clock moves up to it
+        /// before the message is stepped, so a leader that hands its lease over (its last
+        /// message carries its clock) never served a read above the new leaseholder's clock.
+        now: crate::clock::Timestamp,
         /// The encoded `raft::eraftpb::Message`.
         #[serde(with = "serde_bytes")]
         msg: Vec<u8>,

@@ -190,13 +190,24 @@ impl Peers {
     }
 
     /// Sends a raft message to node `to`; false if it was dropped (unknown node, queue full).
-    pub fn send_raft(&self, to: NodeId, range: RangeId, msg: Vec<u8>) -> bool {
+    pub fn send_raft(
+        &self,
+        to: NodeId,
+        range: RangeId,
+        now: crate::clock::Timestamp,
+        msg: Vec<u8>,
+    ) -> bool {
         let Some(addr) = self.address(to) else {
             return false;
         };
         let conn = self.conn(&addr);
         let from = self.inner.hello.read().node_id;
-        match super::encode(&Frame::Raft { range, from, msg }) {
+        match super::encode(&Frame::Raft {
+            range,
+            from,
+            now,
+            msg,
+        }) {
             Ok(b) => conn.tx.try_send(b).is_ok(),
             Err(_) => false,
         }

@@ -154,7 +154,16 @@ pub fn make_certs(dir: &Path, users: &[&str]) -> PathBuf {
 impl TestCluster {
     /// A temp directory with certificates for root and alice (unless insecure), no nodes yet.
     fn empty(opts: &ClusterOptions) -> TestCluster {
-        let dir = tempfile::tempdir().expect("tempdir");
+        // KEEP_TEST_DIRS=1 keeps the directory (stores, certificates, node logs) for a look
+        // after the test.
+        let keep = std::env::var_os("KEEP_TEST_DIRS").is_some();
+        let dir = tempfile::Builder::new()
+            .disable_cleanup(keep)
+            .tempdir()
+            .expect("tempdir");
+        if keep {
+            eprintln!("test cluster directory: {}", dir.path().display());
+        }
         let certs = if opts.insecure {
             None
         } else {

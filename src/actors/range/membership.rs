@@ -8,6 +8,13 @@
 //!   (which lists learners and voters alike) in the same batch on every replica. One change at
 //!   a time: a second request while one is pending is refused. New replicas start as learners
 //!   so that a replica still waiting for its snapshot never counts towards the quorum.
+//! - [`TransferLease`] (leaseholder only) hands the lease to another voter: the replica stops
+//!   serving at once (`ReplicaShared::transferring`; requests re-route and retry), waits for
+//!   its proposals in flight to apply, then raft sends the target a `TimeoutNow` and it wins
+//!   the next term. Every raft message carries the sender's clock, which the receiver adopts
+//!   first, so the new leaseholder's clock (and so its timestamp cache floor, below) is above
+//!   every timestamp the old one served. Raft abandons a transfer the target does not complete
+//!   within an election timeout; the replica then serves again.
 //! - A snapshot (sent by raft to a new or lagging replica) replaces the replica's span and raft
 //!   state in one batch, synced with the ready that carries it; the replica then reports its
 //!   descriptor to the store (`init_sink`) so requests can be routed to it.
@@ -34,6 +41,9 @@ use raft::prelude::{ConfChange, ConfChangeType, Entry, Message as RaftMessage, S
 use std::sync::atomic::Ordering;
 use tokio::sync::oneshot;
 
+/// How long a lease transfer waits for the proposals in flight before it is abandoned.
+pub const TRANSFER_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A raft message from a peer replica.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -47,6 +57,18 @@ pub struct Step {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Campaign;
+
+/// Hand the lease (raft leadership) to another voter. Answered once the transfer started; it
+/// completes when the target wins its election (within milliseconds when it is caught up) or
+/// is abandoned after an election timeout, and the lease stays here.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TransferLease {
+    /// The voter to hand the lease to.
+    pub to: crate::ids::ReplicaId,
+    /// Whether the transfer started.
+    pub reply: oneshot::Sender<Result<(), RangeError>>,
+}
 
 /// Add a replica as a learner, or promote a learner to voter; answered once the change is
 /// applied here.
@@ -119,9 +141,41 @@ impl RangeActor {
         }
     }
 
+    /// Moves a lease transfer on (every raft tick): raft is told once no proposal of this
+    /// leaseholder is in flight (they would otherwise end ambiguous); the replica serves again
+    /// if the proposals do not drain within [`TRANSFER_DRAIN`] or raft abandoned the transfer
+    /// (the target did not win within an election timeout).
+    pub(super) fn advance_transfer(&mut self) {
+        let Some((to, asked, told)) = self.transfer else {
+            return;
+        };
+        let abandon = if self.raw.raft.state != StateRole::Leader {
+            true
+        } else if !told {
+            if self.pending.is_empty() {
+                self.raw.transfer_leader(to);
+                self.transfer = Some((to, asked, true));
+                tracing::debug!(range = %self.range_id, to, "transferring the lease");
+                false
+            } else {
+                asked.elapsed() >= TRANSFER_DRAIN
+            }
+        } else {
+            self.raw.raft.lead_transferee.is_none()
+        };
+        if abandon {
+            self.transfer = None;
+            self.shared.transferring.store(false, Ordering::Relaxed);
+        self.transfer = None;
+            self.shared.notify.notify_waiters();
+            tracing::debug!(range = %self.range_id, to, "lease transfer abandoned");
+        }
+    }
+
     /// Records who leads the group now (see the module docs).
     pub(super) fn on_leader_change(&mut self, leader: u64) {
         let me = self.replica_id.0;
+        self.shared.transferring.store(false, Ordering::Relaxed);
         let was = self.shared.leader.swap(leader, Ordering::Relaxed);
         let sole_voter = self.raw.raft.prs().conf().voters().ids().len() == 1;
         if leader == me && was != me && !sole_voter {
@@ -257,10 +311,10 @@ impl Handler<AddVoter> for RangeActor {
             let _ = msg.reply.send(Err(self.not_leaseholder()));
             return;
         }
-        if self.raw.raft.has_pending_conf() {
+        if self.raw.raft.has_pending_conf() || self.transfer.is_some() {
             let _ = msg.reply.send(Err(RangeError::Unavailable {
                 range: self.range_id,
-                reason: "a membership change is in progress".into(),
+                reason: "a membership change or lease transfer is in progress".into(),
             }));
             return;
         }
@@ -278,19 +332,51 @@ impl Handler<AddVoter> for RangeActor {
     }
 }
 
+impl Handler<TransferLease> for RangeActor {
+    type Result = ();
+    fn handle(&mut self, msg: TransferLease, ctx: &mut Context<Self>) {
+        let refuse = |reason: &str| {
+            Err(RangeError::Unavailable {
+                range: self.range_id,
+                reason: format!("cannot transfer the lease: {reason}"),
+            })
+        };
+        let r = if self.raw.raft.state != StateRole::Leader {
+            Err(self.not_leaseholder())
+        } else if self.raw.raft.has_pending_conf() {
+            refuse("a membership change is in progress")
+        } else if self.transfer.is_some() {
+            refuse("a transfer is in progress")
+        } else if msg.to.0 == self.replica_id.0
+            || !self.raw.raft.prs().conf().voters().contains(msg.to.0)
+        {
+            refuse("the target is not another voter")
+        } else {
+            // Serve nothing from now on: the clock that goes out with the transfer's raft
+            // messages is above every timestamp this replica served (see `Frame::Raft`).
+            self.shared.transferring.store(true, Ordering::Relaxed);
+            self.transfer = Some((msg.to.0, std::time::Instant::now(), false));
+            self.advance_transfer();
+            Ok(())
+        };
+        let _ = msg.reply.send(r);
+        self.schedule_ready(ctx);
+    }
+}
+
 /// Who holds the lease, as this replica knows it.
 impl super::replica::ReplicaShared {
-    /// Whether this replica holds the lease (leads its raft group).
+    /// Whether this replica holds the lease (leads its raft group, and is not handing it over).
     pub fn is_leaseholder(&self) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
         let me = self.replica_id.load(Relaxed);
-        me != 0 && self.leader.load(Relaxed) == me
+        me != 0 && self.leader.load(Relaxed) == me && !self.transferring.load(Relaxed)
     }
 
-    /// The node of the leaseholder, if this replica knows it.
+    /// The node of the leaseholder, if this replica knows it (not while it hands it over).
     pub fn leaseholder_node(&self) -> Option<crate::ids::NodeId> {
         let leader = self.leader.load(std::sync::atomic::Ordering::Relaxed);
-        if leader == 0 {
+        if leader == 0 || self.transferring.load(std::sync::atomic::Ordering::Relaxed) {
             return None;
         }
         self.node_of(leader)

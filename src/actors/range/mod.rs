@@ -142,6 +142,9 @@ pub struct RangeActor {
     metrics: Arc<RangeMetrics>,
     next_proposal: u64,
     pending: HashMap<u64, oneshot::Sender<error::Result<()>>>,
+    /// A lease transfer: the target replica, when it was asked for, and whether raft was told
+    /// (only once the proposals in flight applied).
+    transfer: Option<(u64, std::time::Instant, bool)>,
     ready_scheduled: bool,
     /// Command bytes applied since the log was last compacted (in memory; a restart starts at 0).
     applied_log_bytes: u64,
@@ -223,6 +226,7 @@ impl RangeActor {
             metrics: cfg.metrics,
             next_proposal: 1,
             pending: HashMap::new(),
+            transfer: None,
             ready_scheduled: false,
             applied_log_bytes: 0,
             registrations: HashMap::new(),
@@ -464,8 +468,9 @@ impl RangeActor {
 
     /// Advances the closed timestamp and publishes checkpoints.
     fn close_timestamps(&mut self) {
-        // Only the leaseholder knows no write can still come below a timestamp.
-        if self.raw.raft.state != StateRole::Leader {
+        // Only the leaseholder knows no write can still come below a timestamp (and one handing
+        // its lease over closes nothing more).
+        if self.raw.raft.state != StateRole::Leader || self.transfer.is_some() {
             return;
         }
         let target = self
@@ -521,6 +526,7 @@ impl Actor for RangeActor {
         }
         ctx.run_interval(self.settings.raft_tick, |act, ctx| {
             act.raw.tick();
+            act.advance_transfer();
             act.schedule_ready(ctx);
         });
         ctx.run_interval(self.settings.closed_ts_interval, |act, _ctx| {
@@ -556,7 +562,7 @@ impl Handler<Propose> for RangeActor {
     type Result = ();
     /// Proposes a command to raft; answered after apply.
     fn handle(&mut self, msg: Propose, ctx: &mut Context<Self>) {
-        if self.raw.raft.state != StateRole::Leader {
+        if self.raw.raft.state != StateRole::Leader || self.transfer.is_some() {
             let _ = msg.reply.send(Err(self.not_leaseholder()));
             return;
         }

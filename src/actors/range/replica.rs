@@ -80,6 +80,8 @@ pub struct ReplicaShared {
     pub leader: std::sync::atomic::AtomicU64,
     /// This replica's id in the group.
     pub replica_id: std::sync::atomic::AtomicU64,
+    /// The leader is handing its lease to another replica: it serves nothing meanwhile.
+    pub transferring: std::sync::atomic::AtomicBool,
     /// Nodes of peer replicas learned from their messages (replies of a replica whose
     /// descriptor does not list its peers yet: an uninitialised one).
     pub peer_nodes: Mutex<HashMap<u64, crate::ids::NodeId>>,
@@ -116,6 +118,7 @@ impl ReplicaShared {
             notify: Notify::new(),
             leader: Default::default(),
             replica_id: Default::default(),
+            transferring: Default::default(),
             peer_nodes: Mutex::new(HashMap::new()),
         })
     }

@@ -35,12 +35,21 @@ impl RaftTransport for LocalTransport {
 pub struct NodeTransport {
     peers: Peers,
     shared: Arc<ReplicaShared>,
+    clock: Arc<crate::clock::Clock>,
 }
 
 impl NodeTransport {
-    /// Sends `shared`'s messages over `peers`.
-    pub fn new(peers: Peers, shared: Arc<ReplicaShared>) -> NodeTransport {
-        NodeTransport { peers, shared }
+    /// Sends `shared`'s messages over `peers`, each stamped with `clock`'s time.
+    pub fn new(
+        peers: Peers,
+        shared: Arc<ReplicaShared>,
+        clock: Arc<crate::clock::Clock>,
+    ) -> NodeTransport {
+        NodeTransport {
+            peers,
+            shared,
+            clock,
+        }
     }
 }
 
@@ -58,7 +67,7 @@ impl RaftTransport for NodeTransport {
                     continue;
                 }
             };
-            if !self.peers.send_raft(node, range, bytes) {
+            if !self.peers.send_raft(node, range, self.clock.now(), bytes) {
                 tracing::debug!(%range, %node, "raft message dropped (queue full or address unknown)");
             }
         }
