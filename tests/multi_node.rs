@@ -402,6 +402,26 @@ async fn physical_replication_survives_a_primary_and_a_standby_node_dying() {
     };
     let t = now_text(&psys).await;
     rc.wait_replicated_past("standby", &t).await;
+    // The partitions are ingested on several standby nodes.
+    let ca = rc.standby.certs.clone().expect("certs").join("ca.crt");
+    let mut ingesting = Vec::new();
+    for (i, n) in rc.standby.nodes.iter().enumerate() {
+        let (_, _, body) =
+            common::http_request(&n.http_addr, Some(&ca), "GET", "/_status/vars", &[], "").await;
+        let events: f64 = body
+            .lines()
+            .find(|l| l.starts_with("physical_replication_events_ingested "))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        if events > 0.0 {
+            ingesting.push(i + 1);
+        }
+    }
+    assert!(
+        ingesting.len() >= 2,
+        "standby nodes that ingested events: {ingesting:?}"
+    );
 
     kill_hard(&mut rc.primary.nodes[1]);
     kill_hard(&mut rc.standby.nodes[1]);

@@ -494,6 +494,7 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         advertised_addr(&cfg, &sql_listen_addr),
         &registry_metrics,
     )?);
+    service.set_replication(replication.env.clone());
     let router = Arc::new(NodeRouter {
         max_sql_memory,
         registry: registry.clone(),
@@ -653,6 +654,7 @@ fn start_replication(
         metrics: crate::replication::metrics::ReplicationMetrics::new(metrics)
             .map_err(|e| anyhow::anyhow!("replication metrics: {e}"))?,
         live: Default::default(),
+        processors: Default::default(),
         settings: IngestionSettings::default(),
     };
     let consumer_env = env.clone();

@@ -6,6 +6,8 @@
 //!   the addresses of the nodes known so far ([`JoinRequest`], [`JoinResponse`]).
 //! - [`Service::Kv`]: a KV request forwarded to a range this node serves (see
 //!   [`crate::kv::remote`]).
+//! - [`Service::Replication`]: partition processors of physical replication, run for an
+//!   ingestion job coordinated by another node ([`crate::replication::processor::serve`]).
 //! - [`Service::Status`]: every node's [`NodeStatus`], read from the node records.
 //! - Raft messages go to the store's replicas (see `kv::replicas`); raft snapshots travel as
 //!   raft messages, so [`Service::Snapshot`] is not served.
@@ -52,6 +54,8 @@ pub struct NodeService {
     /// Serialises init attempts.
     init_lock: Mutex<()>,
     bootstrap: Bootstrap,
+    /// Physical replication's processors (set once the node serves SQL).
+    replication: std::sync::OnceLock<crate::replication::ingestion::IngestionEnv>,
 }
 
 impl NodeService {
@@ -64,12 +68,18 @@ impl NodeService {
             init_done: Notify::new(),
             init_lock: Mutex::new(()),
             bootstrap,
+            replication: std::sync::OnceLock::new(),
         })
     }
 
     /// Sets what the node says about itself.
     pub fn set_hello(&self, hello: Hello) {
         *self.hello.write() = hello;
+    }
+
+    /// Serves [`Service::Replication`] calls from now on.
+    pub fn set_replication(&self, env: crate::replication::ingestion::IngestionEnv) {
+        let _ = self.replication.set(env);
     }
 
     /// Marks the node initialised (after it joined a cluster).
@@ -163,6 +173,10 @@ impl NodeHandler for NodeService {
             Service::Status => self.status().await,
             Service::Join => self.join(&body).await,
             Service::Kv => self.store.serve_kv(&body).await,
+            Service::Replication => match self.replication.get() {
+                Some(env) => crate::replication::processor::serve(env, &body).await,
+                None => Err("this node does not serve replication yet".into()),
+            },
             Service::Snapshot => Err(format!(
                 "{service:?} is not served: ranges do not replicate across nodes in this version"
             )),

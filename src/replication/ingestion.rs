@@ -2,15 +2,26 @@
 //! stream, ingest, persist progress, heartbeat, and fail over when asked.
 //!
 //! The job loop reads the job record and acts on it: a paused job waits; a job whose failover
-//! time is reached reverts and completes; otherwise it streams. Streaming opens two connections
-//! to the primary's system virtual cluster (control: spec and heartbeats; data: the endless
-//! `stream_partition` result). Versions are re-keyed from `/Tenant/<src>` to `/Tenant/<dst>`
-//! and buffered; a checkpoint first flushes the buffer through [`Store::ingest`] (raft, durable)
-//! and only then forwards the [`SpanFrontier`], whose minimum is the replicated time. Progress
-//! (replicated time, and the destination's protected timestamp at the retained time) is
-//! persisted every `persist_every` in the job record, so a restart, pause or lost connection
-//! resumes from the replicated time with no new initial scan (versions above it are replayed,
-//! which is idempotent).
+//! time is reached reverts and completes; otherwise it streams. The job runs on its
+//! coordinator node (the node that created it, or the node that adopted it after the
+//! coordinator died: see [`crate::actors::replication_consumer`]); its progress writes are
+//! refused once the record names another coordinator.
+//!
+//! Streaming: a control connection to the primary's system virtual cluster (through the URI's
+//! node or, if it is down, any source node a previous spec named, kept in the job record)
+//! fetches the stream spec (one partition per primary node holding leases) and heartbeats the
+//! producer. Each partition gets a processor ([`super::processor`]): partition `i` runs on the
+//! `i`-th live standby node (this node first), which connects to the partition's primary
+//! node, ingests, and reports durable resolved spans. The coordinator forwards them into the
+//! [`SpanFrontier`], whose minimum is the replicated time. Progress (replicated time, and the
+//! destination's protected timestamp at the retained time) is persisted every
+//! `persist_every` in the job record, so a restart, pause, lost connection or re-plan resumes
+//! from the replicated time with no new initial scan (versions above it are replayed, which is
+//! idempotent). A failed processor (its primary node died, its standby node died, the
+//! partition's leases moved) ends the attempt: every processor is stopped and the job
+//! re-plans with a fresh spec. Before a failover (or any stop that is not an error) every
+//! processor has acknowledged its stop, or had time to stop by itself, so nothing is written
+//! behind the revert.
 //!
 //! Failure: any error (connection refused or lost, remote error, malformed event) marks the job
 //! `replication error` with the reason and retries with exponential back-off (250 ms up to
@@ -18,27 +29,26 @@
 //! (failover, DROP) ends it.
 
 use super::ReplicationError;
-use super::event::{EventBody, ResolvedSpan, StreamEvent};
+use super::event::ResolvedSpan;
 use super::frontier::SpanFrontier;
 use super::metrics::ReplicationMetrics;
-use super::spec::{PartitionSpec, StreamSpec, StreamState, StreamStatus};
+use super::processor::{self, PROCESSOR_TTL, ProcessorCall, ProcessorReply, ProcessorSpec, connect_url};
+use super::spec::{StreamSpec, StreamState, StreamStatus};
 use super::status::ReplicationStatus;
 use crate::actors::tenant_registry::RegistryInner;
 use crate::client::{self, ConnUrl};
 use crate::clock::Timestamp;
 use crate::config::DataState;
-use crate::ids::JobId;
+use crate::ids::{JobId, NodeId};
 use crate::jobs::{self, IngestionDetails, JobDetails, JobStatus};
 use crate::kv::Store;
-use crate::storage::keys::{decode_tenant, rewrite_tenant, tenant_span};
-use crate::storage::mvcc::Version;
-use futures::StreamExt;
+use crate::storage::keys::tenant_span;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Live views of the jobs running on this node (fresher than the persisted records).
 pub type LiveJobs = Arc<Mutex<HashMap<JobId, IngestionDetails>>>;
@@ -86,6 +96,8 @@ pub struct IngestionEnv {
     pub metrics: ReplicationMetrics,
     /// Live views.
     pub live: LiveJobs,
+    /// Processors this node runs for coordinators on other nodes.
+    pub processors: processor::HostedProcessors,
     /// Timing.
     pub settings: IngestionSettings,
 }
@@ -108,34 +120,17 @@ pub async fn connect_source(
     connect_url(&url, timeout).await
 }
 
-/// Connects to one node.
-async fn connect_url(
-    url: &ConnUrl,
-    timeout: Duration,
-) -> Result<tokio_postgres::Client, ReplicationError> {
-    let target = url.host_port();
-    let (c, _) = tokio::time::timeout(timeout, client::connect(url))
-        .await
-        .map_err(|_| {
-            remote(format!(
-                "cannot connect to {target}: timed out after {timeout:?}"
-            ))
-        })?
-        .map_err(remote)?;
-    Ok(c)
-}
-
 /// Connects to the source through its URI or, if that node is down, through any other node a
 /// stream spec named (same credentials); the error is the URI's.
 async fn connect_any(
     env: &IngestionEnv,
     d: &IngestionDetails,
     timeout: Duration,
-) -> Result<(ConnUrl, tokio_postgres::Client), ReplicationError> {
+) -> Result<tokio_postgres::Client, ReplicationError> {
     let url =
         ConnUrl::parse_with_certs_dir(&d.source_uri, env.certs_dir.as_deref()).map_err(remote)?;
     let first = match connect_url(&url, timeout).await {
-        Ok(c) => return Ok((url, c)),
+        Ok(c) => return Ok(c),
         Err(e) => e,
     };
     for addr in &d.source_nodes {
@@ -148,7 +143,7 @@ async fn connect_any(
         }
         if let Ok(c) = connect_url(&u, timeout).await {
             tracing::info!(stream = %d.stream_id, node = %addr, "source URI unreachable; using another source node");
-            return Ok((url, c));
+            return Ok(c);
         }
     }
     Err(first)
@@ -260,14 +255,13 @@ async fn stream(
     d: IngestionDetails,
     control: &mut watch::Receiver<u64>,
 ) -> Result<(), (ReplicationError, bool)> {
-    // Whatever ends the stream, the flush in flight finishes before anything else happens: a
-    // revert (failover, DROP) must never race with versions still being written.
-    let mut inflight: Option<(FlushTask, Vec<ResolvedSpan>)> = None;
-    let r = stream_until_done(env, job, d, control, &mut inflight).await;
-    if let Some((mut task, _)) = inflight.take()
-        && let Ok(Err(e)) = (&mut task.0).await
-    {
-        tracing::debug!(%e, %job, "flush in flight when the stream ended failed");
+    // Whatever ends the stream, the processors stop (finishing their flushes) before anything
+    // else happens: a revert (failover, DROP) must never race with versions still being
+    // written.
+    let mut plan: Option<Plan> = None;
+    let r = stream_until_done(env, job, d, control, &mut plan).await;
+    if let Some(p) = plan.take() {
+        p.stop(r.is_ok()).await;
     }
     r
 }
@@ -277,7 +271,7 @@ async fn stream_until_done(
     job: JobId,
     mut d: IngestionDetails,
     control: &mut watch::Receiver<u64>,
-    inflight: &mut Option<(FlushTask, Vec<ResolvedSpan>)>,
+    plan: &mut Option<Plan>,
 ) -> Result<(), (ReplicationError, bool)> {
     let mut progressed = false;
     macro_rules! tryp {
@@ -290,7 +284,7 @@ async fn stream_until_done(
     }
     let settings = tryp!(current_settings(env).await);
     let s = &settings;
-    let (url, ctl) = tryp!(connect_any(env, &d, s.connect_timeout).await);
+    let ctl = tryp!(connect_any(env, &d, s.connect_timeout).await);
     let stream_id = d.stream_id.0 as i64;
     let row = tryp!(
         bounded(
@@ -346,61 +340,16 @@ async fn stream_until_done(
         ReplicationStatus::InitialScan
     };
     d = tryp!(set_status(env, job, want).await);
-    // One data connection per partition, to the node serving it; their events are merged. A
-    // partition that ends or fails ends the whole attempt: the job re-plans (a new spec, from
-    // the replicated time).
-    let mut partitions = Vec::new();
-    let mut clients = Vec::new();
-    let mut streams = Vec::new();
-    for (i, p) in spec.partitions.iter().enumerate() {
-        let target = format!("{} ({})", p.node_id, p.sql_address);
-        let at = |e: ReplicationError| remote(format!("partition on source node {target}: {e}"));
-        let purl = tryp!(url.with_address(&p.sql_address).map_err(remote).map_err(at));
-        let data = tryp!(connect_url(&purl, s.connect_timeout).await.map_err(at));
-        tryp!(
-            data.batch_execute("SET statement_timeout = 0")
-                .await
-                .map_err(pg)
-                .map_err(at)
-        );
-        let pspec = PartitionSpec {
-            spans: p.spans.clone(),
-            initial_scan_ts: d.start_time,
-            previous_replicated_ts: d.replicated_time,
-            compressed: true,
-            batch_bytes: 1 << 20,
-        };
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
-            [&stream_id, &pspec.encode()];
-        let rows = tryp!(
-            data.query_raw(
-                "SELECT * FROM crdb_internal.stream_partition($1, $2)",
-                params.iter().copied()
-            )
-            .await
-            .map_err(pg)
-            .map_err(at)
-        );
-        partitions.push(target);
-        clients.push(data);
-        streams.push(
-            rows.map(move |r| (i, Some(r)))
-                .chain(futures::stream::once(async move { (i, None) }))
-                .boxed(),
-        );
-    }
-    let mut rows = futures::stream::select_all(streams);
+    // One processor per partition, spread over the standby's live nodes; their durable
+    // resolved spans come back here. A processor that fails ends the whole attempt: the job
+    // re-plans (a new spec, from the replicated time).
+    let (tx, mut reports) = mpsc::channel::<Report>(256);
+    *plan = Some(start_plan(env, job, &d, &spec, s, tx).await);
     let mut frontier = SpanFrontier::new(
         src_span.clone(),
         d.replicated_time.unwrap_or(Timestamp::MIN),
     );
-    let mut buffer: Vec<Version> = Vec::new();
-    let mut buffered = 0usize;
-    // One flush runs while the next events are received; the resolved spans of the checkpoints
-    // that followed its data wait with it and are applied once it is durable.
-    let mut waiting: Vec<ResolvedSpan> = Vec::new();
     let mut last_persist = Instant::now();
-    let mut last_event = Instant::now();
     let mut persisted = d.replicated_time;
     let mut heartbeat = tokio::time::interval(s.heartbeat_every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -433,92 +382,17 @@ async fn stream_until_done(
             reached
         }};
     }
-    // Waits for the flush in flight and applies what waited on it.
-    macro_rules! settle {
-        () => {{
-            let mut reached = false;
-            if let Some((mut h, resolved)) = inflight.take() {
-                tryp!(
-                    (&mut h.0)
-                        .await
-                        .map_err(|e| remote(format!("flush task failed: {e}")))
-                        .and_then(|r| r)
-                );
-                reached = advance!(resolved);
-            }
-            reached
-        }};
-    }
     loop {
         tokio::select! {
-            done = async { match inflight.as_mut() { Some((h, _)) => (&mut h.0).await, None => std::future::pending().await } } => {
-                let (_, resolved) = inflight.take().unwrap_or_else(|| unreachable!());
-                tryp!(done.map_err(|e| remote(format!("flush task failed: {e}"))).and_then(|r| r));
-                if advance!(resolved) {
-                    return Ok(());
-                }
-            }
-            row = rows.next() => {
-                let row = match row {
-                    None | Some((_, None)) => {
-                        let which = row.and_then(|(i, _)| partitions.get(i)).map_or("", String::as_str);
-                        return Err((remote(format!("source node {which} ended its partition of the replication stream")), progressed));
-                    }
-                    Some((i, Some(r))) => tryp!(r.map_err(|e| remote(format!("partition on source node {}: {}", partitions[i], client::describe_pg_error(&e))))),
-                };
-                last_event = Instant::now();
-                let bytes: &[u8] = tryp!(row.try_get(0).map_err(pg));
-                let ev = tryp!(StreamEvent::decode(bytes));
-                env.metrics.logical_bytes.inc_by(ev.logical_bytes());
-                match ev.body {
-                    EventBody::Batch(vs) => {
-                        env.metrics.events_ingested.inc_by(vs.len() as u64);
-                        for mut v in vs {
-                            if decode_tenant(&v.key) != Some(d.source_tenant_id) {
-                                return Err((remote("the source sent a key outside the replicated virtual cluster"), progressed));
-                            }
-                            let Some(k) = rewrite_tenant(&v.key, d.dest_tenant) else {
-                                return Err((remote("the source sent a malformed key"), progressed));
-                            };
-                            buffered += k.len() + v.value.as_ref().map_or(0, Vec::len) + 16;
-                            v.key = k;
-                            buffer.push(v);
-                        }
-                        if buffered >= s.flush_bytes {
-                            if settle!() {
-                                return Ok(());
-                            }
-                            let task = FlushTask(tokio::spawn(flush(env.clone(), std::mem::take(&mut buffer))));
-                            *inflight = Some((task, std::mem::take(&mut waiting)));
-                            buffered = 0;
-                        }
-                    }
-                    EventBody::Checkpoint(resolved) => {
-                        env.metrics.resolved_events_ingested.inc();
-                        waiting.extend(resolved);
-                        if buffer.is_empty() {
-                            // Nothing new to write: the spans are resolved once what is in
-                            // flight (if anything) is durable.
-                            match inflight.as_mut() {
-                                Some((_, after)) => after.append(&mut waiting),
-                                None => {
-                                    let w = std::mem::take(&mut waiting);
-                                    if advance!(w) {
-                                        return Ok(());
-                                    }
-                                }
-                            }
-                        } else {
-                            if settle!() {
-                                return Ok(());
-                            }
-                            let task = FlushTask(tokio::spawn(flush(env.clone(), std::mem::take(&mut buffer))));
-                            *inflight = Some((task, std::mem::take(&mut waiting)));
-                            buffered = 0;
-                        }
+            report = reports.recv() => match report {
+                Some(Report::Resolved(resolved)) => {
+                    if advance!(resolved) {
+                        return Ok(());
                     }
                 }
-            }
+                Some(Report::Failed(e)) => return Err((remote(e), progressed)),
+                None => return Err((remote("every partition processor ended"), progressed)),
+            },
             _ = persist_tick.tick() => {
                 // In a cluster of several nodes, statements on other nodes (pause, drop) change
                 // the record without reaching this task's control channel: look at it.
@@ -530,15 +404,6 @@ async fn stream_until_done(
                         tryp!(persist(env, job, f).await);
                     }
                     return Ok(());
-                }
-                if last_event.elapsed() >= s.idle_timeout {
-                    return Err((
-                        remote(format!(
-                            "no events from the source for {:?} (network cut or source unresponsive)",
-                            last_event.elapsed()
-                        )),
-                        progressed,
-                    ));
                 }
                 if d.replicated_time != persisted
                     && last_persist.elapsed() >= s.persist_every
@@ -583,6 +448,230 @@ async fn stream_until_done(
     }
 }
 
+/// What a partition's processor tells the coordinator.
+enum Report {
+    /// Durable resolved spans.
+    Resolved(Vec<ResolvedSpan>),
+    /// The processor ended with this error.
+    Failed(String),
+}
+
+/// The processors of one streaming attempt.
+struct Plan {
+    stop: watch::Sender<bool>,
+    /// One task per processor; each answers whether its processor is known to have stopped.
+    tasks: Vec<tokio::task::JoinHandle<bool>>,
+}
+
+/// Extra time given to a processor that did not acknowledge its stop, beyond its TTL, to
+/// finish the flush it may have in flight.
+const STRAGGLER_GRACE: Duration = Duration::from_secs(10);
+
+impl Plan {
+    /// Stops every processor. With `settle`, a processor that could not be told (its node is
+    /// down or cut off) is waited out: it stops by itself once not polled for
+    /// [`PROCESSOR_TTL`], and its last flush gets [`STRAGGLER_GRACE`].
+    async fn stop(self, settle: bool) {
+        let _ = self.stop.send(true);
+        let mut unacknowledged = 0;
+        for t in self.tasks {
+            if !matches!(
+                tokio::time::timeout(Duration::from_secs(40), t).await,
+                Ok(Ok(true))
+            ) {
+                unacknowledged += 1;
+            }
+        }
+        if settle && unacknowledged > 0 {
+            tracing::warn!(
+                unacknowledged,
+                "replication processors did not acknowledge their stop; waiting them out"
+            );
+            tokio::time::sleep(PROCESSOR_TTL + STRAGGLER_GRACE).await;
+        }
+    }
+}
+
+/// The standby nodes that can run processors: live, not draining, reachable; this node first
+/// if it is one of them, then by node id.
+async fn processor_nodes(env: &IngestionEnv) -> Vec<NodeId> {
+    let me = env.store.node_id();
+    let Some(peers) = env.store.peers() else {
+        return vec![me];
+    };
+    let now = env.store.now();
+    let Ok(all) = env.store.nodes().await else {
+        return vec![me];
+    };
+    let mut nodes: Vec<NodeId> = all
+        .into_iter()
+        .filter_map(|(d, l)| {
+            let l = l?;
+            (l.is_live(now) && !l.draining && (d.node_id == me || peers.address(d.node_id).is_some()))
+                .then_some(d.node_id)
+        })
+        .filter(|n| *n != me)
+        .collect();
+    nodes.sort();
+    nodes.insert(0, me);
+    nodes
+}
+
+/// Starts one processor per partition of `spec`, partition `i` on the `i`-th processor node
+/// (round robin); their reports go to `tx`.
+async fn start_plan(
+    env: &IngestionEnv,
+    job: JobId,
+    d: &IngestionDetails,
+    spec: &StreamSpec,
+    s: &IngestionSettings,
+    tx: mpsc::Sender<Report>,
+) -> Plan {
+    let (stop, _) = watch::channel(false);
+    let generation = jobs::new_job_id().0;
+    let nodes = processor_nodes(env).await;
+    let me = env.store.node_id();
+    let mut tasks = Vec::new();
+    for (i, p) in spec.partitions.iter().enumerate() {
+        let pspec = ProcessorSpec {
+            job,
+            generation,
+            index: i as u32,
+            partition: p.clone(),
+            source_uri: d.source_uri.clone(),
+            stream_id: d.stream_id,
+            source_tenant: d.source_tenant_id,
+            dest_tenant: d.dest_tenant,
+            initial_scan_ts: d.start_time,
+            previous_replicated_ts: d.replicated_time,
+            flush_bytes: s.flush_bytes as u64,
+            connect_timeout_ms: s.connect_timeout.as_millis() as u64,
+            idle_timeout_ms: s.idle_timeout.as_millis() as u64,
+        };
+        let node = nodes[i % nodes.len()];
+        let (env, tx, stop_rx) = (env.clone(), tx.clone(), stop.subscribe());
+        tracing::info!(%job, partition = i, source = %pspec.source_node(), standby = %node, "planned a replication partition");
+        let task = if node == me {
+            tokio::spawn(run_local(env, pspec, tx, stop_rx))
+        } else {
+            tokio::spawn(run_remote(env, node, pspec, tx, stop_rx))
+        };
+        tasks.push(task);
+    }
+    Plan { stop, tasks }
+}
+
+/// A processor on this node.
+async fn run_local(
+    env: IngestionEnv,
+    spec: ProcessorSpec,
+    tx: mpsc::Sender<Report>,
+    stop: watch::Receiver<bool>,
+) -> bool {
+    let (rtx, mut rrx) = mpsc::channel(64);
+    let index = spec.index;
+    let stopped = stop.clone();
+    let forward = async {
+        while let Some(r) = rrx.recv().await {
+            if tx.send(Report::Resolved(r)).await.is_err() {
+                break;
+            }
+        }
+    };
+    let (r, _) = tokio::join!(processor::run(env, spec, rtx, stop), forward);
+    let why = match r {
+        Err(e) => e.to_string(),
+        Ok(()) if *stopped.borrow() => return true,
+        Ok(()) => format!("partition {index} ended"),
+    };
+    let _ = tx.send(Report::Failed(why)).await;
+    true
+}
+
+/// A processor on another standby node: started there, long-polled, stopped.
+async fn run_remote(
+    env: IngestionEnv,
+    node: NodeId,
+    spec: ProcessorSpec,
+    tx: mpsc::Sender<Report>,
+    mut stop: watch::Receiver<bool>,
+) -> bool {
+    let Some(peers) = env.store.peers().cloned() else {
+        let _ = tx
+            .send(Report::Failed("no inter-node transport".into()))
+            .await;
+        return true;
+    };
+    let (job, generation, index) = (spec.job, spec.generation, spec.index);
+    let call = |c: ProcessorCall, timeout: Duration| {
+        let peers = peers.clone();
+        async move {
+            let body = crate::rpc::encode_body(&c).map_err(|e| e.to_string())?;
+            let raw = peers
+                .call_node(node, crate::rpc::Service::Replication, body, timeout)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::rpc::decode_body::<ProcessorReply>(&raw).map_err(|e| e.to_string())
+        }
+    };
+    let failed = |e: String| Report::Failed(format!("partition {index} on standby node {node}: {e}"));
+    match call(ProcessorCall::Start(Box::new(spec)), Duration::from_secs(10)).await {
+        Ok(ProcessorReply::Started) => {}
+        Ok(other) => {
+            let _ = tx.send(failed(format!("unexpected answer {other:?}"))).await;
+            return true;
+        }
+        Err(e) => {
+            let _ = tx.send(failed(e)).await;
+            return false;
+        }
+    }
+    loop {
+        let poll = call(
+            ProcessorCall::Poll {
+                job,
+                generation,
+                index,
+            },
+            Duration::from_secs(5),
+        );
+        tokio::select! {
+            _ = stop.changed() => break,
+            r = poll => match r {
+                Ok(ProcessorReply::Progress { resolved, failed: f }) => {
+                    if !resolved.is_empty() && tx.send(Report::Resolved(resolved)).await.is_err() {
+                        break;
+                    }
+                    if let Some(f) = f {
+                        let _ = tx.send(failed(f)).await;
+                        break;
+                    }
+                }
+                Ok(other) => {
+                    let _ = tx.send(failed(format!("unexpected answer {other:?}"))).await;
+                    break;
+                }
+                Err(e) => {
+                    let _ = tx.send(failed(e)).await;
+                    break;
+                }
+            }
+        }
+    }
+    matches!(
+        call(
+            ProcessorCall::Stop {
+                job,
+                generation,
+                index
+            },
+            Duration::from_secs(35)
+        )
+        .await,
+        Ok(ProcessorReply::Stopped)
+    )
+}
+
 /// A control query to the source, bounded in time (a cut network gives no error by itself).
 async fn bounded<T>(
     limit: Duration,
@@ -611,35 +700,6 @@ async fn current_settings(env: &IngestionEnv) -> Result<IngestionSettings, Repli
         s.idle_timeout = d;
     }
     Ok(s)
-}
-
-/// A flush running in its own task. The stream waits for it when it ends; only if the whole job
-/// task is aborted (the actor stopping) is it aborted too (an interrupted flush is redone after
-/// a resume).
-struct FlushTask(tokio::task::JoinHandle<Result<(), ReplicationError>>);
-
-impl Drop for FlushTask {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Writes buffered versions durably (through raft) with their source timestamps.
-async fn flush(env: IngestionEnv, versions: Vec<Version>) -> Result<(), ReplicationError> {
-    let max = versions.iter().map(|v| v.ts).max();
-    let t0 = Instant::now();
-    env.store.ingest(versions).await?;
-    env.metrics.flushes.inc();
-    env.metrics
-        .flush_seconds
-        .observe(t0.elapsed().as_secs_f64());
-    // Local writes after failover must be above everything replicated.
-    if let Some(ts) = max
-        && let Err(e) = env.store.clock().update(ts)
-    {
-        tracing::warn!(%e, "replicated timestamp is ahead of the local clock");
-    }
-    Ok(())
 }
 
 /// Sets the replication status (clearing the last error).
@@ -802,7 +862,7 @@ async fn cutover(
 /// Tells the source its stream is finished (best effort, bounded wait).
 pub async fn complete_source(env: &IngestionEnv, d: &IngestionDetails, ok: bool) {
     let r = tokio::time::timeout(Duration::from_secs(10), async {
-        let (_, c) = connect_any(env, d, env.settings.connect_timeout).await?;
+        let c = connect_any(env, d, env.settings.connect_timeout).await?;
         c.query_one(
             "SELECT crdb_internal.complete_replication_stream($1, $2)",
             &[&(d.stream_id.0 as i64), &ok],

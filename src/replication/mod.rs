@@ -21,6 +21,7 @@ pub mod event;
 pub mod frontier;
 pub mod ingestion;
 pub mod metrics;
+pub mod processor;
 pub mod producer_stream;
 pub mod service;
 pub mod spec;

@@ -107,6 +107,8 @@ pub enum Service {
     Snapshot,
     /// Node status (`tandem node status`).
     Status,
+    /// Physical replication: partition processors run for another node's ingestion job.
+    Replication,
 }
 
 /// One unit on a node connection.

@@ -1,0 +1,487 @@
+//! Partition processors: the standby's work for one partition of a stream, on whichever
+//! standby node the job's coordinator assigned it to.
+//!
+//! A processor connects to the primary node serving its partition (the job's URI with that
+//! node's SQL address: same credentials and TLS settings), runs
+//! `crdb_internal.stream_partition`, re-keys versions from the source tenant to the destination
+//! tenant, buffers them and writes them through [`crate::kv::Store::ingest`] (raft, durable,
+//! routed to the destination ranges' leaseholders wherever they are). A checkpoint first
+//! flushes what came before it; only once that flush is durable are its resolved spans handed
+//! to the coordinator, whose frontier turns them into the replicated time. One flush runs while
+//! the next events are received.
+//!
+//! On the coordinator's node a processor is a task; on another node it runs under
+//! [`serve`] (the node service `Replication`): the coordinator starts it, long-polls its
+//! resolved spans and stops it. A remote processor that is not polled for [`PROCESSOR_TTL`]
+//! (coordinator dead or cut off) stops by itself. Stopping always waits for the flush in
+//! flight, so once a stop is acknowledged the processor writes nothing more (a failover's
+//! revert must not race with late versions).
+//!
+//! Failure: any error (connection, remote error, malformed event, idle source) ends the
+//! processor with that error; the coordinator then stops the others and re-plans.
+
+use super::ReplicationError;
+use super::event::{EventBody, ResolvedSpan, StreamEvent};
+use super::ingestion::IngestionEnv;
+use super::spec::{Partition, PartitionSpec};
+use crate::client::{self, ConnUrl};
+use crate::clock::Timestamp;
+use crate::ids::{JobId, TenantId};
+use crate::storage::keys::{decode_tenant, rewrite_tenant};
+use crate::storage::mvcc::Version;
+use futures::StreamExt;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, mpsc, watch};
+
+/// A remote processor not polled for this long stops by itself.
+pub const PROCESSOR_TTL: Duration = Duration::from_secs(5);
+
+/// How long a poll waits for news before answering with none.
+const POLL_WAIT: Duration = Duration::from_millis(500);
+
+/// What a processor runs: one partition of a stream, from where the job is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProcessorSpec {
+    /// The ingestion job.
+    pub job: JobId,
+    /// The plan this processor belongs to (a new one per streaming attempt).
+    pub generation: u64,
+    /// The partition's position in the plan.
+    pub index: u32,
+    /// The partition (primary node, its SQL address, the spans).
+    pub partition: Partition,
+    /// The job's source URI (credentials included; node connections are mutual TLS).
+    pub source_uri: String,
+    /// The producer's stream.
+    pub stream_id: JobId,
+    /// The source tenant (keys outside it are refused).
+    pub source_tenant: TenantId,
+    /// The destination tenant (keys are re-written into it).
+    pub dest_tenant: TenantId,
+    /// The initial scan's timestamp.
+    pub initial_scan_ts: Timestamp,
+    /// Resume above this timestamp (no initial scan).
+    pub previous_replicated_ts: Option<Timestamp>,
+    /// Flush the buffer once it holds this many bytes, even without a checkpoint.
+    pub flush_bytes: u64,
+    /// Connecting gives up after this long (milliseconds).
+    pub connect_timeout_ms: u64,
+    /// A partition with no event for this long is broken (milliseconds).
+    pub idle_timeout_ms: u64,
+}
+
+impl ProcessorSpec {
+    fn key(&self) -> ProcessorKey {
+        (self.job, self.generation, self.index)
+    }
+
+    /// `n<id> (<sql address>)` of the primary node serving the partition.
+    pub fn source_node(&self) -> String {
+        format!(
+            "{} ({})",
+            self.partition.node_id, self.partition.sql_address
+        )
+    }
+}
+
+type ProcessorKey = (JobId, u64, u32);
+
+fn remote(e: impl std::fmt::Display) -> ReplicationError {
+    ReplicationError::Remote(e.to_string())
+}
+
+/// Connects to one node of the source.
+pub async fn connect_url(
+    url: &ConnUrl,
+    timeout: Duration,
+) -> Result<tokio_postgres::Client, ReplicationError> {
+    let target = url.host_port();
+    let (c, _) = tokio::time::timeout(timeout, client::connect(url))
+        .await
+        .map_err(|_| {
+            remote(format!(
+                "cannot connect to {target}: timed out after {timeout:?}"
+            ))
+        })?
+        .map_err(remote)?;
+    Ok(c)
+}
+
+/// A flush running in its own task; dropping it (only when a processor task is aborted, e.g.
+/// the node stops) aborts it, and an interrupted flush is redone after a resume.
+struct FlushTask(tokio::task::JoinHandle<Result<(), ReplicationError>>);
+
+impl Drop for FlushTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Writes buffered versions durably (through raft) with their source timestamps.
+async fn flush(env: IngestionEnv, versions: Vec<Version>) -> Result<(), ReplicationError> {
+    let max = versions.iter().map(|v| v.ts).max();
+    let t0 = Instant::now();
+    env.store.ingest(versions).await?;
+    env.metrics.flushes.inc();
+    env.metrics
+        .flush_seconds
+        .observe(t0.elapsed().as_secs_f64());
+    // Local writes after failover must be above everything replicated.
+    if let Some(ts) = max
+        && let Err(e) = env.store.clock().update(ts)
+    {
+        tracing::warn!(%e, "replicated timestamp is ahead of the local clock");
+    }
+    Ok(())
+}
+
+/// Runs one partition until it fails (`Err`), `stop` is set or `out` is dropped (`Ok`).
+/// Durable resolved spans go to `out`. Returns only after the flush in flight finished.
+pub async fn run(
+    env: IngestionEnv,
+    spec: ProcessorSpec,
+    out: mpsc::Sender<Vec<ResolvedSpan>>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ReplicationError> {
+    let mut inflight: Option<(FlushTask, Vec<ResolvedSpan>)> = None;
+    let r = run_until_done(&env, &spec, &out, &mut stop, &mut inflight).await;
+    if let Some((mut task, resolved)) = inflight.take() {
+        match (&mut task.0).await {
+            Ok(Ok(())) => {
+                let _ = out.try_send(resolved);
+            }
+            Ok(Err(e)) => tracing::debug!(%e, job = %spec.job, "flush in flight when the partition ended failed"),
+            Err(e) => tracing::debug!(%e, job = %spec.job, "flush task ended"),
+        }
+    }
+    r
+}
+
+async fn run_until_done(
+    env: &IngestionEnv,
+    spec: &ProcessorSpec,
+    out: &mpsc::Sender<Vec<ResolvedSpan>>,
+    stop: &mut watch::Receiver<bool>,
+    inflight: &mut Option<(FlushTask, Vec<ResolvedSpan>)>,
+) -> Result<(), ReplicationError> {
+    let node = spec.source_node();
+    let at = |e: ReplicationError| remote(format!("partition on source node {node}: {e}"));
+    let connect_timeout = Duration::from_millis(spec.connect_timeout_ms);
+    let idle_timeout = Duration::from_millis(spec.idle_timeout_ms);
+    let url = ConnUrl::parse_with_certs_dir(&spec.source_uri, env.certs_dir.as_deref())
+        .map_err(remote)?
+        .with_address(&spec.partition.sql_address)
+        .map_err(remote)
+        .map_err(at)?;
+    let data = connect_url(&url, connect_timeout).await.map_err(at)?;
+    let pg = |e: tokio_postgres::Error| at(remote(client::describe_pg_error(&e)));
+    data.batch_execute("SET statement_timeout = 0")
+        .await
+        .map_err(pg)?;
+    let pspec = PartitionSpec {
+        spans: spec.partition.spans.clone(),
+        initial_scan_ts: spec.initial_scan_ts,
+        previous_replicated_ts: spec.previous_replicated_ts,
+        compressed: true,
+        batch_bytes: 1 << 20,
+    };
+    let stream_id = spec.stream_id.0 as i64;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&stream_id, &pspec.encode()];
+    let rows = data
+        .query_raw(
+            "SELECT * FROM crdb_internal.stream_partition($1, $2)",
+            params.iter().copied(),
+        )
+        .await
+        .map_err(pg)?;
+    let mut rows = std::pin::pin!(rows);
+    let flush_bytes = spec.flush_bytes.max(1) as usize;
+    let mut buffer: Vec<Version> = Vec::new();
+    let mut buffered = 0usize;
+    // Resolved spans of the checkpoints that followed the data of the flush in flight wait with
+    // it; those that came with no new data wait here for the next flush or are sent at once.
+    let mut waiting: Vec<ResolvedSpan> = Vec::new();
+    let mut last_event = Instant::now();
+    let mut idle = tokio::time::interval(Duration::from_millis(250));
+    idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Waits for the flush in flight and sends what waited on it; `false` once `out` is gone.
+    macro_rules! settle {
+        () => {{
+            let mut open = true;
+            if let Some((mut h, resolved)) = inflight.take() {
+                (&mut h.0)
+                    .await
+                    .map_err(|e| remote(format!("flush task failed: {e}")))??;
+                open = out.send(resolved).await.is_ok();
+            }
+            open
+        }};
+    }
+    loop {
+        tokio::select! {
+            done = async { match inflight.as_mut() { Some((h, _)) => (&mut h.0).await, None => std::future::pending().await } } => {
+                let (_, resolved) = inflight.take().unwrap_or_else(|| unreachable!());
+                done.map_err(|e| remote(format!("flush task failed: {e}")))??;
+                if out.send(resolved).await.is_err() {
+                    return Ok(());
+                }
+            }
+            row = rows.next() => {
+                let row = match row {
+                    None => return Err(at(remote("the source ended the partition"))),
+                    Some(r) => r.map_err(pg)?,
+                };
+                last_event = Instant::now();
+                let bytes: &[u8] = row.try_get(0).map_err(pg)?;
+                let ev = StreamEvent::decode(bytes)?;
+                env.metrics.logical_bytes.inc_by(ev.logical_bytes());
+                let flush_now = match ev.body {
+                    EventBody::Batch(vs) => {
+                        env.metrics.events_ingested.inc_by(vs.len() as u64);
+                        for mut v in vs {
+                            if decode_tenant(&v.key) != Some(spec.source_tenant) {
+                                return Err(at(remote("the source sent a key outside the replicated virtual cluster")));
+                            }
+                            let Some(k) = rewrite_tenant(&v.key, spec.dest_tenant) else {
+                                return Err(at(remote("the source sent a malformed key")));
+                            };
+                            buffered += k.len() + v.value.as_ref().map_or(0, Vec::len) + 16;
+                            v.key = k;
+                            buffer.push(v);
+                        }
+                        buffered >= flush_bytes
+                    }
+                    EventBody::Checkpoint(resolved) => {
+                        env.metrics.resolved_events_ingested.inc();
+                        waiting.extend(resolved);
+                        if buffer.is_empty() {
+                            // Nothing new to write: the spans are resolved once what is in
+                            // flight (if anything) is durable.
+                            match inflight.as_mut() {
+                                Some((_, after)) => after.append(&mut waiting),
+                                None => {
+                                    if out.send(std::mem::take(&mut waiting)).await.is_err() {
+                                        return Ok(());
+                                    }
+                                }
+                            }
+                            false
+                        } else {
+                            true
+                        }
+                    }
+                };
+                if flush_now {
+                    if !settle!() {
+                        return Ok(());
+                    }
+                    let task = FlushTask(tokio::spawn(flush(env.clone(), std::mem::take(&mut buffer))));
+                    *inflight = Some((task, std::mem::take(&mut waiting)));
+                    buffered = 0;
+                }
+            }
+            _ = idle.tick() => {
+                if last_event.elapsed() >= idle_timeout {
+                    return Err(at(remote(format!(
+                        "no events for {:?} (network cut or source unresponsive)",
+                        last_event.elapsed()
+                    ))));
+                }
+                if out.is_closed() {
+                    return Ok(());
+                }
+            }
+            _ = stop.changed() => return Ok(()),
+        }
+    }
+}
+
+/// A call to another node's processors (node service `Replication`).
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ProcessorCall {
+    /// Start a processor (idempotent for the same job, generation and index).
+    Start(Box<ProcessorSpec>),
+    /// Resolved spans since the last poll (waits up to half a second for some).
+    Poll {
+        /// The job.
+        job: JobId,
+        /// The plan.
+        generation: u64,
+        /// The partition.
+        index: u32,
+    },
+    /// Stop a processor; answered once it wrote its last flush.
+    Stop {
+        /// The job.
+        job: JobId,
+        /// The plan.
+        generation: u64,
+        /// The partition.
+        index: u32,
+    },
+}
+
+/// The answer to a [`ProcessorCall`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ProcessorReply {
+    /// Running.
+    Started,
+    /// Durable resolved spans, and the processor's error once it failed.
+    Progress {
+        /// Resolved spans (source keys).
+        resolved: Vec<ResolvedSpan>,
+        /// Why the processor ended, if it did.
+        failed: Option<String>,
+    },
+    /// Stopped; nothing more is written.
+    Stopped,
+}
+
+#[derive(Default)]
+struct Outbox {
+    resolved: Vec<ResolvedSpan>,
+    failed: Option<String>,
+    last_poll: Option<Instant>,
+}
+
+struct Hosted {
+    outbox: Arc<Mutex<Outbox>>,
+    news: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// The processors this node runs for coordinators on other nodes.
+#[derive(Default, Clone)]
+pub struct HostedProcessors(Arc<Mutex<HashMap<ProcessorKey, Hosted>>>);
+
+/// Serves one [`ProcessorCall`] (the node service `Replication`).
+pub async fn serve(env: &IngestionEnv, body: &[u8]) -> Result<Vec<u8>, String> {
+    let call: ProcessorCall = crate::rpc::decode_body(body).map_err(|e| e.to_string())?;
+    let hosted = env.processors.clone();
+    let reply = match call {
+        ProcessorCall::Start(spec) => {
+            let key = spec.key();
+            let mut map = hosted.0.lock();
+            if !map.contains_key(&key) {
+                map.insert(key, host(env.clone(), *spec, hosted.clone()));
+            }
+            ProcessorReply::Started
+        }
+        ProcessorCall::Poll {
+            job,
+            generation,
+            index,
+        } => {
+            let key = (job, generation, index);
+            let (outbox, news) = {
+                let map = hosted.0.lock();
+                let h = map.get(&key).ok_or_else(|| {
+                    format!(
+                        "no processor for partition {index} of job {job} on node {} (restarted or timed out)",
+                        env.store.node_id()
+                    )
+                })?;
+                (h.outbox.clone(), h.news.clone())
+            };
+            let take = || {
+                let mut o = outbox.lock();
+                o.last_poll = Some(Instant::now());
+                if o.resolved.is_empty() && o.failed.is_none() {
+                    None
+                } else {
+                    Some((std::mem::take(&mut o.resolved), o.failed.clone()))
+                }
+            };
+            let notified = news.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (resolved, failed) = match take() {
+                Some(x) => x,
+                None => {
+                    let _ = tokio::time::timeout(POLL_WAIT, notified).await;
+                    take().unwrap_or_default()
+                }
+            };
+            ProcessorReply::Progress { resolved, failed }
+        }
+        ProcessorCall::Stop {
+            job,
+            generation,
+            index,
+        } => {
+            let h = hosted.0.lock().remove(&(job, generation, index));
+            if let Some(h) = h {
+                let _ = h.stop.send(true);
+                let _ = tokio::time::timeout(Duration::from_secs(30), h.task).await;
+            }
+            ProcessorReply::Stopped
+        }
+    };
+    crate::rpc::encode_body(&reply).map_err(|e| e.to_string())
+}
+
+/// Starts a hosted processor with its outbox and its watchdog.
+fn host(env: IngestionEnv, spec: ProcessorSpec, hosted: HostedProcessors) -> Hosted {
+    let key = spec.key();
+    let outbox = Arc::new(Mutex::new(Outbox {
+        last_poll: Some(Instant::now()),
+        ..Default::default()
+    }));
+    let news = Arc::new(Notify::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (tx, mut rx) = mpsc::channel::<Vec<ResolvedSpan>>(64);
+    {
+        let (outbox, news) = (outbox.clone(), news.clone());
+        tokio::spawn(async move {
+            while let Some(r) = rx.recv().await {
+                outbox.lock().resolved.extend(r);
+                news.notify_waiters();
+            }
+        });
+    }
+    let task = {
+        let (outbox, news) = (outbox.clone(), news.clone());
+        tokio::spawn(async move {
+            tracing::info!(job = %spec.job, partition = spec.index, source = %spec.source_node(), "running a replication partition for its coordinator");
+            let run = run(env, spec, tx, stop_rx);
+            tokio::pin!(run);
+            // Stop when the coordinator stops polling.
+            let watchdog = async {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let last = outbox.lock().last_poll;
+                    if last.is_none_or(|t| t.elapsed() >= PROCESSOR_TTL) {
+                        return;
+                    }
+                }
+            };
+            tokio::pin!(watchdog);
+            let r = tokio::select! {
+                r = &mut run => r,
+                _ = &mut watchdog => {
+                    tracing::warn!(job = %key.0, partition = key.2, "replication partition not polled for {PROCESSOR_TTL:?}: stopping it");
+                    hosted.0.lock().remove(&key);
+                    // `run` stops once the sender side of its stop signal is gone or set;
+                    // the entry (with the sender) was just removed, dropping it.
+                    run.await
+                }
+            };
+            outbox.lock().failed = Some(match r {
+                Ok(()) => "stopped".to_string(),
+                Err(e) => e.to_string(),
+            });
+            news.notify_waiters();
+        })
+    };
+    Hosted {
+        outbox,
+        news,
+        stop: stop_tx,
+        task,
+    }
+}
