@@ -13,51 +13,6 @@ use std::time::{Duration, Instant};
 const ACCOUNTS: i64 = 10;
 const INITIAL: i64 = 100;
 
-/// Waits until every range has a voter on each of the three nodes (panics with the last
-/// `tandem node status` output after a minute). Node status reports what each node saw at its
-/// last heartbeat (every second), so the condition must hold for 2.5 s running: a record from
-/// before a node learned of its peers could otherwise pass for a settled cluster.
-async fn fully_replicated(c: &TestCluster) {
-    let host = c.nodes[0].listen_addr.clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut settled_since: Option<Instant> = None;
-    loop {
-        let (_, out, err) = c.tool(&["node", "status", &format!("--host={host}")]);
-        let cell = |l: &str, i: usize| -> u64 {
-            l.split('|')
-                .nth(i)
-                .map_or(0, |x| x.trim().parse().unwrap_or(0))
-        };
-        let rows: Vec<&str> = out.lines().skip(2).filter(|l| l.contains('|')).collect();
-        let counts: Vec<u64> = rows.iter().map(|l| cell(l, 9)).collect();
-        let under: u64 = rows.iter().map(|l| cell(l, 10)).sum();
-        if counts.len() == 3 && under == 0 && counts.iter().all(|n| *n >= 2 && *n == counts[0]) {
-            let since = *settled_since.get_or_insert_with(Instant::now);
-            if since.elapsed() >= Duration::from_millis(2500) {
-                return;
-            }
-        } else {
-            settled_since = None;
-        }
-        if Instant::now() > deadline {
-            let logs: Vec<String> = c
-                .nodes
-                .iter()
-                .map(|n| {
-                    let t = n.log_text();
-                    let tail: Vec<&str> = t.lines().rev().take(15).collect();
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                })
-                .collect();
-            panic!(
-                "not fully replicated after 60 s:\n{out}{err}\n{}",
-                logs.join("\n----\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// One transfer and one insert of `id`, through `db`, within a deadline. `Ok(true)` when both
 /// were acknowledged.
 async fn work(db: &tokio_postgres::Client, rng: &mut rand::rngs::StdRng, id: i64) -> bool {
@@ -88,7 +43,7 @@ async fn work(db: &tokio_postgres::Client, rng: &mut rand::rngs::StdRng, id: i64
 
 async fn kill_rounds(rounds: usize, seed: u64) {
     let mut c = TestCluster::start_nodes(3, ClusterOptions::default()).await;
-    fully_replicated(&c).await;
+    c.wait_fully_replicated().await;
     let setup = connect_url(&c.url_on(0, "root", None)).await.expect("n1");
     rows(&setup, "CREATE TABLE bank (id INT PRIMARY KEY, bal INT)").await;
     rows(&setup, "CREATE TABLE acked (id INT PRIMARY KEY)").await;
@@ -159,7 +114,7 @@ async fn kill_rounds(rounds: usize, seed: u64) {
     }
 
     // Every node sees the same total and every acknowledged write.
-    fully_replicated(&c).await;
+    c.wait_fully_replicated().await;
     for i in 0..3 {
         let db = connect_url(&c.url_on(i, "root", None))
             .await
@@ -216,7 +171,7 @@ async fn kill_nine_soak() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_minority_refuses_writes_and_a_lagging_node_catches_up_from_a_snapshot() {
     let mut c = TestCluster::start_nodes(3, ClusterOptions::default()).await;
-    fully_replicated(&c).await;
+    c.wait_fully_replicated().await;
     let n1 = connect_url(&c.url_on(0, "root", None)).await.expect("n1");
     rows(&n1, "CREATE TABLE t (k INT PRIMARY KEY, v STRING)").await;
     rows(&n1, "INSERT INTO t VALUES (0, 'before')").await;

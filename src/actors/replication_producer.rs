@@ -294,9 +294,20 @@ impl Handler<GetStreamSpec> for ReplicationProducer {
         Box::pin(async move {
             let (_, d) = running_job(&store, m.id).await?;
             let partitions = plan_partitions(&store, &addr, &tenant_span(d.tenant)).await?;
+            let mut sql_addresses = vec![addr.clone()];
+            if store.peers().is_some() {
+                let now = store.now();
+                for (n, l) in store.nodes().await.map_err(kv)? {
+                    if l.is_some_and(|l| l.is_live(now)) && !sql_addresses.contains(&n.sql_address)
+                    {
+                        sql_addresses.push(n.sql_address);
+                    }
+                }
+            }
             Ok(StreamSpec {
                 source_tenant_id: d.tenant,
                 partitions,
+                sql_addresses,
             }
             .encode())
         })

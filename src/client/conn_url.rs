@@ -57,6 +57,10 @@ pub struct ConnUrl {
     pub application_name: Option<String>,
     /// `connect_timeout` (seconds in the URL); `None` means [`DEFAULT_CONNECT_TIMEOUT`].
     pub connect_timeout: Option<Duration>,
+    /// `crdb_route=gateway`: a replication stream sends every partition through this URL's
+    /// address (a load balancer) instead of dialing each source node (`crdb_route=node`, the
+    /// default). Other clients ignore it.
+    pub route_gateway: bool,
 }
 
 impl Default for ConnUrl {
@@ -76,6 +80,7 @@ impl Default for ConnUrl {
             sslkey: None,
             application_name: None,
             connect_timeout: None,
+            route_gateway: false,
         }
     }
 }
@@ -328,6 +333,19 @@ impl ConnUrl {
                 "sslkey" => key = Some(value),
                 "sslinline" => inline = parse_bool("sslinline", &value)?,
                 "application_name" => out.application_name = Some(value),
+                "crdb_route" => {
+                    out.route_gateway = match value.trim().to_ascii_lowercase().as_str() {
+                        "gateway" => true,
+                        "node" => false,
+                        _ => {
+                            return Err(ClientError::InvalidParameter {
+                                name: "crdb_route",
+                                value: value.clone(),
+                                reason: "expected gateway or node".into(),
+                            });
+                        }
+                    }
+                }
                 "connect_timeout" => {
                     let secs: u64 =
                         value
@@ -575,6 +593,9 @@ impl ConnUrl {
         }
         if let Some(t) = self.connect_timeout {
             params.push(("connect_timeout", t.as_secs().to_string()));
+        }
+        if self.route_gateway {
+            params.push(("crdb_route", "gateway".into()));
         }
         for (i, (name, value)) in params.iter().enumerate() {
             s.push(if i == 0 { '?' } else { '&' });

@@ -54,7 +54,7 @@ const NOTICE_BUFFER: usize = 64;
 
 /// The query parameters a URL may carry.
 const KNOWN_PARAMS: &str = "options, sslmode, sslrootcert, sslcert, sslkey, sslinline, \
-     application_name, connect_timeout, user, password, host, port, dbname";
+     application_name, connect_timeout, crdb_route, user, password, host, port, dbname";
 
 /// Everything that can go wrong parsing a connection URL or connecting with it.
 #[derive(Debug, thiserror::Error)]
@@ -398,6 +398,12 @@ mod tests {
         for bad in ["n2", "n2:", ":26257", "n2:x", "n2:0", "n2:70000"] {
             assert!(u.with_address(bad).is_err(), "{bad}");
         }
+        assert!(!u.route_gateway);
+        let g = parse("postgresql://repl@lb:26257/?crdb_route=gateway");
+        assert!(g.route_gateway);
+        assert_eq!(parse(&g.to_url()), g, "round-trips");
+        assert!(!parse("postgresql://repl@lb/?crdb_route=node").route_gateway);
+        assert!(ConnUrl::parse("postgresql://repl@lb/?crdb_route=everywhere").is_err());
     }
 
     #[test]

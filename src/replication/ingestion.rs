@@ -121,7 +121,8 @@ pub async fn connect_source(
 }
 
 /// Connects to the source through its URI or, if that node is down, through any other node a
-/// stream spec named (same credentials); the error is the URI's.
+/// stream spec named (same credentials; not with `crdb_route=gateway`, where the URI is the
+/// only way in); the error is the URI's.
 async fn connect_any(
     env: &IngestionEnv,
     d: &IngestionDetails,
@@ -131,6 +132,7 @@ async fn connect_any(
         ConnUrl::parse_with_certs_dir(&d.source_uri, env.certs_dir.as_deref()).map_err(remote)?;
     let first = match connect_url(&url, timeout).await {
         Ok(c) => return Ok(c),
+        Err(e) if url.route_gateway => return Err(e),
         Err(e) => e,
     };
     for addr in &d.source_nodes {
@@ -310,12 +312,15 @@ async fn stream_until_done(
             false,
         ));
     }
-    let learned: Vec<String> = spec
+    let mut learned: Vec<String> = spec
         .partitions
         .iter()
-        .map(|p| p.sql_address.clone())
+        .map(|p| &p.sql_address)
+        .chain(&spec.sql_addresses)
         .filter(|a| !d.source_nodes.contains(a))
+        .cloned()
         .collect();
+    learned.dedup();
     if !learned.is_empty() {
         let rec = tryp!(
             jobs::update(&env.store, job, |r| {

@@ -2,7 +2,8 @@
 //! standby node the job's coordinator assigned it to.
 //!
 //! A processor connects to the primary node serving its partition (the job's URI with that
-//! node's SQL address: same credentials and TLS settings), runs
+//! node's SQL address: same credentials and TLS settings; with `crdb_route=gateway` in the URI,
+//! to the URI's address itself, e.g. a load balancer in front of the primary), runs
 //! `crdb_internal.stream_partition`, re-keys versions from the source tenant to the destination
 //! tenant, buffers them and writes them through [`crate::kv::Store::ingest`] (raft, durable,
 //! routed to the destination ranges' leaseholders wherever they are). A checkpoint first
@@ -173,10 +174,15 @@ async fn run_until_done(
     let connect_timeout = Duration::from_millis(spec.connect_timeout_ms);
     let idle_timeout = Duration::from_millis(spec.idle_timeout_ms);
     let url = ConnUrl::parse_with_certs_dir(&spec.source_uri, env.certs_dir.as_deref())
-        .map_err(remote)?
-        .with_address(&spec.partition.sql_address)
-        .map_err(remote)
-        .map_err(at)?;
+        .map_err(remote)?;
+    // `crdb_route=gateway`: every partition goes through the URI's address (a load balancer).
+    let url = if url.route_gateway {
+        url
+    } else {
+        url.with_address(&spec.partition.sql_address)
+            .map_err(remote)
+            .map_err(at)?
+    };
     let data = connect_url(&url, connect_timeout).await.map_err(at)?;
     let pg = |e: tokio_postgres::Error| at(remote(client::describe_pg_error(&e)));
     data.batch_execute("SET statement_timeout = 0")

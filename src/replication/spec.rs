@@ -55,6 +55,9 @@ pub struct StreamSpec {
     pub source_tenant_id: TenantId,
     /// The partitions; together they cover the tenant span.
     pub partitions: Vec<Partition>,
+    /// The SQL addresses of every live source node, partitions or not: where a consumer
+    /// reconnects when the node its URI names is down.
+    pub sql_addresses: Vec<String>,
 }
 
 /// What `stream_partition` is asked for.

@@ -44,12 +44,17 @@ struct Conn {
 }
 
 impl Conn {
-    fn fail_all(&self, reason: &str) {
+    /// Fails every call waiting on this connection; `sent` says whether their frames may have
+    /// reached the peer (the connection was up), otherwise they are [`RpcError::NotSent`] and
+    /// safe to retry elsewhere.
+    fn fail_all(&self, reason: &str, sent: bool) {
         let pending: Vec<_> = self.pending.lock().drain().collect();
         for (_, tx) in pending {
-            let _ = tx.send(Err(RpcError::Unavailable {
-                addr: self.addr.clone(),
-                reason: reason.to_string(),
+            let (addr, reason) = (self.addr.clone(), reason.to_string());
+            let _ = tx.send(Err(if sent {
+                RpcError::Unavailable { addr, reason }
+            } else {
+                RpcError::NotSent { addr, reason }
             }));
         }
     }
@@ -274,8 +279,10 @@ async fn run(inner: Arc<Inner>, conn: Arc<Conn>, mut rx: mpsc::Receiver<bytes::B
             return;
         }
         let hello = inner.hello.read().clone();
+        let mut was_up = false;
         let reason = match dial(&conn.addr, inner.tls.clone(), hello).await {
             Ok((framed, _)) => {
+                was_up = true;
                 *conn.state.lock() = State::Up;
                 backoff = BACKOFF_MIN;
                 let (mut sink, mut stream) = framed.split();
@@ -316,7 +323,7 @@ async fn run(inner: Arc<Inner>, conn: Arc<Conn>, mut rx: mpsc::Receiver<bytes::B
         };
         tracing::debug!(addr = %conn.addr, "node connection down: {reason}");
         *conn.state.lock() = State::Down(reason.clone());
-        conn.fail_all(&reason);
+        conn.fail_all(&reason, was_up);
         while rx.try_recv().is_ok() {}
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}

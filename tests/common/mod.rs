@@ -251,6 +251,52 @@ impl TestCluster {
         run_tandem(&refs)
     }
 
+    /// Waits until every range has a voter on each node (clusters of three: replication factor 3) (panics with the last
+    /// `tandem node status` output after a minute). Node status reports what each node saw at its
+    /// last heartbeat (every second), so the condition must hold for 2.5 s running: a record from
+    /// before a node learned of its peers could otherwise pass for a settled cluster.
+    pub async fn wait_fully_replicated(&self) {
+        let c = self;
+        let host = c.nodes[0].listen_addr.clone();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut settled_since: Option<Instant> = None;
+        loop {
+            let (_, out, err) = c.tool(&["node", "status", &format!("--host={host}")]);
+            let cell = |l: &str, i: usize| -> u64 {
+                l.split('|')
+                    .nth(i)
+                    .map_or(0, |x| x.trim().parse().unwrap_or(0))
+            };
+            let rows: Vec<&str> = out.lines().skip(2).filter(|l| l.contains('|')).collect();
+            let counts: Vec<u64> = rows.iter().map(|l| cell(l, 9)).collect();
+            let under: u64 = rows.iter().map(|l| cell(l, 10)).sum();
+            if counts.len() == c.nodes.len() && under == 0 && counts.iter().all(|n| *n >= 2 && *n == counts[0]) {
+                let since = *settled_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Duration::from_millis(2500) {
+                    return;
+                }
+            } else {
+                settled_since = None;
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = c
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        let t = n.log_text();
+                        let tail: Vec<&str> = t.lines().rev().take(15).collect();
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    })
+                    .collect();
+                panic!(
+                    "not fully replicated after 60 s:\n{out}{err}\n{}",
+                    logs.join("\n----\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// The first node.
     pub fn node(&self) -> &TestNode {
         &self.nodes[0]

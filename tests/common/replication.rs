@@ -74,7 +74,10 @@ impl ReplicationClusters {
             if n == 1 {
                 TestCluster::start(opts).await
             } else {
-                TestCluster::start_nodes(n, opts).await
+                let c = TestCluster::start_nodes(n, opts).await;
+                // Every range has its three voters before a test kills a node.
+                c.wait_fully_replicated().await;
+                c
             }
         };
         let primary = cluster(primary_nodes, "replication-source").await;
