@@ -1,4 +1,5 @@
-//! `tandem demo` end to end, through the built binary: two clusters on loopback, movr on the
+//! `tandem demo` end to end, through the built binary: two clusters of three nodes (and of one
+//! node with `--nodes 1`) on loopback, movr on the
 //! primary, replication into the standby, cutover, matching fingerprints and row counts, the
 //! connection strings printed, and no node process left behind when the demo exits. Also the
 //! flag checks that fail before any node starts.
@@ -82,11 +83,49 @@ fn values_after<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
 
 #[test]
 fn demo_replicates_cuts_over_and_leaves_nothing_running() {
+    check_demo(3, "5s");
+}
+
+/// `--nodes 1`: two single-node clusters (`tandem start-single-node`).
+#[test]
+fn demo_on_single_node_clusters() {
+    check_demo(1, "2s");
+}
+
+/// Runs the demo with `nodes` nodes per cluster and checks everything it printed and left.
+fn check_demo(nodes: usize, duration: &str) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let work = tmp.path().join("work");
     let work_s = work.to_str().expect("utf8 path");
-    let (code, out, err, pgid) =
-        run_demo(tmp.path(), &["demo", "--duration", "5s", "--dir", work_s]);
+    let n_arg = nodes.to_string();
+    let (code, out, err, pgid) = run_demo(
+        tmp.path(),
+        &["demo", "--duration", duration, "--nodes", &n_arg, "--dir", work_s],
+    );
+    // Node names: `primary` / `standby` for one node, `primary-n1`... for several.
+    let names: Vec<String> = ["primary", "standby"]
+        .iter()
+        .flat_map(|c| {
+            (1..=nodes).map(move |i| {
+                if nodes == 1 {
+                    c.to_string()
+                } else {
+                    format!("{c}-n{i}")
+                }
+            })
+        })
+        .collect();
+    let first = |cluster: &str| {
+        if nodes == 1 {
+            cluster.to_string()
+        } else {
+            format!("{cluster}-n1")
+        }
+    };
+    let node_dir = |name: &str| match name.split_once("-n") {
+        Some((cluster, i)) => work.join(cluster).join(format!("n{i}")),
+        None => work.join(name),
+    };
     let context = format!("stdout:\n{out}\nstderr:\n{err}");
     let alive = group_alive(pgid);
     kill_group(pgid);
@@ -94,9 +133,18 @@ fn demo_replicates_cuts_over_and_leaves_nothing_running() {
     assert!(!alive, "a process of the demo outlived it\n{context}");
 
     // Every step, from the real clusters.
+    for name in &names {
+        let needle = format!("[{name}] started (pid ");
+        assert!(out.contains(&needle), "missing {needle:?}\n{context}");
+    }
+    if nodes > 1 {
+        assert!(
+            out.contains("[primary] leases per node (tandem node status): n1 "),
+            "{context}"
+        );
+        assert!(out.contains("tandem start --join, tandem init"), "{context}");
+    }
     for needle in [
-        "[primary] started (pid ",
-        "[standby] started (pid ",
         "GRANT SYSTEM REPLICATION TO repl",
         "[standby] CREATE VIRTUAL CLUSTER application LIKE template FROM REPLICATION OF application ON 'postgresql://repl:***@localhost:",
         "[standby] replicating, replicated time ",
@@ -149,11 +197,12 @@ fn demo_replicates_cuts_over_and_leaves_nothing_running() {
         ("standby", "system"),
         ("standby", "application"),
     ] {
+        let shown = first(cluster);
         let line = out
             .lines()
             .find(|l| {
                 let mut w = l.split_whitespace();
-                w.next() == Some(cluster) && w.next() == Some(vc)
+                w.next() == Some(shown.as_str()) && w.next() == Some(vc)
             })
             .unwrap_or_else(|| panic!("no connection string for {cluster} {vc}\n{context}"));
         assert!(
@@ -174,17 +223,22 @@ fn demo_replicates_cuts_over_and_leaves_nothing_running() {
         }
     }
     assert!(out.contains("DB Console (log in as user demo"), "{context}");
-    assert_eq!(
-        values_after(&out, "  primary  https://localhost:").len()
-            + values_after(&out, "  standby  https://localhost:").len(),
-        2,
-        "{context}"
-    );
+    for name in &names {
+        let console = out
+            .lines()
+            .filter(|l| {
+                let mut w = l.split_whitespace();
+                w.next() == Some(name.as_str())
+                    && w.next().is_some_and(|u| u.starts_with("https://localhost:"))
+            })
+            .count();
+        assert_eq!(console, 1, "DB Console of {name}\n{context}");
+    }
 
     // Nothing left running: the nodes' PIDs are gone, their SQL ports refuse connections and
     // their ready files are removed; their logs and the movr log stay in --dir.
     let pids = values_after(&out, "started (pid ");
-    assert_eq!(pids.len(), 2, "{context}");
+    assert_eq!(pids.len(), 2 * nodes, "{context}");
     for pid in pids {
         assert!(
             !Path::new(&format!("/proc/{pid}")).exists(),
@@ -192,7 +246,7 @@ fn demo_replicates_cuts_over_and_leaves_nothing_running() {
         );
     }
     let addrs = values_after(&out, ": SQL ");
-    assert_eq!(addrs.len(), 2, "{context}");
+    assert_eq!(addrs.len(), 2 * nodes, "{context}");
     for addr in addrs {
         assert!(
             std::net::TcpStream::connect_timeout(
@@ -203,13 +257,13 @@ fn demo_replicates_cuts_over_and_leaves_nothing_running() {
             "{addr} still accepts connections\n{context}"
         );
     }
-    for node in ["primary", "standby"] {
-        assert!(!work.join(node).join("node.ready").exists(), "{context}");
-        assert!(work.join(node).join("node.log").exists(), "{context}");
+    for name in &names {
+        let dir = node_dir(name);
+        assert!(!dir.join("node.ready").exists(), "{context}");
+        assert!(dir.join("node.log").exists(), "{} missing\n{context}", dir.display());
+        assert!(out.contains(&format!("[{name}] stopped: ")), "{context}");
     }
     assert!(work.join("movr.log").exists(), "{context}");
-    assert!(out.contains("[primary] stopped: "), "{context}");
-    assert!(out.contains("[standby] stopped: "), "{context}");
 }
 
 #[test]

@@ -151,6 +151,17 @@ pub async fn node_status(
     certs_dir: Option<&Path>,
     insecure: bool,
 ) -> anyhow::Result<()> {
+    let rows = fetch_status(host, certs_dir, insecure).await?;
+    print!("{}", status_table(&rows));
+    Ok(())
+}
+
+/// Every node's status as the node at `host` reads it from the node records.
+pub async fn fetch_status(
+    host: &str,
+    certs_dir: Option<&Path>,
+    insecure: bool,
+) -> anyhow::Result<Vec<NodeStatus>> {
     let addr = node_address(host);
     let tls = root_tls(certs_dir, insecure)?;
     let raw = peers::call_once(
@@ -162,9 +173,7 @@ pub async fn node_status(
     )
     .await
     .with_context(|| format!("node status from {addr}"))?;
-    let rows: Vec<NodeStatus> = crate::rpc::decode_body(&raw).context("decode the node status")?;
-    print!("{}", status_table(&rows));
-    Ok(())
+    crate::rpc::decode_body(&raw).context("decode the node status")
 }
 
 #[cfg(test)]

@@ -8,9 +8,11 @@
 //! The feed stops when the [`RangeFeed`] is dropped.
 //!
 //! Registrations are served by the leaseholder, and this version subscribes on this node's
-//! replicas only. A part of the span whose lease stays on another node (or that has no replica
-//! here) for [`LEASE_WAIT`] ends with [`RangefeedError::LeaseElsewhere`] instead of waiting
-//! forever; shorter gaps (an election, a split being applied) are waited out.
+//! replicas only. A part of the span whose lease is known to be on another node ends at once
+//! with [`RangefeedError::LeaseElsewhere`] (the caller re-plans: physical replication asks the
+//! primary for a new stream spec); one whose leaseholder is unknown, or that has no replica
+//! here, is waited for up to [`LEASE_WAIT`] (an election, a split being applied), then ends the
+//! same way.
 
 use super::Store;
 use crate::actors::range::Subscribe;
@@ -110,7 +112,11 @@ impl Store {
                     let since = match &sub {
                         Ok(Err(RangeError::NotLeaseholder { leaseholder, .. })) => {
                             let since = waiting_since.unwrap_or_else(Instant::now);
-                            if since.elapsed() >= LEASE_WAIT {
+                            // A lease known to be on another node (moved by rebalancing or
+                            // after a failure) ends this part at once: the caller re-plans.
+                            let elsewhere =
+                                leaseholder.is_some_and(|n| n != store.node_id());
+                            if elsewhere || since.elapsed() >= LEASE_WAIT {
                                 let who =
                                     leaseholder.map_or("another node".into(), |n| n.to_string());
                                 let _ = out

@@ -164,6 +164,7 @@ fn tiles(root: &crate::storage::keys::Span, spans: &[crate::storage::keys::Span]
 /// Runs the job until it completes or is canceled (the task is aborted).
 pub async fn run_job(env: IngestionEnv, job: JobId, mut control: watch::Receiver<u64>) {
     let mut backoff = Duration::from_millis(250);
+    let mut replans = 0u32;
     loop {
         let rec = match jobs::load(&env.store, job).await {
             Ok(Some(r)) => r,
@@ -210,6 +211,15 @@ pub async fn run_job(env: IngestionEnv, job: JobId, mut control: watch::Receiver
         };
         match result {
             Ok(()) => backoff = Duration::from_millis(250),
+            Err((ReplicationError::Replan(why), progressed)) => {
+                // Leases moved on the source: a new plan, at once, is the whole remedy (again
+                // and again without progress, the source's view of its leases is behind: wait
+                // a little longer each time).
+                replans = if progressed { 0 } else { replans + 1 };
+                let pause = Duration::from_millis(20 << replans.min(7));
+                tracing::debug!(%job, %why, ?pause, "re-planning the replication stream");
+                wait(&mut control, pause).await;
+            }
             Err((e, progressed)) => {
                 if progressed {
                     backoff = Duration::from_millis(250);
@@ -395,7 +405,10 @@ async fn stream_until_done(
                         return Ok(());
                     }
                 }
-                Some(Report::Failed(e)) => return Err((remote(e), progressed)),
+                Some(Report::Failed { error, replan }) => {
+                    let e = if replan { ReplicationError::Replan(error) } else { remote(error) };
+                    return Err((e, progressed));
+                }
                 None => return Err((remote("every partition processor ended"), progressed)),
             },
             _ = persist_tick.tick() => {
@@ -457,8 +470,13 @@ async fn stream_until_done(
 enum Report {
     /// Durable resolved spans.
     Resolved(Vec<ResolvedSpan>),
-    /// The processor ended with this error.
-    Failed(String),
+    /// The processor ended with this error; `replan` when a new plan is all it takes.
+    Failed {
+        /// What happened.
+        error: String,
+        /// The partition's leases moved.
+        replan: bool,
+    },
 }
 
 /// The processors of one streaming attempt.
@@ -584,12 +602,12 @@ async fn run_local(
         }
     };
     let (r, _) = tokio::join!(processor::run(env, spec, rtx, stop), forward);
-    let why = match r {
-        Err(e) => e.to_string(),
+    let (error, replan) = match r {
+        Err(e) => (e.to_string(), matches!(e, ReplicationError::Replan(_))),
         Ok(()) if *stopped.borrow() => return true,
-        Ok(()) => format!("partition {index} ended"),
+        Ok(()) => (format!("partition {index} ended"), false),
     };
-    let _ = tx.send(Report::Failed(why)).await;
+    let _ = tx.send(Report::Failed { error, replan }).await;
     true
 }
 
@@ -603,7 +621,10 @@ async fn run_remote(
 ) -> bool {
     let Some(peers) = env.store.peers().cloned() else {
         let _ = tx
-            .send(Report::Failed("no inter-node transport".into()))
+            .send(Report::Failed {
+                error: "no inter-node transport".into(),
+                replan: false,
+            })
             .await;
         return true;
     };
@@ -619,7 +640,10 @@ async fn run_remote(
             crate::rpc::decode_body::<ProcessorReply>(&raw).map_err(|e| e.to_string())
         }
     };
-    let failed = |e: String| Report::Failed(format!("partition {index} on standby node {node}: {e}"));
+    let failed = |e: String| Report::Failed {
+        error: format!("partition {index} on standby node {node}: {e}"),
+        replan: false,
+    };
     match call(ProcessorCall::Start(Box::new(spec)), Duration::from_secs(10)).await {
         Ok(ProcessorReply::Started) => {}
         Ok(other) => {
@@ -647,8 +671,8 @@ async fn run_remote(
                     if !resolved.is_empty() && tx.send(Report::Resolved(resolved)).await.is_err() {
                         break;
                     }
-                    if let Some(f) = f {
-                        let _ = tx.send(failed(f)).await;
+                    if let Some((error, replan)) = f {
+                        let _ = tx.send(Report::Failed { error, replan }).await;
                         break;
                     }
                 }

@@ -44,4 +44,8 @@ pub enum ReplicationError {
     /// A local KV operation failed.
     #[error("replication: {0}")]
     Kv(#[from] crate::kv::KvError),
+    /// The stream's plan is out of date (a partition's leases moved): re-plan at once; not
+    /// an error for the user.
+    #[error("replication: re-plan: {0}")]
+    Replan(String),
 }

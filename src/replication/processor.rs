@@ -24,6 +24,7 @@
 use super::ReplicationError;
 use super::event::{EventBody, ResolvedSpan, StreamEvent};
 use super::ingestion::IngestionEnv;
+use super::producer_stream::REPLAN_HINT;
 use super::spec::{Partition, PartitionSpec};
 use crate::client::{self, ConnUrl};
 use crate::clock::Timestamp;
@@ -184,7 +185,14 @@ async fn run_until_done(
             .map_err(at)?
     };
     let data = connect_url(&url, connect_timeout).await.map_err(at)?;
-    let pg = |e: tokio_postgres::Error| at(remote(client::describe_pg_error(&e)));
+    let pg = |e: tokio_postgres::Error| {
+        let text = client::describe_pg_error(&e);
+        if text.contains(REPLAN_HINT) {
+            ReplicationError::Replan(format!("partition on source node {node}: {text}"))
+        } else {
+            at(remote(text))
+        }
+    };
     data.batch_execute("SET statement_timeout = 0")
         .await
         .map_err(pg)?;
@@ -340,8 +348,8 @@ pub enum ProcessorReply {
     Progress {
         /// Resolved spans (source keys).
         resolved: Vec<ResolvedSpan>,
-        /// Why the processor ended, if it did.
-        failed: Option<String>,
+        /// Why the processor ended, if it did, and whether a new plan is all it takes.
+        failed: Option<(String, bool)>,
     },
     /// Stopped; nothing more is written.
     Stopped,
@@ -350,7 +358,7 @@ pub enum ProcessorReply {
 #[derive(Default)]
 struct Outbox {
     resolved: Vec<ResolvedSpan>,
-    failed: Option<String>,
+    failed: Option<(String, bool)>,
     last_poll: Option<Instant>,
 }
 
@@ -478,8 +486,8 @@ fn host(env: IngestionEnv, spec: ProcessorSpec, hosted: HostedProcessors) -> Hos
                 }
             };
             outbox.lock().failed = Some(match r {
-                Ok(()) => "stopped".to_string(),
-                Err(e) => e.to_string(),
+                Ok(()) => ("stopped".to_string(), false),
+                Err(e) => (e.to_string(), matches!(e, ReplicationError::Replan(_))),
             });
             news.notify_waiters();
         })

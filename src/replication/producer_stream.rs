@@ -31,6 +31,10 @@ use tokio::sync::mpsc;
 
 type Row = Result<Vec<Datum>, SqlError>;
 
+/// Ends the error of a partition whose leases moved to another node: the consumer then asks
+/// for a new stream spec at once instead of reporting a replication error.
+pub const REPLAN_HINT: &str = "the partition's leases moved: re-plan the stream";
+
 /// How often the task checks that its stream is still active while idle.
 const LIVENESS_CHECK: Duration = Duration::from_millis(500);
 
@@ -161,9 +165,7 @@ async fn run(
                 } => {
                     return Err(SqlError::new(
                         SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        format!(
-                            "replication stream {stream_id}: {reason}; streams are served by the node holding the leases of the virtual cluster (partitions across nodes are not supported yet)"
-                        ),
+                        format!("replication stream {stream_id}: {reason}; {REPLAN_HINT}"),
                     ));
                 }
                 RangefeedEvent::Error { span, reason } => {

@@ -1,14 +1,17 @@
 //! `tandem demo`: physical cluster replication end to end with one command, on this machine.
 //!
-//! The demo creates certificates for two single-node clusters, starts a primary
-//! (`--config-profile=replication-source`) and a standby (`replication-target`) as child
-//! processes on ephemeral loopback ports, loads movr into the primary's `application` virtual
+//! The demo creates certificates for two clusters of `--nodes` nodes each (default 3), starts a
+//! primary (`--config-profile=replication-source`) and a standby (`replication-target`) as
+//! child processes on ephemeral loopback ports (several nodes: `tandem start --join` and
+//! `tandem init`, as an operator would), loads movr into the primary's `application` virtual
 //! cluster and runs the movr workload on it while the standby replicates that virtual cluster
 //! (`CREATE VIRTUAL CLUSTER application LIKE template FROM REPLICATION OF application ON ...`),
-//! printing the replication status and lag as it goes. When the workload stops and the
-//! standby has caught up, it cuts over (`COMPLETE REPLICATION TO LATEST`), starts SQL service
-//! on the standby's `application`, checks that both clusters hold the same data at the cutover
-//! time (fingerprints and per-table row counts) and prints the connection strings.
+//! printing the replication status and lag as it goes. With several nodes the stream has one
+//! partition per primary node holding leases, ingested on all standby nodes. When the workload
+//! stops and the standby has caught up, it cuts over (`COMPLETE REPLICATION TO LATEST`), starts
+//! SQL service on the standby's `application` (and waits until every standby node serves it),
+//! checks that both clusters hold the same data at the cutover time (fingerprints and per-table
+//! row counts) and prints the connection strings.
 //!
 //! Invariants: everything the demo prints comes from the two clusters (nothing is assumed or
 //! simulated); it listens only on 127.0.0.1 with ports the nodes choose; the nodes are owned by
@@ -57,6 +60,10 @@ pub struct DemoFlags {
     /// After the demo, leave both clusters running until Ctrl-C.
     #[arg(long)]
     pub keep_running: bool,
+    /// Nodes per cluster: 3 (the default) starts each cluster as an operator would, with
+    /// `tandem start --join` and `tandem init`; 1 uses `tandem start-single-node`.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub nodes: u8,
     /// Working directory for certificates, stores and logs (must be empty or absent; kept).
     /// Default: a new temporary directory, removed after a successful run.
     #[arg(long)]
@@ -195,7 +202,7 @@ fn working_dir(dir: Option<&Path>) -> anyhow::Result<(PathBuf, bool)> {
 async fn stop_all(nodes: &mut [Node]) {
     let stops = nodes.iter_mut().map(|n| async move {
         let how = n.stop().await;
-        (n.name, how)
+        (n.name.clone(), how)
     });
     for (name, how) in futures::future::join_all(stops).await {
         println!("[{name}] stopped: {how}");
@@ -203,11 +210,11 @@ async fn stop_all(nodes: &mut [Node]) {
 }
 
 /// Waits until one of the nodes exits; returns its name (never returns without nodes).
-async fn first_exit(nodes: &mut [Node]) -> &'static str {
+async fn first_exit(nodes: &mut [Node]) -> String {
     loop {
         for n in nodes.iter_mut() {
             if !n.is_running() {
-                return n.name;
+                return n.name.clone();
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -265,31 +272,40 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
         primary_ca.display()
     );
 
-    // Nodes.
+    // Nodes: both clusters start side by side; each node joins `nodes` as soon as it runs.
     let t = Instant::now();
-    let (primary, standby) = tokio::try_join!(
-        Node::spawn("primary", &p_dir, &p_certs, "replication-source"),
-        Node::spawn("standby", &s_dir, &s_certs, "replication-target"),
-    )?;
-    nodes.push(primary);
-    nodes.push(standby);
-    let [primary, standby] = nodes.as_slice() else {
-        bail!("expected two nodes");
-    };
-    for (n, profile) in [
-        (primary, "replication-source"),
-        (standby, "replication-target"),
-    ] {
+    let n = usize::from(flags.nodes);
+    let (mut p_nodes, mut s_nodes) = (Vec::new(), Vec::new());
+    let started = tokio::join!(
+        nodes::start_cluster("primary", &p_dir, &p_certs, "replication-source", n, &mut p_nodes),
+        nodes::start_cluster("standby", &s_dir, &s_certs, "replication-target", n, &mut s_nodes),
+    );
+    nodes.append(&mut p_nodes);
+    nodes.append(&mut s_nodes);
+    started.0?;
+    started.1?;
+    let (p_all, s_all) = nodes.split_at(n);
+    let (primary, standby) = (&p_all[0], &s_all[0]);
+    for (all, profile) in [(p_all, "replication-source"), (s_all, "replication-target")] {
+        for node in all {
+            println!(
+                "[{}] started (pid {}, profile {profile}): SQL {}, DB Console {}, log {}",
+                node.name,
+                node.pid,
+                node.sql_addr,
+                node.console_url(),
+                node.log.display()
+            );
+        }
+    }
+    if n == 1 {
+        println!("[demo] both nodes ready after {}", secs(t.elapsed()));
+    } else {
         println!(
-            "[{}] started (pid {}, profile {profile}): SQL {}, DB Console {}, log {}",
-            n.name,
-            n.pid,
-            n.sql_addr,
-            n.console_url(),
-            n.log.display()
+            "[demo] both {n}-node clusters initialized (tandem start --join, tandem init) and ready after {}",
+            secs(t.elapsed())
         );
     }
-    println!("[demo] both nodes ready after {}", secs(t.elapsed()));
 
     // Users: repl streams from the primary; demo logs into both DB Consoles.
     let p_sys = pcr::connect(&primary.root_url("system"))
@@ -352,6 +368,24 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
     let mut workload = AbortOnDrop(tokio::spawn(async move {
         movr::run_with_output(&run_opts, &mut log).await
     }));
+
+    if n > 1 {
+        // Leases spread over the primary's nodes (rebalancing); the stream gets one partition
+        // per node holding leases, and the standby spreads them over its nodes.
+        match crate::cli::node::fetch_status(&primary.listen_addr, Some(&primary.certs_dir), false).await {
+            Ok(rows) => {
+                let leases: Vec<String> = rows
+                    .iter()
+                    .map(|r| format!("{} {}", r.node_id, r.leases))
+                    .collect();
+                println!(
+                    "[primary] leases per node (tandem node status): {}",
+                    leases.join(", ")
+                );
+            }
+            Err(e) => println!("[primary] tandem node status: {e:#}"),
+        }
+    }
 
     // Replication, while the workload runs.
     let source = format!(
@@ -444,7 +478,7 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
     .await
     .context("[standby]")?;
     println!("[standby] ALTER VIRTUAL CLUSTER {VC} START SERVICE SHARED");
-    let s_app = serving_sql(standby, t0).await?;
+    let s_app = serving_sql(s_all, t0).await?;
     println!(
         "[standby] {VC} serves SQL {} after COMPLETE REPLICATION",
         secs(t0.elapsed())
@@ -492,15 +526,15 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
     );
 
     // Where to go from here.
-    println!("[demo] connection strings (tandem sql --url '<url>'):");
-    for n in [primary, standby] {
+    println!("[demo] connection strings (tandem sql --url '<url>'; any node of a cluster serves it):");
+    for node in [primary, standby] {
         for vc in ["system", VC] {
-            println!("  {:<8} {:<12} {}", n.name, vc, n.root_url(vc));
+            println!("  {:<11} {:<12} {}", node.name, vc, node.root_url(vc));
         }
     }
     println!("[demo] DB Console (log in as user demo, password {console_password}):");
-    for n in [primary, standby] {
-        println!("  {:<8} {}", n.name, n.console_url());
+    for node in p_all.iter().chain(s_all) {
+        println!("  {:<11} {}", node.name, node.console_url());
     }
     Ok(Outcome {
         verified: fp_ok && counts_ok,
@@ -536,9 +570,21 @@ fn print_movr_summary(s: &RunSummary) {
     );
 }
 
-/// Connects to the standby's `application` until a movr query succeeds there; gives up
-/// [`CUTOVER_TIMEOUT`] after `since`.
-async fn serving_sql(standby: &Node, since: Instant) -> anyhow::Result<tokio_postgres::Client> {
+/// Connects to the standby's `application` until a movr query succeeds there on every standby
+/// node; returns the first node's connection; gives up [`CUTOVER_TIMEOUT`] after `since`.
+async fn serving_sql(
+    standby: &[Node],
+    since: Instant,
+) -> anyhow::Result<tokio_postgres::Client> {
+    let mut first = None;
+    for node in standby {
+        let c = serving_sql_on(node, since).await?;
+        first.get_or_insert(c);
+    }
+    first.context("no standby node")
+}
+
+async fn serving_sql_on(standby: &Node, since: Instant) -> anyhow::Result<tokio_postgres::Client> {
     let url = standby.root_url(VC);
     loop {
         let attempt = async {

@@ -1,11 +1,13 @@
-//! The demo's two single-node clusters as child processes of the running `tandem` executable.
+//! The demo's two clusters as child processes of the running `tandem` executable.
 //!
 //! [`make_certs`] gives each cluster its own CA (key outside the certificates directory), a node
-//! certificate for `localhost` and `127.0.0.1` and a client certificate for `root`, through the
-//! code behind `tandem cert`, in-process. [`Node::spawn`] starts `tandem start-single-node`
-//! with ephemeral loopback ports (`127.0.0.1:0`), its output appended to a log file beside its
-//! store, and waits for the ready file named by `TANDEM_READY_FILE` to list its addresses and
-//! end with `ready`.
+//! certificate for `localhost` and `127.0.0.1` (shared by the cluster's nodes) and a client
+//! certificate for `root`, through the code behind `tandem cert`, in-process. [`start_cluster`]
+//! starts one node with `tandem start-single-node`, or several as an operator would: the first
+//! with `tandem start`, the others with `tandem start --join=<first>`, then `tandem init`
+//! against the first (in-process). Every node listens on ephemeral loopback ports
+//! (`127.0.0.1:0`), appends its output to a log file beside its store, and reports its
+//! addresses and state through the ready file named by `TANDEM_READY_FILE`.
 //!
 //! Invariants: a [`Node`] owns its child process for its whole life; [`Node::stop`] asks it to
 //! drain with SIGTERM and kills it if it has not exited after [`STOP_TIMEOUT`], and dropping a
@@ -51,10 +53,67 @@ pub(super) fn make_certs(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(certs_dir)
 }
 
+/// How a node starts.
+#[derive(Clone, Copy)]
+enum Start<'a> {
+    /// `tandem start-single-node`.
+    SingleNode,
+    /// `tandem start`, joining the node at this address (none: the first node, waiting for
+    /// `tandem init`).
+    Member(Option<&'a str>),
+}
+
+/// Starts a cluster of `n` nodes named `<name>` (one node) or `<name>-n<i>` under `dir`
+/// (`<dir>/n<i>` for several), pushing each node into `nodes` as soon as it runs so the caller
+/// stops it whatever happens; returns once every node is ready.
+pub(super) async fn start_cluster(
+    name: &str,
+    dir: &Path,
+    certs_dir: &Path,
+    profile: &str,
+    n: usize,
+    nodes: &mut Vec<Node>,
+) -> anyhow::Result<()> {
+    if n == 1 {
+        let mut node = Node::spawn(name.to_string(), dir, certs_dir, profile, Start::SingleNode)?;
+        let r = node.wait_state("ready").await;
+        nodes.push(node);
+        return r;
+    }
+    let first = nodes.len();
+    let mut n1 = Node::spawn(
+        format!("{name}-n1"),
+        &dir.join("n1"),
+        certs_dir,
+        profile,
+        Start::Member(None),
+    )?;
+    let r = n1.wait_state("waiting_for_init").await;
+    let join = n1.listen_addr.clone();
+    nodes.push(n1);
+    r?;
+    for i in 2..=n {
+        nodes.push(Node::spawn(
+            format!("{name}-n{i}"),
+            &dir.join(format!("n{i}")),
+            certs_dir,
+            profile,
+            Start::Member(Some(&join)),
+        )?);
+    }
+    crate::cli::node::run(&join, Some(certs_dir), false)
+        .await
+        .with_context(|| format!("[{name}] tandem init --host={join}"))?;
+    for node in &mut nodes[first..] {
+        node.wait_state("ready").await?;
+    }
+    Ok(())
+}
+
 /// One running node.
 pub(super) struct Node {
-    /// `primary` or `standby`: prefixes every line printed about it.
-    pub name: &'static str,
+    /// `primary`, `standby`, or `primary-n2`...: prefixes every line printed about it.
+    pub name: String,
     /// Its certificates directory (`--certs-dir`).
     pub certs_dir: PathBuf,
     /// Where its stdout and stderr go.
@@ -63,6 +122,8 @@ pub(super) struct Node {
     pub sql_addr: String,
     /// The HTTP (DB Console) address it reported (host:port).
     pub http_addr: String,
+    /// The inter-node address it reported (host:port).
+    pub listen_addr: String,
     /// Its process id.
     pub pid: u32,
     ready_file: PathBuf,
@@ -70,15 +131,16 @@ pub(super) struct Node {
 }
 
 impl Node {
-    /// Starts `tandem start-single-node --config-profile=<profile>` with its store in
-    /// `<dir>/store` and waits (polling, without blocking the runtime) until it is ready.
-    pub(super) async fn spawn(
-        name: &'static str,
+    /// Starts the node with its store in `<dir>/store` (not waiting for it).
+    fn spawn(
+        name: String,
         dir: &Path,
         certs_dir: &Path,
         profile: &str,
+        how: Start<'_>,
     ) -> anyhow::Result<Node> {
         let exe = std::env::current_exe().context("find the tandem executable")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         let store = dir.join("store");
         let log = dir.join("node.log");
         let ready_file = dir.join("node.ready");
@@ -88,8 +150,19 @@ impl Node {
         let logf2 = logf
             .try_clone()
             .with_context(|| format!("duplicate the handle of {}", log.display()))?;
-        let child = Command::new(exe)
-            .arg("start-single-node")
+        let mut cmd = Command::new(exe);
+        match how {
+            Start::SingleNode => {
+                cmd.arg("start-single-node");
+            }
+            Start::Member(join) => {
+                cmd.arg("start");
+                if let Some(j) = join {
+                    cmd.arg(format!("--join={j}"));
+                }
+            }
+        }
+        let child = cmd
             .arg(format!("--config-profile={profile}"))
             .arg(format!("--store={}", store.display()))
             .arg(format!("--certs-dir={}", certs_dir.display()))
@@ -101,25 +174,26 @@ impl Node {
             .stderr(logf2)
             .spawn()
             .with_context(|| format!("[{name}] start the node"))?;
-        let mut node = Node {
+        Ok(Node {
+            pid: child.id(),
             name,
             certs_dir: certs_dir.to_path_buf(),
             log,
             sql_addr: String::new(),
             http_addr: String::new(),
-            pid: child.id(),
+            listen_addr: String::new(),
             ready_file,
             child: Some(child),
-        };
-        node.wait_ready().await?;
-        Ok(node)
+        })
     }
 
-    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+    /// Waits (polling, without blocking the runtime) until the ready file ends with `state`
+    /// (`waiting_for_init` or `ready`) and lists the node's addresses.
+    async fn wait_state(&mut self, state: &str) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Ok(text) = std::fs::read_to_string(&self.ready_file)
-                && text.lines().any(|l| l.trim() == "ready")
+                && text.lines().any(|l| l.trim() == state)
             {
                 for line in text.lines() {
                     if let Some(v) = line.strip_prefix("sql_addr:") {
@@ -128,10 +202,18 @@ impl Node {
                     if let Some(v) = line.strip_prefix("http_addr:") {
                         self.http_addr = v.trim().to_string();
                     }
+                    if let Some(v) = line.strip_prefix("listen_addr:") {
+                        self.listen_addr = v.trim().to_string();
+                    }
                 }
-                if self.sql_addr.is_empty() || self.http_addr.is_empty() {
+                let missing = if state == "ready" {
+                    self.sql_addr.is_empty() || self.http_addr.is_empty()
+                } else {
+                    self.listen_addr.is_empty()
+                };
+                if missing {
                     bail!(
-                        "[{}] the ready file {} lacks sql_addr or http_addr:\n{text}",
+                        "[{}] the ready file {} lacks the node's addresses:\n{text}",
                         self.name,
                         self.ready_file.display()
                     );
@@ -145,14 +227,14 @@ impl Node {
             {
                 self.child = None;
                 bail!(
-                    "[{}] the node exited with {status} before becoming ready; see {}",
+                    "[{}] the node exited with {status} before becoming {state}; see {}",
                     self.name,
                     self.log.display()
                 );
             }
             if Instant::now() > deadline {
                 bail!(
-                    "[{}] the node did not become ready within {}s; see {}",
+                    "[{}] the node did not become {state} within {}s; see {}",
                     self.name,
                     READY_TIMEOUT.as_secs(),
                     self.log.display()
