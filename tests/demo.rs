@@ -100,7 +100,15 @@ fn check_demo(nodes: usize, duration: &str) {
     let n_arg = nodes.to_string();
     let (code, out, err, pgid) = run_demo(
         tmp.path(),
-        &["demo", "--duration", duration, "--nodes", &n_arg, "--dir", work_s],
+        &[
+            "demo",
+            "--duration",
+            duration,
+            "--nodes",
+            &n_arg,
+            "--dir",
+            work_s,
+        ],
     );
     // Node names: `primary` / `standby` for one node, `primary-n1`... for several.
     let names: Vec<String> = ["primary", "standby"]
@@ -142,7 +150,10 @@ fn check_demo(nodes: usize, duration: &str) {
             out.contains("[primary] leases per node (tandem node status): n1 "),
             "{context}"
         );
-        assert!(out.contains("tandem start --join, tandem init"), "{context}");
+        assert!(
+            out.contains("tandem start --join, tandem init"),
+            "{context}"
+        );
     }
     for needle in [
         "GRANT SYSTEM REPLICATION TO repl",
@@ -229,7 +240,8 @@ fn check_demo(nodes: usize, duration: &str) {
             .filter(|l| {
                 let mut w = l.split_whitespace();
                 w.next() == Some(name.as_str())
-                    && w.next().is_some_and(|u| u.starts_with("https://localhost:"))
+                    && w.next()
+                        .is_some_and(|u| u.starts_with("https://localhost:"))
             })
             .count();
         assert_eq!(console, 1, "DB Console of {name}\n{context}");
@@ -260,7 +272,11 @@ fn check_demo(nodes: usize, duration: &str) {
     for name in &names {
         let dir = node_dir(name);
         assert!(!dir.join("node.ready").exists(), "{context}");
-        assert!(dir.join("node.log").exists(), "{} missing\n{context}", dir.display());
+        assert!(
+            dir.join("node.log").exists(),
+            "{} missing\n{context}",
+            dir.display()
+        );
         assert!(out.contains(&format!("[{name}] stopped: ")), "{context}");
     }
     assert!(work.join("movr.log").exists(), "{context}");

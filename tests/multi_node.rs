@@ -326,21 +326,28 @@ async fn physical_replication_survives_a_primary_and_a_standby_node_dying() {
 
     // Leases spread over the three primary nodes.
     let host = rc.primary.nodes[0].listen_addr.clone();
-    let spread = succeeds_soon("leases on every primary node", Duration::from_secs(60), || {
-        let (_, out, _) = rc
-            .primary
-            .tool(&["node", "status", &format!("--host={host}")]);
-        let leases = status_leases(&out);
-        let ok = leases.len() == 3 && leases.iter().all(|(_, n)| *n > 0);
-        async move { ok.then_some(leases) }
-    })
+    let spread = succeeds_soon(
+        "leases on every primary node",
+        Duration::from_secs(60),
+        || {
+            let (_, out, _) = rc
+                .primary
+                .tool(&["node", "status", &format!("--host={host}")]);
+            let leases = status_leases(&out);
+            let ok = leases.len() == 3 && leases.iter().all(|(_, n)| *n > 0);
+            async move { ok.then_some(leases) }
+        },
+    )
     .await;
     eprintln!("leases per node: {spread:?}");
 
     // The spec names one partition per node holding leases, at that node's SQL address.
     let psys = rc.primary_sys().await;
     let row = psys
-        .query_one("SELECT crdb_internal.start_replication_stream('application')", &[])
+        .query_one(
+            "SELECT crdb_internal.start_replication_stream('application')",
+            &[],
+        )
         .await
         .expect("start a stream");
     let producer = ProducerSpec::decode(&row.get::<_, Vec<u8>>(0)).expect("producer spec");
@@ -352,19 +359,34 @@ async fn physical_replication_survives_a_primary_and_a_standby_node_dying() {
     let spec = StreamSpec::decode(&row.get::<_, Vec<u8>>(0)).expect("stream spec");
     let mut nodes: Vec<u64> = spec.partitions.iter().map(|p| p.node_id.0).collect();
     nodes.dedup();
-    assert!(spec.partitions.len() >= 2, "partitions: {:?}", spec.partitions);
+    assert!(
+        spec.partitions.len() >= 2,
+        "partitions: {:?}",
+        spec.partitions
+    );
     assert_eq!(nodes.len(), spec.partitions.len(), "one partition per node");
-    let sql_addrs: Vec<String> = rc.primary.nodes.iter().map(|n| n.sql_addr.clone()).collect();
+    let sql_addrs: Vec<String> = rc
+        .primary
+        .nodes
+        .iter()
+        .map(|n| n.sql_addr.clone())
+        .collect();
     for p in &spec.partitions {
         assert!(
-            sql_addrs.iter().any(|a| a.ends_with(&format!(":{}", p.sql_address.rsplit(':').next().unwrap_or("")))),
+            sql_addrs.iter().any(|a| a.ends_with(&format!(
+                ":{}",
+                p.sql_address.rsplit(':').next().unwrap_or("")
+            ))),
             "partition address {} is a primary node's SQL address ({sql_addrs:?})",
             p.sql_address
         );
     }
-    psys.execute("SELECT crdb_internal.complete_replication_stream($1, false)", &[&id])
-        .await
-        .expect("complete the probe stream");
+    psys.execute(
+        "SELECT crdb_internal.complete_replication_stream($1, false)",
+        &[&id],
+    )
+    .await
+    .expect("complete the probe stream");
 
     // Replicate, with the URI naming primary node 2 and the job coordinated by standby node 2.
     let port = rc.primary.nodes[1]
@@ -392,7 +414,10 @@ async fn physical_replication_survives_a_primary_and_a_standby_node_dying() {
             let mut i = 0i64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 i += 1;
-                if c.execute("INSERT INTO log VALUES ($1, 'x')", &[&i]).await.is_ok() {
+                if c.execute("INSERT INTO log VALUES ($1, 'x')", &[&i])
+                    .await
+                    .is_ok()
+                {
                     acked.push(i);
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -430,7 +455,11 @@ async fn physical_replication_survives_a_primary_and_a_standby_node_dying() {
         .expect("write after the deaths");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let acked = writer.await.expect("writer");
-    assert!(acked.len() > 10, "the writer made progress: {}", acked.len());
+    assert!(
+        acked.len() > 10,
+        "the writer made progress: {}",
+        acked.len()
+    );
     let t = now_text(&psys).await;
     rc.wait_replicated_past("standby", &t).await;
 
@@ -452,7 +481,10 @@ async fn physical_replication_survives_a_primary_and_a_standby_node_dying() {
         .map(|r| r.get(0))
         .collect();
     let on_primary: Vec<i64> = app
-        .query(&format!("SELECT id FROM log AS OF SYSTEM TIME '{cut}' ORDER BY id"), &[])
+        .query(
+            &format!("SELECT id FROM log AS OF SYSTEM TIME '{cut}' ORDER BY id"),
+            &[],
+        )
         .await
         .expect("primary log")
         .iter()
@@ -460,7 +492,10 @@ async fn physical_replication_survives_a_primary_and_a_standby_node_dying() {
         .collect();
     assert_eq!(got, on_primary, "the log at the cutover time");
     let missing: Vec<&i64> = acked.iter().filter(|i| !got.contains(i)).collect();
-    assert!(missing.is_empty(), "acknowledged rows missing after cutover: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged rows missing after cutover: {missing:?}"
+    );
     assert_eq!(
         text_rows(&db, "SELECT count(*) FROM acct WHERE bal = 101").await,
         vec![vec![Some("57".to_string())]],

@@ -16,7 +16,9 @@
 # Each (workload, system) is run REPS times for DURATION seconds with CLIENTS connections;
 # the systems are interleaved within each rep (order rotated every rep) so that machine
 # noise hits all alike.  Prints the median TPS, the median average latency and the ratios
-# tandem-3/pg-sync and tandem-3/tandem-1.  See bench/multinode/README.md.
+# tandem-3/pg-sync and tandem-3/tandem-1.  Then the PCR phase: `tandem demo --nodes 3` (movr
+# on a 3-node primary replicated to a 3-node standby) and its lag median / p99 / max.  See
+# bench/multinode/README.md.
 #
 # Environment knobs (defaults in brackets):
 #   DURATION [15]  REPS [3]  CLIENTS [8]  THREADS [2]  ROWS [10000]  BATCH [500]
@@ -30,6 +32,7 @@
 #              /usr/lib/postgresql/15/bin: the first with initdb, pg_ctl, pg_basebackup, postgres 15]
 #   PG_USER [nobody]  unprivileged user that runs PostgreSQL
 #   KEEP_LOGS [0]  1: copy the server and pgbench logs to bench/multinode/last-run/
+#   PCR_DURATION [60]  seconds of movr in the PCR phase (tandem demo --nodes 3); 0 skips it
 set -euo pipefail
 
 DURATION=${DURATION:-15}
@@ -46,6 +49,7 @@ MAX_TRIES=${MAX_TRIES:-1000}
 read -r -a WORKLOADS <<<"${WORKLOADS:-tpcb-like point-select}"
 read -r -a SYSTEMS <<<"${SYSTEMS:-tandem-3 tandem-1 pg-sync}"
 KEEP_LOGS=${KEEP_LOGS:-0}
+PCR_DURATION=${PCR_DURATION:-60}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -433,6 +437,33 @@ done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load average after: $LOAD_AFTER"
 
+# ---------------------------------------------------------------- PCR on 3 + 3 nodes
+# `tandem demo --nodes 3`: two 3-node clusters (start --join + init), movr on the primary's
+# application virtual cluster while the standby replicates it; the demo samples the lag the
+# standby reports (SHOW VIRTUAL CLUSTER ... WITH REPLICATION STATUS) every 0.5 s and prints
+# median / p99 / max, then cuts over and verifies fingerprints and row counts.
+PCR_LINE=
+if [[ $PCR_DURATION != 0 ]]; then
+    log "PCR: tandem demo --nodes 3 --duration ${PCR_DURATION}s"
+    if env "${unset_tandem[@]}" RUST_LOG=warn timeout $((PCR_DURATION + 300)) \
+        "$TANDEM_BIN" demo --nodes 3 --duration "${PCR_DURATION}s" --dir "$WORK/pcr-demo" \
+        >"$WORK/pcr-demo.out" 2>&1; then
+        lagline=$(grep -m1 'replication lag during the workload' "$WORK/pcr-demo.out" || true)
+        p99=$(sed -n 's/.* p99 \([0-9.]*\)s.*/\1/p' <<<"$lagline")
+        verdict=$(awk -v p="$p99" 'BEGIN { if (p == "") print "n/a"; else if (p + 0 < 1.0) print "met"; else print "NOT met" }')
+        cut_line=$(grep -m1 'serves SQL' "$WORK/pcr-demo.out" | sed 's/^\[standby\] //' || true)
+        movr_line=$(grep -m1 'movr finished' "$WORK/pcr-demo.out" | sed 's/^\[primary\] //' || true)
+        fp=$(grep -m1 '^\[verify\] fingerprints' "$WORK/pcr-demo.out" | sed 's/^\[verify\] //' || true)
+        leases=$(grep -m1 'leases per node' "$WORK/pcr-demo.out" | sed 's/^\[primary\] //' || true)
+        PCR_LINE="PCR on 3 + 3 nodes under movr (tandem demo --nodes 3, ${PCR_DURATION}s): ${lagline#\[standby\] }"$'\n'
+        PCR_LINE+="  aim: PCR lag p99 < 1 s: ${p99:-n/a} s -> $verdict"$'\n'
+        PCR_LINE+="  $movr_line"$'\n'"  primary $leases"$'\n'"  $cut_line; $fp"
+    else
+        PCR_LINE="PCR on 3 + 3 nodes: tandem demo failed (exit $?); see $WORK/pcr-demo.out"
+        NOTES[all,pcr,tandem-3]+="tandem demo --nodes 3 failed"$'\n'
+    fi
+fi
+
 # Still 3 fully replicated nodes, still a synchronous standby?
 POST=
 if has_system tandem-3; then
@@ -508,6 +539,7 @@ echo
 [[ ${#LOAD_S[@]} -gt 0 ]] && {
     line="loading $ROWS bench rows (s):"; for s in "${SYSTEMS[@]}"; do line+=" $(col "$s") ${LOAD_S[$s]:-n/a}"; done; echo "$line"; }
 [[ -n $POST ]] && printf '%s\n' "${POST%$'\n'}"
+[[ -n $PCR_LINE ]] && { echo; printf '%s\n' "$PCR_LINE"; }
 problems=0
 for key in "${!NOTES[@]}"; do
     if [[ $problems == 0 ]]; then echo; echo "problems:"; fi

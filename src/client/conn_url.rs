@@ -501,7 +501,8 @@ impl ConnUrl {
     /// The same URL pointed at `addr` (`host:port`, IPv6 hosts in brackets): how a consumer
     /// reaches the other nodes of the cluster its URI names, with the same credentials.
     pub fn with_address(&self, addr: &str) -> Result<ConnUrl, ClientError> {
-        let bad = || ClientError::invalid(format!("invalid node address {addr:?}: expected host:port"));
+        let bad =
+            || ClientError::invalid(format!("invalid node address {addr:?}: expected host:port"));
         let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
         let port: u16 = port.parse().map_err(|_| bad())?;
         let host = host.trim_start_matches('[').trim_end_matches(']');

@@ -389,12 +389,20 @@ mod tests {
 
     #[test]
     fn another_node_keeps_credentials_and_refuses_bad_addresses() {
-        let u = parse("postgresql://repl:pw@n1:26257/system?sslmode=verify-full&options=-ccluster%3Dsystem");
+        let u = parse(
+            "postgresql://repl:pw@n1:26257/system?sslmode=verify-full&options=-ccluster%3Dsystem",
+        );
         let v = u.with_address("10.0.0.2:26001").expect("address");
         assert_eq!((v.host.as_str(), v.port), ("10.0.0.2", 26001));
-        assert_eq!((v.user, v.password, v.sslmode), (u.user.clone(), u.password.clone(), u.sslmode));
+        assert_eq!(
+            (v.user, v.password, v.sslmode),
+            (u.user.clone(), u.password.clone(), u.sslmode)
+        );
         assert_eq!(v.cluster, u.cluster);
-        assert_eq!(u.with_address("[::1]:7").expect("v6").host_port(), "[::1]:7");
+        assert_eq!(
+            u.with_address("[::1]:7").expect("v6").host_port(),
+            "[::1]:7"
+        );
         for bad in ["n2", "n2:", ":26257", "n2:x", "n2:0", "n2:70000"] {
             assert!(u.with_address(bad).is_err(), "{bad}");
         }

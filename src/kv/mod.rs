@@ -28,6 +28,7 @@ pub mod nodes;
 pub mod protectedts;
 pub mod rangefeed;
 pub mod remote;
+mod remote_feed;
 mod replicas;
 mod routing;
 pub mod system_writes;
@@ -86,6 +87,7 @@ struct StoreInner {
     peers: std::sync::OnceLock<crate::rpc::peers::Peers>,
     /// Where ranges without a local leaseholder are served (see `routing`).
     range_cache: routing::RangeCache,
+    feeds: remote_feed::HostedFeeds,
     engine: Engine,
     clock: Arc<Clock>,
     settings: Arc<KvSettings>,
@@ -209,6 +211,7 @@ impl Store {
                 node_id: AtomicU64::new(node_id.0),
                 peers: std::sync::OnceLock::new(),
                 range_cache: Default::default(),
+                feeds: Default::default(),
                 engine,
                 clock,
                 settings: Arc::new(settings),

@@ -239,6 +239,26 @@ pub enum KvCall {
         /// The request.
         req: KvRequest,
     },
+    /// Open a rangefeed over `span` served by this node's leaseholder replicas
+    /// ([`super::remote_feed`]).
+    FeedOpen {
+        /// The span.
+        span: Span,
+        /// Events above this timestamp.
+        start: Timestamp,
+        /// The values at `start` first.
+        initial_scan: bool,
+    },
+    /// The events of an open feed since the last poll.
+    FeedPoll {
+        /// The feed.
+        id: u64,
+    },
+    /// Close a feed.
+    FeedClose {
+        /// The feed.
+        id: u64,
+    },
 }
 
 /// The answer to a [`KvCall`].
@@ -252,6 +272,15 @@ pub enum KvReply {
         now: Timestamp,
         /// The outcome.
         result: std::result::Result<KvResponse, WireError>,
+    },
+    /// For `FeedOpen`: the feed's id.
+    FeedOpened(u64),
+    /// For `FeedPoll` and `FeedClose`: events, and whether the feed is over.
+    FeedEvents {
+        /// The events, in order.
+        events: Vec<crate::actors::range::rangefeed::RangefeedEvent>,
+        /// The feed ended (its part is to be routed again).
+        ended: bool,
     },
 }
 
@@ -431,7 +460,7 @@ impl RemoteRange {
                 let _ = self.store.clock().update(now);
                 result.map_err(|e| e.into_range_error(self.node))
             }
-            KvReply::Located(_) => Err(unavailable("unexpected locate answer".into())),
+            other => Err(unavailable(format!("unexpected answer {other:?}"))),
         }
     }
 }
@@ -716,6 +745,7 @@ impl Store {
                     result,
                 }
             }
+            feed => self.serve_feed(feed).await,
         };
         crate::rpc::encode_body(&reply).map_err(|e| e.to_string())
     }

@@ -359,7 +359,9 @@ impl Store {
         counts.insert(me, mine.len() as u64);
         let total: u64 = counts.values().sum();
         let share = total.div_ceil(counts.len() as u64);
-        let mut excess = (mine.len() as u64).saturating_sub(share).min(BALANCE_MAX_MOVES);
+        let mut excess = (mine.len() as u64)
+            .saturating_sub(share)
+            .min(BALANCE_MAX_MOVES);
         let mut moved = 0;
         for r in mine {
             if excess == 0 {
@@ -381,7 +383,11 @@ impl Store {
                 .replicas
                 .iter()
                 .filter(|x| x.node_id != me)
-                .filter_map(|x| counts.get(&x.node_id).map(|c| (*c, x.node_id, x.replica_id)))
+                .filter_map(|x| {
+                    counts
+                        .get(&x.node_id)
+                        .map(|c| (*c, x.node_id, x.replica_id))
+                })
                 .min()
                 .filter(|(c, _, _)| c + 1 < mine_now)
                 .map(|(_, n, id)| (n, id))

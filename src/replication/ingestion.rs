@@ -32,7 +32,9 @@ use super::ReplicationError;
 use super::event::ResolvedSpan;
 use super::frontier::SpanFrontier;
 use super::metrics::ReplicationMetrics;
-use super::processor::{self, PROCESSOR_TTL, ProcessorCall, ProcessorReply, ProcessorSpec, connect_url};
+use super::processor::{
+    self, PROCESSOR_TTL, ProcessorCall, ProcessorReply, ProcessorSpec, connect_url,
+};
 use super::spec::{StreamSpec, StreamState, StreamStatus};
 use super::status::ReplicationStatus;
 use crate::actors::tenant_registry::RegistryInner;
@@ -530,8 +532,10 @@ async fn processor_nodes(env: &IngestionEnv) -> Vec<NodeId> {
         .into_iter()
         .filter_map(|(d, l)| {
             let l = l?;
-            (l.is_live(now) && !l.draining && (d.node_id == me || peers.address(d.node_id).is_some()))
-                .then_some(d.node_id)
+            (l.is_live(now)
+                && !l.draining
+                && (d.node_id == me || peers.address(d.node_id).is_some()))
+            .then_some(d.node_id)
         })
         .filter(|n| *n != me)
         .collect();
@@ -644,10 +648,17 @@ async fn run_remote(
         error: format!("partition {index} on standby node {node}: {e}"),
         replan: false,
     };
-    match call(ProcessorCall::Start(Box::new(spec)), Duration::from_secs(10)).await {
+    match call(
+        ProcessorCall::Start(Box::new(spec)),
+        Duration::from_secs(10),
+    )
+    .await
+    {
         Ok(ProcessorReply::Started) => {}
         Ok(other) => {
-            let _ = tx.send(failed(format!("unexpected answer {other:?}"))).await;
+            let _ = tx
+                .send(failed(format!("unexpected answer {other:?}")))
+                .await;
             return true;
         }
         Err(e) => {

@@ -156,7 +156,9 @@ pub async fn run(
             Ok(Ok(())) => {
                 let _ = out.try_send(resolved);
             }
-            Ok(Err(e)) => tracing::debug!(%e, job = %spec.job, "flush in flight when the partition ended failed"),
+            Ok(Err(e)) => {
+                tracing::debug!(%e, job = %spec.job, "flush in flight when the partition ended failed")
+            }
             Err(e) => tracing::debug!(%e, job = %spec.job, "flush task ended"),
         }
     }

@@ -270,7 +270,10 @@ impl TestCluster {
             let rows: Vec<&str> = out.lines().skip(2).filter(|l| l.contains('|')).collect();
             let counts: Vec<u64> = rows.iter().map(|l| cell(l, 9)).collect();
             let under: u64 = rows.iter().map(|l| cell(l, 10)).sum();
-            if counts.len() == c.nodes.len() && under == 0 && counts.iter().all(|n| *n >= 2 && *n == counts[0]) {
+            if counts.len() == c.nodes.len()
+                && under == 0
+                && counts.iter().all(|n| *n >= 2 && *n == counts[0])
+            {
                 let since = *settled_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= Duration::from_millis(2500) {
                     return;

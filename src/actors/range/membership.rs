@@ -166,7 +166,7 @@ impl RangeActor {
         if abandon {
             self.transfer = None;
             self.shared.transferring.store(false, Ordering::Relaxed);
-        self.transfer = None;
+            self.transfer = None;
             self.shared.notify.notify_waiters();
             tracing::debug!(range = %self.range_id, to, "lease transfer abandoned");
         }

@@ -21,8 +21,8 @@ use crate::storage::mvcc::{self, Limits};
 use actix::prelude::*;
 use tokio::sync::mpsc;
 
-/// An event delivered to a rangefeed subscriber.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An event delivered to a rangefeed subscriber (also across nodes: serde).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RangefeedEvent {
     /// A committed version.
     Value {
@@ -50,7 +50,7 @@ pub enum RangefeedEvent {
 }
 
 /// Why a registration ended.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum RangefeedError {
     /// The range split; the span now belongs to several ranges.
     #[error("rangefeed: range split")]

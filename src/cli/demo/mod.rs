@@ -277,8 +277,22 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
     let n = usize::from(flags.nodes);
     let (mut p_nodes, mut s_nodes) = (Vec::new(), Vec::new());
     let started = tokio::join!(
-        nodes::start_cluster("primary", &p_dir, &p_certs, "replication-source", n, &mut p_nodes),
-        nodes::start_cluster("standby", &s_dir, &s_certs, "replication-target", n, &mut s_nodes),
+        nodes::start_cluster(
+            "primary",
+            &p_dir,
+            &p_certs,
+            "replication-source",
+            n,
+            &mut p_nodes
+        ),
+        nodes::start_cluster(
+            "standby",
+            &s_dir,
+            &s_certs,
+            "replication-target",
+            n,
+            &mut s_nodes
+        ),
     );
     nodes.append(&mut p_nodes);
     nodes.append(&mut s_nodes);
@@ -372,7 +386,9 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
     if n > 1 {
         // Leases spread over the primary's nodes (rebalancing); the stream gets one partition
         // per node holding leases, and the standby spreads them over its nodes.
-        match crate::cli::node::fetch_status(&primary.listen_addr, Some(&primary.certs_dir), false).await {
+        match crate::cli::node::fetch_status(&primary.listen_addr, Some(&primary.certs_dir), false)
+            .await
+        {
             Ok(rows) => {
                 let leases: Vec<String> = rows
                     .iter()
@@ -526,7 +542,9 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
     );
 
     // Where to go from here.
-    println!("[demo] connection strings (tandem sql --url '<url>'; any node of a cluster serves it):");
+    println!(
+        "[demo] connection strings (tandem sql --url '<url>'; any node of a cluster serves it):"
+    );
     for node in [primary, standby] {
         for vc in ["system", VC] {
             println!("  {:<11} {:<12} {}", node.name, vc, node.root_url(vc));
@@ -572,10 +590,7 @@ fn print_movr_summary(s: &RunSummary) {
 
 /// Connects to the standby's `application` until a movr query succeeds there on every standby
 /// node; returns the first node's connection; gives up [`CUTOVER_TIMEOUT`] after `since`.
-async fn serving_sql(
-    standby: &[Node],
-    since: Instant,
-) -> anyhow::Result<tokio_postgres::Client> {
+async fn serving_sql(standby: &[Node], since: Instant) -> anyhow::Result<tokio_postgres::Client> {
     let mut first = None;
     for node in standby {
         let c = serving_sql_on(node, since).await?;

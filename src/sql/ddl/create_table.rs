@@ -269,8 +269,28 @@ pub async fn create_table(
         fk_descs.push(foreign_key(ctx, txn, &desc, fname, &cols, &target, &ref_cols).await?);
     }
     desc.foreign_keys = fk_descs;
+    let id = desc.id;
     ctx.catalog.create_table(txn, desc).await?;
+    split_at_table_start(ctx.tenant, id, txn.store());
     Ok(QueryResult::Command("CREATE TABLE".into()))
+}
+
+/// Tables of virtual clusters start their own range (as CockroachDB splits at table boundaries):
+/// their leases, and so the rangefeeds and replication partitions over them, spread over the
+/// nodes. The split runs in the background once the statement is done with the id; a failure
+/// is logged (the table works in whatever range holds it) and, if the transaction does not
+/// commit, an empty range is left at an unused id. System tables stay together.
+fn split_at_table_start(tenant: crate::ids::TenantId, table: u32, store: &crate::kv::Store) {
+    if tenant == crate::ids::TenantId::SYSTEM {
+        return;
+    }
+    let store = store.clone();
+    tokio::spawn(async move {
+        let key = keys::index_prefix(tenant, table, 0);
+        if let Err(e) = store.split_at(&key).await {
+            tracing::debug!(%tenant, table, "split at the table's start: {e}");
+        }
+    });
 }
 
 /// Resolves a foreign key definition of `t` (`cols` → `target(ref_cols)`, default the target's
