@@ -11,7 +11,11 @@
 //! through a watch channel whenever its record changes.
 //!
 //! On start the actor resumes every unfinished job from its record. If the actor restarts its
-//! tasks are aborted with it (they hold no state that is not persisted) and resumed.
+//! tasks are aborted with it (they hold no state that is not persisted) and resumed. In a
+//! cluster of several nodes a job runs on its coordinator node; every [`ADOPT_EVERY`] each live
+//! node looks for unfinished jobs whose coordinator's liveness expired and takes them over
+//! (one transaction per job decides the winner), so a standby node's death stops a job for
+//! about the liveness expiration (4.5 s) plus a pass.
 
 use crate::clock::Timestamp;
 use crate::ids::JobId;
