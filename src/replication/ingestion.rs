@@ -138,8 +138,7 @@ async fn connect_any(
         Err(e) => e,
     };
     for addr in &d.source_nodes {
-        let addr = addr.as_str();
-        let Ok(u) = url.with_address(&addr) else {
+        let Ok(u) = url.with_address(addr) else {
             continue;
         };
         if u.host_port() == url.host_port() {

@@ -383,9 +383,8 @@ pub async fn serve(env: &IngestionEnv, body: &[u8]) -> Result<Vec<u8>, String> {
         ProcessorCall::Start(spec) => {
             let key = spec.key();
             let mut map = hosted.0.lock();
-            if !map.contains_key(&key) {
-                map.insert(key, host(env.clone(), *spec, hosted.clone()));
-            }
+            map.entry(key)
+                .or_insert_with(|| host(env.clone(), *spec, hosted.clone()));
             ProcessorReply::Started
         }
         ProcessorCall::Poll {
