@@ -147,7 +147,9 @@ fn check_demo(nodes: usize, duration: &str) {
     }
     if nodes > 1 {
         assert!(
-            out.contains("[primary] leases per node (tandem node status): n1 "),
+            out.contains(
+                "[primary] leases per node at the end of the workload (tandem node status): n1 "
+            ),
             "{context}"
         );
         assert!(

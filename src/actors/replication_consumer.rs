@@ -605,6 +605,9 @@ impl Handler<CancelReplication> for ReplicationConsumer {
                     tracing::warn!(job = %rec.id, "replication job did not stop in time; aborting it");
                     j.task.abort();
                 }
+                // Processors on other nodes (the coordinator may be another node) stop too
+                // before the cluster's data is removed.
+                crate::replication::processor::stop_everywhere(&env, rec.id).await;
                 env.live.lock().remove(&rec.id);
                 env.metrics.set_replicated(rec.id, None);
                 if let Some(d) = rec.ingestion().cloned() {

@@ -487,14 +487,10 @@ struct Plan {
     tasks: Vec<tokio::task::JoinHandle<bool>>,
 }
 
-/// Extra time given to a processor that did not acknowledge its stop, beyond its TTL, to
-/// finish the flush it may have in flight.
-const STRAGGLER_GRACE: Duration = Duration::from_secs(10);
-
 impl Plan {
     /// Stops every processor. With `settle`, a processor that could not be told (its node is
     /// down or cut off) is waited out: it stops by itself once not polled for
-    /// [`PROCESSOR_TTL`], and its last flush gets [`STRAGGLER_GRACE`].
+    /// [`PROCESSOR_TTL`], and its last flush gets [`processor::STOP_GRACE`].
     async fn stop(self, settle: bool) {
         let _ = self.stop.send(true);
         let mut unacknowledged = 0;
@@ -511,7 +507,7 @@ impl Plan {
                 unacknowledged,
                 "replication processors did not acknowledge their stop; waiting them out"
             );
-            tokio::time::sleep(PROCESSOR_TTL + STRAGGLER_GRACE).await;
+            tokio::time::sleep(PROCESSOR_TTL + processor::STOP_GRACE).await;
         }
     }
 }
@@ -852,6 +848,8 @@ async fn cutover(
         env.live.lock().insert(job, x.clone());
     }
     env.metrics.set_replicated(job, None);
+    // No processor of this job, of any plan or earlier coordinator, writes behind the revert.
+    processor::stop_everywhere(env, job).await;
     let span = tenant_span(d.dest_tenant);
     let total = env
         .store

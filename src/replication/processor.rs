@@ -26,6 +26,7 @@ use super::event::{EventBody, ResolvedSpan, StreamEvent};
 use super::ingestion::IngestionEnv;
 use super::producer_stream::REPLAN_HINT;
 use super::spec::{Partition, PartitionSpec};
+use super::status::ReplicationStatus;
 use crate::client::{self, ConnUrl};
 use crate::clock::Timestamp;
 use crate::ids::{JobId, TenantId};
@@ -123,8 +124,27 @@ impl Drop for FlushTask {
     }
 }
 
-/// Writes buffered versions durably (through raft) with their source timestamps.
-async fn flush(env: IngestionEnv, versions: Vec<Version>) -> Result<(), ReplicationError> {
+/// Writes buffered versions durably (through raft) with their source timestamps, if the job
+/// still streams: once it fails over, is paused or ends (statements on any node change its
+/// record), a processor that missed its stop writes nothing more.
+async fn flush(
+    env: IngestionEnv,
+    job: JobId,
+    versions: Vec<Version>,
+) -> Result<(), ReplicationError> {
+    let rec = crate::jobs::load(&env.store, job).await?;
+    let streaming = rec.as_ref().is_some_and(|r| {
+        r.status == crate::jobs::JobStatus::Running
+            && r.ingestion().is_some_and(|d| {
+                !matches!(
+                    d.status,
+                    ReplicationStatus::FailingOver | ReplicationStatus::Completed
+                )
+            })
+    });
+    if !streaming {
+        return Err(remote(format!("job {job} no longer streams")));
+    }
     let max = versions.iter().map(|v| v.ts).max();
     let t0 = Instant::now();
     env.store.ingest(versions).await?;
@@ -295,7 +315,7 @@ async fn run_until_done(
                     if !settle!() {
                         return Ok(());
                     }
-                    let task = FlushTask(tokio::spawn(flush(env.clone(), std::mem::take(&mut buffer))));
+                    let task = FlushTask(tokio::spawn(flush(env.clone(), spec.job, std::mem::take(&mut buffer))));
                     *inflight = Some((task, std::mem::take(&mut waiting)));
                     buffered = 0;
                 }
@@ -329,6 +349,12 @@ pub enum ProcessorCall {
         generation: u64,
         /// The partition.
         index: u32,
+    },
+    /// Stop every processor of a job on this node, of any plan; answered once they wrote their
+    /// last flushes.
+    StopJob {
+        /// The job.
+        job: JobId,
     },
     /// Stop a processor; answered once it wrote its last flush.
     Stop {
@@ -424,6 +450,10 @@ pub async fn serve(env: &IngestionEnv, body: &[u8]) -> Result<Vec<u8>, String> {
             };
             ProcessorReply::Progress { resolved, failed }
         }
+        ProcessorCall::StopJob { job } => {
+            stop_hosted(&hosted, job).await;
+            ProcessorReply::Stopped
+        }
         ProcessorCall::Stop {
             job,
             generation,
@@ -439,6 +469,71 @@ pub async fn serve(env: &IngestionEnv, body: &[u8]) -> Result<Vec<u8>, String> {
     };
     crate::rpc::encode_body(&reply).map_err(|e| e.to_string())
 }
+
+/// Stops this node's hosted processors of `job` and waits for them.
+async fn stop_hosted(hosted: &HostedProcessors, job: JobId) {
+    let stopped: Vec<Hosted> = {
+        let mut map = hosted.0.lock();
+        let keys: Vec<ProcessorKey> = map.keys().filter(|k| k.0 == job).copied().collect();
+        keys.into_iter().filter_map(|k| map.remove(&k)).collect()
+    };
+    for h in stopped {
+        let _ = h.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(30), h.task).await;
+    }
+}
+
+/// Stops every processor of `job` on every node of this cluster, whichever plan (or earlier
+/// coordinator) started it, and waits until each wrote its last flush: what a failover or a
+/// DROP does before it touches the destination's data. A live node that cannot be reached is
+/// waited out ([`PROCESSOR_TTL`] and a grace period: its processors stop once not polled, and
+/// check the job record before every flush); a node whose liveness expired cannot commit
+/// anything.
+pub async fn stop_everywhere(env: &IngestionEnv, job: JobId) {
+    stop_hosted(&env.processors, job).await;
+    let (Some(peers), me) = (env.store.peers().cloned(), env.store.node_id()) else {
+        return;
+    };
+    let Ok(nodes) = env.store.nodes().await else {
+        tokio::time::sleep(PROCESSOR_TTL + STOP_GRACE).await;
+        return;
+    };
+    let now = env.store.now();
+    let mut unreachable = Vec::new();
+    for (d, l) in nodes {
+        if d.node_id == me || !l.is_some_and(|l| l.is_live(now)) {
+            continue;
+        }
+        let stopped = async {
+            let body = crate::rpc::encode_body(&ProcessorCall::StopJob { job })
+                .map_err(|e| e.to_string())?;
+            let raw = peers
+                .call_node(
+                    d.node_id,
+                    crate::rpc::Service::Replication,
+                    body,
+                    Duration::from_secs(35),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            match crate::rpc::decode_body::<ProcessorReply>(&raw).map_err(|e| e.to_string())? {
+                ProcessorReply::Stopped => Ok(()),
+                other => Err(format!("unexpected answer {other:?}")),
+            }
+        };
+        if let Err(e) = stopped.await {
+            unreachable.push(format!("{}: {e}", d.node_id));
+        }
+    }
+    if !unreachable.is_empty() {
+        tracing::warn!(%job, ?unreachable, "could not stop the replication processors of some nodes; waiting them out");
+        tokio::time::sleep(PROCESSOR_TTL + STOP_GRACE).await;
+    }
+}
+
+/// Extra time given to a processor that could not be told to stop, beyond its TTL, to finish
+/// the flush it may have in flight.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Starts a hosted processor with its outbox and its watchdog.
 fn host(env: IngestionEnv, spec: ProcessorSpec, hosted: HostedProcessors) -> Hosted {

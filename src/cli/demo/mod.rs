@@ -383,26 +383,6 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
         movr::run_with_output(&run_opts, &mut log).await
     }));
 
-    if n > 1 {
-        // Leases spread over the primary's nodes (rebalancing); the stream gets one partition
-        // per node holding leases, and the standby spreads them over its nodes.
-        match crate::cli::node::fetch_status(&primary.listen_addr, Some(&primary.certs_dir), false)
-            .await
-        {
-            Ok(rows) => {
-                let leases: Vec<String> = rows
-                    .iter()
-                    .map(|r| format!("{} {}", r.node_id, r.leases))
-                    .collect();
-                println!(
-                    "[primary] leases per node (tandem node status): {}",
-                    leases.join(", ")
-                );
-            }
-            Err(e) => println!("[primary] tandem node status: {e:#}"),
-        }
-    }
-
     // Replication, while the workload runs.
     let source = format!(
         "postgresql://repl:{repl_password}@localhost:{}/defaultdb?options=-ccluster=system&sslmode=verify-full&sslrootcert={PRIMARY_CA_FILE}",
@@ -435,6 +415,27 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
         .context("[primary] the movr workload task failed")?
         .context("[primary] tandem workload run movr")?;
     let workload_end = Instant::now();
+    if n > 1 {
+        // Leases spread over the primary's nodes (rebalancing moves them as tables get their
+        // ranges); the stream has one partition per node holding leases, and the standby
+        // spreads them over its nodes.
+        match crate::cli::node::fetch_status(&primary.listen_addr, Some(&primary.certs_dir), false)
+            .await
+        {
+            Ok(rows) => {
+                let leases: Vec<String> = rows
+                    .iter()
+                    .map(|r| format!("{} {}", r.node_id, r.leases))
+                    .collect();
+                println!(
+                    "[primary] leases per node at the end of the workload (tandem node status): {}",
+                    leases.join(", ")
+                );
+            }
+            Err(e) => println!("[primary] tandem node status: {e:#}"),
+        }
+    }
+
     print_movr_summary(&summary);
     match lag.summary() {
         Some(s) => println!(
