@@ -264,6 +264,14 @@ pub fn encode_mvcc_key(key: &[u8], ts: Timestamp) -> Vec<u8> {
     out
 }
 
+/// An mvcc partition key after every version of `key` and before every version of any greater
+/// user key (where a scan seeks to skip the rest of a key's history).
+pub fn mvcc_key_after_versions(key: &[u8]) -> Vec<u8> {
+    let mut out = encode_mvcc_key(key, Timestamp::MIN);
+    out.push(0);
+    out
+}
+
 /// Decodes an mvcc partition key into the user key and timestamp.
 pub fn decode_mvcc_key(enc: &[u8]) -> Result<(Vec<u8>, Timestamp), StorageError> {
     if enc.len() < 2 + TS_LEN {
