@@ -236,14 +236,45 @@ pub fn has_versions_in(
     upto: Timestamp,
 ) -> Result<bool> {
     let (lo, hi) = mvcc_range(span);
-    for item in engine.mvcc().range(lo..hi) {
-        let k = item.key()?;
-        let (_, vts) = keys::decode_mvcc_key(&k)?;
-        if vts > after && vts <= upto {
-            return Ok(true);
+    // Per key (versions newest first) only the newest version at or below `upto` matters: the
+    // older ones are older still. A long history (a hot row) is skipped with a seek, as in
+    // [`scan`].
+    let mut start = lo;
+    loop {
+        let mut current: Option<Vec<u8>> = None;
+        let mut decided = false;
+        let mut skipped = 0usize;
+        let mut reseek = None;
+        for item in engine.mvcc().range(start..hi.clone()) {
+            let k = item.key()?;
+            let (uk, vts) = keys::decode_mvcc_key(&k)?;
+            if current.as_deref() != Some(&uk[..]) {
+                current = Some(uk.clone());
+                decided = false;
+                skipped = 0;
+            }
+            if !decided && vts <= upto {
+                if vts > after {
+                    return Ok(true);
+                }
+                decided = true;
+                continue;
+            }
+            skipped += 1;
+            if skipped >= ITERS_BEFORE_SEEK {
+                reseek = Some(if decided {
+                    keys::mvcc_key_after_versions(&uk)
+                } else {
+                    keys::encode_mvcc_key(&uk, upto)
+                });
+                break;
+            }
+        }
+        match reseek {
+            Some(next) if next < hi => start = next,
+            _ => return Ok(false),
         }
     }
-    Ok(false)
 }
 
 /// The intent on `key`, if any.
@@ -495,6 +526,13 @@ mod tests {
             }
             assert_eq!(p.rows, want, "read at {read}");
         }
+        // The refresh check over the same history.
+        let refresh = |a: u64, b: u64| has_versions_in(&e, &span, ts(a), ts(b)).expect("refresh");
+        assert!(refresh(250, 260));
+        assert!(refresh(499, 10_000));
+        assert!(!refresh(500, 10_000));
+        assert!(refresh(2, 3), "hos at 3");
+        assert!(!refresh(0, 0));
     }
 
     proptest! {
@@ -517,6 +555,13 @@ mod tests {
                 }
                 let page = scan(&e, &Span::new(vec![0u8], vec![9u8]), ts(read_ts), Limits::NONE).expect("scan");
                 prop_assert_eq!(page.rows, expected);
+                for after in [0u64, read_ts / 2, read_ts.saturating_sub(1)] {
+                    let any = model.keys().any(|(_, t)| *t > after && *t <= read_ts);
+                    prop_assert_eq!(
+                        has_versions_in(&e, &Span::new(vec![0u8], vec![9u8]), ts(after), ts(read_ts)).expect("refresh"),
+                        any
+                    );
+                }
             }
         }
     }
