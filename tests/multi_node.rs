@@ -7,16 +7,21 @@ mod common;
 use common::{ClusterOptions, TestCluster, TestNode, connect_url, rows, succeeds_soon};
 use std::time::Duration;
 
-/// (id, ranges) of each node in `tandem node status`.
-fn status_ranges(out: &str) -> Vec<(String, u64)> {
+/// (id, the number in column `col`) of each node in `tandem node status`.
+fn status_column(out: &str, col: usize) -> Vec<(String, u64)> {
     out.lines()
         .skip(2)
         .filter(|l| l.contains('|'))
         .map(|l| {
             let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            (cells[0].to_string(), cells[9].parse().unwrap_or(0))
+            (cells[0].to_string(), cells[col].parse().unwrap_or(0))
         })
         .collect()
+}
+
+/// (id, ranges) of each node in `tandem node status`.
+fn status_ranges(out: &str) -> Vec<(String, u64)> {
+    status_column(out, 9)
 }
 
 fn status_ids(out: &str) -> Vec<(String, String)> {
@@ -291,14 +296,7 @@ async fn physical_replication_between_three_node_clusters() {
 
 /// (node id, leases) per node from `tandem node status`.
 fn status_leases(out: &str) -> Vec<(String, u64)> {
-    out.lines()
-        .skip(2)
-        .filter(|l| l.contains('|'))
-        .map(|l| {
-            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            (cells[0].to_string(), cells[8].parse().unwrap_or(0))
-        })
-        .collect()
+    status_column(out, 8)
 }
 
 /// Leases spread over the primary's nodes (rebalancing), so the stream spec has one partition

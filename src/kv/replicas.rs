@@ -224,17 +224,21 @@ impl Store {
         });
     }
 
-    /// One pass of the replicate queue (see the module docs).
-    async fn replicate_once(&self) -> Result<()> {
-        let factor = self.inner.settings.replication_factor;
-        let under: Vec<Replica> = self
-            .inner
+    /// The replicas on this node that hold their range's lease.
+    fn leaseholders(&self) -> Vec<Replica> {
+        self.inner
             .ranges
             .read()
             .values()
             .filter(|r| r.shared.is_leaseholder())
             .cloned()
-            .collect();
+            .collect()
+    }
+
+    /// One pass of the replicate queue (see the module docs).
+    async fn replicate_once(&self) -> Result<()> {
+        let factor = self.inner.settings.replication_factor;
+        let under = self.leaseholders();
         if under.is_empty() {
             return Ok(());
         }
@@ -336,14 +340,7 @@ impl Store {
     async fn balance_leases(&self) -> Result<usize> {
         let me = self.node_id();
         let now = self.now();
-        let mine: Vec<Replica> = self
-            .inner
-            .ranges
-            .read()
-            .values()
-            .filter(|r| r.shared.is_leaseholder())
-            .cloned()
-            .collect();
+        let mine = self.leaseholders();
         let mut counts: HashMap<NodeId, u64> = self
             .nodes()
             .await?

@@ -21,6 +21,7 @@ pub mod event;
 pub mod frontier;
 pub mod ingestion;
 pub mod metrics;
+mod plan;
 pub mod processor;
 pub mod producer_stream;
 pub mod service;
