@@ -156,6 +156,18 @@ impl Store {
         Ok(l)
     }
 
+    /// The nodes that are live now and not draining (where new work may go), with their
+    /// liveness records, by node id.
+    pub async fn serving_nodes(&self) -> Result<Vec<(NodeDescriptor, Liveness)>> {
+        let now = self.now();
+        Ok(self
+            .nodes()
+            .await?
+            .into_iter()
+            .filter_map(|(d, l)| l.filter(|l| l.is_live(now) && !l.draining).map(|l| (d, l)))
+            .collect())
+    }
+
     /// Every node's descriptor with its liveness record, by node id.
     pub async fn nodes(&self) -> Result<Vec<(NodeDescriptor, Option<Liveness>)>> {
         let mut txn = self.begin();

@@ -245,15 +245,11 @@ impl Store {
         let Some(peers) = self.peers().cloned() else {
             return Ok(());
         };
-        let now = self.now();
         let mut live: Vec<(u64, NodeId)> = self
-            .nodes()
+            .serving_nodes()
             .await?
             .into_iter()
-            .filter_map(|(d, l)| {
-                let l = l?;
-                (l.is_live(now) && !l.draining).then_some((l.ranges, d.node_id))
-            })
+            .map(|(d, l)| (l.ranges, d.node_id))
             .collect();
         live.sort();
         let target = factor.min(live.len());
@@ -339,16 +335,12 @@ impl Store {
     /// started.
     async fn balance_leases(&self) -> Result<usize> {
         let me = self.node_id();
-        let now = self.now();
         let mine = self.leaseholders();
         let mut counts: HashMap<NodeId, u64> = self
-            .nodes()
+            .serving_nodes()
             .await?
             .into_iter()
-            .filter_map(|(d, l)| {
-                let l = l?;
-                (l.is_live(now) && !l.draining).then_some((d.node_id, l.leases))
-            })
+            .map(|(d, l)| (d.node_id, l.leases))
             .collect();
         if counts.len() < 2 || !counts.contains_key(&me) {
             return Ok(0);

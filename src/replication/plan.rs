@@ -71,20 +71,13 @@ async fn processor_nodes(env: &IngestionEnv) -> Vec<NodeId> {
     let Some(peers) = env.store.peers() else {
         return vec![me];
     };
-    let now = env.store.now();
-    let Ok(all) = env.store.nodes().await else {
+    let Ok(all) = env.store.serving_nodes().await else {
         return vec![me];
     };
     let mut nodes: Vec<NodeId> = all
         .into_iter()
-        .filter_map(|(d, l)| {
-            let l = l?;
-            (l.is_live(now)
-                && !l.draining
-                && (d.node_id == me || peers.address(d.node_id).is_some()))
-            .then_some(d.node_id)
-        })
-        .filter(|n| *n != me)
+        .map(|(d, _)| d.node_id)
+        .filter(|n| *n != me && peers.address(*n).is_some())
         .collect();
     nodes.sort();
     nodes.insert(0, me);

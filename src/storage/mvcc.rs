@@ -60,6 +60,16 @@ impl Limits {
 /// Versions of one key a scan steps over before it seeks past the rest.
 const ITERS_BEFORE_SEEK: usize = 8;
 
+/// Where a scan that skipped too many versions of `key` goes on: past the key's history once
+/// the key is `decided`, else to its newest version at or below `ts`.
+fn seek_target(key: &[u8], decided: bool, ts: Timestamp) -> Vec<u8> {
+    if decided {
+        keys::mvcc_key_after_versions(key)
+    } else {
+        keys::encode_mvcc_key(key, ts)
+    }
+}
+
 fn mvcc_range(span: &Span) -> (Vec<u8>, Vec<u8>) {
     (
         keys::mvcc_key_prefix(span.start.as_bytes()),
@@ -152,11 +162,7 @@ pub fn scan(
             if decided || vts > ts {
                 skipped += 1;
                 if skipped >= ITERS_BEFORE_SEEK {
-                    reseek = Some(if decided {
-                        keys::mvcc_key_after_versions(&uk)
-                    } else {
-                        keys::encode_mvcc_key(&uk, ts)
-                    });
+                    reseek = Some(seek_target(&uk, decided, ts));
                     break;
                 }
                 continue;
@@ -262,11 +268,7 @@ pub fn has_versions_in(
             }
             skipped += 1;
             if skipped >= ITERS_BEFORE_SEEK {
-                reseek = Some(if decided {
-                    keys::mvcc_key_after_versions(&uk)
-                } else {
-                    keys::encode_mvcc_key(&uk, upto)
-                });
+                reseek = Some(seek_target(&uk, decided, upto));
                 break;
             }
         }
