@@ -45,6 +45,17 @@ fn root_tls(
 
 /// Runs `tandem init`.
 pub async fn run(host: &str, certs_dir: Option<&Path>, insecure: bool) -> anyhow::Result<()> {
+    let id = init_cluster(host, certs_dir, insecure).await?;
+    println!("Cluster successfully initialized (node {id})");
+    Ok(())
+}
+
+/// Bootstraps the cluster on the node at `host`; returns the id of the node that did.
+pub async fn init_cluster(
+    host: &str,
+    certs_dir: Option<&Path>,
+    insecure: bool,
+) -> anyhow::Result<String> {
     let addr = node_address(host);
     let tls = root_tls(certs_dir, insecure)?;
     let id = peers::call_once(
@@ -56,11 +67,7 @@ pub async fn run(host: &str, certs_dir: Option<&Path>, insecure: bool) -> anyhow
     )
     .await
     .with_context(|| format!("initialize the cluster at {addr}"))?;
-    println!(
-        "Cluster successfully initialized (node {})",
-        String::from_utf8_lossy(&id)
-    );
-    Ok(())
+    Ok(String::from_utf8_lossy(&id).into_owned())
 }
 
 fn rfc3339(nanos: u64) -> String {

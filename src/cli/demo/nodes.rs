@@ -101,9 +101,10 @@ pub(super) async fn start_cluster(
             Start::Member(Some(&join)),
         )?);
     }
-    crate::cli::node::run(&join, Some(certs_dir), false)
+    let id = crate::cli::node::init_cluster(&join, Some(certs_dir), false)
         .await
         .with_context(|| format!("[{name}] tandem init --host={join}"))?;
+    println!("[{name}] tandem init --host={join}: cluster initialized by node {id}");
     for node in &mut nodes[first..] {
         node.wait_state("ready").await?;
     }
