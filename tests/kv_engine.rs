@@ -570,3 +570,63 @@ async fn kv_ingest_in_chunks_equals_one_by_one() {
     chunked.shutdown().await;
     single.shutdown().await;
 }
+
+/// Intents of a committed transaction whose coordinator never resolved them (it died, or its
+/// node stopped first) and that no reader touches: the stale-intent sweeper resolves them, so
+/// the rangefeed delivers the value and checkpoints past it instead of stalling for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_stale_intents_of_a_finished_txn_do_not_hold_back_rangefeeds() {
+    use tandem::ids::TxnId;
+    use tandem::storage::records::{TxnRecord, TxnStatus};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let span = index_span(TenantId(2), 21, 1);
+    let mut feed = store.rangefeed(span.clone(), store.now(), false);
+    let k = key(21, 1);
+    let txn = TxnId::random();
+    let r = store.replica_for(&k).expect("replica");
+    let record = TxnRecord {
+        txn_id: txn,
+        status: TxnStatus::Committed,
+        ts: store.now(),
+        heartbeat_wall: 0,
+    };
+    let ts = r
+        .write_intents(
+            txn,
+            store.now(),
+            &k,
+            vec![(k.clone(), Some(b"orphan".to_vec()))],
+            Some(record),
+        )
+        .await
+        .expect("write intents");
+    let mut value_seen = false;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint past the orphaned intent at {ts} (value seen: {value_seen})"
+        );
+        match with_timeout("rangefeed event", Duration::from_secs(10), feed.next())
+            .await
+            .expect("feed open")
+        {
+            RangefeedEvent::Value { key, value, .. } if key == k => {
+                assert_eq!(value.as_deref(), Some(&b"orphan"[..]));
+                value_seen = true;
+            }
+            RangefeedEvent::Checkpoint { span: cs, ts: cts } if cs.contains_key(&k) && cts > ts => {
+                assert!(
+                    value_seen,
+                    "checkpoint {cts} before the committed value at {ts}"
+                );
+                break;
+            }
+            _ => {}
+        }
+    }
+    let mut t = store.begin();
+    assert_eq!(t.get(&k).await.expect("get"), Some(b"orphan".to_vec()));
+    store.shutdown().await;
+}

@@ -18,6 +18,7 @@
 #   DATA_MB [1024]  DURATION [30] seconds of workload  CLIENTS [8]  BATCH_ROWS [20000]
 #   PG_SCALE [10] pgbench -i scale   SKIP_BUILD [0]  BENCH_TANDEM_BIN [target/release/tandem]
 #   PG_BINDIR [/usr/lib/postgresql/15/bin]  PG_USER [nobody]  KEEP_LOGS [0]
+#   SCAN_ONLY [0]: 1 stops after tandem's initial scan (no workload, no PostgreSQL)
 set -euo pipefail
 
 DATA_MB=${DATA_MB:-1024}
@@ -29,6 +30,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 PG_USER=${PG_USER:-nobody}
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 KEEP_LOGS=${KEEP_LOGS:-0}
+SCAN_ONLY=${SCAN_ONLY:-0}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 PSQL=${PSQL:-/usr/bin/psql}
@@ -125,6 +127,10 @@ start_tandem() {  # name profile -> sets <NAME>_PORT, <NAME>_HTTP
     log "$name ready at $addr ($profile)"
 }
 
+disk_written() {  # bytes written to whole disks so far (partitions and device-mapper excluded)
+    awk '$3 !~ /^(loop|ram|dm-)/ && $3 !~ /[0-9]$/ || $3 ~ /^nvme[0-9]+n[0-9]+$/ { s += $10 } END { printf "%.0f", s * 512 }' /proc/diskstats
+}
+
 metric() {  # http_addr name
     python3 - "$1" "$2" <<'PY'
 import sys, urllib.request
@@ -160,6 +166,7 @@ T_LOAD=$(elapsed "$t0" "$(now)")
 log "tandem: loaded in ${T_LOAD}s"
 
 log "tandem: CREATE VIRTUAL CLUSTER application FROM REPLICATION OF application (initial scan)"
+W0=$(disk_written)
 t0=$(now)
 q "$S_SYS" -c "CREATE VIRTUAL CLUSTER application LIKE template FROM REPLICATION OF application ON 'postgresql://root@127.0.0.1:$PRIMARY_PORT/defaultdb?sslmode=disable&options=-ccluster=system'"
 for _ in $(seq 1 36000); do
@@ -172,6 +179,12 @@ T_SCAN=$(elapsed "$t0" "$(now)")
 SCAN_BYTES=$(metric "$STANDBY_HTTP" physical_replication_logical_bytes)
 SCAN_MBS=$(awk -v b="$SCAN_BYTES" -v t="$T_SCAN" 'BEGIN { printf "%.1f", b / 1048576 / t }')
 log "tandem: initial scan of $(awk -v b="$SCAN_BYTES" 'BEGIN{printf "%.0f", b/1048576}') MB in ${T_SCAN}s = $SCAN_MBS MB/s"
+SCAN_AMP=$(awk -v w="$(( $(disk_written) - W0 ))" -v b="$SCAN_BYTES" 'BEGIN { if (b > 0) printf "%.2f", w / b; else print "n/a" }')
+log "tandem: bytes written to disk (all devices, /proc/diskstats) per byte ingested during the scan: $SCAN_AMP"
+if [[ $SCAN_ONLY == 1 ]]; then
+    printf 'initial scan %s MB/s (%s s), disk bytes written per ingested byte %s\n' "$SCAN_MBS" "$T_SCAN" "$SCAN_AMP"
+    exit 0
+fi
 
 log "tandem: movr init, then movr at full speed for ${DURATION}s (concurrency $CLIENTS) with lag sampled every 100 ms"
 "$TANDEM_BIN" workload init movr "$P_APP" >"$WORK/movr-init.out" 2>&1 || { tail "$WORK/movr-init.out" >&2; die "movr init"; }

@@ -31,6 +31,7 @@ pub mod remote;
 mod remote_feed;
 mod replicas;
 mod routing;
+mod stale_intents;
 pub mod system_writes;
 pub mod txn;
 
@@ -238,6 +239,7 @@ impl Store {
         }
         store.spawn_background(split_rx);
         store.spawn_replica_lifecycle(init_rx);
+        store.spawn_stale_intent_sweeper();
         Ok(store)
     }
 

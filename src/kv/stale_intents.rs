@@ -1,0 +1,97 @@
+//! Resolution of intents nobody comes back for.
+//!
+//! A transaction's intents are normally resolved by its coordinator right after it commits or
+//! aborts, and otherwise by the first reader that meets them. An intent whose coordinator died
+//! (or whose node stopped before the asynchronous resolution ran) and that no reader touches
+//! stays forever, and holds back the range's resolved timestamp: rangefeeds stop checkpointing
+//! and a physical replication stream's replicated time stops advancing (CockroachDB's rangefeed
+//! "txn pusher" exists for the same reason). So every [`SWEEP_EVERY`] each node looks at the
+//! ranges it holds the lease of, and for intents older than [`STALE_AFTER`] pushes their
+//! transactions like a reader would ([`Store::handle_intents`]): a finished transaction's
+//! intents are resolved, an abandoned one (expired heartbeat) is aborted and its intents
+//! removed, a live one is left alone. At most [`MAX_PER_RANGE`] intents per range per pass;
+//! failures are logged at debug level and retried on the next pass.
+
+use super::Store;
+use crate::storage::keys::Span;
+use crate::storage::records::{Intent, decode};
+use std::time::Duration;
+
+/// How often a node sweeps its leaseholder ranges.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Intents younger than this are left to their coordinator.
+pub const STALE_AFTER: Duration = Duration::from_secs(2);
+/// Intents pushed per range per pass.
+const MAX_PER_RANGE: usize = 1024;
+
+impl Store {
+    /// Runs the sweep until the store stops.
+    pub(super) fn spawn_stale_intent_sweeper(&self) {
+        let store = self.clone();
+        self.inner.arbiter.spawn(async move {
+            let mut tick = tokio::time::interval(SWEEP_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if store
+                    .inner
+                    .stopping
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    break;
+                }
+                let n = store.resolve_stale_intents().await;
+                if n > 0 {
+                    tracing::debug!(intents = n, "pushed the transactions of stale intents");
+                }
+            }
+        });
+    }
+
+    /// One sweep; returns how many stale intents it pushed.
+    pub(super) async fn resolve_stale_intents(&self) -> usize {
+        let cutoff = self.now().sub_duration(STALE_AFTER);
+        let replicas: Vec<_> = self
+            .inner
+            .ranges
+            .read()
+            .values()
+            .filter(|r| r.shared.is_leaseholder())
+            .cloned()
+            .collect();
+        let mut pushed = 0;
+        for r in replicas {
+            let keys: Vec<Vec<u8>> = {
+                let s = r.shared.state.lock();
+                s.intents
+                    .iter()
+                    .filter(|(_, ts)| **ts < cutoff)
+                    .map(|(k, _)| k.clone())
+                    .take(MAX_PER_RANGE)
+                    .collect()
+            };
+            if keys.is_empty() {
+                continue;
+            }
+            let mut intents = Vec::with_capacity(keys.len());
+            for k in keys {
+                match self.inner.engine.locks().get(&k) {
+                    Ok(Some(raw)) => match decode::<Intent>(&raw) {
+                        Ok(i) => intents.push((k, i)),
+                        Err(e) => tracing::warn!(key = ?Span::point(&k), "undecodable intent: {e}"),
+                    },
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!("stale intents: {e}");
+                        return pushed;
+                    }
+                }
+            }
+            pushed += intents.len();
+            if let Err(e) = self.handle_intents(intents, None).await {
+                tracing::debug!(range = %r.shared.range_id, "stale intents: {e}");
+            }
+        }
+        pushed
+    }
+}
