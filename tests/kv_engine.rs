@@ -532,7 +532,7 @@ async fn kv_ingest_in_chunks_equals_one_by_one() {
             versions.push(Version {
                 key: key(60, i),
                 ts: Timestamp::from_wall(base + v * 10 + i as u64),
-                // ~1.1 MiB per 600 keys: a few 512 KiB chunks on each side of the split.
+                // ~1.1 MiB per 600 keys: the split cuts the ingest into one chunk per range.
                 value: (v == 0 || i % 5 != 0).then(|| vec![(i % 251) as u8; 1000]),
             });
         }
@@ -629,4 +629,108 @@ async fn kv_stale_intents_of_a_finished_txn_do_not_hold_back_rangefeeds() {
     let mut t = store.begin();
     assert_eq!(t.get(&k).await.expect("get"), Some(b"orphan".to_vec()));
     store.shutdown().await;
+}
+
+/// Megabytes of versions applied together are written as sorted table files: reads, revisions,
+/// later overwrites and reverts see the same data as versions ingested one key at a time
+/// through the journal, also after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_bulk_apply_as_tables_equals_journal_path_and_survives_restart() {
+    let (dir_a, dir_b) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let (bulk, single) = (open(dir_a.path()), open(dir_b.path()));
+    let span = tenant_span(TenantId(2));
+    let base = bulk.now().wall - 1_000_000;
+    let mut versions = Vec::new();
+    for i in 0..6000i64 {
+        for v in 0..2u64 {
+            versions.push(Version {
+                key: key(61, i),
+                ts: Timestamp::from_wall(base + v * 10_000 + i as u64),
+                // ~12 MiB: several 2 MiB apply passes.
+                value: (v == 0 || i % 7 != 0).then(|| vec![(i % 251) as u8; 1000]),
+            });
+        }
+    }
+    bulk.ingest(versions.clone()).await.expect("bulk ingest");
+    let applies = |s: &Store| {
+        s.metrics()
+            .range
+            .table_applies
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    assert!(applies(&bulk) > 0, "no apply pass wrote tables");
+    for pair in versions.chunks(2) {
+        single
+            .ingest(pair.to_vec())
+            .await
+            .expect("one key at a time");
+    }
+    assert_eq!(applies(&single), 0, "one key at a time took the table path");
+    // Later writes through the journal shadow the tables; a revert deletes from them.
+    // Reverting keys 5000.. to `mid` removes the second version of keys 5501..: tombstones
+    // among them (every 7th key) turn back into values.
+    let mid = Timestamp::from_wall(base + 15_500);
+    for s in [&bulk, &single] {
+        let mut t = s.begin();
+        t.put(&key(61, 3), b"newer").expect("put");
+        t.delete(&key(61, 4)).expect("delete");
+        t.commit().await.expect("commit");
+        let tail = Span::new(key(61, 5000), index_span(TenantId(2), 61, 1).end.0);
+        s.revert_span(&tail, mid, 500, |_| {})
+            .await
+            .expect("revert");
+    }
+    async fn compare(a: &Store, b: &Store, span: &Span, mid: Timestamp, base: u64) {
+        // Before the writes made after the ingest (their timestamps differ between stores):
+        // revisions and values; now: values.
+        let now = a.now().max(b.now());
+        let before = Timestamp::from_wall(base + 20_000);
+        for (at, revisions) in [mid, Timestamp::from_wall(base + 10_500), before]
+            .into_iter()
+            .flat_map(|at| [(at, Some(Timestamp::MIN)), (at, None)])
+            .chain([(now, None)])
+        {
+            assert_eq!(
+                a.fingerprint(span, at, revisions).await.expect("fp"),
+                b.fingerprint(span, at, revisions).await.expect("fp"),
+                "at {at}, revisions {revisions:?}"
+            );
+        }
+        let mut t = a.begin();
+        assert_eq!(
+            t.get(&key(61, 3)).await.expect("get"),
+            Some(b"newer".to_vec())
+        );
+        assert_eq!(t.get(&key(61, 4)).await.expect("get"), None);
+        assert_eq!(
+            t.get(&key(61, 14)).await.expect("get"),
+            None,
+            "ingested tombstone"
+        );
+        assert_eq!(
+            t.get(&key(61, 15)).await.expect("get"),
+            Some(vec![15u8; 1000])
+        );
+        assert_eq!(t.get(&key(61, 5005)).await.expect("get"), None);
+        assert_eq!(
+            t.get(&key(61, 5502)).await.expect("get"),
+            Some(vec![(5502 % 251) as u8; 1000])
+        );
+        let rows = t
+            .scan(&index_span(TenantId(2), 61, 1), usize::MAX)
+            .await
+            .expect("scan");
+        // Keys 0, 7, .., 5495 deleted by the second version, and key 4.
+        assert_eq!(rows.len(), 6000 - 786 - 1, "live rows");
+    }
+    compare(&bulk, &single, &span, mid, base).await;
+    bulk.shutdown().await;
+    drop(bulk);
+    let bulk = open(dir_a.path());
+    compare(&bulk, &single, &span, mid, base).await;
+    bulk.shutdown().await;
+    single.shutdown().await;
 }

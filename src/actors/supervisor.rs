@@ -697,6 +697,7 @@ fn spawn_metrics_updater(
                 range_splits: km.splits.load(Ordering::Relaxed),
                 raft_entries_applied: km.range.entries_applied.load(Ordering::Relaxed),
                 raft_log_appends: km.range.appends.load(Ordering::Relaxed),
+                raft_table_applies: km.range.table_applies.load(Ordering::Relaxed),
                 storage_fsyncs: store
                     .engine()
                     .syncer()

@@ -54,6 +54,9 @@ pub struct NodeMetrics {
     /// `raft_log_appends`: raft ready iterations that appended log entries (from
     /// `RangeMetrics::appends`).
     pub raft_log_appends: IntCounter,
+    /// `raft_table_applies`: apply passes that wrote their MVCC versions as sorted table
+    /// files, bypassing the journal (from `RangeMetrics::table_applies`).
+    pub raft_table_applies: IntCounter,
     /// `storage_fsyncs`: fsyncs of the store (from `SyncStats::syncs`).
     pub storage_fsyncs: IntCounter,
     /// `storage_disk_used_bytes`: bytes the store occupies on disk.
@@ -82,6 +85,8 @@ pub struct EngineTotals {
     pub raft_entries_applied: u64,
     /// `RangeMetrics::appends`.
     pub raft_log_appends: u64,
+    /// `RangeMetrics::table_applies`.
+    pub raft_table_applies: u64,
     /// `SyncStats::syncs`.
     pub storage_fsyncs: u64,
 }
@@ -142,6 +147,10 @@ impl NodeMetrics {
                 "raft_log_appends",
                 "Number of raft ready iterations that appended log entries",
             )?,
+            raft_table_applies: counter(
+                "raft_table_applies",
+                "Number of raft apply passes that wrote MVCC versions as sorted table files",
+            )?,
             storage_fsyncs: counter("storage_fsyncs", "Number of fsyncs of the store")?,
             storage_disk_used_bytes: gauge(
                 "storage_disk_used_bytes",
@@ -167,6 +176,7 @@ impl NodeMetrics {
             (&self.range_splits, totals.range_splits),
             (&self.raft_entries_applied, totals.raft_entries_applied),
             (&self.raft_log_appends, totals.raft_log_appends),
+            (&self.raft_table_applies, totals.raft_table_applies),
             (&self.storage_fsyncs, totals.storage_fsyncs),
         ];
         for (counter, total) in pairs {
@@ -231,6 +241,7 @@ mod tests {
             "range_splits 0",
             "raft_entries_applied 0",
             "raft_log_appends 0",
+            "raft_table_applies 0",
             "storage_fsyncs 0",
             "storage_disk_used_bytes 0",
             "ranges 7",

@@ -15,8 +15,10 @@ use crate::storage::mvcc::{self, Limits, Version};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-/// Largest raft command a bulk ingest proposes (see `Store::ingest_sorted`).
-const INGEST_CHUNK_BYTES: usize = 512 << 10;
+/// Largest raft command a bulk ingest proposes (see `Store::ingest_sorted`): large enough that
+/// one applied command is written as table files (the range actor's `TABLE_APPLY_BYTES`),
+/// small enough that a 16 MiB flush still pipelines several.
+const INGEST_CHUNK_BYTES: usize = 4 << 20;
 
 impl Store {
     /// Writes MVCC versions with their given timestamps through raft, bypassing transactions

@@ -32,12 +32,16 @@ pub use error::{Result, StorageError};
 
 use crate::clock::Timestamp;
 use crate::ids::TxnId;
-use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch};
+use fjall::config::CompressionPolicy;
+use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch};
 use records::{Intent, TxnRecord, encode};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use sync::GroupSyncer;
+
+/// fjall background workers (flushes and compactions); see [`Engine::open`].
+const FJALL_WORKERS: usize = 4;
 
 /// Options for opening a store.
 #[derive(Clone, Debug)]
@@ -196,19 +200,31 @@ impl Engine {
     pub fn open(path: impl AsRef<Path>, opts: &EngineOptions) -> Result<Engine> {
         let path = path.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)?;
-        // fjall's default two background workers (on two cores). Known cost: while one compacts,
-        // fjall's worker 0 hands the next compaction request back to the queue and takes it
-        // again until a worker is free, spinning a core. Neither way around it held up: one
-        // worker can block on its own full queue under write load (fjall-rs/fjall#323), and
-        // running the workers at nice 10 made a 275 MB initial scan ~25% faster but let the
-        // compaction backlog stall writes later (PCR lag p99 over 1 s under movr, bench/pcr).
+        // Four fjall background workers (fjall's default is one per core, two here). fjall's
+        // worker 0 never compacts while there are other workers: it hands each compaction
+        // request back to the queue and, when no other worker is idle, takes it again at
+        // once, spinning a core for as long as the others compact (fjall-rs/fjall#323 reworks
+        // this). With two workers that was ~20% of the machine during an initial scan; with
+        // three compacting workers a request nearly always finds one idle. One worker is no
+        // way out: it can block on its own full queue under write load (same issue), and
+        // running the workers at nice 10 let the compaction backlog stall writes (PCR lag p99
+        // over 1 s under movr, bench/pcr).
         let db = Database::builder(&path)
             .cache_size(opts.cache_bytes)
+            .worker_threads(FJALL_WORKERS)
             .open()?;
-        let mvcc = db.keyspace("mvcc", KeyspaceCreateOptions::default)?;
+        // LZ4 on every level of the bulk partitions (fjall leaves levels 0 and 1 uncompressed;
+        // Pebble compresses all levels): MVCC versions and raft entries are written to disk
+        // several times by flushes and compactions, and compressible rows then cost a
+        // fraction of their size each time. Keyspace options are fixed when a store is created.
+        let compressed = || {
+            KeyspaceCreateOptions::default()
+                .data_block_compression_policy(CompressionPolicy::all(CompressionType::Lz4))
+        };
+        let mvcc = db.keyspace("mvcc", compressed)?;
         let locks = db.keyspace("locks", KeyspaceCreateOptions::default)?;
         let txns = db.keyspace("txns", KeyspaceCreateOptions::default)?;
-        let raft = db.keyspace("raft", KeyspaceCreateOptions::default)?;
+        let raft = db.keyspace("raft", compressed)?;
         let local = db.keyspace("local", KeyspaceCreateOptions::default)?;
         let syncer = GroupSyncer::start(db.clone());
         let rows = row_cache::RowCache::new((opts.cache_bytes / 4).max(8 << 20) as usize);
@@ -314,6 +330,44 @@ impl Engine {
                 b.remove(&self.inner.txns, txn_record_key(anchor, *txn_id))
             }
         }
+    }
+
+    /// The `mvcc` partition entry an op writes (`None` value: deleted), for
+    /// [`Self::ingest_mvcc_tables`]; `None` for ops on other partitions.
+    pub fn mvcc_entry(op: &WriteOp) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+        match op {
+            WriteOp::PutVersion { key, ts, value } => Some((
+                keys::encode_mvcc_key(key, *ts),
+                Some(encode_mvcc_value(value.as_deref())),
+            )),
+            WriteOp::DeleteVersion { key, ts } => Some((keys::encode_mvcc_key(key, *ts), None)),
+            _ => None,
+        }
+    }
+
+    /// Writes MVCC puts and deletes (`None`) as new sorted table files instead of through the
+    /// journal and memtable: the bulk path of [`Self::add_op`] for large applied batches (see
+    /// the range actor). `ops` maps encoded MVCC keys (ascending, each once) to encoded values.
+    /// The tables are durable when this returns and shadow everything written before; writes
+    /// that come later shadow them. Cost: fjall first flushes the keyspace's memtable and then
+    /// finishes the tables holding its journal lock, so every writer of the node waits for that
+    /// (a few fsyncs); callers use this only for batches of megabytes.
+    pub fn ingest_mvcc_tables(
+        &self,
+        ops: &std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    ) -> Result<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let mut ingestion = self.inner.mvcc.start_ingestion()?;
+        for (key, value) in ops {
+            match value {
+                Some(v) => ingestion.write(key.as_slice(), v.as_slice())?,
+                None => ingestion.write_tombstone(key.as_slice())?,
+            }
+        }
+        ingestion.finish()?;
+        Ok(())
     }
 
     /// Reads a node-local value.

@@ -28,7 +28,7 @@ pub const RAFT_INIT_TERM: u64 = 5;
 const TAG_ENTRY: u8 = 1;
 /// Entries kept in memory after append: at most this many...
 const TAIL_ENTRIES: usize = 1024;
-/// ...holding at most this many bytes of command data (bulk-ingest entries are 512 KiB each).
+/// ...holding at most this many bytes of command data (bulk-ingest entries are 4 MiB each).
 const TAIL_BYTES: usize = 32 << 20;
 const TAG_HARD_STATE: u8 = 2;
 const TAG_APPLY_STATE: u8 = 3;

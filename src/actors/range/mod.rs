@@ -55,14 +55,20 @@ const LOG_KEEP: u64 = 256;
 /// Compact the log once this many applied entries accumulate...
 const LOG_COMPACT_EVERY: u64 = 1024;
 /// ...or once the entries applied since the last compaction carry this many bytes. Bulk ingest
-/// proposes 512 KiB entries: counting entries alone, the log would hold over half a gigabyte
-/// that fjall writes to table files and compacts only to delete it. A size-triggered
-/// compaction keeps only `LOG_KEEP_BULK` entries, like CockroachDB's size-based raft log
-/// truncation; a follower further behind catches up from a snapshot. (A 4 MiB threshold was
-/// measured too: fewer log bytes reached table files, but the scan was not faster.)
-const LOG_COMPACT_BYTES: u64 = 32 << 20;
-/// Entries kept by a size-triggered compaction.
+/// proposes 4 MiB entries: counting entries alone, the log would hold gigabytes that fjall
+/// writes to table files and compacts only to delete them. A size-triggered compaction keeps
+/// only what followers still need (`bulk_log_keep`), like CockroachDB's size-based raft log
+/// truncation; a follower further behind catches up from a snapshot.
+const LOG_COMPACT_BYTES: u64 = 8 << 20;
+/// Entries a size-triggered compaction keeps at most (fewer when every follower has them).
 const LOG_KEEP_BULK: u64 = 8;
+/// Committed entries applied together that carry at least this many bytes write their MVCC
+/// versions as sorted table files (`Engine::ingest_mvcc_tables`) instead of through fjall's
+/// journal and memtable: the raft log already holds them durably, so the journal copy, the
+/// memtable flush and most of the compaction after it are saved (CockroachDB applies bulk
+/// ingest as SSTables for the same reason). Physical replication's initial scan is written
+/// this way; small passes keep the batch path, whose cost per write is lower.
+const TABLE_APPLY_BYTES: usize = 2 << 20;
 
 /// Propose a command; the reply comes after it is applied.
 #[derive(Message)]
@@ -125,6 +131,8 @@ pub struct RangeMetrics {
     pub entries_applied: std::sync::atomic::AtomicU64,
     /// Ready iterations that appended entries.
     pub appends: std::sync::atomic::AtomicU64,
+    /// Apply passes that wrote their MVCC versions as table files (`TABLE_APPLY_BYTES`).
+    pub table_applies: std::sync::atomic::AtomicU64,
     /// Rangefeed events published.
     pub rangefeed_events: std::sync::atomic::AtomicU64,
 }
@@ -322,12 +330,38 @@ impl RangeActor {
         }
     }
 
+    /// Entries a size-triggered log compaction at `applied` keeps: on the leader, those some
+    /// follower has not acknowledged yet, at most [`LOG_KEEP_BULK`] (a follower further
+    /// behind catches up from a snapshot); on a follower none, as it sends no entries. So
+    /// bulk entries are usually deleted while fjall still holds them in its memtable, and
+    /// never reach table files.
+    fn bulk_log_keep(&self, applied: u64) -> u64 {
+        if self.raw.raft.state != StateRole::Leader {
+            return 0;
+        }
+        let me = self.raw.raft.id;
+        let min_match = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .filter(|(id, _)| **id != me)
+            .map(|(_, p)| p.matched)
+            .min()
+            .unwrap_or(applied);
+        applied.saturating_sub(min_match).min(LOG_KEEP_BULK)
+    }
+
     fn apply_entries(&mut self, entries: Vec<Entry>) -> Result<(), RangeError> {
         let Some(last) = entries.last() else {
             return Ok(());
         };
         let last_index = last.index;
         let mut batch = self.engine.batch();
+        // Megabytes of MVCC versions (bulk ingest, big commits) go to sorted table files (see
+        // `TABLE_APPLY_BYTES`); the map keeps the last write of each key, as the batch would.
+        let mut tables = (entries.iter().map(|e| e.data.len()).sum::<usize>() >= TABLE_APPLY_BYTES)
+            .then(std::collections::BTreeMap::new);
         let mut applied_cmds: Vec<(Option<u64>, RaftCommand)> = Vec::with_capacity(entries.len());
         let mut conf_replies = Vec::new();
         for e in &entries {
@@ -343,7 +377,15 @@ impl RangeActor {
             let cmd = RaftCommand::decode(&e.data)?;
             let id = self.own_proposal(&e.context);
             for op in &cmd.ops {
-                self.engine.add_op(&mut batch, op);
+                match tables
+                    .as_mut()
+                    .and_then(|t| Engine::mvcc_entry(op).map(|kv| (t, kv)))
+                {
+                    Some((t, (k, v))) => {
+                        t.insert(k, v);
+                    }
+                    None => self.engine.add_op(&mut batch, op),
+                }
             }
             if let Some(split) = &cmd.split {
                 raft_log::write_descriptor(&self.engine, &mut batch, &split.left);
@@ -363,16 +405,24 @@ impl RangeActor {
         let in_log = apply.applied_index - apply.truncated_index;
         let keep = if in_log >= LOG_COMPACT_EVERY + LOG_KEEP {
             Some(LOG_KEEP)
-        } else if self.applied_log_bytes >= LOG_COMPACT_BYTES && in_log > LOG_KEEP_BULK {
-            Some(LOG_KEEP_BULK)
+        } else if self.applied_log_bytes >= LOG_COMPACT_BYTES && in_log > 0 {
+            Some(self.bulk_log_keep(apply.applied_index))
         } else {
             None
         };
-        if let Some(keep) = keep {
+        if let Some(keep) = keep.filter(|k| *k < in_log) {
             self.raw
                 .mut_store()
                 .compact(&mut batch, apply.applied_index - keep)?;
             self.applied_log_bytes = 0;
+        }
+        if let Some(t) = &tables {
+            // Durable before the apply state that covers it (a crash in between re-applies
+            // the entries, rewriting the same versions).
+            self.engine.ingest_mvcc_tables(t)?;
+            self.metrics
+                .table_applies
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         batch.commit().map_err(StorageError::from)?;
         // Before anyone is answered: the newest-version cache must match the store.
