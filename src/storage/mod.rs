@@ -11,7 +11,10 @@
 //! Invariants: the replicated partitions (`mvcc`, `locks`, `txns`) are only written by applying
 //! raft commands, and every applied batch also writes the replica's [`records::ApplyState`], in
 //! one atomic fjall batch; so after a crash a replica's data is exactly the result of the entries
-//! up to its applied index, and raft re-applies the rest from the durable log. The raft log is
+//! up to its applied index, and raft re-applies the rest from the durable log. The one exception
+//! is bulk apply ([`Engine::ingest_mvcc_tables`]): MVCC versions of large applied batches are
+//! written as table files, durable before the batch with the apply state, so a crash in between
+//! leaves versions of entries that raft re-applies, rewriting the same versions (idempotent). The raft log is
 //! made durable through the [`sync::GroupSyncer`] before entries are acknowledged. A fjall write
 //! error poisons the database: callers treat [`StorageError::is_fatal`] errors by stopping the
 //! node.

@@ -13,7 +13,10 @@
 //! 3. append `entries` and the `HardState` to the log (one batch, buffered; written before the
 //!    apply batch so the stored commit index is never below the applied index);
 //! 4. apply `committed_entries`: one atomic fjall batch with the commands' writes and the new
-//!    apply state, then publish rangefeed events and answer proposers;
+//!    apply state, then publish rangefeed events and answer proposers. When the entries carry
+//!    [`TABLE_APPLY_BYTES`] or more (bulk ingest, big commits), their MVCC versions are first
+//!    written as durable sorted table files and only the rest goes into the batch: a crash
+//!    between the two re-applies the entries, which rewrites identical versions;
 //! 5. `advance_append_async`, then ask the group syncer for an fsync; when it is done, send the
 //!    `persisted_messages` and call `on_persist_ready` (a `Persisted` message to ourselves).
 //!
