@@ -376,6 +376,11 @@ async fn debug(d: Debug) -> anyhow::Result<std::process::ExitCode> {
                 sum.commits as f64 / secs
             );
             println!("retries      {:>10}", sum.retries);
+            println!(
+                "bulk batches {:>10}  ({} versions of ~1 KB each, ingested)",
+                sum.bulk_batches,
+                kv_workload::BULK_ROWS
+            );
             println!("ranges       {:>10}", s.range_descriptors().len());
             let syncs = s
                 .engine()
@@ -409,11 +414,13 @@ async fn debug(d: Debug) -> anyhow::Result<std::process::ExitCode> {
                 .context("check store")?;
             s.shutdown().await;
             println!(
-                "acknowledged {}  present {}  lost {}  partial {}",
+                "acknowledged {}  present {}  lost {}  partial {}  bulk acknowledged {}  bulk lost {}",
                 r.acknowledged,
                 r.present,
                 r.lost.len(),
-                r.partial.len()
+                r.partial.len(),
+                r.bulk_acknowledged,
+                r.bulk_lost.len()
             );
             Ok(if r.ok() {
                 std::process::ExitCode::SUCCESS

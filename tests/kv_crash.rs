@@ -1,6 +1,7 @@
 //! Crash test: a child `tandem debug kv-workload` process commits two-range transactions and
 //! records each acknowledgement; it is killed with SIGKILL at a (seeded) random moment, the store
-//! is reopened, and every acknowledged transaction must be fully there and none half there.
+//! is reopened, and every acknowledged transaction must be fully there and none half there;
+//! every acknowledged bulk-ingest batch (written as table files when applied) must be complete.
 //! Three rounds run on the same store, so recovery after recovery is covered too.
 
 use std::process::{Command, Stdio};
@@ -19,6 +20,7 @@ async fn kv_crash_loses_no_acknowledged_write() {
     eprintln!("crash test seed {seed}");
     let mut rng = seed;
     let mut last_present = 0;
+    let mut bulk_acknowledged = 0;
     for round in 0..3 {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tandem"))
             .args(["debug", "kv-workload", "--store"])
@@ -71,11 +73,21 @@ async fn kv_crash_loses_no_acknowledged_write() {
             "half-applied transactions: {:?}",
             report.partial
         );
+        assert!(
+            report.bulk_lost.is_empty(),
+            "acknowledged bulk-ingest batches incomplete: {:?}",
+            report.bulk_lost
+        );
         assert!(report.acknowledged > 0 && report.present >= report.acknowledged);
         assert!(
             report.present >= last_present,
             "data disappeared between rounds"
         );
         last_present = report.present;
+        bulk_acknowledged = report.bulk_acknowledged;
     }
+    assert!(
+        bulk_acknowledged > 0,
+        "no bulk-ingest batch was acknowledged"
+    );
 }
