@@ -734,3 +734,54 @@ async fn kv_bulk_apply_as_tables_equals_journal_path_and_survives_restart() {
     bulk.shutdown().await;
     single.shutdown().await;
 }
+
+/// A committing transaction's heartbeat keeps pushers (readers, the stale-intent sweeper) from
+/// aborting it; a record without one is aborted once `kv.transaction.abandoned_after` passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_txn_heartbeat_keeps_a_pending_record_alive() {
+    use tandem::actors::range::error::RangeError;
+    use tandem::ids::TxnId;
+    use tandem::storage::records::{TxnRecord, TxnStatus};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let pending = |txn| TxnRecord {
+        txn_id: txn,
+        status: TxnStatus::Pending,
+        ts: store.now(),
+        // Last heartbeat long ago.
+        heartbeat_wall: 0,
+    };
+    let (ka, kb) = (key(22, 1), key(22, 2));
+    let (ta, tb) = (TxnId::random(), TxnId::random());
+    let r = store.replica_for(&ka).expect("replica");
+    for (k, t) in [(&ka, ta), (&kb, tb)] {
+        r.write_intents(
+            t,
+            store.now(),
+            k,
+            vec![(k.clone(), Some(b"v".to_vec()))],
+            Some(pending(t)),
+        )
+        .await
+        .expect("write intents");
+    }
+    r.heartbeat_txn(&ka, ta).await.expect("heartbeat");
+    assert!(
+        matches!(r.push_txn(&ka, ta).await, Err(RangeError::TxnPending(_))),
+        "a heartbeated transaction was not left alone"
+    );
+    let pushed = r.push_txn(&kb, tb).await.expect("push");
+    assert_eq!(
+        pushed.status,
+        TxnStatus::Aborted,
+        "an abandoned record is aborted"
+    );
+    assert!(
+        matches!(
+            r.heartbeat_txn(&kb, tb).await,
+            Err(RangeError::TxnAborted(_))
+        ),
+        "heartbeat of an aborted transaction must fail"
+    );
+    store.shutdown().await;
+}

@@ -86,6 +86,10 @@ pub enum KvRequest {
         anchor: Vec<u8>,
         txn: TxnId,
     },
+    HeartbeatTxn {
+        anchor: Vec<u8>,
+        txn: TxnId,
+    },
     ResolveIntents {
         txn: TxnId,
         keys: Vec<Vec<u8>>,
@@ -337,6 +341,10 @@ impl Replica {
             }
             KvRequest::PushTxn { anchor, txn } => {
                 KvResponse::Record(self.push_txn(&anchor, txn).await?)
+            }
+            KvRequest::HeartbeatTxn { anchor, txn } => {
+                self.heartbeat_txn(&anchor, txn).await?;
+                KvResponse::Unit
             }
             KvRequest::ResolveIntents {
                 txn,
@@ -640,6 +648,13 @@ impl RangeHandle {
         forward!(self, |r: Replica| async move { r.push_txn(anchor, txn).await },
             KvRequest::PushTxn { anchor: anchor.to_vec(), txn },
             KvResponse::Record(rec) => rec)
+    }
+
+    /// See [`Replica::heartbeat_txn`].
+    pub async fn heartbeat_txn(&self, anchor: &[u8], txn: TxnId) -> Result<()> {
+        forward!(self, |r: Replica| async move { r.heartbeat_txn(anchor, txn).await },
+            KvRequest::HeartbeatTxn { anchor: anchor.to_vec(), txn },
+            KvResponse::Unit => ())
     }
 
     /// See [`Replica::resolve_intents`].

@@ -8,7 +8,9 @@
 //!   intents in the other ranges, then the record is flipped to committed (the commit point),
 //!   and the intents are resolved in the background. Readers that meet an intent push the
 //!   owner's record: committed → resolve, aborted/missing → discard, pending → wait, abandoned
-//!   (no heartbeat within `kv.transaction.abandoned_after`) → abort it.
+//!   (no heartbeat within `kv.transaction.abandoned_after`) → abort it. While a two-phase commit
+//!   runs, its coordinator heartbeats the record every [`TXN_HEARTBEAT`], so a long commit is
+//!   not taken for abandoned (each node's stale-intent sweeper pushes intents older than 2 s).
 //!
 //! Serializability: a write lands above every other transaction's read of its key (timestamp
 //! cache) and above the newest committed version. If that pushes the commit timestamp above the
@@ -39,6 +41,44 @@ const MAX_READ_SPANS: usize = 4096;
 const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// How many times a committer retries intent conflicts before aborting itself.
 const COMMIT_CONFLICT_RETRIES: u32 = 20;
+/// How often a committing transaction refreshes its pending record's heartbeat (well inside
+/// `kv.transaction.abandoned_after`, 5 s).
+pub const TXN_HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Heartbeats a pending transaction record until dropped.
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Heartbeat {
+    fn start(store: Store, anchor: Vec<u8>, txn: TxnId) -> Heartbeat {
+        Heartbeat(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TXN_HEARTBEAT);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let r = store
+                    .with_replica(&anchor, |r| {
+                        let anchor = anchor.clone();
+                        async move { r.heartbeat_txn(&anchor, txn).await }
+                    })
+                    .await;
+                if let Err(e) = r {
+                    // Aborted by a pusher (the commit will find out) or unreachable: the
+                    // next tick tries again only in the second case.
+                    tracing::debug!(%txn, "transaction heartbeat: {e}");
+                    if matches!(e, RangeError::TxnAborted(_)) {
+                        break;
+                    }
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -524,6 +564,7 @@ impl Txn {
         let mut commit_ts = self.write_ts;
         let mut first = true;
         let mut conflicts = 0;
+        let mut _heartbeat = None;
         while !remaining.is_empty() {
             let r = store.route(&remaining[0].0).await?;
             let span = r.desc().span;
@@ -544,6 +585,7 @@ impl Txn {
                     remaining.drain(..n);
                     if first {
                         first = false;
+                        _heartbeat = Some(Heartbeat::start(store.clone(), anchor.clone(), id));
                         // The record is in place: the other ranges' intents can go in parallel.
                         // What fails here is left to this loop, which retries or gives up.
                         let (ts, keys, left) = self

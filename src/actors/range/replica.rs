@@ -560,6 +560,29 @@ impl Replica {
         Ok(write_ts)
     }
 
+    /// Refreshes a pending transaction record's heartbeat to now, so pushers do not take the
+    /// transaction for abandoned while its coordinator is still committing. Fails with
+    /// `TxnAborted` when the record is gone or no longer pending.
+    pub async fn heartbeat_txn(&self, anchor: &[u8], txn: TxnId) -> Result<()> {
+        let (_guard, _) = self
+            .begin_write(vec![Span::point(anchor)], &[], Some(txn), false)
+            .await?;
+        let mut rec = match mvcc::get_txn_record(&self.engine, anchor, txn)? {
+            Some(r) if r.status == TxnStatus::Pending => r,
+            Some(r) => return Err(RangeError::TxnAborted(format!("record is {:?}", r.status))),
+            None => return Err(RangeError::TxnAborted("record not found".into())),
+        };
+        rec.heartbeat_wall = self.clock.now().wall;
+        self.propose(RaftCommand {
+            ops: vec![WriteOp::PutTxnRecord {
+                anchor: anchor.to_vec(),
+                record: rec,
+            }],
+            split: None,
+        })
+        .await
+    }
+
     /// Finalises a transaction record: commit at `ts` (only if still pending) or abort.
     pub async fn end_txn(
         &self,
