@@ -573,14 +573,7 @@ impl Replica {
             None => return Err(RangeError::TxnAborted("record not found".into())),
         };
         rec.heartbeat_wall = self.clock.now().wall;
-        self.propose(RaftCommand {
-            ops: vec![WriteOp::PutTxnRecord {
-                anchor: anchor.to_vec(),
-                record: rec,
-            }],
-            split: None,
-        })
-        .await
+        self.put_txn_record(anchor, rec).await
     }
 
     /// Finalises a transaction record: commit at `ts` (only if still pending) or abort.
@@ -608,10 +601,15 @@ impl Replica {
             TxnStatus::Aborted
         };
         rec.ts = ts;
+        self.put_txn_record(anchor, rec).await
+    }
+
+    /// Replicates a new version of the record at `anchor` (the caller holds its latch).
+    async fn put_txn_record(&self, anchor: &[u8], record: TxnRecord) -> Result<()> {
         self.propose(RaftCommand {
             ops: vec![WriteOp::PutTxnRecord {
                 anchor: anchor.to_vec(),
-                record: rec,
+                record,
             }],
             split: None,
         })
@@ -642,14 +640,7 @@ impl Replica {
                     status: TxnStatus::Aborted,
                     ..r
                 };
-                self.propose(RaftCommand {
-                    ops: vec![WriteOp::PutTxnRecord {
-                        anchor: anchor.to_vec(),
-                        record: aborted.clone(),
-                    }],
-                    split: None,
-                })
-                .await?;
+                self.put_txn_record(anchor, aborted.clone()).await?;
                 Ok(aborted)
             }
         }
