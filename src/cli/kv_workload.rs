@@ -38,6 +38,17 @@ fn key(table: u32, w: u64, seq: u64) -> Result<Vec<u8>, KvError> {
     Ok(index_key(TenantId(2), table, 1, &(w, seq))?)
 }
 
+type AckFile = Option<Arc<parking_lot::Mutex<std::fs::File>>>;
+
+/// Appends one acknowledgement line.
+fn ack(acks: &AckFile, line: std::fmt::Arguments<'_>) -> Result<(), KvError> {
+    if let Some(a) = acks {
+        writeln!(a.lock(), "{line}")
+            .map_err(|e| KvError::InvalidArgument(format!("write ack: {e}")))?;
+    }
+    Ok(())
+}
+
 /// What a workload run did.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkloadSummary {
@@ -106,11 +117,7 @@ pub async fn run(
                     })
                     .collect::<Result<Vec<_>, KvError>>()?;
                 store.ingest(versions).await?;
-                if let Some(a) = &acks {
-                    let mut f = a.lock();
-                    writeln!(f, "b {batch}")
-                        .map_err(|e| KvError::InvalidArgument(format!("write ack: {e}")))?;
-                }
+                ack(&acks, format_args!("b {batch}"))?;
                 bulk_batches.fetch_add(1, Ordering::Relaxed);
                 batch += 1;
             }
@@ -141,11 +148,7 @@ pub async fn run(
                         Err(e) => return Err(e),
                     }
                 }
-                if let Some(a) = &acks {
-                    let mut f = a.lock();
-                    writeln!(f, "{w} {seq}")
-                        .map_err(|e| KvError::InvalidArgument(format!("write ack: {e}")))?;
-                }
+                ack(&acks, format_args!("{w} {seq}"))?;
                 commits.fetch_add(1, Ordering::Relaxed);
                 seq += 1;
             }

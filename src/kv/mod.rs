@@ -243,6 +243,11 @@ impl Store {
         Ok(store)
     }
 
+    /// Whether the store is shutting down (background loops end on their next tick).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::Relaxed)
+    }
+
     /// This node's id (`n0` until it bootstrapped or joined a cluster).
     pub fn node_id(&self) -> NodeId {
         NodeId(self.inner.node_id.load(Ordering::SeqCst))
@@ -407,7 +412,7 @@ impl Store {
                 .clamp(Duration::from_secs(1), Duration::from_secs(600));
             let mut gc_tick = tokio::time::interval(gc_every);
             loop {
-                if store.inner.stopping.load(Ordering::Relaxed) {
+                if store.is_stopping() {
                     break;
                 }
                 tokio::select! {

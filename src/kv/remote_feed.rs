@@ -162,7 +162,7 @@ impl Store {
                 tracing::debug!(%node, ?part, "remote rangefeed ended: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            if out.is_closed() || store.inner.stopping.load(Ordering::Relaxed) {
+            if out.is_closed() || store.is_stopping() {
                 return;
             }
             let resolved = frontier.frontier();

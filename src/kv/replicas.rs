@@ -199,11 +199,7 @@ impl Store {
             let mut last_balance = std::time::Instant::now();
             loop {
                 tick.tick().await;
-                if store
-                    .inner
-                    .stopping
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                {
+                if store.is_stopping() {
                     break;
                 }
                 if store.peers().is_none() || !store.is_member() {

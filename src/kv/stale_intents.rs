@@ -33,11 +33,7 @@ impl Store {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                if store
-                    .inner
-                    .stopping
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                {
+                if store.is_stopping() {
                     break;
                 }
                 let n = store.resolve_stale_intents().await;
