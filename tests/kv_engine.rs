@@ -1,12 +1,11 @@
 //! KV engine scenarios through the public `kv::Store` API: transactions across ranges, splits,
-//! rangefeeds, replication primitives, GC and restarts. Each test opens its own store in a temp
-//! directory with `KvSettings::for_tests()` (tiny ranges, 50 ms closed timestamps).
+//! replication primitives, GC and restarts (rangefeeds: `kv_rangefeed.rs`). Each test opens its
+//! own store in a temp directory with `KvSettings::for_tests()` (tiny ranges, 50 ms closed
+//! timestamps).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tandem::actors::range::rangefeed::RangefeedEvent;
 use tandem::clock::Timestamp;
 use tandem::ids::TenantId;
 use tandem::kv::{KvError, Store};
@@ -223,66 +222,6 @@ async fn kv_no_lost_update_on_concurrent_increment() {
         r.get(&k).await.expect("get"),
         Some(1i64.to_be_bytes().to_vec())
     );
-    store.shutdown().await;
-}
-
-/// Values and checkpoints arrive in order across a split: every value at or below a checkpoint's
-/// timestamp for its span is delivered before that checkpoint.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kv_rangefeed_orders_values_before_checkpoints_across_split() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    let span = index_span(TenantId(2), 9, 1);
-    let start = store.now();
-    let mut feed = store.rangefeed(span.clone(), start, false);
-    let mut committed: BTreeMap<Vec<u8>, Timestamp> = BTreeMap::new();
-    for i in 0..40i64 {
-        if i == 20 {
-            store.split_at(&key(9, 10)).await.expect("split");
-        }
-        let mut t = store.begin();
-        t.put(&key(9, i), format!("v{i}").as_bytes()).expect("put");
-        let ts = t.commit().await.expect("commit");
-        committed.insert(key(9, i), ts);
-    }
-    let mut seen: BTreeMap<Vec<u8>, Timestamp> = BTreeMap::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let max_ts = *committed.values().max().expect("some");
-    let mut left_ok = false;
-    let mut right_ok = false;
-    while !(left_ok && right_ok) {
-        assert!(
-            Instant::now() < deadline,
-            "rangefeed did not resolve all writes; seen {} values",
-            seen.len()
-        );
-        let ev = with_timeout("rangefeed event", Duration::from_secs(10), feed.next())
-            .await
-            .expect("feed open");
-        match ev {
-            RangefeedEvent::Value { key, ts, .. } => {
-                seen.insert(key, ts);
-            }
-            RangefeedEvent::Checkpoint { span: cs, ts } => {
-                assert!(span.contains(&cs), "checkpoint span {cs} outside {span}");
-                for (k, cts) in &committed {
-                    if cs.contains_key(k) && *cts <= ts {
-                        assert_eq!(
-                            seen.get(k),
-                            Some(cts),
-                            "checkpoint {ts} for {cs} arrived before the value committed at {cts}"
-                        );
-                    }
-                }
-                if ts >= max_ts {
-                    left_ok |= cs.contains_key(&key(9, 0));
-                    right_ok |= cs.contains_key(&key(9, 39));
-                }
-            }
-            RangefeedEvent::Error { .. } => panic!("client feed surfaced an internal error"),
-        }
-    }
-    assert_eq!(seen, committed);
     store.shutdown().await;
 }
 
@@ -569,66 +508,6 @@ async fn kv_ingest_in_chunks_equals_one_by_one() {
     assert_ne!(chunked.fingerprint(&span, t, None).await.expect("fp"), 0);
     chunked.shutdown().await;
     single.shutdown().await;
-}
-
-/// Intents of a committed transaction whose coordinator never resolved them (it died, or its
-/// node stopped first) and that no reader touches: the stale-intent sweeper resolves them, so
-/// the rangefeed delivers the value and checkpoints past it instead of stalling for ever.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kv_stale_intents_of_a_finished_txn_do_not_hold_back_rangefeeds() {
-    use tandem::ids::TxnId;
-    use tandem::storage::records::{TxnRecord, TxnStatus};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    let span = index_span(TenantId(2), 21, 1);
-    let mut feed = store.rangefeed(span.clone(), store.now(), false);
-    let k = key(21, 1);
-    let txn = TxnId::random();
-    let r = store.replica_for(&k).expect("replica");
-    let record = TxnRecord {
-        txn_id: txn,
-        status: TxnStatus::Committed,
-        ts: store.now(),
-        heartbeat_wall: 0,
-    };
-    let ts = r
-        .write_intents(
-            txn,
-            store.now(),
-            &k,
-            vec![(k.clone(), Some(b"orphan".to_vec()))],
-            Some(record),
-        )
-        .await
-        .expect("write intents");
-    let mut value_seen = false;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "no checkpoint past the orphaned intent at {ts} (value seen: {value_seen})"
-        );
-        match with_timeout("rangefeed event", Duration::from_secs(10), feed.next())
-            .await
-            .expect("feed open")
-        {
-            RangefeedEvent::Value { key, value, .. } if key == k => {
-                assert_eq!(value.as_deref(), Some(&b"orphan"[..]));
-                value_seen = true;
-            }
-            RangefeedEvent::Checkpoint { span: cs, ts: cts } if cs.contains_key(&k) && cts > ts => {
-                assert!(
-                    value_seen,
-                    "checkpoint {cts} before the committed value at {ts}"
-                );
-                break;
-            }
-            _ => {}
-        }
-    }
-    let mut t = store.begin();
-    assert_eq!(t.get(&k).await.expect("get"), Some(b"orphan".to_vec()));
-    store.shutdown().await;
 }
 
 /// Megabytes of versions applied together are written as sorted table files: reads, revisions,

@@ -178,11 +178,7 @@ impl Store {
         upto: Timestamp,
         limits: Limits,
     ) -> Result<mvcc::ScanPage<Version>> {
-        let mut out = mvcc::ScanPage {
-            rows: Vec::new(),
-            resume: None,
-            bytes: 0,
-        };
+        let mut out = mvcc::ScanPage::default();
         let mut cursor = span.clone();
         while cursor.start < cursor.end {
             let c = cursor.clone();

@@ -62,7 +62,11 @@ pub struct IngestionSettings {
     pub heartbeat_every: Duration,
     /// Longest back-off between retries.
     pub max_backoff: Duration,
-    /// Flush the buffer once it holds this many bytes, even without a checkpoint.
+    /// Flush the buffer once it holds this many bytes, even without a checkpoint. An initial
+    /// scan reads all of a partition's ranges at once, so a flush holds about this much divided
+    /// by their number for each range: 64 MiB gives the ~20 ranges of a gigabyte chunks of
+    /// ~3 MiB, which the standby writes as table files (the range actor's `TABLE_APPLY_BYTES`,
+    /// 2 MiB) instead of through its journal and memtable.
     pub flush_bytes: usize,
     /// Connecting to the primary (and any control query) gives up after this long.
     pub connect_timeout: Duration,
@@ -76,7 +80,7 @@ impl Default for IngestionSettings {
             persist_every: Duration::from_millis(250),
             heartbeat_every: Duration::from_secs(5),
             max_backoff: Duration::from_secs(15),
-            flush_bytes: 16 << 20,
+            flush_bytes: 64 << 20,
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(15),
         }

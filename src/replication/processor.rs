@@ -30,7 +30,7 @@ use super::status::ReplicationStatus;
 use crate::client::{self, ConnUrl};
 use crate::clock::Timestamp;
 use crate::ids::{JobId, TenantId};
-use crate::storage::keys::{decode_tenant, rewrite_tenant};
+use crate::storage::keys::{Span, decode_tenant, rewrite_tenant, tenant_span};
 use crate::storage::mvcc::Version;
 use futures::StreamExt;
 use parking_lot::Mutex;
@@ -161,6 +161,48 @@ async fn flush(
     Ok(())
 }
 
+/// What a buffered version counts towards the flush threshold.
+fn buffered_bytes(v: &Version) -> usize {
+    v.key.len() + v.value.as_ref().map_or(0, Vec::len) + 16
+}
+
+/// The resolved spans (source keys) as sorted, disjoint spans of destination keys.
+fn dest_spans(resolved: &[ResolvedSpan], source: TenantId, dest: TenantId) -> Vec<Span> {
+    let (src, dst) = (tenant_span(source), tenant_span(dest));
+    let mut spans: Vec<Span> = resolved
+        .iter()
+        .filter_map(|r| r.span.intersect(&src))
+        .filter_map(|s| {
+            let start = rewrite_tenant(s.start.as_bytes(), dest)?;
+            let end = if s.end == src.end {
+                dst.end.0.clone()
+            } else {
+                rewrite_tenant(s.end.as_bytes(), dest)?
+            };
+            Some(Span::new(start, end))
+        })
+        .collect();
+    spans.sort_by(|a, b| a.start.cmp(&b.start));
+    let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+    for s in spans {
+        match merged.last_mut() {
+            Some(last) if s.start <= last.end => {
+                if s.end > last.end {
+                    last.end = s.end;
+                }
+            }
+            _ => merged.push(s),
+        }
+    }
+    merged
+}
+
+/// Whether `key` lies in one of the sorted, disjoint `spans`.
+fn covers(spans: &[Span], key: &[u8]) -> bool {
+    let i = spans.partition_point(|s| s.start.as_bytes() <= key);
+    i > 0 && spans[i - 1].contains_key(key)
+}
+
 /// Runs one partition until it fails (`Err`), `stop` is set or `out` is dropped (`Ok`).
 /// Durable resolved spans go to `out`. Returns only after the flush in flight finished.
 pub async fn run(
@@ -238,6 +280,8 @@ async fn run_until_done(
     let flush_bytes = spec.flush_bytes.max(1) as usize;
     let mut buffer: Vec<Version> = Vec::new();
     let mut buffered = 0usize;
+    // Versions left out of a checkpoint's flush (outside its spans), buffered again after it.
+    let mut kept: Vec<Version> = Vec::new();
     // Resolved spans of the checkpoints that followed the data of the flush in flight wait with
     // it; those that came with no new data wait here for the next flush or are sent at once.
     let mut waiting: Vec<ResolvedSpan> = Vec::new();
@@ -285,16 +329,29 @@ async fn run_until_done(
                             let Some(k) = rewrite_tenant(&v.key, spec.dest_tenant) else {
                                 return Err(at(remote("the source sent a malformed key")));
                             };
-                            buffered += k.len() + v.value.as_ref().map_or(0, Vec::len) + 16;
                             v.key = k;
+                            buffered += buffered_bytes(&v);
                             buffer.push(v);
                         }
                         buffered >= flush_bytes
                     }
                     EventBody::Checkpoint(resolved) => {
                         env.metrics.resolved_events_ingested.inc();
+                        // Only the buffered versions inside the resolved spans must be durable
+                        // before those spans count as resolved; the others wait for their own
+                        // spans' checkpoints or the size threshold. During an initial scan the
+                        // ranges already scanned checkpoint every few hundred milliseconds
+                        // while the big ones are still being read: flushing everything on each
+                        // checkpoint cut the big ranges' data into chunks too small to be
+                        // written as table files.
+                        let covered = dest_spans(&resolved, spec.source_tenant, spec.dest_tenant);
+                        let (due, rest): (Vec<Version>, Vec<Version>) = std::mem::take(&mut buffer)
+                            .into_iter()
+                            .partition(|v| covers(&covered, &v.key));
+                        buffer = due;
                         waiting.extend(resolved);
                         if buffer.is_empty() {
+                            buffer = rest;
                             // Nothing new to write: the spans are resolved once what is in
                             // flight (if anything) is durable.
                             match inflight.as_mut() {
@@ -307,6 +364,7 @@ async fn run_until_done(
                             }
                             false
                         } else {
+                            kept = rest;
                             true
                         }
                     }
@@ -317,7 +375,8 @@ async fn run_until_done(
                     }
                     let task = FlushTask(tokio::spawn(flush(env.clone(), spec.job, std::mem::take(&mut buffer))));
                     *inflight = Some((task, std::mem::take(&mut waiting)));
-                    buffered = 0;
+                    buffer = std::mem::take(&mut kept);
+                    buffered = buffer.iter().map(buffered_bytes).sum();
                 }
             }
             _ = idle.tick() => {
@@ -593,5 +652,64 @@ fn host(env: IngestionEnv, spec: ProcessorSpec, hosted: HostedProcessors) -> Hos
         news,
         stop: stop_tx,
         task,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::keys::tenant_prefix;
+
+    fn key(tenant: u64, suffix: &[u8]) -> Vec<u8> {
+        let mut k = tenant_prefix(TenantId(tenant));
+        k.extend_from_slice(suffix);
+        k
+    }
+
+    fn resolved(start: Vec<u8>, end: Vec<u8>) -> ResolvedSpan {
+        ResolvedSpan {
+            span: Span::new(start, end),
+            ts: Timestamp::from_wall(1),
+        }
+    }
+
+    #[test]
+    fn checkpoint_spans_are_rekeyed_merged_and_cover_only_their_keys() {
+        let (src, dst) = (TenantId(3), TenantId(5));
+        let spans = dest_spans(
+            &[
+                resolved(key(3, b"m"), key(3, b"p")),
+                resolved(key(3, b"a"), key(3, b"c")),
+                resolved(key(3, b"b"), key(3, b"d")),
+                // The end of the source tenant maps to the end of the destination tenant.
+                resolved(key(3, b"x"), key(4, b"")),
+                // Outside the source tenant: ignored.
+                resolved(key(9, b"a"), key(9, b"z")),
+            ],
+            src,
+            dst,
+        );
+        assert_eq!(
+            spans,
+            vec![
+                Span::new(key(5, b"a"), key(5, b"d")),
+                Span::new(key(5, b"m"), key(5, b"p")),
+                Span::new(key(5, b"x"), key(6, b"")),
+            ]
+        );
+        for (k, want) in [
+            (key(5, b"a"), true),
+            (key(5, b"c\xff"), true),
+            (key(5, b"d"), false),
+            (key(5, b"l"), false),
+            (key(5, b"o"), true),
+            (key(5, b"p"), false),
+            (key(5, b"zzz"), true),
+            (key(3, b"b"), false),
+            (key(6, b""), false),
+        ] {
+            assert_eq!(covers(&spans, &k), want, "{k:?}");
+        }
+        assert!(!covers(&[], &key(5, b"a")));
     }
 }

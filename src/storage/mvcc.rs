@@ -30,7 +30,7 @@ pub struct Version {
 }
 
 /// A page of a scan, with where to resume if limits were hit.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ScanPage<T> {
     /// The rows, in key order.
     pub rows: Vec<T>,
@@ -38,6 +38,21 @@ pub struct ScanPage<T> {
     pub resume: Option<Vec<u8>>,
     /// Bytes of keys and values returned.
     pub bytes: usize,
+    /// [`scan`] passed over a version newer than its read timestamp (always `false` for
+    /// version scans).
+    #[serde(default)]
+    pub skipped_newer: bool,
+}
+
+impl<T> Default for ScanPage<T> {
+    fn default() -> Self {
+        ScanPage {
+            rows: Vec::new(),
+            resume: None,
+            bytes: 0,
+            skipped_newer: false,
+        }
+    }
 }
 
 /// Limits of one scan page.
@@ -81,7 +96,11 @@ fn mvcc_range(span: &Span) -> (Vec<u8>, Vec<u8>) {
 pub fn get_version(engine: &Engine, key: &[u8], ts: Timestamp) -> Result<Option<Version>> {
     let lo = keys::encode_mvcc_key(key, ts);
     let hi = keys::encode_mvcc_key(key, Timestamp::MIN);
-    if let Some(item) = engine.mvcc().range(lo..=hi).next() {
+    if let Some(item) = engine
+        .mvcc_partition(&lo)
+        .range(lo.as_slice()..=hi.as_slice())
+        .next()
+    {
         let (k, v) = item.into_inner()?;
         let (uk, vts) = keys::decode_mvcc_key(&k)?;
         return Ok(Some(Version {
@@ -137,11 +156,7 @@ pub fn scan(
     limits: Limits,
 ) -> Result<ScanPage<KeyValue>> {
     let (lo, hi) = mvcc_range(span);
-    let mut page = ScanPage {
-        rows: Vec::new(),
-        resume: None,
-        bytes: 0,
-    };
+    let mut page = ScanPage::default();
     let mut current: Option<Vec<u8>> = None;
     let mut decided = false;
     // A key with many versions (a hot row) is not walked version by version: after
@@ -151,7 +166,7 @@ pub fn scan(
     'seek: loop {
         let mut skipped = 0usize;
         let mut reseek = None;
-        for item in engine.mvcc().range(start..hi.clone()) {
+        for item in engine.mvcc_range(&start, &hi) {
             let (k, v) = item.into_inner()?;
             let (uk, vts) = keys::decode_mvcc_key(&k)?;
             if current.as_deref() != Some(&uk[..]) {
@@ -160,6 +175,7 @@ pub fn scan(
                 skipped = 0;
             }
             if decided || vts > ts {
+                page.skipped_newer |= vts > ts;
                 skipped += 1;
                 if skipped >= ITERS_BEFORE_SEEK {
                     reseek = Some(seek_target(&uk, decided, ts));
@@ -194,13 +210,9 @@ pub fn scan_versions(
     limits: Limits,
 ) -> Result<ScanPage<Version>> {
     let (lo, hi) = mvcc_range(span);
-    let mut page = ScanPage {
-        rows: Vec::new(),
-        resume: None,
-        bytes: 0,
-    };
+    let mut page = ScanPage::default();
     let mut last_key: Option<Vec<u8>> = None;
-    for item in engine.mvcc().range(lo..hi) {
+    for item in engine.mvcc_range(&lo, &hi) {
         let (k, v) = item.into_inner()?;
         let (uk, vts) = keys::decode_mvcc_key(&k)?;
         if vts <= after || vts > upto {
@@ -251,7 +263,7 @@ pub fn has_versions_in(
         let mut decided = false;
         let mut skipped = 0usize;
         let mut reseek = None;
-        for item in engine.mvcc().range(start..hi.clone()) {
+        for item in engine.mvcc_range(&start, &hi) {
             let k = item.key()?;
             let (uk, vts) = keys::decode_mvcc_key(&k)?;
             if current.as_deref() != Some(&uk[..]) {
@@ -315,7 +327,7 @@ pub fn get_txn_record(engine: &Engine, anchor: &[u8], txn_id: TxnId) -> Result<O
 pub fn span_bytes(engine: &Engine, span: &Span) -> Result<u64> {
     let (lo, hi) = mvcc_range(span);
     let mut n = 0u64;
-    for item in engine.mvcc().range(lo..hi) {
+    for item in engine.mvcc_range(&lo, &hi) {
         let (k, v) = item.into_inner()?;
         n += (k.len() + v.len()) as u64;
     }
@@ -333,7 +345,7 @@ pub fn split_point(engine: &Engine, span: &Span) -> Result<(u64, Option<SplitAt>
     let (lo, hi) = mvcc_range(span);
     let mut before = 0u64;
     let mut current: Option<Vec<u8>> = None;
-    for item in engine.mvcc().range(lo..hi) {
+    for item in engine.mvcc_range(&lo, &hi) {
         let (k, v) = item.into_inner()?;
         let (uk, _) = keys::decode_mvcc_key(&k)?;
         if current.as_ref() != Some(&uk) {

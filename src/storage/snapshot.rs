@@ -13,7 +13,7 @@ use super::Engine;
 use super::error::{Result, StorageError};
 use super::keys::{self, Span};
 use super::records::{RangeDescriptor, decode, encode};
-use fjall::{Keyspace, OwnedWriteBatch};
+use fjall::OwnedWriteBatch;
 use serde::{Deserialize, Serialize};
 
 /// Bytes of a transaction id at the end of a transaction record key.
@@ -61,13 +61,11 @@ fn txn_anchor_in(span: &Span, key: &[u8]) -> bool {
 }
 
 fn collect(
-    ks: &Keyspace,
-    lo: Vec<u8>,
-    hi: Vec<u8>,
+    items: impl Iterator<Item = fjall::Guard>,
     keep: impl Fn(&[u8]) -> bool,
 ) -> Result<Vec<Record>> {
     let mut out = Vec::new();
-    for item in ks.range(lo..hi) {
+    for item in items {
         let (k, v) = item.into_inner()?;
         if keep(&k) {
             out.push(Record {
@@ -86,14 +84,14 @@ pub fn build(engine: &Engine, desc: &RangeDescriptor) -> Result<Vec<u8>> {
     let (tlo, thi) = txn_bounds(span);
     let data = SnapshotData {
         desc: desc.clone(),
-        mvcc: collect(engine.mvcc(), mlo, mhi, |_| true)?,
+        mvcc: collect(engine.mvcc_range(&mlo, &mhi), |_| true)?,
         locks: collect(
-            engine.locks(),
-            span.start.0.clone(),
-            span.end.0.clone(),
+            engine
+                .locks()
+                .range(span.start.as_bytes()..span.end.as_bytes()),
             |_| true,
         )?,
-        txns: collect(engine.txns(), tlo, thi, |k| txn_anchor_in(span, k))?,
+        txns: collect(engine.txns().range(tlo..thi), |k| txn_anchor_in(span, k))?,
     };
     Ok(encode(&data))
 }
@@ -107,23 +105,27 @@ pub fn decode_data(raw: &[u8]) -> Result<SnapshotData> {
 pub fn apply(engine: &Engine, batch: &mut OwnedWriteBatch, data: &SnapshotData) -> Result<()> {
     let span = &data.desc.span;
     let (mlo, mhi) = mvcc_bounds(span);
-    for r in collect(engine.mvcc(), mlo, mhi, |_| true)? {
-        batch.remove(engine.mvcc(), r.key);
+    for r in collect(engine.mvcc_range(&mlo, &mhi), |_| true)? {
+        batch.remove(engine.mvcc_partition(&r.key), r.key);
     }
     for r in collect(
-        engine.locks(),
-        span.start.0.clone(),
-        span.end.0.clone(),
+        engine
+            .locks()
+            .range(span.start.as_bytes()..span.end.as_bytes()),
         |_| true,
     )? {
         batch.remove(engine.locks(), r.key);
     }
     let (tlo, thi) = txn_bounds(span);
-    for r in collect(engine.txns(), tlo, thi, |k| txn_anchor_in(span, k))? {
+    for r in collect(engine.txns().range(tlo..thi), |k| txn_anchor_in(span, k))? {
         batch.remove(engine.txns(), r.key);
     }
     for r in &data.mvcc {
-        batch.insert(engine.mvcc(), r.key.clone(), r.value.clone());
+        batch.insert(
+            engine.mvcc_partition(&r.key),
+            r.key.clone(),
+            r.value.clone(),
+        );
     }
     for r in &data.locks {
         batch.insert(engine.locks(), r.key.clone(), r.value.clone());
@@ -212,8 +214,7 @@ mod tests {
         apply(&dst, &mut b, &data).expect("apply");
         b.commit().expect("commit");
         let keys: Vec<(Vec<u8>, u64)> = dst
-            .mvcc()
-            .iter()
+            .mvcc_range(&[], &keys::mvcc_key_prefix(keys::KEY_MAX))
             .map(|i| {
                 let (k, _) = i.into_inner().expect("kv");
                 let (k, ts) = keys::decode_mvcc_key(&k).expect("key");

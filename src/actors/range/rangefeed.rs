@@ -181,12 +181,20 @@ async fn catch_up(
     };
     let mut cursor = span.clone();
     if initial_scan {
+        // The catch-up after an initial scan looks for versions above `start` that were applied
+        // before the registration (later ones arrive live). Every such version is in the store
+        // while the initial scan runs, which passes over it on its way to the value visible at
+        // `start`; so when the initial scan passed over none, there is nothing to catch up and
+        // the range is not read a second time (a replication stream's initial scan of an idle
+        // range reads it once).
+        let mut skipped_newer = false;
         loop {
             let (e, c) = (engine.clone(), cursor.clone());
             let page = tokio::task::spawn_blocking(move || mvcc::scan(&e, &c, start, limits))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
+            skipped_newer |= page.skipped_newer;
             for (key, value) in page.rows {
                 sender
                     .send(RangefeedEvent::Value {
@@ -201,6 +209,9 @@ async fn catch_up(
                 Some(k) => cursor.start = k.into(),
                 None => break,
             }
+        }
+        if !skipped_newer {
+            return Ok(());
         }
         cursor = span.clone();
     }
