@@ -3,6 +3,9 @@
 //! own store in a temp directory with `KvSettings::for_tests()` (tiny ranges, 50 ms closed
 //! timestamps).
 
+mod common;
+
+use common::kv::{key, open, with_timeout};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -10,22 +13,8 @@ use tandem::clock::Timestamp;
 use tandem::ids::TenantId;
 use tandem::kv::{KvError, Store};
 use tandem::settings::KvSettings;
-use tandem::storage::keys::{Span, index_key, index_span, tenant_span};
+use tandem::storage::keys::{Span, index_span, tenant_span};
 use tandem::storage::mvcc::Version;
-
-fn key(table: u32, i: i64) -> Vec<u8> {
-    index_key(TenantId(2), table, 1, &i).expect("encode key")
-}
-
-fn open(dir: &std::path::Path) -> Store {
-    Store::open(dir, KvSettings::for_tests()).expect("open store")
-}
-
-async fn with_timeout<T>(what: &str, d: Duration, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(d, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_put_get_scan_delete_and_read_your_writes() {

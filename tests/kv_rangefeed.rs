@@ -3,6 +3,9 @@
 //! test opens its own store in a temp directory with `KvSettings::for_tests()` (tiny ranges,
 //! 50 ms closed timestamps).
 
+mod common;
+
+use common::kv::{key, open, with_timeout};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use tandem::actors::range::rangefeed::RangefeedEvent;
@@ -10,22 +13,7 @@ use tandem::clock::Timestamp;
 use tandem::ids::TenantId;
 use tandem::kv::Store;
 use tandem::kv::rangefeed::RangeFeed;
-use tandem::settings::KvSettings;
-use tandem::storage::keys::{Span, index_key, index_span};
-
-fn key(table: u32, i: i64) -> Vec<u8> {
-    index_key(TenantId(2), table, 1, &i).expect("encode key")
-}
-
-fn open(dir: &std::path::Path) -> Store {
-    Store::open(dir, KvSettings::for_tests()).expect("open store")
-}
-
-async fn with_timeout<T>(what: &str, d: Duration, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(d, f)
-        .await
-        .unwrap_or_else(|_| panic!("timed out: {what}"))
-}
+use tandem::storage::keys::{Span, index_span};
 
 async fn put(store: &Store, k: &[u8], v: &str) -> Timestamp {
     let mut t = store.begin();

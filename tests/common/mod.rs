@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod kv;
 pub mod replication;
 
 use std::path::{Path, PathBuf};
