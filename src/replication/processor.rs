@@ -280,8 +280,6 @@ async fn run_until_done(
     let flush_bytes = spec.flush_bytes.max(1) as usize;
     let mut buffer: Vec<Version> = Vec::new();
     let mut buffered = 0usize;
-    // Versions left out of a checkpoint's flush (outside its spans), buffered again after it.
-    let mut kept: Vec<Version> = Vec::new();
     // Resolved spans of the checkpoints that followed the data of the flush in flight wait with
     // it; those that came with no new data wait here for the next flush or are sent at once.
     let mut waiting: Vec<ResolvedSpan> = Vec::new();
@@ -319,7 +317,8 @@ async fn run_until_done(
                 let bytes: &[u8] = row.try_get(0).map_err(pg)?;
                 let ev = StreamEvent::decode(bytes)?;
                 env.metrics.logical_bytes.inc_by(ev.logical_bytes());
-                let flush_now = match ev.body {
+                // What to write now, if anything.
+                let due: Option<Vec<Version>> = match ev.body {
                     EventBody::Batch(vs) => {
                         env.metrics.events_ingested.inc_by(vs.len() as u64);
                         for mut v in vs {
@@ -333,7 +332,7 @@ async fn run_until_done(
                             buffered += buffered_bytes(&v);
                             buffer.push(v);
                         }
-                        buffered >= flush_bytes
+                        (buffered >= flush_bytes).then(|| std::mem::take(&mut buffer))
                     }
                     EventBody::Checkpoint(resolved) => {
                         env.metrics.resolved_events_ingested.inc();
@@ -348,10 +347,9 @@ async fn run_until_done(
                         let (due, rest): (Vec<Version>, Vec<Version>) = std::mem::take(&mut buffer)
                             .into_iter()
                             .partition(|v| covers(&covered, &v.key));
-                        buffer = due;
+                        buffer = rest;
                         waiting.extend(resolved);
-                        if buffer.is_empty() {
-                            buffer = rest;
+                        if due.is_empty() {
                             // Nothing new to write: the spans are resolved once what is in
                             // flight (if anything) is durable.
                             match inflight.as_mut() {
@@ -362,20 +360,18 @@ async fn run_until_done(
                                     }
                                 }
                             }
-                            false
+                            None
                         } else {
-                            kept = rest;
-                            true
+                            Some(due)
                         }
                     }
                 };
-                if flush_now {
+                if let Some(due) = due {
                     if !settle!() {
                         return Ok(());
                     }
-                    let task = FlushTask(tokio::spawn(flush(env.clone(), spec.job, std::mem::take(&mut buffer))));
+                    let task = FlushTask(tokio::spawn(flush(env.clone(), spec.job, due)));
                     *inflight = Some((task, std::mem::take(&mut waiting)));
-                    buffer = std::mem::take(&mut kept);
                     buffered = buffer.iter().map(buffered_bytes).sum();
                 }
             }

@@ -459,12 +459,12 @@ impl Engine {
             (&self.inner.mvcc, ops.range(..split.clone())),
             (&self.inner.mvcc_tenants, ops.range(split..)),
         ];
-        for (partition, mut entries) in parts {
-            let Some(first) = entries.next() else {
+        for (partition, entries) in parts {
+            if entries.clone().next().is_none() {
                 continue;
-            };
+            }
             let mut ingestion = partition.start_ingestion()?;
-            for (key, value) in std::iter::once(first).chain(entries) {
+            for (key, value) in entries {
                 match value {
                     Some(v) => ingestion.write(key.as_slice(), v.as_slice())?,
                     None => ingestion.write_tombstone(key.as_slice())?,
