@@ -237,4 +237,5 @@ slt_tests!(
     schemas,
     arrays,
     table_functions,
+    numeric_semantics,
 );

@@ -42,7 +42,7 @@ use super::operators::binary;
 pub use super::operators::compare;
 
 mod infer;
-pub use infer::infer_type;
+pub use infer::{infer_type, sum_type};
 
 /// The product version string shown by `version()`: tandem's version, the CockroachDB version
 /// it is compatible with, and the PostgreSQL version of its wire protocol and catalogs (the one
@@ -152,12 +152,30 @@ pub fn number(s: &str) -> Result<Datum> {
     if let Ok(i) = s.parse::<i64>() {
         return Ok(Datum::Int(i));
     }
+    // As in CockroachDB, a numeric literal with a decimal point or an exponent (or an integer
+    // too large for INT8) is a DECIMAL: `0.1 + 0.2` is exactly `0.3`. A literal beyond
+    // DECIMAL's range here is an error, never a rounded float.
+    if let Some(d) = super::types::parse_decimal(s) {
+        return Ok(Datum::Decimal(d));
+    }
+    if parse_float(s).is_some() {
+        return Err(SqlError::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            format!(
+                "numeric constant {s} is out of the supported DECIMAL range (28 significant digits, exponent -28..28)"
+            ),
+        ));
+    }
     parse_float(s).map(Datum::Float).ok_or_else(|| {
         SqlError::new(
             SqlState::INVALID_TEXT_REPRESENTATION,
             format!("invalid number {s}"),
         )
     })
+}
+
+fn interval_overflow() -> SqlError {
+    SqlError::new(SqlState("22008"), "interval out of range")
 }
 
 /// Evaluates a literal value.
@@ -237,9 +255,51 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
         Expr::IsNotNull(inner) => Ok(Datum::Bool(!eval(inner, row, ctx)?.is_null())),
         Expr::IsTrue(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)? == Some(true))),
         Expr::IsFalse(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)? == Some(false))),
+        Expr::IsNotTrue(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)? != Some(true))),
+        Expr::IsNotFalse(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)? != Some(false))),
+        Expr::IsUnknown(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)?.is_none())),
+        Expr::IsNotUnknown(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)?.is_some())),
+        Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
+            let (a, b) = (eval(a, row, ctx)?, eval(b, row, ctx)?);
+            let same = match (a.is_null(), b.is_null()) {
+                (true, true) => true,
+                (false, false) => compare(&a, &b)? == Some(std::cmp::Ordering::Equal),
+                _ => false,
+            };
+            Ok(Datum::Bool(
+                same == matches!(e, Expr::IsNotDistinctFrom(..)),
+            ))
+        }
+        // `-9223372036854775808` is the smallest INT, not the negation of a too-large one.
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr: inner,
+        } if matches!(inner.as_ref(), Expr::Value(v) if matches!(&v.value, Value::Number(n, _) if !n.starts_with('-'))) => {
+            match inner.as_ref() {
+                Expr::Value(v) => match &v.value {
+                    Value::Number(n, _) => number(&format!("-{n}")),
+                    _ => Err(SqlError::internal("negated literal")),
+                },
+                _ => Err(SqlError::internal("negated literal")),
+            }
+        }
         Expr::UnaryOp { op, expr } => {
             let v = eval(expr, row, ctx)?;
             match (op, v) {
+                (UnaryOperator::Minus, Datum::Decimal(d)) => Ok(Datum::Decimal(-d)),
+                (
+                    UnaryOperator::Minus,
+                    Datum::Interval {
+                        months,
+                        days,
+                        micros,
+                    },
+                ) => Ok(Datum::Interval {
+                    months: months.checked_neg().ok_or_else(interval_overflow)?,
+                    days: days.checked_neg().ok_or_else(interval_overflow)?,
+                    micros: micros.checked_neg().ok_or_else(interval_overflow)?,
+                }),
+                (UnaryOperator::Plus, v @ (Datum::Decimal(_) | Datum::Interval { .. })) => Ok(v),
                 (_, Datum::Null) => Ok(Datum::Null),
                 (UnaryOperator::Not, v) => Ok(truth(&v)?.map_or(Datum::Null, |b| Datum::Bool(!b))),
                 (UnaryOperator::Minus, Datum::Int(i)) => {

@@ -388,11 +388,19 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
                 Some(Datum::Int(p)) => Some(*p),
                 _ => None,
             };
+            // round(INT, places) rounds like the DECIMAL it is taken as (`round(1250, -2)` is
+            // 1300).
+            let v = match v {
+                Datum::Int(i) if places.is_some() && name == "round" => {
+                    Datum::Decimal(rust_decimal::Decimal::from(i))
+                }
+                v => v,
+            };
             match v {
                 Datum::Null => Datum::Null,
                 Datum::Decimal(d) if !matches!(name, "sqrt" | "exp" | "ln") => {
                     Datum::Decimal(match name {
-                        "round" => d.round_dp(places.unwrap_or(0).max(0) as u32),
+                        "round" => round_decimal(d, places.unwrap_or(0))?,
                         "floor" => d.floor(),
                         "ceil" | "ceiling" => d.ceil(),
                         "trunc" => d.trunc(),
@@ -419,8 +427,15 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
                     };
                     Datum::Float(match name {
                         "round" => {
-                            let m = 10f64.powi(places.unwrap_or(0) as i32);
-                            (f * m).round() / m
+                            // Half to even (banker's rounding), as CockroachDB documents.
+                            let p = places.unwrap_or(0).clamp(-400, 400) as i32;
+                            if p == 0 {
+                                f.round_ties_even()
+                            } else {
+                                let m = 10f64.powi(p);
+                                let r = (f * m).round_ties_even() / m;
+                                if r.is_finite() { r } else { f }
+                            }
                         }
                         "floor" => f.floor(),
                         "ceil" | "ceiling" => f.ceil(),
@@ -573,6 +588,7 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
                 SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
             })?),
             Datum::Float(f) => Datum::Float(f.abs()),
+            Datum::Decimal(d) => Datum::Decimal(d.abs()),
             Datum::Null => Datum::Null,
             _ => {
                 return Err(SqlError::new(
@@ -676,4 +692,34 @@ fn size_pretty(n: i64) -> String {
 /// The names of the array functions (for static typing).
 pub fn array_names() -> &'static [&'static str] {
     arrays::NAMES
+}
+
+/// `round(d, places)` on a DECIMAL: half away from zero (PostgreSQL's and CockroachDB's rule for
+/// DECIMAL), the result carrying exactly `places` digits after the point (`round(1.5, 3)` is
+/// `1.500`); negative `places` round to tens, hundreds, ... (`round(1250, -2)` is `1300`).
+pub(crate) fn round_decimal(
+    d: rust_decimal::Decimal,
+    places: i64,
+) -> Result<rust_decimal::Decimal> {
+    use rust_decimal::{Decimal, RoundingStrategy::MidpointAwayFromZero};
+    let out_of_range = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range");
+    if places >= 0 {
+        let places = u32::try_from(places.min(28)).map_err(|_| out_of_range())?;
+        let mut r = d.round_dp_with_strategy(places, MidpointAwayFromZero);
+        if r.scale() < places {
+            r.rescale(places);
+            if r.scale() != places {
+                return Err(out_of_range());
+            }
+        }
+        return Ok(r);
+    }
+    if places < -28 {
+        return Ok(Decimal::ZERO);
+    }
+    let unit = Decimal::from_i128_with_scale(10i128.pow((-places) as u32), 0);
+    let q = d.checked_div(unit).ok_or_else(out_of_range)?;
+    q.round_dp_with_strategy(0, MidpointAwayFromZero)
+        .checked_mul(unit)
+        .ok_or_else(out_of_range)
 }

@@ -85,6 +85,10 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
             })?;
             return Ok(Datum::Bool(json_contains(&av, &bv)));
         }
+        (BinaryOperator::StringConcat, Datum::Json(a), Datum::Json(b) | Datum::String(b))
+        | (BinaryOperator::StringConcat, Datum::String(a), Datum::Json(b)) => {
+            return json_concat(a, b);
+        }
         _ => {}
     }
     if let Some(d) = array_op(op, &l, &r)? {
@@ -143,7 +147,7 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
                     "division by zero",
                 ));
             }
-            BinaryOperator::Divide => a.checked_div(b),
+            BinaryOperator::Divide => return decimal_div(a, b).map(Datum::Decimal),
             BinaryOperator::Modulo if b.is_zero() => {
                 return Err(SqlError::new(
                     SqlState::DIVISION_BY_ZERO,
@@ -281,8 +285,9 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
         (BinaryOperator::Divide | BinaryOperator::Modulo, Datum::Int(_), Datum::Int(0)) => Err(
             SqlError::new(SqlState::DIVISION_BY_ZERO, "division by zero"),
         ),
+        // INT / INT is DECIMAL in CockroachDB (`1 / 3` is 0.33333333333333333333).
         (BinaryOperator::Divide, Datum::Int(a), Datum::Int(b)) => {
-            Ok(Datum::Float(a as f64 / b as f64))
+            decimal_div(a.into(), b.into()).map(Datum::Decimal)
         }
         (BinaryOperator::Modulo, Datum::Int(a), Datum::Int(b)) => Ok(Datum::Int(a.wrapping_rem(b))),
         (op, a @ (Datum::Int(_) | Datum::Float(_)), b @ (Datum::Int(_) | Datum::Float(_))) => {
@@ -312,6 +317,114 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
             ),
         )),
     }
+}
+
+/// `a || b` on JSONB: two objects merge (the right side's value wins for a key both have);
+/// otherwise both sides are taken as arrays (a non-array is a one-element array) and joined.
+fn json_concat(a: &str, b: &str) -> Result<Datum> {
+    let parse = |s: &str| -> Result<serde_json::Value> {
+        serde_json::from_str(s).map_err(|_| {
+            SqlError::new(
+                SqlState::INVALID_TEXT_REPRESENTATION,
+                format!("could not parse JSON: {s}"),
+            )
+        })
+    };
+    use serde_json::Value;
+    let out = match (parse(a)?, parse(b)?) {
+        (Value::Object(mut l), Value::Object(r)) => {
+            l.extend(r);
+            Value::Object(l)
+        }
+        (l, r) => {
+            let as_vec = |v: Value| match v {
+                Value::Array(items) => items,
+                other => vec![other],
+            };
+            let mut items = as_vec(l);
+            items.extend(as_vec(r));
+            Value::Array(items)
+        }
+    };
+    Ok(Datum::Json(super::types::json_text(&out)))
+}
+
+/// Significant digits of an inexact DECIMAL quotient (CockroachDB's decimal context).
+const DIVISION_DIGITS: u32 = 20;
+
+/// `a / b` on DECIMALs (b non-zero) as CockroachDB computes it: an exact quotient keeps the
+/// ideal scale (the dividend's minus the divisor's, or as many digits as it needs: `1.0 / 4`
+/// is `0.25`, `4.0 / 2` is `2.0`, `6 / 3` is `2`); an inexact one is rounded half up to 20
+/// significant digits (`2 / 3` is `0.66666666666666666667`). Exactness is checked by
+/// multiplying back, so rounding at rust_decimal's 28 digits never leaks into the result.
+pub(crate) fn decimal_div(
+    a: rust_decimal::Decimal,
+    b: rust_decimal::Decimal,
+) -> Result<rust_decimal::Decimal> {
+    use rust_decimal::{Decimal, RoundingStrategy};
+    let out_of_range = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range");
+    if b.is_zero() {
+        return Err(SqlError::new(
+            SqlState::DIVISION_BY_ZERO,
+            "division by zero",
+        ));
+    }
+    let q = a.checked_div(b).ok_or_else(out_of_range)?;
+    if q.checked_mul(b) == Some(a) {
+        let mut q = q.normalize();
+        let ideal = i64::from(a.scale()) - i64::from(b.scale());
+        if ideal > i64::from(q.scale()) {
+            q.rescale(ideal as u32);
+        }
+        return Ok(q);
+    }
+    // Inexact: keep DIVISION_DIGITS significant digits.
+    let int_digits = {
+        let t = q.abs().trunc();
+        if t.is_zero() {
+            0
+        } else {
+            t.to_string().len() as i64
+        }
+    };
+    let places = if int_digits > 0 {
+        i64::from(DIVISION_DIGITS) - int_digits
+    } else {
+        // Leading zeros after the point do not count: 0.000333... keeps 20 digits after them.
+        let mut zeros = 0i64;
+        let mut x = q.abs();
+        let ten = Decimal::TEN;
+        while x < Decimal::ONE && zeros < 28 {
+            x *= ten;
+            zeros += 1;
+        }
+        i64::from(DIVISION_DIGITS) + zeros - 1
+    };
+    if places >= 28 {
+        // 20 significant digits of a quotient below 1e-8 need more than the 28 digits after
+        // the point that DECIMAL holds here: an error, never a quotient with fewer digits.
+        return Err(SqlError::new(
+            SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+            "decimal quotient needs more than 28 digits after the decimal point",
+        ));
+    }
+    let places = places.max(0) as u32;
+    let r = q.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    // Double-rounding guard: if q's dropped digits are exactly one half, the 28-digit quotient
+    // may itself have been rounded up onto the midpoint; decide with the exact product.
+    let truncated = q.round_dp_with_strategy(places, RoundingStrategy::ToZero);
+    let half = Decimal::new(5, places + 1);
+    if (q - truncated).abs() == half {
+        let midpoint = truncated + if q.is_sign_negative() { -half } else { half };
+        match midpoint.checked_mul(b).map(|p| p.abs().cmp(&a.abs())) {
+            Some(std::cmp::Ordering::Less) => {
+                return Ok(r);
+            }
+            Some(std::cmp::Ordering::Greater) => return Ok(truncated),
+            _ => {}
+        }
+    }
+    Ok(r)
 }
 
 fn as_f64(d: &Datum) -> f64 {

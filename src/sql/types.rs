@@ -375,13 +375,16 @@ impl Datum {
             (_, Datum::Null) => Datum::Null,
             (SqlType::Int, Datum::Int(i)) => Datum::Int(i),
             (SqlType::Int, Datum::Float(f)) => {
-                if !f.is_finite() || f.round() > i64::MAX as f64 || f.round() < i64::MIN as f64 {
+                // Half to even, as PostgreSQL and CockroachDB round floats; 2^63 itself is out
+                // of range (`as` would saturate it to i64::MAX).
+                let r = f.round_ties_even();
+                if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&r) {
                     return Err(SqlError::new(
                         SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
                         "integer out of range",
                     ));
                 }
-                Datum::Int(f.round() as i64)
+                Datum::Int(r as i64)
             }
             (SqlType::Int, Datum::String(s)) => Datum::Int(
                 s.trim()
@@ -395,8 +398,12 @@ impl Datum {
                 Datum::Float(parse_float(&s).ok_or_else(|| bad(&Datum::String(s.clone())))?)
             }
             (SqlType::String, Datum::String(s)) => Datum::String(s),
-            (SqlType::String, v @ (Datum::Int(_) | Datum::Float(_) | Datum::Bool(_))) => {
+            (SqlType::String, v @ (Datum::Int(_) | Datum::Float(_))) => {
                 Datum::String(v.to_text().unwrap_or_default())
+            }
+            // `CAST(b AS STRING)` spells the value out (the wire's text format says `t`/`f`).
+            (SqlType::String, Datum::Bool(b)) => {
+                Datum::String(if b { "true" } else { "false" }.into())
             }
             (SqlType::String, Datum::Bytes(b)) => {
                 Datum::String(String::from_utf8_lossy(&b).into_owned())
@@ -420,7 +427,12 @@ impl Datum {
                 Datum::Float(rust_decimal::prelude::ToPrimitive::to_f64(&d).unwrap_or(f64::NAN))
             }
             (SqlType::Int, Datum::Decimal(d)) => Datum::Int(
-                rust_decimal::prelude::ToPrimitive::to_i64(&d.round()).ok_or_else(|| {
+                // Half away from zero, as DECIMAL rounds in PostgreSQL and CockroachDB.
+                rust_decimal::prelude::ToPrimitive::to_i64(&d.round_dp_with_strategy(
+                    0,
+                    rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+                ))
+                .ok_or_else(|| {
                     SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
                 })?,
             ),

@@ -130,10 +130,15 @@ impl TypeMod {
                 Datum::String(s)
             }
             (TypeMod::Numeric { precision, scale }, Datum::Decimal(d)) => {
-                let r = d.round_dp_with_strategy(
+                // Rounded to the scale, and padded to it with zeros (`17` is `17.00` in a
+                // DECIMAL(10,2)), as CockroachDB stores it.
+                let mut r = d.round_dp_with_strategy(
                     *scale,
                     rust_decimal::RoundingStrategy::MidpointAwayFromZero,
                 );
+                if r.scale() < *scale {
+                    r.rescale(*scale);
+                }
                 let int_digits = precision - scale;
                 let limit = rust_decimal::Decimal::from_i128_with_scale(
                     10i128.saturating_pow(int_digits.min(28)),
@@ -239,6 +244,8 @@ mod tests {
         let d = |s: &str| Datum::Decimal(s.parse().unwrap());
         assert_eq!(num.apply(d("123.455")).unwrap(), d("123.46"));
         assert_eq!(num.apply(d("-1.005")).unwrap(), d("-1.01"));
+        assert_eq!(num.apply(d("17")).unwrap().to_text().unwrap(), "17.00");
+        assert_eq!(num.apply(d("1.5")).unwrap().to_text().unwrap(), "1.50");
         assert_eq!(
             num.apply(d("999.995")).unwrap_err().state,
             SqlState::NUMERIC_VALUE_OUT_OF_RANGE

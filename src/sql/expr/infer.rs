@@ -19,7 +19,7 @@ pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
                 if n.parse::<i64>().is_ok() {
                     SqlType::Int
                 } else {
-                    SqlType::Float
+                    SqlType::Decimal
                 }
             }
             Value::Boolean(_) => SqlType::Bool,
@@ -51,9 +51,10 @@ pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
             BinaryOperator::Arrow | BinaryOperator::HashArrow => SqlType::Jsonb,
             BinaryOperator::Divide => match (infer_type(left, columns), infer_type(right, columns))
             {
-                (SqlType::Decimal, _) | (_, SqlType::Decimal) => SqlType::Decimal,
+                (SqlType::Float, _) | (_, SqlType::Float) => SqlType::Float,
                 (SqlType::Interval, _) => SqlType::Interval,
-                _ => SqlType::Float,
+                // INT / INT is DECIMAL in CockroachDB.
+                _ => SqlType::Decimal,
             },
             _ => arithmetic_type(op, infer_type(left, columns), infer_type(right, columns)),
         },
@@ -134,6 +135,15 @@ fn arithmetic_type(op: &BinaryOperator, l: SqlType, r: SqlType) -> SqlType {
     }
 }
 
+/// The result type of `sum` and `avg` over values of type `t`: FLOAT and INTERVAL stay, anything
+/// else (INT, DECIMAL) is DECIMAL, as in CockroachDB.
+pub fn sum_type(t: SqlType) -> SqlType {
+    match t {
+        SqlType::Float | SqlType::Interval => t,
+        _ => SqlType::Decimal,
+    }
+}
+
 /// The result type of a function call, for describing results before any row exists.
 fn function_type(f: &sqlparser::ast::Function, columns: &[(String, SqlType)]) -> SqlType {
     let first_arg = || match &f.args {
@@ -165,10 +175,10 @@ fn function_type(f: &sqlparser::ast::Function, columns: &[(String, SqlType)]) ->
         | "json_object_agg" | "jsonb_object_agg" | "jsonb_strip_nulls" => SqlType::Jsonb,
         "starts_with" | "ends_with" | "bool_and" | "bool_or" | "every" | "isnan" => SqlType::Bool,
         "abs" | "round" | "trunc" | "ceil" | "ceiling" | "floor" | "sign" | "mod" | "greatest"
-        | "least" | "coalesce" | "ifnull" | "nullif" | "date_trunc" | "sum" | "min" | "max" => {
+        | "least" | "coalesce" | "ifnull" | "nullif" | "date_trunc" | "min" | "max" => {
             first_arg().unwrap_or(SqlType::String)
         }
-        "avg" => SqlType::Float,
+        "sum" | "avg" => sum_type(first_arg().unwrap_or(SqlType::Decimal)),
         "array_agg" => first_arg()
             .and_then(SqlType::array_of)
             .unwrap_or(SqlType::Array(crate::sql::types::ElemType::String)),

@@ -243,10 +243,11 @@ pub(super) fn compute_agg(
             if vals.is_empty() {
                 return Ok(Datum::Null);
             }
-            if vals.iter().any(|v| matches!(v, Datum::Decimal(_)))
-                && vals
-                    .iter()
-                    .all(|v| matches!(v, Datum::Decimal(_) | Datum::Int(_)))
+            // INT and DECIMAL inputs sum exactly as DECIMAL (CockroachDB: sum(INT) and avg(INT)
+            // are DECIMAL, so a sum never overflows INT8); avg divides as DECIMAL `/` does.
+            if vals
+                .iter()
+                .all(|v| matches!(v, Datum::Decimal(_) | Datum::Int(_)))
             {
                 let mut acc = rust_decimal::Decimal::ZERO;
                 for v in &vals {
@@ -260,24 +261,13 @@ pub(super) fn compute_agg(
                     }
                 }
                 return Ok(Datum::Decimal(if a.name == "avg" {
-                    acc / rust_decimal::Decimal::from(vals.len() as i64)
+                    crate::sql::operators::decimal_div(
+                        acc,
+                        rust_decimal::Decimal::from(vals.len() as i64),
+                    )?
                 } else {
                     acc
                 }));
-            }
-            if vals.iter().all(|v| matches!(v, Datum::Int(_))) && a.name == "sum" {
-                let mut s: i64 = 0;
-                for v in &vals {
-                    if let Datum::Int(i) = v {
-                        s = s.checked_add(*i).ok_or_else(|| {
-                            SqlError::new(
-                                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
-                                "integer out of range",
-                            )
-                        })?;
-                    }
-                }
-                Datum::Int(s)
             } else {
                 let mut s = 0.0;
                 for v in &vals {

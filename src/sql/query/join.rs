@@ -1,7 +1,7 @@
 //! Joins: hash joins on column equalities of the ON clause, nested loops otherwise; inner, left,
 //! right, full and cross, with USING merging the named columns.
 
-use super::{Relation, ectx, parse_expr};
+use super::{Relation, ectx};
 use crate::sql::error::{Result, SqlError};
 use crate::sql::exec::Ctx;
 use crate::sql::expr::{self, Row, normalize};
@@ -45,14 +45,16 @@ fn join_rows(
     };
     let mut cols = l.cols.clone();
     cols.extend(r.cols.iter().cloned());
-    // JOIN ... USING (c): the right side's `c` merges into the left's (shown once by `*`,
-    // not ambiguous as a bare name).
-    if let Some(pg::JoinConstraint::Using(using)) = constraint {
-        let merged: Vec<String> = using.iter().map(crate::sql::exec::object_last).collect();
-        for c in cols.iter_mut().skip(l.cols.len()) {
-            if merged.contains(&c.name) {
-                c.hidden = true;
-            }
+    // JOIN ... USING (c): both sides' `c` are hidden (still reachable qualified, `l.c`) and
+    // a merged `c` comes first; see `using_pairs` and `merge_using`.
+    let using = match constraint {
+        Some(pg::JoinConstraint::Using(names)) => Some(using_pairs(&l, &r, names)?),
+        _ => None,
+    };
+    if let Some(pairs) = &using {
+        for (_, li, ri) in pairs {
+            cols[*li].hidden = true;
+            cols[l.cols.len() + *ri].hidden = true;
         }
     }
     let names: Vec<String> = Relation {
@@ -62,34 +64,8 @@ fn join_rows(
     .scope_names();
     let ectx = ectx(ctx, params);
     let on: Option<Expr> = match constraint {
-        None | Some(pg::JoinConstraint::None) => None,
+        None | Some(pg::JoinConstraint::None) | Some(pg::JoinConstraint::Using(_)) => None,
         Some(pg::JoinConstraint::On(e)) => Some(e.clone()),
-        Some(pg::JoinConstraint::Using(cols_)) => {
-            let lt = l
-                .cols
-                .first()
-                .and_then(|c| c.table.clone())
-                .unwrap_or_default();
-            let rt = r
-                .cols
-                .first()
-                .and_then(|c| c.table.clone())
-                .unwrap_or_default();
-            let mut e: Option<Expr> = None;
-            for c in cols_ {
-                let n = crate::sql::exec::object_last(c);
-                let eq = parse_expr(&format!("\"{lt}\".\"{n}\" = \"{rt}\".\"{n}\""))?;
-                e = Some(match e {
-                    None => eq,
-                    Some(prev) => Expr::BinaryOp {
-                        left: Box::new(prev),
-                        op: pg::BinaryOperator::And,
-                        right: Box::new(eq),
-                    },
-                });
-            }
-            e
-        }
         Some(other) => return Err(SqlError::unsupported(format!("join constraint {other:?}"))),
     };
     let lw = l.cols.len();
@@ -99,6 +75,9 @@ fn join_rows(
     let mut residual = false;
     if let Some(e) = &on {
         equi_keys(e, &names, lw, &mut keys, &mut residual);
+    }
+    if let Some(pairs) = &using {
+        keys = pairs.iter().map(|(_, li, ri)| (*li, *ri)).collect();
     }
     let mut out = Vec::new();
     let mut r_matched = vec![false; r.rows.len()];
@@ -187,17 +166,206 @@ fn join_rows(
             }
         }
     }
-    Ok(Relation { cols, rows: out })
+    let rel = Relation { cols, rows: out };
+    Ok(match &using {
+        Some(pairs) => merge_using(rel, pairs, kind, lw),
+        None => rel,
+    })
 }
 
+/// The columns named by `USING (...)`: (name, position on the left, position on the right),
+/// each the one visible column of that name on its side (42703 when missing, 42702 when a side
+/// has several).
+fn using_pairs(
+    l: &Relation,
+    r: &Relation,
+    names: &[pg::ObjectName],
+) -> Result<Vec<(String, usize, usize)>> {
+    use crate::sql::sqlstate::SqlState;
+    let find = |rel: &Relation, n: &str, side: &str| -> Result<usize> {
+        let mut found = rel
+            .cols
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.hidden && c.name == n)
+            .map(|(i, _)| i);
+        match (found.next(), found.next()) {
+            (Some(i), None) => Ok(i),
+            (None, _) => Err(SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{n}\" specified in USING clause does not exist in {side} table"),
+            )),
+            (Some(_), Some(_)) => Err(SqlError::new(
+                SqlState("42702"),
+                format!("common column name \"{n}\" appears more than once in {side} table"),
+            )),
+        }
+    };
+    let mut pairs = Vec::with_capacity(names.len());
+    for name in names {
+        let n = crate::sql::exec::object_last(name);
+        if pairs.iter().any(|(p, _, _)| *p == n) {
+            return Err(SqlError::new(
+                SqlState("42701"),
+                format!("column name \"{n}\" appears more than once in USING clause"),
+            ));
+        }
+        let (li, ri) = (find(l, &n, "left")?, find(r, &n, "right")?);
+        pairs.push((n, li, ri));
+    }
+    Ok(pairs)
+}
+
+/// Puts the merged USING columns first, as PostgreSQL and CockroachDB show them: the left
+/// side's value for inner and left joins, the right side's for right joins and the first
+/// non-NULL of the two for full joins.
+fn merge_using(
+    rel: Relation,
+    pairs: &[(String, usize, usize)],
+    kind: JoinKind,
+    lw: usize,
+) -> Relation {
+    let mut cols: Vec<super::RelCol> = pairs
+        .iter()
+        .map(|(n, li, ri)| {
+            let from = if kind == JoinKind::Right {
+                lw + ri
+            } else {
+                *li
+            };
+            super::RelCol {
+                table: None,
+                name: n.clone(),
+                hidden: false,
+                key: false,
+                ..rel.cols[from].clone()
+            }
+        })
+        .collect();
+    cols.extend(rel.cols);
+    let rows = rel
+        .rows
+        .into_iter()
+        .map(|row| {
+            let mut out: Vec<Datum> = pairs
+                .iter()
+                .map(|(_, li, ri)| {
+                    let (lv, rv) = (&row[*li], &row[lw + ri]);
+                    match kind {
+                        JoinKind::Inner | JoinKind::Left => lv.clone(),
+                        JoinKind::Right => rv.clone(),
+                        JoinKind::Full => {
+                            if lv.is_null() {
+                                rv.clone()
+                            } else {
+                                lv.clone()
+                            }
+                        }
+                    }
+                })
+                .collect();
+            out.extend(row);
+            out
+        })
+        .collect();
+    Relation { cols, rows }
+}
+
+/// A key under which values are equal exactly when SQL equality says so (hash joins, GROUP BY,
+/// DISTINCT, window partitions, set operations): `1`, `1.0`, `1.00` and `1::FLOAT` share a key,
+/// `-0.0` and `0` too, NaN equals NaN (as in PostgreSQL and CockroachDB), and integers beyond
+/// 2^53 stay distinct.
 pub(super) fn hash_key<'a>(vals: impl Iterator<Item = &'a Datum>) -> String {
-    vals.map(|d| match d {
-        Datum::Int(i) => format!("n{}", *i as f64),
-        Datum::Float(f) => format!("n{f}"),
-        other => format!("{other:?}"),
-    })
-    .collect::<Vec<_>>()
-    .join("\u{1}")
+    let mut out = String::new();
+    for (i, d) in vals.enumerate() {
+        if i > 0 {
+            out.push('\u{1}');
+        }
+        push_key(d, &mut out);
+    }
+    out
+}
+
+fn push_key(d: &Datum, out: &mut String) {
+    use std::fmt::Write;
+    match d {
+        Datum::Int(i) => {
+            let _ = write!(out, "i{i}");
+        }
+        Datum::Decimal(x) => {
+            if x.is_zero() {
+                out.push_str("i0");
+            } else if x.fract().is_zero()
+                && let Some(i) = rust_decimal::prelude::ToPrimitive::to_i128(&x.trunc())
+            {
+                let _ = write!(out, "i{i}");
+            } else {
+                let _ = write!(out, "d{}", x.normalize());
+            }
+        }
+        Datum::Float(f) => push_float_key(*f, out),
+        Datum::Array(items) => {
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_key(x, out);
+            }
+            out.push(']');
+        }
+        other => {
+            let _ = write!(out, "{other:?}");
+        }
+    }
+}
+
+/// A float's key: integral values as integers, others as their exact decimal expansion when a
+/// DECIMAL could equal them (at most 28 digits after the point), else by their bits.
+fn push_float_key(f: f64, out: &mut String) {
+    use std::fmt::Write;
+    if f.is_nan() {
+        out.push_str("nan");
+        return;
+    }
+    if f.is_infinite() || f.abs() >= 1e38 {
+        let _ = write!(out, "f{}", f.to_bits());
+        return;
+    }
+    if f.fract() == 0.0 {
+        let _ = write!(out, "i{}", f as i128);
+        return;
+    }
+    // f = m * 2^-k with m odd; its exact expansion has k digits after the point:
+    // m * 5^k / 10^k.
+    let bits = f.abs().to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i64;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (mut m, mut e) = if exp == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), exp - 1075)
+    };
+    while m & 1 == 0 {
+        m >>= 1;
+        e += 1;
+    }
+    let k = -e;
+    if k > 28 {
+        let _ = write!(out, "f{}", f.to_bits());
+        return;
+    }
+    let scaled = i128::from(m) * 5i128.pow(k as u32);
+    let digits = scaled.to_string();
+    let k = k as usize;
+    let (int_part, frac_part) = if digits.len() > k {
+        digits.split_at(digits.len() - k)
+    } else {
+        ("0", digits.as_str())
+    };
+    let sign = if f < 0.0 { "-" } else { "" };
+    let pad = k.saturating_sub(frac_part.len());
+    let _ = write!(out, "d{sign}{int_part}.{}{frac_part}", "0".repeat(pad));
 }
 
 fn resolve_col(e: &Expr, names: &[String]) -> Option<usize> {

@@ -237,19 +237,39 @@ fn run_set_expr<'a>(
                     })
                     .collect::<Result<_>>()?;
                 let width = rows.first().map_or(0, Vec::len);
-                let cols = (0..width)
-                    .map(|i| RelCol {
+                let mut rows = rows;
+                let mut cols = Vec::with_capacity(width);
+                for i in 0..width {
+                    // The column's type: the first value's, widened over numeric types (`VALUES
+                    // (1), (1.5)` is DECIMAL), every value converted to it.
+                    let mut ty: Option<SqlType> = None;
+                    for t in rows
+                        .iter()
+                        .filter_map(|r| r.get(i).and_then(Datum::sql_type))
+                    {
+                        ty = Some(match ty {
+                            None => t,
+                            Some(cur) => numeric_common_type(cur, t).unwrap_or(cur),
+                        });
+                    }
+                    let ty = ty.unwrap_or(SqlType::String);
+                    if matches!(ty, SqlType::Decimal | SqlType::Float) {
+                        for r in &mut rows {
+                            if let Some(v) = r.get_mut(i) {
+                                let d = std::mem::replace(v, Datum::Null);
+                                *v = d.coerce(ty)?;
+                            }
+                        }
+                    }
+                    cols.push(RelCol {
                         table: None,
                         name: format!("column{}", i + 1),
-                        ty: rows
-                            .iter()
-                            .find_map(|r| r.get(i).and_then(Datum::sql_type))
-                            .unwrap_or(SqlType::String),
+                        ty,
                         hidden: false,
                         typmod: Default::default(),
                         key: false,
-                    })
-                    .collect();
+                    });
+                }
                 Ok(Relation { cols, rows })
             }
             SetExpr::SetOperation {
@@ -267,13 +287,9 @@ fn run_set_expr<'a>(
                         r.cols.len()
                     )));
                 }
+                let (l, r) = unify_set_types(l, r)?;
                 let all = matches!(set_quantifier, pg::SetQuantifier::All);
-                let key = |row: &Vec<Datum>| {
-                    row.iter()
-                        .map(|d| format!("{d:?}"))
-                        .collect::<Vec<_>>()
-                        .join("\u{1}")
-                };
+                let key = |row: &Vec<Datum>| hash_key(row.iter());
                 let rows = match op {
                     pg::SetOperator::Union => {
                         let mut rows = l.rows;
@@ -343,16 +359,55 @@ fn parse_query(sql: &str) -> Result<pg::Query> {
         .map_err(|e| SqlError::syntax(e.to_string()))
 }
 
+/// Removes rows equal to an earlier one (SQL equality per column, NULLs equal: `1.0` and `1.00`
+/// are one row).
 fn dedup(rows: &mut Vec<Vec<Datum>>) {
     let mut seen = std::collections::HashSet::new();
-    rows.retain(|r| {
-        seen.insert(
-            r.iter()
-                .map(|d| format!("{d:?}"))
-                .collect::<Vec<_>>()
-                .join("\u{1}"),
-        )
-    });
+    rows.retain(|r| seen.insert(hash_key(r.iter())));
+}
+
+/// The type two numeric types meet in: INT with DECIMAL is DECIMAL, either with FLOAT is FLOAT.
+fn numeric_common_type(a: SqlType, b: SqlType) -> Option<SqlType> {
+    use SqlType::*;
+    match (a, b) {
+        _ if a == b => Some(a),
+        (Int, Decimal) | (Decimal, Int) => Some(Decimal),
+        (Int | Decimal, Float) | (Float, Int | Decimal) => Some(Float),
+        _ => None,
+    }
+}
+
+/// Gives both inputs of a set operation the same column types: INT with DECIMAL is DECIMAL,
+/// INT or DECIMAL with FLOAT is FLOAT, a column of only NULLs takes the other side's type;
+/// values are converted to the common type.
+fn unify_set_types(mut l: Relation, mut r: Relation) -> Result<(Relation, Relation)> {
+    use SqlType::*;
+    for i in 0..l.cols.len() {
+        let (lt, rt) = (l.cols[i].ty, r.cols[i].ty);
+        if lt == rt {
+            continue;
+        }
+        let all_null = |rel: &Relation| rel.rows.iter().all(|row| row[i].is_null());
+        let common = match (lt, rt) {
+            (String, t) if all_null(&l) => t,
+            (t, String) if all_null(&r) => t,
+            _ => match numeric_common_type(lt, rt) {
+                Some(t) => t,
+                None => continue,
+            },
+        };
+        for rel in [&mut l, &mut r] {
+            if rel.cols[i].ty != common {
+                rel.cols[i].typmod = Default::default();
+            }
+            rel.cols[i].ty = common;
+            for row in &mut rel.rows {
+                let v = std::mem::replace(&mut row[i], Datum::Null);
+                row[i] = v.coerce(common)?;
+            }
+        }
+    }
+    Ok((l, r))
 }
 
 /// Loads one FROM item.
@@ -583,12 +638,4 @@ fn load_from_item<'a>(
         }
         Ok(left)
     })
-}
-
-fn parse_expr(text: &str) -> Result<Expr> {
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    sqlparser::parser::Parser::new(&dialect)
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| SqlError::syntax(e.to_string()))
 }

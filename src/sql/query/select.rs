@@ -617,8 +617,9 @@ pub(super) fn sort_rows(rows: &mut [(Vec<Datum>, Vec<Datum>)], order: &[pg::Orde
     rows.sort_by(|a, b| {
         for (i, o) in order.iter().enumerate() {
             let desc = matches!(o.options.sort, Some(pg::OrderBySort::Desc));
-            // PostgreSQL: NULLs sort as larger than any value unless NULLS FIRST/LAST says otherwise.
-            let nulls_first = o.options.nulls_first.unwrap_or(desc);
+            // CockroachDB: NULLs sort as smaller than any value (first in ascending order, last
+            // in descending order) unless NULLS FIRST/LAST says otherwise.
+            let nulls_first = o.options.nulls_first.unwrap_or(!desc);
             let (x, y) = (&a.1[i], &b.1[i]);
             let ord = match (x.is_null(), y.is_null()) {
                 (true, true) => std::cmp::Ordering::Equal,
@@ -657,9 +658,12 @@ pub(super) fn sort_by_output(
 ) -> Result<()> {
     let names: Vec<String> = rel.cols.iter().map(|c| c.name.clone()).collect();
     let ectx = ectx(ctx, params);
+    // Ordinals pick columns by position: output columns may share a name (`SELECT a.x, b.x
+    // ... UNION ... ORDER BY 2`).
     let items: Vec<(String, Expr)> = names
         .iter()
-        .map(|n| (n.clone(), Expr::Identifier(pg::Ident::with_quote('"', n))))
+        .enumerate()
+        .map(|(i, n)| (n.clone(), col_ref(i)))
         .collect();
     let mut keyed = Vec::with_capacity(rel.rows.len());
     for r in std::mem::take(&mut rel.rows) {
@@ -689,7 +693,6 @@ pub(super) fn static_type(e: &Expr, input: &Relation, aggs: &[(String, AggCall)]
     if let Expr::Function(f) = e {
         match f.name.to_string().to_lowercase().as_str() {
             "count" => return SqlType::Int,
-            "avg" => return SqlType::Float,
             "string_agg" => return SqlType::String,
             "array_agg" => {
                 let elem = aggs
@@ -702,11 +705,16 @@ pub(super) fn static_type(e: &Expr, input: &Relation, aggs: &[(String, AggCall)]
                     .unwrap_or(SqlType::Array(crate::sql::types::ElemType::String));
             }
             "bool_and" | "bool_or" | "every" => return SqlType::Bool,
-            "sum" | "min" | "max" => {
+            name @ ("sum" | "avg" | "min" | "max") => {
                 if let Some((_, a)) = aggs.iter().find(|(k, _)| *k == e.to_string())
                     && let Some(arg) = &a.arg
                 {
-                    return expr::infer_type(arg, &cols);
+                    let t = expr::infer_type(arg, &cols);
+                    return if name == "min" || name == "max" {
+                        t
+                    } else {
+                        expr::sum_type(t)
+                    };
                 }
             }
             _ => {}

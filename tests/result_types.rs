@@ -1,0 +1,76 @@
+//! Result column types as a client sees them in RowDescription (drivers decode by these OIDs):
+//! decimal literals and INT / INT are NUMERIC, sum/avg follow CockroachDB (DECIMAL over INT and
+//! DECIMAL, FLOAT over FLOAT), set operations and VALUES widen INT with DECIMAL to NUMERIC, and
+//! values decode with the type described.
+
+mod common;
+
+use common::{ClusterOptions, TestCluster};
+use tokio_postgres::types::Type;
+
+async fn described(c: &tokio_postgres::Client, sql: &str) -> Vec<Type> {
+    let stmt = c
+        .prepare(sql)
+        .await
+        .unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
+    stmt.columns().iter().map(|c| c.type_().clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numeric_results_are_described_with_cockroachdb_types() {
+    let cluster = TestCluster::start(ClusterOptions {
+        insecure: true,
+        ..Default::default()
+    })
+    .await;
+    let c = cluster.connect("root", None).await.expect("connect");
+    c.batch_execute(
+        "CREATE TABLE n (k INT PRIMARY KEY, i INT, f FLOAT, d DECIMAL);
+         INSERT INTO n VALUES (1, 1, 0.5, 1.5), (2, 2, 1.5, 2.5)",
+    )
+    .await
+    .expect("setup");
+    let cases: &[(&str, &[Type])] = &[
+        (
+            "SELECT 0.1, 1e3, 1",
+            &[Type::NUMERIC, Type::NUMERIC, Type::INT8],
+        ),
+        (
+            "SELECT 1 / 2, i / 2, f / 2 FROM n",
+            &[Type::NUMERIC, Type::NUMERIC, Type::FLOAT8],
+        ),
+        (
+            "SELECT sum(i), avg(i), sum(f), avg(f), sum(d), avg(d) FROM n",
+            &[
+                Type::NUMERIC,
+                Type::NUMERIC,
+                Type::FLOAT8,
+                Type::FLOAT8,
+                Type::NUMERIC,
+                Type::NUMERIC,
+            ],
+        ),
+        ("SELECT i FROM n UNION SELECT 1.5", &[Type::NUMERIC]),
+        (
+            "SELECT * FROM (VALUES (1), (2.5)) AS v(x)",
+            &[Type::NUMERIC],
+        ),
+    ];
+    for (sql, want) in cases {
+        assert_eq!(&described(&c, sql).await, want, "{sql}");
+        // The rows decode with the described types (binary results through the driver).
+        let rows = c
+            .query(*sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert!(!rows.is_empty(), "{sql}");
+    }
+    let row = c
+        .query_one("SELECT sum(i), avg(i) FROM n", &[])
+        .await
+        .expect("sum");
+    let sum: rust_decimal::Decimal = row.get(0);
+    let avg: rust_decimal::Decimal = row.get(1);
+    assert_eq!(sum.to_string(), "3");
+    assert_eq!(avg.to_string(), "1.5");
+}
