@@ -352,79 +352,77 @@ fn json_concat(a: &str, b: &str) -> Result<Datum> {
 /// Significant digits of an inexact DECIMAL quotient (CockroachDB's decimal context).
 const DIVISION_DIGITS: u32 = 20;
 
-/// `a / b` on DECIMALs (b non-zero) as CockroachDB computes it: an exact quotient keeps the
-/// ideal scale (the dividend's minus the divisor's, or as many digits as it needs: `1.0 / 4`
-/// is `0.25`, `4.0 / 2` is `2.0`, `6 / 3` is `2`); an inexact one is rounded half up to 20
-/// significant digits (`2 / 3` is `0.66666666666666666667`). Exactness is checked by
-/// multiplying back, so rounding at rust_decimal's 28 digits never leaks into the result.
+/// `a / b` on DECIMALs as CockroachDB computes it (its decimal context has 20 digits): an
+/// exact quotient of at most 20 significant digits keeps the ideal scale (the dividend's minus
+/// the divisor's, or as many digits as it needs: `1.0 / 4` is `0.25`, `4.0 / 2` is `2.0`,
+/// `6 / 3` is `2`); any other is rounded half up to 20 significant digits (`2 / 3` is
+/// `0.66666666666666666667`). Computed on exact big integers, so the rounding is decided by the
+/// true remainder. A quotient needing more than 28 digits after the point (below about 1e-8,
+/// beyond what DECIMAL holds here) is an error rather than a shorter answer.
 pub(crate) fn decimal_div(
     a: rust_decimal::Decimal,
     b: rust_decimal::Decimal,
 ) -> Result<rust_decimal::Decimal> {
-    use rust_decimal::{Decimal, RoundingStrategy};
-    let out_of_range = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range");
+    use num_bigint::BigUint;
+    use rust_decimal::Decimal;
     if b.is_zero() {
         return Err(SqlError::new(
             SqlState::DIVISION_BY_ZERO,
             "division by zero",
         ));
     }
-    let q = a.checked_div(b).ok_or_else(out_of_range)?;
-    if q.checked_mul(b) == Some(a) {
-        let mut q = q.normalize();
-        let ideal = i64::from(a.scale()) - i64::from(b.scale());
-        if ideal > i64::from(q.scale()) {
-            q.rescale(ideal as u32);
-        }
-        return Ok(q);
-    }
-    // Inexact: keep DIVISION_DIGITS significant digits.
-    let int_digits = {
-        let t = q.abs().trunc();
-        if t.is_zero() {
-            0
-        } else {
-            t.to_string().len() as i64
-        }
-    };
-    let places = if int_digits > 0 {
-        i64::from(DIVISION_DIGITS) - int_digits
-    } else {
-        // Leading zeros after the point do not count: 0.000333... keeps 20 digits after them.
-        let mut zeros = 0i64;
-        let mut x = q.abs();
-        let ten = Decimal::TEN;
-        while x < Decimal::ONE && zeros < 28 {
-            x *= ten;
-            zeros += 1;
-        }
-        i64::from(DIVISION_DIGITS) + zeros - 1
-    };
-    if places >= 28 {
-        // 20 significant digits of a quotient below 1e-8 need more than the 28 digits after
-        // the point that DECIMAL holds here: an error, never a quotient with fewer digits.
-        return Err(SqlError::new(
+    let out_of_range = || {
+        SqlError::new(
             SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
-            "decimal quotient needs more than 28 digits after the decimal point",
-        ));
+            "decimal quotient out of range (more than 28 digits after the decimal point)",
+        )
+    };
+    let (sa, sb) = (i64::from(a.scale()), i64::from(b.scale()));
+    let ideal = (sa - sb).max(0);
+    if a.is_zero() {
+        return Ok(Decimal::new(0, ideal as u32));
     }
-    let places = places.max(0) as u32;
-    let r = q.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
-    // Double-rounding guard: if q's dropped digits are exactly one half, the 28-digit quotient
-    // may itself have been rounded up onto the midpoint; decide with the exact product.
-    let truncated = q.round_dp_with_strategy(places, RoundingStrategy::ToZero);
-    let half = Decimal::new(5, places + 1);
-    if (q - truncated).abs() == half {
-        let midpoint = truncated + if q.is_sign_negative() { -half } else { half };
-        match midpoint.checked_mul(b).map(|p| p.abs().cmp(&a.abs())) {
-            Some(std::cmp::Ordering::Less) => {
-                return Ok(r);
-            }
-            Some(std::cmp::Ordering::Greater) => return Ok(truncated),
-            _ => {}
+    let negative = a.is_sign_negative() != b.is_sign_negative();
+    let ma = BigUint::from(a.mantissa().unsigned_abs());
+    let mb = BigUint::from(b.mantissa().unsigned_abs());
+    let digits = |x: &BigUint| x.to_string().len() as i64;
+    // a / b = (ma / mb) * 10^(sb - sa); find k >= 0 with floor(ma * 10^k / mb) of 20 digits.
+    let mut k = (i64::from(DIVISION_DIGITS) - digits(&ma) + digits(&mb)).max(0);
+    let ten = BigUint::from(10u32);
+    let (mut q, mut r) = loop {
+        let n = &ma * ten.pow(k as u32);
+        let (q, r) = (&n / &mb, &n % &mb);
+        let have = digits(&q);
+        if have >= i64::from(DIVISION_DIGITS) || k > 80 {
+            break (q, r);
+        }
+        k += i64::from(DIVISION_DIGITS) - have;
+    };
+    let mut scale = k + sa - sb;
+    if r == BigUint::ZERO {
+        // Exact: drop trailing zeros down to the ideal scale.
+        while scale > ideal && (&q % &ten) == BigUint::ZERO {
+            q /= &ten;
+            scale -= 1;
+        }
+    } else {
+        // Inexact: round half up on the remainder.
+        r *= 2u32;
+        if r >= mb {
+            q += 1u32;
         }
     }
-    Ok(r)
+    if scale < 0 {
+        q *= ten.pow((-scale) as u32);
+        scale = 0;
+    }
+    if scale > 28 {
+        return Err(out_of_range());
+    }
+    let m = i128::try_from(q).map_err(|_| out_of_range())?;
+    let d = Decimal::try_from_i128_with_scale(if negative { -m } else { m }, scale as u32)
+        .map_err(|_| out_of_range())?;
+    Ok(d)
 }
 
 fn as_f64(d: &Datum) -> f64 {
@@ -540,5 +538,39 @@ fn elem_like(x: Datum, like: &Datum) -> Result<Datum> {
             }
         }
         _ => Ok(x),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal_div;
+    use rust_decimal::Decimal;
+
+    fn div(a: &str, b: &str) -> String {
+        let (a, b): (Decimal, Decimal) = (a.parse().unwrap(), b.parse().unwrap());
+        decimal_div(a, b).unwrap().to_string()
+    }
+
+    #[test]
+    fn decimal_division_follows_cockroachdb() {
+        assert_eq!(div("1", "3"), "0.33333333333333333333");
+        assert_eq!(div("2", "3"), "0.66666666666666666667");
+        assert_eq!(div("-2", "3"), "-0.66666666666666666667");
+        assert_eq!(div("10.0", "3"), "3.3333333333333333333");
+        assert_eq!(div("1", "30000"), "0.000033333333333333333333");
+        assert_eq!(div("1.0", "4"), "0.25");
+        assert_eq!(div("4.0", "2"), "2.0");
+        assert_eq!(div("6", "3"), "2");
+        assert_eq!(div("4.50", "3"), "1.50");
+        assert_eq!(div("100000000000000000000", "3"), "33333333333333333333");
+        // A quotient whose first 20 digits are followed by exactly one half rounds up.
+        assert_eq!(
+            div("0.000000000000000000025", "1"),
+            "0.000000000000000000025"
+        );
+        assert_eq!(div("1", "8"), "0.125");
+        assert!(decimal_div(Decimal::ONE, Decimal::ZERO).is_err());
+        // Quotients that would need more than 28 digits after the point are errors.
+        assert!(decimal_div(Decimal::ONE, "3000000000".parse().unwrap()).is_err());
     }
 }

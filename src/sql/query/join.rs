@@ -422,3 +422,37 @@ fn equi_keys(
         _ => *residual = true,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::hash_key;
+    use crate::sql::types::Datum;
+
+    fn key(d: Datum) -> String {
+        hash_key(std::iter::once(&d))
+    }
+
+    #[test]
+    fn equal_values_share_a_key_and_unequal_ones_do_not() {
+        let dec = |s: &str| Datum::Decimal(s.parse().unwrap());
+        assert_eq!(key(Datum::Int(1)), key(dec("1.00")));
+        assert_eq!(key(Datum::Int(1)), key(Datum::Float(1.0)));
+        assert_eq!(key(dec("1.0")), key(dec("1.00")));
+        assert_eq!(key(dec("0.5")), key(Datum::Float(0.5)));
+        assert_eq!(key(dec("-1.25")), key(Datum::Float(-1.25)));
+        assert_eq!(key(dec("0.0625")), key(Datum::Float(0.0625)));
+        assert_eq!(key(Datum::Float(-0.0)), key(Datum::Float(0.0)));
+        assert_eq!(key(dec("-0.00")), key(Datum::Int(0)));
+        assert_eq!(key(Datum::Float(f64::NAN)), key(Datum::Float(f64::NAN)));
+        assert_ne!(
+            key(Datum::Int(9007199254740993)),
+            key(Datum::Int(9007199254740992))
+        );
+        assert_ne!(key(dec("0.1")), key(Datum::Float(0.1)));
+        assert_ne!(key(dec("0.5")), key(dec("0.50001")));
+        assert_eq!(
+            key(Datum::Array(vec![dec("1.0"), Datum::Null])),
+            key(Datum::Array(vec![Datum::Int(1), Datum::Null]))
+        );
+    }
+}
