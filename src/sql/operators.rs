@@ -386,8 +386,9 @@ pub(crate) fn decimal_div(
     let ma = BigUint::from(a.mantissa().unsigned_abs());
     let mb = BigUint::from(b.mantissa().unsigned_abs());
     let digits = |x: &BigUint| x.to_string().len() as i64;
-    // a / b = (ma / mb) * 10^(sb - sa); find k >= 0 with floor(ma * 10^k / mb) of 20 digits.
-    let mut k = (i64::from(DIVISION_DIGITS) - digits(&ma) + digits(&mb)).max(0);
+    // a / b = (ma / mb) * 10^(sb - sa); find k >= 0 with floor(ma * 10^k / mb) of 20 digits
+    // (this k gives 19 or 20; one more step when 19).
+    let mut k = (i64::from(DIVISION_DIGITS) - 1 - digits(&ma) + digits(&mb)).max(0);
     let ten = BigUint::from(10u32);
     let (mut q, mut r) = loop {
         let n = &ma * ten.pow(k as u32);
@@ -569,6 +570,8 @@ mod tests {
             "0.000000000000000000025"
         );
         assert_eq!(div("1", "8"), "0.125");
+        assert_eq!(div("5", "3"), "1.6666666666666666667");
+        assert_eq!(div("99", "7"), "14.142857142857142857");
         assert!(decimal_div(Decimal::ONE, Decimal::ZERO).is_err());
         // Quotients that would need more than 28 digits after the point are errors.
         assert!(decimal_div(Decimal::ONE, "3000000000".parse().unwrap()).is_err());
