@@ -268,11 +268,14 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
         _ => (l, r),
     };
     match (op, l, r) {
-        (BinaryOperator::StringConcat, a, b) => Ok(Datum::String(format!(
-            "{}{}",
-            a.to_text().unwrap_or_default(),
-            b.to_text().unwrap_or_default()
-        ))),
+        // Each side as CAST(x AS STRING) spells it (`'a' || true` is `atrue`).
+        (BinaryOperator::StringConcat, a, b) => {
+            let text = |d: Datum| match d {
+                Datum::Bool(b) => if b { "true" } else { "false" }.to_string(),
+                other => other.to_text().unwrap_or_default(),
+            };
+            Ok(Datum::String(format!("{}{}", text(a), text(b))))
+        }
         (BinaryOperator::Plus, Datum::Int(a), Datum::Int(b)) => {
             a.checked_add(b).map(Datum::Int).ok_or_else(overflow)
         }

@@ -124,6 +124,18 @@ impl ElemType {
 }
 
 impl SqlType {
+    /// The type two numeric types meet in: INT with DECIMAL is DECIMAL, either with FLOAT is
+    /// FLOAT (`None` unless both are numeric).
+    pub fn numeric_common(self, other: SqlType) -> Option<SqlType> {
+        use SqlType::*;
+        match (self, other) {
+            (Int, Int) | (Decimal, Decimal) | (Float, Float) => Some(self),
+            (Int, Decimal) | (Decimal, Int) => Some(Decimal),
+            (Int | Decimal, Float) | (Float, Int | Decimal) => Some(Float),
+            _ => None,
+        }
+    }
+
     /// The array type whose elements are `self` (None when `self` is an array).
     pub fn array_of(self) -> Option<SqlType> {
         ElemType::of(self).map(SqlType::Array)

@@ -86,13 +86,24 @@ pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
             conditions,
             else_result,
             ..
-        } => conditions
-            .iter()
-            .map(|c| &c.result)
-            .chain(else_result.as_deref())
-            .map(|e| infer_type(e, columns))
-            .find(|t| *t != SqlType::String)
-            .unwrap_or(SqlType::String),
+        } => {
+            // The first typed branch's type, widened over numeric types (INT and DECIMAL
+            // branches make a DECIMAL, any FLOAT branch a FLOAT).
+            let mut ty: Option<SqlType> = None;
+            for t in conditions
+                .iter()
+                .map(|c| &c.result)
+                .chain(else_result.as_deref())
+                .map(|e| infer_type(e, columns))
+                .filter(|t| *t != SqlType::String)
+            {
+                ty = Some(match ty {
+                    None => t,
+                    Some(cur) => cur.numeric_common(t).unwrap_or(cur),
+                });
+            }
+            ty.unwrap_or(SqlType::String)
+        }
         Expr::Function(f) => function_type(f, columns),
         Expr::Array(a) => a
             .elem
@@ -179,6 +190,11 @@ fn function_type(f: &sqlparser::ast::Function, columns: &[(String, SqlType)]) ->
             first_arg().unwrap_or(SqlType::String)
         }
         "sum" | "avg" => sum_type(first_arg().unwrap_or(SqlType::Decimal)),
+        "row_number" | "rank" | "dense_rank" | "ntile" => SqlType::Int,
+        "percent_rank" | "cume_dist" => SqlType::Float,
+        "lag" | "lead" | "first_value" | "last_value" | "nth_value" => {
+            first_arg().unwrap_or(SqlType::String)
+        }
         "array_agg" => first_arg()
             .and_then(SqlType::array_of)
             .unwrap_or(SqlType::Array(crate::sql::types::ElemType::String)),

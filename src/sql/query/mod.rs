@@ -249,7 +249,13 @@ fn run_set_expr<'a>(
                     {
                         ty = Some(match ty {
                             None => t,
-                            Some(cur) => numeric_common_type(cur, t).unwrap_or(cur),
+                            Some(cur) => {
+                                if cur == t {
+                                    cur
+                                } else {
+                                    cur.numeric_common(t).unwrap_or(cur)
+                                }
+                            }
                         });
                     }
                     let ty = ty.unwrap_or(SqlType::String);
@@ -342,7 +348,7 @@ fn run_set_expr<'a>(
                     .map(|n| n.to_string())
                     .unwrap_or_default();
                 let q: pg::Query = parse_query(&format!("SELECT * FROM {name}"))?;
-                run_query(ctx, txn, Box::leak(Box::new(q)), params, ctes).await
+                run_query(ctx, txn, &q, params, ctes).await
             }
             other => Err(SqlError::unsupported(format!("{other}"))),
         }
@@ -366,22 +372,11 @@ fn dedup(rows: &mut Vec<Vec<Datum>>) {
     rows.retain(|r| seen.insert(hash_key(r.iter())));
 }
 
-/// The type two numeric types meet in: INT with DECIMAL is DECIMAL, either with FLOAT is FLOAT.
-fn numeric_common_type(a: SqlType, b: SqlType) -> Option<SqlType> {
-    use SqlType::*;
-    match (a, b) {
-        _ if a == b => Some(a),
-        (Int, Decimal) | (Decimal, Int) => Some(Decimal),
-        (Int | Decimal, Float) | (Float, Int | Decimal) => Some(Float),
-        _ => None,
-    }
-}
-
 /// Gives both inputs of a set operation the same column types: INT with DECIMAL is DECIMAL,
 /// INT or DECIMAL with FLOAT is FLOAT, a column of only NULLs takes the other side's type;
 /// values are converted to the common type.
 fn unify_set_types(mut l: Relation, mut r: Relation) -> Result<(Relation, Relation)> {
-    use SqlType::*;
+    use SqlType::String;
     for i in 0..l.cols.len() {
         let (lt, rt) = (l.cols[i].ty, r.cols[i].ty);
         if lt == rt {
@@ -391,7 +386,7 @@ fn unify_set_types(mut l: Relation, mut r: Relation) -> Result<(Relation, Relati
         let common = match (lt, rt) {
             (String, t) if all_null(&l) => t,
             (t, String) if all_null(&r) => t,
-            _ => match numeric_common_type(lt, rt) {
+            _ => match lt.numeric_common(rt) {
                 Some(t) => t,
                 None => continue,
             },
