@@ -447,7 +447,27 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
                 };
             }
             let ty = SqlType::from_ast(data_type)?;
-            eval(expr, row, ctx)?.coerce(ty)
+            // A numeric literal cast to FLOAT is read as a float (`1e300::FLOAT` is beyond
+            // DECIMAL's range here, not beyond FLOAT's).
+            if ty == SqlType::Float
+                && let Expr::Value(v) = expr.as_ref()
+                && let Value::Number(n, _) = &v.value
+                && let Some(f) = parse_float(n)
+            {
+                return Ok(Datum::Float(f));
+            }
+            let v = eval(expr, row, ctx)?.coerce(ty)?;
+            // The type's modifier applies too: `1.005::DECIMAL(4,2)` is 1.01, `'abcd'::VARCHAR(2)`
+            // is `ab` (an explicit cast truncates), `2147483648::INT4` is out of range.
+            match super::typmod::TypeMod::from_ast(data_type)? {
+                super::typmod::TypeMod::MaxChars(n) => Ok(match v {
+                    Datum::String(s) if s.chars().count() > n as usize => {
+                        Datum::String(s.chars().take(n as usize).collect())
+                    }
+                    v => v,
+                }),
+                m => m.apply(v),
+            }
         }
         Expr::Case {
             operand,

@@ -125,6 +125,9 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
             })?;
         return Ok(Datum::Bool(re.is_match(&text) != negate));
     }
+    if matches!(op, BinaryOperator::PGExp) {
+        return power(&l, &r);
+    }
     // Decimal arithmetic (exact) when either side is DECIMAL and the other is exact.
     if matches!(
         (&l, &r),
@@ -227,6 +230,32 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
                 d - n
             }));
         }
+        (
+            BinaryOperator::Multiply,
+            Datum::Interval {
+                months,
+                days,
+                micros,
+            },
+            Datum::Int(n),
+        )
+        | (
+            BinaryOperator::Multiply,
+            Datum::Int(n),
+            Datum::Interval {
+                months,
+                days,
+                micros,
+            },
+        ) => {
+            let bad = || SqlError::new(SqlState("22008"), "interval out of range");
+            let n32 = i32::try_from(*n).map_err(|_| bad())?;
+            return Ok(Datum::Interval {
+                months: months.checked_mul(n32).ok_or_else(bad)?,
+                days: days.checked_mul(n32).ok_or_else(bad)?,
+                micros: micros.checked_mul(*n).ok_or_else(bad)?,
+            });
+        }
         (BinaryOperator::Minus, Datum::Date(a), Datum::Date(b)) => {
             return Ok(Datum::Int(i64::from(a - b)));
         }
@@ -295,15 +324,26 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
         (BinaryOperator::Modulo, Datum::Int(a), Datum::Int(b)) => Ok(Datum::Int(a.wrapping_rem(b))),
         (op, a @ (Datum::Int(_) | Datum::Float(_)), b @ (Datum::Int(_) | Datum::Float(_))) => {
             let (x, y) = (as_f64(&a), as_f64(&b));
+            // Finite operands with an infinite result overflowed (PostgreSQL: 22003).
+            let finite = |v: f64| {
+                if v.is_infinite() && x.is_finite() && y.is_finite() {
+                    Err(SqlError::new(
+                        SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
+                        "value out of range: overflow",
+                    ))
+                } else {
+                    Ok(Datum::Float(v))
+                }
+            };
             match op {
-                BinaryOperator::Plus => Ok(Datum::Float(x + y)),
-                BinaryOperator::Minus => Ok(Datum::Float(x - y)),
-                BinaryOperator::Multiply => Ok(Datum::Float(x * y)),
+                BinaryOperator::Plus => finite(x + y),
+                BinaryOperator::Minus => finite(x - y),
+                BinaryOperator::Multiply => finite(x * y),
                 BinaryOperator::Divide if y == 0.0 => Err(SqlError::new(
                     SqlState::DIVISION_BY_ZERO,
                     "division by zero",
                 )),
-                BinaryOperator::Divide => Ok(Datum::Float(x / y)),
+                BinaryOperator::Divide => finite(x / y),
                 BinaryOperator::Modulo => Ok(Datum::Float(x % y)),
                 other => Err(SqlError::new(
                     SqlState::UNDEFINED_FUNCTION,
@@ -427,6 +467,81 @@ pub(crate) fn decimal_div(
     let d = Decimal::try_from_i128_with_scale(if negative { -m } else { m }, scale as u32)
         .map_err(|_| out_of_range())?;
     Ok(d)
+}
+
+/// `x ^ y`: INT ^ INT is an INT (an error when it overflows; negative exponents are not
+/// supported for INT), DECIMAL to an integral power is exact, anything with a FLOAT is FLOAT.
+fn power(l: &Datum, r: &Datum) -> Result<Datum> {
+    use rust_decimal::Decimal;
+    use rust_decimal::prelude::ToPrimitive;
+    let overflow = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range");
+    match (l, r) {
+        (Datum::Int(a), Datum::Int(b)) => {
+            let e = u32::try_from(*b).map_err(|_| {
+                SqlError::unsupported("INT ^ negative INT (cast an operand to DECIMAL or FLOAT)")
+            })?;
+            a.checked_pow(e).map(Datum::Int).ok_or_else(|| {
+                SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
+            })
+        }
+        (Datum::Decimal(_) | Datum::Int(_), Datum::Decimal(_) | Datum::Int(_)) => {
+            let (Datum::Decimal(a), Datum::Decimal(b)) = (
+                l.clone().coerce(SqlType::Decimal)?,
+                r.clone().coerce(SqlType::Decimal)?,
+            ) else {
+                return Err(SqlError::internal("decimal coercion"));
+            };
+            if !b.fract().is_zero() {
+                return Err(SqlError::unsupported(
+                    "DECIMAL ^ a fractional DECIMAL (cast the operands to FLOAT)",
+                ));
+            }
+            let n = b
+                .abs()
+                .to_u32()
+                .filter(|n| *n <= 4096)
+                .ok_or_else(overflow)?;
+            let mut acc = Decimal::ONE;
+            for _ in 0..n {
+                acc = acc.checked_mul(a).ok_or_else(overflow)?;
+            }
+            if b.is_sign_negative() {
+                acc = decimal_div(Decimal::ONE, acc)?;
+            }
+            Ok(Datum::Decimal(acc))
+        }
+        (
+            Datum::Float(_) | Datum::Int(_) | Datum::Decimal(_),
+            Datum::Float(_) | Datum::Int(_) | Datum::Decimal(_),
+        ) => {
+            let f = |d: &Datum| match d.clone().coerce(SqlType::Float) {
+                Ok(Datum::Float(f)) => f,
+                _ => f64::NAN,
+            };
+            let (x, y) = (f(l), f(r));
+            if x == 0.0 && y < 0.0 {
+                return Err(SqlError::new(
+                    SqlState("2201F"),
+                    "zero raised to a negative power is undefined",
+                ));
+            }
+            if x < 0.0 && y.fract() != 0.0 {
+                return Err(SqlError::new(
+                    SqlState("2201F"),
+                    "a negative number raised to a non-integer power yields a complex result",
+                ));
+            }
+            Ok(Datum::Float(x.powf(y)))
+        }
+        (a, b) => Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!(
+                "unsupported binary operator: <{}> ^ <{}>",
+                a.sql_type().map_or("unknown", |t| t.name()).to_lowercase(),
+                b.sql_type().map_or("unknown", |t| t.name()).to_lowercase()
+            ),
+        )),
+    }
 }
 
 fn as_f64(d: &Datum) -> f64 {

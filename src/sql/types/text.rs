@@ -49,8 +49,20 @@ pub fn format_float(f: f64) -> String {
             "-Infinity".into()
         }
     } else {
-        let s = format!("{f}");
-        s
+        // The shortest digits that read back as the same float (as PostgreSQL 12+ prints
+        // FLOAT8), in fixed notation for decimal exponents -4..14 and as `1.5e-05` / `1e+15`
+        // outside them.
+        let sci = format!("{f:e}");
+        let Some((mantissa, exp)) = sci.split_once('e') else {
+            return sci;
+        };
+        let exp: i32 = exp.parse().unwrap_or(0);
+        if (-4..15).contains(&exp) {
+            format!("{f}")
+        } else {
+            let sign = if exp < 0 { '-' } else { '+' };
+            format!("{mantissa}e{sign}{:02}", exp.unsigned_abs())
+        }
     }
 }
 
