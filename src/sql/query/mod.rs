@@ -5,7 +5,7 @@
 //! set operations, ORDER BY and LIMIT/OFFSET. Equi-joins are hash joins; other joins are nested
 //! loops. A WHERE clause over a single table that fixes the whole primary key becomes a point
 //! read. Uncorrelated subqueries (scalar, `IN`, `EXISTS`, in FROM) are evaluated once and
-//! substituted as values; correlated subqueries are reported as unsupported (0A000).
+//! substituted as values; correlated ones run per outer row (see `subquery`).
 //!
 //! Column references resolve against `table.column` names: a bare name matches any column with
 //! that name (the first one, if several tables have it), a qualified name matches exactly.

@@ -70,9 +70,10 @@ pub(super) async fn run_select(
     if let Some(w) = &correlated_where {
         // Correlated subqueries: bind the outer row's values and run them per row.
         let mut kept = Vec::new();
+        let mut bare = Vec::new();
         for r in std::mem::take(&mut input.rows) {
-            let bound = bind_outer(w, &names, &r);
-            let e = materialize(ctx, txn, &bound, params, ctes).await?;
+            let e =
+                materialize_correlated(ctx, txn, w, (&names, &r), params, ctes, &mut bare).await?;
             if matches!(
                 expr::eval(
                     &e,
@@ -111,6 +112,8 @@ pub(super) async fn run_select(
     // The select list, expanded.
     let mut items: Vec<(String, Expr)> = Vec::new();
     let mut correlated_items: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
+    // Bare outer names the select list's correlated subqueries were found to use.
+    let mut bare_items: Vec<String> = Vec::new();
     for item in &sel.projection {
         match item {
             SelectItem::Wildcard(_) => {
@@ -327,8 +330,16 @@ pub(super) async fn run_select(
             let mut vals: Vec<Datum> = Vec::with_capacity(rewritten.len());
             for (i, e) in rewritten.iter().enumerate() {
                 if correlated_items.contains(&i) {
-                    let bound = bind_outer(e, &scope_names, &scope);
-                    let m = materialize(ctx, txn, &bound, params, ctes).await?;
+                    let m = materialize_correlated(
+                        ctx,
+                        txn,
+                        e,
+                        (&scope_names, &scope),
+                        params,
+                        ctes,
+                        &mut bare_items,
+                    )
+                    .await?;
                     vals.push(expr::eval(&m, Some(&row), &ectx)?);
                 } else {
                     vals.push(expr::eval(e, Some(&row), &ectx)?);
@@ -369,8 +380,16 @@ pub(super) async fn run_select(
             let mut sets: Vec<(usize, Vec<Datum>)> = Vec::new();
             for (i, e) in rewritten.iter().enumerate() {
                 if correlated_items.contains(&i) {
-                    let bound = bind_outer(e, &names, r);
-                    let m = materialize(ctx, txn, &bound, params, ctes).await?;
+                    let m = materialize_correlated(
+                        ctx,
+                        txn,
+                        e,
+                        (&names, r),
+                        params,
+                        ctes,
+                        &mut bare_items,
+                    )
+                    .await?;
                     vals.push(expr::eval(&m, Some(&row), &ectx)?);
                 } else if let (true, Expr::Function(f)) = (srf_items.contains(&i), e) {
                     sets.push((

@@ -1,5 +1,7 @@
 //! Subqueries: uncorrelated ones are evaluated once and replaced by their values; correlated
-//! ones are re-run per outer row with the row's values bound in.
+//! ones are re-run per outer row with the row's values bound in (qualified outer references
+//! always; bare ones only where they provably cannot name an inner column, see
+//! [`materialize_correlated`]); nested correlation is 0A000.
 
 use super::*;
 
@@ -277,11 +279,95 @@ pub(super) fn is_correlated(e: &SqlError) -> bool {
     e.state == SqlState::FEATURE_NOT_SUPPORTED && e.message.contains("correlated")
 }
 
-/// Replaces references to the outer row's qualified columns (`t.c` present in `names`) by their
-/// values, so a correlated subquery can run for that row.
-pub(super) fn bind_outer(e: &Expr, names: &[String], row: &[Datum]) -> Expr {
+/// Runs the correlated subqueries of `e` for one outer row (its scope `names` and values) and returns `e` with
+/// them replaced by their values.
+///
+/// Qualified outer references (`t.c`) are bound to the row's values. A bare outer reference
+/// (`c`) is bound only when every subquery in `e` is a single SELECT without nested subqueries,
+/// the subquery itself reported `c` as unknown, and the outer row has exactly one visible `c`:
+/// then `c` cannot name anything inside. The names learnt are kept in `bare` for later rows.
+/// Anything else stays unsupported (0A000), never a guess.
+pub(super) async fn materialize_correlated(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    e: &Expr,
+    (names, row): (&[String], &[Datum]),
+    params: &[Datum],
+    ctes: &Ctes,
+    bare: &mut Vec<String>,
+) -> Result<Expr> {
+    loop {
+        let bound = bind_outer(e, names, row, bare);
+        let err = match materialize(ctx, txn, &bound, params, ctes).await {
+            Ok(m) => return Ok(m),
+            Err(err) => err,
+        };
+        if !is_correlated(&err) || !single_level_subqueries(e) {
+            return Err(err);
+        }
+        let Some(missing) = missing_column(&err.message) else {
+            return Err(err);
+        };
+        let visible = names
+            .iter()
+            .filter(|n| !n.starts_with(expr::HIDDEN))
+            .filter(|n| n.rsplit_once('.').map_or(n.as_str(), |(_, c)| c) == missing)
+            .count();
+        if visible != 1 || bare.contains(&missing) {
+            return Err(err);
+        }
+        bare.push(missing);
+    }
+}
+
+/// The column named by a correlated-subquery error (`... (column "c" does not exist)`).
+fn missing_column(message: &str) -> Option<String> {
+    let rest = message.split_once("column \"")?.1;
+    Some(rest.split_once('"')?.0.to_string())
+}
+
+/// Whether every subquery in `e` is one SELECT with no subquery of its own.
+fn single_level_subqueries(e: &Expr) -> bool {
+    let mut ok = true;
+    let _ = pg::visit_expressions(e, |x| {
+        let q = match x {
+            Expr::Subquery(q) | Expr::Exists { subquery: q, .. } => Some(q),
+            Expr::In {
+                target: pg::InTarget::Subquery(q),
+                ..
+            } => Some(q),
+            _ => None,
+        };
+        if let Some(q) = q {
+            let text = q.to_string().to_ascii_uppercase();
+            if text.matches("SELECT").count() != 1 || q.with.is_some() {
+                ok = false;
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    ok
+}
+
+/// Replaces references to the outer row's qualified columns (`t.c` present in `names`), and the
+/// bare names in `bare`, by their values, so a correlated subquery can run for that row.
+fn bind_outer(e: &Expr, names: &[String], row: &[Datum], bare: &[String]) -> Expr {
     let mut out = e.clone();
     let _ = pg::visit_expressions_mut(&mut out, |x| {
+        if let Expr::Identifier(i) = x
+            && !bare.is_empty()
+        {
+            let n = normalize(&i.value, i.quote_style.is_some());
+            if bare.contains(&n)
+                && let Some(pos) = names.iter().position(|c| {
+                    !c.starts_with(expr::HIDDEN)
+                        && c.rsplit_once('.').map_or(c.as_str(), |(_, col)| col) == n
+                })
+            {
+                *x = literal_expr(row[pos].clone());
+                return std::ops::ControlFlow::<()>::Continue(());
+            }
+        }
         if let Expr::CompoundIdentifier(parts) = x
             && parts.len() >= 2
         {
