@@ -55,6 +55,18 @@ async fn numeric_results_are_described_with_cockroachdb_types() {
             "SELECT * FROM (VALUES (1), (2.5)) AS v(x)",
             &[Type::NUMERIC],
         ),
+        (
+            "SELECT lag(k) OVER (ORDER BY k), row_number() OVER (), lead(f) OVER () FROM n",
+            &[Type::INT8, Type::INT8, Type::FLOAT8],
+        ),
+        (
+            "SELECT CASE WHEN k > 1 THEN 1 ELSE 1.5 END FROM n",
+            &[Type::NUMERIC],
+        ),
+        (
+            "SELECT ts + INTERVAL '1 day', INTERVAL '1 hour' FROM (SELECT NULL::TIMESTAMP AS ts) AS s",
+            &[Type::TIMESTAMP, Type::INTERVAL],
+        ),
     ];
     for (sql, want) in cases {
         assert_eq!(&described(&c, sql).await, want, "{sql}");

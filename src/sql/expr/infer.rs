@@ -79,6 +79,7 @@ pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
             infer_type(expr, columns)
         }
         Expr::TypedString(t) => SqlType::from_ast(&t.data_type).unwrap_or(SqlType::String),
+        Expr::Interval(_) => SqlType::Interval,
         Expr::Extract { .. } => SqlType::Float,
         Expr::Position { .. } => SqlType::Int,
         Expr::AtTimeZone { .. } => SqlType::Timestamp,

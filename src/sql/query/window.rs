@@ -136,15 +136,27 @@ pub(super) fn add_window_columns(
     for (_, w) in wins {
         columns.push(compute(w, &input.rows, &names, ectx)?);
     }
+    let typed: Vec<(String, SqlType)> = input.cols.iter().map(|c| (c.name.clone(), c.ty)).collect();
     for (i, (col, (_, w))) in columns.iter().zip(wins).enumerate() {
-        let ty = col
-            .iter()
-            .find_map(Datum::sql_type)
-            .unwrap_or(match w.func.as_str() {
-                "row_number" | "rank" | "dense_rank" | "ntile" | "count" => SqlType::Int,
-                "percent_rank" | "cume_dist" | "avg" => SqlType::Float,
-                _ => SqlType::String,
-            });
+        // The call's type from its argument's (a result described before any row exists must
+        // match the values); the values' type where the call does not say.
+        let arg = || {
+            w.args
+                .first()
+                .or_else(|| w.agg.as_ref().and_then(|a| a.arg.as_ref()))
+                .map(|a| expr::infer_type(a, &typed))
+        };
+        let ty = match w.func.as_str() {
+            "row_number" | "rank" | "dense_rank" | "ntile" | "count" => Some(SqlType::Int),
+            "percent_rank" | "cume_dist" => Some(SqlType::Float),
+            "sum" | "avg" => arg().map(expr::sum_type),
+            "lag" | "lead" | "first_value" | "last_value" | "nth_value" | "min" | "max" => {
+                arg().filter(|t| *t != SqlType::String)
+            }
+            _ => None,
+        }
+        .or_else(|| col.iter().find_map(Datum::sql_type))
+        .unwrap_or(SqlType::String);
         input.cols.push(RelCol {
             table: None,
             name: format!("__win_{i}"),
