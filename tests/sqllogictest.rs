@@ -237,4 +237,7 @@ slt_tests!(
     schemas,
     arrays,
     table_functions,
+    fk_actions,
+    upsert,
+    drop_truncate,
 );
