@@ -238,4 +238,7 @@ slt_tests!(
     arrays,
     table_functions,
     numeric_semantics,
+    fk_actions,
+    upsert,
+    drop_truncate,
 );

@@ -21,6 +21,9 @@
 //! one to the schemas table with an id from the descriptor sequence. A table's namespace entry
 //! is `(database id, name)` in `public` and `(schema id, name)` in another schema
 //! ([`TableDesc::namespace_parent`]); ids never collide because both come from one sequence.
+//!
+//! Descriptors are stored in versioned layouts ([`stored`]); foreign keys and their actions are
+//! described in [`constraints`].
 
 use super::error::{Result, SqlError};
 use super::sqlstate::SqlState;
@@ -31,6 +34,12 @@ use crate::kv::Txn;
 use crate::storage::keys::{self, Span};
 use crate::storage::records::{decode, encode};
 use serde::{Deserialize, Serialize};
+
+mod constraints;
+mod stored;
+
+pub use constraints::{FkAction, FkMatch, ForeignKeyDesc};
+use stored::{decode_descriptor, encode_descriptor};
 
 /// System table ids.
 pub mod tables {
@@ -145,19 +154,6 @@ pub struct CheckDesc {
     pub expr: String,
 }
 
-/// A foreign key from this table's `columns` to `ref_table`'s `ref_columns`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ForeignKeyDesc {
-    /// Name.
-    pub name: String,
-    /// Referencing column ids.
-    pub columns: Vec<u32>,
-    /// Referenced table id.
-    pub ref_table: u32,
-    /// Referenced column ids (the referenced table's primary key or a unique index).
-    pub ref_columns: Vec<u32>,
-}
-
 /// A schema other than `public`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SchemaDesc {
@@ -210,134 +206,6 @@ pub enum Descriptor {
     Database(DatabaseDesc),
     /// A table.
     Table(TableDesc),
-}
-
-/// A descriptor as stored. Variants are only ever appended (postcard encodes the variant
-/// index), so a store written by an older tandem still decodes: tables written before column
-/// type modifiers existed are `TableV1` and read as columns without one; tables written before
-/// key directions existed are `TableV2` and read as all-ascending keys.
-#[derive(Serialize, Deserialize)]
-enum StoredDescriptor {
-    Database(DatabaseDesc),
-    TableV1(TableDescV1),
-    TableV2(TableDescV2),
-    Table(TableDesc),
-}
-
-/// The table layout before [`TableDesc::descending`].
-#[derive(Serialize, Deserialize)]
-struct TableDescV2 {
-    id: u32,
-    parent_id: u32,
-    schema_id: u32,
-    name: String,
-    columns: Vec<ColumnDesc>,
-    primary_key: Vec<u32>,
-    next_column_id: u32,
-    version: u64,
-    indexes: Vec<IndexDesc>,
-    checks: Vec<CheckDesc>,
-    foreign_keys: Vec<ForeignKeyDesc>,
-    next_index_id: u32,
-}
-
-/// The table layout before [`ColumnDesc::typmod`].
-#[derive(Serialize, Deserialize)]
-struct TableDescV1 {
-    id: u32,
-    parent_id: u32,
-    name: String,
-    columns: Vec<ColumnDescV1>,
-    primary_key: Vec<u32>,
-    next_column_id: u32,
-    version: u64,
-    indexes: Vec<IndexDesc>,
-    checks: Vec<CheckDesc>,
-    foreign_keys: Vec<ForeignKeyDesc>,
-    next_index_id: u32,
-}
-
-#[derive(Serialize, Deserialize)]
-struct ColumnDescV1 {
-    id: u32,
-    name: String,
-    ty: SqlType,
-    nullable: bool,
-    default: Option<String>,
-    hidden: bool,
-}
-
-impl From<StoredDescriptor> for Descriptor {
-    fn from(d: StoredDescriptor) -> Descriptor {
-        match d {
-            StoredDescriptor::Database(db) => Descriptor::Database(db),
-            StoredDescriptor::Table(t) => Descriptor::Table(t),
-            StoredDescriptor::TableV2(t) => Descriptor::Table(TableDesc {
-                id: t.id,
-                parent_id: t.parent_id,
-                schema_id: t.schema_id,
-                name: t.name,
-                columns: t.columns,
-                primary_key: t.primary_key,
-                descending: Vec::new(),
-                next_column_id: t.next_column_id,
-                version: t.version,
-                indexes: t.indexes,
-                checks: t.checks,
-                foreign_keys: t.foreign_keys,
-                next_index_id: t.next_index_id,
-            }),
-            StoredDescriptor::TableV1(t) => Descriptor::Table(TableDesc {
-                id: t.id,
-                parent_id: t.parent_id,
-                schema_id: 0,
-                name: t.name,
-                columns: t
-                    .columns
-                    .into_iter()
-                    .map(|c| ColumnDesc {
-                        id: c.id,
-                        name: c.name,
-                        ty: c.ty,
-                        nullable: c.nullable,
-                        default: c.default,
-                        hidden: c.hidden,
-                        typmod: TypeMod::None,
-                    })
-                    .collect(),
-                primary_key: t.primary_key,
-                descending: Vec::new(),
-                next_column_id: t.next_column_id,
-                version: t.version,
-                indexes: t.indexes,
-                checks: t.checks,
-                foreign_keys: t.foreign_keys,
-                next_index_id: t.next_index_id,
-            }),
-        }
-    }
-}
-
-fn encode_descriptor(d: &Descriptor) -> Vec<u8> {
-    match d {
-        Descriptor::Database(db) => encode(&StoredDescriptorRef::Database(db)),
-        Descriptor::Table(t) => encode(&StoredDescriptorRef::Table(t)),
-    }
-}
-
-fn decode_descriptor(b: &[u8]) -> Result<Descriptor> {
-    dec::<StoredDescriptor>(b).map(Descriptor::from)
-}
-
-/// [`StoredDescriptor`] by reference, for encoding without a clone (same variant indexes).
-#[derive(Serialize)]
-enum StoredDescriptorRef<'a> {
-    Database(&'a DatabaseDesc),
-    #[allow(dead_code)]
-    TableV1(()),
-    #[allow(dead_code)]
-    TableV2(()),
-    Table(&'a TableDesc),
 }
 
 /// A SQL user or role.
@@ -701,6 +569,20 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Every table of every database.
+    pub async fn all_tables(&self, txn: &mut Txn) -> Result<Vec<TableDesc>> {
+        let mut out = Vec::new();
+        for (_, v) in txn
+            .scan(&self.table_span(tables::DESCRIPTOR), usize::MAX)
+            .await?
+        {
+            if let Descriptor::Table(t) = decode_descriptor(&v)? {
+                out.push(t);
+            }
+        }
+        Ok(out)
+    }
+
     /// A user.
     pub async fn user(&self, txn: &mut Txn, name: &str) -> Result<Option<UserRecord>> {
         match txn.get(&key(self.tenant, tables::USERS, &(name,))?).await? {
@@ -864,51 +746,5 @@ impl Catalog {
             out.push((n, dec(&v)?));
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A table descriptor written before key directions existed (the `TableV2` layout, stored
-    /// under the variant index the current layout had then) still decodes, all-ascending.
-    #[test]
-    fn descriptors_written_before_key_directions_decode() {
-        let old = StoredDescriptor::TableV2(TableDescV2 {
-            id: 7,
-            parent_id: 1,
-            schema_id: 0,
-            name: "t".into(),
-            columns: vec![ColumnDesc {
-                id: 1,
-                name: "k".into(),
-                ty: SqlType::Int,
-                nullable: false,
-                default: None,
-                hidden: false,
-                typmod: TypeMod::Int4,
-            }],
-            primary_key: vec![1],
-            next_column_id: 2,
-            version: 3,
-            indexes: Vec::new(),
-            checks: Vec::new(),
-            foreign_keys: Vec::new(),
-            next_index_id: 2,
-        });
-        let bytes = encode(&old);
-        let Descriptor::Table(t) = decode_descriptor(&bytes).expect("decodes") else {
-            panic!("not a table");
-        };
-        assert_eq!((t.id, t.primary_key.clone(), t.version), (7, vec![1], 3));
-        assert!(t.descending.is_empty());
-        assert_eq!(t.columns[0].typmod, TypeMod::Int4);
-        // And the current layout round-trips with its directions.
-        let mut now = t;
-        now.descending = vec![1];
-        let back = decode_descriptor(&encode_descriptor(&Descriptor::Table(now.clone())))
-            .expect("round trip");
-        assert_eq!(back, Descriptor::Table(now));
     }
 }

@@ -1,10 +1,11 @@
-//! INSERT, UPSERT, UPDATE and DELETE.
+//! INSERT, UPSERT, UPDATE, DELETE and COPY.
 //!
-//! Rows are written through [`super::rows`], which keeps secondary indexes, CHECK constraints
-//! and foreign keys consistent. `INSERT ... ON CONFLICT` handles conflicts on the primary key:
-//! `DO NOTHING` skips the row, `DO UPDATE SET ...` updates the existing row (with `excluded.col`
-//! naming the proposed values). `UPSERT` (CockroachDB) inserts or overwrites the listed columns.
-//! `RETURNING` returns the written rows (expressions over the table's columns).
+//! Rows are written through [`super::rows`], which keeps secondary indexes, CHECK and UNIQUE
+//! constraints consistent row by row. `INSERT ... ON CONFLICT` and `UPSERT` arbitrate conflicts
+//! on unique constraints as [`conflict`] describes. Foreign keys are checked, and their
+//! `ON DELETE` / `ON UPDATE` actions (CASCADE, SET NULL, SET DEFAULT, NO ACTION, RESTRICT) run,
+//! at the end of each statement in its transaction, as [`fk`] describes. `RETURNING` returns the
+//! written rows (expressions over the table's columns).
 
 use super::catalog::{ColumnDesc, TableDesc};
 use super::error::{Result, SqlError};
@@ -16,6 +17,9 @@ use super::sqlstate::SqlState;
 use super::types::{Datum, SqlType};
 use crate::kv::Txn;
 use sqlparser::ast::{self as pg, Expr, SelectItem, SetExpr, TableFactor};
+
+mod conflict;
+mod fk;
 
 fn default_value(ctx: &Ctx<'_>, c: &ColumnDesc, params: &[Datum]) -> Result<Datum> {
     match c.default.as_deref() {
@@ -220,7 +224,6 @@ pub async fn insert(
         return Err(SqlError::unsupported("INSERT into a table function"));
     };
     let t = resolve_table(ctx, txn, name).await?;
-    let upsert = ins.replace_into;
     let listed_names: Vec<String> = ins.columns.iter().map(object_last).collect();
     let targets = target_columns(&t, &listed_names)?;
     let source = ins
@@ -273,100 +276,18 @@ pub async fn insert(
         }
     }
     let mut returning = Returning::new(&t, ins.returning.as_ref())?;
-    let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+    let mut writer = conflict::Writer::new(ctx, &t, conflict::mode(&t, ins)?, params);
     let mut n = 0u64;
     for r in input {
         let (full, listed) = complete_row(ctx, &t, &targets, r, params)?;
-        not_null(&t, &full)?;
-        let key = row_key(ctx.tenant, &t, &full)?;
-        let existing = txn.get(&key).await?;
-        let written = match existing {
-            None => {
-                rows::write_row(ctx, txn, &t, None, &full).await?;
-                Some(full)
-            }
-            Some(raw) => {
-                let old = super::exec::decode_row(&t, &raw)?;
-                if upsert {
-                    // Overwrite the listed columns; keep the others.
-                    let merged: Vec<Datum> = (0..t.columns.len())
-                        .map(|i| {
-                            if listed[i] {
-                                full[i].clone()
-                            } else {
-                                old[i].clone()
-                            }
-                        })
-                        .collect();
-                    rows::write_row(ctx, txn, &t, Some((&key, &old)), &merged).await?;
-                    Some(merged)
-                } else {
-                    match &ins.on {
-                        Some(pg::OnInsert::OnConflict(oc)) => match &oc.action {
-                            pg::OnConflictAction::DoNothing => None,
-                            pg::OnConflictAction::DoUpdate(du) => {
-                                // Scope: the existing row's columns, plus excluded.<col>.
-                                let mut scope_names = names.clone();
-                                scope_names.extend(names.iter().map(|n| format!("excluded.{n}")));
-                                let mut scope_vals = old.clone();
-                                scope_vals.extend(full.iter().cloned());
-                                let scope = Row {
-                                    names: &scope_names,
-                                    values: &scope_vals,
-                                };
-                                if let Some(sel) = &du.selection
-                                    && !matches!(
-                                        expr::eval(sel, Some(&scope), &ectx)?,
-                                        Datum::Bool(true)
-                                    )
-                                {
-                                    continue;
-                                }
-                                let mut new = old.clone();
-                                for a in &du.assignments {
-                                    let pg::AssignmentTarget::ColumnName(c) = &a.target else {
-                                        return Err(SqlError::unsupported("tuple assignment"));
-                                    };
-                                    let cn = object_last(c);
-                                    let i =
-                                        names.iter().position(|x| *x == cn).ok_or_else(|| {
-                                            SqlError::new(
-                                                SqlState::UNDEFINED_COLUMN,
-                                                format!("column \"{cn}\" does not exist"),
-                                            )
-                                        })?;
-                                    new[i] = t.columns[i].coerce(expr::eval(
-                                        &a.value,
-                                        Some(&scope),
-                                        &ectx,
-                                    )?)?;
-                                }
-                                not_null(&t, &new)?;
-                                rows::write_row(ctx, txn, &t, Some((&key, &old)), &new).await?;
-                                Some(new)
-                            }
-                        },
-                        Some(other) => return Err(SqlError::unsupported(format!("{other}"))),
-                        None => {
-                            return Err(SqlError::new(
-                                SqlState::UNIQUE_VIOLATION,
-                                format!(
-                                    "duplicate key value violates unique constraint \"{}_pkey\"",
-                                    t.name
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-        };
-        if let Some(w) = written {
+        if let Some(w) = writer.write(txn, full, &listed).await? {
             n += 1;
             if let Some(r) = &mut returning {
                 r.push(ctx, &t, &w, params)?;
             }
         }
     }
+    writer.fks.finish(ctx, txn).await?;
     if let Some(r) = returning {
         return Ok(r.finish());
     }
@@ -433,6 +354,7 @@ pub async fn copy_rows(
 ) -> Result<QueryResult> {
     let t = resolve_table(ctx, txn, &copy.table).await?;
     let targets = target_columns(&t, &copy.columns)?;
+    let mut fks = fk::ForeignKeys::new();
     for (n, fields) in data.iter().enumerate() {
         let at_row = |e: SqlError| SqlError {
             message: format!("COPY {}, row {}: {}", t.name, n + 1, e.message),
@@ -458,7 +380,9 @@ pub async fn copy_rows(
         rows::write_row(ctx, txn, &t, None, &full)
             .await
             .map_err(at_row)?;
+        fks.inserted(ctx, &t, &key, &full, "insert")?;
     }
+    fks.finish(ctx, txn).await?;
     Ok(QueryResult::Command(format!("COPY {}", data.len())))
 }
 
@@ -553,6 +477,7 @@ pub async fn update(
     let mut returning = Returning::new(&t, u.returning.as_ref())?;
     let label = label.as_deref().unwrap_or(&t.name);
     let mut n = 0;
+    let mut fks = fk::ForeignKeys::new();
     for (key, row) in matched {
         let Some(row) =
             lock_row(ctx, txn, &t, &key, row, u.selection.as_ref(), params, label).await?
@@ -583,10 +508,13 @@ pub async fn update(
             ));
         }
         rows::write_row(ctx, txn, &t, Some((&key, &row)), &new).await?;
+        fks.updated(ctx, txn, &t, &row, &new_key, &new, "update")
+            .await?;
         if let Some(r) = &mut returning {
             r.push(ctx, &t, &new, params)?;
         }
     }
+    fks.finish(ctx, txn).await?;
     if let Some(r) = returning {
         return Ok(r.finish());
     }
@@ -630,6 +558,7 @@ pub async fn delete(
     let mut returning = Returning::new(&t, d.returning.as_ref())?;
     let label = label.as_deref().unwrap_or(&t.name);
     let mut n = 0;
+    let mut fks = fk::ForeignKeys::new();
     for (k, row) in matched {
         let Some(row) =
             lock_row(ctx, txn, &t, &k, row, d.selection.as_ref(), params, label).await?
@@ -638,10 +567,12 @@ pub async fn delete(
         };
         n += 1;
         rows::delete_row(ctx, txn, &t, &k, &row).await?;
+        fks.deleted(ctx, txn, &t, &row).await?;
         if let Some(r) = &mut returning {
             r.push(ctx, &t, &row, params)?;
         }
     }
+    fks.finish(ctx, txn).await?;
     if let Some(r) = returning {
         return Ok(r.finish());
     }

@@ -537,8 +537,13 @@ async fn execute_in_txn(
                 object_type,
                 if_exists,
                 names,
+                cascade,
+                restrict,
                 ..
-            } => super::ddl::drop(&ctx, txn, object_type, *if_exists, names).await,
+            } => {
+                let behavior = (*cascade, *restrict);
+                super::ddl::drop(&ctx, txn, object_type, *if_exists, names, behavior).await
+            }
             pg::Statement::CreateSchema {
                 schema_name,
                 if_not_exists,
@@ -568,17 +573,7 @@ async fn execute_in_txn(
                 super::show::explain(&ctx, txn, statement).await
             }
             pg::Statement::CreateIndex(ci) => super::ddl::create_index(&ctx, txn, ci).await,
-            pg::Statement::Truncate(tr) => {
-                super::ddl::truncate(
-                    &ctx,
-                    txn,
-                    &tr.table_names
-                        .iter()
-                        .map(|t| t.name.clone())
-                        .collect::<Vec<_>>(),
-                )
-                .await
-            }
+            pg::Statement::Truncate(tr) => super::ddl::truncate(&ctx, txn, tr).await,
             pg::Statement::Update(u) => super::dml::update(&ctx, txn, u, params).await,
             pg::Statement::Delete(d) => super::dml::delete(&ctx, txn, d, params).await,
             other => admin::execute_pg_misc(session, txn, other).await,

@@ -92,12 +92,13 @@ pub async fn create_statement(ctx: &Ctx<'_>, txn: &mut Txn, t: &TableDesc) -> Re
             .map(|id| quote(&col_name(t, *id)))
             .collect();
         text.push_str(&format!(
-            ";\nALTER TABLE public.{} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES public.{}({})",
+            ";\nALTER TABLE public.{} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES public.{}({}){}",
             t.name,
             f.name,
             cols.join(", "),
             pname,
-            pcols.join(", ")
+            pcols.join(", "),
+            f.options_sql()
         ));
     }
     Ok(text)

@@ -89,11 +89,7 @@ pub async fn create_table(
                         .or(opt.name.as_ref())
                         .map(|n| n.value.clone()),
                     vec![cname.clone()],
-                    fk.foreign_table.clone(),
-                    fk.referred_columns
-                        .iter()
-                        .map(|c| normalize(&c.value, c.quote_style.is_some()))
-                        .collect(),
+                    fk.clone(),
                 )),
                 _ => {}
             }
@@ -161,11 +157,7 @@ pub async fn create_table(
                     .iter()
                     .map(|c| normalize(&c.value, c.quote_style.is_some()))
                     .collect(),
-                fk.foreign_table.clone(),
-                fk.referred_columns
-                    .iter()
-                    .map(|c| normalize(&c.value, c.quote_style.is_some()))
-                    .collect(),
+                fk.clone(),
             )),
             other => return Err(SqlError::unsupported(format!("table constraint {other}"))),
         }
@@ -265,8 +257,8 @@ pub async fn create_table(
     // The id first, so that a foreign key to the table itself can name it.
     desc.id = ctx.catalog.next_id(txn).await?;
     let mut fk_descs = Vec::new();
-    for (fname, cols, target, ref_cols) in fks {
-        fk_descs.push(foreign_key(ctx, txn, &desc, fname, &cols, &target, &ref_cols).await?);
+    for (fname, cols, def) in fks {
+        fk_descs.push(foreign_key(ctx, txn, &desc, fname, &cols, &def).await?);
     }
     desc.foreign_keys = fk_descs;
     let id = desc.id;
@@ -291,86 +283,6 @@ fn split_at_table_start(tenant: crate::ids::TenantId, table: u32, store: &crate:
             tracing::debug!(%tenant, table, "split at the table's start: {e}");
         }
     });
-}
-
-/// Resolves a foreign key definition of `t` (`cols` → `target(ref_cols)`, default the target's
-/// primary key).
-pub async fn foreign_key(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    t: &TableDesc,
-    name: Option<String>,
-    cols: &[String],
-    target: &ObjectName,
-    ref_cols: &[String],
-) -> Result<crate::sql::catalog::ForeignKeyDesc> {
-    let parent = match resolve_table(ctx, txn, target).await {
-        Ok(p) => p,
-        // A self-reference in CREATE TABLE: the table is not in the catalog yet.
-        Err(e)
-            if e.state == SqlState::UNDEFINED_TABLE
-                && t.id != 0
-                && object_last(target) == t.name =>
-        {
-            t.clone()
-        }
-        Err(e) => return Err(e),
-    };
-    let ids = cols
-        .iter()
-        .map(|c| {
-            t.column(c).map(|x| x.id).ok_or_else(|| {
-                SqlError::new(
-                    SqlState::UNDEFINED_COLUMN,
-                    format!("column \"{c}\" does not exist"),
-                )
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let ref_ids = if ref_cols.is_empty() {
-        parent.primary_key.clone()
-    } else {
-        ref_cols
-            .iter()
-            .map(|c| {
-                parent.column(c).map(|x| x.id).ok_or_else(|| {
-                    SqlError::new(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!("column \"{c}\" does not exist"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>>>()?
-    };
-    if ids.len() != ref_ids.len() {
-        return Err(SqlError::syntax(format!(
-            "{} columns must reference exactly {} columns in referenced table (found {})",
-            ids.len(),
-            ids.len(),
-            ref_ids.len()
-        )));
-    }
-    let unique_target = ref_ids == parent.primary_key
-        || parent
-            .indexes
-            .iter()
-            .any(|i| i.unique && i.columns == ref_ids);
-    if !unique_target {
-        return Err(SqlError::new(
-            SqlState("42830"),
-            format!(
-                "there is no unique constraint matching given keys for referenced table {}",
-                parent.name
-            ),
-        ));
-    }
-    let name = name.unwrap_or_else(|| format!("{}_{}_fkey", t.name, cols.join("_")));
-    Ok(crate::sql::catalog::ForeignKeyDesc {
-        name,
-        columns: ids,
-        ref_table: parent.id,
-        ref_columns: ref_ids,
-    })
 }
 
 /// CockroachDB's name for an unnamed CHECK: `check_` and the columns it mentions (`check_n`,

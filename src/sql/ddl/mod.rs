@@ -1,6 +1,8 @@
 //! Schema changes: CREATE TABLE (with its constraints), DROP, and `ALTER TABLE` (add/drop/rename column, add constraint
 //! including foreign keys and a primary key ([`primary_key`]), rename), `CREATE INDEX` (with backfill) and `DROP INDEX`,
-//! `TRUNCATE`, and `ALTER TABLE ... SPLIT AT VALUES` (a real range split).
+//! `TRUNCATE`, and `ALTER TABLE ... SPLIT AT VALUES` (a real range split). Foreign keys in DDL
+//! (declaring them, and what TRUNCATE and DROP do about keys referencing a table) are
+//! [`references`].
 //!
 //! Descriptor changes and backfills run in the statement's transaction, so concurrent readers
 //! see either the old schema with the old data or the new schema with its indexes filled.
@@ -13,8 +15,8 @@ use super::exec::{
 use crate::storage::keys::Span;
 use sqlparser::ast::ObjectName;
 
-/// A foreign key declared in CREATE TABLE: name, columns, target table, target columns.
-type PendingFk = (Option<String>, Vec<String>, ObjectName, Vec<String>);
+/// A foreign key declared in CREATE TABLE: its name, its columns and the declaration.
+type PendingFk = (Option<String>, Vec<String>, pg::ForeignKeyConstraint);
 use super::expr::{self, normalize};
 use super::rows;
 use super::session::{Column, QueryResult};
@@ -27,10 +29,12 @@ use sqlparser::ast::{self as pg, Expr};
 
 mod create_table;
 mod primary_key;
+mod references;
 mod schema;
 
+pub use create_table::create_table;
 use create_table::default_check_name;
-pub use create_table::{create_table, foreign_key};
+pub use references::{foreign_key, truncate};
 pub use schema::{create_schema, drop_schemas};
 
 fn col_names(cols: &[pg::IndexColumn]) -> Vec<String> {
@@ -212,38 +216,7 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
             }
             pg::AlterTableOperation::AddConstraint { constraint, .. } => match constraint {
                 pg::TableConstraint::ForeignKey(fk) => {
-                    let cols: Vec<String> = fk
-                        .columns
-                        .iter()
-                        .map(|c| normalize(&c.value, c.quote_style.is_some()))
-                        .collect();
-                    let refs: Vec<String> = fk
-                        .referred_columns
-                        .iter()
-                        .map(|c| normalize(&c.value, c.quote_style.is_some()))
-                        .collect();
-                    let f = foreign_key(
-                        ctx,
-                        txn,
-                        &t,
-                        fk.name.as_ref().map(|n| n.value.clone()),
-                        &cols,
-                        &fk.foreign_table,
-                        &refs,
-                    )
-                    .await?;
-                    if t.foreign_keys.iter().any(|x| x.columns == f.columns) {
-                        return Err(SqlError::new(
-                            SqlState::DUPLICATE_OBJECT,
-                            "columns cannot be used by multiple foreign key constraints",
-                        ));
-                    }
-                    t.foreign_keys.push(f);
-                    // Validate existing rows.
-                    for (_, v) in txn.scan(&table_span(ctx.tenant, &t), usize::MAX).await? {
-                        let r = decode_row(&t, &v)?;
-                        rows::check_constraints(ctx, txn, &t, &r).await?;
-                    }
+                    references::add_foreign_key(ctx, txn, &mut t, fk).await?;
                 }
                 pg::TableConstraint::Check(ck) => {
                     t.checks.push(CheckDesc {
@@ -285,6 +258,7 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
                     .cloned()
                     .collect();
                 for i in &dropped {
+                    references::check_index_unreferenced(ctx, txn, &t, i).await?;
                     delete_index_entries(ctx, txn, &t, i).await?;
                 }
                 t.indexes.retain(|i| !(i.name == n && i.unique));
@@ -432,6 +406,7 @@ pub async fn drop_index(
                     .find(|i| i.name == index)
                     .cloned()
                     .ok_or_else(|| SqlError::internal("index vanished"))?;
+                references::check_index_unreferenced(ctx, txn, &t, &idx).await?;
                 delete_index_entries(ctx, txn, &t, &idx).await?;
                 t.indexes.retain(|i| i.id != idx.id);
                 ctx.catalog.update_table(txn, &t)?;
@@ -446,24 +421,6 @@ pub async fn drop_index(
         }
     }
     Ok(QueryResult::Command("DROP INDEX".into()))
-}
-
-/// `TRUNCATE t, ...`.
-pub async fn truncate(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    names: &[pg::ObjectName],
-) -> Result<QueryResult> {
-    for n in names {
-        let t = resolve_table(ctx, txn, n).await?;
-        for (k, _) in txn.scan(&table_span(ctx.tenant, &t), usize::MAX).await? {
-            txn.delete(&k)?;
-        }
-        for idx in &t.indexes {
-            delete_index_entries(ctx, txn, &t, idx).await?;
-        }
-    }
-    Ok(QueryResult::Command("TRUNCATE".into()))
 }
 
 /// `ALTER TABLE t SPLIT AT VALUES (...)`: splits the range holding each primary-key prefix.
@@ -510,52 +467,19 @@ pub async fn split_at(
     })
 }
 
+/// `DROP TABLE | DATABASE | INDEX ... [CASCADE | RESTRICT]` (schemas: [`drop_schemas`]).
 pub async fn drop(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
     ty: &pg::ObjectType,
     if_exists: bool,
     names: &[ObjectName],
+    (cascade, restrict): (bool, bool),
 ) -> Result<QueryResult> {
     match ty {
-        pg::ObjectType::Table => {
-            for n in names {
-                match resolve_table(ctx, txn, n).await {
-                    Ok(t) => {
-                        delete_span(txn, &table_span(ctx.tenant, &t)).await?;
-                        ctx.catalog.drop_table(txn, &t)?;
-                    }
-                    Err(e) if if_exists && e.state == SqlState::UNDEFINED_TABLE => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(QueryResult::Command("DROP TABLE".into()))
-        }
+        pg::ObjectType::Table => references::drop_tables(ctx, txn, names, if_exists, cascade).await,
         pg::ObjectType::Database => {
-            for n in names {
-                let name = object_last(n);
-                match ctx.catalog.database(txn, &name).await? {
-                    Some(d) => {
-                        if name == ctx.database {
-                            return Err(SqlError::new(
-                                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                                format!("cannot drop the current database \"{name}\""),
-                            ));
-                        }
-                        for t in ctx.catalog.drop_database(txn, &d).await? {
-                            delete_span(txn, &table_span(ctx.tenant, &t)).await?;
-                        }
-                    }
-                    None if if_exists => {}
-                    None => {
-                        return Err(SqlError::new(
-                            SqlState::INVALID_CATALOG_NAME,
-                            format!("database \"{name}\" does not exist"),
-                        ));
-                    }
-                }
-            }
-            Ok(QueryResult::Command("DROP DATABASE".into()))
+            references::drop_databases(ctx, txn, names, if_exists, restrict).await
         }
         pg::ObjectType::Index => super::ddl::drop_index(ctx, txn, names, if_exists).await,
         other => Err(SqlError::unsupported(format!("DROP {other}"))),

@@ -3,8 +3,8 @@
 //!
 //! Schemas live in the catalog's schemas table ([`crate::sql::catalog`]). `public` always
 //! exists and cannot be dropped (2BP01 like CockroachDB's refusal). DROP without CASCADE refuses
-//! a schema that still holds tables (2BP01); with CASCADE its tables go too, data included, in
-//! the statement's transaction. Creating needs the database to exist (3D000).
+//! a schema that still holds tables (2BP01); with CASCADE its tables go too, data included, and
+//! so do the foreign keys of other tables that reference them, in the statement's transaction. Creating needs the database to exist (3D000).
 
 use super::*;
 
@@ -94,6 +94,7 @@ pub async fn drop_schemas(
                 ),
             ));
         }
+        super::references::release_references(ctx, txn, &tables, true).await?;
         for t in &tables {
             delete_span(txn, &table_span(ctx.tenant, t)).await?;
             ctx.catalog.drop_table(txn, t)?;

@@ -234,9 +234,12 @@ pub(super) async fn information_schema(
                         cat(),
                         schema_of(t),
                         unique.map_or(Datum::Null, s),
-                        s("NONE"),
-                        s("NO ACTION"),
-                        s("NO ACTION"),
+                        s(match c.actions {
+                            Some((_, _, crate::sql::catalog::FkMatch::Full)) => "FULL",
+                            _ => "NONE",
+                        }),
+                        s(c.actions.map_or("NO ACTION", |(u, _, _)| u.sql())),
+                        s(c.actions.map_or("NO ACTION", |(_, d, _)| d.sql())),
                         s(t.name.clone()),
                         c.references
                             .as_ref()

@@ -20,7 +20,7 @@ use information_schema::information_schema;
 use pg_catalog::pg_catalog;
 use std::collections::HashMap;
 
-use super::catalog::{DatabaseDesc, TableDesc};
+use super::catalog::{DatabaseDesc, FkAction, FkMatch, TableDesc};
 use super::error::Result;
 use super::exec::Ctx;
 use super::query::{RelCol, Relation};
@@ -206,6 +206,8 @@ struct Constraint {
     index: Option<(u32, u32)>,
     /// For `f`: referenced table id and column ids.
     references: Option<(u32, Vec<u32>)>,
+    /// For `f`: `ON UPDATE` and `ON DELETE` actions and the match type.
+    actions: Option<(FkAction, FkAction, FkMatch)>,
     /// For `c`: the expression.
     check: Option<String>,
 }
@@ -269,6 +271,7 @@ fn constraints(t: &TableDesc, by_id: &HashMap<u32, &TableDesc>) -> Vec<Constrain
             columns: t.primary_key.clone(),
             index: Some((t.id, 1)),
             references: None,
+            actions: None,
             check: None,
         });
     }
@@ -279,6 +282,7 @@ fn constraints(t: &TableDesc, by_id: &HashMap<u32, &TableDesc>) -> Vec<Constrain
             columns: ix.columns.clone(),
             index: Some((t.id, ix.id)),
             references: None,
+            actions: None,
             check: None,
         });
     }
@@ -290,6 +294,7 @@ fn constraints(t: &TableDesc, by_id: &HashMap<u32, &TableDesc>) -> Vec<Constrain
             columns: fk.columns.clone(),
             index: backing_index(target, fk.ref_table, &fk.ref_columns),
             references: Some((fk.ref_table, fk.ref_columns.clone())),
+            actions: Some((fk.on_update, fk.on_delete, fk.match_type)),
             check: None,
         });
     }
@@ -300,6 +305,7 @@ fn constraints(t: &TableDesc, by_id: &HashMap<u32, &TableDesc>) -> Vec<Constrain
             columns: Vec::new(),
             index: None,
             references: None,
+            actions: None,
             check: Some(ck.expr.clone()),
         });
     }

@@ -370,10 +370,17 @@ pub(in crate::sql::system_tables) async fn per_database(
                         ),
                         None => (i(0), Datum::Null),
                     };
-                    let (fk_action, fk_match) = if c.kind == 'f' {
-                        ("a", "s")
-                    } else {
-                        (" ", " ")
+                    let (upd, del, fk_match) = match c.actions {
+                        Some((u, d, m)) => (
+                            u.pg_letter(),
+                            d.pg_letter(),
+                            if m == crate::sql::catalog::FkMatch::Full {
+                                "f"
+                            } else {
+                                "s"
+                            },
+                        ),
+                        None => (" ", " ", " "),
                     };
                     rows.push(vec![
                         i(oids::constraint_oid(t, &c.name)),
@@ -387,8 +394,8 @@ pub(in crate::sql::system_tables) async fn per_database(
                         i(0),
                         i(c.index.map_or(0, |(tid, ix)| index_oid(tid, ix))),
                         confrelid,
-                        s(fk_action),
-                        s(fk_action),
+                        s(upd),
+                        s(del),
                         s(fk_match),
                         if c.kind == 'c' {
                             Datum::Null
