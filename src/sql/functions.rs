@@ -118,6 +118,7 @@ pub(crate) fn json_contains(a: &serde_json::Value, b: &serde_json::Value) -> boo
 }
 
 mod arrays;
+mod strings;
 
 pub use arrays::result_type as array_result_type;
 
@@ -134,6 +135,9 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
     };
     if arrays::NAMES.contains(&name) {
         return arrays::call(name, args);
+    }
+    if strings::NAMES.contains(&name) {
+        return strings::call(name, args);
     }
     Ok(match name {
         "nullif" => match args.as_slice() {
@@ -359,9 +363,9 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
         },
         "repeat" => match args.as_slice() {
             [Datum::String(s), Datum::Int(n)]
-                if *n >= 0 && (*n as usize).saturating_mul(s.len()) <= 1 << 26 =>
+                if ((*n).max(0) as usize).saturating_mul(s.len()) <= 1 << 26 =>
             {
-                Datum::String(s.repeat(*n as usize))
+                Datum::String(s.repeat((*n).max(0) as usize))
             }
             [Datum::String(_), Datum::Int(_)] => {
                 return Err(SqlError::new(

@@ -1,0 +1,175 @@
+//! String builtins beyond the basic ones in `functions`: padding, word capitalisation,
+//! separator joins, character translation and hexadecimal output, with PostgreSQL's and
+//! CockroachDB's semantics (NULL in, NULL out unless stated). Results are bounded: a padding
+//! request beyond [`MAX_RESULT_CHARS`] is 53200 "requested length too large", never a huge
+//! allocation.
+
+use super::super::error::{Result, SqlError};
+use super::super::sqlstate::SqlState;
+use super::super::types::Datum;
+
+/// The functions this module implements.
+pub(super) const NAMES: &[&str] = &[
+    "lpad",
+    "rpad",
+    "initcap",
+    "concat_ws",
+    "translate",
+    "to_hex",
+];
+
+/// The longest string a padding function builds (in characters).
+const MAX_RESULT_CHARS: i64 = 1 << 26;
+
+fn signature(name: &str, args: &[Datum]) -> SqlError {
+    SqlError::new(
+        SqlState::UNDEFINED_FUNCTION,
+        format!("unknown signature: {name}() with {} arguments", args.len()),
+    )
+}
+
+fn text(d: &Datum) -> Option<String> {
+    match d {
+        Datum::Null => None,
+        Datum::Bool(b) => Some(if *b { "true" } else { "false" }.to_string()),
+        other => other.to_text(),
+    }
+}
+
+/// Calls string function `name` (one of [`NAMES`]).
+pub(super) fn call(name: &str, args: Vec<Datum>) -> Result<Datum> {
+    match name {
+        "lpad" | "rpad" => pad(name, &args),
+        "initcap" => match args.as_slice() {
+            [s] => Ok(text(s).map_or(Datum::Null, |s| Datum::String(initcap(&s)))),
+            _ => Err(signature(name, &args)),
+        },
+        "concat_ws" => {
+            let Some((sep, rest)) = args.split_first() else {
+                return Err(signature(name, &args));
+            };
+            let Some(sep) = text(sep) else {
+                return Ok(Datum::Null);
+            };
+            let parts: Vec<String> = rest.iter().filter_map(text).collect();
+            Ok(Datum::String(parts.join(&sep)))
+        }
+        "translate" => match args.as_slice() {
+            [s, from, to] => Ok(match (text(s), text(from), text(to)) {
+                (Some(s), Some(from), Some(to)) => Datum::String(translate(&s, &from, &to)),
+                _ => Datum::Null,
+            }),
+            _ => Err(signature(name, &args)),
+        },
+        "to_hex" => match args.as_slice() {
+            [Datum::Int(i)] => Ok(Datum::String(format!("{:x}", *i as u64))),
+            [Datum::Null] => Ok(Datum::Null),
+            _ => Err(signature(name, &args)),
+        },
+        _ => Err(SqlError::internal(format!("not a string function: {name}"))),
+    }
+}
+
+/// `lpad(s, n [, fill])` / `rpad`: `s` cut or filled (with `fill`, a space by default) to `n`
+/// characters; an empty fill leaves a short `s` as it is.
+fn pad(name: &str, args: &[Datum]) -> Result<Datum> {
+    let (s, n, fill) = match args {
+        [s, n] => (s, n, Some(" ".to_string())),
+        [s, n, f] => (s, n, text(f)),
+        _ => return Err(signature(name, args)),
+    };
+    let (Some(s), Datum::Int(n), Some(fill)) = (text(s), n, fill) else {
+        return Ok(Datum::Null);
+    };
+    if *n > MAX_RESULT_CHARS {
+        return Err(SqlError::new(
+            SqlState::OUT_OF_MEMORY,
+            "requested length too large",
+        ));
+    }
+    let n = (*n).max(0) as usize;
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() >= n || fill.is_empty() {
+        return Ok(Datum::String(chars.iter().take(n).collect()));
+    }
+    let filler: String = fill.chars().cycle().take(n - chars.len()).collect();
+    Ok(Datum::String(if name == "lpad" {
+        filler + &s
+    } else {
+        s + &filler
+    }))
+}
+
+/// Upper-cases the first letter of each run of letters and digits, lower-cases the rest.
+fn initcap(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_word = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if in_word {
+                out.extend(c.to_lowercase());
+            } else {
+                out.extend(c.to_uppercase());
+            }
+            in_word = true;
+        } else {
+            out.push(c);
+            in_word = false;
+        }
+    }
+    out
+}
+
+/// Replaces each character of `s` found in `from` by the one at the same position in `to`,
+/// deleting it when `to` is shorter.
+fn translate(s: &str, from: &str, to: &str) -> String {
+    let from: Vec<char> = from.chars().collect();
+    let to: Vec<char> = to.chars().collect();
+    s.chars()
+        .filter_map(|c| match from.iter().position(|f| *f == c) {
+            Some(i) => to.get(i).copied(),
+            None => Some(c),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> Datum {
+        Datum::String(x.into())
+    }
+
+    #[test]
+    fn string_functions_follow_postgres() {
+        let run = |name: &str, args: Vec<Datum>| call(name, args).unwrap();
+        assert_eq!(
+            run("lpad", vec![s("ab"), Datum::Int(5), s("xy")]),
+            s("xyxab")
+        );
+        assert_eq!(run("lpad", vec![s("abcdef"), Datum::Int(3)]), s("abc"));
+        assert_eq!(run("rpad", vec![s("ab"), Datum::Int(4)]), s("ab  "));
+        assert_eq!(run("rpad", vec![s("ab"), Datum::Int(-1)]), s(""));
+        assert_eq!(run("lpad", vec![s("ab"), Datum::Int(5), s("")]), s("ab"));
+        assert!(call("lpad", vec![s("a"), Datum::Int(1 << 40)]).is_err());
+        assert_eq!(
+            run("initcap", vec![s("hELLO wORLD-x1y")]),
+            s("Hello World-X1y")
+        );
+        assert_eq!(
+            run(
+                "concat_ws",
+                vec![s(","), s("a"), Datum::Null, Datum::Int(2)]
+            ),
+            s("a,2")
+        );
+        assert_eq!(run("concat_ws", vec![Datum::Null, s("a")]), Datum::Null);
+        assert_eq!(
+            run("translate", vec![s("abcab"), s("ab"), s("x")]),
+            s("xcx")
+        );
+        assert_eq!(run("to_hex", vec![Datum::Int(255)]), s("ff"));
+        assert_eq!(run("to_hex", vec![Datum::Int(-1)]), s("ffffffffffffffff"));
+    }
+}
