@@ -21,6 +21,8 @@ use crate::sql::typmod::TypeMod;
 
 /// 22P03: a binary bind parameter that does not decode.
 pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
+/// 22021: text that is not valid UTF-8.
+pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
 /// 28000: the user may not log in (unknown in insecure mode, or `NOLOGIN`).
 pub const INVALID_AUTHORIZATION: SqlState = SqlState::INVALID_AUTHORIZATION_SPECIFICATION;
 
@@ -128,7 +130,7 @@ fn sql_type_of(t: &Type) -> Option<SqlType> {
     Some(match *t {
         Type::INT8 | Type::INT4 | Type::INT2 => SqlType::Int,
         Type::FLOAT8 | Type::FLOAT4 => SqlType::Float,
-        Type::TEXT => SqlType::String,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => SqlType::String,
         Type::BOOL => SqlType::Bool,
         Type::BYTEA => SqlType::Bytes,
         Type::NUMERIC => SqlType::Decimal,
@@ -144,6 +146,33 @@ fn sql_type_of(t: &Type) -> Option<SqlType> {
             _ => return None,
         },
     })
+}
+
+/// Checks a parameter type a client declared in Parse: 0 (left to the server) or a type whose
+/// values [`decode_param`] decodes. 08P01 for an OID that names no type (as CockroachDB), 0A000
+/// for a type tandem has no parameters of (its values would otherwise pass as text).
+pub fn check_declared_param(oid: u32) -> Result<(), SqlError> {
+    if oid == 0 {
+        return Ok(());
+    }
+    let Some(t) = Type::from_oid(oid) else {
+        return Err(SqlError::new(
+            SqlState::PROTOCOL_VIOLATION,
+            format!("unknown oid type: {oid}"),
+        ));
+    };
+    if param_type_supported(&t) {
+        Ok(())
+    } else {
+        Err(SqlError::unsupported(format!(
+            "parameters of type {}",
+            t.name()
+        )))
+    }
+}
+
+fn param_type_supported(t: &Type) -> bool {
+    matches!(*t, Type::UNKNOWN | Type::OID) || sql_type_of(t).is_some()
 }
 
 /// Encodes one row for `fields`: each value is converted to its field's described type (so a

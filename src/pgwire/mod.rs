@@ -29,7 +29,10 @@
 
 mod auth;
 mod copy;
+mod decode;
+mod driver;
 pub mod encode;
+mod guard;
 mod handler;
 mod portal;
 mod server;

@@ -26,6 +26,9 @@ use ::pgwire::messages::extendedquery::{Bind, BindComplete, Execute, PortalSuspe
 use ::pgwire::messages::response::EmptyQueryResponse;
 use futures::{FutureExt, Sink, SinkExt, StreamExt};
 
+use crate::sql::error::SqlError;
+use crate::sql::sqlstate::SqlState;
+
 /// Feeds the DataRows of `rows`, flushing whenever the next row is not ready yet: rows of a
 /// streamed result (a large scan, a replication stream) reach the client as they are produced
 /// instead of waiting for the send buffer to fill, and a client that went away is noticed at
@@ -76,6 +79,19 @@ where
     client
         .feed(PgWireBackendMessage::CommandComplete(tag.into()))
         .await?;
+    Ok(())
+}
+
+/// 08P01 unless a Bind asks for no result format, one for all columns, or one per column of its
+/// statement's `columns`.
+pub(super) fn check_result_formats(message: &Bind, columns: usize) -> Result<(), SqlError> {
+    let formats = message.result_column_format_codes.len();
+    if formats > 1 && formats != columns {
+        return Err(SqlError::new(
+            SqlState::PROTOCOL_VIOLATION,
+            format!("bind message has {formats} result formats but query has {columns} columns"),
+        ));
+    }
     Ok(())
 }
 
