@@ -59,23 +59,28 @@ async fn pgwire_connections_survive_any_input() {
         let chunks = case.chunks(&mut rng);
         bytes_sent += case.bytes.len();
         let port = 1024 + (i % 60_000) as u16;
-        match target.exchange(case.mode, chunks, port).await {
-            Ok(out) => match fuzz::pg::backend_messages(&out, case.leading) {
-                Ok(messages) => coverage.add(&messages),
-                Err(e) => {
-                    let detail = format!("{e}; output {}", hex(&out));
-                    fail("pgwire", &budget, i, case.what, &detail, &case.bytes);
-                }
-            },
+        let out = match target.exchange(case.mode, chunks, port).await {
+            Ok(out) => out,
             Err(e) => fail("pgwire", &budget, i, case.what, &e, &case.bytes),
+        };
+        match fuzz::pg::backend_messages(&out, case.leading) {
+            Ok(messages) => coverage.add(&messages),
+            Err(e) => {
+                let detail = format!("{e}; output {}", hex(&out));
+                fail("pgwire", &budget, i, case.what, &detail, &case.bytes);
+            }
         }
         let caught = target.insecure.metrics().panics.load(Ordering::Relaxed)
             + target.secure.metrics().panics.load(Ordering::Relaxed);
         if caught > 0 || !panics().is_empty() {
-            let detail = format!("{caught} caught by the server; hook: {:?}", panics());
+            let detail = format!(
+                "{caught} caught by the server; hook: {:?}; output: {}",
+                panics(),
+                String::from_utf8_lossy(&out)
+            );
             fail("pgwire", &budget, i, case.what, &detail, &case.bytes);
         }
-        if (i + 1) % CHECK_EVERY == 0 {
+        if (i + 1).is_multiple_of(CHECK_EVERY) {
             for mode in [Mode::Plain, Mode::TlsCert] {
                 if let Err(e) = target.healthy(mode).await {
                     fail("pgwire", &budget, i, "fresh connection", &e, &case.bytes);
@@ -161,7 +166,7 @@ async fn node_port_connections_survive_any_input() {
                 &bytes,
             );
         }
-        if (i + 1) % CHECK_EVERY == 0
+        if (i + 1).is_multiple_of(CHECK_EVERY)
             && let Err(e) = fuzz::rpc::healthy(&handler).await
         {
             fail("node port", &budget, i, "fresh connection", &e, &bytes);

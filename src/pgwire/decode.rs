@@ -4,7 +4,7 @@
 //! malformed input (and panic at the end of the buffer), silently replace invalid UTF-8, and let
 //! a wrong length desynchronize the stream.
 //!
-//! Every message is decoded from exactly the bytes its length announced ([`crate::pgwire::driver`]
+//! Every message is decoded from exactly the bytes its length announced ([`super::driver`]
 //! reads them, after checking the length against [`max_len`]): each field must fit, strings must
 //! be NUL-terminated inside the message, counts must match what follows, nothing may be left over.
 //! A violation of that structure is [`Problem::fatal`] (08P01: the client and the server no

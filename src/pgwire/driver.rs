@@ -448,10 +448,13 @@ async fn run(
                     Ok(Ok(Decoded::Skip)) => continue,
                     Ok(Err(p)) => {
                         count_protocol_error(conn);
-                        if !reject(socket, p, tag, state, conn).await {
-                            return;
+                        let answered =
+                            Guarded(std::pin::pin!(reject(socket, p, tag, state, conn))).await;
+                        match answered {
+                            Ok(true) => continue,
+                            Ok(false) => return,
+                            Err(_) => return on_panic(socket, conn).await,
                         }
-                        continue;
                     }
                     Err(_) => return on_panic(socket, conn).await,
                 }

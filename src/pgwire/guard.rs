@@ -45,15 +45,19 @@ pub(super) fn install_hook() {
     });
 }
 
+/// Whether a panic at `now` may be logged, given when the last one was (updated if so).
+fn log_slot(last: &mut Option<Instant>, now: Instant) -> bool {
+    if last.is_some_and(|t| now.duration_since(t) < LOG_INTERVAL) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
+
 fn log_guarded(info: &PanicHookInfo<'_>) {
-    let now = Instant::now();
-    {
-        let mut last = LAST_LOGGED.lock();
-        if last.is_some_and(|t| now.duration_since(t) < LOG_INTERVAL) {
-            SUPPRESSED.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        *last = Some(now);
+    if !log_slot(&mut LAST_LOGGED.lock(), Instant::now()) {
+        SUPPRESSED.fetch_add(1, Ordering::Relaxed);
+        return;
     }
     let suppressed = SUPPRESSED.swap(0, Ordering::Relaxed);
     let backtrace = std::backtrace::Backtrace::capture();
@@ -113,5 +117,22 @@ mod tests {
         assert!(guarded(|| panic!("boom")).is_err());
         assert_eq!(guarded(|| 3).ok(), Some(3));
         assert!(!GUARDED.with(Cell::get), "flag restored");
+    }
+
+    #[test]
+    fn one_panic_is_logged_per_interval() {
+        let t0 = Instant::now();
+        let mut last = None;
+        assert!(log_slot(&mut last, t0));
+        assert!(!log_slot(&mut last, t0 + Duration::from_secs(1)));
+        assert!(!log_slot(
+            &mut last,
+            t0 + LOG_INTERVAL - Duration::from_millis(1)
+        ));
+        assert!(log_slot(&mut last, t0 + LOG_INTERVAL));
+        assert!(!log_slot(
+            &mut last,
+            t0 + LOG_INTERVAL + Duration::from_secs(1)
+        ));
     }
 }

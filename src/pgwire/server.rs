@@ -1,9 +1,11 @@
-//! The listener: accepts TCP connections, runs each one in its own task through
-//! `::pgwire::tokio::process_socket`, tracks them, counts them, and drains them.
+//! The listener: accepts TCP connections (or takes streams from [`PgServerHandle::serve_stream`]),
+//! runs each one in its own task (see [`super::driver`]), tracks them, counts them, and drains
+//! them.
 //!
 //! A connection task owns its socket and (after authentication) one
 //! [`Session`]; both are dropped when the client disconnects, on a FATAL error, or when
-//! [`PgServerHandle::drain`] cancels the task. A panic in a connection task ends that task only.
+//! [`PgServerHandle::drain`] cancels the task. A panic in a connection task ends that connection
+//! only (XX000 to the client when it happens while a message is handled; counted either way).
 //!
 //! Drain: stop accepting (the listener is closed), refuse new statements of idle sessions with
 //! FATAL 57P01 and close idle connections outside a transaction, let running statements and open
