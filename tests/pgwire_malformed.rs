@@ -6,7 +6,8 @@
 //! SASLInitialResponse whose body ends right after the mechanism name (over TLS, no client
 //! certificate, unknown user: before any authentication), and after login a Parse without its
 //! parameter count, a Bind whose parameter is longer than the message, a CopyData with a length
-//! field below 4; plus a simple query with invalid UTF-8 (22021, the session goes on).
+//! field below 4; plus a simple query with invalid UTF-8 (22021, the session goes on), and an
+//! Execute row limit of 2^31 - 1 (which aborted the node on an allocation of that many rows).
 
 mod common;
 
@@ -248,4 +249,62 @@ async fn malformed_messages_get_errors_and_the_node_keeps_serving() {
         !text.contains("panicked"),
         "the node logged a panic:\n{text}"
     );
+}
+
+/// Parse + Bind of `sql` (unnamed), then one Execute per row limit, then Sync.
+fn extended(sql: &str, limits: &[i32]) -> Vec<u8> {
+    let mut bytes = typed(b'P', &[b"\0", sql.as_bytes(), b"\0\0\0"].concat());
+    bytes.extend(typed(b'B', b"\0\0\0\0\0\0\0\0"));
+    for limit in limits {
+        bytes.extend(typed(b'E', &[&b"\0"[..], &limit.to_be_bytes()].concat()));
+    }
+    bytes.extend(typed(b'S', &[]));
+    bytes
+}
+
+fn tags(msgs: &[(u8, Vec<u8>)]) -> String {
+    let mut out = String::new();
+    let mut rows = 0;
+    for (t, b) in msgs {
+        if *t == b'D' {
+            rows += 1;
+            continue;
+        }
+        if rows > 0 {
+            out.push_str(&format!("{rows}×D "));
+            rows = 0;
+        }
+        match t {
+            b'C' => out.push_str(&format!(
+                "C({}) ",
+                String::from_utf8_lossy(&b[..b.len() - 1])
+            )),
+            t => out.push_str(&format!("{} ", *t as char)),
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// Execute's row limit is the client's: the largest one must not make the node reserve room for
+/// that many rows (it aborted on the allocation failure), and limits above the server's fetch
+/// chunk still suspend and resume exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_row_limits_of_any_size() {
+    let c = TestCluster::start(ClusterOptions::default()).await;
+    let mut conn = session(&c).await;
+    send(&mut conn, &extended("SELECT 1", &[i32::MAX])).await;
+    let msgs = read_until(&mut conn, b'Z').await;
+    assert_eq!(tags(&msgs), "1 2 1×D C(SELECT 1) Z");
+
+    let sql = "SELECT g FROM generate_series(1, 3000) AS g";
+    send(&mut conn, &extended(sql, &[2500, 400, 0])).await;
+    let msgs = read_until(&mut conn, b'Z').await;
+    assert_eq!(tags(&msgs), "1 2 2500×D s 400×D s 100×D C(SELECT 100) Z");
+    let values: Vec<i64> = msgs
+        .iter()
+        .filter(|(t, _)| *t == b'D')
+        .map(|(_, b)| String::from_utf8_lossy(&b[6..]).parse().expect("int"))
+        .collect();
+    assert_eq!(values, (1..=3000).collect::<Vec<i64>>());
+    still_serving(&c).await;
 }

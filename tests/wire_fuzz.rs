@@ -54,6 +54,7 @@ async fn pgwire_connections_survive_any_input() {
     let mut bytes_sent = 0usize;
     let mut coverage = fuzz::pg::Coverage::default();
     while budget.more(i) {
+        budget.progress("pgwire", i);
         let mut rng = Rng::for_iteration(budget.seed, i);
         let case = fuzz::pg::case(&mut rng, &target.seeds);
         let chunks = case.chunks(&mut rng);
@@ -149,6 +150,7 @@ async fn node_port_connections_survive_any_input() {
     let started = Instant::now();
     let mut i = budget.start;
     while budget.more(i) {
+        budget.progress("node port", i);
         let mut rng = Rng::for_iteration(budget.seed, i);
         let bytes = fuzz::rpc::case(&mut rng);
         let chunks = fuzz::rpc::case_chunks(&mut rng, &bytes);
@@ -185,4 +187,32 @@ async fn node_port_connections_survive_any_input() {
         handler.raft.load(Ordering::Relaxed),
         budget.seed
     );
+}
+
+/// Found by the pgwire target: Execute's row limit is the client's, and pgwire's portal fetch
+/// allocated room for that many rows at once; 2^31 - 1 aborted the process on the allocation
+/// failure (with the system allocator this test binary uses).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_with_the_largest_row_limit() {
+    let target = Target::start().await;
+    let mut bytes = fuzz::pg::startup(&[("user", "root"), ("database", "defaultdb")]);
+    bytes.extend(fuzz::pg::typed(b'P', b"\0SELECT 1\0\0\0"));
+    bytes.extend(fuzz::pg::typed(b'B', &[0; 8]));
+    bytes.extend(fuzz::pg::typed(
+        b'E',
+        &[&[0][..], &i32::MAX.to_be_bytes()].concat(),
+    ));
+    bytes.extend(fuzz::pg::typed(b'S', &[]));
+    bytes.extend(fuzz::pg::typed(b'X', &[]));
+    let out = target
+        .exchange(Mode::Plain, vec![bytes], 1)
+        .await
+        .expect("answered");
+    let tags: Vec<u8> = fuzz::pg::backend_messages(&out, 0)
+        .expect("whole messages")
+        .iter()
+        .map(|m| m[0])
+        .filter(|t| b"12DCZ".contains(t))
+        .collect();
+    assert_eq!(tags, b"Z12DCZ", "{}", String::from_utf8_lossy(&out));
 }

@@ -337,16 +337,30 @@ fn decode_binary_array(n: usize, raw: &[u8], elem_ty: &Type) -> Result<Datum, Sq
             "{ndim}-dimensional arrays (bind parameter ${n})"
         )));
     }
-    let elem_ty = Type::from_oid(elem_oid).unwrap_or_else(|| elem_ty.clone());
+    // As PostgreSQL's array_recv: the elements must be of the parameter's element type (an
+    // unknown or other OID would otherwise be decoded as something it is not).
+    if elem_oid != elem_ty.oid() {
+        return Err(SqlError::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "binary data has array element type {elem_oid} instead of expected {} ({}) in bind parameter ${n}",
+                elem_ty.oid(),
+                elem_ty.name()
+            ),
+        ));
+    }
     let count = usize::try_from(word(12)?).map_err(|_| bad())?;
     let mut at = 20;
     let mut items = Vec::with_capacity(count.min(raw.len() / 4));
     for _ in 0..count {
         let len = word(at)?;
         at += 4;
-        if len < 0 {
+        if len == -1 {
             items.push(Datum::Null);
             continue;
+        }
+        if len < -1 {
+            return Err(bad());
         }
         let end = at + len as usize;
         let bytes = raw.get(at..end).ok_or_else(bad)?;
@@ -598,6 +612,41 @@ mod tests {
         assert_eq!(tag_text(command_tag("UPDATE 7")), "UPDATE 7");
         assert_eq!(tag_text(command_tag("CREATE TABLE")), "CREATE TABLE");
         assert_eq!(tag_text(command_tag("SELECT x")), "SELECT x");
+    }
+
+    #[test]
+    fn binary_arrays_check_element_type_and_lengths() {
+        let array = |elem_oid: u32, items: &[i32]| {
+            let mut b = Vec::new();
+            for w in [1, 0, elem_oid as i32, items.len() as i32, 1] {
+                b.extend_from_slice(&w.to_be_bytes());
+            }
+            for i in items {
+                if *i < 0 {
+                    b.extend_from_slice(&i.to_be_bytes());
+                } else {
+                    b.extend_from_slice(&8i32.to_be_bytes());
+                    b.extend_from_slice(&i64::from(*i).to_be_bytes());
+                }
+            }
+            b
+        };
+        let decode = |raw: &[u8]| decode_param(0, Some(raw), &Type::INT8_ARRAY, true);
+        assert_eq!(
+            decode(&array(20, &[5, -1])),
+            Ok(Datum::Array(vec![Datum::Int(5), Datum::Null]))
+        );
+        for elem in [25, 23, 99_999] {
+            assert_eq!(
+                decode(&array(elem, &[5])).map_err(|e| e.state),
+                Err(SqlState::DATATYPE_MISMATCH),
+                "{elem}"
+            );
+        }
+        assert_eq!(
+            decode(&array(20, &[-2])).map_err(|e| e.state),
+            Err(INVALID_BINARY_REPRESENTATION)
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! for that long instead of a fixed number of iterations), `FUZZ_ITERATIONS` (override the fixed
 //! number). The same seed and iteration index always produce the same input, so a failure
 //! report (`seed`, `iteration`) reproduces with `FUZZ_SEED=<seed> FUZZ_START=<iteration>`.
+//! Timed runs print their progress every 1000 iterations, and `FUZZ_TRACE=1` every iteration
+//! (for a failure that kills the process, such as an aborted allocation, before it can report).
 
 #![allow(dead_code)]
 
@@ -82,6 +84,7 @@ pub struct Budget {
     pub start: u64,
     iterations: Option<u64>,
     deadline: Option<Instant>,
+    trace: bool,
 }
 
 impl Budget {
@@ -109,6 +112,14 @@ impl Budget {
                 (None, None) => Some(default_iterations),
             },
             deadline: seconds.map(|s| Instant::now() + Duration::from_secs(s)),
+            trace: var("FUZZ_TRACE").is_some(),
+        }
+    }
+
+    /// Notes that iteration `i` of `target` starts (see the module docs).
+    pub fn progress(&self, target: &str, i: u64) {
+        if self.trace || (self.deadline.is_some() && i.is_multiple_of(1000)) {
+            eprintln!("{target} fuzz: iteration {i} (FUZZ_SEED={:#x})", self.seed);
         }
     }
 
