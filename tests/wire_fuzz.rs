@@ -54,7 +54,7 @@ async fn pgwire_connections_survive_any_input() {
     let mut bytes_sent = 0usize;
     let mut coverage = fuzz::pg::Coverage::default();
     while budget.more(i) {
-        budget.progress("pgwire", i);
+        budget.progress("pgwire", i, 1000);
         let mut rng = Rng::for_iteration(budget.seed, i);
         let case = fuzz::pg::case(&mut rng, &target.seeds);
         let chunks = case.chunks(&mut rng);
@@ -150,7 +150,7 @@ async fn node_port_connections_survive_any_input() {
     let started = Instant::now();
     let mut i = budget.start;
     while budget.more(i) {
-        budget.progress("node port", i);
+        budget.progress("node port", i, 100_000);
         let mut rng = Rng::for_iteration(budget.seed, i);
         let bytes = fuzz::rpc::case(&mut rng);
         let chunks = fuzz::rpc::case_chunks(&mut rng, &bytes);

@@ -172,19 +172,15 @@ impl Cursor {
     fn u8(&mut self) -> Result<u8> {
         Ok(self.array::<1>()?[0])
     }
-
     fn u16(&mut self) -> Result<u16> {
         Ok(u16::from_be_bytes(self.array()?))
     }
-
     fn i16(&mut self) -> Result<i16> {
         Ok(i16::from_be_bytes(self.array()?))
     }
-
     fn i32(&mut self) -> Result<i32> {
         Ok(i32::from_be_bytes(self.array()?))
     }
-
     fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_be_bytes(self.array()?))
     }
@@ -797,13 +793,8 @@ mod tests {
             tag in any::<u8>(),
             body in proptest::collection::vec(any::<u8>(), 0..64),
         ) {
-            for phase in [
-                Phase::SaslInitial,
-                Phase::SaslContinue,
-                Phase::Ready,
-                Phase::Copy,
-                Phase::AwaitingSync,
-            ] {
+            use Phase::*;
+            for phase in [SaslInitial, SaslContinue, Ready, Copy, AwaitingSync] {
                 let _ = message(tag, Bytes::from(body.clone()), phase);
             }
             let _ = initial(Bytes::from(body));

@@ -364,7 +364,7 @@ fn decode_binary_array(n: usize, raw: &[u8], elem_ty: &Type) -> Result<Datum, Sq
         }
         let end = at + len as usize;
         let bytes = raw.get(at..end).ok_or_else(bad)?;
-        items.push(decode_binary(n, bytes, &elem_ty)?);
+        items.push(decode_binary(n, bytes, elem_ty)?);
         at = end;
     }
     if at != raw.len() {

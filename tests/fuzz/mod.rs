@@ -5,7 +5,7 @@
 //! for that long instead of a fixed number of iterations), `FUZZ_ITERATIONS` (override the fixed
 //! number). The same seed and iteration index always produce the same input, so a failure
 //! report (`seed`, `iteration`) reproduces with `FUZZ_SEED=<seed> FUZZ_START=<iteration>`.
-//! Timed runs print their progress every 1000 iterations, and `FUZZ_TRACE=1` every iteration
+//! Timed runs print their progress now and then, and `FUZZ_TRACE=1` every iteration
 //! (for a failure that kills the process, such as an aborted allocation, before it can report).
 
 #![allow(dead_code)]
@@ -116,9 +116,10 @@ impl Budget {
         }
     }
 
-    /// Notes that iteration `i` of `target` starts (see the module docs).
-    pub fn progress(&self, target: &str, i: u64) {
-        if self.trace || (self.deadline.is_some() && i.is_multiple_of(1000)) {
+    /// Notes that iteration `i` of `target` starts (see the module docs); timed runs print every
+    /// `every` iterations.
+    pub fn progress(&self, target: &str, i: u64, every: u64) {
+        if self.trace || (self.deadline.is_some() && i.is_multiple_of(every)) {
             eprintln!("{target} fuzz: iteration {i} (FUZZ_SEED={:#x})", self.seed);
         }
     }
