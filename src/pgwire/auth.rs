@@ -254,10 +254,7 @@ impl Startup {
             self.check_may_login(&login).await?;
             return self.finish(client, login, None).await;
         }
-        let cert_user = client
-            .client_certificates()
-            .and_then(|chain| chain.first())
-            .and_then(|c| crate::security::peer_common_name(c.as_ref()).ok());
+        let cert_user = self.conn.client_cn.lock().clone();
         if cert_user.as_deref() == Some(login.user.as_str()) {
             self.check_may_login(&login).await?;
             return self.finish(client, login, None).await;

@@ -21,6 +21,8 @@ use crate::sql::typmod::TypeMod;
 
 /// 22P03: a binary bind parameter that does not decode.
 pub const INVALID_BINARY_REPRESENTATION: SqlState = SqlState("22P03");
+/// 22021: text that is not valid UTF-8.
+pub const CHARACTER_NOT_IN_REPERTOIRE: SqlState = SqlState("22021");
 /// 28000: the user may not log in (unknown in insecure mode, or `NOLOGIN`).
 pub const INVALID_AUTHORIZATION: SqlState = SqlState::INVALID_AUTHORIZATION_SPECIFICATION;
 
@@ -128,7 +130,7 @@ fn sql_type_of(t: &Type) -> Option<SqlType> {
     Some(match *t {
         Type::INT8 | Type::INT4 | Type::INT2 => SqlType::Int,
         Type::FLOAT8 | Type::FLOAT4 => SqlType::Float,
-        Type::TEXT => SqlType::String,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => SqlType::String,
         Type::BOOL => SqlType::Bool,
         Type::BYTEA => SqlType::Bytes,
         Type::NUMERIC => SqlType::Decimal,
@@ -144,6 +146,33 @@ fn sql_type_of(t: &Type) -> Option<SqlType> {
             _ => return None,
         },
     })
+}
+
+/// Checks a parameter type a client declared in Parse: 0 (left to the server) or a type whose
+/// values [`decode_param`] decodes. 08P01 for an OID that names no type (as CockroachDB), 0A000
+/// for a type tandem has no parameters of (its values would otherwise pass as text).
+pub fn check_declared_param(oid: u32) -> Result<(), SqlError> {
+    if oid == 0 {
+        return Ok(());
+    }
+    let Some(t) = Type::from_oid(oid) else {
+        return Err(SqlError::new(
+            SqlState::PROTOCOL_VIOLATION,
+            format!("unknown oid type: {oid}"),
+        ));
+    };
+    if param_type_supported(&t) {
+        Ok(())
+    } else {
+        Err(SqlError::unsupported(format!(
+            "parameters of type {}",
+            t.name()
+        )))
+    }
+}
+
+fn param_type_supported(t: &Type) -> bool {
+    matches!(*t, Type::UNKNOWN | Type::OID) || sql_type_of(t).is_some()
 }
 
 /// Encodes one row for `fields`: each value is converted to its field's described type (so a
@@ -308,20 +337,34 @@ fn decode_binary_array(n: usize, raw: &[u8], elem_ty: &Type) -> Result<Datum, Sq
             "{ndim}-dimensional arrays (bind parameter ${n})"
         )));
     }
-    let elem_ty = Type::from_oid(elem_oid).unwrap_or_else(|| elem_ty.clone());
+    // As PostgreSQL's array_recv: the elements must be of the parameter's element type (an
+    // unknown or other OID would otherwise be decoded as something it is not).
+    if elem_oid != elem_ty.oid() {
+        return Err(SqlError::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "binary data has array element type {elem_oid} instead of expected {} ({}) in bind parameter ${n}",
+                elem_ty.oid(),
+                elem_ty.name()
+            ),
+        ));
+    }
     let count = usize::try_from(word(12)?).map_err(|_| bad())?;
     let mut at = 20;
     let mut items = Vec::with_capacity(count.min(raw.len() / 4));
     for _ in 0..count {
         let len = word(at)?;
         at += 4;
-        if len < 0 {
+        if len == -1 {
             items.push(Datum::Null);
             continue;
         }
+        if len < -1 {
+            return Err(bad());
+        }
         let end = at + len as usize;
         let bytes = raw.get(at..end).ok_or_else(bad)?;
-        items.push(decode_binary(n, bytes, &elem_ty)?);
+        items.push(decode_binary(n, bytes, elem_ty)?);
         at = end;
     }
     if at != raw.len() {
@@ -569,6 +612,41 @@ mod tests {
         assert_eq!(tag_text(command_tag("UPDATE 7")), "UPDATE 7");
         assert_eq!(tag_text(command_tag("CREATE TABLE")), "CREATE TABLE");
         assert_eq!(tag_text(command_tag("SELECT x")), "SELECT x");
+    }
+
+    #[test]
+    fn binary_arrays_check_element_type_and_lengths() {
+        let array = |elem_oid: u32, items: &[i32]| {
+            let mut b = Vec::new();
+            for w in [1, 0, elem_oid as i32, items.len() as i32, 1] {
+                b.extend_from_slice(&w.to_be_bytes());
+            }
+            for i in items {
+                if *i < 0 {
+                    b.extend_from_slice(&i.to_be_bytes());
+                } else {
+                    b.extend_from_slice(&8i32.to_be_bytes());
+                    b.extend_from_slice(&i64::from(*i).to_be_bytes());
+                }
+            }
+            b
+        };
+        let decode = |raw: &[u8]| decode_param(0, Some(raw), &Type::INT8_ARRAY, true);
+        assert_eq!(
+            decode(&array(20, &[5, -1])),
+            Ok(Datum::Array(vec![Datum::Int(5), Datum::Null]))
+        );
+        for elem in [25, 23, 99_999] {
+            assert_eq!(
+                decode(&array(elem, &[5])).map_err(|e| e.state),
+                Err(SqlState::DATATYPE_MISMATCH),
+                "{elem}"
+            );
+        }
+        assert_eq!(
+            decode(&array(20, &[-2])).map_err(|e| e.state),
+            Err(INVALID_BINARY_REPRESENTATION)
+        );
     }
 
     #[test]

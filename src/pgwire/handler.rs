@@ -25,7 +25,7 @@ use ::pgwire::api::query::{
 };
 use ::pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response};
 use ::pgwire::api::stmt::{QueryParser, StoredStatement};
-use ::pgwire::api::store::PortalStore;
+use ::pgwire::api::store::{Entry, PortalStore};
 use ::pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use ::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use ::pgwire::messages::PgWireBackendMessage;
@@ -336,6 +336,13 @@ impl ExtendedQueryHandler for QueryHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        let name = message.statement_name.as_deref().unwrap_or(DEFAULT_NAME);
+        if let Some(Entry::Value(stmt)) = client.portal_store().get_statement(name) {
+            let columns = stmt.statement.columns.len();
+            if let Err(e) = super::portal::check_result_formats(&message, columns) {
+                return Err(self.conn.reject(client, e).await);
+            }
+        }
         super::portal::bind(client, message).await
     }
 

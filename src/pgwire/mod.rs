@@ -1,11 +1,16 @@
 //! The PostgreSQL wire protocol listener: TLS, authentication, virtual cluster routing, and the
 //! simple and extended query protocols on top of [`crate::sql`].
 //!
-//! Built on the `pgwire` crate (referred to as `::pgwire` inside this module):
+//! Built on the `pgwire` crate (referred to as `::pgwire` inside this module) for its message
+//! types, authentication driver and per-message dispatch; reading and decoding what clients send
+//! is our own:
 //!
 //! ```text
-//!   TcpListener ──accept──► one task per connection: ::pgwire::tokio::process_socket
-//!                              │ SSLRequest / TLS (rustls)            (server.rs)
+//!   TcpListener ──accept──► one task per connection (server.rs), any byte stream
+//!                              │ SSLRequest / GSSENCRequest / TLS (rustls), each message read
+//!                              │ within its size limit                      (driver.rs)
+//!                              │ strict decoding into pgwire's messages     (decode.rs)
+//!                              │ panics caught per message                  (guard.rs)
 //!                              ▼
 //!                           StartupHandler: options -ccluster=x ─► ConnectionRouter::route
 //!                              │ cert CN == user │ SCRAM-SHA-256 │ --insecure   (auth.rs)
@@ -24,12 +29,36 @@
 //! The node provides a [`ConnectionRouter`] (the tenant registry: which virtual cluster serves a
 //! connection, its users, the session environment, whether the node drains) and calls
 //! [`PgServer::start`]; [`PgServerHandle::drain`] stops it. Every error a client sees carries a
-//! SQLSTATE, mapped from [`crate::sql::error::SqlError`] in one place ([`encode`]). Nothing a
-//! client sends can bring the listener down: a malformed or hostile connection only ends itself.
+//! SQLSTATE, mapped from [`crate::sql::error::SqlError`] in one place ([`encode`]).
+//!
+//! Nothing a client sends can crash the node, hang it or make it buffer without bound; a
+//! malformed or hostile connection only ends itself:
+//! - Sizes: the first packet is at most 10,000 bytes, authentication messages 64 KiB, Query,
+//!   Parse, Bind, CopyData and CopyFail 16 MiB (CockroachDB's default
+//!   `sql.conn.max_read_buffer_message_size`), other messages 64 KiB. A length outside its range
+//!   is FATAL 08P01, checked before the body is read; buffers grow with the bytes that arrive,
+//!   not with the length announced. Startup and authentication must finish within 60 s.
+//! - Structure: every message is decoded from exactly its announced bytes (fields inside the
+//!   message, NUL-terminated strings, counts that match, nothing left over, parameter lengths of
+//!   -1 or more, a type byte frontend messages have, a type the connection's phase allows). A
+//!   violation is FATAL 08P01 and the connection closes; before authentication every refusal is
+//!   FATAL.
+//! - Content, in a session: invalid UTF-8 in a query or a name is 22021; a format code other than
+//!   text (0) or binary (1) is 22023; parameter or result format counts that match neither 0, 1
+//!   nor the parameters / columns are 08P01; a Parse parameter type OID that names no type is
+//!   08P01 and a type tandem does not decode is 0A000. These are errors the session survives
+//!   (the extended protocol skips to Sync; an explicit transaction is aborted, as for any
+//!   failed statement).
+//! - A panic while a message is handled is a bug: the connection gets FATAL XX000 and closes,
+//!   [`PgMetrics::panics`] counts it, and it is logged at most once a minute (no backtrace per
+//!   attempt from a client that repeats it).
 
 mod auth;
 mod copy;
+mod decode;
+mod driver;
 pub mod encode;
+mod guard;
 mod handler;
 mod portal;
 mod server;

@@ -26,6 +26,9 @@ use ::pgwire::messages::extendedquery::{Bind, BindComplete, Execute, PortalSuspe
 use ::pgwire::messages::response::EmptyQueryResponse;
 use futures::{FutureExt, Sink, SinkExt, StreamExt};
 
+use crate::sql::error::SqlError;
+use crate::sql::sqlstate::SqlState;
+
 /// Feeds the DataRows of `rows`, flushing whenever the next row is not ready yet: rows of a
 /// streamed result (a large scan, a replication stream) reach the client as they are produced
 /// instead of waiting for the send buffer to fill, and a client that went away is noticed at
@@ -76,6 +79,19 @@ where
     client
         .feed(PgWireBackendMessage::CommandComplete(tag.into()))
         .await?;
+    Ok(())
+}
+
+/// 08P01 unless a Bind asks for no result format, one for all columns, or one per column of its
+/// statement's `columns`.
+pub(super) fn check_result_formats(message: &Bind, columns: usize) -> Result<(), SqlError> {
+    let formats = message.result_column_format_codes.len();
+    if formats > 1 && formats != columns {
+        return Err(SqlError::new(
+            SqlState::PROTOCOL_VIOLATION,
+            format!("bind message has {formats} result formats but query has {columns} columns"),
+        ));
+    }
     Ok(())
 }
 
@@ -222,25 +238,52 @@ where
         true
     };
     if needs_fetch {
-        let fetched = portal.fetch(max_rows).await?;
-        let mut response = fetched.response;
-        let command_tag = response.command_tag().to_owned();
-        let rows = feed_rows(client, response.data_rows()).await?;
-        if fetched.suspended {
-            client
-                .feed(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))
-                .await?;
-        } else {
-            client
-                .feed(PgWireBackendMessage::CommandComplete(
-                    Tag::new(&command_tag).with_rows(rows).into(),
-                ))
-                .await?;
-        }
+        fetch(client, &portal, max_rows).await?;
     }
     if !matches!(client.state(), PgWireConnectionState::CopyInProgress(_)) {
         client.set_state(PgWireConnectionState::ReadyForQuery);
         client.set_transaction_status(transaction_status);
     }
     Ok(())
+}
+
+/// Rows fetched from a portal at a time.
+const FETCH_CHUNK: usize = 1024;
+
+/// Sends up to `max_rows` (0: all) more rows of a started portal, then PortalSuspended (the
+/// limit was reached) or CommandComplete. The rows are fetched in chunks: pgwire's fetch
+/// allocates room for as many rows as asked, and the count is the client's (up to 2^31 - 1,
+/// which would abort the process on allocation failure); chunks also keep "all the rest" of a
+/// large or endless result from being collected in memory.
+async fn fetch<C, S>(client: &mut C, portal: &Portal<S>, max_rows: usize) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin,
+    C::Error: Debug,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    S: Clone,
+{
+    let mut sent = 0;
+    loop {
+        let want = if max_rows == 0 {
+            FETCH_CHUNK
+        } else {
+            (max_rows - sent).min(FETCH_CHUNK)
+        };
+        let mut fetched = portal.fetch(want).await?;
+        let command_tag = fetched.response.command_tag().to_owned();
+        sent += feed_rows(client, fetched.response.data_rows()).await?;
+        if !fetched.suspended {
+            let tag = Tag::new(&command_tag).with_rows(sent);
+            return client
+                .feed(PgWireBackendMessage::CommandComplete(tag.into()))
+                .await
+                .map_err(Into::into);
+        }
+        if max_rows != 0 && sent >= max_rows {
+            return client
+                .feed(PgWireBackendMessage::PortalSuspended(PortalSuspended::new()))
+                .await
+                .map_err(Into::into);
+        }
+    }
 }

@@ -1,9 +1,11 @@
-//! The listener: accepts TCP connections, runs each one in its own task through
-//! `::pgwire::tokio::process_socket`, tracks them, counts them, and drains them.
+//! The listener: accepts TCP connections (or takes streams from [`PgServerHandle::serve_stream`]),
+//! runs each one in its own task (see [`super::driver`]), tracks them, counts them, and drains
+//! them.
 //!
 //! A connection task owns its socket and (after authentication) one
 //! [`Session`]; both are dropped when the client disconnects, on a FATAL error, or when
-//! [`PgServerHandle::drain`] cancels the task. A panic in a connection task ends that task only.
+//! [`PgServerHandle::drain`] cancels the task. A panic in a connection task ends that connection
+//! only (XX000 to the client when it happens while a message is handled; counted either way).
 //!
 //! Drain: stop accepting (the listener is closed), refuse new statements of idle sessions with
 //! FATAL 57P01 and close idle connections outside a transaction, let running statements and open
@@ -16,13 +18,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use ::pgwire::api::PgWireServerHandlers;
+use ::pgwire::api::ClientInfo;
 use ::pgwire::api::auth::AuthDriver;
-use ::pgwire::api::auth::StartupHandler;
 use ::pgwire::api::cancel::CancelHandler;
-use ::pgwire::api::copy::CopyHandler;
-use ::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use ::pgwire::error::PgWireResult;
+use ::pgwire::error::{PgWireError, PgWireResult};
 use ::pgwire::messages::cancel::CancelRequest;
 use ::pgwire::messages::response::TransactionStatus;
 use ::pgwire::tokio::TlsAcceptor;
@@ -35,8 +34,10 @@ use tracing::Instrument;
 use super::ConnectionRouter;
 use super::auth::{ServerParams, Startup};
 use super::copy::{CopyIn, CopyInProgress};
-use super::encode::fatal;
-use super::handler::{Prepared, QueryHandler};
+use super::driver::{self, ConnStream, Handlers};
+use super::encode::{error, fatal};
+use super::guard::{self, Guarded};
+use super::handler::{Prepared, QueryHandler, abort_explicit_txn};
 use crate::sql::error::SqlError;
 use crate::sql::session::Session;
 use crate::sql::sqlstate::SqlState;
@@ -57,6 +58,10 @@ pub struct PgMetrics {
     pub statements: AtomicU64,
     /// Statements (including ones that failed to parse or bind) answered with an error.
     pub failures: AtomicU64,
+    /// Messages refused as malformed or out of place (answered 08P01, 22021, ...).
+    pub protocol_errors: AtomicU64,
+    /// Panics caught in connection tasks (each closed its connection with XX000). Any is a bug.
+    pub panics: AtomicU64,
 }
 
 const IDLE: u8 = 0;
@@ -115,6 +120,8 @@ pub(super) struct Conn {
     pub(super) cancel: Arc<AtomicBool>,
     /// This connection's entry in [`Shared`]'s cancel keys, once authenticated.
     cancel_key: parking_lot::Mutex<Option<CancelKey>>,
+    /// The CN of the client certificate presented in the TLS handshake (verified by rustls).
+    pub(super) client_cn: parking_lot::Mutex<Option<String>>,
 }
 
 /// Marks a connection busy while it lives.
@@ -143,6 +150,7 @@ impl Conn {
             deallocate: parking_lot::Mutex::new(Vec::new()),
             cancel: Arc::new(AtomicBool::new(false)),
             cancel_key: parking_lot::Mutex::new(None),
+            client_cn: parking_lot::Mutex::new(None),
         }
     }
 
@@ -187,6 +195,20 @@ impl Conn {
         }
     }
 
+    /// A message refused without closing the connection (see [`super::decode`]): like any failed
+    /// statement it counts as a failure and aborts an explicit transaction; a COPY in progress
+    /// ends. Returns the error for the client.
+    pub(super) async fn reject<C: ClientInfo>(&self, client: &mut C, e: SqlError) -> PgWireError {
+        self.shared.metrics.failures.fetch_add(1, Ordering::Relaxed);
+        self.copy.lock().take();
+        if let Some(session) = self.session.lock().await.as_mut() {
+            abort_explicit_txn(session);
+            self.note_txn(session);
+        }
+        client.set_transaction_status(self.txn_status());
+        error(e)
+    }
+
     /// Records the session's transaction status after a statement.
     pub(super) fn note_txn(&self, session: &Session) {
         let s = if session.in_failed_transaction() {
@@ -218,40 +240,10 @@ impl Conn {
     }
 }
 
-/// The handlers of one connection (pgwire asks for them once per connection).
-struct ConnHandlers {
-    startup: Arc<Startup>,
-    query: Arc<QueryHandler>,
-    copy: Arc<CopyIn>,
-    cancel: Arc<Canceller>,
-}
-
-impl PgWireServerHandlers for ConnHandlers {
-    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
-        self.query.clone()
-    }
-
-    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
-        self.query.clone()
-    }
-
-    fn startup_handler(&self) -> Arc<impl StartupHandler> {
-        self.startup.clone()
-    }
-
-    fn copy_handler(&self) -> Arc<impl CopyHandler> {
-        self.copy.clone()
-    }
-
-    fn cancel_handler(&self) -> Arc<impl CancelHandler> {
-        self.cancel.clone()
-    }
-}
-
 /// Answers CancelRequest connections: the named session's running statement stops with 57014.
 /// As in PostgreSQL, nothing is sent back, an unknown key is ignored, and a session that is not
 /// running anything is unaffected.
-struct Canceller {
+pub(super) struct Canceller {
     shared: Arc<Shared>,
 }
 
@@ -286,6 +278,7 @@ struct Tracked {
 
 struct Inner {
     shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
     local_addr: SocketAddr,
     conns: parking_lot::Mutex<HashMap<u64, Tracked>>,
     next_id: AtomicU64,
@@ -361,15 +354,17 @@ impl PgServer {
             cancel_keys: parking_lot::Mutex::new(HashMap::new()),
         });
         let (stop, stop_rx) = watch::channel(false);
+        let acceptor = tls.map(TlsAcceptor::from);
         let inner = Arc::new(Inner {
             shared,
+            tls: acceptor.clone(),
             local_addr,
             conns: parking_lot::Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(1),
             stop,
             accept_task: parking_lot::Mutex::new(None),
         });
-        let acceptor = tls.map(TlsAcceptor::from);
+        guard::install_hook();
         let span = tracing::info_span!("pgwire_listener", addr = %local_addr);
         let task =
             tokio::spawn(accept_loop(inner.clone(), source, acceptor, stop_rx).instrument(span));
@@ -408,7 +403,10 @@ async fn accept_loop(
             },
         };
         match accepted {
-            Ok((tcp, peer)) => spawn_connection(&inner, tcp, peer, tls.clone()),
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                spawn_connection(&inner, Box::new(tcp), peer, tls.clone());
+            }
             Err(e) => {
                 // E.g. EMFILE: back off instead of spinning; the listener stays up.
                 tracing::warn!("failed to accept a pgwire connection: {e}");
@@ -421,7 +419,7 @@ async fn accept_loop(
 
 fn spawn_connection(
     inner: &Arc<Inner>,
-    tcp: TcpStream,
+    io: Box<dyn ConnStream>,
     peer: SocketAddr,
     tls: Option<TlsAcceptor>,
 ) {
@@ -430,7 +428,7 @@ fn spawn_connection(
     metrics.connections_total.fetch_add(1, Ordering::Relaxed);
     metrics.connections_open.fetch_add(1, Ordering::Relaxed);
     let conn = Arc::new(Conn::new(inner.shared.clone()));
-    let handlers = ConnHandlers {
+    let handlers = Handlers {
         startup: Arc::new(Startup::new(conn.clone())),
         query: Arc::new(QueryHandler::new(conn.clone())),
         copy: Arc::new(CopyIn::new(conn.clone())),
@@ -440,7 +438,13 @@ fn spawn_connection(
     };
     // Track before spawning so the task's Untrack always finds (and removes) its entry; the lock
     // is not held across the spawn.
-    inner.conns.lock().insert(id, Tracked { abort: None, conn });
+    inner.conns.lock().insert(
+        id,
+        Tracked {
+            abort: None,
+            conn: conn.clone(),
+        },
+    );
     let untrack = Untrack {
         inner: inner.clone(),
         id,
@@ -449,8 +453,11 @@ fn spawn_connection(
     let task = tokio::spawn(
         async move {
             let _untrack = untrack;
-            if let Err(e) = ::pgwire::tokio::process_socket(tcp, tls, handlers).await {
-                tracing::debug!("pgwire connection ended with an error: {e}");
+            let metrics = conn.shared.metrics.clone();
+            let serve = driver::serve(io, peer, tls, conn, handlers);
+            // Panics while a message is handled are answered inside; this catches the rest.
+            if Guarded(std::pin::pin!(serve)).await.is_err() {
+                metrics.panics.fetch_add(1, Ordering::Relaxed);
             }
         }
         .instrument(span),
@@ -470,6 +477,19 @@ impl PgServerHandle {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
+    }
+
+    /// Serves one more connection over `stream` (any byte stream; `peer` is the client's address)
+    /// exactly as an accepted TCP connection: same negotiation, limits, tracking and drain.
+    /// Refused (dropped) once the server drains.
+    pub fn serve_stream<S>(&self, stream: S, peer: SocketAddr)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + Sync + 'static,
+    {
+        if self.is_draining() {
+            return;
+        }
+        spawn_connection(&self.inner, Box::new(stream), peer, self.inner.tls.clone());
     }
 
     /// Connections currently open (including ones still in startup).

@@ -6,7 +6,9 @@
 //! through a channel (or closed when SQL has its own `--sql-addr`, or while the node drains).
 //! A node connection then runs the TLS handshake (client certificate required: CN `node`, or
 //! `root` for the `tandem init` / `tandem node status` tools, which may only call
-//! [`Service::Init`] and [`Service::Status`]) and the hello exchange, and then serves frames:
+//! [`Service::Init`] and [`Service::Status`]) and the hello exchange (frames of at most 64 KiB
+//! until then, so an unauthenticated peer cannot make the node reserve a 256 MiB buffer), and
+//! then serves frames:
 //! raft messages go to [`NodeHandler::raft`], requests run concurrently (at most
 //! [`MAX_INFLIGHT`] per connection; the reader waits when that many run) and their responses
 //! share one writer task. A broken or misbehaving connection is closed; nothing it sends can
@@ -28,6 +30,8 @@ use tracing::Instrument;
 pub const MAX_INFLIGHT: usize = 256;
 /// How long a new connection may take to send its first bytes, TLS handshake and hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest frame before the hello exchange completes (a hello is a few dozen bytes).
+const MAX_HELLO_FRAME: usize = 64 << 10;
 
 /// The other end of a node connection, as authenticated.
 #[derive(Debug, Clone)]
@@ -149,7 +153,7 @@ async fn classify(sock: &TcpStream) -> std::io::Result<bool> {
 }
 
 async fn handshake(
-    mut sock: TcpStream,
+    mut sock: Box<dyn NodeStream>,
     addr: SocketAddr,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     handler: &Arc<dyn NodeHandler>,
@@ -157,9 +161,11 @@ async fn handshake(
     let proto = |e: std::io::Error| RpcError::Protocol(e.to_string());
     let mut preface = [0u8; 4];
     sock.read_exact(&mut preface).await.map_err(proto)?;
-    let _ = sock.set_nodelay(true);
+    if &preface != PREFACE {
+        return Err(RpcError::Protocol("not a node connection preface".into()));
+    }
     let (stream, common_name): (Box<dyn NodeStream>, Option<String>) = match acceptor {
-        None => (Box::new(sock), None),
+        None => (sock, None),
         Some(acc) => {
             let tls = acc.accept(sock).await.map_err(proto)?;
             let cn = tls
@@ -179,6 +185,8 @@ async fn handshake(
         }
     };
     let mut conn = framed(stream);
+    // Nothing bigger than a hello before the peer said who it is.
+    conn.codec_mut().set_max_frame_length(MAX_HELLO_FRAME);
     let hello = match recv(&mut conn).await? {
         Some(Frame::Hello(h)) => h,
         other => {
@@ -200,6 +208,7 @@ async fn handshake(
         return Err(RpcError::Protocol(e));
     }
     send(&mut conn, &Frame::Hello(mine)).await?;
+    conn.codec_mut().set_max_frame_length(super::MAX_FRAME);
     Ok((
         conn,
         Peer {
@@ -212,6 +221,19 @@ async fn handshake(
 
 async fn serve_node(
     sock: TcpStream,
+    addr: SocketAddr,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    handler: Arc<dyn NodeHandler>,
+) {
+    let _ = sock.set_nodelay(true);
+    serve_connection(Box::new(sock), addr, acceptor, handler).await;
+}
+
+/// Serves one node connection over `stream` (any byte stream, starting with the preface; `addr`
+/// is the peer's address) until it ends: the TLS handshake (`acceptor` None: `--insecure`), the
+/// hello exchange, then frames. What the TCP listener runs for every node connection.
+pub async fn serve_connection(
+    sock: Box<dyn NodeStream>,
     addr: SocketAddr,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
     handler: Arc<dyn NodeHandler>,
@@ -418,6 +440,30 @@ mod tests {
         assert_eq!(buf, [0, 0, 0, 8, 4, 210, 22, 47]);
         peers.shutdown();
         task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_large_frame_before_the_hello_closes_the_connection() {
+        let h = Arc::new(Echo {
+            raft: AtomicUsize::new(0),
+            hello: Hello::default(),
+        });
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let addr = SocketAddr::from(([127, 0, 0, 1], 1));
+        let task = tokio::spawn(serve_connection(Box::new(server), addr, None, h));
+        // A 1 MiB frame announced before any hello: refused at once, not buffered.
+        client.write_all(PREFACE).await.expect("preface");
+        client
+            .write_all(&(1u32 << 20).to_be_bytes())
+            .await
+            .expect("length");
+        let mut buf = Vec::new();
+        let n = tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut buf))
+            .await
+            .expect("closed in time")
+            .expect("read");
+        assert_eq!(n, 0);
+        task.await.expect("served");
     }
 
     #[tokio::test]
