@@ -545,7 +545,7 @@ async fn prepare(
     sql: &str,
     types: &[Option<Type>],
 ) -> Result<Option<Prepared>, SqlError> {
-    let mut stmts = parser::parse(sql).map_err(|e| SqlError::syntax(e.to_string()))?;
+    let mut stmts = parser::parse(sql).map_err(SqlError::from)?;
     let stmt = match stmts.len() {
         0 => return Ok(None),
         1 => stmts.remove(0),

@@ -29,6 +29,7 @@ static SCHEMA_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::Atom
 mod memory;
 mod resolve;
 mod show_sources;
+mod stack;
 pub use memory::MemoryAccount;
 pub use resolve::{object_last, object_parts, resolve_name, resolve_table};
 use show_sources::{MAX_DESCRIBE_PARAMS, with_show_sources};
@@ -100,25 +101,36 @@ fn rollback_to_savepoint(session: &mut Session, at: usize) -> Result<QueryResult
 /// How often an implicit transaction is retried on a serialization conflict.
 pub const IMPLICIT_RETRIES: u32 = 50;
 
-/// Runs one statement in `session`.
+/// Statements at most this many depth units deep may stream their rows (see
+/// [`super::stream`]): a streamed result is evaluated while the connection sends it, on the
+/// connection's own stack, not on one sized for the statement.
+const STREAM_MAX_UNITS: usize = 32;
+
+/// Runs one statement in `session`, on a stack sized for how deeply it nests (see
+/// [`super::parser::limits`]).
 pub async fn execute(
     session: &mut Session,
     stmt: &Statement,
     params: &[Datum],
 ) -> Result<QueryResult> {
-    if keeps_descriptions(stmt) {
-        return execute_statement(session, stmt, params).await;
-    }
-    SCHEMA_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    let r = execute_statement(session, stmt, params).await;
-    SCHEMA_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    r
+    let units = super::parser::statement_depth(stmt);
+    stack::on_stack(units, async move {
+        if keeps_descriptions(stmt) {
+            return execute_statement(session, stmt, params, units).await;
+        }
+        SCHEMA_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let r = execute_statement(session, stmt, params, units).await;
+        SCHEMA_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        r
+    })
+    .await
 }
 
 async fn execute_statement(
     session: &mut Session,
     stmt: &Statement,
     params: &[Datum],
+    units: usize,
 ) -> Result<QueryResult> {
     if let Statement::WithShowSources { sources, stmt } = stmt {
         return with_show_sources(session, sources, stmt, params).await;
@@ -343,6 +355,7 @@ async fn execute_statement(
             session.txn = other;
             // A large single-table scan streams its rows instead of materialising them.
             if matches!(session.txn, TxnState::Idle)
+                && units <= STREAM_MAX_UNITS
                 && let Statement::Pg(s) = stmt
                 && let pg::Statement::Query(q) = s.as_ref()
                 && let Some(r) = super::stream::try_stream(session, stmt, q, params).await?
@@ -642,10 +655,16 @@ async fn query(
     })
 }
 
-/// The output columns a statement will produce, without running it (for Describe).
+/// The output columns a statement will produce, without running it (for Describe), on a stack
+/// sized for how deeply it nests.
 pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Column>> {
+    let units = super::parser::statement_depth(stmt);
+    stack::on_stack(units, describe_statement(session, stmt)).await
+}
+
+async fn describe_statement(session: &mut Session, stmt: &Statement) -> Result<Vec<Column>> {
     if let Statement::AsOfSystemTime { stmt, .. } = stmt {
-        return Box::pin(describe(session, stmt)).await;
+        return Box::pin(describe_statement(session, stmt)).await;
     }
     // `[SHOW ...]` sources only read: run the statement (NULL parameters) to learn its columns.
     if let Statement::WithShowSources { .. } = stmt {

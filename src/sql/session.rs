@@ -283,7 +283,7 @@ impl Session {
                 if let TxnState::Open(t) = std::mem::replace(&mut self.txn, TxnState::Idle) {
                     self.abort_txn(t, false);
                 }
-                return vec![Err(SqlError::syntax(e.to_string()))];
+                return vec![Err(e.into())];
             }
         };
         let mut out = Vec::with_capacity(stmts.len());
