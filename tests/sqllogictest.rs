@@ -237,4 +237,6 @@ slt_tests!(
     schemas,
     arrays,
     table_functions,
+    limits,
+    txn_modes,
 );

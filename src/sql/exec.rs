@@ -30,6 +30,7 @@ mod memory;
 mod resolve;
 mod show_sources;
 mod stack;
+mod txn_modes;
 pub use memory::MemoryAccount;
 pub use resolve::{object_last, object_parts, resolve_name, resolve_table};
 use show_sources::{MAX_DESCRIBE_PARAMS, with_show_sources};
@@ -141,13 +142,15 @@ async fn execute_statement(
     // Transaction control.
     if let Statement::Pg(s) = stmt {
         match s.as_ref() {
-            pg::Statement::StartTransaction { .. } => {
+            pg::Statement::StartTransaction { modes, .. } => {
                 return match session.txn {
                     TxnState::Idle => {
                         session.txn = TxnState::Open(Box::new(session.env.store.begin()));
                         session.restart_savepoint = None;
                         session.clear_savepoints();
                         session.txn_statements = 0;
+                        session.txn_read_only = txn_modes::default_read_only(session);
+                        txn_modes::apply_modes(session, modes, false);
                         Ok(QueryResult::Command("BEGIN".into()))
                     }
                     _ => Err({
@@ -171,9 +174,8 @@ async fn execute_statement(
                         Ok(QueryResult::Command("COMMIT".into()))
                     }
                     TxnState::Aborted => Ok(QueryResult::Command("ROLLBACK".into())),
-                    TxnState::Idle | TxnState::Released => {
-                        Ok(QueryResult::Command("COMMIT".into()))
-                    }
+                    TxnState::Released => Ok(QueryResult::Command("COMMIT".into())),
+                    TxnState::Idle => Err(txn_modes::no_transaction()),
                 };
             }
             pg::Statement::Rollback {
@@ -207,6 +209,9 @@ async fn execute_statement(
                 return Ok(QueryResult::Command("ROLLBACK".into()));
             }
             pg::Statement::Rollback { .. } => {
+                if matches!(session.txn, TxnState::Idle) {
+                    return Err(txn_modes::no_transaction());
+                }
                 if let TxnState::Open(mut t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
                     t.rollback();
                 }
@@ -288,7 +293,16 @@ async fn execute_statement(
                     }
                 };
             }
-            _ => {}
+            pg::Statement::Set(pg::Set::SetTransaction {
+                modes,
+                session: session_default,
+                ..
+            }) => return txn_modes::set_transaction(session, modes, *session_default),
+            other => {
+                if let Some(r) = txn_modes::transaction_variable(session, other) {
+                    return r;
+                }
+            }
         }
     }
     if let Statement::AsOfSystemTime { time, stmt } = stmt {
@@ -315,6 +329,27 @@ async fn execute_statement(
             SqlState::IN_FAILED_SQL_TRANSACTION,
             "current transaction is aborted, commands ignored until end of transaction block",
         ));
+    }
+    if let Err(e) = txn_modes::check_read_only(session, stmt) {
+        if let TxnState::Open(t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
+            session.abort_txn(t, false);
+        }
+        return Err(e);
+    }
+    // A weaker isolation level for the session: accepted, and upgraded.
+    if let Statement::Pg(s) = stmt
+        && let pg::Statement::Set(pg::Set::SingleAssignment {
+            variable, values, ..
+        }) = s.as_ref()
+        && matches!(
+            variable.to_string().to_ascii_lowercase().as_str(),
+            "transaction_isolation" | "default_transaction_isolation"
+        )
+        && let Some(n) = values
+            .first()
+            .and_then(|v| txn_modes::upgrade_notice_for_name(&v.to_string()))
+    {
+        session.notices.push(n);
     }
     if matches!(stmt, Statement::Maintenance { vacuum: true, .. })
         && !matches!(session.txn, TxnState::Idle)

@@ -167,6 +167,11 @@ pub struct Session {
     pub aborted_txn: Option<Box<crate::kv::Txn>>,
     /// Statements run in the current explicit transaction.
     pub txn_statements: usize,
+    /// Whether the explicit transaction is read-only (see [`super::exec`]'s transaction modes).
+    pub txn_read_only: bool,
+    /// NOTICE messages for the client, sent (and cleared) by the connection after each
+    /// statement.
+    pub notices: Vec<String>,
     /// Node services.
     pub env: SessionEnv,
     /// Set by a pgwire cancel request for the connection: the running statement stops with
@@ -192,6 +197,7 @@ impl Session {
             ("search_path", DEFAULT_SEARCH_PATH),
             ("transaction_isolation", "serializable"),
             ("default_transaction_isolation", "serializable"),
+            ("default_transaction_read_only", "off"),
             ("standard_conforming_strings", "on"),
             ("extra_float_digits", "0"),
             ("server_version", "13.0.0"),
@@ -211,6 +217,8 @@ impl Session {
             savepoints: Vec::new(),
             aborted_txn: None,
             txn_statements: 0,
+            txn_read_only: false,
+            notices: Vec::new(),
             env,
             cancel: Default::default(),
         }

@@ -15,6 +15,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
+mod checks;
 pub mod limits;
 mod statements;
 mod tokens;
@@ -406,6 +407,9 @@ fn parse_tokens(mut p: P<'_>) -> Result<Vec<Statement>, ParseError> {
         };
         p.expect_end()?;
         check_depth(&stmt)?;
+        if let Statement::Pg(s) = &stmt {
+            checks::check(s)?;
+        }
         out.push(stmt);
     }
     Ok(out)
