@@ -8,6 +8,15 @@
 //! columns by column id (see [`super::types`]). Queries run over one table: a WHERE clause that
 //! fixes every primary-key column becomes a point read, anything else a scan of the table's span
 //! with the filter applied row by row.
+//!
+//! Transaction control follows CockroachDB: a nested `BEGIN` is 25001 and aborts the
+//! transaction; `COMMIT`, `ROLLBACK` and `SET TRANSACTION` outside one are 25P01; access modes
+//! and isolation levels are in [`txn_modes`] (read-only transactions refuse writes with 25006;
+//! every transaction runs SERIALIZABLE, weaker levels are upgraded with a NOTICE).
+//!
+//! Every statement runs on a stack sized for how deeply it nests ([`stack`], see
+//! [`super::parser::limits`]): parsing already rejected anything deeper than
+//! [`super::parser::limits::MAX_DEPTH`] with 54001, so no pass here can overflow a stack.
 
 use super::admin;
 use super::ast::Statement;

@@ -4,7 +4,9 @@
 //! any), and runs statements through [`super::exec`]. Transaction states follow PostgreSQL: after
 //! an error inside `BEGIN ... COMMIT` every statement fails with 25P02 until `ROLLBACK`.
 //! Statements outside an explicit transaction run in their own transaction and are retried
-//! automatically on serialization conflicts, like CockroachDB's implicit transactions.
+//! automatically on serialization conflicts, like CockroachDB's implicit transactions. The
+//! explicit transaction's access mode and the NOTICEs for the client live here too (the rules
+//! are in [`super::exec`]'s `txn_modes`).
 
 use super::ast::AlterVirtualClusterAction;
 use super::error::{Result, SqlError};
