@@ -332,7 +332,7 @@ mod tests {
             units("SELECT (SELECT 1)"),
             QUERY_UNITS + 1 + QUERY_UNITS + 1
         );
-        let union = vec!["SELECT 1"; 10].join(" UNION ALL ");
+        let union = ["SELECT 1"; 10].join(" UNION ALL ");
         assert_eq!(units(&union), QUERY_UNITS + 9 + 1);
         assert_eq!(units("SELECT a FROM t"), QUERY_UNITS + 1);
     }
