@@ -72,6 +72,10 @@ pub struct TokenStats {
     pub tokens: usize,
     /// Tokens that can extend an unguarded chain.
     pub chain: usize,
+    /// Keywords: every statement starts with one, so they bound how deeply statements nest
+    /// (`EXPLAIN EXPLAIN ...`, `PREPARE p AS PREPARE ...`), the one recursion of `sqlparser`
+    /// that does not protect its stack itself.
+    pub keywords: usize,
 }
 
 /// Why a statement is too complex.
@@ -92,6 +96,7 @@ pub fn scan(tokens: &[TokenWithSpan]) -> Result<TokenStats, TooComplex> {
     let mut stats = TokenStats {
         tokens: 0,
         chain: 0,
+        keywords: 0,
     };
     // Consecutive `[ [n] ]` groups (an array type's suffixes are parsed in a loop).
     let mut run = 0usize;
@@ -105,6 +110,9 @@ pub fn scan(tokens: &[TokenWithSpan]) -> Result<TokenStats, TooComplex> {
         stats.tokens += 1;
         if chain_capable(tok) {
             stats.chain += 1;
+        }
+        if matches!(tok, Token::Word(w) if w.keyword != Keyword::NoKeyword) {
+            stats.keywords += 1;
         }
         match tok {
             Token::LBracket if !in_group => {
@@ -175,10 +183,11 @@ fn chain_capable(tok: &Token) -> bool {
 }
 
 /// The stack parsing tokens with `stats` may need: the parser's unprotected recursion (at most
-/// one level per token) and dropping the longest chain an error can leave behind.
+/// one level per keyword) and dropping the longest chain an error can leave behind. (Its other
+/// recursion grows its own stack when less than 128 KiB is left.)
 pub fn parse_stack_bytes(stats: TokenStats) -> usize {
     PARSE_BASE_BYTES
-        + stats.tokens.min(PARSER_RECURSION_LIMIT) * PARSE_BYTES_PER_LEVEL
+        + stats.keywords.min(PARSER_RECURSION_LIMIT) * PARSE_BYTES_PER_LEVEL
         + stats.chain * DROP_BYTES_PER_CHAIN_TOKEN
 }
 
@@ -306,6 +315,8 @@ mod tests {
         // SELECT + || FROM WHERE IS AND =
         assert_eq!(s.chain, 8);
         assert_eq!(s.tokens, 18);
+        // SELECT FROM WHERE IS NULL AND
+        assert_eq!(s.keywords, 6);
         let s =
             stats("INSERT INTO t VALUES (1, 'a', NULL, TRUE), (2, 'b', DEFAULT, FALSE)").unwrap();
         assert_eq!(s.chain, 3);
@@ -354,6 +365,7 @@ mod tests {
         let small = parse_stack_bytes(TokenStats {
             tokens: 10,
             chain: 3,
+            keywords: 4,
         });
         assert!(small < 1 << 20, "{small}");
         assert!(exec_stack_bytes(10) < 2 << 20);
