@@ -241,4 +241,6 @@ slt_tests!(
     fk_actions,
     upsert,
     drop_truncate,
+    limits,
+    txn_modes,
 );

@@ -49,6 +49,9 @@ pub fn main(flags: StartFlags, single_node: bool) -> anyhow::Result<std::process
     let code = actix::System::with_tokio_rt(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            // Room for ordinary SQL statements to run in place; deeper ones get a stack sized
+            // for them (src/sql/parser/limits.rs). Only touched pages cost memory.
+            .thread_stack_size(16 << 20)
             .enable_all()
             .build()
             .expect("building the node's tokio runtime at start-up")

@@ -128,6 +128,25 @@ impl QueryHandler {
         }
     }
 
+    /// Sends the NOTICEs the last statements left in the session (an upgraded isolation level).
+    async fn send_notices<C>(&self, client: &mut C) -> PgWireResult<()>
+    where
+        C: Sink<PgWireBackendMessage> + Unpin,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let notices = match self.conn.session.lock().await.as_mut() {
+            Some(s) => std::mem::take(&mut s.notices),
+            None => return Ok(()),
+        };
+        for n in notices {
+            let info = ErrorInfo::new("NOTICE".to_owned(), "00000".to_owned(), n);
+            client
+                .feed(PgWireBackendMessage::NoticeResponse(info.into()))
+                .await?;
+        }
+        Ok(())
+    }
+
     fn count_failure(&self) {
         self.conn
             .shared
@@ -272,6 +291,7 @@ impl SimpleQueryHandler for QueryHandler {
         }
         client.set_state(PgWireConnectionState::QueryInProgress);
         let responses = self.run_simple(&query.query).await?;
+        self.send_notices(client).await?;
         self.apply_deallocate(client);
         let status = self.conn.txn_status();
         client.set_transaction_status(status);
@@ -380,6 +400,7 @@ impl ExtendedQueryHandler for QueryHandler {
     {
         self.conn.execute_failed.store(false, Ordering::Relaxed);
         let result = super::portal::execute(self, client, message).await;
+        self.send_notices(client).await?;
         self.apply_deallocate(client);
         client.set_transaction_status(self.conn.txn_status());
         if result.is_ok() && self.conn.execute_failed.swap(false, Ordering::Relaxed) {
@@ -552,7 +573,7 @@ async fn prepare(
     sql: &str,
     types: &[Option<Type>],
 ) -> Result<Option<Prepared>, SqlError> {
-    let mut stmts = parser::parse(sql).map_err(|e| SqlError::syntax(e.to_string()))?;
+    let mut stmts = parser::parse(sql).map_err(SqlError::from)?;
     let stmt = match stmts.len() {
         0 => return Ok(None),
         1 => stmts.remove(0),

@@ -8,6 +8,15 @@
 //! columns by column id (see [`super::types`]). Queries run over one table: a WHERE clause that
 //! fixes every primary-key column becomes a point read, anything else a scan of the table's span
 //! with the filter applied row by row.
+//!
+//! Transaction control follows CockroachDB: a nested `BEGIN` is 25001 and aborts the
+//! transaction; `COMMIT`, `ROLLBACK` and `SET TRANSACTION` outside one are 25P01; access modes
+//! and isolation levels are in [`txn_modes`] (read-only transactions refuse writes with 25006;
+//! every transaction runs SERIALIZABLE, weaker levels are upgraded with a NOTICE).
+//!
+//! Every statement runs on a stack sized for how deeply it nests ([`stack`], see
+//! [`super::parser::limits`]): parsing already rejected anything deeper than
+//! [`super::parser::limits::MAX_DEPTH`] with 54001, so no pass here can overflow a stack.
 
 use super::admin;
 use super::ast::Statement;
@@ -29,6 +38,8 @@ static SCHEMA_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::Atom
 mod memory;
 mod resolve;
 mod show_sources;
+mod stack;
+mod txn_modes;
 pub use memory::MemoryAccount;
 pub use resolve::{object_last, object_parts, resolve_name, resolve_table};
 use show_sources::{MAX_DESCRIBE_PARAMS, with_show_sources};
@@ -100,25 +111,36 @@ fn rollback_to_savepoint(session: &mut Session, at: usize) -> Result<QueryResult
 /// How often an implicit transaction is retried on a serialization conflict.
 pub const IMPLICIT_RETRIES: u32 = 50;
 
-/// Runs one statement in `session`.
+/// Statements at most this many depth units deep may stream their rows (see
+/// [`super::stream`]): a streamed result is evaluated while the connection sends it, on the
+/// connection's own stack, not on one sized for the statement.
+const STREAM_MAX_UNITS: usize = 32;
+
+/// Runs one statement in `session`, on a stack sized for how deeply it nests (see
+/// [`super::parser::limits`]).
 pub async fn execute(
     session: &mut Session,
     stmt: &Statement,
     params: &[Datum],
 ) -> Result<QueryResult> {
-    if keeps_descriptions(stmt) {
-        return execute_statement(session, stmt, params).await;
-    }
-    SCHEMA_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    let r = execute_statement(session, stmt, params).await;
-    SCHEMA_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    r
+    let units = super::parser::statement_depth(stmt);
+    stack::on_stack(units, async move {
+        if keeps_descriptions(stmt) {
+            return execute_statement(session, stmt, params, units).await;
+        }
+        SCHEMA_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let r = execute_statement(session, stmt, params, units).await;
+        SCHEMA_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        r
+    })
+    .await
 }
 
 async fn execute_statement(
     session: &mut Session,
     stmt: &Statement,
     params: &[Datum],
+    units: usize,
 ) -> Result<QueryResult> {
     if let Statement::WithShowSources { sources, stmt } = stmt {
         return with_show_sources(session, sources, stmt, params).await;
@@ -129,13 +151,15 @@ async fn execute_statement(
     // Transaction control.
     if let Statement::Pg(s) = stmt {
         match s.as_ref() {
-            pg::Statement::StartTransaction { .. } => {
+            pg::Statement::StartTransaction { modes, .. } => {
                 return match session.txn {
                     TxnState::Idle => {
                         session.txn = TxnState::Open(Box::new(session.env.store.begin()));
                         session.restart_savepoint = None;
                         session.clear_savepoints();
                         session.txn_statements = 0;
+                        session.txn_read_only = txn_modes::default_read_only(session);
+                        txn_modes::apply_modes(session, modes, false);
                         Ok(QueryResult::Command("BEGIN".into()))
                     }
                     _ => Err({
@@ -159,9 +183,8 @@ async fn execute_statement(
                         Ok(QueryResult::Command("COMMIT".into()))
                     }
                     TxnState::Aborted => Ok(QueryResult::Command("ROLLBACK".into())),
-                    TxnState::Idle | TxnState::Released => {
-                        Ok(QueryResult::Command("COMMIT".into()))
-                    }
+                    TxnState::Released => Ok(QueryResult::Command("COMMIT".into())),
+                    TxnState::Idle => Err(txn_modes::no_transaction()),
                 };
             }
             pg::Statement::Rollback {
@@ -195,6 +218,9 @@ async fn execute_statement(
                 return Ok(QueryResult::Command("ROLLBACK".into()));
             }
             pg::Statement::Rollback { .. } => {
+                if matches!(session.txn, TxnState::Idle) {
+                    return Err(txn_modes::no_transaction());
+                }
                 if let TxnState::Open(mut t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
                     t.rollback();
                 }
@@ -276,7 +302,16 @@ async fn execute_statement(
                     }
                 };
             }
-            _ => {}
+            pg::Statement::Set(pg::Set::SetTransaction {
+                modes,
+                session: session_default,
+                ..
+            }) => return txn_modes::set_transaction(session, modes, *session_default),
+            other => {
+                if let Some(r) = txn_modes::transaction_variable(session, other) {
+                    return r;
+                }
+            }
         }
     }
     if let Statement::AsOfSystemTime { time, stmt } = stmt {
@@ -303,6 +338,27 @@ async fn execute_statement(
             SqlState::IN_FAILED_SQL_TRANSACTION,
             "current transaction is aborted, commands ignored until end of transaction block",
         ));
+    }
+    if let Err(e) = txn_modes::check_read_only(session, stmt) {
+        if let TxnState::Open(t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
+            session.abort_txn(t, false);
+        }
+        return Err(e);
+    }
+    // A weaker isolation level for the session: accepted, and upgraded.
+    if let Statement::Pg(s) = stmt
+        && let pg::Statement::Set(pg::Set::SingleAssignment {
+            variable, values, ..
+        }) = s.as_ref()
+        && matches!(
+            variable.to_string().to_ascii_lowercase().as_str(),
+            "transaction_isolation" | "default_transaction_isolation"
+        )
+        && let Some(n) = values
+            .first()
+            .and_then(|v| txn_modes::upgrade_notice_for_name(&v.to_string()))
+    {
+        session.notices.push(n);
     }
     if matches!(stmt, Statement::Maintenance { vacuum: true, .. })
         && !matches!(session.txn, TxnState::Idle)
@@ -343,6 +399,7 @@ async fn execute_statement(
             session.txn = other;
             // A large single-table scan streams its rows instead of materialising them.
             if matches!(session.txn, TxnState::Idle)
+                && units <= STREAM_MAX_UNITS
                 && let Statement::Pg(s) = stmt
                 && let pg::Statement::Query(q) = s.as_ref()
                 && let Some(r) = super::stream::try_stream(session, stmt, q, params).await?
@@ -637,10 +694,16 @@ async fn query(
     })
 }
 
-/// The output columns a statement will produce, without running it (for Describe).
+/// The output columns a statement will produce, without running it (for Describe), on a stack
+/// sized for how deeply it nests.
 pub async fn describe(session: &mut Session, stmt: &Statement) -> Result<Vec<Column>> {
+    let units = super::parser::statement_depth(stmt);
+    stack::on_stack(units, describe_statement(session, stmt)).await
+}
+
+async fn describe_statement(session: &mut Session, stmt: &Statement) -> Result<Vec<Column>> {
     if let Statement::AsOfSystemTime { stmt, .. } = stmt {
-        return Box::pin(describe(session, stmt)).await;
+        return Box::pin(describe_statement(session, stmt)).await;
     }
     // `[SHOW ...]` sources only read: run the statement (NULL parameters) to learn its columns.
     if let Statement::WithShowSources { .. } = stmt {

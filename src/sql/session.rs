@@ -4,7 +4,9 @@
 //! any), and runs statements through [`super::exec`]. Transaction states follow PostgreSQL: after
 //! an error inside `BEGIN ... COMMIT` every statement fails with 25P02 until `ROLLBACK`.
 //! Statements outside an explicit transaction run in their own transaction and are retried
-//! automatically on serialization conflicts, like CockroachDB's implicit transactions.
+//! automatically on serialization conflicts, like CockroachDB's implicit transactions. The
+//! explicit transaction's access mode and the NOTICEs for the client live here too (the rules
+//! are in [`super::exec`]'s `txn_modes`).
 
 use super::ast::AlterVirtualClusterAction;
 use super::error::{Result, SqlError};
@@ -167,6 +169,11 @@ pub struct Session {
     pub aborted_txn: Option<Box<crate::kv::Txn>>,
     /// Statements run in the current explicit transaction.
     pub txn_statements: usize,
+    /// Whether the explicit transaction is read-only (see [`super::exec`]'s transaction modes).
+    pub txn_read_only: bool,
+    /// NOTICE messages for the client, sent (and cleared) by the connection after each
+    /// statement.
+    pub notices: Vec<String>,
     /// Node services.
     pub env: SessionEnv,
     /// Set by a pgwire cancel request for the connection: the running statement stops with
@@ -192,6 +199,7 @@ impl Session {
             ("search_path", DEFAULT_SEARCH_PATH),
             ("transaction_isolation", "serializable"),
             ("default_transaction_isolation", "serializable"),
+            ("default_transaction_read_only", "off"),
             ("standard_conforming_strings", "on"),
             ("extra_float_digits", "0"),
             ("server_version", "13.0.0"),
@@ -211,6 +219,8 @@ impl Session {
             savepoints: Vec::new(),
             aborted_txn: None,
             txn_statements: 0,
+            txn_read_only: false,
+            notices: Vec::new(),
             env,
             cancel: Default::default(),
         }
@@ -283,7 +293,7 @@ impl Session {
                 if let TxnState::Open(t) = std::mem::replace(&mut self.txn, TxnState::Idle) {
                     self.abort_txn(t, false);
                 }
-                return vec![Err(SqlError::syntax(e.to_string()))];
+                return vec![Err(e.into())];
             }
         };
         let mut out = Vec::with_capacity(stmts.len());

@@ -15,6 +15,8 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
+mod checks;
+pub mod limits;
 mod statements;
 mod tokens;
 
@@ -25,7 +27,7 @@ use super::ast::{
     SystemPrivilege,
 };
 
-/// A syntax error.
+/// A syntax error, or a statement too complex to parse (see [`limits`]).
 ///
 /// The message reads like CockroachDB's: `at or near "x": syntax error: <detail>`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,15 +39,35 @@ pub struct ParseError {
     /// ErrorResponse `P` field), if known. End-of-input errors point just past the last
     /// character.
     pub position: Option<usize>,
+    /// The SQLSTATE: [`ParseError::SQLSTATE`], or [`limits::TOO_COMPLEX`].
+    pub code: &'static str,
 }
 
 impl ParseError {
-    /// The SQLSTATE of every parse error: `42601` (syntax_error).
+    /// The SQLSTATE of syntax errors: `42601` (syntax_error).
     pub const SQLSTATE: &'static str = "42601";
 
-    /// The SQLSTATE code, `42601`.
+    /// The SQLSTATE code: `42601`, or `54001` for a statement too complex to parse.
     pub fn code(&self) -> &'static str {
-        Self::SQLSTATE
+        self.code
+    }
+
+    /// A syntax error without a position.
+    fn syntax(message: impl Into<String>) -> ParseError {
+        ParseError {
+            message: message.into(),
+            position: None,
+            code: Self::SQLSTATE,
+        }
+    }
+
+    /// 54001: the statement is too complex (see [`limits`]).
+    pub fn too_complex(e: limits::TooComplex) -> ParseError {
+        ParseError {
+            message: e.0,
+            position: None,
+            code: limits::TOO_COMPLEX,
+        }
     }
 
     fn near(near: &str, detail: &str, position: Option<usize>) -> ParseError {
@@ -54,7 +76,11 @@ impl ParseError {
         } else {
             format!("at or near \"{near}\": syntax error: {detail}")
         };
-        ParseError { message, position }
+        ParseError {
+            message,
+            position,
+            code: Self::SQLSTATE,
+        }
     }
 
     /// An error about token `tok` of `sql`.
@@ -72,10 +98,9 @@ impl ParseError {
         let msg = match err {
             ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
             ParserError::RecursionLimitExceeded => {
-                return ParseError {
-                    message: "syntax error: statement is too deeply nested".to_string(),
-                    position: None,
-                };
+                return ParseError::too_complex(limits::TooComplex(
+                    "statement is too complex: it nests too deeply to parse".to_string(),
+                ));
             }
         };
         let (body, location) = split_location(&msg);
@@ -97,25 +122,29 @@ impl ParseError {
     }
 }
 
+impl From<ParseError> for crate::sql::error::SqlError {
+    fn from(e: ParseError) -> Self {
+        crate::sql::error::SqlError::new(crate::sql::sqlstate::SqlState(e.code), e.message)
+    }
+}
+
 /// Parses `sql` into its statements. Empty input, or input with only semicolons, gives an empty
 /// `Vec`.
 pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
     if let Some((outer, shows)) = extract_show_sources(sql) {
         let mut stmts = parse(&outer)?;
         if stmts.len() != 1 {
-            return Err(ParseError {
-                message: "syntax error: [SHOW ...] sources apply to exactly one statement".into(),
-                position: None,
-            });
+            return Err(ParseError::syntax(
+                "syntax error: [SHOW ...] sources apply to exactly one statement",
+            ));
         }
         let mut sources = Vec::with_capacity(shows.len());
         for (name, text) in shows {
             let mut inner = parse(&text)?;
             let (1, Some(first)) = (inner.len(), inner.pop()) else {
-                return Err(ParseError {
-                    message: format!("syntax error: [{text}] must hold one SHOW statement"),
-                    position: None,
-                });
+                return Err(ParseError::syntax(format!(
+                    "syntax error: [{text}] must hold one SHOW statement"
+                )));
             };
             sources.push((name, first));
         }
@@ -127,10 +156,9 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
     if let Some((rest, time)) = strip_as_of_system_time(sql) {
         let mut stmts = parse_plain(&rest)?;
         if stmts.len() != 1 {
-            return Err(ParseError {
-                message: "syntax error: AS OF SYSTEM TIME applies to exactly one statement".into(),
-                position: None,
-            });
+            return Err(ParseError::syntax(
+                "syntax error: AS OF SYSTEM TIME applies to exactly one statement",
+            ));
         }
         let stmt = stmts.remove(0);
         return Ok(vec![Statement::AsOfSystemTime {
@@ -327,14 +355,29 @@ fn has_inline_index(sql: &str) -> bool {
         .any(|p| norm.contains(p))
 }
 
+/// Tokenizes `sql`, checks the tokens against [`limits`], and parses them on a stack large
+/// enough for what they can build (see [`limits::parse_stack_bytes`]).
 fn parse_with(
     sql: &str,
     dialect: &dyn sqlparser::dialect::Dialect,
 ) -> Result<Vec<Statement>, ParseError> {
-    let parser = Parser::new(dialect)
-        .try_with_sql(sql)
-        .map_err(|e| ParseError::from_sqlparser(sql, e))?;
-    let mut p = P { p: parser, sql };
+    let tokens = sqlparser::tokenizer::Tokenizer::new(dialect, sql)
+        .with_unescape(true)
+        .tokenize_with_location()
+        .map_err(|e| ParseError::from_sqlparser(sql, e.into()))?;
+    let stats = limits::scan(&tokens).map_err(ParseError::too_complex)?;
+    let stack = limits::parse_stack_bytes(stats);
+    stacker::maybe_grow(stack, stack, || {
+        let parser = Parser::new(dialect)
+            .with_recursion_limit(limits::PARSER_RECURSION_LIMIT)
+            .with_tokens_with_locations(tokens);
+        parse_tokens(P { p: parser, sql })
+    })
+}
+
+/// Parses every statement of `p`, rejecting any that nests deeper than [`limits::MAX_DEPTH`].
+fn parse_tokens(mut p: P<'_>) -> Result<Vec<Statement>, ParseError> {
+    let sql = p.sql;
     let mut out = Vec::new();
     loop {
         while p.p.consume_token(&Token::SemiColon) {}
@@ -363,9 +406,39 @@ fn parse_with(
             }
         };
         p.expect_end()?;
+        check_depth(&stmt)?;
+        if let Statement::Pg(s) = &stmt {
+            checks::check(s)?;
+        }
         out.push(stmt);
     }
     Ok(out)
+}
+
+/// How deeply `stmt` nests, in [`limits`] units (at most [`limits::MAX_DEPTH`] + 1).
+pub fn statement_depth(stmt: &Statement) -> usize {
+    match stmt {
+        Statement::Pg(s) => limits::depth(s.as_ref(), limits::MAX_DEPTH),
+        Statement::AlterTableSplitAt { rows, .. } => limits::depth(rows, limits::MAX_DEPTH),
+        Statement::ReplicationBuiltin { args, .. } => limits::depth(args, limits::MAX_DEPTH),
+        Statement::AsOfSystemTime { stmt, .. } => statement_depth(stmt),
+        Statement::WithShowSources { sources, stmt } => sources
+            .iter()
+            .map(|(_, s)| statement_depth(s))
+            .fold(statement_depth(stmt), usize::max),
+        _ => 0,
+    }
+}
+
+/// 54001 when `stmt` nests deeper than [`limits::MAX_DEPTH`].
+fn check_depth(stmt: &Statement) -> Result<(), ParseError> {
+    let r = match stmt {
+        Statement::Pg(s) => limits::check(s.as_ref()),
+        Statement::AlterTableSplitAt { rows, .. } => limits::check(rows),
+        Statement::ReplicationBuiltin { args, .. } => limits::check(args),
+        _ => Ok(()),
+    };
+    r.map_err(ParseError::too_complex)
 }
 
 /// Parses exactly one statement (a trailing `;` is fine). Zero or several statements are an
@@ -379,10 +452,9 @@ pub fn parse_one(sql: &str) -> Result<Statement, ParseError> {
             "expected a statement",
             Some(end_position(sql)),
         )),
-        n => Err(ParseError {
-            message: format!("syntax error: expected exactly one statement, got {n}"),
-            position: None,
-        }),
+        n => Err(ParseError::syntax(format!(
+            "syntax error: expected exactly one statement, got {n}"
+        ))),
     }
 }
 

@@ -1,0 +1,323 @@
+//! Statements `sqlparser` accepts but CockroachDB rejects for their shape alone, whatever the
+//! tables hold (checked after parsing, before anything runs):
+//!
+//! - `f(*, x)` / `count(*, 1)`: `*` is an argument only on its own (42601 syntax error).
+//! - `VALUES` rows of different lengths (42601 `VALUES lists must all be the same length`).
+//! - `INSERT`/`UPSERT` naming a column twice, or an `UPDATE` assigning one twice (42601
+//!   `multiple assignments to the same column "a"`); `INSERT (a, b) VALUES (...)` rows with a
+//!   different number of values than columns (42601 `INSERT has more target columns than
+//!   expressions, 1 expressions for 2 targets`, and the converse).
+//! - `ORDER BY n` / `GROUP BY n` naming a position outside a select list without `*`
+//!   (42P10 `ORDER BY position 3 is not in select list`).
+//!
+//! `SELECT FROM t` (no select list) is accepted: PostgreSQL and CockroachDB (since v24.1) both
+//! return its rows without columns.
+
+use super::ParseError;
+use crate::sql::expr::normalize;
+use sqlparser::ast::{
+    self as pg, AssignmentTarget, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
+    GroupByExpr, Query, SelectItem, SetExpr, Visit, Visitor,
+};
+use std::ops::ControlFlow;
+
+/// 42P10 (invalid_column_reference).
+const INVALID_COLUMN_REFERENCE: &str = "42P10";
+
+/// The first shape error in `stmt`, if any.
+pub(super) fn check(stmt: &pg::Statement) -> Result<(), ParseError> {
+    // In CockroachDB's order: target columns, then the rows, then their count.
+    match stmt {
+        pg::Statement::Insert(ins) => {
+            no_duplicates(&ins.columns.iter().map(column).collect::<Vec<_>>())?
+        }
+        pg::Statement::Update(u) => {
+            let mut names = Vec::new();
+            for a in &u.assignments {
+                match &a.target {
+                    AssignmentTarget::ColumnName(n) => names.push(column(n)),
+                    AssignmentTarget::Tuple(ns) => names.extend(ns.iter().map(column)),
+                }
+            }
+            no_duplicates(&names)?;
+        }
+        _ => {}
+    }
+    let mut v = Shapes { err: None };
+    let _ = stmt.visit(&mut v);
+    if let Some(e) = v.err {
+        return Err(e);
+    }
+    match stmt {
+        pg::Statement::Insert(ins) => check_insert(ins),
+        _ => Ok(()),
+    }
+}
+
+fn column(n: &pg::ObjectName) -> String {
+    n.0.last()
+        .and_then(|p| p.as_ident())
+        .map(|i| normalize(&i.value, i.quote_style.is_some()))
+        .unwrap_or_default()
+}
+
+fn syntax(message: String) -> ParseError {
+    ParseError {
+        message,
+        position: None,
+        code: ParseError::SQLSTATE,
+    }
+}
+
+fn no_duplicates(names: &[String]) -> Result<(), ParseError> {
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return Err(syntax(format!(
+                "multiple assignments to the same column \"{n}\""
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_insert(ins: &pg::Insert) -> Result<(), ParseError> {
+    let names = &ins.columns;
+    let Some(source) = &ins.source else {
+        return Ok(());
+    };
+    let SetExpr::Values(values) = source.body.as_ref() else {
+        return Ok(());
+    };
+    if names.is_empty() {
+        return Ok(());
+    }
+    let kw = if ins.replace_into { "UPSERT" } else { "INSERT" };
+    for row in &values.rows {
+        let (got, want) = (row.len(), names.len());
+        if got != want {
+            let (more, less) = if got > want {
+                ("expressions", "target columns")
+            } else {
+                ("target columns", "expressions")
+            };
+            return Err(syntax(format!(
+                "{kw} has more {more} than {less}, {got} expressions for {want} targets"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Finds the first shape error below a statement.
+struct Shapes {
+    err: Option<ParseError>,
+}
+
+impl Shapes {
+    fn fail(&mut self, e: ParseError) -> ControlFlow<()> {
+        self.err = Some(e);
+        ControlFlow::Break(())
+    }
+}
+
+impl Visitor for Shapes {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        if let Expr::Function(f) = e
+            && let FunctionArguments::List(list) = &f.args
+        {
+            let star = |a: &FunctionArg| {
+                matches!(
+                    a,
+                    FunctionArg::Unnamed(FunctionArgExpr::Wildcard)
+                        | FunctionArg::Unnamed(FunctionArgExpr::QualifiedWildcard(_))
+                )
+            };
+            if list.args.iter().any(star)
+                && (list.args.len() > 1 || list.duplicate_treatment.is_some())
+            {
+                let near = if list.args.len() > 1 { "," } else { "*" };
+                return self.fail(ParseError::near(near, "", None));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        if let Err(e) = check_values(&q.body).and_then(|()| check_positions(q)) {
+            return self.fail(e);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Every `VALUES` of `body` (outside nested queries) has rows of one length.
+fn check_values(body: &SetExpr) -> Result<(), ParseError> {
+    let mut stack = vec![body];
+    while let Some(e) = stack.pop() {
+        match e {
+            SetExpr::SetOperation { left, right, .. } => {
+                stack.push(left);
+                stack.push(right);
+            }
+            SetExpr::Values(v) => {
+                if let Some(first) = v.rows.first()
+                    && let Some(bad) = v.rows.iter().find(|r| r.len() != first.len())
+                {
+                    return Err(syntax(format!(
+                        "VALUES lists must all be the same length, expected {} columns, found {}",
+                        first.len(),
+                        bad.len()
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The number of output columns of `body`, when its select list has no `*`.
+fn width(body: &SetExpr) -> Option<usize> {
+    let mut e = body;
+    loop {
+        match e {
+            SetExpr::SetOperation { left, .. } => e = left,
+            SetExpr::Select(s) => {
+                return s
+                    .projection
+                    .iter()
+                    .all(|i| {
+                        matches!(
+                            i,
+                            SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }
+                        )
+                    })
+                    .then_some(s.projection.len());
+            }
+            SetExpr::Values(v) => return v.rows.first().map(|r| r.len()),
+            SetExpr::Query(q) => e = &q.body,
+            _ => return None,
+        }
+    }
+}
+
+/// A positional reference: a plain integer literal.
+fn position(e: &Expr) -> Option<i128> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            pg::Value::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn check_positions(q: &Query) -> Result<(), ParseError> {
+    let Some(n) = width(&q.body) else {
+        return Ok(());
+    };
+    let out_of_range = |clause: &str, e: &Expr| match position(e) {
+        Some(p) if p < 1 || p > n as i128 => Err(ParseError {
+            message: format!("{clause} position {p} is not in select list"),
+            position: None,
+            code: INVALID_COLUMN_REFERENCE,
+        }),
+        _ => Ok(()),
+    };
+    if let Some(ob) = &q.order_by
+        && let pg::OrderByKind::Expressions(items) = &ob.kind
+    {
+        for item in items {
+            out_of_range("ORDER BY", &item.expr)?;
+        }
+    }
+    if let SetExpr::Select(s) = q.body.as_ref()
+        && let GroupByExpr::Expressions(exprs, _) = &s.group_by
+    {
+        for e in exprs {
+            out_of_range("GROUP BY", e)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlparser::dialect::PostgreSqlDialect;
+
+    fn err(sql: &str) -> Option<(String, &'static str)> {
+        let stmt = sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .expect("parse")
+            .remove(0);
+        check(&stmt).err().map(|e| (e.message, e.code))
+    }
+
+    #[test]
+    fn shapes() {
+        assert_eq!(err("SELECT a, b FROM t ORDER BY 2"), None);
+        assert_eq!(
+            err("SELECT a, b FROM t ORDER BY 3"),
+            Some(("ORDER BY position 3 is not in select list".into(), "42P10"))
+        );
+        assert_eq!(
+            err("SELECT a FROM t ORDER BY 0"),
+            Some(("ORDER BY position 0 is not in select list".into(), "42P10"))
+        );
+        assert_eq!(err("SELECT * FROM t ORDER BY 3"), None);
+        assert_eq!(
+            err("SELECT a FROM t GROUP BY 2"),
+            Some(("GROUP BY position 2 is not in select list".into(), "42P10"))
+        );
+        assert_eq!(
+            err("SELECT 1 UNION SELECT 2 ORDER BY 2"),
+            Some(("ORDER BY position 2 is not in select list".into(), "42P10"))
+        );
+        assert_eq!(err("SELECT count(*) FROM t"), None);
+        assert_eq!(
+            err("SELECT count(*, 1) FROM t"),
+            Some(("at or near \",\": syntax error".into(), "42601"))
+        );
+        assert_eq!(
+            err("UPDATE t SET a = 1, b = 2, a = 3"),
+            Some((
+                "multiple assignments to the same column \"a\"".into(),
+                "42601"
+            ))
+        );
+        assert_eq!(
+            err("INSERT INTO t (a, \"a\") VALUES (1, 2)"),
+            Some((
+                "multiple assignments to the same column \"a\"".into(),
+                "42601"
+            ))
+        );
+        assert_eq!(
+            err("INSERT INTO t (a, b) VALUES (1)"),
+            Some((
+                "INSERT has more target columns than expressions, 1 expressions for 2 targets"
+                    .into(),
+                "42601"
+            ))
+        );
+        assert_eq!(
+            err("INSERT INTO t (a) VALUES (1, 2)"),
+            Some((
+                "INSERT has more expressions than target columns, 2 expressions for 1 targets"
+                    .into(),
+                "42601"
+            ))
+        );
+        assert_eq!(
+            err("INSERT INTO t VALUES (1), (1, 2)"),
+            Some((
+                "VALUES lists must all be the same length, expected 1 columns, found 2".into(),
+                "42601"
+            ))
+        );
+        assert_eq!(err("INSERT INTO t VALUES (1), (2)"), None);
+        assert_eq!(err("INSERT INTO t (a, b) SELECT 1, 2"), None);
+    }
+}
