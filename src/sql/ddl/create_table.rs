@@ -40,7 +40,7 @@ pub async fn create_table(
     let mut pk: Vec<String> = Vec::new();
     // Primary-key columns declared DESC.
     let mut pk_desc: Vec<String> = Vec::new();
-    let mut pending_indexes: Vec<(Option<String>, Vec<(String, bool)>, bool)> = Vec::new();
+    let mut pending_indexes: Vec<PendingIndex> = Vec::new();
     let mut checks: Vec<(Option<String>, String)> = Vec::new();
     let mut fks: Vec<PendingFk> = Vec::new();
     if let Some((src, opts)) = super::like::like_element(ct)? {

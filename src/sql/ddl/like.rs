@@ -6,6 +6,10 @@
 //! ALL EXCLUDING INDEXES`). Foreign keys are never copied. Tandem has no generated columns, so
 //! `GENERATED` has nothing to copy.
 //!
+//! The statement parser yields only `INCLUDING DEFAULTS` / `EXCLUDING DEFAULTS` for now; the
+//! other options (and other table elements beside `LIKE`) are still a syntax error there, so
+//! `CONSTRAINTS`, `INDEXES` and `GENERATED` reach [`copy_like`] only through its own tests.
+//!
 //! Copied indexes get the new table's default names (`<table>_<columns>_idx`/`_key`); copied
 //! CHECKs keep their names. The hidden `rowid` of a source without a declared primary key is not
 //! copied: the new table gets its own.
@@ -33,7 +37,7 @@ pub(super) struct LikeCopy {
     pub pk_desc: Vec<String>,
     /// Secondary indexes: (name, columns with directions, unique); unnamed, so they get the new
     /// table's default names.
-    pub indexes: Vec<(Option<String>, Vec<(String, bool)>, bool)>,
+    pub indexes: Vec<PendingIndex>,
     /// CHECK constraints: (name, expression).
     pub checks: Vec<(Option<String>, String)>,
 }
@@ -107,4 +111,100 @@ pub(super) fn copy_like(src: &TableDesc, opts: LikeOptions) -> LikeCopy {
             .collect();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::catalog::{CheckDesc, IndexDesc};
+
+    fn col(id: u32, name: &str, nullable: bool, hidden: bool) -> ColumnDesc {
+        ColumnDesc {
+            id,
+            name: name.into(),
+            ty: SqlType::Int,
+            nullable,
+            default: Some("7".into()),
+            hidden,
+            typmod: TypeMod::None,
+        }
+    }
+
+    fn source(pk_hidden: bool) -> TableDesc {
+        TableDesc {
+            id: 100,
+            parent_id: 50,
+            schema_id: 0,
+            name: "src".into(),
+            columns: vec![
+                col(1, "a", false, false),
+                col(2, "b", true, false),
+                col(3, "rowid", false, pk_hidden),
+            ],
+            primary_key: vec![if pk_hidden { 3 } else { 1 }],
+            descending: vec![1],
+            next_column_id: 4,
+            version: 1,
+            indexes: vec![IndexDesc {
+                id: 2,
+                name: "src_b_a_idx".into(),
+                columns: vec![2, 1],
+                unique: true,
+                descending: vec![2],
+            }],
+            checks: vec![CheckDesc {
+                name: "check_b".into(),
+                expr: "b > 0".into(),
+            }],
+            foreign_keys: Vec::new(),
+            next_index_id: 3,
+        }
+    }
+
+    /// By default only the visible columns (with NOT NULL, without defaults) are copied.
+    #[test]
+    fn columns_only_by_default() {
+        let c = copy_like(&source(true), LikeOptions::default());
+        let names: Vec<_> = c
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), c.nullable))
+            .collect();
+        assert_eq!(names, vec![("a", false), ("b", true)]);
+        assert!(c.columns.iter().all(|c| c.default.is_none()));
+        assert!(c.pk.is_empty() && c.indexes.is_empty() && c.checks.is_empty());
+    }
+
+    /// Every option: defaults, CHECKs, the primary key and indexes with their directions.
+    #[test]
+    fn everything_with_all_options() {
+        let all = LikeOptions {
+            defaults: true,
+            constraints: true,
+            indexes: true,
+        };
+        let c = copy_like(&source(false), all);
+        assert_eq!(c.columns.len(), 3);
+        assert!(c.columns.iter().all(|c| c.default.as_deref() == Some("7")));
+        assert_eq!(
+            (c.pk, c.pk_desc),
+            (vec!["a".to_string()], vec!["a".to_string()])
+        );
+        assert_eq!(
+            c.indexes,
+            vec![(
+                None,
+                vec![("b".to_string(), true), ("a".to_string(), false)],
+                true
+            )]
+        );
+        assert_eq!(
+            c.checks,
+            vec![(Some("check_b".to_string()), "b > 0".to_string())]
+        );
+        // A hidden rowid key is not copied: the new table gets its own.
+        let c = copy_like(&source(true), all);
+        assert!(c.pk.is_empty());
+        assert_eq!(c.columns.len(), 2);
+    }
 }

@@ -15,6 +15,9 @@ use super::exec::{
 use crate::storage::keys::Span;
 use sqlparser::ast::ObjectName;
 
+/// An index declared in CREATE TABLE: its name, its columns with their directions (`true` for
+/// DESC) and whether it is unique.
+type PendingIndex = (Option<String>, Vec<(String, bool)>, bool);
 /// A foreign key declared in CREATE TABLE: its name, its columns and the declaration.
 type PendingFk = (Option<String>, Vec<String>, pg::ForeignKeyConstraint);
 use super::expr::{self, normalize};
