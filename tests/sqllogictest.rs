@@ -238,6 +238,7 @@ slt_tests!(
     arrays,
     table_functions,
     numeric_semantics,
+    index_order_like,
     fk_actions,
     upsert,
     drop_truncate,

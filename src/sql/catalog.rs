@@ -143,6 +143,16 @@ pub struct IndexDesc {
     pub columns: Vec<u32>,
     /// Whether values must be unique.
     pub unique: bool,
+    /// The indexed column ids stored in descending order (`INDEX (a DESC, b)`): their key bytes
+    /// are complemented, as in the primary key ([`TableDesc::descending`]).
+    pub descending: Vec<u32>,
+}
+
+impl IndexDesc {
+    /// Whether indexed column `id` is stored in descending order.
+    pub fn is_descending(&self, id: u32) -> bool {
+        self.descending.contains(&id)
+    }
 }
 
 /// A CHECK constraint.

@@ -42,14 +42,8 @@ fn index_key(
     let mut k = keys::index_prefix(tenant, t.id, idx.id);
     let vals = column_values(t, row, &idx.columns)?;
     let has_null = vals.iter().any(Datum::is_null);
-    for v in &vals {
-        match v {
-            Datum::Null => k.push(0x00),
-            v => {
-                k.push(0x01);
-                v.encode_key(&mut k)?;
-            }
-        }
+    for (id, v) in idx.columns.iter().zip(&vals) {
+        encode_index_column(idx, *id, v, &mut k)?;
     }
     let unique = idx.unique && !has_null;
     if !unique {
@@ -66,6 +60,26 @@ fn index_key(
     Ok((k, unique))
 }
 
+/// Appends the key encoding of indexed column `id`'s value `v` in `idx`: a NULL marker (0x00
+/// for NULL, 0x01 before a value), then the value's memcomparable encoding; every byte is
+/// complemented when the column is DESC, so larger values (and NULLs last) come first.
+pub fn encode_index_column(idx: &IndexDesc, id: u32, v: &Datum, out: &mut Vec<u8>) -> Result<()> {
+    let at = out.len();
+    match v {
+        Datum::Null => out.push(0x00),
+        v => {
+            out.push(0x01);
+            v.encode_key(out)?;
+        }
+    }
+    if idx.is_descending(id) {
+        for b in &mut out[at..] {
+            *b = !*b;
+        }
+    }
+    Ok(())
+}
+
 /// The span of index entries whose indexed columns equal `vals` (a prefix of the index).
 pub fn index_prefix_span(
     tenant: TenantId,
@@ -74,9 +88,8 @@ pub fn index_prefix_span(
     vals: &[Datum],
 ) -> Result<crate::storage::keys::Span> {
     let mut k = keys::index_prefix(tenant, t.id, idx.id);
-    for v in vals {
-        k.push(0x01);
-        v.encode_key(&mut k)?;
+    for (id, v) in idx.columns.iter().zip(vals) {
+        encode_index_column(idx, *id, v, &mut k)?;
     }
     let end = crate::sql::scan::prefix_end(k.clone());
     Ok(crate::storage::keys::Span::new(k, end))
@@ -101,9 +114,9 @@ pub async fn rows_from_index(
             // Skip the indexed values: decode them one by one is not possible without types, so
             // keep the suffix after the last indexed column by re-encoding the values.
             let mut skip = prefix_len;
-            for v in vals {
-                let mut e = vec![0x01];
-                v.encode_key(&mut e)?;
+            for (id, v) in idx.columns.iter().zip(vals) {
+                let mut e = Vec::new();
+                encode_index_column(idx, *id, v, &mut e)?;
                 skip += e.len();
             }
             if vals.len() < idx.columns.len() {

@@ -61,7 +61,10 @@ pub async fn create_statement(ctx: &Ctx<'_>, txn: &mut Txn, t: &TableDesc) -> Re
         let cols: Vec<String> = i
             .columns
             .iter()
-            .map(|id| format!("{} ASC", quote(&col_name(t, *id))))
+            .map(|id| {
+                let dir = if i.is_descending(*id) { "DESC" } else { "ASC" };
+                format!("{} {dir}", quote(&col_name(t, *id)))
+            })
             .collect();
         lines.push(format!(
             "\t{}INDEX {} ({})",
@@ -158,7 +161,7 @@ pub async fn show_columns(ctx: &Ctx<'_>, txn: &mut Txn, name: &ObjectName) -> Re
     })
 }
 
-/// How column `id` is ordered in `t`'s primary key (secondary indexes are ascending).
+/// How column `id` is ordered in `t`'s primary key.
 fn direction(t: &TableDesc, id: u32) -> &'static str {
     if t.descending.contains(&id) {
         "DESC"
@@ -171,33 +174,42 @@ fn direction(t: &TableDesc, id: u32) -> &'static str {
 pub async fn show_indexes(ctx: &Ctx<'_>, txn: &mut Txn, name: &ObjectName) -> Result<QueryResult> {
     let t = resolve_table(ctx, txn, name).await?;
     let mut rows = Vec::new();
-    // `explicit` leading columns are the index's own (ascending in a secondary index); the rest
-    // is the primary key it stores, in its own directions.
-    let mut push = |iname: String, unique: bool, cols: &[u32], explicit: usize| {
-        for (seq, id) in cols.iter().enumerate() {
-            let dir = if seq < explicit {
-                "ASC"
-            } else {
-                direction(&t, *id)
-            };
-            rows.push(vec![
-                s(t.name.clone()),
-                s(iname.clone()),
-                Datum::Bool(!unique),
-                Datum::Int(seq as i64 + 1),
-                s(col_name(&t, *id)),
-                s(dir),
-                Datum::Bool(false),
-                Datum::Bool(false),
-            ]);
-        }
-    };
-    push(format!("{}_pkey", t.name), true, &t.primary_key, 0);
+    // `explicit` leading columns are the index's own (DESC when `index_desc` lists them); the
+    // rest is the primary key it stores, in its own directions.
+    let mut push =
+        |iname: String, unique: bool, cols: &[u32], explicit: usize, index_desc: &[u32]| {
+            for (seq, id) in cols.iter().enumerate() {
+                let dir = if seq >= explicit {
+                    direction(&t, *id)
+                } else if index_desc.contains(id) {
+                    "DESC"
+                } else {
+                    "ASC"
+                };
+                rows.push(vec![
+                    s(t.name.clone()),
+                    s(iname.clone()),
+                    Datum::Bool(!unique),
+                    Datum::Int(seq as i64 + 1),
+                    s(col_name(&t, *id)),
+                    s(dir),
+                    Datum::Bool(false),
+                    Datum::Bool(false),
+                ]);
+            }
+        };
+    push(format!("{}_pkey", t.name), true, &t.primary_key, 0, &[]);
     for i in &t.indexes {
         let mut cols = i.columns.clone();
         // Secondary indexes implicitly store the primary key.
         cols.extend(t.primary_key.iter().filter(|p| !i.columns.contains(p)));
-        push(i.name.clone(), i.unique, &cols, i.columns.len());
+        push(
+            i.name.clone(),
+            i.unique,
+            &cols,
+            i.columns.len(),
+            &i.descending,
+        );
     }
     Ok(QueryResult::Rows {
         columns: vec![

@@ -9,7 +9,8 @@
 //! | 1 | `TableV1` | before column type modifiers ([`ColumnDesc::typmod`]) |
 //! | 2 | `TableV2` | before key directions ([`TableDesc::descending`]) |
 //! | 3 | `TableV3` | before foreign-key actions and match types ([`ForeignKeyDesc`]) |
-//! | 4 | `Table` | [`TableDesc`] |
+//! | 4 | `TableV4` | before secondary-index directions ([`IndexDesc::descending`]) |
+//! | 5 | `Table` | [`TableDesc`] |
 //!
 //! A record that does not decode is a corrupt catalog: `XX000`, never a panic.
 
@@ -29,6 +30,7 @@ enum StoredDescriptor {
     TableV1(TableDescV1),
     TableV2(TableDescV2),
     TableV3(TableDescV3),
+    TableV4(TableDescV4),
     Table(TableDesc),
 }
 
@@ -42,7 +44,48 @@ enum StoredDescriptorRef<'a> {
     TableV2(()),
     #[allow(dead_code)]
     TableV3(()),
+    #[allow(dead_code)]
+    TableV4(()),
     Table(&'a TableDesc),
+}
+
+/// The table layout before secondary indexes had directions.
+#[derive(Serialize, Deserialize)]
+struct TableDescV4 {
+    id: u32,
+    parent_id: u32,
+    schema_id: u32,
+    name: String,
+    columns: Vec<ColumnDesc>,
+    primary_key: Vec<u32>,
+    descending: Vec<u32>,
+    next_column_id: u32,
+    version: u64,
+    indexes: Vec<IndexDescV1>,
+    checks: Vec<CheckDesc>,
+    foreign_keys: Vec<ForeignKeyDesc>,
+    next_index_id: u32,
+}
+
+/// A secondary index before directions: every column ascending.
+#[derive(Serialize, Deserialize)]
+struct IndexDescV1 {
+    id: u32,
+    name: String,
+    columns: Vec<u32>,
+    unique: bool,
+}
+
+fn upgrade_indexes(ixs: Vec<IndexDescV1>) -> Vec<IndexDesc> {
+    ixs.into_iter()
+        .map(|i| IndexDesc {
+            id: i.id,
+            name: i.name,
+            columns: i.columns,
+            unique: i.unique,
+            descending: Vec::new(),
+        })
+        .collect()
 }
 
 /// The table layout before foreign keys had actions and a match type.
@@ -57,7 +100,7 @@ struct TableDescV3 {
     descending: Vec<u32>,
     next_column_id: u32,
     version: u64,
-    indexes: Vec<IndexDesc>,
+    indexes: Vec<IndexDescV1>,
     checks: Vec<CheckDesc>,
     foreign_keys: Vec<ForeignKeyDescV1>,
     next_index_id: u32,
@@ -101,7 +144,7 @@ struct TableDescV2 {
     primary_key: Vec<u32>,
     next_column_id: u32,
     version: u64,
-    indexes: Vec<IndexDesc>,
+    indexes: Vec<IndexDescV1>,
     checks: Vec<CheckDesc>,
     foreign_keys: Vec<ForeignKeyDescV1>,
     next_index_id: u32,
@@ -117,7 +160,7 @@ struct TableDescV1 {
     primary_key: Vec<u32>,
     next_column_id: u32,
     version: u64,
-    indexes: Vec<IndexDesc>,
+    indexes: Vec<IndexDescV1>,
     checks: Vec<CheckDesc>,
     foreign_keys: Vec<ForeignKeyDescV1>,
     next_index_id: u32,
@@ -138,6 +181,21 @@ impl From<StoredDescriptor> for Descriptor {
         match d {
             StoredDescriptor::Database(db) => Descriptor::Database(db),
             StoredDescriptor::Table(t) => Descriptor::Table(t),
+            StoredDescriptor::TableV4(t) => Descriptor::Table(TableDesc {
+                id: t.id,
+                parent_id: t.parent_id,
+                schema_id: t.schema_id,
+                name: t.name,
+                columns: t.columns,
+                primary_key: t.primary_key,
+                descending: t.descending,
+                next_column_id: t.next_column_id,
+                version: t.version,
+                indexes: upgrade_indexes(t.indexes),
+                checks: t.checks,
+                foreign_keys: t.foreign_keys,
+                next_index_id: t.next_index_id,
+            }),
             StoredDescriptor::TableV3(t) => Descriptor::Table(TableDesc {
                 id: t.id,
                 parent_id: t.parent_id,
@@ -148,7 +206,7 @@ impl From<StoredDescriptor> for Descriptor {
                 descending: t.descending,
                 next_column_id: t.next_column_id,
                 version: t.version,
-                indexes: t.indexes,
+                indexes: upgrade_indexes(t.indexes),
                 checks: t.checks,
                 foreign_keys: upgrade_fks(t.foreign_keys),
                 next_index_id: t.next_index_id,
@@ -163,7 +221,7 @@ impl From<StoredDescriptor> for Descriptor {
                 descending: Vec::new(),
                 next_column_id: t.next_column_id,
                 version: t.version,
-                indexes: t.indexes,
+                indexes: upgrade_indexes(t.indexes),
                 checks: t.checks,
                 foreign_keys: upgrade_fks(t.foreign_keys),
                 next_index_id: t.next_index_id,
@@ -190,7 +248,7 @@ impl From<StoredDescriptor> for Descriptor {
                 descending: Vec::new(),
                 next_column_id: t.next_column_id,
                 version: t.version,
-                indexes: t.indexes,
+                indexes: upgrade_indexes(t.indexes),
                 checks: t.checks,
                 foreign_keys: upgrade_fks(t.foreign_keys),
                 next_index_id: t.next_index_id,
@@ -303,6 +361,47 @@ mod tests {
         now.foreign_keys[0].on_delete = FkAction::Cascade;
         now.foreign_keys[0].on_update = FkAction::SetDefault;
         now.foreign_keys[0].match_type = FkMatch::Full;
+        let back = decode_descriptor(&encode_descriptor(&Descriptor::Table(now.clone())))
+            .expect("round trip");
+        assert_eq!(back, Descriptor::Table(now));
+    }
+
+    /// A table written before secondary indexes had directions (`TableV4`) decodes with
+    /// all-ascending indexes, and the current layout round-trips index directions.
+    #[test]
+    fn descriptors_written_before_index_directions_decode() {
+        let old = StoredDescriptor::TableV4(TableDescV4 {
+            id: 9,
+            parent_id: 1,
+            schema_id: 0,
+            name: "t".into(),
+            columns: vec![column()],
+            primary_key: vec![1],
+            descending: vec![1],
+            next_column_id: 2,
+            version: 5,
+            indexes: vec![IndexDescV1 {
+                id: 2,
+                name: "t_k_idx".into(),
+                columns: vec![1],
+                unique: true,
+            }],
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+            next_index_id: 3,
+        });
+        let Descriptor::Table(t) = decode_descriptor(&encode(&old)).expect("decodes") else {
+            panic!("not a table");
+        };
+        assert_eq!((t.id, t.version, t.descending.clone()), (9, 5, vec![1]));
+        let ix = &t.indexes[0];
+        assert_eq!(
+            (ix.name.as_str(), ix.unique, ix.columns.clone()),
+            ("t_k_idx", true, vec![1])
+        );
+        assert!(ix.descending.is_empty());
+        let mut now = t;
+        now.indexes[0].descending = vec![1];
         let back = decode_descriptor(&encode_descriptor(&Descriptor::Table(now.clone())))
             .expect("round trip");
         assert_eq!(back, Descriptor::Table(now));

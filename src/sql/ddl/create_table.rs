@@ -40,10 +40,22 @@ pub async fn create_table(
     let mut pk: Vec<String> = Vec::new();
     // Primary-key columns declared DESC.
     let mut pk_desc: Vec<String> = Vec::new();
-    let mut pending_indexes: Vec<(Option<String>, Vec<String>, bool)> = Vec::new();
+    let mut pending_indexes: Vec<PendingIndex> = Vec::new();
     let mut checks: Vec<(Option<String>, String)> = Vec::new();
     let mut fks: Vec<PendingFk> = Vec::new();
-    for (i, c) in ct.columns.iter().enumerate() {
+    if let Some((src, opts)) = super::like::like_element(ct)? {
+        let src = resolve_table(ctx, txn, src).await?;
+        let copy = super::like::copy_like(&src, opts);
+        for mut c in copy.columns {
+            c.id = columns.len() as u32 + 1;
+            columns.push(c);
+        }
+        pk = copy.pk;
+        pk_desc = copy.pk_desc;
+        pending_indexes = copy.indexes;
+        checks = copy.checks;
+    }
+    for c in &ct.columns {
         let cname = normalize(&c.name.value, c.name.quote_style.is_some());
         if columns.iter().any(|x: &ColumnDesc| x.name == cname) {
             return Err(SqlError::new(
@@ -73,7 +85,7 @@ pub async fn create_table(
                         .or(u.index_name.as_ref())
                         .or(opt.name.as_ref())
                         .map(|n| n.value.clone()),
-                    vec![cname.clone()],
+                    vec![(cname.clone(), false)],
                     true,
                 )),
                 pg::ColumnOption::Check(ck) => checks.push((
@@ -95,7 +107,7 @@ pub async fn create_table(
             }
         }
         columns.push(ColumnDesc {
-            id: i as u32 + 1,
+            id: columns.len() as u32 + 1,
             name: cname,
             ty,
             nullable,
@@ -133,18 +145,12 @@ pub async fn create_table(
                     .as_ref()
                     .or(u.index_name.as_ref())
                     .map(|n| n.value.clone()),
-                u.columns
-                    .iter()
-                    .map(|ic| ic.column.expr.to_string().trim_matches('"').to_lowercase())
-                    .collect(),
+                index_elems(&u.columns)?,
                 true,
             )),
             pg::TableConstraint::Index(ix) => pending_indexes.push((
                 ix.name.as_ref().map(|n| n.value.clone()),
-                ix.columns
-                    .iter()
-                    .map(|ic| ic.column.expr.to_string().trim_matches('"').to_lowercase())
-                    .collect(),
+                index_elems(&ix.columns)?,
                 false,
             )),
             pg::TableConstraint::Check(ck) => checks.push((
@@ -208,17 +214,19 @@ pub async fn create_table(
     for (iname, cols, unique) in pending_indexes {
         let ids = cols
             .iter()
-            .map(|c| {
-                col_id(
-                    &columns,
-                    c.trim_end_matches(" asc").trim_end_matches(" desc").trim(),
-                )
-            })
+            .map(|(c, _)| col_id(&columns, c))
             .collect::<Result<Vec<_>>>()?;
+        let descending = cols
+            .iter()
+            .zip(&ids)
+            .filter(|((_, desc), _)| *desc)
+            .map(|(_, id)| *id)
+            .collect();
+        let names: Vec<&str> = cols.iter().map(|(c, _)| c.as_str()).collect();
         let iname = iname.unwrap_or_else(|| {
             format!(
                 "{name}_{}_{}",
-                cols.join("_"),
+                names.join("_"),
                 if unique { "key" } else { "idx" }
             )
         });
@@ -227,6 +235,7 @@ pub async fn create_table(
             name: iname,
             columns: ids,
             unique,
+            descending,
         });
         next_index_id += 1;
     }

@@ -15,6 +15,9 @@ use super::exec::{
 use crate::storage::keys::Span;
 use sqlparser::ast::ObjectName;
 
+/// An index declared in CREATE TABLE: its name, its columns with their directions (`true` for
+/// DESC) and whether it is unique.
+type PendingIndex = (Option<String>, Vec<(String, bool)>, bool);
 /// A foreign key declared in CREATE TABLE: its name, its columns and the declaration.
 type PendingFk = (Option<String>, Vec<String>, pg::ForeignKeyConstraint);
 use super::expr::{self, normalize};
@@ -28,6 +31,7 @@ use crate::storage::keys;
 use sqlparser::ast::{self as pg, Expr};
 
 mod create_table;
+mod like;
 mod primary_key;
 mod references;
 mod schema;
@@ -44,6 +48,37 @@ fn col_names(cols: &[pg::IndexColumn]) -> Vec<String> {
             other => other.to_string().to_lowercase(),
         })
         .collect()
+}
+
+/// The columns of an index definition with their directions (`true` for DESC). An explicit
+/// `NULLS FIRST/LAST` other than the direction's own order (NULLs first ascending, last
+/// descending) and `USING <operator>` are 0A000; a column named twice is 42701.
+pub(super) fn index_elems(cols: &[pg::IndexColumn]) -> Result<Vec<(String, bool)>> {
+    let mut out: Vec<(String, bool)> = Vec::with_capacity(cols.len());
+    for (ic, name) in cols.iter().zip(col_names(cols)) {
+        let desc = match &ic.column.options.sort {
+            None | Some(pg::OrderBySort::Asc) => false,
+            Some(pg::OrderBySort::Desc) => true,
+            Some(_) => return Err(SqlError::unsupported("USING <operator> in an index column")),
+        };
+        if let Some(first) = ic.column.options.nulls_first
+            && first == desc
+        {
+            return Err(SqlError::unsupported(format!(
+                "NULLS {} in an index on {} column \"{name}\"",
+                if first { "FIRST" } else { "LAST" },
+                if desc { "a DESC" } else { "an ASC" }
+            )));
+        }
+        if out.iter().any(|(n, _)| *n == name) {
+            return Err(SqlError::new(
+                SqlState("42701"),
+                format!("index contains duplicate column \"{name}\""),
+            ));
+        }
+        out.push((name, desc));
+    }
+    Ok(out)
 }
 
 /// `ALTER TABLE`.
@@ -237,7 +272,7 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
                         .as_ref()
                         .or(u.index_name.as_ref())
                         .map(|n| n.value.clone());
-                    add_index(ctx, txn, &mut t, name, &col_names(&u.columns), true).await?;
+                    add_index(ctx, txn, &mut t, name, &index_elems(&u.columns)?, true).await?;
                 }
                 pg::TableConstraint::PrimaryKey(pk) => {
                     primary_key::add_primary_key(ctx, txn, &mut t, &col_names(&pk.columns)).await?;
@@ -284,27 +319,29 @@ async fn add_index(
     txn: &mut Txn,
     t: &mut TableDesc,
     name: Option<String>,
-    cols: &[String],
+    cols: &[(String, bool)],
     unique: bool,
 ) -> Result<IndexDesc> {
-    let ids = cols
-        .iter()
-        .map(|c| {
-            t.column(c.trim_end_matches(" asc").trim_end_matches(" desc").trim())
-                .map(|x| x.id)
-                .ok_or_else(|| {
-                    SqlError::new(
-                        SqlState::UNDEFINED_COLUMN,
-                        format!("column \"{c}\" does not exist"),
-                    )
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut ids = Vec::with_capacity(cols.len());
+    let mut descending = Vec::new();
+    for (c, desc) in cols {
+        let id = t.column(c).map(|x| x.id).ok_or_else(|| {
+            SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{c}\" does not exist"),
+            )
+        })?;
+        ids.push(id);
+        if *desc {
+            descending.push(id);
+        }
+    }
+    let names: Vec<&str> = cols.iter().map(|(c, _)| c.as_str()).collect();
     let name = name.unwrap_or_else(|| {
         format!(
             "{}_{}_{}",
             t.name,
-            cols.join("_"),
+            names.join("_"),
             if unique { "key" } else { "idx" }
         )
     });
@@ -319,6 +356,7 @@ async fn add_index(
         name,
         columns: ids,
         unique,
+        descending,
     };
     t.next_index_id += 1;
     rows::backfill_index(ctx, txn, t, &idx).await?;
@@ -360,7 +398,15 @@ pub async fn create_index(
             format!("index with name \"{n}\" already exists"),
         ));
     }
-    add_index(ctx, txn, &mut t, name, &col_names(&ci.columns), ci.unique).await?;
+    add_index(
+        ctx,
+        txn,
+        &mut t,
+        name,
+        &index_elems(&ci.columns)?,
+        ci.unique,
+    )
+    .await?;
     ctx.catalog.update_table(txn, &t)?;
     Ok(QueryResult::Command("CREATE INDEX".into()))
 }

@@ -329,15 +329,15 @@ fn attnum_array(t: &TableDesc, ids: &[u32]) -> Datum {
 }
 
 /// `CREATE [UNIQUE] INDEX ...` text for `pg_indexes.indexdef`.
-fn index_def(t: &TableDesc, schema: &str, name: &str, unique: bool, cols: &[u32]) -> String {
+fn index_def(t: &TableDesc, schema: &str, ix: &IndexInfo) -> String {
+    let (name, unique, cols) = (&ix.name, ix.unique, &ix.columns);
     format!(
         "CREATE {}INDEX {name} ON {schema}.{} USING btree ({})",
         if unique { "UNIQUE " } else { "" },
         t.name,
         cols.iter()
             .map(|c| {
-                // Only the primary index (the one over exactly the key) has DESC columns.
-                let desc = cols == t.primary_key.as_slice() && t.descending.contains(c);
+                let desc = ix.descending.contains(c);
                 format!(
                     "{} {}",
                     column_name(t, *c),
@@ -349,15 +349,51 @@ fn index_def(t: &TableDesc, schema: &str, name: &str, unique: bool, cols: &[u32]
     )
 }
 
-/// Every index of a table: (index id, name, unique, primary, column ids). A hidden primary key
-/// is still listed here (it exists), but not as a constraint.
-fn all_indexes(t: &TableDesc) -> Vec<(u32, String, bool, bool, Vec<u32>)> {
+/// One index of a table as the catalogs show it.
+struct IndexInfo {
+    id: u32,
+    name: String,
+    unique: bool,
+    primary: bool,
+    columns: Vec<u32>,
+    /// The columns stored in descending order.
+    descending: Vec<u32>,
+}
+
+impl IndexInfo {
+    /// `pg_index.indoption`: per column, 1 (DESC) | 2 (NULLS FIRST); NULLs sort first ascending
+    /// and last descending, so ASC is 2 and DESC is 1.
+    fn indoption(&self) -> Vec<i64> {
+        self.columns
+            .iter()
+            .map(|c| if self.descending.contains(c) { 1 } else { 2 })
+            .collect()
+    }
+}
+
+/// Every index of a table. A hidden primary key is still listed here (it exists), but not as a
+/// constraint.
+fn all_indexes(t: &TableDesc) -> Vec<IndexInfo> {
     let mut out = Vec::new();
     if has_visible_pk(t) {
-        out.push((1, pkey_name(t), true, true, t.primary_key.clone()));
+        out.push(IndexInfo {
+            id: 1,
+            name: pkey_name(t),
+            unique: true,
+            primary: true,
+            columns: t.primary_key.clone(),
+            descending: t.descending.clone(),
+        });
     }
     for ix in &t.indexes {
-        out.push((ix.id, ix.name.clone(), ix.unique, false, ix.columns.clone()));
+        out.push(IndexInfo {
+            id: ix.id,
+            name: ix.name.clone(),
+            unique: ix.unique,
+            primary: false,
+            columns: ix.columns.clone(),
+            descending: ix.descending.clone(),
+        });
     }
     out
 }

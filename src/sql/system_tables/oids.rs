@@ -179,18 +179,18 @@ impl OidNames {
                     name: t.name.clone(),
                 },
             );
-            for (id, name, unique, _, cols) in all_indexes(t) {
-                let oid = index_oid(t.id, id);
+            for ix in all_indexes(t) {
+                let oid = index_oid(t.id, ix.id);
                 out.relations.insert(
                     oid,
                     RelName {
                         schema: schema.clone(),
-                        name: name.clone(),
+                        name: ix.name.clone(),
                     },
                 );
-                let columns = cols.iter().map(|c| column_name(t, *c)).collect();
+                let columns = ix.columns.iter().map(|c| column_name(t, *c)).collect();
                 out.index_defs
-                    .insert(oid, (index_def(t, &schema, &name, unique, &cols), columns));
+                    .insert(oid, (index_def(t, &schema, &ix), columns));
             }
             for c in constraints(t, &by_id) {
                 let oid = constraint_oid(t, &c.name);

@@ -56,11 +56,11 @@ pub(in crate::sql::system_tables) async fn per_database(
                 if let Some(r) = rows.last_mut() {
                     r.extend(class_tail(true));
                 }
-                for (id, name, _, _, cols) in indexes {
-                    let oid = index_oid(t.id, id);
+                for ix in indexes {
+                    let oid = index_oid(t.id, ix.id);
                     rows.push(vec![
                         i(oid),
-                        s(name),
+                        s(ix.name),
                         i(schema_oid(t.schema_id)),
                         i(0),
                         i(owner_oid),
@@ -71,7 +71,7 @@ pub(in crate::sql::system_tables) async fn per_database(
                         b(false),
                         s("p"),
                         s("i"),
-                        i(cols.len() as i64),
+                        i(ix.columns.len() as i64),
                         i(0),
                         b(false),
                         b(false),
@@ -145,8 +145,9 @@ pub(in crate::sql::system_tables) async fn per_database(
                         r.extend(attribute_tail(c.ty));
                     }
                 }
-                for (id, _, _, _, cols) in all_indexes(t) {
-                    for (k, col) in cols.iter().enumerate() {
+                for ix in all_indexes(t) {
+                    let id = ix.id;
+                    for (k, col) in ix.columns.iter().enumerate() {
                         let (typid, typmod) = t.column_index(*col).map_or((20, -1), |ix| {
                             declared_type(t.columns[ix].ty, t.columns[ix].typmod)
                         });
@@ -237,10 +238,12 @@ pub(in crate::sql::system_tables) async fn per_database(
         }
         "pg_index" => {
             for t in &tables {
-                for (id, _, unique, primary, cols) in all_indexes(t) {
+                for ix in all_indexes(t) {
+                    let (id, unique, primary, cols) = (ix.id, ix.unique, ix.primary, &ix.columns);
                     // int2vector / oidvector columns, as arrays.
-                    let keys = attnum_array(t, &cols);
+                    let keys = attnum_array(t, cols);
                     let zeros = Datum::Array(vec![i(0); cols.len()]);
+                    let options = Datum::Array(ix.indoption().into_iter().map(i).collect());
                     rows.push(vec![
                         i(index_oid(t.id, id)),
                         i(t.id),
@@ -259,7 +262,7 @@ pub(in crate::sql::system_tables) async fn per_database(
                         b(false),
                         b(true),
                         b(false),
-                        zeros.clone(),
+                        options,
                         zeros.clone(),
                         zeros,
                     ]);
@@ -308,8 +311,9 @@ pub(in crate::sql::system_tables) async fn per_database(
         }
         "pg_indexes" => {
             for t in &tables {
-                for (_, name, unique, _, cols) in all_indexes(t) {
-                    let def = index_def(t, &schema_name(t), &name, unique, &cols);
+                for ix in all_indexes(t) {
+                    let def = index_def(t, &schema_name(t), &ix);
+                    let name = ix.name;
                     rows.push(vec![
                         s(schema_name(t)),
                         s(t.name.clone()),
