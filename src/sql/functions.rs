@@ -1,11 +1,15 @@
-//! Built-in SQL functions (string, math, date/time, JSON, UUID and the pg_catalog helpers psql
-//! uses) and `EXTRACT`. Unknown functions are 42883; wrong argument types never panic.
+//! Built-in SQL functions: the [`registry`] (every builtin's class, volatility, overloads and
+//! implementation: the one place that knows them), the dispatcher [`call`] that evaluates a
+//! scalar builtin through it, and the implementations by area (`catalog`, `strings`, `math`,
+//! `conditional`, `datetime`, `json`, `ids`, `arrays`) plus `EXTRACT`. Unknown functions and
+//! argument counts no overload takes are 42883; wrong argument types never panic.
 
 use super::error::{Result, SqlError};
 use super::expr::{EvalContext, version_string};
 use super::operators::{binary, compare};
 use super::sqlstate::SqlState;
-use super::types::{Datum, SqlType};
+use super::types::{Datum, ElemType, SqlType};
+use registry::Overload;
 use sqlparser::ast::BinaryOperator;
 
 pub(crate) fn extract(field: &str, v: &Datum) -> Result<Datum> {
@@ -118,509 +122,423 @@ pub(crate) fn json_contains(a: &serde_json::Value, b: &serde_json::Value) -> boo
 }
 
 mod arrays;
+mod catalog;
+mod conditional;
+mod datetime;
+mod ids;
+mod json;
+mod math;
+pub mod registry;
 mod strings;
 
-pub use arrays::result_type as array_result_type;
+use registry::{Class, Param, Reg, Ret, Volatility, o, v};
 
+/// Evaluates builtin `name` on `args` (already evaluated): looked up in the [`registry`]
+/// (42883 when unknown or no overload takes that many arguments; aggregates, window and
+/// set-returning functions outside their place are errors, not NULLs), then its implementation.
 pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Result<Datum> {
-    let name = name.strip_prefix("pg_catalog.").unwrap_or(name);
-    let one = |args: &[Datum]| -> Result<Datum> {
-        if args.len() != 1 {
-            return Err(SqlError::new(
-                SqlState::UNDEFINED_FUNCTION,
-                format!("unknown signature: {name}() with {} arguments", args.len()),
-            ));
-        }
-        Ok(args[0].clone())
+    let Some(b) = registry::lookup(name) else {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!("unknown function: {name}()"),
+        ));
     };
-    if arrays::NAMES.contains(&name) {
-        return arrays::call(name, args);
-    }
-    if strings::NAMES.contains(&name) {
-        return strings::call(name, args);
-    }
-    Ok(match name {
-        "nullif" => match args.as_slice() {
-            [a, b] => {
-                if compare(a, b)? == Some(std::cmp::Ordering::Equal) {
-                    Datum::Null
-                } else {
-                    a.clone()
-                }
-            }
-            _ => {
-                return Err(SqlError::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    "unknown signature: nullif",
-                ));
-            }
-        },
-        "pg_table_is_visible"
-        | "pg_type_is_visible"
-        | "pg_function_is_visible"
-        | "has_table_privilege"
-        | "has_schema_privilege"
-        | "has_database_privilege" => Datum::Bool(true),
-        "obj_description" | "col_description" | "shobj_description" => Datum::Null,
-        "pg_get_expr" => match args.first() {
-            Some(Datum::String(e)) => Datum::String(e.clone()),
-            _ => Datum::Null,
-        },
-        "pg_get_userbyid" => match args.first() {
-            Some(Datum::Int(oid)) => Datum::String(
-                ctx.oids
-                    .and_then(|n| n.role_name(*oid))
-                    .unwrap_or_else(|| format!("unknown (OID={oid})")),
-            ),
-            _ => Datum::Null,
-        },
-        "pg_get_indexdef" => match (args.first(), args.get(1)) {
-            (Some(Datum::Int(oid)), col) => {
-                let col = match col {
-                    Some(Datum::Int(c)) => *c,
-                    _ => 0,
-                };
-                ctx.oids
-                    .and_then(|n| n.index_def(*oid, col))
-                    .map_or(Datum::Null, Datum::String)
-            }
-            _ => Datum::Null,
-        },
-        "pg_get_constraintdef" => match args.first() {
-            Some(Datum::Int(oid)) => ctx
-                .oids
-                .and_then(|n| n.constraint_def(*oid))
-                .map_or(Datum::Null, Datum::String),
-            _ => Datum::Null,
-        },
-        "to_regclass" | "to_regtype" | "to_regnamespace" | "to_regrole" => {
-            use super::system_tables::oids::{RegKind, reg_cast};
-            let kind = match name {
-                "to_regclass" => RegKind::Class,
-                "to_regtype" => RegKind::Type,
-                "to_regnamespace" => RegKind::Namespace,
-                _ => RegKind::Role,
-            };
-            match one(&args)? {
-                Datum::String(s) => reg_cast(kind, Datum::String(s), ctx.oids, false)?,
-                Datum::Null => Datum::Null,
-                other => {
-                    return Err(SqlError::new(
-                        SqlState::UNDEFINED_FUNCTION,
-                        format!(
-                            "unknown signature: {name}({})",
-                            other
-                                .sql_type()
-                                .map_or("unknown", |t| t.name())
-                                .to_lowercase()
-                        ),
-                    ));
-                }
-            }
-        }
-        // No table is partitioned: a relation's only "ancestor" is itself.
-        "pg_partition_ancestors" | "pg_partition_root" => match one(&args)? {
-            Datum::Null => Datum::Null,
-            v => super::system_tables::oids::reg_cast(
-                super::system_tables::oids::RegKind::Class,
-                match v {
-                    Datum::Int(i) => Datum::String(i.to_string()),
-                    other => other,
-                },
-                ctx.oids,
-                true,
-            )?,
-        },
-        "pg_relation_is_publishable" => Datum::Bool(false),
-        // Sizes are not tracked per relation: unknown (NULL), never a made-up number.
-        "pg_table_size"
-        | "pg_relation_size"
-        | "pg_total_relation_size"
-        | "pg_indexes_size"
-        | "pg_database_size" => Datum::Null,
-        "pg_size_pretty" => match one(&args)? {
-            Datum::Null => Datum::Null,
-            v => match v.coerce(SqlType::Int)? {
-                Datum::Int(n) => Datum::String(size_pretty(n)),
-                _ => Datum::Null,
-            },
-        },
-        "pg_collation_is_visible" | "pg_is_in_recovery" => Datum::Bool(name != "pg_is_in_recovery"),
-        "pg_get_serial_sequence"
-        | "pg_get_statisticsobjdef_columns"
-        | "pg_get_triggerdef"
-        | "pg_get_viewdef"
-        | "pg_get_functiondef"
-        | "pg_get_function_result"
-        | "pg_get_function_arguments"
-        | "pg_get_function_identity_arguments"
-        | "pg_tablespace_location" => Datum::Null,
-        "current_schema" => Datum::String("public".into()),
-        "current_schemas" => Datum::Array(vec![
-            Datum::String("pg_catalog".into()),
-            Datum::String("public".into()),
-        ]),
-        "pg_encoding_to_char" => Datum::String("UTF8".into()),
-        "format_type" => match (args.first(), args.get(1)) {
-            (Some(Datum::Int(oid)), typmod) => {
-                let typmod = match typmod {
-                    Some(Datum::Int(m)) => *m,
-                    _ => -1,
-                };
-                Datum::String(super::system_tables::oids::format_type(*oid, typmod))
-            }
-            _ => Datum::Null,
-        },
-        "gen_random_uuid" | "uuid_generate_v4" | "uuid_v4" => {
-            Datum::Uuid(*uuid::Uuid::new_v4().as_bytes())
-        }
-        "unique_rowid" => Datum::Int(unique_rowid()),
-        "current_date" => Datum::Date((ctx.now_nanos / 86_400_000_000_000) as i32),
-        "localtimestamp" => Datum::Timestamp((ctx.now_nanos / 1000) as i64),
-        "concat" => Datum::String(args.iter().filter_map(Datum::to_text).collect()),
-        "substr" | "substring" => match args.as_slice() {
-            [Datum::Null, ..] => Datum::Null,
-            [v, from, rest @ ..] => {
-                let s: Vec<char> = v.to_text().unwrap_or_default().chars().collect();
-                let from = match from {
-                    Datum::Int(i) => *i,
-                    _ => 1,
-                };
-                let len = match rest.first() {
-                    Some(Datum::Int(l)) => Some(*l),
-                    _ => None,
-                };
-                let start = ((from - 1).max(0) as usize).min(s.len());
-                let end = match len {
-                    Some(l) => ((from - 1 + l).max(0) as usize).min(s.len()),
-                    None => s.len(),
-                }
-                .max(start);
-                Datum::String(s[start..end].iter().collect())
-            }
-            _ => {
-                return Err(SqlError::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    "unknown signature: substr",
-                ));
-            }
-        },
-        "btrim" | "ltrim" | "rtrim" => match args.as_slice() {
-            [Datum::Null, ..] => Datum::Null,
-            [v, rest @ ..] => {
-                let s = v.to_text().unwrap_or_default();
-                let chars: Vec<char> = match rest.first() {
-                    Some(c) => c.to_text().unwrap_or_default().chars().collect(),
-                    None => vec![' '],
-                };
-                let f = |c: char| chars.contains(&c);
-                Datum::String(match name {
-                    "ltrim" => s.trim_start_matches(f).to_string(),
-                    "rtrim" => s.trim_end_matches(f).to_string(),
-                    _ => s.trim_matches(f).to_string(),
-                })
-            }
-            _ => {
-                return Err(SqlError::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    "unknown signature: trim",
-                ));
-            }
-        },
-        "strpos" => match args.as_slice() {
-            [Datum::String(h), Datum::String(n)] => Datum::Int(
-                h.find(n.as_str())
-                    .map_or(0, |i| h[..i].chars().count() as i64 + 1),
-            ),
-            _ => Datum::Null,
-        },
-        "replace" => match args.as_slice() {
-            [Datum::String(s), Datum::String(a), Datum::String(b)] => {
-                Datum::String(s.replace(a.as_str(), b))
-            }
-            _ => Datum::Null,
-        },
-        "split_part" => match args.as_slice() {
-            [Datum::String(s), Datum::String(d), Datum::Int(n)] if *n >= 1 => Datum::String(
-                s.split(d.as_str())
-                    .nth((*n - 1) as usize)
-                    .unwrap_or("")
-                    .to_string(),
-            ),
-            _ => Datum::Null,
-        },
-        "left" | "right" => match args.as_slice() {
-            [Datum::String(s), Datum::Int(n)] => {
-                // A negative count leaves out that many characters from the other end.
-                let c: Vec<char> = s.chars().collect();
-                let len = c.len() as i64;
-                let k = if *n < 0 {
-                    len + (*n).max(-len)
-                } else {
-                    (*n).min(len)
-                } as usize;
-                Datum::String(if name == "left" {
-                    c[..k].iter().collect()
-                } else {
-                    c[c.len() - k..].iter().collect()
-                })
-            }
-            _ => Datum::Null,
-        },
-        "repeat" => match args.as_slice() {
-            [Datum::String(s), Datum::Int(n)]
-                if ((*n).max(0) as usize).saturating_mul(s.len()) <= 1 << 26 =>
-            {
-                Datum::String(s.repeat((*n).max(0) as usize))
-            }
-            [Datum::String(_), Datum::Int(_)] => {
-                return Err(SqlError::new(
-                    SqlState::OUT_OF_MEMORY,
-                    "requested length too large",
-                ));
-            }
-            _ => Datum::Null,
-        },
-        "reverse" => match one(&args)? {
-            Datum::String(s) => Datum::String(s.chars().rev().collect()),
-            v => v,
-        },
-        "md5" => match one(&args)? {
-            Datum::Null => Datum::Null,
-            v => Datum::String(format!(
-                "{:x}",
-                md5::compute(v.to_text().unwrap_or_default().as_bytes())
-            )),
-        },
-        "round" | "floor" | "ceil" | "ceiling" | "trunc" | "sqrt" | "exp" | "ln" | "sign" => {
-            let v = args.first().cloned().unwrap_or(Datum::Null);
-            let places = match args.get(1) {
-                Some(Datum::Int(p)) => Some(*p),
-                _ => None,
-            };
-            // round(INT, places) rounds like the DECIMAL it is taken as (`round(1250, -2)` is
-            // 1300).
-            let v = match v {
-                Datum::Int(i) if places.is_some() && name == "round" => {
-                    Datum::Decimal(rust_decimal::Decimal::from(i))
-                }
-                v => v,
-            };
-            match v {
-                Datum::Null => Datum::Null,
-                Datum::Decimal(d) if !matches!(name, "sqrt" | "exp" | "ln") => {
-                    Datum::Decimal(match name {
-                        "round" => round_decimal(d, places.unwrap_or(0))?,
-                        "floor" => d.floor(),
-                        "ceil" | "ceiling" => d.ceil(),
-                        "trunc" => d.trunc(),
-                        _ => rust_decimal::Decimal::from(if d.is_zero() {
-                            0
-                        } else if d.is_sign_negative() {
-                            -1
-                        } else {
-                            1
-                        }),
-                    })
-                }
-                Datum::Int(i) if !matches!(name, "sqrt" | "exp" | "ln") => {
-                    if name == "sign" {
-                        Datum::Int(i.signum())
-                    } else {
-                        Datum::Int(i)
-                    }
-                }
-                other => {
-                    let f = match other.coerce(SqlType::Float)? {
-                        Datum::Float(f) => f,
-                        _ => f64::NAN,
-                    };
-                    Datum::Float(match name {
-                        "round" => {
-                            // Half to even (banker's rounding), as CockroachDB documents.
-                            let p = places.unwrap_or(0).clamp(-400, 400) as i32;
-                            if p == 0 {
-                                f.round_ties_even()
-                            } else {
-                                let m = 10f64.powi(p);
-                                let r = (f * m).round_ties_even() / m;
-                                if r.is_finite() { r } else { f }
-                            }
-                        }
-                        "floor" => f.floor(),
-                        "ceil" | "ceiling" => f.ceil(),
-                        "trunc" => f.trunc(),
-                        "sqrt" => {
-                            if f < 0.0 {
-                                return Err(SqlError::new(
-                                    SqlState::INVALID_PARAMETER_VALUE,
-                                    "cannot take square root of a negative number",
-                                ));
-                            }
-                            f.sqrt()
-                        }
-                        "exp" => f.exp(),
-                        "ln" => f.ln(),
-                        _ => f.signum(),
-                    })
-                }
-            }
-        }
-        "power" | "pow" => match args.as_slice() {
-            [a, b] if !a.is_null() && !b.is_null() => {
-                let x = match a.clone().coerce(SqlType::Float)? {
-                    Datum::Float(f) => f,
-                    _ => f64::NAN,
-                };
-                let y = match b.clone().coerce(SqlType::Float)? {
-                    Datum::Float(f) => f,
-                    _ => f64::NAN,
-                };
-                Datum::Float(x.powf(y))
-            }
-            _ => Datum::Null,
-        },
-        "mod" => match args.as_slice() {
-            [a, b] => binary(&BinaryOperator::Modulo, a.clone(), b.clone())?,
-            _ => {
-                return Err(SqlError::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    "unknown signature: mod",
-                ));
-            }
-        },
-        "random" => Datum::Float(rand::random::<f64>()),
-        "greatest" | "least" => {
-            let mut best: Option<Datum> = None;
-            for a in args.into_iter().filter(|a| !a.is_null()) {
-                best = Some(match best {
-                    None => a,
-                    Some(b) => {
-                        let o = compare(&a, &b)?.unwrap_or(std::cmp::Ordering::Equal);
-                        let better = if name == "greatest" {
-                            o == std::cmp::Ordering::Greater
-                        } else {
-                            o == std::cmp::Ordering::Less
-                        };
-                        if better { a } else { b }
-                    }
-                });
-            }
-            best.unwrap_or(Datum::Null)
-        }
-        "date_trunc" => match args.as_slice() {
-            [
-                Datum::String(unit),
-                v @ (Datum::Timestamp(_) | Datum::TimestampTz(_)),
-            ] => {
-                let t = match v {
-                    Datum::Timestamp(t) | Datum::TimestampTz(t) => *t,
-                    _ => 0,
-                };
-                let unit_micros: i64 = match unit.to_lowercase().as_str() {
-                    "second" => 1_000_000,
-                    "minute" => 60_000_000,
-                    "hour" => 3_600_000_000,
-                    "day" => 86_400_000_000,
-                    other => {
-                        return Err(SqlError::new(
-                            SqlState::INVALID_PARAMETER_VALUE,
-                            format!("unsupported timespan: {other}"),
-                        ));
-                    }
-                };
-                let tr = t - t.rem_euclid(unit_micros);
-                if matches!(v, Datum::Timestamp(_)) {
-                    Datum::Timestamp(tr)
-                } else {
-                    Datum::TimestampTz(tr)
-                }
-            }
-            _ => Datum::Null,
-        },
-        "jsonb_typeof" | "json_typeof" => match one(&args)? {
-            Datum::Json(j) => Datum::String(
-                match serde_json::from_str::<serde_json::Value>(&j)
-                    .map_err(|e| SqlError::internal(e.to_string()))?
-                {
-                    serde_json::Value::Object(_) => "object",
-                    serde_json::Value::Array(_) => "array",
-                    serde_json::Value::String(_) => "string",
-                    serde_json::Value::Number(_) => "number",
-                    serde_json::Value::Bool(_) => "boolean",
-                    serde_json::Value::Null => "null",
-                }
-                .into(),
-            ),
-            _ => Datum::Null,
-        },
-        "jsonb_build_object" | "json_build_object" => {
-            let mut m = serde_json::Map::new();
-            for pair in args.chunks(2) {
-                if let [k, v] = pair {
-                    m.insert(k.to_text().unwrap_or_default(), datum_to_json(v));
-                }
-            }
-            Datum::Json(super::types::json_text(&serde_json::Value::Object(m)))
-        }
-        "to_jsonb" | "to_json" => match one(&args)? {
-            // Strict: SQL NULL in, SQL NULL out (not the JSON `null`).
-            Datum::Null => Datum::Null,
-            v => Datum::Json(super::types::json_text(&datum_to_json(&v))),
-        },
-        "version" => Datum::String(version_string()),
-        "current_user" | "session_user" => Datum::String(ctx.user.into()),
-        "current_database" => Datum::String(ctx.database.into()),
-        "now"
-        | "current_timestamp"
-        | "statement_timestamp"
-        | "transaction_timestamp"
-        | "clock_timestamp" => Datum::TimestampTz((ctx.now_nanos / 1000) as i64),
-        "lower" => match one(&args)? {
-            Datum::String(s) => Datum::String(s.to_lowercase()),
-            v => v,
-        },
-        "upper" => match one(&args)? {
-            Datum::String(s) => Datum::String(s.to_uppercase()),
-            v => v,
-        },
-        "length" | "char_length" => match one(&args)? {
-            Datum::String(s) => Datum::Int(s.chars().count() as i64),
-            Datum::Bytes(b) => Datum::Int(b.len() as i64),
-            Datum::Null => Datum::Null,
-            _ => {
-                return Err(SqlError::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    format!("unknown signature: {name}"),
-                ));
-            }
-        },
-        "abs" => match one(&args)? {
-            Datum::Int(i) => Datum::Int(i.checked_abs().ok_or_else(|| {
-                SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
-            })?),
-            Datum::Float(f) => Datum::Float(f.abs()),
-            Datum::Decimal(d) => Datum::Decimal(d.abs()),
-            Datum::Null => Datum::Null,
-            _ => {
-                return Err(SqlError::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    format!("unknown signature: {name}"),
-                ));
-            }
-        },
-        "coalesce" | "ifnull" => args
-            .into_iter()
-            .find(|a| !a.is_null())
-            .unwrap_or(Datum::Null),
-        _ => {
+    let imp = match (b.imp, b.class) {
+        (Some(imp), _) => imp,
+        (None, Class::Aggregate) => {
             return Err(SqlError::new(
-                SqlState::UNDEFINED_FUNCTION,
-                format!("unknown function: {name}()"),
+                SqlState("42803"),
+                format!("aggregate function {}() is not allowed here", b.name),
             ));
         }
-    })
+        (None, Class::Window) => {
+            return Err(SqlError::new(
+                SqlState("42809"),
+                format!("window function {}() requires an OVER clause", b.name),
+            ));
+        }
+        (None, _) => {
+            return Err(SqlError::unsupported(format!(
+                "set-returning function {}() in this position",
+                b.name
+            )));
+        }
+    };
+    if !b.accepts_arity(args.len()) {
+        return Err(signature_error(b.name, &args));
+    }
+    imp(b.name, args, ctx)
 }
+
+/// 42883 for a call whose arguments no overload takes.
+pub(crate) fn signature_error(name: &str, args: &[Datum]) -> SqlError {
+    let types: Vec<String> = args
+        .iter()
+        .map(|a| a.sql_type().map_or("unknown", |t| t.name()).to_lowercase())
+        .collect();
+    SqlError::new(
+        SqlState::UNDEFINED_FUNCTION,
+        format!("unknown signature: {name}({})", types.join(", ")),
+    )
+}
+
+/// The single argument of a one-argument function (42883 otherwise).
+fn one_arg(name: &str, args: &[Datum]) -> Result<Datum> {
+    match args {
+        [a] => Ok(a.clone()),
+        _ => Err(signature_error(name, args)),
+    }
+}
+
+/// A call routed to a module that does not implement it: a registry entry names the wrong
+/// implementation (a bug, caught by the registry's tests).
+fn not_here(name: &str) -> SqlError {
+    SqlError::internal(format!("builtin {name}() not routed to its implementation"))
+}
+
+/// Calls a string builtin.
+fn string_call(name: &str, args: Vec<Datum>, _ctx: &EvalContext<'_>) -> Result<Datum> {
+    strings::call(name, args)
+}
+
+/// Calls an array builtin.
+fn array_call(name: &str, args: Vec<Datum>, _ctx: &EvalContext<'_>) -> Result<Datum> {
+    arrays::call(name, args)
+}
+
+/// The catalog and session builtins (see `catalog`).
+fn catalog_entries(r: &mut Reg) {
+    use Param::{Any, T};
+    use SqlType::*;
+    let mut add = |names: &[&'static str], ov: Vec<Overload>| {
+        r.add(
+            names,
+            Class::Scalar,
+            Volatility::Stable,
+            Some(catalog::call),
+            ov,
+        )
+    };
+    let text = Ret::T(String);
+    add(
+        &[
+            "pg_table_is_visible",
+            "pg_type_is_visible",
+            "pg_function_is_visible",
+            "pg_collation_is_visible",
+        ],
+        vec![o(&[T(Int)], Ret::T(Bool))],
+    );
+    add(
+        &[
+            "has_table_privilege",
+            "has_schema_privilege",
+            "has_database_privilege",
+        ],
+        vec![
+            o(&[Any, Any], Ret::T(Bool)),
+            o(&[Any, Any, Any], Ret::T(Bool)),
+        ],
+    );
+    add(
+        &["obj_description", "col_description", "shobj_description"],
+        vec![o(&[T(Int)], text), o(&[T(Int), Any], text)],
+    );
+    add(
+        &["pg_get_expr"],
+        vec![o(&[Any, T(Int)], text), o(&[Any, T(Int), T(Bool)], text)],
+    );
+    add(
+        &[
+            "pg_get_userbyid",
+            "pg_encoding_to_char",
+            "pg_tablespace_location",
+        ],
+        vec![o(&[T(Int)], text)],
+    );
+    add(
+        &["pg_get_indexdef"],
+        vec![o(&[T(Int)], text), o(&[T(Int), T(Int), T(Bool)], text)],
+    );
+    add(
+        &[
+            "pg_get_constraintdef",
+            "pg_get_viewdef",
+            "pg_get_triggerdef",
+        ],
+        vec![o(&[Any], text), o(&[Any, T(Bool)], text)],
+    );
+    add(
+        &[
+            "pg_get_statisticsobjdef_columns",
+            "pg_get_functiondef",
+            "pg_get_function_result",
+            "pg_get_function_arguments",
+            "pg_get_function_identity_arguments",
+        ],
+        vec![o(&[T(Int)], text)],
+    );
+    add(&["pg_get_serial_sequence"], vec![o(&[Any, Any], text)]);
+    add(
+        &["to_regclass", "to_regtype", "to_regnamespace", "to_regrole"],
+        vec![o(&[T(String)], Ret::T(Int))],
+    );
+    add(&["pg_partition_root"], vec![o(&[Any], Ret::T(Int))]);
+    add(
+        &["pg_relation_is_publishable"],
+        vec![o(&[Any], Ret::T(Bool))],
+    );
+    add(
+        &[
+            "pg_table_size",
+            "pg_relation_size",
+            "pg_total_relation_size",
+            "pg_indexes_size",
+            "pg_database_size",
+        ],
+        vec![o(&[Any], Ret::T(Int))],
+    );
+    add(&["pg_size_pretty"], vec![o(&[T(Int)], text)]);
+    add(&["pg_is_in_recovery"], vec![o(&[], Ret::T(Bool))]);
+    add(
+        &[
+            "current_schema",
+            "version",
+            "current_user",
+            "session_user",
+            "current_database",
+        ],
+        vec![o(&[], text)],
+    );
+    add(
+        &["current_schemas"],
+        vec![o(&[T(Bool)], Ret::T(Array(ElemType::String)))],
+    );
+    add(&["format_type"], vec![o(&[T(Int), Any], text)]);
+    r.add(
+        &["pg_partition_ancestors"],
+        Class::SetReturning,
+        Volatility::Stable,
+        Some(catalog::call),
+        vec![o(&[Any], Ret::T(Int))],
+    );
+}
+
+/// The scalar builtins other than the catalog's.
+fn scalar_entries(r: &mut Reg) {
+    use Param::{Any, AnyArray, T};
+    use SqlType::*;
+    let text = Ret::T(String);
+    // Strings.
+    let s = string_call;
+    r.scalar(&["concat"], s, vec![v(&[Any], text)]);
+    r.scalar(&["concat_ws"], s, vec![v(&[T(String), Any], text)]);
+    r.scalar(
+        &["substr", "substring"],
+        s,
+        vec![
+            o(&[T(String), T(Int)], text),
+            o(&[T(String), T(Int), T(Int)], text),
+        ],
+    );
+    r.scalar(
+        &["btrim", "ltrim", "rtrim"],
+        s,
+        vec![o(&[T(String)], text), o(&[T(String), T(String)], text)],
+    );
+    r.scalar(
+        &["strpos"],
+        s,
+        vec![o(&[T(String), T(String)], Ret::T(Int))],
+    );
+    r.scalar(
+        &["replace", "translate"],
+        s,
+        vec![o(&[T(String), T(String), T(String)], text)],
+    );
+    r.scalar(
+        &["split_part"],
+        s,
+        vec![o(&[T(String), T(String), T(Int)], text)],
+    );
+    r.scalar(
+        &["left", "right", "repeat"],
+        s,
+        vec![o(&[T(String), T(Int)], text)],
+    );
+    r.scalar(
+        &["lpad", "rpad"],
+        s,
+        vec![
+            o(&[T(String), T(Int)], text),
+            o(&[T(String), T(Int), T(String)], text),
+        ],
+    );
+    r.scalar(
+        &["reverse", "lower", "upper", "initcap"],
+        s,
+        vec![o(&[T(String)], text)],
+    );
+    r.scalar(&["md5"], s, vec![o(&[Any], text)]);
+    r.scalar(&["to_hex"], s, vec![o(&[T(Int)], text)]);
+    r.scalar(
+        &["length", "char_length"],
+        s,
+        vec![o(&[T(String)], Ret::T(Int)), o(&[T(Bytes)], Ret::T(Int))],
+    );
+    // Numbers.
+    let m = math::call;
+    r.scalar(
+        &["round", "trunc"],
+        m,
+        vec![
+            o(&[T(Decimal)], Ret::Arg(0)),
+            o(&[T(Decimal), T(Int)], Ret::Fn(math::rounded_type)),
+        ],
+    );
+    r.scalar(
+        &["floor", "ceil", "ceiling", "sign", "abs"],
+        m,
+        vec![o(&[T(Decimal)], Ret::Arg(0))],
+    );
+    r.scalar(
+        &["sqrt", "exp", "ln"],
+        m,
+        vec![o(&[T(Float)], Ret::T(Float))],
+    );
+    r.scalar(
+        &["power", "pow"],
+        m,
+        vec![o(&[T(Float), T(Float)], Ret::T(Float))],
+    );
+    r.scalar(&["mod"], m, vec![o(&[T(Decimal), T(Decimal)], Ret::Common)]);
+    r.add(
+        &["random"],
+        Class::Scalar,
+        Volatility::Volatile,
+        Some(m),
+        vec![o(&[], Ret::T(Float))],
+    );
+    // Conditionals.
+    let c = conditional::call;
+    r.scalar(&["nullif"], c, vec![o(&[Any, Any], Ret::Arg(0))]);
+    r.scalar(
+        &["coalesce", "ifnull", "greatest", "least"],
+        c,
+        vec![v(&[Any], Ret::Common)],
+    );
+    // Dates and times.
+    let d = datetime::call;
+    r.scalar(
+        &["date_trunc"],
+        d,
+        vec![o(
+            &[T(String), T(TimestampTz)],
+            Ret::Fn(datetime::truncated_type),
+        )],
+    );
+    let stable = |r: &mut Reg, names: &[&'static str], ty: SqlType| {
+        r.add(
+            names,
+            Class::Scalar,
+            Volatility::Stable,
+            Some(d),
+            vec![o(&[], Ret::T(ty))],
+        )
+    };
+    stable(
+        r,
+        &[
+            "now",
+            "current_timestamp",
+            "statement_timestamp",
+            "transaction_timestamp",
+        ],
+        TimestampTz,
+    );
+    stable(r, &["current_date"], Date);
+    stable(r, &["localtimestamp"], Timestamp);
+    r.add(
+        &["clock_timestamp"],
+        Class::Scalar,
+        Volatility::Volatile,
+        Some(d),
+        vec![o(&[], Ret::T(TimestampTz))],
+    );
+    // JSON.
+    let j = json::call;
+    r.scalar(
+        &["jsonb_typeof", "json_typeof"],
+        j,
+        vec![o(&[T(Jsonb)], text)],
+    );
+    r.scalar(
+        &["jsonb_build_object", "json_build_object"],
+        j,
+        vec![v(&[Any], Ret::T(Jsonb))],
+    );
+    r.scalar(&["to_jsonb", "to_json"], j, vec![o(&[Any], Ret::T(Jsonb))]);
+    // Identifiers.
+    r.add(
+        &["gen_random_uuid", "uuid_generate_v4", "uuid_v4"],
+        Class::Scalar,
+        Volatility::Volatile,
+        Some(ids::call),
+        vec![o(&[], Ret::T(Uuid))],
+    );
+    r.add(
+        &["unique_rowid"],
+        Class::Scalar,
+        Volatility::Volatile,
+        Some(ids::call),
+        vec![o(&[], Ret::T(Int))],
+    );
+    // Arrays.
+    let a = array_call;
+    let arr = Ret::Fn(|name, args| {
+        arrays::result_type(name, args.first().copied(), args.get(1).copied())
+    });
+    r.scalar(
+        &["array_length", "array_upper", "array_lower"],
+        a,
+        vec![o(&[AnyArray, T(Int)], arr)],
+    );
+    r.scalar(
+        &["cardinality", "array_ndims"],
+        a,
+        vec![o(&[AnyArray], arr)],
+    );
+    r.scalar(
+        &[
+            "array_append",
+            "array_remove",
+            "array_position",
+            "array_positions",
+        ],
+        a,
+        vec![o(&[AnyArray, Any], arr)],
+    );
+    r.scalar(&["array_prepend"], a, vec![o(&[Any, AnyArray], arr)]);
+    r.scalar(&["array_cat"], a, vec![o(&[AnyArray, AnyArray], arr)]);
+    r.scalar(&["array_replace"], a, vec![o(&[AnyArray, Any, Any], arr)]);
+    r.scalar(
+        &["array_to_string"],
+        a,
+        vec![
+            o(&[AnyArray, T(String)], arr),
+            o(&[AnyArray, T(String), T(String)], arr),
+        ],
+    );
+    r.scalar(
+        &["string_to_array"],
+        a,
+        vec![
+            o(&[T(String), T(String)], arr),
+            o(&[T(String), T(String), T(String)], arr),
+        ],
+    );
+}
+
 /// A JSON value for a datum (`to_jsonb`).
 pub fn datum_to_json(d: &Datum) -> serde_json::Value {
     match d {
@@ -650,11 +568,6 @@ fn size_pretty(n: i64) -> String {
     format!("{v} PB")
 }
 
-/// The names of the array functions (for static typing).
-pub fn array_names() -> &'static [&'static str] {
-    arrays::NAMES
-}
-
 /// `round(d, places)` on a DECIMAL: half away from zero (PostgreSQL's and CockroachDB's rule for
 /// DECIMAL), the result carrying exactly `places` digits after the point (`round(1.5, 3)` is
 /// `1.500`); negative `places` round to tens, hundreds, ... (`round(1250, -2)` is `1300`).
@@ -662,11 +575,26 @@ pub(crate) fn round_decimal(
     d: rust_decimal::Decimal,
     places: i64,
 ) -> Result<rust_decimal::Decimal> {
-    use rust_decimal::{Decimal, RoundingStrategy::MidpointAwayFromZero};
+    scale_decimal(
+        d,
+        places,
+        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
+    )
+}
+
+/// `d` brought to `places` digits after the point with `strategy` (`round`: half away from
+/// zero; `trunc`: toward zero), padded to exactly that many; negative `places` work on tens,
+/// hundreds, ...
+pub(crate) fn scale_decimal(
+    d: rust_decimal::Decimal,
+    places: i64,
+    strategy: rust_decimal::RoundingStrategy,
+) -> Result<rust_decimal::Decimal> {
+    use rust_decimal::Decimal;
     let out_of_range = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range");
     if places >= 0 {
         let places = u32::try_from(places.min(28)).map_err(|_| out_of_range())?;
-        let mut r = d.round_dp_with_strategy(places, MidpointAwayFromZero);
+        let mut r = d.round_dp_with_strategy(places, strategy);
         if r.scale() < places {
             r.rescale(places);
             if r.scale() != places {
@@ -680,7 +608,7 @@ pub(crate) fn round_decimal(
     }
     let unit = Decimal::from_i128_with_scale(10i128.pow((-places) as u32), 0);
     let q = d.checked_div(unit).ok_or_else(out_of_range)?;
-    q.round_dp_with_strategy(0, MidpointAwayFromZero)
+    q.round_dp_with_strategy(0, strategy)
         .checked_mul(unit)
         .ok_or_else(out_of_range)
 }

@@ -156,60 +156,22 @@ pub fn sum_type(t: SqlType) -> SqlType {
     }
 }
 
-/// The result type of a function call, for describing results before any row exists.
+/// The result type of a function call, for describing results before any row exists: the
+/// builtin registry's rule for the arguments' static types (STRING when unknown).
 fn function_type(f: &sqlparser::ast::Function, columns: &[(String, SqlType)]) -> SqlType {
-    let first_arg = || match &f.args {
-        FunctionArguments::List(l) => l.args.first().and_then(|a| match a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(infer_type(e, columns)),
-            _ => None,
-        }),
-        _ => None,
+    let Some(b) = crate::sql::functions::registry::lookup(&f.name.to_string()) else {
+        return SqlType::String;
     };
-    let name = f.name.to_string().to_lowercase();
-    match name.trim_start_matches("pg_catalog.") {
-        "length" | "char_length" | "character_length" | "octet_length" | "bit_length"
-        | "strpos" | "count" | "unique_rowid" | "ascii" => SqlType::Int,
-        "now"
-        | "current_timestamp"
-        | "transaction_timestamp"
-        | "statement_timestamp"
-        | "clock_timestamp"
-        | "localtimestamp" => SqlType::TimestampTz,
-        "current_date" => SqlType::Date,
-        "date_part" | "sqrt" | "cbrt" | "power" | "pow" | "exp" | "ln" | "log" | "log10"
-        | "random" | "pi" | "degrees" | "radians" | "sin" | "cos" | "tan" | "atan" | "atan2" => {
-            SqlType::Float
-        }
-        "gen_random_uuid" | "uuid_generate_v4" => SqlType::Uuid,
-        "age" | "justify_days" | "justify_hours" | "make_interval" => SqlType::Interval,
-        "to_json" | "to_jsonb" | "json_build_object" | "jsonb_build_object"
-        | "json_build_array" | "jsonb_build_array" | "jsonb_set" | "json_agg" | "jsonb_agg"
-        | "json_object_agg" | "jsonb_object_agg" | "jsonb_strip_nulls" => SqlType::Jsonb,
-        "starts_with" | "ends_with" | "bool_and" | "bool_or" | "every" | "isnan" => SqlType::Bool,
-        "abs" | "round" | "trunc" | "ceil" | "ceiling" | "floor" | "sign" | "mod" | "greatest"
-        | "least" | "coalesce" | "ifnull" | "nullif" | "date_trunc" | "min" | "max" => {
-            first_arg().unwrap_or(SqlType::String)
-        }
-        "sum" | "avg" => sum_type(first_arg().unwrap_or(SqlType::Decimal)),
-        "row_number" | "rank" | "dense_rank" | "ntile" => SqlType::Int,
-        "percent_rank" | "cume_dist" => SqlType::Float,
-        "lag" | "lead" | "first_value" | "last_value" | "nth_value" => {
-            first_arg().unwrap_or(SqlType::String)
-        }
-        "array_agg" => first_arg()
-            .and_then(SqlType::array_of)
-            .unwrap_or(SqlType::Array(crate::sql::types::ElemType::String)),
-        "current_schemas" => SqlType::Array(crate::sql::types::ElemType::String),
-        n if crate::sql::functions::array_names().contains(&n) => {
-            let second = match &f.args {
-                FunctionArguments::List(l) => l.args.get(1).and_then(|a| match a {
-                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(infer_type(e, columns)),
-                    _ => None,
-                }),
-                _ => None,
-            };
-            crate::sql::functions::array_result_type(n, first_arg(), second)
-        }
-        _ => SqlType::String,
-    }
+    let args: Vec<SqlType> = match &f.args {
+        FunctionArguments::List(l) => l
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => infer_type(e, columns),
+                _ => SqlType::String,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    b.result_type(&args)
 }

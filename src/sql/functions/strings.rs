@@ -1,22 +1,14 @@
-//! String builtins beyond the basic ones in `functions`: padding, word capitalisation,
-//! separator joins, character translation and hexadecimal output, with PostgreSQL's and
-//! CockroachDB's semantics (NULL in, NULL out unless stated). Results are bounded: a padding
-//! request beyond [`MAX_RESULT_CHARS`] is 53200 "requested length too large", never a huge
-//! allocation.
+//! String builtins: concatenation (`concat`, `concat_ws`), substrings and trimming, search
+//! and replace (`strpos`, `replace`, `split_part`, `translate`), `left`/`right` (a negative
+//! count leaves out characters from the other end), padding, case (`lower`, `upper`,
+//! `initcap`), `repeat`, `reverse`, `length`, `md5` and `to_hex`, with PostgreSQL's and
+//! CockroachDB's semantics (NULL in, NULL out unless stated). Results are bounded: a padding or
+//! repeat request beyond [`MAX_RESULT_CHARS`] is 53200 "requested length too large", never a
+//! huge allocation.
 
 use super::super::error::{Result, SqlError};
 use super::super::sqlstate::SqlState;
 use super::super::types::Datum;
-
-/// The functions this module implements.
-pub(super) const NAMES: &[&str] = &[
-    "lpad",
-    "rpad",
-    "initcap",
-    "concat_ws",
-    "translate",
-    "to_hex",
-];
 
 /// The longest string a padding function builds (in characters).
 const MAX_RESULT_CHARS: i64 = 1 << 26;
@@ -36,7 +28,7 @@ fn text(d: &Datum) -> Option<String> {
     }
 }
 
-/// Calls string function `name` (one of [`NAMES`]).
+/// Calls string function `name` (the registry routes only string functions here).
 pub(super) fn call(name: &str, args: Vec<Datum>) -> Result<Datum> {
     match name {
         "lpad" | "rpad" => pad(name, &args),
@@ -66,7 +58,7 @@ pub(super) fn call(name: &str, args: Vec<Datum>) -> Result<Datum> {
             [Datum::Null] => Ok(Datum::Null),
             _ => Err(signature(name, &args)),
         },
-        _ => Err(SqlError::internal(format!("not a string function: {name}"))),
+        _ => basic(name, args),
     }
 }
 
@@ -172,4 +164,147 @@ mod tests {
         assert_eq!(run("to_hex", vec![Datum::Int(255)]), s("ff"));
         assert_eq!(run("to_hex", vec![Datum::Int(-1)]), s("ffffffffffffffff"));
     }
+}
+
+/// The basic string functions (concatenation, substrings, trimming, search and replace, case,
+/// length, `md5`).
+fn basic(name: &str, args: Vec<Datum>) -> Result<Datum> {
+    let one = |a: &[Datum]| super::one_arg(name, a);
+    Ok(match name {
+        "concat" => Datum::String(args.iter().filter_map(Datum::to_text).collect()),
+        "substr" | "substring" => match args.as_slice() {
+            [Datum::Null, ..] => Datum::Null,
+            [v, from, rest @ ..] => {
+                let s: Vec<char> = v.to_text().unwrap_or_default().chars().collect();
+                let from = match from {
+                    Datum::Int(i) => *i,
+                    _ => 1,
+                };
+                let len = match rest.first() {
+                    Some(Datum::Int(l)) => Some(*l),
+                    _ => None,
+                };
+                let start = ((from - 1).max(0) as usize).min(s.len());
+                let end = match len {
+                    Some(l) => ((from - 1 + l).max(0) as usize).min(s.len()),
+                    None => s.len(),
+                }
+                .max(start);
+                Datum::String(s[start..end].iter().collect())
+            }
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: substr",
+                ));
+            }
+        },
+        "btrim" | "ltrim" | "rtrim" => match args.as_slice() {
+            [Datum::Null, ..] => Datum::Null,
+            [v, rest @ ..] => {
+                let s = v.to_text().unwrap_or_default();
+                let chars: Vec<char> = match rest.first() {
+                    Some(c) => c.to_text().unwrap_or_default().chars().collect(),
+                    None => vec![' '],
+                };
+                let f = |c: char| chars.contains(&c);
+                Datum::String(match name {
+                    "ltrim" => s.trim_start_matches(f).to_string(),
+                    "rtrim" => s.trim_end_matches(f).to_string(),
+                    _ => s.trim_matches(f).to_string(),
+                })
+            }
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    "unknown signature: trim",
+                ));
+            }
+        },
+        "strpos" => match args.as_slice() {
+            [Datum::String(h), Datum::String(n)] => Datum::Int(
+                h.find(n.as_str())
+                    .map_or(0, |i| h[..i].chars().count() as i64 + 1),
+            ),
+            _ => Datum::Null,
+        },
+        "replace" => match args.as_slice() {
+            [Datum::String(s), Datum::String(a), Datum::String(b)] => {
+                Datum::String(s.replace(a.as_str(), b))
+            }
+            _ => Datum::Null,
+        },
+        "split_part" => match args.as_slice() {
+            [Datum::String(s), Datum::String(d), Datum::Int(n)] if *n >= 1 => Datum::String(
+                s.split(d.as_str())
+                    .nth((*n - 1) as usize)
+                    .unwrap_or("")
+                    .to_string(),
+            ),
+            _ => Datum::Null,
+        },
+        "left" | "right" => match args.as_slice() {
+            [Datum::String(s), Datum::Int(n)] => {
+                // A negative count leaves out that many characters from the other end.
+                let c: Vec<char> = s.chars().collect();
+                let len = c.len() as i64;
+                let k = if *n < 0 {
+                    len + (*n).max(-len)
+                } else {
+                    (*n).min(len)
+                } as usize;
+                Datum::String(if name == "left" {
+                    c[..k].iter().collect()
+                } else {
+                    c[c.len() - k..].iter().collect()
+                })
+            }
+            _ => Datum::Null,
+        },
+        "repeat" => match args.as_slice() {
+            [Datum::String(s), Datum::Int(n)]
+                if ((*n).max(0) as usize).saturating_mul(s.len()) <= 1 << 26 =>
+            {
+                Datum::String(s.repeat((*n).max(0) as usize))
+            }
+            [Datum::String(_), Datum::Int(_)] => {
+                return Err(SqlError::new(
+                    SqlState::OUT_OF_MEMORY,
+                    "requested length too large",
+                ));
+            }
+            _ => Datum::Null,
+        },
+        "reverse" => match one(&args)? {
+            Datum::String(s) => Datum::String(s.chars().rev().collect()),
+            v => v,
+        },
+        "md5" => match one(&args)? {
+            Datum::Null => Datum::Null,
+            v => Datum::String(format!(
+                "{:x}",
+                md5::compute(v.to_text().unwrap_or_default().as_bytes())
+            )),
+        },
+        "lower" => match one(&args)? {
+            Datum::String(s) => Datum::String(s.to_lowercase()),
+            v => v,
+        },
+        "upper" => match one(&args)? {
+            Datum::String(s) => Datum::String(s.to_uppercase()),
+            v => v,
+        },
+        "length" | "char_length" => match one(&args)? {
+            Datum::String(s) => Datum::Int(s.chars().count() as i64),
+            Datum::Bytes(b) => Datum::Int(b.len() as i64),
+            Datum::Null => Datum::Null,
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unknown signature: {name}"),
+                ));
+            }
+        },
+        _ => return Err(super::not_here(name)),
+    })
 }

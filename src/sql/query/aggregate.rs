@@ -63,23 +63,10 @@ fn contains_aggregate(e: &Expr) -> bool {
     pg::Visit::visit(e, &mut Find { depth: 0 }).is_break()
 }
 
-const AGGREGATES: &[&str] = &[
-    "count",
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "string_agg",
-    "array_agg",
-    "bool_and",
-    "bool_or",
-    "every",
-];
-
 /// Replaces aggregate calls in `e` by `__agg_<n>` identifiers, collecting them.
 /// Whether `name` (lower case) is an aggregate function.
 pub(super) fn is_aggregate(name: &str) -> bool {
-    AGGREGATES.contains(&name)
+    crate::sql::functions::registry::is(name, crate::sql::functions::registry::Class::Aggregate)
 }
 
 pub(super) fn extract_aggs(e: &Expr, aggs: &mut Vec<(String, AggCall)>) -> Result<Expr> {
@@ -267,7 +254,8 @@ pub(super) fn compute_agg(
     }
     if a.distinct {
         let mut seen = std::collections::HashSet::new();
-        vals.retain(|v| seen.insert(format!("{v:?}")));
+        // SQL equality decides what is distinct (1.0 = 1.00, -0 = 0), as in GROUP BY.
+        vals.retain(|v| seen.insert(super::hash_key(std::iter::once(v))));
     }
     Ok(match a.name.as_str() {
         "count" => Datum::Int(vals.len() as i64),

@@ -439,7 +439,7 @@ pub(super) async fn run_select(
         .map(|(i, (_, e))| {
             out.iter()
                 .find_map(|(v, _)| v.get(i).and_then(Datum::sql_type))
-                .unwrap_or_else(|| static_type(e, &input, &aggs))
+                .unwrap_or_else(|| static_type(e, &input))
         })
         .collect();
     // A plain reference to a table column keeps the column's declared width.
@@ -702,43 +702,14 @@ pub(super) fn sort_by_output(
     Ok(())
 }
 
-pub(super) fn static_type(e: &Expr, input: &Relation, aggs: &[(String, AggCall)]) -> SqlType {
+pub(super) fn static_type(e: &Expr, input: &Relation) -> SqlType {
     // A column reference (including `*`'s positional ones) has its column's type.
     if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
         && let Some(c) = expr::lookup(&input.scope_names(), e).and_then(|i| input.cols.get(i))
     {
         return c.ty;
     }
+    // Anything else, aggregates included, is typed by the builtin registry's rules.
     let cols: Vec<(String, SqlType)> = input.cols.iter().map(|c| (c.name.clone(), c.ty)).collect();
-    if let Expr::Function(f) = e {
-        match f.name.to_string().to_lowercase().as_str() {
-            "count" => return SqlType::Int,
-            "string_agg" => return SqlType::String,
-            "array_agg" => {
-                let elem = aggs
-                    .iter()
-                    .find(|(k, _)| *k == e.to_string())
-                    .and_then(|(_, a)| a.arg.as_ref())
-                    .map_or(SqlType::String, |arg| expr::infer_type(arg, &cols));
-                return elem
-                    .array_of()
-                    .unwrap_or(SqlType::Array(crate::sql::types::ElemType::String));
-            }
-            "bool_and" | "bool_or" | "every" => return SqlType::Bool,
-            name @ ("sum" | "avg" | "min" | "max") => {
-                if let Some((_, a)) = aggs.iter().find(|(k, _)| *k == e.to_string())
-                    && let Some(arg) = &a.arg
-                {
-                    let t = expr::infer_type(arg, &cols);
-                    return if name == "min" || name == "max" {
-                        t
-                    } else {
-                        expr::sum_type(t)
-                    };
-                }
-            }
-            _ => {}
-        }
-    }
     expr::infer_type(e, &cols)
 }

@@ -415,19 +415,20 @@ pub fn literal_expr(d: Datum) -> Expr {
     let v = match d {
         Datum::Null => pg::Value::Null,
         Datum::Int(i) => pg::Value::Number(i.to_string(), false),
+        // Always a cast: a bare `2.5` would be a DECIMAL literal (and round differently).
         Datum::Float(f) => {
-            if f.is_finite() {
-                pg::Value::Number(format!("{f:?}"), false)
-            } else {
-                return Expr::Cast {
-                    kind: pg::CastKind::DoubleColon,
-                    expr: Box::new(Expr::value(pg::Value::SingleQuotedString(
-                        crate::sql::types::format_float(f),
-                    ))),
-                    data_type: pg::DataType::Float8,
-                    format: None,
-                };
-            }
+            return Expr::Cast {
+                kind: pg::CastKind::DoubleColon,
+                expr: Box::new(Expr::value(pg::Value::SingleQuotedString(
+                    if f.is_finite() {
+                        format!("{f:?}")
+                    } else {
+                        crate::sql::types::format_float(f)
+                    },
+                ))),
+                data_type: pg::DataType::Float8,
+                format: None,
+            };
         }
         Datum::String(s) => pg::Value::SingleQuotedString(s),
         Datum::Bool(b) => pg::Value::Boolean(b),

@@ -57,10 +57,7 @@ pub(super) fn table_function(
 
 /// Whether `name` (without `pg_catalog.`) is a set-returning function tandem knows.
 pub(super) fn is_set_returning(name: &str) -> bool {
-    matches!(
-        name.strip_prefix("pg_catalog.").unwrap_or(name),
-        "generate_series" | "unnest" | "generate_subscripts" | "pg_partition_ancestors"
-    )
+    crate::sql::functions::registry::is(name, crate::sql::functions::registry::Class::SetReturning)
 }
 
 /// The values of set-returning call `f` in a select list (`SELECT unnest(a) FROM t`), for the

@@ -94,24 +94,21 @@ fn window_call(f: &pg::Function) -> Result<WindowCall> {
         super::aggregate::extract_aggs(&Expr::Function(plain), &mut aggs)?;
         aggs.pop().map(|(_, a)| a)
     } else {
-        let known = [
-            "row_number",
-            "rank",
-            "dense_rank",
-            "percent_rank",
-            "cume_dist",
-            "ntile",
-            "lag",
-            "lead",
-            "first_value",
-            "last_value",
-            "nth_value",
-        ];
-        if !known.contains(&func.as_str()) {
-            return Err(SqlError::new(
-                SqlState::UNDEFINED_FUNCTION,
-                format!("unknown window function: {func}()"),
-            ));
+        use crate::sql::functions::registry::{Class, lookup};
+        match lookup(&func) {
+            Some(b) if b.class == Class::Window && b.accepts_arity(args.len()) => {}
+            Some(b) if b.class == Class::Window => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unknown signature: {func}() with {} arguments", args.len()),
+                ));
+            }
+            _ => {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unknown window function: {func}()"),
+                ));
+            }
         }
         None
     };
@@ -140,23 +137,17 @@ pub(super) fn add_window_columns(
     for (i, (col, (_, w))) in columns.iter().zip(wins).enumerate() {
         // The call's type from its argument's (a result described before any row exists must
         // match the values); the values' type where the call does not say.
-        let arg = || {
-            w.args
-                .first()
-                .or_else(|| w.agg.as_ref().and_then(|a| a.arg.as_ref()))
-                .map(|a| expr::infer_type(a, &typed))
+        // The registry's result type for the arguments' static types; values decide only
+        // where that is unknown.
+        let args: Vec<SqlType> = match &w.agg {
+            Some(a) => a.arg.iter().map(|x| expr::infer_type(x, &typed)).collect(),
+            None => w.args.iter().map(|x| expr::infer_type(x, &typed)).collect(),
         };
-        let ty = match w.func.as_str() {
-            "row_number" | "rank" | "dense_rank" | "ntile" | "count" => Some(SqlType::Int),
-            "percent_rank" | "cume_dist" => Some(SqlType::Float),
-            "sum" | "avg" => arg().map(expr::sum_type),
-            "lag" | "lead" | "first_value" | "last_value" | "nth_value" | "min" | "max" => {
-                arg().filter(|t| *t != SqlType::String)
-            }
-            _ => None,
-        }
-        .or_else(|| col.iter().find_map(Datum::sql_type))
-        .unwrap_or(SqlType::String);
+        let ty = crate::sql::functions::registry::lookup(&w.func)
+            .map(|b| b.result_type(&args))
+            .filter(|t| *t != SqlType::String || w.func == "string_agg")
+            .or_else(|| col.iter().find_map(Datum::sql_type))
+            .unwrap_or(SqlType::String);
         input.cols.push(RelCol {
             table: None,
             name: format!("__win_{i}"),
