@@ -332,6 +332,18 @@ fn query_entries(r: &mut Reg) {
     agg(r, &["min", "max"], vec![o(&[Any], Ret::Arg(0))]);
     agg(
         r,
+        &[
+            "variance",
+            "var_samp",
+            "var_pop",
+            "stddev",
+            "stddev_samp",
+            "stddev_pop",
+        ],
+        vec![o(&[Any], Ret::Sum)],
+    );
+    agg(
+        r,
         &["string_agg"],
         vec![o(&[T(String), T(String)], Ret::T(String))],
     );

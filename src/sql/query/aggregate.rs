@@ -361,6 +361,9 @@ pub(super) fn compute_agg(
             }
             Datum::Array(expr::unify_elements(vals)?)
         }
+        "variance" | "var_samp" | "var_pop" | "stddev" | "stddev_samp" | "stddev_pop" => {
+            dispersion(&a.name, &vals)?
+        }
         "bool_and" | "every" | "bool_or" => {
             if vals.is_empty() {
                 return Ok(Datum::Null);
@@ -382,4 +385,85 @@ pub(super) fn compute_agg(
             ));
         }
     })
+}
+
+/// `variance`/`var_samp`, `var_pop`, `stddev`/`stddev_samp`, `stddev_pop` over the non-NULL
+/// `vals`: the sample forms are NULL below two values, the population forms below one. INT and
+/// DECIMAL inputs are computed exactly as DECIMAL (n·Σx² − (Σx)² over n(n−1) or n², divided in
+/// CockroachDB's 20-digit context; the square root refined by Newton steps in that context);
+/// FLOAT inputs with Welford's running mean.
+fn dispersion(name: &str, vals: &[Datum]) -> Result<Datum> {
+    use rust_decimal::Decimal;
+    let population = name.ends_with("_pop");
+    let n = vals.len();
+    if n == 0 || (!population && n < 2) {
+        return Ok(Datum::Null);
+    }
+    let root = name.starts_with("stddev");
+    if vals
+        .iter()
+        .all(|v| matches!(v, Datum::Int(_) | Datum::Decimal(_)))
+    {
+        let range = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range");
+        let (mut sum, mut squares) = (Decimal::ZERO, Decimal::ZERO);
+        for v in vals {
+            let Datum::Decimal(d) = v.clone().coerce(SqlType::Decimal)? else {
+                return Err(SqlError::internal("decimal coercion"));
+            };
+            sum = sum.checked_add(d).ok_or_else(range)?;
+            squares = squares
+                .checked_add(d.checked_mul(d).ok_or_else(range)?)
+                .ok_or_else(range)?;
+        }
+        let count = Decimal::from(n as i64);
+        let numerator = count
+            .checked_mul(squares)
+            .and_then(|a| sum.checked_mul(sum).and_then(|b| a.checked_sub(b)))
+            .ok_or_else(range)?;
+        let denominator = if population {
+            count.checked_mul(count)
+        } else {
+            count.checked_mul(count - Decimal::ONE)
+        }
+        .ok_or_else(range)?;
+        let var = crate::sql::operators::decimal_div(numerator, denominator)?.max(Decimal::ZERO);
+        if !root {
+            return Ok(Datum::Decimal(var));
+        }
+        return Ok(Datum::Decimal(decimal_sqrt(var)?));
+    }
+    let mut mean = 0.0f64;
+    let mut m2 = 0.0f64;
+    for (i, v) in vals.iter().enumerate() {
+        let x = match v.clone().coerce(SqlType::Float)? {
+            Datum::Float(f) => f,
+            _ => return Err(SqlError::internal("float coercion")),
+        };
+        let delta = x - mean;
+        mean += delta / (i + 1) as f64;
+        m2 += delta * (x - mean);
+    }
+    let var = m2 / if population { n as f64 } else { (n - 1) as f64 };
+    Ok(Datum::Float(if root { var.sqrt() } else { var }))
+}
+
+/// The square root of a non-negative DECIMAL in the 20-digit division context.
+fn decimal_sqrt(x: rust_decimal::Decimal) -> Result<rust_decimal::Decimal> {
+    use rust_decimal::Decimal;
+    use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+    if x.is_zero() {
+        return Ok(Decimal::ZERO);
+    }
+    let estimate = x.to_f64().map(f64::sqrt).and_then(Decimal::from_f64);
+    let mut r = estimate.filter(|e| !e.is_zero()).unwrap_or(Decimal::ONE);
+    let two = Decimal::from(2);
+    for _ in 0..8 {
+        let next =
+            crate::sql::operators::decimal_div(r + crate::sql::operators::decimal_div(x, r)?, two)?;
+        if next == r {
+            break;
+        }
+        r = next;
+    }
+    Ok(r.normalize())
 }
