@@ -42,13 +42,16 @@ async fn fill(db: &Client, t: &str) {
 /// The jobs of `job_type` as (description, status, fraction, error).
 async fn jobs(db: &Client, job_type: &str) -> Vec<(String, String, f64, String)> {
     db.query(
-        "SELECT description, status, fraction_completed, error FROM [SHOW JOBS] WHERE job_type = $1",
+        "SELECT description, status, fraction_completed::STRING, error FROM [SHOW JOBS] WHERE job_type = $1",
         &[&job_type],
     )
     .await
     .expect("show jobs")
     .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .map(|r| {
+        let f: String = r.get(2);
+        (r.get(0), r.get(1), f.parse().expect("fraction"), r.get(3))
+    })
     .collect()
 }
 
@@ -117,7 +120,10 @@ async fn create_index_backfills_in_batches_while_the_table_is_written() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let written = w.await.unwrap();
     watcher.abort();
-    assert!(!written.is_empty(), "no write went through during the backfill");
+    assert!(
+        !written.is_empty(),
+        "no write went through during the backfill"
+    );
     let j = jobs(&db, "SCHEMA CHANGE").await;
     assert_eq!(j.len(), 1, "{j:?}");
     assert_eq!(j[0].0, "CREATE INDEX t_v_idx ON t (v)");
@@ -163,9 +169,11 @@ async fn add_primary_key_rekeys_in_batches_and_rejects_duplicates() {
         vec![vec!["24690".to_string()]]
     );
     // Duplicates: the job fails with 23505 and the table is as before.
-    db.batch_execute("INSERT INTO d SELECT i FROM generate_series(1, 3000) AS g(i); INSERT INTO d VALUES (42)")
-        .await
-        .unwrap();
+    db.batch_execute(
+        "INSERT INTO d SELECT i FROM generate_series(1, 3000) AS g(i); INSERT INTO d VALUES (42)",
+    )
+    .await
+    .unwrap();
     let err = db
         .batch_execute("ALTER TABLE d ADD PRIMARY KEY (k)")
         .await
@@ -191,21 +199,35 @@ async fn drop_and_truncate_return_at_once_and_gc_deletes_the_data() {
         .unwrap();
     fill(&db, "t").await;
     fill(&db, "u").await;
-    let ids: Vec<i64> = rows(&db, "SELECT 't'::regclass::oid UNION ALL SELECT 'u'::regclass::oid")
-        .await
-        .iter()
-        .map(|r| r[0].parse().unwrap())
-        .collect();
+    let ids: Vec<i64> = rows(
+        &db,
+        "SELECT 't'::regclass::oid UNION ALL SELECT 'u'::regclass::oid",
+    )
+    .await
+    .iter()
+    .map(|r| r[0].parse().unwrap())
+    .collect();
     let t0 = Instant::now();
     db.batch_execute("DROP TABLE t").await.unwrap();
     let drop_took = t0.elapsed();
     let t0 = Instant::now();
     db.batch_execute("TRUNCATE u").await.unwrap();
     let truncate_took = t0.elapsed();
-    assert!(drop_took < Duration::from_secs(2), "DROP took {drop_took:?}");
-    assert!(truncate_took < Duration::from_secs(2), "TRUNCATE took {truncate_took:?}");
-    assert_eq!(rows(&db, "SELECT count(*) FROM u").await, vec![vec!["0".to_string()]]);
-    db.batch_execute("INSERT INTO u VALUES (1, 2)").await.unwrap();
+    assert!(
+        drop_took < Duration::from_secs(2),
+        "DROP took {drop_took:?}"
+    );
+    assert!(
+        truncate_took < Duration::from_secs(2),
+        "TRUNCATE took {truncate_took:?}"
+    );
+    assert_eq!(
+        rows(&db, "SELECT count(*) FROM u").await,
+        vec![vec!["0".to_string()]]
+    );
+    db.batch_execute("INSERT INTO u VALUES (1, 2)")
+        .await
+        .unwrap();
     succeeds_soon("GC jobs done", Duration::from_secs(120), || async {
         let j = jobs(&db, "SCHEMA CHANGE GC").await;
         (j.len() == 2 && j.iter().all(|x| x.1 == "succeeded" && x.2 == 1.0)).then_some(())
@@ -214,13 +236,11 @@ async fn drop_and_truncate_return_at_once_and_gc_deletes_the_data() {
     // Read the store itself: only u's new row is left of either table.
     drop(db);
     c.nodes[0].terminate();
-    let store = tandem::kv::Store::open(
-        &c.nodes[0].store,
-        tandem::settings::KvSettings::default(),
-    )
-    .expect("open store");
+    let store = tandem::kv::Store::open(&c.nodes[0].store, tandem::settings::KvSettings::default())
+        .expect("open store");
     for id in ids {
-        let span = tandem::sql::schema_jobs::whole_table_span(tandem::ids::TenantId::SYSTEM, id as u32);
+        let span =
+            tandem::sql::schema_jobs::whole_table_span(tandem::ids::TenantId::SYSTEM, id as u32);
         let mut txn = store.begin();
         let left = txn.scan(&span, usize::MAX).await.expect("scan");
         txn.rollback();
@@ -238,11 +258,14 @@ async fn sigterm_during_a_backfill_stops_the_node_and_the_job_resumes() {
     let url = c.url("root", None);
     let ddl = tokio::spawn(async move {
         let db = common::connect_url(&url).await.unwrap();
-        db.batch_execute("CREATE UNIQUE INDEX t_v_key ON t (v)").await
+        db.batch_execute("CREATE UNIQUE INDEX t_v_key ON t (v)")
+            .await
     });
     succeeds_soon("backfill under way", Duration::from_secs(60), || async {
         let j = jobs(&db, "SCHEMA CHANGE").await;
-        j.iter().any(|x| x.1 == "running" && x.2 > 0.0).then_some(())
+        j.iter()
+            .any(|x| x.1 == "running" && x.2 > 0.0)
+            .then_some(())
     })
     .await;
     drop(db);
@@ -250,7 +273,10 @@ async fn sigterm_during_a_backfill_stops_the_node_and_the_job_resumes() {
     assert_eq!(c.nodes[0].terminate(), Some(0), "exit code");
     let took = t0.elapsed();
     assert!(took < Duration::from_secs(15), "SIGTERM took {took:?}");
-    assert!(ddl.await.unwrap().is_err(), "the statement cannot succeed on a stopped node");
+    assert!(
+        ddl.await.unwrap().is_err(),
+        "the statement cannot succeed on a stopped node"
+    );
     c.nodes[0].restart().await;
     let db = c.connect("root", None).await.unwrap();
     succeeds_soon("job resumed and done", Duration::from_secs(180), || async {

@@ -515,10 +515,11 @@ pub fn jobs_columns() -> Vec<Column> {
 /// `SHOW JOBS`: the virtual cluster's schema-change jobs, and in the system virtual cluster
 /// the replication jobs.
 pub async fn show_jobs(session: &Session) -> Result<QueryResult> {
-    let mut jobs: Vec<JobRecord> = match (&session.env.replication, session.tenant == TenantId::SYSTEM) {
-        (Some(svc), true) => svc.jobs().await?,
-        _ => Vec::new(),
-    };
+    let mut jobs: Vec<JobRecord> =
+        match (&session.env.replication, session.tenant == TenantId::SYSTEM) {
+            (Some(svc), true) => svc.jobs().await?,
+            _ => Vec::new(),
+        };
     jobs.retain(|j| j.schema_tenant().is_none());
     jobs.extend(
         crate::jobs::list(&session.env.store)

@@ -16,8 +16,8 @@
 //! A record that does not decode is a corrupt catalog: `XX000`, never a panic.
 
 use super::{
-    SchemaChanges, CheckDesc, ColumnDesc, DatabaseDesc, Descriptor, FkAction, FkMatch, ForeignKeyDesc, IndexDesc,
-    TableDesc, dec,
+    CheckDesc, ColumnDesc, DatabaseDesc, Descriptor, FkAction, FkMatch, ForeignKeyDesc, IndexDesc,
+    SchemaChanges, TableDesc, dec,
 };
 use crate::sql::error::Result;
 use crate::sql::types::SqlType;

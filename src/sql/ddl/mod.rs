@@ -8,11 +8,11 @@
 //! see either the old schema with the old data or the new schema with its indexes filled.
 
 use super::catalog::{CheckDesc, ColumnDesc, IndexDesc, Mutation, TableDesc};
-use super::schema_jobs;
 use super::error::{Result, SqlError};
 use super::exec::{
     Ctx, decode_row, eval_ctx, object_last, object_parts, resolve_table, table_span,
 };
+use super::schema_jobs;
 use crate::storage::keys::Span;
 use sqlparser::ast::ObjectName;
 

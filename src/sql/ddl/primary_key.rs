@@ -58,7 +58,11 @@ pub(super) async fn add_primary_key(
             indexes,
             drop_column: Some(t.columns[rowid].id),
         };
-        let description = format!("ALTER TABLE {} ADD PRIMARY KEY ({})", t.name, cols.join(", "));
+        let description = format!(
+            "ALTER TABLE {} ADD PRIMARY KEY ({})",
+            t.name,
+            cols.join(", ")
+        );
         return schema_jobs::enqueue_backfill(ctx, txn, t, m, description);
     }
     let old = t.clone();

@@ -9,12 +9,12 @@
 //! result by counting entries, so two old rows with the same key fail the job, not a writer.
 
 use super::{UNIQUE_VIOLATION, index_key, write_entries};
+use crate::kv::Txn;
 use crate::sql::catalog::{Mutation, TableDesc};
 use crate::sql::error::{Result, SqlError};
 use crate::sql::exec::{Ctx, encode_row, row_key};
 use crate::sql::sqlstate::SqlState;
 use crate::sql::types::Datum;
-use crate::kv::Txn;
 
 /// 23502 when a column of `v`'s primary key is NULL in `row`.
 fn check_key_not_null(v: &TableDesc, row: &[Datum]) -> Result<()> {

@@ -102,7 +102,11 @@ async fn load(
 
 /// One batch in its own transaction (retried on conflicts): the rows it covered, `None` when
 /// the job has nothing left to do. Advances `d.resume`.
-async fn one_batch(store: &Store, d: &mut SchemaChangeDetails, batch: usize) -> Result<Option<usize>> {
+async fn one_batch(
+    store: &Store,
+    d: &mut SchemaChangeDetails,
+    batch: usize,
+) -> Result<Option<usize>> {
     let ctx = job_ctx(d.tenant);
     let mut attempt = 0;
     loop {
@@ -123,7 +127,10 @@ async fn one_batch(store: &Store, d: &mut SchemaChangeDetails, batch: usize) -> 
             }
             rows::backfill_rows(&ctx, &mut txn, &t, &m, &rows_)?;
             txn.commit().await?;
-            Ok::<_, SqlError>(Some((kvs.len(), kvs.last().map(|(k, _)| Span::point(k).end.0))))
+            Ok::<_, SqlError>(Some((
+                kvs.len(),
+                kvs.last().map(|(k, _)| Span::point(k).end.0),
+            )))
         }
         .await;
         match r {
@@ -163,7 +170,8 @@ async fn validate(store: &Store, d: &SchemaChangeDetails, batch: usize) -> Resul
             Mutation::PrimaryKey { .. } => format!("unique index \"{}_pkey\"", t.name),
         };
         let rows_ = count_span(&mut txn, &table_span(d.tenant, &t), batch).await?;
-        let entries = count_span(&mut txn, &index_span(d.tenant, t.id, m.index_id()), batch).await?;
+        let entries =
+            count_span(&mut txn, &index_span(d.tenant, t.id, m.index_id()), batch).await?;
         if rows_ != entries {
             return Err(SqlError::new(
                 SqlState::UNIQUE_VIOLATION,
@@ -260,7 +268,12 @@ async fn abandon(store: &Store, d: &SchemaChangeDetails) -> Result<()> {
             .into_iter()
             .map(|i| index_span(ctx.tenant, t.id, i))
             .collect();
-        enqueue_gc(ctx, txn, format!("an abandoned change of {}", t.name), spans)
+        enqueue_gc(
+            ctx,
+            txn,
+            format!("an abandoned change of {}", t.name),
+            spans,
+        )
     })
     .await
 }

@@ -34,7 +34,9 @@ use super::error::{Result, SqlError};
 use super::exec::{Ctx, MemoryAccount};
 use super::sqlstate::SqlState;
 use crate::ids::{JobId, TenantId};
-use crate::jobs::{self, GcDetails, JobDetails, JobRecord, JobStatus, JobType, SchemaChangeDetails};
+use crate::jobs::{
+    self, GcDetails, JobDetails, JobRecord, JobStatus, JobType, SchemaChangeDetails,
+};
 use crate::kv::{Store, Txn};
 use crate::storage::keys::Span;
 use std::collections::HashMap;
@@ -67,7 +69,13 @@ type Outcome = Option<std::result::Result<(), SqlError>>;
 
 #[derive(Default)]
 struct Inner {
-    running: HashMap<JobId, (tokio::sync::watch::Receiver<Outcome>, tokio::task::AbortHandle)>,
+    running: HashMap<
+        JobId,
+        (
+            tokio::sync::watch::Receiver<Outcome>,
+            tokio::task::AbortHandle,
+        ),
+    >,
     stopped: bool,
 }
 
@@ -195,7 +203,11 @@ async fn run(store: &Store, id: JobId) -> Result<()> {
     let out = match rec.details.clone() {
         JobDetails::SchemaChange(d) => backfill::run(store, id, d).await,
         JobDetails::Gc(d) => gc::run(store, id, d).await,
-        _ => return Err(SqlError::internal(format!("job {id} is not a schema change"))),
+        _ => {
+            return Err(SqlError::internal(format!(
+                "job {id} is not a schema change"
+            )));
+        }
     };
     let now = store.now();
     let err = out.as_ref().err().map(|e| e.message.clone());
@@ -246,7 +258,13 @@ pub async fn is_small(ctx: &Ctx<'_>, txn: &mut Txn, t: &TableDesc) -> Result<boo
     Ok(txn.scan(&span, batch + 1).await?.len() <= batch)
 }
 
-fn new_record(ctx: &Ctx<'_>, txn: &Txn, job_type: JobType, description: String, details: JobDetails) -> JobRecord {
+fn new_record(
+    ctx: &Ctx<'_>,
+    txn: &Txn,
+    job_type: JobType,
+    description: String,
+    details: JobDetails,
+) -> JobRecord {
     let now = txn.read_timestamp();
     JobRecord {
         id: jobs::new_job_id(),
@@ -300,7 +318,13 @@ pub fn enqueue_gc(ctx: &Ctx<'_>, txn: &mut Txn, what: String, spans: Vec<Span>) 
         keys_done: 0,
         keys_total: 0,
     });
-    let rec = new_record(ctx, txn, JobType::SchemaChangeGc, format!("GC for {what}"), details);
+    let rec = new_record(
+        ctx,
+        txn,
+        JobType::SchemaChangeGc,
+        format!("GC for {what}"),
+        details,
+    );
     jobs::create_in(txn, &rec)?;
     ctx.jobs.push(rec.id, false);
     Ok(())
