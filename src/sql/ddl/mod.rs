@@ -4,8 +4,13 @@
 //! (declaring them, and what TRUNCATE and DROP do about keys referencing a table) are
 //! [`references`].
 //!
-//! Descriptor changes and backfills run in the statement's transaction, so concurrent readers
-//! see either the old schema with the old data or the new schema with its indexes filled.
+//! Descriptor changes run in the statement's transaction. Backfills and deletions of a table
+//! with at most one batch of rows (`bulkio.index_backfill.batch_size`) do too, so concurrent
+//! readers see either the old schema with the old data or the new schema with its indexes
+//! filled; on larger tables they are jobs ([`super::schema_jobs`]): write-only indexes
+//! backfilled in batches while the table stays online, and GC jobs for dropped data.
+//! `ADD COLUMN ... DEFAULT` and `ADD CONSTRAINT ... CHECK` still rewrite or scan every row in
+//! the statement's transaction.
 
 use super::catalog::{CheckDesc, ColumnDesc, IndexDesc, Mutation, TableDesc};
 use super::error::{Result, SqlError};
