@@ -1,10 +1,11 @@
 //! Jobs: long-running work recorded in the system virtual cluster's `jobs` table
 //! (`/Tenant/1/Table/9/1/(id)`), listed by `SHOW JOBS`.
 //!
-//! Two kinds exist, both of physical cluster replication: the standby's
-//! `REPLICATION STREAM INGESTION` job (one per replicating virtual cluster) and the primary's
-//! `REPLICATION STREAM PRODUCER` job (one per stream, holding the source's protected
-//! timestamp). A record is written in its own transaction; [`update`] reads, changes and writes
+//! Kinds: physical cluster replication's (the standby's `REPLICATION STREAM INGESTION` job, one
+//! per replicating virtual cluster, and the primary's `REPLICATION STREAM PRODUCER` job, one per
+//! stream, holding the source's protected timestamp), and the schema changer's
+//! (`SCHEMA CHANGE`: a batched backfill, see `crate::sql::schema_jobs`; `SCHEMA CHANGE GC`: the
+//! batched deletion of dropped tables' and indexes' data). A record is written in its own transaction; [`update`] reads, changes and writes
 //! it in one transaction, so concurrent updates never lose each other. Records are durable and
 //! replicated like any data: a node that restarts resumes its running jobs from them.
 //!
@@ -27,6 +28,10 @@ pub enum JobType {
     ReplicationStreamIngestion,
     /// The primary's producer.
     ReplicationStreamProducer,
+    /// A backfill (index, primary key).
+    SchemaChange,
+    /// The deletion of dropped data.
+    SchemaChangeGc,
 }
 
 impl JobType {
@@ -35,6 +40,8 @@ impl JobType {
         match self {
             JobType::ReplicationStreamIngestion => "REPLICATION STREAM INGESTION",
             JobType::ReplicationStreamProducer => "REPLICATION STREAM PRODUCER",
+            JobType::SchemaChange => "SCHEMA CHANGE",
+            JobType::SchemaChangeGc => "SCHEMA CHANGE GC",
         }
     }
 }
@@ -148,6 +155,40 @@ pub struct ProducerDetails {
     pub expiration: Timestamp,
 }
 
+/// A backfill's state, persisted after every batch so a restart resumes where it was.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SchemaChangeDetails {
+    /// The virtual cluster of the table.
+    pub tenant: TenantId,
+    /// The table.
+    pub table_id: u32,
+    /// The index id of the mutation being backfilled.
+    pub index_id: u32,
+    /// The next primary key to backfill from; `None` before the first batch.
+    pub resume: Option<Vec<u8>>,
+    /// Whether every row has been backfilled (then validation and the swap remain).
+    pub backfilled: bool,
+    /// Rows backfilled so far.
+    pub rows_done: u64,
+    /// Rows in the table when the job started (for the fraction).
+    pub rows_total: u64,
+}
+
+/// A GC job's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GcDetails {
+    /// The virtual cluster whose data is deleted.
+    pub tenant: TenantId,
+    /// What was dropped (`table t`, `index t@i`), for the running status.
+    pub what: String,
+    /// The key spans still to delete, as (start, end).
+    pub spans: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Keys deleted so far.
+    pub keys_done: u64,
+    /// Keys to delete when the job started (for the fraction).
+    pub keys_total: u64,
+}
+
 /// What kind of job and its state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum JobDetails {
@@ -155,6 +196,10 @@ pub enum JobDetails {
     Ingestion(IngestionDetails),
     /// A producer.
     Producer(ProducerDetails),
+    /// A backfill.
+    SchemaChange(SchemaChangeDetails),
+    /// A deletion of dropped data.
+    Gc(GcDetails),
 }
 
 /// One job.
@@ -189,7 +234,7 @@ impl JobRecord {
     pub fn ingestion(&self) -> Option<&IngestionDetails> {
         match &self.details {
             JobDetails::Ingestion(d) => Some(d),
-            JobDetails::Producer(_) => None,
+            _ => None,
         }
     }
 
@@ -197,7 +242,7 @@ impl JobRecord {
     pub fn producer(&self) -> Option<&ProducerDetails> {
         match &self.details {
             JobDetails::Producer(d) => Some(d),
-            JobDetails::Ingestion(_) => None,
+            _ => None,
         }
     }
 
@@ -227,7 +272,49 @@ impl JobRecord {
                 "history retained since {} (expires {})",
                 d.protected_time, d.expiration
             ),
+            JobDetails::SchemaChange(d) if !self.status.is_terminal() => {
+                if d.backfilled {
+                    "validating and making the change public".to_string()
+                } else {
+                    format!("backfilling: {} of ~{} rows", d.rows_done, d.rows_total)
+                }
+            }
+            JobDetails::Gc(d) if !self.status.is_terminal() => format!(
+                "deleting the data of {}: {} of ~{} keys",
+                d.what, d.keys_done, d.keys_total
+            ),
             _ => String::new(),
+        }
+    }
+
+    /// The tenant a schema-change job belongs to (`None` for replication jobs, which belong to
+    /// the system virtual cluster).
+    pub fn schema_tenant(&self) -> Option<TenantId> {
+        match &self.details {
+            JobDetails::SchemaChange(d) => Some(d.tenant),
+            JobDetails::Gc(d) => Some(d.tenant),
+            _ => None,
+        }
+    }
+
+    /// `SHOW JOBS`'s `fraction_completed`.
+    pub fn fraction_completed(&self) -> f64 {
+        if self.status == JobStatus::Succeeded {
+            return 1.0;
+        }
+        let part = |done: u64, total: u64| {
+            if total == 0 {
+                0.0
+            } else {
+                (done as f64 / total as f64).min(0.99)
+            }
+        };
+        match &self.details {
+            JobDetails::Ingestion(d) => d.failover_progress,
+            JobDetails::Producer(_) => 0.0,
+            JobDetails::SchemaChange(d) if d.backfilled => 0.99,
+            JobDetails::SchemaChange(d) => part(d.rows_done, d.rows_total),
+            JobDetails::Gc(d) => part(d.keys_done, d.keys_total),
         }
     }
 }
@@ -248,6 +335,12 @@ fn job_key(id: JobId) -> Result<Vec<u8>, KvError> {
 
 fn corrupt(e: impl std::fmt::Display) -> KvError {
     KvError::InvalidArgument(format!("corrupt job record: {e}"))
+}
+
+/// Writes a new job record in the caller's transaction (a schema change records its job
+/// atomically with the descriptor change that needs it).
+pub fn create_in(txn: &mut crate::kv::Txn, rec: &JobRecord) -> Result<(), KvError> {
+    txn.put(&job_key(rec.id)?, &encode(rec))
 }
 
 /// Writes a new job record.

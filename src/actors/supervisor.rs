@@ -320,6 +320,8 @@ impl Handler<Drain> for NodeSupervisor {
         let node_listener = self.node_listener.abort_handle();
         Box::pin(
             async move {
+                // Schema-change jobs stop between batches and resume when a node starts.
+                crate::sql::schema_jobs::shutdown(&store);
                 pg.drain(wait).await;
                 if let Some(h) = heartbeat {
                     h.drain().await;
@@ -556,6 +558,9 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
         .await
         .map_err(|e| anyhow::anyhow!("first liveness heartbeat: {e}"))?;
     spawn_metrics_updater(store.clone(), pg.clone(), node_metrics);
+    if let Err(e) = crate::sql::schema_jobs::resume_all(&store).await {
+        tracing::warn!("resume schema change jobs: {}", e.message);
+    }
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let sup = NodeSupervisor {
         store: store.clone(),

@@ -37,6 +37,9 @@ use std::time::{Duration, Instant};
 const INTENT_WAIT: Duration = Duration::from_secs(20);
 /// Read spans a transaction remembers before condensing them.
 const MAX_READ_SPANS: usize = 4096;
+/// The key bytes read spans are grouped by when condensed: the tenant prefix (9 bytes) and the
+/// table id (4).
+const CONDENSE_PREFIX: usize = 13;
 /// How long a writer waits for another transaction's row lock before going on without it.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// How many times a committer retries intent conflicts before aborting itself.
@@ -264,11 +267,31 @@ impl Txn {
         Ok(out)
     }
 
-    /// Remembers a read for refreshes; past `MAX_READ_SPANS` the spans are condensed into their
-    /// bounding span (refreshes then check more than was read, which is safe but may fail more).
+    /// Remembers a read for refreshes; past `MAX_READ_SPANS` the spans are condensed into one
+    /// bounding span per table (the first [`CONDENSE_PREFIX`] key bytes: tenant and table), and
+    /// only if that is still too many into one bounding span. Refreshes then check more than was
+    /// read, which is safe but may fail more; keeping tables apart means a long transaction
+    /// over user tables is not failed by writes to other tables (such as job records).
     fn record_read(&mut self, span: Span) {
         self.read_spans.push(span);
-        if self.read_spans.len() > MAX_READ_SPANS {
+        if self.read_spans.len() <= MAX_READ_SPANS {
+            return;
+        }
+        let mut by_table: BTreeMap<Vec<u8>, Span> = BTreeMap::new();
+        for s in self.read_spans.drain(..) {
+            let p = s.start.0[..s.start.0.len().min(CONDENSE_PREFIX)].to_vec();
+            match by_table.get_mut(&p) {
+                Some(b) => {
+                    b.start = b.start.clone().min(s.start);
+                    b.end = b.end.clone().max(s.end);
+                }
+                None => {
+                    by_table.insert(p, s);
+                }
+            }
+        }
+        self.read_spans = by_table.into_values().collect();
+        if self.read_spans.len() > MAX_READ_SPANS / 2 {
             let start = self
                 .read_spans
                 .iter()

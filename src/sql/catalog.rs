@@ -127,8 +127,76 @@ pub struct TableDesc {
     pub checks: Vec<CheckDesc>,
     /// Outbound foreign keys.
     pub foreign_keys: Vec<ForeignKeyDesc>,
-    /// Next index id (the primary index is 1).
+    /// Next index id (the primary index is 1 until a primary-key change or TRUNCATE gives the
+    /// rows new keys, see [`TableDesc::primary_index`]).
     pub next_index_id: u32,
+    /// The primary index and the schema changes in progress (stored beside the fields above,
+    /// see [`stored`]).
+    #[serde(skip)]
+    pub changes: SchemaChanges,
+}
+
+/// What a table's schema-change jobs keep in its descriptor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SchemaChanges {
+    /// The id of the index holding the rows.
+    pub primary_index: u32,
+    /// Changes being backfilled: writers maintain them, readers do not see them.
+    pub mutations: Vec<Mutation>,
+}
+
+impl Default for SchemaChanges {
+    fn default() -> SchemaChanges {
+        SchemaChanges {
+            primary_index: 1,
+            mutations: Vec::new(),
+        }
+    }
+}
+
+/// A schema change in its write-only state: every row write keeps it up to date while a job
+/// backfills the rows that existed before it; reads never use it until the job makes it public.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Mutation {
+    /// A secondary index (`CREATE INDEX`, `ADD CONSTRAINT ... UNIQUE`).
+    Index(IndexDesc),
+    /// A new primary key (`ADD PRIMARY KEY` on a table keyed by `rowid`): the rows re-keyed
+    /// under index `index_id`, the secondary indexes rebuilt under new ids (their entries end
+    /// with the primary key), and `drop_column` (the hidden `rowid`) removed at the swap.
+    PrimaryKey {
+        /// The new primary index.
+        index_id: u32,
+        /// The new key columns.
+        columns: Vec<u32>,
+        /// The new key's descending columns.
+        descending: Vec<u32>,
+        /// The secondary indexes under the new key (new ids, same names).
+        indexes: Vec<IndexDesc>,
+        /// The column dropped at the swap.
+        drop_column: Option<u32>,
+    },
+}
+
+impl Mutation {
+    /// The index id the mutation's job is known by.
+    pub fn index_id(&self) -> u32 {
+        match self {
+            Mutation::Index(i) => i.id,
+            Mutation::PrimaryKey { index_id, .. } => *index_id,
+        }
+    }
+
+    /// Every index the mutation writes (spans to clean up if it is abandoned).
+    pub fn index_ids(&self) -> Vec<u32> {
+        match self {
+            Mutation::Index(i) => vec![i.id],
+            Mutation::PrimaryKey {
+                index_id, indexes, ..
+            } => std::iter::once(*index_id)
+                .chain(indexes.iter().map(|i| i.id))
+                .collect(),
+        }
+    }
 }
 
 /// A secondary index: `/Tenant/<t>/Table/<table>/<index id>/<columns...>/<pk...>` → empty, or
@@ -178,6 +246,38 @@ pub struct SchemaDesc {
 }
 
 impl TableDesc {
+    /// The id of the index holding the rows.
+    pub fn primary_index(&self) -> u32 {
+        self.changes.primary_index
+    }
+
+    /// The table as a mutation writes it: for an index, the table with that index as its only
+    /// secondary one (`false`: the row itself is not written again); for a new primary key,
+    /// the table under the new key and indexes (`true`: the row is written under it too).
+    pub fn mutation_view(&self, m: &Mutation) -> (TableDesc, bool) {
+        let mut v = self.clone();
+        v.changes.mutations.clear();
+        match m {
+            Mutation::Index(i) => {
+                v.indexes = vec![i.clone()];
+                (v, false)
+            }
+            Mutation::PrimaryKey {
+                index_id,
+                columns,
+                descending,
+                indexes,
+                ..
+            } => {
+                v.changes.primary_index = *index_id;
+                v.primary_key = columns.clone();
+                v.descending = descending.clone();
+                v.indexes = indexes.clone();
+                (v, true)
+            }
+        }
+    }
+
     /// The parent of the table's namespace entry: its database in `public`, else its schema.
     pub fn namespace_parent(&self) -> u32 {
         if self.schema_id == 0 {

@@ -107,6 +107,14 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "ranges larger than this split",
     },
     SettingDef {
+        name: "bulkio.index_backfill.batch_size",
+        ty: SettingType::Int,
+        default: "20000",
+        public: false,
+        system_only: false,
+        description: "rows a schema-change backfill or GC job handles per transaction; smaller tables are changed in the statement's own transaction",
+    },
+    SettingDef {
         name: "gc.ttlseconds",
         ty: SettingType::Int,
         default: "14400",

@@ -82,6 +82,7 @@ mod tests {
             checks: Vec::new(),
             foreign_keys: Vec::new(),
             next_index_id: 2,
+            changes: Default::default(),
         };
         c.put(4, key.clone(), t.clone());
         assert_eq!(c.get(4, &key), Some(t.clone()));

@@ -154,6 +154,7 @@ async fn execute_statement(
             pg::Statement::StartTransaction { modes, .. } => {
                 return match session.txn {
                     TxnState::Idle => {
+                        session.pending_jobs.clear();
                         session.txn = TxnState::Open(Box::new(session.env.store.begin()));
                         session.restart_savepoint = None;
                         session.clear_savepoints();
@@ -180,6 +181,8 @@ async fn execute_statement(
                 return match std::mem::replace(&mut session.txn, TxnState::Idle) {
                     TxnState::Open(mut t) => {
                         t.commit().await?;
+                        super::schema_jobs::after_commit(&session.env.store, &session.pending_jobs)
+                            .await?;
                         Ok(QueryResult::Command("COMMIT".into()))
                     }
                     TxnState::Aborted => Ok(QueryResult::Command("ROLLBACK".into())),
@@ -289,6 +292,11 @@ async fn execute_statement(
                     TxnState::Open(mut t) => match t.commit().await {
                         Ok(_) => {
                             session.txn = TxnState::Released;
+                            super::schema_jobs::after_commit(
+                                &session.env.store,
+                                &session.pending_jobs,
+                            )
+                            .await?;
                             Ok(QueryResult::Command("RELEASE".into()))
                         }
                         Err(e) => Err(e.into()),
@@ -409,9 +417,18 @@ async fn execute_statement(
             let mut attempt = 0;
             loop {
                 attempt += 1;
+                session.pending_jobs.clear();
                 let mut txn = session.env.store.begin();
                 let r = match execute_in_txn(session, &mut txn, stmt, params).await {
-                    Ok(res) => txn.commit().await.map(|_| res).map_err(SqlError::from),
+                    Ok(res) => match txn.commit().await {
+                        Ok(_) => super::schema_jobs::after_commit(
+                            &session.env.store,
+                            &session.pending_jobs,
+                        )
+                        .await
+                        .map(|_| res),
+                        Err(e) => Err(SqlError::from(e)),
+                    },
                     Err(e) => {
                         txn.rollback();
                         Err(e)
@@ -448,6 +465,7 @@ async fn resolve_for_session(session: &mut Session, name: &ObjectName) -> Result
         memory: MemoryAccount::default(),
         oids: None,
         search_path: session.search_path(),
+        jobs: Default::default(),
     };
     match &mut session.txn {
         TxnState::Open(txn) => resolve_table(&ctx, txn, name).await,
@@ -530,6 +548,8 @@ pub struct Ctx<'a> {
     /// The session's `search_path` (schemas for unqualified names), empty for the default
     /// (`"$user", public`).
     pub search_path: Vec<String>,
+    /// Schema-change jobs the transaction recorded, started once it commits.
+    pub jobs: super::schema_jobs::PendingJobs,
 }
 
 /// The session's `statement_timeout` (`0` or unset: none; a bare number is milliseconds).
@@ -562,6 +582,7 @@ async fn execute_in_txn(
             .with_cancel(session.cancel.clone()),
         oids: None,
         search_path: session.search_path(),
+        jobs: session.pending_jobs.clone(),
     };
     if let Statement::Pg(s) = stmt
         && super::system_tables::oids::needs_oid_names(s)
@@ -761,6 +782,7 @@ async fn describe_statement(session: &mut Session, stmt: &Statement) -> Result<V
         memory: MemoryAccount::default(),
         oids: None,
         search_path: session.search_path(),
+        jobs: Default::default(),
     };
     let params = vec![Datum::Null; 1 + q.to_string().matches('$').count()];
     let needs_oids = super::system_tables::oids::needs_oid_names(s);

@@ -17,6 +17,7 @@ pub mod query;
 pub mod replication;
 pub mod rows;
 pub mod scan;
+pub mod schema_jobs;
 pub mod scram;
 pub mod session;
 pub mod show;

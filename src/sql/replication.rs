@@ -512,25 +512,31 @@ pub fn jobs_columns() -> Vec<Column> {
     ]
 }
 
-/// `SHOW JOBS`: the jobs of the system virtual cluster (other clusters have none).
+/// `SHOW JOBS`: the virtual cluster's schema-change jobs, and in the system virtual cluster
+/// the replication jobs.
 pub async fn show_jobs(session: &Session) -> Result<QueryResult> {
-    let jobs = match (&session.env.replication, session.tenant == TenantId::SYSTEM) {
-        (Some(svc), true) => svc.jobs().await?,
-        _ => Vec::new(),
-    };
+    let mut jobs: Vec<JobRecord> =
+        match (&session.env.replication, session.tenant == TenantId::SYSTEM) {
+            (Some(svc), true) => svc.jobs().await?,
+            _ => Vec::new(),
+        };
+    jobs.retain(|j| j.schema_tenant().is_none());
+    jobs.extend(
+        crate::jobs::list(&session.env.store)
+            .await?
+            .into_iter()
+            .filter(|j| j.schema_tenant() == Some(session.tenant)),
+    );
+    jobs.sort_by_key(|j| (j.created, j.id));
     let rows = jobs
         .iter()
         .map(|j| {
-            let fraction = match (j.status, j.ingestion()) {
-                (JobStatus::Succeeded, _) => 1.0,
-                (_, Some(d)) => d.failover_progress,
-                _ => 0.0,
-            };
+            let fraction = j.fraction_completed();
             vec![
                 Datum::Int(j.id.0 as i64),
                 s(j.job_type.as_str()),
                 s(j.description.clone()),
-                s(if j.job_type == JobType::ReplicationStreamIngestion {
+                s(if j.job_type != JobType::ReplicationStreamProducer {
                     j.description.clone()
                 } else {
                     String::new()

@@ -16,6 +16,9 @@ use crate::ids::TenantId;
 use crate::kv::Txn;
 use crate::storage::keys::{self, Span};
 
+mod mutations;
+pub use mutations::backfill_rows;
+
 const UNIQUE_VIOLATION: SqlState = SqlState::UNIQUE_VIOLATION;
 const CHECK_VIOLATION: SqlState = SqlState("23514");
 const FK_VIOLATION: SqlState = SqlState("23503");
@@ -110,7 +113,7 @@ pub async fn rows_from_index(
             // Non-unique entry: the primary key is the key's suffix after the indexed values; re-read
             // through the row itself by matching on the decoded row below.
             let prefix_len = keys::index_prefix(ctx.tenant, t.id, idx.id).len();
-            let mut pk = keys::index_prefix(ctx.tenant, t.id, 1);
+            let mut pk = keys::index_prefix(ctx.tenant, t.id, t.primary_index());
             // Skip the indexed values: decode them one by one is not possible without types, so
             // keep the suffix after the last indexed column by re-encoding the values.
             let mut skip = prefix_len;
@@ -341,7 +344,7 @@ pub async fn rows_with_keys(
     let mut out = Vec::new();
     if t.primary_key.starts_with(cols) {
         for (n, k) in targets.iter().enumerate() {
-            let mut start = keys::index_prefix(ctx.tenant, t.id, 1);
+            let mut start = keys::index_prefix(ctx.tenant, t.id, t.primary_index());
             for (id, v) in cols.iter().zip(k) {
                 crate::sql::scan::encode_key_column(t, *id, v, &mut start)?;
             }
@@ -431,8 +434,23 @@ pub async fn write_row(
 ) -> Result<()> {
     check_checks(ctx, t, new)?;
     let new_key = row_key(ctx.tenant, t, new)?;
+    write_entries(ctx, txn, t, old, new, &new_key, true).await?;
+    mutations::write(ctx, txn, t, old.map(|(_, r)| r), new).await
+}
+
+/// Writes `new`'s primary entry (when `primary`) and its entries in `t.indexes`, after
+/// deleting `old`'s, checking unique indexes.
+async fn write_entries(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    old: Option<(&[u8], &[Datum])>,
+    new: &[Datum],
+    new_key: &[u8],
+    primary: bool,
+) -> Result<()> {
     if let Some((old_key, old_row)) = old {
-        if old_key != new_key.as_slice() {
+        if primary && old_key != new_key {
             txn.delete(old_key)?;
         }
         for idx in &t.indexes {
@@ -454,12 +472,14 @@ pub async fn write_row(
                     ),
                 ));
             }
-            txn.put(&k, &new_key)?;
+            txn.put(&k, new_key)?;
         } else {
             txn.put(&k, &[])?;
         }
     }
-    txn.put(&new_key, &encode_row(t, new))?;
+    if primary {
+        txn.put(new_key, &encode_row(t, new))?;
+    }
     Ok(())
 }
 
@@ -476,7 +496,7 @@ pub async fn delete_row(
         txn.delete(&k)?;
     }
     txn.delete(key)?;
-    Ok(())
+    mutations::delete(ctx, txn, t, row)
 }
 
 /// Writes index entries for every existing row (CREATE INDEX backfill).

@@ -14,11 +14,11 @@ use sqlparser::ast::{self as pg, Expr};
 
 /// The key span of a table's rows.
 pub fn table_span(tenant: TenantId, t: &TableDesc) -> Span {
-    keys::index_span(tenant, t.id, 1)
+    keys::index_span(tenant, t.id, t.primary_index())
 }
 
 pub fn row_key(tenant: TenantId, t: &TableDesc, row: &[Datum]) -> Result<Vec<u8>> {
-    let mut k = keys::index_prefix(tenant, t.id, 1);
+    let mut k = keys::index_prefix(tenant, t.id, t.primary_index());
     for id in &t.primary_key {
         let i = t
             .column_index(*id)
@@ -179,7 +179,7 @@ pub fn plan_access(
     let mut fixed: Vec<Option<Datum>> = vec![None; t.columns.len()];
     collect_equalities(sel, names, ectx, &mut fixed)?;
     // The primary key: a fixed prefix, then maybe a range on the next column.
-    let mut prefix = keys::index_prefix(tenant, t.id, 1);
+    let mut prefix = keys::index_prefix(tenant, t.id, t.primary_index());
     let mut n = 0;
     let mut next_col = None;
     for id in &t.primary_key {

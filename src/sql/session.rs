@@ -179,6 +179,8 @@ pub struct Session {
     /// Set by a pgwire cancel request for the connection: the running statement stops with
     /// 57014 at its next check (the connection clears it before each statement).
     pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Schema-change jobs recorded by the current transaction (started when it commits).
+    pub pending_jobs: super::schema_jobs::PendingJobs,
 }
 
 impl Session {
@@ -223,6 +225,7 @@ impl Session {
             notices: Vec::new(),
             env,
             cancel: Default::default(),
+            pending_jobs: Default::default(),
         }
     }
 

@@ -10,13 +10,14 @@
 //! | 2 | `TableV2` | before key directions ([`TableDesc::descending`]) |
 //! | 3 | `TableV3` | before foreign-key actions and match types ([`ForeignKeyDesc`]) |
 //! | 4 | `TableV4` | before secondary-index directions ([`IndexDesc::descending`]) |
-//! | 5 | `Table` | [`TableDesc`] |
+//! | 5 | `TableV5` | before schema-change state ([`TableDesc::changes`]) |
+//! | 6 | `Table` | [`TableDesc`] with its [`SchemaChanges`] beside it |
 //!
 //! A record that does not decode is a corrupt catalog: `XX000`, never a panic.
 
 use super::{
     CheckDesc, ColumnDesc, DatabaseDesc, Descriptor, FkAction, FkMatch, ForeignKeyDesc, IndexDesc,
-    TableDesc, dec,
+    SchemaChanges, TableDesc, dec,
 };
 use crate::sql::error::Result;
 use crate::sql::types::SqlType;
@@ -31,7 +32,8 @@ enum StoredDescriptor {
     TableV2(TableDescV2),
     TableV3(TableDescV3),
     TableV4(TableDescV4),
-    Table(TableDesc),
+    TableV5(TableDesc),
+    Table(TableDesc, SchemaChanges),
 }
 
 /// [`StoredDescriptor`] by reference, for encoding without a clone (same variant indexes).
@@ -46,7 +48,9 @@ enum StoredDescriptorRef<'a> {
     TableV3(()),
     #[allow(dead_code)]
     TableV4(()),
-    Table(&'a TableDesc),
+    #[allow(dead_code)]
+    TableV5(()),
+    Table(&'a TableDesc, &'a SchemaChanges),
 }
 
 /// The table layout before secondary indexes had directions.
@@ -180,7 +184,11 @@ impl From<StoredDescriptor> for Descriptor {
     fn from(d: StoredDescriptor) -> Descriptor {
         match d {
             StoredDescriptor::Database(db) => Descriptor::Database(db),
-            StoredDescriptor::Table(t) => Descriptor::Table(t),
+            StoredDescriptor::TableV5(t) => Descriptor::Table(t),
+            StoredDescriptor::Table(mut t, changes) => {
+                t.changes = changes;
+                Descriptor::Table(t)
+            }
             StoredDescriptor::TableV4(t) => Descriptor::Table(TableDesc {
                 id: t.id,
                 parent_id: t.parent_id,
@@ -195,6 +203,7 @@ impl From<StoredDescriptor> for Descriptor {
                 checks: t.checks,
                 foreign_keys: t.foreign_keys,
                 next_index_id: t.next_index_id,
+                changes: SchemaChanges::default(),
             }),
             StoredDescriptor::TableV3(t) => Descriptor::Table(TableDesc {
                 id: t.id,
@@ -210,6 +219,7 @@ impl From<StoredDescriptor> for Descriptor {
                 checks: t.checks,
                 foreign_keys: upgrade_fks(t.foreign_keys),
                 next_index_id: t.next_index_id,
+                changes: SchemaChanges::default(),
             }),
             StoredDescriptor::TableV2(t) => Descriptor::Table(TableDesc {
                 id: t.id,
@@ -225,6 +235,7 @@ impl From<StoredDescriptor> for Descriptor {
                 checks: t.checks,
                 foreign_keys: upgrade_fks(t.foreign_keys),
                 next_index_id: t.next_index_id,
+                changes: SchemaChanges::default(),
             }),
             StoredDescriptor::TableV1(t) => Descriptor::Table(TableDesc {
                 id: t.id,
@@ -252,6 +263,7 @@ impl From<StoredDescriptor> for Descriptor {
                 checks: t.checks,
                 foreign_keys: upgrade_fks(t.foreign_keys),
                 next_index_id: t.next_index_id,
+                changes: SchemaChanges::default(),
             }),
         }
     }
@@ -261,7 +273,7 @@ impl From<StoredDescriptor> for Descriptor {
 pub(super) fn encode_descriptor(d: &Descriptor) -> Vec<u8> {
     match d {
         Descriptor::Database(db) => encode(&StoredDescriptorRef::Database(db)),
-        Descriptor::Table(t) => encode(&StoredDescriptorRef::Table(t)),
+        Descriptor::Table(t) => encode(&StoredDescriptorRef::Table(t, &t.changes)),
     }
 }
 

@@ -262,6 +262,7 @@ pub async fn create_table(
         checks,
         foreign_keys: Vec::new(),
         next_index_id,
+        changes: Default::default(),
     };
     // The id first, so that a foreign key to the table itself can name it.
     desc.id = ctx.catalog.next_id(txn).await?;

@@ -158,6 +158,7 @@ mod tests {
             }],
             foreign_keys: Vec::new(),
             next_index_id: 3,
+            changes: Default::default(),
         }
     }
 

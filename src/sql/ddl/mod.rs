@@ -4,14 +4,20 @@
 //! (declaring them, and what TRUNCATE and DROP do about keys referencing a table) are
 //! [`references`].
 //!
-//! Descriptor changes and backfills run in the statement's transaction, so concurrent readers
-//! see either the old schema with the old data or the new schema with its indexes filled.
+//! Descriptor changes run in the statement's transaction. Backfills and deletions of a table
+//! with at most one batch of rows (`bulkio.index_backfill.batch_size`) do too, so concurrent
+//! readers see either the old schema with the old data or the new schema with its indexes
+//! filled; on larger tables they are jobs ([`super::schema_jobs`]): write-only indexes
+//! backfilled in batches while the table stays online, and GC jobs for dropped data.
+//! `ADD COLUMN ... DEFAULT` and `ADD CONSTRAINT ... CHECK` still rewrite or scan every row in
+//! the statement's transaction.
 
-use super::catalog::{CheckDesc, ColumnDesc, IndexDesc, TableDesc};
+use super::catalog::{CheckDesc, ColumnDesc, IndexDesc, Mutation, TableDesc};
 use super::error::{Result, SqlError};
 use super::exec::{
     Ctx, decode_row, eval_ctx, object_last, object_parts, resolve_table, table_span,
 };
+use super::schema_jobs;
 use crate::storage::keys::Span;
 use sqlparser::ast::ObjectName;
 
@@ -90,6 +96,15 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
         }
         Err(e) => return Err(e),
     };
+    if at.operations.iter().any(|op| {
+        !matches!(
+            op,
+            pg::AlterTableOperation::RenameColumn { .. }
+                | pg::AlterTableOperation::RenameTable { .. }
+        )
+    }) {
+        schema_jobs::check_no_changes(&t)?;
+    }
     for op in &at.operations {
         match op {
             pg::AlterTableOperation::AddColumn {
@@ -351,6 +366,7 @@ async fn add_index(
             format!("index with name \"{name}\" already exists"),
         ));
     }
+    schema_jobs::check_no_changes(t)?;
     let idx = IndexDesc {
         id: t.next_index_id,
         name,
@@ -359,8 +375,19 @@ async fn add_index(
         descending,
     };
     t.next_index_id += 1;
-    rows::backfill_index(ctx, txn, t, &idx).await?;
-    t.indexes.push(idx.clone());
+    if schema_jobs::is_small(ctx, txn, t).await? {
+        rows::backfill_index(ctx, txn, t, &idx).await?;
+        t.indexes.push(idx.clone());
+    } else {
+        let description = format!(
+            "CREATE {}INDEX {} ON {} ({})",
+            if unique { "UNIQUE " } else { "" },
+            idx.name,
+            t.name,
+            names.join(", ")
+        );
+        schema_jobs::enqueue_backfill(ctx, txn, t, Mutation::Index(idx.clone()), description)?;
+    }
     Ok(idx)
 }
 
@@ -453,7 +480,14 @@ pub async fn drop_index(
                     .cloned()
                     .ok_or_else(|| SqlError::internal("index vanished"))?;
                 references::check_index_unreferenced(ctx, txn, &t, &idx).await?;
-                delete_index_entries(ctx, txn, &t, &idx).await?;
+                schema_jobs::check_no_changes(&t)?;
+                if schema_jobs::is_small(ctx, txn, &t).await? {
+                    delete_index_entries(ctx, txn, &t, &idx).await?;
+                } else {
+                    let span = keys::index_span(ctx.tenant, t.id, idx.id);
+                    let what = format!("index {}@{}", t.name, idx.name);
+                    schema_jobs::enqueue_gc(ctx, txn, what, vec![span])?;
+                }
                 t.indexes.retain(|i| i.id != idx.id);
                 ctx.catalog.update_table(txn, &t)?;
             }
@@ -488,7 +522,7 @@ pub async fn split_at(
                 t.primary_key.len()
             )));
         }
-        let mut key = keys::index_prefix(ctx.tenant, t.id, 1);
+        let mut key = keys::index_prefix(ctx.tenant, t.id, t.primary_index());
         for (e, id) in r.iter().zip(&t.primary_key) {
             let i = t
                 .column_index(*id)
@@ -537,4 +571,14 @@ async fn delete_span(txn: &mut Txn, span: &Span) -> Result<()> {
         txn.delete(&k)?;
     }
     Ok(())
+}
+
+/// Deletes the data of dropped table `t` (every index): in the transaction when it is small,
+/// else by a GC job.
+async fn drop_table_data(ctx: &Ctx<'_>, txn: &mut Txn, t: &TableDesc) -> Result<()> {
+    let span = schema_jobs::whole_table_span(ctx.tenant, t.id);
+    if schema_jobs::is_small(ctx, txn, t).await? {
+        return delete_span(txn, &span).await;
+    }
+    schema_jobs::enqueue_gc(ctx, txn, format!("table {}", t.name), vec![span])
 }

@@ -2,11 +2,14 @@
 //! tables that way, then adds the keys after loading them).
 //!
 //! Such a table is keyed by its hidden `rowid`. As CockroachDB does for these tables, the
-//! statement re-keys every row by the new columns and drops `rowid`: all old primary and index
-//! entries are deleted, then every row is written again under the new descriptor (indexes and
-//! constraints included), all in the statement's transaction, so concurrent readers see the old
-//! table or the new one. A table that already has a declared primary key gets 42P16; a NULL in a
-//! key column 23502; two rows with the same key 23505, and nothing changes.
+//! statement re-keys every row by the new columns and drops `rowid`. A small table (one batch,
+//! see [`schema_jobs`]) is rewritten in the statement's transaction: all old primary and index
+//! entries are deleted, then every row is written again under the new descriptor. A larger one
+//! gets a new primary index (and its secondary indexes new copies, as their entries end with the
+//! primary key) built by a backfill job while the table stays online; the job swaps the indexes
+//! in one descriptor write and a GC job deletes the old ones. A table that already has a
+//! declared primary key gets 42P16; a NULL in a key column 23502; two rows with the same key
+//! 23505, and nothing changes.
 
 use super::*;
 
@@ -39,6 +42,28 @@ pub(super) async fn add_primary_key(
             ));
         }
         ids.push(col.id);
+    }
+    schema_jobs::check_no_changes(t)?;
+    if !schema_jobs::is_small(ctx, txn, t).await? {
+        let index_id = t.next_index_id;
+        let mut indexes = t.indexes.clone();
+        for (n, i) in indexes.iter_mut().enumerate() {
+            i.id = index_id + 1 + n as u32;
+        }
+        t.next_index_id = index_id + 1 + indexes.len() as u32;
+        let m = Mutation::PrimaryKey {
+            index_id,
+            columns: ids,
+            descending: Vec::new(),
+            indexes,
+            drop_column: Some(t.columns[rowid].id),
+        };
+        let description = format!(
+            "ALTER TABLE {} ADD PRIMARY KEY ({})",
+            t.name,
+            cols.join(", ")
+        );
+        return schema_jobs::enqueue_backfill(ctx, txn, t, m, description);
     }
     let old = t.clone();
     let existing = txn.scan(&table_span(ctx.tenant, &old), usize::MAX).await?;

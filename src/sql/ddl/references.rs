@@ -351,12 +351,28 @@ pub async fn truncate(ctx: &Ctx<'_>, txn: &mut Txn, tr: &pg::Truncate) -> Result
         i += 1;
     }
     for t in &tables {
-        for (k, _) in txn.scan(&table_span(ctx.tenant, t), usize::MAX).await? {
-            txn.delete(&k)?;
+        schema_jobs::check_no_changes(t)?;
+        if schema_jobs::is_small(ctx, txn, t).await? {
+            for (k, _) in txn.scan(&table_span(ctx.tenant, t), usize::MAX).await? {
+                txn.delete(&k)?;
+            }
+            for idx in &t.indexes {
+                delete_index_entries(ctx, txn, t, idx).await?;
+            }
+            continue;
         }
-        for idx in &t.indexes {
-            delete_index_entries(ctx, txn, t, idx).await?;
+        // New, empty indexes under new ids; a GC job deletes the old ones.
+        let mut old = vec![keys::index_span(ctx.tenant, t.id, t.primary_index())];
+        let mut nt = t.clone();
+        nt.changes.primary_index = nt.next_index_id;
+        nt.next_index_id += 1;
+        for idx in &mut nt.indexes {
+            old.push(keys::index_span(ctx.tenant, t.id, idx.id));
+            idx.id = nt.next_index_id;
+            nt.next_index_id += 1;
         }
+        ctx.catalog.update_table(txn, &nt)?;
+        schema_jobs::enqueue_gc(ctx, txn, format!("table {} (truncated)", t.name), old)?;
     }
     Ok(QueryResult::Command("TRUNCATE".into()))
 }
@@ -411,7 +427,7 @@ pub(super) async fn drop_tables(
     }
     release_references(ctx, txn, &tables, cascade).await?;
     for t in &tables {
-        delete_span(txn, &table_span(ctx.tenant, t)).await?;
+        drop_table_data(ctx, txn, t).await?;
         ctx.catalog.drop_table(txn, t)?;
     }
     Ok(QueryResult::Command("DROP TABLE".into()))
@@ -451,7 +467,7 @@ pub(super) async fn drop_databases(
         }
         release_references(ctx, txn, &tables, true).await?;
         for t in ctx.catalog.drop_database(txn, &d).await? {
-            delete_span(txn, &table_span(ctx.tenant, &t)).await?;
+            drop_table_data(ctx, txn, &t).await?;
         }
     }
     Ok(QueryResult::Command("DROP DATABASE".into()))
