@@ -26,7 +26,7 @@ use super::server::Conn;
 use crate::sql::ast::Statement;
 use crate::sql::copy::{CopyDecoder, CopyFromStdin};
 use crate::sql::error::SqlError;
-use crate::sql::exec;
+use crate::sql::exec::{self, MemoryPool, Reservation};
 use crate::sql::sqlstate::SqlState;
 
 /// A COPY waiting for its data.
@@ -34,16 +34,41 @@ use crate::sql::sqlstate::SqlState;
 pub(super) struct CopyInProgress {
     copy: CopyFromStdin,
     decoder: CopyDecoder,
-    /// The first decoding error; later data is discarded.
+    /// The first decoding error (or 53200); later data is discarded.
     failed: Option<SqlError>,
+    /// What the decoded rows hold in the node's SQL memory (None: no pool, e.g. before login).
+    memory: Option<Reservation>,
 }
 
 impl CopyInProgress {
-    pub(super) fn new(copy: CopyFromStdin, columns: usize) -> CopyInProgress {
+    pub(super) fn new(
+        copy: CopyFromStdin,
+        columns: usize,
+        pool: Option<Arc<MemoryPool>>,
+    ) -> CopyInProgress {
         CopyInProgress {
             decoder: CopyDecoder::new(copy.options.clone(), columns),
             copy,
             failed: None,
+            memory: pool.map(Reservation::new),
+        }
+    }
+
+    /// Decodes one CopyData and charges the rows to the pool; the first failure is kept for
+    /// CopyDone, and after a 53200 the rows are dropped at once.
+    fn feed(&mut self, data: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.decoder.feed(data) {
+            self.failed = Some(e);
+            return;
+        }
+        let bytes = self.decoder.memory();
+        if let Some(Err(e)) = self.memory.as_mut().map(|m| m.resize(bytes)) {
+            self.decoder.discard();
+            self.memory = None;
+            self.failed = Some(e);
         }
     }
 }
@@ -81,12 +106,8 @@ impl CopyHandler for CopyIn {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let mut guard = self.conn.copy.lock();
-        if let Some(c) = guard.as_mut()
-            && c.failed.is_none()
-            && let Err(e) = c.decoder.feed(&copy_data.data)
-        {
-            c.failed = Some(e);
+        if let Some(c) = self.conn.copy.lock().as_mut() {
+            c.feed(&copy_data.data);
         }
         Ok(())
     }
@@ -106,6 +127,8 @@ impl CopyHandler for CopyIn {
         if let Some(e) = c.failed {
             return Err(self.fail(e).await);
         }
+        // Held until the rows are inserted (or the statement failed).
+        let _memory = c.memory;
         let rows = match c.decoder.finish() {
             Ok(rows) => rows,
             Err(e) => return Err(self.fail(e).await),

@@ -29,8 +29,12 @@ use ::pgwire::api::store::{Entry, PortalStore};
 use ::pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use ::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use ::pgwire::messages::PgWireBackendMessage;
-use ::pgwire::messages::extendedquery::{Bind, Execute, Parse, ParseComplete};
+use ::pgwire::messages::extendedquery::{
+    Bind, Close, CloseComplete, Execute, Parse, ParseComplete, Sync as PgSync,
+    TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+};
 use ::pgwire::messages::response::EmptyQueryResponse;
+use ::pgwire::messages::response::ReadyForQuery;
 use ::pgwire::messages::simplequery::Query;
 use futures::{Sink, SinkExt};
 use sqlparser::ast::{
@@ -53,6 +57,12 @@ use crate::sql::types::{Datum, SqlType};
 
 /// Statements a connection keeps parsed (the cache starts over when full).
 const PARSE_CACHE_ENTRIES: usize = 256;
+/// The fixed part of a prepared statement's memory charge.
+const STATEMENT_OVERHEAD: u64 = 16 << 10;
+/// A prepared statement's memory charge per byte of SQL text.
+const STATEMENT_BYTES_PER_CHAR: u64 = 40;
+/// The fixed part of a portal's memory charge.
+const PORTAL_OVERHEAD: u64 = 512;
 /// PostgreSQL's limit on bind parameters.
 const MAX_PARAMETERS: usize = u16::MAX as usize;
 /// 54023 too_many_arguments.
@@ -106,16 +116,13 @@ impl QueryHandler {
     {
         let pending = std::mem::take(&mut *self.conn.deallocate.lock());
         for d in pending {
-            let names: Vec<String> = match d {
-                Some(n) => {
-                    self.conn.prepared.lock().remove(&n);
-                    vec![n]
-                }
-                None => std::mem::take(&mut *self.conn.prepared.lock())
-                    .into_iter()
-                    .collect(),
+            let mut held = self.conn.held.lock();
+            let names = match d {
+                Some(n) => vec![n],
+                None => held.named_statements(),
             };
             for n in names {
+                held.drop_statement(&n);
                 client.portal_store().rm_statement(&n);
             }
         }
@@ -257,7 +264,8 @@ impl QueryHandler {
                 Response::Execution(encode::command_tag(tag))
             }
             Ok(QueryResult::CopyIn { copy, columns }) => {
-                *self.conn.copy.lock() = Some(CopyInProgress::new(copy, columns));
+                let pool = self.conn.held.lock().pool();
+                *self.conn.copy.lock() = Some(CopyInProgress::new(copy, columns, pool));
                 Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
             }
             Ok(QueryResult::Command(tag)) => {
@@ -348,7 +356,9 @@ impl ExtendedQueryHandler for QueryHandler {
         self.parser.clone()
     }
 
-    /// Bind, answered without a flush (see [`super::portal`]).
+    /// Bind, answered without a flush (see [`super::portal`]); the portal holds its parameters'
+    /// memory under its name ([`super::limits`]; 53200 when the node's SQL memory cannot take
+    /// it).
     async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -363,10 +373,74 @@ impl ExtendedQueryHandler for QueryHandler {
                 return Err(self.conn.reject(client, e).await);
             }
         }
+        let portal = message
+            .portal_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        let held = self
+            .conn
+            .held
+            .lock()
+            .portal(&portal, portal_bytes(&message));
+        if let Err(e) = held {
+            client.portal_store().rm_portal(&portal);
+            return Err(self.conn.reject(client, e).await);
+        }
         super::portal::bind(client, message).await
     }
 
-    /// pgwire's Parse, remembering the statement's name (for `DEALLOCATE ALL`).
+    /// pgwire's Close, giving back the statement's or portal's memory.
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => {
+                self.conn.held.lock().drop_statement(&name);
+                client.portal_store().rm_statement(&name);
+            }
+            TARGET_TYPE_BYTE_PORTAL => {
+                self.conn.held.lock().drop_portal(&name);
+                client.portal_store().rm_portal(&name);
+            }
+            _ => {}
+        }
+        client
+            .send(PgWireBackendMessage::CloseComplete(CloseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// pgwire's Sync, giving back the unnamed portal's memory with the portal.
+    async fn on_sync<C>(&self, client: &mut C, _message: PgSync) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.conn.held.lock().drop_portal(DEFAULT_NAME);
+        client.portal_store().rm_portal(DEFAULT_NAME);
+        client
+            .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
+                client.transaction_status(),
+            )))
+            .await?;
+        client.flush().await?;
+        Ok(())
+    }
+
+    /// pgwire's Parse, holding the statement's memory under its name ([`super::limits`]; 53200
+    /// when the node's SQL memory cannot take it).
     async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -374,14 +448,22 @@ impl ExtendedQueryHandler for QueryHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let named = message.name.clone().filter(|n| !n.is_empty());
-        let name = named.clone().unwrap_or_else(|| DEFAULT_NAME.to_owned());
-        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+        let name = message
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        let stmt = StoredStatement::parse(client, &message, self.query_parser()).await?;
+        let bytes = statement_bytes(&message.query, stmt.as_ref().map(|s| &s.statement));
+        let held = self.conn.held.lock().statement(&name, bytes);
+        if let Err(e) = held {
+            // The statement this Parse replaces is gone either way, as in PostgreSQL.
+            client.portal_store().rm_statement(&name);
+            return Err(self.conn.reject(client, e).await);
+        }
+        match stmt {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
             None => client.portal_store().put_empty_statement(&name),
-        }
-        if let Some(n) = named {
-            self.conn.prepared.lock().insert(n);
         }
         client
             .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
@@ -453,6 +535,26 @@ impl ExtendedQueryHandler for QueryHandler {
         }
         Ok(response)
     }
+}
+
+/// Bytes a prepared statement is charged: its text and the parsed statement, description and
+/// parameter types made of it (parse trees take many times the text; see the module notes).
+fn statement_bytes(sql: &str, prepared: Option<&Prepared>) -> u64 {
+    let described = prepared.map_or(0, |p| {
+        p.columns.len() * std::mem::size_of::<Column>() + p.param_types.len() * 64
+    });
+    STATEMENT_OVERHEAD + STATEMENT_BYTES_PER_CHAR * sql.len() as u64 + described as u64
+}
+
+/// Bytes a portal is charged: its parameters and format codes.
+fn portal_bytes(bind: &Bind) -> u64 {
+    let params: usize = bind
+        .parameters
+        .iter()
+        .map(|p| 24 + p.as_ref().map_or(0, |b| b.len()))
+        .sum();
+    let formats = 2 * (bind.parameter_format_codes.len() + bind.result_column_format_codes.len());
+    PORTAL_OVERHEAD + (params + formats) as u64
 }
 
 /// Decodes a portal's bind parameters into datums (text or binary, by the statement's types).
