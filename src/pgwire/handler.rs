@@ -625,7 +625,7 @@ impl QueryParser for Parser {
         // no statement that could change it has run.
         let key = (sql.to_string(), types.to_vec());
         let generation = exec::schema_generation();
-        if let Some((g, p)) = self.conn.parse_cache.lock().get(&key)
+        if let Some((g, p, _)) = self.conn.parse_cache.lock().get(&key)
             && *g == generation
         {
             return Ok(Some(p.clone()));
@@ -634,12 +634,25 @@ impl QueryParser for Parser {
         let session = guard.as_mut().ok_or_else(no_session)?;
         match prepare(session, sql, types).await {
             Ok(p) => {
+                // The cache holds memory too: an entry the node's SQL memory cannot take is not
+                // cached (the cache is an optimization; nothing fails for it).
                 if let Some(prepared) = &p {
-                    let mut cache = self.conn.parse_cache.lock();
-                    if cache.len() >= PARSE_CACHE_ENTRIES {
-                        cache.clear();
+                    let pool = self.conn.held.lock().pool();
+                    let memory = match pool {
+                        Some(pool) => {
+                            exec::Reservation::of(&pool, statement_bytes(sql, Some(prepared)))
+                                .ok()
+                                .map(Some)
+                        }
+                        None => Some(None),
+                    };
+                    if let Some(memory) = memory {
+                        let mut cache = self.conn.parse_cache.lock();
+                        if cache.len() >= PARSE_CACHE_ENTRIES {
+                            cache.clear();
+                        }
+                        cache.insert(key, (generation, prepared.clone(), memory));
                     }
-                    cache.insert(key, (generation, prepared.clone()));
                 }
                 Ok(p)
             }

@@ -12,8 +12,12 @@
 //!   authentication only small messages are accepted anyway (see [`super::decode`]).
 //! - Memory: every prepared statement and portal holds a [`Reservation`] in the node's
 //!   `--max-sql-memory` pool ([`MemoryPool`]) for as long as it exists; one that the pool cannot
-//!   grant fails Parse / Bind / PREPARE with 53200, and Close, DEALLOCATE, Sync (for the unnamed
-//!   portal) and the end of the connection give the memory back.
+//!   grant fails Parse / Bind with 53200, and Close, DEALLOCATE, Sync (for the unnamed portal)
+//!   and the end of the connection give the memory back. (SQL-level `PREPARE` is not supported.)
+//!   The connection's parse cache holds such reservations too; an entry the pool cannot take is
+//!   simply not cached. A statement is charged a fixed 16 KiB plus 40 bytes per byte of its text:
+//!   what a prepared statement was measured to cost (about 17 KiB for a 34-byte SELECT, 23 KiB
+//!   for a 200-byte INSERT ... ON CONFLICT); a portal its parameters plus 512 bytes.
 //!
 //! Settings are read in their own KV transaction at session start; a failure to read them fails
 //! the connection (FATAL, with the KV error's SQLSTATE) rather than admitting it unchecked.

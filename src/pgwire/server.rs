@@ -88,6 +88,9 @@ pub(super) struct Shared {
 /// A parse-cache key: the SQL text and the parameter types the client declared.
 pub(super) type ParseKey = (String, Vec<Option<::pgwire::api::Type>>);
 
+/// A parse-cache entry: schema generation, the statement, its memory.
+pub(super) type CachedParse = (u64, Prepared, Option<crate::sql::exec::Reservation>);
+
 /// A session's BackendKeyData: process id and secret key.
 type CancelKey = (i32, Vec<u8>);
 
@@ -112,8 +115,9 @@ pub(super) struct Conn {
     /// The `COPY ... FROM STDIN` waiting for its data.
     pub(super) copy: parking_lot::Mutex<Option<CopyInProgress>>,
     /// Parsed and described statements by SQL text and declared parameter types, valid while
-    /// [`crate::sql::exec::schema_generation`] has the value stored with them.
-    pub(super) parse_cache: parking_lot::Mutex<HashMap<ParseKey, (u64, Prepared)>>,
+    /// [`crate::sql::exec::schema_generation`] has the value stored with them, each with the
+    /// memory it holds in the node's SQL memory pool (None before the session started).
+    pub(super) parse_cache: parking_lot::Mutex<HashMap<ParseKey, CachedParse>>,
     /// The memory the connection's prepared statements and portals hold, by name (the names
     /// are also those `DEALLOCATE ALL` removes).
     pub(super) held: parking_lot::Mutex<Held>,
