@@ -395,7 +395,7 @@ pub fn humanize_size(n: u64) -> String {
     for (unit, size) in UNITS {
         if n >= size {
             let v = n as f64 / size as f64;
-            return if v < 10.0 && n % size != 0 {
+            return if v < 10.0 && !n.is_multiple_of(size) {
                 format!("{v:.1} {unit}")
             } else {
                 format!("{v:.0} {unit}")
