@@ -200,6 +200,17 @@ async fn prepared_statements_are_bounded_by_sql_memory() {
     let held = fill(&a, sql).await;
     let bound = held.len();
     assert!(bound > 100, "only {bound} statements fit in 8 MiB");
+    let in_use = || async {
+        let (_, _, text) =
+            common::http_request(&c.node().http_addr, None, "GET", "/_status/vars", &[], "").await;
+        text.lines()
+            .find_map(|l| l.strip_prefix("sql_mem_root_current "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    succeeds_soon("the pool's use in the metrics", T, || async {
+        in_use().await.filter(|b| *b > 7 << 20)
+    })
+    .await;
     let e = b.prepare(sql).await.expect_err("the pool is the node's");
     assert_eq!(code(&e), "53200");
     // A portal's parameters are charged at Bind (less than one more statement is left).
@@ -231,6 +242,10 @@ async fn prepared_statements_are_bounded_by_sql_memory() {
     drop(held);
     succeeds_soon("Close frees the statements", T, || async {
         a.prepare(sql).await.ok()
+    })
+    .await;
+    succeeds_soon("the pool is nearly empty again", T, || async {
+        in_use().await.filter(|b| *b < 1 << 20)
     })
     .await;
 }

@@ -505,7 +505,7 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
     )?);
     service.set_replication(replication.env.clone());
     let router = Arc::new(NodeRouter {
-        sql_memory,
+        sql_memory: sql_memory.clone(),
         registry: registry.clone(),
         admin: RegistryAdmin {
             addr: registry_addr,
@@ -561,7 +561,7 @@ async fn run(cfg: NodeConfig, single_node: bool) -> anyhow::Result<std::process:
     let heartbeat = crate::node::liveness::Heartbeat::start(store.clone())
         .await
         .map_err(|e| anyhow::anyhow!("first liveness heartbeat: {e}"))?;
-    spawn_metrics_updater(store.clone(), pg.clone(), node_metrics);
+    spawn_metrics_updater(store.clone(), pg.clone(), sql_memory, node_metrics);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let sup = NodeSupervisor {
         store: store.clone(),
@@ -692,6 +692,7 @@ fn write_ready(text: &str) {
 fn spawn_metrics_updater(
     store: Store,
     pg: PgServerHandle,
+    sql_memory: Arc<crate::sql::exec::MemoryPool>,
     m: crate::console::metrics::NodeMetrics,
 ) {
     actix::spawn(async move {
@@ -721,6 +722,8 @@ fn spawn_metrics_updater(
             m.replicas_leaseholders
                 .set(store.range_descriptors().len() as i64);
             m.sql_conns.set(pg.active_connections() as i64);
+            m.sql_mem_root_current
+                .set(i64::try_from(sql_memory.used()).unwrap_or(i64::MAX));
         }
     });
 }
