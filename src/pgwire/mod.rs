@@ -19,6 +19,8 @@
 //!                              │ Query ─► Session::run            (handler.rs)
 //!                              │ Parse/Bind/Describe/Execute ─► parser::parse, exec::describe,
 //!                              │                                exec::execute
+//!                              │ parameter types of Parse                  (params.rs)
+//!                              │ connection limits, statement and portal memory (limits.rs)
 //!                              │ COPY FROM STDIN: CopyData/CopyDone ─► sql::copy (copy.rs)
 //!                              │ CancelRequest (own connection, BackendKeyData) ─► the session's
 //!                              │   cancel flag; its running statement fails with 57014 (server.rs)
@@ -69,6 +71,7 @@ pub mod encode;
 mod guard;
 mod handler;
 mod limits;
+mod params;
 mod portal;
 mod server;
 
