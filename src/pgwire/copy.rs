@@ -6,6 +6,9 @@
 //! remembered, the rest of the data is discarded, and the error is the answer to CopyDone, so
 //! the protocol stays in step. CopyFail (e.g. psql's `\copy` interrupted) ends the COPY with
 //! 57014 and inserts nothing. Inside an explicit transaction any failure aborts the transaction.
+//! The decoded rows are charged to the node's SQL memory pool as they arrive; when it refuses,
+//! the COPY fails with 53200 (at CopyDone, like a decoding error) and its rows are dropped at
+//! once.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -54,18 +57,17 @@ impl CopyInProgress {
         }
     }
 
-    /// Decodes one CopyData and charges the rows to the pool; the first failure is kept for
-    /// CopyDone, and after a 53200 the rows are dropped at once.
+    /// Decodes one CopyData and charges the rows to the pool; the first failure (a decoding
+    /// error or 53200) is kept for CopyDone and the rows are dropped at once.
     fn feed(&mut self, data: &[u8]) {
         if self.failed.is_some() {
             return;
         }
-        if let Err(e) = self.decoder.feed(data) {
-            self.failed = Some(e);
-            return;
-        }
-        let bytes = self.decoder.memory();
-        if let Some(Err(e)) = self.memory.as_mut().map(|m| m.resize(bytes)) {
+        let charged = self.decoder.feed(data).and_then(|()| {
+            let bytes = self.decoder.memory();
+            self.memory.as_mut().map_or(Ok(()), |m| m.resize(bytes))
+        });
+        if let Err(e) = charged {
             self.decoder.discard();
             self.memory = None;
             self.failed = Some(e);

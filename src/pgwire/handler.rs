@@ -379,7 +379,11 @@ impl ExtendedQueryHandler for QueryHandler {
             client.portal_store().rm_portal(&portal);
             return Err(self.conn.reject(client, e).await);
         }
-        super::portal::bind(client, message).await
+        let bound = super::portal::bind(client, message).await;
+        if bound.is_err() {
+            self.conn.held.lock().drop_portal(&portal);
+        }
+        bound
     }
 
     /// pgwire's Close, giving back the statement's or portal's memory.
@@ -530,7 +534,7 @@ impl ExtendedQueryHandler for QueryHandler {
 }
 
 /// Bytes a prepared statement is charged: its text and the parsed statement, description and
-/// parameter types made of it (parse trees take many times the text; see the module notes).
+/// parameter types made of it (parse trees take many times the text; see [`super::limits`]).
 fn statement_bytes(sql: &str, prepared: Option<&Prepared>) -> u64 {
     let described = prepared.map_or(0, |p| {
         p.columns.len() * std::mem::size_of::<Column>() + p.param_types.len() * 64
