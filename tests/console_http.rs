@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use prometheus::Registry;
@@ -34,11 +34,14 @@ const PASSWORD: &str = "s3cret&=";
 /// clusters (one with an HTML-looking name, one a replication standby).
 struct FakeNode {
     ready: AtomicBool,
+    /// Password checks made.
+    checks: AtomicUsize,
 }
 
 #[async_trait::async_trait]
 impl ConsoleBackend for FakeNode {
     async fn check_password(&self, user: &str, password: &str) -> bool {
+        self.checks.fetch_add(1, Ordering::SeqCst);
         user == "root" && password == PASSWORD
     }
 
@@ -88,6 +91,7 @@ impl ConsoleBackend for FakeNode {
 fn backend(ready: bool) -> Arc<FakeNode> {
     Arc::new(FakeNode {
         ready: AtomicBool::new(ready),
+        checks: AtomicUsize::new(0),
     })
 }
 
@@ -503,6 +507,72 @@ async fn login_pages_api_and_logout() {
     assert_eq!(resp.status, 303);
 
     console.stop(true).await.expect("stop");
+}
+
+/// A burst of wrong passwords for one user: after five failures the user backs off (429 with
+/// `Retry-After`, no password checked, not even the right one) until the lockout ends; then the
+/// right password logs in. Other users are unaffected.
+#[tokio::test]
+async fn a_burst_of_wrong_passwords_is_throttled() {
+    let node = backend(true);
+    let console = start_plain(node.clone(), Registry::new());
+    let addr = console.local_addr();
+    let attempt = |user: &'static str, password: &'static str| {
+        http(
+            addr,
+            post("/login", None, &[("user", user), ("password", password)]),
+        )
+    };
+    for i in 0..6 {
+        let resp = attempt("root", "wrong").await;
+        assert_eq!(resp.status, 401, "attempt {i}: {resp:?}");
+    }
+    let checked = node.checks.load(Ordering::SeqCst);
+    let mut throttled = 0;
+    for _ in 0..20 {
+        let resp = attempt("root", "wrong").await;
+        if resp.status == 429 {
+            throttled += 1;
+            let secs: u64 = resp
+                .header("retry-after")
+                .expect("Retry-After")
+                .parse()
+                .expect("seconds");
+            assert!((1..=300).contains(&secs), "{secs}");
+            assert!(
+                resp.body.contains("Too many failed login attempts"),
+                "{}",
+                resp.body
+            );
+        } else {
+            // The lockout (1 s, then 2 s) may end during the burst on a slow machine.
+            assert_eq!(resp.status, 401, "{resp:?}");
+        }
+    }
+    assert!(
+        throttled >= 10,
+        "only {throttled} of 20 attempts were throttled"
+    );
+    assert!(
+        node.checks.load(Ordering::SeqCst) - checked <= 20 - throttled,
+        "a throttled attempt checks no password"
+    );
+    let resp = attempt("root", PASSWORD).await;
+    assert_eq!(resp.status, 429, "locked: even the right password waits");
+    let resp = attempt("nobody", "wrong").await;
+    assert_eq!(resp.status, 401, "another user is not locked");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let resp = attempt("root", PASSWORD).await;
+        if resp.status == 303 {
+            break;
+        }
+        assert_eq!(resp.status, 429, "{resp:?}");
+        assert!(Instant::now() < deadline, "the lockout never ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let resp = attempt("root", "wrong").await;
+    assert_eq!(resp.status, 401, "a success cleared the failures");
 }
 
 #[tokio::test]

@@ -75,7 +75,7 @@ impl ConnectionRouter for TestRouter {
             replication: None,
             store: self.store.clone(),
             clusters: None,
-            max_sql_memory: 0,
+            sql_memory: tandem::sql::exec::MemoryPool::new(0),
         }
     }
 

@@ -41,7 +41,7 @@ pub struct StartFlags {
     /// Block cache size (e.g. 128MiB, 25%).
     #[arg(long)]
     pub cache: Option<String>,
-    /// SQL memory budget (e.g. 25%).
+    /// The node's SQL memory pool, shared by all sessions (e.g. 25%, 4GiB).
     #[arg(long)]
     pub max_sql_memory: Option<String>,
     /// Detach once the node is ready.

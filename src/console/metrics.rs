@@ -33,6 +33,9 @@ fn latency_buckets() -> Vec<f64> {
 pub struct NodeMetrics {
     /// `sql_conns`: open SQL (pgwire) connections. `inc()` on accept, `dec()` on close.
     pub sql_conns: IntGauge,
+    /// `sql_mem_root_current`: bytes of the node's `--max-sql-memory` pool in use (statements,
+    /// prepared statements, portals, COPY data being received).
+    pub sql_mem_root_current: IntGauge,
     /// `sql_query_count`: SQL statements executed (successfully or not).
     pub sql_query_count: IntCounter,
     /// `sql_failure_count`: SQL statements that returned an error.
@@ -123,6 +126,10 @@ impl NodeMetrics {
 
         Ok(NodeMetrics {
             sql_conns: gauge("sql_conns", "Number of open SQL connections")?,
+            sql_mem_root_current: gauge(
+                "sql_mem_root_current",
+                "Bytes of the SQL memory pool (--max-sql-memory) in use",
+            )?,
             sql_query_count: counter("sql_query_count", "Number of SQL statements executed")?,
             sql_failure_count: counter(
                 "sql_failure_count",
@@ -232,6 +239,7 @@ mod tests {
         for name in [
             "sql_conns 1",
             "sql_query_count 3",
+            "sql_mem_root_current 0",
             "sql_failure_count 0",
             "sql_service_latency_bucket{le=\"+Inf\"} 1",
             "sql_service_latency_count 1",

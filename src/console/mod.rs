@@ -11,6 +11,8 @@
 //!   `/replication` with `POST /login` and `POST /logout`; the JSON API `/api/v1/nodes`,
 //!   `/api/v1/virtual-clusters` and `/_status/replication`.
 //! - [`session`]: console logins, as random 128-bit tokens held in memory with an expiry.
+//! - [`throttle`]: brute-force protection of `POST /login` (per-user and per-address backoff,
+//!   429 with `Retry-After`) and the rate limit of its log lines.
 //! - [`pages`]: server-rendered HTML (inline CSS, no external assets, every value escaped).
 //! - [`metrics`]: [`NodeMetrics`], the node's metric families, and [`gather_text`].
 //! - [`lag_history`]: the replication page's lag chart data, a bounded in-memory ring buffer of
@@ -39,6 +41,7 @@ pub mod pages;
 pub mod routes;
 pub mod server;
 pub mod session;
+pub mod throttle;
 
 use std::time::{Duration, SystemTime};
 
@@ -58,7 +61,9 @@ pub use server::{ConsoleServer, RunningConsole};
 #[async_trait::async_trait]
 pub trait ConsoleBackend: Send + Sync + 'static {
     /// Whether `password` is the password of the SQL user `user` (who must be allowed to log
-    /// in). Used by the console login form.
+    /// in). Used by the console login form. An implementation must do the same work (a full
+    /// password-hash verification) whether the user exists, has a password or may log in, so
+    /// the time it takes reveals nothing ([`crate::sql::scram::check_login`]).
     async fn check_password(&self, user: &str, password: &str) -> bool;
 
     /// Whether the node is ready to serve SQL (`/health?ready=1`): started, not draining.

@@ -6,7 +6,7 @@
 //! | `GET /health?ready=1` | anyone | 200 when the backend is ready, else 503 `{"msg": ...}` |
 //! | `GET /_status/vars`, `GET /metrics` | anyone | the registry in Prometheus text format |
 //! | `GET /` | anyone | the login page, or the overview when logged in |
-//! | `POST /login` (form `user`, `password`) | anyone | 303 to `/` with a session cookie; 401 + login page on a bad password |
+//! | `POST /login` (form `user`, `password`) | anyone | 303 to `/` with a session cookie; 401 + login page on a bad password; 429 + `Retry-After` after too many failures ([`super::throttle`]) |
 //! | `POST /logout` | anyone | ends the session, clears the cookie, 303 to `/` |
 //! | `GET /nodes`, `GET /virtual-clusters` | logged in | HTML tables (303 to `/` when not logged in) |
 //! | `GET /replication` | logged in | replication streams with lag charts (303 to `/` when not logged in) |
@@ -21,7 +21,9 @@
 //! The session cookie is `HttpOnly`, `SameSite=Strict` (which also keeps other sites from
 //! posting to `/logout`) and, when the server runs TLS, `Secure`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
@@ -37,6 +39,7 @@ use super::lag_history::{LagHistory, LagSeries, unix_millis};
 use super::metrics::gather_text;
 use super::pages;
 use super::session::{SESSION_COOKIE, SessionStore};
+use super::throttle::{LogLimiter, LoginThrottle, user_key};
 use super::{ConsoleBackend, NodeRow, ReplicationView, VirtualClusterRow};
 
 /// The replication page's script: polls `/_status/replication` every second and redraws the
@@ -56,6 +59,10 @@ pub struct ConsoleState {
     pub lag_history: Arc<LagHistory>,
     /// Whether session cookies are marked `Secure` (the server runs TLS).
     pub secure_cookies: bool,
+    /// Failed logins per user and address, and the backoff they earned.
+    pub throttle: LoginThrottle,
+    /// The rate limit of the failed-login log lines.
+    pub login_log: LogLimiter,
 }
 
 /// Registers every route and the JSON error handlers for query strings and forms. The caller
@@ -233,18 +240,48 @@ fn session_cookie(state: &ConsoleState, token: String) -> Cookie<'static> {
         .finish()
 }
 
-async fn login(state: web::Data<ConsoleState>, form: web::Form<LoginForm>) -> HttpResponse {
+/// Logs a failed or refused login, within the log's rate limit.
+fn log_failed_login(state: &ConsoleState, user: &str, addr: Option<IpAddr>, what: &str) {
+    if let Some(suppressed) = state.login_log.admit(Instant::now()) {
+        let address = addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string());
+        tracing::warn!(user = ?user_key(user), %address, suppressed, "console login {what}");
+    }
+}
+
+async fn login(
+    state: web::Data<ConsoleState>,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
     let LoginForm { user, password } = form.into_inner();
     let user = user.trim().to_string();
+    // The socket's address: a forwarding header would let a client pick its own.
+    let addr = req.peer_addr().map(|a| a.ip());
+    if let Some(wait) = state.throttle.wait(&user, addr, Instant::now()) {
+        log_failed_login(&state, &user, addr, "refused: too many failed attempts");
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut resp = html(
+            StatusCode::TOO_MANY_REQUESTS,
+            pages::login_page(Some(
+                "Too many failed login attempts. Wait a moment and try again.",
+            )),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&secs.max(1).to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
     if user.is_empty() || !state.backend.check_password(&user, &password).await {
-        tracing::info!(user = %user, "console login failed");
+        state.throttle.failed(&user, addr, Instant::now());
+        log_failed_login(&state, &user, addr, "failed");
         return html(
             StatusCode::UNAUTHORIZED,
             pages::login_page(Some("Invalid user or password.")),
         );
     }
+    state.throttle.succeeded(&user, addr);
     let token = state.sessions.create(&user);
-    tracing::info!(user = %user, "console login");
+    tracing::info!(user = ?user_key(&user), "console login");
     let mut resp = redirect_home();
     if let Err(e) = resp.add_cookie(&session_cookie(&state, token)) {
         return HttpResponse::from_error(ApiError::Internal(format!("set session cookie: {e}")));

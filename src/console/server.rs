@@ -37,6 +37,7 @@ use super::error::ConsoleError;
 use super::lag_history::{self, LagHistory};
 use super::routes::{self, ConsoleState};
 use super::session::{SESSION_TTL, SessionStore};
+use super::throttle::{LogLimiter, LoginThrottle};
 
 /// HTTP worker threads. The console serves a handful of operators and scrapers.
 const WORKERS: usize = 2;
@@ -78,6 +79,8 @@ impl ConsoleServer {
             registry,
             sessions: SessionStore::new(SESSION_TTL),
             secure_cookies: is_tls,
+            throttle: LoginThrottle::default(),
+            login_log: LogLimiter::default(),
         });
 
         let app_state = state.clone();

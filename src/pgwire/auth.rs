@@ -17,6 +17,10 @@
 //!      a password and `NOLOGIN` roles run the exchange against a mock verifier and fail exactly
 //!      like a wrong password (28P01), so the reply does not reveal whether the user exists.
 //!
+//! 5. the virtual cluster's connection limits ([`super::limits`]): 53300 `sorry, too many clients
+//!    already` past `server.max_connections_per_gateway` (root and admins exempt); the message
+//!    size limit and the memory pool for the session.
+//!
 //! Then the connection's [`Session`] is created and pgwire sends AuthenticationOk, the
 //! ParameterStatus values drivers expect, BackendKeyData and ReadyForQuery.
 
@@ -38,13 +42,14 @@ use futures::Sink;
 use ring::hmac;
 
 use super::encode::{INVALID_AUTHORIZATION, error, fatal};
+use super::limits::SessionLimits;
 use super::server::Conn;
 use super::{ConnectionRouter, DEFAULT_DATABASE};
 use crate::ids::TenantId;
 use crate::sql::catalog::UserRecord;
 use crate::sql::error::SqlError;
 use crate::sql::scram;
-use crate::sql::session::Session;
+use crate::sql::session::{Session, SessionEnv};
 use crate::sql::sqlstate::SqlState;
 
 /// The `server_version` reported to clients (CockroachDB reports 13.0.0 too).
@@ -358,6 +363,34 @@ impl Startup {
         self.finish(client, login, final_message).await
     }
 
+    /// Reads the virtual cluster's connection limits ([`super::limits`]): admits the session
+    /// (53300 when the virtual cluster has all the connections it may have on this node and the
+    /// user is no superuser), sets the message size limit and the memory pool.
+    async fn apply_limits(&self, env: &SessionEnv, login: &Login) -> PgWireResult<()> {
+        let limits = SessionLimits::read(&env.store, login.tenant)
+            .await
+            .map_err(fatal)?;
+        let sessions = &self.conn.shared.sessions;
+        let slot = match sessions.admit(login.tenant, limits.max_connections, false) {
+            Ok(slot) => slot,
+            Err(e) => {
+                if !is_superuser(&env.store, login).await.map_err(fatal)? {
+                    tracing::info!(user = %login.user, cluster = %login.cluster, "connection refused: too many clients");
+                    return Err(fatal(e));
+                }
+                sessions
+                    .admit(login.tenant, limits.max_connections, true)
+                    .map_err(fatal)?
+            }
+        };
+        *self.conn.slot.lock() = Some(slot);
+        self.conn
+            .max_message
+            .store(limits.max_message, std::sync::atomic::Ordering::Relaxed);
+        self.conn.held.lock().set_pool(env.sql_memory.clone());
+        Ok(())
+    }
+
     /// Creates the session and completes the startup protocol.
     async fn finish<C>(
         &self,
@@ -371,6 +404,7 @@ impl Startup {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         let env = self.router().session_env(login.tenant);
+        self.apply_limits(&env, &login).await?;
         let mut session = Session::new(
             env,
             login.tenant,
@@ -438,6 +472,18 @@ impl StartupHandler for Startup {
         }
         result
     }
+}
+
+/// Whether the login's user is `root` or a member of `admin`.
+async fn is_superuser(store: &crate::kv::Store, login: &Login) -> Result<bool, SqlError> {
+    if login.user == "root" {
+        return Ok(true);
+    }
+    let mut txn = store.begin();
+    let catalog = crate::sql::catalog::Catalog::new(login.tenant);
+    let r = crate::sql::admin::is_admin(&mut txn, &catalog, &login.user).await;
+    txn.rollback();
+    r
 }
 
 /// SCRAM secrets from the virtual cluster's users. Unknown users, users without a password and

@@ -6,6 +6,9 @@
 //! remembered, the rest of the data is discarded, and the error is the answer to CopyDone, so
 //! the protocol stays in step. CopyFail (e.g. psql's `\copy` interrupted) ends the COPY with
 //! 57014 and inserts nothing. Inside an explicit transaction any failure aborts the transaction.
+//! The decoded rows are charged to the node's SQL memory pool as they arrive; when it refuses,
+//! the COPY fails with 53200 (at CopyDone, like a decoding error) and its rows are dropped at
+//! once.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -26,7 +29,7 @@ use super::server::Conn;
 use crate::sql::ast::Statement;
 use crate::sql::copy::{CopyDecoder, CopyFromStdin};
 use crate::sql::error::SqlError;
-use crate::sql::exec;
+use crate::sql::exec::{self, MemoryPool, Reservation};
 use crate::sql::sqlstate::SqlState;
 
 /// A COPY waiting for its data.
@@ -34,16 +37,40 @@ use crate::sql::sqlstate::SqlState;
 pub(super) struct CopyInProgress {
     copy: CopyFromStdin,
     decoder: CopyDecoder,
-    /// The first decoding error; later data is discarded.
+    /// The first decoding error (or 53200); later data is discarded.
     failed: Option<SqlError>,
+    /// What the decoded rows hold in the node's SQL memory (None: no pool, e.g. before login).
+    memory: Option<Reservation>,
 }
 
 impl CopyInProgress {
-    pub(super) fn new(copy: CopyFromStdin, columns: usize) -> CopyInProgress {
+    pub(super) fn new(
+        copy: CopyFromStdin,
+        columns: usize,
+        pool: Option<Arc<MemoryPool>>,
+    ) -> CopyInProgress {
         CopyInProgress {
             decoder: CopyDecoder::new(copy.options.clone(), columns),
             copy,
             failed: None,
+            memory: pool.map(Reservation::new),
+        }
+    }
+
+    /// Decodes one CopyData and charges the rows to the pool; the first failure (a decoding
+    /// error or 53200) is kept for CopyDone and the rows are dropped at once.
+    fn feed(&mut self, data: &[u8]) {
+        if self.failed.is_some() {
+            return;
+        }
+        let charged = self.decoder.feed(data).and_then(|()| {
+            let bytes = self.decoder.memory();
+            self.memory.as_mut().map_or(Ok(()), |m| m.resize(bytes))
+        });
+        if let Err(e) = charged {
+            self.decoder.discard();
+            self.memory = None;
+            self.failed = Some(e);
         }
     }
 }
@@ -81,12 +108,8 @@ impl CopyHandler for CopyIn {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let mut guard = self.conn.copy.lock();
-        if let Some(c) = guard.as_mut()
-            && c.failed.is_none()
-            && let Err(e) = c.decoder.feed(&copy_data.data)
-        {
-            c.failed = Some(e);
+        if let Some(c) = self.conn.copy.lock().as_mut() {
+            c.feed(&copy_data.data);
         }
         Ok(())
     }
@@ -106,6 +129,8 @@ impl CopyHandler for CopyIn {
         if let Some(e) = c.failed {
             return Err(self.fail(e).await);
         }
+        // Held until the rows are inserted (or the statement failed).
+        let _memory = c.memory;
         let rows = match c.decoder.finish() {
             Ok(rows) => rows,
             Err(e) => return Err(self.fail(e).await),

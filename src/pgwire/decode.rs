@@ -42,9 +42,11 @@ use crate::sql::sqlstate::SqlState;
 pub(super) const MAX_STARTUP_PACKET: usize = 10_000;
 /// The largest authentication message (PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH).
 pub(super) const MAX_AUTH_MESSAGE: usize = 65_535;
-/// The largest Query, Parse, Bind, CopyData or CopyFail (CockroachDB's default
-/// `sql.conn.max_read_buffer_message_size`).
+/// The largest Query, Parse, Bind, CopyData or CopyFail until a session reads its virtual
+/// cluster's `sql.conn.max_read_buffer_message_size` (whose default this is).
 pub(super) const MAX_MESSAGE: usize = 16 << 20;
+/// The cluster setting that sets the largest Query, Parse, Bind, CopyData or CopyFail.
+pub(super) const MAX_MESSAGE_SETTING: &str = "sql.conn.max_read_buffer_message_size";
 /// The largest of the other messages (Execute, Describe, Close, Sync, ...: a name at most).
 const MAX_SMALL_MESSAGE: usize = 65_535;
 
@@ -122,15 +124,38 @@ pub(super) enum Decoded {
     Skip,
 }
 
-/// The largest body (after the type byte and length) a message of type `tag` may have; None for
-/// a type byte no frontend message has.
-pub(super) fn max_len(tag: u8) -> Option<usize> {
+/// Whether messages of type `tag` carry statements or data (Query, Parse, Bind, CopyData,
+/// CopyFail, FunctionCall), limited by `sql.conn.max_read_buffer_message_size`.
+pub(super) fn is_large(tag: u8) -> bool {
+    matches!(tag, b'Q' | b'P' | b'B' | b'd' | b'f' | b'F')
+}
+
+/// The largest body (after the type byte and length) a message of type `tag` may have, where
+/// `large` is the connection's limit for [`is_large`] types; None for a type byte no frontend
+/// message has.
+pub(super) fn max_len(tag: u8, large: usize) -> Option<usize> {
     match tag {
-        b'Q' | b'P' | b'B' | b'd' | b'f' | b'F' => Some(MAX_MESSAGE),
+        _ if is_large(tag) => Some(large),
         b'p' => Some(MAX_AUTH_MESSAGE),
         b'E' | b'D' | b'C' | b'H' | b'S' | b'X' | b'c' => Some(MAX_SMALL_MESSAGE),
         _ => None,
     }
+}
+
+/// The error for a statement or data message longer than the connection's limit: FATAL 08P01
+/// (the rest of the message is never read, so the connection cannot go on), with CockroachDB's
+/// wording and a hint naming the setting.
+pub(super) fn too_large(len: usize, max: usize) -> Problem {
+    use crate::sql::cluster_settings::humanize_size;
+    let mut p = Problem::violation(format!(
+        "message size {} bigger than maximum allowed message size {}",
+        humanize_size(len as u64),
+        humanize_size(max as u64)
+    ));
+    p.error = p.error.with_hint(format!(
+        "the maximum message size can be configured using the {MAX_MESSAGE_SETTING} cluster setting"
+    ));
+    p
 }
 
 /// The error for a type byte no frontend message has.
@@ -305,7 +330,7 @@ fn startup(code: u32, mut c: Cursor) -> Result<Initial> {
 /// Decodes one typed message received in `phase` (`body`: what follows the length, which the
 /// caller checked against [`max_len`]).
 pub(super) fn message(tag: u8, body: Bytes, phase: Phase) -> Result<Decoded> {
-    if max_len(tag).is_none() {
+    if max_len(tag, MAX_MESSAGE).is_none() {
         return Err(unknown_type(tag));
     }
     let mut c = Cursor::new(body);

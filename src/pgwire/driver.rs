@@ -72,6 +72,10 @@ pub(super) struct Handlers {
 enum ReadError {
     Io(io::Error),
     Bad(Problem),
+    /// A statement or data message longer than the limit: refused with this problem after
+    /// `rest` more bytes (the unread remainder of the message) are discarded, so the client
+    /// reads the error instead of a connection reset.
+    TooLarge(Problem, usize),
 }
 
 impl From<io::Error> for ReadError {
@@ -126,25 +130,36 @@ impl Reader {
         Ok(Some(packet.freeze()))
     }
 
-    /// The type byte and body of the next message; None at end of stream.
+    /// The type byte and body of the next message, whose body may be at most `large` bytes if
+    /// it carries a statement or data ([`decode::is_large`]); None at end of stream.
     async fn message<S: AsyncRead + Unpin + ?Sized>(
         &mut self,
         io: &mut S,
+        large: usize,
     ) -> Result<Option<(u8, Bytes)>, ReadError> {
         if !self.fill(io, 1).await? {
             return Ok(None);
         }
         let tag = self.buf[0];
-        let max = decode::max_len(tag).ok_or_else(|| ReadError::Bad(decode::unknown_type(tag)))?;
+        let max =
+            decode::max_len(tag, large).ok_or_else(|| ReadError::Bad(decode::unknown_type(tag)))?;
         if !self.fill(io, 5).await? {
             return Ok(None);
         }
         let len = i32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]);
         let body = usize::try_from(len).ok().and_then(|l| l.checked_sub(4));
-        let Some(body) = body.filter(|b| *b <= max) else {
-            return Err(ReadError::Bad(Problem::violation(format!(
-                "invalid message length {len} for message type {tag}"
-            ))));
+        let body = match body {
+            Some(b) if b <= max => b,
+            Some(b) if decode::is_large(tag) => {
+                let rest = (5 + b).saturating_sub(self.buf.len());
+                self.buf.clear();
+                return Err(ReadError::TooLarge(decode::too_large(b + 4, max), rest));
+            }
+            _ => {
+                return Err(ReadError::Bad(Problem::violation(format!(
+                    "invalid message length {len} for message type {tag}"
+                ))));
+            }
         };
         if !self.fill(io, 5 + body).await? {
             return Ok(None);
@@ -225,6 +240,29 @@ async fn refuse(socket: &mut Socket, e: SqlError) {
     .await;
 }
 
+/// Sends a FATAL error, then reads and discards up to `rest` bytes the client is still sending
+/// (all bounded by [`CLOSE_TIMEOUT`]) before closing: closing with unread input would reset the
+/// connection, and the client could lose the error.
+async fn refuse_draining(socket: &mut Socket, e: SqlError, rest: usize) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        let response = PgWireBackendMessage::ErrorResponse(error_info(e).into());
+        socket.send(response).await?;
+        let io = socket.get_mut();
+        let mut scratch = vec![0u8; 64 << 10];
+        let mut left = rest;
+        while left > 0 {
+            let want = left.min(scratch.len());
+            let n = io.read(&mut scratch[..want]).await?;
+            if n == 0 {
+                break;
+            }
+            left -= n;
+        }
+        socket.close().await
+    })
+    .await;
+}
+
 /// The FATAL form of `e`.
 fn error_info(e: SqlError) -> ErrorInfo {
     match fatal(e) {
@@ -276,7 +314,7 @@ async fn negotiate(
         let packet = match rd.packet(&mut io).await {
             Ok(Some(p)) => p,
             Ok(None) | Err(ReadError::Io(_)) => return None,
-            Err(ReadError::Bad(p)) => {
+            Err(ReadError::Bad(p) | ReadError::TooLarge(p, _)) => {
                 refuse_raw(&mut io, p.error).await;
                 return None;
             }
@@ -422,7 +460,8 @@ async fn run(
                     PgWireConnectionState::AwaitingSync => Phase::AwaitingSync,
                 };
                 let authenticating = matches!(phase, Phase::SaslInitial | Phase::SaslContinue);
-                let read = rd.message(socket.get_mut());
+                let large = conn.max_message.load(Ordering::Relaxed);
+                let read = rd.message(socket.get_mut(), large);
                 let read = if authenticating {
                     match tokio::time::timeout_at(deadline, read).await {
                         Ok(r) => r,
@@ -441,6 +480,10 @@ async fn run(
                     Err(ReadError::Bad(p)) => {
                         count_protocol_error(conn);
                         return refuse(socket, p.error).await;
+                    }
+                    Err(ReadError::TooLarge(p, rest)) => {
+                        count_protocol_error(conn);
+                        return refuse_draining(socket, p.error, rest).await;
                     }
                 };
                 match guarded(|| decode::message(tag, body, phase)) {

@@ -7,13 +7,10 @@
 //! an ErrorResponse carrying their SQLSTATE; in the extended protocol the connection then skips
 //! to the next Sync, as PostgreSQL does.
 //!
-//! Parameter types: the client's declared types win; otherwise they are inferred from the
-//! statement where a placeholder meets a column (`col = $1`, `INSERT INTO t (col) VALUES ($1)`,
-//! `SET col = $1`, `$1::INT8`, `LIMIT $1`), and are `text` elsewhere.
+//! Parameter types: the client's declared types win; otherwise they are inferred
+//! ([`super::params`]), and are `text` where nothing says otherwise.
 
-use std::collections::HashMap;
 use std::fmt::Debug;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -29,30 +26,35 @@ use ::pgwire::api::store::{Entry, PortalStore};
 use ::pgwire::api::{ClientInfo, ClientPortalStore, DEFAULT_NAME, PgWireConnectionState, Type};
 use ::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use ::pgwire::messages::PgWireBackendMessage;
-use ::pgwire::messages::extendedquery::{Bind, Execute, Parse, ParseComplete};
+use ::pgwire::messages::extendedquery::{
+    Bind, Close, CloseComplete, Execute, Parse, ParseComplete, Sync as PgSync,
+    TARGET_TYPE_BYTE_PORTAL, TARGET_TYPE_BYTE_STATEMENT,
+};
 use ::pgwire::messages::response::EmptyQueryResponse;
+use ::pgwire::messages::response::ReadyForQuery;
 use ::pgwire::messages::simplequery::Query;
 use futures::{Sink, SinkExt};
-use sqlparser::ast::{
-    self as pg, AssignmentTarget, Expr, InTarget, LimitClause, SetExpr, TableObject, Value,
-};
-use sqlparser::dialect::PostgreSqlDialect;
-use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::copy::CopyInProgress;
 use super::encode::{self, error};
+use super::params;
 use super::server::Conn;
 use crate::sql::ast::Statement;
-use crate::sql::catalog::Catalog;
 use crate::sql::error::SqlError;
-use crate::sql::exec::{self, Ctx};
+use crate::sql::exec;
 use crate::sql::parser;
 use crate::sql::session::{Column, QueryResult, Session, TxnState};
 use crate::sql::sqlstate::SqlState;
-use crate::sql::types::{Datum, SqlType};
+use crate::sql::types::Datum;
 
 /// Statements a connection keeps parsed (the cache starts over when full).
 const PARSE_CACHE_ENTRIES: usize = 256;
+/// The fixed part of a prepared statement's memory charge.
+const STATEMENT_OVERHEAD: u64 = 16 << 10;
+/// A prepared statement's memory charge per byte of SQL text.
+const STATEMENT_BYTES_PER_CHAR: u64 = 40;
+/// The fixed part of a portal's memory charge.
+const PORTAL_OVERHEAD: u64 = 512;
 /// PostgreSQL's limit on bind parameters.
 const MAX_PARAMETERS: usize = u16::MAX as usize;
 /// 54023 too_many_arguments.
@@ -106,16 +108,13 @@ impl QueryHandler {
     {
         let pending = std::mem::take(&mut *self.conn.deallocate.lock());
         for d in pending {
-            let names: Vec<String> = match d {
-                Some(n) => {
-                    self.conn.prepared.lock().remove(&n);
-                    vec![n]
-                }
-                None => std::mem::take(&mut *self.conn.prepared.lock())
-                    .into_iter()
-                    .collect(),
+            let mut held = self.conn.held.lock();
+            let names = match d {
+                Some(n) => vec![n],
+                None => held.named_statements(),
             };
             for n in names {
+                held.drop_statement(&n);
                 client.portal_store().rm_statement(&n);
             }
         }
@@ -257,7 +256,8 @@ impl QueryHandler {
                 Response::Execution(encode::command_tag(tag))
             }
             Ok(QueryResult::CopyIn { copy, columns }) => {
-                *self.conn.copy.lock() = Some(CopyInProgress::new(copy, columns));
+                let pool = self.conn.held.lock().pool();
+                *self.conn.copy.lock() = Some(CopyInProgress::new(copy, columns, pool));
                 Response::CopyIn(CopyResponse::new(0, columns, futures::stream::empty()))
             }
             Ok(QueryResult::Command(tag)) => {
@@ -348,7 +348,9 @@ impl ExtendedQueryHandler for QueryHandler {
         self.parser.clone()
     }
 
-    /// Bind, answered without a flush (see [`super::portal`]).
+    /// Bind, answered without a flush (see [`super::portal`]); the portal holds its parameters'
+    /// memory under its name ([`super::limits`]; 53200 when the node's SQL memory cannot take
+    /// it).
     async fn on_bind<C>(&self, client: &mut C, message: Bind) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -363,10 +365,78 @@ impl ExtendedQueryHandler for QueryHandler {
                 return Err(self.conn.reject(client, e).await);
             }
         }
-        super::portal::bind(client, message).await
+        let portal = message
+            .portal_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        let held = self
+            .conn
+            .held
+            .lock()
+            .portal(&portal, portal_bytes(&message));
+        if let Err(e) = held {
+            client.portal_store().rm_portal(&portal);
+            return Err(self.conn.reject(client, e).await);
+        }
+        let bound = super::portal::bind(client, message).await;
+        if bound.is_err() {
+            self.conn.held.lock().drop_portal(&portal);
+        }
+        bound
     }
 
-    /// pgwire's Parse, remembering the statement's name (for `DEALLOCATE ALL`).
+    /// pgwire's Close, giving back the statement's or portal's memory.
+    async fn on_close<C>(&self, client: &mut C, message: Close) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let name = message
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        match message.target_type {
+            TARGET_TYPE_BYTE_STATEMENT => {
+                self.conn.held.lock().drop_statement(&name);
+                client.portal_store().rm_statement(&name);
+            }
+            TARGET_TYPE_BYTE_PORTAL => {
+                self.conn.held.lock().drop_portal(&name);
+                client.portal_store().rm_portal(&name);
+            }
+            _ => {}
+        }
+        client
+            .send(PgWireBackendMessage::CloseComplete(CloseComplete::new()))
+            .await?;
+        Ok(())
+    }
+
+    /// pgwire's Sync, giving back the unnamed portal's memory with the portal.
+    async fn on_sync<C>(&self, client: &mut C, _message: PgSync) -> PgWireResult<()>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        self.conn.held.lock().drop_portal(DEFAULT_NAME);
+        client.portal_store().rm_portal(DEFAULT_NAME);
+        client
+            .send(PgWireBackendMessage::ReadyForQuery(ReadyForQuery::new(
+                client.transaction_status(),
+            )))
+            .await?;
+        client.flush().await?;
+        Ok(())
+    }
+
+    /// pgwire's Parse, holding the statement's memory under its name ([`super::limits`]; 53200
+    /// when the node's SQL memory cannot take it).
     async fn on_parse<C>(&self, client: &mut C, message: Parse) -> PgWireResult<()>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
@@ -374,14 +444,22 @@ impl ExtendedQueryHandler for QueryHandler {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
-        let named = message.name.clone().filter(|n| !n.is_empty());
-        let name = named.clone().unwrap_or_else(|| DEFAULT_NAME.to_owned());
-        match StoredStatement::parse(client, &message, self.query_parser()).await? {
+        let name = message
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| DEFAULT_NAME.to_owned());
+        let stmt = StoredStatement::parse(client, &message, self.query_parser()).await?;
+        let bytes = statement_bytes(&message.query, stmt.as_ref().map(|s| &s.statement));
+        let held = self.conn.held.lock().statement(&name, bytes);
+        if let Err(e) = held {
+            // The statement this Parse replaces is gone either way, as in PostgreSQL.
+            client.portal_store().rm_statement(&name);
+            return Err(self.conn.reject(client, e).await);
+        }
+        match stmt {
             Some(stmt) => client.portal_store().put_statement(Arc::new(stmt)),
             None => client.portal_store().put_empty_statement(&name),
-        }
-        if let Some(n) = named {
-            self.conn.prepared.lock().insert(n);
         }
         client
             .send(PgWireBackendMessage::ParseComplete(ParseComplete::new()))
@@ -455,6 +533,26 @@ impl ExtendedQueryHandler for QueryHandler {
     }
 }
 
+/// Bytes a prepared statement is charged: its text and the parsed statement, description and
+/// parameter types made of it (parse trees take many times the text; see [`super::limits`]).
+fn statement_bytes(sql: &str, prepared: Option<&Prepared>) -> u64 {
+    let described = prepared.map_or(0, |p| {
+        p.columns.len() * std::mem::size_of::<Column>() + p.param_types.len() * 64
+    });
+    STATEMENT_OVERHEAD + STATEMENT_BYTES_PER_CHAR * sql.len() as u64 + described as u64
+}
+
+/// Bytes a portal is charged: its parameters and format codes.
+fn portal_bytes(bind: &Bind) -> u64 {
+    let params: usize = bind
+        .parameters
+        .iter()
+        .map(|p| 24 + p.as_ref().map_or(0, |b| b.len()))
+        .sum();
+    let formats = 2 * (bind.parameter_format_codes.len() + bind.result_column_format_codes.len());
+    PORTAL_OVERHEAD + (params + formats) as u64
+}
+
 /// Decodes a portal's bind parameters into datums (text or binary, by the statement's types).
 fn bind_params(portal: &Portal<Prepared>) -> Result<Vec<Datum>, SqlError> {
     let prepared = &portal.statement.statement;
@@ -523,7 +621,7 @@ impl QueryParser for Parser {
         // no statement that could change it has run.
         let key = (sql.to_string(), types.to_vec());
         let generation = exec::schema_generation();
-        if let Some((g, p)) = self.conn.parse_cache.lock().get(&key)
+        if let Some((g, p, _)) = self.conn.parse_cache.lock().get(&key)
             && *g == generation
         {
             return Ok(Some(p.clone()));
@@ -532,12 +630,25 @@ impl QueryParser for Parser {
         let session = guard.as_mut().ok_or_else(no_session)?;
         match prepare(session, sql, types).await {
             Ok(p) => {
+                // The cache holds memory too: an entry the node's SQL memory cannot take is not
+                // cached (the cache is an optimization; nothing fails for it).
                 if let Some(prepared) = &p {
-                    let mut cache = self.conn.parse_cache.lock();
-                    if cache.len() >= PARSE_CACHE_ENTRIES {
-                        cache.clear();
+                    let pool = self.conn.held.lock().pool();
+                    let memory = match pool {
+                        Some(pool) => {
+                            exec::Reservation::of(&pool, statement_bytes(sql, Some(prepared)))
+                                .ok()
+                                .map(Some)
+                        }
+                        None => Some(None),
+                    };
+                    if let Some(memory) = memory {
+                        let mut cache = self.conn.parse_cache.lock();
+                        if cache.len() >= PARSE_CACHE_ENTRIES {
+                            cache.clear();
+                        }
+                        cache.insert(key, (generation, prepared.clone(), memory));
                     }
-                    cache.insert(key, (generation, prepared.clone()));
                 }
                 Ok(p)
             }
@@ -583,7 +694,7 @@ async fn prepare(
             ));
         }
     };
-    let count = placeholder_count(sql).max(types.len());
+    let count = params::placeholder_count(sql).max(types.len());
     if count > MAX_PARAMETERS {
         return Err(SqlError::new(
             TOO_MANY_ARGUMENTS,
@@ -591,7 +702,7 @@ async fn prepare(
         ));
     }
     let columns = exec::describe(session, &stmt).await?;
-    let inferred = infer_param_types(session, &stmt).await;
+    let inferred = params::infer_param_types(session, &stmt).await;
     let param_types = (0..count)
         .map(|i| {
             types
@@ -607,213 +718,4 @@ async fn prepare(
         param_types,
         columns,
     }))
-}
-
-/// The highest `$n` in `sql` (0 when there is none).
-fn placeholder_count(sql: &str) -> usize {
-    let dialect = PostgreSqlDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
-        return 0;
-    };
-    tokens
-        .iter()
-        .filter_map(|t| {
-            if let Token::Placeholder(p) = t {
-                placeholder_number(p)
-            } else {
-                None
-            }
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-fn placeholder_number(p: &str) -> Option<usize> {
-    p.strip_prefix('$')?.parse().ok()
-}
-
-/// The 0-based index of a bare `$n` placeholder expression.
-fn placeholder(e: &Expr) -> Option<usize> {
-    match e {
-        Expr::Value(v) => match &v.value {
-            Value::Placeholder(p) => placeholder_number(p)?.checked_sub(1),
-            _ => None,
-        },
-        Expr::Nested(inner) => placeholder(inner),
-        _ => None,
-    }
-}
-
-fn column_name(e: &Expr) -> Option<String> {
-    let ident = match e {
-        Expr::Identifier(i) => i,
-        Expr::CompoundIdentifier(parts) => parts.last()?,
-        Expr::Nested(inner) => return column_name(inner),
-        _ => return None,
-    };
-    Some(crate::sql::expr::normalize(
-        &ident.value,
-        ident.quote_style.is_some(),
-    ))
-}
-
-/// Parameter types implied by where placeholders meet columns of the statement's tables (best
-/// effort: tables that do not resolve are skipped).
-async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<usize, Type> {
-    let mut out = HashMap::new();
-    if let Statement::ReplicationBuiltin { func, .. } = stmt {
-        for (i, t) in func.arg_types().iter().enumerate() {
-            out.insert(i, encode::declared_pg_type(*t, Default::default()));
-        }
-        return out;
-    }
-    let Statement::Pg(s) = stmt else { return out };
-    let s = s.as_ref();
-    let mut names = Vec::new();
-    if let pg::Statement::Insert(ins) = s
-        && let TableObject::TableName(n) = &ins.table
-    {
-        names.push(n.clone());
-    }
-    let _ = pg::visit_relations(s, |n| {
-        names.push(n.clone());
-        ControlFlow::<()>::Continue(())
-    });
-    let ctx = Ctx {
-        tenant: session.tenant,
-        user: &session.user,
-        database: &session.database,
-        catalog: Catalog::new(session.tenant),
-        now_nanos: 0,
-        describe_only: true,
-        memory: exec::MemoryAccount::default(),
-        oids: None,
-        search_path: session.search_path(),
-        jobs: Default::default(),
-    };
-    let mut txn = session.env.store.begin();
-    let mut tables = Vec::new();
-    for n in &names {
-        if let Ok(t) = exec::resolve_table(&ctx, &mut txn, n).await {
-            tables.push(t);
-        }
-    }
-    txn.rollback();
-    let col_type = |name: &str| {
-        tables
-            .iter()
-            .flat_map(|t| t.columns.iter())
-            .find(|c| c.name == name)
-            .map(|c| encode::declared_pg_type(c.ty, c.typmod))
-    };
-    let of_column = |e: &Expr| column_name(e).and_then(|n| col_type(&n));
-
-    let _ = pg::visit_expressions(s, |e| {
-        let mut pair = |col: &Expr, other: &Expr| {
-            if let (Some(i), Some(t)) = (placeholder(other), of_column(col)) {
-                out.entry(i).or_insert(t);
-            }
-        };
-        match e {
-            Expr::BinaryOp { left, right, .. } => {
-                pair(left, right);
-                pair(right, left);
-            }
-            Expr::In {
-                expr,
-                target: InTarget::List(list),
-                ..
-            } => list.iter().for_each(|item| pair(expr, item)),
-            Expr::Between {
-                expr, low, high, ..
-            } => {
-                pair(expr, low);
-                pair(expr, high);
-            }
-            Expr::Cast {
-                expr, data_type, ..
-            } => {
-                if let (Some(i), Ok(t)) = (placeholder(expr), SqlType::from_ast(data_type)) {
-                    let m = crate::sql::typmod::TypeMod::from_ast(data_type).unwrap_or_default();
-                    out.entry(i).or_insert(encode::declared_pg_type(t, m));
-                }
-            }
-            Expr::AnyOp { left, right, .. } | Expr::AllOp { left, right, .. } => {
-                if let (Some(i), Some(t)) = (placeholder(right), of_column(left)) {
-                    out.entry(i).or_insert(encode::array_type_of(&t));
-                }
-            }
-            Expr::Like { pattern, .. } | Expr::ILike { pattern, .. } => {
-                if let Some(i) = placeholder(pattern) {
-                    out.entry(i).or_insert(Type::TEXT);
-                }
-            }
-            _ => {}
-        }
-        ControlFlow::<()>::Continue(())
-    });
-
-    match s {
-        pg::Statement::Insert(ins) => {
-            if let (Some(t), Some(source)) = (tables.first(), &ins.source)
-                && let SetExpr::Values(values) = source.body.as_ref()
-            {
-                let declared =
-                    |c: &crate::sql::catalog::ColumnDesc| encode::declared_pg_type(c.ty, c.typmod);
-                let targets: Vec<Type> = if ins.columns.is_empty() {
-                    t.columns
-                        .iter()
-                        .filter(|c| !c.hidden)
-                        .map(declared)
-                        .collect()
-                } else {
-                    ins.columns
-                        .iter()
-                        .filter_map(|c| t.column(&exec::object_last(c)).map(declared))
-                        .collect()
-                };
-                for row in &values.rows {
-                    for (e, ty) in row.iter().zip(&targets) {
-                        if let Some(i) = placeholder(e) {
-                            out.entry(i).or_insert(ty.clone());
-                        }
-                    }
-                }
-            }
-        }
-        pg::Statement::Update(u) => {
-            for a in &u.assignments {
-                if let (AssignmentTarget::ColumnName(n), Some(i)) =
-                    (&a.target, placeholder(&a.value))
-                    && let Some(ty) = col_type(&exec::object_last(n))
-                {
-                    out.entry(i).or_insert(ty);
-                }
-            }
-        }
-        pg::Statement::Query(q) => {
-            if let Some(LimitClause::LimitOffset { limit, offset, .. }) = &q.limit_clause {
-                for e in limit.iter().chain(offset.iter().map(|o| &o.value)) {
-                    if let Some(i) = placeholder(e) {
-                        out.entry(i).or_insert(Type::INT8);
-                    }
-                }
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_counted() {
-        assert_eq!(placeholder_count("SELECT 1"), 0);
-        assert_eq!(placeholder_count("INSERT INTO t VALUES ($1, $2)"), 2);
-        assert_eq!(placeholder_count("SELECT $3, '$9'"), 3);
-        assert_eq!(placeholder_count("SELECT $1 + $1"), 1);
-    }
 }

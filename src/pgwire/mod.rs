@@ -19,6 +19,8 @@
 //!                              │ Query ─► Session::run            (handler.rs)
 //!                              │ Parse/Bind/Describe/Execute ─► parser::parse, exec::describe,
 //!                              │                                exec::execute
+//!                              │ parameter types of Parse                  (params.rs)
+//!                              │ connection limits, statement and portal memory (limits.rs)
 //!                              │ COPY FROM STDIN: CopyData/CopyDone ─► sql::copy (copy.rs)
 //!                              │ CancelRequest (own connection, BackendKeyData) ─► the session's
 //!                              │   cancel flag; its running statement fails with 57014 (server.rs)
@@ -34,10 +36,18 @@
 //! Nothing a client sends can crash the node, hang it or make it buffer without bound; a
 //! malformed or hostile connection only ends itself:
 //! - Sizes: the first packet is at most 10,000 bytes, authentication messages 64 KiB, Query,
-//!   Parse, Bind, CopyData and CopyFail 16 MiB (CockroachDB's default
-//!   `sql.conn.max_read_buffer_message_size`), other messages 64 KiB. A length outside its range
-//!   is FATAL 08P01, checked before the body is read; buffers grow with the bytes that arrive,
-//!   not with the length announced. Startup and authentication must finish within 60 s.
+//!   Parse, Bind, CopyData and CopyFail the virtual cluster's
+//!   `sql.conn.max_read_buffer_message_size` (16 MiB by default; read when the session starts,
+//!   so a change applies to new connections), other messages 64 KiB. A length outside its range
+//!   is FATAL 08P01, checked before the body is read (a too-large statement or data message is
+//!   told `message size X bigger than maximum allowed message size Y` with a hint naming the
+//!   setting, and what the client still sends of it is read and discarded for a bounded time so
+//!   the error is not lost to a connection reset); buffers grow with the bytes that arrive, not
+//!   with the length announced. Startup and authentication must finish within 60 s.
+//! - Connections and memory ([`limits`]): `server.max_connections_per_gateway` sessions per
+//!   virtual cluster on the node (53300 beyond it; root and admins exempt); prepared statements,
+//!   portals and the rows of a COPY being received hold memory of the node's `--max-sql-memory`
+//!   pool, shared with running statements (53200 when it is exhausted).
 //! - Structure: every message is decoded from exactly its announced bytes (fields inside the
 //!   message, NUL-terminated strings, counts that match, nothing left over, parameter lengths of
 //!   -1 or more, a type byte frontend messages have, a type the connection's phase allows). A
@@ -60,6 +70,8 @@ mod driver;
 pub mod encode;
 mod guard;
 mod handler;
+mod limits;
+mod params;
 mod portal;
 mod server;
 

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -38,6 +38,7 @@ use super::driver::{self, ConnStream, Handlers};
 use super::encode::{error, fatal};
 use super::guard::{self, Guarded};
 use super::handler::{Prepared, QueryHandler, abort_explicit_txn};
+use super::limits::{Held, SessionCounts, SessionSlot};
 use crate::sql::error::SqlError;
 use crate::sql::session::Session;
 use crate::sql::sqlstate::SqlState;
@@ -80,10 +81,15 @@ pub(super) struct Shared {
     pub(super) mock_key: ring::hmac::Key,
     /// Cancel keys (the BackendKeyData each session was given) to their connections.
     cancel_keys: parking_lot::Mutex<HashMap<CancelKey, Weak<Conn>>>,
+    /// Open sessions per virtual cluster (`server.max_connections_per_gateway`).
+    pub(super) sessions: Arc<SessionCounts>,
 }
 
 /// A parse-cache key: the SQL text and the parameter types the client declared.
 pub(super) type ParseKey = (String, Vec<Option<::pgwire::api::Type>>);
+
+/// A parse-cache entry: schema generation, the statement, its memory.
+pub(super) type CachedParse = (u64, Prepared, Option<crate::sql::exec::Reservation>);
 
 /// A session's BackendKeyData: process id and secret key.
 type CancelKey = (i32, Vec<u8>);
@@ -109,10 +115,17 @@ pub(super) struct Conn {
     /// The `COPY ... FROM STDIN` waiting for its data.
     pub(super) copy: parking_lot::Mutex<Option<CopyInProgress>>,
     /// Parsed and described statements by SQL text and declared parameter types, valid while
-    /// [`crate::sql::exec::schema_generation`] has the value stored with them.
-    pub(super) parse_cache: parking_lot::Mutex<HashMap<ParseKey, (u64, Prepared)>>,
-    /// Names of the statements prepared with Parse (for `DEALLOCATE ALL`).
-    pub(super) prepared: parking_lot::Mutex<std::collections::BTreeSet<String>>,
+    /// [`crate::sql::exec::schema_generation`] has the value stored with them, each with the
+    /// memory it holds in the node's SQL memory pool (None before the session started).
+    pub(super) parse_cache: parking_lot::Mutex<HashMap<ParseKey, CachedParse>>,
+    /// The memory the connection's prepared statements and portals hold, by name (the names
+    /// are also those `DEALLOCATE ALL` removes).
+    pub(super) held: parking_lot::Mutex<Held>,
+    /// The largest statement or data message (`sql.conn.max_read_buffer_message_size` of the
+    /// session's virtual cluster, read when it started).
+    pub(super) max_message: AtomicUsize,
+    /// The session's place among the virtual cluster's connections on this node.
+    pub(super) slot: parking_lot::Mutex<Option<SessionSlot>>,
     /// `DEALLOCATE`s run by the last statements, applied to the portal store by the handler
     /// (`None`: all).
     pub(super) deallocate: parking_lot::Mutex<Vec<Option<String>>>,
@@ -146,7 +159,9 @@ impl Conn {
             execute_failed: AtomicBool::new(false),
             copy: parking_lot::Mutex::new(None),
             parse_cache: parking_lot::Mutex::new(HashMap::new()),
-            prepared: parking_lot::Mutex::new(std::collections::BTreeSet::new()),
+            held: parking_lot::Mutex::new(Held::default()),
+            max_message: AtomicUsize::new(super::decode::MAX_MESSAGE),
+            slot: parking_lot::Mutex::new(None),
             deallocate: parking_lot::Mutex::new(Vec::new()),
             cancel: Arc::new(AtomicBool::new(false)),
             cancel_key: parking_lot::Mutex::new(None),
@@ -352,6 +367,7 @@ impl PgServer {
             driver: AuthDriver::new(ServerParams),
             mock_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &seed),
             cancel_keys: parking_lot::Mutex::new(HashMap::new()),
+            sessions: Arc::new(SessionCounts::default()),
         });
         let (stop, stop_rx) = watch::channel(false);
         let acceptor = tls.map(TlsAcceptor::from);

@@ -147,6 +147,22 @@ pub const SETTINGS: &[SettingDef] = &[
         description: "the timeout for waiting for active queries to finish during a drain",
     },
     SettingDef {
+        name: "sql.conn.max_read_buffer_message_size",
+        ty: SettingType::ByteSize,
+        default: "16 MiB",
+        public: true,
+        system_only: false,
+        description: "maximum buffer size to allow for ingesting sql statements; connections must be restarted for this to take effect",
+    },
+    SettingDef {
+        name: "server.max_connections_per_gateway",
+        ty: SettingType::Int,
+        default: "-1",
+        public: true,
+        system_only: false,
+        description: "the maximum number of SQL connections per gateway allowed at a given time (note: this will only limit future connection attempts and will not affect already established connections). Negative values result in unlimited number of connections. Superusers are not affected by this limit.",
+    },
+    SettingDef {
         name: "sql.defaults.default_int_size",
         ty: SettingType::Int,
         default: "8",
@@ -219,6 +235,23 @@ pub async fn system_duration(
     Ok(v?.and_then(|t| parse_duration(&t)).filter(|d| !d.is_zero()))
 }
 
+/// The value of setting `name` in virtual cluster `tenant` as set, else its default, read in its
+/// own transaction; for services that read their tuning when they start a unit of work (a
+/// connection reads its limits when it starts).
+pub async fn tenant_value(
+    store: &crate::kv::Store,
+    tenant: crate::ids::TenantId,
+    name: &str,
+) -> Result<String> {
+    let def = lookup(name)?;
+    let mut txn = store.begin();
+    let v = super::catalog::Catalog::new(tenant)
+        .setting(&mut txn, name)
+        .await;
+    txn.rollback();
+    Ok(v?.unwrap_or_else(|| def.default.to_string()))
+}
+
 /// Looks up a setting.
 pub fn lookup(name: &str) -> Result<&'static SettingDef> {
     SETTINGS.iter().find(|s| s.name == name).ok_or_else(|| {
@@ -273,7 +306,8 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
     Some(std::time::Duration::from_secs_f64(total))
 }
 
-fn parse_size(s: &str) -> Option<u64> {
+/// Parses a byte size like `16 MiB`, `64KiB`, `1000000` (bytes).
+pub fn parse_size(s: &str) -> Option<u64> {
     let t = s.trim().replace(' ', "");
     let split = t
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -326,9 +360,68 @@ pub fn validate(def: &SettingDef, value: &str) -> Result<String> {
         SettingType::ByteSize => {
             let n = parse_size(value)
                 .ok_or_else(|| bad(&format!("could not parse \"{value}\" as a byte size")))?;
-            format!("{n} B")
+            check_range(def, n as f64).map_err(|why| bad(&why))?;
+            format_size(n)
         }
     })
+    .and_then(|canonical| {
+        if def.ty == SettingType::Int
+            && let Ok(n) = canonical.parse::<i64>()
+        {
+            check_range(def, n as f64).map_err(|why| bad(&why))?;
+        }
+        Ok(canonical)
+    })
+}
+
+/// The bounds of the numeric settings that have any.
+fn check_range(def: &SettingDef, n: f64) -> std::result::Result<(), String> {
+    let (min, max) = match def.name {
+        // Below 16 KiB ordinary statements no longer fit; past 1 GiB nothing can be allocated
+        // for one message (PostgreSQL's MaxAllocSize).
+        "sql.conn.max_read_buffer_message_size" => (16.0 * 1024.0, 1024.0 * 1024.0 * 1024.0),
+        _ => return Ok(()),
+    };
+    if n < min || n > max {
+        return Err(format!(
+            "must be between {} and {}",
+            format_size(min as u64),
+            format_size(max as u64)
+        ));
+    }
+    Ok(())
+}
+
+/// A byte size rounded for people: `18 MiB`, `1.5 KiB`, `900 B`.
+pub fn humanize_size(n: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
+    for (unit, size) in UNITS {
+        if n >= size {
+            let v = n as f64 / size as f64;
+            return if v < 10.0 && !n.is_multiple_of(size) {
+                format!("{v:.1} {unit}")
+            } else {
+                format!("{v:.0} {unit}")
+            };
+        }
+    }
+    format!("{n} B")
+}
+
+/// A byte size as CockroachDB shows it: `16 MiB`, `64 KiB`, or bytes (`1000 B`).
+pub fn format_size(n: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    for (unit, size) in UNITS {
+        if n >= size && n.is_multiple_of(size) {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    format!("{n} B")
 }
 
 /// Go-style duration text (`200ms`, `4h0m0s`).
@@ -376,6 +469,23 @@ mod tests {
         assert_eq!(
             lookup("no.such.setting").expect_err("unknown").state,
             SqlState::UNDEFINED_OBJECT
+        );
+        let size = lookup("sql.conn.max_read_buffer_message_size").expect("known");
+        assert_eq!(validate(size, "64KiB").expect("size"), "64 KiB");
+        assert_eq!(validate(size, "20000").expect("size"), "20000 B");
+        assert!(validate(size, "1 KiB").is_err(), "below the minimum");
+        assert!(validate(size, "2 GiB").is_err(), "above the maximum");
+        assert_eq!(parse_size(size.default), Some(16 << 20));
+        assert_eq!(humanize_size(18 << 20), "18 MiB");
+        assert_eq!(humanize_size(1536), "1.5 KiB");
+        assert_eq!(humanize_size(900), "900 B");
+        assert_eq!(
+            validate(
+                lookup("server.max_connections_per_gateway").expect("known"),
+                "-1"
+            )
+            .expect("int"),
+            "-1"
         );
         assert_eq!(
             format_duration(std::time::Duration::from_secs(4 * 3600)),

@@ -8,7 +8,10 @@
 //! are inserted by one statement, [`Statement::CopyRows`](super::ast::Statement::CopyRows), in the
 //! session's explicit transaction or in one implicit transaction (retried on conflicts like any
 //! other), so a COPY is atomic as in PostgreSQL: a bad line or a constraint violation inserts
-//! nothing. The decoded rows are held until CopyDone (and charged to `--max-sql-memory`).
+//! nothing. The decoded rows are held until CopyDone, charged to the node's `--max-sql-memory`
+//! pool as they arrive ([`CopyDecoder::memory`]): a COPY larger than what the pool can grant
+//! fails with 53200 (answered at CopyDone; the rows are dropped at once and the rest of the data
+//! is read and discarded) instead of growing the process.
 //!
 //! Text format: fields separated by the delimiter (default tab), one record per line (`\n` or
 //! `\r\n`), `\N` for NULL, backslash escapes (`\t`, `\n`, `\\`, octal `\123`, hex `\x41`, ...)
@@ -274,6 +277,16 @@ pub struct CopyDecoder {
     /// `\.` was seen: what follows is ignored.
     ended: bool,
     rows: Vec<CopyRow>,
+    /// Approximate bytes of `rows`.
+    held: u64,
+}
+
+/// Approximate bytes of a decoded row (the strings and their headers).
+fn row_bytes(row: &CopyRow) -> u64 {
+    24 + row
+        .iter()
+        .map(|f| 24 + f.as_ref().map_or(0, |s| s.len() as u64))
+        .sum::<u64>()
 }
 
 impl CopyDecoder {
@@ -287,12 +300,27 @@ impl CopyDecoder {
             line: 1,
             ended: false,
             rows: Vec::new(),
+            held: 0,
         }
+    }
+
+    /// Approximate bytes the decoder holds (rows decoded so far and the incomplete record), which
+    /// the connection charges to the node's SQL memory as data arrives.
+    pub fn memory(&self) -> u64 {
+        self.held + self.pending.len() as u64
     }
 
     /// Rows decoded so far.
     pub fn rows(&self) -> usize {
         self.rows.len()
+    }
+
+    /// Drops every row and ignores the rest of the data (the COPY failed).
+    pub fn discard(&mut self) {
+        self.rows = Vec::new();
+        self.pending = Vec::new();
+        self.held = 0;
+        self.ended = true;
     }
 
     /// Decodes the complete records in `data` (plus what earlier calls left over).
@@ -376,6 +404,7 @@ impl CopyDecoder {
                 ),
             ));
         }
+        self.held += row_bytes(&fields);
         self.rows.push(fields);
         Ok(())
     }

@@ -40,7 +40,7 @@ mod resolve;
 mod show_sources;
 mod stack;
 mod txn_modes;
-pub use memory::MemoryAccount;
+pub use memory::{MemoryAccount, MemoryPool, Reservation};
 pub use resolve::{object_last, object_parts, resolve_name, resolve_table};
 use show_sources::{MAX_DESCRIBE_PARAMS, with_show_sources};
 
@@ -577,7 +577,7 @@ async fn execute_in_txn(
         catalog: Catalog::new(session.tenant),
         now_nanos: txn.read_timestamp().wall,
         describe_only: false,
-        memory: MemoryAccount::new(session.env.max_sql_memory)
+        memory: MemoryAccount::in_pool(session.env.sql_memory.clone())
             .with_timeout(statement_timeout(session))
             .with_cancel(session.cancel.clone()),
         oids: None,

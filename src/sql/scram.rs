@@ -103,9 +103,114 @@ pub fn check_password(verifier: &str, password: &str) -> bool {
             == 0
 }
 
+/// A verifier of a random password no one knows, with a random salt and the iterations of new
+/// verifiers: checking a password against it costs what checking against a real one does.
+fn dummy_verifier() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let mut secret = [0u8; 32];
+        // Without system randomness the password is still never sent by anyone (and a match is
+        // refused anyway, see `check_login`).
+        let _ = ring::rand::SystemRandom::new().fill(&mut secret);
+        make_verifier(&B64.encode(secret))
+    })
+}
+
+/// What a password login is checked against: the user's verifier when the user exists, may log
+/// in and has a password, else the dummy verifier (and then no password is accepted).
+fn login_verifier(user: Option<&crate::sql::catalog::UserRecord>) -> (&str, bool) {
+    match user {
+        Some(u) if u.login => match u.scram_verifier.as_deref() {
+            Some(v) if parse(v).is_some() => (v, true),
+            _ => (dummy_verifier(), false),
+        },
+        _ => (dummy_verifier(), false),
+    }
+}
+
+/// Checks a cleartext password login (the DB Console's): true only for a user that exists, may
+/// log in and has this password. Unknown users, users without a password and `NOLOGIN` roles
+/// take a full verification against a dummy verifier of the same cost, so how long a failed
+/// login takes does not reveal which users exist or have a password.
+pub fn check_login(user: Option<&crate::sql::catalog::UserRecord>, password: &str) -> bool {
+    let (verifier, may_succeed) = login_verifier(user);
+    check_password(verifier, password) && may_succeed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::catalog::UserRecord;
+
+    fn user(verifier: Option<String>, login: bool) -> UserRecord {
+        UserRecord {
+            name: "u".into(),
+            scram_verifier: verifier,
+            login,
+            is_role: false,
+            options: vec![],
+        }
+    }
+
+    #[test]
+    fn logins_without_a_usable_password_verify_against_the_dummy() {
+        let real = make_verifier("pw");
+        let with_pw = user(Some(real.clone()), true);
+        let no_pw = user(None, true);
+        let nologin = user(Some(real.clone()), false);
+        let broken = user(Some("md5abc".into()), true);
+        assert_eq!(login_verifier(Some(&with_pw)), (real.as_str(), true));
+        for (what, u) in [
+            ("unknown", None),
+            ("no password", Some(&no_pw)),
+            ("NOLOGIN", Some(&nologin)),
+            ("unparseable verifier", Some(&broken)),
+        ] {
+            let (v, may) = login_verifier(u);
+            assert_eq!(v, dummy_verifier(), "{what}");
+            assert!(!may, "{what}");
+        }
+        // The dummy costs what a real verifier costs: it parses, with the same iterations.
+        let dummy = parse(dummy_verifier()).expect("the dummy parses");
+        assert_eq!(dummy.iterations, parse(&real).expect("parses").iterations);
+        assert_eq!(dummy.salt.len(), parse(&real).expect("parses").salt.len());
+        assert!(check_login(Some(&with_pw), "pw"));
+        assert!(!check_login(Some(&with_pw), "wrong"));
+        assert!(!check_login(Some(&nologin), "pw"));
+        assert!(!check_login(None, "pw"));
+    }
+
+    /// The timing the dummy verification buys, measured: medians of several tries of each kind
+    /// of failed login stay within a factor of each other (without the dummy, an unknown user
+    /// fails in microseconds and a wrong password in milliseconds). The kinds are interleaved so
+    /// that a burst of load on a busy machine slows all of them alike.
+    #[test]
+    fn failed_logins_take_comparable_time() {
+        let with_pw = user(Some(make_verifier("pw")), true);
+        let no_pw = user(None, true);
+        let kinds = [None, Some(&no_pw), Some(&with_pw)];
+        let _ = check_login(None, "warm-up"); // builds the dummy verifier
+        let mut times: [Vec<std::time::Duration>; 3] = Default::default();
+        for _ in 0..9 {
+            for (k, u) in kinds.iter().enumerate() {
+                let t = std::time::Instant::now();
+                assert!(!check_login(*u, "wrong"));
+                times[k].push(t.elapsed());
+            }
+        }
+        let median = |mut v: Vec<std::time::Duration>| {
+            v.sort();
+            v[v.len() / 2].as_secs_f64()
+        };
+        let [unknown, no_password, wrong] = times.map(median);
+        for (what, t) in [("unknown user", unknown), ("no password", no_password)] {
+            let ratio = wrong / t;
+            assert!(
+                (1.0 / 3.0..3.0).contains(&ratio),
+                "{what}: {t} s against {wrong} s for a wrong password"
+            );
+        }
+    }
 
     #[test]
     fn verifier_roundtrip_and_check() {

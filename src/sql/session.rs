@@ -124,8 +124,8 @@ pub struct SessionEnv {
     pub clusters: Option<Arc<dyn VirtualClusterAdmin>>,
     /// Physical cluster replication (system cluster sessions only).
     pub replication: Option<Arc<dyn super::replication::ReplicationService>>,
-    /// Bytes one statement may hold in memory (`--max-sql-memory`); 0 means no limit.
-    pub max_sql_memory: u64,
+    /// The node's SQL memory (`--max-sql-memory`), shared by every session on the node.
+    pub sql_memory: Arc<super::exec::MemoryPool>,
 }
 
 /// Explicit transaction state.

@@ -379,6 +379,11 @@ impl TestNode {
         node
     }
 
+    /// The node process's id (while it runs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Spawns a node without waiting for it.
     pub fn launch(store: &Path, args: Vec<String>) -> TestNode {
         std::fs::create_dir_all(store).expect("store dir");

@@ -153,7 +153,7 @@ impl ConnectionRouter for Router {
             replication: None,
             store: self.store.clone(),
             clusters: None,
-            max_sql_memory: 0,
+            sql_memory: tandem::sql::exec::MemoryPool::new(0),
         }
     }
 
