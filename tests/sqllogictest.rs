@@ -244,4 +244,5 @@ slt_tests!(
     drop_truncate,
     limits,
     txn_modes,
+    locking,
 );

@@ -21,7 +21,7 @@
 
 use super::Store;
 use super::error::{KvError, Result};
-use super::locks::Acquired;
+use super::locks::{Acquired, LockMode, LockRequest, WaitPolicy};
 use crate::actors::range::error::RangeError;
 use crate::actors::range::replica::Mutation;
 use crate::clock::Timestamp;
@@ -37,7 +37,8 @@ use std::time::{Duration, Instant};
 const INTENT_WAIT: Duration = Duration::from_secs(20);
 /// Read spans a transaction remembers before condensing them.
 const MAX_READ_SPANS: usize = 4096;
-/// How long a writer waits for another transaction's row lock before going on without it.
+/// How long UPDATE/DELETE wait for another transaction's implicit row lock before going on
+/// without it (never past an explicit one, see [`super::locks`]).
 const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// How many times a committer retries intent conflicts before aborting itself.
 const COMMIT_CONFLICT_RETRIES: u32 = 20;
@@ -105,8 +106,41 @@ pub struct Txn {
     system_writes: bool,
     read_spans: Vec<Span>,
     state: State,
-    /// Row locks held (released at commit, rollback or drop).
+    /// Row locks held or waited for (released at commit, rollback or drop).
     locked: std::collections::BTreeSet<Vec<u8>>,
+    /// How many of `read_spans` predate the running statement, while a statement that can be
+    /// re-run is running (see [`Txn::begin_restartable_statement`]).
+    statement_mark: Option<usize>,
+    /// The running restartable statement waited for a lock and moved the read timestamp: its
+    /// reads so far are stale and it must run again.
+    statement_stale: bool,
+}
+
+/// How a transaction locks one row (see [`Txn::lock_row`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RowLock {
+    /// Strength.
+    pub mode: LockMode,
+    /// Taken by a locking SELECT (FOR UPDATE / FOR SHARE) rather than by a write.
+    pub explicit: bool,
+    /// Fail or skip instead of waiting (`NOWAIT`, `SKIP LOCKED`).
+    pub no_wait: bool,
+    /// The session's `lock_timeout` (None: wait as long as it takes).
+    pub lock_timeout: Option<Duration>,
+}
+
+/// The outcome of [`Txn::lock_row`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locked {
+    /// The lock is held; no wait was needed.
+    Held,
+    /// The lock is held after waiting for another transaction: the read timestamp moved past
+    /// its commit, and the row must be read again.
+    AfterWaiting,
+    /// An implicit lock was given up on after its best-effort wait: go on without it.
+    NotHeld,
+    /// Another transaction holds a conflicting lock and the request does not wait.
+    Busy,
 }
 
 impl std::fmt::Debug for Txn {
@@ -141,7 +175,29 @@ impl Txn {
             read_spans: Vec::new(),
             state: State::Open,
             locked: std::collections::BTreeSet::new(),
+            statement_mark: None,
+            statement_stale: false,
         }
+    }
+
+    /// Whether the transaction only reads (`AS OF SYSTEM TIME`).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Starts a statement that its caller re-runs from scratch when [`Txn::take_statement_stale`]
+    /// says so (a locking SELECT): a lock wait then checks only the reads of earlier statements
+    /// when it moves the read timestamp, instead of failing on the statement's own stale reads.
+    pub fn begin_restartable_statement(&mut self) {
+        self.statement_mark = Some(self.read_spans.len());
+        self.statement_stale = false;
+    }
+
+    /// Ends the statement started by [`Txn::begin_restartable_statement`]; true when it must
+    /// run again (it waited for a lock, and its reads predate the holder's commit).
+    pub fn take_statement_stale(&mut self) -> bool {
+        self.statement_mark = None;
+        std::mem::take(&mut self.statement_stale)
     }
 
     /// The transaction's id.
@@ -282,6 +338,9 @@ impl Txn {
                 .max()
                 .unwrap_or_default();
             self.read_spans = vec![Span { start, end }];
+            // The statement's own reads are merged with earlier ones: a lock wait must check
+            // them all.
+            self.statement_mark = None;
         }
     }
 
@@ -307,36 +366,83 @@ impl Txn {
         Ok(())
     }
 
-    /// Takes this transaction's row lock on `key` before changing it (best effort, see
-    /// [`super::locks`]). When another transaction held the lock, this waits for it to finish,
-    /// then moves the read timestamp to now, checking that nothing read so far changed (40001
-    /// if something did): the caller must read `key` again, and will see the previous holder's
-    /// write. Returns whether that happened.
-    pub async fn lock_for_update(&mut self, key: &[u8]) -> Result<bool> {
+    /// Takes this transaction's implicit row lock on `key` before changing it (UPDATE, DELETE;
+    /// see [`super::locks`]). When another transaction held the lock, this waits for it to
+    /// finish, then moves the read timestamp to now, checking that nothing read so far changed
+    /// (40001 if something did): the caller must read `key` again, and will see the previous
+    /// holder's write. Returns whether that happened.
+    pub async fn lock_for_update(
+        &mut self,
+        key: &[u8],
+        lock_timeout: Option<Duration>,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<bool> {
+        let lock = RowLock {
+            mode: LockMode::Exclusive,
+            explicit: false,
+            no_wait: false,
+            lock_timeout,
+        };
+        Ok(self.lock_row(key, lock, stop).await? == Locked::AfterWaiting)
+    }
+
+    /// Takes a row lock on `key` (see [`super::locks`]). After a wait the read timestamp moves
+    /// to now: inside a restartable statement only the earlier statements' reads are checked
+    /// and the statement is marked stale; otherwise every read is checked (40001 if one
+    /// changed). Fails with [`KvError::LockTimeout`] past `lock_timeout`,
+    /// [`KvError::Interrupted`] when `stop` completes first, and 40001 on a deadlock.
+    pub async fn lock_row(
+        &mut self,
+        key: &[u8],
+        lock: RowLock,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Locked> {
         self.check_open()?;
-        if self.read_only || self.locked.contains(key) {
-            return Ok(false);
+        if self.read_only {
+            return Ok(Locked::NotHeld);
         }
-        match self
-            .store
-            .lock_table()
-            .acquire(key, self.id, LOCK_WAIT)
-            .await
-        {
-            Acquired::Immediately => {
-                self.locked.insert(key.to_vec());
-                Ok(false)
-            }
+        let req = LockRequest {
+            mode: lock.mode,
+            explicit: lock.explicit,
+            policy: if lock.no_wait {
+                WaitPolicy::NoWait
+            } else {
+                WaitPolicy::Block
+            },
+            lock_timeout: lock.lock_timeout,
+            best_effort: (!lock.explicit).then_some(LOCK_WAIT),
+        };
+        // Recorded before waiting, so that a lock handed over as the wait is abandoned is
+        // still released when the transaction ends.
+        let newly = self.locked.insert(key.to_vec());
+        let store = self.store.clone();
+        let got = store.lock_table().acquire(key, self.id, req, stop).await;
+        let keep = matches!(got, Acquired::Immediately | Acquired::AfterWaiting);
+        if newly && !keep {
+            self.locked.remove(key);
+            store.lock_table().release(key, self.id);
+        }
+        match got {
+            Acquired::Immediately => Ok(Locked::Held),
             Acquired::AfterWaiting => {
-                self.locked.insert(key.to_vec());
-                let now = self.store.now();
-                if let Err(e) = self.refresh_to(now).await {
+                let now = store.now();
+                let refreshed = match self.statement_mark {
+                    Some(mark) => {
+                        self.statement_stale = true;
+                        self.refresh_prefix_to(now, mark).await
+                    }
+                    None => self.refresh_to(now).await,
+                };
+                if let Err(e) = refreshed {
                     self.release_locks();
                     return Err(self.fail(e));
                 }
-                Ok(true)
+                Ok(Locked::AfterWaiting)
             }
-            Acquired::TimedOut => Ok(false),
+            Acquired::TimedOut => Ok(Locked::NotHeld),
+            Acquired::Busy => Ok(Locked::Busy),
+            Acquired::LockTimeout => Err(KvError::LockTimeout),
+            Acquired::Interrupted => Err(KvError::Interrupted),
             Acquired::Deadlock => {
                 self.release_locks();
                 Err(self.fail(KvError::Retryable(
@@ -345,6 +451,11 @@ impl Txn {
                 )))
             }
         }
+    }
+
+    /// Whether another transaction holds a lock on `key` that conflicts with `mode`.
+    pub fn is_locked_by_other(&self, key: &[u8], mode: LockMode) -> bool {
+        self.store.lock_table().is_held_by_other(key, self.id, mode)
     }
 
     fn release_locks(&mut self) {
@@ -459,11 +570,17 @@ impl Txn {
     }
 
     async fn refresh_to(&mut self, ts: Timestamp) -> Result<()> {
+        self.refresh_prefix_to(ts, usize::MAX).await
+    }
+
+    /// Moves the read timestamp to `ts` after checking that the first `n` read spans did not
+    /// change in between (the others belong to a statement that will run again).
+    async fn refresh_prefix_to(&mut self, ts: Timestamp, n: usize) -> Result<()> {
         if ts <= self.read_ts {
             return Ok(());
         }
         let spans = std::mem::take(&mut self.read_spans);
-        for span in &spans {
+        for span in spans.iter().take(n) {
             let mut cursor = span.clone();
             while cursor.start < cursor.end {
                 let c = cursor.clone();

@@ -689,6 +689,7 @@ async fn infer_param_types(session: &mut Session, stmt: &Statement) -> HashMap<u
         memory: exec::MemoryAccount::default(),
         oids: None,
         search_path: session.search_path(),
+        lock_timeout: None,
     };
     let mut txn = session.env.store.begin();
     let mut tables = Vec::new();

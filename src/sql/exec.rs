@@ -448,6 +448,7 @@ async fn resolve_for_session(session: &mut Session, name: &ObjectName) -> Result
         memory: MemoryAccount::default(),
         oids: None,
         search_path: session.search_path(),
+        lock_timeout: None,
     };
     match &mut session.txn {
         TxnState::Open(txn) => resolve_table(&ctx, txn, name).await,
@@ -530,11 +531,23 @@ pub struct Ctx<'a> {
     /// The session's `search_path` (schemas for unqualified names), empty for the default
     /// (`"$user", public`).
     pub search_path: Vec<String>,
+    /// The session's `lock_timeout`: how long a statement waits for a row lock (None: as long
+    /// as it takes).
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 /// The session's `statement_timeout` (`0` or unset: none; a bare number is milliseconds).
 pub(crate) fn statement_timeout(session: &Session) -> Option<std::time::Duration> {
-    let v = session.vars.get("statement_timeout")?.trim().to_string();
+    duration_var(session, "statement_timeout")
+}
+
+/// The session's `lock_timeout` (`0` or unset: none; a bare number is milliseconds).
+pub(crate) fn lock_timeout(session: &Session) -> Option<std::time::Duration> {
+    duration_var(session, "lock_timeout")
+}
+
+fn duration_var(session: &Session, name: &str) -> Option<std::time::Duration> {
+    let v = session.vars.get(name)?.trim().to_string();
     if v.is_empty() || v == "0" {
         return None;
     }
@@ -562,6 +575,7 @@ async fn execute_in_txn(
             .with_cancel(session.cancel.clone()),
         oids: None,
         search_path: session.search_path(),
+        lock_timeout: lock_timeout(session),
     };
     if let Statement::Pg(s) = stmt
         && super::system_tables::oids::needs_oid_names(s)
@@ -680,14 +694,35 @@ pub fn parse_expr(text: &str) -> Result<Expr> {
         .map_err(|e| SqlError::syntax(e.to_string()))
 }
 
-/// Output columns and rows of a query.
+/// How many times a locking query re-runs after lock waits before giving up with 40001.
+const MAX_LOCKING_RERUNS: usize = 100;
+
+/// Output columns and rows of a query. A query with a locking clause that waited for a lock
+/// runs again at the newer read timestamp (see [`super::query::locking`]).
 async fn query(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
     q: &pg::Query,
     params: &[Datum],
 ) -> Result<QueryResult> {
-    let rel = super::query::run_query(ctx, txn, q, params, &Default::default()).await?;
+    let restartable = super::query::locking::has_locking(q);
+    let mut runs = 0;
+    let rel = loop {
+        if restartable {
+            txn.begin_restartable_statement();
+        }
+        let res = super::query::run_query(ctx, txn, q, params, &Default::default()).await;
+        if !restartable || !txn.take_statement_stale() {
+            break res?;
+        }
+        runs += 1;
+        if runs >= MAX_LOCKING_RERUNS {
+            return Err(crate::kv::KvError::Retryable(
+                "locking query kept waiting for row locks".into(),
+            )
+            .into());
+        }
+    };
     Ok(QueryResult::Rows {
         columns: rel.columns(),
         rows: rel.rows,
@@ -761,6 +796,7 @@ async fn describe_statement(session: &mut Session, stmt: &Statement) -> Result<V
         memory: MemoryAccount::default(),
         oids: None,
         search_path: session.search_path(),
+        lock_timeout: None,
     };
     let params = vec![Datum::Null; 1 + q.to_string().matches('$').count()];
     let needs_oids = super::system_tables::oids::needs_oid_names(s);
