@@ -142,6 +142,29 @@ async fn for_update_makes_writers_and_lockers_wait_then_see_the_write() {
     );
     exec(&b, "COMMIT").await;
 
+    // An UPDATE that scans waits for a locked row it matches, then runs again on the holder's
+    // write.
+    exec(&a, "BEGIN").await;
+    rows(&a, "SELECT k FROM kv WHERE k = 1 FOR UPDATE").await;
+    let upd = spawn(b, "UPDATE kv SET v = v + 1 WHERE v > 100 RETURNING k, v");
+    assert_blocked(&upd, "scanning UPDATE").await;
+    exec(&a, "UPDATE kv SET v = 300 WHERE k = 1; COMMIT").await;
+    let (b, r) = finish(upd).await;
+    assert_eq!(
+        r.expect("update"),
+        vec![vec!["1".to_string(), "301".into()]]
+    );
+
+    // A transaction that began before another committed a write locks and reads that write.
+    exec(&a, "BEGIN").await;
+    exec(&b, "UPDATE kv SET v = 34 WHERE k = 3").await;
+    assert_eq!(
+        rows(&a, "SELECT v FROM kv WHERE k = 3 FOR UPDATE").await,
+        one("34")
+    );
+    exec(&a, "UPDATE kv SET v = v + 1 WHERE k = 3; COMMIT").await;
+    assert_eq!(rows(&c, "SELECT v FROM kv WHERE k = 3").await, one("35"));
+
     // A DELETE waits too; a rollback lets it go on with the row as it was.
     exec(&a, "BEGIN").await;
     rows(&a, "SELECT k FROM kv WHERE k = 2 FOR UPDATE").await;
@@ -176,7 +199,10 @@ async fn nowait_skip_locked_and_timeouts_end_waits() {
     let e = run(&b, "SELECT * FROM q FOR SHARE NOWAIT")
         .await
         .expect_err("NOWAIT share on an exclusively locked row");
-    assert!(e.starts_with("55P03: could not obtain lock on row (k)=(1)"), "{e}");
+    assert!(
+        e.starts_with("55P03: could not obtain lock on row (k)=(1)"),
+        "{e}"
+    );
     assert!(start.elapsed() < Duration::from_secs(2), "NOWAIT waited");
     // Unlocked rows: NOWAIT is fine.
     assert_eq!(
@@ -191,14 +217,31 @@ async fn nowait_skip_locked_and_timeouts_end_waits() {
     );
     exec(&b, "BEGIN").await;
     assert_eq!(
-        rows(&b, "SELECT k FROM q ORDER BY k LIMIT 1 FOR UPDATE SKIP LOCKED").await,
+        rows(
+            &b,
+            "SELECT k FROM q ORDER BY k LIMIT 1 FOR UPDATE SKIP LOCKED"
+        )
+        .await,
         one("2")
     );
     assert_eq!(
-        rows(&c, "SELECT k FROM q ORDER BY k LIMIT 1 FOR UPDATE SKIP LOCKED").await,
+        rows(
+            &c,
+            "SELECT k FROM q ORDER BY k LIMIT 1 FOR UPDATE SKIP LOCKED"
+        )
+        .await,
         one("3")
     );
     exec(&b, "ROLLBACK").await;
+    // The extended protocol takes the same path.
+    let e = b
+        .query("SELECT v FROM q WHERE k = $1 FOR UPDATE NOWAIT", &[&1i64])
+        .await
+        .expect_err("NOWAIT over the extended protocol");
+    assert_eq!(
+        e.code(),
+        Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+    );
 
     // lock_timeout: 55P03 for locking reads and writes alike.
     exec(&b, "SET lock_timeout = '300ms'").await;
@@ -214,7 +257,10 @@ async fn nowait_skip_locked_and_timeouts_end_waits() {
     let e = run(&b, "UPDATE q SET v = 0 WHERE k = 1")
         .await
         .expect_err("lock timeout of a write");
-    assert!(e.starts_with("55P03: canceling statement due to lock timeout"), "{e}");
+    assert!(
+        e.starts_with("55P03: canceling statement due to lock timeout"),
+        "{e}"
+    );
     exec(&b, "SET lock_timeout = 0").await;
 
     // statement_timeout and cancel requests stop a wait with 57014.
@@ -282,7 +328,10 @@ async fn for_share_locks_are_shared_and_deadlocks_are_broken() {
     let e = run(&b, "UPDATE s SET v = 21 WHERE k = 2")
         .await
         .expect_err("deadlock");
-    assert!(e.starts_with("40001: restart transaction: deadlock detected"), "{e}");
+    assert!(
+        e.starts_with("40001: restart transaction: deadlock detected"),
+        "{e}"
+    );
     assert!(!e.contains("[") && !e.contains("\\x"), "raw key bytes: {e}");
     exec(&b, "ROLLBACK").await;
     let (a, r) = finish(first).await;

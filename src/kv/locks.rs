@@ -155,7 +155,8 @@ impl Entry {
     /// The transactions `txn` (holding or queued for `mode`) waits for: conflicting holders and
     /// conflicting requests queued ahead of it.
     fn blockers(&self, txn: TxnId, mode: LockMode) -> Vec<TxnId> {
-        let conflicts = |other: LockMode| other == LockMode::Exclusive || mode == LockMode::Exclusive;
+        let conflicts =
+            |other: LockMode| other == LockMode::Exclusive || mode == LockMode::Exclusive;
         let mut out: Vec<TxnId> = self
             .holders
             .iter()

@@ -188,9 +188,25 @@ impl Txn {
     /// Starts a statement that its caller re-runs from scratch when [`Txn::take_statement_stale`]
     /// says so (a locking SELECT): a lock wait then checks only the reads of earlier statements
     /// when it moves the read timestamp, instead of failing on the statement's own stale reads.
+    ///
+    /// A transaction that has read nothing yet moves its read timestamp to now first (nothing
+    /// to check): a locking read at the start of a transaction then sees the writes committed
+    /// since it began instead of locking rows whose newer versions would fail it at commit.
     pub fn begin_restartable_statement(&mut self) {
+        if self.read_spans.is_empty() && !self.read_only && self.state == State::Open {
+            let now = self.store.now();
+            if now > self.read_ts {
+                self.read_ts = now;
+                self.write_ts = self.write_ts.max(now);
+            }
+        }
         self.statement_mark = Some(self.read_spans.len());
         self.statement_stale = false;
+    }
+
+    /// How many writes the transaction has buffered.
+    pub fn buffered_writes(&self) -> usize {
+        self.writes.len()
     }
 
     /// Ends the statement started by [`Txn::begin_restartable_statement`]; true when it must
@@ -427,16 +443,14 @@ impl Txn {
             Acquired::AfterWaiting => {
                 let now = store.now();
                 let refreshed = match self.statement_mark {
-                    Some(mark) => {
-                        self.statement_stale = true;
-                        self.refresh_prefix_to(now, mark).await
-                    }
+                    Some(mark) => self.refresh_prefix_to(now, mark).await,
                     None => self.refresh_to(now).await,
                 };
                 if let Err(e) = refreshed {
                     self.release_locks();
                     return Err(self.fail(e));
                 }
+                self.statement_stale = self.statement_mark.is_some();
                 Ok(Locked::AfterWaiting)
             }
             Acquired::TimedOut => Ok(Locked::NotHeld),

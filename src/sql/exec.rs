@@ -621,7 +621,9 @@ async fn execute_in_txn(
                 ..
             } => super::ddl::create_schema(&ctx, txn, schema_name, *if_not_exists).await,
             pg::Statement::Insert(ins) => super::dml::insert(&ctx, txn, ins, params).await,
-            pg::Statement::Query(q) => query(&ctx, txn, q, params).await,
+            pg::Statement::Query(q) => {
+                rerun_after_lock_waits(&ctx, txn, Rerunnable::Query(q), params).await
+            }
             pg::Statement::AlterTable(at) => super::ddl::alter_table(&ctx, txn, at).await,
             pg::Statement::ShowCreate { obj_type, obj_name } => {
                 super::show::check_create_kind(obj_type)?;
@@ -645,8 +647,12 @@ async fn execute_in_txn(
             }
             pg::Statement::CreateIndex(ci) => super::ddl::create_index(&ctx, txn, ci).await,
             pg::Statement::Truncate(tr) => super::ddl::truncate(&ctx, txn, tr).await,
-            pg::Statement::Update(u) => super::dml::update(&ctx, txn, u, params).await,
-            pg::Statement::Delete(d) => super::dml::delete(&ctx, txn, d, params).await,
+            pg::Statement::Update(u) => {
+                rerun_after_lock_waits(&ctx, txn, Rerunnable::Update(u), params).await
+            }
+            pg::Statement::Delete(d) => {
+                rerun_after_lock_waits(&ctx, txn, Rerunnable::Delete(d), params).await
+            }
             other => admin::execute_pg_misc(session, txn, other).await,
         },
         Statement::AlterTableSplitAt { table, rows } => {
@@ -694,35 +700,72 @@ pub fn parse_expr(text: &str) -> Result<Expr> {
         .map_err(|e| SqlError::syntax(e.to_string()))
 }
 
-/// How many times a locking query re-runs after lock waits before giving up with 40001.
+/// How many times a statement re-runs after lock waits before giving up with 40001.
 const MAX_LOCKING_RERUNS: usize = 100;
+/// Past this many buffered writes, UPDATE and DELETE do not re-run after a lock wait (the
+/// snapshot of the write buffer a re-run needs would cost a copy of it): their lock waits check
+/// every earlier read instead, which may fail with 40001.
+const MAX_RERUN_SNAPSHOT: usize = 1024;
 
-/// Output columns and rows of a query. A query with a locking clause that waited for a lock
-/// runs again at the newer read timestamp (see [`super::query::locking`]).
+/// A statement that re-runs from scratch when it waited for a row lock.
+#[derive(Clone, Copy)]
+enum Rerunnable<'s> {
+    Query(&'s pg::Query),
+    Update(&'s pg::Update),
+    Delete(&'s pg::Delete),
+}
+
+/// Runs `stmt`; when it waited for a row lock (the lock wait moved the read timestamp past the
+/// holder's commit, checking only earlier statements' reads), its buffered writes go back to
+/// where they were and it runs again, reading the holder's writes (see
+/// [`super::query::locking`]).
+async fn rerun_after_lock_waits(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    stmt: Rerunnable<'_>,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    let rerunnable = match stmt {
+        Rerunnable::Query(q) => super::query::locking::has_locking(q),
+        _ => txn.buffered_writes() <= MAX_RERUN_SNAPSHOT,
+    };
+    let snapshot = (rerunnable && !matches!(stmt, Rerunnable::Query(_))).then(|| txn.savepoint());
+    let mut runs = 0;
+    loop {
+        if rerunnable {
+            txn.begin_restartable_statement();
+        }
+        let res = match stmt {
+            Rerunnable::Query(q) => query(ctx, txn, q, params).await,
+            Rerunnable::Update(u) => super::dml::update(ctx, txn, u, params).await,
+            Rerunnable::Delete(d) => super::dml::delete(ctx, txn, d, params).await,
+        };
+        let stale = rerunnable && txn.take_statement_stale();
+        // A retryable error ended the transaction (a deadlock): nothing to re-run.
+        if !stale || res.as_ref().is_err_and(SqlError::is_retryable) {
+            return res;
+        }
+        runs += 1;
+        if runs >= MAX_LOCKING_RERUNS {
+            return Err(crate::kv::KvError::Retryable(
+                "statement kept waiting for row locks".into(),
+            )
+            .into());
+        }
+        if let Some(sp) = &snapshot {
+            txn.rollback_to(sp)?;
+        }
+    }
+}
+
+/// Output columns and rows of a query.
 async fn query(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
     q: &pg::Query,
     params: &[Datum],
 ) -> Result<QueryResult> {
-    let restartable = super::query::locking::has_locking(q);
-    let mut runs = 0;
-    let rel = loop {
-        if restartable {
-            txn.begin_restartable_statement();
-        }
-        let res = super::query::run_query(ctx, txn, q, params, &Default::default()).await;
-        if !restartable || !txn.take_statement_stale() {
-            break res?;
-        }
-        runs += 1;
-        if runs >= MAX_LOCKING_RERUNS {
-            return Err(crate::kv::KvError::Retryable(
-                "locking query kept waiting for row locks".into(),
-            )
-            .into());
-        }
-    };
+    let rel = super::query::run_query(ctx, txn, q, params, &Default::default()).await?;
     Ok(QueryResult::Rows {
         columns: rel.columns(),
         rows: rel.rows,

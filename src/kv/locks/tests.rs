@@ -45,7 +45,10 @@ async fn waiters_are_served_in_order_and_best_effort_waits_proceed() {
     let t = Arc::new(LockTable::default());
     let (a, b, c) = (TxnId::random(), TxnId::random(), TxnId::random());
     let x = LockMode::Exclusive;
-    assert_eq!(acquire(&t, b"k", a, implicit(LONG)).await, Acquired::Immediately);
+    assert_eq!(
+        acquire(&t, b"k", a, implicit(LONG)).await,
+        Acquired::Immediately
+    );
     assert_eq!(acquire(&t, b"k", a, req(x)).await, Acquired::Immediately);
     // a now holds k explicitly: c's best-effort wait does not give up ...
     let c_waits = spawn_waiter(&t, b"k", c, implicit(Duration::from_millis(20))).await;
@@ -119,7 +122,10 @@ async fn nowait_timeout_and_stop_end_a_wait() {
     };
     assert_eq!(acquire(&t, b"k", b, timed).await, Acquired::LockTimeout);
     let stop = tokio::time::sleep(Duration::from_millis(20));
-    assert_eq!(t.acquire(b"k", b, req(x), stop).await, Acquired::Interrupted);
+    assert_eq!(
+        t.acquire(b"k", b, req(x), stop).await,
+        Acquired::Interrupted
+    );
     // A dropped wait leaves the queue too.
     let h = spawn_waiter(&t, b"k", b, req(x)).await;
     h.abort();

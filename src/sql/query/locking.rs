@@ -107,7 +107,10 @@ impl LockSpec {
             .clauses
             .iter()
             .filter(|c| c.of.as_deref().is_none_or(|o| o == label))
-            .map(|c| Clause { of: None, ..c.clone() })
+            .map(|c| Clause {
+                of: None,
+                ..c.clone()
+            })
             .collect();
         (!clauses.is_empty()).then_some(LockSpec { clauses })
     }
