@@ -51,6 +51,12 @@ async fn numeric_results_are_described_with_cockroachdb_types() {
             ],
         ),
         ("SELECT i FROM n UNION SELECT 1.5", &[Type::NUMERIC]),
+        // A scalar subquery that finds no row is a NULL of its column's type.
+        (
+            "SELECT (SELECT max(k) FROM n WHERE false), (SELECT d FROM n WHERE false), \
+             (SELECT 1.5 FROM n WHERE false)",
+            &[Type::INT8, Type::NUMERIC, Type::NUMERIC],
+        ),
         (
             "SELECT * FROM (VALUES (1), (2.5)) AS v(x)",
             &[Type::NUMERIC],

@@ -244,5 +244,6 @@ slt_tests!(
     drop_truncate,
     limits,
     txn_modes,
+    difftest_found,
     locking,
 );

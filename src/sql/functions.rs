@@ -351,8 +351,14 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
         },
         "left" | "right" => match args.as_slice() {
             [Datum::String(s), Datum::Int(n)] => {
+                // A negative count leaves out that many characters from the other end.
                 let c: Vec<char> = s.chars().collect();
-                let k = (*n).clamp(0, c.len() as i64) as usize;
+                let len = c.len() as i64;
+                let k = if *n < 0 {
+                    len + (*n).max(-len)
+                } else {
+                    (*n).min(len)
+                } as usize;
                 Datum::String(if name == "left" {
                     c[..k].iter().collect()
                 } else {
@@ -557,9 +563,11 @@ pub(crate) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
             }
             Datum::Json(super::types::json_text(&serde_json::Value::Object(m)))
         }
-        "to_jsonb" | "to_json" => {
-            Datum::Json(super::types::json_text(&datum_to_json(&one(&args)?)))
-        }
+        "to_jsonb" | "to_json" => match one(&args)? {
+            // Strict: SQL NULL in, SQL NULL out (not the JSON `null`).
+            Datum::Null => Datum::Null,
+            v => Datum::Json(super::types::json_text(&datum_to_json(&v))),
+        },
         "version" => Datum::String(version_string()),
         "current_user" | "session_user" => Datum::String(ctx.user.into()),
         "current_database" => Datum::String(ctx.database.into()),

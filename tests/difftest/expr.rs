@@ -9,7 +9,8 @@
 //! (`CAST(a AS NUMERIC) / b` in PostgreSQL), and ordering inside window and aggregate ORDER BY
 //! puts NULLs first ascending and last descending (spelled out for PostgreSQL). Mixed-type
 //! arithmetic that CockroachDB rejects (INT + FLOAT) is never generated; divisors go through
-//! NULLIF(.., 0) so that division by zero is rare.
+//! NULLIF(.., 0) so that division by zero is rare. DECIMALs cast to text are rounded to 6 places
+//! first, since their display scale after `/` or `avg` differs by design.
 
 use super::rng::Rng;
 use super::schema::{Dual, Schema, Ty, int_literal, literal};
@@ -348,7 +349,14 @@ impl<'a> Gen<'a> {
                     *self
                         .rng
                         .pick(&[Ty::Int, Ty::Decimal, Ty::Date, Ty::Bool, Ty::Timestamp]);
-                cast(&self.expr(sc, mode, src, d), Ty::Text)
+                let x = self.expr(sc, mode, src, d);
+                if src == Ty::Decimal {
+                    // A DECIMAL's display scale after division or avg differs by design
+                    // (CockroachDB's 20-digit context, PostgreSQL's computed scale): fix it.
+                    cast(&dual!("round({}, 6)", x), Ty::Text)
+                } else {
+                    cast(&x, Ty::Text)
+                }
             }
             12 => {
                 let j = self.expr(sc, mode, Ty::Jsonb, d);

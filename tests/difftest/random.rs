@@ -414,4 +414,7 @@ pub async fn replay(env: &Env, spec: &str) {
         show(&b, 50)
     );
     println!("-- ordered compare: {}", q.ordered);
+    let ta = super::conn::describe(&t, &q.sql.t, to).await;
+    let tb = super::conn::describe(&p, &q.sql.p, to).await;
+    println!("-- result type OIDs: tandem {ta:?} / postgres {tb:?}");
 }

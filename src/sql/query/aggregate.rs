@@ -6,6 +6,7 @@ use crate::sql::expr::{self, EvalContext, Row};
 use crate::sql::sqlstate::SqlState;
 use crate::sql::types::{Datum, SqlType};
 use sqlparser::ast::{self as pg, Expr};
+use std::ops::ControlFlow;
 
 #[derive(Clone, Debug)]
 pub(super) struct AggCall {
@@ -17,6 +18,49 @@ pub(super) struct AggCall {
     pub(super) order_by: Vec<pg::OrderByExpr>,
     /// `agg(x) FILTER (WHERE p)`: only rows where `p` is true are aggregated.
     pub(super) filter: Option<Expr>,
+}
+
+impl AggCall {
+    /// Whether an argument, the ORDER BY or the FILTER holds another aggregate call (42803).
+    fn args_contain_aggregate(&self) -> bool {
+        self.arg
+            .iter()
+            .chain(self.separator.iter())
+            .chain(self.filter.iter())
+            .chain(self.order_by.iter().map(|o| &o.expr))
+            .any(contains_aggregate)
+    }
+}
+
+/// Whether `e` calls an aggregate outside its subqueries.
+fn contains_aggregate(e: &Expr) -> bool {
+    struct Find {
+        depth: usize,
+    }
+    impl pg::Visitor for Find {
+        type Break = ();
+        fn pre_visit_query(&mut self, _q: &pg::Query) -> ControlFlow<()> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _q: &pg::Query) -> ControlFlow<()> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            match e {
+                Expr::Function(f)
+                    if self.depth == 0
+                        && f.over.is_none()
+                        && is_aggregate(&f.name.to_string().to_lowercase()) =>
+                {
+                    ControlFlow::Break(())
+                }
+                _ => ControlFlow::Continue(()),
+            }
+        }
+    }
+    pg::Visit::visit(e, &mut Find { depth: 0 }).is_break()
 }
 
 const AGGREGATES: &[&str] = &[
@@ -39,145 +83,133 @@ pub(super) fn is_aggregate(name: &str) -> bool {
 }
 
 pub(super) fn extract_aggs(e: &Expr, aggs: &mut Vec<(String, AggCall)>) -> Result<Expr> {
-    Ok(match e {
-        Expr::Function(f) if AGGREGATES.contains(&f.name.to_string().to_lowercase().as_str()) => {
-            let key = e.to_string();
-            let idx = match aggs.iter().position(|(k, _)| *k == key) {
-                Some(i) => i,
-                None => {
-                    let name = f.name.to_string().to_lowercase();
-                    let mut order_by = Vec::new();
-                    let (distinct, args) = match &f.args {
-                        pg::FunctionArguments::List(l) => {
-                            for clause in &l.clauses {
-                                match clause {
-                                    pg::FunctionArgumentClause::OrderBy(o) => {
-                                        order_by.extend(o.iter().cloned())
-                                    }
-                                    other => {
-                                        return Err(SqlError::unsupported(format!(
-                                            "{other} in an aggregate"
-                                        )));
-                                    }
-                                }
+    let mut out = e.clone();
+    let mut v = Extract { aggs, depth: 0 };
+    match pg::VisitMut::visit(&mut out, &mut v) {
+        ControlFlow::Break(err) => Err(err),
+        ControlFlow::Continue(()) => Ok(out),
+    }
+}
+
+/// The walk behind [`extract_aggs`]: every expression kind is visited (sqlparser's visitor),
+/// except the insides of subqueries, whose aggregates belong to them, and of the aggregate
+/// calls it replaces.
+struct Extract<'a> {
+    aggs: &'a mut Vec<(String, AggCall)>,
+    /// Subqueries entered.
+    depth: usize,
+}
+
+impl pg::VisitorMut for Extract<'_> {
+    type Break = SqlError;
+
+    fn pre_visit_query(&mut self, _q: &mut pg::Query) -> ControlFlow<SqlError> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _q: &mut pg::Query) -> ControlFlow<SqlError> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<SqlError> {
+        if self.depth > 0 {
+            return ControlFlow::Continue(());
+        }
+        if let Expr::Function(f) = &*e
+            && f.over.is_none()
+            && is_aggregate(&f.name.to_string().to_lowercase())
+        {
+            match aggregate_ref(e, f, self.aggs) {
+                Ok(r) => *e = r,
+                Err(err) => return ControlFlow::Break(err),
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The `__agg_<n>` reference for the aggregate call `e` (= `f`), recording it in `aggs`.
+fn aggregate_ref(e: &Expr, f: &pg::Function, aggs: &mut Vec<(String, AggCall)>) -> Result<Expr> {
+    let key = e.to_string();
+    let idx = match aggs.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            let name = f.name.to_string().to_lowercase();
+            let mut order_by = Vec::new();
+            let (distinct, args) = match &f.args {
+                pg::FunctionArguments::List(l) => {
+                    for clause in &l.clauses {
+                        match clause {
+                            pg::FunctionArgumentClause::OrderBy(o) => {
+                                order_by.extend(o.iter().cloned())
                             }
-                            (
-                                matches!(
-                                    l.duplicate_treatment,
-                                    Some(pg::DuplicateTreatment::Distinct)
-                                ),
-                                l.args.clone(),
-                            )
-                        }
-                        pg::FunctionArguments::None => (false, Vec::new()),
-                        pg::FunctionArguments::Subquery(_) => {
-                            return Err(SqlError::unsupported("subquery aggregate arguments"));
-                        }
-                    };
-                    let mut exprs = Vec::new();
-                    let mut star = false;
-                    for a in args {
-                        match a {
-                            pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Expr(x)) => exprs.push(x),
-                            pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Wildcard) => star = true,
                             other => {
                                 return Err(SqlError::unsupported(format!(
-                                    "aggregate argument {other}"
+                                    "{other} in an aggregate"
                                 )));
                             }
                         }
                     }
-                    if star && name != "count" {
-                        return Err(SqlError::syntax(format!("{name}(*) is not valid")));
-                    }
-                    let arg = exprs.first().cloned();
-                    if arg.is_none() && !star {
-                        return Err(SqlError::new(
-                            SqlState::UNDEFINED_FUNCTION,
-                            format!("unknown signature: {name}()"),
-                        ));
-                    }
-                    let separator = exprs.get(1).cloned();
-                    aggs.push((
-                        key,
-                        AggCall {
-                            name,
-                            distinct,
-                            arg,
-                            separator,
-                            order_by,
-                            filter: f.filter.as_deref().cloned(),
-                        },
-                    ));
-                    aggs.len() - 1
+                    (
+                        matches!(
+                            l.duplicate_treatment,
+                            Some(pg::DuplicateTreatment::Distinct)
+                        ),
+                        l.args.clone(),
+                    )
+                }
+                pg::FunctionArguments::None => (false, Vec::new()),
+                pg::FunctionArguments::Subquery(_) => {
+                    return Err(SqlError::unsupported("subquery aggregate arguments"));
                 }
             };
-            Expr::Identifier(pg::Ident::new(format!("__agg_{idx}")))
-        }
-        Expr::BinaryOp { left, op, right } => Expr::BinaryOp {
-            left: Box::new(extract_aggs(left, aggs)?),
-            op: op.clone(),
-            right: Box::new(extract_aggs(right, aggs)?),
-        },
-        Expr::UnaryOp { op, expr: x } => Expr::UnaryOp {
-            op: *op,
-            expr: Box::new(extract_aggs(x, aggs)?),
-        },
-        Expr::Nested(x) => Expr::Nested(Box::new(extract_aggs(x, aggs)?)),
-        Expr::Cast {
-            kind,
-            expr: x,
-            data_type,
-            format,
-        } => Expr::Cast {
-            kind: kind.clone(),
-            expr: Box::new(extract_aggs(x, aggs)?),
-            data_type: data_type.clone(),
-            format: format.clone(),
-        },
-        Expr::IsNull(x) => Expr::IsNull(Box::new(extract_aggs(x, aggs)?)),
-        Expr::IsNotNull(x) => Expr::IsNotNull(Box::new(extract_aggs(x, aggs)?)),
-        Expr::Function(f) => {
-            let mut f = f.clone();
-            if let pg::FunctionArguments::List(l) = &mut f.args {
-                for a in &mut l.args {
-                    if let pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Expr(x)) = a {
-                        *x = extract_aggs(x, aggs)?;
+            let mut exprs = Vec::new();
+            let mut star = false;
+            for a in args {
+                match a {
+                    pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Expr(x)) => exprs.push(x),
+                    pg::FunctionArg::Unnamed(pg::FunctionArgExpr::Wildcard) => star = true,
+                    other => {
+                        return Err(SqlError::unsupported(format!("aggregate argument {other}")));
                     }
                 }
             }
-            Expr::Function(f)
-        }
-        Expr::Case {
-            case_token,
-            end_token,
-            operand,
-            conditions,
-            else_result,
-        } => {
-            let mut conds = Vec::new();
-            for c in conditions {
-                conds.push(pg::CaseWhen {
-                    condition: extract_aggs(&c.condition, aggs)?,
-                    result: extract_aggs(&c.result, aggs)?,
-                });
+            if star && name != "count" {
+                return Err(SqlError::syntax(format!("{name}(*) is not valid")));
             }
-            Expr::Case {
-                case_token: case_token.clone(),
-                end_token: end_token.clone(),
-                operand: operand
-                    .as_ref()
-                    .map(|o| extract_aggs(o, aggs).map(Box::new))
-                    .transpose()?,
-                conditions: conds,
-                else_result: else_result
-                    .as_ref()
-                    .map(|o| extract_aggs(o, aggs).map(Box::new))
-                    .transpose()?,
+            let arg = exprs.first().cloned();
+            if arg.is_none() && !star {
+                return Err(SqlError::new(
+                    SqlState::UNDEFINED_FUNCTION,
+                    format!("unknown signature: {name}()"),
+                ));
             }
+            let separator = exprs.get(1).cloned();
+            aggs.push((
+                key,
+                AggCall {
+                    name,
+                    distinct,
+                    arg,
+                    separator,
+                    order_by,
+                    filter: f.filter.as_deref().cloned(),
+                },
+            ));
+            aggs.len() - 1
         }
-        other => other.clone(),
-    })
+    };
+    if let Some((_, call)) = aggs.get(idx)
+        && call.args_contain_aggregate()
+    {
+        return Err(SqlError::new(
+            SqlState("42803"),
+            "aggregate function calls cannot be nested",
+        ));
+    }
+    Ok(Expr::Identifier(pg::Ident::new(format!("__agg_{idx}"))))
 }
 
 pub(super) fn compute_agg(

@@ -230,7 +230,8 @@ pub(super) async fn run_select(
         .chain(distinct_on)
         .map(|e| extract_aggs(&resolve_order(e, &items), &mut aggs))
         .collect::<Result<_>>()?;
-    let grouped = !aggs.is_empty() || !group_exprs.is_empty();
+    // HAVING alone makes the query grouped too (one group over all rows, even none).
+    let grouped = !aggs.is_empty() || !group_exprs.is_empty() || having.is_some();
     if grouped && !srf_items.is_empty() {
         return Err(SqlError::unsupported(
             "set-returning functions in the select list of a grouped query",

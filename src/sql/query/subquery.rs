@@ -32,12 +32,12 @@ pub(super) fn materialize<'a>(
                     )
                     .with_hint("scalar subqueries return at most one row"));
                 }
-                literal_expr(
-                    rel.rows
-                        .first()
-                        .map(|r| r[0].clone())
-                        .unwrap_or(Datum::Null),
-                )
+                let value = rel
+                    .rows
+                    .first()
+                    .map(|r| r[0].clone())
+                    .unwrap_or(Datum::Null);
+                typed_literal(value, rel.cols[0].ty)
             }
             Expr::Exists { subquery, negated } => {
                 let rel = run_query(ctx, txn, subquery, params, ctes)
@@ -234,6 +234,24 @@ async fn column_array<'a>(
         });
     }
     Ok(literal_expr(Datum::Array(items)))
+}
+
+/// `d` as a literal; a NULL keeps the subquery column's type (`CAST(NULL AS t)`), so that the
+/// result column is typed the same whether or not the subquery found a row.
+fn typed_literal(d: Datum, ty: SqlType) -> Expr {
+    if !matches!(d, Datum::Null) || ty == SqlType::String {
+        return literal_expr(d);
+    }
+    let data_type = match ty {
+        SqlType::Array(_) => array_data_type(ty),
+        _ => scalar_data_type(ty),
+    };
+    Expr::Cast {
+        kind: pg::CastKind::Cast,
+        expr: Box::new(literal_expr(Datum::Null)),
+        data_type,
+        format: None,
+    }
 }
 
 /// A parsed type naming array type `t` (for literals).
