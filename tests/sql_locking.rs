@@ -145,10 +145,11 @@ async fn for_update_makes_writers_and_lockers_wait_then_see_the_write() {
     );
     exec(&b, "COMMIT").await;
 
-    // An UPDATE that scans waits for a locked row it matches, then runs again on the holder's
-    // write.
+    // An UPDATE that scans, in an explicit transaction (no automatic retry), waits for a locked
+    // row it matches, then runs again on the holder's write.
     exec(&a, "BEGIN").await;
     rows(&a, "SELECT k FROM kv WHERE k = 1 FOR UPDATE").await;
+    exec(&b, "BEGIN").await;
     let upd = spawn(b, "UPDATE kv SET v = v + 1 WHERE v > 100 RETURNING k, v");
     assert_blocked(&upd, "scanning UPDATE").await;
     exec(&a, "UPDATE kv SET v = 300 WHERE k = 1; COMMIT").await;
@@ -157,6 +158,7 @@ async fn for_update_makes_writers_and_lockers_wait_then_see_the_write() {
         r.expect("update"),
         vec![vec!["1".to_string(), "301".into()]]
     );
+    exec(&b, "COMMIT").await;
 
     // A transaction that began before another committed a write locks and reads that write.
     exec(&a, "BEGIN").await;
