@@ -136,42 +136,46 @@ impl Entry {
         }
     }
 
-    /// Hands the lock to the waiters at the front of the queue that fit next to the holders.
-    fn grant_waiters(&mut self) {
+    /// Hands the lock to the waiters at the front of the queue that fit next to the holders;
+    /// returns the transactions that left the queue (they no longer wait).
+    fn grant_waiters(&mut self) -> Vec<TxnId> {
+        let mut left = Vec::new();
         while let Some(w) = self.waiters.front() {
             if !self.compatible(w.txn, w.mode) {
-                return;
+                break;
             }
             let Some(w) = self.waiters.pop_front() else {
-                return;
+                break;
             };
+            left.push(w.txn);
             // A waiter whose wait was dropped is skipped.
             if w.tx.send(()).is_ok() {
                 self.grant(w.txn, w.mode, w.explicit);
             }
         }
+        left
     }
 
-    /// The transactions `txn` (holding or queued for `mode`) waits for: conflicting holders and
-    /// conflicting requests queued ahead of it.
+    /// The transactions `txn`, queued for `mode`, waits for: conflicting holders and
+    /// conflicting requests queued ahead of it. Nothing when it is not queued here.
     fn blockers(&self, txn: TxnId, mode: LockMode) -> Vec<TxnId> {
+        let Some(pos) = self.waiters.iter().position(|w| w.txn == txn) else {
+            return Vec::new();
+        };
         let conflicts =
             |other: LockMode| other == LockMode::Exclusive || mode == LockMode::Exclusive;
-        let mut out: Vec<TxnId> = self
-            .holders
+        self.holders
             .iter()
             .filter(|h| h.txn != txn && conflicts(h.mode))
             .map(|h| h.txn)
-            .collect();
-        for w in &self.waiters {
-            if w.txn == txn {
-                break;
-            }
-            if conflicts(w.mode) {
-                out.push(w.txn);
-            }
-        }
-        out
+            .chain(
+                self.waiters
+                    .iter()
+                    .take(pos)
+                    .filter(|w| conflicts(w.mode))
+                    .map(|w| w.txn),
+            )
+            .collect()
     }
 
     fn is_free(&self) -> bool {
@@ -215,10 +219,21 @@ impl Inner {
         self.waiting_on.remove(&txn);
         if let Some(e) = self.locks.get_mut(key) {
             e.waiters.retain(|w| w.txn != txn);
-            e.grant_waiters();
-            if e.is_free() {
-                self.locks.remove(key);
-            }
+        }
+        self.grant_waiters(key);
+    }
+
+    /// Serves `key`'s queue (see [`Entry::grant_waiters`]) and forgets the key when it is free.
+    fn grant_waiters(&mut self, key: &[u8]) {
+        let Some(e) = self.locks.get_mut(key) else {
+            return;
+        };
+        let granted = e.grant_waiters();
+        if e.is_free() {
+            self.locks.remove(key);
+        }
+        for t in granted {
+            self.waiting_on.remove(&t);
         }
     }
 }
@@ -307,7 +322,6 @@ impl LockTable {
                 got = &mut rx => {
                     if got.is_ok() {
                         guard.armed = false;
-                        self.inner.lock().waiting_on.remove(&txn);
                         return Acquired::AfterWaiting;
                     }
                     // The sender went away without a grant (cannot happen while queued):
@@ -352,10 +366,7 @@ impl LockTable {
         };
         e.holders.retain(|h| h.txn != txn);
         e.waiters.retain(|w| w.txn != txn);
-        e.grant_waiters();
-        if e.is_free() {
-            inner.locks.remove(key);
-        }
+        inner.grant_waiters(key);
     }
 
     /// How many keys are locked or waited for (for tests and metrics).

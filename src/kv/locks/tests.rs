@@ -170,3 +170,24 @@ async fn two_shared_holders_upgrading_deadlock() {
     t.release(b"k", a);
     assert!(t.is_empty());
 }
+
+#[tokio::test]
+async fn a_lock_handed_over_but_not_yet_taken_is_no_deadlock() {
+    let t = Arc::new(LockTable::default());
+    let (a, b, c) = (TxnId::random(), TxnId::random(), TxnId::random());
+    let x = LockMode::Exclusive;
+    assert_eq!(acquire(&t, b"k", a, req(x)).await, Acquired::Immediately);
+    let b_waits = spawn_waiter(&t, b"k", b, req(x)).await;
+    // b is handed the lock; its task has not run since (single-threaded runtime, no yield).
+    t.release(b"k", a);
+    // c now waits for b, which waits for nothing.
+    let c_wait = tokio::time::timeout(Duration::from_millis(50), acquire(&t, b"k", c, req(x)));
+    assert!(
+        c_wait.await.is_err(),
+        "c should wait, not be told of a deadlock"
+    );
+    assert_eq!(b_waits.await.unwrap(), Acquired::AfterWaiting);
+    t.release(b"k", b);
+    assert!(t.is_empty());
+    assert!(t.inner.lock().waiting_on.is_empty());
+}
