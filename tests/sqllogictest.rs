@@ -245,4 +245,5 @@ slt_tests!(
     limits,
     txn_modes,
     difftest_found,
+    locking,
 );

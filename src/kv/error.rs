@@ -25,6 +25,13 @@ pub enum KvError {
     /// The request was malformed.
     #[error("kv: {0}")]
     InvalidArgument(String),
+    /// A row lock could not be had: another transaction held it past `lock_timeout`
+    /// (SQLSTATE 55P03).
+    #[error("canceling statement due to lock timeout")]
+    LockTimeout,
+    /// A lock wait was stopped by its caller (statement timeout, cancel).
+    #[error("lock wait interrupted")]
+    Interrupted,
     /// A storage failure.
     #[error(transparent)]
     Storage(#[from] StorageError),

@@ -57,7 +57,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-pub use txn::{Txn, TxnSavepoint};
+pub use txn::{Locked, RowLock, Txn, TxnSavepoint};
 
 const LOCAL_NODE_ID: &str = "node_id";
 /// How long a request keeps re-routing before giving up.
@@ -105,7 +105,7 @@ struct StoreInner {
     split_tx: mpsc::UnboundedSender<SplitTrigger>,
     metrics: KvMetrics,
     stopping: AtomicBool,
-    /// Row locks of UPDATE/DELETE (see [`locks`]).
+    /// Row locks of locking SELECTs, UPDATE and DELETE (see [`locks`]).
     locks: locks::LockTable,
     /// Commits that write system tables (see [`system_writes`]).
     system_writes: system_writes::SystemWrites,
@@ -330,7 +330,8 @@ impl Store {
         &self.inner.settings
     }
 
-    /// The node's row locks.
+    /// The node's row locks. They order the transactions this node coordinates; with several
+    /// nodes, transactions coordinated elsewhere do not see them (see [`locks`]).
     pub fn lock_table(&self) -> &locks::LockTable {
         &self.inner.locks
     }

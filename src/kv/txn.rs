@@ -18,10 +18,12 @@
 //! if something did, it fails with [`KvError::Retryable`] (SQLSTATE 40001) and leaves nothing
 //! behind. Intent conflicts while committing are waited out briefly, then the committer aborts
 //! itself (no deadlocks).
+//!
+//! Row locks (SELECT FOR UPDATE / FOR SHARE, UPDATE, DELETE) and the restartable statements that
+//! re-run after a lock wait are in `txn/locking.rs`.
 
 use super::Store;
 use super::error::{KvError, Result};
-use super::locks::Acquired;
 use crate::actors::range::error::RangeError;
 use crate::actors::range::replica::Mutation;
 use crate::clock::Timestamp;
@@ -33,6 +35,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+mod locking;
+pub use locking::{Locked, RowLock};
+
 /// How long a request waits on other transactions' intents before giving up.
 const INTENT_WAIT: Duration = Duration::from_secs(20);
 /// Read spans a transaction remembers before condensing them.
@@ -40,8 +45,6 @@ const MAX_READ_SPANS: usize = 4096;
 /// The key bytes read spans are grouped by when condensed: the tenant prefix (9 bytes) and the
 /// table id (4).
 const CONDENSE_PREFIX: usize = 13;
-/// How long a writer waits for another transaction's row lock before going on without it.
-const LOCK_WAIT: Duration = Duration::from_secs(2);
 /// How many times a committer retries intent conflicts before aborting itself.
 const COMMIT_CONFLICT_RETRIES: u32 = 20;
 /// How often a committing transaction refreshes its pending record's heartbeat (well inside
@@ -108,8 +111,14 @@ pub struct Txn {
     system_writes: bool,
     read_spans: Vec<Span>,
     state: State,
-    /// Row locks held (released at commit, rollback or drop).
+    /// Row locks held or waited for (released at commit, rollback or drop).
     locked: std::collections::BTreeSet<Vec<u8>>,
+    /// How many of `read_spans` predate the running statement, while a statement that can be
+    /// re-run is running (see [`Txn::begin_restartable_statement`]).
+    statement_mark: Option<usize>,
+    /// The running restartable statement waited for a lock and moved the read timestamp: its
+    /// reads so far are stale and it must run again.
+    statement_stale: bool,
 }
 
 impl std::fmt::Debug for Txn {
@@ -144,7 +153,26 @@ impl Txn {
             read_spans: Vec::new(),
             state: State::Open,
             locked: std::collections::BTreeSet::new(),
+            statement_mark: None,
+            statement_stale: false,
         }
+    }
+
+    /// Whether the transaction only reads (`AS OF SYSTEM TIME`).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// How many writes the transaction has buffered.
+    pub fn buffered_writes(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Ends the statement started by [`Txn::begin_restartable_statement`]; true when it must
+    /// run again (it waited for a lock, and its reads predate the holder's commit).
+    pub fn take_statement_stale(&mut self) -> bool {
+        self.statement_mark = None;
+        std::mem::take(&mut self.statement_stale)
     }
 
     /// The transaction's id.
@@ -305,6 +333,9 @@ impl Txn {
                 .max()
                 .unwrap_or_default();
             self.read_spans = vec![Span { start, end }];
+            // The statement's own reads are merged with earlier ones: a lock wait must check
+            // them all.
+            self.statement_mark = None;
         }
     }
 
@@ -328,52 +359,6 @@ impl Txn {
         self.system_writes |= super::system_writes::is_system_key(key);
         self.writes.insert(key.to_vec(), None);
         Ok(())
-    }
-
-    /// Takes this transaction's row lock on `key` before changing it (best effort, see
-    /// [`super::locks`]). When another transaction held the lock, this waits for it to finish,
-    /// then moves the read timestamp to now, checking that nothing read so far changed (40001
-    /// if something did): the caller must read `key` again, and will see the previous holder's
-    /// write. Returns whether that happened.
-    pub async fn lock_for_update(&mut self, key: &[u8]) -> Result<bool> {
-        self.check_open()?;
-        if self.read_only || self.locked.contains(key) {
-            return Ok(false);
-        }
-        match self
-            .store
-            .lock_table()
-            .acquire(key, self.id, LOCK_WAIT)
-            .await
-        {
-            Acquired::Immediately => {
-                self.locked.insert(key.to_vec());
-                Ok(false)
-            }
-            Acquired::AfterWaiting => {
-                self.locked.insert(key.to_vec());
-                let now = self.store.now();
-                if let Err(e) = self.refresh_to(now).await {
-                    self.release_locks();
-                    return Err(self.fail(e));
-                }
-                Ok(true)
-            }
-            Acquired::TimedOut => Ok(false),
-            Acquired::Deadlock => {
-                self.release_locks();
-                Err(self.fail(KvError::Retryable(
-                    "deadlock detected: this transaction and another wait for each other's row locks"
-                        .into(),
-                )))
-            }
-        }
-    }
-
-    fn release_locks(&mut self) {
-        for k in std::mem::take(&mut self.locked) {
-            self.store.lock_table().release(&k, self.id);
-        }
     }
 
     /// The store this transaction runs on.
@@ -482,11 +467,17 @@ impl Txn {
     }
 
     async fn refresh_to(&mut self, ts: Timestamp) -> Result<()> {
+        self.refresh_prefix_to(ts, usize::MAX).await
+    }
+
+    /// Moves the read timestamp to `ts` after checking that the first `n` read spans did not
+    /// change in between (the others belong to a statement that will run again).
+    async fn refresh_prefix_to(&mut self, ts: Timestamp, n: usize) -> Result<()> {
         if ts <= self.read_ts {
             return Ok(());
         }
         let spans = std::mem::take(&mut self.read_spans);
-        for span in &spans {
+        for span in spans.iter().take(n) {
             let mut cursor = span.clone();
             while cursor.start < cursor.end {
                 let c = cursor.clone();

@@ -105,6 +105,7 @@ pub(super) async fn infer_param_types(
         oids: None,
         search_path: session.search_path(),
         jobs: Default::default(),
+        lock_timeout: None,
     };
     let mut txn = session.env.store.begin();
     let mut tables = Vec::new();

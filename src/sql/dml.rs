@@ -398,9 +398,49 @@ async fn lock_point(
 ) -> Result<()> {
     if let Some(key) = super::scan::point_key(ctx, t, selection, params, label.unwrap_or(&t.name))?
     {
-        txn.lock_for_update(&key).await?;
+        lock_for_write(ctx, txn, t, &key, None).await?;
     }
     Ok(())
+}
+
+/// Takes the implicit write lock on the row at `key` (see [`crate::kv::locks`]); whether the
+/// transaction waited for another holder. Waits honour `lock_timeout` (55P03, naming the row
+/// when it is known), `statement_timeout` and cancel requests.
+async fn lock_for_write(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &TableDesc,
+    key: &[u8],
+    row: Option<&[Datum]>,
+) -> Result<bool> {
+    let stop = super::query::locking::interrupted(ctx);
+    match txn.lock_for_update(key, ctx.lock_timeout, stop).await {
+        Ok(waited) => Ok(waited),
+        Err(crate::kv::KvError::LockTimeout) => {
+            // A point UPDATE/DELETE locks before reading: read the row to name it.
+            let row = match row {
+                Some(r) => Some(r.to_vec()),
+                None => match txn.get(key).await {
+                    Ok(Some(raw)) => super::exec::decode_row(t, &raw).ok(),
+                    _ => None,
+                },
+            };
+            let desc = match row {
+                Some(r) => super::query::locking::describe_row(t, &r),
+                None => format!("in {}@{}_pkey", t.name, t.name),
+            };
+            Err(SqlError::new(
+                SqlState::LOCK_NOT_AVAILABLE,
+                format!("canceling statement due to lock timeout on row {desc}"),
+            ))
+        }
+        Err(crate::kv::KvError::Interrupted) => Err(ctx
+            .memory
+            .check()
+            .err()
+            .unwrap_or_else(|| crate::kv::KvError::Interrupted.into())),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Locks the row at `key` before the statement changes it (see [`crate::kv::locks`]). When
@@ -417,7 +457,7 @@ async fn lock_row(
     params: &[Datum],
     label: &str,
 ) -> Result<Option<Vec<Datum>>> {
-    if !txn.lock_for_update(key).await? {
+    if !lock_for_write(ctx, txn, t, key, Some(&row)).await? {
         return Ok(Some(row));
     }
     let Some(raw) = txn.get(key).await? else {

@@ -73,6 +73,8 @@ impl From<KvError> for SqlError {
             KvError::InvalidArgument(_) => SqlError::new(SqlState::INVALID_PARAMETER_VALUE, e.to_string()),
             KvError::TxnFinished(_) => SqlError::new(SqlState::IN_FAILED_SQL_TRANSACTION, e.to_string()),
             KvError::Storage(_) => SqlError::new(SqlState::IO_ERROR, e.to_string()),
+            KvError::LockTimeout => SqlError::new(SqlState::LOCK_NOT_AVAILABLE, e.to_string()),
+            KvError::Interrupted => SqlError::new(SqlState::QUERY_CANCELED, "canceling statement due to user request"),
             KvError::Unavailable(_) | KvError::Range(_) => SqlError::internal(e.to_string()),
         }
     }

@@ -36,11 +36,13 @@ use sqlparser::ast::{self as pg, Expr, ObjectName};
 static SCHEMA_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 mod memory;
+mod rerun;
 mod resolve;
 mod show_sources;
 mod stack;
 mod txn_modes;
 pub use memory::{MemoryAccount, MemoryPool, Reservation};
+use rerun::{Rerunnable, rerun_after_lock_waits};
 pub use resolve::{object_last, object_parts, resolve_name, resolve_table};
 use show_sources::{MAX_DESCRIBE_PARAMS, with_show_sources};
 
@@ -466,6 +468,7 @@ async fn resolve_for_session(session: &mut Session, name: &ObjectName) -> Result
         oids: None,
         search_path: session.search_path(),
         jobs: Default::default(),
+        lock_timeout: None,
     };
     match &mut session.txn {
         TxnState::Open(txn) => resolve_table(&ctx, txn, name).await,
@@ -550,11 +553,23 @@ pub struct Ctx<'a> {
     pub search_path: Vec<String>,
     /// Schema-change jobs the transaction recorded, started once it commits.
     pub jobs: super::schema_jobs::PendingJobs,
+    /// The session's `lock_timeout`: how long a statement waits for a row lock (None: as long
+    /// as it takes).
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 /// The session's `statement_timeout` (`0` or unset: none; a bare number is milliseconds).
 pub(crate) fn statement_timeout(session: &Session) -> Option<std::time::Duration> {
-    let v = session.vars.get("statement_timeout")?.trim().to_string();
+    duration_var(session, "statement_timeout")
+}
+
+/// The session's `lock_timeout` (`0` or unset: none; a bare number is milliseconds).
+pub(crate) fn lock_timeout(session: &Session) -> Option<std::time::Duration> {
+    duration_var(session, "lock_timeout")
+}
+
+fn duration_var(session: &Session, name: &str) -> Option<std::time::Duration> {
+    let v = session.vars.get(name)?.trim().to_string();
     if v.is_empty() || v == "0" {
         return None;
     }
@@ -583,6 +598,7 @@ async fn execute_in_txn(
         oids: None,
         search_path: session.search_path(),
         jobs: session.pending_jobs.clone(),
+        lock_timeout: lock_timeout(session),
     };
     if let Statement::Pg(s) = stmt
         && super::system_tables::oids::needs_oid_names(s)
@@ -628,7 +644,9 @@ async fn execute_in_txn(
                 ..
             } => super::ddl::create_schema(&ctx, txn, schema_name, *if_not_exists).await,
             pg::Statement::Insert(ins) => super::dml::insert(&ctx, txn, ins, params).await,
-            pg::Statement::Query(q) => query(&ctx, txn, q, params).await,
+            pg::Statement::Query(q) => {
+                rerun_after_lock_waits(&ctx, txn, Rerunnable::Query(q), params).await
+            }
             pg::Statement::AlterTable(at) => super::ddl::alter_table(&ctx, txn, at).await,
             pg::Statement::ShowCreate { obj_type, obj_name } => {
                 super::show::check_create_kind(obj_type)?;
@@ -652,8 +670,12 @@ async fn execute_in_txn(
             }
             pg::Statement::CreateIndex(ci) => super::ddl::create_index(&ctx, txn, ci).await,
             pg::Statement::Truncate(tr) => super::ddl::truncate(&ctx, txn, tr).await,
-            pg::Statement::Update(u) => super::dml::update(&ctx, txn, u, params).await,
-            pg::Statement::Delete(d) => super::dml::delete(&ctx, txn, d, params).await,
+            pg::Statement::Update(u) => {
+                rerun_after_lock_waits(&ctx, txn, Rerunnable::Update(u), params).await
+            }
+            pg::Statement::Delete(d) => {
+                rerun_after_lock_waits(&ctx, txn, Rerunnable::Delete(d), params).await
+            }
             other => admin::execute_pg_misc(session, txn, other).await,
         },
         Statement::AlterTableSplitAt { table, rows } => {
@@ -699,20 +721,6 @@ pub fn parse_expr(text: &str) -> Result<Expr> {
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| SqlError::syntax(e.to_string()))
-}
-
-/// Output columns and rows of a query.
-async fn query(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    q: &pg::Query,
-    params: &[Datum],
-) -> Result<QueryResult> {
-    let rel = super::query::run_query(ctx, txn, q, params, &Default::default()).await?;
-    Ok(QueryResult::Rows {
-        columns: rel.columns(),
-        rows: rel.rows,
-    })
 }
 
 /// The output columns a statement will produce, without running it (for Describe), on a stack
@@ -783,6 +791,7 @@ async fn describe_statement(session: &mut Session, stmt: &Statement) -> Result<V
         oids: None,
         search_path: session.search_path(),
         jobs: Default::default(),
+        lock_timeout: None,
     };
     let params = vec![Datum::Null; 1 + q.to_string().matches('$').count()];
     let needs_oids = super::system_tables::oids::needs_oid_names(s);

@@ -207,6 +207,7 @@ impl Session {
             ("server_version", "13.0.0"),
             ("integer_datetimes", "on"),
             ("statement_timeout", "0"),
+            ("lock_timeout", "0"),
         ] {
             vars.insert(k.to_string(), v.to_string());
         }

@@ -65,6 +65,8 @@ impl SqlState {
     pub const OUT_OF_MEMORY: SqlState = SqlState("53200");
     /// 55000
     pub const OBJECT_NOT_IN_PREREQUISITE_STATE: SqlState = SqlState("55000");
+    /// 55P03
+    pub const LOCK_NOT_AVAILABLE: SqlState = SqlState("55P03");
     /// 57014
     pub const QUERY_CANCELED: SqlState = SqlState("57014");
     /// 57P01
@@ -106,6 +108,7 @@ impl SqlState {
         SqlState::DATATYPE_MISMATCH,
         SqlState::UNDEFINED_FUNCTION,
         SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+        SqlState::LOCK_NOT_AVAILABLE,
         SqlState::QUERY_CANCELED,
         SqlState::ADMIN_SHUTDOWN,
         SqlState::CANNOT_CONNECT_NOW,

@@ -185,6 +185,7 @@ pub async fn try_stream(
         oids: None,
         search_path: session.search_path(),
         jobs: Default::default(),
+        lock_timeout: None,
     };
     // Virtual tables and CTE names do not resolve as tables: the ordinary path takes them.
     let Ok(t) = resolve_table(&ctx, &mut txn, plan.table).await else {

@@ -324,7 +324,7 @@ pub fn pretty(key: &[u8]) -> String {
             s.push_str(&format!("/Table/{table}/{index}"));
             if rest.len() > 8 {
                 s.push('/');
-                s.push_str(&escape_bytes(&rest[8..]));
+                s.push_str(&pretty_columns(&rest[8..]).unwrap_or_else(|| escape_bytes(&rest[8..])));
             }
         } else if !rest.is_empty() {
             s.push('/');
@@ -336,6 +336,24 @@ pub fn pretty(key: &[u8]) -> String {
         return format!("/Meta/{}", pretty(rest));
     }
     format!("\"{}\"", escape_bytes(key))
+}
+
+/// The key columns of a SQL row or index key (each a type tag and a memcomparable value), as
+/// `1/"abc"`; None when they are not all of the common types.
+fn pretty_columns(b: &[u8]) -> Option<String> {
+    let mut de = memcomparable::Deserializer::new(b);
+    let mut parts = Vec::new();
+    while de.has_remaining() {
+        let part = match u8::deserialize(&mut de).ok()? {
+            0 => i64::deserialize(&mut de).ok()?.to_string(),
+            1 => f64::deserialize(&mut de).ok()?.to_string(),
+            2 => format!("{:?}", String::deserialize(&mut de).ok()?),
+            3 => bool::deserialize(&mut de).ok()?.to_string(),
+            _ => return None,
+        };
+        parts.push(part);
+    }
+    Some(parts.join("/"))
 }
 
 fn escape_bytes(b: &[u8]) -> String {
@@ -380,6 +398,17 @@ mod tests {
             pretty(&index_prefix(TenantId(3), 104, 1)),
             "/Tenant/3/Table/104/1"
         );
+    }
+
+    #[test]
+    fn pretty_shows_sql_key_columns() {
+        // SQL row keys: a type tag, then the value, per column.
+        let k = index_key(TenantId(3), 104, 1, &((0u8, 7i64), (2u8, "x y"))).expect("encodes");
+        assert_eq!(pretty(&k), "/Tenant/3/Table/104/1/7/\"x y\"");
+        // Anything else stays escaped bytes.
+        let mut odd = index_prefix(TenantId(3), 104, 1);
+        odd.extend_from_slice(&[0xee, 0x01]);
+        assert_eq!(pretty(&odd), "/Tenant/3/Table/104/1/\\xee\\x01");
     }
 
     proptest! {

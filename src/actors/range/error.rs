@@ -31,7 +31,10 @@ pub enum RangeError {
         ts: Timestamp,
     },
     /// A refresh found a newer write in a span the transaction read.
-    #[error("range: refresh failed: {key:?} was written after the transaction read it")]
+    #[error(
+        "range: refresh failed: {} was written after the transaction read it",
+        crate::storage::keys::pretty(key)
+    )]
     RefreshFailed {
         /// The first conflicting key.
         key: Vec<u8>,

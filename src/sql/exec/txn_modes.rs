@@ -245,6 +245,9 @@ fn write_tag(stmt: &Statement) -> Option<String> {
         }
     };
     let tag = match s {
+        pg::Statement::Query(q) if crate::sql::query::locking::has_locking(q) => {
+            return Some("SELECT FOR UPDATE".into());
+        }
         pg::Statement::Query(q) => return writes_in_query(q).then(|| "INSERT".into()),
         pg::Statement::Explain {
             analyze, statement, ..

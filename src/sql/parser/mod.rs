@@ -17,6 +17,7 @@ use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
 mod checks;
 pub mod limits;
+mod locking;
 mod statements;
 mod tokens;
 
@@ -365,6 +366,7 @@ fn parse_with(
         .with_unescape(true)
         .tokenize_with_location()
         .map_err(|e| ParseError::from_sqlparser(sql, e.into()))?;
+    let tokens = locking::rewrite(tokens);
     let stats = limits::scan(&tokens).map_err(ParseError::too_complex)?;
     let stack = limits::parse_stack_bytes(stats);
     stacker::maybe_grow(stack, stack, || {

@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, HashMap};
 
 mod aggregate;
 mod join;
+pub mod locking;
 mod select;
 mod subquery;
 mod table_functions;
@@ -114,7 +115,24 @@ pub fn run_query<'a>(
     params: &'a [Datum],
     outer: &'a Ctes,
 ) -> BoxFuture<'a, Result<Relation>> {
+    run_query_locking(ctx, txn, q, params, outer, None)
+}
+
+/// Runs a query whose FROM tables are locked by the clauses `inherited` from an enclosing
+/// query (a subquery in FROM) and by its own (see [`locking`]).
+fn run_query_locking<'a>(
+    ctx: &'a Ctx<'a>,
+    txn: &'a mut Txn,
+    q: &'a pg::Query,
+    params: &'a [Datum],
+    outer: &'a Ctes,
+    inherited: Option<locking::LockSpec>,
+) -> BoxFuture<'a, Result<Relation>> {
     Box::pin(async move {
+        let lock = locking::LockSpec::for_query(q, inherited);
+        if let Some(l) = &lock {
+            l.check_query(txn, q)?;
+        }
         let mut ctes = outer.clone();
         if let Some(w) = &q.with {
             if w.recursive {
@@ -145,7 +163,9 @@ pub fn run_query<'a>(
             None => Vec::new(),
         };
         let mut rel = match q.body.as_ref() {
-            SetExpr::Select(sel) => run_select(ctx, txn, sel, params, &ctes, &order).await?,
+            SetExpr::Select(sel) => {
+                run_select(ctx, txn, sel, params, &ctes, &order, lock.as_ref()).await?
+            }
             other => {
                 let mut rel = run_set_expr(ctx, txn, other, params, &ctes).await?;
                 if !order.is_empty() {
@@ -155,15 +175,19 @@ pub fn run_query<'a>(
             }
         };
         let ectx = ectx(ctx, params);
+        let (mut off, mut lim) = (0, usize::MAX);
         if let Some(pg::LimitClause::LimitOffset { limit, offset, .. }) = &q.limit_clause {
-            let off = match offset {
-                Some(o) => count(&expr::eval(&o.value, None, &ectx)?)?,
-                None => 0,
-            };
-            let lim = match limit {
-                Some(l) => count(&expr::eval(l, None, &ectx)?)?,
-                None => usize::MAX,
-            };
+            if let Some(o) = offset {
+                off = count(&expr::eval(&o.value, None, &ectx)?)?;
+            }
+            if let Some(l) = limit {
+                lim = count(&expr::eval(l, None, &ectx)?)?;
+            }
+        }
+        if let Some(l) = &lock {
+            locking::lock_output(ctx, txn, &mut rel, l, off.saturating_add(lim)).await?;
+        }
+        if (off, lim) != (0, usize::MAX) {
             rel.rows = rel.rows.into_iter().skip(off).take(lim).collect();
         }
         Ok(rel)
@@ -223,7 +247,7 @@ fn run_set_expr<'a>(
 ) -> BoxFuture<'a, Result<Relation>> {
     Box::pin(async move {
         match body {
-            SetExpr::Select(sel) => run_select(ctx, txn, sel, params, ctes, &[]).await,
+            SetExpr::Select(sel) => run_select(ctx, txn, sel, params, ctes, &[], None).await,
             SetExpr::Query(q) => run_query(ctx, txn, q, params, ctes).await,
             SetExpr::Values(v) => {
                 let ectx = ectx(ctx, params);
@@ -413,6 +437,7 @@ fn load_factor<'a>(
     params: &'a [Datum],
     ctes: &'a Ctes,
     filter: Option<&'a Expr>,
+    lock: Option<&'a locking::LockSpec>,
 ) -> BoxFuture<'a, Result<Relation>> {
     Box::pin(async move {
         match f {
@@ -474,7 +499,8 @@ fn load_factor<'a>(
                     rel
                 } else {
                     let t = resolve_table(ctx, txn, name).await?;
-                    scan_table(ctx, txn, &t, filter, params, &label).await?
+                    let locked = lock.is_some_and(|l| l.for_label(&label).is_some());
+                    scan_table(ctx, txn, &t, filter, params, &label, locked).await?
                 };
                 if let Some(a) = alias {
                     rename_columns(
@@ -499,10 +525,12 @@ fn load_factor<'a>(
                 if *lateral {
                     return Err(SqlError::unsupported("LATERAL"));
                 }
-                let mut rel = run_query(ctx, txn, subquery, params, ctes).await?;
                 let label = alias
                     .as_ref()
                     .map(|a| normalize(&a.name.value, a.name.quote_style.is_some()));
+                let inherited = lock.and_then(|l| l.inherited_by(label.as_deref().unwrap_or("")));
+                let mut rel =
+                    run_query_locking(ctx, txn, subquery, params, ctes, inherited).await?;
                 if let Some(a) = alias {
                     rename_columns(
                         &mut rel,
@@ -522,7 +550,7 @@ fn load_factor<'a>(
                 alias,
             } => {
                 let mut rel =
-                    load_from_item(ctx, txn, table_with_joins, params, ctes, None).await?;
+                    load_from_item(ctx, txn, table_with_joins, params, ctes, None, lock).await?;
                 if let Some(a) = alias {
                     let label = normalize(&a.name.value, a.name.quote_style.is_some());
                     for c in &mut rel.cols {
@@ -577,6 +605,8 @@ fn label_function_rel(mut rel: Relation, alias: &Option<pg::TableAlias>, fname: 
     rel
 }
 
+/// Reads the rows of `t` that may match `filter`; a `locked` table's rows carry their key in a
+/// hidden lock column (see [`locking`]).
 async fn scan_table(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
@@ -584,6 +614,7 @@ async fn scan_table(
     filter: Option<&Expr>,
     params: &[Datum],
     label: &str,
+    locked: bool,
 ) -> Result<Relation> {
     let rows = if ctx.describe_only {
         Vec::new()
@@ -591,21 +622,31 @@ async fn scan_table(
         matching_rows_labeled(ctx, txn, t, filter, params, label).await?
     };
     ctx.memory.charge(rows.iter().map(|(_, r)| r))?;
-    Ok(Relation {
-        cols: t
-            .columns
-            .iter()
-            .map(|c| RelCol {
-                table: Some(t.name.clone()),
-                name: c.name.clone(),
-                ty: c.ty,
-                hidden: c.hidden,
-                typmod: c.typmod,
-                key: t.primary_key.contains(&c.id),
+    let mut cols: Vec<RelCol> = t
+        .columns
+        .iter()
+        .map(|c| RelCol {
+            table: Some(t.name.clone()),
+            name: c.name.clone(),
+            ty: c.ty,
+            hidden: c.hidden,
+            typmod: c.typmod,
+            key: t.primary_key.contains(&c.id),
+        })
+        .collect();
+    let rows = if locked {
+        cols.push(locking::lock_column(label));
+        rows.into_iter()
+            .map(|(k, mut r)| {
+                let v = locking::lock_value(t, k, &r);
+                r.push(v);
+                r
             })
-            .collect(),
-        rows: rows.into_iter().map(|(_, r)| r).collect(),
-    })
+            .collect()
+    } else {
+        rows.into_iter().map(|(_, r)| r).collect()
+    };
+    Ok(Relation { cols, rows })
 }
 
 fn load_from_item<'a>(
@@ -615,6 +656,7 @@ fn load_from_item<'a>(
     params: &'a [Datum],
     ctes: &'a Ctes,
     filter: Option<&'a Expr>,
+    lock: Option<&'a locking::LockSpec>,
 ) -> BoxFuture<'a, Result<Relation>> {
     Box::pin(async move {
         let single = item.joins.is_empty();
@@ -625,10 +667,11 @@ fn load_from_item<'a>(
             params,
             ctes,
             if single { filter } else { None },
+            lock,
         )
         .await?;
         for j in &item.joins {
-            let right = load_factor(ctx, txn, &j.relation, params, ctes, None).await?;
+            let right = load_factor(ctx, txn, &j.relation, params, ctes, None, lock).await?;
             left = join(ctx, left, right, &j.join_operator, params)?;
         }
         Ok(left)

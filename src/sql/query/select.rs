@@ -26,6 +26,7 @@ pub(super) async fn run_select(
     params: &[Datum],
     ctes: &Ctes,
     order: &[pg::OrderByExpr],
+    lock: Option<&locking::LockSpec>,
 ) -> Result<Relation> {
     // WHERE with subqueries replaced by values.
     let mut correlated_where: Option<Expr> = None;
@@ -46,11 +47,11 @@ pub(super) async fn run_select(
             cols: Vec::new(),
             rows: vec![Vec::new()],
         },
-        [only] => load_from_item(ctx, txn, only, params, ctes, selection.as_ref()).await?,
+        [only] => load_from_item(ctx, txn, only, params, ctes, selection.as_ref(), lock).await?,
         items => {
             let mut acc: Option<Relation> = None;
             for it in items {
-                let rel = load_from_item(ctx, txn, it, params, ctes, None).await?;
+                let rel = load_from_item(ctx, txn, it, params, ctes, None, lock).await?;
                 acc = Some(match acc {
                     None => rel,
                     Some(l) => join(
@@ -174,6 +175,14 @@ pub(super) async fn run_select(
                 },
             )),
             other => return Err(SqlError::unsupported(format!("select item {other}"))),
+        }
+    }
+    // A locking block's output carries the locked rows' keys (hidden) to `lock_output`.
+    if lock.is_some() {
+        for (i, c) in input.cols.iter().enumerate() {
+            if c.name.starts_with(locking::LOCK_COL) {
+                items.push((c.name.clone(), col_ref(i)));
+            }
         }
     }
     let group_exprs: Vec<Expr> = match &sel.group_by {
@@ -461,7 +470,7 @@ pub(super) async fn run_select(
                 table: None,
                 name: n.clone(),
                 ty,
-                hidden: false,
+                hidden: n.starts_with(locking::LOCK_COL),
                 typmod: typmod_of(e, ty),
                 key: false,
             })

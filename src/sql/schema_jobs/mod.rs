@@ -238,6 +238,7 @@ fn job_ctx(tenant: TenantId) -> Ctx<'static> {
         oids: None,
         search_path: Vec::new(),
         jobs: PendingJobs::default(),
+        lock_timeout: None,
     }
 }
 

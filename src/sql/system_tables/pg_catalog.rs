@@ -334,6 +334,12 @@ pub(super) async fn pg_catalog(
                     "Datetimes are integer based.",
                 ),
                 (
+                    "lock_timeout",
+                    "0",
+                    "integer",
+                    "Sets the maximum allowed duration of any wait for a lock.",
+                ),
+                (
                     "max_identifier_length",
                     "128",
                     "integer",
