@@ -30,7 +30,10 @@ pub(super) fn table_function(
         .iter()
         .map(|a| expr::eval(a, None, &ectx))
         .collect::<Result<Vec<_>>>()?;
-    let Some((mut cols, mut rows)) = rows_of(ctx, name, values)? else {
+    // A long series is synchronous work: off the async worker (see `heavy`), so that the node
+    // keeps serving other connections, cancel requests among them.
+    let work = series_len(&values);
+    let Some((mut cols, mut rows)) = super::heavy(work, || rows_of(ctx, name, values))? else {
         return Ok(None);
     };
     if with_ordinality {
@@ -53,6 +56,26 @@ pub(super) fn table_function(
             .collect(),
         rows,
     }))
+}
+
+/// About how many rows `generate_series` makes with these arguments (0 for anything else).
+fn series_len(v: &[Datum]) -> usize {
+    let span = |a: i64, b: i64, step: i64| -> usize {
+        if step == 0 {
+            return 0;
+        }
+        usize::try_from((i128::from(b) - i128::from(a)) / i128::from(step)).unwrap_or(0)
+    };
+    match v {
+        [Datum::Int(a), Datum::Int(b)] => span(*a, *b, 1),
+        [Datum::Int(a), Datum::Int(b), Datum::Int(s)] => span(*a, *b, *s),
+        [
+            Datum::Timestamp(a) | Datum::TimestampTz(a),
+            Datum::Timestamp(b) | Datum::TimestampTz(b),
+            _,
+        ] => span(*a, *b, 60_000_000),
+        _ => 0,
+    }
 }
 
 /// Whether `name` (without `pg_catalog.`) is a set-returning function tandem knows.
