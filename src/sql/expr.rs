@@ -309,6 +309,7 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
                 }
                 (UnaryOperator::Minus, Datum::Float(f)) => Ok(Datum::Float(-f)),
                 (UnaryOperator::Plus, v @ (Datum::Int(_) | Datum::Float(_))) => Ok(v),
+                (UnaryOperator::BitwiseNot, Datum::Int(i)) => Ok(Datum::Int(!i)),
                 (op, v) => Err(SqlError::new(
                     SqlState::UNDEFINED_FUNCTION,
                     format!(

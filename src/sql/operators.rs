@@ -322,6 +322,30 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
             decimal_div(a.into(), b.into()).map(Datum::Decimal)
         }
         (BinaryOperator::Modulo, Datum::Int(a), Datum::Int(b)) => Ok(Datum::Int(a.wrapping_rem(b))),
+        // Bitwise operators on INT (`#` is exclusive or); a shift outside 0..=63 is an error, as
+        // in CockroachDB (PostgreSQL would shift modulo 64).
+        (BinaryOperator::BitwiseAnd, Datum::Int(a), Datum::Int(b)) => Ok(Datum::Int(a & b)),
+        (BinaryOperator::BitwiseOr, Datum::Int(a), Datum::Int(b)) => Ok(Datum::Int(a | b)),
+        (BinaryOperator::PGBitwiseXor, Datum::Int(a), Datum::Int(b)) => Ok(Datum::Int(a ^ b)),
+        (
+            BinaryOperator::PGBitwiseShiftLeft | BinaryOperator::PGBitwiseShiftRight,
+            Datum::Int(a),
+            Datum::Int(b),
+        ) => {
+            let Ok(n @ 0..=63) = u32::try_from(b) else {
+                return Err(SqlError::new(
+                    SqlState::INVALID_PARAMETER_VALUE,
+                    "shift argument out of range",
+                ));
+            };
+            Ok(Datum::Int(
+                if matches!(op, BinaryOperator::PGBitwiseShiftLeft) {
+                    a.wrapping_shl(n)
+                } else {
+                    a >> n
+                },
+            ))
+        }
         (op, a @ (Datum::Int(_) | Datum::Float(_)), b @ (Datum::Int(_) | Datum::Float(_))) => {
             let (x, y) = (as_f64(&a), as_f64(&b));
             // Finite operands with an infinite result overflowed (PostgreSQL: 22003).

@@ -339,21 +339,46 @@ pub fn pretty(key: &[u8]) -> String {
 }
 
 /// The key columns of a SQL row or index key (each a type tag and a memcomparable value), as
-/// `1/"abc"`; None when they are not all of the common types.
+/// `1/"abc"`; None when they are not all of the common types or the bytes are cut short (any
+/// bytes may reach this: it renders keys for error messages, and must never panic).
 fn pretty_columns(b: &[u8]) -> Option<String> {
-    let mut de = memcomparable::Deserializer::new(b);
+    let mut rest = b;
     let mut parts = Vec::new();
-    while de.has_remaining() {
-        let part = match u8::deserialize(&mut de).ok()? {
+    while let Some((&tag, after)) = rest.split_first() {
+        let len = match tag {
+            0 | 1 => 8,
+            3 => 1,
+            2 => memcomparable_bytes_len(after)?,
+            _ => return None,
+        };
+        let value = after.get(..len)?;
+        let mut de = memcomparable::Deserializer::new(value);
+        parts.push(match tag {
             0 => i64::deserialize(&mut de).ok()?.to_string(),
             1 => f64::deserialize(&mut de).ok()?.to_string(),
             2 => format!("{:?}", String::deserialize(&mut de).ok()?),
-            3 => bool::deserialize(&mut de).ok()?.to_string(),
-            _ => return None,
-        };
-        parts.push(part);
+            _ => bool::deserialize(&mut de).ok()?.to_string(),
+        });
+        rest = &after[len..];
     }
     Some(parts.join("/"))
+}
+
+/// The length of the memcomparable string or bytes value at the start of `b`: a flag byte (0:
+/// empty), then groups of 8 bytes and a marker that is 9 while more groups follow. None when
+/// `b` ends first.
+fn memcomparable_bytes_len(b: &[u8]) -> Option<usize> {
+    if *b.first()? == 0 {
+        return Some(1);
+    }
+    let mut n = 1;
+    loop {
+        let marker = *b.get(n + 8)?;
+        n += 9;
+        if marker != 9 {
+            return Some(n);
+        }
+    }
 }
 
 fn escape_bytes(b: &[u8]) -> String {
@@ -409,6 +434,24 @@ mod tests {
         let mut odd = index_prefix(TenantId(3), 104, 1);
         odd.extend_from_slice(&[0xee, 0x01]);
         assert_eq!(pretty(&odd), "/Tenant/3/Table/104/1/\\xee\\x01");
+        // Cut short anywhere (a span bound, a prefix), it is rendered without panicking.
+        for cut in 0..k.len() {
+            let _ = pretty(&k[..cut]);
+        }
+        let long = index_key(TenantId(3), 104, 1, &(2u8, "a string of 17 ch")).expect("encodes");
+        assert_eq!(pretty(&long), "/Tenant/3/Table/104/1/\"a string of 17 ch\"");
+        for cut in 0..long.len() {
+            let _ = pretty(&long[..cut]);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn pretty_never_panics(key in proptest::collection::vec(any::<u8>(), 0..40)) {
+            let mut k = index_prefix(TenantId(3), 104, 1);
+            k.extend_from_slice(&key);
+            let _ = pretty(&k);
+        }
     }
 
     proptest! {

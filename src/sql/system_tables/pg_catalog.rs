@@ -437,6 +437,7 @@ pub(super) async fn pg_catalog(
             ],
             rows,
         ),
+        "pg_proc" => pg_proc(),
         "pg_tablespace" => {
             for (oid, name) in [(1663, "pg_default"), (1664, "pg_global")] {
                 rows.push(vec![
@@ -471,4 +472,51 @@ pub(super) async fn pg_catalog(
         _ => return per_database(ctx, txn, parts, table).await.map(Some),
     };
     Ok(Some(r))
+}
+
+/// `pg_proc`: one row per overload of every builtin in the function registry (psql's `\df`,
+/// ORMs' introspection). Argument-dependent result types are `anyelement`/`anyarray`.
+fn pg_proc() -> Relation {
+    use SqlType::{Bool, Int, String as Str};
+    let mut rows = Vec::new();
+    for b in crate::sql::functions::registry::all() {
+        for o in &b.overloads {
+            let args: Vec<String> = o.params.iter().map(|p| p.oid().to_string()).collect();
+            let signature = format!("{}({})", b.name, args.join(","));
+            rows.push(vec![
+                i(name_oid("proc", &signature)),
+                s(b.name),
+                i(PG_CATALOG_OID),
+                i(name_oid("role", "node")),
+                s(b.class.prokind()),
+                i(i64::from(o.declared_result_oid())),
+                s(args.join(" ")),
+                i(o.params.len() as i64),
+                Datum::Bool(b.class == crate::sql::functions::registry::Class::SetReturning),
+                s(b.volatility.code()),
+                // The variadic parameter's type, 0 when there is none (PostgreSQL's rule).
+                i(if o.variadic {
+                    o.params.last().map_or(0, |p| i64::from(p.oid()))
+                } else {
+                    0
+                }),
+            ]);
+        }
+    }
+    rel(
+        &[
+            ("oid", Int),
+            ("proname", Str),
+            ("pronamespace", Int),
+            ("proowner", Int),
+            ("prokind", Str),
+            ("prorettype", Int),
+            ("proargtypes", Str),
+            ("pronargs", Int),
+            ("proretset", Bool),
+            ("provolatile", Str),
+            ("provariadic", Int),
+        ],
+        rows,
+    )
 }

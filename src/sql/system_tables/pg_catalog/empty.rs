@@ -3,8 +3,7 @@
 use super::*;
 
 /// Catalogs tandem has nothing to put in (no collations beyond the default, policies, extended
-/// statistics, publications, triggers, sequences, operator classes, functions, rules or
-/// extensions): their columns, so clients' queries over them run and find no rows.
+/// statistics, publications, triggers, sequences, operator classes, rules or extensions): their columns, so clients' queries over them run and find no rows.
 pub(super) const EMPTY_CATALOGS: &[(&str, &[(&str, SqlType)])] = {
     use SqlType::{Bool, Int, String as Str};
     const INT2_ARRAY: SqlType = SqlType::Array(crate::sql::types::ElemType::Int);
@@ -117,18 +116,6 @@ pub(super) const EMPTY_CATALOGS: &[(&str, &[(&str, SqlType)])] = {
                 ("opcintype", Int),
                 ("opcdefault", Bool),
                 ("opckeytype", Int),
-            ],
-        ),
-        (
-            "pg_proc",
-            &[
-                ("oid", Int),
-                ("proname", Str),
-                ("pronamespace", Int),
-                ("proowner", Int),
-                ("prokind", Str),
-                ("prorettype", Int),
-                ("proargtypes", Str),
             ],
         ),
         (
