@@ -125,47 +125,6 @@ fn translate(s: &str, from: &str, to: &str) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(x: &str) -> Datum {
-        Datum::String(x.into())
-    }
-
-    #[test]
-    fn string_functions_follow_postgres() {
-        let run = |name: &str, args: Vec<Datum>| call(name, args).unwrap();
-        assert_eq!(
-            run("lpad", vec![s("ab"), Datum::Int(5), s("xy")]),
-            s("xyxab")
-        );
-        assert_eq!(run("lpad", vec![s("abcdef"), Datum::Int(3)]), s("abc"));
-        assert_eq!(run("rpad", vec![s("ab"), Datum::Int(4)]), s("ab  "));
-        assert_eq!(run("rpad", vec![s("ab"), Datum::Int(-1)]), s(""));
-        assert_eq!(run("lpad", vec![s("ab"), Datum::Int(5), s("")]), s("ab"));
-        assert!(call("lpad", vec![s("a"), Datum::Int(1 << 40)]).is_err());
-        assert_eq!(
-            run("initcap", vec![s("hELLO wORLD-x1y")]),
-            s("Hello World-X1y")
-        );
-        assert_eq!(
-            run(
-                "concat_ws",
-                vec![s(","), s("a"), Datum::Null, Datum::Int(2)]
-            ),
-            s("a,2")
-        );
-        assert_eq!(run("concat_ws", vec![Datum::Null, s("a")]), Datum::Null);
-        assert_eq!(
-            run("translate", vec![s("abcab"), s("ab"), s("x")]),
-            s("xcx")
-        );
-        assert_eq!(run("to_hex", vec![Datum::Int(255)]), s("ff"));
-        assert_eq!(run("to_hex", vec![Datum::Int(-1)]), s("ffffffffffffffff"));
-    }
-}
-
 /// The basic string functions (concatenation, substrings, trimming, search and replace, case,
 /// length, `md5`).
 fn basic(name: &str, args: Vec<Datum>) -> Result<Datum> {
@@ -307,4 +266,45 @@ fn basic(name: &str, args: Vec<Datum>) -> Result<Datum> {
         },
         _ => return Err(super::not_here(name)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: &str) -> Datum {
+        Datum::String(x.into())
+    }
+
+    #[test]
+    fn string_functions_follow_postgres() {
+        let run = |name: &str, args: Vec<Datum>| call(name, args).unwrap();
+        assert_eq!(
+            run("lpad", vec![s("ab"), Datum::Int(5), s("xy")]),
+            s("xyxab")
+        );
+        assert_eq!(run("lpad", vec![s("abcdef"), Datum::Int(3)]), s("abc"));
+        assert_eq!(run("rpad", vec![s("ab"), Datum::Int(4)]), s("ab  "));
+        assert_eq!(run("rpad", vec![s("ab"), Datum::Int(-1)]), s(""));
+        assert_eq!(run("lpad", vec![s("ab"), Datum::Int(5), s("")]), s("ab"));
+        assert!(call("lpad", vec![s("a"), Datum::Int(1 << 40)]).is_err());
+        assert_eq!(
+            run("initcap", vec![s("hELLO wORLD-x1y")]),
+            s("Hello World-X1y")
+        );
+        assert_eq!(
+            run(
+                "concat_ws",
+                vec![s(","), s("a"), Datum::Null, Datum::Int(2)]
+            ),
+            s("a,2")
+        );
+        assert_eq!(run("concat_ws", vec![Datum::Null, s("a")]), Datum::Null);
+        assert_eq!(
+            run("translate", vec![s("abcab"), s("ab"), s("x")]),
+            s("xcx")
+        );
+        assert_eq!(run("to_hex", vec![Datum::Int(255)]), s("ff"));
+        assert_eq!(run("to_hex", vec![Datum::Int(-1)]), s("ffffffffffffffff"));
+    }
 }
