@@ -7,14 +7,16 @@
 //!
 //! Functions: `row_number`, `rank`, `dense_rank`, `percent_rank`, `cume_dist`, `ntile`, `lag`,
 //! `lead`, `first_value`, `last_value`, `nth_value`, and the aggregates (`count`, `sum`, `avg`,
-//! `min`, `max`, `string_agg`, `bool_and`, `bool_or`, ...). Frames are PostgreSQL's default: the
-//! whole partition without ORDER BY, else from the partition's start to the current row and its
-//! peers (rows with equal ORDER BY values). Explicit frame clauses (`ROWS BETWEEN ...`), named
-//! windows and window functions in a grouped query are refused with 0A000. Running aggregates
-//! are recomputed per peer group, O(rows × peer groups) per partition.
+//! `min`, `max`, `string_agg`, `bool_and`, `bool_or`, ...). Frames ([`frame`]): `ROWS` and
+//! `RANGE` clauses, by default the whole partition without ORDER BY, else from the partition's
+//! start to the current row and its peers (rows with equal ORDER BY values). Named windows and
+//! window functions in a grouped query are refused with 0A000. Aggregates are recomputed per
+//! distinct frame, O(rows × frame) per partition.
 
 use super::aggregate::{AggCall, compute_agg, is_aggregate};
 use super::*;
+
+mod frame;
 
 /// One window call.
 #[derive(Debug, Clone)]
@@ -25,6 +27,8 @@ pub(super) struct WindowCall {
     agg: Option<AggCall>,
     partition_by: Vec<Expr>,
     order_by: Vec<pg::OrderByExpr>,
+    /// The frame clause (None: the default frame).
+    frame: Option<frame::FrameSpec>,
 }
 
 /// Replaces window calls in `e` with `__win_<i>` identifiers, recording them in `wins`.
@@ -63,11 +67,7 @@ fn window_call(f: &pg::Function) -> Result<WindowCall> {
         }
         None => return Err(SqlError::internal("not a window call")),
     };
-    if spec.window_frame.is_some() {
-        return Err(SqlError::unsupported(
-            "window frame clauses (ROWS/RANGE/GROUPS BETWEEN)",
-        ));
-    }
+    let frame = frame::spec(spec.window_frame.as_ref())?;
     if spec.window_name.is_some() {
         return Err(SqlError::unsupported("window names in OVER (...)"));
     }
@@ -118,6 +118,7 @@ fn window_call(f: &pg::Function) -> Result<WindowCall> {
         agg,
         partition_by: spec.partition_by.clone(),
         order_by: spec.order_by.clone(),
+        frame,
     })
 }
 
@@ -190,6 +191,7 @@ fn compute(
         partitions[p].push(i);
     }
     let mut out = vec![Datum::Null; rows.len()];
+    let frame = frame::Frame::resolve(w.frame.as_ref(), ectx)?;
     for part in partitions {
         // Sort the partition by the window's ORDER BY (stable: ties keep input order).
         let mut keyed: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::with_capacity(part.len());
@@ -231,13 +233,14 @@ fn compute(
         let part_rows: Vec<&Vec<Datum>> = order.iter().map(|&i| &rows[i]).collect();
         let mut dense = 0i64;
         let mut prev_group = usize::MAX;
-        let mut frame_cache: Option<(usize, Datum)> = None;
+        let mut frame_cache: Option<(Option<(usize, usize)>, Datum)> = None;
         for j in 0..n {
             if group_start[j] != prev_group {
                 dense += 1;
                 prev_group = group_start[j];
             }
             let row = &rows[order[j]];
+            let bounds = frame.bounds(j, n, (group_start[j], group_end[j]));
             let arg = |k: usize| -> Result<Datum> {
                 w.args.get(k).map_or(Ok(Datum::Null), |e| eval(e, row))
             };
@@ -290,8 +293,14 @@ fn compute(
                         None => arg(2)?,
                     }
                 }
-                "first_value" => eval(&w.args[0], part_rows[0])?,
-                "last_value" => eval(&w.args[0], part_rows[group_end[j]])?,
+                "first_value" => match bounds {
+                    Some((first, _)) => eval(&w.args[0], part_rows[first])?,
+                    None => Datum::Null,
+                },
+                "last_value" => match bounds {
+                    Some((_, last)) => eval(&w.args[0], part_rows[last])?,
+                    None => Datum::Null,
+                },
                 "nth_value" => {
                     let k = match arg(1)? {
                         Datum::Int(k) if k > 0 => k as usize,
@@ -302,10 +311,11 @@ fn compute(
                             ));
                         }
                     };
-                    if k - 1 <= group_end[j] {
-                        eval(&w.args[0], part_rows[k - 1])?
-                    } else {
-                        Datum::Null
+                    match bounds {
+                        Some((first, last)) if first + k - 1 <= last => {
+                            eval(&w.args[0], part_rows[first + k - 1])?
+                        }
+                        _ => Datum::Null,
                     }
                 }
                 _ => {
@@ -313,13 +323,16 @@ fn compute(
                         .agg
                         .as_ref()
                         .ok_or_else(|| SqlError::internal("window aggregate"))?;
-                    // The frame ends at the current row's last peer; one value per peer group.
-                    let end = group_end[j];
+                    // One computation per distinct frame (per peer group for the default one).
                     match &frame_cache {
-                        Some((e, v)) if *e == end => v.clone(),
+                        Some((b, v)) if *b == bounds => v.clone(),
                         _ => {
-                            let v = compute_agg(a, &part_rows[..=end], names, ectx)?;
-                            frame_cache = Some((end, v.clone()));
+                            let rows_in = match bounds {
+                                Some((first, last)) => &part_rows[first..=last],
+                                None => &part_rows[..0],
+                            };
+                            let v = compute_agg(a, rows_in, names, ectx)?;
+                            frame_cache = Some((bounds, v.clone()));
                             v
                         }
                     }
