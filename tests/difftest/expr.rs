@@ -515,7 +515,8 @@ impl<'a> Gen<'a> {
                 "jsonb_build_object('k', {})",
                 self.expr(sc, mode, Ty::Int, d)
             ),
-            _ => dual!("to_jsonb({})", self.expr(sc, mode, Ty::Text, d)),
+            // A typed argument: PostgreSQL cannot type `to_jsonb('literal')`.
+            _ => dual!("to_jsonb({})", cast(&self.expr(sc, mode, Ty::Text, d), Ty::Text)),
         }
     }
 }
