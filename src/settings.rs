@@ -95,6 +95,23 @@ impl KvSettings {
         }
     }
 
+    /// How often a committing transaction heartbeats its record: a fifth of
+    /// `kv.transaction.abandoned_after`.
+    pub fn txn_heartbeat_interval(&self) -> Duration {
+        self.txn_expiry / 5
+    }
+
+    /// How often each node sweeps its ranges for stale intents (a fifth of
+    /// `kv.transaction.abandoned_after`)...
+    pub fn stale_intent_sweep_interval(&self) -> Duration {
+        self.txn_expiry / 5
+    }
+
+    /// ...and how old an intent must be for the sweep to push its transaction (two fifths).
+    pub fn stale_intent_age(&self) -> Duration {
+        self.txn_expiry * 2 / 5
+    }
+
     /// Checks every setting's range.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         let bad = |name, reason: &str| {
@@ -117,6 +134,9 @@ impl KvSettings {
         }
         if self.raft_tick.is_zero() {
             return bad("kv.raft.tick_interval", "must be positive");
+        }
+        if self.txn_expiry < Duration::from_millis(50) {
+            return bad("kv.transaction.abandoned_after", "must be at least 50ms");
         }
         if self.rangefeed_buffer == 0 {
             return bad("kv.rangefeed.buffer_events", "must be positive");

@@ -611,12 +611,17 @@ async fn kv_txn_heartbeat_keeps_a_pending_record_alive() {
     use tandem::ids::TxnId;
     use tandem::storage::records::{TxnRecord, TxnStatus};
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
+    let expiry = Duration::from_millis(200);
+    let settings = KvSettings {
+        txn_expiry: expiry,
+        ..KvSettings::for_tests()
+    };
+    let store = Store::open(dir.path(), settings).expect("open store");
     let pending = |txn| TxnRecord {
         txn_id: txn,
         status: TxnStatus::Pending,
         ts: store.now(),
-        // Last heartbeat long ago.
+        // Last heartbeat long ago (writing the record counts as one).
         heartbeat_wall: 0,
     };
     let (ka, kb) = (key(22, 1), key(22, 2));
@@ -632,6 +637,12 @@ async fn kv_txn_heartbeat_keeps_a_pending_record_alive() {
         )
         .await
         .expect("write intents");
+    }
+    // `tb`'s heartbeat expires while `ta` keeps heartbeating.
+    let until = Instant::now() + expiry + Duration::from_millis(50);
+    while Instant::now() < until {
+        r.heartbeat_txn(&ka, ta).await.expect("heartbeat");
+        tokio::time::sleep(expiry / 5).await;
     }
     r.heartbeat_txn(&ka, ta).await.expect("heartbeat");
     assert!(

@@ -3,7 +3,9 @@
 # accounts in one transaction, vacuum, ADD PRIMARY KEY on the three tables) timed on tandem and
 # on PostgreSQL 15 in the same run, with pgbench's own per-step times.
 #
-# Environment knobs (defaults in brackets): SCALE [10]  INIT_TIMEOUT [3600] seconds per system
+# Environment knobs (defaults in brackets): SCALE [10]  INIT_TIMEOUT [3600] seconds per run
+#   RUNS [1]: runs per system on the same database; from the second on, pgbench first drops the
+#     tables the previous run filled (on tandem: GC jobs running during the next COPY)
 #   BENCH_TANDEM_BIN [build target/release/tandem with cargo]  SKIP_BUILD [0]
 #   PG_BINDIR, PG_USER [nobody], KEEP_LOGS [0]: as in run.sh
 # The other knobs of run.sh are accepted and ignored.
@@ -20,6 +22,7 @@ PROTOCOLS=${PROTOCOLS:-simple extended}
 PG_USER=${PG_USER:-nobody}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SCALE=${SCALE:-10}
+RUNS=${RUNS:-1}
 INIT_TIMEOUT=${INIT_TIMEOUT:-3600}
 MAX_TRIES=${MAX_TRIES:-1000}
 MOVR=${MOVR:-1}
@@ -171,22 +174,27 @@ sql() { # system, then psql args; stops at the first error
 declare -A SECS
 declare -A STEPS
 for s in tandem postgres; do
-    log "pgbench -i -s $SCALE on $s"
-    t0=$(date +%s.%N)
-    timeout "$INIT_TIMEOUT" "$PGBENCH" -i -s "$SCALE" -h 127.0.0.1 -p "${HOSTPORT[$s]}" \
-        -U "${DBUSER[$s]}" "${DBNAME[$s]}" >"$WORK/init-$s.out" 2>&1 \
-        || { tail -20 "$WORK/init-$s.out" >&2; die "pgbench -i failed on $s"; }
-    t1=$(date +%s.%N)
-    SECS[$s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-    STEPS[$s]=$(grep -o 'done in .*' "$WORK/init-$s.out" | tail -1)
-    log "$s: ${SECS[$s]} s (${STEPS[$s]})"
+    for run in $(seq 1 "$RUNS"); do
+        log "pgbench -i -s $SCALE on $s (run $run of $RUNS)"
+        t0=$(date +%s.%N)
+        timeout "$INIT_TIMEOUT" "$PGBENCH" -i -s "$SCALE" -h 127.0.0.1 -p "${HOSTPORT[$s]}" \
+            -U "${DBUSER[$s]}" "${DBNAME[$s]}" >"$WORK/init-$s-$run.out" 2>&1 \
+            || { tail -20 "$WORK/init-$s-$run.out" >&2; die "pgbench -i failed on $s (run $run)"; }
+        t1=$(date +%s.%N)
+        SECS[$s,$run]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+        STEPS[$s,$run]=$(grep -o 'done in .*' "$WORK/init-$s-$run.out" | tail -1)
+        log "$s run $run: ${SECS[$s,$run]} s (${STEPS[$s,$run]})"
+    done
 done
 echo
-echo "pgbench -i -s $SCALE ($((SCALE * 100000)) accounts), one run each, same machine"
+echo "pgbench -i -s $SCALE ($((SCALE * 100000)) accounts), $RUNS run(s) each on the same database, same machine"
 echo "tandem:     $TANDEM_DESC"
 echo "postgres:   $("$PG_BINDIR/postgres" --version)"
-printf '%-10s %10s  %s\n' system seconds "pgbench's steps"
+printf '%-10s %4s %10s  %s\n' system run seconds "pgbench's steps"
 for s in tandem postgres; do
-    printf '%-10s %10s  %s\n' "$s" "${SECS[$s]}" "${STEPS[$s]}"
+    for run in $(seq 1 "$RUNS"); do
+        printf '%-10s %4s %10s  %s\n' "$s" "$run" "${SECS[$s,$run]}" "${STEPS[$s,$run]}"
+    done
 done
-awk -v a="${SECS[tandem]}" -v b="${SECS[postgres]}" 'BEGIN { printf "ratio tandem/postgres: %.1fx\n", a / b }'
+awk -v a="${SECS[tandem,1]}" -v b="${SECS[postgres,1]}" \
+    'BEGIN { printf "ratio tandem/postgres (run 1): %.1fx\n", a / b }'

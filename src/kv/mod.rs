@@ -109,6 +109,8 @@ struct StoreInner {
     locks: locks::LockTable,
     /// Commits that write system tables (see [`system_writes`]).
     system_writes: system_writes::SystemWrites,
+    /// Transactions this node is committing (pushes leave them alone).
+    live_txns: crate::actors::range::live_txns::LiveTxns,
     /// Per-store state of the layers above (see [`Store::extension`]).
     extensions: parking_lot::Mutex<
         std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>,
@@ -227,6 +229,7 @@ impl Store {
                 metrics: KvMetrics::default(),
                 locks: locks::LockTable::default(),
                 system_writes: Default::default(),
+                live_txns: Default::default(),
                 extensions: Default::default(),
                 stopping: AtomicBool::new(false),
             }),

@@ -101,6 +101,7 @@ impl Store {
             self.inner.engine.clone(),
             self.inner.clock.clone(),
             self.inner.settings.clone(),
+            self.inner.live_txns.clone(),
         );
         self.inner
             .by_id

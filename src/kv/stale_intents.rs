@@ -5,22 +5,20 @@
 //! (or whose node stopped before the asynchronous resolution ran) and that no reader touches
 //! stays forever, and holds back the range's resolved timestamp: rangefeeds stop checkpointing
 //! and a physical replication stream's replicated time stops advancing (CockroachDB's rangefeed
-//! "txn pusher" exists for the same reason). So every [`SWEEP_EVERY`] each node looks at the
-//! ranges it holds the lease of, and for intents older than [`STALE_AFTER`] pushes their
-//! transactions like a reader would ([`Store::handle_intents`]): a finished transaction's
-//! intents are resolved, an abandoned one (expired heartbeat) is aborted and its intents
-//! removed, a live one is left alone. At most [`MAX_PER_RANGE`] intents per range per pass;
-//! failures are logged at debug level and retried on the next pass.
+//! "txn pusher" exists for the same reason). So every
+//! [`KvSettings::stale_intent_sweep_interval`] (1 s by default) each node looks at the ranges it
+//! holds the lease of, and for intents older than [`KvSettings::stale_intent_age`] (2 s) pushes
+//! their transactions like a reader would ([`Store::handle_intents`]): a finished
+//! transaction's intents are resolved, an abandoned one (expired heartbeat, not committing on the
+//! anchor's node) is aborted and its intents removed, a live one is left alone. At most
+//! [`MAX_PER_RANGE`] intents per range per pass; failures are logged at debug level and retried
+//! on the next pass.
 
 use super::Store;
+#[cfg(doc)]
+use crate::settings::KvSettings;
 use crate::storage::keys::Span;
 use crate::storage::records::{Intent, decode};
-use std::time::Duration;
-
-/// How often a node sweeps its leaseholder ranges.
-pub const SWEEP_EVERY: Duration = Duration::from_secs(1);
-/// Intents younger than this are left to their coordinator.
-pub const STALE_AFTER: Duration = Duration::from_secs(2);
 /// Intents pushed per range per pass.
 const MAX_PER_RANGE: usize = 1024;
 
@@ -29,7 +27,8 @@ impl Store {
     pub(super) fn spawn_stale_intent_sweeper(&self) {
         let store = self.clone();
         self.inner.arbiter.spawn(async move {
-            let mut tick = tokio::time::interval(SWEEP_EVERY);
+            let every = store.settings().stale_intent_sweep_interval();
+            let mut tick = tokio::time::interval(every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
@@ -46,7 +45,7 @@ impl Store {
 
     /// One sweep; returns how many stale intents it pushed.
     pub(super) async fn resolve_stale_intents(&self) -> usize {
-        let cutoff = self.now().sub_duration(STALE_AFTER);
+        let cutoff = self.now().sub_duration(self.settings().stale_intent_age());
         let replicas: Vec<_> = self
             .inner
             .ranges

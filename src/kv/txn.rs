@@ -8,9 +8,12 @@
 //!   intents in the other ranges, then the record is flipped to committed (the commit point),
 //!   and the intents are resolved in the background. Readers that meet an intent push the
 //!   owner's record: committed → resolve, aborted/missing → discard, pending → wait, abandoned
-//!   (no heartbeat within `kv.transaction.abandoned_after`) → abort it. While a two-phase commit
-//!   runs, its coordinator heartbeats the record every [`TXN_HEARTBEAT`], so a long commit is
-//!   not taken for abandoned (each node's stale-intent sweeper pushes intents older than 2 s).
+//!   (no heartbeat within `kv.transaction.abandoned_after`, and not committing on the anchor's
+//!   node) → abort it. While a two-phase commit runs, its coordinator registers it in the node's
+//!   [`LiveTxns`] and heartbeats the record every [`KvSettings::txn_heartbeat_interval`], so a
+//!   long commit is not taken for abandoned by each node's stale-intent sweeper, which pushes
+//!   intents older than [`KvSettings::stale_intent_age`]. The registry is what protects a commit
+//!   whose heartbeat is late because the node is busy applying its own intents.
 //!
 //! Serializability: a write lands above every other transaction's read of its key (timestamp
 //! cache) and above the newest committed version. If that pushes the commit timestamp above the
@@ -31,6 +34,8 @@ use crate::ids::TxnId;
 use crate::storage::keys::Span;
 use crate::storage::mvcc::{KeyValue, Limits};
 use crate::storage::records::{TxnRecord, TxnStatus};
+#[cfg(doc)]
+use crate::{actors::range::live_txns::LiveTxns, settings::KvSettings};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -47,9 +52,6 @@ const MAX_READ_SPANS: usize = 4096;
 const CONDENSE_PREFIX: usize = 13;
 /// How many times a committer retries intent conflicts before aborting itself.
 const COMMIT_CONFLICT_RETRIES: u32 = 20;
-/// How often a committing transaction refreshes its pending record's heartbeat (well inside
-/// `kv.transaction.abandoned_after`, 5 s).
-pub const TXN_HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// Heartbeats a pending transaction record until dropped.
 struct Heartbeat(tokio::task::JoinHandle<()>);
@@ -57,7 +59,7 @@ struct Heartbeat(tokio::task::JoinHandle<()>);
 impl Heartbeat {
     fn start(store: Store, anchor: Vec<u8>, txn: TxnId) -> Heartbeat {
         Heartbeat(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(TXN_HEARTBEAT);
+            let mut tick = tokio::time::interval(store.settings().txn_heartbeat_interval());
             tick.tick().await;
             loop {
                 tick.tick().await;
@@ -573,6 +575,8 @@ impl Txn {
             ts: self.write_ts,
             heartbeat_wall: store.now().wall,
         };
+        // Registered before the record exists, until this function returns or is dropped.
+        let _live = store.inner.live_txns.register(id);
         let mut remaining = writes.clone();
         let mut written: Vec<Vec<u8>> = Vec::new();
         let mut commit_ts = self.write_ts;

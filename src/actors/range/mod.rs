@@ -28,6 +28,7 @@
 pub mod command;
 pub mod error;
 pub mod latch;
+pub mod live_txns;
 pub mod membership;
 pub mod rangefeed;
 pub use rangefeed::Subscribe;

@@ -11,9 +11,12 @@
 //! below the closed timestamp or a timestamp-cache entry of another transaction, and the resolved
 //! timestamp published to rangefeeds is below every in-flight write and unresolved intent.
 
+mod txn_record;
+
 use super::command::{RaftCommand, SplitTrigger};
 use super::error::{RangeError, Result};
 use super::latch::{LatchGuard, LatchOwner, LatchSet, wait_then};
+use super::live_txns::LiveTxns;
 use super::tscache::TimestampCache;
 use super::{Propose, RangeActor};
 use crate::clock::{Clock, Timestamp};
@@ -142,6 +145,8 @@ pub struct Replica {
     engine: Engine,
     clock: Arc<Clock>,
     settings: Arc<KvSettings>,
+    /// This node's committing transactions, which pushes never abort.
+    live_txns: LiveTxns,
 }
 
 impl std::fmt::Debug for Replica {
@@ -210,6 +215,7 @@ impl Replica {
         engine: Engine,
         clock: Arc<Clock>,
         settings: Arc<KvSettings>,
+        live_txns: LiveTxns,
     ) -> Replica {
         Replica {
             shared,
@@ -217,6 +223,7 @@ impl Replica {
             engine,
             clock,
             settings,
+            live_txns,
         }
     }
 
@@ -551,6 +558,8 @@ impl Replica {
             .collect();
         if let Some(mut r) = record {
             r.ts = r.ts.max(write_ts);
+            // The record's heartbeat starts when it is written, not when the commit began.
+            r.heartbeat_wall = r.heartbeat_wall.max(self.clock.now().wall);
             ops.push(WriteOp::PutTxnRecord {
                 anchor: anchor.to_vec(),
                 record: r,
@@ -558,92 +567,6 @@ impl Replica {
         }
         self.propose(RaftCommand { ops, split: None }).await?;
         Ok(write_ts)
-    }
-
-    /// Refreshes a pending transaction record's heartbeat to now, so pushers do not take the
-    /// transaction for abandoned while its coordinator is still committing. Fails with
-    /// `TxnAborted` when the record is gone or no longer pending.
-    pub async fn heartbeat_txn(&self, anchor: &[u8], txn: TxnId) -> Result<()> {
-        let (_guard, _) = self
-            .begin_write(vec![Span::point(anchor)], &[], Some(txn), false)
-            .await?;
-        let mut rec = match mvcc::get_txn_record(&self.engine, anchor, txn)? {
-            Some(r) if r.status == TxnStatus::Pending => r,
-            Some(r) => return Err(RangeError::TxnAborted(format!("record is {:?}", r.status))),
-            None => return Err(RangeError::TxnAborted("record not found".into())),
-        };
-        rec.heartbeat_wall = self.clock.now().wall;
-        self.put_txn_record(anchor, rec).await
-    }
-
-    /// Finalises a transaction record: commit at `ts` (only if still pending) or abort.
-    pub async fn end_txn(
-        &self,
-        anchor: &[u8],
-        txn: TxnId,
-        commit: bool,
-        ts: Timestamp,
-    ) -> Result<()> {
-        let (_guard, _) = self
-            .begin_write(vec![Span::point(anchor)], &[], Some(txn), false)
-            .await?;
-        let rec = mvcc::get_txn_record(&self.engine, anchor, txn)?;
-        let mut rec = match rec {
-            Some(r) if r.status == TxnStatus::Pending => r,
-            Some(r) if r.status == TxnStatus::Aborted && !commit => return Ok(()),
-            Some(r) => return Err(RangeError::TxnAborted(format!("record is {:?}", r.status))),
-            None if !commit => return Ok(()),
-            None => return Err(RangeError::TxnAborted("record not found".into())),
-        };
-        rec.status = if commit {
-            TxnStatus::Committed
-        } else {
-            TxnStatus::Aborted
-        };
-        rec.ts = ts;
-        self.put_txn_record(anchor, rec).await
-    }
-
-    /// Replicates a new version of the record at `anchor` (the caller holds its latch).
-    async fn put_txn_record(&self, anchor: &[u8], record: TxnRecord) -> Result<()> {
-        self.propose(RaftCommand {
-            ops: vec![WriteOp::PutTxnRecord {
-                anchor: anchor.to_vec(),
-                record,
-            }],
-            split: None,
-        })
-        .await
-    }
-
-    /// Pushes the transaction that owns `intent`: returns its record if it is finalised, aborts
-    /// it if it is abandoned, or fails with [`RangeError::TxnPending`] while it is alive.
-    pub async fn push_txn(&self, anchor: &[u8], txn: TxnId) -> Result<TxnRecord> {
-        let (_guard, _) = self
-            .begin_write(vec![Span::point(anchor)], &[], None, false)
-            .await?;
-        let now = self.clock.now();
-        match mvcc::get_txn_record(&self.engine, anchor, txn)? {
-            None => Ok(TxnRecord {
-                txn_id: txn,
-                status: TxnStatus::Aborted,
-                ts: now,
-                heartbeat_wall: 0,
-            }),
-            Some(r) if r.status != TxnStatus::Pending => Ok(r),
-            Some(r) => {
-                let age = now.wall.saturating_sub(r.heartbeat_wall);
-                if age < self.settings.txn_expiry.as_nanos() as u64 {
-                    return Err(RangeError::TxnPending(txn.to_string()));
-                }
-                let aborted = TxnRecord {
-                    status: TxnStatus::Aborted,
-                    ..r
-                };
-                self.put_txn_record(anchor, aborted.clone()).await?;
-                Ok(aborted)
-            }
-        }
     }
 
     /// Resolves `txn`'s intents on `keys`: committed ones become versions at `commit_ts`,
@@ -678,21 +601,6 @@ impl Replica {
             return Ok(());
         }
         self.propose(RaftCommand { ops, split: None }).await
-    }
-
-    /// Removes a finalised transaction record (after all its intents are resolved).
-    pub async fn delete_txn_record(&self, anchor: &[u8], txn: TxnId) -> Result<()> {
-        let (_guard, _) = self
-            .begin_write(vec![Span::point(anchor)], &[], Some(txn), false)
-            .await?;
-        self.propose(RaftCommand {
-            ops: vec![WriteOp::DeleteTxnRecord {
-                anchor: anchor.to_vec(),
-                txn_id: txn,
-            }],
-            split: None,
-        })
-        .await
     }
 
     /// Writes MVCC versions with their given timestamps, bypassing transactions (bulk ingest for

@@ -1,0 +1,92 @@
+//! Liveness of committing transactions against pushers: a two-phase commit that takes much
+//! longer than `kv.transaction.abandoned_after` (its heartbeats queue behind the node applying its
+//! own intents) is never aborted by the stale-intent sweeper or by readers, while a transaction
+//! nobody is committing any more still is. Timings are scaled down through the one setting they
+//! derive from (`txn_expiry`).
+
+mod common;
+
+use common::kv::{key, with_timeout};
+use std::time::{Duration, Instant};
+use tandem::ids::TxnId;
+use tandem::kv::Store;
+use tandem::settings::KvSettings;
+use tandem::storage::records::{TxnRecord, TxnStatus};
+
+/// Rows of the big commit: enough that writing their intents outlasts the expiry many times.
+const ROWS: i64 = 60_000;
+
+fn settings() -> KvSettings {
+    KvSettings {
+        // Heartbeats every 10 ms, sweeps every 10 ms of intents older than 20 ms.
+        txn_expiry: Duration::from_millis(50),
+        // One range for the big table, so its intents are one long raft command.
+        range_max_bytes: 64 << 20,
+        ..KvSettings::for_tests()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_long_two_phase_commit_is_not_aborted_by_pushes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), settings()).expect("open store");
+    // The anchor (first key) and the bulk in one range, one more key in another: a two-phase
+    // commit whose first raft command carries the record and all the bulk's intents.
+    store.split_at(&key(41, 0)).await.expect("split");
+    let value = vec![7u8; 100];
+    for round in 0..3 {
+        let mut t = store.begin();
+        for i in 0..ROWS {
+            t.put(&key(40, round * ROWS + i), &value).expect("put");
+        }
+        t.put(&key(41, round), b"other range").expect("put");
+        // Old enough for the sweeper before the first intent is written.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let started = Instant::now();
+        let res = with_timeout("big commit", Duration::from_secs(300), t.commit()).await;
+        let took = started.elapsed();
+        res.unwrap_or_else(|e| panic!("round {round}: commit after {took:?} failed: {e}"));
+        eprintln!("round {round}: commit of {ROWS} rows took {took:?}");
+    }
+    let mut t = store.begin();
+    let rows = t
+        .scan(
+            &tandem::storage::keys::index_span(tandem::ids::TenantId(2), 40, 1),
+            usize::MAX,
+        )
+        .await
+        .expect("scan");
+    assert_eq!(rows.len() as i64, 3 * ROWS, "every committed row is there");
+    t.rollback();
+
+    // A pending transaction nobody commits (no coordinator on this node) is still aborted once
+    // its heartbeat expired: the reader gets past its intent.
+    let k = key(42, 1);
+    let txn = TxnId::random();
+    let r = store.replica_for(&k).expect("replica");
+    let record = TxnRecord {
+        txn_id: txn,
+        status: TxnStatus::Pending,
+        ts: store.now(),
+        heartbeat_wall: 0,
+    };
+    r.write_intents(
+        txn,
+        store.now(),
+        &k,
+        vec![(k.clone(), Some(b"orphan".to_vec()))],
+        Some(record),
+    )
+    .await
+    .expect("write intent");
+    let mut t = store.begin();
+    let got = with_timeout(
+        "read past an abandoned intent",
+        Duration::from_secs(30),
+        t.get(&k),
+    )
+    .await
+    .expect("read");
+    assert_eq!(got, None, "the abandoned transaction's write is discarded");
+    store.shutdown().await;
+}
