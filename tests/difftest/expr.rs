@@ -516,7 +516,10 @@ impl<'a> Gen<'a> {
                 self.expr(sc, mode, Ty::Int, d)
             ),
             // A typed argument: PostgreSQL cannot type `to_jsonb('literal')`.
-            _ => dual!("to_jsonb({})", cast(&self.expr(sc, mode, Ty::Text, d), Ty::Text)),
+            _ => dual!(
+                "to_jsonb({})",
+                cast(&self.expr(sc, mode, Ty::Text, d), Ty::Text)
+            ),
         }
     }
 }

@@ -71,7 +71,10 @@ impl Gen<'_> {
                 if f == "stddev" || f == "variance" {
                     // PostgreSQL keeps fewer digits of a large NUMERIC standard deviation than
                     // CockroachDB's 20-digit context: compare the rounded values.
-                    Dual::new(format!("round({f}({}))", x.t), format!("round({f}({}))", x.p))
+                    Dual::new(
+                        format!("round({f}({}))", x.t),
+                        format!("round({f}({}))", x.p),
+                    )
                 } else {
                     Dual::new(format!("{f}({dis}{})", x.t), format!("{f}({dis}{})", x.p))
                 }
