@@ -501,7 +501,7 @@ pub(super) async fn run_select(
         let mut seen = std::collections::HashSet::new();
         out.retain(|(_, keys)| seen.insert(hash_key(keys[on..].iter())));
     }
-    let types: Vec<SqlType> = items
+    let mut types: Vec<SqlType> = items
         .iter()
         .enumerate()
         .map(|(i, (_, e))| {
@@ -510,6 +510,24 @@ pub(super) async fn run_select(
                 .unwrap_or_else(|| static_type(e, &input))
         })
         .collect();
+    // A correlated subquery column with no value to type it by (no rows, or all NULL): run its
+    // subqueries once with the outer columns NULL, which types them (`CAST(NULL AS t)`).
+    for &i in &correlated_items {
+        if out
+            .iter()
+            .any(|(v, _)| v.get(i).and_then(Datum::sql_type).is_some())
+        {
+            continue;
+        }
+        let nulls = vec![Datum::Null; names.len()];
+        let mut state = Correlation::default();
+        let e = &items[i].1;
+        if let Ok(m) =
+            materialize_correlated(ctx, txn, e, (&names, &nulls), params, ctes, &mut state).await
+        {
+            types[i] = static_type(&m, &input);
+        }
+    }
     // A plain reference to a table column keeps the column's declared width.
     let typmod_of = |e: &Expr, ty: SqlType| {
         if !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {

@@ -313,10 +313,9 @@ pub(super) struct Correlation {
     bare: Vec<String>,
     memo: HashMap<Expr, Expr>,
     memo_bytes: usize,
-    /// Set on the first row: whether results may be memoized.
-    cacheable: Option<bool>,
-    /// The outermost subquery forms of the expression (set on the first row).
-    forms: Vec<Expr>,
+    /// Per expression (set on its first row): whether its results may be memoized, and its
+    /// outermost subquery forms.
+    plans: HashMap<Expr, std::sync::Arc<(bool, Vec<Expr>)>>,
 }
 
 /// Size bound of a [`Correlation`]'s memo (bytes of the results' SQL text).
@@ -361,18 +360,34 @@ pub(super) async fn materialize_correlated(
     ctes: &Ctes,
     state: &mut Correlation,
 ) -> Result<Expr> {
-    if state.cacheable.is_none() {
-        state.cacheable = Some(deterministic(e));
-        state.forms = if is_subquery_form(e) {
-            vec![e.clone()]
-        } else {
-            outermost_subqueries(e)
-        };
-    }
-    let forms = state.forms.clone();
+    let plan = match state.plans.get(e) {
+        Some(p) => p.clone(),
+        None => {
+            let forms = if is_subquery_form(e) {
+                vec![e.clone()]
+            } else {
+                outermost_subqueries(e)
+            };
+            let p = std::sync::Arc::new((deterministic(e), forms));
+            state.plans.insert(e.clone(), p.clone());
+            p
+        }
+    };
+    let (cacheable, forms) = (plan.0, &plan.1);
     let mut values = Vec::with_capacity(forms.len());
-    for f in &forms {
-        values.push(materialize_form(ctx, txn, e, f, (names, row), params, ctes, state).await?);
+    for f in forms {
+        values.push(
+            materialize_form(
+                ctx,
+                txn,
+                (e, f, cacheable),
+                (names, row),
+                params,
+                ctes,
+                state,
+            )
+            .await?,
+        );
     }
     if let [only] = forms.as_slice()
         && only == e
@@ -389,13 +404,12 @@ pub(super) async fn materialize_correlated(
     Ok(out)
 }
 
-/// One subquery form `f` of `e` for one outer row: bound, then taken from the memo or run.
-#[allow(clippy::too_many_arguments)]
+/// One subquery form `f` of `e` for one outer row: bound, then taken from the memo or run
+/// (and memoized when `cacheable`).
 async fn materialize_form(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
-    e: &Expr,
-    f: &Expr,
+    (e, f, cacheable): (&Expr, &Expr, bool),
     (names, row): (&[String], &[Datum]),
     params: &[Datum],
     ctes: &Ctes,
@@ -408,7 +422,7 @@ async fn materialize_form(
         }
         let err = match materialize(ctx, txn, &bound, params, ctes).await {
             Ok(m) => {
-                if state.cacheable == Some(true) && state.memo_bytes < MEMO_BYTES {
+                if cacheable && state.memo_bytes < MEMO_BYTES {
                     state.memo_bytes += m.to_string().len() + bound.to_string().len();
                     state.memo.insert(bound, m.clone());
                 }
