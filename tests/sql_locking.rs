@@ -426,7 +426,11 @@ async fn three_nodes() -> (TestCluster, u64) {
             .lines()
             .skip(2)
             .filter(|l| l.contains('|'))
-            .map(|l| l.split('|').nth(8).map_or(0, |x| x.trim().parse().unwrap_or(0)))
+            .map(|l| {
+                l.split('|')
+                    .nth(8)
+                    .map_or(0, |x| x.trim().parse().unwrap_or(0))
+            })
             .collect();
         let (min, max) = (leases.iter().min(), leases.iter().max());
         let balanced = leases.len() == 3 && min.zip(max).is_some_and(|(a, b)| b - a <= 1);
@@ -469,7 +473,11 @@ async fn locks_order_sessions_on_every_node() {
         assert_eq!(locked, one(&k.to_string()));
         let upd = spawn_sql(b, format!("UPDATE m SET v = v * 10 WHERE k = {k}"));
         assert_blocked(&upd, &format!("UPDATE through n{}", (i + 1) % 3 + 1)).await;
-        exec(&a, &format!("UPDATE m SET v = 100 + k WHERE k = {k}; COMMIT")).await;
+        exec(
+            &a,
+            &format!("UPDATE m SET v = 100 + k WHERE k = {k}; COMMIT"),
+        )
+        .await;
         let (_b, r) = finish(upd).await;
         r.expect("update after the holder committed");
         let v = rows(&on(i + 2).await, &format!("SELECT v FROM m WHERE k = {k}")).await;
@@ -545,14 +553,21 @@ async fn locks_order_sessions_on_every_node() {
 /// once it has. The six ranges' leases are not all on one node (balanced leases, fewer than
 /// 16), so no node's table sees the whole cycle.
 async fn deadlock_across_nodes(cluster: &TestCluster, leases: u64) {
-    assert!(leases < 16, "{leases} leases: the rows may share a leaseholder");
+    assert!(
+        leases < 16,
+        "{leases} leases: the rows may share a leaseholder"
+    );
     let mut waits = Vec::new();
     for i in 0..6 {
         let c = common::connect_url(&cluster.url_on(i % 3, "root", None))
             .await
             .expect("connect");
         exec(&c, "BEGIN").await;
-        rows(&c, &format!("SELECT v FROM m WHERE k = {} FOR UPDATE", i + 1)).await;
+        rows(
+            &c,
+            &format!("SELECT v FROM m WHERE k = {} FOR UPDATE", i + 1),
+        )
+        .await;
         waits.push(c);
     }
     let started = Instant::now();
@@ -561,7 +576,10 @@ async fn deadlock_across_nodes(cluster: &TestCluster, leases: u64) {
         .enumerate()
         .map(|(i, c)| {
             let next = (i + 1) % 6 + 1;
-            Some(spawn_sql(c, format!("SELECT k FROM m WHERE k = {next} FOR UPDATE")))
+            Some(spawn_sql(
+                c,
+                format!("SELECT k FROM m WHERE k = {next} FOR UPDATE"),
+            ))
         })
         .collect();
     let (mut done, mut deadlocked) = (0, 0);

@@ -70,7 +70,11 @@ impl Store {
         };
         let calls = peers.known_addresses().into_iter().map(|addr| {
             let store = self.clone();
-            async move { store.call_locks(&addr, LockCall::Edges, EDGES_TIMEOUT).await }
+            async move {
+                store
+                    .call_locks(&addr, LockCall::Edges, EDGES_TIMEOUT)
+                    .await
+            }
         });
         for reply in futures::future::join_all(calls).await {
             match reply {
@@ -86,10 +90,7 @@ impl Store {
     /// nodes: after [`DEADLOCK_TIMEOUT`], then at that interval. Never completes on a node
     /// without peers (its own table finds every cycle there at once).
     pub async fn deadlock_victim(&self, txn: TxnId) {
-        if self
-            .peers()
-            .is_none_or(|p| p.known_addresses().is_empty())
-        {
+        if self.peers().is_none_or(|p| p.known_addresses().is_empty()) {
             return std::future::pending().await;
         }
         loop {

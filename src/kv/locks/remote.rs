@@ -267,9 +267,15 @@ impl HostedLocks {
         });
     }
 
-    fn heartbeat(&self, gateway: NodeId, txns: &[TxnId]) {
+    /// Drops the locks and waits of the transactions not heard of for [`LOCK_EXPIRY`] at `now`.
+    fn expire(&self, table: &LockTable, now: Instant) {
+        self.release_where(table, |_, t| {
+            now.saturating_duration_since(t.seen) > LOCK_EXPIRY
+        });
+    }
+
+    fn heartbeat(&self, gateway: NodeId, txns: &[TxnId], now: Instant) {
         let mut h = self.inner.lock();
-        let now = Instant::now();
         for txn in txns {
             if let Some(t) = h.txns.get_mut(txn)
                 && t.gateway == gateway
@@ -488,7 +494,7 @@ impl Store {
                 LockReply::Done
             }
             LockCall::Heartbeat { gateway, txns } => {
-                hosted.heartbeat(gateway, &txns);
+                hosted.heartbeat(gateway, &txns, Instant::now());
                 LockReply::Done
             }
             LockCall::Edges => LockReply::Edges(self.lock_table().wait_edges()),
@@ -512,9 +518,10 @@ impl Store {
                 if store.is_stopping() {
                     break;
                 }
-                store.inner.hosted_locks.release_where(store.lock_table(), |_, t| {
-                    t.seen.elapsed() > LOCK_EXPIRY
-                });
+                store
+                    .inner
+                    .hosted_locks
+                    .expire(store.lock_table(), Instant::now());
                 store.heartbeat_remote_locks().await;
             }
         });
@@ -535,5 +542,97 @@ impl Store {
             }
         });
         futures::future::join_all(calls).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LockMode, WaitPolicy};
+    use super::*;
+
+    fn req(policy: WaitPolicy) -> LockRequest {
+        LockRequest {
+            mode: LockMode::Exclusive,
+            explicit: true,
+            policy,
+            lock_timeout: None,
+            best_effort: None,
+        }
+    }
+
+    /// What a leaseholder does with a gateway's request (as `serve_locks`, without a range).
+    async fn acquire(
+        hosted: &HostedLocks,
+        table: &LockTable,
+        txn: TxnId,
+        wait: (NodeId, u64),
+        key: &[u8],
+        policy: WaitPolicy,
+    ) -> Acquired {
+        let Some((stop, newly)) = hosted.begin_wait(txn, wait.0, wait.1, key) else {
+            return Acquired::Interrupted;
+        };
+        let stop = async move {
+            let _ = stop.await;
+        };
+        let got = table.acquire(key, txn, req(policy), stop).await;
+        hosted.end_wait(table, txn, wait, key, newly, got);
+        got
+    }
+
+    #[tokio::test]
+    async fn locks_of_a_silent_gateway_expire_and_heartbeats_keep_them() {
+        let (hosted, table) = (HostedLocks::default(), LockTable::default());
+        let (a, b) = (TxnId(1), TxnId(2));
+        let (n2, n3) = (NodeId(2), NodeId(3));
+        let got = acquire(&hosted, &table, a, (n2, 1), b"k", WaitPolicy::Block).await;
+        assert_eq!(got, Acquired::Immediately);
+        let got = acquire(&hosted, &table, b, (n3, 1), b"j", WaitPolicy::Block).await;
+        assert_eq!(got, Acquired::Immediately);
+        // a's gateway goes quiet; b's keeps heartbeating (a heartbeat from another node for
+        // b does not count).
+        let start = Instant::now();
+        hosted.heartbeat(n2, &[b], start + LOCK_EXPIRY * 3);
+        hosted.expire(&table, start + LOCK_EXPIRY / 2);
+        assert!(
+            table.is_held_by_other(b"k", b, LockMode::Shared),
+            "not expired yet"
+        );
+        hosted.heartbeat(n3, &[b], start + LOCK_EXPIRY);
+        hosted.expire(&table, start + LOCK_EXPIRY + Duration::from_millis(100));
+        assert!(
+            !table.is_held_by_other(b"k", b, LockMode::Shared),
+            "a expired"
+        );
+        assert!(table.is_held_by_other(b"j", a, LockMode::Shared), "b kept");
+        let got = acquire(&hosted, &table, b, (n3, 2), b"k", WaitPolicy::NoWait).await;
+        assert_eq!(got, Acquired::Immediately);
+        hosted.expire(&table, start + LOCK_EXPIRY * 2 + Duration::from_millis(100));
+        assert!(table.is_empty(), "b expired too");
+    }
+
+    #[tokio::test]
+    async fn a_cancel_ends_a_wait_or_refuses_the_request_it_overtook() {
+        let (hosted, table) = (HostedLocks::default(), LockTable::default());
+        let (a, b) = (TxnId(1), TxnId(2));
+        let n2 = NodeId(2);
+        acquire(&hosted, &table, a, (n2, 1), b"k", WaitPolicy::Block).await;
+        let waiting = acquire(&hosted, &table, b, (n2, 2), b"k", WaitPolicy::Block);
+        let cancel = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(table.wait_edges(), vec![(b, a)]);
+            hosted.cancel(n2, 2);
+        };
+        let (got, ()) = tokio::join!(waiting, cancel);
+        assert_eq!(got, Acquired::Interrupted);
+        assert!(table.wait_edges().is_empty(), "the waiter left the queue");
+        // A cancel that arrives before its request.
+        hosted.cancel(n2, 3);
+        let got = acquire(&hosted, &table, b, (n2, 3), b"k", WaitPolicy::Block).await;
+        assert_eq!(got, Acquired::Interrupted);
+        // Releasing a frees its key for b.
+        hosted.release_where(&table, |id, _| id == a);
+        let got = acquire(&hosted, &table, b, (n2, 4), b"k", WaitPolicy::NoWait).await;
+        assert_eq!(got, Acquired::Immediately);
     }
 }
