@@ -25,9 +25,10 @@
 //! commit-time checks keep them serializable (see [`super`]).
 //!
 //! Failures: a request that reaches a node that no longer holds the lease is answered
-//! [`LockReply::NotLeaseholder`] and routed again; a transport failure during a wait fails the
-//! statement (the transaction is rolled back by its session), and cancels the wait if the node
-//! is reachable, else the wait expires with the transaction's heartbeats.
+//! [`LockReply::NotLeaseholder`] and routed again; a transport failure during a wait fails a
+//! locking SELECT's statement, while an UPDATE or DELETE goes on without its best-effort lock
+//! (as after its wait limit); either way the wait is cancelled if the node is reachable, else it
+//! expires with the transaction's heartbeats.
 
 use super::{Acquired, LockRequest, LockTable};
 use crate::clock::Timestamp;
@@ -50,6 +51,9 @@ pub const LOCK_HEARTBEAT: Duration = Duration::from_secs(1);
 pub const LOCK_EXPIRY: Duration = Duration::from_secs(5);
 /// How long a call that does not wait may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a release may take (a commit waits for it; a node that does not answer in time
+/// expires the locks instead).
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(1);
 /// The transport's limit on a lock wait (the serving node ends waits by their own limits).
 const WAIT_CALL_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
@@ -398,7 +402,7 @@ impl Store {
         let nodes = self.inner.gateway_locks.txns.lock().remove(&txn);
         let calls = nodes.into_iter().flatten().map(|node| async move {
             if let Err(e) = self
-                .call_locks_node(node, LockCall::Release { txn }, CALL_TIMEOUT)
+                .call_locks_node(node, LockCall::Release { txn }, RELEASE_TIMEOUT)
                 .await
             {
                 tracing::debug!(%node, %txn, "releasing locks (they expire): {e}");

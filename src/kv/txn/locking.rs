@@ -184,6 +184,11 @@ impl Txn {
             {
                 RemoteAcquire::Answer(got) => return Ok(got),
                 RemoteAcquire::Stopped => return Ok(Acquired::Interrupted),
+                // A write's best-effort lock is not worth failing the write for.
+                RemoteAcquire::Failed(e) if req.best_effort.is_some() => {
+                    tracing::debug!(%node, "row lock request failed, going on without it: {e}");
+                    return Ok(Acquired::TimedOut);
+                }
                 RemoteAcquire::Failed(e) => {
                     return Err(KvError::Unavailable(format!(
                         "row lock request to {node}: {e}"
