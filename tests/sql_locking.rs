@@ -484,7 +484,8 @@ async fn locks_order_sessions_on_every_node() {
         assert_eq!(v, one(&((100 + k) * 10).to_string()));
     }
 
-    // NOWAIT fails and SKIP LOCKED skips the row, through the other nodes.
+    // NOWAIT fails, SKIP LOCKED skips the row and lock_timeout ends a wait, through the other
+    // nodes.
     let a = on(0).await;
     exec(&a, "BEGIN").await;
     rows(&a, "SELECT v FROM m WHERE k = 2 FOR UPDATE").await;
@@ -496,6 +497,14 @@ async fn locks_order_sessions_on_every_node() {
         assert_eq!(e, "55P03: could not obtain lock on row (k)=(2) in m@m_pkey");
         let skipped = "SELECT k FROM m WHERE k IN (1, 2, 3) ORDER BY k FOR UPDATE SKIP LOCKED";
         assert_eq!(rows(&b, skipped).await, col(&["1", "3"]));
+        exec(&b, "SET lock_timeout = '200ms'").await;
+        let e = run(&b, "SELECT v FROM m WHERE k = 2 FOR UPDATE")
+            .await
+            .expect_err("lock timeout");
+        assert_eq!(
+            e,
+            "55P03: canceling statement due to lock timeout on row (k)=(2) in m@m_pkey"
+        );
     }
 
     // Cancelled waiters leave the leaseholder's queue: once the holder commits, the row is
