@@ -64,6 +64,11 @@ pub struct Relation {
 }
 
 impl Relation {
+    /// The columns' types, in order (beside [`Self::scope_names`]).
+    fn col_types(&self) -> Vec<SqlType> {
+        self.cols.iter().map(|c| c.ty).collect()
+    }
+
     fn scope_names(&self) -> Vec<String> {
         self.cols
             .iter()

@@ -126,6 +126,7 @@ pub(super) async fn run_select(
         }
     };
     let names = input.scope_names();
+    let in_types = input.col_types();
     let ectx = ectx(ctx, params);
     if let Some(w) = &selection {
         let mut kept = Vec::with_capacity(input.rows.len());
@@ -151,8 +152,16 @@ pub(super) async fn run_select(
         let mut kept = Vec::new();
         let mut bare = Correlation::default();
         for r in std::mem::take(&mut input.rows) {
-            let e =
-                materialize_correlated(ctx, txn, w, (&names, &r), params, ctes, &mut bare).await?;
+            let e = materialize_correlated(
+                ctx,
+                txn,
+                w,
+                (&names, &in_types, &r),
+                params,
+                ctes,
+                &mut bare,
+            )
+            .await?;
             if matches!(
                 expr::eval(
                     &e,
@@ -215,6 +224,7 @@ pub(super) async fn run_select(
                 let x = match materialize_if(ctx, txn, e, params, ctes).await {
                     Ok(x) => x,
                     Err(err) if is_correlated(&err) => {
+                        refuse_outer_aggregates(e, &names, &[])?;
                         correlated_items.insert(items.len());
                         e.clone()
                     }
@@ -227,6 +237,7 @@ pub(super) async fn run_select(
                 match materialize_if(ctx, txn, e, params, ctes).await {
                     Ok(x) => x,
                     Err(err) if is_correlated(&err) => {
+                        refuse_outer_aggregates(e, &names, &[])?;
                         correlated_items.insert(items.len());
                         e.clone()
                     }
@@ -287,7 +298,14 @@ pub(super) async fn run_select(
         .iter()
         .map(|o| &o.expr)
         .chain(distinct_on)
-        .map(|e| extract_aggs(&resolve_order(e, &items), &mut aggs))
+        .map(|e| {
+            let r = resolve_order(e, &items);
+            // A correlated subquery item sorts by the value computed for the row.
+            match correlated_items.iter().find(|&&i| items[i].1 == r) {
+                Some(i) => Ok(output_ref(*i)),
+                None => extract_aggs(&r, &mut aggs),
+            }
+        })
         .collect::<Result<_>>()?;
     // HAVING alone makes the query grouped too (one group over all rows, even none).
     let grouped = !aggs.is_empty() || !group_exprs.is_empty() || having.is_some();
@@ -307,6 +325,7 @@ pub(super) async fn run_select(
         super::window::add_window_columns(&mut input, &wins, &ectx)?;
         input.scope_names()
     };
+    let in_types = input.col_types();
     // Output rows with their sort keys.
     let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new();
     let out_names: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
@@ -403,7 +422,7 @@ pub(super) async fn run_select(
                         ctx,
                         txn,
                         e,
-                        (&scope_names, &scope),
+                        (&scope_names, &in_types, &scope),
                         params,
                         ctes,
                         &mut bare_items,
@@ -453,7 +472,7 @@ pub(super) async fn run_select(
                         ctx,
                         txn,
                         e,
-                        (&names, r),
+                        (&names, &in_types, r),
                         params,
                         ctes,
                         &mut bare_items,
@@ -522,9 +541,11 @@ pub(super) async fn run_select(
         let nulls = vec![Datum::Null; names.len()];
         let mut state = Correlation::default();
         let e = &items[i].1;
-        if let Ok(m) =
-            materialize_correlated(ctx, txn, e, (&names, &nulls), params, ctes, &mut state).await
-        {
+        let outer = (names.as_slice(), in_types.as_slice(), nulls.as_slice());
+        let run = materialize_correlated(ctx, txn, e, outer, params, ctes, &mut state).await;
+        // With no outer rows, an aggregate of outer columns is found here at the latest.
+        refuse_outer_aggregates(e, &names, state.bare())?;
+        if let Ok(m) = run {
             types[i] = static_type(&m, &input);
         }
     }
@@ -708,6 +729,15 @@ pub(super) fn sort_keys(
     for e in order {
         // Output column names first (aliases), then the input scope.
         if let Expr::Identifier(id) = e {
+            if let Some(v) = id
+                .value
+                .strip_prefix(OUTPUT_REF)
+                .and_then(|i| i.parse::<usize>().ok())
+                .and_then(|i| out_vals.get(i))
+            {
+                keys.push(v.clone());
+                continue;
+            }
             let n = normalize(&id.value, id.quote_style.is_some());
             if let Some(i) = out_names.iter().position(|x| *x == n) {
                 keys.push(out_vals[i].clone());
@@ -717,6 +747,15 @@ pub(super) fn sort_keys(
         keys.push(expr::eval(e, Some(row), ectx)?);
     }
     Ok(keys)
+}
+
+/// Prefix of a sort key that is output column `n` itself (see [`output_ref`]).
+const OUTPUT_REF: &str = "\u{1}out_";
+
+/// A sort key taking output column `i`'s value as computed (a correlated subquery item, which
+/// cannot be evaluated again from the row alone).
+fn output_ref(i: usize) -> Expr {
+    Expr::Identifier(pg::Ident::new(format!("{OUTPUT_REF}{i}")))
 }
 
 pub(super) fn sort_rows(rows: &mut [(Vec<Datum>, Vec<Datum>)], order: &[pg::OrderByExpr]) {

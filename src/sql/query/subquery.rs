@@ -318,6 +318,13 @@ pub(super) struct Correlation {
     plans: HashMap<Expr, std::sync::Arc<(bool, Vec<Expr>)>>,
 }
 
+impl Correlation {
+    /// The bare names found so far to be the outer query's columns.
+    pub(super) fn bare(&self) -> &[String] {
+        &self.bare
+    }
+}
+
 /// Size bound of a [`Correlation`]'s memo (bytes of the results' SQL text).
 const MEMO_BYTES: usize = 16 << 20;
 
@@ -355,7 +362,7 @@ pub(super) async fn materialize_correlated(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
     e: &Expr,
-    (names, row): (&[String], &[Datum]),
+    (names, types, row): (&[String], &[SqlType], &[Datum]),
     params: &[Datum],
     ctes: &Ctes,
     state: &mut Correlation,
@@ -381,7 +388,7 @@ pub(super) async fn materialize_correlated(
                 ctx,
                 txn,
                 (e, f, cacheable),
-                (names, row),
+                (names, types, row),
                 params,
                 ctes,
                 state,
@@ -410,13 +417,14 @@ async fn materialize_form(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
     (e, f, cacheable): (&Expr, &Expr, bool),
-    (names, row): (&[String], &[Datum]),
+    (names, types, row): (&[String], &[SqlType], &[Datum]),
     params: &[Datum],
     ctes: &Ctes,
     state: &mut Correlation,
 ) -> Result<Expr> {
     loop {
-        let bound = bind_outer(f, names, row, &state.bare);
+        refuse_outer_aggregates(f, names, &state.bare)?;
+        let bound = bind_outer(f, (names, types, row), &state.bare);
         if let Some(hit) = state.memo.get(&bound) {
             return Ok(hit.clone());
         }
@@ -478,27 +486,42 @@ fn single_level_subqueries(e: &Expr) -> bool {
 }
 
 /// Replaces references to the outer row's qualified columns (`t.c` present in `names`), and the
-/// bare names in `bare`, by their values, so a correlated subquery can run for that row.
-fn bind_outer(e: &Expr, names: &[String], row: &[Datum], bare: &[String]) -> Expr {
+/// bare names in `bare`, by their values, so a correlated subquery can run for that row. A NULL
+/// keeps its column's type (from `types`, where known), so the subquery resolves functions and
+/// types its result as it would for a value (`date_trunc('month', CAST(NULL AS TIMESTAMP))`).
+fn bind_outer(
+    e: &Expr,
+    (names, types, row): (&[String], &[SqlType], &[Datum]),
+    bare: &[String],
+) -> Expr {
     let mut out = e.clone();
     let _ = pg::visit_expressions_mut(&mut out, |x| {
-        if let Expr::Identifier(i) = x
-            && !bare.is_empty()
-        {
-            let n = normalize(&i.value, i.quote_style.is_some());
-            if bare.contains(&n)
-                && let Some(pos) = names.iter().position(|c| {
-                    !c.starts_with(expr::HIDDEN)
-                        && c.rsplit_once('.').map_or(c.as_str(), |(_, col)| col) == n
-                })
-            {
-                *x = literal_expr(row[pos].clone());
-                return std::ops::ControlFlow::<()>::Continue(());
-            }
+        if let Some(pos) = outer_position(x, names, bare) {
+            *x = match types.get(pos) {
+                Some(ty) => typed_literal(row[pos].clone(), *ty),
+                None => literal_expr(row[pos].clone()),
+            };
         }
-        if let Expr::CompoundIdentifier(parts) = x
-            && parts.len() >= 2
-        {
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    out
+}
+
+/// The position in `names` of the outer column `x` refers to: a qualified `t.c` in `names`, or a
+/// bare name found to be the outer query's (`bare`).
+fn outer_position(x: &Expr, names: &[String], bare: &[String]) -> Option<usize> {
+    match x {
+        Expr::Identifier(i) if !bare.is_empty() => {
+            let n = normalize(&i.value, i.quote_style.is_some());
+            if !bare.contains(&n) {
+                return None;
+            }
+            names.iter().position(|c| {
+                !c.starts_with(expr::HIDDEN)
+                    && c.rsplit_once('.').map_or(c.as_str(), |(_, col)| col) == n
+            })
+        }
+        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
             let t = &parts[parts.len() - 2];
             let c = &parts[parts.len() - 1];
             let full = format!(
@@ -506,13 +529,64 @@ fn bind_outer(e: &Expr, names: &[String], row: &[Datum], bare: &[String]) -> Exp
                 normalize(&t.value, t.quote_style.is_some()),
                 normalize(&c.value, c.quote_style.is_some())
             );
-            if let Some(i) = names.iter().position(|n| *n == full) {
-                *x = literal_expr(row[i].clone());
+            names.iter().position(|n| *n == full)
+        }
+        _ => None,
+    }
+}
+
+/// Refuses (0A000) an aggregate inside a subquery of `e` whose arguments refer only to the outer
+/// query's columns: SQL makes that an aggregate of the outer query (`SELECT (SELECT max(o.v) FROM
+/// i) FROM o` is one group over `o`), which per-row evaluation would silently get wrong.
+pub(super) fn refuse_outer_aggregates(e: &Expr, names: &[String], bare: &[String]) -> Result<()> {
+    let mut found = None;
+    let _ = pg::visit_expressions(e, |q| {
+        if is_subquery_form(q) {
+            found = outer_aggregate(q, names, bare);
+        }
+        match found {
+            Some(_) => std::ops::ControlFlow::Break(()),
+            None => std::ops::ControlFlow::Continue(()),
+        }
+    });
+    match found {
+        Some(agg) => Err(SqlError::unsupported(format!(
+            "aggregate {agg} of only outer-query columns inside a subquery"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The first aggregate call in `q` whose arguments name columns, all of them the outer query's.
+fn outer_aggregate(q: &Expr, names: &[String], bare: &[String]) -> Option<String> {
+    let mut found = None;
+    let _ = pg::visit_expressions(q, |x| {
+        if let Expr::Function(f) = x
+            && f.over.is_none()
+            && super::aggregate::is_aggregate(&f.name.to_string().to_lowercase())
+        {
+            let (mut outer, mut inner) = (0, 0);
+            let _ = pg::visit_expressions(&f.args, |a| {
+                match a {
+                    Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+                        match outer_position(a, names, bare) {
+                            Some(_) => outer += 1,
+                            None => inner += 1,
+                        }
+                    }
+                    a if is_subquery_form(a) => inner += 1,
+                    _ => {}
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
+            if outer > 0 && inner == 0 {
+                found = Some(x.to_string());
+                return std::ops::ControlFlow::Break(());
             }
         }
-        std::ops::ControlFlow::<()>::Continue(())
+        std::ops::ControlFlow::Continue(())
     });
-    out
+    found
 }
 
 pub(super) fn contains_subquery(e: &Expr) -> bool {
