@@ -1,7 +1,13 @@
 //! Joins: hash joins on column equalities of the ON clause, nested loops otherwise; inner, left,
 //! right, full and cross, with USING merging the named columns.
+//!
+//! Subqueries in ON: one that does not refer to the joined rows is run once and replaced by its
+//! value before the join ([`with_on`]); one that does (correlated) is run for every pair of rows
+//! by [`join_correlated`], a nested loop whose per-pair results are memoized by their bindings.
 
-use super::{Relation, ectx};
+use super::subquery::{Correlation, materialize_correlated};
+use super::{Ctes, Relation, ectx};
+use crate::kv::Txn;
 use crate::sql::error::{Result, SqlError};
 use crate::sql::exec::Ctx;
 use crate::sql::expr::{self, Row, normalize};
@@ -28,6 +34,117 @@ pub(super) fn join(
     super::heavy(work, || join_rows(ctx, l, r, op, params))
 }
 
+/// The kind of join `op` is and its constraint (none for a cross join).
+fn kind_of(op: &pg::JoinOperator) -> Result<(JoinKind, Option<&pg::JoinConstraint>)> {
+    Ok(match op {
+        pg::JoinOperator::Join(c) | pg::JoinOperator::Inner(c) => (JoinKind::Inner, Some(c)),
+        pg::JoinOperator::Left(c) | pg::JoinOperator::LeftOuter(c) => (JoinKind::Left, Some(c)),
+        pg::JoinOperator::Right(c) | pg::JoinOperator::RightOuter(c) => (JoinKind::Right, Some(c)),
+        pg::JoinOperator::FullOuter(c) => (JoinKind::Full, Some(c)),
+        pg::JoinOperator::CrossJoin(_) => (JoinKind::Inner, None),
+        other => return Err(SqlError::unsupported(format!("join {other:?}"))),
+    })
+}
+
+/// The ON condition of `op`, if it has one.
+pub(super) fn on_condition(op: &pg::JoinOperator) -> Option<&Expr> {
+    match kind_of(op) {
+        Ok((_, Some(pg::JoinConstraint::On(e)))) => Some(e),
+        _ => None,
+    }
+}
+
+/// `op` with its ON condition replaced by `on` (`op` must have one).
+pub(super) fn with_on(op: &pg::JoinOperator, on: Expr) -> pg::JoinOperator {
+    let c = pg::JoinConstraint::On(on);
+    match op {
+        pg::JoinOperator::Join(_) => pg::JoinOperator::Join(c),
+        pg::JoinOperator::Inner(_) => pg::JoinOperator::Inner(c),
+        pg::JoinOperator::Left(_) => pg::JoinOperator::Left(c),
+        pg::JoinOperator::LeftOuter(_) => pg::JoinOperator::LeftOuter(c),
+        pg::JoinOperator::Right(_) => pg::JoinOperator::Right(c),
+        pg::JoinOperator::RightOuter(_) => pg::JoinOperator::RightOuter(c),
+        pg::JoinOperator::FullOuter(_) => pg::JoinOperator::FullOuter(c),
+        other => other.clone(),
+    }
+}
+
+/// A join whose ON condition `on` holds correlated subqueries: for every pair of rows, the
+/// subqueries are bound to the pair's values and run (see `materialize_correlated`), then `on`
+/// decides. Outer joins pad unmatched rows as [`join`] does.
+pub(super) async fn join_correlated(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    (l, r, op): (Relation, Relation, &pg::JoinOperator),
+    on: &Expr,
+    params: &[Datum],
+    ctes: &Ctes,
+) -> Result<Relation> {
+    let (kind, _) = kind_of(op)?;
+    let mut cols = l.cols.clone();
+    cols.extend(r.cols.iter().cloned());
+    let scope = Relation {
+        cols,
+        rows: Vec::new(),
+    };
+    let (names, types) = (scope.scope_names(), scope.col_types());
+    let ectx = ectx(ctx, params);
+    let mut state = Correlation::default();
+    let (lw, rw) = (l.cols.len(), r.cols.len());
+    let mut out = Vec::new();
+    let mut r_matched = vec![false; r.rows.len()];
+    for lrow in &l.rows {
+        let mut any = false;
+        for (ri, rrow) in r.rows.iter().enumerate() {
+            ctx.memory.check()?;
+            let mut v = lrow.clone();
+            v.extend(rrow.iter().cloned());
+            let outer = (names.as_slice(), types.as_slice(), v.as_slice());
+            let e = materialize_correlated(ctx, txn, on, outer, params, ctes, &mut state).await?;
+            let row = Row {
+                names: &names,
+                values: &v,
+            };
+            if matches!(expr::eval(&e, Some(&row), &ectx)?, Datum::Bool(true)) {
+                ctx.memory.charge(std::iter::once(&v))?;
+                out.push(v);
+                r_matched[ri] = true;
+                any = true;
+            }
+        }
+        if !any && matches!(kind, JoinKind::Left | JoinKind::Full) {
+            out.push(padded(ctx, (Some(lrow), None), (lw, rw))?);
+        }
+    }
+    if matches!(kind, JoinKind::Right | JoinKind::Full) {
+        for (ri, rrow) in r.rows.iter().enumerate() {
+            if !r_matched[ri] {
+                out.push(padded(ctx, (None, Some(rrow)), (lw, rw))?);
+            }
+        }
+    }
+    Ok(Relation {
+        cols: scope.cols,
+        rows: out,
+    })
+}
+
+/// An unmatched row of an outer join: the side that is `None` (`lw` or `rw` columns wide) is all
+/// NULL; charged to the statement's memory.
+fn padded(
+    ctx: &Ctx<'_>,
+    (lrow, rrow): (Option<&[Datum]>, Option<&[Datum]>),
+    (lw, rw): (usize, usize),
+) -> Result<Vec<Datum>> {
+    let mut v = lrow.map_or_else(|| vec![Datum::Null; lw], <[Datum]>::to_vec);
+    match rrow {
+        Some(r) => v.extend(r.iter().cloned()),
+        None => v.extend(std::iter::repeat_n(Datum::Null, rw)),
+    }
+    ctx.memory.charge(std::iter::once(&v))?;
+    Ok(v)
+}
+
 fn join_rows(
     ctx: &Ctx<'_>,
     l: Relation,
@@ -35,14 +152,7 @@ fn join_rows(
     op: &pg::JoinOperator,
     params: &[Datum],
 ) -> Result<Relation> {
-    let (kind, constraint) = match op {
-        pg::JoinOperator::Join(c) | pg::JoinOperator::Inner(c) => (JoinKind::Inner, Some(c)),
-        pg::JoinOperator::Left(c) | pg::JoinOperator::LeftOuter(c) => (JoinKind::Left, Some(c)),
-        pg::JoinOperator::Right(c) | pg::JoinOperator::RightOuter(c) => (JoinKind::Right, Some(c)),
-        pg::JoinOperator::FullOuter(c) => (JoinKind::Full, Some(c)),
-        pg::JoinOperator::CrossJoin(_) => (JoinKind::Inner, None),
-        other => return Err(SqlError::unsupported(format!("join {other:?}"))),
-    };
+    let (kind, constraint) = kind_of(op)?;
     let mut cols = l.cols.clone();
     cols.extend(r.cols.iter().cloned());
     // JOIN ... USING (c): both sides' `c` are hidden (still reachable qualified, `l.c`) and
@@ -129,10 +239,7 @@ fn join_rows(
                 }
             }
             if !any && matches!(kind, JoinKind::Left | JoinKind::Full) {
-                let mut v = lrow.clone();
-                v.extend(std::iter::repeat_n(Datum::Null, rw));
-                ctx.memory.charge(std::iter::once(&v))?;
-                out.push(v);
+                out.push(padded(ctx, (Some(lrow), None), (lw, rw))?);
             }
         }
     } else {
@@ -149,20 +256,14 @@ fn join_rows(
                 }
             }
             if !any && matches!(kind, JoinKind::Left | JoinKind::Full) {
-                let mut v = lrow.clone();
-                v.extend(std::iter::repeat_n(Datum::Null, rw));
-                ctx.memory.charge(std::iter::once(&v))?;
-                out.push(v);
+                out.push(padded(ctx, (Some(lrow), None), (lw, rw))?);
             }
         }
     }
     if matches!(kind, JoinKind::Right | JoinKind::Full) {
         for (ri, rrow) in r.rows.iter().enumerate() {
             if !r_matched[ri] {
-                let mut v: Vec<Datum> = std::iter::repeat_n(Datum::Null, lw).collect();
-                v.extend(rrow.iter().cloned());
-                ctx.memory.charge(std::iter::once(&v))?;
-                out.push(v);
+                out.push(padded(ctx, (None, Some(rrow)), (lw, rw))?);
             }
         }
     }

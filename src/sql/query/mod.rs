@@ -23,6 +23,7 @@ use sqlparser::ast::{self as pg, Expr, SelectItem, SetExpr, TableFactor};
 use std::collections::{BTreeMap, HashMap};
 
 mod aggregate;
+mod correlated;
 mod join;
 pub mod locking;
 mod select;
@@ -32,7 +33,7 @@ mod window;
 
 use aggregate::{AggCall, compute_agg, extract_aggs};
 use join::{hash_key, join};
-use select::{run_select, sort_by_output};
+use select::{materialize_if, run_select, sort_by_output};
 pub use subquery::literal_expr;
 use subquery::*;
 
@@ -677,7 +678,17 @@ fn load_from_item<'a>(
         .await?;
         for j in &item.joins {
             let right = load_factor(ctx, txn, &j.relation, params, ctes, None, lock).await?;
-            left = join(ctx, left, right, &j.join_operator, params)?;
+            let op = &j.join_operator;
+            left = match join::on_condition(op).filter(|e| contains_subquery(e)) {
+                None => join(ctx, left, right, op, params)?,
+                Some(on) => match materialize_if(ctx, txn, on, params, ctes).await {
+                    Ok(on) => join(ctx, left, right, &join::with_on(op, on), params)?,
+                    Err(err) if is_correlated(&err) => {
+                        join::join_correlated(ctx, txn, (left, right, op), on, params, ctes).await?
+                    }
+                    Err(err) => return Err(err),
+                },
+            };
         }
         Ok(left)
     })

@@ -19,74 +19,6 @@ pub(super) fn label(e: &Expr) -> String {
     }
 }
 
-/// The WHERE clause `w` split in two: its conjuncts with their uncorrelated subqueries replaced
-/// by values, and (when some conjuncts are correlated) those conjuncts, to run per row.
-async fn split_where(
-    ctx: &Ctx<'_>,
-    txn: &mut Txn,
-    w: Option<&Expr>,
-    params: &[Datum],
-    ctes: &Ctes,
-) -> Result<(Option<Expr>, Option<Expr>)> {
-    let Some(w) = w.filter(|w| contains_subquery(w)) else {
-        return Ok((w.cloned(), None));
-    };
-    match materialize(ctx, txn, w, params, ctes).await {
-        Ok(e) => return Ok((Some(e), None)),
-        Err(e) if !is_correlated(&e) => return Err(e),
-        Err(_) => {}
-    }
-    let (mut plain, mut correlated) = (Vec::new(), Vec::new());
-    for c in conjuncts(w) {
-        if !contains_subquery(c) {
-            plain.push(c.clone());
-            continue;
-        }
-        match materialize(ctx, txn, c, params, ctes).await {
-            Ok(e) => plain.push(e),
-            Err(e) if is_correlated(&e) => correlated.push(c.clone()),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((and_all(plain), and_all(correlated)))
-}
-
-/// The top-level AND operands of `e`.
-fn conjuncts(e: &Expr) -> Vec<&Expr> {
-    match e {
-        Expr::BinaryOp {
-            left,
-            op: pg::BinaryOperator::And,
-            right,
-        } => {
-            let mut v = conjuncts(left);
-            v.extend(conjuncts(right));
-            v
-        }
-        Expr::Nested(x)
-            if matches!(
-                x.as_ref(),
-                Expr::BinaryOp {
-                    op: pg::BinaryOperator::And,
-                    ..
-                }
-            ) =>
-        {
-            conjuncts(x)
-        }
-        other => vec![other],
-    }
-}
-
-/// `a AND b AND ...` (None for no operand).
-fn and_all(v: Vec<Expr>) -> Option<Expr> {
-    v.into_iter().reduce(|a, b| Expr::BinaryOp {
-        left: Box::new(a),
-        op: pg::BinaryOperator::And,
-        right: Box::new(b),
-    })
-}
-
 pub(super) async fn run_select(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
@@ -99,7 +31,7 @@ pub(super) async fn run_select(
     // WHERE with subqueries replaced by values; correlated conjuncts run per row, after the
     // others have filtered the rows (and the others can still choose the scan).
     let (selection, correlated_where) =
-        split_where(ctx, txn, sel.selection.as_ref(), params, ctes).await?;
+        super::correlated::split_where(ctx, txn, sel.selection.as_ref(), params, ctes).await?;
     // FROM.
     let mut input = match sel.from.as_slice() {
         [] => Relation {
@@ -178,12 +110,17 @@ pub(super) async fn run_select(
         }
         input.rows = kept;
     }
+    // Correlated subqueries in aggregate and window arguments become hidden input columns.
+    let projection =
+        super::correlated::hoist_correlated(ctx, txn, &sel.projection, &mut input, params, ctes)
+            .await?;
+    let names = input.scope_names();
     // The select list, expanded.
     let mut items: Vec<(String, Expr)> = Vec::new();
     let mut correlated_items: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     // Bare outer names the select list's correlated subqueries were found to use.
     let mut bare_items = Correlation::default();
-    for item in &sel.projection {
+    for item in &projection {
         match item {
             SelectItem::Wildcard(_) => {
                 if input.cols.is_empty() {

@@ -166,7 +166,7 @@ fn is_subquery_form(e: &Expr) -> bool {
 }
 
 /// The subquery forms inside `e` that are not themselves inside another one (nor `e`).
-fn outermost_subqueries(e: &Expr) -> Vec<Expr> {
+pub(super) fn outermost_subqueries(e: &Expr) -> Vec<Expr> {
     let mut all = Vec::new();
     let _ = pg::visit_expressions(e, |x| {
         if is_subquery_form(x) && x != e {
@@ -557,29 +557,54 @@ pub(super) fn refuse_outer_aggregates(e: &Expr, names: &[String], bare: &[String
     }
 }
 
-/// The first aggregate call in `q` whose arguments name columns, all of them the outer query's.
+/// The first aggregate call in `q` whose arguments name columns, all of them the outer query's
+/// (PostgreSQL's rule: an aggregate belongs to the level of its arguments' columns). Columns
+/// inside a nested subquery of the arguments count when they are the outer query's; the others
+/// there may be that subquery's own and are not counted.
 fn outer_aggregate(q: &Expr, names: &[String], bare: &[String]) -> Option<String> {
+    struct Count<'a> {
+        names: &'a [String],
+        bare: &'a [String],
+        depth: usize,
+        outer: usize,
+        inner: usize,
+    }
+    impl pg::Visitor for Count<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, _q: &pg::Query) -> std::ops::ControlFlow<()> {
+            self.depth += 1;
+            std::ops::ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _q: &pg::Query) -> std::ops::ControlFlow<()> {
+            self.depth -= 1;
+            std::ops::ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, a: &Expr) -> std::ops::ControlFlow<()> {
+            if matches!(a, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+                match outer_position(a, self.names, self.bare) {
+                    Some(_) => self.outer += 1,
+                    None if self.depth == 0 => self.inner += 1,
+                    None => {}
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
     let mut found = None;
     let _ = pg::visit_expressions(q, |x| {
         if let Expr::Function(f) = x
             && f.over.is_none()
             && super::aggregate::is_aggregate(&f.name.to_string().to_lowercase())
         {
-            let (mut outer, mut inner) = (0, 0);
-            let _ = pg::visit_expressions(&f.args, |a| {
-                match a {
-                    Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
-                        match outer_position(a, names, bare) {
-                            Some(_) => outer += 1,
-                            None => inner += 1,
-                        }
-                    }
-                    a if is_subquery_form(a) => inner += 1,
-                    _ => {}
-                }
-                std::ops::ControlFlow::<()>::Continue(())
-            });
-            if outer > 0 && inner == 0 {
+            let mut c = Count {
+                names,
+                bare,
+                depth: 0,
+                outer: 0,
+                inner: 0,
+            };
+            let _ = pg::Visit::visit(&f.args, &mut c);
+            if c.outer > 0 && c.inner == 0 {
                 found = Some(x.to_string());
                 return std::ops::ControlFlow::Break(());
             }

@@ -1,0 +1,267 @@
+//! Where a SELECT block runs its correlated subqueries (the running itself, per outer row, is
+//! `materialize_correlated`'s).
+//!
+//! WHERE: the clause is split into conjuncts; the plain ones (with their uncorrelated subqueries
+//! replaced by values) filter first and may choose the scan, the correlated ones run only for the
+//! rows that remain ([`split_where`]).
+//!
+//! Aggregate and window-function arguments (`sum((SELECT ... WHERE i.k = o.k))`,
+//! `first_value((SELECT ...)) OVER (...)`): aggregates and window functions evaluate their
+//! arguments row by row on their own, where a subquery cannot run. So each correlated subquery
+//! found in such an argument (outside nested subqueries) is run first, once per input row, bound
+//! to the row as `materialize_correlated` does (results memoized by binding), and its value kept
+//! in a hidden input column that the argument then names ([`hoist_correlated`]). Uncorrelated
+//! subqueries are left to the usual materialization. The hidden columns are charged to the
+//! statement's memory; an error of any per-row run fails the statement.
+
+use super::*;
+
+/// The WHERE clause `w` split in two: its conjuncts with their uncorrelated subqueries replaced
+/// by values, and (when some conjuncts are correlated) those conjuncts, to run per row.
+pub(super) async fn split_where(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    w: Option<&Expr>,
+    params: &[Datum],
+    ctes: &Ctes,
+) -> Result<(Option<Expr>, Option<Expr>)> {
+    let Some(w) = w.filter(|w| contains_subquery(w)) else {
+        return Ok((w.cloned(), None));
+    };
+    match materialize(ctx, txn, w, params, ctes).await {
+        Ok(e) => return Ok((Some(e), None)),
+        Err(e) if !is_correlated(&e) => return Err(e),
+        Err(_) => {}
+    }
+    let (mut plain, mut correlated) = (Vec::new(), Vec::new());
+    for c in conjuncts(w) {
+        if !contains_subquery(c) {
+            plain.push(c.clone());
+            continue;
+        }
+        match materialize(ctx, txn, c, params, ctes).await {
+            Ok(e) => plain.push(e),
+            Err(e) if is_correlated(&e) => correlated.push(c.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((and_all(plain), and_all(correlated)))
+}
+
+/// The top-level AND operands of `e`.
+fn conjuncts(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: pg::BinaryOperator::And,
+            right,
+        } => {
+            let mut v = conjuncts(left);
+            v.extend(conjuncts(right));
+            v
+        }
+        Expr::Nested(x)
+            if matches!(
+                x.as_ref(),
+                Expr::BinaryOp {
+                    op: pg::BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
+            conjuncts(x)
+        }
+        other => vec![other],
+    }
+}
+
+/// `a AND b AND ...` (None for no operand).
+fn and_all(v: Vec<Expr>) -> Option<Expr> {
+    v.into_iter().reduce(|a, b| Expr::BinaryOp {
+        left: Box::new(a),
+        op: pg::BinaryOperator::And,
+        right: Box::new(b),
+    })
+}
+
+/// Prefix of the hidden input columns holding hoisted subquery values.
+const HOISTED: &str = "\u{1}sq_";
+
+/// The select list with the correlated subqueries of aggregate and window arguments replaced by
+/// hidden columns appended to `input` (see the module doc); `projection` itself when none.
+pub(super) async fn hoist_correlated(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    projection: &[SelectItem],
+    input: &mut Relation,
+    params: &[Datum],
+    ctes: &Ctes,
+) -> Result<Vec<SelectItem>> {
+    let mut forms: Vec<Expr> = Vec::new();
+    for e in projection.iter().filter_map(item_expr) {
+        collect_forms(e, &mut forms);
+    }
+    let mut hoisted = Vec::new();
+    for f in forms {
+        match select::materialize_if(ctx, txn, &f, params, ctes).await {
+            Ok(_) => {}
+            Err(err) if is_correlated(&err) => hoisted.push(f),
+            Err(err) => return Err(err),
+        }
+    }
+    if hoisted.is_empty() {
+        return Ok(projection.to_vec());
+    }
+    let columns = run_per_row(ctx, txn, &hoisted, input, params, ctes).await?;
+    for (i, (ty, values)) in columns.into_iter().enumerate() {
+        input.cols.push(RelCol {
+            table: None,
+            name: format!("{HOISTED}{i}"),
+            ty,
+            hidden: true,
+            typmod: Default::default(),
+            key: false,
+        });
+        for (row, v) in input.rows.iter_mut().zip(values) {
+            row.push(v);
+        }
+    }
+    let mut out = projection.to_vec();
+    for item in &mut out {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            let _ = pg::VisitMut::visit(
+                e,
+                &mut Replace {
+                    hoisted: &hoisted,
+                    depth: 0,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The expression of a select item (none for wildcards).
+fn item_expr(item: &SelectItem) -> Option<&Expr> {
+    match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+        _ => None,
+    }
+}
+
+/// Adds to `forms` the outermost subqueries inside the aggregate and window calls of `e` that
+/// are not themselves inside a subquery.
+fn collect_forms(e: &Expr, forms: &mut Vec<Expr>) {
+    struct Find<'a> {
+        forms: &'a mut Vec<Expr>,
+        depth: usize,
+    }
+    impl pg::Visitor for Find<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, _q: &pg::Query) -> std::ops::ControlFlow<()> {
+            self.depth += 1;
+            std::ops::ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _q: &pg::Query) -> std::ops::ControlFlow<()> {
+            self.depth -= 1;
+            std::ops::ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, x: &Expr) -> std::ops::ControlFlow<()> {
+            if let Expr::Function(f) = x
+                && self.depth == 0
+                && (f.over.is_some() || aggregate::is_aggregate(&f.name.to_string().to_lowercase()))
+            {
+                for form in outermost_subqueries(x) {
+                    if !self.forms.contains(&form) {
+                        self.forms.push(form);
+                    }
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let _ = pg::Visit::visit(e, &mut Find { forms, depth: 0 });
+}
+
+/// Each of `hoisted` run for every row of `input`: per subquery, its type and its values.
+async fn run_per_row(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    hoisted: &[Expr],
+    input: &Relation,
+    params: &[Datum],
+    ctes: &Ctes,
+) -> Result<Vec<(SqlType, Vec<Datum>)>> {
+    let names = input.scope_names();
+    let types = input.col_types();
+    let ectx = ectx(ctx, params);
+    let mut states: Vec<Correlation> = hoisted.iter().map(|_| Correlation::default()).collect();
+    let mut columns: Vec<(Option<SqlType>, Vec<Datum>)> = hoisted
+        .iter()
+        .map(|_| (None, Vec::with_capacity(input.rows.len())))
+        .collect();
+    for r in &input.rows {
+        ctx.memory.check()?;
+        let row = Row {
+            names: &names,
+            values: r,
+        };
+        let mut added = Vec::with_capacity(hoisted.len());
+        for ((f, state), (ty, values)) in hoisted.iter().zip(&mut states).zip(&mut columns) {
+            let outer = (names.as_slice(), types.as_slice(), r.as_slice());
+            let m = materialize_correlated(ctx, txn, f, outer, params, ctes, state).await?;
+            let v = expr::eval(&m, Some(&row), &ectx)?;
+            if ty.is_none() {
+                *ty = v.sql_type();
+            }
+            added.push(v.clone());
+            values.push(v);
+        }
+        ctx.memory.charge(std::iter::once(&added))?;
+    }
+    // A column with no value to type it by: one run with the outer columns NULL types it.
+    let nulls = vec![Datum::Null; names.len()];
+    let mut out = Vec::with_capacity(columns.len());
+    for (f, (ty, values)) in hoisted.iter().zip(columns) {
+        let ty = match ty {
+            Some(t) => t,
+            None => {
+                let mut state = Correlation::default();
+                let outer = (names.as_slice(), types.as_slice(), nulls.as_slice());
+                match materialize_correlated(ctx, txn, f, outer, params, ctes, &mut state).await {
+                    Ok(m) => select::static_type(&m, input),
+                    Err(_) => SqlType::String,
+                }
+            }
+        };
+        out.push((ty, values));
+    }
+    Ok(out)
+}
+
+/// Replaces the hoisted subqueries (outside nested subqueries) by their hidden columns.
+struct Replace<'a> {
+    hoisted: &'a [Expr],
+    depth: usize,
+}
+
+impl pg::VisitorMut for Replace<'_> {
+    type Break = ();
+    fn pre_visit_query(&mut self, _q: &mut pg::Query) -> std::ops::ControlFlow<()> {
+        self.depth += 1;
+        std::ops::ControlFlow::Continue(())
+    }
+    fn post_visit_query(&mut self, _q: &mut pg::Query) -> std::ops::ControlFlow<()> {
+        self.depth -= 1;
+        std::ops::ControlFlow::Continue(())
+    }
+    fn post_visit_expr(&mut self, x: &mut Expr) -> std::ops::ControlFlow<()> {
+        // A replaced subquery's own query was entered and left, so depth is back to 0 here.
+        if self.depth == 0
+            && let Some(i) = self.hoisted.iter().position(|f| f == x)
+        {
+            *x = Expr::Identifier(pg::Ident::new(format!("{HOISTED}{i}")));
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
