@@ -529,7 +529,10 @@ fn outer_position(x: &Expr, names: &[String], bare: &[String]) -> Option<usize> 
                 normalize(&t.value, t.quote_style.is_some()),
                 normalize(&c.value, c.quote_style.is_some())
             );
-            names.iter().position(|n| *n == full)
+            // A column merged by JOIN ... USING stays reachable qualified (hidden in `names`).
+            names
+                .iter()
+                .position(|n| *n == full || n.strip_prefix(expr::HIDDEN).is_some_and(|h| h == full))
         }
         _ => None,
     }
