@@ -65,6 +65,11 @@ async fn numeric_results_are_described_with_cockroachdb_types() {
             "SELECT lag(k) OVER (ORDER BY k), row_number() OVER (), lead(f) OVER () FROM n",
             &[Type::INT8, Type::INT8, Type::FLOAT8],
         ),
+        // lag/lead with a default: the value's and the default's common type (not the offset's).
+        (
+            "SELECT lead(k::STRING, 2, 'x') OVER (ORDER BY k), lag(k, 1, 1.5) OVER () FROM n",
+            &[Type::TEXT, Type::NUMERIC],
+        ),
         (
             "SELECT CASE WHEN k > 1 THEN 1 ELSE 1.5 END FROM n",
             &[Type::NUMERIC],

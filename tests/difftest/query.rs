@@ -283,7 +283,19 @@ impl Gen<'_> {
             sql = dual!("{} WHERE {}", sql, p);
         }
         if kind == 1 {
-            let ks: Vec<Dual> = keys.iter().map(|k| k.0.clone()).collect();
+            // A bare integer would be an output position (both dialects; PostgreSQL's side
+            // reads `5::INT8` as a constant): group by the constant instead.
+            let ks: Vec<Dual> = keys
+                .iter()
+                .map(|k| {
+                    let bare = k.0.t.trim_matches(|c| c == '(' || c == ')');
+                    if bare.trim_start_matches('-').parse::<u64>().is_ok() {
+                        dual!("({} + 0)", k.0)
+                    } else {
+                        k.0.clone()
+                    }
+                })
+                .collect();
             sql = dual!("{} GROUP BY {}", sql, Dual::join(&ks, ", "));
         }
         if kind >= 1 && self.rng.chance(30) {

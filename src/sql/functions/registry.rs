@@ -191,6 +191,13 @@ pub fn common_type(args: &[SqlType]) -> SqlType {
     ty.unwrap_or(SqlType::String)
 }
 
+/// The type of `lag`/`lead(value, offset, default)`: the common type of the value and the default
+/// (PostgreSQL's `anycompatible`; the offset does not take part).
+fn value_or_default_type(_name: &str, args: &[SqlType]) -> SqlType {
+    let pick = |i: usize| args.get(i).copied().unwrap_or(SqlType::String);
+    common_type(&[pick(0), pick(2)])
+}
+
 /// Evaluates a scalar builtin: `(name, arguments, context)`.
 pub type Impl = fn(&str, Vec<Datum>, &EvalContext<'_>) -> Result<Datum>;
 
@@ -373,7 +380,7 @@ fn query_entries(r: &mut Reg) {
         vec![
             o(&[Any], Ret::Arg(0)),
             o(&[Any, T(Int)], Ret::Arg(0)),
-            o(&[Any, T(Int), Any], Ret::Common),
+            o(&[Any, T(Int), Any], Ret::Fn(value_or_default_type)),
         ],
     );
     win(

@@ -153,7 +153,7 @@ pub(super) fn add_window_columns(
         columns.push(compute(w, &input.rows, &names, ectx)?);
     }
     let typed: Vec<(String, SqlType)> = input.cols.iter().map(|c| (c.name.clone(), c.ty)).collect();
-    for (i, (col, (_, w))) in columns.iter().zip(wins).enumerate() {
+    for (i, (col, (_, w))) in columns.iter_mut().zip(wins).enumerate() {
         // The call's type from its argument's (a result described before any row exists must
         // match the values); the values' type where the call does not say.
         // The registry's result type for the arguments' static types; values decide only
@@ -167,6 +167,15 @@ pub(super) fn add_window_columns(
             .filter(|t| *t != SqlType::String || w.func == "string_agg")
             .or_else(|| col.iter().find_map(Datum::sql_type))
             .unwrap_or(SqlType::String);
+        // lag/lead's default may have another type than the value (`lead(k, 1, 1.5)` is
+        // DECIMAL): every value takes the call's type.
+        if matches!(w.func.as_str(), "lag" | "lead") && ty != SqlType::String {
+            for d in col.iter_mut() {
+                if d.sql_type().is_some_and(|t| t != ty) {
+                    *d = std::mem::replace(d, Datum::Null).coerce(ty)?;
+                }
+            }
+        }
         input.cols.push(RelCol {
             table: None,
             name: format!("__win_{i}"),
@@ -295,11 +304,21 @@ fn compute(
                 "lag" | "lead" => {
                     let offset = match w.args.get(1) {
                         Some(e) => match eval(e, row)? {
-                            Datum::Int(o) => o,
-                            Datum::Null => 0,
-                            _ => 1,
+                            Datum::Int(o) => Some(o),
+                            Datum::Null => None,
+                            other => {
+                                return Err(SqlError::new(
+                                    SqlState("22023"),
+                                    format!("{} offset must be an integer, not {other}", w.func),
+                                ));
+                            }
                         },
-                        None => 1,
+                        None => Some(1),
+                    };
+                    // A NULL offset gives NULL (PostgreSQL).
+                    let Some(offset) = offset else {
+                        out[order[j]] = Datum::Null;
+                        continue;
                     };
                     let target = if w.func == "lag" {
                         j as i64 - offset
