@@ -22,9 +22,11 @@ use futures::future::BoxFuture;
 use sqlparser::ast::{self as pg, Expr, SelectItem, SetExpr, TableFactor};
 use std::collections::{BTreeMap, HashMap};
 
+mod accumulate;
 mod aggregate;
 mod join;
 pub mod locking;
+pub mod ops;
 mod select;
 mod subquery;
 mod table_functions;

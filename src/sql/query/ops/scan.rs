@@ -1,0 +1,81 @@
+//! The scan operator: one table's rows in a key span, read from KV [`super::BATCH`] at a time
+//! through one read-only transaction (so every batch reads the same snapshot), decoded and
+//! filtered by the WHERE clause. The transaction is rolled back when the span is exhausted,
+//! and dropped with the operator when a consumer stops early (LIMIT, a client that went away).
+
+use super::{BATCH, Batch, Env, Operator};
+use crate::kv::Txn;
+use crate::sql::catalog::TableDesc;
+use crate::sql::error::Result;
+use crate::sql::expr::{self, Row};
+use crate::sql::scan::decode_row;
+use crate::sql::types::Datum;
+use crate::storage::keys::Span;
+use sqlparser::ast::Expr;
+use std::sync::Arc;
+
+/// Reads `table`'s rows from `cursor` to `end`.
+pub(super) struct Scan {
+    pub env: Arc<Env>,
+    pub txn: Txn,
+    pub table: TableDesc,
+    /// The row's scope names (for the filter).
+    pub names: Vec<String>,
+    pub cursor: Vec<u8>,
+    pub end: Vec<u8>,
+    pub filter: Option<Expr>,
+    pub done: bool,
+}
+
+#[async_trait::async_trait]
+impl Operator for Scan {
+    async fn next_batch(&mut self) -> Result<Option<Batch>> {
+        while !self.done {
+            self.env.memory.check()?;
+            let span = Span::new(self.cursor.clone(), self.end.clone());
+            let kvs = match self.txn.scan(&span, BATCH).await {
+                Ok(kvs) => kvs,
+                Err(e) => {
+                    self.finish();
+                    return Err(e.into());
+                }
+            };
+            if kvs.len() < BATCH {
+                self.finish();
+            }
+            if let Some((k, _)) = kvs.last() {
+                let mut next = k.clone();
+                next.push(0);
+                self.cursor = next;
+            }
+            let ectx = self.env.ectx();
+            let mut out = Vec::with_capacity(kvs.len());
+            for (_, raw) in kvs {
+                let row = decode_row(&self.table, &raw)?;
+                if let Some(f) = &self.filter {
+                    let scope = Row {
+                        names: &self.names,
+                        values: &row,
+                    };
+                    if !matches!(expr::eval(f, Some(&scope), &ectx)?, Datum::Bool(true)) {
+                        continue;
+                    }
+                }
+                out.push(row);
+            }
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Scan {
+    fn finish(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.txn.rollback();
+        }
+    }
+}

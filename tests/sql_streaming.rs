@@ -1,0 +1,285 @@
+//! Streaming execution: queries over one large table run through the pull-based operator
+//! pipeline (scan, filter, projection, hash aggregation, sort / top-n, limit) without
+//! materialising the table. With a `--max-sql-memory` smaller than the table, `count(*)`,
+//! GROUP BY with few groups and ORDER BY ... LIMIT succeed (the materialising path fails with
+//! 53200 on the same data); a full ORDER BY still fails with 53200; results equal the
+//! materialising path's (the same query wrapped in a derived table, which materialises);
+//! LIMIT stops the scan; a cancel request and `statement_timeout` stop every streamed
+//! operator. Figures are printed (`cargo test --test sql_streaming -- --nocapture`).
+
+mod common;
+
+use common::{ClusterOptions, TestCluster, rows};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Rows in the wide table: about 15 MB as the memory account counts them.
+const WIDE_ROWS: usize = 45_000;
+
+async fn node(extra: &[&str]) -> (TestCluster, Arc<tokio_postgres::Client>) {
+    let cluster = TestCluster::start(ClusterOptions {
+        insecure: true,
+        extra: extra.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    })
+    .await;
+    let c = cluster.connect("root", None).await.expect("connect");
+    (cluster, Arc::new(c))
+}
+
+/// A node with 8 MiB of SQL memory and `wide`: WIDE_ROWS rows of 200-character strings.
+async fn wide_node() -> (TestCluster, Arc<tokio_postgres::Client>) {
+    let (cluster, c) = node(&["--max-sql-memory=8MiB"]).await;
+    c.batch_execute("CREATE TABLE wide (k INT PRIMARY KEY, g INT, s STRING)")
+        .await
+        .expect("create");
+    let step = 15_000;
+    for start in (1..=WIDE_ROWS).step_by(step) {
+        let end = (start + step - 1).min(WIDE_ROWS);
+        c.batch_execute(&format!(
+            "INSERT INTO wide SELECT i, i % 5, repeat('x', 200) FROM generate_series({start}, {end}) AS t(i)"
+        ))
+        .await
+        .expect("load");
+    }
+    (cluster, c)
+}
+
+fn code(e: &tokio_postgres::Error) -> String {
+    e.code().map(|c| c.code().to_string()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_results_equal_the_materialising_path() {
+    let (_cluster, c) = node(&[]).await;
+    c.batch_execute(
+        "CREATE TABLE big (k INT PRIMARY KEY, g INT, v INT, f FLOAT, s STRING, d DECIMAL, b BOOL);
+         INSERT INTO big SELECT i, i % 7, CASE WHEN i % 11 = 0 THEN NULL ELSE i * 3 % 101 END,
+           i::FLOAT / 8, 'n' || (i % 13)::STRING, (i % 17)::DECIMAL / 4, i % 3 = 0
+           FROM generate_series(1, 5000) AS t(i)",
+    )
+    .await
+    .expect("setup");
+    let queries = [
+        "SELECT * FROM big",
+        "SELECT k, v * 2, s || 'x' FROM big WHERE v > 50 OR v IS NULL",
+        "SELECT * FROM big WHERE k > 1000 AND k <= 3500 LIMIT 700 OFFSET 33",
+        "SELECT count(*) FROM big",
+        "SELECT count(*), count(v), sum(v), avg(v), min(s), max(d), sum(f), avg(d) FROM big",
+        "SELECT stddev(v), variance(f), var_pop(d), stddev_pop(f), bool_and(b), bool_or(b), every(b) FROM big",
+        "SELECT count(DISTINCT g), sum(DISTINCT v), string_agg(s, ',' ORDER BY k DESC), array_agg(v ORDER BY v DESC, k) FROM big WHERE k < 2000",
+        "SELECT count(*) FILTER (WHERE b), sum(v) FILTER (WHERE g = 2) FROM big",
+        "SELECT g, count(*), sum(v), max(s), avg(f) FROM big GROUP BY g",
+        "SELECT g % 3 AS h, sum(k) FROM big WHERE k > 100 GROUP BY h HAVING count(*) > 10 ORDER BY sum(k) DESC",
+        "SELECT s, b, min(k) FROM big GROUP BY s, b ORDER BY 3 DESC LIMIT 7 OFFSET 2",
+        "SELECT sum(v) FROM big WHERE k > 10000",
+        "SELECT g, count(*) FROM big WHERE k > 10000 GROUP BY g",
+        "SELECT k, v, s FROM big ORDER BY v DESC NULLS LAST, s LIMIT 5 OFFSET 2",
+        "SELECT k, v FROM big ORDER BY v, g DESC LIMIT 1500",
+        "SELECT k, f FROM big WHERE g <> 3 ORDER BY f DESC",
+        "SELECT k AS key, v FROM big ORDER BY key DESC LIMIT 3",
+        "SELECT * FROM big ORDER BY s, d DESC, k LIMIT 20",
+        "SELECT * FROM big LIMIT 0",
+    ];
+    for q in queries {
+        let streamed = rows(&c, q).await;
+        let materialised = rows(&c, &format!("SELECT * FROM ({q}) AS m")).await;
+        assert_eq!(streamed, materialised, "{q}");
+        // The extended protocol sends the streamed rows with the described types.
+        let typed = c.query(q, &[]).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+        assert_eq!(typed.len(), streamed.len(), "{q}");
+    }
+    // Errors are the materialising path's.
+    let e = c
+        .simple_query("SELECT v FROM big GROUP BY g")
+        .await
+        .expect_err("ungrouped");
+    assert_eq!(code(&e), "42803");
+    let e = c
+        .simple_query("SELECT sum(s) FROM big")
+        .await
+        .expect_err("sum of strings");
+    assert_eq!(code(&e), "42883");
+    let e = c
+        .simple_query("SELECT k / (k - 2500) FROM big ORDER BY k LIMIT 1")
+        .await
+        .expect_err("division by zero");
+    assert_eq!(code(&e), "22012");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_and_top_n_run_within_a_small_memory_budget() {
+    let (_cluster, c) = wide_node().await;
+    // Materialised, the table is over the budget.
+    let e = c
+        .simple_query("SELECT * FROM (SELECT count(*) FROM wide) AS m")
+        .await
+        .expect_err("materialised count");
+    assert_eq!(code(&e), "53200", "{e}");
+    let n = WIDE_ROWS as i64;
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT count(*), sum(k), min(s) = repeat('x', 200) FROM wide"
+        )
+        .await,
+        vec![vec![
+            n.to_string(),
+            (n * (n + 1) / 2).to_string(),
+            "t".into()
+        ]]
+    );
+    let groups = rows(&c, "SELECT g, count(*) FROM wide GROUP BY g ORDER BY g").await;
+    let expect: Vec<Vec<String>> = (0..5)
+        .map(|g| vec![g.to_string(), (n / 5).to_string()])
+        .collect();
+    assert_eq!(groups, expect);
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT k, length(s) FROM wide ORDER BY s, k DESC LIMIT 3 OFFSET 1"
+        )
+        .await,
+        vec![
+            vec![(n - 1).to_string(), "200".into()],
+            vec![(n - 2).to_string(), "200".into()],
+            vec![(n - 3).to_string(), "200".into()],
+        ]
+    );
+    // A plain scan streams every row.
+    let all = c.query("SELECT * FROM wide", &[]).await.expect("scan");
+    assert_eq!(all.len(), WIDE_ROWS);
+    // A full sort holds every row: over the budget.
+    let e = c
+        .simple_query("SELECT * FROM wide ORDER BY g, k DESC")
+        .await
+        .expect_err("full sort");
+    assert_eq!(code(&e), "53200", "{e}");
+    // The statement gave its memory back: the session goes on.
+    assert_eq!(
+        rows(&c, "SELECT count(*) FROM wide WHERE g = 1").await[0][0],
+        "9000"
+    );
+}
+
+/// Work per row that makes a scan of `wide` take a few seconds.
+const HEAVY: &str = "length(repeat(s, 200)) > 0";
+
+/// Statements over `wide` that run for seconds, one per streamed operator.
+fn cases() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "scan + count",
+            format!("SELECT count(*) FROM wide WHERE {HEAVY}"),
+        ),
+        (
+            "hash aggregation",
+            format!("SELECT g, sum(k) FROM wide WHERE {HEAVY} GROUP BY g"),
+        ),
+        (
+            "top-n sort",
+            format!("SELECT k FROM wide WHERE {HEAVY} ORDER BY g, k DESC LIMIT 3"),
+        ),
+        (
+            "full sort",
+            format!("SELECT k FROM wide WHERE {HEAVY} ORDER BY g, k DESC"),
+        ),
+    ]
+}
+
+/// The longest a statement may take to stop after a cancel request or its timeout here (a
+/// debug build on a shared machine); the printed figures are the measurement.
+const BOUND: Duration = Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_timeout_stop_streamed_operators() {
+    let (_cluster, c) = wide_node().await;
+    let mut slow = Vec::new();
+    for (name, sql) in cases() {
+        let runner = c.clone();
+        let q = sql.clone();
+        let query = tokio::spawn(async move { runner.simple_query(&q).await });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!query.is_finished(), "{sql}: finished before the cancel");
+        let sent = Instant::now();
+        c.cancel_token()
+            .cancel_query(tokio_postgres::NoTls)
+            .await
+            .expect("cancel request");
+        let out = tokio::time::timeout(Duration::from_secs(60), query)
+            .await
+            .expect("ends")
+            .expect("join");
+        let took = sent.elapsed();
+        let e = out.expect_err("cancelled");
+        assert_eq!(code(&e), "57014", "{sql}: {e}");
+        println!(
+            "cancel  {name:<18} stopped {:>6.1} ms after the request",
+            took.as_secs_f64() * 1e3
+        );
+        if took > BOUND {
+            slow.push(format!("cancel {name}: {took:?}"));
+        }
+    }
+    c.batch_execute("SET statement_timeout = '300ms'")
+        .await
+        .expect("set");
+    for (name, sql) in cases() {
+        let start = Instant::now();
+        let e = c.simple_query(&sql).await.expect_err("times out");
+        let took = start.elapsed();
+        assert_eq!(code(&e), "57014", "{sql}: {e}");
+        println!(
+            "timeout {name:<18} stopped {:>6.1} ms after the timeout",
+            (took.as_secs_f64() - 0.3) * 1e3
+        );
+        if took > BOUND + Duration::from_millis(300) {
+            slow.push(format!("timeout {name}: {took:?}"));
+        }
+    }
+    c.batch_execute("SET statement_timeout = 0")
+        .await
+        .expect("reset");
+    // LIMIT stops the scan: five rows come back long before a full scan would end.
+    let start = Instant::now();
+    let five = rows(&c, &format!("SELECT k FROM wide WHERE {HEAVY} LIMIT 5")).await;
+    let limited = start.elapsed();
+    assert_eq!(five.len(), 5);
+    let start = Instant::now();
+    rows(&c, &format!("SELECT count(*) FROM wide WHERE {HEAVY}")).await;
+    let full = start.elapsed();
+    println!(
+        "LIMIT 5 took {:.1} ms, the full scan {:.1} ms",
+        limited.as_secs_f64() * 1e3,
+        full.as_secs_f64() * 1e3
+    );
+    assert!(limited * 4 < full, "LIMIT did not stop the scan");
+    // The first rows of a scan arrive before it ends.
+    let start = Instant::now();
+    let stream = c
+        .query_raw(
+            &format!("SELECT k FROM wide WHERE {HEAVY}"),
+            std::iter::empty::<i32>(),
+        )
+        .await
+        .expect("query");
+    futures::pin_mut!(stream);
+    use futures::StreamExt;
+    let first = stream.next().await.expect("a row").expect("row");
+    let first_at = start.elapsed();
+    assert_eq!(first.get::<_, i64>(0), 1);
+    let mut n = 1;
+    while let Some(r) = stream.next().await {
+        r.expect("row");
+        n += 1;
+    }
+    let all_at = start.elapsed();
+    assert_eq!(n, WIDE_ROWS);
+    println!(
+        "first row after {:.1} ms, all {n} after {:.1} ms",
+        first_at.as_secs_f64() * 1e3,
+        all_at.as_secs_f64() * 1e3
+    );
+    assert!(first_at * 4 < all_at, "the first row waited for the scan");
+    assert!(slow.is_empty(), "slow to stop: {slow:?}");
+}
