@@ -195,10 +195,20 @@ const BOUND: Duration = Duration::from_secs(1);
 async fn cancel_and_timeout_stop_streamed_operators() {
     let (_cluster, c) = wide_node().await;
     let mut slow = Vec::new();
-    for (name, sql) in cases() {
+    // Each case over both protocols (the extended one streams from the portal's Execute).
+    for (extended, (name, sql)) in cases()
+        .into_iter()
+        .flat_map(|case| [(false, case.clone()), (true, case)])
+    {
         let runner = c.clone();
         let q = sql.clone();
-        let query = tokio::spawn(async move { runner.simple_query(&q).await });
+        let query = tokio::spawn(async move {
+            if extended {
+                runner.query(&q, &[]).await.map(|_| ())
+            } else {
+                runner.simple_query(&q).await.map(|_| ())
+            }
+        });
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!query.is_finished(), "{sql}: finished before the cancel");
         let sent = Instant::now();
@@ -212,13 +222,14 @@ async fn cancel_and_timeout_stop_streamed_operators() {
             .expect("join");
         let took = sent.elapsed();
         let e = out.expect_err("cancelled");
-        assert_eq!(code(&e), "57014", "{sql}: {e}");
+        assert_eq!(code(&e), "57014", "{sql} (extended: {extended}): {e}");
+        let protocol = if extended { "extended" } else { "simple" };
         println!(
-            "cancel  {name:<18} stopped {:>6.1} ms after the request",
+            "cancel  {name:<18} {protocol:<8} stopped {:>6.1} ms after the request",
             took.as_secs_f64() * 1e3
         );
         if took > BOUND {
-            slow.push(format!("cancel {name}: {took:?}"));
+            slow.push(format!("cancel {name} {protocol}: {took:?}"));
         }
     }
     c.batch_execute("SET statement_timeout = '300ms'")

@@ -38,7 +38,7 @@ use futures::{Sink, SinkExt};
 use super::copy::CopyInProgress;
 use super::encode::{self, error};
 use super::params;
-use super::server::Conn;
+use super::server::{Conn, WorkGuard};
 use crate::sql::ast::Statement;
 use crate::sql::error::SqlError;
 use crate::sql::exec;
@@ -157,9 +157,9 @@ impl QueryHandler {
     /// Runs a simple-protocol query string; one response per statement, stopping at the first
     /// error. Err only when the connection must close (drain).
     async fn run_simple(&self, sql: &str) -> PgWireResult<Vec<Response>> {
-        let _work = self.conn.begin_work()?;
+        let work = Arc::new(self.conn.begin_work()?);
         let start = Instant::now();
-        let results = {
+        let mut results = {
             let mut guard = self.conn.session.lock().await;
             let session = guard.as_mut().ok_or_else(no_session)?;
             let results = session.run(sql, &[]).await;
@@ -170,6 +170,9 @@ impl QueryHandler {
             results
         };
         self.conn.shared.router.observe_latency(start.elapsed());
+        for r in &mut results {
+            hold_work(r, &work);
+        }
         if results.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
@@ -506,9 +509,9 @@ impl ExtendedQueryHandler for QueryHandler {
                 Response::Error(Box::new(e.into()))
             }
             Ok(params) => {
-                let _work = self.conn.begin_work()?;
+                let work = Arc::new(self.conn.begin_work()?);
                 let start = Instant::now();
-                let result = {
+                let mut result = {
                     let mut guard = self.conn.session.lock().await;
                     let session = guard.as_mut().ok_or_else(no_session)?;
                     let r = exec::execute(session, &prepared.stmt, &params).await;
@@ -519,6 +522,7 @@ impl ExtendedQueryHandler for QueryHandler {
                     r
                 };
                 self.conn.shared.router.observe_latency(start.elapsed());
+                hold_work(&mut result, &work);
                 self.response(
                     result,
                     Some(&prepared.columns),
@@ -530,6 +534,23 @@ impl ExtendedQueryHandler for QueryHandler {
             self.conn.execute_failed.store(true, Ordering::Relaxed);
         }
         Ok(response)
+    }
+}
+
+/// Keeps the connection busy while a streamed result is produced (the statement is still
+/// running: a cancel request reaches it, and drain waits for it), until its rows are consumed
+/// or dropped.
+fn hold_work(result: &mut Result<QueryResult, SqlError>, work: &Arc<WorkGuard>) {
+    use futures::StreamExt;
+    if let Ok(QueryResult::Stream { rows, .. }) = result {
+        let held = work.clone();
+        let inner = std::mem::replace(&mut rows.0, futures::stream::empty().boxed());
+        rows.0 = inner
+            .map(move |r| {
+                let _busy = &held;
+                r
+            })
+            .boxed();
     }
 }
 

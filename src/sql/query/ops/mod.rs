@@ -77,7 +77,7 @@ pub(super) enum Item {
     /// An input column as is (`*`).
     Column(usize),
     /// An expression over the input row.
-    Expr(Expr),
+    Expr(Box<Expr>),
 }
 
 /// Projection: the select list (and the ORDER BY keys, appended after it for the sort) over

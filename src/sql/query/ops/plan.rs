@@ -280,7 +280,7 @@ impl Shape<'_> {
             .zip(rewritten)
             .map(|((_, _, col), e)| match col {
                 Some(i) => Item::Column(*i),
-                None => Item::Expr(e),
+                None => Item::Expr(Box::new(e)),
             })
             .collect();
         let n_aggs = aggs.len();

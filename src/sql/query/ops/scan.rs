@@ -2,6 +2,7 @@
 //! through one read-only transaction (so every batch reads the same snapshot), decoded and
 //! filtered by the WHERE clause. The transaction is rolled back when the span is exhausted,
 //! and dropped with the operator when a consumer stops early (LIMIT, a client that went away).
+//! It yields to the runtime before each batch, so a long scan never holds its thread.
 
 use super::{BATCH, Batch, Env, Operator};
 use crate::kv::Txn;
@@ -31,6 +32,9 @@ pub(super) struct Scan {
 impl Operator for Scan {
     async fn next_batch(&mut self) -> Result<Option<Batch>> {
         while !self.done {
+            // The node's other tasks on this thread (a cancel request among them) run between
+            // batches even when KV answers at once.
+            tokio::task::yield_now().await;
             self.env.memory.check()?;
             let span = Span::new(self.cursor.clone(), self.end.clone());
             let kvs = match self.txn.scan(&span, BATCH).await {

@@ -41,7 +41,7 @@ impl Sort {
         crate::sql::query::heavy(rows.len(), || {
             rows.sort_by(|a, b| {
                 compared = compared.wrapping_add(1);
-                if compared % 4096 == 0 && !stopped {
+                if compared.is_multiple_of(4096) && !stopped {
                     stopped = memory.check().is_err();
                 }
                 if stopped {
