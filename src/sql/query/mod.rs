@@ -9,6 +9,10 @@
 //!
 //! Column references resolve against `table.column` names: a bare name matches any column with
 //! that name (the first one, if several tables have it), a qualified name matches exactly.
+//!
+//! Single-table queries outside explicit transactions may instead run through the pull-based
+//! operator pipeline of `ops` (see `sql::stream`), which reuses this module's select-list,
+//! aggregate (`accumulate`) and ORDER BY functions so both paths give the same results.
 
 use super::catalog::TableDesc;
 use super::error::{Result, SqlError};
