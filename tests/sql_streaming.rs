@@ -294,3 +294,102 @@ async fn cancel_and_timeout_stop_streamed_operators() {
     assert!(first_at * 4 < all_at, "the first row waited for the scan");
     assert!(slow.is_empty(), "slow to stop: {slow:?}");
 }
+
+/// Inside an explicit transaction queries stream too, through the transaction's snapshot: they
+/// run within a budget the table exceeds, see the transaction's own earlier writes and not
+/// later commits of others, and a failure while the rows are produced aborts the transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explicit_transactions_stream_through_their_snapshot() {
+    let (cluster, c) = wide_node().await;
+    let other = cluster.connect("root", None).await.expect("connect");
+    let n = WIDE_ROWS as i64;
+    c.batch_execute("BEGIN").await.expect("begin");
+    // Materialised, this count is over the budget (see above).
+    assert_eq!(
+        rows(&c, "SELECT count(*) FROM wide").await,
+        vec![vec![n.to_string()]]
+    );
+    c.batch_execute("DELETE FROM wide WHERE k <= 10; INSERT INTO wide VALUES (100000, 1, 'own')")
+        .await
+        .expect("writes");
+    assert_eq!(
+        rows(&c, "SELECT count(*), min(k), max(k) FROM wide").await,
+        vec![vec![(n - 9).to_string(), "11".into(), "100000".into()]]
+    );
+    let all = c.query("SELECT k, s FROM wide", &[]).await.expect("scan");
+    assert_eq!(all.len(), WIDE_ROWS - 9);
+    let last = all.last().expect("rows");
+    assert_eq!(
+        (last.get::<_, i64>(0), last.get::<_, String>(1)),
+        (100000, "own".to_string())
+    );
+    assert_eq!(
+        rows(&c, "SELECT k FROM wide ORDER BY s, k LIMIT 2").await,
+        vec![vec!["100000".to_string()], vec!["11".to_string()]]
+    );
+    c.batch_execute("COMMIT").await.expect("commit");
+    // Another transaction's commit after this one began is not seen.
+    c.batch_execute("BEGIN").await.expect("begin");
+    assert_eq!(
+        rows(&c, "SELECT count(*) FROM wide").await,
+        vec![vec![(n - 9).to_string()]]
+    );
+    other
+        .batch_execute("INSERT INTO wide VALUES (100001, 1, 'other')")
+        .await
+        .expect("other insert");
+    assert_eq!(
+        rows(&c, "SELECT count(*), max(k) FROM wide").await,
+        vec![vec![(n - 9).to_string(), "100000".into()]]
+    );
+    c.batch_execute("COMMIT").await.expect("commit");
+    assert_eq!(
+        rows(&c, "SELECT count(*) FROM wide WHERE k >= 100000").await,
+        vec![vec!["2".to_string()]]
+    );
+
+    // An error after rows were sent aborts the transaction, over both protocols.
+    for extended in [false, true] {
+        c.batch_execute("BEGIN").await.expect("begin");
+        let sql = "SELECT k / (k - 30000) FROM wide";
+        let e = if extended {
+            c.query(sql, &[])
+                .await
+                .map(|_| ())
+                .expect_err("division by zero")
+        } else {
+            c.simple_query(sql)
+                .await
+                .map(|_| ())
+                .expect_err("division by zero")
+        };
+        assert_eq!(code(&e), "22012", "{e}");
+        let e = c.simple_query("SELECT 1").await.expect_err("aborted");
+        assert_eq!(code(&e), "25P02", "extended: {extended}: {e}");
+        c.batch_execute("ROLLBACK").await.expect("rollback");
+    }
+    assert_eq!(rows(&c, "SELECT 1").await, vec![vec!["1".to_string()]]);
+}
+
+/// A statement followed by others in the same query string does not stream: an error in its
+/// rows stops the statements after it, as on the materialising path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_after_a_failing_scan_do_not_run() {
+    let (_cluster, c) = node(&[]).await;
+    c.batch_execute(
+        "CREATE TABLE big (k INT PRIMARY KEY);
+         INSERT INTO big SELECT i FROM generate_series(1, 5000) AS t(i);
+         CREATE TABLE log (n INT)",
+    )
+    .await
+    .expect("setup");
+    let e = c
+        .simple_query("SELECT k / (k - 3000) FROM big; INSERT INTO log VALUES (1)")
+        .await
+        .expect_err("division by zero");
+    assert_eq!(code(&e), "22012", "{e}");
+    assert_eq!(
+        rows(&c, "SELECT count(*) FROM log").await,
+        vec![vec!["0".to_string()]]
+    );
+}

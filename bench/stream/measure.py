@@ -8,7 +8,8 @@ Usage: measure.py DSN PID
 Figures: time to the first row and total time of streaming `SELECT * FROM t` (psycopg's
 cursor.stream(): single-row mode, no server-side cursor, so rows are read as the server sends
 them), the server's peak RSS growth during that scan (VmRSS sampled every 5 ms, minus the value
-before the query), the rows received, and the times of `SELECT count(*) FROM t` and
+before the query; also of RssAnon, which leaves out shared memory such as PostgreSQL's
+shared_buffers pages the backend touches), the rows received, and the times of `SELECT count(*) FROM t` and
 `SELECT * FROM t ORDER BY v LIMIT 10`.
 """
 import json
@@ -20,21 +21,27 @@ import psycopg
 
 
 def rss_kb(pid):
+    """(VmRSS, RssAnon) of the process in kB."""
+    rss, anon = 0, 0
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+                rss = int(line.split()[1])
+            elif line.startswith("RssAnon:"):
+                anon = int(line.split()[1])
+    return rss, anon
 
 
 class Sampler(threading.Thread):
     def __init__(self, pid):
         super().__init__(daemon=True)
-        self.pid, self.peak, self.stop = pid, rss_kb(pid), False
+        self.pid, self.stop = pid, False
+        self.peak, self.peak_anon = rss_kb(pid)
 
     def run(self):
         while not self.stop:
-            self.peak = max(self.peak, rss_kb(self.pid))
+            rss, anon = rss_kb(self.pid)
+            self.peak, self.peak_anon = max(self.peak, rss), max(self.peak_anon, anon)
             time.sleep(0.005)
 
 
@@ -50,7 +57,7 @@ def main():
         if pid == "backend":
             pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         pid = int(pid)
-        base = rss_kb(pid)
+        base, base_anon = rss_kb(pid)
         sampler = Sampler(pid)
         sampler.start()
         cur = conn.cursor()
@@ -70,6 +77,7 @@ def main():
         "scan_s": total,
         "rows": n,
         "rss_growth_mb": (sampler.peak - base) / 1024,
+        "anon_growth_mb": (sampler.peak_anon - base_anon) / 1024,
         "count_s": count_s,
         "count": count[0][0],
         "top10_s": top_s,

@@ -141,7 +141,7 @@ LOAD_S[tandem]=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}
 log "postgres: loading $ROWS rows (INSERT ... SELECT generate_series)"
 sql postgres -c "CREATE TABLE t (k BIGINT PRIMARY KEY, v BIGINT, s TEXT)"
 t0=$(date +%s.%N)
-sql postgres -c "INSERT INTO t SELECT i, i * 7919 % 1000003, 'value-' || i FROM generate_series(1, $ROWS) AS g(i)" \
+sql postgres -c "INSERT INTO t SELECT i, i * 7919 % 1000003, 'value-' || i FROM generate_series(1::BIGINT, $ROWS) AS g(i)" \
     -c "VACUUM ANALYZE t"
 LOAD_S[postgres]=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
 
@@ -172,5 +172,6 @@ printf '%-34s %14s %14s\n' "load (s)" "${LOAD_S[tandem]}" "${LOAD_S[postgres]}"
 row "SELECT * FROM t: first row (ms)" first_row_ms "%.1f"
 row "SELECT * FROM t: all rows (s)" scan_s "%.2f"
 row "  server peak RSS growth (MB)" rss_growth_mb "%.1f"
+row "  server peak RssAnon growth (MB)" anon_growth_mb "%.1f"
 row "SELECT count(*) FROM t (s)" count_s "%.2f"
 row "ORDER BY v LIMIT 10 (s)" top10_s "%.2f"

@@ -100,6 +100,17 @@ pub(super) fn no_session() -> PgWireError {
 }
 
 impl QueryHandler {
+    /// After sending a result failed (a streamed result's rows ended in an error, or the
+    /// client went away): the explicit transaction the statement ran in is aborted, as after
+    /// any failed statement.
+    async fn rows_failed(&self) {
+        let mut guard = self.conn.session.lock().await;
+        if let Some(session) = guard.as_mut() {
+            abort_explicit_txn(session);
+            self.conn.note_txn(session);
+        }
+    }
+
     /// Applies the `DEALLOCATE`s the last statements ran to the connection's statements.
     fn apply_deallocate<C>(&self, client: &C)
     where
@@ -300,7 +311,13 @@ impl SimpleQueryHandler for QueryHandler {
         client.set_transaction_status(status);
         for r in responses {
             match r {
-                Response::Query(q) => super::portal::send_query(client, q).await?,
+                Response::Query(q) => {
+                    if let Err(e) = super::portal::send_query(client, q).await {
+                        self.rows_failed().await;
+                        client.set_transaction_status(self.conn.txn_status());
+                        return Err(e);
+                    }
+                }
                 Response::Execution(tag)
                 | Response::TransactionStart(tag)
                 | Response::TransactionEnd(tag) => send_execution_response(client, tag).await?,
@@ -481,6 +498,9 @@ impl ExtendedQueryHandler for QueryHandler {
     {
         self.conn.execute_failed.store(false, Ordering::Relaxed);
         let result = super::portal::execute(self, client, message).await;
+        if result.is_err() {
+            self.rows_failed().await;
+        }
         self.send_notices(client).await?;
         self.apply_deallocate(client);
         client.set_transaction_status(self.conn.txn_status());

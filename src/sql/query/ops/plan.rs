@@ -12,7 +12,7 @@ use super::aggregate::HashAggregate;
 use super::scan::Scan;
 use super::sort::Sort;
 use super::{Env, Item, Limit, Operator, Project};
-use crate::kv::Txn;
+use crate::kv::TxnReader;
 use crate::sql::catalog::TableDesc;
 use crate::sql::error::Result;
 use crate::sql::expr::{self, normalize};
@@ -221,9 +221,15 @@ impl Shape<'_> {
         items
     }
 
-    /// Builds the pipeline reading `span` of `t` through `txn` (a read-only transaction at the
-    /// statement's timestamp, owned by the scan from now on).
-    pub fn build(&self, t: TableDesc, txn: Txn, span: Span, env: Arc<Env>) -> Result<Pipeline> {
+    /// Builds the pipeline reading `span` of `t` through `reader` (the statement's snapshot,
+    /// owned by the scan from now on).
+    pub fn build(
+        &self,
+        t: TableDesc,
+        reader: TxnReader,
+        span: Span,
+        env: Arc<Env>,
+    ) -> Result<Pipeline> {
         let names = scope_names(&t, &self.label);
         let expanded = self.items(&t);
         let items: Vec<(String, Expr)> = expanded
@@ -266,7 +272,7 @@ impl Shape<'_> {
         let width = t.columns.len();
         let mut op: Box<dyn Operator> = Box::new(Scan {
             env: env.clone(),
-            txn,
+            reader,
             table: t,
             names: names.clone(),
             cursor: span.start.0.clone(),

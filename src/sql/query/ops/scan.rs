@@ -1,11 +1,12 @@
 //! The scan operator: one table's rows in a key span, read from KV [`super::BATCH`] at a time
-//! through one read-only transaction (so every batch reads the same snapshot), decoded and
-//! filtered by the WHERE clause. The transaction is rolled back when the span is exhausted,
-//! and dropped with the operator when a consumer stops early (LIMIT, a client that went away).
-//! It yields to the runtime before each batch, so a long scan never holds its thread.
+//! through a reader of the statement's transaction ([`TxnReader`]: every batch reads the same
+//! snapshot, with the transaction's writes from before the statement), decoded and filtered by
+//! the WHERE clause. A consumer that stops early (LIMIT, a client that went away) drops the
+//! operator and the reader with it. It yields to the runtime before each batch, so a long scan
+//! never holds its thread.
 
 use super::{BATCH, Batch, Env, Operator};
-use crate::kv::Txn;
+use crate::kv::TxnReader;
 use crate::sql::catalog::TableDesc;
 use crate::sql::error::Result;
 use crate::sql::expr::{self, Row};
@@ -18,7 +19,7 @@ use std::sync::Arc;
 /// Reads `table`'s rows from `cursor` to `end`.
 pub(super) struct Scan {
     pub env: Arc<Env>,
-    pub txn: Txn,
+    pub reader: TxnReader,
     pub table: TableDesc,
     /// The row's scope names (for the filter).
     pub names: Vec<String>,
@@ -37,15 +38,15 @@ impl Operator for Scan {
             tokio::task::yield_now().await;
             self.env.memory.check()?;
             let span = Span::new(self.cursor.clone(), self.end.clone());
-            let kvs = match self.txn.scan(&span, BATCH).await {
+            let kvs = match self.reader.scan(&span, BATCH).await {
                 Ok(kvs) => kvs,
                 Err(e) => {
-                    self.finish();
+                    self.done = true;
                     return Err(e.into());
                 }
             };
             if kvs.len() < BATCH {
-                self.finish();
+                self.done = true;
             }
             if let Some((k, _)) = kvs.last() {
                 let mut next = k.clone();
@@ -72,14 +73,5 @@ impl Operator for Scan {
             }
         }
         Ok(None)
-    }
-}
-
-impl Scan {
-    fn finish(&mut self) {
-        if !self.done {
-            self.done = true;
-            self.txn.rollback();
-        }
     }
 }
