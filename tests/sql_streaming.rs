@@ -56,11 +56,22 @@ async fn streamed_results_equal_the_materialising_path() {
         "CREATE TABLE big (k INT PRIMARY KEY, g INT, v INT, f FLOAT, s STRING, d DECIMAL, b BOOL);
          INSERT INTO big SELECT i, i % 7, CASE WHEN i % 11 = 0 THEN NULL ELSE i * 3 % 101 END,
            i::FLOAT / 8, 'n' || (i % 13)::STRING, (i % 17)::DECIMAL / 4, i % 3 = 0
-           FROM generate_series(1, 5000) AS t(i)",
+           FROM generate_series(1, 5000) AS t(i);
+         CREATE TABLE small (id INT PRIMARY KEY, name STRING, g INT);
+         INSERT INTO small SELECT i, 'n' || i::STRING, CASE WHEN i = 4 THEN NULL ELSE i % 5 END
+           FROM generate_series(0, 11) AS t(i)",
     )
     .await
     .expect("setup");
     let queries = [
+        // Joins with the small table as the build side (big.g matches up to three rows).
+        "SELECT big.k, small.name FROM big JOIN small ON big.g = small.g",
+        "SELECT b.k, s.name, s.id FROM big AS b LEFT JOIN small AS s ON b.v = s.id AND s.name <> 'n3' WHERE b.k % 3 = 0",
+        "SELECT big.k, small.id FROM big LEFT JOIN small ON big.g = small.g AND big.v > 50 WHERE small.id IS NULL OR big.k < 100",
+        "SELECT s.name, count(*), sum(big.v), max(big.s) FROM big JOIN small AS s ON big.g = s.g GROUP BY s.name ORDER BY s.name",
+        "SELECT big.k, small.id FROM big JOIN small ON big.v < small.id AND small.id < 3 ORDER BY big.k DESC, small.id LIMIT 50",
+        "SELECT small.*, big.k FROM big JOIN small ON small.id = big.k",
+        "SELECT count(*), count(small.id) FROM big LEFT JOIN small ON big.v = small.g",
         "SELECT * FROM big",
         "SELECT k, v * 2, s || 'x' FROM big WHERE v > 50 OR v IS NULL",
         "SELECT * FROM big WHERE k > 1000 AND k <= 3500 LIMIT 700 OFFSET 33",
@@ -145,6 +156,31 @@ async fn aggregates_and_top_n_run_within_a_small_memory_budget() {
             vec![(n - 2).to_string(), "200".into()],
             vec![(n - 3).to_string(), "200".into()],
         ]
+    );
+    // A join with a small table streams the large one through it.
+    c.batch_execute(
+        "CREATE TABLE tiny (g INT PRIMARY KEY, name STRING);
+         INSERT INTO tiny SELECT i, 'g' || i::STRING FROM generate_series(0, 3) AS t(i)",
+    )
+    .await
+    .expect("tiny");
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT tiny.name, count(*) FROM wide JOIN tiny ON wide.g = tiny.g GROUP BY tiny.name ORDER BY 1"
+        )
+        .await,
+        (0..4)
+            .map(|g| vec![format!("g{g}"), (n / 5).to_string()])
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        rows(
+            &c,
+            "SELECT count(*), count(t.name) FROM wide AS w LEFT JOIN tiny AS t ON w.g = t.g WHERE w.k > 10"
+        )
+        .await,
+        vec![vec![(n - 10).to_string(), (n - 10 - (n - 10) / 5).to_string()]]
     );
     // A plain scan streams every row.
     let all = c.query("SELECT * FROM wide", &[]).await.expect("scan");

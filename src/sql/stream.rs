@@ -7,7 +7,11 @@
 //!
 //! A query qualifies when [`super::query::ops::shape`] accepts it, its table is a real table
 //! (CTE names and virtual tables take the ordinary path), and its WHERE clause leaves a full or
-//! primary-key range scan (point and index lookups take the ordinary path). Queries whose scan
+//! primary-key range scan (point and index lookups take the ordinary path). A query that joins
+//! its table with a second one (inner or left, ON a condition) qualifies when the second is a
+//! real table of at most [`BUILD_MAX`] rows: it is read whole first and held, and the first
+//! table streams through the join (both are read whole, as on the materialising path, and
+//! WHERE filters the joined rows). Queries whose scan
 //! holds at most [`BATCH`] rows run on the ordinary path (so small results keep the implicit
 //! transaction's automatic retries); larger ones stream. Result columns are the statement's
 //! description, computed by the ordinary path's planner, which also reports its semantic
@@ -36,7 +40,7 @@ use super::error::Result;
 use super::exec::{Ctx, MemoryAccount, resolve_table};
 use super::expr::EvalContext;
 use super::query::ops::{self, Env};
-use super::scan::{Access, column_names, plan_access, table_span};
+use super::scan::{Access, column_names, decode_row, plan_access, table_span};
 use super::session::{QueryResult, Session, TxnState};
 use super::types::Datum;
 use crate::kv::{Txn, TxnReader};
@@ -96,7 +100,12 @@ struct Planned {
     table: TableDesc,
     span: Span,
     reader: TxnReader,
+    /// The joined table and its rows.
+    build: Option<(TableDesc, Vec<Vec<Datum>>)>,
 }
+
+/// The most rows a joined table may have for the join to stream (they are held, indexed).
+const BUILD_MAX: usize = 10_000;
 
 /// Resolves the table and its span in `txn`; None when the query takes the ordinary path
 /// (not a real table, a point or index lookup, a small scan).
@@ -133,10 +142,36 @@ async fn plan(
         now_nanos,
         oids: None,
     };
-    let span = match plan_access(session.tenant, &t, shape.filter, &names, &ectx)? {
+    // With a join, WHERE filters the joined rows (both tables are read whole, as on the
+    // materialising path).
+    let access = match shape.join {
+        Some(_) => Access::Full,
+        None => plan_access(session.tenant, &t, shape.filter, &names, &ectx)?,
+    };
+    let span = match access {
         Access::Full => table_span(session.tenant, &t),
         Access::PrimarySpan { span, .. } => span,
         _ => return Ok(None),
+    };
+    let build = match &shape.join {
+        None => None,
+        Some(j) => {
+            let Ok(bt) = resolve_table(&ctx, txn, j.table).await else {
+                return Ok(None);
+            };
+            // Only a small joined table is held; a larger one takes the ordinary path.
+            let kvs = txn
+                .scan(&table_span(session.tenant, &bt), BUILD_MAX + 1)
+                .await?;
+            if kvs.len() > BUILD_MAX {
+                return Ok(None);
+            }
+            let rows = kvs
+                .iter()
+                .map(|(_, raw)| decode_row(&bt, raw))
+                .collect::<Result<Vec<_>>>()?;
+            Some((bt, rows))
+        }
     };
     // Small scans: the ordinary path (it keeps automatic retries and exact result typing).
     if txn.scan(&span, BATCH + 1).await?.len() <= BATCH {
@@ -147,6 +182,7 @@ async fn plan(
         table: t,
         span,
         reader,
+        build,
     }))
 }
 
@@ -168,7 +204,7 @@ async fn start(
             .with_timeout(super::exec::statement_timeout(session))
             .with_cancel(session.cancel.clone()),
     });
-    let pipeline = shape.build(p.table, p.reader, p.span, env)?;
+    let pipeline = shape.build(p.table, p.reader, p.span, p.build, env)?;
     Ok(QueryResult::Stream {
         columns,
         rows: super::session::RowStream(pipeline.into_stream()),

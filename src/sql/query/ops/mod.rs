@@ -2,7 +2,8 @@
 //! batches of rows from its input when asked for its next batch, so rows reach the client as
 //! they are produced and nothing holds the whole table.
 //!
-//! The pipeline is scan (batched KV reads at one snapshot, the WHERE filter) → hash
+//! The pipeline is scan (batched KV reads at one snapshot, the WHERE filter) → hash join
+//! (when the query joins a small second table; WHERE then filters the joined rows) → hash
 //! aggregation (when grouped) → projection (HAVING, the select list, ORDER BY keys) → sort
 //! (when ordered: a bounded top-n under LIMIT, else all rows) → limit/offset (stops pulling
 //! once satisfied). [`plan`] decides which queries it covers and builds it; everything else
@@ -24,6 +25,7 @@ use sqlparser::ast::Expr;
 use std::sync::Arc;
 
 mod aggregate;
+mod join;
 pub mod plan;
 mod scan;
 mod sort;

@@ -1,7 +1,8 @@
 //! Which queries the operator pipeline covers, and building it.
 //!
-//! Covered: one SELECT block over one real table (no join, CTE, derived table, table
-//! function, column aliases on the table), with WHERE, GROUP BY (plain expressions), HAVING,
+//! Covered: one SELECT block over one real table (no CTE, derived table, table function,
+//! column aliases on the table), or over one such table joined with another (inner or left,
+//! ON a condition: [`JoinShape`]; the joined table is the build side of a hash join), with WHERE, GROUP BY (plain expressions), HAVING,
 //! aggregates, ORDER BY, LIMIT and OFFSET, and no DISTINCT, window function, set-returning
 //! function, subquery or locking clause anywhere. [`shape`] says None for anything else and
 //! the query runs on the materialising path. The select list, aggregate extraction, GROUP BY
@@ -9,6 +10,7 @@
 //! query.
 
 use super::aggregate::HashAggregate;
+use super::join::HashJoin;
 use super::scan::Scan;
 use super::sort::Sort;
 use super::{Env, Item, Limit, Operator, Project};
@@ -34,10 +36,74 @@ pub struct Shape<'a> {
     pub label: String,
     /// WHERE.
     pub filter: Option<&'a Expr>,
+    /// The joined table, if any.
+    pub join: Option<JoinShape<'a>>,
     sel: &'a pg::Select,
     order: Vec<pg::OrderByExpr>,
     limit: Option<&'a Expr>,
     offset: Option<&'a Expr>,
+}
+
+/// `FROM <table> [LEFT] JOIN <joined> ON <on>`: the joined table (the build side).
+pub struct JoinShape<'a> {
+    /// The joined table.
+    pub table: &'a pg::ObjectName,
+    /// What the query calls it.
+    pub label: String,
+    /// LEFT JOIN (else inner).
+    pub left: bool,
+    on: &'a Expr,
+}
+
+/// What a FROM item calls a plain table (its alias, else its name): None for anything else
+/// (a table function, a derived table, column aliases).
+fn table_factor(f: &TableFactor) -> Option<(&pg::ObjectName, String)> {
+    let TableFactor::Table {
+        name,
+        alias,
+        args: None,
+        ..
+    } = f
+    else {
+        return None;
+    };
+    if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+        return None;
+    }
+    let label = alias.as_ref().map_or_else(
+        || {
+            name.0
+                .last()
+                .and_then(|p| p.as_ident())
+                .map(|i| normalize(&i.value, i.quote_style.is_some()))
+                .unwrap_or_default()
+        },
+        |a| normalize(&a.name.value, a.name.quote_style.is_some()),
+    );
+    Some((name, label))
+}
+
+/// The join of a FROM item with one join the pipeline covers: an inner or left join ON a
+/// condition, of a plain table with another name.
+fn join_shape<'a>(j: &'a pg::Join, first: &str) -> Option<JoinShape<'a>> {
+    let (left, c) = match &j.join_operator {
+        pg::JoinOperator::Join(c) | pg::JoinOperator::Inner(c) => (false, c),
+        pg::JoinOperator::Left(c) | pg::JoinOperator::LeftOuter(c) => (true, c),
+        _ => return None,
+    };
+    let pg::JoinConstraint::On(on) = c else {
+        return None;
+    };
+    let (table, label) = table_factor(&j.relation)?;
+    if j.global || label == first {
+        return None;
+    }
+    Some(JoinShape {
+        table,
+        label,
+        left,
+        on,
+    })
 }
 
 /// The query's parts when the pipeline covers it.
@@ -64,26 +130,20 @@ pub fn shape(q: &pg::Query) -> Option<Shape<'_>> {
         || sel.qualify.is_some()
         || !plain_group_by
         || sel.from.len() != 1
-        || !sel.from[0].joins.is_empty()
+        || sel.from[0].joins.len() > 1
     {
         return None;
     }
-    let TableFactor::Table {
-        name,
-        alias,
-        args: None,
-        ..
-    } = &sel.from[0].relation
-    else {
-        return None;
+    let (name, label) = table_factor(&sel.from[0].relation)?;
+    let join = match sel.from[0].joins.first() {
+        None => None,
+        Some(j) => Some(join_shape(j, &label)?),
     };
-    if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
-        return None;
-    }
     let pg::GroupByExpr::Expressions(groups, _) = &sel.group_by else {
         return None;
     };
     let mut exprs: Vec<&Expr> = sel.selection.iter().chain(sel.having.iter()).collect();
+    exprs.extend(join.as_ref().map(|j| j.on));
     exprs.extend(groups);
     exprs.extend(order.iter().map(|o| &o.expr));
     for item in &sel.projection {
@@ -91,25 +151,23 @@ pub fn shape(q: &pg::Query) -> Option<Shape<'_>> {
             SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => exprs.push(e),
             SelectItem::Wildcard(_) => {}
             SelectItem::QualifiedWildcard(
-                pg::SelectItemQualifiedWildcardKind::ObjectName(_),
+                pg::SelectItemQualifiedWildcardKind::ObjectName(q),
                 _,
-            ) => {}
+            ) => {
+                // In a join, `x.*` must name one of the two tables.
+                if let Some(j) = &join
+                    && qualifier(q) != Some(label.clone())
+                    && qualifier(q) != Some(j.label.clone())
+                {
+                    return None;
+                }
+            }
             _ => return None,
         }
     }
     if exprs.into_iter().any(unsupported_expr) {
         return None;
     }
-    let label = alias.as_ref().map_or_else(
-        || {
-            name.0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| normalize(&i.value, i.quote_style.is_some()))
-                .unwrap_or_default()
-        },
-        |a| normalize(&a.name.value, a.name.quote_style.is_some()),
-    );
     let (limit, offset) = match &q.limit_clause {
         None => (None, None),
         Some(pg::LimitClause::LimitOffset {
@@ -123,11 +181,22 @@ pub fn shape(q: &pg::Query) -> Option<Shape<'_>> {
         table: name,
         label,
         filter: sel.selection.as_ref(),
+        join,
         sel,
         order,
         limit,
         offset,
     })
+}
+
+/// The one-part name of `x.*`'s `x` (None for a longer name).
+fn qualifier(q: &pg::ObjectName) -> Option<String> {
+    match q.0.as_slice() {
+        [p] => p
+            .as_ident()
+            .map(|i| normalize(&i.value, i.quote_style.is_some())),
+        _ => None,
+    }
 }
 
 /// Whether `e` holds what the pipeline leaves to the materialising path: a subquery, a window
@@ -198,40 +267,63 @@ fn scope_names(t: &TableDesc, label: &str) -> Vec<String> {
 
 impl Shape<'_> {
     /// The select list expanded: `(name, expression, column for * items)`.
-    fn items(&self, t: &TableDesc) -> Vec<(String, Expr, Option<usize>)> {
+    fn items(&self, tables: &[(&str, &TableDesc)]) -> Vec<(String, Expr, Option<usize>)> {
         let mut items = Vec::new();
         for item in &self.sel.projection {
-            match item {
-                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+            let only = match item {
+                SelectItem::Wildcard(_) => None,
+                SelectItem::QualifiedWildcard(
+                    pg::SelectItemQualifiedWildcardKind::ObjectName(q),
+                    _,
+                ) if tables.len() > 1 => qualifier(q),
+                SelectItem::QualifiedWildcard(..) => None,
+                SelectItem::UnnamedExpr(e) => {
+                    items.push((label(e), e.clone(), None));
+                    continue;
+                }
+                SelectItem::ExprWithAlias { expr: e, alias } => {
+                    items.push((
+                        normalize(&alias.value, alias.quote_style.is_some()),
+                        e.clone(),
+                        None,
+                    ));
+                    continue;
+                }
+                _ => continue,
+            };
+            let mut base = 0;
+            for (label, t) in tables {
+                if only.as_deref().is_none_or(|o| o == *label) {
                     for (i, c) in t.columns.iter().enumerate() {
                         if !c.hidden {
-                            items.push((c.name.clone(), col_ref(i), Some(i)));
+                            items.push((c.name.clone(), col_ref(base + i), Some(base + i)));
                         }
                     }
                 }
-                SelectItem::UnnamedExpr(e) => items.push((label(e), e.clone(), None)),
-                SelectItem::ExprWithAlias { expr: e, alias } => items.push((
-                    normalize(&alias.value, alias.quote_style.is_some()),
-                    e.clone(),
-                    None,
-                )),
-                _ => {}
+                base += t.columns.len();
             }
         }
         items
     }
 
     /// Builds the pipeline reading `span` of `t` through `reader` (the statement's snapshot,
-    /// owned by the scan from now on).
+    /// owned by the scan from now on), joined with `build` (the joined table's rows) when the
+    /// query has a join.
     pub fn build(
         &self,
         t: TableDesc,
         reader: TxnReader,
         span: Span,
+        build: Option<(TableDesc, Vec<Vec<Datum>>)>,
         env: Arc<Env>,
     ) -> Result<Pipeline> {
-        let names = scope_names(&t, &self.label);
-        let expanded = self.items(&t);
+        let mut names = scope_names(&t, &self.label);
+        let mut tables = vec![(self.label.as_str(), &t)];
+        if let (Some(j), Some((bt, _))) = (&self.join, &build) {
+            names.extend(scope_names(bt, &j.label));
+            tables.push((j.label.as_str(), bt));
+        }
+        let expanded = self.items(&tables);
         let items: Vec<(String, Expr)> = expanded
             .iter()
             .map(|(n, e, _)| (n.clone(), e.clone()))
@@ -269,17 +361,33 @@ impl Shape<'_> {
             None => 0,
             some => count(some)?,
         };
-        let width = t.columns.len();
+        let left_width = t.columns.len();
+        let width = names.len();
         let mut op: Box<dyn Operator> = Box::new(Scan {
             env: env.clone(),
             reader,
             table: t,
-            names: names.clone(),
+            names: names[..left_width].to_vec(),
             cursor: span.start.0.clone(),
             end: span.end.0.clone(),
-            filter: self.filter.cloned(),
+            // With a join, WHERE filters the joined rows.
+            filter: self.filter.filter(|_| self.join.is_none()).cloned(),
             done: false,
         });
+        if let (Some(j), Some((bt, rows))) = (&self.join, build) {
+            op = Box::new(HashJoin {
+                input: op,
+                env: env.clone(),
+                names: names.clone(),
+                left_width,
+                right_width: bt.columns.len(),
+                build: rows,
+                left_join: j.left,
+                on: j.on.clone(),
+                filter: self.filter.cloned(),
+                index: None,
+            });
+        }
         let out_names: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
         let project_items: Vec<Item> = expanded
             .iter()
