@@ -409,21 +409,9 @@ async fn execute_statement(
     };
     if let Some(q) = streamable
         && matches!(session.txn, TxnState::Open(_))
+        && let Some(r) = super::stream::try_stream_in_txn(session, stmt, q, params).await?
     {
-        match super::stream::try_stream_in_txn(session, stmt, q, params).await {
-            Ok(None) => {}
-            Ok(Some(r)) => {
-                session.txn_statements += 1;
-                return Ok(r);
-            }
-            Err(e) => {
-                session.txn_statements += 1;
-                if let TxnState::Open(txn) = std::mem::replace(&mut session.txn, TxnState::Idle) {
-                    session.abort_txn(txn, e.is_retryable());
-                }
-                return Err(e);
-            }
-        }
+        return Ok(r);
     }
     match std::mem::replace(&mut session.txn, TxnState::Idle) {
         TxnState::Open(mut txn) => {

@@ -72,9 +72,31 @@ pub async fn try_stream(
 }
 
 /// Runs `q` inside the session's open explicit transaction as a stream when it qualifies and
-/// its scan is large; None to use the ordinary path. An error leaves the transaction to the
-/// caller to abort, as for any statement.
+/// its scan is large; None to use the ordinary path. A statement that streams counts as one of
+/// the transaction's; an error aborts the transaction, as for any statement.
 pub async fn try_stream_in_txn(
+    session: &mut Session,
+    stmt: &super::ast::Statement,
+    q: &pg::Query,
+    params: &[Datum],
+) -> Result<Option<QueryResult>> {
+    match stream_in_txn(session, stmt, q, params).await {
+        Ok(None) => Ok(None),
+        Ok(Some(r)) => {
+            session.txn_statements += 1;
+            Ok(Some(r))
+        }
+        Err(e) => {
+            session.txn_statements += 1;
+            if let TxnState::Open(txn) = std::mem::replace(&mut session.txn, TxnState::Idle) {
+                session.abort_txn(txn, e.is_retryable());
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn stream_in_txn(
     session: &mut Session,
     stmt: &super::ast::Statement,
     q: &pg::Query,
