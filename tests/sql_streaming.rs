@@ -27,7 +27,8 @@ async fn node(extra: &[&str]) -> (TestCluster, Arc<tokio_postgres::Client>) {
     (cluster, Arc::new(c))
 }
 
-/// A node with 8 MiB of SQL memory and `wide`: WIDE_ROWS rows of 200-character strings.
+/// A node with 8 MiB of SQL memory, `wide`: WIDE_ROWS rows of 200-character strings, and
+/// `tiny`: four rows, one per `wide.g` but the last.
 async fn wide_node() -> (TestCluster, Arc<tokio_postgres::Client>) {
     let (cluster, c) = node(&["--max-sql-memory=8MiB"]).await;
     c.batch_execute("CREATE TABLE wide (k INT PRIMARY KEY, g INT, s STRING)")
@@ -42,6 +43,12 @@ async fn wide_node() -> (TestCluster, Arc<tokio_postgres::Client>) {
         .await
         .expect("load");
     }
+    c.batch_execute(
+        "CREATE TABLE tiny (g INT PRIMARY KEY, name STRING);
+         INSERT INTO tiny SELECT i, 'g' || i::STRING FROM generate_series(0, 3) AS t(i)",
+    )
+    .await
+    .expect("tiny");
     (cluster, c)
 }
 
@@ -158,12 +165,6 @@ async fn aggregates_and_top_n_run_within_a_small_memory_budget() {
         ]
     );
     // A join with a small table streams the large one through it.
-    c.batch_execute(
-        "CREATE TABLE tiny (g INT PRIMARY KEY, name STRING);
-         INSERT INTO tiny SELECT i, 'g' || i::STRING FROM generate_series(0, 3) AS t(i)",
-    )
-    .await
-    .expect("tiny");
     assert_eq!(
         rows(
             &c,
@@ -215,6 +216,10 @@ fn cases() -> Vec<(&'static str, String)> {
         (
             "top-n sort",
             format!("SELECT k FROM wide WHERE {HEAVY} ORDER BY g, k DESC LIMIT 3"),
+        ),
+        (
+            "hash join",
+            format!("SELECT count(*) FROM wide JOIN tiny ON wide.g = tiny.g WHERE {HEAVY}"),
         ),
         (
             "full sort",
