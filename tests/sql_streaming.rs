@@ -434,3 +434,40 @@ async fn statements_after_a_failing_scan_do_not_run() {
         vec![vec!["0".to_string()]]
     );
 }
+
+/// A portal read a few rows at a time inside a transaction keeps the statement's snapshot while
+/// other statements of the transaction run between its fetches (the same answer as the
+/// materialising path: this guards the streamed one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_portal_keeps_its_snapshot() {
+    let (cluster, _c) = wide_node().await;
+    let mut c = cluster.connect("root", None).await.expect("connect");
+    let tx = c.transaction().await.expect("begin");
+    let portal = tx
+        .bind("SELECT k FROM wide WHERE k > 43000", &[])
+        .await
+        .expect("bind");
+    let first = tx.query_portal(&portal, 100).await.expect("fetch");
+    assert_eq!(first.len(), 100);
+    tx.batch_execute("DELETE FROM wide WHERE k > 44500; INSERT INTO wide VALUES (50000, 0, 'x')")
+        .await
+        .expect("writes between fetches");
+    let mut n = first.len();
+    let mut last = 0i64;
+    loop {
+        let more = tx.query_portal(&portal, 300).await.expect("fetch");
+        if more.is_empty() {
+            break;
+        }
+        n += more.len();
+        last = more.last().map(|r| r.get(0)).unwrap_or(last);
+    }
+    assert_eq!((n, last), (2000, 45000));
+    // Statements after it see the transaction's writes.
+    let now = tx
+        .query_one("SELECT count(*), max(k) FROM wide WHERE k > 43000", &[])
+        .await
+        .expect("count");
+    assert_eq!((now.get::<_, i64>(0), now.get::<_, i64>(1)), (1501, 50000));
+    tx.commit().await.expect("commit");
+}
