@@ -57,7 +57,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-pub use txn::{Locked, RowLock, Txn, TxnSavepoint};
+pub use txn::{Locked, RowLock, Txn, TxnReader, TxnSavepoint};
 
 const LOCAL_NODE_ID: &str = "node_id";
 /// How long a request keeps re-routing before giving up.

@@ -23,7 +23,9 @@
 //! itself (no deadlocks).
 //!
 //! Row locks (SELECT FOR UPDATE / FOR SHARE, UPDATE, DELETE) and the restartable statements that
-//! re-run after a lock wait are in `txn/locking.rs`.
+//! re-run after a lock wait are in `txn/locking.rs`; the scan itself, and the detached readers
+//! of a span at the transaction's snapshot that streamed queries take with them
+//! ([`TxnReader`]), in `txn/reader.rs`.
 
 use super::Store;
 use super::error::{KvError, Result};
@@ -32,7 +34,7 @@ use crate::actors::range::replica::Mutation;
 use crate::clock::Timestamp;
 use crate::ids::TxnId;
 use crate::storage::keys::Span;
-use crate::storage::mvcc::{KeyValue, Limits};
+use crate::storage::mvcc::KeyValue;
 use crate::storage::records::{TxnRecord, TxnStatus};
 #[cfg(doc)]
 use crate::{actors::range::live_txns::LiveTxns, settings::KvSettings};
@@ -41,7 +43,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 mod locking;
+mod reader;
 pub use locking::{Locked, RowLock};
+pub use reader::TxnReader;
 
 /// How long a request waits on other transactions' intents before giving up.
 const INTENT_WAIT: Duration = Duration::from_secs(20);
@@ -223,67 +227,15 @@ impl Txn {
     /// Reads up to `limit` rows of `span` in key order.
     pub async fn scan(&mut self, span: &Span, limit: usize) -> Result<Vec<KeyValue>> {
         self.check_open()?;
-        let buffered: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
-            .writes
-            .range(span.start.0.clone()..span.end.0.clone())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let fetch = limit.saturating_add(buffered.len());
-        let (ts, id) = (self.read_ts, self.id);
-        let store = self.store.clone();
-        let mut rows: Vec<KeyValue> = Vec::new();
-        let mut cursor = span.clone();
-        let deadline = Instant::now() + INTENT_WAIT;
-        while cursor.start < cursor.end && rows.len() < fetch {
-            let c = cursor.clone();
-            let want = fetch - rows.len();
-            let res = store
-                .with_replica(c.start.as_bytes(), |r| {
-                    let c = c.clone();
-                    async move {
-                        let sub = r.part_of(&c)?;
-                        let page = r
-                            .scan(
-                                &sub,
-                                ts,
-                                Some(id),
-                                Limits {
-                                    max_rows: want,
-                                    max_bytes: usize::MAX,
-                                },
-                            )
-                            .await?;
-                        Ok((page, sub.end))
-                    }
-                })
-                .await;
-            match res {
-                Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => {
-                    store.handle_intents(intents, Some(id)).await?
-                }
-                Err(e) => return Err(e.into()),
-                Ok((page, end)) => {
-                    rows.extend(page.rows);
-                    cursor.start = match page.resume {
-                        Some(k) => k.into(),
-                        None => end,
-                    };
-                }
-            }
-        }
-        // Merge the write buffer over what was read.
-        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = rows.into_iter().collect();
-        let scanned_to = cursor.start.clone();
-        for (k, v) in buffered {
-            if cursor.start < cursor.end && k.as_slice() >= scanned_to.as_bytes() {
-                continue;
-            }
-            match v {
-                Some(v) => merged.insert(k, v),
-                None => merged.remove(&k),
-            };
-        }
-        let out: Vec<KeyValue> = merged.into_iter().take(limit).collect();
+        let out = reader::scan_at(
+            &self.store,
+            self.read_ts,
+            self.id,
+            &self.writes,
+            span,
+            limit,
+        )
+        .await?;
         let read_end = if out.len() == limit && limit > 0 {
             out.last()
                 .map(|(k, _)| Span::point(k).end)

@@ -38,7 +38,7 @@ use futures::{Sink, SinkExt};
 use super::copy::CopyInProgress;
 use super::encode::{self, error};
 use super::params;
-use super::server::Conn;
+use super::server::{Conn, WorkGuard};
 use crate::sql::ast::Statement;
 use crate::sql::error::SqlError;
 use crate::sql::exec;
@@ -100,6 +100,17 @@ pub(super) fn no_session() -> PgWireError {
 }
 
 impl QueryHandler {
+    /// After sending a result failed (a streamed result's rows ended in an error, or the
+    /// client went away): the explicit transaction the statement ran in is aborted, as after
+    /// any failed statement.
+    async fn rows_failed(&self) {
+        let mut guard = self.conn.session.lock().await;
+        if let Some(session) = guard.as_mut() {
+            abort_explicit_txn(session);
+            self.conn.note_txn(session);
+        }
+    }
+
     /// Applies the `DEALLOCATE`s the last statements ran to the connection's statements.
     fn apply_deallocate<C>(&self, client: &C)
     where
@@ -157,9 +168,9 @@ impl QueryHandler {
     /// Runs a simple-protocol query string; one response per statement, stopping at the first
     /// error. Err only when the connection must close (drain).
     async fn run_simple(&self, sql: &str) -> PgWireResult<Vec<Response>> {
-        let _work = self.conn.begin_work()?;
+        let work = Arc::new(self.conn.begin_work()?);
         let start = Instant::now();
-        let results = {
+        let mut results = {
             let mut guard = self.conn.session.lock().await;
             let session = guard.as_mut().ok_or_else(no_session)?;
             let results = session.run(sql, &[]).await;
@@ -170,6 +181,9 @@ impl QueryHandler {
             results
         };
         self.conn.shared.router.observe_latency(start.elapsed());
+        for r in &mut results {
+            hold_work(r, &work);
+        }
         if results.is_empty() {
             return Ok(vec![Response::EmptyQuery]);
         }
@@ -297,7 +311,13 @@ impl SimpleQueryHandler for QueryHandler {
         client.set_transaction_status(status);
         for r in responses {
             match r {
-                Response::Query(q) => super::portal::send_query(client, q).await?,
+                Response::Query(q) => {
+                    if let Err(e) = super::portal::send_query(client, q).await {
+                        self.rows_failed().await;
+                        client.set_transaction_status(self.conn.txn_status());
+                        return Err(e);
+                    }
+                }
                 Response::Execution(tag)
                 | Response::TransactionStart(tag)
                 | Response::TransactionEnd(tag) => send_execution_response(client, tag).await?,
@@ -478,6 +498,9 @@ impl ExtendedQueryHandler for QueryHandler {
     {
         self.conn.execute_failed.store(false, Ordering::Relaxed);
         let result = super::portal::execute(self, client, message).await;
+        if result.is_err() {
+            self.rows_failed().await;
+        }
         self.send_notices(client).await?;
         self.apply_deallocate(client);
         client.set_transaction_status(self.conn.txn_status());
@@ -506,9 +529,9 @@ impl ExtendedQueryHandler for QueryHandler {
                 Response::Error(Box::new(e.into()))
             }
             Ok(params) => {
-                let _work = self.conn.begin_work()?;
+                let work = Arc::new(self.conn.begin_work()?);
                 let start = Instant::now();
-                let result = {
+                let mut result = {
                     let mut guard = self.conn.session.lock().await;
                     let session = guard.as_mut().ok_or_else(no_session)?;
                     let r = exec::execute(session, &prepared.stmt, &params).await;
@@ -519,6 +542,7 @@ impl ExtendedQueryHandler for QueryHandler {
                     r
                 };
                 self.conn.shared.router.observe_latency(start.elapsed());
+                hold_work(&mut result, &work);
                 self.response(
                     result,
                     Some(&prepared.columns),
@@ -530,6 +554,23 @@ impl ExtendedQueryHandler for QueryHandler {
             self.conn.execute_failed.store(true, Ordering::Relaxed);
         }
         Ok(response)
+    }
+}
+
+/// Keeps the connection busy while a streamed result is produced (the statement is still
+/// running: a cancel request reaches it, and drain waits for it), until its rows are consumed
+/// or dropped.
+fn hold_work(result: &mut Result<QueryResult, SqlError>, work: &Arc<WorkGuard>) {
+    use futures::StreamExt;
+    if let Ok(QueryResult::Stream { rows, .. }) = result {
+        let held = work.clone();
+        let inner = std::mem::replace(&mut rows.0, futures::stream::empty().boxed());
+        rows.0 = inner
+            .map(move |r| {
+                let _busy = &held;
+                r
+            })
+            .boxed();
     }
 }
 

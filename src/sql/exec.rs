@@ -397,6 +397,22 @@ async fn execute_statement(
     if let Some(r) = admin::execute_non_transactional(session, stmt).await {
         return r;
     }
+    // A large single-table scan streams its rows instead of materialising them.
+    let streamable = match stmt {
+        Statement::Pg(s) if units <= STREAM_MAX_UNITS && !session.more_statements => {
+            match s.as_ref() {
+                pg::Statement::Query(q) => Some(q),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    if let Some(q) = streamable
+        && matches!(session.txn, TxnState::Open(_))
+        && let Some(r) = super::stream::try_stream_in_txn(session, stmt, q, params).await?
+    {
+        return Ok(r);
+    }
     match std::mem::replace(&mut session.txn, TxnState::Idle) {
         TxnState::Open(mut txn) => {
             session.txn_statements += 1;
@@ -409,11 +425,8 @@ async fn execute_statement(
         }
         other => {
             session.txn = other;
-            // A large single-table scan streams its rows instead of materialising them.
             if matches!(session.txn, TxnState::Idle)
-                && units <= STREAM_MAX_UNITS
-                && let Statement::Pg(s) = stmt
-                && let pg::Statement::Query(q) = s.as_ref()
+                && let Some(q) = streamable
                 && let Some(r) = super::stream::try_stream(session, stmt, q, params).await?
             {
                 return Ok(r);

@@ -181,6 +181,9 @@ pub struct Session {
     pub cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Schema-change jobs recorded by the current transaction (started when it commits).
     pub pending_jobs: super::schema_jobs::PendingJobs,
+    /// The running statement is followed by others in the same query string: its rows are not
+    /// streamed (see [`super::stream`]), since they would be produced after those ran.
+    pub more_statements: bool,
 }
 
 impl Session {
@@ -227,6 +230,7 @@ impl Session {
             env,
             cancel: Default::default(),
             pending_jobs: Default::default(),
+            more_statements: false,
         }
     }
 
@@ -302,7 +306,9 @@ impl Session {
         };
         let mut out = Vec::with_capacity(stmts.len());
         for (i, s) in stmts.iter().enumerate() {
+            self.more_statements = i + 1 < stmts.len();
             let mut r = super::exec::execute(self, s, params).await;
+            self.more_statements = false;
             if matches!(r, Ok(QueryResult::CopyIn { .. })) && i + 1 < stmts.len() {
                 r = Err(SqlError::unsupported(
                     "statements after COPY ... FROM STDIN in the same query string",

@@ -1,177 +1,142 @@
-//! Streaming large scans: `SELECT <exprs> FROM <table> [WHERE ...] [LIMIT ...] [OFFSET ...]`
-//! outside an explicit transaction sends its rows to the client batch by batch instead of
-//! materialising them (the executor otherwise builds the whole result first, bounded by
-//! `--max-sql-memory`).
+//! Streaming queries: a query over one table that the operator pipeline covers
+//! ([`super::query::ops`]: scans with WHERE, projection, GROUP BY and aggregates, HAVING,
+//! ORDER BY, LIMIT and OFFSET) sends its rows to the client as the pipeline produces them, instead of materialising the table (the
+//! materialising path holds every row, bounded by `--max-sql-memory`). A plain scan's first
+//! rows go out after the first KV batch; an aggregate or sort reads its whole input but holds
+//! only its groups or (under LIMIT) its top rows.
 //!
-//! A query qualifies when it reads one real table (no join, CTE, virtual table or table
-//! function), has no grouping, aggregate, window, DISTINCT, ORDER BY, locking clause or
-//! subquery, and its WHERE clause leaves a full or primary-key range scan. Queries whose scan
+//! A query qualifies when [`super::query::ops::shape`] accepts it, its table is a real table
+//! (CTE names and virtual tables take the ordinary path), and its WHERE clause leaves a full or
+//! primary-key range scan (point and index lookups take the ordinary path). A query that joins
+//! its table with a second one (inner or left, ON a condition) qualifies when the second is a
+//! real table of at most [`BUILD_MAX`] rows: it is read whole first and held, and the first
+//! table streams through the join (both are read whole, as on the materialising path, and
+//! WHERE filters the joined rows). Queries whose scan
 //! holds at most [`BATCH`] rows run on the ordinary path (so small results keep the implicit
-//! transaction's automatic retries); larger ones stream. The stream owns a read-only
-//! transaction at the statement's timestamp, so every batch reads the same snapshot, and it
-//! checks the statement timeout and cancel requests between batches. An error after rows
-//! were sent ends the result with that error, as in PostgreSQL.
+//! transaction's automatic retries); larger ones stream. Result columns are the statement's
+//! description, computed by the ordinary path's planner, which also reports its semantic
+//! errors (unknown columns, ungrouped columns) before any row is read. Outside an explicit
+//! transaction the stream reads through a reader of its own read-only transaction at the
+//! statement's timestamp, so every batch reads the same snapshot; its memory account draws from the node's pool and carries the statement timeout and the
+//! session's cancel flag, checked by every operator at least once per batch. An error after
+//! rows were sent ends the result with that error, as in PostgreSQL.
+//!
+//! Inside an explicit transaction a query streams the same way, through a reader of the
+//! transaction ([`crate::kv::TxnReader`]): it reads at the transaction's timestamp, sees the
+//! transaction's writes made before the statement (and its schema), and its whole span counts
+//! as read by the transaction, so the transaction's commit checks what the stream read even if
+//! the stream is consumed later. A statement runs only after the previous statement's rows were
+//! sent or dropped (the connection handles one message at a time); a portal suspended by a row
+//! limit keeps its snapshot while other statements run, as in PostgreSQL. An error while the
+//! rows are produced aborts the transaction (the connection does this, as for any failed
+//! statement: 25P02 until ROLLBACK).
+//!
+//! A statement followed by others in the same query string never streams (its rows would be
+//! produced after the later statements ran, which an error in it must prevent).
 
-use futures::StreamExt;
-use futures::stream::BoxStream;
-use sqlparser::ast::{self as pg, Expr, SelectItem, SetExpr, TableFactor};
-
-use super::catalog::{Catalog, TableDesc};
-use super::error::{Result, SqlError};
+use super::catalog::Catalog;
+use super::catalog::TableDesc;
+use super::error::Result;
 use super::exec::{Ctx, MemoryAccount, resolve_table};
-use super::expr::{self, EvalContext, Row};
+use super::expr::EvalContext;
+use super::query::ops::{self, Env};
 use super::scan::{Access, column_names, decode_row, plan_access, table_span};
-use super::session::{Column, QueryResult, Session};
+use super::session::{QueryResult, Session, TxnState};
 use super::types::Datum;
-use crate::kv::Txn;
+use crate::kv::{Txn, TxnReader};
 use crate::storage::keys::Span;
+use sqlparser::ast as pg;
+use std::sync::Arc;
 
-/// Rows read from KV per batch; a scan with at most this many rows is not streamed.
-pub const BATCH: usize = 1024;
+pub use super::query::ops::BATCH;
 
-/// The parts of a streamable query.
-struct Plan<'a> {
-    table: &'a pg::ObjectName,
-    label: String,
-    filter: Option<&'a Expr>,
-    items: &'a [SelectItem],
-    limit: Option<&'a Expr>,
-    offset: Option<&'a Expr>,
-}
-
-/// The query's plan when it has the streamable shape.
-fn shape(q: &pg::Query) -> Option<Plan<'_>> {
-    if q.with.is_some() || q.order_by.is_some() || !q.locks.is_empty() || q.fetch.is_some() {
-        return None;
-    }
-    let SetExpr::Select(sel) = q.body.as_ref() else {
-        return None;
-    };
-    if sel.distinct.is_some()
-        || sel.having.is_some()
-        || sel.top.is_some()
-        || sel.into.is_some()
-        || !sel.named_window.is_empty()
-        || sel.qualify.is_some()
-        || !matches!(&sel.group_by, pg::GroupByExpr::Expressions(v, _) if v.is_empty())
-        || sel.from.len() != 1
-        || !sel.from[0].joins.is_empty()
-    {
-        return None;
-    }
-    let TableFactor::Table {
-        name,
-        alias,
-        args: None,
-        ..
-    } = &sel.from[0].relation
-    else {
-        return None;
-    };
-    if sel.selection.as_ref().is_some_and(unsuitable_filter) {
-        return None;
-    }
-    // Aggregates, windows and set-returning functions change the row count; subqueries need
-    // the ordinary path.
-    let mut plain = true;
-    for item in &sel.projection {
-        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-            let _ = pg::visit_expressions(e, |x| {
-                let changes = match x {
-                    Expr::Function(f) => super::query::changes_row_count(f),
-                    Expr::Subquery(_) | Expr::Exists { .. } => true,
-                    _ => false,
-                };
-                if changes {
-                    plain = false;
-                }
-                std::ops::ControlFlow::<()>::Continue(())
-            });
-        }
-    }
-    if !plain {
-        return None;
-    }
-    let label = alias.as_ref().map_or_else(
-        || {
-            name.0
-                .last()
-                .and_then(|p| p.as_ident())
-                .map(|i| expr::normalize(&i.value, i.quote_style.is_some()))
-                .unwrap_or_default()
-        },
-        |a| expr::normalize(&a.name.value, a.name.quote_style.is_some()),
-    );
-    let (limit, offset) = match &q.limit_clause {
-        None => (None, None),
-        Some(pg::LimitClause::LimitOffset { limit, offset, .. }) => {
-            (limit.as_ref(), offset.as_ref().map(|o| &o.value))
-        }
-        Some(_) => return None,
-    };
-    Some(Plan {
-        table: name,
-        label,
-        filter: sel.selection.as_ref(),
-        items: &sel.projection,
-        limit,
-        offset,
-    })
-}
-
-/// Whether `e` has a subquery, or an equality among its top-level conjuncts (a likely point or
-/// index lookup, which the ordinary path answers without a scan).
-fn unsuitable_filter(e: &Expr) -> bool {
-    fn has_equality(e: &Expr) -> bool {
-        match e {
-            Expr::BinaryOp {
-                left,
-                op: pg::BinaryOperator::And,
-                right,
-            } => has_equality(left) || has_equality(right),
-            Expr::BinaryOp {
-                op: pg::BinaryOperator::Eq,
-                ..
-            } => true,
-            Expr::Nested(x) => has_equality(x),
-            _ => false,
-        }
-    }
-    has_equality(e) || has_subquery(e)
-}
-
-fn has_subquery(e: &Expr) -> bool {
-    let mut found = false;
-    let _ = pg::visit_expressions(e, |x| {
-        if matches!(
-            x,
-            Expr::Subquery(_)
-                | Expr::Exists { .. }
-                | Expr::In {
-                    target: pg::InTarget::Subquery(_),
-                    ..
-                }
-        ) || matches!(x, Expr::Function(f) if matches!(f.args, pg::FunctionArguments::Subquery(_)))
-        {
-            found = true;
-            return std::ops::ControlFlow::Break(());
-        }
-        std::ops::ControlFlow::Continue(())
-    });
-    found
-}
-
-/// Runs `q` as a stream when it qualifies and its scan is large; None to use the ordinary path.
+/// Runs `q` outside an explicit transaction as a stream when it qualifies and its scan is
+/// large; None to use the ordinary path.
 pub async fn try_stream(
     session: &mut Session,
     stmt: &super::ast::Statement,
     q: &pg::Query,
     params: &[Datum],
 ) -> Result<Option<QueryResult>> {
-    let Some(plan) = shape(q) else {
+    let Some(shape) = ops::shape(q) else {
         return Ok(None);
     };
+    // The statement's own read-only transaction: the reader keeps its snapshot.
     let mut txn = session.env.store.begin();
+    let planned = plan(session, &mut txn, &shape, params).await;
+    txn.rollback();
+    match planned? {
+        Some(p) => start(session, stmt, &shape, p, params).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Runs `q` inside the session's open explicit transaction as a stream when it qualifies and
+/// its scan is large; None to use the ordinary path. A statement that streams counts as one of
+/// the transaction's; an error aborts the transaction, as for any statement.
+pub async fn try_stream_in_txn(
+    session: &mut Session,
+    stmt: &super::ast::Statement,
+    q: &pg::Query,
+    params: &[Datum],
+) -> Result<Option<QueryResult>> {
+    match stream_in_txn(session, stmt, q, params).await {
+        Ok(None) => Ok(None),
+        Ok(Some(r)) => {
+            session.txn_statements += 1;
+            Ok(Some(r))
+        }
+        Err(e) => {
+            session.txn_statements += 1;
+            if let TxnState::Open(txn) = std::mem::replace(&mut session.txn, TxnState::Idle) {
+                session.abort_txn(txn, e.is_retryable());
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn stream_in_txn(
+    session: &mut Session,
+    stmt: &super::ast::Statement,
+    q: &pg::Query,
+    params: &[Datum],
+) -> Result<Option<QueryResult>> {
+    let Some(shape) = ops::shape(q) else {
+        return Ok(None);
+    };
+    let TxnState::Open(mut txn) = std::mem::replace(&mut session.txn, TxnState::Idle) else {
+        return Ok(None);
+    };
+    let planned = plan(session, &mut txn, &shape, params).await;
+    session.txn = TxnState::Open(txn);
+    match planned? {
+        // The description sees the transaction's schema.
+        Some(p) => start(session, stmt, &shape, p, params).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// What a stream reads: the table, its span, and a reader of the span at `txn`'s snapshot.
+struct Planned {
+    table: TableDesc,
+    span: Span,
+    reader: TxnReader,
+    /// The joined table and its rows.
+    build: Option<(TableDesc, Vec<Vec<Datum>>)>,
+}
+
+/// The most rows a joined table may have for the join to stream (they are held, indexed).
+const BUILD_MAX: usize = 10_000;
+
+/// Resolves the table and its span in `txn`; None when the query takes the ordinary path
+/// (not a real table, a point or index lookup, a small scan).
+async fn plan(
+    session: &Session,
+    txn: &mut Txn,
+    shape: &ops::Shape<'_>,
+    params: &[Datum],
+) -> Result<Option<Planned>> {
     let (user, database) = (session.user.clone(), session.database.clone());
     let now_nanos = txn.read_timestamp().wall;
     let ctx = Ctx {
@@ -188,11 +153,10 @@ pub async fn try_stream(
         lock_timeout: None,
     };
     // Virtual tables and CTE names do not resolve as tables: the ordinary path takes them.
-    let Ok(t) = resolve_table(&ctx, &mut txn, plan.table).await else {
-        txn.rollback();
+    let Ok(t) = resolve_table(&ctx, txn, shape.table).await else {
         return Ok(None);
     };
-    let names = column_names(&t, &plan.label);
+    let names = column_names(&t, &shape.label);
     let ectx = EvalContext {
         params,
         user: &user,
@@ -200,177 +164,71 @@ pub async fn try_stream(
         now_nanos,
         oids: None,
     };
-    let span = match plan_access(session.tenant, &t, plan.filter, &names, &ectx)? {
+    // With a join, WHERE filters the joined rows (both tables are read whole, as on the
+    // materialising path).
+    let access = match shape.join {
+        Some(_) => Access::Full,
+        None => plan_access(session.tenant, &t, shape.filter, &names, &ectx)?,
+    };
+    let span = match access {
         Access::Full => table_span(session.tenant, &t),
         Access::PrimarySpan { span, .. } => span,
-        _ => {
-            txn.rollback();
-            return Ok(None);
+        _ => return Ok(None),
+    };
+    let build = match &shape.join {
+        None => None,
+        Some(j) => {
+            let Ok(bt) = resolve_table(&ctx, txn, j.table).await else {
+                return Ok(None);
+            };
+            // Only a small joined table is held; a larger one takes the ordinary path.
+            let kvs = txn
+                .scan(&table_span(session.tenant, &bt), BUILD_MAX + 1)
+                .await?;
+            if kvs.len() > BUILD_MAX {
+                return Ok(None);
+            }
+            let rows = kvs
+                .iter()
+                .map(|(_, raw)| decode_row(&bt, raw))
+                .collect::<Result<Vec<_>>>()?;
+            Some((bt, rows))
         }
     };
     // Small scans: the ordinary path (it keeps automatic retries and exact result typing).
     if txn.scan(&span, BATCH + 1).await?.len() <= BATCH {
-        txn.rollback();
         return Ok(None);
     }
-    let count = |e: Option<&Expr>| -> Result<Option<usize>> {
-        match e.map(|e| expr::eval(e, None, &ectx)).transpose()? {
-            None | Some(Datum::Null) => Ok(None),
-            Some(Datum::Int(n)) if n >= 0 => Ok(Some(n as usize)),
-            Some(other) => Err(SqlError::new(
-                super::sqlstate::SqlState::INVALID_PARAMETER_VALUE,
-                format!("LIMIT/OFFSET must be a non-negative integer, not {other}"),
-            )),
-        }
-    };
-    let limit = count(plan.limit)?;
-    let offset = count(plan.offset)?.unwrap_or(0);
-    let columns: Vec<Column> = super::exec::describe(session, stmt).await?;
-    let state = ScanState {
-        txn,
+    let reader = txn.reader(&span)?;
+    Ok(Some(Planned {
         table: t,
-        names,
-        cursor: span.start.0.clone(),
-        end: span.end.0.clone(),
-        filter: plan.filter.cloned(),
-        items: plan.items.to_vec(),
-        params: params.to_vec(),
-        user,
-        database,
-        now_nanos,
-        skip: offset,
-        left: limit,
-        memory: MemoryAccount::new(0)
-            .with_timeout(super::exec::statement_timeout(session))
-            .with_cancel(session.cancel.clone()),
-        done: false,
-    };
-    Ok(Some(QueryResult::Stream {
-        columns,
-        rows: super::session::RowStream(rows(state)),
+        span,
+        reader,
+        build,
     }))
 }
 
-/// What a streaming scan carries between batches.
-struct ScanState {
-    txn: Txn,
-    table: TableDesc,
-    names: Vec<String>,
-    cursor: Vec<u8>,
-    end: Vec<u8>,
-    filter: Option<Expr>,
-    items: Vec<SelectItem>,
-    params: Vec<Datum>,
-    user: String,
-    database: String,
-    now_nanos: u64,
-    skip: usize,
-    left: Option<usize>,
-    memory: MemoryAccount,
-    done: bool,
-}
-
-impl ScanState {
-    /// The next batch of output rows (empty when the scan is over).
-    async fn next_batch(&mut self) -> Result<Vec<Vec<Datum>>> {
-        let mut out = Vec::new();
-        while out.is_empty() && !self.done {
-            self.memory.check()?;
-            if self.left == Some(0) {
-                self.done = true;
-                break;
-            }
-            let span = Span::new(self.cursor.clone(), self.end.clone());
-            let batch = self.txn.scan(&span, BATCH).await?;
-            if batch.len() < BATCH {
-                self.done = true;
-            }
-            if let Some((k, _)) = batch.last() {
-                let mut next = k.clone();
-                next.push(0);
-                self.cursor = next;
-            }
-            let ectx = EvalContext {
-                params: &self.params,
-                user: &self.user,
-                database: &self.database,
-                now_nanos: self.now_nanos,
-                oids: None,
-            };
-            for (_, raw) in batch {
-                let row = decode_row(&self.table, &raw)?;
-                let scope = Row {
-                    names: &self.names,
-                    values: &row,
-                };
-                if let Some(f) = &self.filter
-                    && !matches!(expr::eval(f, Some(&scope), &ectx)?, Datum::Bool(true))
-                {
-                    continue;
-                }
-                if self.skip > 0 {
-                    self.skip -= 1;
-                    continue;
-                }
-                if self.left == Some(0) {
-                    self.done = true;
-                    break;
-                }
-                out.push(project(&self.items, &self.table, &scope, &ectx)?);
-                if let Some(n) = &mut self.left {
-                    *n -= 1;
-                }
-            }
-        }
-        if self.done {
-            self.txn.rollback();
-        }
-        Ok(out)
-    }
-}
-
-/// The select list over one table row: `*`, `t.*` (visible columns) and expressions.
-fn project(
-    items: &[SelectItem],
-    t: &TableDesc,
-    scope: &Row<'_>,
-    ectx: &EvalContext<'_>,
-) -> Result<Vec<Datum>> {
-    let mut out = Vec::with_capacity(scope.values.len());
-    for item in items {
-        match item {
-            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
-                for (c, v) in t.columns.iter().zip(scope.values) {
-                    if !c.hidden {
-                        out.push(v.clone());
-                    }
-                }
-            }
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-                out.push(expr::eval(e, Some(scope), ectx)?);
-            }
-            other => return Err(SqlError::unsupported(format!("select item {other}"))),
-        }
-    }
-    Ok(out)
-}
-
-/// The stream of output rows, batch by batch.
-fn rows(state: ScanState) -> BoxStream<'static, Result<Vec<Datum>>> {
-    futures::stream::unfold(Some(state), |state| async move {
-        let mut state = state?;
-        match state.next_batch().await {
-            Ok(batch) if batch.is_empty() => None,
-            Ok(batch) => Some((
-                futures::stream::iter(batch.into_iter().map(Ok).collect::<Vec<_>>()),
-                Some(state),
-            )),
-            Err(e) => {
-                state.txn.rollback();
-                Some((futures::stream::iter(vec![Err(e)]), None))
-            }
-        }
+/// Describes the statement and starts its pipeline.
+async fn start(
+    session: &mut Session,
+    stmt: &super::ast::Statement,
+    shape: &ops::Shape<'_>,
+    p: Planned,
+    params: &[Datum],
+) -> Result<QueryResult> {
+    let columns = super::exec::describe(session, stmt).await?;
+    let env = Arc::new(Env {
+        params: params.to_vec(),
+        user: session.user.clone(),
+        database: session.database.clone(),
+        now_nanos: p.reader.read_timestamp().wall,
+        memory: MemoryAccount::in_pool(session.env.sql_memory.clone())
+            .with_timeout(super::exec::statement_timeout(session))
+            .with_cancel(session.cancel.clone()),
+    });
+    let pipeline = shape.build(p.table, p.reader, p.span, p.build, env)?;
+    Ok(QueryResult::Stream {
+        columns,
+        rows: super::session::RowStream(pipeline.into_stream()),
     })
-    .flatten()
-    .boxed()
 }

@@ -201,10 +201,7 @@ impl MemoryAccount {
         if self.budget == 0 {
             return Ok(());
         }
-        let bytes: u64 = rows
-            .into_iter()
-            .map(|r| 24 + r.iter().map(datum_size).sum::<u64>())
-            .sum();
+        let bytes = rows_size(rows);
         if let Some(pool) = &self.pool {
             pool.reserve(bytes)?;
         }
@@ -224,6 +221,36 @@ impl MemoryAccount {
         }
         Ok(())
     }
+}
+
+impl MemoryAccount {
+    /// Gives back the charge of rows the statement no longer holds (charged before with
+    /// [`MemoryAccount::charge`]).
+    pub fn release<'a>(&self, rows: impl IntoIterator<Item = &'a Vec<Datum>>) {
+        if self.budget == 0 {
+            return;
+        }
+        let bytes = rows_size(rows);
+        let mut given = 0;
+        let _ = self.used.fetch_update(
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Relaxed,
+            |u| {
+                given = u.min(bytes);
+                Some(u - given)
+            },
+        );
+        if let Some(pool) = &self.pool {
+            pool.release(given);
+        }
+    }
+}
+
+/// The approximate size the account charges for `rows`.
+fn rows_size<'a>(rows: impl IntoIterator<Item = &'a Vec<Datum>>) -> u64 {
+    rows.into_iter()
+        .map(|r| 24 + r.iter().map(datum_size).sum::<u64>())
+        .sum()
 }
 
 impl Drop for MemoryAccount {

@@ -2,9 +2,9 @@
 //! references) and their computation over a group's rows.
 
 use crate::sql::error::{Result, SqlError};
-use crate::sql::expr::{self, EvalContext, Row};
+use crate::sql::expr::EvalContext;
 use crate::sql::sqlstate::SqlState;
-use crate::sql::types::{Datum, SqlType};
+use crate::sql::types::Datum;
 use sqlparser::ast::{self as pg, Expr};
 use std::ops::ControlFlow;
 
@@ -199,252 +199,48 @@ fn aggregate_ref(e: &Expr, f: &pg::Function, aggs: &mut Vec<(String, AggCall)>) 
     Ok(Expr::Identifier(pg::Ident::new(format!("__agg_{idx}"))))
 }
 
+/// The value of the aggregate `a` over a group's `rows` (see [`super::accumulate`]).
 pub(super) fn compute_agg(
     a: &AggCall,
     rows: &[&Vec<Datum>],
     names: &[String],
     ectx: &EvalContext<'_>,
 ) -> Result<Datum> {
-    let filtered: Vec<&Vec<Datum>>;
-    let rows = match &a.filter {
-        Some(p) => {
-            let mut keep = Vec::with_capacity(rows.len());
-            for r in rows {
-                if expr::eval(p, Some(&Row { names, values: r }), ectx)? == Datum::Bool(true) {
-                    keep.push(*r);
-                }
-            }
-            filtered = keep;
-            &filtered[..]
-        }
-        None => rows,
-    };
-    let Some(arg) = &a.arg else {
-        return Ok(Datum::Int(rows.len() as i64));
-    };
-    // ORDER BY inside the call: feed the rows in that order.
-    let mut ordered: Vec<&Vec<Datum>> = rows.to_vec();
-    if !a.order_by.is_empty() {
-        let order: Vec<Expr> = a.order_by.iter().map(|o| o.expr.clone()).collect();
-        let mut keyed = Vec::with_capacity(rows.len());
-        for (i, r) in rows.iter().enumerate() {
-            let row = Row { names, values: r };
-            let keys = order
-                .iter()
-                .map(|e| expr::eval(e, Some(&row), ectx))
-                .collect::<Result<Vec<_>>>()?;
-            keyed.push((vec![Datum::Int(i as i64)], keys));
-        }
-        super::select::sort_rows(&mut keyed, &a.order_by);
-        ordered = keyed
-            .iter()
-            .filter_map(|(i, _)| match i.first() {
-                Some(Datum::Int(i)) => rows.get(*i as usize).copied(),
-                _ => None,
-            })
-            .collect();
+    let mut acc = super::accumulate::Accumulator::new(a);
+    for r in rows {
+        acc.add(a, names, r, ectx, None)?;
     }
-    let mut vals = Vec::new();
-    for r in ordered {
-        let v = expr::eval(arg, Some(&Row { names, values: r }), ectx)?;
-        // array_agg keeps NULL inputs as NULL elements; the other aggregates skip them.
-        if !v.is_null() || a.name == "array_agg" {
-            vals.push(v);
-        }
-    }
-    if a.distinct {
-        let mut seen = std::collections::HashSet::new();
-        // SQL equality decides what is distinct (1.0 = 1.00, -0 = 0), as in GROUP BY.
-        vals.retain(|v| seen.insert(super::hash_key(std::iter::once(v))));
-    }
-    Ok(match a.name.as_str() {
-        "count" => Datum::Int(vals.len() as i64),
-        "sum" | "avg" => {
-            if vals.is_empty() {
-                return Ok(Datum::Null);
-            }
-            // INT and DECIMAL inputs sum exactly as DECIMAL (CockroachDB: sum(INT) and avg(INT)
-            // are DECIMAL, so a sum never overflows INT8); avg divides as DECIMAL `/` does.
-            if vals
-                .iter()
-                .all(|v| matches!(v, Datum::Decimal(_) | Datum::Int(_)))
-            {
-                let mut acc = rust_decimal::Decimal::ZERO;
-                for v in &vals {
-                    if let Datum::Decimal(d) = v.clone().coerce(SqlType::Decimal)? {
-                        acc = acc.checked_add(d).ok_or_else(|| {
-                            SqlError::new(
-                                SqlState::NUMERIC_VALUE_OUT_OF_RANGE,
-                                "value out of range",
-                            )
-                        })?;
-                    }
-                }
-                return Ok(Datum::Decimal(if a.name == "avg" {
-                    crate::sql::operators::decimal_div(
-                        acc,
-                        rust_decimal::Decimal::from(vals.len() as i64),
-                    )?
-                } else {
-                    acc
-                }));
-            } else {
-                let mut s = 0.0;
-                for v in &vals {
-                    s += match v {
-                        Datum::Int(i) => *i as f64,
-                        Datum::Float(f) => *f,
-                        other => {
-                            return Err(SqlError::new(
-                                SqlState::UNDEFINED_FUNCTION,
-                                format!(
-                                    "unknown signature: {}({})",
-                                    a.name,
-                                    other
-                                        .sql_type()
-                                        .map_or("unknown", |t| t.name())
-                                        .to_lowercase()
-                                ),
-                            ));
-                        }
-                    };
-                }
-                if a.name == "avg" {
-                    Datum::Float(s / vals.len() as f64)
-                } else {
-                    Datum::Float(s)
-                }
-            }
-        }
-        "min" | "max" => {
-            let mut best: Option<Datum> = None;
-            for v in vals {
-                best = Some(match best {
-                    None => v,
-                    Some(b) => {
-                        let o = v.compare(&b).unwrap_or(std::cmp::Ordering::Equal);
-                        if (a.name == "min" && o == std::cmp::Ordering::Less)
-                            || (a.name == "max" && o == std::cmp::Ordering::Greater)
-                        {
-                            v
-                        } else {
-                            b
-                        }
-                    }
-                });
-            }
-            best.unwrap_or(Datum::Null)
-        }
-        "string_agg" => {
-            if vals.is_empty() {
-                return Ok(Datum::Null);
-            }
-            let sep = match &a.separator {
-                Some(s) => expr::eval(s, None, ectx)?.to_text().unwrap_or_default(),
-                None => {
-                    return Err(SqlError::new(
-                        SqlState::UNDEFINED_FUNCTION,
-                        "unknown signature: string_agg(string)",
-                    ));
-                }
-            };
-            Datum::String(
-                vals.iter()
-                    .map(|v| v.to_text().unwrap_or_default())
-                    .collect::<Vec<_>>()
-                    .join(&sep),
-            )
-        }
-        "array_agg" => {
-            if vals.is_empty() {
-                return Ok(Datum::Null);
-            }
-            Datum::Array(expr::unify_elements(vals)?)
-        }
-        "variance" | "var_samp" | "var_pop" | "stddev" | "stddev_samp" | "stddev_pop" => {
-            dispersion(&a.name, &vals)?
-        }
-        "bool_and" | "every" | "bool_or" => {
-            if vals.is_empty() {
-                return Ok(Datum::Null);
-            }
-            let bools: Vec<bool> = vals
-                .iter()
-                .map(|v| matches!(v, Datum::Bool(true)))
-                .collect();
-            Datum::Bool(if a.name == "bool_or" {
-                bools.iter().any(|b| *b)
-            } else {
-                bools.iter().all(|b| *b)
-            })
-        }
-        other => {
-            return Err(SqlError::new(
-                SqlState::UNDEFINED_FUNCTION,
-                format!("unknown function: {other}()"),
-            ));
-        }
-    })
+    acc.finish(a, ectx)
 }
 
-/// `variance`/`var_samp`, `var_pop`, `stddev`/`stddev_samp`, `stddev_pop` over the non-NULL
-/// `vals`: the sample forms are NULL below two values, the population forms below one. INT and
-/// DECIMAL inputs are computed exactly as DECIMAL (n·Σx² − (Σx)² over n(n−1) or n², divided in
-/// CockroachDB's 20-digit context; the square root refined by Newton steps in that context);
-/// FLOAT inputs with Welford's running mean.
-fn dispersion(name: &str, vals: &[Datum]) -> Result<Datum> {
+/// `variance`/`var_samp`, `var_pop`, `stddev`/`stddev_samp`, `stddev_pop` of `n` INT or DECIMAL
+/// values (n·Σx² − (Σx)² over n(n−1) or n², divided in CockroachDB's 20-digit context; the
+/// square root refined by Newton steps in that context).
+pub(super) fn exact_dispersion(
+    n: i64,
+    sum: rust_decimal::Decimal,
+    squares: rust_decimal::Decimal,
+    population: bool,
+    root: bool,
+) -> Result<Datum> {
     use rust_decimal::Decimal;
-    let population = name.ends_with("_pop");
-    let n = vals.len();
-    if n == 0 || (!population && n < 2) {
-        return Ok(Datum::Null);
-    }
-    let root = name.starts_with("stddev");
-    if vals
-        .iter()
-        .all(|v| matches!(v, Datum::Int(_) | Datum::Decimal(_)))
-    {
-        let range = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range");
-        let (mut sum, mut squares) = (Decimal::ZERO, Decimal::ZERO);
-        for v in vals {
-            let Datum::Decimal(d) = v.clone().coerce(SqlType::Decimal)? else {
-                return Err(SqlError::internal("decimal coercion"));
-            };
-            sum = sum.checked_add(d).ok_or_else(range)?;
-            squares = squares
-                .checked_add(d.checked_mul(d).ok_or_else(range)?)
-                .ok_or_else(range)?;
-        }
-        let count = Decimal::from(n as i64);
-        let numerator = count
-            .checked_mul(squares)
-            .and_then(|a| sum.checked_mul(sum).and_then(|b| a.checked_sub(b)))
-            .ok_or_else(range)?;
-        let denominator = if population {
-            count.checked_mul(count)
-        } else {
-            count.checked_mul(count - Decimal::ONE)
-        }
+    let range = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range");
+    let count = Decimal::from(n);
+    let numerator = count
+        .checked_mul(squares)
+        .and_then(|a| sum.checked_mul(sum).and_then(|b| a.checked_sub(b)))
         .ok_or_else(range)?;
-        let var = crate::sql::operators::decimal_div(numerator, denominator)?.max(Decimal::ZERO);
-        if !root {
-            return Ok(Datum::Decimal(var));
-        }
-        return Ok(Datum::Decimal(decimal_sqrt(var)?));
+    let denominator = if population {
+        count.checked_mul(count)
+    } else {
+        count.checked_mul(count - Decimal::ONE)
     }
-    let mut mean = 0.0f64;
-    let mut m2 = 0.0f64;
-    for (i, v) in vals.iter().enumerate() {
-        let x = match v.clone().coerce(SqlType::Float)? {
-            Datum::Float(f) => f,
-            _ => return Err(SqlError::internal("float coercion")),
-        };
-        let delta = x - mean;
-        mean += delta / (i + 1) as f64;
-        m2 += delta * (x - mean);
+    .ok_or_else(range)?;
+    let var = crate::sql::operators::decimal_div(numerator, denominator)?.max(Decimal::ZERO);
+    if !root {
+        return Ok(Datum::Decimal(var));
     }
-    let var = m2 / if population { n as f64 } else { (n - 1) as f64 };
-    Ok(Datum::Float(if root { var.sqrt() } else { var }))
+    Ok(Datum::Decimal(decimal_sqrt(var)?))
 }
 
 /// The square root of a non-negative DECIMAL in the 20-digit division context.

@@ -212,21 +212,10 @@ fn join_rows(
         }
     };
     if !keys.is_empty() {
-        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, row) in r.rows.iter().enumerate() {
-            if keys.iter().any(|(_, rk)| row[*rk].is_null()) {
-                continue;
-            }
-            index
-                .entry(hash_key(keys.iter().map(|(_, rk)| &row[*rk])))
-                .or_default()
-                .push(i);
-        }
+        let index = build_index(&r.rows, &keys);
         for lrow in &l.rows {
             let mut any = false;
-            if !keys.iter().any(|(lk, _)| lrow[*lk].is_null())
-                && let Some(cands) = index.get(&hash_key(keys.iter().map(|(lk, _)| &lrow[*lk])))
-            {
+            if let Some(cands) = probe_index(&index, lrow, &keys) {
                 for &ri in cands {
                     if !residual || matches(lrow, &r.rows[ri])? {
                         let mut v = lrow.clone();
@@ -272,6 +261,37 @@ fn join_rows(
         Some(pairs) => merge_using(rel, pairs, kind, lw),
         None => rel,
     })
+}
+
+/// The right rows of a hash join by key: the positions of the rows whose key columns
+/// (`keys`: (left column, right column) pairs) are all non-NULL, under their [`hash_key`].
+pub(super) fn build_index(
+    rows: &[Vec<Datum>],
+    keys: &[(usize, usize)],
+) -> HashMap<String, Vec<usize>> {
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        if keys.iter().any(|(_, rk)| row[*rk].is_null()) {
+            continue;
+        }
+        index
+            .entry(hash_key(keys.iter().map(|(_, rk)| &row[*rk])))
+            .or_default()
+            .push(i);
+    }
+    index
+}
+
+/// The right rows whose keys equal `lrow`'s (none when one of its keys is NULL).
+pub(super) fn probe_index<'a>(
+    index: &'a HashMap<String, Vec<usize>>,
+    lrow: &[Datum],
+    keys: &[(usize, usize)],
+) -> Option<&'a Vec<usize>> {
+    if keys.iter().any(|(lk, _)| lrow[*lk].is_null()) {
+        return None;
+    }
+    index.get(&hash_key(keys.iter().map(|(lk, _)| &lrow[*lk])))
 }
 
 /// The columns named by `USING (...)`: (name, position on the left, position on the right),
@@ -494,7 +514,10 @@ fn resolve_col(e: &Expr, names: &[String]) -> Option<usize> {
     }
 }
 
-fn equi_keys(
+/// The column equalities between the two sides in a conjunction `e` (scope `names`, the left
+/// side's `lw` columns first), as (left column, right column) pairs; `residual` is set when
+/// `e` has any other conjunct.
+pub(super) fn equi_keys(
     e: &Expr,
     names: &[String],
     lw: usize,

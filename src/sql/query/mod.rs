@@ -9,6 +9,10 @@
 //!
 //! Column references resolve against `table.column` names: a bare name matches any column with
 //! that name (the first one, if several tables have it), a qualified name matches exactly.
+//!
+//! Single-table queries outside explicit transactions may instead run through the pull-based
+//! operator pipeline of `ops` (see `sql::stream`), which reuses this module's select-list,
+//! aggregate (`accumulate`) and ORDER BY functions so both paths give the same results.
 
 use super::catalog::TableDesc;
 use super::error::{Result, SqlError};
@@ -22,10 +26,12 @@ use futures::future::BoxFuture;
 use sqlparser::ast::{self as pg, Expr, SelectItem, SetExpr, TableFactor};
 use std::collections::{BTreeMap, HashMap};
 
+mod accumulate;
 mod aggregate;
 mod correlated;
 mod join;
 pub mod locking;
+pub mod ops;
 mod select;
 mod subquery;
 mod table_functions;

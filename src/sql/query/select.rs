@@ -267,22 +267,7 @@ pub(super) async fn run_select(
     let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new();
     let out_names: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
     if grouped {
-        // GROUP BY names an input column first, else an output column's alias.
-        let group_exprs: Vec<Expr> = group_exprs
-            .iter()
-            .map(|g| {
-                let r = resolve_order(g, &items);
-                if let Expr::Identifier(id) = &r
-                    && expr::lookup(&names, &r).is_none()
-                {
-                    let n = normalize(&id.value, id.quote_style.is_some());
-                    if let Some((_, x)) = items.iter().find(|(name, _)| *name == n) {
-                        return x.clone();
-                    }
-                }
-                r
-            })
-            .collect();
+        let group_exprs = resolve_group_exprs(&group_exprs, &items, &names);
         let checked = rewritten
             .iter()
             .enumerate()
@@ -514,6 +499,29 @@ pub(super) async fn run_select(
     })
 }
 
+/// GROUP BY names an input column first, else an output column's alias (or position).
+pub(super) fn resolve_group_exprs(
+    group_exprs: &[Expr],
+    items: &[(String, Expr)],
+    names: &[String],
+) -> Vec<Expr> {
+    group_exprs
+        .iter()
+        .map(|g| {
+            let r = resolve_order(g, items);
+            if let Expr::Identifier(id) = &r
+                && expr::lookup(names, &r).is_none()
+            {
+                let n = normalize(&id.value, id.quote_style.is_some());
+                if let Some((_, x)) = items.iter().find(|(name, _)| *name == n) {
+                    return x.clone();
+                }
+            }
+            r
+        })
+        .collect()
+}
+
 pub(super) async fn materialize_if(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
@@ -696,40 +704,49 @@ fn output_ref(i: usize) -> Expr {
 }
 
 pub(super) fn sort_rows(rows: &mut [(Vec<Datum>, Vec<Datum>)], order: &[pg::OrderByExpr]) {
-    rows.sort_by(|a, b| {
-        for (i, o) in order.iter().enumerate() {
-            let desc = matches!(o.options.sort, Some(pg::OrderBySort::Desc));
-            // CockroachDB: NULLs sort as smaller than any value (first in ascending order, last
-            // in descending order) unless NULLS FIRST/LAST says otherwise.
-            let nulls_first = o.options.nulls_first.unwrap_or(!desc);
-            let (x, y) = (&a.1[i], &b.1[i]);
-            let ord = match (x.is_null(), y.is_null()) {
-                (true, true) => std::cmp::Ordering::Equal,
-                (true, false) => {
-                    if nulls_first {
-                        std::cmp::Ordering::Less
-                    } else {
-                        std::cmp::Ordering::Greater
-                    }
+    rows.sort_by(|a, b| compare_keys(&a.1, &b.1, order));
+}
+
+/// How two rows' ORDER BY keys compare.
+pub(super) fn compare_keys(
+    a: &[Datum],
+    b: &[Datum],
+    order: &[pg::OrderByExpr],
+) -> std::cmp::Ordering {
+    for (i, o) in order.iter().enumerate() {
+        let desc = matches!(o.options.sort, Some(pg::OrderBySort::Desc));
+        // CockroachDB: NULLs sort as smaller than any value (first in ascending order, last
+        // in descending order) unless NULLS FIRST/LAST says otherwise.
+        let nulls_first = o.options.nulls_first.unwrap_or(!desc);
+        let (Some(x), Some(y)) = (a.get(i), b.get(i)) else {
+            continue;
+        };
+        let ord = match (x.is_null(), y.is_null()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => {
+                if nulls_first {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
                 }
-                (false, true) => {
-                    if nulls_first {
-                        std::cmp::Ordering::Greater
-                    } else {
-                        std::cmp::Ordering::Less
-                    }
-                }
-                _ => {
-                    let o = x.compare(y).unwrap_or(std::cmp::Ordering::Equal);
-                    if desc { o.reverse() } else { o }
-                }
-            };
-            if ord != std::cmp::Ordering::Equal {
-                return ord;
             }
+            (false, true) => {
+                if nulls_first {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Less
+                }
+            }
+            _ => {
+                let o = x.compare(y).unwrap_or(std::cmp::Ordering::Equal);
+                if desc { o.reverse() } else { o }
+            }
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
         }
-        std::cmp::Ordering::Equal
-    });
+    }
+    std::cmp::Ordering::Equal
 }
 
 pub(super) fn sort_by_output(
