@@ -233,6 +233,72 @@ pub(super) fn escape_option_value(value: &str) -> String {
     out
 }
 
+/// Checks a URL's scheme (`postgresql` or `postgres`) and shape (no fragment, one host) and
+/// splits what follows `://` into the part before the query and the query.
+fn split_url(url: &str) -> Result<(&str, Option<&str>), ClientError> {
+    let url = url.trim();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(ClientError::invalid(
+            "expected postgresql://[user[:password]@]host[:port][/database][?parameters]",
+        ));
+    };
+    let scheme_lower = scheme.to_ascii_lowercase();
+    if scheme_lower != "postgresql" && scheme_lower != "postgres" {
+        return Err(ClientError::UnsupportedScheme(scheme.to_string()));
+    }
+    // Split off the query ourselves: the url crate would drop raw newlines (inline PEM) and
+    // treats `+` as-is, while we want plain percent-decoding of every value.
+    let (base, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    if base.contains('#') || query.is_some_and(|q| q.contains('#')) {
+        return Err(ClientError::invalid("fragments ('#') are not allowed"));
+    }
+    let authority = base.split('/').next().unwrap_or("");
+    let host_part = authority.rsplit('@').next().unwrap_or("");
+    if host_part.contains(',') {
+        return Err(ClientError::invalid("multiple hosts are not supported"));
+    }
+    Ok((base, query))
+}
+
+/// The certificate parameters of a URL, as given.
+#[derive(Default)]
+struct CertParams {
+    /// `sslinline=true`: the values are PEM text, not paths.
+    inline: bool,
+    rootcert: Option<String>,
+    cert: Option<String>,
+    key: Option<String>,
+}
+
+impl CertParams {
+    /// Where certificate parameter `param` comes from: nothing for an empty value, the PEM
+    /// text with `sslinline` (which must look like PEM), else a path.
+    fn source(
+        &self,
+        param: &'static str,
+        v: Option<String>,
+    ) -> Result<Option<CertSource>, ClientError> {
+        match v {
+            None => Ok(None),
+            Some(v) if v.is_empty() => Ok(None),
+            Some(v) if self.inline => {
+                if !v.contains("-----BEGIN") {
+                    return Err(ClientError::BadInlinePem {
+                        param,
+                        reason: "sslinline=true but the value is not PEM text (no -----BEGIN line)"
+                            .into(),
+                    });
+                }
+                Ok(Some(CertSource::Inline(v)))
+            }
+            Some(v) => Ok(Some(CertSource::Path(PathBuf::from(v)))),
+        }
+    }
+}
+
 impl ConnUrl {
     /// Parses a `postgresql://` (or `postgres://`) URL. Only the syntax is checked here:
     /// certificate paths are kept as written (see [`ConnUrl::resolve_files`]).
@@ -244,52 +310,53 @@ impl ConnUrl {
     /// `connect_timeout` (seconds), and libpq's `user`, `password`, `host`, `port`, `dbname`.
     /// Defaults: user `root`, host `localhost`, port 26257, database `defaultdb`, `verify-full`.
     pub fn parse(url: &str) -> Result<ConnUrl, ClientError> {
-        let url = url.trim();
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(ClientError::invalid(
-                "expected postgresql://[user[:password]@]host[:port][/database][?parameters]",
-            ));
-        };
-        let scheme_lower = scheme.to_ascii_lowercase();
-        if scheme_lower != "postgresql" && scheme_lower != "postgres" {
-            return Err(ClientError::UnsupportedScheme(scheme.to_string()));
+        let (base, query) = split_url(url)?;
+        let mut out = ConnUrl::default();
+        out.apply_base(base)?;
+        let mut certs = CertParams::default();
+        for pair in query.unwrap_or("").split('&') {
+            if pair.is_empty() {
+                continue;
+            }
+            let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = decode(raw_name, "a parameter name")?;
+            let value = decode(raw_value, &format!("the value of {name}"))?;
+            out.apply_param(name, value, &mut certs)?;
         }
-        // Split off the query ourselves: the url crate would drop raw newlines (inline PEM) and
-        // treats `+` as-is, while we want plain percent-decoding of every value.
-        let (base, query) = match rest.split_once('?') {
-            Some((b, q)) => (b, Some(q)),
-            None => (rest, None),
-        };
-        if base.contains('#') || query.is_some_and(|q| q.contains('#')) {
-            return Err(ClientError::invalid("fragments ('#') are not allowed"));
+        if out.user.is_empty() {
+            return Err(ClientError::invalid("empty user name"));
         }
-        let authority = base.split('/').next().unwrap_or("");
-        let host_part = authority.rsplit('@').next().unwrap_or("");
-        if host_part.contains(',') {
-            return Err(ClientError::invalid("multiple hosts are not supported"));
+        if out.database.is_empty() {
+            out.database = DEFAULT_DATABASE.to_string();
         }
+        out.sslrootcert = certs.source("sslrootcert", certs.rootcert.clone())?;
+        out.sslcert = certs.source("sslcert", certs.cert.clone())?;
+        out.sslkey = certs.source("sslkey", certs.key.clone())?;
+        Ok(out)
+    }
 
+    /// Takes the user, password, host, port and database from the URL's part before the
+    /// query (`user[:password]@host[:port][/database]`).
+    fn apply_base(&mut self, base: &str) -> Result<(), ClientError> {
         let parsed = url::Url::parse(&format!("postgresql://{base}"))
             .map_err(|e| ClientError::invalid(e.to_string()))?;
-
-        let mut out = ConnUrl::default();
         if !parsed.username().is_empty() {
-            out.user = decode(parsed.username(), "the user name")?;
+            self.user = decode(parsed.username(), "the user name")?;
         }
         if let Some(pw) = parsed.password() {
             let pw = decode(pw, "the password")?;
             if !pw.is_empty() {
-                out.password = Some(pw);
+                self.password = Some(pw);
             }
         }
         match parsed.host() {
-            Some(url::Host::Domain(d)) if !d.is_empty() => out.host = decode(d, "the host")?,
-            Some(url::Host::Ipv4(ip)) => out.host = ip.to_string(),
-            Some(url::Host::Ipv6(ip)) => out.host = ip.to_string(),
+            Some(url::Host::Domain(d)) if !d.is_empty() => self.host = decode(d, "the host")?,
+            Some(url::Host::Ipv4(ip)) => self.host = ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => self.host = ip.to_string(),
             _ => {}
         }
         if let Some(port) = parsed.port() {
-            out.port = parse_port(&port.to_string())?;
+            self.port = parse_port(&port.to_string())?;
         }
         let path = parsed.path().trim_start_matches('/');
         if path.contains('/') {
@@ -298,104 +365,73 @@ impl ConnUrl {
             )));
         }
         if !path.is_empty() {
-            out.database = decode(path, "the database name")?;
+            self.database = decode(path, "the database name")?;
         }
+        Ok(())
+    }
 
-        let mut inline = false;
-        let mut rootcert = None;
-        let mut cert = None;
-        let mut key = None;
-        for pair in query.unwrap_or("").split('&') {
-            if pair.is_empty() {
-                continue;
-            }
-            let (raw_name, raw_value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = decode(raw_name, "a parameter name")?;
-            let value = decode(raw_value, &format!("the value of {name}"))?;
-            match name.as_str() {
-                "options" => {
-                    for (setting, v) in parse_startup_options(&value)? {
-                        if setting == "cluster" {
-                            out.cluster = Some(v);
-                        } else {
-                            out.settings.push((setting, v));
-                        }
+    /// Applies one (decoded) query parameter; the certificate parameters go to `certs`, to be
+    /// resolved once `sslinline` is known.
+    fn apply_param(
+        &mut self,
+        name: String,
+        value: String,
+        certs: &mut CertParams,
+    ) -> Result<(), ClientError> {
+        match name.as_str() {
+            "options" => {
+                for (setting, v) in parse_startup_options(&value)? {
+                    if setting == "cluster" {
+                        self.cluster = Some(v);
+                    } else {
+                        self.settings.push((setting, v));
                     }
                 }
-                "sslmode" => {
-                    out.sslmode = value
-                        .parse::<SslMode>()
-                        .map_err(|_| ClientError::InvalidSslMode(value.clone()))?;
-                    out.sslmode_explicit = true;
-                }
-                "sslrootcert" => rootcert = Some(value),
-                "sslcert" => cert = Some(value),
-                "sslkey" => key = Some(value),
-                "sslinline" => inline = parse_bool("sslinline", &value)?,
-                "application_name" => out.application_name = Some(value),
-                "crdb_route" => {
-                    out.route_gateway = match value.trim().to_ascii_lowercase().as_str() {
-                        "gateway" => true,
-                        "node" => false,
-                        _ => {
-                            return Err(ClientError::InvalidParameter {
-                                name: "crdb_route",
-                                value: value.clone(),
-                                reason: "expected gateway or node".into(),
-                            });
-                        }
-                    }
-                }
-                "connect_timeout" => {
-                    let secs: u64 =
-                        value
-                            .trim()
-                            .parse()
-                            .map_err(|_| ClientError::InvalidParameter {
-                                name: "connect_timeout",
-                                value: value.clone(),
-                                reason: "expected a whole number of seconds".into(),
-                            })?;
-                    out.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs));
-                }
-                "user" => out.user = value,
-                "password" => out.password = (!value.is_empty()).then_some(value),
-                "host" => out.host = value,
-                "port" => out.port = parse_port(value.trim())?,
-                "dbname" | "database" => out.database = value,
-                _ => return Err(ClientError::UnknownParameter { name }),
             }
-        }
-        if out.user.is_empty() {
-            return Err(ClientError::invalid("empty user name"));
-        }
-        if out.database.is_empty() {
-            out.database = DEFAULT_DATABASE.to_string();
-        }
-
-        let source =
-            |param: &'static str, v: Option<String>| -> Result<Option<CertSource>, ClientError> {
-                match v {
-                    None => Ok(None),
-                    Some(v) if v.is_empty() => Ok(None),
-                    Some(v) if inline => {
-                        if !v.contains("-----BEGIN") {
-                            return Err(ClientError::BadInlinePem {
-                            param,
-                            reason:
-                                "sslinline=true but the value is not PEM text (no -----BEGIN line)"
-                                    .into(),
+            "sslmode" => {
+                self.sslmode = value
+                    .parse::<SslMode>()
+                    .map_err(|_| ClientError::InvalidSslMode(value.clone()))?;
+                self.sslmode_explicit = true;
+            }
+            "sslrootcert" => certs.rootcert = Some(value),
+            "sslcert" => certs.cert = Some(value),
+            "sslkey" => certs.key = Some(value),
+            "sslinline" => certs.inline = parse_bool("sslinline", &value)?,
+            "application_name" => self.application_name = Some(value),
+            "crdb_route" => {
+                self.route_gateway = match value.trim().to_ascii_lowercase().as_str() {
+                    "gateway" => true,
+                    "node" => false,
+                    _ => {
+                        return Err(ClientError::InvalidParameter {
+                            name: "crdb_route",
+                            value: value.clone(),
+                            reason: "expected gateway or node".into(),
                         });
-                        }
-                        Ok(Some(CertSource::Inline(v)))
                     }
-                    Some(v) => Ok(Some(CertSource::Path(PathBuf::from(v)))),
                 }
-            };
-        out.sslrootcert = source("sslrootcert", rootcert)?;
-        out.sslcert = source("sslcert", cert)?;
-        out.sslkey = source("sslkey", key)?;
-        Ok(out)
+            }
+            "connect_timeout" => {
+                let secs: u64 =
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|_| ClientError::InvalidParameter {
+                            name: "connect_timeout",
+                            value: value.clone(),
+                            reason: "expected a whole number of seconds".into(),
+                        })?;
+                self.connect_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+            }
+            "user" => self.user = value,
+            "password" => self.password = (!value.is_empty()).then_some(value),
+            "host" => self.host = value,
+            "port" => self.port = parse_port(value.trim())?,
+            "dbname" | "database" => self.database = value,
+            _ => return Err(ClientError::UnknownParameter { name }),
+        }
+        Ok(())
     }
 
     /// [`ConnUrl::parse`] followed by [`ConnUrl::resolve_files`].

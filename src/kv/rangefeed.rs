@@ -19,6 +19,7 @@ use super::Store;
 use crate::actors::range::Subscribe;
 use crate::actors::range::error::RangeError;
 use crate::actors::range::rangefeed::{RangefeedError, RangefeedEvent};
+use crate::actors::range::replica::Replica;
 use crate::clock::Timestamp;
 use crate::storage::keys::Span;
 use std::time::{Duration, Instant};
@@ -82,6 +83,8 @@ impl Store {
         RangeFeed { rx }
     }
 
+    /// Feeds `span` into `out`: each part from its local replica, or, when part of the span
+    /// has no local replica, routed (after [`NO_REPLICA_WAIT`]) or waited for.
     pub(super) fn subscribe_span(
         &self,
         span: Span,
@@ -95,171 +98,243 @@ impl Store {
         let covered = parts.first().is_some_and(|(_, p)| p.start == span.start)
             && parts.last().is_some_and(|(_, p)| p.end == span.end)
             && parts.windows(2).all(|w| w[0].1.end == w[1].1.start);
+        let feed = Part {
+            span,
+            start,
+            initial_scan,
+            out,
+            waiting_since,
+            local_only,
+        };
         if !covered && !local_only && waiting_since.is_some_and(|t| t.elapsed() >= NO_REPLICA_WAIT)
         {
-            // No local replica of part of the span (a node that is not one of its replicas'):
-            // route it, and feed each range from wherever its lease is.
-            let store = self.clone();
-            actix::spawn(async move {
-                match store.ranges_for(&span).await {
-                    Ok(ranges) => {
-                        for (h, part) in ranges {
-                            match h.node(store.node_id()) {
-                                n if n == store.node_id() => store.subscribe_span(
-                                    part,
-                                    start,
-                                    initial_scan,
-                                    out.clone(),
-                                    None,
-                                    false,
-                                ),
-                                n => store.subscribe_remote(
-                                    n,
-                                    part,
-                                    start,
-                                    initial_scan,
-                                    out.clone(),
-                                ),
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        let _ = out
-                            .send(RangefeedEvent::Error {
-                                span,
-                                reason: RangefeedError::LeaseElsewhere(e.to_string()),
-                            })
-                            .await;
-                    }
-                }
-            });
+            self.route_feed(feed);
             return;
         }
         if !covered {
-            // A split is being applied and the new range is not routable yet, or this node has no
-            // replica of part of the span: try again shortly, for a while.
-            let since = waiting_since.unwrap_or_else(Instant::now);
-            if since.elapsed() >= LEASE_WAIT {
-                let _ = out.try_send(RangefeedEvent::Error {
-                    span,
-                    reason: RangefeedError::LeaseElsewhere("no replica on this node".into()),
-                });
-                return;
-            }
+            self.retry_uncovered(feed);
+            return;
+        }
+        for (replica, span) in parts {
             let store = self.clone();
-            actix::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                if !out.is_closed()
-                    && !store
-                        .inner
-                        .stopping
-                        .load(std::sync::atomic::Ordering::Relaxed)
-                {
-                    store.subscribe_span(span, start, initial_scan, out, Some(since), local_only);
+            let part = Part {
+                span,
+                out: feed.out.clone(),
+                ..feed
+            };
+            actix::spawn(async move { store.feed_from_replica(replica, part).await });
+        }
+    }
+
+    /// No local replica of part of the span (a node that is not one of its replicas'): routes
+    /// it, and feeds each range from wherever its lease is.
+    fn route_feed(&self, feed: Part) {
+        let store = self.clone();
+        let Part {
+            span,
+            start,
+            initial_scan,
+            out,
+            ..
+        } = feed;
+        actix::spawn(async move {
+            match store.ranges_for(&span).await {
+                Ok(ranges) => {
+                    for (h, part) in ranges {
+                        match h.node(store.node_id()) {
+                            n if n == store.node_id() => store.subscribe_span(
+                                part,
+                                start,
+                                initial_scan,
+                                out.clone(),
+                                None,
+                                false,
+                            ),
+                            n => store.subscribe_remote(n, part, start, initial_scan, out.clone()),
+                        }
+                    }
                 }
+                Err(e) => {
+                    let _ = out
+                        .send(RangefeedEvent::Error {
+                            span,
+                            reason: RangefeedError::LeaseElsewhere(e.to_string()),
+                        })
+                        .await;
+                }
+            }
+        });
+    }
+
+    /// A split is being applied and the new range is not routable yet, or this node has no
+    /// replica of part of the span: tries again shortly, for up to [`LEASE_WAIT`].
+    fn retry_uncovered(&self, feed: Part) {
+        let since = feed.waiting_since.unwrap_or_else(Instant::now);
+        if since.elapsed() >= LEASE_WAIT {
+            let _ = feed.out.try_send(RangefeedEvent::Error {
+                span: feed.span,
+                reason: RangefeedError::LeaseElsewhere("no replica on this node".into()),
             });
             return;
         }
-        for (replica, part) in parts {
-            let store = self.clone();
-            let out = out.clone();
-            actix::spawn(async move {
-                let (tx, mut rx) = mpsc::channel(store.settings().rangefeed_buffer);
-                let sub = replica
-                    .addr
-                    .send(Subscribe {
-                        span: part.clone(),
-                        start,
-                        initial_scan,
-                        sender: tx,
-                    })
-                    .await;
-                if !matches!(sub, Ok(Ok(_))) {
-                    // The range changed under us (split, stop, lease moved): try again on the new
-                    // layout; a lease that stays elsewhere ends this part of the feed.
-                    let since = match &sub {
-                        Ok(Err(RangeError::NotLeaseholder { leaseholder, .. })) => {
-                            let since = waiting_since.unwrap_or_else(Instant::now);
-                            // A lease known to be on another node (moved by rebalancing or
-                            // after a failure): the part is fed from there, or, for a feed
-                            // served to another node, ends at once (its subscriber re-routes).
-                            let elsewhere = leaseholder.filter(|n| *n != store.node_id());
-                            if let Some(n) = elsewhere
-                                && !local_only
-                            {
-                                store.subscribe_remote(n, part, start, initial_scan, out);
-                                return;
-                            }
-                            if elsewhere.is_some() || since.elapsed() >= LEASE_WAIT {
-                                let who =
-                                    leaseholder.map_or("another node".into(), |n| n.to_string());
-                                let _ = out
-                                    .send(RangefeedEvent::Error {
-                                        span: part,
-                                        reason: RangefeedError::LeaseElsewhere(format!(
-                                            "the lease is held by {who}"
-                                        )),
-                                    })
-                                    .await;
-                                return;
-                            }
-                            Some(since)
-                        }
-                        _ => None,
-                    };
-                    if out.is_closed()
-                        || store
-                            .inner
-                            .stopping
-                            .load(std::sync::atomic::Ordering::Relaxed)
-                    {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    store.subscribe_span(part, start, initial_scan, out, since, local_only);
-                    return;
-                }
-                let mut resolved = start;
-                let mut scanned = !initial_scan;
-                loop {
-                    match rx.recv().await {
-                        Some(RangefeedEvent::Checkpoint { span, ts }) => {
-                            resolved = resolved.max(ts);
-                            scanned = true;
-                            if out
-                                .send(RangefeedEvent::Checkpoint { span, ts })
-                                .await
-                                .is_err()
-                            {
-                                return;
-                            }
-                        }
-                        Some(RangefeedEvent::Error { .. }) | None => break,
-                        Some(ev) => {
-                            if out.send(ev).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-                if out.is_closed()
-                    || store
-                        .inner
-                        .stopping
-                        .load(std::sync::atomic::Ordering::Relaxed)
+        let store = self.clone();
+        actix::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            if !store.feed_over(&feed.out) {
+                store.resubscribe(feed, Some(since));
+            }
+        });
+    }
+
+    /// Feeds one part from its local replica, forwarding events until the registration ends,
+    /// then re-subscribes from the last checkpoint (an unfinished initial scan starts over).
+    async fn feed_from_replica(&self, replica: Replica, feed: Part) {
+        let (tx, mut rx) = mpsc::channel(self.settings().rangefeed_buffer);
+        let sub = replica
+            .addr
+            .send(Subscribe {
+                span: feed.span.clone(),
+                start: feed.start,
+                initial_scan: feed.initial_scan,
+                sender: tx,
+            })
+            .await;
+        if !matches!(sub, Ok(Ok(_))) {
+            let not_leaseholder = match &sub {
+                Ok(Err(RangeError::NotLeaseholder { leaseholder, .. })) => Some(*leaseholder),
+                _ => None,
+            };
+            self.subscribe_failed(feed, not_leaseholder).await;
+            return;
+        }
+        let Some((resolved, scanned)) =
+            forward(&mut rx, &feed.out, feed.start, feed.initial_scan).await
+        else {
+            return;
+        };
+        if self.feed_over(&feed.out) {
+            return;
+        }
+        let initial_scan = feed.initial_scan && !scanned;
+        self.resubscribe(
+            Part {
+                start: resolved,
+                initial_scan,
+                ..feed
+            },
+            None,
+        );
+    }
+
+    /// The range changed under the subscription (split, stop, lease moved): tries again on
+    /// the new layout. A lease known to be on another node (moved by rebalancing or after a
+    /// failure) is fed from there, or, for a feed served to another node, ends at once (its
+    /// subscriber re-routes); a lease that stays unknown for [`LEASE_WAIT`] ends this part of
+    /// the feed. `not_leaseholder` is the leaseholder the range named, when it refused as
+    /// not being it.
+    async fn subscribe_failed(
+        &self,
+        feed: Part,
+        not_leaseholder: Option<Option<crate::ids::NodeId>>,
+    ) {
+        let since = match not_leaseholder {
+            Some(leaseholder) => {
+                let since = feed.waiting_since.unwrap_or_else(Instant::now);
+                let elsewhere = leaseholder.filter(|n| *n != self.node_id());
+                if let Some(n) = elsewhere
+                    && !feed.local_only
                 {
+                    self.subscribe_remote(n, feed.span, feed.start, feed.initial_scan, feed.out);
                     return;
                 }
-                // Re-subscribe from the last checkpoint; an unfinished initial scan starts over.
-                store.subscribe_span(
-                    part,
-                    resolved,
-                    initial_scan && !scanned,
-                    out,
-                    None,
-                    local_only,
-                );
-            });
+                if elsewhere.is_some() || since.elapsed() >= LEASE_WAIT {
+                    let who = leaseholder.map_or("another node".into(), |n| n.to_string());
+                    let _ = feed
+                        .out
+                        .send(RangefeedEvent::Error {
+                            span: feed.span,
+                            reason: RangefeedError::LeaseElsewhere(format!(
+                                "the lease is held by {who}"
+                            )),
+                        })
+                        .await;
+                    return;
+                }
+                Some(since)
+            }
+            None => None,
+        };
+        if self.feed_over(&feed.out) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        self.resubscribe(feed, since);
+    }
+
+    /// [`Store::subscribe_span`] for the part again, waiting since `since` when it waits.
+    fn resubscribe(&self, feed: Part, since: Option<Instant>) {
+        self.subscribe_span(
+            feed.span,
+            feed.start,
+            feed.initial_scan,
+            feed.out,
+            since,
+            feed.local_only,
+        );
+    }
+
+    /// The subscriber is gone or the store is stopping: the part ends.
+    fn feed_over(&self, out: &mpsc::Sender<RangefeedEvent>) -> bool {
+        out.is_closed()
+            || self
+                .inner
+                .stopping
+                .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// A part of a feed: a span, from when, and where its events go.
+struct Part {
+    span: Span,
+    start: Timestamp,
+    initial_scan: bool,
+    out: mpsc::Sender<RangefeedEvent>,
+    /// Since when the part has waited for a replica or a leaseholder.
+    waiting_since: Option<Instant>,
+    /// Served to another node: never forwarded elsewhere.
+    local_only: bool,
+}
+
+/// Forwards a registration's events to `out` until it ends (an error event or its end);
+/// returns the last checkpoint forwarded (at least `start`) and whether the initial scan (if
+/// any) finished, or `None` once `out` is gone.
+async fn forward(
+    rx: &mut mpsc::Receiver<RangefeedEvent>,
+    out: &mpsc::Sender<RangefeedEvent>,
+    start: Timestamp,
+    initial_scan: bool,
+) -> Option<(Timestamp, bool)> {
+    let mut resolved = start;
+    let mut scanned = !initial_scan;
+    loop {
+        match rx.recv().await {
+            Some(RangefeedEvent::Checkpoint { span, ts }) => {
+                resolved = resolved.max(ts);
+                scanned = true;
+                if out
+                    .send(RangefeedEvent::Checkpoint { span, ts })
+                    .await
+                    .is_err()
+                {
+                    return None;
+                }
+            }
+            Some(RangefeedEvent::Error { .. }) | None => return Some((resolved, scanned)),
+            Some(ev) => {
+                if out.send(ev).await.is_err() {
+                    return None;
+                }
+            }
         }
     }
 }

@@ -29,6 +29,7 @@
 //! (failover, DROP) ends it.
 
 use super::ReplicationError;
+use super::event::ResolvedSpan;
 use super::frontier::SpanFrontier;
 use super::metrics::ReplicationMetrics;
 use super::plan::{Plan, Report, start_plan};
@@ -281,6 +282,8 @@ async fn stream(
     r
 }
 
+/// One attempt of [`stream`]: reads the source's spec, starts the plan's processors (into
+/// `plan`, which the caller stops) and follows their resolved spans until done.
 async fn stream_until_done(
     env: &IngestionEnv,
     job: JobId,
@@ -288,43 +291,81 @@ async fn stream_until_done(
     control: &mut watch::Receiver<u64>,
     plan: &mut Option<Plan>,
 ) -> Result<(), (ReplicationError, bool)> {
-    let mut progressed = false;
-    macro_rules! tryp {
-        ($e:expr) => {
-            match $e {
-                Ok(v) => v,
-                Err(e) => return Err((e.into(), progressed)),
-            }
-        };
-    }
-    let settings = tryp!(current_settings(env).await);
-    let s = &settings;
-    let ctl = tryp!(connect_any(env, &d, s.connect_timeout).await);
-    let stream_id = d.stream_id.0 as i64;
-    let row = tryp!(
-        bounded(
-            s.connect_timeout,
-            ctl.query_one(
-                "SELECT crdb_internal.replication_stream_spec($1)",
-                &[&stream_id]
-            )
-        )
+    // Nothing is replicated before the processors start: setup errors made no progress.
+    let settings = current_settings(env).await.map_err(|e| (e, false))?;
+    let source = read_spec(env, &d, &settings)
         .await
-    );
-    let spec_bytes: Vec<u8> = tryp!(row.try_get(0).map_err(pg));
-    let spec = tryp!(StreamSpec::decode(&spec_bytes));
-    let src_span = tenant_span(d.source_tenant_id);
+        .map_err(|e| (e, false))?;
+    learn_source_nodes(env, job, &mut d, &source.spec)
+        .await
+        .map_err(|e| (e, false))?;
+    let want = if d.replicated_time.is_some() {
+        ReplicationStatus::Replicating
+    } else {
+        ReplicationStatus::InitialScan
+    };
+    d = set_status(env, job, want).await.map_err(|e| (e, false))?;
+    // One processor per partition, spread over the standby's live nodes; their durable
+    // resolved spans come back here. A processor that fails ends the whole attempt: the job
+    // re-plans (a new spec, from the replicated time).
+    let (tx, reports) = mpsc::channel::<Report>(256);
+    *plan = Some(start_plan(env, job, &d, &source.spec, &settings, tx).await);
+    let mut progress = Progress::new(env, job, d);
+    let r = follow(&mut progress, &source, &settings, reports, control).await;
+    r.map_err(|e| (e, progress.progressed))
+}
+
+/// The source side of one attempt: the control connection and the stream's spec.
+struct Source {
+    ctl: tokio_postgres::Client,
+    stream_id: i64,
+    spec: StreamSpec,
+}
+
+/// Connects to the source (any node it is known by) and reads the stream's spec, which must
+/// tile the source virtual cluster's span.
+async fn read_spec(
+    env: &IngestionEnv,
+    d: &IngestionDetails,
+    s: &IngestionSettings,
+) -> Result<Source, ReplicationError> {
+    let ctl = connect_any(env, d, s.connect_timeout).await?;
+    let stream_id = d.stream_id.0 as i64;
+    let row = bounded(
+        s.connect_timeout,
+        ctl.query_one(
+            "SELECT crdb_internal.replication_stream_spec($1)",
+            &[&stream_id],
+        ),
+    )
+    .await?;
+    let spec_bytes: Vec<u8> = row.try_get(0).map_err(pg)?;
+    let spec = StreamSpec::decode(&spec_bytes)?;
     let spans: Vec<_> = spec
         .partitions
         .iter()
         .flat_map(|p| p.spans.clone())
         .collect();
-    if !tiles(&src_span, &spans) {
-        return Err((
-            remote("the source's stream spec does not cover the source virtual cluster"),
-            false,
+    if !tiles(&tenant_span(d.source_tenant_id), &spans) {
+        return Err(remote(
+            "the source's stream spec does not cover the source virtual cluster",
         ));
     }
+    Ok(Source {
+        ctl,
+        stream_id,
+        spec,
+    })
+}
+
+/// Records the source SQL addresses the spec names that the job does not know yet, so that a
+/// later attempt can connect through them when the URI's node is down.
+async fn learn_source_nodes(
+    env: &IngestionEnv,
+    job: JobId,
+    d: &mut IngestionDetails,
+    spec: &StreamSpec,
+) -> Result<(), ReplicationError> {
     let mut learned: Vec<String> = spec
         .partitions
         .iter()
@@ -334,139 +375,191 @@ async fn stream_until_done(
         .cloned()
         .collect();
     learned.dedup();
-    if !learned.is_empty() {
-        let rec = tryp!(
-            jobs::update(&env.store, job, |r| {
-                if let JobDetails::Ingestion(x) = &mut r.details {
-                    for a in &learned {
-                        if !x.source_nodes.contains(a) {
-                            x.source_nodes.push(a.clone());
-                        }
-                    }
+    if learned.is_empty() {
+        return Ok(());
+    }
+    let rec = jobs::update(&env.store, job, |r| {
+        if let JobDetails::Ingestion(x) = &mut r.details {
+            for a in &learned {
+                if !x.source_nodes.contains(a) {
+                    x.source_nodes.push(a.clone());
                 }
-                Ok(())
-            })
-            .await
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    if let Some(x) = rec.ingestion() {
+        d.source_nodes = x.source_nodes.clone();
+    }
+    Ok(())
+}
+
+/// The coordinator's view of one attempt: the frontier of the processors' resolved spans, the
+/// job's details with the replicated time it implies, and what of it is persisted.
+struct Progress<'a> {
+    env: &'a IngestionEnv,
+    job: JobId,
+    d: IngestionDetails,
+    frontier: SpanFrontier,
+    persisted: Option<Timestamp>,
+    last_persist: Instant,
+    /// The replicated time advanced in this attempt (the retry back-off resets).
+    progressed: bool,
+}
+
+impl<'a> Progress<'a> {
+    fn new(env: &'a IngestionEnv, job: JobId, d: IngestionDetails) -> Progress<'a> {
+        let frontier = SpanFrontier::new(
+            tenant_span(d.source_tenant_id),
+            d.replicated_time.unwrap_or(Timestamp::MIN),
         );
-        if let Some(x) = rec.ingestion() {
-            d.source_nodes = x.source_nodes.clone();
+        Progress {
+            env,
+            job,
+            persisted: d.replicated_time,
+            d,
+            frontier,
+            last_persist: Instant::now(),
+            progressed: false,
         }
     }
-    let want = if d.replicated_time.is_some() {
-        ReplicationStatus::Replicating
-    } else {
-        ReplicationStatus::InitialScan
-    };
-    d = tryp!(set_status(env, job, want).await);
-    // One processor per partition, spread over the standby's live nodes; their durable
-    // resolved spans come back here. A processor that fails ends the whole attempt: the job
-    // re-plans (a new spec, from the replicated time).
-    let (tx, mut reports) = mpsc::channel::<Report>(256);
-    *plan = Some(start_plan(env, job, &d, &spec, s, tx).await);
-    let mut frontier = SpanFrontier::new(
-        src_span.clone(),
-        d.replicated_time.unwrap_or(Timestamp::MIN),
-    );
-    let mut last_persist = Instant::now();
-    let mut persisted = d.replicated_time;
+
+    /// Forwards durable resolved spans; returns whether the failover time is reached. During
+    /// the initial scan every advance is persisted at once.
+    async fn advance(&mut self, resolved: &[ResolvedSpan]) -> Result<bool, ReplicationError> {
+        let (env, job) = (self.env, self.job);
+        let mut advanced = false;
+        for r in resolved {
+            advanced |= self.frontier.forward(&r.span, r.ts);
+        }
+        let f = self.frontier.frontier();
+        let d = &mut self.d;
+        if !(advanced && f >= d.start_time && d.replicated_time.is_none_or(|r| f > r)) {
+            return Ok(false);
+        }
+        self.progressed = true;
+        d.replicated_time = Some(f);
+        env.metrics.set_replicated(job, Some(f.wall));
+        if d.status == ReplicationStatus::InitialScan {
+            *d = persist(env, job, f).await?;
+            self.persisted = Some(f);
+            self.last_persist = Instant::now();
+        }
+        env.live.lock().insert(job, d.clone());
+        if d.cutover_time.is_some_and(|c| f >= c) {
+            persist(env, job, f).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// The periodic persist: returns `true` when the job record (changed by a statement on
+    /// another node: pause, drop) says the job no longer runs; otherwise persists the
+    /// replicated time if it moved and `every` has passed, taking the record's fresh
+    /// failover time, retention and status.
+    async fn tick(&mut self, every: Duration) -> Result<bool, ReplicationError> {
+        let (env, job) = (self.env, self.job);
+        if env.store.system_writes().is_shared()
+            && let Ok(Some(rec)) = jobs::load(&env.store, job).await
+            && rec.status != JobStatus::Running
+        {
+            self.persist_last().await?;
+            return Ok(true);
+        }
+        if self.d.replicated_time != self.persisted
+            && self.last_persist.elapsed() >= every
+            && let Some(f) = self.d.replicated_time
+        {
+            let fresh = persist(env, job, f).await?;
+            self.d.cutover_time = fresh.cutover_time;
+            self.d.retention_secs = fresh.retention_secs;
+            self.d.status = fresh.status;
+            self.persisted = Some(f);
+            self.last_persist = Instant::now();
+        }
+        Ok(false)
+    }
+
+    /// Persists the replicated time unless it already is (the attempt ends without error).
+    async fn persist_last(&self) -> Result<(), ReplicationError> {
+        if let Some(f) = self.d.replicated_time
+            && self.persisted != Some(f)
+        {
+            persist(self.env, self.job, f).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Follows the processors' reports, persisting progress every `persist_every` and
+/// heartbeating the source every `heartbeat_every`, until the failover time is reached or the
+/// control changes (`Ok`), or a processor, the source or a write fails.
+async fn follow(
+    p: &mut Progress<'_>,
+    source: &Source,
+    s: &IngestionSettings,
+    mut reports: mpsc::Receiver<Report>,
+    control: &mut watch::Receiver<u64>,
+) -> Result<(), ReplicationError> {
     let mut heartbeat = tokio::time::interval(s.heartbeat_every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut persist_tick = tokio::time::interval(s.persist_every);
     persist_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Forwards durable resolved spans; returns whether the failover time is reached.
-    macro_rules! advance {
-        ($resolved:expr) => {{
-            let mut advanced = false;
-            for r in &$resolved {
-                advanced |= frontier.forward(&r.span, r.ts);
-            }
-            let f = frontier.frontier();
-            let mut reached = false;
-            if advanced && f >= d.start_time && d.replicated_time.is_none_or(|r| f > r) {
-                progressed = true;
-                d.replicated_time = Some(f);
-                env.metrics.set_replicated(job, Some(f.wall));
-                if d.status == ReplicationStatus::InitialScan {
-                    d = tryp!(persist(env, job, f).await);
-                    persisted = Some(f);
-                    last_persist = Instant::now();
-                }
-                env.live.lock().insert(job, d.clone());
-                if d.cutover_time.is_some_and(|c| f >= c) {
-                    tryp!(persist(env, job, f).await);
-                    reached = true;
-                }
-            }
-            reached
-        }};
-    }
     loop {
         tokio::select! {
             report = reports.recv() => match report {
                 Some(Report::Resolved(resolved)) => {
-                    if advance!(resolved) {
+                    if p.advance(&resolved).await? {
                         return Ok(());
                     }
                 }
                 Some(Report::Failed { error, replan }) => {
-                    let e = if replan { ReplicationError::Replan(error) } else { remote(error) };
-                    return Err((e, progressed));
+                    return Err(if replan { ReplicationError::Replan(error) } else { remote(error) });
                 }
-                None => return Err((remote("every partition processor ended"), progressed)),
+                None => return Err(remote("every partition processor ended")),
             },
             _ = persist_tick.tick() => {
                 // In a cluster of several nodes, statements on other nodes (pause, drop) change
                 // the record without reaching this task's control channel: look at it.
-                if env.store.system_writes().is_shared()
-                    && let Ok(Some(rec)) = jobs::load(&env.store, job).await
-                    && rec.status != JobStatus::Running
-                {
-                    if let Some(f) = d.replicated_time && persisted != Some(f) {
-                        tryp!(persist(env, job, f).await);
-                    }
+                if p.tick(s.persist_every).await? {
                     return Ok(());
                 }
-                if d.replicated_time != persisted
-                    && last_persist.elapsed() >= s.persist_every
-                    && let Some(f) = d.replicated_time
-                {
-                    let fresh = tryp!(persist(env, job, f).await);
-                    d.cutover_time = fresh.cutover_time;
-                    d.retention_secs = fresh.retention_secs;
-                    d.status = fresh.status;
-                    persisted = Some(f);
-                    last_persist = Instant::now();
-                }
             }
-            _ = heartbeat.tick() => {
-                let retained = d.retained_time().to_string();
-                let row = tryp!(
-                    bounded(
-                        s.connect_timeout,
-                        ctl.query_one(
-                            "SELECT crdb_internal.replication_stream_progress($1, $2)",
-                            &[&stream_id, &retained],
-                        )
-                    )
-                    .await
-                );
-                let b: Vec<u8> = tryp!(row.try_get(0).map_err(pg));
-                let st = tryp!(StreamStatus::decode(&b));
-                if st.state == StreamState::Inactive {
-                    return Err((
-                        remote(format!("replication stream {} is no longer active on the source", d.stream_id)),
-                        progressed,
-                    ));
-                }
-            }
+            _ = heartbeat.tick() => heartbeat_source(source, &p.d, s).await?,
             _ = control.changed() => {
-                if let Some(f) = d.replicated_time && persisted != Some(f) {
-                    tryp!(persist(env, job, f).await);
-                }
+                p.persist_last().await?;
                 return Ok(());
             }
         }
     }
+}
+
+/// Heartbeats the stream on the source with the retained time (the source keeps history
+/// from it); an inactive stream is an error.
+async fn heartbeat_source(
+    source: &Source,
+    d: &IngestionDetails,
+    s: &IngestionSettings,
+) -> Result<(), ReplicationError> {
+    let retained = d.retained_time().to_string();
+    let row = bounded(
+        s.connect_timeout,
+        source.ctl.query_one(
+            "SELECT crdb_internal.replication_stream_progress($1, $2)",
+            &[&source.stream_id, &retained],
+        ),
+    )
+    .await?;
+    let b: Vec<u8> = row.try_get(0).map_err(pg)?;
+    let st = StreamStatus::decode(&b)?;
+    if st.state == StreamState::Inactive {
+        return Err(remote(format!(
+            "replication stream {} is no longer active on the source",
+            d.stream_id
+        )));
+    }
+    Ok(())
 }
 
 /// A control query to the source, bounded in time (a cut network gives no error by itself).

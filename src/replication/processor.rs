@@ -211,7 +211,7 @@ pub async fn run(
     out: mpsc::Sender<Vec<ResolvedSpan>>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ReplicationError> {
-    let mut inflight: Option<(FlushTask, Vec<ResolvedSpan>)> = None;
+    let mut inflight: InFlight = None;
     let r = run_until_done(&env, &spec, &out, &mut stop, &mut inflight).await;
     if let Some((mut task, resolved)) = inflight.take() {
         match (&mut task.0).await {
@@ -227,39 +227,127 @@ pub async fn run(
     r
 }
 
+/// The flush in flight, with the resolved spans that wait for it to be durable.
+type InFlight = Option<(FlushTask, Vec<ResolvedSpan>)>;
+
+/// One attempt of [`run`]: opens the partition's stream on its source node and ingests its
+/// events until done (see [`run`]).
 async fn run_until_done(
     env: &IngestionEnv,
     spec: &ProcessorSpec,
     out: &mpsc::Sender<Vec<ResolvedSpan>>,
     stop: &mut watch::Receiver<bool>,
-    inflight: &mut Option<(FlushTask, Vec<ResolvedSpan>)>,
+    inflight: &mut InFlight,
 ) -> Result<(), ReplicationError> {
-    let node = spec.source_node();
-    let at = |e: ReplicationError| remote(format!("partition on source node {node}: {e}"));
-    let connect_timeout = Duration::from_millis(spec.connect_timeout_ms);
+    let errs = SourceErrors {
+        node: spec.source_node(),
+    };
     let idle_timeout = Duration::from_millis(spec.idle_timeout_ms);
+    let (_data, rows) = open_partition(env, spec, &errs).await?;
+    let mut rows = std::pin::pin!(rows);
+    let mut pending = Pending {
+        buffer: Vec::new(),
+        buffered: 0,
+        waiting: Vec::new(),
+        flush_bytes: spec.flush_bytes.max(1) as usize,
+    };
+    let mut last_event = Instant::now();
+    let mut idle = tokio::time::interval(Duration::from_millis(250));
+    idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            done = async { match inflight.as_mut() { Some((h, _)) => (&mut h.0).await, None => std::future::pending().await } } => {
+                let (_, resolved) = inflight.take().unwrap_or_else(|| unreachable!());
+                done.map_err(|e| remote(format!("flush task failed: {e}")))??;
+                if out.send(resolved).await.is_err() {
+                    return Ok(());
+                }
+            }
+            row = rows.next() => {
+                let row = match row {
+                    None => return Err(errs.at(remote("the source ended the partition"))),
+                    Some(r) => r.map_err(|e| errs.pg(e))?,
+                };
+                last_event = Instant::now();
+                let bytes: &[u8] = row.try_get(0).map_err(|e| errs.pg(e))?;
+                let ev = StreamEvent::decode(bytes)?;
+                env.metrics.logical_bytes.inc_by(ev.logical_bytes());
+                let next = match ev.body {
+                    EventBody::Batch(vs) => pending.batch(env, spec, vs, &errs)?,
+                    EventBody::Checkpoint(resolved) => {
+                        pending.checkpoint(env, spec, resolved, inflight)
+                    }
+                };
+                let open = match next {
+                    Next::Wait => true,
+                    Next::Send(resolved) => out.send(resolved).await.is_ok(),
+                    Next::Flush(due) => pending.start_flush(env, spec, due, out, inflight).await?,
+                };
+                if !open {
+                    return Ok(());
+                }
+            }
+            _ = idle.tick() => {
+                if last_event.elapsed() >= idle_timeout {
+                    return Err(errs.at(remote(format!(
+                        "no events for {:?} (network cut or source unresponsive)",
+                        last_event.elapsed()
+                    ))));
+                }
+                if out.is_closed() {
+                    return Ok(());
+                }
+            }
+            _ = stop.changed() => return Ok(()),
+        }
+    }
+}
+
+/// Errors of one partition, naming its source node.
+struct SourceErrors {
+    node: String,
+}
+
+impl SourceErrors {
+    fn at(&self, e: ReplicationError) -> ReplicationError {
+        remote(format!("partition on source node {}: {e}", self.node))
+    }
+
+    /// A source error; the hint that the partition's leases moved asks for a re-plan.
+    fn pg(&self, e: tokio_postgres::Error) -> ReplicationError {
+        let text = client::describe_pg_error(&e);
+        if text.contains(REPLAN_HINT) {
+            ReplicationError::Replan(format!("partition on source node {}: {text}", self.node))
+        } else {
+            self.at(remote(text))
+        }
+    }
+}
+
+/// Connects to the partition's source node (or the URI's address with `crdb_route=gateway`:
+/// every partition goes through it, e.g. a load balancer) and starts
+/// `crdb_internal.stream_partition`. Returns the connection and its row stream.
+async fn open_partition(
+    env: &IngestionEnv,
+    spec: &ProcessorSpec,
+    errs: &SourceErrors,
+) -> Result<(tokio_postgres::Client, tokio_postgres::RowStream), ReplicationError> {
+    let connect_timeout = Duration::from_millis(spec.connect_timeout_ms);
     let url = ConnUrl::parse_with_certs_dir(&spec.source_uri, env.certs_dir.as_deref())
         .map_err(remote)?;
-    // `crdb_route=gateway`: every partition goes through the URI's address (a load balancer).
     let url = if url.route_gateway {
         url
     } else {
         url.with_address(&spec.partition.sql_address)
             .map_err(remote)
-            .map_err(at)?
+            .map_err(|e| errs.at(e))?
     };
-    let data = connect_url(&url, connect_timeout).await.map_err(at)?;
-    let pg = |e: tokio_postgres::Error| {
-        let text = client::describe_pg_error(&e);
-        if text.contains(REPLAN_HINT) {
-            ReplicationError::Replan(format!("partition on source node {node}: {text}"))
-        } else {
-            at(remote(text))
-        }
-    };
+    let data = connect_url(&url, connect_timeout)
+        .await
+        .map_err(|e| errs.at(e))?;
     data.batch_execute("SET statement_timeout = 0")
         .await
-        .map_err(pg)?;
+        .map_err(|e| errs.pg(e))?;
     let pspec = PartitionSpec {
         spans: spec.partition.spans.clone(),
         initial_scan_ts: spec.initial_scan_ts,
@@ -275,119 +363,119 @@ async fn run_until_done(
             params.iter().copied(),
         )
         .await
-        .map_err(pg)?;
-    let mut rows = std::pin::pin!(rows);
-    let flush_bytes = spec.flush_bytes.max(1) as usize;
-    let mut buffer: Vec<Version> = Vec::new();
-    let mut buffered = 0usize;
-    // Resolved spans of the checkpoints that followed the data of the flush in flight wait with
-    // it; those that came with no new data wait here for the next flush or are sent at once.
-    let mut waiting: Vec<ResolvedSpan> = Vec::new();
-    let mut last_event = Instant::now();
-    let mut idle = tokio::time::interval(Duration::from_millis(250));
-    idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Waits for the flush in flight and sends what waited on it; `false` once `out` is gone.
-    macro_rules! settle {
-        () => {{
-            let mut open = true;
-            if let Some((mut h, resolved)) = inflight.take() {
-                (&mut h.0)
-                    .await
-                    .map_err(|e| remote(format!("flush task failed: {e}")))??;
-                open = out.send(resolved).await.is_ok();
+        .map_err(|e| errs.pg(e))?;
+    Ok((data, rows))
+}
+
+/// What an event asks of the processor.
+enum Next {
+    /// Nothing yet.
+    Wait,
+    /// Write these versions (after the flush in flight).
+    Flush(Vec<Version>),
+    /// These spans are resolved now.
+    Send(Vec<ResolvedSpan>),
+}
+
+/// Received versions not yet written, and resolved spans not yet handed on.
+struct Pending {
+    buffer: Vec<Version>,
+    /// Bytes in `buffer`, as [`buffered_bytes`] counts them.
+    buffered: usize,
+    /// Resolved spans of the checkpoints that followed the data of the flush in flight wait
+    /// with it; those that came with no new data wait here for the next flush or are sent at
+    /// once.
+    waiting: Vec<ResolvedSpan>,
+    flush_bytes: usize,
+}
+
+impl Pending {
+    /// Buffers a batch's versions, re-keyed into the destination virtual cluster; the whole
+    /// buffer is due once it holds `flush_bytes`. A key outside the source virtual cluster is
+    /// an error.
+    fn batch(
+        &mut self,
+        env: &IngestionEnv,
+        spec: &ProcessorSpec,
+        vs: Vec<Version>,
+        errs: &SourceErrors,
+    ) -> Result<Next, ReplicationError> {
+        env.metrics.events_ingested.inc_by(vs.len() as u64);
+        for mut v in vs {
+            if decode_tenant(&v.key) != Some(spec.source_tenant) {
+                return Err(errs.at(remote(
+                    "the source sent a key outside the replicated virtual cluster",
+                )));
             }
-            open
-        }};
-    }
-    loop {
-        tokio::select! {
-            done = async { match inflight.as_mut() { Some((h, _)) => (&mut h.0).await, None => std::future::pending().await } } => {
-                let (_, resolved) = inflight.take().unwrap_or_else(|| unreachable!());
-                done.map_err(|e| remote(format!("flush task failed: {e}")))??;
-                if out.send(resolved).await.is_err() {
-                    return Ok(());
-                }
-            }
-            row = rows.next() => {
-                let row = match row {
-                    None => return Err(at(remote("the source ended the partition"))),
-                    Some(r) => r.map_err(pg)?,
-                };
-                last_event = Instant::now();
-                let bytes: &[u8] = row.try_get(0).map_err(pg)?;
-                let ev = StreamEvent::decode(bytes)?;
-                env.metrics.logical_bytes.inc_by(ev.logical_bytes());
-                // What to write now, if anything.
-                let due: Option<Vec<Version>> = match ev.body {
-                    EventBody::Batch(vs) => {
-                        env.metrics.events_ingested.inc_by(vs.len() as u64);
-                        for mut v in vs {
-                            if decode_tenant(&v.key) != Some(spec.source_tenant) {
-                                return Err(at(remote("the source sent a key outside the replicated virtual cluster")));
-                            }
-                            let Some(k) = rewrite_tenant(&v.key, spec.dest_tenant) else {
-                                return Err(at(remote("the source sent a malformed key")));
-                            };
-                            v.key = k;
-                            buffered += buffered_bytes(&v);
-                            buffer.push(v);
-                        }
-                        (buffered >= flush_bytes).then(|| std::mem::take(&mut buffer))
-                    }
-                    EventBody::Checkpoint(resolved) => {
-                        env.metrics.resolved_events_ingested.inc();
-                        // Only the buffered versions inside the resolved spans must be durable
-                        // before those spans count as resolved; the others wait for their own
-                        // spans' checkpoints or the size threshold. During an initial scan the
-                        // ranges already scanned checkpoint every few hundred milliseconds
-                        // while the big ones are still being read: flushing everything on each
-                        // checkpoint cut the big ranges' data into chunks too small to be
-                        // written as table files.
-                        let covered = dest_spans(&resolved, spec.source_tenant, spec.dest_tenant);
-                        let (due, rest): (Vec<Version>, Vec<Version>) = std::mem::take(&mut buffer)
-                            .into_iter()
-                            .partition(|v| covers(&covered, &v.key));
-                        buffer = rest;
-                        waiting.extend(resolved);
-                        if due.is_empty() {
-                            // Nothing new to write: the spans are resolved once what is in
-                            // flight (if anything) is durable.
-                            match inflight.as_mut() {
-                                Some((_, after)) => after.append(&mut waiting),
-                                None => {
-                                    if out.send(std::mem::take(&mut waiting)).await.is_err() {
-                                        return Ok(());
-                                    }
-                                }
-                            }
-                            None
-                        } else {
-                            Some(due)
-                        }
-                    }
-                };
-                if let Some(due) = due {
-                    if !settle!() {
-                        return Ok(());
-                    }
-                    let task = FlushTask(tokio::spawn(flush(env.clone(), spec.job, due)));
-                    *inflight = Some((task, std::mem::take(&mut waiting)));
-                    buffered = buffer.iter().map(buffered_bytes).sum();
-                }
-            }
-            _ = idle.tick() => {
-                if last_event.elapsed() >= idle_timeout {
-                    return Err(at(remote(format!(
-                        "no events for {:?} (network cut or source unresponsive)",
-                        last_event.elapsed()
-                    ))));
-                }
-                if out.is_closed() {
-                    return Ok(());
-                }
-            }
-            _ = stop.changed() => return Ok(()),
+            let Some(k) = rewrite_tenant(&v.key, spec.dest_tenant) else {
+                return Err(errs.at(remote("the source sent a malformed key")));
+            };
+            v.key = k;
+            self.buffered += buffered_bytes(&v);
+            self.buffer.push(v);
         }
+        Ok(if self.buffered >= self.flush_bytes {
+            Next::Flush(std::mem::take(&mut self.buffer))
+        } else {
+            Next::Wait
+        })
+    }
+
+    /// A checkpoint: the buffered versions inside its resolved spans are due. Only those must
+    /// be durable before the spans count as resolved; the others wait for their own spans'
+    /// checkpoints or the size threshold. During an initial scan the ranges already scanned
+    /// checkpoint every few hundred milliseconds while the big ones are still being read:
+    /// flushing everything on each checkpoint cut the big ranges' data into chunks too small
+    /// to be written as table files. With nothing due, the spans are resolved once what is in
+    /// flight (if anything) is durable.
+    fn checkpoint(
+        &mut self,
+        env: &IngestionEnv,
+        spec: &ProcessorSpec,
+        resolved: Vec<ResolvedSpan>,
+        inflight: &mut InFlight,
+    ) -> Next {
+        env.metrics.resolved_events_ingested.inc();
+        let covered = dest_spans(&resolved, spec.source_tenant, spec.dest_tenant);
+        let (due, rest): (Vec<Version>, Vec<Version>) = std::mem::take(&mut self.buffer)
+            .into_iter()
+            .partition(|v| covers(&covered, &v.key));
+        self.buffer = rest;
+        self.waiting.extend(resolved);
+        if !due.is_empty() {
+            return Next::Flush(due);
+        }
+        match inflight.as_mut() {
+            Some((_, after)) => {
+                after.append(&mut self.waiting);
+                Next::Wait
+            }
+            None => Next::Send(std::mem::take(&mut self.waiting)),
+        }
+    }
+
+    /// Waits for the flush in flight and sends what waited on it, then starts writing `due`
+    /// with the spans waiting now. `false` once `out` is gone (nothing is started then).
+    async fn start_flush(
+        &mut self,
+        env: &IngestionEnv,
+        spec: &ProcessorSpec,
+        due: Vec<Version>,
+        out: &mpsc::Sender<Vec<ResolvedSpan>>,
+        inflight: &mut InFlight,
+    ) -> Result<bool, ReplicationError> {
+        if let Some((mut h, resolved)) = inflight.take() {
+            (&mut h.0)
+                .await
+                .map_err(|e| remote(format!("flush task failed: {e}")))??;
+            if out.send(resolved).await.is_err() {
+                return Ok(false);
+            }
+        }
+        let task = FlushTask(tokio::spawn(flush(env.clone(), spec.job, due)));
+        *inflight = Some((task, std::mem::take(&mut self.waiting)));
+        self.buffered = self.buffer.iter().map(buffered_bytes).sum();
+        Ok(true)
     }
 }
 

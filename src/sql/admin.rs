@@ -5,6 +5,10 @@
 //! statements run only in the system virtual cluster and need `MANAGEVIRTUALCLUSTER` (or admin);
 //! user management needs `CREATEROLE` (or admin); cluster settings need `MODIFYCLUSTERSETTING`
 //! (or admin). A missing privilege is SQLSTATE 42501.
+//!
+//! [`execute_admin`] dispatches each statement to its step: virtual clusters live in
+//! `virtual_clusters`, users, roles and system privileges in `users`, cluster settings in
+//! `settings`; session variables and `SHOW` are answered here.
 
 use super::ast::{
     AlterVirtualClusterAction, RoleOptions, SettingValue, Statement, SystemPrivilege,
@@ -22,6 +26,8 @@ use crate::ids::TenantId;
 use crate::kv::Txn;
 use sqlparser::ast as pg;
 
+mod settings;
+mod users;
 mod virtual_clusters;
 use virtual_clusters::virtual_cluster;
 
@@ -242,424 +248,117 @@ fn show_var(session: &Session, variable: &[pg::Ident]) -> Result<QueryResult> {
     })
 }
 
-fn validate_username(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' || c == '.'
-        })
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if ok {
-        Ok(())
-    } else {
-        Err(SqlError::new(
-            SqlState::INVALID_PARAMETER_VALUE,
-            format!(
-                "username \"{name}\" invalid; usernames are case insensitive, must start with a letter or underscore, may contain letters, digits, dashes, periods, or underscores, and must not exceed 63 characters"
-            ),
-        ))
-    }
-}
-
-fn apply_options(u: &mut UserRecord, o: &RoleOptions) {
-    if let Some(p) = &o.password {
-        u.scram_verifier = p.as_deref().map(scram::make_verifier);
-    }
-    if let Some(l) = o.login {
-        u.login = l;
-    }
-    let mut set = |flag: Option<bool>, on: &str, off: &str| {
-        if let Some(f) = flag {
-            u.options.retain(|x| x != on && x != off);
-            if f {
-                u.options.push(on.to_string());
-            }
-        }
-    };
-    set(o.create_role, "CREATEROLE", "NOCREATEROLE");
-    set(o.create_db, "CREATEDB", "NOCREATEDB");
-    if let Some(v) = &o.valid_until {
-        u.options.retain(|x| !x.starts_with("VALID UNTIL"));
-        u.options.push(format!("VALID UNTIL={v}"));
-    }
-}
-
-/// Administrative statements inside the session's transaction.
+/// Administrative statements inside the session's transaction: one step per statement.
 pub async fn execute_admin(
     session: &mut Session,
     txn: &mut Txn,
     stmt: &Statement,
 ) -> Result<QueryResult> {
     let catalog = Catalog::new(session.tenant);
-    let user = session.user.clone();
+    let user = session.user.as_str();
     match stmt {
         Statement::CreateUser {
             name,
             if_not_exists,
             options,
             is_role,
-        } => {
-            require(txn, &catalog, &user, SystemPrivilege::CreateRole).await?;
-            validate_username(name)?;
-            if catalog.user(txn, name).await?.is_some() {
-                if *if_not_exists {
-                    return Ok(QueryResult::Command(
-                        if *is_role {
-                            "CREATE ROLE"
-                        } else {
-                            "CREATE USER"
-                        }
-                        .into(),
-                    ));
-                }
-                return Err(SqlError::new(
-                    SqlState::DUPLICATE_OBJECT,
-                    format!("a role/user named {name} already exists"),
-                ));
-            }
-            let mut u = UserRecord {
-                name: name.clone(),
-                scram_verifier: None,
-                login: !*is_role,
-                is_role: *is_role,
-                options: vec![],
-            };
-            apply_options(&mut u, options);
-            catalog.put_user(txn, &u)?;
-            Ok(QueryResult::Command(
-                if *is_role {
-                    "CREATE ROLE"
-                } else {
-                    "CREATE USER"
-                }
-                .into(),
-            ))
-        }
+        } => users::create_user(txn, &catalog, user, name, *if_not_exists, options, *is_role).await,
         Statement::AlterUser {
             name,
             if_exists,
             options,
-        } => {
-            if options.password.is_some()
-                && *name == user
-                && options.login.is_none()
-                && options.create_role.is_none()
-            {
-                // Users may change their own password.
-            } else {
-                require(txn, &catalog, &user, SystemPrivilege::CreateRole).await?;
-            }
-            let Some(mut u) = catalog.user(txn, name).await? else {
-                if *if_exists {
-                    return Ok(QueryResult::Command("ALTER ROLE".into()));
-                }
-                return Err(SqlError::new(
-                    SqlState::UNDEFINED_OBJECT,
-                    format!("role/user \"{name}\" does not exist"),
-                ));
-            };
-            apply_options(&mut u, options);
-            catalog.put_user(txn, &u)?;
-            Ok(QueryResult::Command("ALTER ROLE".into()))
-        }
+        } => users::alter_user(txn, &catalog, user, name, *if_exists, options).await,
         Statement::DropUser { names, if_exists } => {
-            require(txn, &catalog, &user, SystemPrivilege::CreateRole).await?;
-            for n in names {
-                if n == "root" || n == "admin" || n == "public" {
-                    return Err(SqlError::privilege(format!("cannot drop special role {n}")));
-                }
-                if *n == user {
-                    return Err(SqlError::new(
-                        SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                        "cannot drop the current user",
-                    ));
-                }
-                if catalog.user(txn, n).await?.is_none() {
-                    if *if_exists {
-                        continue;
-                    }
-                    return Err(SqlError::new(
-                        SqlState::UNDEFINED_OBJECT,
-                        format!("role/user \"{n}\" does not exist"),
-                    ));
-                }
-                catalog.delete_user(txn, n).await?;
-            }
-            Ok(QueryResult::Command("DROP ROLE".into()))
+            users::drop_users(txn, &catalog, user, names, *if_exists).await
         }
         Statement::GrantSystem {
             privileges,
             grantees,
-        }
-        | Statement::RevokeSystem {
+        } => users::grant_system(txn, &catalog, user, true, privileges, grantees).await,
+        Statement::RevokeSystem {
             privileges,
             grantees,
-        } => {
-            let grant = matches!(stmt, Statement::GrantSystem { .. });
-            require_admin(
-                txn,
-                &catalog,
-                &user,
-                if grant {
-                    "grant system privileges"
-                } else {
-                    "revoke system privileges"
-                },
-            )
-            .await?;
-            for g in grantees {
-                if catalog.user(txn, g).await?.is_none() {
-                    return Err(SqlError::new(
-                        SqlState::UNDEFINED_OBJECT,
-                        format!("role/user \"{g}\" does not exist"),
-                    ));
-                }
-                let mut have = catalog.system_privileges(txn, g).await?;
-                for p in privileges {
-                    let name = p.name().to_string();
-                    if grant {
-                        if !have.contains(&name) {
-                            have.push(name);
-                        }
-                    } else if *p == SystemPrivilege::All {
-                        have.clear();
-                    } else {
-                        have.retain(|x| *x != name);
-                    }
-                }
-                have.sort();
-                catalog.set_system_privileges(txn, g, &have)?;
-            }
-            Ok(QueryResult::Command(
-                if grant { "GRANT" } else { "REVOKE" }.into(),
-            ))
-        }
+        } => users::grant_system(txn, &catalog, user, false, privileges, grantees).await,
         Statement::GrantRole {
             roles,
             members,
             with_admin,
-        } => {
-            require_admin(txn, &catalog, &user, "grant roles").await?;
-            for r in roles {
-                if catalog.user(txn, r).await?.is_none() {
-                    return Err(SqlError::new(
-                        SqlState::UNDEFINED_OBJECT,
-                        format!("role/user \"{r}\" does not exist"),
-                    ));
-                }
-                for m in members {
-                    if catalog.user(txn, m).await?.is_none() {
-                        return Err(SqlError::new(
-                            SqlState::UNDEFINED_OBJECT,
-                            format!("role/user \"{m}\" does not exist"),
-                        ));
-                    }
-                    if catalog.roles_of(txn, r).await?.contains(m) {
-                        return Err(SqlError::new(
-                            SqlState::INVALID_PARAMETER_VALUE,
-                            format!("making {m} a member of {r} would create a cycle"),
-                        ));
-                    }
-                    catalog.add_role_member(txn, r, m, *with_admin)?;
-                }
-            }
-            Ok(QueryResult::Command("GRANT".into()))
-        }
+        } => users::grant_role(txn, &catalog, user, roles, members, *with_admin).await,
         Statement::RevokeRole { roles, members } => {
-            require_admin(txn, &catalog, &user, "revoke roles").await?;
-            for r in roles {
-                for m in members {
-                    if r == "admin" && m == "root" {
-                        return Err(SqlError::privilege("root must be a member of admin"));
-                    }
-                    catalog.remove_role_member(txn, r, m)?;
-                }
-            }
-            Ok(QueryResult::Command("REVOKE".into()))
+            users::revoke_role(txn, &catalog, user, roles, members).await
         }
-        Statement::ShowUsers => {
-            let members = catalog.role_members(txn).await?;
-            let mut out = Vec::new();
-            for u in catalog.users(txn).await? {
-                let mut opts = u.options.clone();
-                if !u.login {
-                    opts.insert(0, "NOLOGIN".into());
-                }
-                let member_of: Vec<String> = members
-                    .iter()
-                    .filter(|(_, m)| *m == u.name)
-                    .map(|(r, _)| r.clone())
-                    .collect();
-                out.push(vec![
-                    s(u.name),
-                    s(opts.join(", ")),
-                    s(format!("{{{}}}", member_of.join(","))),
-                ]);
-            }
-            Ok(rows(&["username", "options", "member_of"], out))
-        }
+        Statement::ShowUsers => users::show_users(txn, &catalog).await,
         Statement::ShowSystemGrants { users } => {
-            let mut out = Vec::new();
-            for (u, privs) in catalog.all_system_privileges(txn).await? {
-                if users.as_ref().is_some_and(|f| !f.contains(&u)) {
-                    continue;
-                }
-                for p in privs {
-                    out.push(vec![s(u.clone()), s(p), Datum::Bool(false)]);
-                }
-            }
-            Ok(QueryResult::Rows {
-                columns: vec![
-                    Column::new("grantee", SqlType::String),
-                    Column::new("privilege_type", SqlType::String),
-                    Column::new("is_grantable", SqlType::Bool),
-                ],
-                rows: out,
-            })
+            users::show_system_grants(txn, &catalog, users.as_deref()).await
         }
-        Statement::ShowDatabases => {
-            let mut out: Vec<Vec<Datum>> = catalog
-                .databases(txn)
-                .await?
-                .into_iter()
-                .map(|d| vec![s(d.name), s(d.owner)])
-                .collect();
-            out.push(vec![s("system"), s("node")]);
-            out.sort_by(|a, b| a[0].compare(&b[0]).unwrap_or(std::cmp::Ordering::Equal));
-            Ok(rows(&["database_name", "owner"], out))
-        }
+        Statement::ShowDatabases => show_databases(txn, &catalog).await,
         Statement::ShowTables { database } => {
-            let db = database.clone().unwrap_or_else(|| session.database.clone());
-            let db = db.split('.').next().unwrap_or_default().to_string();
-            let d = catalog.database(txn, &db).await?.ok_or_else(|| {
-                SqlError::new(
-                    SqlState::INVALID_CATALOG_NAME,
-                    format!("database \"{db}\" does not exist"),
-                )
-            })?;
-            let schemas: std::collections::HashMap<u32, String> = catalog
-                .schemas(txn, d.id)
-                .await?
-                .into_iter()
-                .map(|s| (s.id, s.name))
-                .collect();
-            let mut out: Vec<Vec<Datum>> = catalog
-                .tables(txn, d.id)
-                .await?
-                .into_iter()
-                .map(|t| {
-                    let schema = schemas
-                        .get(&t.schema_id)
-                        .cloned()
-                        .unwrap_or_else(|| "public".into());
-                    vec![s(schema), s(t.name), s("table"), s(d.owner.clone())]
-                })
-                .collect();
-            out.sort_by(|a, b| {
-                (a[0].to_text(), a[1].to_text()).cmp(&(b[0].to_text(), b[1].to_text()))
-            });
-            Ok(rows(&["schema_name", "table_name", "type", "owner"], out))
+            show_tables(session, txn, &catalog, database.as_ref()).await
         }
         Statement::SetClusterSetting { name, value } => {
-            require(txn, &catalog, &user, SystemPrivilege::ModifyClusterSetting).await?;
-            let def = cluster_settings::lookup(name)?;
-            if def.system_only && session.tenant != TenantId::SYSTEM {
-                return Err(SqlError::privilege(format!(
-                    "setting {name} is only settable by the operator in the system virtual cluster"
-                )));
-            }
-            if name == "version" {
-                return Err(SqlError::new(
-                    SqlState::INVALID_PARAMETER_VALUE,
-                    "the cluster version is managed by the cluster",
-                ));
-            }
-            let canonical = match value {
-                None => None,
-                Some(v) => {
-                    let text = match v {
-                        SettingValue::Bool(b) => b.to_string(),
-                        other => other.to_string(),
-                    };
-                    Some(cluster_settings::validate(def, &text)?)
-                }
-            };
-            if name == "server.controller.default_target_cluster"
-                && let (Some(v), Some(admin)) = (&canonical, &session.env.clusters)
-                && !admin.list().await?.iter().any(|c| c.name == *v)
-            {
-                return Err(SqlError::new(
-                    SqlState::UNDEFINED_OBJECT,
-                    format!("virtual cluster \"{v}\" does not exist"),
-                ));
-            }
-            catalog.put_setting(txn, name, canonical.as_deref())?;
-            if let Some(admin) = &session.env.clusters {
-                admin
-                    .setting_changed(session.tenant, name, canonical.as_deref())
-                    .await;
-            }
-            Ok(QueryResult::Command("SET CLUSTER SETTING".into()))
+            settings::set_cluster_setting(session, txn, &catalog, name, value.as_ref()).await
         }
         Statement::ShowClusterSetting { name } => {
-            let def = cluster_settings::lookup(name)?;
-            let v = catalog
-                .setting(txn, name)
-                .await?
-                .unwrap_or_else(|| def.default.to_string());
-            let datum = match def.ty {
-                cluster_settings::SettingType::Bool => Datum::Bool(v == "true"),
-                cluster_settings::SettingType::Int => v.parse().map(Datum::Int).unwrap_or(s(v)),
-                _ => s(v),
-            };
-            let ty = datum.sql_type().unwrap_or(SqlType::String);
-            Ok(QueryResult::Rows {
-                columns: vec![Column::new(name.clone(), ty)],
-                rows: vec![vec![datum]],
-            })
+            settings::show_cluster_setting(txn, &catalog, name).await
         }
         Statement::ShowClusterSettings { all } => {
-            let stored: std::collections::BTreeMap<String, String> =
-                catalog.settings(txn).await?.into_iter().collect();
-            let mut out = Vec::new();
-            for d in cluster_settings::SETTINGS
-                .iter()
-                .filter(|d| *all || d.public)
-            {
-                let v = stored
-                    .get(d.name)
-                    .cloned()
-                    .unwrap_or_else(|| d.default.to_string());
-                let origin = if stored.contains_key(d.name) {
-                    "override"
-                } else {
-                    "default"
-                };
-                out.push(vec![
-                    s(d.name),
-                    s(v),
-                    s(d.ty.code()),
-                    Datum::Bool(d.public),
-                    s(d.description),
-                    s(d.default),
-                    s(origin),
-                ]);
-            }
-            Ok(QueryResult::Rows {
-                columns: vec![
-                    Column::new("variable", SqlType::String),
-                    Column::new("value", SqlType::String),
-                    Column::new("setting_type", SqlType::String),
-                    Column::new("public", SqlType::Bool),
-                    Column::new("description", SqlType::String),
-                    Column::new("default_value", SqlType::String),
-                    Column::new("origin", SqlType::String),
-                ],
-                rows: out,
-            })
+            settings::show_cluster_settings(txn, &catalog, *all).await
         }
         _ => Err(SqlError::internal("statement routed to the wrong executor")),
     }
+}
+
+/// `SHOW DATABASES`: every database and `system`, by name.
+async fn show_databases(txn: &mut Txn, catalog: &Catalog) -> Result<QueryResult> {
+    let mut out: Vec<Vec<Datum>> = catalog
+        .databases(txn)
+        .await?
+        .into_iter()
+        .map(|d| vec![s(d.name), s(d.owner)])
+        .collect();
+    out.push(vec![s("system"), s("node")]);
+    out.sort_by(|a, b| a[0].compare(&b[0]).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(rows(&["database_name", "owner"], out))
+}
+
+/// `SHOW TABLES [FROM db[.schema]]`: the database's tables by schema and name (3D000 when the
+/// database does not exist).
+async fn show_tables(
+    session: &Session,
+    txn: &mut Txn,
+    catalog: &Catalog,
+    database: Option<&String>,
+) -> Result<QueryResult> {
+    let db = database
+        .cloned()
+        .unwrap_or_else(|| session.database.clone());
+    let db = db.split('.').next().unwrap_or_default().to_string();
+    let d = catalog.database(txn, &db).await?.ok_or_else(|| {
+        SqlError::new(
+            SqlState::INVALID_CATALOG_NAME,
+            format!("database \"{db}\" does not exist"),
+        )
+    })?;
+    let schemas: std::collections::HashMap<u32, String> = catalog
+        .schemas(txn, d.id)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.name))
+        .collect();
+    let mut out: Vec<Vec<Datum>> = catalog
+        .tables(txn, d.id)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let schema = schemas
+                .get(&t.schema_id)
+                .cloned()
+                .unwrap_or_else(|| "public".into());
+            vec![s(schema), s(t.name), s("table"), s(d.owner.clone())]
+        })
+        .collect();
+    out.sort_by(|a, b| (a[0].to_text(), a[1].to_text()).cmp(&(b[0].to_text(), b[1].to_text())));
+    Ok(rows(&["schema_name", "table_name", "type", "owner"], out))
 }
 
 /// PostgreSQL statements that are neither DDL nor DML handled in `exec`.

@@ -10,8 +10,8 @@ use super::error::{Result, SqlError};
 use super::sqlstate::SqlState;
 use super::types::{Datum, SqlType, parse_float};
 use sqlparser::ast::{
-    AccessExpr, BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, InTarget,
-    Subscript, UnaryOperator, Value,
+    AccessExpr, BinaryOperator, CaseWhen, DataType, Expr, Function, FunctionArg, FunctionArgExpr,
+    FunctionArguments, InTarget, Interval, TrimWhereField, UnaryOperator, Value,
 };
 
 /// What an expression can refer to besides columns.
@@ -41,8 +41,14 @@ pub use super::functions::{datum_to_json, unique_rowid};
 use super::operators::binary;
 pub use super::operators::compare;
 
+mod arrays;
 mod infer;
+mod names;
+use arrays::{any_all, subscript};
+pub use arrays::{quantified, unify_elements};
 pub use infer::{infer_type, sum_type};
+use names::ident_name;
+pub use names::{HIDDEN, POSITIONAL, is_ambiguous, lookup, normalize};
 
 /// The product version string shown by `version()`: tandem's version, the CockroachDB version
 /// it is compatible with, and the PostgreSQL version of its wire protocol and catalogs (the one
@@ -52,99 +58,6 @@ pub fn version_string() -> String {
         "tandem {} (x86_64-linux, compatible with CockroachDB v24.3 and PostgreSQL 13.0)",
         env!("CARGO_PKG_VERSION")
     )
-}
-
-fn ident_name(e: &Expr) -> Option<String> {
-    match e {
-        Expr::Identifier(i) => Some(normalize(&i.value, i.quote_style.is_some())),
-        Expr::CompoundIdentifier(parts) => parts
-            .last()
-            .map(|i| normalize(&i.value, i.quote_style.is_some())),
-        _ => None,
-    }
-}
-
-/// Prefix of a synthetic identifier naming a column by position (`*` expansions, where names
-/// may repeat).
-pub const POSITIONAL: &str = "\u{1}#";
-
-/// Prefix of scope names of hidden columns (see `query::Relation::scope_names`).
-pub const HIDDEN: &str = "\u{3}";
-
-/// Whether a bare column name matches columns of more than one table in `names`.
-pub fn is_ambiguous(names: &[String], e: &Expr) -> Option<String> {
-    let Expr::Identifier(i) = e else { return None };
-    if i.value.starts_with(POSITIONAL) {
-        return None;
-    }
-    let n = normalize(&i.value, i.quote_style.is_some());
-    if names.contains(&n) {
-        return None;
-    }
-    let tables: std::collections::BTreeSet<&str> = names
-        .iter()
-        .filter(|x| !x.starts_with(HIDDEN))
-        .filter_map(|x| x.rsplit_once('.').filter(|(_, c)| *c == n).map(|(t, _)| t))
-        .collect();
-    (tables.len() > 1).then_some(n)
-}
-
-/// Finds the column a reference names: names in `names` are `column` or `table.column`; a
-/// bare reference matches either form by column, a qualified one matches `table.column`.
-pub fn lookup(names: &[String], e: &Expr) -> Option<usize> {
-    let plain = |x: &String| {
-        x.strip_prefix(HIDDEN)
-            .map(str::to_string)
-            .unwrap_or_else(|| x.clone())
-    };
-    match e {
-        Expr::Identifier(i) => {
-            if let Some(pos) = i.value.strip_prefix(POSITIONAL) {
-                return pos.parse::<usize>().ok().filter(|p| *p < names.len());
-            }
-            let n = normalize(&i.value, i.quote_style.is_some());
-            names
-                .iter()
-                .position(|x| *x == n)
-                .or_else(|| {
-                    names.iter().position(|x| {
-                        !x.starts_with(HIDDEN) && x.rsplit_once('.').is_some_and(|(_, c)| c == n)
-                    })
-                })
-                .or_else(|| {
-                    names
-                        .iter()
-                        .position(|x| x.rsplit_once('.').is_some_and(|(_, c)| c == n))
-                })
-        }
-        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-            let t = &parts[parts.len() - 2];
-            let c = &parts[parts.len() - 1];
-            let full = format!(
-                "{}.{}",
-                normalize(&t.value, t.quote_style.is_some()),
-                normalize(&c.value, c.quote_style.is_some())
-            );
-            let bare = normalize(&c.value, c.quote_style.is_some());
-            names
-                .iter()
-                .position(|x| plain(x) == full)
-                .or_else(|| names.iter().position(|x| !x.contains('.') && *x == bare))
-        }
-        Expr::CompoundIdentifier(parts) => parts
-            .first()
-            .and_then(|i| lookup(names, &Expr::Identifier(i.clone()))),
-        _ => None,
-    }
-}
-
-/// Lowercases unquoted identifiers like PostgreSQL.
-pub fn normalize(s: &str, quoted: bool) -> String {
-    if quoted {
-        s.to_string()
-    } else {
-        s.to_lowercase()
-    }
 }
 
 /// Parses a numeric literal.
@@ -220,36 +133,12 @@ fn truth(d: &Datum) -> Result<Option<bool>> {
     }
 }
 
-/// Evaluates `e` against `row` (None when there is no FROM clause).
+/// Evaluates `e` against `row` (None when there is no FROM clause): dispatches on the form of
+/// the expression, one step per form.
 pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Datum> {
     match e {
         Expr::Value(v) => literal(&v.value, ctx),
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
-            let name = ident_name(e).unwrap_or_default();
-            if let Some(r) = row {
-                if let Some(n) = is_ambiguous(r.names, e) {
-                    return Err(SqlError::new(
-                        SqlState("42702"),
-                        format!("column reference \"{n}\" is ambiguous"),
-                    ));
-                }
-                if let Some(i) = lookup(r.names, e) {
-                    return Ok(r.values[i].clone());
-                }
-            }
-            match name.as_str() {
-                "current_user" | "session_user" | "user" => Ok(Datum::String(ctx.user.to_string())),
-                "current_database" => Ok(Datum::String(ctx.database.to_string())),
-                "current_timestamp" | "now" => {
-                    Ok(Datum::TimestampTz((ctx.now_nanos / 1000) as i64))
-                }
-                "current_date" => Ok(Datum::Date((ctx.now_nanos / 86_400_000_000_000) as i32)),
-                _ => Err(SqlError::new(
-                    SqlState::UNDEFINED_COLUMN,
-                    format!("column \"{name}\" does not exist"),
-                )),
-            }
-        }
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => column_or_keyword(e, row, ctx),
         Expr::Nested(inner) => eval(inner, row, ctx),
         Expr::IsNull(inner) => Ok(Datum::Bool(eval(inner, row, ctx)?.is_null())),
         Expr::IsNotNull(inner) => Ok(Datum::Bool(!eval(inner, row, ctx)?.is_null())),
@@ -259,17 +148,8 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
         Expr::IsNotFalse(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)? != Some(false))),
         Expr::IsUnknown(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)?.is_none())),
         Expr::IsNotUnknown(inner) => Ok(Datum::Bool(truth(&eval(inner, row, ctx)?)?.is_some())),
-        Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
-            let (a, b) = (eval(a, row, ctx)?, eval(b, row, ctx)?);
-            let same = match (a.is_null(), b.is_null()) {
-                (true, true) => true,
-                (false, false) => compare(&a, &b)? == Some(std::cmp::Ordering::Equal),
-                _ => false,
-            };
-            Ok(Datum::Bool(
-                same == matches!(e, Expr::IsNotDistinctFrom(..)),
-            ))
-        }
+        Expr::IsDistinctFrom(a, b) => distinct_from(a, b, false, row, ctx),
+        Expr::IsNotDistinctFrom(a, b) => distinct_from(a, b, true, row, ctx),
         // `-9223372036854775808` is the smallest INT, not the negation of a too-large one.
         Expr::UnaryOp {
             op: UnaryOperator::Minus,
@@ -283,246 +163,49 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
                 _ => Err(SqlError::internal("negated literal")),
             }
         }
-        Expr::UnaryOp { op, expr } => {
-            let v = eval(expr, row, ctx)?;
-            match (op, v) {
-                (UnaryOperator::Minus, Datum::Decimal(d)) => Ok(Datum::Decimal(-d)),
-                (
-                    UnaryOperator::Minus,
-                    Datum::Interval {
-                        months,
-                        days,
-                        micros,
-                    },
-                ) => Ok(Datum::Interval {
-                    months: months.checked_neg().ok_or_else(interval_overflow)?,
-                    days: days.checked_neg().ok_or_else(interval_overflow)?,
-                    micros: micros.checked_neg().ok_or_else(interval_overflow)?,
-                }),
-                (UnaryOperator::Plus, v @ (Datum::Decimal(_) | Datum::Interval { .. })) => Ok(v),
-                (_, Datum::Null) => Ok(Datum::Null),
-                (UnaryOperator::Not, v) => Ok(truth(&v)?.map_or(Datum::Null, |b| Datum::Bool(!b))),
-                (UnaryOperator::Minus, Datum::Int(i)) => {
-                    i.checked_neg().map(Datum::Int).ok_or_else(|| {
-                        SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
-                    })
-                }
-                (UnaryOperator::Minus, Datum::Float(f)) => Ok(Datum::Float(-f)),
-                (UnaryOperator::Plus, v @ (Datum::Int(_) | Datum::Float(_))) => Ok(v),
-                (UnaryOperator::BitwiseNot, Datum::Int(i)) => Ok(Datum::Int(!i)),
-                (op, v) => Err(SqlError::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    format!(
-                        "unsupported unary operator: {op} {}",
-                        v.sql_type().map_or("unknown", |t| t.name())
-                    ),
-                )),
-            }
-        }
-        Expr::BinaryOp { left, op, right } => {
-            let l = eval(left, row, ctx)?;
-            // Short-circuit AND/OR with three-valued logic.
-            match op {
-                BinaryOperator::And => {
-                    let lb = truth(&l)?;
-                    if lb == Some(false) {
-                        return Ok(Datum::Bool(false));
-                    }
-                    let rb = truth(&eval(right, row, ctx)?)?;
-                    return Ok(match (lb, rb) {
-                        (_, Some(false)) => Datum::Bool(false),
-                        (Some(true), Some(true)) => Datum::Bool(true),
-                        _ => Datum::Null,
-                    });
-                }
-                BinaryOperator::Or => {
-                    let lb = truth(&l)?;
-                    if lb == Some(true) {
-                        return Ok(Datum::Bool(true));
-                    }
-                    let rb = truth(&eval(right, row, ctx)?)?;
-                    return Ok(match (lb, rb) {
-                        (_, Some(true)) => Datum::Bool(true),
-                        (Some(false), Some(false)) => Datum::Bool(false),
-                        _ => Datum::Null,
-                    });
-                }
-                _ => {}
-            }
-            let r = eval(right, row, ctx)?;
-            binary(op, l, r)
-        }
+        Expr::UnaryOp { op, expr } => unary(op, eval(expr, row, ctx)?),
+        Expr::BinaryOp { left, op, right } => binary_op(left, op, right, row, ctx),
         Expr::In {
             expr,
             target: InTarget::List(list),
             negated,
             ..
-        } => {
-            let v = eval(expr, row, ctx)?;
-            if v.is_null() {
-                return Ok(Datum::Null);
-            }
-            let mut saw_null = false;
-            for item in list {
-                let x = eval(item, row, ctx)?;
-                match compare(&v, &x)? {
-                    None => saw_null = true,
-                    Some(std::cmp::Ordering::Equal) => return Ok(Datum::Bool(!negated)),
-                    Some(_) => {}
-                }
-            }
-            Ok(if saw_null {
-                Datum::Null
-            } else {
-                Datum::Bool(*negated)
-            })
-        }
+        } => in_list(expr, list, *negated, row, ctx),
         Expr::Between {
             expr,
             negated,
             low,
             high,
-        } => {
-            let v = eval(expr, row, ctx)?;
-            let lo = binary(&BinaryOperator::GtEq, v.clone(), eval(low, row, ctx)?)?;
-            let hi = binary(&BinaryOperator::LtEq, v, eval(high, row, ctx)?)?;
-            let both = match (truth(&lo)?, truth(&hi)?) {
-                (Some(false), _) | (_, Some(false)) => Some(false),
-                (Some(true), Some(true)) => Some(true),
-                _ => None,
-            };
-            Ok(both.map_or(Datum::Null, |b| Datum::Bool(b != *negated)))
-        }
+        } => between(expr, low, high, *negated, row, ctx),
         Expr::Like {
             negated,
             expr,
             pattern,
             ..
-        }
-        | Expr::ILike {
+        } => like_op(expr, pattern, false, *negated, row, ctx),
+        Expr::ILike {
             negated,
             expr,
             pattern,
             ..
-        } => {
-            let ci = matches!(e, Expr::ILike { .. });
-            let (v, p) = (eval(expr, row, ctx)?, eval(pattern, row, ctx)?);
-            match (v, p) {
-                (Datum::String(s), Datum::String(p)) => {
-                    let m = if ci {
-                        like(&s.to_lowercase(), &p.to_lowercase())
-                    } else {
-                        like(&s, &p)
-                    };
-                    Ok(Datum::Bool(m != *negated))
-                }
-                (Datum::Null, _) | (_, Datum::Null) => Ok(Datum::Null),
-                _ => Err(SqlError::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    "unsupported comparison operator: LIKE on non-strings",
-                )),
-            }
-        }
+        } => like_op(expr, pattern, true, *negated, row, ctx),
         Expr::Cast {
             expr, data_type, ..
-        } => {
-            if let Some(kind) = super::system_tables::oids::RegKind::of(data_type) {
-                let v = eval(expr, row, ctx)?;
-                return super::system_tables::oids::reg_cast(kind, v, ctx.oids, true);
-            }
-            // `x::regclass::oid`: the object's oid, not its display name.
-            if let (
-                sqlparser::ast::DataType::Custom(n, _),
-                Expr::Cast {
-                    expr: inner,
-                    data_type: inner_type,
-                    ..
-                },
-            ) = (data_type, expr.as_ref())
-                && n.to_string().eq_ignore_ascii_case("oid")
-                && let Some(kind) = super::system_tables::oids::RegKind::of(inner_type)
-            {
-                return match eval(inner, row, ctx)? {
-                    v @ Datum::Int(_) => Ok(v),
-                    v => super::system_tables::oids::reg_cast(kind, v, ctx.oids, true),
-                };
-            }
-            let ty = SqlType::from_ast(data_type)?;
-            // A numeric literal cast to FLOAT is read as a float (`1e300::FLOAT` is beyond
-            // DECIMAL's range here, not beyond FLOAT's).
-            if ty == SqlType::Float
-                && let Expr::Value(v) = expr.as_ref()
-                && let Value::Number(n, _) = &v.value
-                && let Some(f) = parse_float(n)
-            {
-                return Ok(Datum::Float(f));
-            }
-            let v = eval(expr, row, ctx)?.coerce(ty)?;
-            // The type's modifier applies too: `1.005::DECIMAL(4,2)` is 1.01, `'abcd'::VARCHAR(2)`
-            // is `ab` (an explicit cast truncates), `2147483648::INT4` is out of range.
-            match super::typmod::TypeMod::from_ast(data_type)? {
-                super::typmod::TypeMod::MaxChars(n) => Ok(match v {
-                    Datum::String(s) if s.chars().count() > n as usize => {
-                        Datum::String(s.chars().take(n as usize).collect())
-                    }
-                    v => v,
-                }),
-                m => m.apply(v),
-            }
-        }
+        } => cast(expr, data_type, row, ctx),
         Expr::Case {
             operand,
             conditions,
             else_result,
             ..
-        } => {
-            let op = operand.as_ref().map(|o| eval(o, row, ctx)).transpose()?;
-            for cw in conditions {
-                let c = eval(&cw.condition, row, ctx)?;
-                let hit = match &op {
-                    Some(o) => compare(o, &c)? == Some(std::cmp::Ordering::Equal),
-                    None => truth(&c)? == Some(true),
-                };
-                if hit {
-                    return eval(&cw.result, row, ctx);
-                }
-            }
-            match else_result {
-                Some(e) => eval(e, row, ctx),
-                None => Ok(Datum::Null),
-            }
-        }
-        Expr::Function(f) => {
-            let name = f.name.to_string().to_lowercase();
-            let args: Vec<Datum> = match &f.args {
-                FunctionArguments::None => Vec::new(),
-                FunctionArguments::List(l) => l
-                    .args
-                    .iter()
-                    .map(|a| match a {
-                        FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => eval(x, row, ctx),
-                        _ => Err(SqlError::unsupported(format!("arguments of {name}"))),
-                    })
-                    .collect::<Result<_>>()?,
-                FunctionArguments::Subquery(_) => {
-                    return Err(SqlError::unsupported("subquery arguments"));
-                }
-            };
-            call(&name, args, ctx)
-        }
-        Expr::Interval(iv) => {
-            let text = match eval(&iv.value, row, ctx)? {
-                Datum::Null => return Ok(Datum::Null),
-                v => v.to_text().unwrap_or_default(),
-            };
-            let text = match &iv.leading_field {
-                Some(f) if !text.chars().any(|c| c.is_ascii_alphabetic()) => {
-                    format!("{text} {}", f.to_string().to_lowercase())
-                }
-                _ => text,
-            };
-            Datum::String(text).coerce(SqlType::Interval)
-        }
+        } => case(
+            operand.as_deref(),
+            conditions,
+            else_result.as_deref(),
+            row,
+            ctx,
+        ),
+        Expr::Function(f) => function(f, row, ctx),
+        Expr::Interval(iv) => interval(iv, row, ctx),
         Expr::Collate { expr: x, .. } => eval(x, row, ctx),
         Expr::TypedString(ts) => {
             let ty = SqlType::from_ast(&ts.data_type)?;
@@ -541,41 +224,19 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
             substring_from,
             substring_for,
             ..
-        } => {
-            let v = eval(x, row, ctx)?;
-            let from = substring_from
-                .as_ref()
-                .map(|f| eval(f, row, ctx))
-                .transpose()?;
-            let len = substring_for
-                .as_ref()
-                .map(|f| eval(f, row, ctx))
-                .transpose()?;
-            let mut args = vec![v, from.unwrap_or(Datum::Int(1))];
-            if let Some(l) = len {
-                args.push(l);
-            }
-            call("substr", args, ctx)
-        }
+        } => substring(
+            x,
+            substring_from.as_deref(),
+            substring_for.as_deref(),
+            row,
+            ctx,
+        ),
         Expr::Trim {
             expr: x,
             trim_where,
             trim_what,
             ..
-        } => {
-            let v = eval(x, row, ctx)?;
-            let what = trim_what.as_ref().map(|w| eval(w, row, ctx)).transpose()?;
-            let name = match trim_where {
-                Some(sqlparser::ast::TrimWhereField::Leading) => "ltrim",
-                Some(sqlparser::ast::TrimWhereField::Trailing) => "rtrim",
-                _ => "btrim",
-            };
-            let mut args = vec![v];
-            if let Some(w) = what {
-                args.push(w);
-            }
-            call(name, args, ctx)
-        }
+        } => trim(x, trim_where.as_ref(), trim_what.as_deref(), row, ctx),
         Expr::Position { expr: x, r#in } => {
             let (needle, hay) = (eval(x, row, ctx)?, eval(r#in, row, ctx)?);
             call("strpos", vec![hay, needle], ctx)
@@ -607,173 +268,366 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
             compare_op,
             right,
             ..
-        }
-        | Expr::AllOp {
+        } => any_all(left, compare_op, right, false, row, ctx),
+        Expr::AllOp {
             left,
             compare_op,
             right,
-        } => {
-            let all = matches!(e, Expr::AllOp { .. });
-            let l = eval(left, row, ctx)?;
-            let items = match eval(right, row, ctx)? {
-                Datum::Null => return Ok(Datum::Null),
-                Datum::Array(items) => items,
-                Datum::String(s) => {
-                    let ty = l
-                        .sql_type()
-                        .and_then(SqlType::array_of)
-                        .unwrap_or(SqlType::Array(super::types::ElemType::String));
-                    match Datum::String(s).coerce(ty)? {
-                        Datum::Array(items) => items,
-                        _ => Vec::new(),
-                    }
-                }
-                other => {
-                    return Err(SqlError::new(
-                        SqlState::DATATYPE_MISMATCH,
-                        format!(
-                            "op {} {} <{}>: right operand must be an array or a subquery",
-                            compare_op,
-                            if all { "ALL" } else { "ANY" },
-                            other
-                                .sql_type()
-                                .map_or("unknown", |t| t.name())
-                                .to_lowercase()
-                        ),
-                    ));
-                }
-            };
-            quantified(compare_op, &l, items, all)
-        }
+        } => any_all(left, compare_op, right, true, row, ctx),
         other => Err(SqlError::unsupported(format!("expression {other}"))),
     }
 }
 
-/// `l op ANY(items)` (or ALL) with SQL's three-valued logic: ANY is true if some comparison
-/// is, else NULL if some comparison is NULL, else false; ALL dually.
-pub fn quantified(op: &BinaryOperator, l: &Datum, items: Vec<Datum>, all: bool) -> Result<Datum> {
+/// A column reference: the row's column it names (42702 when the bare name matches columns of
+/// several tables), else one of the keyword-like functions written without parentheses
+/// (`current_user`, `current_date`, ...), else 42703.
+fn column_or_keyword(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Datum> {
+    let name = ident_name(e).unwrap_or_default();
+    if let Some(r) = row {
+        if let Some(n) = is_ambiguous(r.names, e) {
+            return Err(SqlError::new(
+                SqlState("42702"),
+                format!("column reference \"{n}\" is ambiguous"),
+            ));
+        }
+        if let Some(i) = lookup(r.names, e) {
+            return Ok(r.values[i].clone());
+        }
+    }
+    match name.as_str() {
+        "current_user" | "session_user" | "user" => Ok(Datum::String(ctx.user.to_string())),
+        "current_database" => Ok(Datum::String(ctx.database.to_string())),
+        "current_timestamp" | "now" => Ok(Datum::TimestampTz((ctx.now_nanos / 1000) as i64)),
+        "current_date" => Ok(Datum::Date((ctx.now_nanos / 86_400_000_000_000) as i32)),
+        _ => Err(SqlError::new(
+            SqlState::UNDEFINED_COLUMN,
+            format!("column \"{name}\" does not exist"),
+        )),
+    }
+}
+
+/// `a IS [NOT] DISTINCT FROM b`: equality where two NULLs are the same and one NULL differs.
+fn distinct_from(
+    a: &Expr,
+    b: &Expr,
+    not: bool,
+    row: Option<&Row<'_>>,
+    ctx: &EvalContext<'_>,
+) -> Result<Datum> {
+    let (a, b) = (eval(a, row, ctx)?, eval(b, row, ctx)?);
+    let same = match (a.is_null(), b.is_null()) {
+        (true, true) => true,
+        (false, false) => compare(&a, &b)? == Some(std::cmp::Ordering::Equal),
+        _ => false,
+    };
+    Ok(Datum::Bool(same == not))
+}
+
+/// A unary operator applied to a value: `-`, `+`, `NOT`, `~`; NULL in, NULL out.
+fn unary(op: &UnaryOperator, v: Datum) -> Result<Datum> {
+    match (op, v) {
+        (UnaryOperator::Minus, Datum::Decimal(d)) => Ok(Datum::Decimal(-d)),
+        (
+            UnaryOperator::Minus,
+            Datum::Interval {
+                months,
+                days,
+                micros,
+            },
+        ) => Ok(Datum::Interval {
+            months: months.checked_neg().ok_or_else(interval_overflow)?,
+            days: days.checked_neg().ok_or_else(interval_overflow)?,
+            micros: micros.checked_neg().ok_or_else(interval_overflow)?,
+        }),
+        (UnaryOperator::Plus, v @ (Datum::Decimal(_) | Datum::Interval { .. })) => Ok(v),
+        (_, Datum::Null) => Ok(Datum::Null),
+        (UnaryOperator::Not, v) => Ok(truth(&v)?.map_or(Datum::Null, |b| Datum::Bool(!b))),
+        (UnaryOperator::Minus, Datum::Int(i)) => i.checked_neg().map(Datum::Int).ok_or_else(|| {
+            SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
+        }),
+        (UnaryOperator::Minus, Datum::Float(f)) => Ok(Datum::Float(-f)),
+        (UnaryOperator::Plus, v @ (Datum::Int(_) | Datum::Float(_))) => Ok(v),
+        (UnaryOperator::BitwiseNot, Datum::Int(i)) => Ok(Datum::Int(!i)),
+        (op, v) => Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            format!(
+                "unsupported unary operator: {op} {}",
+                v.sql_type().map_or("unknown", |t| t.name())
+            ),
+        )),
+    }
+}
+
+/// A binary operator: `AND` and `OR` short-circuit with three-valued logic (the right side is
+/// not evaluated when the left decides); the others evaluate both sides and apply
+/// [`binary`].
+fn binary_op(
+    left: &Expr,
+    op: &BinaryOperator,
+    right: &Expr,
+    row: Option<&Row<'_>>,
+    ctx: &EvalContext<'_>,
+) -> Result<Datum> {
+    let l = eval(left, row, ctx)?;
+    match op {
+        BinaryOperator::And => {
+            let lb = truth(&l)?;
+            if lb == Some(false) {
+                return Ok(Datum::Bool(false));
+            }
+            let rb = truth(&eval(right, row, ctx)?)?;
+            Ok(match (lb, rb) {
+                (_, Some(false)) => Datum::Bool(false),
+                (Some(true), Some(true)) => Datum::Bool(true),
+                _ => Datum::Null,
+            })
+        }
+        BinaryOperator::Or => {
+            let lb = truth(&l)?;
+            if lb == Some(true) {
+                return Ok(Datum::Bool(true));
+            }
+            let rb = truth(&eval(right, row, ctx)?)?;
+            Ok(match (lb, rb) {
+                (_, Some(true)) => Datum::Bool(true),
+                (Some(false), Some(false)) => Datum::Bool(false),
+                _ => Datum::Null,
+            })
+        }
+        _ => binary(op, l, eval(right, row, ctx)?),
+    }
+}
+
+/// `x [NOT] IN (list)`: true on the first equal item (items after it are not evaluated), else
+/// NULL when `x` or some item is NULL, else false (negated: the opposite, NULL stays NULL).
+fn in_list(
+    x: &Expr,
+    list: &[Expr],
+    negated: bool,
+    row: Option<&Row<'_>>,
+    ctx: &EvalContext<'_>,
+) -> Result<Datum> {
+    let v = eval(x, row, ctx)?;
+    if v.is_null() {
+        return Ok(Datum::Null);
+    }
     let mut saw_null = false;
-    for item in items {
-        match truth(&binary(op, l.clone(), item)?)? {
+    for item in list {
+        let x = eval(item, row, ctx)?;
+        match compare(&v, &x)? {
             None => saw_null = true,
-            Some(b) if b != all => return Ok(Datum::Bool(b)),
+            Some(std::cmp::Ordering::Equal) => return Ok(Datum::Bool(!negated)),
             Some(_) => {}
         }
     }
     Ok(if saw_null {
         Datum::Null
     } else {
-        Datum::Bool(all)
+        Datum::Bool(negated)
     })
 }
 
-/// Gives an array literal's elements one type: mixed numbers widen (INT to FLOAT or DECIMAL),
-/// untyped strings take the type of the other elements; other mixes are 42804.
-pub fn unify_elements(items: Vec<Datum>) -> Result<Vec<Datum>> {
-    let mut target: Option<SqlType> = None;
-    for t in items.iter().filter_map(Datum::sql_type) {
-        target = Some(match (target, t) {
-            (None, t) => t,
-            (Some(a), b) if a == b => a,
-            (Some(SqlType::String), b) | (Some(b), SqlType::String) => b,
-            (Some(SqlType::Int), SqlType::Float) | (Some(SqlType::Float), SqlType::Int) => {
-                SqlType::Float
-            }
-            (Some(SqlType::Decimal), SqlType::Int | SqlType::Float)
-            | (Some(SqlType::Int | SqlType::Float), SqlType::Decimal) => SqlType::Decimal,
-            (Some(SqlType::Timestamp), SqlType::TimestampTz)
-            | (Some(SqlType::TimestampTz), SqlType::Timestamp) => SqlType::TimestampTz,
-            (Some(a), b) => {
-                return Err(SqlError::new(
-                    SqlState::DATATYPE_MISMATCH,
-                    format!(
-                        "expected {} to be of type {}, found type {}",
-                        "ARRAY element",
-                        a.name().to_lowercase(),
-                        b.name().to_lowercase()
-                    ),
-                ));
-            }
-        });
-    }
-    if let Some(SqlType::Array(_)) = target {
-        return Err(SqlError::unsupported("nested arrays (arrays of arrays)"));
-    }
-    match target {
-        Some(t) => items.into_iter().map(|d| d.coerce(t)).collect(),
-        None => Ok(items),
-    }
-}
-
-/// `v[i]` (1-based; NULL out of range) or `v[lo:hi]` (a slice, bounds clamped).
-fn subscript(
-    v: Datum,
-    sub: &Subscript,
+/// `x [NOT] BETWEEN low AND high`: `x >= low AND x <= high` with three-valued logic.
+fn between(
+    x: &Expr,
+    low: &Expr,
+    high: &Expr,
+    negated: bool,
     row: Option<&Row<'_>>,
     ctx: &EvalContext<'_>,
 ) -> Result<Datum> {
-    let index = |x: &Option<Expr>| -> Result<Option<Option<i64>>> {
-        match x {
-            None => Ok(Some(None)),
-            Some(x) => match eval(x, row, ctx)? {
-                Datum::Null => Ok(None),
-                other => match other.coerce(SqlType::Int)? {
-                    Datum::Int(i) => Ok(Some(Some(i))),
-                    _ => Ok(None),
-                },
-            },
-        }
+    let v = eval(x, row, ctx)?;
+    let lo = binary(&BinaryOperator::GtEq, v.clone(), eval(low, row, ctx)?)?;
+    let hi = binary(&BinaryOperator::LtEq, v, eval(high, row, ctx)?)?;
+    let both = match (truth(&lo)?, truth(&hi)?) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), Some(true)) => Some(true),
+        _ => None,
     };
-    let items = match v {
-        Datum::Null => return Ok(Datum::Null),
-        Datum::Array(items) => items,
-        Datum::Json(j) => {
-            // jsonb['key'] / jsonb[0] is the same as ->.
-            let Subscript::Index { index: k } = sub else {
-                return Err(SqlError::unsupported("jsonb slices"));
+    Ok(both.map_or(Datum::Null, |b| Datum::Bool(b != negated)))
+}
+
+/// `x [NOT] LIKE pattern`, or `ILIKE` (case-insensitive) when `ci`; strings only.
+fn like_op(
+    x: &Expr,
+    pattern: &Expr,
+    ci: bool,
+    negated: bool,
+    row: Option<&Row<'_>>,
+    ctx: &EvalContext<'_>,
+) -> Result<Datum> {
+    let (v, p) = (eval(x, row, ctx)?, eval(pattern, row, ctx)?);
+    match (v, p) {
+        (Datum::String(s), Datum::String(p)) => {
+            let m = if ci {
+                like(&s.to_lowercase(), &p.to_lowercase())
+            } else {
+                like(&s, &p)
             };
-            return binary(&BinaryOperator::Arrow, Datum::Json(j), eval(k, row, ctx)?);
+            Ok(Datum::Bool(m != negated))
         }
-        other => {
-            return Err(SqlError::new(
-                SqlState::DATATYPE_MISMATCH,
-                format!(
-                    "cannot subscript type {} because it is not an array",
-                    other
-                        .sql_type()
-                        .map_or("unknown", |t| t.name())
-                        .to_lowercase()
-                ),
-            ));
-        }
-    };
-    match sub {
-        Subscript::Index { index: i } => {
-            let Some(Some(i)) = index(&Some(i.clone()))? else {
-                return Ok(Datum::Null);
-            };
-            Ok(usize::try_from(i - 1)
-                .ok()
-                .and_then(|i| items.get(i).cloned())
-                .unwrap_or(Datum::Null))
-        }
-        Subscript::Slice {
-            lower_bound,
-            upper_bound,
-            stride: None,
-        } => {
-            let (Some(lo), Some(hi)) = (index(lower_bound)?, index(upper_bound)?) else {
-                return Ok(Datum::Null);
-            };
-            let lo = lo.unwrap_or(1).max(1);
-            let hi = hi.unwrap_or(items.len() as i64).min(items.len() as i64);
-            if lo > hi {
-                return Ok(Datum::Array(Vec::new()));
-            }
-            Ok(Datum::Array(items[(lo - 1) as usize..hi as usize].to_vec()))
-        }
-        Subscript::Slice { .. } => Err(SqlError::unsupported("array slices with a stride")),
+        (Datum::Null, _) | (_, Datum::Null) => Ok(Datum::Null),
+        _ => Err(SqlError::new(
+            SqlState::UNDEFINED_FUNCTION,
+            "unsupported comparison operator: LIKE on non-strings",
+        )),
     }
+}
+
+/// `x::type`: `reg*` casts look names up in the catalog (`x::regclass::oid` is the oid itself);
+/// a numeric literal cast to FLOAT is read as a float; other values are coerced, then the
+/// type's modifier applies.
+fn cast(
+    x: &Expr,
+    data_type: &DataType,
+    row: Option<&Row<'_>>,
+    ctx: &EvalContext<'_>,
+) -> Result<Datum> {
+    use super::system_tables::oids::{RegKind, reg_cast};
+    if let Some(kind) = RegKind::of(data_type) {
+        let v = eval(x, row, ctx)?;
+        return reg_cast(kind, v, ctx.oids, true);
+    }
+    // `x::regclass::oid`: the object's oid, not its display name.
+    if let (
+        DataType::Custom(n, _),
+        Expr::Cast {
+            expr: inner,
+            data_type: inner_type,
+            ..
+        },
+    ) = (data_type, x)
+        && n.to_string().eq_ignore_ascii_case("oid")
+        && let Some(kind) = RegKind::of(inner_type)
+    {
+        return match eval(inner, row, ctx)? {
+            v @ Datum::Int(_) => Ok(v),
+            v => reg_cast(kind, v, ctx.oids, true),
+        };
+    }
+    let ty = SqlType::from_ast(data_type)?;
+    // A numeric literal cast to FLOAT is read as a float (`1e300::FLOAT` is beyond
+    // DECIMAL's range here, not beyond FLOAT's).
+    if ty == SqlType::Float
+        && let Expr::Value(v) = x
+        && let Value::Number(n, _) = &v.value
+        && let Some(f) = parse_float(n)
+    {
+        return Ok(Datum::Float(f));
+    }
+    let v = eval(x, row, ctx)?.coerce(ty)?;
+    // The type's modifier applies too: `1.005::DECIMAL(4,2)` is 1.01, `'abcd'::VARCHAR(2)`
+    // is `ab` (an explicit cast truncates), `2147483648::INT4` is out of range.
+    match super::typmod::TypeMod::from_ast(data_type)? {
+        super::typmod::TypeMod::MaxChars(n) => Ok(match v {
+            Datum::String(s) if s.chars().count() > n as usize => {
+                Datum::String(s.chars().take(n as usize).collect())
+            }
+            v => v,
+        }),
+        m => m.apply(v),
+    }
+}
+
+/// `CASE [operand] WHEN ... THEN ... [ELSE ...] END`: the result of the first condition that
+/// holds (equals the operand, when there is one); only that branch is evaluated.
+fn case(
+    operand: Option<&Expr>,
+    conditions: &[CaseWhen],
+    else_result: Option<&Expr>,
+    row: Option<&Row<'_>>,
+    ctx: &EvalContext<'_>,
+) -> Result<Datum> {
+    let op = operand.map(|o| eval(o, row, ctx)).transpose()?;
+    for cw in conditions {
+        let c = eval(&cw.condition, row, ctx)?;
+        let hit = match &op {
+            Some(o) => compare(o, &c)? == Some(std::cmp::Ordering::Equal),
+            None => truth(&c)? == Some(true),
+        };
+        if hit {
+            return eval(&cw.result, row, ctx);
+        }
+    }
+    match else_result {
+        Some(e) => eval(e, row, ctx),
+        None => Ok(Datum::Null),
+    }
+}
+
+/// A function call: positional arguments evaluated, then the builtin looked up by name.
+fn function(f: &Function, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Datum> {
+    let name = f.name.to_string().to_lowercase();
+    let args: Vec<Datum> = match &f.args {
+        FunctionArguments::None => Vec::new(),
+        FunctionArguments::List(l) => l
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => eval(x, row, ctx),
+                _ => Err(SqlError::unsupported(format!("arguments of {name}"))),
+            })
+            .collect::<Result<_>>()?,
+        FunctionArguments::Subquery(_) => {
+            return Err(SqlError::unsupported("subquery arguments"));
+        }
+    };
+    call(&name, args, ctx)
+}
+
+/// `INTERVAL 'text' [field]`: a bare number takes the leading field as its unit.
+fn interval(iv: &Interval, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Datum> {
+    let text = match eval(&iv.value, row, ctx)? {
+        Datum::Null => return Ok(Datum::Null),
+        v => v.to_text().unwrap_or_default(),
+    };
+    let text = match &iv.leading_field {
+        Some(f) if !text.chars().any(|c| c.is_ascii_alphabetic()) => {
+            format!("{text} {}", f.to_string().to_lowercase())
+        }
+        _ => text,
+    };
+    Datum::String(text).coerce(SqlType::Interval)
+}
+
+/// `SUBSTRING(x FROM f FOR n)`: `substr(x, f, n)`, `f` 1 when left out.
+fn substring(
+    x: &Expr,
+    from: Option<&Expr>,
+    len: Option<&Expr>,
+    row: Option<&Row<'_>>,
+    ctx: &EvalContext<'_>,
+) -> Result<Datum> {
+    let v = eval(x, row, ctx)?;
+    let from = from.map(|f| eval(f, row, ctx)).transpose()?;
+    let len = len.map(|f| eval(f, row, ctx)).transpose()?;
+    let mut args = vec![v, from.unwrap_or(Datum::Int(1))];
+    if let Some(l) = len {
+        args.push(l);
+    }
+    call("substr", args, ctx)
+}
+
+/// `TRIM([LEADING | TRAILING | BOTH] [what FROM] x)`: `ltrim`, `rtrim` or `btrim`.
+fn trim(
+    x: &Expr,
+    trim_where: Option<&TrimWhereField>,
+    what: Option<&Expr>,
+    row: Option<&Row<'_>>,
+    ctx: &EvalContext<'_>,
+) -> Result<Datum> {
+    let v = eval(x, row, ctx)?;
+    let what = what.map(|w| eval(w, row, ctx)).transpose()?;
+    let name = match trim_where {
+        Some(TrimWhereField::Leading) => "ltrim",
+        Some(TrimWhereField::Trailing) => "rtrim",
+        _ => "btrim",
+    };
+    let mut args = vec![v];
+    if let Some(w) = what {
+        args.push(w);
+    }
+    call(name, args, ctx)
 }
 
 /// SQL LIKE with `%` and `_` (backslash escapes the next character).

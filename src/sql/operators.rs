@@ -37,6 +37,9 @@ pub fn compare(a: &Datum, b: &Datum) -> Result<Option<std::cmp::Ordering>> {
     })
 }
 
+/// `l op r` for every binary operator but `AND`/`OR` (which short-circuit in `expr`):
+/// comparisons (NULL when either side is), then NULL in, NULL out, then the first family of
+/// operators that applies to the operands.
 pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
     use std::cmp::Ordering::*;
     let cmp = |want: &dyn Fn(std::cmp::Ordering) -> bool| -> Result<Datum> {
@@ -54,20 +57,49 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
     if l.is_null() || r.is_null() {
         return Ok(Datum::Null);
     }
-    let overflow = || SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range");
-    // JSONB operators.
-    match (op, &l, &r) {
+    if let Some(d) = json_op(op, &l, &r)? {
+        return Ok(d);
+    }
+    if let Some(d) = array_op(op, &l, &r)? {
+        return Ok(d);
+    }
+    if let Some(d) = regex_op(op, &l, &r)? {
+        return Ok(d);
+    }
+    if matches!(op, BinaryOperator::PGExp) {
+        return power(&l, &r);
+    }
+    // Decimal arithmetic (exact) when either side is DECIMAL and the other is exact.
+    if matches!(
+        (&l, &r),
+        (Datum::Decimal(_), Datum::Decimal(_) | Datum::Int(_)) | (Datum::Int(_), Datum::Decimal(_))
+    ) {
+        return decimal_arith(op, &l, &r);
+    }
+    if let Some(d) = datetime_op(op, &l, &r)? {
+        return Ok(d);
+    }
+    scalar_arith(op, l, r)
+}
+
+/// 22003 `integer out of range`.
+fn int_overflow() -> SqlError {
+    SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
+}
+
+/// The JSONB operators: `->`, `->>`, `@>`, `<@` and `||` (with a JSONB or string side); `None`
+/// when `op` is not one of them for these operands.
+fn json_op(op: &BinaryOperator, l: &Datum, r: &Datum) -> Result<Option<Datum>> {
+    Ok(Some(match (op, l, r) {
         (BinaryOperator::Arrow, Datum::Json(j), k) => {
-            return Ok(
-                json_get(j, k)?.map_or(Datum::Null, |v| Datum::Json(super::types::json_text(&v)))
-            );
+            json_get(j, k)?.map_or(Datum::Null, |v| Datum::Json(super::types::json_text(&v)))
         }
         (BinaryOperator::LongArrow, Datum::Json(j), k) => {
-            return Ok(json_get(j, k)?.map_or(Datum::Null, |v| match v {
+            json_get(j, k)?.map_or(Datum::Null, |v| match v {
                 serde_json::Value::String(s) => Datum::String(s),
                 serde_json::Value::Null => Datum::Null,
                 other => Datum::String(super::types::json_text(&other)),
-            }));
+            })
         }
         (BinaryOperator::AtArrow, Datum::Json(a), b)
         | (BinaryOperator::ArrowAt, b, Datum::Json(a)) => {
@@ -83,18 +115,17 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
                     format!("could not parse JSON: {b}"),
                 )
             })?;
-            return Ok(Datum::Bool(json_contains(&av, &bv)));
+            Datum::Bool(json_contains(&av, &bv))
         }
         (BinaryOperator::StringConcat, Datum::Json(a), Datum::Json(b) | Datum::String(b))
-        | (BinaryOperator::StringConcat, Datum::String(a), Datum::Json(b)) => {
-            return json_concat(a, b);
-        }
-        _ => {}
-    }
-    if let Some(d) = array_op(op, &l, &r)? {
-        return Ok(d);
-    }
-    // Regular expressions (~, ~*, !~, !~*), also as OPERATOR(pg_catalog.~).
+        | (BinaryOperator::StringConcat, Datum::String(a), Datum::Json(b)) => json_concat(a, b)?,
+        _ => return Ok(None),
+    }))
+}
+
+/// The regular expression operators `~`, `~*`, `!~` and `!~*` (also as
+/// `OPERATOR(pg_catalog.~)`); `None` when `op` is none of them.
+fn regex_op(op: &BinaryOperator, l: &Datum, r: &Datum) -> Result<Option<Datum>> {
     let regex_op = match op {
         BinaryOperator::PGRegexMatch => Some((false, false)),
         BinaryOperator::PGRegexIMatch => Some((true, false)),
@@ -109,69 +140,70 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
         },
         _ => None,
     };
-    if let Some((ci, negate)) = regex_op {
-        let (Some(text), Some(pattern)) = (l.to_text(), r.to_text()) else {
-            return Ok(Datum::Null);
-        };
-        let re = regex::RegexBuilder::new(&pattern)
-            .case_insensitive(ci)
-            .size_limit(1 << 20)
-            .build()
-            .map_err(|e| {
-                SqlError::new(
-                    SqlState("2201B"),
-                    format!("invalid regular expression: {e}"),
-                )
-            })?;
-        return Ok(Datum::Bool(re.is_match(&text) != negate));
-    }
-    if matches!(op, BinaryOperator::PGExp) {
-        return power(&l, &r);
-    }
-    // Decimal arithmetic (exact) when either side is DECIMAL and the other is exact.
-    if matches!(
-        (&l, &r),
-        (Datum::Decimal(_), Datum::Decimal(_) | Datum::Int(_)) | (Datum::Int(_), Datum::Decimal(_))
+    let Some((ci, negate)) = regex_op else {
+        return Ok(None);
+    };
+    let (Some(text), Some(pattern)) = (l.to_text(), r.to_text()) else {
+        return Ok(Some(Datum::Null));
+    };
+    let re = regex::RegexBuilder::new(&pattern)
+        .case_insensitive(ci)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            SqlError::new(
+                SqlState("2201B"),
+                format!("invalid regular expression: {e}"),
+            )
+        })?;
+    Ok(Some(Datum::Bool(re.is_match(&text) != negate)))
+}
+
+/// Exact DECIMAL arithmetic, for a DECIMAL with a DECIMAL or an INT (`||` spells both
+/// sides); out of range is 22003, division by zero 22012.
+fn decimal_arith(op: &BinaryOperator, l: &Datum, r: &Datum) -> Result<Datum> {
+    let (a, b) = match (
+        l.clone().coerce(SqlType::Decimal)?,
+        r.clone().coerce(SqlType::Decimal)?,
     ) {
-        let (a, b) = match (
-            l.clone().coerce(SqlType::Decimal)?,
-            r.clone().coerce(SqlType::Decimal)?,
-        ) {
-            (Datum::Decimal(a), Datum::Decimal(b)) => (a, b),
-            _ => return Err(SqlError::internal("decimal coercion")),
-        };
-        let out = match op {
-            BinaryOperator::Plus => a.checked_add(b),
-            BinaryOperator::Minus => a.checked_sub(b),
-            BinaryOperator::Multiply => a.checked_mul(b),
-            BinaryOperator::Divide if b.is_zero() => {
-                return Err(SqlError::new(
-                    SqlState::DIVISION_BY_ZERO,
-                    "division by zero",
-                ));
-            }
-            BinaryOperator::Divide => return decimal_div(a, b).map(Datum::Decimal),
-            BinaryOperator::Modulo if b.is_zero() => {
-                return Err(SqlError::new(
-                    SqlState::DIVISION_BY_ZERO,
-                    "division by zero",
-                ));
-            }
-            BinaryOperator::Modulo => a.checked_rem(b),
-            BinaryOperator::StringConcat => return Ok(Datum::String(format!("{a}{b}"))),
-            other => {
-                return Err(SqlError::new(
-                    SqlState::UNDEFINED_FUNCTION,
-                    format!("unsupported binary operator: <decimal> {other} <decimal>"),
-                ));
-            }
-        };
-        return out.map(Datum::Decimal).ok_or_else(|| {
-            SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range")
-        });
-    }
-    // Date/time arithmetic.
-    match (op, &l, &r) {
+        (Datum::Decimal(a), Datum::Decimal(b)) => (a, b),
+        _ => return Err(SqlError::internal("decimal coercion")),
+    };
+    let out = match op {
+        BinaryOperator::Plus => a.checked_add(b),
+        BinaryOperator::Minus => a.checked_sub(b),
+        BinaryOperator::Multiply => a.checked_mul(b),
+        BinaryOperator::Divide if b.is_zero() => {
+            return Err(SqlError::new(
+                SqlState::DIVISION_BY_ZERO,
+                "division by zero",
+            ));
+        }
+        BinaryOperator::Divide => return decimal_div(a, b).map(Datum::Decimal),
+        BinaryOperator::Modulo if b.is_zero() => {
+            return Err(SqlError::new(
+                SqlState::DIVISION_BY_ZERO,
+                "division by zero",
+            ));
+        }
+        BinaryOperator::Modulo => a.checked_rem(b),
+        BinaryOperator::StringConcat => return Ok(Datum::String(format!("{a}{b}"))),
+        other => {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_FUNCTION,
+                format!("unsupported binary operator: <decimal> {other} <decimal>"),
+            ));
+        }
+    };
+    out.map(Datum::Decimal)
+        .ok_or_else(|| SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "value out of range"))
+}
+
+/// Date and time arithmetic: timestamp ± interval (months first, calendar-aware), timestamp -
+/// timestamp, date ± days, date - date, interval × int and interval ± interval; `None` when
+/// the operands are not one of these pairs.
+fn datetime_op(op: &BinaryOperator, l: &Datum, r: &Datum) -> Result<Option<Datum>> {
+    match (op, l, r) {
         (
             BinaryOperator::Plus | BinaryOperator::Minus,
             Datum::Timestamp(t) | Datum::TimestampTz(t),
@@ -186,7 +218,7 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
             } else {
                 1
             };
-            let dt = chrono::DateTime::from_timestamp_micros(*t).ok_or_else(overflow)?;
+            let dt = chrono::DateTime::from_timestamp_micros(*t).ok_or_else(int_overflow)?;
             let dt = if *months != 0 {
                 let m = chrono::Months::new(months.unsigned_abs());
                 if (*months > 0) == (sign > 0) {
@@ -194,41 +226,41 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
                 } else {
                     dt.checked_sub_months(m)
                 }
-                .ok_or_else(overflow)?
+                .ok_or_else(int_overflow)?
             } else {
                 dt
             };
             let nt = dt.timestamp_micros() + sign * (i64::from(*days) * 86_400_000_000 + micros);
-            return Ok(if matches!(l, Datum::Timestamp(_)) {
+            return Ok(Some(if matches!(l, Datum::Timestamp(_)) {
                 Datum::Timestamp(nt)
             } else {
                 Datum::TimestampTz(nt)
-            });
+            }));
         }
         (
             BinaryOperator::Plus,
             Datum::Interval { .. },
             Datum::Timestamp(_) | Datum::TimestampTz(_),
-        ) => return binary(op, r.clone(), l.clone()),
+        ) => return binary(op, r.clone(), l.clone()).map(Some),
         (
             BinaryOperator::Minus,
             Datum::Timestamp(a) | Datum::TimestampTz(a),
             Datum::Timestamp(b) | Datum::TimestampTz(b),
         ) => {
             let d = a - b;
-            return Ok(Datum::Interval {
+            return Ok(Some(Datum::Interval {
                 months: 0,
                 days: (d / 86_400_000_000) as i32,
                 micros: d % 86_400_000_000,
-            });
+            }));
         }
         (BinaryOperator::Plus | BinaryOperator::Minus, Datum::Date(d), Datum::Int(n)) => {
-            let n = i32::try_from(*n).map_err(|_| overflow())?;
-            return Ok(Datum::Date(if matches!(op, BinaryOperator::Plus) {
+            let n = i32::try_from(*n).map_err(|_| int_overflow())?;
+            return Ok(Some(Datum::Date(if matches!(op, BinaryOperator::Plus) {
                 d + n
             } else {
                 d - n
-            }));
+            })));
         }
         (
             BinaryOperator::Multiply,
@@ -250,14 +282,14 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
         ) => {
             let bad = || SqlError::new(SqlState("22008"), "interval out of range");
             let n32 = i32::try_from(*n).map_err(|_| bad())?;
-            return Ok(Datum::Interval {
+            return Ok(Some(Datum::Interval {
                 months: months.checked_mul(n32).ok_or_else(bad)?,
                 days: days.checked_mul(n32).ok_or_else(bad)?,
                 micros: micros.checked_mul(*n).ok_or_else(bad)?,
-            });
+            }));
         }
         (BinaryOperator::Minus, Datum::Date(a), Datum::Date(b)) => {
-            return Ok(Datum::Int(i64::from(a - b)));
+            return Ok(Some(Datum::Int(i64::from(a - b))));
         }
         (
             BinaryOperator::Plus | BinaryOperator::Minus,
@@ -277,14 +309,20 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
             } else {
                 1
             };
-            return Ok(Datum::Interval {
+            return Ok(Some(Datum::Interval {
                 months: m1 + s * m2,
                 days: d1 + s * d2,
                 micros: u1 + i64::from(s) * u2,
-            });
+            }));
         }
         _ => {}
     }
+    Ok(None)
+}
+
+/// Arithmetic, concatenation and bitwise operators on INTs and FLOATs (a DECIMAL beside a
+/// FLOAT is taken as a FLOAT), and `||` on any other pair of values.
+fn scalar_arith(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
     let (l, r) = match (&l, &r) {
         (Datum::Decimal(d), Datum::Float(_)) => (
             Datum::Float(rust_decimal::prelude::ToPrimitive::to_f64(d).unwrap_or(f64::NAN)),
@@ -306,13 +344,13 @@ pub(crate) fn binary(op: &BinaryOperator, l: Datum, r: Datum) -> Result<Datum> {
             Ok(Datum::String(format!("{}{}", text(a), text(b))))
         }
         (BinaryOperator::Plus, Datum::Int(a), Datum::Int(b)) => {
-            a.checked_add(b).map(Datum::Int).ok_or_else(overflow)
+            a.checked_add(b).map(Datum::Int).ok_or_else(int_overflow)
         }
         (BinaryOperator::Minus, Datum::Int(a), Datum::Int(b)) => {
-            a.checked_sub(b).map(Datum::Int).ok_or_else(overflow)
+            a.checked_sub(b).map(Datum::Int).ok_or_else(int_overflow)
         }
         (BinaryOperator::Multiply, Datum::Int(a), Datum::Int(b)) => {
-            a.checked_mul(b).map(Datum::Int).ok_or_else(overflow)
+            a.checked_mul(b).map(Datum::Int).ok_or_else(int_overflow)
         }
         (BinaryOperator::Divide | BinaryOperator::Modulo, Datum::Int(_), Datum::Int(0)) => Err(
             SqlError::new(SqlState::DIVISION_BY_ZERO, "division by zero"),
@@ -504,9 +542,7 @@ fn power(l: &Datum, r: &Datum) -> Result<Datum> {
             let e = u32::try_from(*b).map_err(|_| {
                 SqlError::unsupported("INT ^ negative INT (cast an operand to DECIMAL or FLOAT)")
             })?;
-            a.checked_pow(e).map(Datum::Int).ok_or_else(|| {
-                SqlError::new(SqlState::NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")
-            })
+            a.checked_pow(e).map(Datum::Int).ok_or_else(int_overflow)
         }
         (Datum::Decimal(_) | Datum::Int(_), Datum::Decimal(_) | Datum::Int(_)) => {
             let (Datum::Decimal(a), Datum::Decimal(b)) = (

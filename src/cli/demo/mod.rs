@@ -245,7 +245,40 @@ impl<T> Drop for AbortOnDrop<T> {
 /// The demo's steps; the nodes it starts are pushed into `nodes` so that the caller stops
 /// them whatever happens here.
 async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::Result<Outcome> {
-    // Certificates: one CA per cluster; the standby trusts the primary's CA for the stream.
+    let certs = certificates(dir)?;
+    let n = start_clusters(flags, &certs, nodes).await?;
+    let (p_all, s_all) = nodes.split_at(n);
+    let (primary, standby) = (&p_all[0], &s_all[0]);
+    let p_sys = pcr::connect(&primary.root_url("system"))
+        .await
+        .context("[primary] connect to the system virtual cluster")?;
+    let s_sys = pcr::connect(&standby.root_url("system"))
+        .await
+        .context("[standby] connect to the system virtual cluster")?;
+    let passwords = create_users(&p_sys, &s_sys).await?;
+    let workload = start_movr(flags, dir, primary).await?;
+    let ended = replicate_during_workload(&s_sys, primary, &passwords.repl, workload).await?;
+    if n > 1 {
+        print_leases(primary).await;
+    }
+    print_workload_report(&ended);
+    wait_caught_up(&s_sys, ended.at).await?;
+    let (cutover, s_app) = cut_over(&s_sys, s_all).await?;
+    let verified = verify(&p_sys, &s_sys, primary, &s_app, &cutover).await?;
+    print_connection_strings(primary, standby, p_all, s_all, &passwords.console);
+    Ok(Outcome { verified })
+}
+
+/// Where each cluster keeps its files and certificates.
+struct ClusterDirs {
+    p_dir: PathBuf,
+    s_dir: PathBuf,
+    p_certs: PathBuf,
+    s_certs: PathBuf,
+}
+
+/// Certificates: one CA per cluster; the standby trusts the primary's CA for the stream.
+fn certificates(dir: &Path) -> anyhow::Result<ClusterDirs> {
     let p_dir = dir.join("primary");
     let s_dir = dir.join("standby");
     let p_certs = nodes::make_certs(&p_dir).context("[primary] certificates")?;
@@ -271,24 +304,37 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
         "[standby] trusts the primary's CA for the replication stream: {}",
         primary_ca.display()
     );
+    Ok(ClusterDirs {
+        p_dir,
+        s_dir,
+        p_certs,
+        s_certs,
+    })
+}
 
-    // Nodes: both clusters start side by side; each node joins `nodes` as soon as it runs.
+/// Nodes: both clusters start side by side; each node joins `nodes` as soon as it runs (the
+/// primary's first). Returns the nodes per cluster.
+async fn start_clusters(
+    flags: &DemoFlags,
+    d: &ClusterDirs,
+    nodes: &mut Vec<Node>,
+) -> anyhow::Result<usize> {
     let t = Instant::now();
     let n = usize::from(flags.nodes);
     let (mut p_nodes, mut s_nodes) = (Vec::new(), Vec::new());
     let started = tokio::join!(
         nodes::start_cluster(
             "primary",
-            &p_dir,
-            &p_certs,
+            &d.p_dir,
+            &d.p_certs,
             "replication-source",
             n,
             &mut p_nodes
         ),
         nodes::start_cluster(
             "standby",
-            &s_dir,
-            &s_certs,
+            &d.s_dir,
+            &d.s_certs,
             "replication-target",
             n,
             &mut s_nodes
@@ -299,7 +345,6 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
     started.0?;
     started.1?;
     let (p_all, s_all) = nodes.split_at(n);
-    let (primary, standby) = (&p_all[0], &s_all[0]);
     for (all, profile) in [(p_all, "replication-source"), (s_all, "replication-target")] {
         for node in all {
             println!(
@@ -320,36 +365,45 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
             secs(t.elapsed())
         );
     }
+    Ok(n)
+}
 
-    // Users: repl streams from the primary; demo logs into both DB Consoles.
-    let p_sys = pcr::connect(&primary.root_url("system"))
+/// The passwords of the demo's users.
+struct Passwords {
+    /// `repl`, which the standby streams as.
+    repl: String,
+    /// `demo`, the DB Console login on both clusters.
+    console: String,
+}
+
+/// Users: repl streams from the primary; demo logs into both DB Consoles.
+async fn create_users(
+    p_sys: &tokio_postgres::Client,
+    s_sys: &tokio_postgres::Client,
+) -> anyhow::Result<Passwords> {
+    let repl = random_password();
+    let console = random_password();
+    pcr::query(p_sys, &format!("CREATE USER repl WITH PASSWORD '{repl}'"))
         .await
-        .context("[primary] connect to the system virtual cluster")?;
-    let s_sys = pcr::connect(&standby.root_url("system"))
-        .await
-        .context("[standby] connect to the system virtual cluster")?;
-    let repl_password = random_password();
-    let console_password = random_password();
-    pcr::query(
-        &p_sys,
-        &format!("CREATE USER repl WITH PASSWORD '{repl_password}'"),
-    )
-    .await
-    .context("[primary]")?;
-    pcr::query(&p_sys, "GRANT SYSTEM REPLICATION TO repl")
+        .context("[primary]")?;
+    pcr::query(p_sys, "GRANT SYSTEM REPLICATION TO repl")
         .await
         .context("[primary]")?;
     println!("[primary] created user repl WITH PASSWORD and GRANT SYSTEM REPLICATION TO repl");
-    for (name, c) in [("primary", &p_sys), ("standby", &s_sys)] {
-        pcr::query(
-            c,
-            &format!("CREATE USER demo WITH PASSWORD '{console_password}'"),
-        )
-        .await
-        .with_context(|| format!("[{name}] create the DB Console user"))?;
+    for (name, c) in [("primary", p_sys), ("standby", s_sys)] {
+        pcr::query(c, &format!("CREATE USER demo WITH PASSWORD '{console}'"))
+            .await
+            .with_context(|| format!("[{name}] create the DB Console user"))?;
     }
+    Ok(Passwords { repl, console })
+}
 
-    // movr on the primary's application virtual cluster.
+/// The movr workload, running on the primary until it ends or is dropped.
+type Workload = AbortOnDrop<anyhow::Result<RunSummary>>;
+
+/// Loads movr into the primary's application virtual cluster and starts the workload on it
+/// (its per-second report goes to `movr.log`).
+async fn start_movr(flags: &DemoFlags, dir: &Path, primary: &Node) -> anyhow::Result<Workload> {
     let conn = ConnFlags {
         urls: vec![primary.root_url(VC)],
         ..ConnFlags::default()
@@ -379,23 +433,39 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
         humantime::format_duration(flags.duration),
         movr_log.display()
     );
-    let mut workload = AbortOnDrop(tokio::spawn(async move {
+    Ok(AbortOnDrop(tokio::spawn(async move {
         movr::run_with_output(&run_opts, &mut log).await
-    }));
+    })))
+}
 
-    // Replication, while the workload runs.
+/// The workload's end: its summary, the replication lag sampled while it ran, and when it
+/// ended.
+struct WorkloadEnded {
+    summary: RunSummary,
+    lag: pcr::LagStats,
+    at: Instant,
+}
+
+/// Replication, while the workload runs: creates the standby's replicating virtual cluster and
+/// prints its status as it changes (at least every [`PRINT_EVERY`]) until the workload ends.
+async fn replicate_during_workload(
+    s_sys: &tokio_postgres::Client,
+    primary: &Node,
+    repl_password: &str,
+    mut workload: Workload,
+) -> anyhow::Result<WorkloadEnded> {
     let source = format!(
         "postgresql://repl:{repl_password}@localhost:{}/defaultdb?options=-ccluster=system&sslmode=verify-full&sslrootcert={PRIMARY_CA_FILE}",
         primary.sql_port()
     );
     let create =
         format!("CREATE VIRTUAL CLUSTER {VC} LIKE template FROM REPLICATION OF {VC} ON '{source}'");
-    pcr::query(&s_sys, &create).await.context("[standby]")?;
+    pcr::query(s_sys, &create).await.context("[standby]")?;
     println!("[standby] {}", pcr::redact(&create));
     let mut lag = pcr::LagStats::default();
     let mut last_print: Option<(Instant, String)> = None;
     while !workload.0.is_finished() {
-        let st = pcr::status(&s_sys).await.context("[standby]")?;
+        let st = pcr::status(s_sys).await.context("[standby]")?;
         if let Some(l) = st.lag
             && st.status == "replicating"
         {
@@ -414,30 +484,17 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
         .await
         .context("[primary] the movr workload task failed")?
         .context("[primary] tandem workload run movr")?;
-    let workload_end = Instant::now();
-    if n > 1 {
-        // Leases spread over the primary's nodes (rebalancing moves them as tables get their
-        // ranges); the stream has one partition per node holding leases, and the standby
-        // spreads them over its nodes.
-        match crate::cli::node::fetch_status(&primary.listen_addr, Some(&primary.certs_dir), false)
-            .await
-        {
-            Ok(rows) => {
-                let leases: Vec<String> = rows
-                    .iter()
-                    .map(|r| format!("{} {}", r.node_id, r.leases))
-                    .collect();
-                println!(
-                    "[primary] leases per node at the end of the workload (tandem node status): {}",
-                    leases.join(", ")
-                );
-            }
-            Err(e) => println!("[primary] tandem node status: {e:#}"),
-        }
-    }
+    Ok(WorkloadEnded {
+        summary,
+        lag,
+        at: Instant::now(),
+    })
+}
 
-    print_movr_summary(&summary);
-    match lag.summary() {
+/// Prints the workload's summary and the replication lag sampled while it ran.
+fn print_workload_report(ended: &WorkloadEnded) {
+    print_movr_summary(&ended.summary);
+    match ended.lag.summary() {
         Some(s) => println!(
             "[standby] replication lag during the workload ({} samples every {}): median {}, p99 {}, max {}",
             s.count,
@@ -450,12 +507,39 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
             "[standby] no replication lag sampled during the workload (replication was still initializing)"
         ),
     }
+}
 
-    // Wait until everything the workload wrote is replicated: replicated_time = (time of the
-    // status query) - lag, so lag < time since the workload ended means it is past the end.
+/// Prints the leases per primary node. Leases spread over the primary's nodes (rebalancing
+/// moves them as tables get their ranges); the stream has one partition per node holding
+/// leases, and the standby spreads them over its nodes.
+async fn print_leases(primary: &Node) {
+    match crate::cli::node::fetch_status(&primary.listen_addr, Some(&primary.certs_dir), false)
+        .await
+    {
+        Ok(rows) => {
+            let leases: Vec<String> = rows
+                .iter()
+                .map(|r| format!("{} {}", r.node_id, r.leases))
+                .collect();
+            println!(
+                "[primary] leases per node at the end of the workload (tandem node status): {}",
+                leases.join(", ")
+            );
+        }
+        Err(e) => println!("[primary] tandem node status: {e:#}"),
+    }
+}
+
+/// Waits until everything the workload wrote is replicated: replicated_time = (time of the
+/// status query) - lag, so lag < time since the workload ended means it is past the end.
+/// Fails after [`CATCH_UP_TIMEOUT`].
+async fn wait_caught_up(
+    s_sys: &tokio_postgres::Client,
+    workload_end: Instant,
+) -> anyhow::Result<()> {
     loop {
         let since_end = workload_end.elapsed();
-        let st = pcr::status(&s_sys).await.context("[standby]")?;
+        let st = pcr::status(s_sys).await.context("[standby]")?;
         if let (Some(l), Some(_)) = (st.lag, &st.replicated_time)
             && l < since_end
         {
@@ -463,7 +547,7 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
                 "[standby] caught up: {} (past the workload's last write)",
                 status_line(&st)
             );
-            break;
+            return Ok(());
         }
         if since_end > CATCH_UP_TIMEOUT {
             bail!(
@@ -474,22 +558,29 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
 
-    // Cutover.
+/// Cutover: completes replication, waits until the standby's virtual cluster is ready, starts
+/// its SQL service and waits until every standby node serves it. Returns the cutover time and
+/// a connection to the standby's application virtual cluster.
+async fn cut_over(
+    s_sys: &tokio_postgres::Client,
+    s_all: &[Node],
+) -> anyhow::Result<(String, tokio_postgres::Client)> {
     let t0 = Instant::now();
-    let cutover = pcr::complete_replication(&s_sys)
+    let cutover = pcr::complete_replication(s_sys)
         .await
         .context("[standby]")?;
     println!(
         "[standby] ALTER VIRTUAL CLUSTER {VC} COMPLETE REPLICATION TO LATEST: cutover time {cutover}"
     );
-    pcr::wait_ready(&s_sys, CUTOVER_TIMEOUT, |state, at| {
+    pcr::wait_ready(s_sys, CUTOVER_TIMEOUT, |state, at| {
         println!("[standby] {VC}: data_state {state} (+{})", secs(at));
     })
     .await
     .context("[standby]")?;
     pcr::query(
-        &s_sys,
+        s_sys,
         &format!("ALTER VIRTUAL CLUSTER {VC} START SERVICE SHARED"),
     )
     .await
@@ -500,12 +591,22 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
         "[standby] {VC} serves SQL {} after COMPLETE REPLICATION",
         secs(t0.elapsed())
     );
+    Ok((cutover, s_app))
+}
 
-    // Verification at the cutover time.
-    let fp_primary = pcr::fingerprint(&p_sys, &cutover)
+/// Verification at the cutover time: the fingerprints of the virtual cluster and the row
+/// count of every movr table on both clusters. Returns whether all of them match.
+async fn verify(
+    p_sys: &tokio_postgres::Client,
+    s_sys: &tokio_postgres::Client,
+    primary: &Node,
+    s_app: &tokio_postgres::Client,
+    cutover: &str,
+) -> anyhow::Result<bool> {
+    let fp_primary = pcr::fingerprint(p_sys, cutover)
         .await
         .context("[primary]")?;
-    let fp_standby = pcr::fingerprint(&s_sys, &cutover)
+    let fp_standby = pcr::fingerprint(s_sys, cutover)
         .await
         .context("[standby]")?;
     let fp_ok = fp_primary == fp_standby;
@@ -521,10 +622,10 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
         .with_context(|| format!("[primary] connect to virtual cluster {VC}"))?;
     let mut counts_ok = true;
     for table in movr::TABLE_NAMES {
-        let p = pcr::row_count(&p_app, table, Some(&cutover))
+        let p = pcr::row_count(&p_app, table, Some(cutover))
             .await
             .context("[primary]")?;
-        let s = pcr::row_count(&s_app, table, None)
+        let s = pcr::row_count(s_app, table, None)
             .await
             .context("[standby]")?;
         counts_ok &= p == s;
@@ -541,8 +642,17 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
             "the standby's data DIFFERS from the primary's at the cutover time"
         }
     );
+    Ok(fp_ok && counts_ok)
+}
 
-    // Where to go from here.
+/// Where to go from here: the connection strings of both clusters and the DB Console logins.
+fn print_connection_strings(
+    primary: &Node,
+    standby: &Node,
+    p_all: &[Node],
+    s_all: &[Node],
+    console_password: &str,
+) {
     println!(
         "[demo] connection strings (tandem sql --url '<url>'; any node of a cluster serves it):"
     );
@@ -555,9 +665,6 @@ async fn steps(flags: &DemoFlags, dir: &Path, nodes: &mut Vec<Node>) -> anyhow::
     for node in p_all.iter().chain(s_all) {
         println!("  {:<11} {}", node.name, node.console_url());
     }
-    Ok(Outcome {
-        verified: fp_ok && counts_ok,
-    })
 }
 
 /// One status line: the status, the replicated time and the lag as the server reports them.

@@ -2,6 +2,7 @@
 //! exists (Describe, empty results). Unknown shapes are STRING; evaluation decides the value.
 
 use super::*;
+use sqlparser::ast::Subscript;
 
 /// The static type of an expression, when it can be known before evaluation.
 pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {

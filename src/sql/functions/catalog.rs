@@ -5,6 +5,7 @@
 //! a made-up value.
 
 use super::*;
+use registry::Overload;
 
 /// Calls `name`, one of this module's functions (the registry routes only those here).
 pub(super) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Result<Datum> {
@@ -131,4 +132,116 @@ pub(super) fn call(name: &str, args: Vec<Datum>, ctx: &EvalContext<'_>) -> Resul
         "current_database" => Datum::String(ctx.database.into()),
         _ => return Err(not_here(name)),
     })
+}
+
+/// Registers the catalog and session builtins (all stable).
+pub(super) fn register(r: &mut Reg) {
+    use Param::{Any, T};
+    use SqlType::*;
+    let mut add = |names: &[&'static str], ov: Vec<Overload>| {
+        r.add(names, Class::Scalar, Volatility::Stable, Some(call), ov)
+    };
+    let text = Ret::T(String);
+    add(
+        &[
+            "pg_table_is_visible",
+            "pg_type_is_visible",
+            "pg_function_is_visible",
+            "pg_collation_is_visible",
+        ],
+        vec![o(&[T(Int)], Ret::T(Bool))],
+    );
+    add(
+        &[
+            "has_table_privilege",
+            "has_schema_privilege",
+            "has_database_privilege",
+        ],
+        vec![
+            o(&[Any, Any], Ret::T(Bool)),
+            o(&[Any, Any, Any], Ret::T(Bool)),
+        ],
+    );
+    add(
+        &["obj_description", "col_description", "shobj_description"],
+        vec![o(&[T(Int)], text), o(&[T(Int), Any], text)],
+    );
+    add(
+        &["pg_get_expr"],
+        vec![o(&[Any, T(Int)], text), o(&[Any, T(Int), T(Bool)], text)],
+    );
+    add(
+        &[
+            "pg_get_userbyid",
+            "pg_encoding_to_char",
+            "pg_tablespace_location",
+        ],
+        vec![o(&[T(Int)], text)],
+    );
+    add(
+        &["pg_get_indexdef"],
+        vec![o(&[T(Int)], text), o(&[T(Int), T(Int), T(Bool)], text)],
+    );
+    add(
+        &[
+            "pg_get_constraintdef",
+            "pg_get_viewdef",
+            "pg_get_triggerdef",
+        ],
+        vec![o(&[Any], text), o(&[Any, T(Bool)], text)],
+    );
+    add(
+        &[
+            "pg_get_statisticsobjdef_columns",
+            "pg_get_functiondef",
+            "pg_get_function_result",
+            "pg_get_function_arguments",
+            "pg_get_function_identity_arguments",
+        ],
+        vec![o(&[T(Int)], text)],
+    );
+    add(&["pg_get_serial_sequence"], vec![o(&[Any, Any], text)]);
+    add(
+        &["to_regclass", "to_regtype", "to_regnamespace", "to_regrole"],
+        vec![o(&[T(String)], Ret::T(Int))],
+    );
+    add(&["pg_partition_root"], vec![o(&[Any], Ret::T(Int))]);
+    add(
+        &["pg_relation_is_publishable"],
+        vec![o(&[Any], Ret::T(Bool))],
+    );
+    add(
+        &[
+            "pg_table_size",
+            "pg_relation_size",
+            "pg_total_relation_size",
+            "pg_indexes_size",
+            "pg_database_size",
+        ],
+        vec![o(&[Any], Ret::T(Int))],
+    );
+    add(&["pg_size_pretty"], vec![o(&[T(Int)], text)]);
+    add(&["pg_is_in_recovery"], vec![o(&[], Ret::T(Bool))]);
+    add(
+        &[
+            "current_schema",
+            "version",
+            "current_user",
+            "session_user",
+            "current_database",
+        ],
+        vec![o(&[], text)],
+    );
+    add(
+        &["current_schemas"],
+        vec![o(&[T(Bool)], Ret::T(Array(ElemType::String)))],
+    );
+    add(&["format_type"], vec![o(&[T(Int), Any], text)]);
+    r.add(
+        &["pg_partition_ancestors"],
+        Class::SetReturning,
+        Volatility::Stable,
+        Some(call),
+        vec![o(&[Any], Ret::T(Int))],
+    );
 }

@@ -46,3 +46,15 @@ pub(super) fn call(name: &str, args: Vec<Datum>, _ctx: &EvalContext<'_>) -> Resu
         _ => return Err(not_here(name)),
     })
 }
+
+/// Registers the conditional builtins.
+pub(super) fn register(r: &mut Reg) {
+    use Param::Any;
+    let c = call;
+    r.scalar(&["nullif"], c, vec![o(&[Any, Any], Ret::Arg(0))]);
+    r.scalar(
+        &["coalesce", "ifnull", "greatest", "least"],
+        c,
+        vec![v(&[Any], Ret::Common)],
+    );
+}

@@ -88,6 +88,46 @@ fn truncate(unit: &str, micros: i64) -> Result<i64> {
     Ok(NaiveDateTime::from(start).and_utc().timestamp_micros())
 }
 
+/// Registers the date and time builtins (the clock readers are stable, `clock_timestamp` volatile).
+pub(super) fn register(r: &mut Reg) {
+    use Param::T;
+    use SqlType::*;
+    let d = call;
+    r.scalar(
+        &["date_trunc"],
+        d,
+        vec![o(&[T(String), T(TimestampTz)], Ret::Fn(truncated_type))],
+    );
+    let stable = |r: &mut Reg, names: &[&'static str], ty: SqlType| {
+        r.add(
+            names,
+            Class::Scalar,
+            Volatility::Stable,
+            Some(d),
+            vec![o(&[], Ret::T(ty))],
+        )
+    };
+    stable(
+        r,
+        &[
+            "now",
+            "current_timestamp",
+            "statement_timestamp",
+            "transaction_timestamp",
+        ],
+        TimestampTz,
+    );
+    stable(r, &["current_date"], Date);
+    stable(r, &["localtimestamp"], Timestamp);
+    r.add(
+        &["clock_timestamp"],
+        Class::Scalar,
+        Volatility::Volatile,
+        Some(d),
+        vec![o(&[], Ret::T(TimestampTz))],
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,3 +12,22 @@ pub(super) fn call(name: &str, _args: Vec<Datum>, _ctx: &EvalContext<'_>) -> Res
         _ => return Err(not_here(name)),
     })
 }
+
+/// Registers the identifier builtins (volatile).
+pub(super) fn register(r: &mut Reg) {
+    use SqlType::*;
+    r.add(
+        &["gen_random_uuid", "uuid_generate_v4", "uuid_v4"],
+        Class::Scalar,
+        Volatility::Volatile,
+        Some(call),
+        vec![o(&[], Ret::T(Uuid))],
+    );
+    r.add(
+        &["unique_rowid"],
+        Class::Scalar,
+        Volatility::Volatile,
+        Some(call),
+        vec![o(&[], Ret::T(Int))],
+    );
+}

@@ -40,3 +40,22 @@ pub(super) fn call(name: &str, args: Vec<Datum>, _ctx: &EvalContext<'_>) -> Resu
         _ => return Err(not_here(name)),
     })
 }
+
+/// Registers the JSON builtins.
+pub(super) fn register(r: &mut Reg) {
+    use Param::{Any, T};
+    use SqlType::*;
+    let text = Ret::T(String);
+    let j = call;
+    r.scalar(
+        &["jsonb_typeof", "json_typeof"],
+        j,
+        vec![o(&[T(Jsonb)], text)],
+    );
+    r.scalar(
+        &["jsonb_build_object", "json_build_object"],
+        j,
+        vec![v(&[Any], Ret::T(Jsonb))],
+    );
+    r.scalar(&["to_jsonb", "to_json"], j, vec![o(&[Any], Ret::T(Jsonb))]);
+}

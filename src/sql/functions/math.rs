@@ -171,3 +171,41 @@ pub(super) fn rounded_type(_name: &str, args: &[SqlType]) -> SqlType {
         Some(t) => *t,
     }
 }
+
+/// Registers the numeric builtins (`random` is volatile).
+pub(super) fn register(r: &mut Reg) {
+    use Param::T;
+    use SqlType::*;
+    let m = call;
+    r.scalar(
+        &["round", "trunc"],
+        m,
+        vec![
+            o(&[T(Decimal)], Ret::Arg(0)),
+            o(&[T(Decimal), T(Int)], Ret::Fn(rounded_type)),
+        ],
+    );
+    r.scalar(
+        &["floor", "ceil", "ceiling", "sign", "abs"],
+        m,
+        vec![o(&[T(Decimal)], Ret::Arg(0))],
+    );
+    r.scalar(
+        &["sqrt", "exp", "ln"],
+        m,
+        vec![o(&[T(Float)], Ret::T(Float))],
+    );
+    r.scalar(
+        &["power", "pow"],
+        m,
+        vec![o(&[T(Float), T(Float)], Ret::T(Float))],
+    );
+    r.scalar(&["mod"], m, vec![o(&[T(Decimal), T(Decimal)], Ret::Common)]);
+    r.add(
+        &["random"],
+        Class::Scalar,
+        Volatility::Volatile,
+        Some(m),
+        vec![o(&[], Ret::T(Float))],
+    );
+}

@@ -257,8 +257,14 @@ pub fn all() -> Vec<&'static Builtin> {
 
 static REGISTRY: LazyLock<HashMap<&'static str, Builtin>> = LazyLock::new(|| {
     let mut r = Reg(HashMap::new());
-    super::catalog_entries(&mut r);
-    super::scalar_entries(&mut r);
+    super::catalog::register(&mut r);
+    super::strings::register(&mut r);
+    super::math::register(&mut r);
+    super::conditional::register(&mut r);
+    super::datetime::register(&mut r);
+    super::json::register(&mut r);
+    super::ids::register(&mut r);
+    super::arrays::register(&mut r);
     query_entries(&mut r);
     r.0
 });

@@ -7,8 +7,10 @@
 //! huge allocation.
 
 use super::super::error::{Result, SqlError};
+use super::super::expr::EvalContext;
 use super::super::sqlstate::SqlState;
-use super::super::types::Datum;
+use super::super::types::{Datum, SqlType};
+use super::registry::{Param, Reg, Ret, o, v};
 
 /// The longest string a padding function builds (in characters).
 const MAX_RESULT_CHARS: i64 = 1 << 26;
@@ -266,6 +268,74 @@ fn basic(name: &str, args: Vec<Datum>) -> Result<Datum> {
         },
         _ => return Err(super::not_here(name)),
     })
+}
+
+/// [`call`] as the registry calls it (string builtins do not read the context).
+fn builtin(name: &str, args: Vec<Datum>, _ctx: &EvalContext<'_>) -> Result<Datum> {
+    call(name, args)
+}
+
+/// Registers the string builtins.
+pub(super) fn register(r: &mut Reg) {
+    use Param::{Any, T};
+    use SqlType::*;
+    let text = Ret::T(String);
+    let s = builtin;
+    r.scalar(&["concat"], s, vec![v(&[Any], text)]);
+    r.scalar(&["concat_ws"], s, vec![v(&[T(String), Any], text)]);
+    r.scalar(
+        &["substr", "substring"],
+        s,
+        vec![
+            o(&[T(String), T(Int)], text),
+            o(&[T(String), T(Int), T(Int)], text),
+        ],
+    );
+    r.scalar(
+        &["btrim", "ltrim", "rtrim"],
+        s,
+        vec![o(&[T(String)], text), o(&[T(String), T(String)], text)],
+    );
+    r.scalar(
+        &["strpos"],
+        s,
+        vec![o(&[T(String), T(String)], Ret::T(Int))],
+    );
+    r.scalar(
+        &["replace", "translate"],
+        s,
+        vec![o(&[T(String), T(String), T(String)], text)],
+    );
+    r.scalar(
+        &["split_part"],
+        s,
+        vec![o(&[T(String), T(String), T(Int)], text)],
+    );
+    r.scalar(
+        &["left", "right", "repeat"],
+        s,
+        vec![o(&[T(String), T(Int)], text)],
+    );
+    r.scalar(
+        &["lpad", "rpad"],
+        s,
+        vec![
+            o(&[T(String), T(Int)], text),
+            o(&[T(String), T(Int), T(String)], text),
+        ],
+    );
+    r.scalar(
+        &["reverse", "lower", "upper", "initcap"],
+        s,
+        vec![o(&[T(String)], text)],
+    );
+    r.scalar(&["md5"], s, vec![o(&[Any], text)]);
+    r.scalar(&["to_hex"], s, vec![o(&[T(Int)], text)]);
+    r.scalar(
+        &["length", "char_length"],
+        s,
+        vec![o(&[T(String)], Ret::T(Int)), o(&[T(Bytes)], Ret::T(Int))],
+    );
 }
 
 #[cfg(test)]

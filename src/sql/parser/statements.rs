@@ -45,13 +45,54 @@ impl<'a> P<'a> {
     }
 
     /// Parses one of tandem's own statements if the next tokens start one; `None` (nothing
-    /// consumed) for everything `sqlparser` should handle.
+    /// consumed) for everything `sqlparser` should handle. Dispatches on the first word.
     pub(super) fn ours(&mut self) -> R<Option<Statement>> {
-        // `VIRTUAL ...` / `TENANT` at token n: claimed, then `vc_words` requires `CLUSTER`.
-        let vc = |p: &Self, n: usize| p.peek_is(n, "VIRTUAL") || p.peek_is(n, "TENANT");
-        let user = |p: &Self, n: usize| p.peek_is(n, "USER") || p.peek_is(n, "ROLE");
-        if self.peek_is(0, "SHOW")
-            && (self.peek_is(1, "INDEXES") || self.peek_is(1, "INDEX") || self.peek_is(1, "KEYS"))
+        if self.peek_is(0, "VACUUM") || self.peek_is(0, "ANALYZE") || self.peek_is(0, "ANALYSE") {
+            return self.maintenance().map(Some);
+        }
+        if self.peek_is(0, "SHOW") {
+            self.show_ours()
+        } else if self.peek_is(0, "CREATE") {
+            self.create_ours()
+        } else if self.peek_is(0, "ALTER") {
+            self.alter_ours()
+        } else if self.peek_is(0, "DROP") {
+            self.drop_ours()
+        } else if self.peek_seq(&["SET", "CLUSTER", "SETTING"]) {
+            self.advance(3);
+            let name = self.dotted_name("cluster setting name")?;
+            if !self.p.consume_token(&Token::Eq) && !self.eat("TO") {
+                return Err(self.err_next("expected = or TO"));
+            }
+            let value = self.setting_value()?;
+            Ok(Some(Statement::SetClusterSetting { name, value }))
+        } else if self.peek_seq(&["RESET", "CLUSTER", "SETTING"]) {
+            self.advance(3);
+            let name = self.dotted_name("cluster setting name")?;
+            Ok(Some(Statement::SetClusterSetting { name, value: None }))
+        } else if self.peek_is(0, "GRANT") {
+            self.grant_ours()
+        } else if self.peek_is(0, "REVOKE") {
+            self.revoke_ours()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// `VIRTUAL ...` / `TENANT` at token `n`: claimed, then `vc_words` requires `CLUSTER`.
+    fn vc_at(&self, n: usize) -> bool {
+        self.peek_is(n, "VIRTUAL") || self.peek_is(n, "TENANT")
+    }
+
+    /// `USER` or `ROLE` at token `n`.
+    fn user_at(&self, n: usize) -> bool {
+        self.peek_is(n, "USER") || self.peek_is(n, "ROLE")
+    }
+
+    /// `SHOW INDEXES FROM t`, `SHOW [VIRTUAL] CLUSTER(S)`, cluster settings, users, grants,
+    /// databases, tables, jobs and fingerprints.
+    fn show_ours(&mut self) -> R<Option<Statement>> {
+        if (self.peek_is(1, "INDEXES") || self.peek_is(1, "INDEX") || self.peek_is(1, "KEYS"))
             && self.peek_is(2, "FROM")
         {
             self.advance(3);
@@ -61,256 +102,258 @@ impl<'a> P<'a> {
                 .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
             return Ok(Some(Statement::ShowIndexes { table }));
         }
-        if self.peek_is(0, "VACUUM") || self.peek_is(0, "ANALYZE") || self.peek_is(0, "ANALYSE") {
-            return self.maintenance().map(Some);
-        }
-        if self.peek_is(0, "ALTER") && self.peek_is(1, "TABLE") {
-            // ALTER TABLE <name> SPLIT AT VALUES ... / SCATTER ...: find the word after the name.
-            let mut n = 2;
-            while matches!(self.peek(n), Token::Word(_) | Token::Period) {
-                n += 1;
-                if self.peek_is(n, "SPLIT") || self.peek_is(n, "SCATTER") {
-                    break;
-                }
-            }
-            if self.peek_is(n, "SPLIT") && self.peek_is(n + 1, "AT") {
-                self.advance(2);
-                let table = self
-                    .p
-                    .parse_object_name(false)
-                    .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
-                self.advance(2);
-                let q = self
-                    .p
-                    .parse_query()
-                    .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
-                let sqlparser::ast::SetExpr::Values(v) = *q.body else {
-                    return Err(self.err_next("expected VALUES after SPLIT AT"));
-                };
-                return Ok(Some(Statement::AlterTableSplitAt {
-                    table,
-                    rows: v.rows.into_iter().map(|r| r.to_vec()).collect(),
-                }));
-            }
-            if self.peek_is(n, "SCATTER") {
-                self.advance(2);
-                let table = self
-                    .p
-                    .parse_object_name(false)
-                    .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
-                self.advance(1);
-                // Skip an optional FROM (...) TO (...).
-                while !matches!(self.peek(0), Token::SemiColon | Token::EOF) {
-                    self.p.advance_token();
-                }
-                return Ok(Some(Statement::AlterTableScatter { table }));
-            }
-        }
-        let stmt = if self.peek_is(0, "SHOW") {
-            if self.peek_seq(&["SHOW", "VIRTUAL", "CLUSTERS"]) {
-                self.advance(3);
-                self.show_virtual_clusters(true)?
-            } else if self.peek_seq(&["SHOW", "TENANTS"]) {
-                self.advance(2);
-                self.show_virtual_clusters(true)?
-            } else if vc(self, 1) {
-                self.advance(1);
-                self.vc_words()?;
-                self.show_virtual_clusters(false)?
-            } else if self.peek_is(1, "CLUSTER") {
-                self.advance(2);
-                if self.eat("SETTING") {
-                    let name = self.dotted_name("cluster setting name")?;
-                    Statement::ShowClusterSetting { name }
-                } else if self.eat("SETTINGS") {
-                    Statement::ShowClusterSettings { all: false }
-                } else {
-                    return Err(self.err_next("expected SETTING or SETTINGS"));
-                }
-            } else if self.peek_seq(&["SHOW", "ALL", "CLUSTER", "SETTINGS"]) {
-                self.advance(4);
-                Statement::ShowClusterSettings { all: true }
-            } else if self.peek_seq(&["SHOW", "PUBLIC", "CLUSTER", "SETTINGS"]) {
-                self.advance(4);
+        Ok(Some(if self.peek_seq(&["SHOW", "VIRTUAL", "CLUSTERS"]) {
+            self.advance(3);
+            self.show_virtual_clusters(true)?
+        } else if self.peek_seq(&["SHOW", "TENANTS"]) {
+            self.advance(2);
+            self.show_virtual_clusters(true)?
+        } else if self.vc_at(1) {
+            self.advance(1);
+            self.vc_words()?;
+            self.show_virtual_clusters(false)?
+        } else if self.peek_is(1, "CLUSTER") {
+            self.advance(2);
+            if self.eat("SETTING") {
+                let name = self.dotted_name("cluster setting name")?;
+                Statement::ShowClusterSetting { name }
+            } else if self.eat("SETTINGS") {
                 Statement::ShowClusterSettings { all: false }
-            } else if self.peek_is(1, "USERS") || self.peek_is(1, "ROLES") {
-                self.advance(2);
-                Statement::ShowUsers
-            } else if self.peek_is(1, "SYSTEM") {
-                self.advance(2);
-                self.expect("GRANTS")?;
-                let users = if self.eat("FOR") {
-                    Some(self.name_list("user name")?)
-                } else {
-                    None
-                };
-                Statement::ShowSystemGrants { users }
-            } else if self.peek_is(1, "DATABASES") {
-                self.advance(2);
-                Statement::ShowDatabases
-            } else if self.peek_is(1, "TABLES") {
-                self.advance(2);
-                let database = if self.eat("FROM") {
-                    let mut parts = vec![self.name("database name")?];
-                    if self.p.consume_token(&Token::Period) {
-                        parts.push(self.name("schema name")?);
-                    }
-                    Some(parts.join("."))
-                } else {
-                    None
-                };
-                Statement::ShowTables { database }
-            } else if self.peek_is(1, "JOBS") {
-                self.advance(2);
-                Statement::ShowJobs
-            } else if self.peek_is(1, "EXPERIMENTAL_FINGERPRINTS") {
-                self.advance(2);
-                self.show_fingerprints()?
             } else {
-                return Ok(None);
+                return Err(self.err_next("expected SETTING or SETTINGS"));
             }
-        } else if self.peek_is(0, "CREATE") {
-            if vc(self, 1) {
-                self.advance(1);
-                self.vc_words()?;
-                self.create_virtual_cluster()?
-            } else if user(self, 1) {
-                let is_role = self.peek_is(1, "ROLE");
-                self.advance(2);
-                let if_not_exists = self.eat_seq(&["IF", "NOT", "EXISTS"]);
-                let name = self.name(if is_role { "role name" } else { "user name" })?;
-                let options = self.role_options(false)?;
-                Statement::CreateUser {
-                    name,
-                    if_not_exists,
-                    options,
-                    is_role,
-                }
+        } else if self.peek_seq(&["SHOW", "ALL", "CLUSTER", "SETTINGS"]) {
+            self.advance(4);
+            Statement::ShowClusterSettings { all: true }
+        } else if self.peek_seq(&["SHOW", "PUBLIC", "CLUSTER", "SETTINGS"]) {
+            self.advance(4);
+            Statement::ShowClusterSettings { all: false }
+        } else if self.peek_is(1, "USERS") || self.peek_is(1, "ROLES") {
+            self.advance(2);
+            Statement::ShowUsers
+        } else if self.peek_is(1, "SYSTEM") {
+            self.advance(2);
+            self.expect("GRANTS")?;
+            let users = if self.eat("FOR") {
+                Some(self.name_list("user name")?)
             } else {
-                return Ok(None);
-            }
-        } else if self.peek_is(0, "ALTER") {
-            if vc(self, 1) {
-                self.advance(1);
-                self.vc_words()?;
-                let name = self.name("virtual cluster name")?;
-                let action = self.alter_virtual_cluster_action()?;
-                Statement::AlterVirtualCluster { name, action }
-            } else if user(self, 1) {
-                // ALTER USER x RENAME TO / SET / RESET and ALTER ROLE ALL ... are PostgreSQL's.
-                let name_at = if self.peek_is(2, "IF") && self.peek_is(3, "EXISTS") {
-                    4
-                } else {
-                    2
-                };
-                if self.peek_is(name_at, "ALL")
-                    || ["RENAME", "SET", "RESET"]
-                        .iter()
-                        .any(|w| self.peek_is(name_at + 1, w))
-                {
-                    return Ok(None);
+                None
+            };
+            Statement::ShowSystemGrants { users }
+        } else if self.peek_is(1, "DATABASES") {
+            self.advance(2);
+            Statement::ShowDatabases
+        } else if self.peek_is(1, "TABLES") {
+            self.advance(2);
+            let database = if self.eat("FROM") {
+                let mut parts = vec![self.name("database name")?];
+                if self.p.consume_token(&Token::Period) {
+                    parts.push(self.name("schema name")?);
                 }
-                let what = if self.peek_is(1, "ROLE") {
-                    "role name"
-                } else {
-                    "user name"
-                };
-                self.advance(2);
-                let if_exists = self.eat_seq(&["IF", "EXISTS"]);
-                let name = self.name(what)?;
-                let options = self.role_options(true)?;
-                Statement::AlterUser {
-                    name,
-                    if_exists,
-                    options,
-                }
+                Some(parts.join("."))
             } else {
-                return Ok(None);
-            }
-        } else if self.peek_is(0, "DROP") {
-            if vc(self, 1) {
-                self.advance(1);
-                self.vc_words()?;
-                let if_exists = self.eat_seq(&["IF", "EXISTS"]);
-                let name = self.name("virtual cluster name")?;
-                let immediate = self.eat("IMMEDIATE");
-                Statement::DropVirtualCluster {
-                    name,
-                    if_exists,
-                    immediate,
-                }
-            } else if user(self, 1) {
-                let what = if self.peek_is(1, "ROLE") {
-                    "role name"
-                } else {
-                    "user name"
-                };
-                self.advance(2);
-                let if_exists = self.eat_seq(&["IF", "EXISTS"]);
-                let names = self.name_list(what)?;
-                Statement::DropUser { names, if_exists }
-            } else {
-                return Ok(None);
-            }
-        } else if self.peek_seq(&["SET", "CLUSTER", "SETTING"]) {
-            self.advance(3);
-            let name = self.dotted_name("cluster setting name")?;
-            if !self.p.consume_token(&Token::Eq) && !self.eat("TO") {
-                return Err(self.err_next("expected = or TO"));
-            }
-            let value = self.setting_value()?;
-            Statement::SetClusterSetting { name, value }
-        } else if self.peek_seq(&["RESET", "CLUSTER", "SETTING"]) {
-            self.advance(3);
-            let name = self.dotted_name("cluster setting name")?;
-            Statement::SetClusterSetting { name, value: None }
-        } else if self.peek_is(0, "GRANT") {
-            if self.peek_is(1, "SYSTEM") {
-                self.advance(2);
-                let privileges = self.system_privileges()?;
-                self.expect("TO")?;
-                let grantees = self.name_list("user name")?;
-                Statement::GrantSystem {
-                    privileges,
-                    grantees,
-                }
-            } else if self.role_form("TO") {
-                self.advance(1);
-                let roles = self.name_list("role name")?;
-                self.expect("TO")?;
-                let members = self.name_list("user name")?;
-                let with_admin = self.eat_seq(&["WITH", "ADMIN", "OPTION"]);
-                Statement::GrantRole {
-                    roles,
-                    members,
-                    with_admin,
-                }
-            } else {
-                return Ok(None);
-            }
-        } else if self.peek_is(0, "REVOKE") {
-            if self.peek_is(1, "SYSTEM") {
-                self.advance(2);
-                let privileges = self.system_privileges()?;
-                self.expect("FROM")?;
-                let grantees = self.name_list("user name")?;
-                Statement::RevokeSystem {
-                    privileges,
-                    grantees,
-                }
-            } else if !self.peek_seq(&["REVOKE", "ADMIN", "OPTION"]) && self.role_form("FROM") {
-                self.advance(1);
-                let roles = self.name_list("role name")?;
-                self.expect("FROM")?;
-                let members = self.name_list("user name")?;
-                Statement::RevokeRole { roles, members }
-            } else {
-                return Ok(None);
+                None
+            };
+            Statement::ShowTables { database }
+        } else if self.peek_is(1, "JOBS") {
+            self.advance(2);
+            Statement::ShowJobs
+        } else if self.peek_is(1, "EXPERIMENTAL_FINGERPRINTS") {
+            self.advance(2);
+            self.show_fingerprints()?
+        } else {
+            return Ok(None);
+        }))
+    }
+
+    /// `CREATE VIRTUAL CLUSTER` and `CREATE USER|ROLE`.
+    fn create_ours(&mut self) -> R<Option<Statement>> {
+        Ok(Some(if self.vc_at(1) {
+            self.advance(1);
+            self.vc_words()?;
+            self.create_virtual_cluster()?
+        } else if self.user_at(1) {
+            let is_role = self.peek_is(1, "ROLE");
+            self.advance(2);
+            let if_not_exists = self.eat_seq(&["IF", "NOT", "EXISTS"]);
+            let name = self.name(if is_role { "role name" } else { "user name" })?;
+            let options = self.role_options(false)?;
+            Statement::CreateUser {
+                name,
+                if_not_exists,
+                options,
+                is_role,
             }
         } else {
             return Ok(None);
-        };
-        Ok(Some(stmt))
+        }))
+    }
+
+    /// `ALTER TABLE t SPLIT AT` / `SCATTER`, `ALTER VIRTUAL CLUSTER` and `ALTER USER|ROLE` with
+    /// role options (its other forms are PostgreSQL's).
+    fn alter_ours(&mut self) -> R<Option<Statement>> {
+        if self.peek_is(1, "TABLE") {
+            return self.alter_table_ranges();
+        }
+        Ok(Some(if self.vc_at(1) {
+            self.advance(1);
+            self.vc_words()?;
+            let name = self.name("virtual cluster name")?;
+            let action = self.alter_virtual_cluster_action()?;
+            Statement::AlterVirtualCluster { name, action }
+        } else if self.user_at(1) {
+            // ALTER USER x RENAME TO / SET / RESET and ALTER ROLE ALL ... are PostgreSQL's.
+            let name_at = if self.peek_is(2, "IF") && self.peek_is(3, "EXISTS") {
+                4
+            } else {
+                2
+            };
+            if self.peek_is(name_at, "ALL")
+                || ["RENAME", "SET", "RESET"]
+                    .iter()
+                    .any(|w| self.peek_is(name_at + 1, w))
+            {
+                return Ok(None);
+            }
+            let what = if self.peek_is(1, "ROLE") {
+                "role name"
+            } else {
+                "user name"
+            };
+            self.advance(2);
+            let if_exists = self.eat_seq(&["IF", "EXISTS"]);
+            let name = self.name(what)?;
+            let options = self.role_options(true)?;
+            Statement::AlterUser {
+                name,
+                if_exists,
+                options,
+            }
+        } else {
+            return Ok(None);
+        }))
+    }
+
+    /// `ALTER TABLE <name> SPLIT AT VALUES ...` / `SCATTER ...`; `None` for other `ALTER TABLE`s.
+    fn alter_table_ranges(&mut self) -> R<Option<Statement>> {
+        // ALTER TABLE <name> SPLIT AT VALUES ... / SCATTER ...: find the word after the name.
+        let mut n = 2;
+        while matches!(self.peek(n), Token::Word(_) | Token::Period) {
+            n += 1;
+            if self.peek_is(n, "SPLIT") || self.peek_is(n, "SCATTER") {
+                break;
+            }
+        }
+        if self.peek_is(n, "SPLIT") && self.peek_is(n + 1, "AT") {
+            self.advance(2);
+            let table = self
+                .p
+                .parse_object_name(false)
+                .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
+            self.advance(2);
+            let q = self
+                .p
+                .parse_query()
+                .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
+            let sqlparser::ast::SetExpr::Values(v) = *q.body else {
+                return Err(self.err_next("expected VALUES after SPLIT AT"));
+            };
+            return Ok(Some(Statement::AlterTableSplitAt {
+                table,
+                rows: v.rows.into_iter().map(|r| r.to_vec()).collect(),
+            }));
+        }
+        if self.peek_is(n, "SCATTER") {
+            self.advance(2);
+            let table = self
+                .p
+                .parse_object_name(false)
+                .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
+            self.advance(1);
+            // Skip an optional FROM (...) TO (...).
+            while !matches!(self.peek(0), Token::SemiColon | Token::EOF) {
+                self.p.advance_token();
+            }
+            return Ok(Some(Statement::AlterTableScatter { table }));
+        }
+        Ok(None)
+    }
+
+    /// `DROP VIRTUAL CLUSTER` and `DROP USER|ROLE`.
+    fn drop_ours(&mut self) -> R<Option<Statement>> {
+        Ok(Some(if self.vc_at(1) {
+            self.advance(1);
+            self.vc_words()?;
+            let if_exists = self.eat_seq(&["IF", "EXISTS"]);
+            let name = self.name("virtual cluster name")?;
+            let immediate = self.eat("IMMEDIATE");
+            Statement::DropVirtualCluster {
+                name,
+                if_exists,
+                immediate,
+            }
+        } else if self.user_at(1) {
+            let what = if self.peek_is(1, "ROLE") {
+                "role name"
+            } else {
+                "user name"
+            };
+            self.advance(2);
+            let if_exists = self.eat_seq(&["IF", "EXISTS"]);
+            let names = self.name_list(what)?;
+            Statement::DropUser { names, if_exists }
+        } else {
+            return Ok(None);
+        }))
+    }
+
+    /// `GRANT SYSTEM ...` and role membership grants.
+    fn grant_ours(&mut self) -> R<Option<Statement>> {
+        Ok(Some(if self.peek_is(1, "SYSTEM") {
+            self.advance(2);
+            let privileges = self.system_privileges()?;
+            self.expect("TO")?;
+            let grantees = self.name_list("user name")?;
+            Statement::GrantSystem {
+                privileges,
+                grantees,
+            }
+        } else if self.role_form("TO") {
+            self.advance(1);
+            let roles = self.name_list("role name")?;
+            self.expect("TO")?;
+            let members = self.name_list("user name")?;
+            let with_admin = self.eat_seq(&["WITH", "ADMIN", "OPTION"]);
+            Statement::GrantRole {
+                roles,
+                members,
+                with_admin,
+            }
+        } else {
+            return Ok(None);
+        }))
+    }
+
+    /// `REVOKE SYSTEM ...` and role membership revokes (not `REVOKE ADMIN OPTION`).
+    fn revoke_ours(&mut self) -> R<Option<Statement>> {
+        Ok(Some(if self.peek_is(1, "SYSTEM") {
+            self.advance(2);
+            let privileges = self.system_privileges()?;
+            self.expect("FROM")?;
+            let grantees = self.name_list("user name")?;
+            Statement::RevokeSystem {
+                privileges,
+                grantees,
+            }
+        } else if !self.peek_seq(&["REVOKE", "ADMIN", "OPTION"]) && self.role_form("FROM") {
+            self.advance(1);
+            let roles = self.name_list("role name")?;
+            self.expect("FROM")?;
+            let members = self.name_list("user name")?;
+            Statement::RevokeRole { roles, members }
+        } else {
+            return Ok(None);
+        }))
     }
 
     /// For `GRANT`/`REVOKE`: whether this is the role-membership form, i.e. no `ON` before the

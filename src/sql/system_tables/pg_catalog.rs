@@ -4,9 +4,19 @@ use super::*;
 
 mod empty;
 mod relations;
+mod roles;
+mod settings;
 
+use crate::sql::types::SqlType::{Bool, Int, String as Str};
 use empty::EMPTY_CATALOGS;
 use relations::per_database;
+use roles::roles;
+use settings::pg_settings;
+
+/// The `text[]` type of ACL and option columns.
+const TEXT_ARRAY: SqlType = SqlType::Array(ElemType::String);
+/// The type of `int2vector`/`oidvector` columns (key columns, options), shown as arrays.
+const INT2_ARRAY: SqlType = SqlType::Array(ElemType::Int);
 
 /// The names `pg_catalog` knows; anything else is not a virtual table.
 const PG_CATALOG_TABLES: &[&str] = &[
@@ -44,381 +54,27 @@ const PG_CATALOG_TABLES: &[&str] = &[
     "pg_tablespace",
 ];
 
+/// The `pg_catalog` table `table`, or `None` when `pg_catalog` has no such table. Catalogs
+/// tandem has nothing to show in are empty; the per-database ones come from [`per_database`].
 pub(super) async fn pg_catalog(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
     parts: &[String],
     table: &str,
 ) -> Result<Option<Relation>> {
-    use SqlType::{Bool, Int, String as Str};
     if !PG_CATALOG_TABLES.contains(&table) {
         return Ok(None);
     }
-    let mut rows = Vec::new();
     if let Some((_, cols)) = EMPTY_CATALOGS.iter().find(|(n, _)| *n == table) {
-        return Ok(Some(rel(cols, rows)));
+        return Ok(Some(rel(cols, Vec::new())));
     }
     let r = match table {
-        "pg_namespace" => {
-            if let Some(d) = target_database(ctx, txn, parts).await? {
-                for us in ctx.catalog.schemas(txn, d.id).await? {
-                    rows.push(vec![
-                        i(schema_oid(us.id)),
-                        s(us.name),
-                        i(name_oid("role", &us.owner)),
-                        Datum::Null,
-                    ]);
-                }
-            }
-            for (name, oid) in SCHEMAS {
-                let owner = if name == "public" {
-                    name_oid("role", "admin")
-                } else {
-                    name_oid("role", "node")
-                };
-                rows.push(vec![i(oid), s(name), i(owner), Datum::Null]);
-            }
-            rows.sort_by_key(|r| match r[0] {
-                Datum::Int(o) => o,
-                _ => 0,
-            });
-            rel(
-                &[
-                    ("oid", Int),
-                    ("nspname", Str),
-                    ("nspowner", Int),
-                    ("nspacl", Str),
-                ],
-                rows,
-            )
-        }
-        "pg_database" => {
-            for d in ctx.catalog.databases(txn).await? {
-                rows.push(vec![
-                    i(d.id),
-                    s(d.name),
-                    i(name_oid("role", &d.owner)),
-                    i(6),
-                    s("C.UTF-8"),
-                    s("C.UTF-8"),
-                    b(false),
-                    b(true),
-                    i(-1),
-                    i(0),
-                    Datum::Null,
-                    Datum::Null,
-                    s("c"),
-                ]);
-            }
-            rel(
-                &[
-                    ("oid", Int),
-                    ("datname", Str),
-                    ("datdba", Int),
-                    ("encoding", Int),
-                    ("datcollate", Str),
-                    ("datctype", Str),
-                    ("datistemplate", Bool),
-                    ("datallowconn", Bool),
-                    ("datconnlimit", Int),
-                    ("dattablespace", Int),
-                    (
-                        "datacl",
-                        SqlType::Array(crate::sql::types::ElemType::String),
-                    ),
-                    ("daticulocale", Str),
-                    ("datlocprovider", Str),
-                ],
-                rows,
-            )
-        }
-        "pg_roles" | "pg_user" | "pg_authid" => {
-            let users = ctx.catalog.users(txn).await?;
-            let members = ctx.catalog.role_members(txn).await?;
-            for u in users {
-                let is_admin = {
-                    let mut seen = vec![u.name.clone()];
-                    let mut k = 0;
-                    while k < seen.len() {
-                        let cur = seen[k].clone();
-                        for (r, m) in &members {
-                            if *m == cur && !seen.contains(r) {
-                                seen.push(r.clone());
-                            }
-                        }
-                        k += 1;
-                    }
-                    seen.iter().any(|r| r == "admin")
-                };
-                let createrole = is_admin
-                    || u.options
-                        .iter()
-                        .any(|o| o.eq_ignore_ascii_case("CREATEROLE"));
-                let createdb =
-                    is_admin || u.options.iter().any(|o| o.eq_ignore_ascii_case("CREATEDB"));
-                let oid = name_oid("role", &u.name);
-                if table == "pg_user" {
-                    if u.is_role {
-                        continue;
-                    }
-                    rows.push(vec![
-                        s(u.name),
-                        i(oid),
-                        b(createdb),
-                        b(is_admin),
-                        b(false),
-                        b(false),
-                        s("********"),
-                        Datum::Null,
-                        Datum::Null,
-                    ]);
-                } else {
-                    rows.push(vec![
-                        i(oid),
-                        s(u.name),
-                        b(is_admin),
-                        b(true),
-                        b(createrole),
-                        b(createdb),
-                        b(u.login),
-                        b(false),
-                        b(false),
-                        i(-1),
-                        Datum::Null,
-                    ]);
-                }
-            }
-            if table == "pg_user" {
-                rel(
-                    &[
-                        ("usename", Str),
-                        ("usesysid", Int),
-                        ("usecreatedb", Bool),
-                        ("usesuper", Bool),
-                        ("userepl", Bool),
-                        ("usebypassrls", Bool),
-                        ("passwd", Str),
-                        ("valuntil", Str),
-                        ("useconfig", Str),
-                    ],
-                    rows,
-                )
-            } else {
-                rel(
-                    &[
-                        ("oid", Int),
-                        ("rolname", Str),
-                        ("rolsuper", Bool),
-                        ("rolinherit", Bool),
-                        ("rolcreaterole", Bool),
-                        ("rolcreatedb", Bool),
-                        ("rolcanlogin", Bool),
-                        ("rolreplication", Bool),
-                        ("rolbypassrls", Bool),
-                        ("rolconnlimit", Int),
-                        ("rolvaliduntil", Str),
-                    ],
-                    rows,
-                )
-            }
-        }
-        "pg_auth_members" => {
-            for (role, member) in ctx.catalog.role_members(txn).await? {
-                rows.push(vec![
-                    i(name_oid("role", &role)),
-                    i(name_oid("role", &member)),
-                    i(name_oid("role", "node")),
-                    b(role == "admin"),
-                ]);
-            }
-            rel(
-                &[
-                    ("roleid", Int),
-                    ("member", Int),
-                    ("grantor", Int),
-                    ("admin_option", Bool),
-                ],
-                rows,
-            )
-        }
-        "pg_type" => {
-            // Each base type, then its array type (`_int8`, category A, typelem = base).
-            let types = PG_TYPES
-                .iter()
-                .flat_map(|&(oid, name, len, byval, category, array)| {
-                    [
-                        (oid, name.to_string(), len, byval, category, 0, array),
-                        (array, format!("_{name}"), -1, false, "A", oid, 0),
-                    ]
-                });
-            for (oid, name, len, byval, category, elem, array) in types {
-                rows.push(vec![
-                    i(oid),
-                    s(&name),
-                    i(PG_CATALOG_OID),
-                    i(name_oid("role", "node")),
-                    i(len),
-                    b(byval),
-                    s("b"),
-                    s(category),
-                    s(","),
-                    i(0),
-                    i(elem),
-                    i(array),
-                    b(false),
-                    i(0),
-                    i(-1),
-                    i(0),
-                    i(0),
-                ]);
-            }
-            rel(
-                &[
-                    ("oid", Int),
-                    ("typname", Str),
-                    ("typnamespace", Int),
-                    ("typowner", Int),
-                    ("typlen", Int),
-                    ("typbyval", Bool),
-                    ("typtype", Str),
-                    ("typcategory", Str),
-                    ("typdelim", Str),
-                    ("typrelid", Int),
-                    ("typelem", Int),
-                    ("typarray", Int),
-                    ("typnotnull", Bool),
-                    ("typbasetype", Int),
-                    ("typtypmod", Int),
-                    ("typndims", Int),
-                    ("typcollation", Int),
-                ],
-                rows,
-            )
-        }
-        "pg_settings" => {
-            for (name, setting, vartype, desc) in [
-                (
-                    "application_name",
-                    "",
-                    "string",
-                    "Sets the application name to be reported in statistics and logs.",
-                ),
-                (
-                    "client_encoding",
-                    "UTF8",
-                    "string",
-                    "Sets the client's character set encoding.",
-                ),
-                (
-                    "DateStyle",
-                    "ISO, MDY",
-                    "string",
-                    "Sets the display format for date and time values.",
-                ),
-                (
-                    "default_transaction_isolation",
-                    "serializable",
-                    "enum",
-                    "Sets the transaction isolation level of each new transaction.",
-                ),
-                (
-                    "extra_float_digits",
-                    "0",
-                    "integer",
-                    "Sets the number of digits displayed for floating-point values.",
-                ),
-                (
-                    "integer_datetimes",
-                    "on",
-                    "bool",
-                    "Datetimes are integer based.",
-                ),
-                (
-                    "lock_timeout",
-                    "0",
-                    "integer",
-                    "Sets the maximum allowed duration of any wait for a lock.",
-                ),
-                (
-                    "max_identifier_length",
-                    "128",
-                    "integer",
-                    "Shows the maximum identifier length.",
-                ),
-                (
-                    "search_path",
-                    "\"$user\", public",
-                    "string",
-                    "Sets the schema search order for names that are not schema-qualified.",
-                ),
-                (
-                    "server_encoding",
-                    "UTF8",
-                    "string",
-                    "Sets the server (database) character set encoding.",
-                ),
-                (
-                    "server_version",
-                    "13.0.0",
-                    "string",
-                    "Shows the server version.",
-                ),
-                (
-                    "server_version_num",
-                    "130000",
-                    "integer",
-                    "Shows the server version as an integer.",
-                ),
-                (
-                    "standard_conforming_strings",
-                    "on",
-                    "bool",
-                    "Causes '...' strings to treat backslashes literally.",
-                ),
-                (
-                    "statement_timeout",
-                    "0",
-                    "integer",
-                    "Sets the maximum allowed duration of any statement.",
-                ),
-                (
-                    "TimeZone",
-                    "UTC",
-                    "string",
-                    "Sets the time zone for displaying and interpreting time stamps.",
-                ),
-                (
-                    "transaction_isolation",
-                    "serializable",
-                    "enum",
-                    "Sets the current transaction's isolation level.",
-                ),
-            ] {
-                rows.push(vec![
-                    s(name),
-                    s(setting),
-                    Datum::Null,
-                    s("Client Connection Defaults"),
-                    s(desc),
-                    s("user"),
-                    s(vartype),
-                    s("default"),
-                ]);
-            }
-            rel(
-                &[
-                    ("name", Str),
-                    ("setting", Str),
-                    ("unit", Str),
-                    ("category", Str),
-                    ("short_desc", Str),
-                    ("context", Str),
-                    ("vartype", Str),
-                    ("source", Str),
-                ],
-                rows,
-            )
-        }
+        "pg_namespace" => pg_namespace(ctx, txn, parts).await?,
+        "pg_database" => pg_database(ctx, txn).await?,
+        "pg_roles" | "pg_user" | "pg_authid" => roles(ctx, txn, table == "pg_user").await?,
+        "pg_auth_members" => pg_auth_members(ctx, txn).await?,
+        "pg_type" => pg_type(),
+        "pg_settings" => pg_settings(),
         "pg_description" => rel(
             &[
                 ("objoid", Int),
@@ -426,7 +82,7 @@ pub(super) async fn pg_catalog(
                 ("objsubid", Int),
                 ("description", Str),
             ],
-            rows,
+            Vec::new(),
         ),
         "pg_inherits" => rel(
             &[
@@ -435,49 +91,200 @@ pub(super) async fn pg_catalog(
                 ("inhseqno", Int),
                 ("inhdetachpending", Bool),
             ],
-            rows,
+            Vec::new(),
         ),
         "pg_proc" => pg_proc(),
-        "pg_tablespace" => {
-            for (oid, name) in [(1663, "pg_default"), (1664, "pg_global")] {
-                rows.push(vec![
-                    i(oid),
-                    s(name),
-                    i(name_oid("role", "node")),
-                    Datum::Null,
-                    Datum::Null,
-                ]);
-            }
-            rel(
-                &[
-                    ("oid", Int),
-                    ("spcname", Str),
-                    ("spcowner", Int),
-                    (
-                        "spcacl",
-                        SqlType::Array(crate::sql::types::ElemType::String),
-                    ),
-                    (
-                        "spcoptions",
-                        SqlType::Array(crate::sql::types::ElemType::String),
-                    ),
-                ],
-                rows,
-            )
-        }
-        "pg_am" => {
-            rows.push(vec![i(BTREE_AM_OID), s("btree"), s("i")]);
-            rel(&[("oid", Int), ("amname", Str), ("amtype", Str)], rows)
-        }
+        "pg_tablespace" => pg_tablespace(),
+        "pg_am" => rel(
+            &[("oid", Int), ("amname", Str), ("amtype", Str)],
+            vec![vec![i(BTREE_AM_OID), s("btree"), s("i")]],
+        ),
         _ => return per_database(ctx, txn, parts, table).await.map(Some),
     };
     Ok(Some(r))
 }
 
+/// `pg_namespace`: the database's user-defined schemas and the built-in ones, by oid.
+async fn pg_namespace(ctx: &Ctx<'_>, txn: &mut Txn, parts: &[String]) -> Result<Relation> {
+    let mut rows = Vec::new();
+    if let Some(d) = target_database(ctx, txn, parts).await? {
+        for us in ctx.catalog.schemas(txn, d.id).await? {
+            rows.push(vec![
+                i(schema_oid(us.id)),
+                s(us.name),
+                i(name_oid("role", &us.owner)),
+                Datum::Null,
+            ]);
+        }
+    }
+    for (name, oid) in SCHEMAS {
+        let owner = if name == "public" {
+            name_oid("role", "admin")
+        } else {
+            name_oid("role", "node")
+        };
+        rows.push(vec![i(oid), s(name), i(owner), Datum::Null]);
+    }
+    rows.sort_by_key(|r| match r[0] {
+        Datum::Int(o) => o,
+        _ => 0,
+    });
+    Ok(rel(
+        &[
+            ("oid", Int),
+            ("nspname", Str),
+            ("nspowner", Int),
+            ("nspacl", Str),
+        ],
+        rows,
+    ))
+}
+
+/// `pg_database`: every database of the virtual cluster.
+async fn pg_database(ctx: &Ctx<'_>, txn: &mut Txn) -> Result<Relation> {
+    let mut rows = Vec::new();
+    for d in ctx.catalog.databases(txn).await? {
+        rows.push(vec![
+            i(d.id),
+            s(d.name),
+            i(name_oid("role", &d.owner)),
+            i(6),
+            s("C.UTF-8"),
+            s("C.UTF-8"),
+            b(false),
+            b(true),
+            i(-1),
+            i(0),
+            Datum::Null,
+            Datum::Null,
+            s("c"),
+        ]);
+    }
+    Ok(rel(
+        &[
+            ("oid", Int),
+            ("datname", Str),
+            ("datdba", Int),
+            ("encoding", Int),
+            ("datcollate", Str),
+            ("datctype", Str),
+            ("datistemplate", Bool),
+            ("datallowconn", Bool),
+            ("datconnlimit", Int),
+            ("dattablespace", Int),
+            ("datacl", TEXT_ARRAY),
+            ("daticulocale", Str),
+            ("datlocprovider", Str),
+        ],
+        rows,
+    ))
+}
+
+/// `pg_auth_members`: role memberships; members of `admin` hold the admin option.
+async fn pg_auth_members(ctx: &Ctx<'_>, txn: &mut Txn) -> Result<Relation> {
+    let mut rows = Vec::new();
+    for (role, member) in ctx.catalog.role_members(txn).await? {
+        rows.push(vec![
+            i(name_oid("role", &role)),
+            i(name_oid("role", &member)),
+            i(name_oid("role", "node")),
+            b(role == "admin"),
+        ]);
+    }
+    Ok(rel(
+        &[
+            ("roleid", Int),
+            ("member", Int),
+            ("grantor", Int),
+            ("admin_option", Bool),
+        ],
+        rows,
+    ))
+}
+
+/// `pg_type`: each base type, then its array type (`_int8`, category A, typelem = base).
+fn pg_type() -> Relation {
+    let types = PG_TYPES
+        .iter()
+        .flat_map(|&(oid, name, len, byval, category, array)| {
+            [
+                (oid, name.to_string(), len, byval, category, 0, array),
+                (array, format!("_{name}"), -1, false, "A", oid, 0),
+            ]
+        });
+    let mut rows = Vec::new();
+    for (oid, name, len, byval, category, elem, array) in types {
+        rows.push(vec![
+            i(oid),
+            s(&name),
+            i(PG_CATALOG_OID),
+            i(name_oid("role", "node")),
+            i(len),
+            b(byval),
+            s("b"),
+            s(category),
+            s(","),
+            i(0),
+            i(elem),
+            i(array),
+            b(false),
+            i(0),
+            i(-1),
+            i(0),
+            i(0),
+        ]);
+    }
+    rel(
+        &[
+            ("oid", Int),
+            ("typname", Str),
+            ("typnamespace", Int),
+            ("typowner", Int),
+            ("typlen", Int),
+            ("typbyval", Bool),
+            ("typtype", Str),
+            ("typcategory", Str),
+            ("typdelim", Str),
+            ("typrelid", Int),
+            ("typelem", Int),
+            ("typarray", Int),
+            ("typnotnull", Bool),
+            ("typbasetype", Int),
+            ("typtypmod", Int),
+            ("typndims", Int),
+            ("typcollation", Int),
+        ],
+        rows,
+    )
+}
+
+/// `pg_tablespace`: PostgreSQL's two built-in tablespaces.
+fn pg_tablespace() -> Relation {
+    let mut rows = Vec::new();
+    for (oid, name) in [(1663, "pg_default"), (1664, "pg_global")] {
+        rows.push(vec![
+            i(oid),
+            s(name),
+            i(name_oid("role", "node")),
+            Datum::Null,
+            Datum::Null,
+        ]);
+    }
+    rel(
+        &[
+            ("oid", Int),
+            ("spcname", Str),
+            ("spcowner", Int),
+            ("spcacl", TEXT_ARRAY),
+            ("spcoptions", TEXT_ARRAY),
+        ],
+        rows,
+    )
+}
+
 /// `pg_proc`: one row per overload of every builtin in the function registry (psql's `\df`,
 /// ORMs' introspection). Argument-dependent result types are `anyelement`/`anyarray`.
 fn pg_proc() -> Relation {
-    use SqlType::{Bool, Int, String as Str};
     let mut rows = Vec::new();
     for b in crate::sql::functions::registry::all() {
         for o in &b.overloads {

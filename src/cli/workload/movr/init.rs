@@ -113,14 +113,45 @@ pub async fn init(opts: &InitOptions) -> anyhow::Result<()> {
     }
     let urls = opts.conn.parse()?;
     let db_urls = opts.conn.db_urls()?;
-    let db = quote_ident(&opts.conn.db);
     let retries = AtomicU64::new(0);
+    let dialect = create_database(opts, &urls[0], &retries).await?;
+    let main = connect_client(&db_urls[0]).await?;
+    create_tables(&main, dialect, &retries).await?;
+    let to_load = tables_to_load(opts, &main, &retries).await?;
+    let pool = connection_pool(opts, main, &db_urls, &to_load).await?;
+    let total_rows = load(opts, &pool, &to_load, &retries).await?;
+    let main = &pool[0];
+    // Splits (CockroachDB's dialect: PostgreSQL has no ranges).
+    if dialect != Dialect::Postgres && opts.data.num_ranges > 1 {
+        for table in [Table::Users, Table::Vehicles, Table::Rides] {
+            for sql in split_statements(&opts.data, table) {
+                exec(main, &retries, &sql).await?;
+            }
+        }
+    }
+    add_foreign_keys(main, dialect, &retries).await?;
+    println!(
+        "movr: database {} ready: {} tables, {} rows loaded in {:.1}s",
+        opts.conn.db,
+        TABLES.len(),
+        total_rows,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
 
-    // Database.
-    let admin = connect_admin(&urls[0], &opts.conn.db).await?;
+/// Creates the database (after dropping it with `--drop`) through an administrative
+/// connection; returns the server's dialect.
+async fn create_database(
+    opts: &InitOptions,
+    url: &ConnUrl,
+    retries: &AtomicU64,
+) -> anyhow::Result<Dialect> {
+    let db = quote_ident(&opts.conn.db);
+    let admin = connect_admin(url, &opts.conn.db).await?;
     let dialect = opts.conn.dialect.resolve(&admin).await;
     if opts.drop {
-        exec(&admin, &retries, &format!("DROP DATABASE IF EXISTS {db}")).await?;
+        exec(&admin, retries, &format!("DROP DATABASE IF EXISTS {db}")).await?;
     }
     match dialect {
         Dialect::Postgres => {
@@ -144,31 +175,40 @@ pub async fn init(opts: &InitOptions) -> anyhow::Result<()> {
         _ => {
             exec(
                 &admin,
-                &retries,
+                retries,
                 &format!("CREATE DATABASE IF NOT EXISTS {db}"),
             )
             .await?;
         }
     }
-    drop(admin);
+    Ok(dialect)
+}
 
-    // Tables.
-    let main = connect_client(&db_urls[0]).await?;
+/// Creates the tables that do not exist yet (and, in PostgreSQL, their secondary indexes).
+async fn create_tables(main: &Client, dialect: Dialect, retries: &AtomicU64) -> anyhow::Result<()> {
     for table in TABLES {
         let body = match dialect {
             Dialect::Postgres => table.postgres_schema(),
             _ => table.cockroach_schema(),
         };
         let sql = format!("CREATE TABLE IF NOT EXISTS {} {body}", table.name());
-        exec(&main, &retries, &sql).await?;
+        exec(main, retries, &sql).await?;
         if dialect == Dialect::Postgres {
             for index in table.postgres_indexes() {
-                exec(&main, &retries, index).await?;
+                exec(main, retries, index).await?;
             }
         }
     }
+    Ok(())
+}
 
-    // Data.
+/// The tables to load: those with rows to load that hold none yet (the others are named on
+/// stderr and left as they are).
+async fn tables_to_load(
+    opts: &InitOptions,
+    main: &Client,
+    retries: &AtomicU64,
+) -> anyhow::Result<Vec<Table>> {
     let mut to_load = Vec::new();
     for table in TABLES {
         let rows = opts.data.rows(table);
@@ -176,7 +216,7 @@ pub async fn init(opts: &InitOptions) -> anyhow::Result<()> {
             continue;
         }
         let sql = format!("SELECT 1 FROM {} LIMIT 1", table.name());
-        let has_rows = !retrying(&retries, || main.query(sql.as_str(), &[]))
+        let has_rows = !retrying(retries, || main.query(sql.as_str(), &[]))
             .await
             .map_err(|e| sql_error(&sql, &e))?
             .is_empty();
@@ -190,10 +230,20 @@ pub async fn init(opts: &InitOptions) -> anyhow::Result<()> {
             to_load.push(table);
         }
     }
-    let batch = opts.batch_size;
+    Ok(to_load)
+}
+
+/// `main` and as many more connections (round robin over the URLs) as `--init-conns` allows
+/// and the largest table has batches for.
+async fn connection_pool(
+    opts: &InitOptions,
+    main: Client,
+    db_urls: &[ConnUrl],
+    to_load: &[Table],
+) -> anyhow::Result<Vec<Client>> {
     let max_batches = to_load
         .iter()
-        .map(|&t| opts.data.rows(t).div_ceil(batch))
+        .map(|&t| opts.data.rows(t).div_ceil(opts.batch_size))
         .max()
         .unwrap_or(0);
     let conns = (opts.init_conns as u64).min(max_batches).max(1) as usize;
@@ -203,13 +253,23 @@ pub async fn init(opts: &InitOptions) -> anyhow::Result<()> {
     )
     .await?;
     pool.extend(extra);
+    Ok(pool)
+}
 
+/// Loads the tables one after the other over `pool`, drawing the progress as it goes;
+/// returns the rows loaded.
+async fn load(
+    opts: &InitOptions,
+    pool: &[Client],
+    to_load: &[Table],
+    retries: &AtomicU64,
+) -> anyhow::Result<u64> {
     let total_rows: u64 = to_load.iter().map(|&t| opts.data.rows(t)).sum();
     let progress = Progress::new(total_rows);
     let generator = Generator::new(&opts.data);
-    for &table in &to_load {
+    for &table in to_load {
         let table_start = Instant::now();
-        let load = load_table(&generator, table, &pool, batch, &progress, &retries);
+        let load = load_table(&generator, table, pool, opts.batch_size, &progress, retries);
         tokio::pin!(load);
         let mut ticker = tokio::time::interval(progress.tick_interval());
         let result = loop {
@@ -225,25 +285,22 @@ pub async fn init(opts: &InitOptions) -> anyhow::Result<()> {
         progress.table_done(table.name(), opts.data.rows(table), table_start.elapsed());
     }
     progress.finish();
-    let main = &pool[0];
+    Ok(total_rows)
+}
 
-    // Splits (CockroachDB's dialect: PostgreSQL has no ranges).
-    if dialect != Dialect::Postgres && opts.data.num_ranges > 1 {
-        for table in [Table::Users, Table::Vehicles, Table::Rides] {
-            for sql in split_statements(&opts.data, table) {
-                exec(main, &retries, &sql).await?;
-            }
-        }
-    }
-
-    // Foreign keys (adding one that exists is not an error, so init can be re-run).
+/// Foreign keys (adding one that exists is not an error, so init can be re-run).
+async fn add_foreign_keys(
+    main: &Client,
+    dialect: Dialect,
+    retries: &AtomicU64,
+) -> anyhow::Result<()> {
     for (cockroach, postgres) in FOREIGN_KEYS {
         let sql = if dialect == Dialect::Postgres {
             postgres
         } else {
             cockroach
         };
-        if let Err(e) = retrying(&retries, || main.execute(sql, &[])).await {
+        if let Err(e) = retrying(retries, || main.execute(sql, &[])).await {
             let duplicate = e.code() == Some(&SqlState::DUPLICATE_OBJECT)
                 || e.as_db_error()
                     .is_some_and(|d| d.message().contains(DUPLICATE_FK_ERR));
@@ -252,14 +309,6 @@ pub async fn init(opts: &InitOptions) -> anyhow::Result<()> {
             }
         }
     }
-
-    println!(
-        "movr: database {} ready: {} tables, {} rows loaded in {:.1}s",
-        opts.conn.db,
-        TABLES.len(),
-        total_rows,
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }
 
