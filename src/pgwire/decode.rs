@@ -34,9 +34,12 @@ use ::pgwire::messages::terminate::Terminate;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
-use super::encode::{self, CHARACTER_NOT_IN_REPERTOIRE};
+use super::encode;
 use crate::sql::error::SqlError;
 use crate::sql::sqlstate::SqlState;
+
+mod cursor;
+use cursor::{Cursor, name, text};
 
 /// The largest first packet (PostgreSQL's MAX_STARTUP_PACKET_LENGTH).
 pub(super) const MAX_STARTUP_PACKET: usize = 10_000;
@@ -161,108 +164,6 @@ pub(super) fn too_large(len: usize, max: usize) -> Problem {
 /// The error for a type byte no frontend message has.
 pub(super) fn unknown_type(tag: u8) -> Problem {
     Problem::violation(format!("invalid frontend message type {tag}"))
-}
-
-/// Reads fields from one message body.
-struct Cursor {
-    buf: Bytes,
-    pos: usize,
-}
-
-impl Cursor {
-    fn new(buf: Bytes) -> Cursor {
-        Cursor { buf, pos: 0 }
-    }
-
-    fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    fn take(&mut self, n: usize) -> Result<Bytes> {
-        if n > self.remaining() {
-            return Err(Problem::violation("insufficient data left in message"));
-        }
-        let out = self.buf.slice(self.pos..self.pos + n);
-        self.pos += n;
-        Ok(out)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let b = self.take(N)?;
-        let mut out = [0u8; N];
-        out.copy_from_slice(&b);
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8> {
-        Ok(self.array::<1>()?[0])
-    }
-    fn u16(&mut self) -> Result<u16> {
-        Ok(u16::from_be_bytes(self.array()?))
-    }
-    fn i16(&mut self) -> Result<i16> {
-        Ok(i16::from_be_bytes(self.array()?))
-    }
-    fn i32(&mut self) -> Result<i32> {
-        Ok(i32::from_be_bytes(self.array()?))
-    }
-    fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_be_bytes(self.array()?))
-    }
-
-    /// A NUL-terminated string (without the NUL).
-    fn cstr(&mut self) -> Result<Bytes> {
-        let rest = &self.buf[self.pos..];
-        let Some(n) = rest.iter().position(|b| *b == 0) else {
-            return Err(Problem::violation("invalid string in message"));
-        };
-        let s = self.take(n)?;
-        self.pos += 1;
-        Ok(s)
-    }
-
-    fn rest(&mut self) -> Bytes {
-        let out = self.buf.slice(self.pos..);
-        self.pos = self.buf.len();
-        out
-    }
-
-    /// Everything must have been read.
-    fn end(&self) -> Result<()> {
-        if self.remaining() == 0 {
-            Ok(())
-        } else {
-            Err(Problem::violation("invalid message format"))
-        }
-    }
-}
-
-/// UTF-8 text (22021 naming the first bad bytes, as PostgreSQL words it).
-fn text(raw: &[u8]) -> Result<String> {
-    match std::str::from_utf8(raw) {
-        Ok(s) => Ok(s.to_owned()),
-        Err(e) => {
-            let at = e.valid_up_to();
-            let bad = e.error_len().unwrap_or(raw.len() - at).max(1);
-            let shown: Vec<String> = raw[at..at + bad]
-                .iter()
-                .map(|b| format!("0x{b:02x}"))
-                .collect();
-            Err(Problem::error(SqlError::new(
-                CHARACTER_NOT_IN_REPERTOIRE,
-                format!(
-                    "invalid byte sequence for encoding \"UTF8\": {}",
-                    shown.join(" ")
-                ),
-            )))
-        }
-    }
-}
-
-/// A statement or portal name: empty is the unnamed one.
-fn name(raw: &[u8]) -> Result<Option<String>> {
-    let s = text(raw)?;
-    Ok((!s.is_empty()).then_some(s))
 }
 
 /// Decodes the first packet of a connection (`body`: what follows the 4-byte length, which the
