@@ -32,6 +32,7 @@ mod correlated;
 mod join;
 pub mod locking;
 pub mod ops;
+mod order;
 mod select;
 mod subquery;
 mod table_functions;

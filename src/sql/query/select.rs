@@ -1,6 +1,10 @@
 //! One SELECT block: FROM, WHERE, grouping and aggregates, the select list, DISTINCT and
 //! ORDER BY.
 
+pub(super) use super::order::{
+    check_distinct_on_order, compare_keys, output_ref, resolve_order, sort_by_output, sort_keys,
+    sort_rows,
+};
 use super::*;
 
 /// An aggregate call found in a select list, HAVING or ORDER BY.
@@ -28,162 +32,18 @@ pub(super) async fn run_select(
     order: &[pg::OrderByExpr],
     lock: Option<&locking::LockSpec>,
 ) -> Result<Relation> {
-    // WHERE with subqueries replaced by values; correlated conjuncts run per row, after the
-    // others have filtered the rows (and the others can still choose the scan).
-    let (selection, correlated_where) =
-        super::correlated::split_where(ctx, txn, sel.selection.as_ref(), params, ctes).await?;
-    // FROM.
-    let mut input = match sel.from.as_slice() {
-        [] => Relation {
-            cols: Vec::new(),
-            rows: vec![Vec::new()],
-        },
-        [only] => load_from_item(ctx, txn, only, params, ctes, selection.as_ref(), lock).await?,
-        items => {
-            let mut acc: Option<Relation> = None;
-            for it in items {
-                let rel = load_from_item(ctx, txn, it, params, ctes, None, lock).await?;
-                acc = Some(match acc {
-                    None => rel,
-                    Some(l) => join(
-                        ctx,
-                        l,
-                        rel,
-                        &pg::JoinOperator::CrossJoin(pg::JoinConstraint::None),
-                        params,
-                    )?,
-                });
-            }
-            acc.unwrap_or_default()
-        }
-    };
-    let names = input.scope_names();
-    let in_types = input.col_types();
+    let (mut input, selection) = filtered_input(ctx, txn, sel, params, ctes, lock).await?;
     let ectx = ectx(ctx, params);
-    if let Some(w) = &selection {
-        let mut kept = Vec::with_capacity(input.rows.len());
-        for r in input.rows {
-            if matches!(
-                expr::eval(
-                    w,
-                    Some(&Row {
-                        names: &names,
-                        values: &r
-                    }),
-                    &ectx
-                )?,
-                Datum::Bool(true)
-            ) {
-                kept.push(r);
-            }
-        }
-        input.rows = kept;
-    }
-    if let Some(w) = &correlated_where {
-        // Correlated subqueries: bind the outer row's values and run them per row.
-        let mut kept = Vec::new();
-        let mut bare = Correlation::default();
-        for r in std::mem::take(&mut input.rows) {
-            let e = materialize_correlated(
-                ctx,
-                txn,
-                w,
-                (&names, &in_types, &r),
-                params,
-                ctes,
-                &mut bare,
-            )
-            .await?;
-            if matches!(
-                expr::eval(
-                    &e,
-                    Some(&Row {
-                        names: &names,
-                        values: &r
-                    }),
-                    &ectx
-                )?,
-                Datum::Bool(true)
-            ) {
-                kept.push(r);
-            }
-        }
-        input.rows = kept;
-    }
     // Correlated subqueries in aggregate and window arguments become hidden input columns.
     let projection =
         super::correlated::hoist_correlated(ctx, txn, &sel.projection, &mut input, params, ctes)
             .await?;
     let names = input.scope_names();
     // The select list, expanded.
-    let mut items: Vec<(String, Expr)> = Vec::new();
-    let mut correlated_items: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
+    let (mut items, correlated_items) =
+        expand_items(ctx, txn, &projection, &input, &names, (params, ctes)).await?;
     // Bare outer names the select list's correlated subqueries were found to use.
     let mut bare_items = Correlation::default();
-    for item in &projection {
-        match item {
-            SelectItem::Wildcard(_) => {
-                if input.cols.is_empty() {
-                    return Err(SqlError::syntax(
-                        "SELECT * with no tables specified is not valid",
-                    ));
-                }
-                for (i, c) in input.cols.iter().enumerate() {
-                    if !c.hidden {
-                        items.push((c.name.clone(), col_ref(i)));
-                    }
-                }
-            }
-            SelectItem::QualifiedWildcard(kind, _) => {
-                let t = match kind {
-                    pg::SelectItemQualifiedWildcardKind::ObjectName(n) => {
-                        crate::sql::exec::object_last(n)
-                    }
-                    other => return Err(SqlError::unsupported(format!("{other}.*"))),
-                };
-                if !input
-                    .cols
-                    .iter()
-                    .any(|c| c.table.as_deref() == Some(t.as_str()))
-                {
-                    return Err(SqlError::new(
-                        SqlState::UNDEFINED_TABLE,
-                        format!("no data source matches pattern: {t}.*"),
-                    ));
-                }
-                for (i, c) in input.cols.iter().enumerate() {
-                    if !c.hidden && c.table.as_deref() == Some(t.as_str()) {
-                        items.push((c.name.clone(), col_ref(i)));
-                    }
-                }
-            }
-            SelectItem::UnnamedExpr(e) => {
-                let x = match materialize_if(ctx, txn, e, params, ctes).await {
-                    Ok(x) => x,
-                    Err(err) if is_correlated(&err) => {
-                        refuse_outer_aggregates(e, &names, &[])?;
-                        correlated_items.insert(items.len());
-                        e.clone()
-                    }
-                    Err(err) => return Err(err),
-                };
-                items.push((label(e), x))
-            }
-            SelectItem::ExprWithAlias { expr: e, alias } => items.push((
-                normalize(&alias.value, alias.quote_style.is_some()),
-                match materialize_if(ctx, txn, e, params, ctes).await {
-                    Ok(x) => x,
-                    Err(err) if is_correlated(&err) => {
-                        refuse_outer_aggregates(e, &names, &[])?;
-                        correlated_items.insert(items.len());
-                        e.clone()
-                    }
-                    Err(err) => return Err(err),
-                },
-            )),
-            other => return Err(SqlError::unsupported(format!("select item {other}"))),
-        }
-    }
     // A locking block's output carries the locked rows' keys (hidden) to `lock_output`.
     if lock.is_some() {
         for (i, c) in input.cols.iter().enumerate() {
@@ -499,6 +359,182 @@ pub(super) async fn run_select(
     })
 }
 
+/// FROM and WHERE: the block's input rows, filtered by the plain conjuncts first (which may also
+/// choose the scan), then by the correlated ones, run per remaining row; and the plain part of
+/// WHERE (with its uncorrelated subqueries replaced by values).
+async fn filtered_input(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    sel: &pg::Select,
+    params: &[Datum],
+    ctes: &Ctes,
+    lock: Option<&locking::LockSpec>,
+) -> Result<(Relation, Option<Expr>)> {
+    // WHERE with subqueries replaced by values; correlated conjuncts run per row, after the
+    // others have filtered the rows (and the others can still choose the scan).
+    let (selection, correlated_where) =
+        super::correlated::split_where(ctx, txn, sel.selection.as_ref(), params, ctes).await?;
+    // FROM.
+    let mut input = match sel.from.as_slice() {
+        [] => Relation {
+            cols: Vec::new(),
+            rows: vec![Vec::new()],
+        },
+        [only] => load_from_item(ctx, txn, only, params, ctes, selection.as_ref(), lock).await?,
+        items => {
+            let mut acc: Option<Relation> = None;
+            for it in items {
+                let rel = load_from_item(ctx, txn, it, params, ctes, None, lock).await?;
+                acc = Some(match acc {
+                    None => rel,
+                    Some(l) => join(
+                        ctx,
+                        l,
+                        rel,
+                        &pg::JoinOperator::CrossJoin(pg::JoinConstraint::None),
+                        params,
+                    )?,
+                });
+            }
+            acc.unwrap_or_default()
+        }
+    };
+    let names = input.scope_names();
+    let in_types = input.col_types();
+    let ectx = ectx(ctx, params);
+    if let Some(w) = &selection {
+        let mut kept = Vec::with_capacity(input.rows.len());
+        for r in input.rows {
+            if matches!(
+                expr::eval(
+                    w,
+                    Some(&Row {
+                        names: &names,
+                        values: &r
+                    }),
+                    &ectx
+                )?,
+                Datum::Bool(true)
+            ) {
+                kept.push(r);
+            }
+        }
+        input.rows = kept;
+    }
+    if let Some(w) = &correlated_where {
+        // Correlated subqueries: bind the outer row's values and run them per row.
+        let mut kept = Vec::new();
+        let mut bare = Correlation::default();
+        for r in std::mem::take(&mut input.rows) {
+            let e = materialize_correlated(
+                ctx,
+                txn,
+                w,
+                (&names, &in_types, &r),
+                params,
+                ctes,
+                &mut bare,
+            )
+            .await?;
+            if matches!(
+                expr::eval(
+                    &e,
+                    Some(&Row {
+                        names: &names,
+                        values: &r
+                    }),
+                    &ectx
+                )?,
+                Datum::Bool(true)
+            ) {
+                kept.push(r);
+            }
+        }
+        input.rows = kept;
+    }
+    Ok((input, selection))
+}
+
+/// The select list expanded (wildcards to columns) with its uncorrelated subqueries replaced by
+/// values: (label, expression) per output column, and the positions of the items with correlated
+/// subqueries (run per row later).
+async fn expand_items(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    projection: &[SelectItem],
+    input: &Relation,
+    names: &[String],
+    (params, ctes): (&[Datum], &Ctes),
+) -> Result<(Vec<(String, Expr)>, std::collections::BTreeSet<usize>)> {
+    let mut items: Vec<(String, Expr)> = Vec::new();
+    let mut correlated_items: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
+    for item in projection {
+        match item {
+            SelectItem::Wildcard(_) => {
+                if input.cols.is_empty() {
+                    return Err(SqlError::syntax(
+                        "SELECT * with no tables specified is not valid",
+                    ));
+                }
+                for (i, c) in input.cols.iter().enumerate() {
+                    if !c.hidden {
+                        items.push((c.name.clone(), col_ref(i)));
+                    }
+                }
+            }
+            SelectItem::QualifiedWildcard(kind, _) => {
+                let t = match kind {
+                    pg::SelectItemQualifiedWildcardKind::ObjectName(n) => {
+                        crate::sql::exec::object_last(n)
+                    }
+                    other => return Err(SqlError::unsupported(format!("{other}.*"))),
+                };
+                if !input
+                    .cols
+                    .iter()
+                    .any(|c| c.table.as_deref() == Some(t.as_str()))
+                {
+                    return Err(SqlError::new(
+                        SqlState::UNDEFINED_TABLE,
+                        format!("no data source matches pattern: {t}.*"),
+                    ));
+                }
+                for (i, c) in input.cols.iter().enumerate() {
+                    if !c.hidden && c.table.as_deref() == Some(t.as_str()) {
+                        items.push((c.name.clone(), col_ref(i)));
+                    }
+                }
+            }
+            SelectItem::UnnamedExpr(e) => {
+                let x = match materialize_if(ctx, txn, e, params, ctes).await {
+                    Ok(x) => x,
+                    Err(err) if is_correlated(&err) => {
+                        refuse_outer_aggregates(e, names, &[])?;
+                        correlated_items.insert(items.len());
+                        e.clone()
+                    }
+                    Err(err) => return Err(err),
+                };
+                items.push((label(e), x))
+            }
+            SelectItem::ExprWithAlias { expr: e, alias } => items.push((
+                normalize(&alias.value, alias.quote_style.is_some()),
+                match materialize_if(ctx, txn, e, params, ctes).await {
+                    Ok(x) => x,
+                    Err(err) if is_correlated(&err) => {
+                        refuse_outer_aggregates(e, names, &[])?;
+                        correlated_items.insert(items.len());
+                        e.clone()
+                    }
+                    Err(err) => return Err(err),
+                },
+            )),
+            other => return Err(SqlError::unsupported(format!("select item {other}"))),
+        }
+    }
+    Ok((items, correlated_items))
+}
+
 /// GROUP BY names an input column first, else an output column's alias (or position).
 pub(super) fn resolve_group_exprs(
     group_exprs: &[Expr],
@@ -538,27 +574,6 @@ pub(super) async fn materialize_if(
 
 pub(super) fn col_ref(pos: usize) -> Expr {
     Expr::Identifier(pg::Ident::new(format!("{}{pos}", expr::POSITIONAL)))
-}
-
-/// ORDER BY / GROUP BY may name an output column by position or alias.
-pub(super) fn resolve_order(e: &Expr, items: &[(String, Expr)]) -> Expr {
-    if let Expr::Value(v) = e
-        && let pg::Value::Number(n, _) = &v.value
-        && let Ok(i) = n.parse::<usize>()
-        && i >= 1
-        && i <= items.len()
-    {
-        return items[i - 1].1.clone();
-    }
-    if let Expr::Identifier(id) = e {
-        let n = normalize(&id.value, id.quote_style.is_some());
-        if let Some((_, x)) = items.iter().find(|(name, x)| {
-            *name == n && !matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
-        }) {
-            return x.clone();
-        }
-    }
-    e.clone()
 }
 
 /// 42803 unless every column a grouped query's output, HAVING or ORDER BY uses outside an
@@ -641,143 +656,6 @@ fn check_grouping<'e>(
             ));
         }
     }
-    Ok(())
-}
-
-/// PostgreSQL: "SELECT DISTINCT ON expressions must match initial ORDER BY expressions" (42P10).
-fn check_distinct_on_order(
-    on: &[Expr],
-    order: &[pg::OrderByExpr],
-    items: &[(String, Expr)],
-) -> Result<()> {
-    let norm = |e: &Expr| resolve_order(e, items).to_string().to_lowercase();
-    let on_set: Vec<String> = on.iter().map(norm).collect();
-    for o in order.iter().take(on.len()) {
-        if !on_set.contains(&norm(&o.expr)) {
-            return Err(SqlError::new(
-                SqlState::INVALID_COLUMN_REFERENCE,
-                "SELECT DISTINCT ON expressions must match initial ORDER BY expressions",
-            ));
-        }
-    }
-    Ok(())
-}
-
-pub(super) fn sort_keys(
-    order: &[Expr],
-    out_names: &[String],
-    out_vals: &[Datum],
-    row: &Row<'_>,
-    ectx: &EvalContext<'_>,
-) -> Result<Vec<Datum>> {
-    let mut keys = Vec::with_capacity(order.len());
-    for e in order {
-        // Output column names first (aliases), then the input scope.
-        if let Expr::Identifier(id) = e {
-            if let Some(v) = id
-                .value
-                .strip_prefix(OUTPUT_REF)
-                .and_then(|i| i.parse::<usize>().ok())
-                .and_then(|i| out_vals.get(i))
-            {
-                keys.push(v.clone());
-                continue;
-            }
-            let n = normalize(&id.value, id.quote_style.is_some());
-            if let Some(i) = out_names.iter().position(|x| *x == n) {
-                keys.push(out_vals[i].clone());
-                continue;
-            }
-        }
-        keys.push(expr::eval(e, Some(row), ectx)?);
-    }
-    Ok(keys)
-}
-
-/// Prefix of a sort key that is output column `n` itself (see [`output_ref`]).
-const OUTPUT_REF: &str = "\u{1}out_";
-
-/// A sort key taking output column `i`'s value as computed (a correlated subquery item, which
-/// cannot be evaluated again from the row alone).
-fn output_ref(i: usize) -> Expr {
-    Expr::Identifier(pg::Ident::new(format!("{OUTPUT_REF}{i}")))
-}
-
-pub(super) fn sort_rows(rows: &mut [(Vec<Datum>, Vec<Datum>)], order: &[pg::OrderByExpr]) {
-    rows.sort_by(|a, b| compare_keys(&a.1, &b.1, order));
-}
-
-/// How two rows' ORDER BY keys compare.
-pub(super) fn compare_keys(
-    a: &[Datum],
-    b: &[Datum],
-    order: &[pg::OrderByExpr],
-) -> std::cmp::Ordering {
-    for (i, o) in order.iter().enumerate() {
-        let desc = matches!(o.options.sort, Some(pg::OrderBySort::Desc));
-        // CockroachDB: NULLs sort as smaller than any value (first in ascending order, last
-        // in descending order) unless NULLS FIRST/LAST says otherwise.
-        let nulls_first = o.options.nulls_first.unwrap_or(!desc);
-        let (Some(x), Some(y)) = (a.get(i), b.get(i)) else {
-            continue;
-        };
-        let ord = match (x.is_null(), y.is_null()) {
-            (true, true) => std::cmp::Ordering::Equal,
-            (true, false) => {
-                if nulls_first {
-                    std::cmp::Ordering::Less
-                } else {
-                    std::cmp::Ordering::Greater
-                }
-            }
-            (false, true) => {
-                if nulls_first {
-                    std::cmp::Ordering::Greater
-                } else {
-                    std::cmp::Ordering::Less
-                }
-            }
-            _ => {
-                let o = x.compare(y).unwrap_or(std::cmp::Ordering::Equal);
-                if desc { o.reverse() } else { o }
-            }
-        };
-        if ord != std::cmp::Ordering::Equal {
-            return ord;
-        }
-    }
-    std::cmp::Ordering::Equal
-}
-
-pub(super) fn sort_by_output(
-    ctx: &Ctx<'_>,
-    rel: &mut Relation,
-    order: &[pg::OrderByExpr],
-    params: &[Datum],
-) -> Result<()> {
-    let names: Vec<String> = rel.cols.iter().map(|c| c.name.clone()).collect();
-    let ectx = ectx(ctx, params);
-    // Ordinals pick columns by position: output columns may share a name (`SELECT a.x, b.x
-    // ... UNION ... ORDER BY 2`).
-    let items: Vec<(String, Expr)> = names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.clone(), col_ref(i)))
-        .collect();
-    let mut keyed = Vec::with_capacity(rel.rows.len());
-    for r in std::mem::take(&mut rel.rows) {
-        let row = Row {
-            names: &names,
-            values: &r,
-        };
-        let keys = order
-            .iter()
-            .map(|o| expr::eval(&resolve_order(&o.expr, &items), Some(&row), &ectx))
-            .collect::<Result<Vec<_>>>()?;
-        keyed.push((r, keys));
-    }
-    sort_rows(&mut keyed, order);
-    rel.rows = keyed.into_iter().map(|(r, _)| r).collect();
     Ok(())
 }
 
