@@ -664,3 +664,44 @@ async fn kv_txn_heartbeat_keeps_a_pending_record_alive() {
     );
     store.shutdown().await;
 }
+
+/// A transaction of many writes is proposed, applied and resolved in commands of bounded size
+/// (not one command the size of the transaction), and every write is there afterwards with no
+/// intent left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_large_transaction_commits_in_bounded_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = KvSettings {
+        range_max_bytes: 1 << 30,
+        ..KvSettings::for_tests()
+    };
+    let store = Store::open(dir.path(), settings).expect("open store");
+    const N: i64 = 20_000;
+    let mut t = store.begin();
+    for i in 0..N {
+        t.put(&key(31, i), &i.to_be_bytes()).expect("put");
+    }
+    t.commit().await.expect("commit");
+    let max = store
+        .metrics()
+        .range
+        .max_command_ops
+        .load(Ordering::Relaxed);
+    assert!(max > 0 && max <= 4096 + 1, "largest command: {max} writes");
+    let mut r = store.begin();
+    let rows = with_timeout(
+        "scan",
+        Duration::from_secs(60),
+        r.scan(&index_span(TenantId(2), 31, 1), usize::MAX),
+    )
+    .await
+    .expect("scan");
+    assert_eq!(rows.len(), N as usize);
+    assert!(
+        rows.iter()
+            .enumerate()
+            .all(|(i, (_, v))| v.as_slice() == (i as i64).to_be_bytes()),
+        "values differ"
+    );
+    store.shutdown().await;
+}

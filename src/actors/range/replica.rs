@@ -15,6 +15,7 @@ mod txn_record;
 
 use super::command::{RaftCommand, SplitTrigger};
 use super::error::{RangeError, Result};
+use super::intent_times::IntentTimes;
 use super::latch::{LatchGuard, LatchOwner, LatchSet, wait_then};
 use super::live_txns::LiveTxns;
 use super::tscache::TimestampCache;
@@ -45,7 +46,7 @@ pub struct ReplicaState {
     /// No write is accepted at or below this timestamp.
     pub closed_ts: Timestamp,
     /// Unresolved intents in the range: key → intent timestamp.
-    pub intents: HashMap<Vec<u8>, Timestamp>,
+    pub intents: IntentTimes,
     /// Approximate bytes written since the range was created or sized.
     pub bytes: u64,
     /// Reads below this timestamp are refused: GC may have removed what they would see.
@@ -62,7 +63,7 @@ impl ReplicaState {
         if let Some(t) = self.latches.min_ts() {
             r = r.min(t.prev());
         }
-        if let Some(t) = self.intents.values().min() {
+        if let Some(t) = self.intents.min_ts() {
             r = r.min(t.prev());
         }
         r
@@ -103,7 +104,7 @@ impl ReplicaShared {
     pub fn new(
         desc: RangeDescriptor,
         floor: Timestamp,
-        intents: HashMap<Vec<u8>, Timestamp>,
+        intents: IntentTimes,
         bytes: u64,
     ) -> Arc<ReplicaShared> {
         Arc::new(ReplicaShared {
