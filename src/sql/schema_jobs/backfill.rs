@@ -166,7 +166,7 @@ async fn validate(store: &Store, d: &SchemaChangeDetails, batch: usize) -> Resul
         };
         let what = match &m {
             Mutation::Index(i) if i.unique => format!("unique index \"{}\"", i.name),
-            Mutation::Index(_) => return Ok(()),
+            Mutation::Index(_) | Mutation::Column { .. } => return Ok(()),
             Mutation::PrimaryKey { .. } => format!("unique index \"{}_pkey\"", t.name),
         };
         let rows_ = count_span(&mut txn, &table_span(d.tenant, &t), batch).await?;
@@ -231,6 +231,7 @@ async fn swap(store: &Store, d: &SchemaChangeDetails) -> Result<()> {
     change_descriptor(store, d, |ctx, txn, t, m| {
         match m {
             Mutation::Index(i) => t.indexes.push(i),
+            Mutation::Column { column, .. } => t.columns.push(column),
             Mutation::PrimaryKey {
                 index_id,
                 columns,
