@@ -73,6 +73,19 @@ async fn numeric_results_are_described_with_cockroachdb_types() {
             "SELECT ts + INTERVAL '1 day', INTERVAL '1 hour' FROM (SELECT NULL::TIMESTAMP AS ts) AS s",
             &[Type::TIMESTAMP, Type::INTERVAL],
         ),
+        // A correlated subquery that finds no row for any outer row, and IS [NOT] TRUE/UNKNOWN.
+        (
+            "SELECT (SELECT n2.d * 2 FROM n AS n2 WHERE n2.k = n.i + 10), \
+             (SELECT n2.k FROM n AS n2 WHERE n2.k = n.k + 10), \
+             NULL IS NOT TRUE, (k > 1) IS UNKNOWN, 'a' ~ 'b' FROM n",
+            &[
+                Type::NUMERIC,
+                Type::INT8,
+                Type::BOOL,
+                Type::BOOL,
+                Type::BOOL,
+            ],
+        ),
     ];
     for (sql, want) in cases {
         assert_eq!(&described(&c, sql).await, want, "{sql}");

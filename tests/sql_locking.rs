@@ -1,14 +1,16 @@
 //! Row locks between concurrent transactions, against a real node: `SELECT ... FOR UPDATE`
 //! makes writers and other lockers wait (and then see the holder's writes), `FOR SHARE` locks
 //! are shared, `NOWAIT` / `SKIP LOCKED` / `lock_timeout` / `statement_timeout` / cancel end a
-//! wait, and locks end with the transaction, the implicit transaction or the connection.
-//! Single-session semantics are in `tests/slt/locking.slt`.
+//! wait, and locks end with the transaction, the implicit transaction or the connection; on three
+//! nodes, sessions on every node wait for each other's locks (held by each range's
+//! leaseholder), and deadlocks through locks on several nodes are broken. Single-session
+//! semantics are in `tests/slt/locking.slt`.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{ClusterOptions, TestCluster, rows};
+use common::{ClusterOptions, TestCluster, rows, succeeds_soon};
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
@@ -39,8 +41,12 @@ type Outcome = Result<Vec<Vec<String>>, String>;
 
 /// Runs `sql` on its own connection's task.
 fn spawn(c: Client, sql: &'static str) -> JoinHandle<(Client, Outcome)> {
+    spawn_sql(c, sql.to_string())
+}
+
+fn spawn_sql(c: Client, sql: String) -> JoinHandle<(Client, Outcome)> {
     tokio::spawn(async move {
-        let r = run(&c, sql).await;
+        let r = run(&c, &sql).await;
         (c, r)
     })
 }
@@ -387,11 +393,10 @@ async fn locks_end_with_their_statement_transaction_or_connection() {
     assert!(!e.contains("[") && !e.contains("\\x"), "raw key bytes: {e}");
 }
 
-/// With several nodes the lock table is each gateway node's own (see `kv::locks`): sessions on
-/// one node wait for each other's locks; a session on another node does not wait, and the
-/// conflict is caught at commit instead (40001), so the outcome stays serializable.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_several_nodes_locks_order_the_sessions_of_one_node() {
+/// A three-node cluster whose table `m` (k 1..=6, v = k) has one range per row, fully
+/// replicated, with the leases spread over the nodes and no longer moving (locks live with the
+/// leases). Returns the cluster and how many leases there are.
+async fn three_nodes() -> (TestCluster, u64) {
     let cluster = TestCluster::start_nodes(
         3,
         ClusterOptions {
@@ -400,39 +405,215 @@ async fn with_several_nodes_locks_order_the_sessions_of_one_node() {
         },
     )
     .await;
-    let on = |i: usize| {
-        let url = cluster.url_on(i, "root", None);
-        async move { common::connect_url(&url).await.expect("connect") }
-    };
-    let (a, b, c) = (on(0).await, on(0).await, on(1).await);
+    let c = common::connect_url(&cluster.url_on(0, "root", None))
+        .await
+        .expect("connect");
     exec(
-        &a,
-        "CREATE TABLE m (k INT PRIMARY KEY, v INT); INSERT INTO m VALUES (1, 1)",
+        &c,
+        "CREATE TABLE m (k INT PRIMARY KEY, v INT);
+         INSERT INTO m VALUES (1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (6, 6);
+         ALTER TABLE m SPLIT AT VALUES (2), (3), (4), (5), (6)",
     )
     .await;
-    exec(&a, "BEGIN").await;
-    assert_eq!(
-        rows(&a, "SELECT v FROM m WHERE k = 1 FOR UPDATE").await,
-        one("1")
-    );
-    // Same node: waits.
-    let same = spawn(b, "UPDATE m SET v = v * 10 WHERE k = 1");
-    assert_blocked(&same, "UPDATE through the locker's node").await;
-    // Another node: does not wait ...
-    let other = tokio::time::timeout(T, run(&c, "UPDATE m SET v = v + 1 WHERE k = 1"))
-        .await
-        .expect("UPDATE through another node in time");
-    other.expect("UPDATE through another node");
-    // ... and the locker, which read the row before that write, cannot commit its own.
-    let e = match run(&a, "UPDATE m SET v = 100 WHERE k = 1").await {
-        Err(e) => {
-            exec(&a, "ROLLBACK").await;
-            e
+    cluster.wait_fully_replicated().await;
+    // Lease rebalancing (every 3 s) moves nothing once the counts differ by at most one.
+    let host = cluster.nodes[0].listen_addr.clone();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut stable: Option<(Instant, Vec<u64>)> = None;
+    loop {
+        let (_, out, _) = cluster.tool(&["node", "status", &format!("--host={host}")]);
+        let leases: Vec<u64> = out
+            .lines()
+            .skip(2)
+            .filter(|l| l.contains('|'))
+            .map(|l| {
+                l.split('|')
+                    .nth(8)
+                    .map_or(0, |x| x.trim().parse().unwrap_or(0))
+            })
+            .collect();
+        let (min, max) = (leases.iter().min(), leases.iter().max());
+        let balanced = leases.len() == 3 && min.zip(max).is_some_and(|(a, b)| b - a <= 1);
+        match &stable {
+            Some((since, l)) if balanced && *l == leases => {
+                if since.elapsed() >= Duration::from_secs(4) {
+                    eprintln!("leases per node: {leases:?}");
+                    return (cluster, leases.iter().sum());
+                }
+            }
+            _ => stable = balanced.then(|| (Instant::now(), leases.clone())),
         }
-        Ok(_) => run(&a, "COMMIT").await.expect_err("stale read"),
+        assert!(Instant::now() < deadline, "leases not balanced: {out}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn col(v: &[&str]) -> Vec<Vec<String>> {
+    v.iter().map(|x| vec![x.to_string()]).collect()
+}
+
+/// Row locks are taken at each range's leaseholder, whatever node the session is on: a lock
+/// taken through one node makes writers and lockers through the others wait, NOWAIT fail and
+/// SKIP LOCKED skip; a cancelled remote waiter leaves the queue, a closed connection's locks
+/// are released at once, and a cycle of waits through locks on several nodes is broken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_order_sessions_on_every_node() {
+    let (cluster, leases) = three_nodes().await;
+    let on = |i: usize| {
+        let url = cluster.url_on(i % 3, "root", None);
+        async move { common::connect_url(&url).await.expect("connect") }
     };
-    assert!(e.starts_with("40001"), "{e}");
-    let (_b, r) = finish(same).await;
-    r.expect("update after the locker ended");
-    assert_eq!(rows(&c, "SELECT v FROM m WHERE k = 1").await, one("20"));
+    // Every pair of gateways (so the holder, the waiter or both are not the leaseholder): the
+    // UPDATE waits until the holder commits, then applies on top of its write.
+    for i in 0..3 {
+        let k = i + 1;
+        let (a, b) = (on(i).await, on(i + 1).await);
+        exec(&a, "BEGIN").await;
+        let locked = rows(&a, &format!("SELECT v FROM m WHERE k = {k} FOR UPDATE")).await;
+        assert_eq!(locked, one(&k.to_string()));
+        let upd = spawn_sql(b, format!("UPDATE m SET v = v * 10 WHERE k = {k}"));
+        assert_blocked(&upd, &format!("UPDATE through n{}", (i + 1) % 3 + 1)).await;
+        exec(
+            &a,
+            &format!("UPDATE m SET v = 100 + k WHERE k = {k}; COMMIT"),
+        )
+        .await;
+        let (_b, r) = finish(upd).await;
+        r.expect("update after the holder committed");
+        let v = rows(&on(i + 2).await, &format!("SELECT v FROM m WHERE k = {k}")).await;
+        assert_eq!(v, one(&((100 + k) * 10).to_string()));
+    }
+
+    // NOWAIT fails, SKIP LOCKED skips the row and lock_timeout ends a wait, through the other
+    // nodes.
+    let a = on(0).await;
+    exec(&a, "BEGIN").await;
+    rows(&a, "SELECT v FROM m WHERE k = 2 FOR UPDATE").await;
+    for i in 1..3 {
+        let b = on(i).await;
+        let e = run(&b, "SELECT v FROM m WHERE k = 2 FOR UPDATE NOWAIT")
+            .await
+            .expect_err("NOWAIT on a locked row");
+        assert_eq!(e, "55P03: could not obtain lock on row (k)=(2) in m@m_pkey");
+        let skipped = "SELECT k FROM m WHERE k IN (1, 2, 3) ORDER BY k FOR UPDATE SKIP LOCKED";
+        assert_eq!(rows(&b, skipped).await, col(&["1", "3"]));
+        exec(&b, "SET lock_timeout = '200ms'").await;
+        let e = run(&b, "SELECT v FROM m WHERE k = 2 FOR UPDATE")
+            .await
+            .expect_err("lock timeout");
+        assert_eq!(
+            e,
+            "55P03: canceling statement due to lock timeout on row (k)=(2) in m@m_pkey"
+        );
+    }
+
+    // Cancelled waiters leave the leaseholder's queue: once the holder commits, the row is
+    // free, although the waiters' transactions are still open.
+    let mut open = Vec::new();
+    for i in 0..3 {
+        let b = on(i).await;
+        exec(&b, "BEGIN").await;
+        let token = b.cancel_token();
+        let waiting = spawn(b, "SELECT v FROM m WHERE k = 2 FOR UPDATE");
+        assert_blocked(&waiting, "SELECT FOR UPDATE").await;
+        token
+            .cancel_query(tokio_postgres::NoTls)
+            .await
+            .expect("cancel");
+        let (b, r) = finish(waiting).await;
+        let e = r.expect_err("cancelled");
+        assert!(e.starts_with("57014"), "{e}");
+        open.push(b);
+    }
+    exec(&a, "COMMIT").await;
+    let d = on(1).await;
+    let v = rows(&d, "SELECT v FROM m WHERE k = 2 FOR UPDATE NOWAIT").await;
+    assert_eq!(v, one("1020"));
+    for b in &open {
+        exec(b, "ROLLBACK").await;
+    }
+
+    // A connection closed while holding locks releases them on the leaseholder at once (well
+    // before its heartbeats would expire them).
+    for i in 0..3 {
+        let a = on(i).await;
+        exec(&a, "BEGIN").await;
+        rows(&a, "SELECT v FROM m WHERE k = 4 FOR UPDATE").await;
+        let b = on(i + 1).await;
+        let e = run(&b, "SELECT v FROM m WHERE k = 4 FOR UPDATE NOWAIT")
+            .await
+            .expect_err("held through another node");
+        assert!(e.starts_with("55P03"), "{e}");
+        drop(a);
+        let b = &b;
+        succeeds_soon("the lock released", Duration::from_secs(3), || async move {
+            run(b, "SELECT v FROM m WHERE k = 4 FOR UPDATE NOWAIT")
+                .await
+                .ok()
+        })
+        .await;
+    }
+
+    deadlock_across_nodes(&cluster, leases).await;
+}
+
+/// Six transactions through the three nodes each lock one row of `m`, then ask for the next
+/// one's (the sixth for the first's): exactly one gives up with 40001, and the others finish
+/// once it has. The six ranges' leases are not all on one node (balanced leases, fewer than
+/// 16), so no node's table sees the whole cycle.
+async fn deadlock_across_nodes(cluster: &TestCluster, leases: u64) {
+    assert!(
+        leases < 16,
+        "{leases} leases: the rows may share a leaseholder"
+    );
+    let mut waits = Vec::new();
+    for i in 0..6 {
+        let c = common::connect_url(&cluster.url_on(i % 3, "root", None))
+            .await
+            .expect("connect");
+        exec(&c, "BEGIN").await;
+        rows(
+            &c,
+            &format!("SELECT v FROM m WHERE k = {} FOR UPDATE", i + 1),
+        )
+        .await;
+        waits.push(c);
+    }
+    let started = Instant::now();
+    let mut waits: Vec<Option<JoinHandle<(Client, Outcome)>>> = waits
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let next = (i + 1) % 6 + 1;
+            Some(spawn_sql(
+                c,
+                format!("SELECT k FROM m WHERE k = {next} FOR UPDATE"),
+            ))
+        })
+        .collect();
+    let (mut done, mut deadlocked) = (0, 0);
+    while waits.iter().any(Option::is_some) {
+        assert!(started.elapsed() < T, "the cycle was not broken");
+        for w in waits.iter_mut() {
+            if !w.as_ref().is_some_and(|h| h.is_finished()) {
+                continue;
+            }
+            let Some(h) = w.take() else { continue };
+            let (c, r) = finish(h).await;
+            match r {
+                Ok(_) => {
+                    exec(&c, "COMMIT").await;
+                    done += 1;
+                }
+                Err(e) => {
+                    assert!(e.starts_with("40001") && e.contains("deadlock"), "{e}");
+                    eprintln!("deadlock broken after {:?}", started.elapsed());
+                    exec(&c, "ROLLBACK").await;
+                    deadlocked += 1;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!((done, deadlocked), (5, 1));
 }

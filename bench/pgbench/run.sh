@@ -4,6 +4,7 @@
 # Workloads:
 #   point-select  \set k random(1, ROWS)        SELECT v FROM bench WHERE k = :k;
 #   insert-1row   \set k random(1, 10^15)       INSERT INTO bench_ins VALUES (:k, 'x');
+#   select-only   pgbench's builtin point select on pgbench_accounts (SCALE x 100,000 rows)
 #   tpcb-like     pgbench's builtin script on tables loaded by `pgbench -i -s SCALE` (timed);
 #                 --max-tries retries serialization failures (tandem is SERIALIZABLE,
 #                 PostgreSQL runs its default READ COMMITTED)
@@ -220,7 +221,7 @@ done
 
 # pgbench's own initialization (COPY load, VACUUM, primary keys), timed.
 declare -A INIT_S
-if [[ " ${WORKLOADS[*]} " == *" tpcb-like "* ]]; then
+if [[ " ${WORKLOADS[*]} " == *" tpcb-like "* || " ${WORKLOADS[*]} " == *" select-only "* ]]; then
     for s in tandem postgres; do
         log "$s: pgbench -i -s $SCALE"
         t0=$(date +%s.%N)
@@ -251,6 +252,8 @@ run_one() { # proto workload system rep
     local p=$1 w=$2 s=$3 r=$4 out="$WORK/pgbench-$1-$2-$3-$4.out" rc=0 script
     if [[ $w == tpcb-like ]]; then
         script=(-b tpcb-like "--max-tries=$MAX_TRIES")
+    elif [[ $w == select-only ]]; then
+        script=(-b select-only)
     else
         script=(-f "$WORK/$w.sql")
     fi

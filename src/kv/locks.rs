@@ -24,20 +24,29 @@
 //! queue; if the lock was handed to it at the same moment, it keeps it until its transaction
 //! ends (callers record a key before waiting for it, so it is released then).
 //!
-//! Scope: the table lives in memory on this node and orders the transactions whose SQL
-//! gateway is this node. With several nodes it belongs with each range's leaseholder; until
-//! then transactions coordinated by different nodes do not wait for each other's locks (their
-//! conflicts are still caught at commit, as 40001), see `Store::lock_table`. Locks are released
-//! when the transaction commits, rolls back or is dropped (the connection closed).
+//! Scope: one table per node, holding the locks of keys whose range this node held the lease of
+//! when they were requested. A transaction's lock requests go to the leaseholder of the key's
+//! range, wherever its SQL gateway is: straight into this table when the lease is local (no
+//! network hop), otherwise over the inter-node transport ([`remote`]), so sessions on every node
+//! queue behind each other. A wait for a transaction on another node's table is invisible to
+//! [`Acquired::Deadlock`]; cycles across nodes are found by [`deadlock`] (after one second of
+//! waiting, from the wait-for edges of every node). Locks are unreplicated, as CockroachDB's
+//! unreplicated locks: a lease transfer or a restart of the leaseholder loses them (requests then
+//! go to the new leaseholder, whose table does not know them). That is safe because
+//! serializability never depends on them (see above): the commit-time checks still fail one side
+//! of a conflict with 40001. Locks are released when the transaction commits, rolls back or is
+//! dropped (the connection closed); [`remote`] says how a node drops the locks of a gateway that
+//! can no longer release them.
 
 use crate::ids::TxnId;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// Lock strength.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum LockMode {
     /// `FOR SHARE` / `FOR KEY SHARE`: compatible with other shared holders.
     Shared,
@@ -46,7 +55,7 @@ pub enum LockMode {
 }
 
 /// What to do when another transaction holds a conflicting lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum WaitPolicy {
     /// Wait (up to the request's limits).
     Block,
@@ -55,7 +64,7 @@ pub enum WaitPolicy {
 }
 
 /// One lock request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct LockRequest {
     /// Strength.
     pub mode: LockMode,
@@ -71,7 +80,7 @@ pub struct LockRequest {
 }
 
 /// The outcome of [`LockTable::acquire`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Acquired {
     /// Free, compatible or already ours: no wait.
     Immediately,
@@ -369,6 +378,19 @@ impl LockTable {
         inner.grant_waiters(key);
     }
 
+    /// Every wait in the table as (waiter, a transaction it waits for): conflicting holders and
+    /// conflicting requests queued ahead of it (for deadlock detection across nodes).
+    pub fn wait_edges(&self) -> Vec<(TxnId, TxnId)> {
+        let inner = self.inner.lock();
+        let mut out = Vec::new();
+        for (txn, (key, mode)) in &inner.waiting_on {
+            if let Some(e) = inner.locks.get(key) {
+                out.extend(e.blockers(*txn, *mode).into_iter().map(|b| (*txn, b)));
+            }
+        }
+        out
+    }
+
     /// How many keys are locked or waited for (for tests and metrics).
     pub fn len(&self) -> usize {
         self.inner.lock().locks.len()
@@ -386,6 +408,9 @@ async fn sleep_or_never(d: Option<Duration>) {
         None => std::future::pending().await,
     }
 }
+
+pub mod deadlock;
+pub mod remote;
 
 #[cfg(test)]
 mod tests;

@@ -107,6 +107,10 @@ struct StoreInner {
     stopping: AtomicBool,
     /// Row locks of locking SELECTs, UPDATE and DELETE (see [`locks`]).
     locks: locks::LockTable,
+    /// Which nodes hold locks of the transactions this node coordinates (see [`locks::remote`]).
+    gateway_locks: locks::remote::GatewayLocks,
+    /// Locks held here for transactions coordinated by other nodes.
+    hosted_locks: locks::remote::HostedLocks,
     /// Commits that write system tables (see [`system_writes`]).
     system_writes: system_writes::SystemWrites,
     /// Transactions this node is committing (pushes leave them alone).
@@ -228,6 +232,8 @@ impl Store {
                 split_tx,
                 metrics: KvMetrics::default(),
                 locks: locks::LockTable::default(),
+                gateway_locks: Default::default(),
+                hosted_locks: Default::default(),
                 system_writes: Default::default(),
                 live_txns: Default::default(),
                 extensions: Default::default(),
@@ -243,6 +249,7 @@ impl Store {
         store.spawn_background(split_rx);
         store.spawn_replica_lifecycle(init_rx);
         store.spawn_stale_intent_sweeper();
+        store.spawn_lock_upkeep();
         Ok(store)
     }
 
@@ -333,8 +340,8 @@ impl Store {
         &self.inner.settings
     }
 
-    /// The node's row locks. They order the transactions this node coordinates; with several
-    /// nodes, transactions coordinated elsewhere do not see them (see [`locks`]).
+    /// The node's row locks: those of the keys whose range this node holds the lease of, for
+    /// transactions coordinated by any node (see [`locks`]).
     pub fn lock_table(&self) -> &locks::LockTable {
         &self.inner.locks
     }

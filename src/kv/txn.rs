@@ -135,7 +135,8 @@ pub struct Txn {
     system_writes: bool,
     read_spans: Vec<Span>,
     state: State,
-    /// Row locks held or waited for (released at commit, rollback or drop).
+    /// Row locks held or waited for in this node's table (released at commit, rollback or
+    /// drop; those on other nodes are recorded by the store, see `locks::remote`).
     locked: std::collections::BTreeSet<Vec<u8>>,
     /// How many of `read_spans` predate the running statement, while a statement that can be
     /// re-run is running (see [`Txn::begin_restartable_statement`]).
@@ -461,7 +462,7 @@ impl Txn {
         self.check_open()?;
         if self.writes.is_empty() {
             self.state = State::Committed;
-            self.release_locks();
+            self.release_locks_now().await;
             return Ok(self.read_ts);
         }
         let system = self.has_system_writes();
@@ -480,7 +481,7 @@ impl Txn {
         if system {
             store.system_writes().end(result.as_ref().ok().copied());
         }
-        self.release_locks();
+        self.release_locks_now().await;
         match result {
             Ok(ts) => {
                 self.state = State::Committed;

@@ -6,6 +6,9 @@
 //!   the addresses of the nodes known so far ([`JoinRequest`], [`JoinResponse`]).
 //! - [`Service::Kv`]: a KV request forwarded to a range this node serves (see
 //!   [`crate::kv::remote`]).
+//! - [`Service::Locks`]: row-lock requests for ranges this node holds the lease of, and the
+//!   releases, heartbeats and wait-for edges that go with them (see
+//!   [`crate::kv::locks::remote`]).
 //! - [`Service::Replication`]: partition processors of physical replication, run for an
 //!   ingestion job coordinated by another node ([`crate::replication::processor::serve`]).
 //! - [`Service::Status`]: every node's [`NodeStatus`], read from the node records.
@@ -173,6 +176,7 @@ impl NodeHandler for NodeService {
             Service::Status => self.status().await,
             Service::Join => self.join(&body).await,
             Service::Kv => self.store.serve_kv(&body).await,
+            Service::Locks => self.store.serve_locks(&body).await,
             Service::Replication => match self.replication.get() {
                 Some(env) => crate::replication::processor::serve(env, &body).await,
                 None => Err("this node does not serve replication yet".into()),

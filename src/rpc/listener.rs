@@ -10,7 +10,8 @@
 //! until then, so an unauthenticated peer cannot make the node reserve a 256 MiB buffer), and
 //! then serves frames:
 //! raft messages go to [`NodeHandler::raft`], requests run concurrently (at most
-//! [`MAX_INFLIGHT`] per connection; the reader waits when that many run) and their responses
+//! [`MAX_INFLIGHT`] per connection, the reader waiting when that many run; lock requests of
+//! [`Service::Locks`], which may wait long, are not counted) and their responses
 //! share one writer task. A broken or misbehaving connection is closed; nothing it sends can
 //! stop the accept loop.
 
@@ -282,8 +283,15 @@ pub async fn serve_connection(
                 msg,
             } if peer.is_node() => handler.raft(&peer, from, range, now, msg),
             Frame::Request { id, service, body } => {
-                let Ok(permit) = inflight.clone().acquire_owned().await else {
-                    break;
+                // Lock waits may last minutes: they do not count against the limit (they are
+                // bounded by the calling node's sessions), so they cannot stall raft traffic.
+                let permit = if service == Service::Locks {
+                    None
+                } else {
+                    match inflight.clone().acquire_owned().await {
+                        Ok(p) => Some(p),
+                        Err(_) => break,
+                    }
                 };
                 let (handler, peer, tx) = (handler.clone(), peer.clone(), tx.clone());
                 tokio::spawn(async move {

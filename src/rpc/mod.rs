@@ -103,6 +103,8 @@ pub enum Service {
     Join,
     /// A KV request forwarded to this node's replica of a range.
     Kv,
+    /// A row-lock request for a range this node holds the lease of (may wait for minutes).
+    Locks,
     /// A raft snapshot for a replica on this node.
     Snapshot,
     /// Node status (`tandem node status`).

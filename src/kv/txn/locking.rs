@@ -1,11 +1,16 @@
-//! Row locks of a [`Txn`] (see [`crate::kv::locks`]): taking them, and the restartable
-//! statements that let a locking statement run again after a lock wait instead of failing on its
-//! own stale reads. Locks are recorded in the transaction before it waits, and released when it
-//! commits, rolls back or is dropped.
+//! Row locks of a [`Txn`] (see [`crate::kv::locks`]): taking them at the leaseholder of each
+//! key's range (this node's table, or another node's through [`crate::kv::locks::remote`]), and
+//! the restartable statements that let a locking statement run again after a lock wait instead
+//! of failing on its own stale reads. Locks are recorded in the transaction (keys of this node's
+//! table, nodes of the others) before it waits, and released when it commits (waiting for the
+//! other nodes), rolls back or is dropped (in the background). A wait longer than
+//! [`crate::kv::locks::deadlock::DEADLOCK_TIMEOUT`] also looks for a deadlock across nodes.
 
+use super::super::ROUTING_TIMEOUT;
+use super::super::locks::remote::{LockTarget, RemoteAcquire};
 use super::super::locks::{Acquired, LockMode, LockRequest, WaitPolicy};
 use super::{KvError, Result, State, Txn};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long UPDATE/DELETE wait for another transaction's implicit row lock before going on
 /// without it (never past an explicit one, see [`crate::kv::locks`]).
@@ -104,16 +109,15 @@ impl Txn {
             lock_timeout: lock.lock_timeout,
             best_effort: (!lock.explicit).then_some(LOCK_WAIT),
         };
-        // Recorded before waiting, so that a lock handed over as the wait is abandoned is
-        // still released when the transaction ends.
-        let newly = self.locked.insert(key.to_vec());
-        let store = self.store.clone();
-        let got = store.lock_table().acquire(key, self.id, req, stop).await;
-        let keep = matches!(got, Acquired::Immediately | Acquired::AfterWaiting);
-        if newly && !keep {
-            self.locked.remove(key);
-            store.lock_table().release(key, self.id);
-        }
+        let (store, id) = (self.store.clone(), self.id);
+        let got = tokio::select! {
+            // Polled first: a lock granted at once never starts the deadlock timer.
+            biased;
+            got = self.acquire(key, req, stop) => got?,
+            // A deadlock across nodes (a cycle on one node is refused by its table at once):
+            // the wait is abandoned (dropped), and the transaction gives up below.
+            _ = store.deadlock_victim(id) => Acquired::Deadlock,
+        };
         match got {
             Acquired::Immediately => Ok(Locked::Held),
             Acquired::AfterWaiting => {
@@ -143,14 +147,78 @@ impl Txn {
         }
     }
 
-    /// Whether another transaction holds a lock on `key` that conflicts with `mode`.
-    pub fn is_locked_by_other(&self, key: &[u8], mode: LockMode) -> bool {
-        self.store.lock_table().is_held_by_other(key, self.id, mode)
+    /// Takes `key`'s lock at the leaseholder of its range: this node's table (no network hop)
+    /// or another node's ([`crate::kv::locks::remote`]), routing again when the lease moved.
+    async fn acquire(
+        &mut self,
+        key: &[u8],
+        req: LockRequest,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<Acquired> {
+        tokio::pin!(stop);
+        let store = self.store.clone();
+        let deadline = Instant::now() + ROUTING_TIMEOUT;
+        loop {
+            let (node, range) = match store.lock_target(key).await? {
+                LockTarget::Local => {
+                    // Recorded before waiting, so that a lock handed over as the wait is
+                    // abandoned is still released when the transaction ends.
+                    let newly = self.locked.insert(key.to_vec());
+                    let got = store
+                        .lock_table()
+                        .acquire(key, self.id, req, stop.as_mut())
+                        .await;
+                    if newly && !matches!(got, Acquired::Immediately | Acquired::AfterWaiting) {
+                        self.locked.remove(key);
+                        store.lock_table().release(key, self.id);
+                    }
+                    return Ok(got);
+                }
+                LockTarget::Remote { node, range } => (node, range),
+            };
+            // Recorded before waiting too: the node releases what it holds when this ends.
+            store.note_remote_locks(self.id, node);
+            match store
+                .acquire_remote((node, range), key, self.id, req, stop.as_mut())
+                .await
+            {
+                RemoteAcquire::Answer(got) => return Ok(got),
+                RemoteAcquire::Stopped => return Ok(Acquired::Interrupted),
+                // A write's best-effort lock is not worth failing the write for.
+                RemoteAcquire::Failed(e) if req.best_effort.is_some() => {
+                    tracing::debug!(%node, "row lock request failed, going on without it: {e}");
+                    return Ok(Acquired::TimedOut);
+                }
+                RemoteAcquire::Failed(e) => {
+                    return Err(KvError::Unavailable(format!(
+                        "row lock request to {node}: {e}"
+                    )));
+                }
+                RemoteAcquire::Moved if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                RemoteAcquire::Moved => {
+                    return Err(KvError::Unavailable(format!(
+                        "row lock request: {node} no longer holds the lease of {range}"
+                    )));
+                }
+            }
+        }
     }
 
+    /// Releases every lock of the transaction: at once on this node, in the background on the
+    /// others (see [`Txn::release_locks_now`]).
     pub(super) fn release_locks(&mut self) {
         for k in std::mem::take(&mut self.locked) {
             self.store.lock_table().release(&k, self.id);
         }
+        self.store.spawn_release_remote(self.id);
+    }
+
+    /// Releases every lock of the transaction, waiting for the other nodes to confirm (a
+    /// commit: its locks are free when it returns).
+    pub(super) async fn release_locks_now(&mut self) {
+        self.store.release_remote(self.id).await;
+        self.release_locks();
     }
 }

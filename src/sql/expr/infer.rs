@@ -40,7 +40,15 @@ pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
             | BinaryOperator::ArrowAt
             | BinaryOperator::Question
             | BinaryOperator::QuestionAnd
-            | BinaryOperator::QuestionPipe => SqlType::Bool,
+            | BinaryOperator::QuestionPipe
+            | BinaryOperator::PGRegexMatch
+            | BinaryOperator::PGRegexIMatch
+            | BinaryOperator::PGRegexNotMatch
+            | BinaryOperator::PGRegexNotIMatch
+            | BinaryOperator::PGLikeMatch
+            | BinaryOperator::PGILikeMatch
+            | BinaryOperator::PGNotLikeMatch
+            | BinaryOperator::PGNotILikeMatch => SqlType::Bool,
             BinaryOperator::StringConcat => {
                 match (infer_type(left, columns), infer_type(right, columns)) {
                     (t @ SqlType::Array(_), _) | (_, t @ SqlType::Array(_)) => t,
@@ -66,6 +74,11 @@ pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
         | Expr::IsNotNull(_)
         | Expr::IsTrue(_)
         | Expr::IsFalse(_)
+        | Expr::IsNotTrue(_)
+        | Expr::IsNotFalse(_)
+        | Expr::IsUnknown(_)
+        | Expr::IsNotUnknown(_)
+        | Expr::SimilarTo { .. }
         | Expr::IsDistinctFrom(..)
         | Expr::IsNotDistinctFrom(..)
         | Expr::In { .. }

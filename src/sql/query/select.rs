@@ -19,6 +19,74 @@ pub(super) fn label(e: &Expr) -> String {
     }
 }
 
+/// The WHERE clause `w` split in two: its conjuncts with their uncorrelated subqueries replaced
+/// by values, and (when some conjuncts are correlated) those conjuncts, to run per row.
+async fn split_where(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    w: Option<&Expr>,
+    params: &[Datum],
+    ctes: &Ctes,
+) -> Result<(Option<Expr>, Option<Expr>)> {
+    let Some(w) = w.filter(|w| contains_subquery(w)) else {
+        return Ok((w.cloned(), None));
+    };
+    match materialize(ctx, txn, w, params, ctes).await {
+        Ok(e) => return Ok((Some(e), None)),
+        Err(e) if !is_correlated(&e) => return Err(e),
+        Err(_) => {}
+    }
+    let (mut plain, mut correlated) = (Vec::new(), Vec::new());
+    for c in conjuncts(w) {
+        if !contains_subquery(c) {
+            plain.push(c.clone());
+            continue;
+        }
+        match materialize(ctx, txn, c, params, ctes).await {
+            Ok(e) => plain.push(e),
+            Err(e) if is_correlated(&e) => correlated.push(c.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((and_all(plain), and_all(correlated)))
+}
+
+/// The top-level AND operands of `e`.
+fn conjuncts(e: &Expr) -> Vec<&Expr> {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: pg::BinaryOperator::And,
+            right,
+        } => {
+            let mut v = conjuncts(left);
+            v.extend(conjuncts(right));
+            v
+        }
+        Expr::Nested(x)
+            if matches!(
+                x.as_ref(),
+                Expr::BinaryOp {
+                    op: pg::BinaryOperator::And,
+                    ..
+                }
+            ) =>
+        {
+            conjuncts(x)
+        }
+        other => vec![other],
+    }
+}
+
+/// `a AND b AND ...` (None for no operand).
+fn and_all(v: Vec<Expr>) -> Option<Expr> {
+    v.into_iter().reduce(|a, b| Expr::BinaryOp {
+        left: Box::new(a),
+        op: pg::BinaryOperator::And,
+        right: Box::new(b),
+    })
+}
+
 pub(super) async fn run_select(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
@@ -28,19 +96,10 @@ pub(super) async fn run_select(
     order: &[pg::OrderByExpr],
     lock: Option<&locking::LockSpec>,
 ) -> Result<Relation> {
-    // WHERE with subqueries replaced by values.
-    let mut correlated_where: Option<Expr> = None;
-    let selection = match &sel.selection {
-        Some(w) if contains_subquery(w) => match materialize(ctx, txn, w, params, ctes).await {
-            Ok(e) => Some(e),
-            Err(e) if is_correlated(&e) => {
-                correlated_where = Some(w.clone());
-                None
-            }
-            Err(e) => return Err(e),
-        },
-        other => other.clone(),
-    };
+    // WHERE with subqueries replaced by values; correlated conjuncts run per row, after the
+    // others have filtered the rows (and the others can still choose the scan).
+    let (selection, correlated_where) =
+        split_where(ctx, txn, sel.selection.as_ref(), params, ctes).await?;
     // FROM.
     let mut input = match sel.from.as_slice() {
         [] => Relation {
@@ -68,29 +127,6 @@ pub(super) async fn run_select(
     };
     let names = input.scope_names();
     let ectx = ectx(ctx, params);
-    if let Some(w) = &correlated_where {
-        // Correlated subqueries: bind the outer row's values and run them per row.
-        let mut kept = Vec::new();
-        let mut bare = Vec::new();
-        for r in std::mem::take(&mut input.rows) {
-            let e =
-                materialize_correlated(ctx, txn, w, (&names, &r), params, ctes, &mut bare).await?;
-            if matches!(
-                expr::eval(
-                    &e,
-                    Some(&Row {
-                        names: &names,
-                        values: &r
-                    }),
-                    &ectx
-                )?,
-                Datum::Bool(true)
-            ) {
-                kept.push(r);
-            }
-        }
-        input.rows = kept;
-    }
     if let Some(w) = &selection {
         let mut kept = Vec::with_capacity(input.rows.len());
         for r in input.rows {
@@ -110,11 +146,34 @@ pub(super) async fn run_select(
         }
         input.rows = kept;
     }
+    if let Some(w) = &correlated_where {
+        // Correlated subqueries: bind the outer row's values and run them per row.
+        let mut kept = Vec::new();
+        let mut bare = Correlation::default();
+        for r in std::mem::take(&mut input.rows) {
+            let e =
+                materialize_correlated(ctx, txn, w, (&names, &r), params, ctes, &mut bare).await?;
+            if matches!(
+                expr::eval(
+                    &e,
+                    Some(&Row {
+                        names: &names,
+                        values: &r
+                    }),
+                    &ectx
+                )?,
+                Datum::Bool(true)
+            ) {
+                kept.push(r);
+            }
+        }
+        input.rows = kept;
+    }
     // The select list, expanded.
     let mut items: Vec<(String, Expr)> = Vec::new();
     let mut correlated_items: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
     // Bare outer names the select list's correlated subqueries were found to use.
-    let mut bare_items: Vec<String> = Vec::new();
+    let mut bare_items = Correlation::default();
     for item in &sel.projection {
         match item {
             SelectItem::Wildcard(_) => {
@@ -442,7 +501,7 @@ pub(super) async fn run_select(
         let mut seen = std::collections::HashSet::new();
         out.retain(|(_, keys)| seen.insert(hash_key(keys[on..].iter())));
     }
-    let types: Vec<SqlType> = items
+    let mut types: Vec<SqlType> = items
         .iter()
         .enumerate()
         .map(|(i, (_, e))| {
@@ -451,6 +510,24 @@ pub(super) async fn run_select(
                 .unwrap_or_else(|| static_type(e, &input))
         })
         .collect();
+    // A correlated subquery column with no value to type it by (no rows, or all NULL): run its
+    // subqueries once with the outer columns NULL, which types them (`CAST(NULL AS t)`).
+    for &i in &correlated_items {
+        if out
+            .iter()
+            .any(|(v, _)| v.get(i).and_then(Datum::sql_type).is_some())
+        {
+            continue;
+        }
+        let nulls = vec![Datum::Null; names.len()];
+        let mut state = Correlation::default();
+        let e = &items[i].1;
+        if let Ok(m) =
+            materialize_correlated(ctx, txn, e, (&names, &nulls), params, ctes, &mut state).await
+        {
+            types[i] = static_type(&m, &input);
+        }
+    }
     // A plain reference to a table column keeps the column's declared width.
     let typmod_of = |e: &Expr, ty: SqlType| {
         if !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {

@@ -1,7 +1,9 @@
 //! Subqueries: uncorrelated ones are evaluated once and replaced by their values; correlated
 //! ones are re-run per outer row with the row's values bound in (qualified outer references
 //! always; bare ones only where they provably cannot name an inner column, see
-//! [`materialize_correlated`]); nested correlation is 0A000.
+//! [`materialize_correlated`]; a bare outer name used through a nested subquery is 0A000).
+//! Correlated conjuncts of a WHERE clause run after the other conjuncts have filtered the rows,
+//! and per-row results are memoized by their bound subquery (see [`Correlation`]).
 
 use super::*;
 
@@ -297,14 +299,58 @@ pub(super) fn is_correlated(e: &SqlError) -> bool {
     e.state == SqlState::FEATURE_NOT_SUPPORTED && e.message.contains("correlated")
 }
 
-/// Runs the correlated subqueries of `e` for one outer row (its scope `names` and values) and returns `e` with
-/// them replaced by their values.
+/// What the per-row runs of one query block's correlated subqueries share: the bare outer names
+/// learnt so far, and earlier results by their bound expression.
 ///
-/// Qualified outer references (`t.c`) are bound to the row's values. A bare outer reference
-/// (`c`) is bound only when every subquery in `e` is a single SELECT without nested subqueries,
-/// the subquery itself reported `c` as unknown, and the outer row has exactly one visible `c`:
-/// then `c` cannot name anything inside. The names learnt are kept in `bare` for later rows.
-/// Anything else stays unsupported (0A000), never a guess.
+/// Two outer rows that bind the same values get the same result (the statement reads one
+/// snapshot), so a bound expression that was run before is not run again. That turns the
+/// rows-times-rows cost of a correlated subquery into distinct-bindings-times-rows, and nested
+/// correlation from a product of table sizes into a product of distinct values. Expressions with a
+/// volatile (or unknown) function are never memoized; results are kept up to [`MEMO_BYTES`] of
+/// SQL text, after which new ones are not kept.
+#[derive(Default)]
+pub(super) struct Correlation {
+    bare: Vec<String>,
+    memo: HashMap<Expr, Expr>,
+    memo_bytes: usize,
+    /// Per expression (set on its first row): whether its results may be memoized, and its
+    /// outermost subquery forms.
+    plans: HashMap<Expr, std::sync::Arc<(bool, Vec<Expr>)>>,
+}
+
+/// Size bound of a [`Correlation`]'s memo (bytes of the results' SQL text).
+const MEMO_BYTES: usize = 16 << 20;
+
+/// Whether `e` calls no volatile or unknown function (the same bindings give the same result).
+fn deterministic(e: &Expr) -> bool {
+    let mut ok = true;
+    let _ = pg::visit_expressions(e, |x| {
+        if let Expr::Function(f) = x {
+            let name = f.name.to_string();
+            let volatile = crate::sql::functions::registry::lookup(&name).is_none_or(|b| {
+                b.volatility == crate::sql::functions::registry::Volatility::Volatile
+            });
+            if volatile && !name.eq_ignore_ascii_case("array") {
+                ok = false;
+                return std::ops::ControlFlow::Break(());
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    ok
+}
+
+/// Runs the correlated subqueries of `e` for one outer row (its scope `names` and values) and
+/// returns `e` with them replaced by their values (the rest of `e` is evaluated against the row
+/// by the caller).
+///
+/// Each outermost subquery form is bound and run on its own, so the memo (see [`Correlation`])
+/// keys on the outer values that form uses, not on the whole row. Qualified outer references
+/// (`t.c`) are bound to the row's values. A bare outer reference (`c`) is bound only when every
+/// subquery in `e` is a single SELECT without nested subqueries, the subquery itself reported
+/// `c` as unknown, and the outer row has exactly one visible `c`: then `c` cannot name anything
+/// inside. The names learnt are kept in `state` for later rows. Anything else stays unsupported
+/// (0A000), never a guess.
 pub(super) async fn materialize_correlated(
     ctx: &Ctx<'_>,
     txn: &mut Txn,
@@ -312,12 +358,76 @@ pub(super) async fn materialize_correlated(
     (names, row): (&[String], &[Datum]),
     params: &[Datum],
     ctes: &Ctes,
-    bare: &mut Vec<String>,
+    state: &mut Correlation,
+) -> Result<Expr> {
+    let plan = match state.plans.get(e) {
+        Some(p) => p.clone(),
+        None => {
+            let forms = if is_subquery_form(e) {
+                vec![e.clone()]
+            } else {
+                outermost_subqueries(e)
+            };
+            let p = std::sync::Arc::new((deterministic(e), forms));
+            state.plans.insert(e.clone(), p.clone());
+            p
+        }
+    };
+    let (cacheable, forms) = (plan.0, &plan.1);
+    let mut values = Vec::with_capacity(forms.len());
+    for f in forms {
+        values.push(
+            materialize_form(
+                ctx,
+                txn,
+                (e, f, cacheable),
+                (names, row),
+                params,
+                ctes,
+                state,
+            )
+            .await?,
+        );
+    }
+    if let [only] = forms.as_slice()
+        && only == e
+    {
+        return Ok(values.pop().unwrap_or_else(|| e.clone()));
+    }
+    let mut out = e.clone();
+    let _ = pg::visit_expressions_mut(&mut out, |x| {
+        if let Some(i) = forms.iter().position(|f| f == x) {
+            *x = values[i].clone();
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    Ok(out)
+}
+
+/// One subquery form `f` of `e` for one outer row: bound, then taken from the memo or run
+/// (and memoized when `cacheable`).
+async fn materialize_form(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    (e, f, cacheable): (&Expr, &Expr, bool),
+    (names, row): (&[String], &[Datum]),
+    params: &[Datum],
+    ctes: &Ctes,
+    state: &mut Correlation,
 ) -> Result<Expr> {
     loop {
-        let bound = bind_outer(e, names, row, bare);
+        let bound = bind_outer(f, names, row, &state.bare);
+        if let Some(hit) = state.memo.get(&bound) {
+            return Ok(hit.clone());
+        }
         let err = match materialize(ctx, txn, &bound, params, ctes).await {
-            Ok(m) => return Ok(m),
+            Ok(m) => {
+                if cacheable && state.memo_bytes < MEMO_BYTES {
+                    state.memo_bytes += m.to_string().len() + bound.to_string().len();
+                    state.memo.insert(bound, m.clone());
+                }
+                return Ok(m);
+            }
             Err(err) => err,
         };
         if !is_correlated(&err) || !single_level_subqueries(e) {
@@ -331,10 +441,10 @@ pub(super) async fn materialize_correlated(
             .filter(|n| !n.starts_with(expr::HIDDEN))
             .filter(|n| n.rsplit_once('.').map_or(n.as_str(), |(_, c)| c) == missing)
             .count();
-        if visible != 1 || bare.contains(&missing) {
+        if visible != 1 || state.bare.contains(&missing) {
             return Err(err);
         }
-        bare.push(missing);
+        state.bare.push(missing);
     }
 }
 
