@@ -4,13 +4,19 @@
 //! the oldest unresolved intent, and the stale-intent sweeper looks for intents older than a
 //! cutoff. A transaction that wrote millions of rows leaves millions of intents until their
 //! resolution is applied, so the oldest one is kept in a count per timestamp (O(log n) per
-//! change, O(1) to read) instead of being found by scanning every key on every tick.
+//! change, O(1) to read) instead of being found by scanning every key on every tick. The key
+//! index gives its memory back once it is mostly empty again: a hash table keeps the capacity
+//! of its largest size, and a replica that once held a million intents would keep ~100 MB for
+//! as long as it lives.
 //!
 //! Invariant: `by_ts[t]` is the number of keys in `by_key` whose intent timestamp is `t`, and no
 //! count is zero.
 
 use crate::clock::Timestamp;
 use std::collections::{BTreeMap, HashMap};
+
+/// A key index at most this large is never shrunk.
+const SHRINK_ABOVE: usize = 1024;
 
 /// Unresolved intents: key → timestamp, plus how many keys hold each timestamp.
 #[derive(Debug, Default)]
@@ -32,7 +38,22 @@ impl IntentTimes {
     pub fn remove(&mut self, key: &[u8]) {
         if let Some(old) = self.by_key.remove(key) {
             self.forget_ts(old);
+            self.shrink();
         }
+    }
+
+    /// Halves the key index's capacity (or less) once it is under a quarter full: amortized
+    /// O(1) per removal, and memory proportional to the intents held, not to the most ever held.
+    fn shrink(&mut self) {
+        let cap = self.by_key.capacity();
+        if cap > SHRINK_ABOVE && self.by_key.len() < cap / 4 {
+            self.by_key.shrink_to(self.by_key.len() * 2);
+        }
+    }
+
+    /// The key index's capacity (for tests).
+    pub fn capacity(&self) -> usize {
+        self.by_key.capacity()
     }
 
     fn forget_ts(&mut self, ts: Timestamp) {
@@ -57,6 +78,7 @@ impl IntentTimes {
             }
             kept
         });
+        self.shrink();
     }
 
     /// The oldest intent's timestamp.
@@ -129,5 +151,27 @@ mod tests {
         t.remove(b"zz");
         assert!(t.is_empty());
         assert_eq!(t.min_ts(), None);
+    }
+
+    #[test]
+    fn memory_follows_the_intents_held_not_the_most_ever_held() {
+        let mut t = IntentTimes::default();
+        let key = |i: u32| i.to_be_bytes().to_vec();
+        for i in 0..100_000 {
+            t.insert(key(i), ts(1 + u64::from(i % 7)));
+        }
+        assert!(t.capacity() >= 100_000);
+        for i in 0..99_990 {
+            t.remove(&key(i));
+        }
+        assert_eq!(t.len(), 10);
+        assert!(t.capacity() <= SHRINK_ABOVE, "capacity {}", t.capacity());
+        assert_eq!(t.min_ts(), Some(ts(1)));
+        for i in 0..50_000 {
+            t.insert(key(i), ts(2));
+        }
+        t.retain(|k| k >= key(49_990).as_slice());
+        assert_eq!(t.len(), 20);
+        assert!(t.capacity() <= SHRINK_ABOVE, "capacity {}", t.capacity());
     }
 }
