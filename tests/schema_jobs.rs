@@ -229,14 +229,26 @@ async fn add_primary_key_rekeys_in_batches_and_rejects_duplicates() {
     db.batch_execute("CREATE TABLE t (k INT NOT NULL, v INT); CREATE TABLE d (k INT NOT NULL)")
         .await
         .unwrap();
-    fill(&db, "t").await;
+    // Loaded in one transaction, as pgbench -i's COPY does: the key change starts while the
+    // load's intents are still being resolved, and SHOW JOBS shows it with its progress.
+    db.batch_execute(&format!(
+        "INSERT INTO t SELECT i, i * 2 FROM generate_series(1, {ROWS}) AS g(i)"
+    ))
+    .await
+    .expect("load");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let w = writer(c.url("root", None), stop.clone());
+    let watcher = watch_progress(c.url("root", None), stop.clone());
     db.batch_execute("ALTER TABLE t ADD PRIMARY KEY (k)")
         .await
         .expect("add primary key");
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let written = w.await.unwrap();
+    let seen = watcher.await.unwrap();
+    assert!(
+        seen.iter().any(|f| *f > 0.0 && *f < 1.0),
+        "no progress seen in SHOW JOBS: {seen:?}"
+    );
     let total = ROWS + written.len() as i64;
     let n = rows(&db, "SELECT count(*) FROM t").await;
     assert_eq!(n, vec![vec![total.to_string()]]);
