@@ -3,7 +3,7 @@
 //!
 //! 1. Each batch is one transaction: it reads the next `batch` rows of the primary index (from
 //!    the key recorded after the previous batch) and writes their entries in the mutation's
-//!    index. Concurrent writers maintain the same entries, so a batch and a writer touching one
+//!    index (for a new column, the rows again with the column's default). Concurrent writers maintain the same entries, so a batch and a writer touching one
 //!    row conflict like any two transactions (one retries). A batch is also retried, with a
 //!    growing pause (up to ~40 s in all), when a range cannot serve it (a lease moving under
 //!    load). The cursor and counts are recorded after each batch: an interrupted job resumes
