@@ -721,3 +721,105 @@ async fn kv_txn_reader_span_is_checked_at_commit() {
     assert!(e.is_retryable(), "{e}");
     store.shutdown().await;
 }
+
+/// A transaction of many writes is proposed, applied and resolved in commands of bounded size
+/// (not one command the size of the transaction), and every write is there afterwards with no
+/// intent left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_large_transaction_commits_in_bounded_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = KvSettings {
+        range_max_bytes: 1 << 30,
+        ..KvSettings::for_tests()
+    };
+    let store = Store::open(dir.path(), settings).expect("open store");
+    const N: i64 = 20_000;
+    let mut t = store.begin();
+    for i in 0..N {
+        t.put(&key(31, i), &i.to_be_bytes()).expect("put");
+    }
+    t.commit().await.expect("commit");
+    let max = store
+        .metrics()
+        .range
+        .max_command_ops
+        .load(Ordering::Relaxed);
+    assert!(max > 0 && max <= 4096 + 1, "largest command: {max} writes");
+    let mut r = store.begin();
+    let rows = with_timeout(
+        "scan",
+        Duration::from_secs(60),
+        r.scan(&index_span(TenantId(2), 31, 1), usize::MAX),
+    )
+    .await
+    .expect("scan");
+    assert_eq!(rows.len(), N as usize);
+    assert!(
+        rows.iter()
+            .enumerate()
+            .all(|(i, (_, v))| v.as_slice() == (i as i64).to_be_bytes()),
+        "values differ"
+    );
+    store.shutdown().await;
+}
+
+/// A scan page that ends before another transaction's intents returns at once: only intents
+/// before the page's end are in its way (a `LIMIT`ed read of the first rows of a table does not
+/// wait for a large transaction's intents further on); a page reaching them reports them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_scan_page_ends_before_intents_further_on() {
+    use tandem::actors::range::error::RangeError;
+    use tandem::ids::TxnId;
+    use tandem::storage::mvcc::Limits;
+    use tandem::storage::records::{TxnRecord, TxnStatus};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), KvSettings::for_tests()).expect("open store");
+    let mut t = store.begin();
+    for i in 0..100 {
+        t.put(&key(23, i), &i.to_be_bytes()).expect("put");
+    }
+    t.commit().await.expect("commit");
+    // A pending transaction holds intents on rows 50..60.
+    let other = TxnId::random();
+    let anchor = key(23, 50);
+    let r = store.replica_for(&anchor).expect("replica");
+    let writes = (50..60)
+        .map(|i| (key(23, i), Some(b"new".to_vec())))
+        .collect();
+    let record = TxnRecord {
+        txn_id: other,
+        status: TxnStatus::Pending,
+        ts: store.now(),
+        heartbeat_wall: store.now().wall,
+    };
+    r.write_intents(other, store.now(), &anchor, writes, Some(record))
+        .await
+        .expect("write intents");
+    let span = index_span(TenantId(2), 23, 1);
+    let limits = |n| Limits {
+        max_rows: n,
+        max_bytes: usize::MAX,
+    };
+    let page = r
+        .scan(&span, store.now(), None, limits(10))
+        .await
+        .expect("a page before the intents");
+    assert_eq!(page.rows.len(), 10);
+    assert_eq!(page.resume.as_deref(), Some(key(23, 10).as_slice()));
+    let page = r
+        .scan(&span, store.now(), None, limits(50))
+        .await
+        .expect("a page ending right before the intents");
+    assert_eq!(page.rows.len(), 50);
+    match r.scan(&span, store.now(), None, limits(51)).await {
+        Err(RangeError::WriteIntents { intents }) => assert_eq!(intents.len(), 10),
+        other => panic!("a page reaching the intents: {other:?}"),
+    }
+    // The transaction itself reads through its own intents.
+    let page = r
+        .scan(&span, store.now(), Some(other), limits(1000))
+        .await
+        .expect("own intents");
+    assert_eq!(page.rows.len(), 100);
+    store.shutdown().await;
+}

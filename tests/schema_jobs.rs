@@ -1,5 +1,6 @@
-//! Schema changes as jobs on a real node: backfills run in batches under a `SCHEMA CHANGE` job
-//! while the table stays readable and writable, drops return at once and leave the deletion to a
+//! Schema changes as jobs on a real node: backfills (indexes, primary keys, columns with a
+//! default) run in batches under a `SCHEMA CHANGE` job while the table stays readable and
+//! writable, drops return at once and leave the deletion to a
 //! `SCHEMA CHANGE GC` job, SHOW JOBS shows both with their progress, and a node stopped by
 //! SIGTERM during a backfill exits promptly and resumes the job when it starts again.
 //!
@@ -140,20 +141,114 @@ async fn create_index_backfills_in_batches_while_the_table_is_written() {
     }
 }
 
+/// Polls SHOW JOBS on its own connection until `stop`; returns the fractions seen on running
+/// `SCHEMA CHANGE` jobs.
+fn watch_progress(
+    url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<f64>> {
+    tokio::spawn(async move {
+        let db = common::connect_url(&url).await.expect("watcher connect");
+        let mut seen = Vec::new();
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            for (_, status, f, _) in jobs(&db, "SCHEMA CHANGE").await {
+                if status == "running" {
+                    seen.push(f);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        seen
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn add_column_with_a_default_fills_rows_in_batches_while_the_table_is_written() {
+    let (c, db) = start().await;
+    db.batch_execute("CREATE TABLE t (k INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    fill(&db, "t").await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let w = writer(c.url("root", None), stop.clone());
+    let watcher = watch_progress(c.url("root", None), stop.clone());
+    db.batch_execute("ALTER TABLE t ADD COLUMN d INT NOT NULL DEFAULT 7")
+        .await
+        .expect("add column");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = w.await.unwrap();
+    let seen = watcher.await.unwrap();
+    assert!(
+        !written.is_empty(),
+        "no write went through during the backfill"
+    );
+    assert!(
+        seen.iter().any(|f| *f > 0.0 && *f < 1.0),
+        "no progress seen in SHOW JOBS: {seen:?}"
+    );
+    let j = jobs(&db, "SCHEMA CHANGE").await;
+    assert_eq!(j.len(), 1, "{j:?}");
+    assert!(j[0].0.starts_with("ALTER TABLE t ADD COLUMN d"), "{j:?}");
+    assert_eq!((j[0].1.as_str(), j[0].2), ("succeeded", 1.0));
+    // Every row has the value: the old ones and those written during the backfill.
+    let total = (ROWS + written.len() as i64).to_string();
+    assert_eq!(
+        rows(&db, "SELECT count(*), count(*) FILTER (WHERE d = 7) FROM t").await,
+        vec![vec![total.clone(), total.clone()]]
+    );
+    // A volatile default: one value per row.
+    db.batch_execute("ALTER TABLE t ADD COLUMN u UUID DEFAULT gen_random_uuid()")
+        .await
+        .expect("add uuid column");
+    assert_eq!(
+        rows(&db, "SELECT count(DISTINCT u) FROM t").await,
+        vec![vec![total.clone()]]
+    );
+    // NULL for some rows of a NOT NULL column: 23502, and the table is as before.
+    let err = db
+        .batch_execute(
+            "ALTER TABLE t ADD COLUMN e INT NOT NULL DEFAULT CASE WHEN random() < 0.01 THEN NULL ELSE 1 END",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("23502"), "{err}");
+    let err = db.batch_execute("SELECT e FROM t").await.unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42703"), "{err}");
+    db.batch_execute("INSERT INTO t (k, v) VALUES (0, 0)")
+        .await
+        .expect("insert after the failed change");
+    assert_eq!(
+        rows(&db, "SELECT d FROM t WHERE k = 0").await,
+        vec![vec!["7".to_string()]]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn add_primary_key_rekeys_in_batches_and_rejects_duplicates() {
     let (c, db) = start().await;
     db.batch_execute("CREATE TABLE t (k INT NOT NULL, v INT); CREATE TABLE d (k INT NOT NULL)")
         .await
         .unwrap();
-    fill(&db, "t").await;
+    // Loaded in one transaction, as pgbench -i's COPY does: the key change starts while the
+    // load's intents are still being resolved, and SHOW JOBS shows it with its progress.
+    db.batch_execute(&format!(
+        "INSERT INTO t SELECT i, i * 2 FROM generate_series(1, {ROWS}) AS g(i)"
+    ))
+    .await
+    .expect("load");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let w = writer(c.url("root", None), stop.clone());
+    let watcher = watch_progress(c.url("root", None), stop.clone());
     db.batch_execute("ALTER TABLE t ADD PRIMARY KEY (k)")
         .await
         .expect("add primary key");
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let written = w.await.unwrap();
+    let seen = watcher.await.unwrap();
+    assert!(
+        seen.iter().any(|f| *f > 0.0 && *f < 1.0),
+        "no progress seen in SHOW JOBS: {seen:?}"
+    );
     let total = ROWS + written.len() as i64;
     let n = rows(&db, "SELECT count(*) FROM t").await;
     assert_eq!(n, vec![vec![total.to_string()]]);

@@ -198,7 +198,7 @@ impl Store {
                         loop {
                             match r.scan_versions(&sub, after, upto, rest).await {
                                 Err(RangeError::WriteIntents { intents }) => {
-                                    self.handle_intents(intents, None).await?
+                                    self.handle_intents(intents, None).await?;
                                 }
                                 other => return Ok((other?, sub.end)),
                             }

@@ -602,12 +602,15 @@ impl Store {
 
     /// Deals with intents met by a request of `txn`: resolves finished transactions' intents,
     /// aborts abandoned ones, and waits briefly for live ones. Returns when the caller should
-    /// retry.
+    /// retry: `true` when it resolved intents (progress: a reader meeting the millions of
+    /// intents of a large committed transaction resolves them a page at a time, and is not
+    /// waiting on anyone meanwhile).
     pub(crate) async fn handle_intents(
         &self,
         intents: Vec<(Vec<u8>, records::Intent)>,
         _txn: Option<TxnId>,
-    ) -> std::result::Result<(), RangeError> {
+    ) -> std::result::Result<bool, RangeError> {
+        let mut resolved = false;
         let mut by_txn: BTreeMap<TxnId, (records::Intent, Vec<Vec<u8>>)> = BTreeMap::new();
         for (k, i) in intents {
             by_txn
@@ -627,6 +630,7 @@ impl Store {
                     let status = rec.status;
                     let ts = rec.ts;
                     self.resolve_keys(txn_id, keys, status, ts).await?;
+                    resolved = true;
                 }
                 Err(RangeError::TxnPending(_)) => {
                     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -634,10 +638,12 @@ impl Store {
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        Ok(resolved)
     }
 
-    /// Resolves `txn`'s intents on `keys` across ranges.
+    /// Resolves `txn`'s intents on `keys` across ranges: commands of at most
+    /// [`txn::MAX_COMMAND_WRITES`] keys, a few at a time. Resolving is idempotent, so a wave
+    /// that meets a split is simply resolved again from the first piece that failed.
     pub(crate) async fn resolve_keys(
         &self,
         txn: TxnId,
@@ -645,24 +651,42 @@ impl Store {
         status: TxnStatus,
         ts: Timestamp,
     ) -> std::result::Result<(), RangeError> {
+        const PARALLEL: usize = 8;
         keys.sort();
-        while !keys.is_empty() {
-            let r = self
-                .with_replica(&keys[0], |h| async move { Ok(h) })
-                .await?;
-            let span = r.desc().span;
-            let n = keys
-                .iter()
-                .take_while(|k| span.contains_key(k))
-                .count()
-                .max(1);
-            let chunk: Vec<Vec<u8>> = keys[..n].to_vec();
-            match r.resolve_intents(txn, chunk, status, ts).await {
-                Ok(()) => {
-                    keys.drain(..n);
+        let mut done = 0;
+        while done < keys.len() {
+            let mut wave = Vec::new();
+            let mut at = done;
+            while at < keys.len() && wave.len() < PARALLEL {
+                let r = self
+                    .with_replica(&keys[at], |h| async move { Ok(h) })
+                    .await?;
+                let span = r.desc().span;
+                let n = keys[at..]
+                    .iter()
+                    .take(txn::MAX_COMMAND_WRITES)
+                    .take_while(|k| span.contains_key(k))
+                    .count()
+                    .max(1);
+                wave.push((r, at, at + n));
+                at += n;
+            }
+            let results = futures::future::join_all(
+                wave.iter()
+                    .map(|(r, a, b)| r.resolve_intents(txn, keys[*a..*b].to_vec(), status, ts)),
+            )
+            .await;
+            done = at;
+            for ((_, a, _), res) in wave.iter().zip(results) {
+                match res {
+                    Ok(()) => {}
+                    Err(e) if e.is_routing() => {
+                        done = *a;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        break;
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) if e.is_routing() => tokio::time::sleep(Duration::from_millis(1)).await,
-                Err(e) => return Err(e),
             }
         }
         Ok(())

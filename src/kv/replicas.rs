@@ -26,6 +26,7 @@
 //!   proposals in flight, then lets raft hand leadership over (see `TransferLease`).
 
 use super::{KvError, Result, Store};
+use crate::actors::range::intent_times::IntentTimes;
 use crate::actors::range::membership::{AddVoter, Step, TransferLease};
 use crate::actors::range::replica::{Replica, ReplicaShared};
 use crate::actors::range::transport::{LocalTransport, NodeTransport, RaftTransport};
@@ -62,7 +63,7 @@ impl Store {
             r.addr.do_send(StopReplica);
         }
         let floor = self.inner.clock.now();
-        let mut intents = HashMap::new();
+        let mut intents = IntentTimes::default();
         if !desc.span.is_empty() {
             for (k, i) in mvcc::scan_intents(&self.inner.engine, &desc.span, usize::MAX)? {
                 intents.insert(k, i.ts);

@@ -57,13 +57,11 @@ impl Store {
         let mut pushed = 0;
         for r in replicas {
             let keys: Vec<Vec<u8>> = {
-                let s = r.shared.state.lock();
-                s.intents
-                    .iter()
-                    .filter(|(_, ts)| **ts < cutoff)
-                    .map(|(k, _)| k.clone())
-                    .take(MAX_PER_RANGE)
-                    .collect()
+                r.shared
+                    .state
+                    .lock()
+                    .intents
+                    .older_than(cutoff, MAX_PER_RANGE)
             };
             if keys.is_empty() {
                 continue;

@@ -56,6 +56,28 @@ const MAX_READ_SPANS: usize = 4096;
 const CONDENSE_PREFIX: usize = 13;
 /// How many times a committer retries intent conflicts before aborting itself.
 const COMMIT_CONFLICT_RETRIES: u32 = 20;
+/// At most this many writes go into one raft command (intents, resolutions)...
+pub(crate) const MAX_COMMAND_WRITES: usize = 4096;
+/// ...holding at most about this many bytes of keys and values: a transaction that wrote
+/// millions of rows is proposed, logged, applied and resolved in bounded pieces, never as one
+/// command the size of the transaction.
+pub(crate) const MAX_COMMAND_BYTES: usize = 4 << 20;
+/// Commands written in parallel by one committer.
+const PARALLEL_COMMANDS: usize = 8;
+
+/// How many of `writes` (from the first) go into one command for the range spanning `span`.
+fn command_len(writes: &[Mutation], span: &Span) -> usize {
+    let mut bytes = 0;
+    writes
+        .iter()
+        .take(MAX_COMMAND_WRITES)
+        .take_while(|(k, v)| {
+            bytes += k.len() + v.as_ref().map_or(0, |v| v.len());
+            span.contains_key(k) && bytes <= MAX_COMMAND_BYTES
+        })
+        .count()
+        .max(1)
+}
 
 /// Heartbeats a pending transaction record until dropped.
 struct Heartbeat(tokio::task::JoinHandle<()>);
@@ -207,7 +229,7 @@ impl Txn {
             return Ok(v.clone());
         }
         let (ts, id) = (self.read_ts, self.id);
-        let deadline = Instant::now() + INTENT_WAIT;
+        let mut deadline = Instant::now() + INTENT_WAIT;
         let store = self.store.clone();
         let v = loop {
             match store
@@ -215,7 +237,9 @@ impl Txn {
                 .await
             {
                 Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => {
-                    store.handle_intents(intents, Some(id)).await?
+                    if store.handle_intents(intents, Some(id)).await? {
+                        deadline = Instant::now() + INTENT_WAIT;
+                    }
                 }
                 other => break other?,
             }
@@ -467,7 +491,7 @@ impl Txn {
         let store = self.store.clone();
         let first = store.route(&writes[0].0).await?;
         let span = first.desc().span;
-        if writes.iter().all(|(k, _)| span.contains_key(k)) {
+        if command_len(&writes, &span) == writes.len() {
             match self.commit_one_phase(first, writes.clone()).await {
                 Err(KvError::Range(e)) if e.is_routing() => {}
                 Ok(None) => {}
@@ -511,7 +535,7 @@ impl Txn {
                     self.refresh_to(ts).await?
                 }
                 Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => {
-                    self.store.handle_intents(intents, Some(self.id)).await?
+                    self.store.handle_intents(intents, Some(self.id)).await?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -530,7 +554,7 @@ impl Txn {
         };
         // Registered before the record exists, until this function returns or is dropped.
         let _live = store.inner.live_txns.register(id);
-        let mut remaining = writes.clone();
+        let mut remaining = writes;
         let mut written: Vec<Vec<u8>> = Vec::new();
         let mut commit_ts = self.write_ts;
         let mut first = true;
@@ -538,12 +562,7 @@ impl Txn {
         let mut _heartbeat = None;
         while !remaining.is_empty() {
             let r = store.route(&remaining[0].0).await?;
-            let span = r.desc().span;
-            let n = remaining
-                .iter()
-                .take_while(|(k, _)| span.contains_key(k))
-                .count()
-                .max(1);
+            let n = command_len(&remaining, &r.desc().span);
             let chunk: Vec<Mutation> = remaining[..n].to_vec();
             let rec = first.then(|| record.clone());
             match r
@@ -625,49 +644,50 @@ impl Txn {
         Ok(commit_ts)
     }
 
-    /// Writes intents for `writes` (sorted, outside the anchor's range) to all their ranges at
-    /// once, one request per range. Returns the highest intent timestamp, the keys written, and
-    /// the writes whose range refused them (split, conflict), for the caller to retry in order.
+    /// Writes intents for `writes` (sorted, outside the anchor's range), one command per range
+    /// or [`command_len`] piece, [`PARALLEL_COMMANDS`] at a time. Returns the highest intent
+    /// timestamp, the keys written, and the writes whose range refused them (split, conflict),
+    /// for the caller to retry in order.
     async fn write_intents_parallel(
         &self,
         anchor: &[u8],
         writes: Vec<Mutation>,
     ) -> (Timestamp, Vec<Vec<u8>>, Vec<Mutation>) {
-        let mut groups = Vec::new();
-        let mut rest = writes.as_slice();
-        while !rest.is_empty() {
-            let Ok(r) = self.store.route(&rest[0].0).await else {
-                break;
-            };
-            let span = r.desc().span;
-            let n = rest
-                .iter()
-                .take_while(|(k, _)| span.contains_key(k))
-                .count()
-                .max(1);
-            groups.push((r, rest[..n].to_vec()));
-            rest = &rest[n..];
-        }
-        let unplanned = rest.to_vec();
         let (id, ts) = (self.id, self.write_ts);
-        let results = futures::future::join_all(groups.into_iter().map(|(r, chunk)| async move {
-            let res = r.write_intents(id, ts, anchor, chunk.clone(), None).await;
-            (res, chunk)
-        }))
-        .await;
         let mut max_ts = ts;
         let mut written = Vec::new();
         let mut left = Vec::new();
-        for (res, chunk) in results {
-            match res {
-                Ok(t) => {
-                    max_ts = max_ts.max(t);
-                    written.extend(chunk.into_iter().map(|(k, _)| k));
+        let mut rest = writes.as_slice();
+        while !rest.is_empty() {
+            let mut wave = Vec::new();
+            while !rest.is_empty() && wave.len() < PARALLEL_COMMANDS {
+                let Ok(r) = self.store.route(&rest[0].0).await else {
+                    break;
+                };
+                let n = command_len(rest, &r.desc().span);
+                wave.push((r, rest[..n].to_vec()));
+                rest = &rest[n..];
+            }
+            if wave.is_empty() {
+                break;
+            }
+            let results =
+                futures::future::join_all(wave.into_iter().map(|(r, chunk)| async move {
+                    let res = r.write_intents(id, ts, anchor, chunk.clone(), None).await;
+                    (res, chunk)
+                }))
+                .await;
+            for (res, chunk) in results {
+                match res {
+                    Ok(t) => {
+                        max_ts = max_ts.max(t);
+                        written.extend(chunk.into_iter().map(|(k, _)| k));
+                    }
+                    Err(_) => left.extend(chunk),
                 }
-                Err(_) => left.extend(chunk),
             }
         }
-        left.extend(unplanned);
+        left.extend_from_slice(rest);
         left.sort_by(|a, b| a.0.cmp(&b.0));
         (max_ts, written, left)
     }

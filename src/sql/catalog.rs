@@ -178,6 +178,18 @@ pub enum Mutation {
         /// The column dropped at the swap.
         drop_column: Option<u32>,
     },
+    /// A new column with a default (`ADD COLUMN ... DEFAULT`): writers store its value in every
+    /// row they write while the job stores it in the rows that existed; readers see the column
+    /// once the job makes it public.
+    Column {
+        /// The id the job knows the change by, taken from the index ids (never an index).
+        id: u32,
+        /// The column.
+        column: ColumnDesc,
+        /// The statement's timestamp: `now()` in the default means the same for every row the
+        /// job fills (nanoseconds since the epoch).
+        now_nanos: u64,
+    },
 }
 
 impl Mutation {
@@ -186,6 +198,7 @@ impl Mutation {
         match self {
             Mutation::Index(i) => i.id,
             Mutation::PrimaryKey { index_id, .. } => *index_id,
+            Mutation::Column { id, .. } => *id,
         }
     }
 
@@ -198,6 +211,9 @@ impl Mutation {
             } => std::iter::once(*index_id)
                 .chain(indexes.iter().map(|i| i.id))
                 .collect(),
+            // Values of a column that never became public are ignored by every reader (rows
+            // are decoded by column id, and ids are not reused).
+            Mutation::Column { .. } => Vec::new(),
         }
     }
 }
@@ -256,7 +272,9 @@ impl TableDesc {
 
     /// The table as a mutation writes it: for an index, the table with that index as its only
     /// secondary one (`false`: the row itself is not written again); for a new primary key,
-    /// the table under the new key and indexes (`true`: the row is written under it too).
+    /// the table under the new key and indexes (`true`: the row is written under it too); for
+    /// a new column, the table with the column and no secondary index (`false`: the caller
+    /// writes the row with the column's value, see `rows::mutations`).
     pub fn mutation_view(&self, m: &Mutation) -> (TableDesc, bool) {
         let mut v = self.clone();
         v.changes.mutations.clear();
@@ -277,6 +295,11 @@ impl TableDesc {
                 v.descending = descending.clone();
                 v.indexes = indexes.clone();
                 (v, true)
+            }
+            Mutation::Column { column, .. } => {
+                v.columns.push(column.clone());
+                v.indexes.clear();
+                (v, false)
             }
         }
     }

@@ -17,7 +17,7 @@ use crate::kv::Txn;
 use crate::storage::keys::{self, Span};
 
 mod mutations;
-pub use mutations::backfill_rows;
+pub use mutations::{backfill_rows, new_column_value};
 
 const UNIQUE_VIOLATION: SqlState = SqlState::UNIQUE_VIOLATION;
 const CHECK_VIOLATION: SqlState = SqlState("23514");

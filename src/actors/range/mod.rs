@@ -27,6 +27,7 @@
 
 pub mod command;
 pub mod error;
+pub mod intent_times;
 pub mod latch;
 pub mod live_txns;
 pub mod membership;
@@ -139,6 +140,9 @@ pub struct RangeMetrics {
     pub table_applies: std::sync::atomic::AtomicU64,
     /// Rangefeed events published.
     pub rangefeed_events: std::sync::atomic::AtomicU64,
+    /// The most writes any applied command carried (bounded by the committer's command size,
+    /// whatever the size of the transaction).
+    pub max_command_ops: std::sync::atomic::AtomicU64,
 }
 
 /// The actor of one range replica.
@@ -379,6 +383,9 @@ impl RangeActor {
                 continue;
             }
             let cmd = RaftCommand::decode(&e.data)?;
+            self.metrics
+                .max_command_ops
+                .fetch_max(cmd.ops.len() as u64, std::sync::atomic::Ordering::Relaxed);
             let id = self.own_proposal(&e.context);
             for op in &cmd.ops {
                 match tables
@@ -470,7 +477,7 @@ impl RangeActor {
             if let Some(split) = &cmd.split {
                 s.desc = split.left.clone();
                 let right = split.right.span.clone();
-                s.intents.retain(|k, _| !right.contains_key(k));
+                s.intents.retain(|k| !right.contains_key(k));
             }
         }
         if !self.registrations.is_empty() {

@@ -15,6 +15,7 @@ mod txn_record;
 
 use super::command::{RaftCommand, SplitTrigger};
 use super::error::{RangeError, Result};
+use super::intent_times::IntentTimes;
 use super::latch::{LatchGuard, LatchOwner, LatchSet, wait_then};
 use super::live_txns::LiveTxns;
 use super::tscache::TimestampCache;
@@ -33,6 +34,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{Notify, oneshot};
 
+/// Intents a read lists at a time (and reports in one conflict).
+const INTENT_PAGE: usize = 1024;
+
 /// Mutable state of a replica, shared between the actor and request evaluation.
 #[derive(Debug)]
 pub struct ReplicaState {
@@ -45,7 +49,7 @@ pub struct ReplicaState {
     /// No write is accepted at or below this timestamp.
     pub closed_ts: Timestamp,
     /// Unresolved intents in the range: key → intent timestamp.
-    pub intents: HashMap<Vec<u8>, Timestamp>,
+    pub intents: IntentTimes,
     /// Approximate bytes written since the range was created or sized.
     pub bytes: u64,
     /// Reads below this timestamp are refused: GC may have removed what they would see.
@@ -62,7 +66,7 @@ impl ReplicaState {
         if let Some(t) = self.latches.min_ts() {
             r = r.min(t.prev());
         }
-        if let Some(t) = self.intents.values().min() {
+        if let Some(t) = self.intents.min_ts() {
             r = r.min(t.prev());
         }
         r
@@ -103,7 +107,7 @@ impl ReplicaShared {
     pub fn new(
         desc: RangeDescriptor,
         floor: Timestamp,
-        intents: HashMap<Vec<u8>, Timestamp>,
+        intents: IntentTimes,
         bytes: u64,
     ) -> Arc<ReplicaShared> {
         Arc::new(ReplicaShared {
@@ -387,19 +391,40 @@ impl Replica {
         txn: Option<TxnId>,
         limits: Limits,
     ) -> Result<ScanPage<KeyValue>> {
-        let has_intents = self.begin_read(span, false, ts, txn).await?;
-        let intents: Vec<_> = if has_intents {
-            mvcc::scan_intents(&self.engine, span, 1024)?
-        } else {
-            Vec::new()
+        if !self.begin_read(span, false, ts, txn).await? {
+            return Ok(mvcc::scan(&self.engine, span, ts, limits)?);
         }
-        .into_iter()
-        .filter(|(_, i)| Some(i.txn_id) != txn && i.ts <= ts)
-        .collect();
-        if !intents.is_empty() {
-            return Err(RangeError::WriteIntents { intents });
+        // Intents are listed before the rows are read: one written later lands above `ts`
+        // (the read is in the timestamp cache), so the list holds every intent the rows could
+        // show. Only those before the page's end matter: a page of the first rows of a span
+        // holding a large transaction's unresolved intents must not wait for all of them.
+        let found = mvcc::scan_intents(&self.engine, span, INTENT_PAGE)?;
+        let blocking = |i: &Intent| Some(i.txn_id) != txn && i.ts <= ts;
+        let Some(first) = found.iter().position(|(_, i)| blocking(i)) else {
+            // Every intent of `read` is in `found`, and none is in the way.
+            let mut read = span.clone();
+            if found.len() == INTENT_PAGE
+                && let Some((k, _)) = found.last()
+            {
+                read.end = Span::point(k).end;
+            }
+            let mut page = mvcc::scan(&self.engine, &read, ts, limits)?;
+            if page.resume.is_none() && read.end < span.end {
+                page.resume = Some(read.end.0);
+            }
+            return Ok(page);
+        };
+        let upto = Span {
+            start: span.start.clone(),
+            end: Span::point(&found[first].0).end,
+        };
+        let page = mvcc::scan(&self.engine, &upto, ts, limits)?;
+        if page.resume.is_some() {
+            // The page is full before the first intent in the way.
+            return Ok(page);
         }
-        Ok(mvcc::scan(&self.engine, span, ts, limits)?)
+        let intents: Vec<_> = found.into_iter().filter(|(_, i)| blocking(i)).collect();
+        Err(RangeError::WriteIntents { intents })
     }
 
     /// Every version in `span` with `after < ts <= upto` (an export; records a read at `upto`).

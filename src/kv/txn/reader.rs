@@ -45,7 +45,7 @@ pub(super) async fn scan_at(
     let fetch = limit.saturating_add(buffered.len());
     let mut rows: Vec<KeyValue> = Vec::new();
     let mut cursor = span.clone();
-    let deadline = Instant::now() + INTENT_WAIT;
+    let mut deadline = Instant::now() + INTENT_WAIT;
     while cursor.start < cursor.end && rows.len() < fetch {
         let c = cursor.clone();
         let want = fetch - rows.len();
@@ -70,8 +70,12 @@ pub(super) async fn scan_at(
             })
             .await;
         match res {
+            // Resolving a big committed transaction's intents takes as long as it keeps
+            // making progress.
             Err(RangeError::WriteIntents { intents }) if Instant::now() < deadline => {
-                store.handle_intents(intents, Some(id)).await?
+                if store.handle_intents(intents, Some(id)).await? {
+                    deadline = Instant::now() + INTENT_WAIT;
+                }
             }
             Err(e) => return Err(e.into()),
             Ok((page, end)) => {

@@ -9,8 +9,8 @@
 //! readers see either the old schema with the old data or the new schema with its indexes
 //! filled; on larger tables they are jobs ([`super::schema_jobs`]): write-only indexes
 //! backfilled in batches while the table stays online, and GC jobs for dropped data.
-//! `ADD COLUMN ... DEFAULT` and `ADD CONSTRAINT ... CHECK` still rewrite or scan every row in
-//! the statement's transaction.
+//! `ADD COLUMN ... DEFAULT` fills existing rows the same way ([`add_column`]);
+//! `ADD CONSTRAINT ... CHECK` still scans every row in the statement's transaction.
 
 use super::catalog::{CheckDesc, ColumnDesc, IndexDesc, Mutation, TableDesc};
 use super::error::{Result, SqlError};
@@ -36,6 +36,7 @@ use crate::kv::{Store, Txn};
 use crate::storage::keys;
 use sqlparser::ast::{self as pg, Expr};
 
+mod add_column;
 mod create_table;
 mod like;
 mod primary_key;
@@ -111,75 +112,7 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
                 if_not_exists,
                 column_def,
                 ..
-            } => {
-                let name = normalize(
-                    &column_def.name.value,
-                    column_def.name.quote_style.is_some(),
-                );
-                if t.column(&name).is_some() {
-                    if *if_not_exists {
-                        continue;
-                    }
-                    return Err(SqlError::new(
-                        SqlState::DUPLICATE_OBJECT,
-                        format!(
-                            "column \"{name}\" of relation \"{}\" already exists",
-                            t.name
-                        ),
-                    ));
-                }
-                let ty = SqlType::from_ast(&column_def.data_type)?;
-                let mut nullable = true;
-                let mut default = None;
-                for o in &column_def.options {
-                    match &o.option {
-                        pg::ColumnOption::NotNull => nullable = false,
-                        pg::ColumnOption::Default(e) => default = Some(e.to_string()),
-                        pg::ColumnOption::Null => {}
-                        other => {
-                            return Err(SqlError::unsupported(format!("ADD COLUMN ... {other}")));
-                        }
-                    }
-                }
-                let col = ColumnDesc {
-                    id: t.next_column_id,
-                    name,
-                    ty,
-                    nullable,
-                    default: default.clone(),
-                    hidden: false,
-                    typmod: TypeMod::from_ast(&column_def.data_type)?,
-                };
-                t.next_column_id += 1;
-                // Backfill existing rows with the default (NOT NULL without one fails on data).
-                let value = match &default {
-                    Some(d) => col.coerce(expr::eval(
-                        &super::exec::parse_expr(d)?,
-                        None,
-                        &eval_ctx(ctx, &[]),
-                    )?)?,
-                    None => Datum::Null,
-                };
-                let rows_ = txn.scan(&table_span(ctx.tenant, &t), usize::MAX).await?;
-                if value.is_null() && !nullable && !rows_.is_empty() {
-                    return Err(SqlError::new(
-                        SqlState::NOT_NULL_VIOLATION,
-                        format!(
-                            "null value in column \"{}\" violates not-null constraint",
-                            col.name
-                        ),
-                    ));
-                }
-                let old = t.clone();
-                t.columns.push(col);
-                if !value.is_null() {
-                    for (k, v) in rows_ {
-                        let mut r = decode_row(&old, &v)?;
-                        r.push(value.clone());
-                        txn.put(&k, &super::exec::encode_row(&t, &r))?;
-                    }
-                }
-            }
+            } => add_column::add_column(ctx, txn, &mut t, column_def, *if_not_exists).await?,
             pg::AlterTableOperation::DropColumn {
                 column_names,
                 if_exists,

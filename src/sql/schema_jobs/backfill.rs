@@ -3,9 +3,11 @@
 //!
 //! 1. Each batch is one transaction: it reads the next `batch` rows of the primary index (from
 //!    the key recorded after the previous batch) and writes their entries in the mutation's
-//!    index. Concurrent writers maintain the same entries, so a batch and a writer touching one
-//!    row conflict like any two transactions (one retries). The cursor and counts are recorded
-//!    after each batch: an interrupted job resumes from the last one.
+//!    index (for a new column, the rows again with the column's default). Concurrent writers maintain the same entries, so a batch and a writer touching one
+//!    row conflict like any two transactions (one retries). A batch is also retried, with a
+//!    growing pause (up to ~40 s in all), when a range cannot serve it (a lease moving under
+//!    load). The cursor and counts are recorded after each batch: an interrupted job resumes
+//!    from the last one.
 //! 2. Validation, at one timestamp: a unique index (or the new primary index) must hold as
 //!    many entries as the table has rows, else two rows had equal keys (23505).
 //! 3. The swap, one transaction: the mutation leaves the descriptor's write-only list and
@@ -19,7 +21,7 @@
 use super::{batch_size_in, count_span, enqueue_gc, job_ctx};
 use crate::ids::JobId;
 use crate::jobs::{self, JobDetails, SchemaChangeDetails};
-use crate::kv::{Store, Txn};
+use crate::kv::{KvError, Store, Txn};
 use crate::sql::catalog::{Mutation, TableDesc};
 use crate::sql::error::{Result, SqlError};
 use crate::sql::exec::{decode_row, table_span};
@@ -28,7 +30,7 @@ use crate::sql::sqlstate::SqlState;
 use crate::storage::keys::{Span, index_span};
 use std::time::Duration;
 
-/// Retries of one batch on serialization conflicts.
+/// Retries of one batch on serialization conflicts and unavailable ranges.
 const BATCH_RETRIES: u32 = 100;
 
 /// Runs (or resumes) the backfill of job `id`.
@@ -120,13 +122,13 @@ async fn one_batch(
             if let Some(k) = &d.resume {
                 span.start = k.clone().into();
             }
-            let kvs = txn.scan(&span, batch).await?;
+            let kvs = txn.scan(&span, batch).await.map_err(batch_error)?;
             let mut rows_ = Vec::with_capacity(kvs.len());
             for (_, v) in &kvs {
                 rows_.push(decode_row(&t, v)?);
             }
             rows::backfill_rows(&ctx, &mut txn, &t, &m, &rows_)?;
-            txn.commit().await?;
+            txn.commit().await.map_err(batch_error)?;
             Ok::<_, SqlError>(Some((
                 kvs.len(),
                 kvs.last().map(|(k, _)| Span::point(k).end.0),
@@ -146,13 +148,25 @@ async fn one_batch(
             }
             Err(e) if e.is_retryable() && attempt < BATCH_RETRIES => {
                 txn.rollback();
-                tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(50)))).await;
+                let backoff = 10 * u64::from(attempt.min(50));
+                tokio::time::sleep(Duration::from_millis(backoff)).await;
             }
             Err(e) => {
                 txn.rollback();
                 return Err(e);
             }
         }
+    }
+}
+
+/// A batch's KV error. A range that could not serve the batch (its lease moving to another
+/// node under load, a node restarting) is retried like a conflict: a batch only writes what
+/// concurrent writers would write too, so running it again is safe even when its commit's
+/// outcome was ambiguous.
+fn batch_error(e: KvError) -> SqlError {
+    match e {
+        KvError::Unavailable(m) => SqlError::new(SqlState::SERIALIZATION_FAILURE, m),
+        other => other.into(),
     }
 }
 
@@ -166,7 +180,7 @@ async fn validate(store: &Store, d: &SchemaChangeDetails, batch: usize) -> Resul
         };
         let what = match &m {
             Mutation::Index(i) if i.unique => format!("unique index \"{}\"", i.name),
-            Mutation::Index(_) => return Ok(()),
+            Mutation::Index(_) | Mutation::Column { .. } => return Ok(()),
             Mutation::PrimaryKey { .. } => format!("unique index \"{}_pkey\"", t.name),
         };
         let rows_ = count_span(&mut txn, &table_span(d.tenant, &t), batch).await?;
@@ -231,6 +245,7 @@ async fn swap(store: &Store, d: &SchemaChangeDetails) -> Result<()> {
     change_descriptor(store, d, |ctx, txn, t, m| {
         match m {
             Mutation::Index(i) => t.indexes.push(i),
+            Mutation::Column { column, .. } => t.columns.push(column),
             Mutation::PrimaryKey {
                 index_id,
                 columns,
@@ -276,4 +291,18 @@ async fn abandon(store: &Store, d: &SchemaChangeDetails) -> Result<()> {
         )
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unavailable_range_retries_the_batch() {
+        let e = batch_error(KvError::Unavailable(
+            "range: r5 unavailable: result is ambiguous: the replica lost its lease".into(),
+        ));
+        assert!(e.is_retryable(), "{e:?}");
+        assert!(!batch_error(KvError::InvalidArgument("x".into())).is_retryable());
+    }
 }

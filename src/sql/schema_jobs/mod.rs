@@ -1,10 +1,11 @@
 //! Schema changes as jobs: the statements that touch every row of a large table record a job in
 //! their own transaction and leave the rows to it.
 //!
-//! - Backfills (`CREATE INDEX`, `ADD CONSTRAINT ... UNIQUE`, `ADD PRIMARY KEY`): the statement
-//!   adds a [`Mutation`](super::catalog::Mutation) in its write-only state to the descriptor and
-//!   a `SCHEMA CHANGE` job ([`backfill`]). From the commit on, every row write maintains the new
-//!   index (see `rows::mutations`) while the job writes the entries of the rows that existed,
+//! - Backfills (`CREATE INDEX`, `ADD CONSTRAINT ... UNIQUE`, `ADD PRIMARY KEY`,
+//!   `ADD COLUMN ... DEFAULT`): the statement adds a [`Mutation`](super::catalog::Mutation) in
+//!   its write-only state to the descriptor and a `SCHEMA CHANGE` job ([`backfill`]). From the
+//!   commit on, every row write maintains the new index or column (see `rows::mutations`)
+//!   while the job writes the entries of the rows that existed,
 //!   batch by batch, each batch its own transaction. The table stays readable and writable
 //!   throughout; reads use the new index only once the job has validated it (unique entries
 //!   counted against the rows) and made it public in one descriptor write.
