@@ -65,6 +65,12 @@ async fn numeric_results_are_described_with_cockroachdb_types() {
             "SELECT lag(k) OVER (ORDER BY k), row_number() OVER (), lead(f) OVER () FROM n",
             &[Type::INT8, Type::INT8, Type::FLOAT8],
         ),
+        // A qualified column of an empty result is typed by that column, not by the first column
+        // of the same name (d3.x0 is DECIMAL).
+        (
+            "SELECT NULLIF(d5.x0, d5.x0) - 1, d3.x0 FROM (SELECT 1.5 AS x0) AS d3 LEFT JOIN (SELECT k AS x0 FROM n WHERE false) AS d5 ON true",
+            &[Type::INT8, Type::NUMERIC],
+        ),
         // lag/lead with a default: the value's and the default's common type (not the offset's).
         (
             "SELECT lead(k::STRING, 2, 'x') OVER (ORDER BY k), lag(k, 1, 1.5) OVER () FROM n",

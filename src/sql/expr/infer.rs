@@ -8,6 +8,11 @@ use sqlparser::ast::Subscript;
 pub fn infer_type(e: &Expr, columns: &[(String, SqlType)]) -> SqlType {
     match e {
         Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
+            // Scope names (`t.c`) resolve as evaluation does (a qualified name exactly).
+            let names: Vec<String> = columns.iter().map(|(c, _)| c.clone()).collect();
+            if let Some(i) = lookup(&names, e) {
+                return columns[i].1;
+            }
             let n = ident_name(e).unwrap_or_default();
             columns
                 .iter()

@@ -667,6 +667,8 @@ pub(super) fn static_type(e: &Expr, input: &Relation) -> SqlType {
         return c.ty;
     }
     // Anything else, aggregates included, is typed by the builtin registry's rules.
-    let cols: Vec<(String, SqlType)> = input.cols.iter().map(|c| (c.name.clone(), c.ty)).collect();
+    let cols: Vec<(String, SqlType)> = (input.scope_names().into_iter())
+        .zip(input.cols.iter().map(|c| c.ty))
+        .collect();
     expr::infer_type(e, &cols)
 }

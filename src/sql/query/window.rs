@@ -152,7 +152,11 @@ pub(super) fn add_window_columns(
     for (_, w) in wins {
         columns.push(compute(w, &input.rows, &names, ectx)?);
     }
-    let typed: Vec<(String, SqlType)> = input.cols.iter().map(|c| (c.name.clone(), c.ty)).collect();
+    let typed: Vec<(String, SqlType)> = names
+        .iter()
+        .cloned()
+        .zip(input.cols.iter().map(|c| c.ty))
+        .collect();
     for (i, (col, (_, w))) in columns.iter_mut().zip(wins).enumerate() {
         // The call's type from its argument's (a result described before any row exists must
         // match the values); the values' type where the call does not say.
