@@ -205,61 +205,11 @@ fn compute(
     ectx: &EvalContext<'_>,
 ) -> Result<Vec<Datum>> {
     let eval = |e: &Expr, r: &Vec<Datum>| expr::eval(e, Some(&Row { names, values: r }), ectx);
-    // Partitions, in first-seen order.
-    let mut partitions: Vec<Vec<usize>> = Vec::new();
-    let mut by_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        let key: Vec<Datum> = w
-            .partition_by
-            .iter()
-            .map(|e| eval(e, r))
-            .collect::<Result<_>>()?;
-        let h = hash_key(key.iter());
-        let p = *by_key.entry(h).or_insert_with(|| {
-            partitions.push(Vec::new());
-            partitions.len() - 1
-        });
-        partitions[p].push(i);
-    }
+    let partitions = partitions(w, rows, &eval)?;
     let mut out = vec![Datum::Null; rows.len()];
     let frame = frame::Frame::resolve(w.frame.as_ref(), ectx)?;
     for part in partitions {
-        // Sort the partition by the window's ORDER BY (stable: ties keep input order).
-        let mut keyed: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::with_capacity(part.len());
-        for &i in &part {
-            let keys = w
-                .order_by
-                .iter()
-                .map(|o| eval(&o.expr, &rows[i]))
-                .collect::<Result<Vec<_>>>()?;
-            keyed.push((vec![Datum::Int(i as i64)], keys));
-        }
-        if !w.order_by.is_empty() {
-            super::select::sort_rows(&mut keyed, &w.order_by);
-        }
-        let order: Vec<usize> = keyed
-            .iter()
-            .map(|(v, _)| match v[0] {
-                Datum::Int(i) => i as usize,
-                _ => 0,
-            })
-            .collect();
-        // Peer groups: runs of equal ORDER BY keys (the whole partition without ORDER BY).
-        let mut group_end = vec![0usize; keyed.len()];
-        let mut group_start = vec![0usize; keyed.len()];
-        let ordered = !w.order_by.is_empty();
-        let mut start = 0;
-        for j in 0..keyed.len() {
-            let last =
-                j + 1 == keyed.len() || (ordered && !same_keys(&keyed[j].1, &keyed[j + 1].1));
-            if last {
-                for g in start..=j {
-                    group_start[g] = start;
-                    group_end[g] = j;
-                }
-                start = j + 1;
-            }
-        }
+        let (order, group_start, group_end) = sorted_partition(w, &part, rows, &eval)?;
         let n = order.len();
         let part_rows: Vec<&Vec<Datum>> = order.iter().map(|&i| &rows[i]).collect();
         let mut dense = 0i64;
@@ -383,6 +333,76 @@ fn compute(
         }
     }
     Ok(out)
+}
+
+/// The rows' partitions (by the window's PARTITION BY values), in first-seen order.
+fn partitions(
+    w: &WindowCall,
+    rows: &[Vec<Datum>],
+    eval: &dyn Fn(&Expr, &Vec<Datum>) -> Result<Datum>,
+) -> Result<Vec<Vec<usize>>> {
+    let mut partitions: Vec<Vec<usize>> = Vec::new();
+    let mut by_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let key: Vec<Datum> = w
+            .partition_by
+            .iter()
+            .map(|e| eval(e, r))
+            .collect::<Result<_>>()?;
+        let h = hash_key(key.iter());
+        let p = *by_key.entry(h).or_insert_with(|| {
+            partitions.push(Vec::new());
+            partitions.len() - 1
+        });
+        partitions[p].push(i);
+    }
+    Ok(partitions)
+}
+
+/// A partition sorted by the window's ORDER BY (stable: ties keep input order): the row indexes
+/// in order, and for each position the start and end of its peer group (the run of equal ORDER BY
+/// keys; the whole partition without ORDER BY).
+fn sorted_partition(
+    w: &WindowCall,
+    part: &[usize],
+    rows: &[Vec<Datum>],
+    eval: &dyn Fn(&Expr, &Vec<Datum>) -> Result<Datum>,
+) -> Result<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+    let mut keyed: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::with_capacity(part.len());
+    for &i in part {
+        let keys = w
+            .order_by
+            .iter()
+            .map(|o| eval(&o.expr, &rows[i]))
+            .collect::<Result<Vec<_>>>()?;
+        keyed.push((vec![Datum::Int(i as i64)], keys));
+    }
+    if !w.order_by.is_empty() {
+        super::select::sort_rows(&mut keyed, &w.order_by);
+    }
+    let order: Vec<usize> = keyed
+        .iter()
+        .map(|(v, _)| match v[0] {
+            Datum::Int(i) => i as usize,
+            _ => 0,
+        })
+        .collect();
+    // Peer groups: runs of equal ORDER BY keys (the whole partition without ORDER BY).
+    let mut group_end = vec![0usize; keyed.len()];
+    let mut group_start = vec![0usize; keyed.len()];
+    let ordered = !w.order_by.is_empty();
+    let mut start = 0;
+    for j in 0..keyed.len() {
+        let last = j + 1 == keyed.len() || (ordered && !same_keys(&keyed[j].1, &keyed[j + 1].1));
+        if last {
+            for g in start..=j {
+                group_start[g] = start;
+                group_end[g] = j;
+            }
+            start = j + 1;
+        }
+    }
+    Ok((order, group_start, group_end))
 }
 
 fn same_keys(a: &[Datum], b: &[Datum]) -> bool {
