@@ -48,7 +48,7 @@ use arrays::{any_all, subscript};
 pub use arrays::{quantified, unify_elements};
 pub use infer::{infer_type, sum_type};
 use names::ident_name;
-pub use names::{HIDDEN, POSITIONAL, is_ambiguous, lookup, normalize};
+pub use names::{HIDDEN, POSITIONAL, is_ambiguous, lookup, normalize, qualified_name};
 
 /// The product version string shown by `version()`: tandem's version, the CockroachDB version
 /// it is compatible with, and the PostgreSQL version of its wire protocol and catalogs (the one

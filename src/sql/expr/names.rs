@@ -69,13 +69,8 @@ pub fn lookup(names: &[String], e: &Expr) -> Option<usize> {
                 })
         }
         Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-            let t = &parts[parts.len() - 2];
+            let full = qualified_name(parts);
             let c = &parts[parts.len() - 1];
-            let full = format!(
-                "{}.{}",
-                normalize(&t.value, t.quote_style.is_some()),
-                normalize(&c.value, c.quote_style.is_some())
-            );
             let bare = normalize(&c.value, c.quote_style.is_some());
             names
                 .iter()
@@ -86,6 +81,17 @@ pub fn lookup(names: &[String], e: &Expr) -> Option<usize> {
             .first()
             .and_then(|i| lookup(names, &Expr::Identifier(i.clone()))),
         _ => None,
+    }
+}
+
+/// `table.column` of a qualified reference (its last two parts, normalized); `parts` has at
+/// least two.
+pub fn qualified_name(parts: &[sqlparser::ast::Ident]) -> String {
+    let part = |i: &sqlparser::ast::Ident| normalize(&i.value, i.quote_style.is_some());
+    match parts {
+        [.., t, c] => format!("{}.{}", part(t), part(c)),
+        [c] => part(c),
+        [] => String::new(),
     }
 }
 

@@ -34,33 +34,17 @@ impl AggCall {
 
 /// Whether `e` calls an aggregate outside its subqueries.
 fn contains_aggregate(e: &Expr) -> bool {
-    struct Find {
-        depth: usize,
-    }
-    impl pg::Visitor for Find {
-        type Break = ();
-        fn pre_visit_query(&mut self, _q: &pg::Query) -> ControlFlow<()> {
-            self.depth += 1;
-            ControlFlow::Continue(())
+    super::walk::with_depth(e, |x, depth| match x {
+        Expr::Function(f)
+            if depth == 0
+                && f.over.is_none()
+                && is_aggregate(&f.name.to_string().to_lowercase()) =>
+        {
+            ControlFlow::Break(())
         }
-        fn post_visit_query(&mut self, _q: &pg::Query) -> ControlFlow<()> {
-            self.depth -= 1;
-            ControlFlow::Continue(())
-        }
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            match e {
-                Expr::Function(f)
-                    if self.depth == 0
-                        && f.over.is_none()
-                        && is_aggregate(&f.name.to_string().to_lowercase()) =>
-                {
-                    ControlFlow::Break(())
-                }
-                _ => ControlFlow::Continue(()),
-            }
-        }
-    }
-    pg::Visit::visit(e, &mut Find { depth: 0 }).is_break()
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
 }
 
 /// Replaces aggregate calls in `e` by `__agg_<n>` identifiers, collecting them.

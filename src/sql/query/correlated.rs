@@ -129,13 +129,12 @@ pub(super) async fn hoist_correlated(
     let mut out = projection.to_vec();
     for item in &mut out {
         if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-            let _ = pg::VisitMut::visit(
-                e,
-                &mut Replace {
-                    hoisted: &hoisted,
-                    depth: 0,
-                },
-            );
+            let _ = walk::replace_outside_subqueries(e, |x| {
+                if let Some(i) = hoisted.iter().position(|f| f == x) {
+                    *x = Expr::Identifier(pg::Ident::new(format!("{HOISTED}{i}")));
+                }
+                std::ops::ControlFlow::<()>::Continue(())
+            });
         }
     }
     Ok(out)
@@ -152,35 +151,19 @@ fn item_expr(item: &SelectItem) -> Option<&Expr> {
 /// Adds to `forms` the outermost subqueries inside the aggregate and window calls of `e` that
 /// are not themselves inside a subquery.
 fn collect_forms(e: &Expr, forms: &mut Vec<Expr>) {
-    struct Find<'a> {
-        forms: &'a mut Vec<Expr>,
-        depth: usize,
-    }
-    impl pg::Visitor for Find<'_> {
-        type Break = ();
-        fn pre_visit_query(&mut self, _q: &pg::Query) -> std::ops::ControlFlow<()> {
-            self.depth += 1;
-            std::ops::ControlFlow::Continue(())
-        }
-        fn post_visit_query(&mut self, _q: &pg::Query) -> std::ops::ControlFlow<()> {
-            self.depth -= 1;
-            std::ops::ControlFlow::Continue(())
-        }
-        fn pre_visit_expr(&mut self, x: &Expr) -> std::ops::ControlFlow<()> {
-            if let Expr::Function(f) = x
-                && self.depth == 0
-                && (f.over.is_some() || aggregate::is_aggregate(&f.name.to_string().to_lowercase()))
-            {
-                for form in outermost_subqueries(x) {
-                    if !self.forms.contains(&form) {
-                        self.forms.push(form);
-                    }
+    let _ = walk::with_depth(e, |x, depth| {
+        if let Expr::Function(f) = x
+            && depth == 0
+            && (f.over.is_some() || aggregate::is_aggregate(&f.name.to_string().to_lowercase()))
+        {
+            for form in outermost_subqueries(x) {
+                if !forms.contains(&form) {
+                    forms.push(form);
                 }
             }
-            std::ops::ControlFlow::Continue(())
         }
-    }
-    let _ = pg::Visit::visit(e, &mut Find { forms, depth: 0 });
+        std::ops::ControlFlow::Continue(())
+    });
 }
 
 /// Each of `hoisted` run for every row of `input`: per subquery, its type and its values.
@@ -237,31 +220,4 @@ async fn run_per_row(
         out.push((ty, values));
     }
     Ok(out)
-}
-
-/// Replaces the hoisted subqueries (outside nested subqueries) by their hidden columns.
-struct Replace<'a> {
-    hoisted: &'a [Expr],
-    depth: usize,
-}
-
-impl pg::VisitorMut for Replace<'_> {
-    type Break = ();
-    fn pre_visit_query(&mut self, _q: &mut pg::Query) -> std::ops::ControlFlow<()> {
-        self.depth += 1;
-        std::ops::ControlFlow::Continue(())
-    }
-    fn post_visit_query(&mut self, _q: &mut pg::Query) -> std::ops::ControlFlow<()> {
-        self.depth -= 1;
-        std::ops::ControlFlow::Continue(())
-    }
-    fn post_visit_expr(&mut self, x: &mut Expr) -> std::ops::ControlFlow<()> {
-        // A replaced subquery's own query was entered and left, so depth is back to 0 here.
-        if self.depth == 0
-            && let Some(i) = self.hoisted.iter().position(|f| f == x)
-        {
-            *x = Expr::Identifier(pg::Ident::new(format!("{HOISTED}{i}")));
-        }
-        std::ops::ControlFlow::Continue(())
-    }
 }

@@ -36,6 +36,7 @@ mod order;
 mod select;
 mod subquery;
 mod table_functions;
+mod walk;
 mod window;
 
 use aggregate::{AggCall, compute_agg, extract_aggs};

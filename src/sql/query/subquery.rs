@@ -522,13 +522,7 @@ fn outer_position(x: &Expr, names: &[String], bare: &[String]) -> Option<usize> 
             })
         }
         Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-            let t = &parts[parts.len() - 2];
-            let c = &parts[parts.len() - 1];
-            let full = format!(
-                "{}.{}",
-                normalize(&t.value, t.quote_style.is_some()),
-                normalize(&c.value, c.quote_style.is_some())
-            );
+            let full = expr::qualified_name(parts);
             // A column merged by JOIN ... USING stays reachable qualified (hidden in `names`).
             names
                 .iter()
@@ -565,49 +559,24 @@ pub(super) fn refuse_outer_aggregates(e: &Expr, names: &[String], bare: &[String
 /// inside a nested subquery of the arguments count when they are the outer query's; the others
 /// there may be that subquery's own and are not counted.
 fn outer_aggregate(q: &Expr, names: &[String], bare: &[String]) -> Option<String> {
-    struct Count<'a> {
-        names: &'a [String],
-        bare: &'a [String],
-        depth: usize,
-        outer: usize,
-        inner: usize,
-    }
-    impl pg::Visitor for Count<'_> {
-        type Break = ();
-        fn pre_visit_query(&mut self, _q: &pg::Query) -> std::ops::ControlFlow<()> {
-            self.depth += 1;
-            std::ops::ControlFlow::Continue(())
-        }
-        fn post_visit_query(&mut self, _q: &pg::Query) -> std::ops::ControlFlow<()> {
-            self.depth -= 1;
-            std::ops::ControlFlow::Continue(())
-        }
-        fn pre_visit_expr(&mut self, a: &Expr) -> std::ops::ControlFlow<()> {
-            if matches!(a, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
-                match outer_position(a, self.names, self.bare) {
-                    Some(_) => self.outer += 1,
-                    None if self.depth == 0 => self.inner += 1,
-                    None => {}
-                }
-            }
-            std::ops::ControlFlow::Continue(())
-        }
-    }
     let mut found = None;
     let _ = pg::visit_expressions(q, |x| {
         if let Expr::Function(f) = x
             && f.over.is_none()
             && super::aggregate::is_aggregate(&f.name.to_string().to_lowercase())
         {
-            let mut c = Count {
-                names,
-                bare,
-                depth: 0,
-                outer: 0,
-                inner: 0,
-            };
-            let _ = pg::Visit::visit(&f.args, &mut c);
-            if c.outer > 0 && c.inner == 0 {
+            let (mut outer, mut inner) = (0, 0);
+            let _ = super::walk::with_depth(&f.args, |a, depth| {
+                if matches!(a, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+                    match outer_position(a, names, bare) {
+                        Some(_) => outer += 1,
+                        None if depth == 0 => inner += 1,
+                        None => {}
+                    }
+                }
+                std::ops::ControlFlow::Continue(())
+            });
+            if outer > 0 && inner == 0 {
                 found = Some(x.to_string());
                 return std::ops::ControlFlow::Break(());
             }

@@ -33,45 +33,27 @@ pub(super) struct WindowCall {
 
 /// Replaces window calls in `e` with `__win_<i>` identifiers, recording them in `wins`.
 pub(super) fn extract_windows(e: &Expr, wins: &mut Vec<(String, WindowCall)>) -> Result<Expr> {
-    /// Replaces window calls outside subqueries (a subquery's windows are its own).
-    struct Extract<'a> {
-        wins: &'a mut Vec<(String, WindowCall)>,
-        /// Subqueries entered.
-        depth: usize,
-    }
-    impl pg::VisitorMut for Extract<'_> {
-        type Break = SqlError;
-        fn pre_visit_query(&mut self, _q: &mut pg::Query) -> std::ops::ControlFlow<SqlError> {
-            self.depth += 1;
-            std::ops::ControlFlow::Continue(())
-        }
-        fn post_visit_query(&mut self, _q: &mut pg::Query) -> std::ops::ControlFlow<SqlError> {
-            self.depth -= 1;
-            std::ops::ControlFlow::Continue(())
-        }
-        fn post_visit_expr(&mut self, x: &mut Expr) -> std::ops::ControlFlow<SqlError> {
-            if let Expr::Function(f) = x
-                && f.over.is_some()
-                && self.depth == 0
-            {
-                match window_call(f) {
-                    Ok(call) => {
-                        let key = f.to_string();
-                        let wins = &mut *self.wins;
-                        let idx = wins.iter().position(|(k, _)| *k == key).unwrap_or_else(|| {
-                            wins.push((key, call));
-                            wins.len() - 1
-                        });
-                        *x = Expr::Identifier(pg::Ident::new(format!("__win_{idx}")));
-                    }
-                    Err(err) => return std::ops::ControlFlow::Break(err),
-                }
-            }
-            std::ops::ControlFlow::Continue(())
-        }
-    }
     let mut out = e.clone();
-    match pg::VisitMut::visit(&mut out, &mut Extract { wins, depth: 0 }) {
+    // Window calls outside subqueries (a subquery's windows are its own).
+    let walk = super::walk::replace_outside_subqueries(&mut out, |x| {
+        if let Expr::Function(f) = x
+            && f.over.is_some()
+        {
+            match window_call(f) {
+                Ok(call) => {
+                    let key = f.to_string();
+                    let idx = wins.iter().position(|(k, _)| *k == key).unwrap_or_else(|| {
+                        wins.push((key, call));
+                        wins.len() - 1
+                    });
+                    *x = Expr::Identifier(pg::Ident::new(format!("__win_{idx}")));
+                }
+                Err(err) => return std::ops::ControlFlow::Break(err),
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    match walk {
         std::ops::ControlFlow::Break(err) => Err(err),
         std::ops::ControlFlow::Continue(()) => Ok(out),
     }
