@@ -117,149 +117,193 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
                 column_names,
                 if_exists,
                 ..
-            } => {
-                for c in column_names {
-                    let n = normalize(&c.value, c.quote_style.is_some());
-                    let Some(col) = t.column(&n).cloned() else {
-                        if *if_exists {
-                            continue;
-                        }
-                        return Err(SqlError::new(
-                            SqlState::UNDEFINED_COLUMN,
-                            format!("column \"{n}\" does not exist"),
-                        ));
-                    };
-                    if t.primary_key.contains(&col.id) {
-                        return Err(SqlError::new(
-                            SqlState::INVALID_COLUMN_REFERENCE,
-                            format!("column \"{n}\" is referenced by the primary key"),
-                        ));
-                    }
-                    if t.indexes.iter().any(|i| i.columns.contains(&col.id))
-                        || t.foreign_keys.iter().any(|f| f.columns.contains(&col.id))
-                    {
-                        return Err(SqlError::new(
-                            SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
-                            format!(
-                                "column \"{n}\" is referenced by an index or constraint; drop it first"
-                            ),
-                        ));
-                    }
-                    // Rows keep the old value under the dropped column id; it is never read again.
-                    t.columns.retain(|c| c.id != col.id);
-                }
-            }
+            } => drop_columns(&mut t, column_names, *if_exists)?,
             pg::AlterTableOperation::RenameColumn {
                 old_column_name,
                 new_column_name,
-            } => {
-                let old = normalize(
-                    &old_column_name.value,
-                    old_column_name.quote_style.is_some(),
-                );
-                let new = normalize(
-                    &new_column_name.value,
-                    new_column_name.quote_style.is_some(),
-                );
-                if t.column(&new).is_some() {
-                    return Err(SqlError::new(
-                        SqlState::DUPLICATE_OBJECT,
-                        format!("column \"{new}\" already exists"),
-                    ));
-                }
-                let c = t
-                    .columns
-                    .iter_mut()
-                    .find(|c| c.name == old)
-                    .ok_or_else(|| {
-                        SqlError::new(
-                            SqlState::UNDEFINED_COLUMN,
-                            format!("column \"{old}\" does not exist"),
-                        )
-                    })?;
-                c.name = new;
-            }
+            } => rename_column(&mut t, old_column_name, new_column_name)?,
             pg::AlterTableOperation::RenameTable { table_name } => {
-                let (pg::RenameTableNameKind::As(n) | pg::RenameTableNameKind::To(n)) = table_name;
-                let new = object_last(n);
-                if ctx
-                    .catalog
-                    .table(txn, t.namespace_parent(), &new)
-                    .await?
-                    .is_some()
-                {
-                    return Err(SqlError::new(
-                        SqlState::DUPLICATE_TABLE,
-                        format!("relation \"{new}\" already exists"),
-                    ));
-                }
-                ctx.catalog.drop_table(txn, &t)?;
-                t.name = new;
-                ctx.catalog.reinsert_table(txn, &t)?;
+                rename_table(ctx, txn, &mut t, table_name).await?
             }
-            pg::AlterTableOperation::AddConstraint { constraint, .. } => match constraint {
-                pg::TableConstraint::ForeignKey(fk) => {
-                    references::add_foreign_key(ctx, txn, &mut t, fk).await?;
-                }
-                pg::TableConstraint::Check(ck) => {
-                    t.checks.push(CheckDesc {
-                        name: ck.name.as_ref().map_or_else(
-                            || default_check_name(&ck.expr.to_string(), &t.checks),
-                            |n| n.value.clone(),
-                        ),
-                        expr: ck.expr.to_string(),
-                    });
-                    for (_, v) in txn.scan(&table_span(ctx.tenant, &t), usize::MAX).await? {
-                        let r = decode_row(&t, &v)?;
-                        rows::check_constraints(ctx, txn, &t, &r).await?;
-                    }
-                }
-                pg::TableConstraint::Unique(u) => {
-                    let name = u
-                        .name
-                        .as_ref()
-                        .or(u.index_name.as_ref())
-                        .map(|n| n.value.clone());
-                    add_index(ctx, txn, &mut t, name, &index_elems(&u.columns)?, true).await?;
-                }
-                pg::TableConstraint::PrimaryKey(pk) => {
-                    primary_key::add_primary_key(ctx, txn, &mut t, &col_names(&pk.columns)).await?;
-                }
-                other => return Err(SqlError::unsupported(format!("ADD CONSTRAINT {other}"))),
-            },
+            pg::AlterTableOperation::AddConstraint { constraint, .. } => {
+                add_constraint(ctx, txn, &mut t, constraint).await?
+            }
             pg::AlterTableOperation::DropConstraint {
                 name, if_exists, ..
-            } => {
-                let n = normalize(&name.value, name.quote_style.is_some());
-                let before = t.checks.len() + t.foreign_keys.len() + t.indexes.len();
-                t.checks.retain(|c| c.name != n);
-                t.foreign_keys.retain(|c| c.name != n);
-                let dropped: Vec<IndexDesc> = t
-                    .indexes
-                    .iter()
-                    .filter(|i| i.name == n && i.unique)
-                    .cloned()
-                    .collect();
-                for i in &dropped {
-                    references::check_index_unreferenced(ctx, txn, &t, i).await?;
-                    delete_index_entries(ctx, txn, &t, i).await?;
-                }
-                t.indexes.retain(|i| !(i.name == n && i.unique));
-                if before == t.checks.len() + t.foreign_keys.len() + t.indexes.len() && !if_exists {
-                    return Err(SqlError::new(
-                        SqlState::UNDEFINED_OBJECT,
-                        format!(
-                            "constraint \"{n}\" of relation \"{}\" does not exist",
-                            t.name
-                        ),
-                    ));
-                }
-            }
+            } => drop_constraint(ctx, txn, &mut t, name, *if_exists).await?,
             other => return Err(SqlError::unsupported(format!("ALTER TABLE ... {other}"))),
         }
     }
     ctx.catalog.update_table(txn, &t)?;
     Ok(QueryResult::Command("ALTER TABLE".into()))
+}
+
+/// `DROP COLUMN`: refused while the primary key, an index or a constraint uses the column.
+fn drop_columns(t: &mut TableDesc, column_names: &[pg::Ident], if_exists: bool) -> Result<()> {
+    for c in column_names {
+        let n = normalize(&c.value, c.quote_style.is_some());
+        let Some(col) = t.column(&n).cloned() else {
+            if if_exists {
+                continue;
+            }
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{n}\" does not exist"),
+            ));
+        };
+        if t.primary_key.contains(&col.id) {
+            return Err(SqlError::new(
+                SqlState::INVALID_COLUMN_REFERENCE,
+                format!("column \"{n}\" is referenced by the primary key"),
+            ));
+        }
+        if t.indexes.iter().any(|i| i.columns.contains(&col.id))
+            || t.foreign_keys.iter().any(|f| f.columns.contains(&col.id))
+        {
+            return Err(SqlError::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("column \"{n}\" is referenced by an index or constraint; drop it first"),
+            ));
+        }
+        // Rows keep the old value under the dropped column id; it is never read again.
+        t.columns.retain(|c| c.id != col.id);
+    }
+    Ok(())
+}
+
+/// `RENAME COLUMN old TO new`.
+fn rename_column(
+    t: &mut TableDesc,
+    old_column_name: &pg::Ident,
+    new_column_name: &pg::Ident,
+) -> Result<()> {
+    let old = normalize(
+        &old_column_name.value,
+        old_column_name.quote_style.is_some(),
+    );
+    let new = normalize(
+        &new_column_name.value,
+        new_column_name.quote_style.is_some(),
+    );
+    if t.column(&new).is_some() {
+        return Err(SqlError::new(
+            SqlState::DUPLICATE_OBJECT,
+            format!("column \"{new}\" already exists"),
+        ));
+    }
+    let c = t
+        .columns
+        .iter_mut()
+        .find(|c| c.name == old)
+        .ok_or_else(|| {
+            SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!("column \"{old}\" does not exist"),
+            )
+        })?;
+    c.name = new;
+    Ok(())
+}
+
+/// `RENAME TO new`: 42P07 when the name is taken.
+async fn rename_table(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &mut TableDesc,
+    table_name: &pg::RenameTableNameKind,
+) -> Result<()> {
+    let (pg::RenameTableNameKind::As(n) | pg::RenameTableNameKind::To(n)) = table_name;
+    let new = object_last(n);
+    if ctx
+        .catalog
+        .table(txn, t.namespace_parent(), &new)
+        .await?
+        .is_some()
+    {
+        return Err(SqlError::new(
+            SqlState::DUPLICATE_TABLE,
+            format!("relation \"{new}\" already exists"),
+        ));
+    }
+    ctx.catalog.drop_table(txn, t)?;
+    t.name = new;
+    ctx.catalog.reinsert_table(txn, t)?;
+    Ok(())
+}
+
+/// `ADD CONSTRAINT`: FOREIGN KEY, CHECK (validated over the rows), UNIQUE, PRIMARY KEY.
+async fn add_constraint(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &mut TableDesc,
+    constraint: &pg::TableConstraint,
+) -> Result<()> {
+    match constraint {
+        pg::TableConstraint::ForeignKey(fk) => {
+            references::add_foreign_key(ctx, txn, t, fk).await?;
+        }
+        pg::TableConstraint::Check(ck) => {
+            t.checks.push(CheckDesc {
+                name: ck.name.as_ref().map_or_else(
+                    || default_check_name(&ck.expr.to_string(), &t.checks),
+                    |n| n.value.clone(),
+                ),
+                expr: ck.expr.to_string(),
+            });
+            for (_, v) in txn.scan(&table_span(ctx.tenant, t), usize::MAX).await? {
+                let r = decode_row(t, &v)?;
+                rows::check_constraints(ctx, txn, t, &r).await?;
+            }
+        }
+        pg::TableConstraint::Unique(u) => {
+            let name = u
+                .name
+                .as_ref()
+                .or(u.index_name.as_ref())
+                .map(|n| n.value.clone());
+            add_index(ctx, txn, t, name, &index_elems(&u.columns)?, true).await?;
+        }
+        pg::TableConstraint::PrimaryKey(pk) => {
+            primary_key::add_primary_key(ctx, txn, t, &col_names(&pk.columns)).await?;
+        }
+        other => return Err(SqlError::unsupported(format!("ADD CONSTRAINT {other}"))),
+    }
+    Ok(())
+}
+
+/// `DROP CONSTRAINT`: a CHECK, a foreign key, or a UNIQUE index (with its entries).
+async fn drop_constraint(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    t: &mut TableDesc,
+    name: &pg::Ident,
+    if_exists: bool,
+) -> Result<()> {
+    let n = normalize(&name.value, name.quote_style.is_some());
+    let before = t.checks.len() + t.foreign_keys.len() + t.indexes.len();
+    t.checks.retain(|c| c.name != n);
+    t.foreign_keys.retain(|c| c.name != n);
+    let dropped: Vec<IndexDesc> = t
+        .indexes
+        .iter()
+        .filter(|i| i.name == n && i.unique)
+        .cloned()
+        .collect();
+    for i in &dropped {
+        references::check_index_unreferenced(ctx, txn, t, i).await?;
+        delete_index_entries(ctx, txn, t, i).await?;
+    }
+    t.indexes.retain(|i| !(i.name == n && i.unique));
+    if before == t.checks.len() + t.foreign_keys.len() + t.indexes.len() && !if_exists {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_OBJECT,
+            format!(
+                "constraint \"{n}\" of relation \"{}\" does not exist",
+                t.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 async fn add_index(
