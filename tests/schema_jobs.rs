@@ -286,6 +286,83 @@ async fn add_primary_key_rekeys_in_batches_and_rejects_duplicates() {
     assert!(j[1].3.contains("duplicate key"), "{j:?}");
 }
 
+/// ALTER PRIMARY KEY on a table with a declared key and a secondary index: the job re-keys the
+/// rows while a writer inserts and updates, the old key stays unique through `t_k_key`, the
+/// secondary index is rebuilt under the new key, and the new key's order is the scan order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn alter_primary_key_rekeys_online_and_keeps_the_old_key_unique() {
+    let (c, db) = start().await;
+    db.batch_execute(
+        "CREATE TABLE t (k INT PRIMARY KEY, v INT NOT NULL, w INT); CREATE INDEX t_w_idx ON t (w)",
+    )
+    .await
+    .unwrap();
+    fill(&db, "t").await;
+    db.batch_execute("UPDATE t SET w = k % 100 WHERE k <= 1000")
+        .await
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let w = writer(c.url("root", None), stop.clone());
+    let watcher = watch_progress(c.url("root", None), stop.clone());
+    db.batch_execute("ALTER TABLE t ALTER PRIMARY KEY USING COLUMNS (v DESC)")
+        .await
+        .expect("alter primary key");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = w.await.unwrap();
+    let seen = watcher.await.unwrap();
+    assert!(
+        seen.iter().any(|f| *f > 0.0 && *f < 1.0),
+        "no progress seen in SHOW JOBS: {seen:?}"
+    );
+    let j = jobs(&db, "SCHEMA CHANGE").await;
+    assert!(
+        j.iter().any(|(d, s, ..)| s == "succeeded"
+            && d == "ALTER TABLE t ALTER PRIMARY KEY USING COLUMNS (v DESC)"),
+        "{j:?}"
+    );
+    let total = ROWS + written.len() as i64;
+    assert_eq!(
+        rows(&db, "SELECT count(*), count(DISTINCT k), max(v) FROM t").await,
+        vec![vec![
+            total.to_string(),
+            total.to_string(),
+            (2 * (ROWS + written.len() as i64)).to_string()
+        ]]
+    );
+    // The new key's order is the primary index's: descending v.
+    assert_eq!(
+        rows(&db, "SELECT k FROM t LIMIT 2").await,
+        vec![vec![total.to_string()], vec![(total - 1).to_string()]]
+    );
+    let create = rows(&db, "SELECT create_statement FROM [SHOW CREATE TABLE t]").await;
+    let create = &create[0][0];
+    assert!(
+        create.contains("CONSTRAINT t_pkey PRIMARY KEY (v DESC)")
+            && create.contains("UNIQUE INDEX t_k_key (k ASC)")
+            && create.contains("INDEX t_w_idx (w ASC)"),
+        "{create}"
+    );
+    for (sql, code) in [
+        ("INSERT INTO t VALUES (7, 1, 0)", "23505"),
+        ("INSERT INTO t VALUES (-7, 14, 0)", "23505"),
+    ] {
+        let err = db.batch_execute(sql).await.unwrap_err();
+        assert_eq!(err.code().map(|c| c.code()), Some(code), "{sql}: {err}");
+    }
+    for (sql, want) in [
+        ("SELECT v FROM t WHERE k = 12345", "24690"),
+        ("SELECT k FROM t WHERE v = 24690", "12345"),
+        ("SELECT count(*) FROM t WHERE w = 7", "10"),
+    ] {
+        assert_eq!(rows(&db, sql).await, vec![vec![want.to_string()]], "{sql}");
+        let plan = rows(&db, &format!("EXPLAIN {sql}")).await;
+        assert!(
+            !format!("{plan:?}").contains("full scan"),
+            "{sql}: {plan:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn drop_and_truncate_return_at_once_and_gc_deletes_the_data() {
     let (mut c, db) = start().await;

@@ -246,4 +246,5 @@ slt_tests!(
     txn_modes,
     difftest_found,
     locking,
+    alter_primary_key,
 );

@@ -407,15 +407,7 @@ pub fn describe_admin(stmt: &Statement) -> Result<Vec<Column>> {
             ..
         } => vec![Column::new("cutover_time", SqlType::Decimal)],
         Statement::ShowUsers => st(&["username", "options", "member_of"]),
-        Statement::ShowIndexes { .. } => {
-            let mut c = st(&["table_name", "index_name"]);
-            c.push(Column::new("non_unique", SqlType::Bool));
-            c.push(Column::new("seq_in_index", SqlType::Int));
-            c.extend(st(&["column_name", "direction"]));
-            c.push(Column::new("storing", SqlType::Bool));
-            c.push(Column::new("implicit", SqlType::Bool));
-            c
-        }
+        Statement::ShowIndexes { .. } => super::show::show_indexes_columns(),
         Statement::AlterTableSplitAt { .. } => vec![
             Column::new("key", SqlType::Bytes),
             Column::new("pretty", SqlType::String),

@@ -162,6 +162,17 @@ pub enum Statement {
         /// One row of primary-key prefix values per split point.
         rows: Vec<Vec<sqlparser::ast::Expr>>,
     },
+    /// `ALTER TABLE [IF EXISTS] t ALTER PRIMARY KEY USING COLUMNS (a [ASC|DESC], ...)`.
+    AlterPrimaryKey {
+        /// The table name as written.
+        table: sqlparser::ast::ObjectName,
+        /// `IF EXISTS`.
+        if_exists: bool,
+        /// The new key's columns with their directions (`true` for DESC).
+        columns: Vec<(String, bool)>,
+        /// Followed by `USING HASH ...` (hash-sharded keys are not supported).
+        hash: bool,
+    },
     /// `ALTER TABLE t SCATTER [FROM (...) TO (...)]`: accepted; a single node has nowhere to move
     /// replicas.
     AlterTableScatter {

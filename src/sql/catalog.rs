@@ -163,9 +163,10 @@ impl Default for SchemaChanges {
 pub enum Mutation {
     /// A secondary index (`CREATE INDEX`, `ADD CONSTRAINT ... UNIQUE`).
     Index(IndexDesc),
-    /// A new primary key (`ADD PRIMARY KEY` on a table keyed by `rowid`): the rows re-keyed
-    /// under index `index_id`, the secondary indexes rebuilt under new ids (their entries end
-    /// with the primary key), and `drop_column` (the hidden `rowid`) removed at the swap.
+    /// A new primary key (`ADD PRIMARY KEY` on a table keyed by `rowid`, `ALTER PRIMARY KEY`):
+    /// the rows re-keyed under index `index_id`, the secondary indexes rebuilt under new ids
+    /// (their entries end with the primary key; the list may add the old key as a unique
+    /// index), and `drop_column` (the hidden `rowid`) removed at the swap.
     PrimaryKey {
         /// The new primary index.
         index_id: u32,

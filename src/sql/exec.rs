@@ -650,6 +650,19 @@ async fn execute_in_txn(
             super::ddl::split_at(&ctx, txn, &store, table, rows).await
         }
         Statement::ShowIndexes { table } => super::show::show_indexes(&ctx, txn, table).await,
+        Statement::AlterPrimaryKey {
+            table,
+            if_exists,
+            columns,
+            hash,
+        } => {
+            if *hash {
+                return Err(SqlError::unsupported(
+                    "hash-sharded primary keys (USING HASH)",
+                ));
+            }
+            super::ddl::alter_primary_key(&ctx, txn, table, *if_exists, columns).await
+        }
         Statement::AlterTableScatter { table } => {
             resolve_table(&ctx, txn, table).await?;
             Ok(QueryResult::Command("SCATTER".into()))

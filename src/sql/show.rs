@@ -174,56 +174,76 @@ fn direction(t: &TableDesc, id: u32) -> &'static str {
 pub async fn show_indexes(ctx: &Ctx<'_>, txn: &mut Txn, name: &ObjectName) -> Result<QueryResult> {
     let t = resolve_table(ctx, txn, name).await?;
     let mut rows = Vec::new();
-    // `explicit` leading columns are the index's own (DESC when `index_desc` lists them); the
-    // rest is the primary key it stores, in its own directions.
+    // As CockroachDB shows them: an index's own (`explicit`) leading columns (DESC when
+    // `index_desc` lists them), then the primary-key columns a secondary index carries
+    // (`implicit`, in the key's directions), then the columns the primary index stores
+    // (`storing`, direction N/A).
     let mut push =
-        |iname: String, unique: bool, cols: &[u32], explicit: usize, index_desc: &[u32]| {
-            for (seq, id) in cols.iter().enumerate() {
-                let dir = if seq >= explicit {
+        |iname: &str, unique: bool, cols: &[u32], explicit: usize, index_desc: &[u32]| {
+            let keyed = cols.len();
+            let stored = if iname.ends_with("_pkey") && explicit == 0 {
+                t.columns
+                    .iter()
+                    .filter(|c| !c.hidden && !cols.contains(&c.id))
+                    .map(|c| c.id)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            for (seq, id) in cols.iter().chain(&stored).enumerate() {
+                let dir = if seq >= keyed {
+                    "N/A"
+                } else if seq >= explicit {
                     direction(&t, *id)
                 } else if index_desc.contains(id) {
                     "DESC"
                 } else {
                     "ASC"
                 };
+                let name = col_name(&t, *id);
                 rows.push(vec![
                     s(t.name.clone()),
-                    s(iname.clone()),
+                    s(iname.to_string()),
                     Datum::Bool(!unique),
                     Datum::Int(seq as i64 + 1),
-                    s(col_name(&t, *id)),
+                    s(name.clone()),
+                    s(name),
                     s(dir),
-                    Datum::Bool(false),
-                    Datum::Bool(false),
+                    Datum::Bool(seq >= keyed),
+                    Datum::Bool(explicit > 0 && seq >= explicit && seq < keyed),
+                    Datum::Bool(true),
                 ]);
             }
         };
-    push(format!("{}_pkey", t.name), true, &t.primary_key, 0, &[]);
+    push(&format!("{}_pkey", t.name), true, &t.primary_key, 0, &[]);
     for i in &t.indexes {
         let mut cols = i.columns.clone();
         // Secondary indexes implicitly store the primary key.
         cols.extend(t.primary_key.iter().filter(|p| !i.columns.contains(p)));
-        push(
-            i.name.clone(),
-            i.unique,
-            &cols,
-            i.columns.len(),
-            &i.descending,
-        );
+        push(&i.name, i.unique, &cols, i.columns.len(), &i.descending);
     }
     Ok(QueryResult::Rows {
-        columns: vec![
-            Column::new("table_name", SqlType::String),
-            Column::new("index_name", SqlType::String),
-            Column::new("non_unique", SqlType::Bool),
-            Column::new("seq_in_index", SqlType::Int),
-            Column::new("column_name", SqlType::String),
-            Column::new("direction", SqlType::String),
-            Column::new("storing", SqlType::Bool),
-            Column::new("implicit", SqlType::Bool),
-        ],
+        columns: show_indexes_columns(),
         rows,
     })
+}
+
+/// The result columns of `SHOW INDEXES` (CockroachDB's).
+pub fn show_indexes_columns() -> Vec<Column> {
+    let b = |n: &str| Column::new(n, SqlType::Bool);
+    let t = |n: &str| Column::new(n, SqlType::String);
+    vec![
+        t("table_name"),
+        t("index_name"),
+        b("non_unique"),
+        Column::new("seq_in_index", SqlType::Int),
+        t("column_name"),
+        t("definition"),
+        t("direction"),
+        b("storing"),
+        b("implicit"),
+        b("visible"),
+    ]
 }
 
 /// `EXPLAIN <query>`: the access path of each table and the operators above them.

@@ -1,5 +1,5 @@
 //! Schema changes: CREATE TABLE (with its constraints), DROP, and `ALTER TABLE` (add/drop/rename column, add constraint
-//! including foreign keys and a primary key ([`primary_key`]), rename), `CREATE INDEX` (with backfill) and `DROP INDEX`,
+//! including foreign keys and a primary key, `ALTER PRIMARY KEY` ([`primary_key`]), rename), `CREATE INDEX` (with backfill) and `DROP INDEX`,
 //! `TRUNCATE`, and `ALTER TABLE ... SPLIT AT VALUES` (a real range split). Foreign keys in DDL
 //! (declaring them, and what TRUNCATE and DROP do about keys referencing a table) are
 //! [`references`].
@@ -45,6 +45,7 @@ mod schema;
 
 pub use create_table::create_table;
 use create_table::default_check_name;
+pub use primary_key::alter_primary_key;
 pub use references::{foreign_key, truncate};
 pub use schema::{create_schema, drop_schemas};
 
@@ -264,7 +265,7 @@ async fn add_constraint(
             add_index(ctx, txn, t, name, &index_elems(&u.columns)?, true).await?;
         }
         pg::TableConstraint::PrimaryKey(pk) => {
-            primary_key::add_primary_key(ctx, txn, t, &col_names(&pk.columns)).await?;
+            primary_key::add_primary_key(ctx, txn, t, &index_elems(&pk.columns)?).await?;
         }
         other => return Err(SqlError::unsupported(format!("ADD CONSTRAINT {other}"))),
     }

@@ -240,7 +240,9 @@ fn write_tag(stmt: &Statement) -> Option<String> {
         Statement::RevokeSystem { .. } | Statement::RevokeRole { .. } => {
             return Some("REVOKE".into());
         }
-        Statement::AlterTableSplitAt { .. } | Statement::AlterTableScatter { .. } => {
+        Statement::AlterTableSplitAt { .. }
+        | Statement::AlterTableScatter { .. }
+        | Statement::AlterPrimaryKey { .. } => {
             return Some("ALTER TABLE".into());
         }
     };

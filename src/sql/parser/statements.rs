@@ -243,6 +243,9 @@ impl<'a> P<'a> {
             if self.peek_is(n, "SPLIT") || self.peek_is(n, "SCATTER") {
                 break;
             }
+            if self.peek_is(n, "ALTER") && self.peek_is(n + 1, "PRIMARY") {
+                return self.alter_primary_key().map(Some);
+            }
         }
         if self.peek_is(n, "SPLIT") && self.peek_is(n + 1, "AT") {
             self.advance(2);
@@ -277,6 +280,51 @@ impl<'a> P<'a> {
             return Ok(Some(Statement::AlterTableScatter { table }));
         }
         Ok(None)
+    }
+
+    /// `ALTER TABLE [IF EXISTS] <name> ALTER PRIMARY KEY USING COLUMNS (col [ASC|DESC], ...)`.
+    fn alter_primary_key(&mut self) -> R<Statement> {
+        self.advance(2);
+        let if_exists = self.eat_seq(&["IF", "EXISTS"]);
+        let table = self
+            .p
+            .parse_object_name(false)
+            .map_err(|e| ParseError::from_sqlparser(self.sql, e))?;
+        self.expect_seq(&["ALTER", "PRIMARY", "KEY", "USING", "COLUMNS"])?;
+        if !self.p.consume_token(&Token::LParen) {
+            return Err(self.err_next("expected ("));
+        }
+        let mut columns = Vec::new();
+        loop {
+            let name = self.name("column name")?;
+            let desc = if self.eat("DESC") {
+                true
+            } else {
+                self.eat("ASC");
+                false
+            };
+            columns.push((name, desc));
+            if !self.p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+        if !self.p.consume_token(&Token::RParen) {
+            return Err(self.err_next("expected , or )"));
+        }
+        let hash = self.peek_is(0, "USING") && self.peek_is(1, "HASH");
+        if hash {
+            // Refused at execution (0A000) whatever its options say.
+            while !self.at_end() {
+                self.p.advance_token();
+            }
+        }
+        self.expect_end()?;
+        Ok(Statement::AlterPrimaryKey {
+            table,
+            if_exists,
+            columns,
+            hash,
+        })
     }
 
     /// `DROP VIRTUAL CLUSTER` and `DROP USER|ROLE`.
