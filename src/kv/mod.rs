@@ -569,9 +569,12 @@ impl Store {
             .values()
             .filter(|r| {
                 let s = r.shared.state.lock();
-                // The leaseholder decides splits (a split is a raft command).
+                let max = self.inner.settings.range_max_bytes;
+                // The leaseholder decides splits (a split is a raft command). A range sized
+                // without splitting is sized again only after an eighth of the split size more.
                 (r.shared.is_leaseholder() || s.desc.replicas.len() == 1)
-                    && s.bytes > self.inner.settings.range_max_bytes
+                    && s.bytes > max
+                    && s.bytes >= s.sized_without_split.saturating_add(max / 8)
                     && s.desc.span.start.as_bytes() >= META_END
             })
             .cloned()
@@ -584,7 +587,11 @@ impl Store {
                 tokio::task::spawn_blocking(move || mvcc::split_point(&engine, &sp))
                     .await
                     .map_err(|e| KvError::Unavailable(e.to_string()))??;
-            r.shared.state.lock().bytes = size;
+            {
+                let mut s = r.shared.state.lock();
+                s.bytes = size;
+                s.sized_without_split = size;
+            }
             if size > self.inner.settings.range_max_bytes
                 && let Some((k, left)) = point
                 && k.as_slice() > span.start.as_bytes()
@@ -593,8 +600,11 @@ impl Store {
                 self.split_at(&k).await?;
                 let right = self.replica_for(&k)?;
                 // Writes racing the split land on either side; the next size check corrects it.
-                r.shared.state.lock().bytes = left;
-                right.shared.state.lock().bytes = size - left;
+                for (replica, bytes) in [(&r, left), (&right, size - left)] {
+                    let mut s = replica.shared.state.lock();
+                    s.bytes = bytes;
+                    s.sized_without_split = 0;
+                }
             }
         }
         Ok(())

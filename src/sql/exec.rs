@@ -9,8 +9,8 @@
 //! fixes every primary-key column becomes a point read, anything else a scan of the table's span
 //! with the filter applied row by row.
 //!
-//! Transaction control follows CockroachDB: a nested `BEGIN` is 25001 and aborts the
-//! transaction; `COMMIT`, `ROLLBACK` and `SET TRANSACTION` outside one are 25P01; access modes
+//! Transaction control ([`txn_control`]) follows CockroachDB: a nested `BEGIN` is 25001 and
+//! aborts the transaction; `COMMIT`, `ROLLBACK` and `SET TRANSACTION` outside one are 25P01; access modes
 //! and isolation levels are in [`txn_modes`] (read-only transactions refuse writes with 25006;
 //! every transaction runs SERIALIZABLE, weaker levels are upgraded with a NOTICE).
 //!
@@ -41,6 +41,7 @@ mod rerun;
 mod resolve;
 mod show_sources;
 mod stack;
+mod txn_control;
 mod txn_modes;
 pub use as_of::{absolute_timestamp, as_of_timestamp};
 pub use memory::{MemoryAccount, MemoryPool, Reservation};
@@ -74,42 +75,6 @@ fn keeps_descriptions(stmt: &Statement) -> bool {
         | Statement::ShowFingerprints { .. } => true,
         _ => false,
     }
-}
-
-/// The savepoint name of CockroachDB's client-side retry protocol.
-const RESTART_SAVEPOINT: &str = "cockroach_restart";
-
-/// `ROLLBACK TO SAVEPOINT` of nested savepoint `at`: the transaction's writes go back to what they
-/// were when it was taken, later savepoints are forgotten (this one stays), and an aborted
-/// transaction is open again.
-fn rollback_to_savepoint(session: &mut Session, at: usize) -> Result<QueryResult> {
-    let mut txn = match std::mem::replace(&mut session.txn, TxnState::Idle) {
-        TxnState::Open(t) => t,
-        TxnState::Aborted => match session.aborted_txn.take() {
-            Some(t) => t,
-            None => {
-                session.txn = TxnState::Aborted;
-                return Err(SqlError::new(
-                    SqlState::IN_FAILED_SQL_TRANSACTION,
-                    "current transaction is aborted, commands ignored until end of transaction block",
-                ));
-            }
-        },
-        other => {
-            session.txn = other;
-            return Err(SqlError::new(
-                SqlState::ACTIVE_SQL_TRANSACTION,
-                "the transaction was already committed by RELEASE SAVEPOINT",
-            ));
-        }
-    };
-    if let Err(e) = txn.rollback_to(&session.savepoints[at].1) {
-        session.abort_txn(txn, true);
-        return Err(e.into());
-    }
-    session.savepoints.truncate(at + 1);
-    session.txn = TxnState::Open(txn);
-    Ok(QueryResult::Command("ROLLBACK".into()))
 }
 
 /// How often an implicit transaction is retried on a serialization conflict.
@@ -152,179 +117,10 @@ async fn execute_statement(
     if let Statement::ReplicationBuiltin { func, args } = stmt {
         return super::replication::execute_builtin(session, *func, args, params).await;
     }
-    // Transaction control.
-    if let Statement::Pg(s) = stmt {
-        match s.as_ref() {
-            pg::Statement::StartTransaction { modes, .. } => {
-                return match session.txn {
-                    TxnState::Idle => {
-                        session.pending_jobs.clear();
-                        session.txn = TxnState::Open(Box::new(session.env.store.begin()));
-                        session.restart_savepoint = None;
-                        session.clear_savepoints();
-                        session.txn_statements = 0;
-                        session.txn_read_only = txn_modes::default_read_only(session);
-                        txn_modes::apply_modes(session, modes, false);
-                        Ok(QueryResult::Command("BEGIN".into()))
-                    }
-                    _ => Err({
-                        if let TxnState::Open(t) =
-                            std::mem::replace(&mut session.txn, TxnState::Aborted)
-                        {
-                            session.abort_txn(t, false);
-                        }
-                        SqlError::new(
-                            SqlState::ACTIVE_SQL_TRANSACTION,
-                            "there is already a transaction in progress",
-                        )
-                    }),
-                };
-            }
-            pg::Statement::Commit { .. } => {
-                session.clear_savepoints();
-                return match std::mem::replace(&mut session.txn, TxnState::Idle) {
-                    TxnState::Open(mut t) => {
-                        t.commit().await?;
-                        super::schema_jobs::after_commit(&session.env.store, &session.pending_jobs)
-                            .await?;
-                        Ok(QueryResult::Command("COMMIT".into()))
-                    }
-                    TxnState::Aborted => Ok(QueryResult::Command("ROLLBACK".into())),
-                    TxnState::Released => Ok(QueryResult::Command("COMMIT".into())),
-                    TxnState::Idle => Err(txn_modes::no_transaction()),
-                };
-            }
-            pg::Statement::Rollback {
-                savepoint: Some(sp),
-                ..
-            } => {
-                let name = normalize(&sp.value, sp.quote_style.is_some());
-                if let Some(at) = session.savepoints.iter().rposition(|(n, _)| *n == name) {
-                    return rollback_to_savepoint(session, at);
-                }
-                if session.restart_savepoint.as_deref() != Some(name.as_str()) {
-                    return Err(match session.txn {
-                        TxnState::Idle => {
-                            SqlError::new(SqlState("25P01"), "there is no transaction in progress")
-                        }
-                        _ => SqlError::new(
-                            SqlState("3B001"),
-                            format!(
-                                "savepoint \"{name}\" does not exist or cannot be rolled back to (only a savepoint taken at the start of the transaction can)"
-                            ),
-                        ),
-                    });
-                }
-                // Restart: a fresh transaction, the savepoint still in place.
-                if let TxnState::Open(mut t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
-                    t.rollback();
-                }
-                session.clear_savepoints();
-                session.txn = TxnState::Open(Box::new(session.env.store.begin()));
-                session.txn_statements = 0;
-                return Ok(QueryResult::Command("ROLLBACK".into()));
-            }
-            pg::Statement::Rollback { .. } => {
-                if matches!(session.txn, TxnState::Idle) {
-                    return Err(txn_modes::no_transaction());
-                }
-                if let TxnState::Open(mut t) = std::mem::replace(&mut session.txn, TxnState::Idle) {
-                    t.rollback();
-                }
-                session.clear_savepoints();
-                session.restart_savepoint = None;
-                return Ok(QueryResult::Command("ROLLBACK".into()));
-            }
-            pg::Statement::Savepoint { name } => {
-                let name = normalize(&name.value, name.quote_style.is_some());
-                return match &session.txn {
-                    TxnState::Idle => Err(SqlError::new(
-                        SqlState("25P01"),
-                        "there is no transaction in progress",
-                    )),
-                    TxnState::Aborted => Err(SqlError::new(
-                        SqlState::IN_FAILED_SQL_TRANSACTION,
-                        "current transaction is aborted, commands ignored until end of transaction block",
-                    )),
-                    TxnState::Released => Err(SqlError::new(
-                        SqlState::ACTIVE_SQL_TRANSACTION,
-                        "the transaction was already committed by RELEASE SAVEPOINT",
-                    )),
-                    TxnState::Open(t) => {
-                        if name == RESTART_SAVEPOINT {
-                            // CockroachDB's client-side retry protocol: only as the first
-                            // statement, and RELEASE of it commits.
-                            if session.txn_statements == 0 && session.restart_savepoint.is_none() {
-                                session.restart_savepoint = Some(name);
-                                Ok(QueryResult::Command("SAVEPOINT".into()))
-                            } else {
-                                Err(SqlError::unsupported(
-                                    "SAVEPOINT cockroach_restart after the start of a transaction \
-                                     (it must be the transaction's first statement)",
-                                ))
-                            }
-                        } else {
-                            let sp = t.savepoint();
-                            session.savepoints.push((name, sp));
-                            Ok(QueryResult::Command("SAVEPOINT".into()))
-                        }
-                    }
-                };
-            }
-            pg::Statement::ReleaseSavepoint { name } => {
-                let name = normalize(&name.value, name.quote_style.is_some());
-                if let Some(at) = session.savepoints.iter().rposition(|(n, _)| *n == name) {
-                    if session.in_failed_transaction() {
-                        return Err(SqlError::new(
-                            SqlState::IN_FAILED_SQL_TRANSACTION,
-                            "current transaction is aborted, commands ignored until end of transaction block",
-                        ));
-                    }
-                    // Releasing keeps the writes; it forgets this savepoint and the later ones.
-                    session.savepoints.truncate(at);
-                    return Ok(QueryResult::Command("RELEASE".into()));
-                }
-                if session.restart_savepoint.as_deref() != Some(name.as_str()) {
-                    return Err(SqlError::new(
-                        SqlState("3B001"),
-                        format!("savepoint \"{name}\" does not exist"),
-                    ));
-                }
-                return match std::mem::replace(&mut session.txn, TxnState::Aborted) {
-                    // RELEASE of the restart savepoint is the commit point (CockroachDB's
-                    // client-side retry protocol); a 40001 here is retried with ROLLBACK TO SAVEPOINT.
-                    TxnState::Open(mut t) => match t.commit().await {
-                        Ok(_) => {
-                            session.txn = TxnState::Released;
-                            super::schema_jobs::after_commit(
-                                &session.env.store,
-                                &session.pending_jobs,
-                            )
-                            .await?;
-                            Ok(QueryResult::Command("RELEASE".into()))
-                        }
-                        Err(e) => Err(e.into()),
-                    },
-                    other => {
-                        session.txn = other;
-                        Err(SqlError::new(
-                            SqlState::IN_FAILED_SQL_TRANSACTION,
-                            "current transaction is aborted, commands ignored until end of transaction block",
-                        ))
-                    }
-                };
-            }
-            pg::Statement::Set(pg::Set::SetTransaction {
-                modes,
-                session: session_default,
-                ..
-            }) => return txn_modes::set_transaction(session, modes, *session_default),
-            other => {
-                if let Some(r) = txn_modes::transaction_variable(session, other) {
-                    return r;
-                }
-            }
-        }
+    if let Statement::Pg(s) = stmt
+        && let Some(r) = txn_control::transaction_control(session, s).await
+    {
+        return r;
     }
     if let Statement::AsOfSystemTime { time, stmt } = stmt {
         if !matches!(session.txn, TxnState::Idle) {
@@ -431,31 +227,7 @@ async fn execute_statement(
             {
                 return Ok(r);
             }
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                session.pending_jobs.clear();
-                let mut txn = session.env.store.begin();
-                let r = match execute_in_txn(session, &mut txn, stmt, params).await {
-                    Ok(res) => match txn.commit().await {
-                        Ok(_) => super::schema_jobs::after_commit(
-                            &session.env.store,
-                            &session.pending_jobs,
-                        )
-                        .await
-                        .map(|_| res),
-                        Err(e) => Err(SqlError::from(e)),
-                    },
-                    Err(e) => {
-                        txn.rollback();
-                        Err(e)
-                    }
-                };
-                match r {
-                    Err(e) if e.is_retryable() && attempt < IMPLICIT_RETRIES => continue,
-                    other => return other,
-                }
-            }
+            txn_control::run_implicit(session, stmt, params).await
         }
     }
 }

@@ -52,6 +52,10 @@ pub struct ReplicaState {
     pub intents: IntentTimes,
     /// Approximate bytes written since the range was created or sized.
     pub bytes: u64,
+    /// `bytes` as last measured by a size check that did not split the range: the next check
+    /// waits until the estimate has grown well past it (a range just under the split size is
+    /// not rescanned after every write).
+    pub sized_without_split: u64,
     /// Reads below this timestamp are refused: GC may have removed what they would see.
     pub gc_threshold: Timestamp,
     /// Set when the replica stops; every request then fails with `Unavailable`.
@@ -119,6 +123,7 @@ impl ReplicaShared {
                 closed_ts: floor,
                 intents,
                 bytes,
+                sized_without_split: 0,
                 gc_threshold: Timestamp::MIN,
                 stopped: false,
             }),

@@ -5,6 +5,19 @@
 
 use super::*;
 
+/// What the statement declares, before ids are given.
+#[derive(Default)]
+struct Declared {
+    columns: Vec<ColumnDesc>,
+    /// Primary-key column names, in key order.
+    pk: Vec<String>,
+    /// Primary-key columns declared DESC.
+    pk_desc: Vec<String>,
+    indexes: Vec<PendingIndex>,
+    checks: Vec<(Option<String>, String)>,
+    fks: Vec<PendingFk>,
+}
+
 /// `CREATE TABLE [IF NOT EXISTS] ...`.
 pub async fn create_table(
     ctx: &Ctx<'_>,
@@ -36,28 +49,57 @@ pub async fn create_table(
             format!("relation \"{name}\" already exists"),
         ));
     }
-    let mut columns = Vec::new();
-    let mut pk: Vec<String> = Vec::new();
-    // Primary-key columns declared DESC.
-    let mut pk_desc: Vec<String> = Vec::new();
-    let mut pending_indexes: Vec<PendingIndex> = Vec::new();
-    let mut checks: Vec<(Option<String>, String)> = Vec::new();
-    let mut fks: Vec<PendingFk> = Vec::new();
+    let mut d = Declared::default();
     if let Some((src, opts)) = super::like::like_element(ct)? {
         let src = resolve_table(ctx, txn, src).await?;
         let copy = super::like::copy_like(&src, opts);
         for mut c in copy.columns {
-            c.id = columns.len() as u32 + 1;
-            columns.push(c);
+            c.id = d.columns.len() as u32 + 1;
+            d.columns.push(c);
         }
-        pk = copy.pk;
-        pk_desc = copy.pk_desc;
-        pending_indexes = copy.indexes;
-        checks = copy.checks;
+        d.pk = copy.pk;
+        d.pk_desc = copy.pk_desc;
+        d.indexes = copy.indexes;
+        d.checks = copy.checks;
     }
+    column_definitions(ct, &mut d)?;
+    table_constraints(ct, &name, &mut d)?;
+    let (primary_key, descending, next) = primary_key(&mut d)?;
+    let (indexes, next_index_id) = indexes(&name, &d.columns, std::mem::take(&mut d.indexes))?;
+    let mut desc = TableDesc {
+        schema_id,
+        id: 0,
+        parent_id: dbd.id,
+        name,
+        columns: d.columns,
+        primary_key,
+        descending,
+        next_column_id: next,
+        version: 1,
+        indexes,
+        checks: named_checks(d.checks),
+        foreign_keys: Vec::new(),
+        next_index_id,
+        changes: Default::default(),
+    };
+    // The id first, so that a foreign key to the table itself can name it.
+    desc.id = ctx.catalog.next_id(txn).await?;
+    let mut fk_descs = Vec::new();
+    for (fname, cols, def) in d.fks {
+        fk_descs.push(foreign_key(ctx, txn, &desc, fname, &cols, &def).await?);
+    }
+    desc.foreign_keys = fk_descs;
+    let id = desc.id;
+    ctx.catalog.create_table(txn, desc).await?;
+    split_at_table_start(ctx.tenant, id, txn.store());
+    Ok(QueryResult::Command("CREATE TABLE".into()))
+}
+
+/// The column definitions, with their inline constraints.
+fn column_definitions(ct: &pg::CreateTable, d: &mut Declared) -> Result<()> {
     for c in &ct.columns {
         let cname = normalize(&c.name.value, c.name.quote_style.is_some());
-        if columns.iter().any(|x: &ColumnDesc| x.name == cname) {
+        if d.columns.iter().any(|x: &ColumnDesc| x.name == cname) {
             return Err(SqlError::new(
                 SqlState::DUPLICATE_OBJECT,
                 format!("duplicate column name: \"{cname}\""),
@@ -76,10 +118,10 @@ pub async fn create_table(
                 pg::ColumnOption::Null => nullable = true,
                 pg::ColumnOption::Default(e) => default = Some(e.to_string()),
                 pg::ColumnOption::PrimaryKey(_) => {
-                    pk.push(cname.clone());
+                    d.pk.push(cname.clone());
                     nullable = false;
                 }
-                pg::ColumnOption::Unique(u) => pending_indexes.push((
+                pg::ColumnOption::Unique(u) => d.indexes.push((
                     u.name
                         .as_ref()
                         .or(u.index_name.as_ref())
@@ -88,14 +130,14 @@ pub async fn create_table(
                     vec![(cname.clone(), false)],
                     true,
                 )),
-                pg::ColumnOption::Check(ck) => checks.push((
+                pg::ColumnOption::Check(ck) => d.checks.push((
                     ck.name
                         .as_ref()
                         .or(opt.name.as_ref())
                         .map(|n| n.value.clone()),
                     ck.expr.to_string(),
                 )),
-                pg::ColumnOption::ForeignKey(fk) => fks.push((
+                pg::ColumnOption::ForeignKey(fk) => d.fks.push((
                     fk.name
                         .as_ref()
                         .or(opt.name.as_ref())
@@ -106,8 +148,8 @@ pub async fn create_table(
                 _ => {}
             }
         }
-        columns.push(ColumnDesc {
-            id: columns.len() as u32 + 1,
+        d.columns.push(ColumnDesc {
+            id: d.columns.len() as u32 + 1,
             name: cname,
             ty,
             nullable,
@@ -116,10 +158,15 @@ pub async fn create_table(
             typmod: TypeMod::from_ast(&c.data_type)?,
         });
     }
+    Ok(())
+}
+
+/// The table-level constraints.
+fn table_constraints(ct: &pg::CreateTable, name: &str, d: &mut Declared) -> Result<()> {
     for c in &ct.constraints {
         match c {
             pg::TableConstraint::PrimaryKey(p) => {
-                if !pk.is_empty() {
+                if !d.pk.is_empty() {
                     return Err(SqlError::new(
                         SqlState::INVALID_TABLE_DEFINITION,
                         format!("multiple primary keys for table \"{name}\" are not allowed"),
@@ -135,12 +182,12 @@ pub async fn create_table(
                         }
                     };
                     if matches!(ic.column.options.sort, Some(pg::OrderBySort::Desc)) {
-                        pk_desc.push(n.clone());
+                        d.pk_desc.push(n.clone());
                     }
-                    pk.push(n);
+                    d.pk.push(n);
                 }
             }
-            pg::TableConstraint::Unique(u) => pending_indexes.push((
+            pg::TableConstraint::Unique(u) => d.indexes.push((
                 u.name
                     .as_ref()
                     .or(u.index_name.as_ref())
@@ -148,16 +195,16 @@ pub async fn create_table(
                 index_elems(&u.columns)?,
                 true,
             )),
-            pg::TableConstraint::Index(ix) => pending_indexes.push((
+            pg::TableConstraint::Index(ix) => d.indexes.push((
                 ix.name.as_ref().map(|n| n.value.clone()),
                 index_elems(&ix.columns)?,
                 false,
             )),
-            pg::TableConstraint::Check(ck) => checks.push((
+            pg::TableConstraint::Check(ck) => d.checks.push((
                 ck.name.as_ref().map(|n| n.value.clone()),
                 ck.expr.to_string(),
             )),
-            pg::TableConstraint::ForeignKey(fk) => fks.push((
+            pg::TableConstraint::ForeignKey(fk) => d.fks.push((
                 fk.name.as_ref().map(|n| n.value.clone()),
                 fk.columns
                     .iter()
@@ -168,8 +215,15 @@ pub async fn create_table(
             other => return Err(SqlError::unsupported(format!("table constraint {other}"))),
         }
     }
+    Ok(())
+}
+
+/// The primary key's column ids and descending ids, and the next column id: a hidden `rowid`
+/// is added when no key is declared; key columns become NOT NULL.
+fn primary_key(d: &mut Declared) -> Result<(Vec<u32>, Vec<u32>, u32)> {
+    let columns = &mut d.columns;
     let mut next = columns.len() as u32 + 1;
-    if pk.is_empty() {
+    if d.pk.is_empty() {
         columns.push(ColumnDesc {
             id: next,
             name: "rowid".into(),
@@ -180,11 +234,11 @@ pub async fn create_table(
             typmod: TypeMod::None,
         });
         next += 1;
-        pk.push("rowid".into());
+        d.pk.push("rowid".into());
     }
     let mut primary_key = Vec::new();
     let mut descending = Vec::new();
-    for n in &pk {
+    for n in &d.pk {
         let col = columns.iter_mut().find(|c| c.name == *n).ok_or_else(|| {
             SqlError::new(
                 SqlState::UNDEFINED_COLUMN,
@@ -193,10 +247,20 @@ pub async fn create_table(
         })?;
         col.nullable = false;
         primary_key.push(col.id);
-        if pk_desc.contains(n) {
+        if d.pk_desc.contains(n) {
             descending.push(col.id);
         }
     }
+    Ok((primary_key, descending, next))
+}
+
+/// The declared indexes with ids from 2 and default names (`<table>_<cols>_key|idx`), and the
+/// next index id.
+fn indexes(
+    name: &str,
+    columns: &[ColumnDesc],
+    pending: Vec<PendingIndex>,
+) -> Result<(Vec<crate::sql::catalog::IndexDesc>, u32)> {
     let col_id = |columns: &[ColumnDesc], n: &str| -> Result<u32> {
         columns
             .iter()
@@ -211,10 +275,10 @@ pub async fn create_table(
     };
     let mut indexes = Vec::new();
     let mut next_index_id = 2;
-    for (iname, cols, unique) in pending_indexes {
+    for (iname, cols, unique) in pending {
         let ids = cols
             .iter()
-            .map(|(c, _)| col_id(&columns, c))
+            .map(|(c, _)| col_id(columns, c))
             .collect::<Result<Vec<_>>>()?;
         let descending = cols
             .iter()
@@ -239,6 +303,11 @@ pub async fn create_table(
         });
         next_index_id += 1;
     }
+    Ok((indexes, next_index_id))
+}
+
+/// The CHECKs, unnamed ones named as CockroachDB does.
+fn named_checks(checks: Vec<(Option<String>, String)>) -> Vec<crate::sql::catalog::CheckDesc> {
     let mut named: Vec<crate::sql::catalog::CheckDesc> = Vec::new();
     for (n, e) in checks {
         let name = match n {
@@ -247,34 +316,7 @@ pub async fn create_table(
         };
         named.push(crate::sql::catalog::CheckDesc { name, expr: e });
     }
-    let checks = named;
-    let mut desc = TableDesc {
-        schema_id,
-        id: 0,
-        parent_id: dbd.id,
-        name,
-        columns,
-        primary_key,
-        descending,
-        next_column_id: next,
-        version: 1,
-        indexes,
-        checks,
-        foreign_keys: Vec::new(),
-        next_index_id,
-        changes: Default::default(),
-    };
-    // The id first, so that a foreign key to the table itself can name it.
-    desc.id = ctx.catalog.next_id(txn).await?;
-    let mut fk_descs = Vec::new();
-    for (fname, cols, def) in fks {
-        fk_descs.push(foreign_key(ctx, txn, &desc, fname, &cols, &def).await?);
-    }
-    desc.foreign_keys = fk_descs;
-    let id = desc.id;
-    ctx.catalog.create_table(txn, desc).await?;
-    split_at_table_start(ctx.tenant, id, txn.store());
-    Ok(QueryResult::Command("CREATE TABLE".into()))
+    named
 }
 
 /// Tables of virtual clusters start their own range (as CockroachDB splits at table boundaries):

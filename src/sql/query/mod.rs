@@ -33,6 +33,7 @@ mod join;
 pub mod locking;
 pub mod ops;
 mod order;
+mod project;
 mod select;
 mod subquery;
 mod table_functions;
@@ -41,6 +42,7 @@ mod window;
 
 use aggregate::{AggCall, compute_agg, extract_aggs};
 use join::{hash_key, join};
+use project::{Projection, grouped_rows, output_relation, plain_rows};
 use select::{materialize_if, run_select, sort_by_output};
 pub use subquery::literal_expr;
 use subquery::*;

@@ -42,8 +42,6 @@ pub(super) async fn run_select(
     // The select list, expanded.
     let (mut items, correlated_items) =
         expand_items(ctx, txn, &projection, &input, &names, (params, ctes)).await?;
-    // Bare outer names the select list's correlated subqueries were found to use.
-    let mut bare_items = Correlation::default();
     // A locking block's output carries the locked rows' keys (hidden) to `lock_output`.
     if lock.is_some() {
         for (i, c) in input.cols.iter().enumerate() {
@@ -123,172 +121,27 @@ pub(super) async fn run_select(
         input.scope_names()
     };
     let in_types = input.col_types();
-    // Output rows with their sort keys.
-    let mut out: Vec<(Vec<Datum>, Vec<Datum>)> = Vec::new();
     let out_names: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
-    if grouped {
-        let group_exprs = resolve_group_exprs(&group_exprs, &items, &names);
-        let checked = rewritten
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !correlated_items.contains(i))
-            .map(|(_, e)| e)
-            .chain(having.iter())
-            .chain(order_rewritten.iter());
-        check_grouping(checked, &group_exprs, &names, &input)?;
-        let mut scope_names = names.clone();
-        for i in 0..aggs.len() {
-            scope_names.push(format!("__agg_{i}"));
-        }
-        // Grouping and aggregation are synchronous and can be long: see `heavy`.
-        let scopes = super::heavy(input.rows.len(), || -> Result<Vec<Vec<Datum>>> {
-            let mut groups: Vec<(Vec<Datum>, Vec<&Vec<Datum>>)> = Vec::new();
-            let mut index: HashMap<String, usize> = HashMap::new();
-            for (n, r) in input.rows.iter().enumerate() {
-                if n % 4096 == 0 {
-                    ctx.memory.check()?;
-                }
-                let key: Vec<Datum> = group_exprs
-                    .iter()
-                    .map(|g| {
-                        expr::eval(
-                            g,
-                            Some(&Row {
-                                names: &names,
-                                values: r,
-                            }),
-                            &ectx,
-                        )
-                    })
-                    .collect::<Result<_>>()?;
-                let k = hash_key(key.iter());
-                match index.get(&k) {
-                    Some(&i) => groups[i].1.push(r),
-                    None => {
-                        index.insert(k, groups.len());
-                        groups.push((key, vec![r]));
-                    }
-                }
-            }
-            if groups.is_empty() && group_exprs.is_empty() {
-                groups.push((Vec::new(), Vec::new()));
-            }
-            let null_row: Vec<Datum> = vec![Datum::Null; input.cols.len()];
-            let mut scopes = Vec::with_capacity(groups.len());
-            for (_, rows) in &groups {
-                let mut scope = rows
-                    .first()
-                    .map(|r| (*r).clone())
-                    .unwrap_or_else(|| null_row.clone());
-                for (_, a) in &aggs {
-                    scope.push(compute_agg(a, rows, &names, &ectx)?);
-                }
-                scopes.push(scope);
-            }
-            Ok(scopes)
-        })?;
-        for scope in scopes {
-            let row = Row {
-                names: &scope_names,
-                values: &scope,
-            };
-            if let Some(h) = &having
-                && !matches!(expr::eval(h, Some(&row), &ectx)?, Datum::Bool(true))
-            {
-                continue;
-            }
-            let mut vals: Vec<Datum> = Vec::with_capacity(rewritten.len());
-            for (i, e) in rewritten.iter().enumerate() {
-                if correlated_items.contains(&i) {
-                    let m = materialize_correlated(
-                        ctx,
-                        txn,
-                        e,
-                        (&scope_names, &in_types, &scope),
-                        params,
-                        ctes,
-                        &mut bare_items,
-                    )
-                    .await?;
-                    vals.push(expr::eval(&m, Some(&row), &ectx)?);
-                } else {
-                    vals.push(expr::eval(e, Some(&row), &ectx)?);
-                }
-            }
-            let keys = sort_keys(&order_rewritten, &out_names, &vals, &row, &ectx)?;
-            out.push((vals, keys));
-        }
+    let p = Projection {
+        items,
+        rewritten,
+        correlated_items,
+        srf_items,
+        aggs,
+        having,
+        order_rewritten,
+        names,
+        in_types,
+        out_names,
+        group_exprs,
+        params,
+        ctes,
+    };
+    let mut out = if grouped {
+        grouped_rows(ctx, txn, &p, &input).await?
     } else {
-        if input.rows.is_empty() {
-            // Nothing to evaluate: still report unknown columns and functions, as PostgreSQL
-            // does at planning time.
-            let nulls = vec![Datum::Null; names.len()];
-            let row = Row {
-                names: &names,
-                values: &nulls,
-            };
-            let checks = rewritten
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !correlated_items.contains(i) && !srf_items.contains(i))
-                .map(|(_, e)| e)
-                .chain(selection.iter());
-            for e in checks {
-                if let Err(err) = expr::eval(e, Some(&row), &ectx)
-                    && matches!(err.state.0, "42703" | "42702" | "42883")
-                {
-                    return Err(err);
-                }
-            }
-        }
-        for r in &input.rows {
-            let row = Row {
-                names: &names,
-                values: r,
-            };
-            let mut vals: Vec<Datum> = Vec::with_capacity(rewritten.len());
-            let mut sets: Vec<(usize, Vec<Datum>)> = Vec::new();
-            for (i, e) in rewritten.iter().enumerate() {
-                if correlated_items.contains(&i) {
-                    let m = materialize_correlated(
-                        ctx,
-                        txn,
-                        e,
-                        (&names, &in_types, r),
-                        params,
-                        ctes,
-                        &mut bare_items,
-                    )
-                    .await?;
-                    vals.push(expr::eval(&m, Some(&row), &ectx)?);
-                } else if let (true, Expr::Function(f)) = (srf_items.contains(&i), e) {
-                    sets.push((
-                        i,
-                        super::table_functions::select_list_values(ctx, f, &row, &ectx)?,
-                    ));
-                    vals.push(Datum::Null);
-                } else {
-                    vals.push(expr::eval(e, Some(&row), &ectx)?);
-                }
-            }
-            if srf_items.is_empty() {
-                let keys = sort_keys(&order_rewritten, &out_names, &vals, &row, &ectx)?;
-                out.push((vals, keys));
-                continue;
-            }
-            let n = sets.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
-            for k in 0..n {
-                let mut v = vals.clone();
-                for (i, set) in &sets {
-                    v[*i] = set.get(k).cloned().unwrap_or(Datum::Null);
-                }
-                let keys = sort_keys(&order_rewritten, &out_names, &v, &row, &ectx)?;
-                out.push((v, keys));
-            }
-            ctx.memory
-                .charge(out[out.len() - n..].iter().map(|(v, _)| v))?;
-        }
-    }
+        plain_rows(ctx, txn, &p, &input, selection.as_ref()).await?
+    };
     if let Some(pg::Distinct::Distinct) = &sel.distinct {
         let mut seen = std::collections::HashSet::new();
         out.retain(|(v, _)| seen.insert(hash_key(v.iter())));
@@ -297,66 +150,12 @@ pub(super) async fn run_select(
         sort_rows(&mut out, order);
     }
     if !distinct_on.is_empty() {
-        check_distinct_on_order(distinct_on, order, &items)?;
+        check_distinct_on_order(distinct_on, order, &p.items)?;
         let on = order.len();
         let mut seen = std::collections::HashSet::new();
         out.retain(|(_, keys)| seen.insert(hash_key(keys[on..].iter())));
     }
-    let mut types: Vec<SqlType> = items
-        .iter()
-        .enumerate()
-        .map(|(i, (_, e))| {
-            out.iter()
-                .find_map(|(v, _)| v.get(i).and_then(Datum::sql_type))
-                .unwrap_or_else(|| static_type(e, &input))
-        })
-        .collect();
-    // A correlated subquery column with no value to type it by (no rows, or all NULL): run its
-    // subqueries once with the outer columns NULL, which types them (`CAST(NULL AS t)`).
-    for &i in &correlated_items {
-        if out
-            .iter()
-            .any(|(v, _)| v.get(i).and_then(Datum::sql_type).is_some())
-        {
-            continue;
-        }
-        let nulls = vec![Datum::Null; names.len()];
-        let mut state = Correlation::default();
-        let e = &items[i].1;
-        let outer = (names.as_slice(), in_types.as_slice(), nulls.as_slice());
-        let run = materialize_correlated(ctx, txn, e, outer, params, ctes, &mut state).await;
-        // With no outer rows, an aggregate of outer columns is found here at the latest.
-        refuse_outer_aggregates(e, &names, state.bare())?;
-        if let Ok(m) = run {
-            types[i] = static_type(&m, &input);
-        }
-    }
-    // A plain reference to a table column keeps the column's declared width.
-    let typmod_of = |e: &Expr, ty: SqlType| {
-        if !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
-            return Default::default();
-        }
-        expr::lookup(&names, e)
-            .and_then(|i| input.cols.get(i))
-            .filter(|c| c.ty == ty)
-            .map(|c| c.typmod)
-            .unwrap_or_default()
-    };
-    Ok(Relation {
-        cols: items
-            .iter()
-            .zip(types)
-            .map(|((n, e), ty)| RelCol {
-                table: None,
-                name: n.clone(),
-                ty,
-                hidden: n.starts_with(locking::LOCK_COL),
-                typmod: typmod_of(e, ty),
-                key: false,
-            })
-            .collect(),
-        rows: out.into_iter().map(|(v, _)| v).collect(),
-    })
+    output_relation(ctx, txn, &p, &input, out).await
 }
 
 /// FROM and WHERE: the block's input rows, filtered by the plain conjuncts first (which may also
@@ -579,7 +378,7 @@ pub(super) fn col_ref(pos: usize) -> Expr {
 /// 42803 unless every column a grouped query's output, HAVING or ORDER BY uses outside an
 /// aggregate is grouped: it is a GROUP BY expression, lies inside one, or belongs to a table
 /// whose whole primary key is grouped (functional dependency). Subqueries are not looked into.
-fn check_grouping<'e>(
+pub(super) fn check_grouping<'e>(
     exprs: impl Iterator<Item = &'e Expr>,
     group_exprs: &[Expr],
     names: &[String],
