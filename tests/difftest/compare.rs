@@ -222,9 +222,21 @@ pub fn rows_eq(kinds: &[Kind], a: &[Row], b: &[Row], ordered: bool) -> bool {
     if a.len() > 3000 {
         return false;
     }
-    // Tolerant equality is not transitive with the sort: match greedily.
+    // Tolerant equality is not transitive with the sort: match greedily, identical rows first
+    // (else `1e10 + 1e-5` could take the partner of `1e10 + 3`, equal within the tolerance,
+    // and leave its own partner unmatched).
     let mut used = vec![false; b.len()];
-    'rows: for x in a {
+    let mut matched = vec![false; a.len()];
+    for (i, x) in a.iter().enumerate() {
+        if let Some(j) = (0..b.len()).find(|&j| !used[j] && b[j] == *x) {
+            used[j] = true;
+            matched[i] = true;
+        }
+    }
+    'rows: for (i, x) in a.iter().enumerate() {
+        if matched[i] {
+            continue;
+        }
         for (j, y) in b.iter().enumerate() {
             if !used[j] && row_eq(kinds, x, y) {
                 used[j] = true;
@@ -273,6 +285,35 @@ mod tests {
         ));
         assert!(!value_eq(Kind::Json, r#"{"a": 1}"#, r#"{"a": 2}"#));
         assert!(!value_eq(Kind::Exact, "a", "A"));
+    }
+
+    #[test]
+    fn identical_rows_pair_up_before_tolerant_ones() {
+        let row = |v: &str| vec![Some(v.to_string())];
+        // Equal keys under the sort; each close (1e-9) to its neighbour but not beyond.
+        let a = vec![
+            row("9999999997.75"),
+            row("10000000003"),
+            row("10000000010.125"),
+        ];
+        let b = vec![
+            row("10000000003"),
+            row("10000000010.125"),
+            row("9999999997.75"),
+        ];
+        assert!(rows_eq(&[Kind::Float], &a, &b, false));
+        let c = vec![
+            row("10000000003"),
+            row("10000000010.125"),
+            row("20000000000"),
+        ];
+        assert!(!rows_eq(&[Kind::Float], &a, &c, false));
+        let d = vec![
+            row("10000000003"),
+            row("10000000010.125"),
+            row("9999999998.75"),
+        ];
+        assert!(rows_eq(&[Kind::Float], &a, &d, false));
     }
 
     #[test]

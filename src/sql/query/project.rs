@@ -88,16 +88,7 @@ pub(super) async fn grouped_rows(
             }
             let key: Vec<Datum> = group_exprs
                 .iter()
-                .map(|g| {
-                    expr::eval(
-                        g,
-                        Some(&Row {
-                            names,
-                            values: r,
-                        }),
-                        &ectx,
-                    )
-                })
+                .map(|g| expr::eval(g, Some(&Row { names, values: r }), &ectx))
                 .collect::<Result<_>>()?;
             let k = hash_key(key.iter());
             match index.get(&k) {
@@ -205,10 +196,7 @@ pub(super) async fn plain_rows(
         }
     }
     for r in &input.rows {
-        let row = Row {
-            names,
-            values: r,
-        };
+        let row = Row { names, values: r };
         let mut vals: Vec<Datum> = Vec::with_capacity(rewritten.len());
         let mut sets: Vec<(usize, Vec<Datum>)> = Vec::new();
         for (i, e) in rewritten.iter().enumerate() {
