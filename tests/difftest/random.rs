@@ -417,4 +417,12 @@ pub async fn replay(env: &Env, spec: &str) {
     let ta = super::conn::describe(&t, &q.sql.t, to).await;
     let tb = super::conn::describe(&p, &q.sql.p, to).await;
     println!("-- result type OIDs: tandem {ta:?} / postgres {tb:?}");
+    if let (Outcome::Rows(ra), Outcome::Rows(rb), Ok(oids)) = (&a, &b, &tb) {
+        let kinds: Vec<Kind> = oids.iter().map(|o| kind_of(*o)).collect();
+        println!(
+            "-- rows agree: {} (as multisets: {})",
+            rows_eq(&kinds, ra, rb, q.ordered),
+            rows_eq(&kinds, ra, rb, false)
+        );
+    }
 }
