@@ -38,11 +38,13 @@ impl Gen<'_> {
                     .pick(&["sum", "avg", "min", "max", "stddev", "variance"]);
                 let x = self.expr(sc, row, Ty::Float, 2);
                 if f == "stddev" || f == "variance" {
-                    // PostgreSQL's algorithm leaves rounding residue (1e-34 for equal values)
-                    // where CockroachDB's gives 0; a later division magnifies it: round it off.
+                    // PostgreSQL's FLOAT8 algorithm leaves rounding residue where CockroachDB's
+                    // gives 0 (1e-34 for equal small values, 5e49 for equal values of 1e40):
+                    // the reference is the exact NUMERIC variance of the same values, rounded
+                    // off, since a later division magnifies any residue.
                     Dual::new(
                         format!("CAST(round(CAST({f}({}) AS DECIMAL), 6) AS FLOAT8)", x.t),
-                        format!("CAST(round(CAST({f}({}) AS NUMERIC), 6) AS FLOAT8)", x.p),
+                        format!("CAST(round({f}(CAST({} AS NUMERIC)), 6) AS FLOAT8)", x.p),
                     )
                 } else {
                     Dual::new(format!("{f}({})", x.t), format!("{f}({})", x.p))
