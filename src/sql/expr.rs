@@ -427,7 +427,8 @@ fn in_list(
     })
 }
 
-/// `x [NOT] BETWEEN low AND high`: `x >= low AND x <= high` with three-valued logic.
+/// `x [NOT] BETWEEN low AND high`: `x >= low AND x <= high` with three-valued logic; NULL
+/// when `x` is NULL.
 fn between(
     x: &Expr,
     low: &Expr,
@@ -437,6 +438,11 @@ fn between(
     ctx: &EvalContext<'_>,
 ) -> Result<Datum> {
     let v = eval(x, row, ctx)?;
+    if v.is_null() {
+        // NULL whatever the bounds are: they are not evaluated (as PostgreSQL and CockroachDB
+        // fold it), so an error in them does not end the statement.
+        return Ok(Datum::Null);
+    }
     let lo = binary(&BinaryOperator::GtEq, v.clone(), eval(low, row, ctx)?)?;
     let hi = binary(&BinaryOperator::LtEq, v, eval(high, row, ctx)?)?;
     let both = match (truth(&lo)?, truth(&hi)?) {
@@ -558,13 +564,28 @@ fn case(
 /// A function call: positional arguments evaluated, then the builtin looked up by name.
 fn function(f: &Function, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Datum> {
     let name = f.name.to_string().to_lowercase();
+    // COALESCE/IFNULL stop at the first non-NULL argument (PostgreSQL and CockroachDB do not
+    // evaluate the rest): the later ones are still evaluated for their types, which make the
+    // result's, but an error in one of them does not end the statement.
+    let lazy = matches!(name.as_str(), "coalesce" | "ifnull");
+    let mut decided = false;
     let args: Vec<Datum> = match &f.args {
         FunctionArguments::None => Vec::new(),
         FunctionArguments::List(l) => l
             .args
             .iter()
             .map(|a| match a {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => eval(x, row, ctx),
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => {
+                    let v = eval(x, row, ctx);
+                    if !lazy {
+                        return v;
+                    }
+                    if decided {
+                        return Ok(v.unwrap_or(Datum::Null));
+                    }
+                    decided = v.as_ref().is_ok_and(|d| !d.is_null());
+                    v
+                }
                 _ => Err(SqlError::unsupported(format!("arguments of {name}"))),
             })
             .collect::<Result<_>>()?,
