@@ -37,6 +37,7 @@ use crate::storage::keys;
 use sqlparser::ast::{self as pg, Expr};
 
 mod add_column;
+mod alter_column;
 mod create_table;
 mod like;
 mod primary_key;
@@ -132,6 +133,9 @@ pub async fn alter_table(ctx: &Ctx<'_>, txn: &mut Txn, at: &pg::AlterTable) -> R
             pg::AlterTableOperation::DropConstraint {
                 name, if_exists, ..
             } => drop_constraint(ctx, txn, &mut t, name, *if_exists).await?,
+            pg::AlterTableOperation::AlterColumn { column_name, op } => {
+                alter_column::alter_column(ctx, txn, &mut t, column_name, op).await?
+            }
             other => return Err(SqlError::unsupported(format!("ALTER TABLE ... {other}"))),
         }
     }
