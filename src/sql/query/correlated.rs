@@ -13,6 +13,12 @@
 //! in a hidden input column that the argument then names ([`hoist_correlated`]). Uncorrelated
 //! subqueries are left to the usual materialization. The hidden columns are charged to the
 //! statement's memory; an error of any per-row run fails the statement.
+//!
+//! GROUP BY (`GROUP BY (SELECT ... WHERE i.k = o.k)`): such an expression is computed the same
+//! way, per input row into a hidden column, and the rows are grouped by that column
+//! ([`group_by_subqueries`]); the select list, HAVING and ORDER BY name it where they repeat the
+//! expression. HAVING, ORDER BY and select-list subqueries of a grouped query run once per group
+//! with the group's values bound; an outer column they name must be grouped (42803).
 
 use super::*;
 
@@ -113,19 +119,7 @@ pub(super) async fn hoist_correlated(
         return Ok(projection.to_vec());
     }
     let columns = run_per_row(ctx, txn, &hoisted, input, params, ctes).await?;
-    for (i, (ty, values)) in columns.into_iter().enumerate() {
-        input.cols.push(RelCol {
-            table: None,
-            name: format!("{HOISTED}{i}"),
-            ty,
-            hidden: true,
-            typmod: Default::default(),
-            key: false,
-        });
-        for (row, v) in input.rows.iter_mut().zip(values) {
-            row.push(v);
-        }
-    }
+    add_hidden_columns(input, HOISTED, columns);
     let mut out = projection.to_vec();
     for item in &mut out {
         if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
@@ -138,6 +132,84 @@ pub(super) async fn hoist_correlated(
         }
     }
     Ok(out)
+}
+
+/// Appends `columns` (type and one value per row) to `input` as hidden columns named
+/// `<prefix><n>`.
+fn add_hidden_columns(input: &mut Relation, prefix: &str, columns: Vec<(SqlType, Vec<Datum>)>) {
+    for (i, (ty, values)) in columns.into_iter().enumerate() {
+        input.cols.push(RelCol {
+            table: None,
+            name: format!("{prefix}{i}"),
+            ty,
+            hidden: true,
+            typmod: Default::default(),
+            key: false,
+        });
+        for (row, v) in input.rows.iter_mut().zip(values) {
+            row.push(v);
+        }
+    }
+}
+
+/// Prefix of the hidden input columns holding correlated GROUP BY expressions.
+const GROUP_HOISTED: &str = "\u{1}gq_";
+
+/// GROUP BY expressions with their subqueries run: uncorrelated subqueries become values; an
+/// expression with a correlated subquery is computed per input row into a hidden input column
+/// (as aggregate arguments are, see the module doc) and grouped by. Returns the expressions to
+/// group by and, for each hoisted one, the pair (expression, column reference) that the caller
+/// substitutes where the select list, HAVING and ORDER BY repeat the expression.
+pub(super) async fn group_by_subqueries(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    group_exprs: Vec<Expr>,
+    input: &mut Relation,
+    params: &[Datum],
+    ctes: &Ctes,
+) -> Result<(Vec<Expr>, Vec<(Expr, Expr)>)> {
+    let mut hoisted = Vec::new();
+    let mut out = Vec::with_capacity(group_exprs.len());
+    for g in group_exprs {
+        if !contains_subquery(&g) {
+            out.push(g);
+            continue;
+        }
+        match select::materialize_if(ctx, txn, &g, params, ctes).await {
+            Ok(m) => out.push(m),
+            Err(err) if is_correlated(&err) => {
+                let column =
+                    Expr::Identifier(pg::Ident::new(format!("{GROUP_HOISTED}{}", hoisted.len())));
+                hoisted.push((g, column.clone()));
+                out.push(column);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    if !hoisted.is_empty() {
+        let forms: Vec<Expr> = hoisted.iter().map(|(g, _)| g.clone()).collect();
+        let columns = run_per_row(ctx, txn, &forms, input, params, ctes).await?;
+        add_hidden_columns(input, GROUP_HOISTED, columns);
+    }
+    Ok((out, hoisted))
+}
+
+/// `e` with every whole occurrence (outside subqueries) of a substituted expression replaced.
+pub(super) fn substitute(e: &Expr, subs: &[(Expr, Expr)]) -> Expr {
+    let mut out = e.clone();
+    if subs.is_empty() {
+        return out;
+    }
+    if let Some((_, to)) = subs.iter().find(|(from, _)| from == e) {
+        return to.clone();
+    }
+    let _ = walk::replace_outside_subqueries(&mut out, |x| {
+        if let Some((_, to)) = subs.iter().find(|(from, _)| from == x) {
+            *x = to.clone();
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    out
 }
 
 /// The expression of a select item (none for wildcards).

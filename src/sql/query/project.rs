@@ -3,11 +3,12 @@
 //! set-returning functions expanding it), each with its ORDER BY keys; then the output columns'
 //! types.
 //!
-//! Correlated subqueries in the select list run per output row ([`materialize_correlated`]);
+//! Correlated subqueries in the select list, HAVING and ORDER BY run per output row or group
+//! ([`materialize_correlated`]; in a grouped query they may name only grouped outer columns);
 //! a correlated column without a value to type it by is typed by running its subqueries once
 //! with NULL outer columns. Errors in evaluation end the statement; nothing is partial.
 
-use super::select::{check_grouping, resolve_group_exprs, sort_keys, static_type};
+use super::select::{GroupedCols, check_grouping, resolve_group_exprs, sort_keys, static_type};
 use super::*;
 
 /// A select list ready to evaluate, with everything extracted from it.
@@ -24,8 +25,12 @@ pub(super) struct Projection<'a> {
     pub aggs: Vec<(String, AggCall)>,
     /// HAVING, rewritten like the items.
     pub having: Option<Expr>,
+    /// Whether HAVING has correlated subqueries (run per group).
+    pub correlated_having: bool,
     /// ORDER BY (then DISTINCT ON) expressions, rewritten like the items.
     pub order_rewritten: Vec<Expr>,
+    /// The ORDER BY expressions with correlated subqueries (run per output row).
+    pub correlated_order: std::collections::BTreeSet<usize>,
     /// The input's scope names and column types.
     pub names: Vec<String>,
     pub in_types: Vec<SqlType>,
@@ -53,6 +58,7 @@ pub(super) async fn grouped_rows(
         correlated_items,
         aggs,
         having,
+        correlated_having,
         order_rewritten,
         names,
         in_types,
@@ -63,17 +69,15 @@ pub(super) async fn grouped_rows(
         ..
     } = p;
     let ectx = ectx(ctx, params);
-    let mut bare_items = Correlation::default();
+    let (mut bare_items, mut bare_having, mut bare_order) = Default::default();
     let mut out: KeyedRows = Vec::new();
     let group_exprs = resolve_group_exprs(group_exprs, items, names);
     let checked = rewritten
         .iter()
-        .enumerate()
-        .filter(|(i, _)| !correlated_items.contains(i))
-        .map(|(_, e)| e)
         .chain(having.iter())
         .chain(order_rewritten.iter());
     check_grouping(checked, &group_exprs, names, input)?;
+    let cols = GroupedCols::new(&group_exprs, names, input);
     let mut scope_names = names.clone();
     for i in 0..aggs.len() {
         scope_names.push(format!("__agg_{i}"));
@@ -121,33 +125,66 @@ pub(super) async fn grouped_rows(
             names: &scope_names,
             values: &scope,
         };
-        if let Some(h) = &having
-            && !matches!(expr::eval(h, Some(&row), &ectx)?, Datum::Bool(true))
-        {
-            continue;
+        let outer = (
+            scope_names.as_slice(),
+            in_types.as_slice(),
+            scope.as_slice(),
+        );
+        // Correlated subqueries run for the group, naming only grouped outer columns.
+        let grouped = |e: &Expr, state: &Correlation| {
+            refuse_ungrouped_outer(e, &scope_names, state.bare(), |i| cols.allows(i))
+        };
+        if let Some(h) = &having {
+            let h = if *correlated_having {
+                let m = materialize_correlated(ctx, txn, h, outer, params, ctes, &mut bare_having)
+                    .await?;
+                grouped(h, &bare_having)?;
+                std::borrow::Cow::Owned(m)
+            } else {
+                std::borrow::Cow::Borrowed(h)
+            };
+            if !matches!(expr::eval(&h, Some(&row), &ectx)?, Datum::Bool(true)) {
+                continue;
+            }
         }
         let mut vals: Vec<Datum> = Vec::with_capacity(rewritten.len());
         for (i, e) in rewritten.iter().enumerate() {
             if correlated_items.contains(&i) {
-                let m = materialize_correlated(
-                    ctx,
-                    txn,
-                    e,
-                    (&scope_names, in_types, &scope),
-                    params,
-                    ctes,
-                    &mut bare_items,
-                )
-                .await?;
+                let m = materialize_correlated(ctx, txn, e, outer, params, ctes, &mut bare_items)
+                    .await?;
+                grouped(e, &bare_items)?;
                 vals.push(expr::eval(&m, Some(&row), &ectx)?);
             } else {
                 vals.push(expr::eval(e, Some(&row), &ectx)?);
             }
         }
-        let keys = sort_keys(order_rewritten, out_names, &vals, &row, &ectx)?;
+        let order = order_exprs(ctx, txn, p, outer, &mut bare_order).await?;
+        for &i in &p.correlated_order {
+            grouped(&order_rewritten[i], &bare_order)?;
+        }
+        let keys = sort_keys(&order, out_names, &vals, &row, &ectx)?;
         out.push((vals, keys));
     }
     Ok(out)
+}
+
+/// The ORDER BY expressions for one output row: its correlated ones run for the row's outer
+/// values (`outer`), the others as they are.
+async fn order_exprs<'p>(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    p: &'p Projection<'_>,
+    outer: (&[String], &[SqlType], &[Datum]),
+    state: &mut Correlation,
+) -> Result<std::borrow::Cow<'p, [Expr]>> {
+    if p.correlated_order.is_empty() {
+        return Ok(std::borrow::Cow::Borrowed(&p.order_rewritten));
+    }
+    let mut v = p.order_rewritten.clone();
+    for &i in &p.correlated_order {
+        v[i] = materialize_correlated(ctx, txn, &v[i], outer, p.params, p.ctes, state).await?;
+    }
+    Ok(std::borrow::Cow::Owned(v))
 }
 
 /// One row per input row (or as many as its longest set-returning item yields).
@@ -162,7 +199,6 @@ pub(super) async fn plain_rows(
         rewritten,
         correlated_items,
         srf_items,
-        order_rewritten,
         names,
         in_types,
         out_names,
@@ -171,7 +207,7 @@ pub(super) async fn plain_rows(
         ..
     } = p;
     let ectx = ectx(ctx, params);
-    let mut bare_items = Correlation::default();
+    let (mut bare_items, mut bare_order) = (Correlation::default(), Correlation::default());
     let mut out: KeyedRows = Vec::new();
     if input.rows.is_empty() {
         // Nothing to evaluate: still report unknown columns and functions, as PostgreSQL
@@ -222,8 +258,9 @@ pub(super) async fn plain_rows(
                 vals.push(expr::eval(e, Some(&row), &ectx)?);
             }
         }
+        let order = order_exprs(ctx, txn, p, (names, in_types, r), &mut bare_order).await?;
         if srf_items.is_empty() {
-            let keys = sort_keys(order_rewritten, out_names, &vals, &row, &ectx)?;
+            let keys = sort_keys(&order, out_names, &vals, &row, &ectx)?;
             out.push((vals, keys));
             continue;
         }
@@ -233,7 +270,7 @@ pub(super) async fn plain_rows(
             for (i, set) in &sets {
                 v[*i] = set.get(k).cloned().unwrap_or(Datum::Null);
             }
-            let keys = sort_keys(order_rewritten, out_names, &v, &row, &ectx)?;
+            let keys = sort_keys(&order, out_names, &v, &row, &ectx)?;
             out.push((v, keys));
         }
         ctx.memory

@@ -35,9 +35,22 @@ pub(super) async fn run_select(
     let (mut input, selection) = filtered_input(ctx, txn, sel, params, ctes, lock).await?;
     let ectx = ectx(ctx, params);
     // Correlated subqueries in aggregate and window arguments become hidden input columns.
-    let projection =
+    let mut projection =
         super::correlated::hoist_correlated(ctx, txn, &sel.projection, &mut input, params, ctes)
             .await?;
+    let group_exprs: Vec<Expr> = match &sel.group_by {
+        pg::GroupByExpr::Expressions(v, _) => v.clone(),
+        pg::GroupByExpr::All(_) => return Err(SqlError::unsupported("GROUP BY ALL")),
+    };
+    // GROUP BY subqueries: values, or (correlated) hidden input columns named where repeated.
+    let (group_exprs, group_subs) =
+        super::correlated::group_by_subqueries(ctx, txn, group_exprs, &mut input, params, ctes)
+            .await?;
+    for item in &mut projection {
+        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+            *e = super::correlated::substitute(e, &group_subs);
+        }
+    }
     let names = input.scope_names();
     // The select list, expanded.
     let (mut items, correlated_items) =
@@ -50,10 +63,6 @@ pub(super) async fn run_select(
             }
         }
     }
-    let group_exprs: Vec<Expr> = match &sel.group_by {
-        pg::GroupByExpr::Expressions(v, _) => v.clone(),
-        pg::GroupByExpr::All(_) => return Err(SqlError::unsupported("GROUP BY ALL")),
-    };
     // Window calls become hidden columns computed below.
     let mut wins = Vec::new();
     for (_, e) in items.iter_mut() {
@@ -77,11 +86,14 @@ pub(super) async fn run_select(
         .iter()
         .map(|(_, e)| extract_aggs(e, &mut aggs))
         .collect::<Result<_>>()?;
-    let having = sel
-        .having
-        .as_ref()
-        .map(|h| extract_aggs(h, &mut aggs))
-        .transpose()?;
+    let (having, correlated_having) = match &sel.having {
+        Some(h) => {
+            let h = super::correlated::substitute(h, &group_subs);
+            let (h, correlated) = subqueries_as_values(ctx, txn, h, params, ctes).await?;
+            (Some(extract_aggs(&h, &mut aggs)?), correlated)
+        }
+        None => (None, false),
+    };
     // DISTINCT ON (exprs): evaluated like ORDER BY expressions and carried after the sort keys;
     // after sorting, the first row of each run of equal values is kept (PostgreSQL's rule: the
     // ORDER BY decides which row that is).
@@ -89,19 +101,22 @@ pub(super) async fn run_select(
         Some(pg::Distinct::On(exprs)) => exprs,
         _ => &[],
     };
-    let order_rewritten: Vec<Expr> = order
-        .iter()
-        .map(|o| &o.expr)
-        .chain(distinct_on)
-        .map(|e| {
-            let r = resolve_order(e, &items);
-            // A correlated subquery item sorts by the value computed for the row.
-            match correlated_items.iter().find(|&&i| items[i].1 == r) {
-                Some(i) => Ok(output_ref(*i)),
-                None => extract_aggs(&r, &mut aggs),
-            }
-        })
-        .collect::<Result<_>>()?;
+    let mut order_rewritten: Vec<Expr> = Vec::new();
+    let mut correlated_order = std::collections::BTreeSet::new();
+    for e in order.iter().map(|o| &o.expr).chain(distinct_on) {
+        let r = resolve_order(e, &items);
+        // A correlated subquery item sorts by the value computed for the row.
+        if let Some(i) = correlated_items.iter().find(|&&i| items[i].1 == r) {
+            order_rewritten.push(output_ref(*i));
+            continue;
+        }
+        let r = super::correlated::substitute(&r, &group_subs);
+        let (r, correlated) = subqueries_as_values(ctx, txn, r, params, ctes).await?;
+        if correlated {
+            correlated_order.insert(order_rewritten.len());
+        }
+        order_rewritten.push(extract_aggs(&r, &mut aggs)?);
+    }
     // HAVING alone makes the query grouped too (one group over all rows, even none).
     let grouped = !aggs.is_empty() || !group_exprs.is_empty() || having.is_some();
     if grouped && !srf_items.is_empty() {
@@ -129,7 +144,9 @@ pub(super) async fn run_select(
         srf_items,
         aggs,
         having,
+        correlated_having,
         order_rewritten,
+        correlated_order,
         names,
         in_types,
         out_names,
@@ -156,6 +173,25 @@ pub(super) async fn run_select(
         out.retain(|(_, keys)| seen.insert(hash_key(keys[on..].iter())));
     }
     output_relation(ctx, txn, &p, &input, out).await
+}
+
+/// `e` with its uncorrelated subqueries replaced by values, and whether it has correlated ones
+/// (then `e` is returned as it is, to run per row or group).
+async fn subqueries_as_values(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    e: Expr,
+    params: &[Datum],
+    ctes: &Ctes,
+) -> Result<(Expr, bool)> {
+    if !contains_subquery(&e) {
+        return Ok((e, false));
+    }
+    match materialize(ctx, txn, &e, params, ctes).await {
+        Ok(m) => Ok((m, false)),
+        Err(err) if is_correlated(&err) => Ok((e, true)),
+        Err(err) => Err(err),
+    }
 }
 
 /// FROM and WHERE: the block's input rows, filtered by the plain conjuncts first (which may also
@@ -404,24 +440,7 @@ pub(super) fn check_grouping<'e>(
             std::ops::ControlFlow::Continue(())
         }
     }
-    let grouped: std::collections::HashSet<usize> = group_exprs
-        .iter()
-        .filter_map(|g| expr::lookup(names, g))
-        .collect();
-    // Tables whose primary key is entirely grouped.
-    let mut determined: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    for c in &input.cols {
-        if let Some(t) = &c.table
-            && c.key
-        {
-            let all = input.cols.iter().enumerate().all(|(i, d)| {
-                !(d.key && d.table.as_deref() == Some(t.as_str())) || grouped.contains(&i)
-            });
-            if all {
-                determined.insert(t.as_str());
-            }
-        }
-    }
+    let cols = GroupedCols::new(group_exprs, names, input);
     for e in exprs {
         let mut masked = e.clone();
         let _ = pg::VisitMut::visit(&mut masked, &mut Mask(group_exprs));
@@ -435,11 +454,7 @@ pub(super) fn check_grouping<'e>(
                 return std::ops::ControlFlow::Continue(());
             }
             if let Some(i) = expr::lookup(names, x)
-                && !grouped.contains(&i)
-                && !input.cols[i]
-                    .table
-                    .as_deref()
-                    .is_some_and(|t| determined.contains(t))
+                && !cols.allows(i)
             {
                 bad = Some(text);
                 return std::ops::ControlFlow::Break(());
@@ -456,6 +471,53 @@ pub(super) fn check_grouping<'e>(
         }
     }
     Ok(())
+}
+
+/// The input columns a grouped query may use outside aggregates: the GROUP BY columns, and every
+/// column of a table whose whole primary key is grouped (functional dependency).
+pub(super) struct GroupedCols<'r> {
+    grouped: std::collections::HashSet<usize>,
+    determined: std::collections::HashSet<&'r str>,
+    input: &'r Relation,
+}
+
+impl<'r> GroupedCols<'r> {
+    pub(super) fn new(group_exprs: &[Expr], names: &[String], input: &'r Relation) -> Self {
+        let grouped: std::collections::HashSet<usize> = group_exprs
+            .iter()
+            .filter_map(|g| expr::lookup(names, g))
+            .collect();
+        let mut determined = std::collections::HashSet::new();
+        for c in &input.cols {
+            if let Some(t) = &c.table
+                && c.key
+            {
+                let all = input.cols.iter().enumerate().all(|(i, d)| {
+                    !(d.key && d.table.as_deref() == Some(t.as_str())) || grouped.contains(&i)
+                });
+                if all {
+                    determined.insert(t.as_str());
+                }
+            }
+        }
+        GroupedCols {
+            grouped,
+            determined,
+            input,
+        }
+    }
+
+    /// Whether input column `i` has one value per group (positions past the input's columns,
+    /// the aggregates' results, do).
+    pub(super) fn allows(&self, i: usize) -> bool {
+        let Some(c) = self.input.cols.get(i) else {
+            return true;
+        };
+        self.grouped.contains(&i)
+            || c.table
+                .as_deref()
+                .is_some_and(|t| self.determined.contains(t))
+    }
 }
 
 pub(super) fn static_type(e: &Expr, input: &Relation) -> SqlType {

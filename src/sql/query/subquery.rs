@@ -532,6 +532,35 @@ fn outer_position(x: &Expr, names: &[String], bare: &[String]) -> Option<usize> 
     }
 }
 
+/// 42803 when a subquery inside `e` names an outer column that `grouped` refuses: in a grouped
+/// query a subquery runs once per group, where only grouped columns (and those a grouped
+/// primary key determines) have one value (PostgreSQL: "subquery uses ungrouped column ...").
+pub(super) fn refuse_ungrouped_outer(
+    e: &Expr,
+    names: &[String],
+    bare: &[String],
+    grouped: impl Fn(usize) -> bool,
+) -> Result<()> {
+    let mut bad = None;
+    let _ = super::walk::with_depth(e, |x, depth| {
+        if depth > 0
+            && let Some(pos) = outer_position(x, names, bare)
+            && !grouped(pos)
+        {
+            bad = Some(x.to_string());
+            return std::ops::ControlFlow::Break(());
+        }
+        std::ops::ControlFlow::Continue(())
+    });
+    match bad {
+        Some(col) => Err(SqlError::new(
+            SqlState("42803"),
+            format!("subquery uses ungrouped column \"{col}\" from outer query"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Refuses (0A000) an aggregate inside a subquery of `e` whose arguments refer only to the outer
 /// query's columns: SQL makes that an aggregate of the outer query (`SELECT (SELECT max(o.v) FROM
 /// i) FROM o` is one group over `o`), which per-row evaluation would silently get wrong.
