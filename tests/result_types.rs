@@ -116,3 +116,37 @@ async fn numeric_results_are_described_with_cockroachdb_types() {
     assert_eq!(sum.to_string(), "3");
     assert_eq!(avg.to_string(), "1.5");
 }
+
+/// Output column names as PostgreSQL and CockroachDB derive them: a scalar subquery is named
+/// after its one select item, RETURNING items like select items.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn column_names_follow_postgresql_rules() {
+    let cluster = TestCluster::start(ClusterOptions {
+        insecure: true,
+        ..Default::default()
+    })
+    .await;
+    let c = cluster.connect("root", None).await.expect("connect");
+    c.batch_execute("CREATE TABLE cn (k INT PRIMARY KEY, s STRING)")
+        .await
+        .expect("setup");
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "SELECT (SELECT count(*) FROM cn), (SELECT max(k) AS top FROM cn), (SELECT 1), \
+             (SELECT cn.s FROM cn LIMIT 1), ((SELECT k FROM cn LIMIT 1))",
+            &["count", "top", "?column?", "s", "k"],
+        ),
+        (
+            "INSERT INTO cn VALUES (1, 'a') RETURNING cn.k, upper(s), k + 1, s AS t",
+            &["k", "upper", "?column?", "t"],
+        ),
+    ];
+    for (sql, want) in cases {
+        let stmt = c
+            .prepare(sql)
+            .await
+            .unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
+        let got: Vec<&str> = stmt.columns().iter().map(|c| c.name()).collect();
+        assert_eq!(&got, want, "{sql}");
+    }
+}

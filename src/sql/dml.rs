@@ -48,10 +48,7 @@ fn returning_columns(t: &TableDesc, items: &[SelectItem]) -> Result<Vec<(String,
                 }
             }
             SelectItem::UnnamedExpr(e) => {
-                let name = match e {
-                    Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
-                    _ => "?column?".into(),
-                };
+                let name = super::query::column_label(e);
                 out.push((name, e.clone(), expr::infer_type(e, &cols)));
             }
             SelectItem::ExprWithAlias { expr: e, alias } => out.push((

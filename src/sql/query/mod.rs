@@ -43,6 +43,7 @@ mod window;
 use aggregate::{AggCall, compute_agg, extract_aggs};
 use join::{hash_key, join};
 use project::{Projection, grouped_rows, output_relation, plain_rows};
+pub(crate) use select::label as column_label;
 use select::{materialize_if, run_select, sort_by_output};
 pub use subquery::literal_expr;
 use subquery::*;

@@ -132,7 +132,9 @@ pub(super) async fn grouped_rows(
         );
         // Correlated subqueries run for the group, naming only grouped outer columns.
         let grouped = |e: &Expr, state: &Correlation| {
-            refuse_ungrouped_outer(e, &scope_names, state.bare(), |i| cols.allows(i))
+            state.per_form(e, |f, bare| {
+                refuse_ungrouped_outer(f, &scope_names, bare, |i| cols.allows(i))
+            })
         };
         if let Some(h) = &having {
             let h = if *correlated_having {
@@ -321,7 +323,7 @@ pub(super) async fn output_relation(
         let outer = (names.as_slice(), in_types.as_slice(), nulls.as_slice());
         let run = materialize_correlated(ctx, txn, e, outer, params, ctes, &mut state).await;
         // With no outer rows, an aggregate of outer columns is found here at the latest.
-        refuse_outer_aggregates(e, names, state.bare())?;
+        state.per_form(e, |f, bare| refuse_outer_aggregates(f, names, bare))?;
         if let Ok(m) = run {
             types[i] = static_type(&m, input);
         }

@@ -7,8 +7,8 @@ pub(super) use super::order::{
 };
 use super::*;
 
-/// An aggregate call found in a select list, HAVING or ORDER BY.
-pub(super) fn label(e: &Expr) -> String {
+/// The output column name of an unaliased select item, by PostgreSQL's (and CockroachDB's) rules.
+pub(crate) fn label(e: &Expr) -> String {
     match e {
         Expr::Identifier(i) => normalize(&i.value, i.quote_style.is_some()),
         Expr::CompoundIdentifier(p) => p
@@ -19,6 +19,24 @@ pub(super) fn label(e: &Expr) -> String {
         Expr::Cast { expr, .. } | Expr::Nested(expr) => label(expr),
         Expr::Case { .. } => "case".into(),
         Expr::Exists { .. } => "exists".into(),
+        Expr::Subquery(q) => subquery_label(&q.body),
+        _ => "?column?".into(),
+    }
+}
+
+/// A scalar subquery's column name, as PostgreSQL and CockroachDB derive it: its one select
+/// item's alias or name (`column1` for a one-column VALUES).
+fn subquery_label(body: &SetExpr) -> String {
+    match body {
+        SetExpr::Query(q) => subquery_label(&q.body),
+        SetExpr::Values(v) if v.rows.first().is_some_and(|r| r.len() == 1) => "column1".into(),
+        SetExpr::Select(sel) => match sel.projection.as_slice() {
+            [SelectItem::ExprWithAlias { alias, .. }] => {
+                normalize(&alias.value, alias.quote_style.is_some())
+            }
+            [SelectItem::UnnamedExpr(e)] => label(e),
+            _ => "?column?".into(),
+        },
         _ => "?column?".into(),
     }
 }

@@ -310,7 +310,9 @@ pub(super) fn is_correlated(e: &SqlError) -> bool {
 /// SQL text, after which new ones are not kept.
 #[derive(Default)]
 pub(super) struct Correlation {
-    bare: Vec<String>,
+    /// Per subquery form: the bare names found to be the outer query's columns in it (only in
+    /// it: another subquery of the same expression may have a column of that name).
+    bare: HashMap<Expr, Vec<String>>,
     memo: HashMap<Expr, Expr>,
     memo_bytes: usize,
     /// Per expression (set on its first row): whether its results may be memoized, and its
@@ -319,9 +321,24 @@ pub(super) struct Correlation {
 }
 
 impl Correlation {
-    /// The bare names found so far to be the outer query's columns.
-    pub(super) fn bare(&self) -> &[String] {
-        &self.bare
+    /// The bare names found so far to be the outer query's columns in subquery form `form`.
+    fn bare(&self, form: &Expr) -> &[String] {
+        self.bare.get(form).map_or(&[], Vec::as_slice)
+    }
+
+    /// Runs `check` on each outermost subquery form of `e` with the bare outer names learnt for
+    /// that form.
+    pub(super) fn per_form(
+        &self,
+        e: &Expr,
+        mut check: impl FnMut(&Expr, &[String]) -> Result<()>,
+    ) -> Result<()> {
+        let forms = if is_subquery_form(e) {
+            vec![e.clone()]
+        } else {
+            outermost_subqueries(e)
+        };
+        forms.iter().try_for_each(|f| check(f, self.bare(f)))
     }
 }
 
@@ -356,7 +373,8 @@ fn deterministic(e: &Expr) -> bool {
 /// (`t.c`) are bound to the row's values. A bare outer reference (`c`) is bound only when every
 /// subquery in `e` is a single SELECT without nested subqueries, the subquery itself reported
 /// `c` as unknown, and the outer row has exactly one visible `c`: then `c` cannot name anything
-/// inside. The names learnt are kept in `state` for later rows. Anything else stays unsupported
+/// inside. The names learnt are kept in `state`, per subquery, for later rows (another subquery
+/// of `e` may have a column of the same name). Anything else stays unsupported
 /// (0A000), never a guess.
 pub(super) async fn materialize_correlated(
     ctx: &Ctx<'_>,
@@ -423,8 +441,8 @@ async fn materialize_form(
     state: &mut Correlation,
 ) -> Result<Expr> {
     loop {
-        refuse_outer_aggregates(f, names, &state.bare)?;
-        let bound = bind_outer(f, (names, types, row), &state.bare);
+        refuse_outer_aggregates(f, names, state.bare(f))?;
+        let bound = bind_outer(f, (names, types, row), state.bare(f));
         if let Some(hit) = state.memo.get(&bound) {
             return Ok(hit.clone());
         }
@@ -449,10 +467,10 @@ async fn materialize_form(
             .filter(|n| !n.starts_with(expr::HIDDEN))
             .filter(|n| n.rsplit_once('.').map_or(n.as_str(), |(_, c)| c) == missing)
             .count();
-        if visible != 1 || state.bare.contains(&missing) {
+        if visible != 1 || state.bare(f).contains(&missing) {
             return Err(err);
         }
-        state.bare.push(missing);
+        state.bare.entry(f.clone()).or_default().push(missing);
     }
 }
 
@@ -495,8 +513,9 @@ fn bind_outer(
     bare: &[String],
 ) -> Expr {
     let mut out = e.clone();
+    let scope = OuterScope::new(names, bare, e);
     let _ = pg::visit_expressions_mut(&mut out, |x| {
-        if let Some(pos) = outer_position(x, names, bare) {
+        if let Some(pos) = scope.position(x) {
             *x = match types.get(pos) {
                 Some(ty) => typed_literal(row[pos].clone(), *ty),
                 None => literal_expr(row[pos].clone()),
@@ -505,6 +524,75 @@ fn bind_outer(
         std::ops::ControlFlow::<()>::Continue(())
     });
     out
+}
+
+/// The outer row's columns as a subquery form sees them: `names`, the bare names found to be the
+/// outer query's in it, and the table names and aliases the form's own queries define (a
+/// qualified `t.c` whose `t` the subquery defines names the subquery's table: scoping goes
+/// innermost first).
+struct OuterScope<'a> {
+    names: &'a [String],
+    bare: &'a [String],
+    shadowed: Vec<String>,
+}
+
+impl<'a> OuterScope<'a> {
+    fn new(names: &'a [String], bare: &'a [String], form: &Expr) -> Self {
+        OuterScope {
+            names,
+            bare,
+            shadowed: inner_relations(form),
+        }
+    }
+
+    /// The position in `names` of the outer column `x` refers to, if it is one.
+    fn position(&self, x: &Expr) -> Option<usize> {
+        if let Expr::CompoundIdentifier(parts) = x
+            && let [.., qualifier, _] = parts.as_slice()
+            && self.shadowed.contains(&normalize(
+                &qualifier.value,
+                qualifier.quote_style.is_some(),
+            ))
+        {
+            return None;
+        }
+        outer_position(x, self.names, self.bare)
+    }
+}
+
+/// The names (alias, else table name) of the relations the queries inside `form` read from.
+fn inner_relations(form: &Expr) -> Vec<String> {
+    struct Relations(Vec<String>);
+    impl pg::Visitor for Relations {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, tf: &TableFactor) -> std::ops::ControlFlow<()> {
+            let alias = match tf {
+                TableFactor::Table { name, alias, .. } => {
+                    if alias.is_none()
+                        && let Some(last) = name.0.last().and_then(|p| p.as_ident())
+                    {
+                        self.0
+                            .push(normalize(&last.value, last.quote_style.is_some()));
+                    }
+                    alias
+                }
+                TableFactor::Derived { alias, .. }
+                | TableFactor::TableFunction { alias, .. }
+                | TableFactor::Function { alias, .. }
+                | TableFactor::UNNEST { alias, .. }
+                | TableFactor::NestedJoin { alias, .. } => alias,
+                _ => &None,
+            };
+            if let Some(a) = alias {
+                self.0
+                    .push(normalize(&a.name.value, a.name.quote_style.is_some()));
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut v = Relations(Vec::new());
+    let _ = pg::Visit::visit(form, &mut v);
+    v.0
 }
 
 /// The position in `names` of the outer column `x` refers to: a qualified `t.c` in `names`, or a
@@ -542,9 +630,10 @@ pub(super) fn refuse_ungrouped_outer(
     grouped: impl Fn(usize) -> bool,
 ) -> Result<()> {
     let mut bad = None;
+    let scope = OuterScope::new(names, bare, e);
     let _ = super::walk::with_depth(e, |x, depth| {
         if depth > 0
-            && let Some(pos) = outer_position(x, names, bare)
+            && let Some(pos) = scope.position(x)
             && !grouped(pos)
         {
             bad = Some(x.to_string());
@@ -589,6 +678,7 @@ pub(super) fn refuse_outer_aggregates(e: &Expr, names: &[String], bare: &[String
 /// there may be that subquery's own and are not counted.
 fn outer_aggregate(q: &Expr, names: &[String], bare: &[String]) -> Option<String> {
     let mut found = None;
+    let scope = OuterScope::new(names, bare, q);
     let _ = pg::visit_expressions(q, |x| {
         if let Expr::Function(f) = x
             && f.over.is_none()
@@ -597,7 +687,7 @@ fn outer_aggregate(q: &Expr, names: &[String], bare: &[String]) -> Option<String
             let (mut outer, mut inner) = (0, 0);
             let _ = super::walk::with_depth(&f.args, |a, depth| {
                 if matches!(a, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
-                    match outer_position(a, names, bare) {
+                    match scope.position(a) {
                         Some(_) => outer += 1,
                         None if depth == 0 => inner += 1,
                         None => {}
