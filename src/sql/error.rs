@@ -61,6 +61,12 @@ impl SqlError {
     pub fn is_retryable(&self) -> bool {
         self.state == SqlState::SERIALIZATION_FAILURE
     }
+
+    /// Whether running the same work again may succeed: a conflict, or a range that could not
+    /// serve it in time (a lease moving, an overloaded or restarting node).
+    pub fn is_transient(&self) -> bool {
+        self.is_retryable() || self.state == SqlState::RANGE_UNAVAILABLE
+    }
 }
 
 impl From<KvError> for SqlError {
@@ -75,7 +81,8 @@ impl From<KvError> for SqlError {
             KvError::Storage(_) => SqlError::new(SqlState::IO_ERROR, e.to_string()),
             KvError::LockTimeout => SqlError::new(SqlState::LOCK_NOT_AVAILABLE, e.to_string()),
             KvError::Interrupted => SqlError::new(SqlState::QUERY_CANCELED, "canceling statement due to user request"),
-            KvError::Unavailable(_) | KvError::Range(_) => SqlError::internal(e.to_string()),
+            KvError::Unavailable(_) => SqlError::new(SqlState::RANGE_UNAVAILABLE, e.to_string()),
+            KvError::Range(_) => SqlError::internal(e.to_string()),
         }
     }
 }

@@ -73,6 +73,8 @@ impl SqlState {
     pub const ADMIN_SHUTDOWN: SqlState = SqlState("57P01");
     /// 58030
     pub const IO_ERROR: SqlState = SqlState("58030");
+    /// 58C00: CockroachDB's code for a range that could not serve a request in time.
+    pub const RANGE_UNAVAILABLE: SqlState = SqlState("58C00");
     /// XX000
     pub const INTERNAL_ERROR: SqlState = SqlState("XX000");
     /// 3D000-like for virtual clusters: CockroachDB uses 42704 (undefined object).
@@ -99,6 +101,7 @@ impl SqlState {
         SqlState::INVALID_PASSWORD,
         SqlState::INVALID_CATALOG_NAME,
         SqlState::SERIALIZATION_FAILURE,
+        SqlState::RANGE_UNAVAILABLE,
         SqlState::INSUFFICIENT_PRIVILEGE,
         SqlState::SYNTAX_ERROR,
         SqlState::UNDEFINED_COLUMN,

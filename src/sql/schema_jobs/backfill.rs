@@ -4,9 +4,10 @@
 //! 1. Each batch is one transaction: it reads the next `batch` rows of the primary index (from
 //!    the key recorded after the previous batch) and writes their entries in the mutation's
 //!    index (for a new column, the rows again with the column's default). Concurrent writers maintain the same entries, so a batch and a writer touching one
-//!    row conflict like any two transactions (one retries). A batch is also retried, with a
-//!    growing pause (up to ~40 s in all), when a range cannot serve it (a lease moving under
-//!    load). The cursor and counts are recorded after each batch: an interrupted job resumes
+//!    row conflict like any two transactions (one retries). Every step (the count, each batch,
+//!    the progress records, validation, the swap) is also retried, with a growing pause (up to
+//!    ~40 s in all), when a range cannot serve it in time (a lease moving, an overloaded node:
+//!    58C00). The cursor and counts are recorded after each batch: an interrupted job resumes
 //!    from the last one.
 //! 2. Validation, at one timestamp: a unique index (or the new primary index) must hold as
 //!    many entries as the table has rows, else two rows had equal keys (23505).
@@ -18,39 +19,50 @@
 //! deletes what was written, so the table is as before the statement. A table dropped meanwhile
 //! ends the job successfully (its GC job deletes everything).
 
-use super::{batch_size_in, count_span, enqueue_gc, job_ctx};
+use super::{
+    BATCH_RETRIES, batch_size_in, count_span, enqueue_gc, job_ctx, pause, retry_transient,
+};
 use crate::ids::JobId;
 use crate::jobs::{self, JobDetails, SchemaChangeDetails};
-use crate::kv::{KvError, Store, Txn};
+use crate::kv::{Store, Txn};
 use crate::sql::catalog::{Mutation, TableDesc};
 use crate::sql::error::{Result, SqlError};
 use crate::sql::exec::{decode_row, table_span};
 use crate::sql::rows;
 use crate::sql::sqlstate::SqlState;
 use crate::storage::keys::{Span, index_span};
-use std::time::Duration;
-
-/// Retries of one batch on serialization conflicts and unavailable ranges.
-const BATCH_RETRIES: u32 = 100;
 
 /// Runs (or resumes) the backfill of job `id`.
 pub(super) async fn run(store: &Store, id: JobId, mut d: SchemaChangeDetails) -> Result<()> {
     let ctx = job_ctx(d.tenant);
-    let batch = {
+    let batch = retry_transient(|| async {
         let mut txn = store.begin();
         let b = batch_size_in(&ctx.catalog, &mut txn).await;
         txn.rollback();
-        b?
-    };
+        b
+    })
+    .await?;
     if d.rows_total == 0 && d.resume.is_none() {
-        let mut txn = store.begin();
-        let Some((t, _)) = load(&ctx, &mut txn, &d).await? else {
+        let total = retry_transient(|| async {
+            let mut txn = store.begin();
+            let r = async {
+                let Some((t, _)) = load(&ctx, &mut txn, &d).await? else {
+                    return Ok(None);
+                };
+                count_span(&mut txn, &table_span(d.tenant, &t), batch)
+                    .await
+                    .map(Some)
+            }
+            .await;
+            txn.rollback();
+            r
+        })
+        .await?;
+        let Some(n) = total else {
             return Ok(());
         };
-        let n = count_span(&mut txn, &table_span(d.tenant, &t), batch).await;
-        txn.rollback();
-        d.rows_total = n?;
-        record(store, id, &d).await?;
+        d.rows_total = n;
+        retry_transient(|| record(store, id, &d)).await?;
     }
     let r = async {
         while !d.backfilled {
@@ -59,9 +71,11 @@ pub(super) async fn run(store: &Store, id: JobId, mut d: SchemaChangeDetails) ->
             };
             d.rows_done += n as u64;
             d.backfilled = n < batch;
-            record(store, id, &d).await?;
+            retry_transient(|| record(store, id, &d)).await?;
         }
-        validate(store, &d, batch).await.map(|_| true)
+        retry_transient(|| validate(store, &d, batch))
+            .await
+            .map(|_| true)
     }
     .await;
     match r {
@@ -122,13 +136,13 @@ async fn one_batch(
             if let Some(k) = &d.resume {
                 span.start = k.clone().into();
             }
-            let kvs = txn.scan(&span, batch).await.map_err(batch_error)?;
+            let kvs = txn.scan(&span, batch).await?;
             let mut rows_ = Vec::with_capacity(kvs.len());
             for (_, v) in &kvs {
                 rows_.push(decode_row(&t, v)?);
             }
             rows::backfill_rows(&ctx, &mut txn, &t, &m, &rows_)?;
-            txn.commit().await.map_err(batch_error)?;
+            txn.commit().await?;
             Ok::<_, SqlError>(Some((
                 kvs.len(),
                 kvs.last().map(|(k, _)| Span::point(k).end.0),
@@ -146,27 +160,15 @@ async fn one_batch(
                 txn.rollback();
                 return Ok(None);
             }
-            Err(e) if e.is_retryable() && attempt < BATCH_RETRIES => {
+            Err(e) if e.is_transient() && attempt < BATCH_RETRIES => {
                 txn.rollback();
-                let backoff = 10 * u64::from(attempt.min(50));
-                tokio::time::sleep(Duration::from_millis(backoff)).await;
+                pause(attempt).await;
             }
             Err(e) => {
                 txn.rollback();
                 return Err(e);
             }
         }
-    }
-}
-
-/// A batch's KV error. A range that could not serve the batch (its lease moving to another
-/// node under load, a node restarting) is retried like a conflict: a batch only writes what
-/// concurrent writers would write too, so running it again is safe even when its commit's
-/// outcome was ambiguous.
-fn batch_error(e: KvError) -> SqlError {
-    match e {
-        KvError::Unavailable(m) => SqlError::new(SqlState::SERIALIZATION_FAILURE, m),
-        other => other.into(),
     }
 }
 
@@ -222,9 +224,9 @@ where
         }
         .await;
         match r {
-            Err(e) if e.is_retryable() && attempt < BATCH_RETRIES => {
+            Err(e) if e.is_transient() && attempt < BATCH_RETRIES => {
                 txn.rollback();
-                tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(50)))).await;
+                pause(attempt).await;
             }
             other => {
                 txn.rollback();
@@ -291,18 +293,4 @@ async fn abandon(store: &Store, d: &SchemaChangeDetails) -> Result<()> {
         )
     })
     .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_unavailable_range_retries_the_batch() {
-        let e = batch_error(KvError::Unavailable(
-            "range: r5 unavailable: result is ambiguous: the replica lost its lease".into(),
-        ));
-        assert!(e.is_retryable(), "{e:?}");
-        assert!(!batch_error(KvError::InvalidArgument("x".into())).is_retryable());
-    }
 }

@@ -7,36 +7,38 @@
 //! spans any more (their descriptors or index ids are gone), so the job never conflicts with
 //! statements.
 
-use super::count_span;
+use super::{count_span, pause, retry_transient};
 use crate::ids::JobId;
 use crate::jobs::{self, GcDetails, JobDetails};
 use crate::kv::Store;
 use crate::sql::error::Result;
 use crate::storage::keys::Span;
-use std::time::Duration;
 
 /// Keys deleted per transaction.
 const GC_BATCH: usize = 10_000;
-/// Retries of one batch on conflicts.
+/// Attempts of one batch on conflicts and unavailable ranges.
 const RETRIES: u32 = 50;
 
 /// Runs (or resumes) GC job `id`.
 pub(super) async fn run(store: &Store, id: JobId, mut d: GcDetails) -> Result<()> {
     if d.keys_total == 0 && d.keys_done == 0 {
-        let mut txn = store.begin();
-        let mut n = 0;
-        for (s, e) in &d.spans {
-            match count_span(&mut txn, &Span::new(s.clone(), e.clone()), GC_BATCH).await {
-                Ok(c) => n += c,
-                Err(err) => {
-                    txn.rollback();
-                    return Err(err);
+        d.keys_total = retry_transient(|| async {
+            let mut txn = store.begin();
+            let mut n = 0;
+            for (s, e) in &d.spans {
+                match count_span(&mut txn, &Span::new(s.clone(), e.clone()), GC_BATCH).await {
+                    Ok(c) => n += c,
+                    Err(err) => {
+                        txn.rollback();
+                        return Err(err);
+                    }
                 }
             }
-        }
-        txn.rollback();
-        d.keys_total = n;
-        record(store, id, &d).await?;
+            txn.rollback();
+            Ok(n)
+        })
+        .await?;
+        retry_transient(|| record(store, id, &d)).await?;
     }
     while let Some((s, e)) = d.spans.first().cloned() {
         let (n, next) = delete_batch(store, &Span::new(s, e)).await?;
@@ -47,7 +49,7 @@ pub(super) async fn run(store: &Store, id: JobId, mut d: GcDetails) -> Result<()
                 d.spans.remove(0);
             }
         }
-        record(store, id, &d).await?;
+        retry_transient(|| record(store, id, &d)).await?;
     }
     Ok(())
 }
@@ -82,9 +84,12 @@ async fn delete_batch(store: &Store, span: &Span) -> Result<(usize, Option<Vec<u
         }
         .await;
         match r {
-            Err(e) if e.is_retryable() && attempt < RETRIES => {
+            Err(e)
+                if (e.is_retryable() || matches!(e, crate::kv::KvError::Unavailable(_)))
+                    && attempt < RETRIES =>
+            {
                 txn.rollback();
-                tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(50)))).await;
+                pause(attempt).await;
             }
             other => {
                 if other.is_err() {

@@ -43,6 +43,9 @@ use crate::storage::keys::Span;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Attempts of one job step that fails transiently (conflicts, unavailable ranges).
+const BATCH_RETRIES: u32 = 100;
+
 /// Default rows per batch (`bulkio.index_backfill.batch_size`).
 const DEFAULT_BATCH: usize = 20_000;
 
@@ -341,6 +344,38 @@ pub fn whole_table_span(tenant: TenantId, id: u32) -> Span {
     )
 }
 
+/// The pause before attempt `attempt + 1` of a step that failed transiently: growing, ~40 s
+/// over [`BATCH_RETRIES`] attempts.
+pub(super) async fn pause(attempt: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(
+        10 * u64::from(attempt.min(50)),
+    ))
+    .await;
+}
+
+/// Runs `step` again while it fails transiently (a conflict, or a range that could not serve it
+/// in time: a lease moving, a node overloaded or restarting). Every step of the job reads or
+/// writes only what running it again reads or writes too, so repeating one is safe even when
+/// its commit's outcome was ambiguous; giving up on a 10-million-row backfill because one
+/// call timed out would throw all of it away.
+pub(super) async fn retry_transient<T, F, Fut>(mut step: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match step().await {
+            Err(e) if e.is_transient() && attempt < BATCH_RETRIES => {
+                tracing::debug!("schema change step failed, retrying: {e}");
+                pause(attempt).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Counts the keys of `span` at `txn`'s timestamp, a page at a time.
 async fn count_span(txn: &mut Txn, span: &Span, page: usize) -> Result<u64> {
     let mut n = 0u64;
@@ -352,5 +387,48 @@ async fn count_span(txn: &mut Txn, span: &Span, page: usize) -> Result<u64> {
             Some((k, _)) if rows.len() == page => cursor.start = Span::point(k).end,
             _ => return Ok(n),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::KvError;
+
+    #[test]
+    fn an_unavailable_range_is_transient() {
+        let e: SqlError = KvError::Unavailable(
+            "range: r5 unavailable: call to node 127.0.0.1:1 timed out".into(),
+        )
+        .into();
+        assert!(e.is_transient(), "{e:?}");
+        assert_eq!(e.state, SqlState::RANGE_UNAVAILABLE);
+        assert!(!SqlError::from(KvError::InvalidArgument("x".into())).is_transient());
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_and_others_are_not() {
+        let mut calls = 0;
+        let r = retry_transient(|| {
+            calls += 1;
+            let n = calls;
+            async move {
+                if n < 3 {
+                    Err(SqlError::from(KvError::Unavailable("timed out".into())))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(r.ok(), Some(3));
+        let mut calls = 0;
+        let r: Result<()> = retry_transient(|| {
+            calls += 1;
+            async { Err(SqlError::new(SqlState::UNIQUE_VIOLATION, "dup")) }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls, 1);
     }
 }
