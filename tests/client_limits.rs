@@ -358,3 +358,36 @@ async fn console_login_failures_are_logged_and_throttled() {
     })
     .await;
 }
+
+/// Implicit joins (`FROM a, b, c WHERE ...`) join by their equalities, in an order that follows
+/// them, instead of building the cross product first: three tables of 3,000 rows (a cross
+/// product of 27 billion rows, 9 million for the first two) join within 16 MiB of SQL memory,
+/// and the columns stay in FROM order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_joins_do_not_build_the_cross_product() {
+    let c = node(&["--max-sql-memory=16MiB"]).await;
+    let client = connect(&c, "root").await.expect("connect");
+    for t in ["ia", "ib", "ic"] {
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {t} (k INT PRIMARY KEY, v INT);
+                 INSERT INTO {t} SELECT g, g * 10 FROM generate_series(1, 3000) AS g"
+            ))
+            .await
+            .expect("setup");
+    }
+    let two = "SELECT count(*) FROM ia, ib WHERE ia.k = ib.k AND ib.v > 100";
+    assert_eq!(value(&client, two).await, "2990");
+    // ia and ib are connected only through ic: ic is joined second.
+    let three = "SELECT ia.k, ib.v, ic.k FROM ia, ib, ic \
+                 WHERE ia.k = ic.k AND ib.k = ic.k AND ic.v = 20000";
+    assert_eq!(
+        rows(&client, three).await,
+        vec![vec!["2000", "20000", "2000"]]
+    );
+    let star = "SELECT * FROM ia, ib, ic WHERE ic.k = ib.k AND ia.k = ic.k AND ia.k = 7";
+    assert_eq!(
+        rows(&client, star).await,
+        vec![vec!["7", "70", "7", "70", "7", "70"]]
+    );
+}

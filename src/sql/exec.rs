@@ -297,6 +297,25 @@ pub struct Ctx<'a> {
     pub lock_timeout: Option<std::time::Duration>,
 }
 
+impl<'a> Ctx<'a> {
+    /// This context for learning a result's shape only: tables yield no rows.
+    pub fn describing(&self) -> Ctx<'a> {
+        Ctx {
+            tenant: self.tenant,
+            user: self.user,
+            database: self.database,
+            catalog: self.catalog,
+            now_nanos: self.now_nanos,
+            describe_only: true,
+            memory: MemoryAccount::default(),
+            oids: self.oids.clone(),
+            search_path: self.search_path.clone(),
+            jobs: Default::default(),
+            lock_timeout: self.lock_timeout,
+        }
+    }
+}
+
 /// The session's `statement_timeout` (`0` or unset: none; a bare number is milliseconds).
 pub(crate) fn statement_timeout(session: &Session) -> Option<std::time::Duration> {
     duration_var(session, "statement_timeout")

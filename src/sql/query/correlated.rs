@@ -55,7 +55,7 @@ pub(super) async fn split_where(
 }
 
 /// The top-level AND operands of `e`.
-fn conjuncts(e: &Expr) -> Vec<&Expr> {
+pub(super) fn conjuncts(e: &Expr) -> Vec<&Expr> {
     match e {
         Expr::BinaryOp {
             left,
@@ -82,7 +82,7 @@ fn conjuncts(e: &Expr) -> Vec<&Expr> {
 }
 
 /// `a AND b AND ...` (None for no operand).
-fn and_all(v: Vec<Expr>) -> Option<Expr> {
+pub(super) fn and_all(v: Vec<Expr>) -> Option<Expr> {
     v.into_iter().reduce(|a, b| Expr::BinaryOp {
         left: Box::new(a),
         op: pg::BinaryOperator::And,

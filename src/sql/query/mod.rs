@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, HashMap};
 mod accumulate;
 mod aggregate;
 mod correlated;
+mod from_list;
 mod join;
 pub mod locking;
 pub mod ops;

@@ -235,21 +235,16 @@ async fn filtered_input(
         },
         [only] => load_from_item(ctx, txn, only, params, ctes, selection.as_ref(), lock).await?,
         items => {
-            let mut acc: Option<Relation> = None;
-            for it in items {
-                let rel = load_from_item(ctx, txn, it, params, ctes, None, lock).await?;
-                acc = Some(match acc {
-                    None => rel,
-                    Some(l) => join(
-                        ctx,
-                        l,
-                        rel,
-                        &pg::JoinOperator::CrossJoin(pg::JoinConstraint::None),
-                        params,
-                    )?,
-                });
-            }
-            acc.unwrap_or_default()
+            super::from_list::load_from_list(
+                ctx,
+                txn,
+                items,
+                params,
+                ctes,
+                selection.as_ref(),
+                lock,
+            )
+            .await?
         }
     };
     let names = input.scope_names();
