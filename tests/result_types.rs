@@ -137,6 +137,10 @@ async fn column_names_follow_postgresql_rules() {
             &["count", "top", "?column?", "s", "k"],
         ),
         (
+            "SELECT (SELECT max(x.k) FROM cn AS x WHERE x.s = cn.s), count(*) FROM cn GROUP BY 1",
+            &["max", "count"],
+        ),
+        (
             "INSERT INTO cn VALUES (1, 'a') RETURNING cn.k, upper(s), k + 1, s AS t",
             &["k", "upper", "?column?", "t"],
         ),

@@ -337,28 +337,83 @@ pub fn span_bytes(engine: &Engine, span: &Span) -> Result<u64> {
 /// A split key and the bytes of the span before it.
 pub type SplitAt = (Vec<u8>, u64);
 
-/// Where to split `span`: its size in bytes and, when it holds at least two keys, a key near
-/// its middle by bytes (at a key boundary) with the bytes before that key. One pass to size the
-/// span and half a pass to find the middle, so a split reads its range about 1.5 times.
+/// Approximate bytes of the intents (with their provisional values) in `span`.
+fn intent_bytes(engine: &Engine, span: &Span) -> Result<u64> {
+    let mut n = 0u64;
+    for item in engine
+        .locks()
+        .range(span.start.as_bytes()..span.end.as_bytes())
+    {
+        let (k, v) = item.into_inner()?;
+        n += (k.len() + v.len()) as u64;
+    }
+    Ok(n)
+}
+
+/// Where to split `span`: its size in bytes (MVCC versions and intents) and, when it holds at
+/// least two keys, a key near its middle by bytes (at a key boundary) with the bytes before
+/// that key. Intents count: a large transaction's writes are intents until resolved, and a
+/// range holding a gigabyte of them must split like one holding versions (it did not, and its
+/// raft snapshot outgrew the transport). One pass to size the span and half a pass over both
+/// partitions, merged in key order, to find the middle.
 pub fn split_point(engine: &Engine, span: &Span) -> Result<(u64, Option<SplitAt>)> {
-    let total = span_bytes(engine, span)?;
+    let total = span_bytes(engine, span)? + intent_bytes(engine, span)?;
     let (lo, hi) = mvcc_range(span);
+    let mut versions = engine
+        .mvcc_range(&lo, &hi)
+        .map(|g| -> Result<(Vec<u8>, u64)> {
+            let (k, v) = g.into_inner()?;
+            Ok((keys::decode_mvcc_key(&k)?.0, (k.len() + v.len()) as u64))
+        })
+        .peekable();
+    let mut intents = engine
+        .locks()
+        .range(span.start.as_bytes()..span.end.as_bytes())
+        .map(|g| -> Result<(Vec<u8>, u64)> {
+            let (k, v) = g.into_inner()?;
+            Ok((k.to_vec(), (k.len() + v.len()) as u64))
+        })
+        .peekable();
     let mut before = 0u64;
     let mut current: Option<Vec<u8>> = None;
-    for item in engine.mvcc_range(&lo, &hi) {
-        let (k, v) = item.into_inner()?;
-        let (uk, _) = keys::decode_mvcc_key(&k)?;
-        if current.as_ref() != Some(&uk) {
-            // A key starts here with `before` bytes ahead of it: the first such boundary past
-            // the middle is the split point.
-            if current.is_some() && before >= total / 2 {
-                return Ok((total, Some((uk, before))));
-            }
-            current = Some(uk);
+    loop {
+        // The next record in user-key order (an intent before the versions of its key).
+        let intent_first = match (versions.peek(), intents.peek()) {
+            (_, Some(Err(_))) | (None, Some(_)) => true,
+            (Some(Ok((vk, _))), Some(Ok((ik, _)))) => ik <= vk,
+            (Some(_), _) => false,
+            (None, None) => return Ok((total, None)),
+        };
+        let next = if intent_first {
+            intents.next()
+        } else {
+            versions.next()
+        };
+        let Some(record) = next else {
+            return Ok((total, None));
+        };
+        if let Some(found) = boundary(&mut current, &mut before, record?, total) {
+            return Ok((total, Some(found)));
         }
-        before += (k.len() + v.len()) as u64;
     }
-    Ok((total, None))
+}
+
+/// One record (its user key and bytes) of [`split_point`]'s walk: the split point when a new key
+/// starts past the middle, else the walk goes on.
+fn boundary(
+    current: &mut Option<Vec<u8>>,
+    before: &mut u64,
+    (uk, bytes): (Vec<u8>, u64),
+    total: u64,
+) -> Option<SplitAt> {
+    if current.as_ref() != Some(&uk) {
+        if current.is_some() && *before >= total / 2 {
+            return Some((uk, *before));
+        }
+        *current = Some(uk);
+    }
+    *before += bytes;
+    None
 }
 
 #[cfg(test)]
@@ -419,6 +474,48 @@ mod tests {
         // One key (however many versions) cannot split.
         let one = Span::new(b"k3".to_vec(), b"k4".to_vec());
         assert!(split_point(&e, &one).expect("sized").1.is_none());
+    }
+
+    #[test]
+    fn split_point_counts_intents() {
+        let (_d, e) = new_test_engine();
+        let span = Span::new(b"k".to_vec(), b"l".to_vec());
+        // A large transaction's writes, still intents: the range must be able to split.
+        let intent = |i: u8| WriteOp::PutIntent {
+            key: vec![b'k', b'0' + i],
+            intent: Intent {
+                txn_id: TxnId(7),
+                ts: ts(5),
+                value: Some(vec![i; 100]),
+                anchor: crate::storage::keys::Key(b"k0".to_vec()),
+            },
+        };
+        write(&e, &(0..10u8).map(intent).collect::<Vec<_>>());
+        let (total, point) = split_point(&e, &span).expect("sized");
+        assert!(total > 1000, "{total}");
+        let (key, left) = point.expect("ten intents split");
+        assert_eq!(key, b"k5".to_vec());
+        assert_eq!(left * 2, total);
+        // Versions and intents together, in key order: versions on k0..k4, intents on k5..k9.
+        let (_d2, e2) = new_test_engine();
+        write(
+            &e2,
+            &(0..5u8)
+                .map(|i| WriteOp::PutVersion {
+                    key: vec![b'k', b'0' + i],
+                    ts: ts(1),
+                    value: Some(vec![i; 100]),
+                })
+                .chain((5..10u8).map(intent))
+                .collect::<Vec<_>>(),
+        );
+        let (total, point) = split_point(&e2, &span).expect("sized");
+        let (key, left) = point.expect("split");
+        assert!(key.as_slice() > b"k3".as_slice() && key.as_slice() < b"k8".as_slice());
+        assert!(
+            left > total / 3 && left < total * 2 / 3,
+            "{left} of {total}"
+        );
     }
 
     #[test]

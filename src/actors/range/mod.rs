@@ -65,8 +65,13 @@ const LOG_COMPACT_EVERY: u64 = 1024;
 /// only what followers still need (`bulk_log_keep`), like CockroachDB's size-based raft log
 /// truncation; a follower further behind catches up from a snapshot.
 const LOG_COMPACT_BYTES: u64 = 8 << 20;
-/// Entries a size-triggered compaction keeps at most (fewer when every follower has them).
-const LOG_KEEP_BULK: u64 = 8;
+/// Entries a size-triggered compaction keeps at most (fewer when every follower has them): up
+/// to 256 MiB of 4 MiB bulk entries, so a follower that a loaded machine slows down catches up
+/// from the log. With 8 (32 MiB) a follower of a 3-node cluster on two busy cores fell behind
+/// it during `pgbench -i -s 100`, and the snapshot of its range, which had grown past 1 GiB
+/// in one COPY before splitting, exceeded the transport's frame limit: sent again and again,
+/// never received.
+const LOG_KEEP_BULK: u64 = 64;
 /// Committed entries applied together that carry at least this many bytes write their MVCC
 /// versions as sorted table files (`Engine::ingest_mvcc_tables`) instead of through fjall's
 /// journal and memtable: the raft log already holds them durably, so the journal copy, the

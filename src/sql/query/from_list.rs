@@ -8,7 +8,7 @@
 //! - the others join the items: starting from the first item, the next item joined is the first
 //!   (in FROM order) that a conjunct connects to those already joined, joined with every
 //!   conjunct that becomes complete (an equality between the two sides makes it a hash join);
-//!   with no connected item left, the smallest remaining one is crossed in.
+//!   with no connected item left, the next one in FROM order is crossed in.
 //!
 //! The result has its columns in FROM order whatever the join order. A conjunct that names no
 //! item's column, or a bare name more than one item has, is left to the caller, which applies
@@ -139,13 +139,8 @@ fn join_parts(
                     && c.items.iter().all(|i| *i == cand || order.contains(i))
             })
         });
-        let next = connected.unwrap_or_else(|| {
-            pending
-                .iter()
-                .copied()
-                .min_by_key(|&i| rest[i].as_ref().map_or(0, |r| r.rows.len()))
-                .unwrap_or(pending[0])
-        });
+        // Unconnected items are crossed in FROM order (a product's size is the same in any).
+        let next = connected.unwrap_or(pending[0]);
         let Some(right) = rest[next].take() else {
             break;
         };

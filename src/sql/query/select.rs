@@ -57,7 +57,10 @@ pub(super) async fn run_select(
         super::correlated::hoist_correlated(ctx, txn, &sel.projection, &mut input, params, ctes)
             .await?;
     let group_exprs: Vec<Expr> = match &sel.group_by {
-        pg::GroupByExpr::Expressions(v, _) => v.clone(),
+        pg::GroupByExpr::Expressions(v, _) => v
+            .iter()
+            .map(|g| subquery_item_at(g, &projection).unwrap_or_else(|| g.clone()))
+            .collect(),
         pg::GroupByExpr::All(_) => return Err(SqlError::unsupported("GROUP BY ALL")),
     };
     // GROUP BY subqueries: values, or (correlated) hidden input columns named where repeated.
@@ -65,8 +68,19 @@ pub(super) async fn run_select(
         super::correlated::group_by_subqueries(ctx, txn, group_exprs, &mut input, params, ctes)
             .await?;
     for item in &mut projection {
-        if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-            *e = super::correlated::substitute(e, &group_subs);
+        match item {
+            SelectItem::UnnamedExpr(e) => {
+                let new = super::correlated::substitute(e, &group_subs);
+                if new != *e {
+                    // The output column keeps the name of what was written.
+                    let alias = pg::Ident::with_quote('"', label(e));
+                    *item = SelectItem::ExprWithAlias { expr: new, alias };
+                }
+            }
+            SelectItem::ExprWithAlias { expr: e, .. } => {
+                *e = super::correlated::substitute(e, &group_subs);
+            }
+            _ => {}
         }
     }
     let names = input.scope_names();
@@ -191,6 +205,24 @@ pub(super) async fn run_select(
         out.retain(|(_, keys)| seen.insert(hash_key(keys[on..].iter())));
     }
     output_relation(ctx, txn, &p, &input, out).await
+}
+
+/// The select item a GROUP BY position (`GROUP BY 2`) names, when it has a subquery: grouped by
+/// like a GROUP BY expression with one (other positions are resolved later, with the items).
+fn subquery_item_at(g: &Expr, projection: &[SelectItem]) -> Option<Expr> {
+    let Expr::Value(v) = g else { return None };
+    let pg::Value::Number(n, _) = &v.value else {
+        return None;
+    };
+    let i = n.parse::<usize>().ok()?.checked_sub(1)?;
+    match projection.get(i)? {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }
+            if contains_subquery(e) =>
+        {
+            Some(e.clone())
+        }
+        _ => None,
+    }
 }
 
 /// `e` with its uncorrelated subqueries replaced by values, and whether it has correlated ones
