@@ -429,6 +429,11 @@ impl RemoteRange {
         RemoteRange { store, node, desc }
     }
 
+    /// The node serving the range.
+    pub(crate) fn node(&self) -> NodeId {
+        self.node
+    }
+
     async fn call(&self, req: KvRequest) -> Result<KvResponse> {
         let unavailable = |reason: String| RangeError::Unavailable {
             range: self.desc.range_id,

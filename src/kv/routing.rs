@@ -11,7 +11,9 @@
 //!
 //! A request that hits the wrong range or a node that lost the lease fails with a routing
 //! error ([`RangeError::is_routing`]); [`Store::with_replica`] then forgets the cached location
-//! and routes again, with back-off, for up to `ROUTING_TIMEOUT`. Finding no route at all is
+//! and routes again, with back-off, for up to `ROUTING_TIMEOUT`. After "not this range" from a
+//! node, the next attempt asks that node where the key is first: it has applied a split that a
+//! lagging local replica (step 2 would route through it again and again) has not. Finding no route at all is
 //! `Unavailable` once that time has passed.
 
 use super::remote::{KvCall, KvReply, Location, RangeHandle, RemoteRange};
@@ -166,6 +168,29 @@ impl Store {
         RangeHandle::Remote(RemoteRange::new(self.clone(), node, desc))
     }
 
+    /// `key`'s range and leaseholder as node `node` knows them (a [`KvCall::Locate`] to it),
+    /// when it answers with a range holding the key and a leaseholder.
+    async fn locate_via(&self, node: NodeId, key: &[u8]) -> Option<RangeHandle> {
+        let peers = self.peers()?;
+        let addr = peers.address(node)?;
+        let body = crate::rpc::encode_body(&KvCall::Locate { key: key.to_vec() }).ok()?;
+        let raw = peers
+            .call(&addr, Service::Kv, body, LOCATE_TIMEOUT)
+            .await
+            .ok()?;
+        match crate::rpc::decode_body::<KvReply>(&raw).ok()? {
+            KvReply::Located(Some(Location {
+                desc,
+                leaseholder: Some((holder, holder_addr)),
+            })) if desc.span.contains_key(key) => {
+                peers.set_address(holder, holder_addr);
+                self.inner.range_cache.insert(desc.clone(), holder);
+                Some(self.remote(holder, desc))
+            }
+            _ => None,
+        }
+    }
+
     /// The handle serving `key` now (one routing attempt; see the module docs).
     pub async fn range_for(&self, key: &[u8]) -> Result<RangeHandle, RangeError> {
         if let Some(r) = self.local_replica_for(key) {
@@ -244,14 +269,30 @@ impl Store {
     {
         let deadline = Instant::now() + ROUTING_TIMEOUT;
         let mut backoff = Duration::from_micros(200);
+        // The node that last answered "not this range": it has applied a split this node's
+        // replica (a follower behind on its log) or cache has not, so it is asked first.
+        let mut ask_first: Option<NodeId> = None;
         loop {
-            let routed = self.range_for(key).await;
+            let routed = match ask_first.take() {
+                Some(n) => match self.locate_via(n, key).await {
+                    Some(h) => Ok(h),
+                    None => self.range_for(key).await,
+                },
+                None => self.range_for(key).await,
+            };
             let err = match routed {
                 Ok(h) => {
                     let range = h.range_id();
+                    let node = match &h {
+                        RangeHandle::Remote(r) => Some(r.node()),
+                        RangeHandle::Local(_) => None,
+                    };
                     match f(h).await {
                         Err(e) if e.is_routing() => {
                             self.forget_location(range);
+                            if e.is_key_mismatch() {
+                                ask_first = node;
+                            }
                             e
                         }
                         other => return other,

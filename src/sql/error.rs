@@ -81,7 +81,11 @@ impl From<KvError> for SqlError {
             KvError::Storage(_) => SqlError::new(SqlState::IO_ERROR, e.to_string()),
             KvError::LockTimeout => SqlError::new(SqlState::LOCK_NOT_AVAILABLE, e.to_string()),
             KvError::Interrupted => SqlError::new(SqlState::QUERY_CANCELED, "canceling statement due to user request"),
+            // A request that found no range holding its keys in time is unavailable too.
             KvError::Unavailable(_) => SqlError::new(SqlState::RANGE_UNAVAILABLE, e.to_string()),
+            KvError::Range(r) if r.is_routing() => {
+                SqlError::new(SqlState::RANGE_UNAVAILABLE, e.to_string())
+            }
             KvError::Range(_) => SqlError::internal(e.to_string()),
         }
     }

@@ -404,6 +404,13 @@ mod tests {
         assert!(e.is_transient(), "{e:?}");
         assert_eq!(e.state, SqlState::RANGE_UNAVAILABLE);
         assert!(!SqlError::from(KvError::InvalidArgument("x".into())).is_transient());
+        // A range that kept answering "not this range" past the routing deadline (a split a
+        // lagging replica had not applied yet) is transient too.
+        let mismatch = KvError::Range(crate::actors::range::error::RangeError::KeyMismatch {
+            range: crate::ids::RangeId(35),
+            span: crate::storage::keys::Span::new(b"a".to_vec(), b"b".to_vec()),
+        });
+        assert!(SqlError::from(mismatch).is_transient());
     }
 
     #[tokio::test]
