@@ -162,6 +162,10 @@ async fn one_batch(
             }
             Err(e) if e.is_transient() && attempt < BATCH_RETRIES => {
                 txn.rollback();
+                if !e.is_retryable() {
+                    // Conflicts with writers are expected; a range that cannot serve is not.
+                    tracing::warn!(attempt, "backfill batch failed, retrying: {}", e.message);
+                }
                 pause(attempt).await;
             }
             Err(e) => {

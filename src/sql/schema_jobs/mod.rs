@@ -368,7 +368,11 @@ where
         attempt += 1;
         match step().await {
             Err(e) if e.is_transient() && attempt < BATCH_RETRIES => {
-                tracing::debug!("schema change step failed, retrying: {e}");
+                tracing::warn!(
+                    attempt,
+                    "schema change step failed, retrying: {}",
+                    e.message
+                );
                 pause(attempt).await;
             }
             other => return other,
