@@ -193,7 +193,7 @@ fn in_from_order(rel: Relation, order: &[usize], widths: &[usize]) -> Relation {
 }
 
 /// The rows for which `filter` is true.
-fn keep_matching(
+pub(super) fn keep_matching(
     ctx: &Ctx<'_>,
     params: &[Datum],
     names: &[String],

@@ -67,22 +67,7 @@ pub(super) async fn run_select(
     let (group_exprs, group_subs) =
         super::correlated::group_by_subqueries(ctx, txn, group_exprs, &mut input, params, ctes)
             .await?;
-    for item in &mut projection {
-        match item {
-            SelectItem::UnnamedExpr(e) => {
-                let new = super::correlated::substitute(e, &group_subs);
-                if new != *e {
-                    // The output column keeps the name of what was written.
-                    let alias = pg::Ident::with_quote('"', label(e));
-                    *item = SelectItem::ExprWithAlias { expr: new, alias };
-                }
-            }
-            SelectItem::ExprWithAlias { expr: e, .. } => {
-                *e = super::correlated::substitute(e, &group_subs);
-            }
-            _ => {}
-        }
-    }
+    name_group_columns(&mut projection, &group_subs);
     let names = input.scope_names();
     // The select list, expanded.
     let (mut items, correlated_items) =
@@ -207,6 +192,27 @@ pub(super) async fn run_select(
     output_relation(ctx, txn, &p, &input, out).await
 }
 
+/// The select list with the GROUP BY expressions hoisted into hidden columns (`subs`) naming
+/// those columns where it repeats them; an unaliased item keeps the name of what was written.
+fn name_group_columns(projection: &mut [SelectItem], subs: &[(Expr, Expr)]) {
+    for item in projection {
+        match item {
+            SelectItem::UnnamedExpr(e) => {
+                let new = super::correlated::substitute(e, subs);
+                if new != *e {
+                    // The output column keeps the name of what was written.
+                    let alias = pg::Ident::with_quote('"', label(e));
+                    *item = SelectItem::ExprWithAlias { expr: new, alias };
+                }
+            }
+            SelectItem::ExprWithAlias { expr: e, .. } => {
+                *e = super::correlated::substitute(e, subs);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The select item a GROUP BY position (`GROUP BY 2`) names, when it has a subquery: grouped by
 /// like a GROUP BY expression with one (other positions are resolved later, with the items).
 fn subquery_item_at(g: &Expr, projection: &[SelectItem]) -> Option<Expr> {
@@ -283,23 +289,7 @@ async fn filtered_input(
     let in_types = input.col_types();
     let ectx = ectx(ctx, params);
     if let Some(w) = &selection {
-        let mut kept = Vec::with_capacity(input.rows.len());
-        for r in input.rows {
-            if matches!(
-                expr::eval(
-                    w,
-                    Some(&Row {
-                        names: &names,
-                        values: &r
-                    }),
-                    &ectx
-                )?,
-                Datum::Bool(true)
-            ) {
-                kept.push(r);
-            }
-        }
-        input.rows = kept;
+        input.rows = super::from_list::keep_matching(ctx, params, &names, input.rows, w)?;
     }
     if let Some(w) = &correlated_where {
         // Correlated subqueries: bind the outer row's values and run them per row.
