@@ -320,7 +320,7 @@ awk -v rows="$ROWS" -v batch="$BATCH" 'BEGIN {
     }
 }' >"$WORK/load.sql"
 
-declare -A INIT_S LOAD_S
+declare -A INIT_S=() LOAD_S=()
 for s in "${SYSTEMS[@]}"; do
     if [[ " ${WORKLOADS[*]} " == *" point-select "* ]]; then
         log "$s: creating bench and loading $ROWS rows in batches of $BATCH"

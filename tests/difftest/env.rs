@@ -11,6 +11,14 @@ use super::conn::{Outcome, run};
 use super::pg::{self, PgServer};
 use crate::common::{ClusterOptions, TestCluster, connect_url};
 
+/// CockroachDB's DECIMAL division in PostgreSQL, created in every test database: the quotient
+/// rounded (half away from zero, as CockroachDB's decimal context) to 20 significant digits.
+/// PostgreSQL's own `/` keeps at least 16 significant digits by its scale rule.
+pub const CRDB_DIV: &str = "CREATE FUNCTION crdb_div(a NUMERIC, b NUMERIC) RETURNS NUMERIC \
+    LANGUAGE SQL IMMUTABLE STRICT AS $$ \
+    SELECT CASE WHEN q = 0 THEN 0::NUMERIC ELSE round(q, 19 - floor(log(abs(q)))::INT) END \
+    FROM (SELECT round(a, 80) / b AS q) s $$";
+
 pub struct Env {
     pub pg: PgServer,
     cluster: tokio::sync::Mutex<TestCluster>,
@@ -120,6 +128,9 @@ impl Env {
             let o = run(c, &sql, to).await;
             assert!(o.is_ok(), "{sql}: {}", o.brief());
         }
+        let p = self.postgres(db).await;
+        let o = run(&p, CRDB_DIV, to).await;
+        assert!(o.is_ok(), "{CRDB_DIV}: {}", o.brief());
     }
 
     /// Drops database `db` on both (PostgreSQL's even with sessions still open).

@@ -5,8 +5,11 @@
 //!
 //! Only expressions on which CockroachDB and PostgreSQL agree are generated, each rendered in
 //! both dialects where they spell it differently: INT is INT8 (integer literals and INT4-valued
-//! functions get an `INT8` cast on the PostgreSQL side), `/` on integers is DECIMAL division
-//! (`CAST(a AS NUMERIC) / b` in PostgreSQL), and ordering inside window and aggregate ORDER BY
+//! functions get an `INT8` cast on the PostgreSQL side), `/` on integers is DECIMAL division,
+//! and a DECIMAL quotient (and `avg`) has CockroachDB's 20 significant digits, rounded half away
+//! from zero (`crdb_div(a, b)` in PostgreSQL, see [`super::env::CRDB_DIV`]: PostgreSQL's own
+//! scale rule keeps 16 or more, and `(1 / 3) * 3 = 1` or `floor(...)` of a quotient then
+//! differ by design), and ordering inside window and aggregate ORDER BY
 //! puts NULLs first ascending and last descending (spelled out for PostgreSQL). Mixed-type
 //! arithmetic that CockroachDB rejects (INT + FLOAT) is never generated; divisors go through
 //! NULLIF(.., 0) so that division by zero is rare. DECIMALs cast to text are rounded to 6 places
@@ -289,14 +292,16 @@ impl<'a> Gen<'a> {
                 let zero = int_literal(0);
                 Dual::new(
                     format!("({} / NULLIF({}, {}))", x.t, y.t, zero.t),
-                    format!("(CAST({} AS NUMERIC) / NULLIF({}, {}))", x.p, y.p, zero.p),
+                    format!("crdb_div({}, NULLIF({}, {}))", x.p, y.p, zero.p),
                 )
             }
-            6 => dual!(
-                "({} / NULLIF({}, 0::DECIMAL))",
-                a,
-                self.expr(sc, mode, Ty::Decimal, d)
-            ),
+            6 => {
+                let b = self.expr(sc, mode, Ty::Decimal, d);
+                Dual::new(
+                    format!("({} / NULLIF({}, 0::DECIMAL))", a.t, b.t),
+                    format!("crdb_div({}, NULLIF({}, 0::NUMERIC))", a.p, b.p),
+                )
+            }
             7 => {
                 let places = Dual::same(self.rng.range(0, 3).to_string());
                 dual!("round({}, {})", a, places)

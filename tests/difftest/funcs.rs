@@ -36,17 +36,26 @@ impl Gen<'_> {
                 let f = *self
                     .rng
                     .pick(&["sum", "avg", "min", "max", "stddev", "variance"]);
-                let x = self.expr(sc, row, Ty::Float, 2);
                 if f == "stddev" || f == "variance" {
                     // PostgreSQL's FLOAT8 algorithm leaves rounding residue where CockroachDB's
                     // gives 0 (1e-34 for equal small values, 5e49 for equal values of 1e40):
                     // the reference is the exact NUMERIC variance of the same values, rounded
-                    // off, since a later division magnifies any residue.
+                    // off, since a later division magnifies any residue. The argument is a
+                    // column (or a literal): over computed values such as 1e10 * 12345 the
+                    // variance of nearly equal FLOAT8 values is ill-conditioned, and any two
+                    // float algorithms (tandem's, the exact reference) differ beyond tolerance.
+                    let cols = sc.of_type(Ty::Float);
+                    let x = if cols.is_empty() {
+                        super::schema::literal(&mut self.rng, Ty::Float)
+                    } else {
+                        self.rng.pick(&cols).sql()
+                    };
                     Dual::new(
                         format!("CAST(round(CAST({f}({}) AS DECIMAL), 6) AS FLOAT8)", x.t),
                         format!("CAST(round({f}(CAST({} AS NUMERIC)), 6) AS FLOAT8)", x.p),
                     )
                 } else {
+                    let x = self.expr(sc, row, Ty::Float, 2);
                     Dual::new(format!("{f}({})", x.t), format!("{f}({})", x.p))
                 }
             }
@@ -76,6 +85,12 @@ impl Gen<'_> {
                     Dual::new(
                         format!("round({f}({}))", x.t),
                         format!("round({f}({}))", x.p),
+                    )
+                } else if f == "avg" {
+                    // CockroachDB's average is the sum divided with 20 significant digits.
+                    Dual::new(
+                        format!("avg({dis}{})", x.t),
+                        format!("crdb_div(sum({dis}{}), count({dis}{}))", x.p, x.p),
                     )
                 } else {
                     Dual::new(format!("{f}({dis}{})", x.t), format!("{f}({dis}{})", x.p))
