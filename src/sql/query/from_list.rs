@@ -10,6 +10,15 @@
 //!   conjunct that becomes complete (an equality between the two sides makes it a hash join);
 //!   with no connected item left, the next one in FROM order is crossed in.
 //!
+//! An item that is an explicit join tree (`a JOIN b ON ... LEFT JOIN c ...`) gets the same
+//! treatment inside it ([`join_input_filters`]): a conjunct of one table's columns filters that
+//! table as it is loaded, when the table is never the null-extended side of an outer join (the
+//! left of a later RIGHT or FULL join, the right of its own LEFT or FULL join): filtering such a
+//! side would turn rows the WHERE clause drops into null-extended rows it keeps.
+//!
+//! Only deterministic conjuncts are attributed: a filter is evaluated again by the caller, and
+//! `random() < 0.5` evaluated twice keeps a quarter of the rows.
+//!
 //! The result has its columns in FROM order whatever the join order. A conjunct that names no
 //! item's column, or a bare name more than one item has, is left to the caller, which applies
 //! the whole WHERE clause to the result anyway: attributing conjuncts only decides where rows
@@ -17,6 +26,7 @@
 //! an input by a conjunct of its own columns keeps exactly the product rows the conjunct keeps).
 
 use super::correlated::and_all;
+use super::join::{self, JoinKind};
 use super::*;
 
 /// A WHERE conjunct and the FROM items whose columns it names.
@@ -112,8 +122,78 @@ fn attribute(conjuncts: &mut [Conjunct], scopes: &[Vec<String>]) {
             }
             std::ops::ControlFlow::Continue(())
         });
-        c.items = if ok { items } else { Vec::new() };
+        c.items = if ok && super::subquery::deterministic(&c.expr) {
+            items
+        } else {
+            Vec::new()
+        };
     }
+}
+
+/// For an explicit join tree `item`, the conjunction of `selection`'s conjuncts that can filter
+/// each of its tables (the relation, then each join's) as it is loaded (see the module doc);
+/// empty when nothing can.
+pub(super) async fn join_input_filters(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    item: &pg::TableWithJoins,
+    params: &[Datum],
+    ctes: &Ctes,
+    selection: &Expr,
+) -> Result<Vec<Option<Expr>>> {
+    let factors: Vec<&TableFactor> = std::iter::once(&item.relation)
+        .chain(item.joins.iter().map(|j| &j.relation))
+        .collect();
+    let Some(kinds) = item
+        .joins
+        .iter()
+        .map(|j| join::kind_of(&j.join_operator).ok().map(|(k, _)| k))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return Ok(Vec::new());
+    };
+    // Factor i is null-extended by its own LEFT/FULL join, or by any later RIGHT/FULL join.
+    let preserved: Vec<bool> = (0..factors.len())
+        .map(|i| {
+            let own = i == 0 || matches!(kinds[i - 1], JoinKind::Inner | JoinKind::Right);
+            own && kinds[i..]
+                .iter()
+                .all(|k| matches!(k, JoinKind::Inner | JoinKind::Left))
+        })
+        .collect();
+    let pushable = |f: &TableFactor| matches!(f, TableFactor::Table { args: None, .. });
+    if !(0..factors.len()).any(|i| preserved[i] && pushable(factors[i])) {
+        return Ok(Vec::new());
+    }
+    let describe = ctx.describing();
+    let mut scopes = Vec::with_capacity(factors.len());
+    for f in &factors {
+        let shape = load_factor(&describe, txn, f, params, ctes, None, None).await?;
+        scopes.push(shape.scope_names());
+    }
+    let mut conjuncts: Vec<Conjunct> = super::correlated::conjuncts(selection)
+        .into_iter()
+        .map(|e| Conjunct {
+            expr: e.clone(),
+            items: Vec::new(),
+            applied: false,
+        })
+        .collect();
+    attribute(&mut conjuncts, &scopes);
+    Ok((0..factors.len())
+        .map(|i| {
+            if !(preserved[i] && pushable(factors[i])) {
+                return None;
+            }
+            and_all(
+                conjuncts
+                    .iter()
+                    .filter(|c| c.items == [i])
+                    .map(|c| c.expr.clone())
+                    .collect(),
+            )
+        })
+        .collect())
 }
 
 /// Joins the loaded items (see the module doc) and puts the columns back in FROM order.

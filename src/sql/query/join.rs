@@ -16,7 +16,7 @@ use sqlparser::ast::{self as pg, Expr};
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum JoinKind {
+pub(super) enum JoinKind {
     Inner,
     Left,
     Right,
@@ -35,7 +35,7 @@ pub(super) fn join(
 }
 
 /// The kind of join `op` is and its constraint (none for a cross join).
-fn kind_of(op: &pg::JoinOperator) -> Result<(JoinKind, Option<&pg::JoinConstraint>)> {
+pub(super) fn kind_of(op: &pg::JoinOperator) -> Result<(JoinKind, Option<&pg::JoinConstraint>)> {
     Ok(match op {
         pg::JoinOperator::Join(c) | pg::JoinOperator::Inner(c) => (JoinKind::Inner, Some(c)),
         pg::JoinOperator::Left(c) | pg::JoinOperator::LeftOuter(c) => (JoinKind::Left, Some(c)),

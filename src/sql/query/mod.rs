@@ -667,6 +667,27 @@ async fn scan_table(
     Ok(Relation { cols, rows })
 }
 
+/// `factor` loaded with `filter` as its scan filter, and (unless the caller filters the
+/// result itself: `filtered_later`) its rows filtered by it.
+#[allow(clippy::too_many_arguments)]
+async fn load_filtered(
+    ctx: &Ctx<'_>,
+    txn: &mut Txn,
+    factor: &TableFactor,
+    params: &[Datum],
+    ctes: &Ctes,
+    filter: Option<&Expr>,
+    lock: Option<&locking::LockSpec>,
+    filtered_later: bool,
+) -> Result<Relation> {
+    let mut rel = load_factor(ctx, txn, factor, params, ctes, filter, lock).await?;
+    if let Some(f) = filter.filter(|_| !filtered_later) {
+        let names = rel.scope_names();
+        rel.rows = from_list::keep_matching(ctx, params, &names, rel.rows, f)?;
+    }
+    Ok(rel)
+}
+
 fn load_from_item<'a>(
     ctx: &'a Ctx<'a>,
     txn: &'a mut Txn,
@@ -678,18 +699,44 @@ fn load_from_item<'a>(
 ) -> BoxFuture<'a, Result<Relation>> {
     Box::pin(async move {
         let single = item.joins.is_empty();
-        let mut left = load_factor(
+        // A join tree's tables are filtered by the WHERE conjuncts that may filter them early
+        // (the caller applies the whole clause to the result in any case).
+        let pushed = match filter {
+            Some(f) if !single => {
+                from_list::join_input_filters(ctx, txn, item, params, ctes, f).await?
+            }
+            _ => Vec::new(),
+        };
+        let load = |i: usize| {
+            if single {
+                filter
+            } else {
+                pushed.get(i).and_then(Option::as_ref)
+            }
+        };
+        let mut left = load_filtered(
             ctx,
             txn,
             &item.relation,
             params,
             ctes,
-            if single { filter } else { None },
+            load(0),
             lock,
+            single,
         )
         .await?;
-        for j in &item.joins {
-            let right = load_factor(ctx, txn, &j.relation, params, ctes, None, lock).await?;
+        for (n, j) in item.joins.iter().enumerate() {
+            let right = load_filtered(
+                ctx,
+                txn,
+                &j.relation,
+                params,
+                ctes,
+                load(n + 1),
+                lock,
+                false,
+            )
+            .await?;
             let op = &j.join_operator;
             left = match join::on_condition(op).filter(|e| contains_subquery(e)) {
                 None => join(ctx, left, right, op, params)?,

@@ -346,7 +346,7 @@ impl Correlation {
 const MEMO_BYTES: usize = 16 << 20;
 
 /// Whether `e` calls no volatile or unknown function (the same bindings give the same result).
-fn deterministic(e: &Expr) -> bool {
+pub(super) fn deterministic(e: &Expr) -> bool {
     let mut ok = true;
     let _ = pg::visit_expressions(e, |x| {
         if let Expr::Function(f) = x {
