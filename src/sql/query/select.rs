@@ -414,7 +414,12 @@ pub(super) fn resolve_group_exprs(
     group_exprs
         .iter()
         .map(|g| {
-            let r = resolve_order(g, items);
+            // A position names an output column; a name that is also an output alias is the
+            // input column (`SELECT -a AS a ... GROUP BY a` groups by the column a).
+            let r = match g {
+                Expr::Identifier(_) => g.clone(),
+                _ => resolve_order(g, items),
+            };
             if let Expr::Identifier(id) = &r
                 && expr::lookup(names, &r).is_none()
             {
