@@ -303,7 +303,7 @@ pub fn get_intent(engine: &Engine, key: &[u8]) -> Result<Option<Intent>> {
 ///
 /// A span of one key is a point lookup: the `locks` partition churns (every intent is written
 /// and then deleted), and a range over a hot row's key steps through every version and tombstone
-/// of it still in the memtable (a third of the CPU under pgbench tpcb-like went there, through
+/// of it still in the memtable (9% of the node's CPU under pgbench tpcb-like went there, through
 /// the refresh of each UPDATE's read), where a lookup seeks straight to the newest.
 pub fn scan_intents(engine: &Engine, span: &Span, max: usize) -> Result<Vec<(Vec<u8>, Intent)>> {
     let start = span.start.as_bytes();
