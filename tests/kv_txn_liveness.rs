@@ -90,3 +90,66 @@ async fn kv_long_two_phase_commit_is_not_aborted_by_pushes() {
     assert_eq!(got, None, "the abandoned transaction's write is discarded");
     store.shutdown().await;
 }
+
+/// A committer writes its record and its other ranges' intents in one round, so a reader can
+/// meet an intent whose record does not exist yet: the push calls that pending while the intent
+/// is young; an old one is aborted with a record in its place, and the committer's own record
+/// write then fails instead of bringing the transaction back to life.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_intent_without_record_is_pending_then_aborted_for_good() {
+    use tandem::actors::range::error::RangeError;
+    use tandem::clock::Timestamp;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path(), settings()).expect("open store");
+    store.split_at(&key(44, 0)).await.expect("split");
+    let (anchor, other) = (key(43, 1), key(44, 1));
+    let txn = TxnId::random();
+    let now = store.now();
+    let r_other = store.replica_for(&other).expect("replica");
+    r_other
+        .write_intents(
+            txn,
+            now,
+            &anchor,
+            vec![(other.clone(), Some(b"v".to_vec()))],
+            None,
+        )
+        .await
+        .expect("intent without a record");
+    let r_anchor = store.replica_for(&anchor).expect("replica");
+    match r_anchor.push_txn(&anchor, txn, now).await {
+        Err(RangeError::TxnPending(_)) => {}
+        other => panic!("a young intent without a record must be pending: {other:?}"),
+    }
+    let old = Timestamp::from_wall(now.wall - 10_000_000_000);
+    let rec = r_anchor.push_txn(&anchor, txn, old).await.expect("push");
+    assert_eq!(rec.status, TxnStatus::Aborted);
+    let record = TxnRecord {
+        txn_id: txn,
+        status: TxnStatus::Pending,
+        ts: now,
+        heartbeat_wall: 0,
+    };
+    match r_anchor
+        .write_intents(
+            txn,
+            now,
+            &anchor,
+            vec![(anchor.clone(), Some(b"a".to_vec()))],
+            Some(record),
+        )
+        .await
+    {
+        Err(RangeError::TxnAborted(_)) => {}
+        other => panic!("the record of an aborted transaction must not be written: {other:?}"),
+    }
+    // A transaction committing normally across the two ranges is unaffected.
+    let mut t = store.begin();
+    t.put(&key(43, 2), b"x").expect("put");
+    t.put(&key(44, 2), b"y").expect("put");
+    t.commit().await.expect("commit");
+    let mut t = store.begin();
+    assert_eq!(t.get(&key(44, 2)).await.expect("get"), Some(b"y".to_vec()));
+    t.rollback();
+    store.shutdown().await;
+}

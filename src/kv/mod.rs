@@ -634,9 +634,10 @@ impl Store {
         }
         for (txn_id, (intent, keys)) in by_txn {
             let anchor = intent.anchor.0.clone();
+            let intent_ts = intent.ts;
             let rec = self.with_replica(&anchor, |r| {
                 let anchor = anchor.clone();
-                async move { r.push_txn(&anchor, txn_id).await }
+                async move { r.push_txn(&anchor, txn_id, intent_ts).await }
             });
             match rec.await {
                 Ok(rec) => {

@@ -85,6 +85,7 @@ pub enum KvRequest {
     PushTxn {
         anchor: Vec<u8>,
         txn: TxnId,
+        intent_ts: Timestamp,
     },
     HeartbeatTxn {
         anchor: Vec<u8>,
@@ -339,9 +340,11 @@ impl Replica {
                 self.end_txn(&anchor, txn, commit, ts).await?;
                 KvResponse::Unit
             }
-            KvRequest::PushTxn { anchor, txn } => {
-                KvResponse::Record(self.push_txn(&anchor, txn).await?)
-            }
+            KvRequest::PushTxn {
+                anchor,
+                txn,
+                intent_ts,
+            } => KvResponse::Record(self.push_txn(&anchor, txn, intent_ts).await?),
             KvRequest::HeartbeatTxn { anchor, txn } => {
                 self.heartbeat_txn(&anchor, txn).await?;
                 KvResponse::Unit
@@ -649,9 +652,14 @@ impl RangeHandle {
     }
 
     /// See [`Replica::push_txn`].
-    pub async fn push_txn(&self, anchor: &[u8], txn: TxnId) -> Result<TxnRecord> {
-        forward!(self, |r: Replica| async move { r.push_txn(anchor, txn).await },
-            KvRequest::PushTxn { anchor: anchor.to_vec(), txn },
+    pub async fn push_txn(
+        &self,
+        anchor: &[u8],
+        txn: TxnId,
+        intent_ts: Timestamp,
+    ) -> Result<TxnRecord> {
+        forward!(self, |r: Replica| async move { r.push_txn(anchor, txn, intent_ts).await },
+            KvRequest::PushTxn { anchor: anchor.to_vec(), txn, intent_ts },
             KvResponse::Record(rec) => rec)
     }
 

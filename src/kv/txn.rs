@@ -4,12 +4,14 @@
 //! buffer first). Commit:
 //!
 //! - all writes in one range: a one-phase commit, one raft command, no intents;
-//! - otherwise: intents plus a pending transaction record at the anchor (first key) range, then
-//!   intents in the other ranges, then the record is flipped to committed (the commit point),
-//!   and the intents are resolved in the background. Readers that meet an intent push the
-//!   owner's record: committed → resolve, aborted/missing → discard, pending → wait, abandoned
-//!   (no heartbeat within `kv.transaction.abandoned_after`, and not committing on the anchor's
-//!   node) → abort it. While a two-phase commit runs, its coordinator registers it in the node's
+//! - otherwise: intents plus a pending transaction record at the anchor (first key) range and
+//!   the intents in the other ranges, all in one round, then the record is flipped to
+//!   committed (the commit point), and the intents are resolved in the background. Readers
+//!   that meet an intent push the owner's record: committed → resolve, aborted → discard,
+//!   pending → wait, abandoned (no heartbeat within `kv.transaction.abandoned_after`, and not
+//!   committing on the anchor's node) → abort it; a missing record (not written yet, or removed
+//!   after resolution) is pending while the intent is younger than that, else the push writes
+//!   an aborted record that the committer's own record write then fails on. While a two-phase commit runs, its coordinator registers it in the node's
 //!   [`LiveTxns`] and heartbeats the record every [`KvSettings::txn_heartbeat_interval`], so a
 //!   long commit is not taken for abandoned by each node's stale-intent sweeper, which pushes
 //!   intents older than [`KvSettings::stale_intent_age`]. The registry is what protects a commit
@@ -565,10 +567,23 @@ impl Txn {
             let n = command_len(&remaining, &r.desc().span);
             let chunk: Vec<Mutation> = remaining[..n].to_vec();
             let rec = first.then(|| record.clone());
-            match r
-                .write_intents(id, self.write_ts, &anchor, chunk.clone(), rec)
-                .await
-            {
+            let write = r.write_intents(id, self.write_ts, &anchor, chunk.clone(), rec);
+            let result = if first {
+                // The record and every other range's intents in one round: a reader that meets
+                // one of those intents before the record exists takes the transaction for
+                // pending (see `Replica::push_txn`). What fails here is left to this loop,
+                // which retries or gives up.
+                let rest = remaining.split_off(n);
+                let (res, (ts, keys, left)) =
+                    futures::future::join(write, self.write_intents_parallel(&anchor, rest)).await;
+                commit_ts = commit_ts.max(ts);
+                written.extend(keys);
+                remaining.extend(left);
+                res
+            } else {
+                write.await
+            };
+            match result {
                 Ok(ts) => {
                     commit_ts = commit_ts.max(ts);
                     written.extend(chunk.into_iter().map(|(k, _)| k));
@@ -576,14 +591,6 @@ impl Txn {
                     if first {
                         first = false;
                         _heartbeat = Some(Heartbeat::start(store.clone(), anchor.clone(), id));
-                        // The record is in place: the other ranges' intents can go in parallel.
-                        // What fails here is left to this loop, which retries or gives up.
-                        let (ts, keys, left) = self
-                            .write_intents_parallel(&anchor, std::mem::take(&mut remaining))
-                            .await;
-                        commit_ts = commit_ts.max(ts);
-                        written.extend(keys);
-                        remaining = left;
                     }
                 }
                 Err(e) if e.is_routing() => tokio::time::sleep(Duration::from_millis(1)).await,

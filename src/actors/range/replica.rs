@@ -573,6 +573,13 @@ impl Replica {
             spans.push(Span::point(anchor));
         }
         let (_guard, floor) = self.begin_write(spans, &keys, Some(txn), true).await?;
+        if record.is_some()
+            && let Some(r) = mvcc::get_txn_record(&self.engine, anchor, txn)?
+            && r.status != TxnStatus::Pending
+        {
+            // A pusher found an intent of this transaction without a record and aborted it.
+            return Err(RangeError::TxnAborted(format!("record is {:?}", r.status)));
+        }
         let write_ts = self.evaluate_writes(&writes, txn, ts.max(floor.next()))?;
         let mut ops: Vec<WriteOp> = writes
             .into_iter()

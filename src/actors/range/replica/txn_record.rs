@@ -73,26 +73,47 @@ impl Replica {
         .await
     }
 
-    /// Pushes the transaction that owns `intent`: returns its record if it is finalised, aborts
-    /// it if it is abandoned (heartbeat expired and not committing on this node, see
-    /// [`crate::actors::range::live_txns`]), or fails with [`RangeError::TxnPending`] while it is alive.
-    pub async fn push_txn(&self, anchor: &[u8], txn: TxnId) -> Result<TxnRecord> {
+    /// Pushes the transaction that owns an intent written at `intent_ts`: returns its record if
+    /// it is finalised, aborts it if it is abandoned (heartbeat expired and not committing on
+    /// this node, see [`crate::actors::range::live_txns`]), or fails with
+    /// [`RangeError::TxnPending`] while it is alive.
+    ///
+    /// A missing record is either not written yet (a committer writes its record and its other
+    /// intents at once) or already removed (after every intent was resolved). While the intent
+    /// is younger than the expiry (or its committer is registered here) that counts as pending;
+    /// after, the push writes an aborted record in its place, which the committer's record
+    /// write then finds (it fails), so an intent resolved away as aborted never belongs to a
+    /// transaction that commits later.
+    pub async fn push_txn(
+        &self,
+        anchor: &[u8],
+        txn: TxnId,
+        intent_ts: Timestamp,
+    ) -> Result<TxnRecord> {
         let (_guard, _) = self
             .begin_write(vec![Span::point(anchor)], &[], None, false)
             .await?;
         let now = self.clock.now();
+        let expiry = self.settings.txn_expiry.as_nanos() as u64;
         match mvcc::get_txn_record(&self.engine, anchor, txn)? {
-            None => Ok(TxnRecord {
-                txn_id: txn,
-                status: TxnStatus::Aborted,
-                ts: now,
-                heartbeat_wall: 0,
-            }),
+            None => {
+                if now.wall.saturating_sub(intent_ts.wall) < expiry || self.live_txns.contains(txn)
+                {
+                    return Err(RangeError::TxnPending(txn.to_string()));
+                }
+                let aborted = TxnRecord {
+                    txn_id: txn,
+                    status: TxnStatus::Aborted,
+                    ts: now,
+                    heartbeat_wall: 0,
+                };
+                self.put_txn_record(anchor, aborted.clone()).await?;
+                Ok(aborted)
+            }
             Some(r) if r.status != TxnStatus::Pending => Ok(r),
             Some(r) => {
                 let age = now.wall.saturating_sub(r.heartbeat_wall);
-                if age < self.settings.txn_expiry.as_nanos() as u64 || self.live_txns.contains(txn)
-                {
+                if age < expiry || self.live_txns.contains(txn) {
                     return Err(RangeError::TxnPending(txn.to_string()));
                 }
                 let aborted = TxnRecord {
