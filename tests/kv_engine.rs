@@ -646,7 +646,10 @@ async fn kv_txn_heartbeat_keeps_a_pending_record_alive() {
     }
     r.heartbeat_txn(&ka, ta).await.expect("heartbeat");
     assert!(
-        matches!(r.push_txn(&ka, ta, store.now()).await, Err(RangeError::TxnPending(_))),
+        matches!(
+            r.push_txn(&ka, ta, store.now()).await,
+            Err(RangeError::TxnPending(_))
+        ),
         "a heartbeated transaction was not left alone"
     );
     let pushed = r.push_txn(&kb, tb, store.now()).await.expect("push");

@@ -143,6 +143,41 @@ async fn kv_intent_without_record_is_pending_then_aborted_for_good() {
         Err(RangeError::TxnAborted(_)) => {}
         other => panic!("the record of an aborted transaction must not be written: {other:?}"),
     }
+    // Committing is idempotent (a commit retried after an ambiguous answer finds its own),
+    // and a committed record cannot be aborted: an abort that follows a lost commit answer
+    // fails instead of discarding committed writes.
+    let t2 = TxnId::random();
+    let k2 = key(43, 3);
+    let rec2 = TxnRecord {
+        txn_id: t2,
+        status: TxnStatus::Pending,
+        ts: now,
+        heartbeat_wall: 0,
+    };
+    r_anchor
+        .write_intents(
+            t2,
+            now,
+            &k2,
+            vec![(k2.clone(), Some(b"c".to_vec()))],
+            Some(rec2),
+        )
+        .await
+        .expect("write");
+    let commit_ts = store.now();
+    for attempt in 0..2 {
+        r_anchor
+            .end_txn(&k2, t2, true, commit_ts)
+            .await
+            .unwrap_or_else(|e| panic!("commit attempt {attempt}: {e}"));
+    }
+    assert!(
+        r_anchor
+            .end_txn(&k2, t2, false, Timestamp::MIN)
+            .await
+            .is_err(),
+        "a committed record must not be aborted"
+    );
     // A transaction committing normally across the two ranges is unaffected.
     let mut t = store.begin();
     t.put(&key(43, 2), b"x").expect("put");

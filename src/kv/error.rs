@@ -22,6 +22,11 @@ pub enum KvError {
     /// A range could not serve the request in time.
     #[error("kv: range unavailable: {0}")]
     Unavailable(String),
+    /// A commit whose outcome is not known: the request that would have committed it could not
+    /// be confirmed either way (SQLSTATE 40003). Its intents are left for readers to resolve
+    /// by the record, never removed as aborted.
+    #[error("result is ambiguous: {0}")]
+    Ambiguous(String),
     /// The request was malformed.
     #[error("kv: {0}")]
     InvalidArgument(String),

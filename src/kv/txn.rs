@@ -17,6 +17,11 @@
 //!   intents older than [`KvSettings::stale_intent_age`]. The registry is what protects a commit
 //!   whose heartbeat is late because the node is busy applying its own intents.
 //!
+//! A write or the commit that a range cannot serve for a while (its lease moving) is sent
+//! again (both are idempotent); a commit whose outcome stays unknown fails with
+//! [`KvError::Ambiguous`] (40003) and leaves its intents to be resolved by the record, and an
+//! abort that cannot confirm the record aborted leaves them too.
+//!
 //! Serializability: a write lands above every other transaction's read of its key (timestamp
 //! cache) and above the newest committed version. If that pushes the commit timestamp above the
 //! read timestamp, the transaction refreshes: it checks that nothing it read changed in between;
@@ -66,6 +71,9 @@ pub(crate) const MAX_COMMAND_WRITES: usize = 4096;
 pub(crate) const MAX_COMMAND_BYTES: usize = 4 << 20;
 /// Commands written in parallel by one committer.
 const PARALLEL_COMMANDS: usize = 8;
+/// How many times a committer repeats a write (or the commit itself) that a range could not
+/// serve (a lease moving under it), with a growing pause (~20 s in all).
+const UNAVAILABLE_RETRIES: u32 = 60;
 
 /// How many of `writes` (from the first) go into one command for the range spanning `span`.
 fn command_len(writes: &[Mutation], span: &Span) -> usize {
@@ -561,6 +569,7 @@ impl Txn {
         let mut commit_ts = self.write_ts;
         let mut first = true;
         let mut conflicts = 0;
+        let mut unavailable = 0;
         let mut _heartbeat = None;
         while !remaining.is_empty() {
             let r = store.route(&remaining[0].0).await?;
@@ -585,6 +594,7 @@ impl Txn {
             };
             match result {
                 Ok(ts) => {
+                    unavailable = 0;
                     commit_ts = commit_ts.max(ts);
                     written.extend(chunk.into_iter().map(|(k, _)| k));
                     remaining.drain(..n);
@@ -594,6 +604,12 @@ impl Txn {
                     }
                 }
                 Err(e) if e.is_routing() => tokio::time::sleep(Duration::from_millis(1)).await,
+                // A lease lost under the write: writing the same intents (and the pending
+                // record) again is harmless.
+                Err(RangeError::Unavailable { .. }) if unavailable < UNAVAILABLE_RETRIES => {
+                    unavailable += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(unavailable))).await;
+                }
                 Err(RangeError::WriteIntents { intents })
                     if conflicts < COMMIT_CONFLICT_RETRIES =>
                 {
@@ -619,13 +635,13 @@ impl Txn {
             self.abort_written(&anchor, written, true).await;
             return Err(e);
         }
-        let end = store.with_replica(&anchor, |r| {
-            let anchor = anchor.clone();
-            async move { r.end_txn(&anchor, id, true, commit_ts).await }
-        });
-        if let Err(e) = end.await {
-            self.abort_written(&anchor, written, true).await;
-            return Err(e.into());
+        match self.end_committing(&anchor, commit_ts).await {
+            Ok(()) => {}
+            Err(e @ KvError::Ambiguous(_)) => return Err(e),
+            Err(e) => {
+                self.abort_written(&anchor, written, true).await;
+                return Err(e);
+            }
         }
         // Committed. Resolve intents in the background; readers resolve them on demand anyway.
         let s = store.clone();
@@ -699,6 +715,34 @@ impl Txn {
         (max_ts, written, left)
     }
 
+    /// Flips the record to committed at `commit_ts`, asking again while the anchor's range
+    /// cannot answer (the request is idempotent). An error that leaves the outcome unknown is
+    /// [`KvError::Ambiguous`]; any other means the transaction did not commit.
+    async fn end_committing(&self, anchor: &[u8], commit_ts: Timestamp) -> Result<()> {
+        let id = self.id;
+        let mut unavailable = 0;
+        loop {
+            let end = self.store.with_replica(anchor, |r| async move {
+                r.end_txn(anchor, id, true, commit_ts).await
+            });
+            match end.await {
+                Ok(()) => return Ok(()),
+                Err(RangeError::Unavailable { .. }) if unavailable < UNAVAILABLE_RETRIES => {
+                    unavailable += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(unavailable))).await;
+                }
+                Err(e @ RangeError::Unavailable { .. }) => {
+                    return Err(KvError::Ambiguous(e.to_string()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Removes what an uncommitted transaction wrote: aborts its record (if it wrote one), then
+    /// its intents. When the record cannot be aborted (its range unavailable, or the record is
+    /// not pending any more), the intents stay: readers resolve them by the record, and a
+    /// commit whose answer was lost must not lose its writes.
     async fn abort_written(&self, anchor: &[u8], written: Vec<Vec<u8>>, has_record: bool) {
         let store = &self.store;
         let id = self.id;
@@ -710,6 +754,7 @@ impl Txn {
                 .await;
             if let Err(e) = r {
                 tracing::debug!(txn = %id, "failed to abort transaction record: {e}");
+                return;
             }
         }
         if let Err(e) = store

@@ -83,6 +83,9 @@ impl From<KvError> for SqlError {
             KvError::Interrupted => SqlError::new(SqlState::QUERY_CANCELED, "canceling statement due to user request"),
             // A request that found no range holding its keys in time is unavailable too.
             KvError::Unavailable(_) => SqlError::new(SqlState::RANGE_UNAVAILABLE, e.to_string()),
+            KvError::Ambiguous(_) => {
+                SqlError::new(SqlState::STATEMENT_COMPLETION_UNKNOWN, e.to_string())
+            }
             KvError::Range(r) if r.is_routing() => {
                 SqlError::new(SqlState::RANGE_UNAVAILABLE, e.to_string())
             }

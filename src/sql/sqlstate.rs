@@ -37,6 +37,8 @@ impl SqlState {
     pub const INVALID_CATALOG_NAME: SqlState = SqlState("3D000");
     /// 40001
     pub const SERIALIZATION_FAILURE: SqlState = SqlState("40001");
+    /// 40003: the outcome of a commit is not known (CockroachDB's "result is ambiguous").
+    pub const STATEMENT_COMPLETION_UNKNOWN: SqlState = SqlState("40003");
     /// 42501
     pub const INSUFFICIENT_PRIVILEGE: SqlState = SqlState("42501");
     /// 42601

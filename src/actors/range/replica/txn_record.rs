@@ -48,6 +48,8 @@ impl Replica {
         let mut rec = match rec {
             Some(r) if r.status == TxnStatus::Pending => r,
             Some(r) if r.status == TxnStatus::Aborted && !commit => return Ok(()),
+            // A commit retried after an ambiguous answer finds its own commit.
+            Some(r) if r.status == TxnStatus::Committed && commit && r.ts == ts => return Ok(()),
             Some(r) => return Err(RangeError::TxnAborted(format!("record is {:?}", r.status))),
             None if !commit => return Ok(()),
             None => return Err(RangeError::TxnAborted("record not found".into())),
