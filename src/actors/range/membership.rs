@@ -203,7 +203,11 @@ impl RangeActor {
     }
 
     /// Writes a snapshot's data and raft state (synced with the ready that carries it).
-    pub(super) fn apply_snapshot(&mut self, snap: &Snapshot) -> Result<(), StorageError> {
+    pub(super) fn apply_snapshot(
+        &mut self,
+        snap: &Snapshot,
+        ready: u64,
+    ) -> Result<(), StorageError> {
         let data = snapshot::decode_data(&snap.data)?;
         let mut batch = self.engine.batch();
         snapshot::apply(&self.engine, &mut batch, &data)?;
@@ -231,7 +235,7 @@ impl RangeActor {
                 .sum();
             was
         };
-        self.snapshot_applied = Some(snap.get_metadata().index);
+        self.snapshot_applied = Some((ready, snap.get_metadata().index));
         tracing::info!(range = %self.range_id, index = snap.get_metadata().index, records = data.mvcc.len(), "applied a raft snapshot");
         if !was_initialized && let Some(sink) = &self.init_sink {
             let _ = sink.send(data.desc);

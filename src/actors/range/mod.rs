@@ -19,6 +19,13 @@
 //!    between the two re-applies the entries, which rewrites identical versions;
 //! 5. `advance_append_async`, then ask the group syncer for an fsync; when it is done, send the
 //!    `persisted_messages` and call `on_persist_ready` (a `Persisted` message to ourselves).
+//!    A ready that needs no fsync is reported persisted at once, unless an earlier ready's
+//!    fsync is still in flight: reporting a later number reports the earlier ones too, so it
+//!    waits for an fsync as well. A snapshot is reported applied to raft only once its own
+//!    ready is persisted. Otherwise a replica that has just received its first snapshot can
+//!    campaign with raft's applied index still 0 over a log that starts after the snapshot,
+//!    and raft panics, taking every range of the node with it (the likely cause of the panic
+//!    seen under `pgbench -i -s 100` on three nodes; not reproduced in a test).
 //!
 //! Proposals arriving while an fsync runs are appended by the next ready and share the next
 //! fsync (group commit). If the actor stops, pending proposers get `Unavailable` (their oneshot
@@ -176,7 +183,11 @@ pub struct RangeActor {
     /// Where a replica initialised by a snapshot reports its descriptor.
     init_sink: Option<mpsc::UnboundedSender<crate::storage::records::RangeDescriptor>>,
     /// The index of a snapshot written but not yet synced; applied once it is.
-    snapshot_applied: Option<u64>,
+    snapshot_applied: Option<(u64, u64)>,
+    /// Readies whose fsync is still in flight: while there are any, a later ready that needs
+    /// no fsync is not reported persisted on its own (that would report the earlier ones too,
+    /// before their fsync, and clear a snapshot raft has not been told is applied).
+    syncs_in_flight: usize,
 }
 
 impl std::fmt::Debug for RangeActor {
@@ -255,6 +266,7 @@ impl RangeActor {
             split_sink: cfg.split_sink,
             init_sink: cfg.init_sink,
             snapshot_applied: None,
+            syncs_in_flight: 0,
         })
     }
 
@@ -288,7 +300,7 @@ impl RangeActor {
         }
         // 2. A snapshot replaces the replica's state (written and synced before anything else).
         if !rd.snapshot().is_empty()
-            && let Err(e) = self.apply_snapshot(rd.snapshot())
+            && let Err(e) = self.apply_snapshot(rd.snapshot(), rd.number())
         {
             self.fatal(ctx, "apply a raft snapshot", e);
             return;
@@ -323,7 +335,8 @@ impl RangeActor {
         let number = rd.number();
         // 5. Persist asynchronously.
         self.raw.advance_append_async(rd);
-        if needs_sync {
+        if needs_sync || self.syncs_in_flight > 0 {
+            self.syncs_in_flight += 1;
             let syncer = self.engine.syncer().clone();
             let addr = ctx.address();
             actix::spawn(async move {
@@ -649,8 +662,14 @@ impl Handler<Persisted> for RangeActor {
         if !msg.messages.is_empty() {
             self.transport.send(self.range_id, msg.messages);
         }
+        self.syncs_in_flight = self.syncs_in_flight.saturating_sub(1);
         self.raw.on_persist_ready(msg.number);
-        if let Some(index) = self.snapshot_applied.take() {
+        // Only once the snapshot's own ready is persisted (raft applies nothing above its
+        // persisted index).
+        if let Some((number, index)) = self.snapshot_applied
+            && number <= msg.number
+        {
+            self.snapshot_applied = None;
             self.raw.advance_apply_to(index);
         }
         self.on_ready(ctx);
