@@ -367,15 +367,7 @@ async fn console_login_failures_are_logged_and_throttled() {
 async fn implicit_joins_do_not_build_the_cross_product() {
     let c = node(&["--max-sql-memory=16MiB"]).await;
     let client = connect(&c, "root").await.expect("connect");
-    for t in ["ia", "ib", "ic"] {
-        client
-            .batch_execute(&format!(
-                "CREATE TABLE {t} (k INT PRIMARY KEY, v INT);
-                 INSERT INTO {t} SELECT g, g * 10 FROM generate_series(1, 3000) AS g"
-            ))
-            .await
-            .expect("setup");
-    }
+    join_tables(&client, &["ia", "ib", "ic"]).await;
     let two = "SELECT count(*) FROM ia, ib WHERE ia.k = ib.k AND ib.v > 100";
     assert_eq!(value(&client, two).await, "2990");
     // ia and ib are connected only through ic: ic is joined second.
@@ -399,15 +391,7 @@ async fn implicit_joins_do_not_build_the_cross_product() {
 async fn explicit_joins_filter_their_tables_early() {
     let c = node(&["--max-sql-memory=16MiB"]).await;
     let client = connect(&c, "root").await.expect("connect");
-    for t in ["xa", "xb"] {
-        client
-            .batch_execute(&format!(
-                "CREATE TABLE {t} (k INT PRIMARY KEY, v INT);
-                 INSERT INTO {t} SELECT g, g * 10 FROM generate_series(1, 3000) AS g"
-            ))
-            .await
-            .expect("setup");
-    }
+    join_tables(&client, &["xa", "xb"]).await;
     let cross = "SELECT count(*) FROM xa CROSS JOIN xb WHERE xa.k = 1 AND xb.v < 50";
     assert_eq!(value(&client, cross).await, "4");
     let left = "SELECT xa.k, xb.k FROM xa LEFT JOIN xb ON xb.k = xa.k + 2999 \
@@ -423,5 +407,18 @@ async fn explicit_joins_filter_their_tables_early() {
         let n: i64 = value(&client, q).await.parse().expect("count");
         // Binomial(3000, 0.5): 1500 +- 27 (a filter applied twice keeps ~750).
         assert!((1200..=1800).contains(&n), "{q}: {n}");
+    }
+}
+
+/// Tables `(k INT PRIMARY KEY, v INT)` of 3,000 rows each, `v = k * 10`.
+async fn join_tables(client: &Client, names: &[&str]) {
+    for t in names {
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE {t} (k INT PRIMARY KEY, v INT);
+                 INSERT INTO {t} SELECT g, g * 10 FROM generate_series(1, 3000) AS g"
+            ))
+            .await
+            .expect("setup");
     }
 }

@@ -47,16 +47,7 @@ pub(super) async fn load_from_list(
     selection: Option<&Expr>,
     lock: Option<&locking::LockSpec>,
 ) -> Result<Relation> {
-    let mut conjuncts: Vec<Conjunct> = selection
-        .map(super::correlated::conjuncts)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| Conjunct {
-            expr: e.clone(),
-            items: Vec::new(),
-            applied: false,
-        })
-        .collect();
+    let mut conjuncts = unattributed(selection);
     // Every item's columns: a plain table's from a describe-only load (it is loaded below with
     // its own conjuncts as scan filter, so `k = 5` stays a point read), anything else loaded.
     let mut loaded: Vec<Option<Relation>> = Vec::with_capacity(items.len());
@@ -95,6 +86,20 @@ pub(super) async fn load_from_list(
         parts.push(rel);
     }
     join_parts(ctx, parts, &mut conjuncts, params)
+}
+
+/// The top-level conjuncts of `selection`, not yet attributed to any item.
+fn unattributed(selection: Option<&Expr>) -> Vec<Conjunct> {
+    selection
+        .map(super::correlated::conjuncts)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| Conjunct {
+            expr: e.clone(),
+            items: Vec::new(),
+            applied: false,
+        })
+        .collect()
 }
 
 /// Records, for each conjunct not yet applied, the items whose columns it names; a conjunct with
@@ -171,14 +176,7 @@ pub(super) async fn join_input_filters(
         let shape = load_factor(&describe, txn, f, params, ctes, None, None).await?;
         scopes.push(shape.scope_names());
     }
-    let mut conjuncts: Vec<Conjunct> = super::correlated::conjuncts(selection)
-        .into_iter()
-        .map(|e| Conjunct {
-            expr: e.clone(),
-            items: Vec::new(),
-            applied: false,
-        })
-        .collect();
+    let mut conjuncts = unattributed(Some(selection));
     attribute(&mut conjuncts, &scopes);
     Ok((0..factors.len())
         .map(|i| {
