@@ -98,6 +98,8 @@ struct StoreInner {
     by_id: RwLock<HashMap<RangeId, Replica>>,
     /// Replicas initialised by a snapshot report here.
     init_tx: mpsc::UnboundedSender<RangeDescriptor>,
+    /// Orders the creation of a range's raft state (see `replicas`).
+    creation: Arc<parking_lot::Mutex<()>>,
     next_range_id: AtomicU64,
     arbiter: ArbiterHandle,
     system: actix::System,
@@ -225,6 +227,7 @@ impl Store {
                 ranges: RwLock::new(BTreeMap::new()),
                 by_id: RwLock::new(HashMap::new()),
                 init_tx,
+                creation: Arc::default(),
                 next_range_id: AtomicU64::new(max_id + 1),
                 arbiter,
                 system,

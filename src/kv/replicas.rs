@@ -10,7 +10,11 @@
 //!   from the other replicas of a range whose split has not applied here yet, and the split
 //!   will create it.
 //! - A split that creates a range this node already holds uninitialised replaces that replica
-//!   with the split's state (the split's batch already wrote it).
+//!   with the split's state (the split's batch already wrote it, keeping the replica's term and
+//!   vote; the uninitialised actor stops at its next ready without writing). One that finds
+//!   the range already initialised by a snapshot leaves it alone. The range-creation lock
+//!   orders the split's write against the creation of an uninitialised replica, which
+//!   re-checks under it (two messages for a new range can race, and so can a split).
 //! - The replicate queue runs every second on each node. For every range this node holds the
 //!   lease of with fewer replicas than `kv.replication_factor` (capped by the live nodes), it
 //!   adds a learner on the reachable live node with the fewest replicas, and promotes it to
@@ -93,6 +97,7 @@ impl Store {
             metrics: self.inner.metrics.range.clone(),
             split_sink: Some(self.inner.split_tx.clone()),
             init_sink: Some(self.inner.init_tx.clone()),
+            creation: self.inner.creation.clone(),
         };
         let actor = RangeActor::create(cfg, replica_id)?;
         let addr = RangeActor::start_in_arbiter(&self.inner.arbiter, move |_| actor);
@@ -153,22 +158,34 @@ impl Store {
         replica.addr.do_send(Step { msg });
     }
 
+    /// Under the range-creation lock, re-checked: another message may have created the
+    /// replica meanwhile, and a split applied here may have written the range's state without
+    /// its replica being started yet (that state is started, not overwritten).
     fn create_uninitialized(&self, range: RangeId, replica_id: ReplicaId) -> Result<Replica> {
+        let _creating = self.inner.creation.lock();
+        if let Some(r) = self.inner.by_id.read().get(&range).cloned() {
+            return Ok(r);
+        }
         let engine = &self.inner.engine;
-        let mut batch = engine.batch();
-        raft_log::write_uninitialized_state(engine, &mut batch, range);
-        let desc = RangeDescriptor {
-            range_id: range,
-            replicas: vec![ReplicaDescriptor {
-                node_id: self.node_id(),
-                replica_id,
-            }],
-            ..Default::default()
-        };
-        raft_log::write_descriptor(engine, &mut batch, &desc);
-        batch.commit().map_err(crate::storage::StorageError::from)?;
-        tracing::info!(%range, %replica_id, "created an uninitialised replica for a peer");
-        self.start_replica(desc)?;
+        match raft_log::read_descriptor(engine, range)? {
+            Some(desc) => self.start_replica(desc)?,
+            None => {
+                let mut batch = engine.batch();
+                raft_log::write_uninitialized_state(engine, &mut batch, range);
+                let desc = RangeDescriptor {
+                    range_id: range,
+                    replicas: vec![ReplicaDescriptor {
+                        node_id: self.node_id(),
+                        replica_id,
+                    }],
+                    ..Default::default()
+                };
+                raft_log::write_descriptor(engine, &mut batch, &desc);
+                batch.commit().map_err(crate::storage::StorageError::from)?;
+                tracing::info!(%range, %replica_id, "created an uninitialised replica for a peer");
+                self.start_replica(desc)?;
+            }
+        }
         self.inner
             .by_id
             .read()

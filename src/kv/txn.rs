@@ -11,8 +11,11 @@
 //!   pending → wait, abandoned (no heartbeat within `kv.transaction.abandoned_after`, and not
 //!   committing on the anchor's node) → abort it; a missing record (not written yet, or removed
 //!   after resolution) is pending while the intent is younger than that, else the push writes
-//!   an aborted record that the committer's own record write then fails on. While a two-phase commit runs, its coordinator registers it in the node's
-//!   [`LiveTxns`] and heartbeats the record every [`KvSettings::txn_heartbeat_interval`], so a
+//!   an aborted record that the committer's own record write then fails on (so a transaction
+//!   older than half the expiry, whose intents look old at once, writes its record alone
+//!   first). While a two-phase commit runs, its coordinator registers it in the node's
+//!   [`LiveTxns`] and heartbeats the record every [`KvSettings::txn_heartbeat_interval`] from
+//!   the start of the commit (a first round that writes a big COPY takes minutes), so a
 //!   long commit is not taken for abandoned by each node's stale-intent sweeper, which pushes
 //!   intents older than [`KvSettings::stale_intent_age`]. The registry is what protects a commit
 //!   whose heartbeat is late because the node is busy applying its own intents.
@@ -564,18 +567,31 @@ impl Txn {
         };
         // Registered before the record exists, until this function returns or is dropped.
         let _live = store.inner.live_txns.register(id);
+        // From the start: a first round that writes gigabytes (a big COPY) takes minutes, and
+        // other nodes' pushers take a record without heartbeats for abandoned.
+        let _heartbeat = Heartbeat::start(store.clone(), anchor.clone(), id);
         let mut remaining = writes;
         let mut written: Vec<Vec<u8>> = Vec::new();
         let mut commit_ts = self.write_ts;
         let mut first = true;
         let mut conflicts = 0;
         let mut unavailable = 0;
-        let mut _heartbeat = None;
+        // A transaction older than half the expiry writes its record alone first: its intents
+        // carry its old timestamp, and one met before the record exists would be taken for
+        // abandoned at once (see `Replica::push_txn`).
+        let age = store.now().wall.saturating_sub(self.write_ts.wall);
+        let record_first = age >= store.settings().txn_expiry.as_nanos() as u64 / 2;
+        if record_first {
+            if let Err(e) = self.write_record_alone(&anchor, &record).await {
+                self.abort_written(&anchor, Vec::new(), true).await;
+                return Err(e);
+            }
+        }
         while !remaining.is_empty() {
             let r = store.route(&remaining[0].0).await?;
             let n = command_len(&remaining, &r.desc().span);
             let chunk: Vec<Mutation> = remaining[..n].to_vec();
-            let rec = first.then(|| record.clone());
+            let rec = (first && !record_first).then(|| record.clone());
             let write = r.write_intents(id, self.write_ts, &anchor, chunk.clone(), rec);
             let result = if first {
                 // The record and every other range's intents in one round: a reader that meets
@@ -598,10 +614,7 @@ impl Txn {
                     commit_ts = commit_ts.max(ts);
                     written.extend(chunk.into_iter().map(|(k, _)| k));
                     remaining.drain(..n);
-                    if first {
-                        first = false;
-                        _heartbeat = Some(Heartbeat::start(store.clone(), anchor.clone(), id));
-                    }
+                    first = false;
                 }
                 Err(e) if e.is_routing() => tokio::time::sleep(Duration::from_millis(1)).await,
                 // A lease lost under the write: writing the same intents (and the pending
@@ -623,7 +636,8 @@ impl Txn {
                         }
                         other => other.into(),
                     };
-                    self.abort_written(&anchor, written, !first).await;
+                    self.abort_written(&anchor, written, !first || record_first)
+                        .await;
                     return Err(err);
                 }
             }
@@ -665,6 +679,29 @@ impl Txn {
             }
         });
         Ok(commit_ts)
+    }
+
+    /// Writes the pending record on its own, sent again while its range is unavailable.
+    async fn write_record_alone(&self, anchor: &[u8], record: &TxnRecord) -> Result<()> {
+        let (id, ts) = (self.id, self.write_ts);
+        let mut unavailable = 0;
+        loop {
+            let r = self
+                .store
+                .with_replica(anchor, |r| {
+                    let rec = Some(record.clone());
+                    async move { r.write_intents(id, ts, anchor, Vec::new(), rec).await }
+                })
+                .await;
+            match r {
+                Ok(_) => return Ok(()),
+                Err(RangeError::Unavailable { .. }) if unavailable < UNAVAILABLE_RETRIES => {
+                    unavailable += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(unavailable))).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Writes intents for `writes` (sorted, outside the anchor's range), one command per range

@@ -101,6 +101,47 @@ pub fn write_initial_state(
     batch.insert(engine.raft(), state_key(r, TAG_DESCRIPTOR), encode(desc));
 }
 
+/// Writes the raft state of the right-hand range a split creates, unless this node already
+/// holds that range initialised (a snapshot of the new range reached this node before the split
+/// applied here: that state is newer and stays). The term and vote of an uninitialised replica
+/// of the range are kept, so a vote it cast in a term is never forgotten. The caller holds the
+/// store's range-creation lock. Returns whether it wrote.
+pub fn write_split_right_state(
+    engine: &Engine,
+    batch: &mut OwnedWriteBatch,
+    desc: &RangeDescriptor,
+) -> Result<bool> {
+    let range = desc.range_id;
+    if read_descriptor(engine, range)?.is_some_and(|d| !d.span.is_empty()) {
+        return Ok(false);
+    }
+    write_initial_state(engine, batch, desc, initial_apply_state());
+    if let Some(raw) = engine.raft().get(state_key(range, TAG_HARD_STATE))? {
+        let old = HardState::parse_from_bytes(&raw)?;
+        if old.term > RAFT_INIT_TERM {
+            let mut hs = HardState::default();
+            hs.term = old.term;
+            hs.vote = old.vote;
+            hs.commit = RAFT_INIT_INDEX;
+            batch.insert(
+                engine.raft(),
+                state_key(range, TAG_HARD_STATE),
+                hs.write_to_bytes().expect("encoding a hard state"),
+            );
+        }
+    }
+    Ok(true)
+}
+
+/// The descriptor stored for `range` on this node, if any (an uninitialised replica's has an
+/// empty span).
+pub fn read_descriptor(engine: &Engine, range: RangeId) -> Result<Option<RangeDescriptor>> {
+    match engine.raft().get(state_key(range, TAG_DESCRIPTOR))? {
+        Some(raw) => Ok(Some(decode(&raw)?)),
+        None => Ok(None),
+    }
+}
+
 /// Writes the raft state of a replica created by a message from a peer, before a snapshot
 /// gives it data: no log, no voters, and a descriptor with only its range id (an empty span).
 pub fn write_uninitialized_state(engine: &Engine, batch: &mut OwnedWriteBatch, range: RangeId) {
@@ -490,6 +531,65 @@ mod tests {
     use crate::storage::keys::Span;
     use crate::storage::records::ReplicaDescriptor;
     use raft::Storage;
+
+    /// A split's new range over an uninitialised replica keeps its term and vote; over a
+    /// replica a snapshot initialised, it writes nothing.
+    #[test]
+    fn split_right_state_keeps_votes_and_newer_state() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = Engine::open(dir.path(), &EngineOptions::default()).expect("open");
+        let desc = RangeDescriptor {
+            range_id: RangeId(9),
+            span: Span::all(),
+            replicas: vec![ReplicaDescriptor {
+                node_id: NodeId(1),
+                replica_id: ReplicaId(2),
+            }],
+            generation: 0,
+        };
+        let mut b = e.batch();
+        write_uninitialized_state(&e, &mut b, RangeId(9));
+        let mut hs = HardState::default();
+        hs.term = 8;
+        hs.vote = 3;
+        b.insert(
+            e.raft(),
+            state_key(RangeId(9), TAG_HARD_STATE),
+            hs.write_to_bytes().expect("encode"),
+        );
+        b.commit().expect("commit");
+        let mut b = e.batch();
+        assert!(write_split_right_state(&e, &mut b, &desc).expect("write"));
+        b.commit().expect("commit");
+        let s = FjallRaftStorage::load(&e, RangeId(9)).expect("load");
+        let st = s.initial_state().expect("state");
+        assert_eq!(
+            (st.hard_state.term, st.hard_state.vote, st.hard_state.commit),
+            (8, 3, RAFT_INIT_INDEX)
+        );
+        assert_eq!(s.apply_state().applied_index, RAFT_INIT_INDEX);
+        // Now initialised (as by a snapshot at index 40): a second split write leaves it.
+        let mut b = e.batch();
+        let apply = ApplyState {
+            applied_index: 40,
+            truncated_index: 40,
+            truncated_term: 8,
+        };
+        write_initial_state(&e, &mut b, &desc, apply);
+        b.commit().expect("commit");
+        let mut b = e.batch();
+        assert!(!write_split_right_state(&e, &mut b, &desc).expect("write"));
+        b.commit().expect("commit");
+        let s = FjallRaftStorage::load(&e, RangeId(9)).expect("load");
+        assert_eq!(s.apply_state().applied_index, 40);
+        assert_eq!(
+            read_descriptor(&e, RangeId(9))
+                .expect("read")
+                .map(|d| d.range_id),
+            Some(RangeId(9))
+        );
+        assert!(read_descriptor(&e, RangeId(10)).expect("read").is_none());
+    }
 
     #[test]
     fn raft_state_survives_reopen() {

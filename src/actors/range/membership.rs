@@ -289,10 +289,12 @@ impl RangeActor {
 impl Handler<Step> for RangeActor {
     type Result = ();
     fn handle(&mut self, msg: Step, ctx: &mut Context<Self>) {
-        if let Err(e) = self.raw.step(msg.msg) {
-            tracing::debug!(range = %self.range_id, "raft message refused: {e}");
-        }
-        self.schedule_ready(ctx);
+        self.guarded(ctx, "step a raft message", |act, ctx| {
+            if let Err(e) = act.raw.step(msg.msg) {
+                tracing::debug!(range = %act.range_id, "raft message refused: {e}");
+            }
+            act.schedule_ready(ctx);
+        });
     }
 }
 

@@ -30,7 +30,9 @@
 //! Proposals arriving while an fsync runs are appended by the next ready and share the next
 //! fsync (group commit). If the actor stops, pending proposers get `Unavailable` (their oneshot
 //! is dropped) and rangefeed subscribers see their channel close. A storage error while applying
-//! is fatal: the actor logs it and stops, since its state would no longer match the log.
+//! is fatal: the actor logs it and stops, since its state would no longer match the log. So is a
+//! panic of raft-rs (it panics on states it considers impossible): the handlers that drive raft
+//! catch it, and only this replica stops, not the thread every range of the node runs on.
 
 pub mod command;
 pub mod error;
@@ -188,6 +190,13 @@ pub struct RangeActor {
     /// no fsync is not reported persisted on its own (that would report the earlier ones too,
     /// before their fsync, and clear a snapshot raft has not been told is applied).
     syncs_in_flight: usize,
+    /// See [`RangeActorConfig::creation`].
+    creation: Arc<parking_lot::Mutex<()>>,
+    /// When raft was last ticked (see `started`).
+    last_tick: std::time::Instant,
+    /// Set once the actor has stopped on a fatal error (or a panic in raft): it touches raft
+    /// no more.
+    failed: bool,
 }
 
 impl std::fmt::Debug for RangeActor {
@@ -214,6 +223,10 @@ pub struct RangeActorConfig {
     pub split_sink: Option<mpsc::UnboundedSender<command::SplitTrigger>>,
     /// Where a replica initialised by a snapshot is reported.
     pub init_sink: Option<mpsc::UnboundedSender<crate::storage::records::RangeDescriptor>>,
+    /// The store's range-creation lock: held while a split writes the raft state of the range
+    /// it creates, and while the store creates an uninitialised replica for a peer's message,
+    /// so neither overwrites the other's state.
+    pub creation: Arc<parking_lot::Mutex<()>>,
 }
 
 impl RangeActor {
@@ -241,11 +254,19 @@ impl RangeActor {
         cfg.shared
             .replica_id
             .store(replica_id.0, std::sync::atomic::Ordering::Relaxed);
-        let raw =
-            RawNode::new(&raft_cfg, storage, &logger).map_err(|e| RangeError::Unavailable {
-                range: range_id,
-                reason: format!("raft: {e}"),
-            })?;
+        // raft-rs panics on a stored state it considers impossible: that replica does not
+        // start, the node and its other replicas go on.
+        let raw = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            RawNode::new(&raft_cfg, storage, &logger)
+        }))
+        .map_err(|p| RangeError::Unavailable {
+            range: range_id,
+            reason: format!("raft panicked on the stored state: {}", panic_text(&p)),
+        })?
+        .map_err(|e| RangeError::Unavailable {
+            range: range_id,
+            reason: format!("raft: {e}"),
+        })?;
         Ok(RangeActor {
             range_id,
             replica_id,
@@ -267,6 +288,9 @@ impl RangeActor {
             init_sink: cfg.init_sink,
             snapshot_applied: None,
             syncs_in_flight: 0,
+            creation: cfg.creation,
+            last_tick: std::time::Instant::now(),
+            failed: false,
         })
     }
 
@@ -279,14 +303,51 @@ impl RangeActor {
 
     fn fatal(&mut self, ctx: &mut Context<Self>, what: &str, e: impl std::fmt::Display) {
         tracing::error!(range = %self.range_id, "failed to {what}: {e}; stopping replica");
+        self.failed = true;
         self.shared.state.lock().stopped = true;
         self.shared.notify.notify_waiters();
         ctx.stop();
     }
 
+    /// Runs one step of the actor that drives raft (`what` names it for the log). raft-rs
+    /// panics on states it considers impossible; such a panic stops this replica only (as a
+    /// fatal error), not the thread every range of the node runs on.
+    fn guarded(
+        &mut self,
+        ctx: &mut Context<Self>,
+        what: &str,
+        f: impl FnOnce(&mut Self, &mut Context<Self>),
+    ) {
+        if self.failed {
+            return;
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self, ctx)));
+        if let Err(p) = r {
+            let e = format!("raft panicked: {}", panic_text(&p));
+            self.fatal(ctx, what, e);
+        }
+    }
+
+    /// Whether this replica is uninitialised and a split applied since has written its
+    /// range's state: it stops without writing again (its raft state would overwrite the
+    /// split's); the store starts the range from the split's state.
+    fn superseded_by_split(&self) -> bool {
+        self.shared.desc().span.is_empty()
+            && raft_log::read_descriptor(&self.engine, self.range_id)
+                .ok()
+                .flatten()
+                .is_some_and(|d| !d.span.is_empty())
+    }
+
     /// One pass of the ready loop (see the module docs for the order).
     fn on_ready(&mut self, ctx: &mut Context<Self>) {
         if !self.raw.has_ready() {
+            return;
+        }
+        if self.superseded_by_split() {
+            tracing::info!(range = %self.range_id, "uninitialised replica replaced by its split");
+            self.failed = true;
+            ctx.stop();
             return;
         }
         let mut rd = self.raw.ready();
@@ -390,6 +451,8 @@ impl RangeActor {
             .then(std::collections::BTreeMap::new);
         let mut applied_cmds: Vec<(Option<u64>, RaftCommand)> = Vec::with_capacity(entries.len());
         let mut conf_replies = Vec::new();
+        let creation = self.creation.clone();
+        let mut creating = None;
         for e in &entries {
             if e.get_entry_type() == EntryType::EntryConfChange {
                 if let Some(id) = self.apply_conf_change(e, &mut batch)? {
@@ -417,13 +480,15 @@ impl RangeActor {
                 }
             }
             if let Some(split) = &cmd.split {
+                // Held until the batch is committed (see `RangeActorConfig::creation`).
+                if creating.is_none() {
+                    creating = Some(creation.lock());
+                }
                 raft_log::write_descriptor(&self.engine, &mut batch, &split.left);
-                raft_log::write_initial_state(
-                    &self.engine,
-                    &mut batch,
-                    &split.right,
-                    raft_log::initial_apply_state(),
-                );
+                if !raft_log::write_split_right_state(&self.engine, &mut batch, &split.right)? {
+                    tracing::info!(range = %split.right.range_id,
+                        "split applied after a snapshot initialised the new range here");
+                }
             }
             applied_cmds.push((id, cmd));
         }
@@ -454,6 +519,7 @@ impl RangeActor {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         batch.commit().map_err(StorageError::from)?;
+        drop(creating);
         // Before anyone is answered: the newest-version cache must match the store.
         for (_, cmd) in &applied_cmds {
             self.engine.after_commit(&cmd.ops);
@@ -604,9 +670,20 @@ impl Actor for RangeActor {
             tracing::warn!(range = %self.range_id, "failed to campaign: {e}");
         }
         ctx.run_interval(self.settings.raft_tick, |act, ctx| {
-            act.raw.tick();
-            act.advance_transfer();
-            act.schedule_ready(ctx);
+            // After the thread stalled, actix's interval calls back once per missed period in
+            // one burst, before the messages that queued meanwhile: a follower would campaign
+            // and a leader step down (check_quorum) on heartbeats it has not read yet, and
+            // leases moved under load. A burst counts as one tick.
+            let now = std::time::Instant::now();
+            if now.duration_since(act.last_tick) < act.settings.raft_tick / 2 {
+                return;
+            }
+            act.last_tick = now;
+            act.guarded(ctx, "tick raft", |act, ctx| {
+                act.raw.tick();
+                act.advance_transfer();
+                act.schedule_ready(ctx);
+            });
         });
         ctx.run_interval(self.settings.closed_ts_interval, |act, _ctx| {
             act.close_timestamps()
@@ -633,7 +710,7 @@ impl Handler<ProcessReady> for RangeActor {
     /// Runs the ready loop once.
     fn handle(&mut self, _: ProcessReady, ctx: &mut Context<Self>) {
         self.ready_scheduled = false;
-        self.on_ready(ctx);
+        self.guarded(ctx, "process a raft ready", Self::on_ready);
     }
 }
 
@@ -645,8 +722,10 @@ impl Handler<Propose> for RangeActor {
             let _ = msg.reply.send(Err(self.not_leaseholder()));
             return;
         }
-        self.propose_tracked(msg.reply, ctx, "proposal", |raw, context| {
-            raw.propose(context, msg.cmd.encode())
+        self.guarded(ctx, "propose", |act, ctx| {
+            act.propose_tracked(msg.reply, ctx, "proposal", |raw, context| {
+                raw.propose(context, msg.cmd.encode())
+            })
         });
     }
 }
@@ -655,6 +734,14 @@ impl Handler<Persisted> for RangeActor {
     type Result = ();
     /// Finishes step 5 of the ready loop.
     fn handle(&mut self, msg: Persisted, ctx: &mut Context<Self>) {
+        self.guarded(ctx, "finish a raft ready", |act, ctx| {
+            act.on_persisted(msg, ctx)
+        });
+    }
+}
+
+impl RangeActor {
+    fn on_persisted(&mut self, msg: Persisted, ctx: &mut Context<Self>) {
         if let Err(e) = msg.result {
             self.fatal(ctx, "sync the raft log", e);
             return;
@@ -724,3 +811,14 @@ impl Handler<GetRaftStatus> for RangeActor {
 pub fn stored_apply_state(engine: &Engine, range: RangeId) -> Result<ApplyState, StorageError> {
     Ok(FjallRaftStorage::load(engine, range)?.apply_state())
 }
+
+/// The message of a caught panic.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+#[cfg(test)]
+mod tests;

@@ -19,7 +19,8 @@ use crate::storage::records::{TxnRecord, TxnStatus};
 impl Replica {
     /// Refreshes a pending transaction record's heartbeat to now, so pushers do not take the
     /// transaction for abandoned while its coordinator is still committing. Fails with
-    /// `TxnAborted` when the record is gone or no longer pending.
+    /// `TxnAborted` when the record is no longer pending; a record not written yet is left
+    /// alone (the heartbeat starts with the commit).
     pub async fn heartbeat_txn(&self, anchor: &[u8], txn: TxnId) -> Result<()> {
         let (_guard, _) = self
             .begin_write(vec![Span::point(anchor)], &[], Some(txn), false)
@@ -27,7 +28,8 @@ impl Replica {
         let mut rec = match mvcc::get_txn_record(&self.engine, anchor, txn)? {
             Some(r) if r.status == TxnStatus::Pending => r,
             Some(r) => return Err(RangeError::TxnAborted(format!("record is {:?}", r.status))),
-            None => return Err(RangeError::TxnAborted("record not found".into())),
+            // Not written yet: the coordinator heartbeats from the start of its commit.
+            None => return Ok(()),
         };
         rec.heartbeat_wall = self.clock.now().wall;
         self.put_txn_record(anchor, rec).await
