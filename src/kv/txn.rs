@@ -581,11 +581,9 @@ impl Txn {
         // abandoned at once (see `Replica::push_txn`).
         let age = store.now().wall.saturating_sub(self.write_ts.wall);
         let record_first = age >= store.settings().txn_expiry.as_nanos() as u64 / 2;
-        if record_first {
-            if let Err(e) = self.write_record_alone(&anchor, &record).await {
-                self.abort_written(&anchor, Vec::new(), true).await;
-                return Err(e);
-            }
+        if record_first && let Err(e) = self.write_record_alone(&anchor, &record).await {
+            self.abort_written(&anchor, Vec::new(), true).await;
+            return Err(e);
         }
         while !remaining.is_empty() {
             let r = store.route(&remaining[0].0).await?;

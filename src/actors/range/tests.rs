@@ -25,9 +25,11 @@ fn a_raft_panic_on_stored_state_is_an_error() {
     let mut b = engine.batch();
     raft_log::write_initial_state(&engine, &mut b, &desc, raft_log::initial_apply_state());
     b.commit().expect("commit");
-    let mut hs = raft::prelude::HardState::default();
-    hs.term = raft_log::RAFT_INIT_TERM;
-    hs.commit = 100;
+    let hs = raft::prelude::HardState {
+        term: raft_log::RAFT_INIT_TERM,
+        commit: 100,
+        ..Default::default()
+    };
     let mut key = RangeId(3).0.to_be_bytes().to_vec();
     key.push(2);
     engine
