@@ -219,12 +219,27 @@ impl Gen<'_> {
                     3 => " ROWS UNBOUNDED PRECEDING",
                     _ => "",
                 };
-                Dual::new(
-                    format!("{} OVER ({}{frame})", agg.t, spec.t),
-                    format!("{} OVER ({}{frame})", agg.p, spec.p),
-                )
+                // avg's reference is crdb_div(sum(x), count(x)) (see `agg_call`): over a window,
+                // both aggregates take the window.
+                let p = match avg_operand(&agg.p) {
+                    Some(x) => format!(
+                        "crdb_div(sum({x}) OVER ({}{frame}), count({x}) OVER ({}{frame}))",
+                        spec.p, spec.p
+                    ),
+                    None => format!("{} OVER ({}{frame})", agg.p, spec.p),
+                };
+                Dual::new(format!("{} OVER ({}{frame})", agg.t, spec.t), p)
             }
         };
         Some(call)
     }
+}
+
+/// `x` of the reference text `crdb_div(sum(x), count(x))` that `agg_call` writes for `avg(x)`.
+fn avg_operand(p: &str) -> Option<&str> {
+    const SEP: &str = "), count(";
+    let inner = p.strip_prefix("crdb_div(sum(")?.strip_suffix("))")?;
+    let half = inner.len().checked_sub(SEP.len())? / 2;
+    let (x, rest) = inner.split_at_checked(half)?;
+    (rest.strip_prefix(SEP)? == x).then_some(x)
 }

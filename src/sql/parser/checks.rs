@@ -8,7 +8,8 @@
 //!   different number of values than columns (42601 `INSERT has more target columns than
 //!   expressions, 1 expressions for 2 targets`, and the converse).
 //! - `ORDER BY n` / `GROUP BY n` naming a position outside a select list without `*`
-//!   (42P10 `ORDER BY position 3 is not in select list`).
+//!   (42P10 `ORDER BY position 3 is not in select list`), and a literal there that is not an
+//!   integer (`1.5`, `'x'`, `TRUE`, `NULL`: 42601 `non-integer constant in ORDER BY: 1.5`).
 //!
 //! `SELECT FROM t` (no select list) is accepted: PostgreSQL and CockroachDB (since v24.1) both
 //! return its rows without columns.
@@ -214,7 +215,45 @@ fn position(e: &Expr) -> Option<i128> {
     }
 }
 
+/// A constant `ORDER BY`/`GROUP BY` cannot mean: a literal other than an integer (a string,
+/// `1.5`, `TRUE`, `NULL`), in parentheses or not. A parameter is not a constant here.
+fn non_integer_constant(e: &Expr) -> bool {
+    match e {
+        Expr::Nested(inner) => non_integer_constant(inner),
+        Expr::Value(v) => match &v.value {
+            pg::Value::Number(n, _) => n.parse::<i64>().is_err(),
+            pg::Value::Placeholder(_) => false,
+            _ => true,
+        },
+        _ => false,
+    }
+}
+
 fn check_positions(q: &Query) -> Result<(), ParseError> {
+    let order_by: &[pg::OrderByExpr] = match &q.order_by {
+        Some(ob) => match &ob.kind {
+            pg::OrderByKind::Expressions(items) => items,
+            _ => &[],
+        },
+        None => &[],
+    };
+    let group_by: &[Expr] = match q.body.as_ref() {
+        SetExpr::Select(s) => match &s.group_by {
+            GroupByExpr::Expressions(exprs, _) => exprs,
+            _ => &[],
+        },
+        _ => &[],
+    };
+    // Before positions, as CockroachDB and PostgreSQL check (42601).
+    let constants = order_by
+        .iter()
+        .map(|i| ("ORDER BY", &i.expr))
+        .chain(group_by.iter().map(|e| ("GROUP BY", e)));
+    for (clause, e) in constants {
+        if non_integer_constant(e) {
+            return Err(syntax(format!("non-integer constant in {clause}: {e}")));
+        }
+    }
     let Some(n) = width(&q.body) else {
         return Ok(());
     };
@@ -226,19 +265,11 @@ fn check_positions(q: &Query) -> Result<(), ParseError> {
         }),
         _ => Ok(()),
     };
-    if let Some(ob) = &q.order_by
-        && let pg::OrderByKind::Expressions(items) = &ob.kind
-    {
-        for item in items {
-            out_of_range("ORDER BY", &item.expr)?;
-        }
+    for item in order_by {
+        out_of_range("ORDER BY", &item.expr)?;
     }
-    if let SetExpr::Select(s) = q.body.as_ref()
-        && let GroupByExpr::Expressions(exprs, _) = &s.group_by
-    {
-        for e in exprs {
-            out_of_range("GROUP BY", e)?;
-        }
+    for e in group_by {
+        out_of_range("GROUP BY", e)?;
     }
     Ok(())
 }
@@ -258,6 +289,35 @@ mod tests {
     #[test]
     fn shapes() {
         assert_eq!(err("SELECT a, b FROM t ORDER BY 2"), None);
+        for (sql, msg) in [
+            (
+                "SELECT a FROM t ORDER BY 1.5",
+                "non-integer constant in ORDER BY: 1.5",
+            ),
+            (
+                "SELECT * FROM t ORDER BY 'x'",
+                "non-integer constant in ORDER BY: 'x'",
+            ),
+            (
+                "SELECT a FROM t ORDER BY (1e0)",
+                "non-integer constant in ORDER BY: (1e0)",
+            ),
+            (
+                "SELECT a FROM t ORDER BY NULL",
+                "non-integer constant in ORDER BY: NULL",
+            ),
+            (
+                "SELECT count(*) FROM t GROUP BY 99.99, a",
+                "non-integer constant in GROUP BY: 99.99",
+            ),
+            (
+                "SELECT 1 FROM t GROUP BY true",
+                "non-integer constant in GROUP BY: true",
+            ),
+        ] {
+            assert_eq!(err(sql), Some((msg.into(), "42601")), "{sql}");
+        }
+        assert_eq!(err("SELECT a FROM t ORDER BY $1, 1::FLOAT8, a"), None);
         assert_eq!(
             err("SELECT a, b FROM t ORDER BY 3"),
             Some(("ORDER BY position 3 is not in select list".into(), "42P10"))
