@@ -137,6 +137,21 @@ fn check_demo(nodes: usize, duration: &str) {
     let context = format!("stdout:\n{out}\nstderr:\n{err}");
     let alive = group_alive(pgid);
     kill_group(pgid);
+    if code != 0 {
+        // The work directory goes with the test's temporary directory: keep what explains
+        // the failure (the nodes' warnings and errors) in the test's output.
+        for name in &names {
+            let log = std::fs::read_to_string(node_dir(name).join("node.log")).unwrap_or_default();
+            let bad: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+                .collect();
+            eprintln!("--- {name}: {} warnings/errors, the last 30:", bad.len());
+            for l in &bad[bad.len().saturating_sub(30)..] {
+                eprintln!("{l}");
+            }
+        }
+    }
     assert_eq!(code, 0, "tandem demo failed\n{context}");
     assert!(!alive, "a process of the demo outlived it\n{context}");
 
