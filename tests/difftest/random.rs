@@ -213,7 +213,19 @@ async fn compare_one(
             Class::Timeout
         }
         (_, Outcome::Timeout | Outcome::Lost(_)) => {
-            panic!("PostgreSQL failed on {}: {}", q.sql.p, po.brief())
+            // The reference failed (a PostgreSQL starved of CPU by other work): cancel it, start
+            // a new session, and count the statement as unverified.
+            let cancel = c.p.cancel_token();
+            let _ = cancel.cancel_query(tokio_postgres::NoTls).await;
+            c.p = env.postgres(&c.db).await;
+            eprintln!("PostgreSQL failed on {}: {}", q.sql.p, po.brief());
+            stats.finding(
+                Class::ReferenceFailed,
+                finding(Class::ReferenceFailed, String::new(), &to, &po),
+                known,
+                cfg.print_max,
+            );
+            Class::ReferenceFailed
         }
         (Outcome::Error { .. }, Outcome::Error { .. }) => Class::BothError,
         (Outcome::Error { code, message }, _) => {

@@ -27,6 +27,9 @@ pub enum Class {
     Crash,
     /// No answer from tandem within the statement timeout.
     Timeout,
+    /// No answer from PostgreSQL within the statement timeout (or its session was lost): the
+    /// statement has no reference and counts as unverified (a long run goes on).
+    ReferenceFailed,
     /// sqllogictest: tandem differs from SQLite's expected result but agrees with PostgreSQL
     /// made to follow CockroachDB's rules: a dialect difference, not a wrong answer.
     Dialect,
@@ -47,6 +50,7 @@ impl Class {
             Class::PgErrorOnly => "pg-only error",
             Class::Crash => "crash",
             Class::Timeout => "timeout",
+            Class::ReferenceFailed => "reference failed",
             Class::Dialect => "dialect difference",
             Class::StatementFailed => "statement failed",
             Class::Skipped => "skipped",
