@@ -54,8 +54,10 @@ use std::time::{Duration, Instant};
 
 mod locking;
 mod reader;
+mod record;
 pub use locking::{Locked, RowLock};
 pub use reader::TxnReader;
+use record::Heartbeat;
 
 /// How long a request waits on other transactions' intents before giving up.
 const INTENT_WAIT: Duration = Duration::from_secs(20);
@@ -90,41 +92,6 @@ fn command_len(writes: &[Mutation], span: &Span) -> usize {
         })
         .count()
         .max(1)
-}
-
-/// Heartbeats a pending transaction record until dropped.
-struct Heartbeat(tokio::task::JoinHandle<()>);
-
-impl Heartbeat {
-    fn start(store: Store, anchor: Vec<u8>, txn: TxnId) -> Heartbeat {
-        Heartbeat(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(store.settings().txn_heartbeat_interval());
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let r = store
-                    .with_replica(&anchor, |r| {
-                        let anchor = anchor.clone();
-                        async move { r.heartbeat_txn(&anchor, txn).await }
-                    })
-                    .await;
-                if let Err(e) = r {
-                    // Aborted by a pusher (the commit will find out) or unreachable: the
-                    // next tick tries again only in the second case.
-                    tracing::debug!(%txn, "transaction heartbeat: {e}");
-                    if matches!(e, RangeError::TxnAborted(_)) {
-                        break;
-                    }
-                }
-            }
-        }))
-    }
-}
-
-impl Drop for Heartbeat {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -677,29 +644,6 @@ impl Txn {
             }
         });
         Ok(commit_ts)
-    }
-
-    /// Writes the pending record on its own, sent again while its range is unavailable.
-    async fn write_record_alone(&self, anchor: &[u8], record: &TxnRecord) -> Result<()> {
-        let (id, ts) = (self.id, self.write_ts);
-        let mut unavailable = 0;
-        loop {
-            let r = self
-                .store
-                .with_replica(anchor, |r| {
-                    let rec = Some(record.clone());
-                    async move { r.write_intents(id, ts, anchor, Vec::new(), rec).await }
-                })
-                .await;
-            match r {
-                Ok(_) => return Ok(()),
-                Err(RangeError::Unavailable { .. }) if unavailable < UNAVAILABLE_RETRIES => {
-                    unavailable += 1;
-                    tokio::time::sleep(Duration::from_millis(10 * u64::from(unavailable))).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
     }
 
     /// Writes intents for `writes` (sorted, outside the anchor's range), one command per range

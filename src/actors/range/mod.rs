@@ -36,6 +36,7 @@
 
 pub mod command;
 pub mod error;
+mod guard;
 pub mod intent_times;
 pub mod latch;
 pub mod live_txns;
@@ -261,7 +262,10 @@ impl RangeActor {
         }))
         .map_err(|p| RangeError::Unavailable {
             range: range_id,
-            reason: format!("raft panicked on the stored state: {}", panic_text(&p)),
+            reason: format!(
+                "raft panicked on the stored state: {}",
+                guard::panic_text(&p)
+            ),
         })?
         .map_err(|e| RangeError::Unavailable {
             range: range_id,
@@ -307,36 +311,6 @@ impl RangeActor {
         self.shared.state.lock().stopped = true;
         self.shared.notify.notify_waiters();
         ctx.stop();
-    }
-
-    /// Runs one step of the actor that drives raft (`what` names it for the log). raft-rs
-    /// panics on states it considers impossible; such a panic stops this replica only (as a
-    /// fatal error), not the thread every range of the node runs on.
-    fn guarded(
-        &mut self,
-        ctx: &mut Context<Self>,
-        what: &str,
-        f: impl FnOnce(&mut Self, &mut Context<Self>),
-    ) {
-        if self.failed {
-            return;
-        }
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self, ctx)));
-        if let Err(p) = r {
-            let e = format!("raft panicked: {}", panic_text(&p));
-            self.fatal(ctx, what, e);
-        }
-    }
-
-    /// Whether this replica is uninitialised and a split applied since has written its
-    /// range's state: it stops without writing again (its raft state would overwrite the
-    /// split's); the store starts the range from the split's state.
-    fn superseded_by_split(&self) -> bool {
-        self.shared.desc().span.is_empty()
-            && raft_log::read_descriptor(&self.engine, self.range_id)
-                .ok()
-                .flatten()
-                .is_some_and(|d| !d.span.is_empty())
     }
 
     /// One pass of the ready loop (see the module docs for the order).
@@ -810,14 +784,6 @@ impl Handler<GetRaftStatus> for RangeActor {
 /// The apply state of a range as stored (for tests and status pages).
 pub fn stored_apply_state(engine: &Engine, range: RangeId) -> Result<ApplyState, StorageError> {
     Ok(FjallRaftStorage::load(engine, range)?.apply_state())
-}
-
-/// The message of a caught panic.
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 #[cfg(test)]
