@@ -97,6 +97,18 @@ async fn numeric_results_are_described_with_cockroachdb_types() {
                 Type::BOOL,
             ],
         ),
+        // A window over a subquery, in a select item that a correlated subquery elsewhere makes
+        // run per row: an uncorrelated one is a value (was 0A000), a correlated one keeps its
+        // type (was TEXT, and FLOAT8 once added to an INT).
+        (
+            "SELECT CASE WHEN (SELECT n2.k > 0 FROM n AS n2 WHERE n2.k = n.k) \
+             THEN last_value((SELECT 1.5)) OVER (ORDER BY k) END, \
+             CASE WHEN (SELECT n2.k > 0 FROM n AS n2 WHERE n2.k = n.k) \
+             THEN k + last_value((SELECT min(n3.d) FROM n AS n3 WHERE n.k > 1)) OVER () END, \
+             CASE WHEN (SELECT n2.k > 0 FROM n AS n2 WHERE n2.k = n.k) \
+             THEN last_value((SELECT min(n3.d) FROM n AS n3 WHERE n.k > 1)) OVER () END FROM n",
+            &[Type::NUMERIC, Type::NUMERIC, Type::NUMERIC],
+        ),
     ];
     for (sql, want) in cases {
         assert_eq!(&described(&c, sql).await, want, "{sql}");
@@ -107,6 +119,13 @@ async fn numeric_results_are_described_with_cockroachdb_types() {
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
         assert!(!rows.is_empty(), "{sql}");
     }
+    // Describing runs the query over no rows, where an aggregate without GROUP BY still makes
+    // a row: a constant the stored rows never reach that fails there (a quotient with more
+    // digits than DECIMAL holds) does not fail the Describe of a query that runs fine.
+    let sql = "SELECT 6 / NULLIF(-99999999999, 0) FROM (SELECT count(*) AS c FROM n) AS d \
+               WHERE d.c = 0";
+    assert_eq!(described(&c, sql).await, [Type::NUMERIC], "{sql}");
+    assert!(c.query(sql, &[]).await.expect(sql).is_empty());
     let row = c
         .query_one("SELECT sum(i), avg(i) FROM n", &[])
         .await

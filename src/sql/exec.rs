@@ -549,15 +549,51 @@ async fn describe_statement(session: &mut Session, stmt: &Statement) -> Result<V
     let pg::Statement::Query(q) = s.as_ref() else {
         return admin::describe_pg_misc(s);
     };
-    // Run the query with NULL parameters (no side effects: it is a query) to learn its columns;
-    // inside an explicit transaction it sees that transaction's schema.
+    // Run the query with NULL parameters (no side effects: it is a query) over no rows to learn
+    // its columns. Over no rows a branch the data never reaches can run (an aggregate of no rows
+    // is one row) and fail on a constant (`6 / -99999999999` needs more digits than DECIMAL
+    // has): then the query runs over its rows, as Execute would, and only its error is final.
+    // A locking query is never run for this (its locks would outlive the Describe).
+    match describe_query(session, s, q, true).await {
+        Err(e) if e.state.0.starts_with("22") && !locks_rows(q) => {
+            describe_query(session, s, q, false).await
+        }
+        other => other,
+    }
+}
+
+/// Whether `q` or any query inside it has a locking clause (`FOR UPDATE`, ...).
+fn locks_rows(q: &pg::Query) -> bool {
+    struct Find;
+    impl pg::Visitor for Find {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &pg::Query) -> std::ops::ControlFlow<()> {
+            if q.locks.is_empty() {
+                std::ops::ControlFlow::Continue(())
+            } else {
+                std::ops::ControlFlow::Break(())
+            }
+        }
+    }
+    pg::Visit::visit(q, &mut Find).is_break()
+}
+
+/// The columns of query `q` (statement `s`), run with NULL parameters over no rows
+/// (`describe_only`) or over the stored rows; inside an explicit transaction it sees that
+/// transaction's schema, and a transaction of its own is rolled back.
+async fn describe_query(
+    session: &mut Session,
+    s: &pg::Statement,
+    q: &pg::Query,
+    describe_only: bool,
+) -> Result<Vec<Column>> {
     let ctx = Ctx {
         tenant: session.tenant,
         user: &session.user.clone(),
         database: &session.database.clone(),
         catalog: Catalog::new(session.tenant),
         now_nanos: 0,
-        describe_only: true,
+        describe_only,
         memory: MemoryAccount::default(),
         oids: None,
         search_path: session.search_path(),

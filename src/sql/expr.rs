@@ -48,7 +48,9 @@ use arrays::{any_all, subscript};
 pub use arrays::{quantified, unify_elements};
 pub use infer::{infer_type, sum_type};
 use names::ident_name;
-pub use names::{HIDDEN, POSITIONAL, is_ambiguous, lookup, normalize, qualified_name};
+pub use names::{
+    HIDDEN, POSITIONAL, check_references, is_ambiguous, lookup, normalize, qualified_name,
+};
 
 /// The product version string shown by `version()`: tandem's version, the CockroachDB version
 /// it is compatible with, and the PostgreSQL version of its wire protocol and catalogs (the one
@@ -282,27 +284,21 @@ pub fn eval(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Da
 /// several tables), else one of the keyword-like functions written without parentheses
 /// (`current_user`, `current_date`, ...), else 42703.
 fn column_or_keyword(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> Result<Datum> {
-    let name = ident_name(e).unwrap_or_default();
     if let Some(r) = row {
         if let Some(n) = is_ambiguous(r.names, e) {
-            return Err(SqlError::new(
-                SqlState("42702"),
-                format!("column reference \"{n}\" is ambiguous"),
-            ));
+            return Err(names::ambiguous_column(&n));
         }
         if let Some(i) = lookup(r.names, e) {
             return Ok(r.values[i].clone());
         }
     }
-    match name.as_str() {
-        "current_user" | "session_user" | "user" => Ok(Datum::String(ctx.user.to_string())),
-        "current_database" => Ok(Datum::String(ctx.database.to_string())),
-        "current_timestamp" | "now" => Ok(Datum::TimestampTz((ctx.now_nanos / 1000) as i64)),
-        "current_date" => Ok(Datum::Date((ctx.now_nanos / 86_400_000_000_000) as i32)),
-        _ => Err(SqlError::new(
-            SqlState::UNDEFINED_COLUMN,
-            format!("column \"{name}\" does not exist"),
-        )),
+    let name = ident_name(e).unwrap_or_default();
+    match names::keyword(&name) {
+        Some(names::Keyword::User) => Ok(Datum::String(ctx.user.to_string())),
+        Some(names::Keyword::Database) => Ok(Datum::String(ctx.database.to_string())),
+        Some(names::Keyword::Now) => Ok(Datum::TimestampTz((ctx.now_nanos / 1000) as i64)),
+        Some(names::Keyword::Date) => Ok(Datum::Date((ctx.now_nanos / 86_400_000_000_000) as i32)),
+        None => Err(names::undefined_column(&name)),
     }
 }
 

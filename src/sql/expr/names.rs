@@ -3,6 +3,7 @@
 //! PostgreSQL's identifier case folding.
 
 use super::*;
+use std::ops::ControlFlow;
 
 /// The column name an identifier refers to (its last part), case-folded.
 pub(super) fn ident_name(e: &Expr) -> Option<String> {
@@ -38,6 +39,97 @@ pub fn is_ambiguous(names: &[String], e: &Expr) -> Option<String> {
         .filter_map(|x| x.rsplit_once('.').filter(|(_, c)| *c == n).map(|(t, _)| t))
         .collect();
     (tables.len() > 1).then_some(n)
+}
+
+/// The keyword-like functions written without parentheses, which a name that is no column
+/// evaluates to.
+pub(super) enum Keyword {
+    /// `current_user`, `session_user`, `user`.
+    User,
+    /// `current_database`.
+    Database,
+    /// `current_timestamp`, `now`.
+    Now,
+    /// `current_date`.
+    Date,
+}
+
+/// The keyword-like function `name` (case-folded) stands for, if any.
+pub(super) fn keyword(name: &str) -> Option<Keyword> {
+    match name {
+        "current_user" | "session_user" | "user" => Some(Keyword::User),
+        "current_database" => Some(Keyword::Database),
+        "current_timestamp" | "now" => Some(Keyword::Now),
+        "current_date" => Some(Keyword::Date),
+        _ => None,
+    }
+}
+
+/// 42702 for a bare name that matches columns of several tables.
+pub(super) fn ambiguous_column(name: &str) -> SqlError {
+    SqlError::new(
+        SqlState("42702"),
+        format!("column reference \"{name}\" is ambiguous"),
+    )
+}
+
+/// 42703 for a column name no scope has.
+pub(super) fn undefined_column(name: &str) -> SqlError {
+    SqlError::new(
+        SqlState::UNDEFINED_COLUMN,
+        format!("column \"{name}\" does not exist"),
+    )
+}
+
+/// Why column reference `e` does not resolve in `names` (42702 when a bare name matches
+/// columns of several tables, 42703 when it matches none and is no keyword-like function);
+/// `None` when it resolves.
+pub(super) fn unresolved(e: &Expr, names: &[String]) -> Option<SqlError> {
+    if let Some(n) = is_ambiguous(names, e) {
+        return Some(ambiguous_column(&n));
+    }
+    if lookup(names, e).is_some() {
+        return None;
+    }
+    let name = ident_name(e).unwrap_or_default();
+    keyword(&name).is_none().then(|| undefined_column(&name))
+}
+
+/// Checks, before any row exists, that every column reference of `e` outside its subqueries
+/// resolves in `names`: the error evaluation would raise on the first row (an expression over
+/// no rows, such as the ON condition of a join with an empty side, is still refused when it
+/// names a column that is not there, as CockroachDB resolves names before running anything).
+/// A reference to an enclosing query's column fails here as it would on a row, which is how a
+/// subquery is found to be correlated (see `query::subquery`).
+pub fn check_references(e: &Expr, names: &[String]) -> Result<()> {
+    struct Check<'n> {
+        names: &'n [String],
+        depth: usize,
+    }
+    impl sqlparser::ast::Visitor for Check<'_> {
+        type Break = SqlError;
+        fn pre_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<SqlError> {
+            self.depth += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _q: &sqlparser::ast::Query) -> ControlFlow<SqlError> {
+            self.depth -= 1;
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<SqlError> {
+            if self.depth == 0
+                && matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+                && let Some(err) = unresolved(e, self.names)
+            {
+                return ControlFlow::Break(err);
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    match sqlparser::ast::Visit::visit(e, &mut Check { names, depth: 0 }) {
+        ControlFlow::Break(err) => Err(err),
+        ControlFlow::Continue(()) => Ok(()),
+    }
 }
 
 /// Finds the column a reference names: names in `names` are `column` or `table.column`; a

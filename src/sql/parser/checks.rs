@@ -229,6 +229,72 @@ fn non_integer_constant(e: &Expr) -> bool {
     }
 }
 
+/// Rewrites each literal `ORDER BY`/`GROUP BY` item written in parentheses or negated
+/// (`(2)`, `-1`, `(-0.5)`) to the plain literal, as PostgreSQL's and CockroachDB's grammars
+/// read them: `ORDER BY (2)` names the second column and `ORDER BY -1` is a position out of
+/// range, not a constant that sorts nothing.
+pub(super) fn literal_positions(stmt: &mut pg::Statement) {
+    struct Walk;
+    impl pg::VisitorMut for Walk {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            if let Some(pg::OrderByKind::Expressions(items)) =
+                q.order_by.as_mut().map(|o| &mut o.kind)
+            {
+                for item in items {
+                    plain_literal(&mut item.expr);
+                }
+            }
+            group_by_literals(&mut q.body);
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = pg::VisitMut::visit(stmt, &mut Walk);
+}
+
+/// [`literal_positions`] for the GROUP BY lists of the SELECTs of a query body.
+fn group_by_literals(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(s) => {
+            if let GroupByExpr::Expressions(exprs, _) = &mut s.group_by {
+                exprs.iter_mut().for_each(plain_literal);
+            }
+        }
+        SetExpr::SetOperation { left, right, .. } => {
+            group_by_literals(left);
+            group_by_literals(right);
+        }
+        _ => {}
+    }
+}
+
+/// `e` as a plain literal when it is one in parentheses, or a negated number.
+fn plain_literal(e: &mut Expr) {
+    let mut inner = &*e;
+    while let Expr::Nested(x) = inner {
+        inner = x;
+    }
+    let plain = match inner {
+        Expr::Value(_) => Some(inner.clone()),
+        Expr::UnaryOp {
+            op: pg::UnaryOperator::Minus,
+            expr,
+        } => match expr.as_ref() {
+            Expr::Value(v) => match &v.value {
+                pg::Value::Number(n, long) if !n.starts_with('-') => Some(Expr::Value(
+                    pg::Value::Number(format!("-{n}"), *long).into(),
+                )),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    if let Some(p) = plain {
+        *e = p;
+    }
+}
+
 fn check_positions(q: &Query) -> Result<(), ParseError> {
     let order_by: &[pg::OrderByExpr] = match &q.order_by {
         Some(ob) => match &ob.kind {
@@ -280,9 +346,10 @@ mod tests {
     use sqlparser::dialect::PostgreSqlDialect;
 
     fn err(sql: &str) -> Option<(String, &'static str)> {
-        let stmt = sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
+        let mut stmt = sqlparser::parser::Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .expect("parse")
             .remove(0);
+        literal_positions(&mut stmt);
         check(&stmt).err().map(|e| (e.message, e.code))
     }
 
@@ -300,7 +367,7 @@ mod tests {
             ),
             (
                 "SELECT a FROM t ORDER BY (1e0)",
-                "non-integer constant in ORDER BY: (1e0)",
+                "non-integer constant in ORDER BY: 1e0",
             ),
             (
                 "SELECT a FROM t ORDER BY NULL",
@@ -313,6 +380,15 @@ mod tests {
             (
                 "SELECT 1 FROM t GROUP BY true",
                 "non-integer constant in GROUP BY: true",
+            ),
+            // A negated or parenthesized literal is the literal (was accepted as a constant).
+            (
+                "SELECT count(*) FROM t GROUP BY (- 0.001)",
+                "non-integer constant in GROUP BY: -0.001",
+            ),
+            (
+                "SELECT a FROM t UNION SELECT b FROM u ORDER BY (-2.5)",
+                "non-integer constant in ORDER BY: -2.5",
             ),
         ] {
             assert_eq!(err(sql), Some((msg.into(), "42601")), "{sql}");
@@ -327,6 +403,15 @@ mod tests {
             Some(("ORDER BY position 0 is not in select list".into(), "42P10"))
         );
         assert_eq!(err("SELECT * FROM t ORDER BY 3"), None);
+        assert_eq!(
+            err("SELECT a FROM t ORDER BY -1"),
+            Some(("ORDER BY position -1 is not in select list".into(), "42P10"))
+        );
+        assert_eq!(
+            err("SELECT a, b FROM t GROUP BY (3)"),
+            Some(("GROUP BY position 3 is not in select list".into(), "42P10"))
+        );
+        assert_eq!(err("SELECT a, b FROM t ORDER BY (2), -a"), None);
         assert_eq!(
             err("SELECT a FROM t GROUP BY 2"),
             Some(("GROUP BY position 2 is not in select list".into(), "42P10"))

@@ -386,7 +386,7 @@ fn parse_tokens(mut p: P<'_>) -> Result<Vec<Statement>, ParseError> {
         if p.peek(0) == &Token::EOF {
             break;
         }
-        let stmt = match p.ours()? {
+        let mut stmt = match p.ours()? {
             Some(stmt) => stmt,
             // UPSERT INTO t ... is an INSERT that overwrites existing rows (marked replace_into).
             None if p.peek_is(0, "UPSERT") => {
@@ -409,7 +409,8 @@ fn parse_tokens(mut p: P<'_>) -> Result<Vec<Statement>, ParseError> {
         };
         p.expect_end()?;
         check_depth(&stmt)?;
-        if let Statement::Pg(s) = &stmt {
+        if let Statement::Pg(s) = &mut stmt {
+            checks::literal_positions(s);
             checks::check(s)?;
         }
         out.push(stmt);

@@ -108,24 +108,33 @@ pub(super) async fn hoist_correlated(
         collect_forms(e, &mut forms);
     }
     let mut hoisted = Vec::new();
+    // Uncorrelated ones are run once here and replaced by their values: a select item that is
+    // correlated elsewhere is evaluated per row later, and its window arguments are computed
+    // before that, so they must hold no subquery.
+    let mut subs: Vec<(Expr, Expr)> = Vec::new();
     for f in forms {
         match select::materialize_if(ctx, txn, &f, params, ctes).await {
-            Ok(_) => {}
+            Ok(value) => subs.push((f, value)),
             Err(err) if is_correlated(&err) => hoisted.push(f),
             Err(err) => return Err(err),
         }
     }
-    if hoisted.is_empty() {
+    if hoisted.is_empty() && subs.is_empty() {
         return Ok(projection.to_vec());
     }
-    let columns = run_per_row(ctx, txn, &hoisted, input, params, ctes).await?;
-    add_hidden_columns(input, HOISTED, columns);
+    if !hoisted.is_empty() {
+        let columns = run_per_row(ctx, txn, &hoisted, input, params, ctes).await?;
+        add_hidden_columns(input, HOISTED, columns);
+    }
+    for (i, f) in hoisted.into_iter().enumerate() {
+        subs.push((f, Expr::Identifier(pg::Ident::new(format!("{HOISTED}{i}")))));
+    }
     let mut out = projection.to_vec();
     for item in &mut out {
         if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
             let _ = walk::replace_outside_subqueries(e, |x| {
-                if let Some(i) = hoisted.iter().position(|f| f == x) {
-                    *x = Expr::Identifier(pg::Ident::new(format!("{HOISTED}{i}")));
+                if let Some((_, to)) = subs.iter().find(|(f, _)| f == x) {
+                    *x = to.clone();
                 }
                 std::ops::ControlFlow::<()>::Continue(())
             });

@@ -738,6 +738,17 @@ fn load_from_item<'a>(
             )
             .await?;
             let op = &j.join_operator;
+            // ON sees only the two sides (`FROM a, b JOIN c ON a.k = c.k` is an error), even
+            // when one side is empty and the condition never runs.
+            if let Some(on) = join::on_condition(op) {
+                let mut scope = left.cols.clone();
+                scope.extend(right.cols.iter().cloned());
+                let scope = Relation {
+                    cols: scope,
+                    rows: Vec::new(),
+                };
+                expr::check_references(on, &scope.scope_names())?;
+            }
             left = match join::on_condition(op).filter(|e| contains_subquery(e)) {
                 None => join(ctx, left, right, op, params)?,
                 Some(on) => match materialize_if(ctx, txn, on, params, ctes).await {
