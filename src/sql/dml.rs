@@ -497,6 +497,8 @@ pub async fn update(
                 format!("column \"{n}\" does not exist"),
             )
         })?;
+        // Resolved before any row is read (an empty table still refuses a misspelt column).
+        expr::check_references(&a.value, &names)?;
         sets.push((i, &a.value));
     }
     let ectx = eval_ctx(ctx, params);

@@ -72,6 +72,9 @@ pub(super) async fn grouped_rows(
     let (mut bare_items, mut bare_having, mut bare_order) = Default::default();
     let mut out: KeyedRows = Vec::new();
     let group_exprs = resolve_group_exprs(group_exprs, items, names);
+    for g in &group_exprs {
+        expr::check_references(g, names)?;
+    }
     let checked = rewritten
         .iter()
         .chain(having.iter())

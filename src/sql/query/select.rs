@@ -72,6 +72,16 @@ pub(super) async fn run_select(
     // The select list, expanded.
     let (mut items, correlated_items) =
         expand_items(ctx, txn, &projection, &input, &names, (params, ctes)).await?;
+    // Names resolve before any row is read: a select list, HAVING or ORDER BY over no rows
+    // still refuses a column that is not there (see `expr::check_references`).
+    for (_, e) in &items {
+        expr::check_references(e, &names)?;
+    }
+    let with_outputs: Vec<String> = names
+        .iter()
+        .cloned()
+        .chain(items.iter().map(|(n, _)| n.clone()))
+        .collect();
     // A locking block's output carries the locked rows' keys (hidden) to `lock_output`.
     if lock.is_some() {
         for (i, c) in input.cols.iter().enumerate() {
@@ -107,6 +117,7 @@ pub(super) async fn run_select(
         Some(h) => {
             let h = super::correlated::substitute(h, &group_subs);
             let (h, correlated) = subqueries_as_values(ctx, txn, h, params, ctes).await?;
+            expr::check_references(&h, &with_outputs)?;
             (Some(extract_aggs(&h, &mut aggs)?), correlated)
         }
         None => (None, false),
@@ -121,6 +132,7 @@ pub(super) async fn run_select(
     let mut order_rewritten: Vec<Expr> = Vec::new();
     let mut correlated_order = std::collections::BTreeSet::new();
     for e in order.iter().map(|o| &o.expr).chain(distinct_on) {
+        expr::check_references(e, &with_outputs)?;
         let r = resolve_order(e, &items);
         // A correlated subquery item sorts by the value computed for the row.
         if let Some(i) = correlated_items.iter().find(|&&i| items[i].1 == r) {
