@@ -192,7 +192,12 @@ impl Gen<'_> {
             }
             (_, 0) | (_, 1) if ty != Ty::Jsonb => {
                 // Value functions: need a total order.
-                let x = self.expr(sc, row, ty, 1);
+                let mut x = self.expr(sc, row, ty, 1);
+                if ty == Ty::Text {
+                    // A bare string literal is `unknown` to PostgreSQL's polymorphic window
+                    // functions (an error there); CockroachDB types it STRING.
+                    x.p = format!("CAST({} AS TEXT)", x.p);
+                }
                 let spec = self.window_spec(sc, w, true, true);
                 match self.rng.below(5) {
                     0 => dual!("lag({}) OVER ({})", x, spec),

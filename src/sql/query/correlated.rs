@@ -185,7 +185,10 @@ pub(super) async fn group_by_subqueries(
             continue;
         }
         match select::materialize_if(ctx, txn, &g, params, ctes).await {
-            Ok(m) => out.push(m),
+            // In parentheses: the value of `GROUP BY (SELECT 1)` is a constant to group by,
+            // not the position of a select item (which grouped by the aggregate `min(k)` in
+            // position 1: 42803).
+            Ok(m) => out.push(Expr::Nested(Box::new(m))),
             Err(err) if is_correlated(&err) => {
                 let column =
                     Expr::Identifier(pg::Ident::new(format!("{GROUP_HOISTED}{}", hoisted.len())));

@@ -300,6 +300,9 @@ async fn filtered_input(
     let names = input.scope_names();
     let in_types = input.col_types();
     let ectx = ectx(ctx, params);
+    for w in selection.iter().chain(correlated_where.iter()) {
+        expr::check_references(w, &names)?;
+    }
     if let Some(w) = &selection {
         input.rows = super::from_list::keep_matching(ctx, params, &names, input.rows, w)?;
     }
