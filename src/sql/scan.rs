@@ -261,6 +261,10 @@ async fn matching_rows(
 ) -> Result<Vec<(Vec<u8>, Vec<Datum>)>> {
     let label = label.unwrap_or(&t.name);
     let names = column_names(t, label);
+    if let Some(s) = selection {
+        // Names resolve even when no row is read (an empty table, a key that is absent).
+        crate::sql::expr::check_references(s, &names)?;
+    }
     let ectx = eval_ctx(ctx, params);
     let keep = |row: &[Datum]| -> Result<bool> {
         selection.map_or(Ok(true), |s| passes(s, &names, row, &ectx))

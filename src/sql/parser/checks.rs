@@ -252,11 +252,14 @@ pub(super) fn literal_positions(stmt: &mut pg::Statement) {
     let _ = pg::VisitMut::visit(stmt, &mut Walk);
 }
 
-/// [`literal_positions`] for the GROUP BY lists of the SELECTs of a query body.
+/// [`literal_positions`] for the GROUP BY and DISTINCT ON lists of the SELECTs of a query body.
 fn group_by_literals(body: &mut SetExpr) {
     match body {
         SetExpr::Select(s) => {
             if let GroupByExpr::Expressions(exprs, _) = &mut s.group_by {
+                exprs.iter_mut().for_each(plain_literal);
+            }
+            if let Some(pg::Distinct::On(exprs)) = &mut s.distinct {
                 exprs.iter_mut().for_each(plain_literal);
             }
         }
