@@ -180,10 +180,11 @@ mod tests {
         assert!(!check_login(None, "pw"));
     }
 
-    /// The timing the dummy verification buys, measured: medians of several tries of each kind
-    /// of failed login stay within a factor of each other (without the dummy, an unknown user
-    /// fails in microseconds and a wrong password in milliseconds). The kinds are interleaved so
-    /// that a burst of load on a busy machine slows all of them alike.
+    /// The timing the dummy verification buys, measured: the fastest of several tries of each
+    /// kind of failed login stay within a factor of each other (without the dummy, an unknown
+    /// user fails in microseconds and a wrong password in milliseconds). The fastest try is the
+    /// work itself: load on a busy machine (a test suite beside it) only adds time, and made
+    /// medians of 9 tries differ 16-fold once.
     #[test]
     fn failed_logins_take_comparable_time() {
         let with_pw = user(Some(make_verifier("pw")), true);
@@ -191,18 +192,16 @@ mod tests {
         let kinds = [None, Some(&no_pw), Some(&with_pw)];
         let _ = check_login(None, "warm-up"); // builds the dummy verifier
         let mut times: [Vec<std::time::Duration>; 3] = Default::default();
-        for _ in 0..9 {
+        for _ in 0..15 {
             for (k, u) in kinds.iter().enumerate() {
                 let t = std::time::Instant::now();
                 assert!(!check_login(*u, "wrong"));
                 times[k].push(t.elapsed());
             }
         }
-        let median = |mut v: Vec<std::time::Duration>| {
-            v.sort();
-            v[v.len() / 2].as_secs_f64()
-        };
-        let [unknown, no_password, wrong] = times.map(median);
+        let fastest =
+            |v: Vec<std::time::Duration>| v.into_iter().min().map_or(0.0, |d| d.as_secs_f64());
+        let [unknown, no_password, wrong] = times.map(fastest);
         for (what, t) in [("unknown user", unknown), ("no password", no_password)] {
             let ratio = wrong / t;
             assert!(
