@@ -189,25 +189,36 @@ fn row_eq(kinds: &[Kind], a: &Row, b: &Row) -> bool {
 }
 
 /// A sort key under which tolerant-equal rows (almost always) sort together.
-fn sort_key(kinds: &[Kind], row: &Row) -> Vec<String> {
+fn sort_key(kinds: &[Kind], row: &Row) -> Vec<(u8, i64, String)> {
+    // Numbers sort by value (a float's total order), so that tolerant-equal values of the two
+    // sides take the same place among the others; a coarse text key (7 digits) made every value
+    // near 2147483644 one key, and the stable order within it paired 2147483905 with 2147483603.
+    let num = |f: f64| {
+        let b = f.to_bits() as i64;
+        (1, b ^ (((b >> 63) as u64) >> 1) as i64, String::new())
+    };
     row.iter()
         .enumerate()
         .map(|(i, c)| match c {
-            None => "\u{0}NULL".to_string(),
+            None => (0, 0, String::new()),
             Some(v) => match kinds.get(i).copied().unwrap_or(Kind::Exact) {
-                Kind::Float => parse_float(v).map_or(v.clone(), |f| format!("{f:.6e}")),
+                Kind::Float => parse_float(v).map_or((2, 0, v.clone()), num),
                 Kind::Numeric => {
                     let c = canonical_decimal(v);
                     if significant_digits(&c) >= 16 {
-                        c.parse::<f64>().map_or(c, |f| format!("{f:.9e}"))
+                        c.parse::<f64>().map_or((2, 0, c), num)
                     } else {
-                        c
+                        (2, 0, c)
                     }
                 }
-                Kind::Bool => bool_text(v).map_or(v.clone(), |b| b.to_string()),
-                Kind::Json => serde_json::from_str::<serde_json::Value>(v)
-                    .map_or(v.clone(), |j| j.to_string()),
-                Kind::Exact => v.clone(),
+                Kind::Bool => (2, 0, bool_text(v).map_or(v.clone(), |b| b.to_string())),
+                Kind::Json => (
+                    2,
+                    0,
+                    serde_json::from_str::<serde_json::Value>(v)
+                        .map_or(v.clone(), |j| j.to_string()),
+                ),
+                Kind::Exact => (2, 0, v.clone()),
             },
         })
         .collect()
@@ -221,8 +232,10 @@ pub fn rows_eq(kinds: &[Kind], a: &[Row], b: &[Row], ordered: bool) -> bool {
     if ordered {
         return a.iter().zip(b).all(|(x, y)| row_eq(kinds, x, y));
     }
-    let mut sa: Vec<(Vec<String>, &Row)> = a.iter().map(|r| (sort_key(kinds, r), r)).collect();
-    let mut sb: Vec<(Vec<String>, &Row)> = b.iter().map(|r| (sort_key(kinds, r), r)).collect();
+    let mut sa: Vec<(Vec<(u8, i64, String)>, &Row)> =
+        a.iter().map(|r| (sort_key(kinds, r), r)).collect();
+    let mut sb: Vec<(Vec<(u8, i64, String)>, &Row)> =
+        b.iter().map(|r| (sort_key(kinds, r), r)).collect();
     sa.sort_by(|x, y| x.0.cmp(&y.0));
     sb.sort_by(|x, y| x.0.cmp(&y.0));
     if sa.iter().zip(&sb).all(|(x, y)| row_eq(kinds, x.1, y.1)) {
@@ -311,6 +324,29 @@ mod tests {
         ));
         assert!(!value_eq(Kind::Json, r#"{"a": 1}"#, r#"{"a": 2}"#));
         assert!(!value_eq(Kind::Exact, "a", "A"));
+    }
+
+    #[test]
+    fn close_floats_pair_by_value_not_by_a_coarse_key() {
+        // Every value is within the relative tolerance (2.1) of its neighbours but not of all.
+        let vals = [
+            "2147483642",
+            "2147483644",
+            "2147483603.598",
+            "2147483905.6666665",
+        ];
+        let rows = |d: &str, order: &[usize]| -> Vec<Row> {
+            order
+                .iter()
+                .map(|&i| row(&[Some(vals[i]), Some(d)]))
+                .collect()
+        };
+        let kinds = [Kind::Float, Kind::Numeric];
+        let a = rows("12345682.4", &[0, 1, 2, 3]);
+        let b = rows("12345682.4000000000000000000", &[3, 2, 1, 0]);
+        assert!(rows_eq(&kinds, &a, &b, false));
+        let c = rows("12345682.4", &[0, 1, 2, 2]);
+        assert!(!rows_eq(&kinds, &a, &c, false));
     }
 
     #[test]
