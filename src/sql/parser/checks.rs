@@ -271,24 +271,39 @@ fn group_by_literals(body: &mut SetExpr) {
     }
 }
 
-/// `e` as a plain literal when it is one in parentheses, or a negated number.
+/// `e` as a plain literal when it is one in parentheses, or a number under minus signs and
+/// parentheses (`- -3.5` is 3.5, `-(1)` is -1), as both grammars fold them.
 fn plain_literal(e: &mut Expr) {
     let mut inner = &*e;
-    while let Expr::Nested(x) = inner {
-        inner = x;
+    let mut negative = false;
+    let mut negated = false;
+    loop {
+        match inner {
+            Expr::Nested(x) => inner = x,
+            Expr::UnaryOp {
+                op: pg::UnaryOperator::Minus,
+                expr,
+            } => {
+                negative = !negative;
+                negated = true;
+                inner = expr;
+            }
+            _ => break,
+        }
     }
     let plain = match inner {
-        Expr::Value(_) => Some(inner.clone()),
-        Expr::UnaryOp {
-            op: pg::UnaryOperator::Minus,
-            expr,
-        } => match expr.as_ref() {
-            Expr::Value(v) => match &v.value {
-                pg::Value::Number(n, long) if !n.starts_with('-') => Some(Expr::Value(
-                    pg::Value::Number(format!("-{n}"), *long).into(),
-                )),
-                _ => None,
-            },
+        Expr::Value(v) => match &v.value {
+            pg::Value::Number(n, long) if negated => {
+                let (core_negative, digits) = match n.strip_prefix('-') {
+                    Some(d) => (true, d),
+                    None => (false, n.as_str()),
+                };
+                let sign = if negative != core_negative { "-" } else { "" };
+                Some(Expr::Value(
+                    pg::Value::Number(format!("{sign}{digits}"), *long).into(),
+                ))
+            }
+            _ if !negated => Some(inner.clone()),
             _ => None,
         },
         _ => None,
@@ -393,6 +408,10 @@ mod tests {
                 "SELECT a FROM t UNION SELECT b FROM u ORDER BY (-2.5)",
                 "non-integer constant in ORDER BY: -2.5",
             ),
+            (
+                "SELECT count(*) FROM t GROUP BY (- -3.5), a",
+                "non-integer constant in GROUP BY: 3.5",
+            ),
         ] {
             assert_eq!(err(sql), Some((msg.into(), "42601")), "{sql}");
         }
@@ -414,7 +433,11 @@ mod tests {
             err("SELECT a, b FROM t GROUP BY (3)"),
             Some(("GROUP BY position 3 is not in select list".into(), "42P10"))
         );
-        assert_eq!(err("SELECT a, b FROM t ORDER BY (2), -a"), None);
+        assert_eq!(err("SELECT a, b FROM t ORDER BY (2), -a, - -1"), None);
+        assert_eq!(
+            err("SELECT a FROM t ORDER BY -(1)"),
+            Some(("ORDER BY position -1 is not in select list".into(), "42P10"))
+        );
         assert_eq!(
             err("SELECT a FROM t GROUP BY 2"),
             Some(("GROUP BY position 2 is not in select list".into(), "42P10"))
