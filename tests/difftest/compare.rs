@@ -189,7 +189,10 @@ fn row_eq(kinds: &[Kind], a: &Row, b: &Row) -> bool {
 }
 
 /// A sort key under which tolerant-equal rows (almost always) sort together.
-fn sort_key(kinds: &[Kind], row: &Row) -> Vec<(u8, i64, String)> {
+/// A row's sort key: per column (NULL 0 / number 1 / text 2, a number's total-order bits, text).
+type SortKey = Vec<(u8, i64, String)>;
+
+fn sort_key(kinds: &[Kind], row: &Row) -> SortKey {
     // Numbers sort by value (a float's total order), so that tolerant-equal values of the two
     // sides take the same place among the others; a coarse text key (7 digits) made every value
     // near 2147483644 one key, and the stable order within it paired 2147483905 with 2147483603.
@@ -232,10 +235,8 @@ pub fn rows_eq(kinds: &[Kind], a: &[Row], b: &[Row], ordered: bool) -> bool {
     if ordered {
         return a.iter().zip(b).all(|(x, y)| row_eq(kinds, x, y));
     }
-    let mut sa: Vec<(Vec<(u8, i64, String)>, &Row)> =
-        a.iter().map(|r| (sort_key(kinds, r), r)).collect();
-    let mut sb: Vec<(Vec<(u8, i64, String)>, &Row)> =
-        b.iter().map(|r| (sort_key(kinds, r), r)).collect();
+    let mut sa: Vec<(SortKey, &Row)> = a.iter().map(|r| (sort_key(kinds, r), r)).collect();
+    let mut sb: Vec<(SortKey, &Row)> = b.iter().map(|r| (sort_key(kinds, r), r)).collect();
     sa.sort_by(|x, y| x.0.cmp(&y.0));
     sb.sort_by(|x, y| x.0.cmp(&y.0));
     if sa.iter().zip(&sb).all(|(x, y)| row_eq(kinds, x.1, y.1)) {
