@@ -49,7 +49,8 @@ pub use arrays::{quantified, unify_elements};
 pub use infer::{infer_type, sum_type};
 use names::ident_name;
 pub use names::{
-    HIDDEN, POSITIONAL, check_references, is_ambiguous, lookup, normalize, qualified_name,
+    HIDDEN, NO_DATA_SOURCE, POSITIONAL, check_references, is_ambiguous, lookup, normalize,
+    qualified_name,
 };
 
 /// The product version string shown by `version()`: tandem's version, the CockroachDB version
@@ -298,7 +299,8 @@ fn column_or_keyword(e: &Expr, row: Option<&Row<'_>>, ctx: &EvalContext<'_>) -> 
         Some(names::Keyword::Database) => Ok(Datum::String(ctx.database.to_string())),
         Some(names::Keyword::Now) => Ok(Datum::TimestampTz((ctx.now_nanos / 1000) as i64)),
         Some(names::Keyword::Date) => Ok(Datum::Date((ctx.now_nanos / 86_400_000_000_000) as i32)),
-        None => Err(names::undefined_column(&name)),
+        None => Err(names::unresolved(e, row.map_or(&[], |r| r.names))
+            .unwrap_or_else(|| names::undefined_column(&name))),
     }
 }
 

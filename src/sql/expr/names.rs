@@ -91,9 +91,29 @@ pub(super) fn unresolved(e: &Expr, names: &[String]) -> Option<SqlError> {
     if lookup(names, e).is_some() {
         return None;
     }
+    if let Expr::CompoundIdentifier(parts) = e
+        && parts.len() >= 2
+    {
+        let t = &parts[parts.len() - 2];
+        let prefix = normalize(&t.value, t.quote_style.is_some());
+        let known = names.iter().any(|x| {
+            let x = x.strip_prefix(HIDDEN).unwrap_or(x);
+            x.rsplit_once('.').is_some_and(|(t, _)| t == prefix)
+        });
+        if !known {
+            return Some(SqlError::new(
+                SqlState::UNDEFINED_TABLE,
+                format!("{NO_DATA_SOURCE}{prefix} in this context"),
+            ));
+        }
+    }
     let name = ident_name(e).unwrap_or_default();
     keyword(&name).is_none().then(|| undefined_column(&name))
 }
+
+/// How [`unresolved`] starts the 42P01 of a qualified name whose table is not in scope (as
+/// CockroachDB words it): in a subquery, the mark of a reference to an enclosing query.
+pub const NO_DATA_SOURCE: &str = "no data source matches prefix: ";
 
 /// Checks, before any row exists, that every column reference of `e` outside its subqueries
 /// resolves in `names`: the error evaluation would raise on the first row (an expression over

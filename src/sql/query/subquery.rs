@@ -288,7 +288,9 @@ fn scalar_data_type(t: SqlType) -> pg::DataType {
 }
 
 pub(super) fn correlated(e: SqlError) -> SqlError {
-    if e.state == SqlState::UNDEFINED_COLUMN {
+    if e.state == SqlState::UNDEFINED_COLUMN
+        || (e.state == SqlState::UNDEFINED_TABLE && e.message.starts_with(expr::NO_DATA_SOURCE))
+    {
         SqlError::unsupported(format!("correlated subqueries ({})", e.message))
     } else {
         e
