@@ -77,11 +77,20 @@ pub(super) async fn run_select(
     for (_, e) in &items {
         expr::check_references(e, &names)?;
     }
-    let with_outputs: Vec<String> = names
-        .iter()
-        .cloned()
-        .chain(items.iter().map(|(n, _)| n.clone()))
-        .collect();
+    // The scope of HAVING and ORDER BY / DISTINCT ON (built only for a query that has them: a
+    // point select does not pay for it).
+    let later_clauses = sel.having.is_some()
+        || !order.is_empty()
+        || matches!(sel.distinct, Some(pg::Distinct::On(_)));
+    let with_outputs: Vec<String> = if later_clauses {
+        names
+            .iter()
+            .cloned()
+            .chain(items.iter().map(|(n, _)| n.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
     // A locking block's output carries the locked rows' keys (hidden) to `lock_output`.
     if lock.is_some() {
         for (i, c) in input.cols.iter().enumerate() {
